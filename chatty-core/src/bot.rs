@@ -1,0 +1,291 @@
+//! The bot interface: the one trait every bot implements, and the handle it sends through.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
+
+use crate::address::{Address, AddressKind};
+use crate::capability::{Features, Signals};
+use crate::metadata::SignalId;
+use crate::query::{
+    Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError,
+};
+use crate::signal::{Message, Signal};
+
+/// The asynchronous stream of signals a bot receives: messages and files from people, status
+/// changes, send failures and unsupported signals for what it sent, and the sessions' lifecycle.
+/// It ends when every session serving the bot has ended.
+pub type Inbound = BoxStream<'static, Signal>;
+
+/// What a bot returns when it stops because of an error.
+pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The bot interface: a bot runs on a stream of inbound signals and sends through a [`Handle`].
+///
+/// Decorators (the [`Logger`](https://docs.rs/chatty-log), the
+/// [`Synchronizer`](https://docs.rs/chatty-sync)) wrap a bot and are bots themselves; see
+/// [`Layer`](crate::Layer).
+///
+/// ```
+/// use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message};
+/// use futures::StreamExt;
+///
+/// /// Answers every message with its text, reversed.
+/// struct Reverser;
+///
+/// impl Bot for Reverser {
+///     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+///         while let Some(signal) = inbound.next().await {
+///             if let Body::Message(m) = &signal.body {
+///                 let text: String = m.text.chars().rev().collect();
+///                 handle.send(signal.reply(Message::text(text))).await?;
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Bot: Send + 'static {
+    /// Runs the bot until `inbound` ends (every session ended) or the bot decides to stop.
+    fn run(
+        self,
+        inbound: Inbound,
+        handle: Handle,
+    ) -> impl Future<Output = Result<(), BotError>> + Send;
+}
+
+/// Where a bot's signals and queries go: the [`Router`](crate::Router), or a decorator in front of
+/// it. Implement it to write a decorator that sees or answers what a bot sends and asks.
+pub trait Outlet: Send + Sync + 'static {
+    /// Sends a signal. `Ok` means it was handed on; what becomes of it (a send failure, an
+    /// unsupported signal) comes back on the bot's inbound stream.
+    fn send(&self, signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>>;
+
+    /// Asks a question.
+    fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
+}
+
+/// Why a signal could not be handed on at all. Every other outcome (no session for the address,
+/// refused by the platform, not supported) comes back to the bot as a signal, so that a bot has
+/// one place to handle failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The bot's connection is closed: every session has ended.
+    #[error("the bot's connection is closed")]
+    Closed,
+}
+
+/// The handle a bot sends signals and asks queries through. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle(Arc<dyn Outlet>);
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Handle")
+    }
+}
+
+macro_rules! typed_query {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $query:expr, $pat:pat => $val:expr) => {
+        $(#[$doc])*
+        pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, QueryError> {
+            match self.query($query).await? {
+                $pat => Ok($val),
+                other => Err(QueryError::Failed {
+                    message: format!("unexpected answer to {}: {other:?}", stringify!($name)),
+                }),
+            }
+        }
+    };
+}
+
+impl Handle {
+    /// A handle sending through `outlet`.
+    pub fn new(outlet: impl Outlet) -> Self {
+        Handle(Arc::new(outlet))
+    }
+
+    /// A handle sending through a shared outlet.
+    pub fn from_arc(outlet: Arc<dyn Outlet>) -> Self {
+        Handle(outlet)
+    }
+
+    /// Sends a signal; returns its id.
+    pub async fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
+        self.0.send(signal).await
+    }
+
+    /// Sends a plain text message to `to`.
+    pub async fn say(&self, to: &Address, text: impl Into<String>) -> Result<SignalId, SendError> {
+        self.send(Signal::new(Message::text(text)).to(to.clone()))
+            .await
+    }
+
+    /// Asks a query and returns the untyped answer; the typed methods below are easier.
+    pub async fn query(&self, query: Query) -> Result<Answer, QueryError> {
+        self.0.query(query).await
+    }
+
+    typed_query!(
+        /// Whether `address` is an individual, a group or a channel.
+        address_kind(address: &Address) -> AddressKind,
+        Query::AddressKind { address: address.clone() },
+        Answer::AddressKind { kind } => kind
+    );
+    typed_query!(
+        /// The members of a group or channel.
+        members(address: &Address) -> Vec<Address>,
+        Query::Members { address: address.clone() },
+        Answer::Members { members } => members
+    );
+    typed_query!(
+        /// The current presence of `address`.
+        status(address: &Address) -> Presence,
+        Query::Status { address: address.clone() },
+        Answer::Status(p) => p
+    );
+    typed_query!(
+        /// Signals received from `address`, newest first.
+        received_from(address: &Address, page: Page) -> History,
+        Query::ReceivedFrom { address: address.clone(), page },
+        Answer::History(h) => h
+    );
+    typed_query!(
+        /// Signals sent to `address`, newest first.
+        sent_to(address: &Address, page: Page) -> History,
+        Query::SentTo { address: address.clone(), page },
+        Answer::History(h) => h
+    );
+    typed_query!(
+        /// How far the signal `id` got.
+        delivery_status(id: &SignalId) -> DeliveryStatus,
+        Query::DeliveryStatus { id: id.clone() },
+        Answer::DeliveryStatus(s) => s
+    );
+    typed_query!(
+        /// `member`'s status in `channel`.
+        member_status(member: &Address, channel: &Address) -> MemberStatus,
+        Query::MemberStatus { member: member.clone(), channel: channel.clone() },
+        Answer::MemberStatus(s) => s
+    );
+    typed_query!(
+        /// The bot's own status in `channel`.
+        own_status(channel: &Address) -> MemberStatus,
+        Query::OwnStatus { channel: channel.clone() },
+        Answer::MemberStatus(s) => s
+    );
+    typed_query!(
+        /// Which signals `address` can receive.
+        supported_signals(address: &Address) -> Signals,
+        Query::SupportedSignals { address: address.clone() },
+        Answer::SupportedSignals { signals } => signals
+    );
+    typed_query!(
+        /// Which message features `address` can receive: (as they are, degraded).
+        supported_features(address: &Address) -> (Features, Features),
+        Query::SupportedFeatures { address: address.clone() },
+        Answer::SupportedFeatures { features, degraded } => (features, degraded)
+    );
+}
+
+/// The object-safe form of [`Bot`], for `Box<dyn …>` and lists of bots of different types.
+pub trait DynBot: Send + 'static {
+    /// [`Bot::run`] on a boxed bot.
+    fn run_boxed(
+        self: Box<Self>,
+        inbound: Inbound,
+        handle: Handle,
+    ) -> BoxFuture<'static, Result<(), BotError>>;
+}
+
+impl<B: Bot> DynBot for B {
+    fn run_boxed(
+        self: Box<Self>,
+        inbound: Inbound,
+        handle: Handle,
+    ) -> BoxFuture<'static, Result<(), BotError>> {
+        Box::pin((*self).run(inbound, handle))
+    }
+}
+
+/// A bot of any type, boxed (teloxide's erased adaptor).
+///
+/// ```
+/// use chatty_core::{BoxBot, from_fn};
+/// let bots: Vec<BoxBot> = vec![
+///     BoxBot::new(from_fn(|_signal, _handle| async { Ok(()) })),
+/// ];
+/// # let _ = bots;
+/// ```
+pub struct BoxBot(Box<dyn DynBot>);
+
+impl BoxBot {
+    /// Boxes `bot`.
+    pub fn new(bot: impl Bot) -> Self {
+        BoxBot(Box::new(bot))
+    }
+}
+
+impl fmt::Debug for BoxBot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BoxBot")
+    }
+}
+
+impl Bot for BoxBot {
+    fn run(
+        self,
+        inbound: Inbound,
+        handle: Handle,
+    ) -> impl Future<Output = Result<(), BotError>> + Send {
+        self.0.run_boxed(inbound, handle)
+    }
+}
+
+/// A bot made of a function called once per inbound signal, in order.
+///
+/// An error returned by the function stops the bot with that error.
+///
+/// ```
+/// use chatty_core::{from_fn, Body, Message};
+///
+/// let echo = from_fn(|signal, handle| async move {
+///     if let Body::Message(m) = &signal.body {
+///         handle.send(signal.reply(Message::text(m.text.clone()))).await?;
+///     }
+///     Ok(())
+/// });
+/// # let _ = echo;
+/// ```
+pub fn from_fn<F, Fut>(f: F) -> FnBot<F>
+where
+    F: FnMut(Signal, Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), BotError>> + Send,
+{
+    FnBot(f)
+}
+
+/// The bot [`from_fn`] makes.
+pub struct FnBot<F>(F);
+
+impl<F> fmt::Debug for FnBot<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FnBot")
+    }
+}
+
+impl<F, Fut> Bot for FnBot<F>
+where
+    F: FnMut(Signal, Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), BotError>> + Send,
+{
+    async fn run(mut self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            (self.0)(signal, handle.clone()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod address;
+mod bot;
+mod capability;
+mod layer;
+mod metadata;
+mod query;
+mod router;
+mod session;
+mod signal;
+
+pub use address::{Address, AddressError, AddressKind};
+pub use bot::{Bot, BotError, BoxBot, DynBot, FnBot, Handle, Inbound, Outlet, SendError, from_fn};
+pub use capability::{Capabilities, Features, Signals};
+pub use layer::{Identity, Layer, LayerExt, Stack};
+pub use metadata::{Metadata, SignalId, Timestamp, now};
+pub use query::{
+    Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError, QueryKind,
+};
+pub use router::{DEFAULT_CAPACITY, Router};
+pub use session::{Closed, InboundSink, Refusal, Session, SessionError};
+pub use signal::{
+    Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, FailureKind,
+    File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal, SignalKind, Status,
+    StatusChange, SystemError, TypingState, Unsupported, UserDefined,
+};
+
+/// Re-exported so that sessions and bots name the same versions.
+pub mod reexports {
+    pub use async_channel;
+    pub use bytes;
+    pub use futures;
+    pub use serde_json;
+    pub use time;
+}
+
+/// Everything a bot author usually needs: `use chatty_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Address, AddressKind, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message,
+        Signal, SignalId, Status, StatusChange, from_fn,
+    };
+    pub use futures::StreamExt as _;
+}

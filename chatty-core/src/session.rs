@@ -1,0 +1,240 @@
+//! The session interface: what connects a bot to a platform.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use futures::future::BoxFuture;
+
+use crate::address::Address;
+use crate::capability::Capabilities;
+use crate::metadata::now;
+use crate::query::{Answer, Query, QueryError};
+use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
+
+/// A connection to one platform account (an XMPP account, a mailbox, a Slack app) that serves a
+/// bot. Several sessions may serve one bot at once; the [`Router`](crate::Router) sends each
+/// signal through the session its addressee belongs to, so a reply goes back the way the
+/// conversation came.
+///
+/// A session's shape is the same on every platform:
+/// - [`run`](Session::run) connects, pushes [`Body::SessionStarted`], then every inbound signal,
+///   reconnects after a [`Body::ConnectionError`] where it can, and returns after pushing
+///   [`Body::SessionAboutToEnd`] and [`Body::SessionEnded`] once it was asked to end (a
+///   [`Body::InitiateSessionEnd`] through [`send`](Session::send)) or cannot go on. The
+///   [`InboundSink`] keeps the order right: it refuses I/O signals before `SessionStarted`
+///   and anything after `SessionEnded`, and the router sends `SessionEnded` for a session that
+///   returns without it.
+/// - [`send`](Session::send) carries one outbound signal; an error becomes a
+///   [`SendFailure`](crate::SendFailure) signal to the bot. Signals that [`capabilities`]
+///   excludes never reach it: the router answers them with [`Body::Unsupported`].
+/// - [`query`](Session::query) answers what the platform can tell, and
+///   [`QueryError::NotSupported`] for the rest.
+///
+/// [`capabilities`]: Session::capabilities
+pub trait Session: Send + Sync + 'static {
+    /// The session's name: the `+name` qualifier of the addresses it produces, unless it equals
+    /// the platform (the usual case with one account per platform).
+    fn name(&self) -> &str;
+
+    /// The platform: the scheme of the addresses the session serves (`xmpp`, `mailto`, …).
+    fn platform(&self) -> &str;
+
+    /// What the session can carry to `address`, or in general with `None` (for the bot's own
+    /// presence, which has no addressee). Called for every outbound signal: answer from memory
+    /// (a static table, or a cache of what the platform said of the address).
+    fn capabilities(&self, address: Option<&Address>) -> Capabilities;
+
+    /// Connects and pushes inbound signals into `inbound` until the session ends.
+    fn run(self: Arc<Self>, inbound: InboundSink) -> BoxFuture<'static, Result<(), SessionError>>;
+
+    /// Carries one outbound signal to the platform.
+    fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>>;
+
+    /// Answers a query.
+    fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
+}
+
+/// Why a session refused to carry a signal; the router turns it into a
+/// [`SendFailure`](crate::SendFailure) naming the signal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// The kind of failure.
+    pub kind: FailureKind,
+    /// The platform's own error code, if any.
+    pub code: Option<String>,
+    /// In words.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal of `kind` with a message.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Refusal {
+            kind,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Adds the platform's error code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
+/// Why a session stopped for good.
+#[derive(Debug, thiserror::Error)]
+#[error("session {session}: {message}")]
+pub struct SessionError {
+    /// The session's name.
+    pub session: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// The bot's inbound stream was closed: the bot has stopped, or the session has already ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the bot is no longer listening to this session")]
+pub struct Closed;
+
+const NEW: u8 = 0;
+const STARTED: u8 = 1;
+const ENDED: u8 = 2;
+
+/// Where a session pushes inbound signals: the bot's inbound stream.
+///
+/// It stamps `received` on signals that lack it and keeps the lifecycle in order (see
+/// [`Session`]). Cheap to clone; every clone shares the lifecycle state.
+#[derive(Clone)]
+pub struct InboundSink {
+    tx: async_channel::Sender<Signal>,
+    state: Arc<AtomicU8>,
+    session: Arc<str>,
+}
+
+impl fmt::Debug for InboundSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InboundSink")
+            .field("session", &self.session)
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl InboundSink {
+    /// A sink for the session `session`, feeding `tx`. The router makes these; tests of a
+    /// session may make their own.
+    pub fn new(session: &str, tx: async_channel::Sender<Signal>) -> Self {
+        InboundSink {
+            tx,
+            state: Arc::new(AtomicU8::new(NEW)),
+            session: session.into(),
+        }
+    }
+
+    /// Pushes one signal to the bot, waiting while the bot's queue is full.
+    ///
+    /// Fails with [`Closed`] when the bot stopped listening or the session already pushed
+    /// [`Body::SessionEnded`]. An I/O signal before [`Body::SessionStarted`] is a bug in the
+    /// session; it is refused the same way, so that the bot always sees `SessionStarted` first.
+    pub async fn send(&self, mut signal: Signal) -> Result<(), Closed> {
+        let state = self.state.load(Ordering::Acquire);
+        match (&signal.body, state) {
+            (_, ENDED) => return Err(Closed),
+            (Body::SessionStarted(_), _) => self.state.store(STARTED, Ordering::Release),
+            (Body::SessionEnded(_), _) => self.state.store(ENDED, Ordering::Release),
+            (body, NEW) if !body.kind().is_internal() => return Err(Closed),
+            _ => {}
+        }
+        if signal.meta.received.is_none() {
+            signal.meta.received = Some(now());
+        }
+        self.tx.send(signal).await.map_err(|_| Closed)
+    }
+
+    /// Pushes [`Body::SessionStarted`] for a session whose own address is `own`.
+    pub async fn started(&self, platform: &str, own: Option<Address>) -> Result<(), Closed> {
+        self.send(Signal::internal(
+            own,
+            SessionStarted {
+                session: self.session.to_string(),
+                platform: platform.to_owned(),
+            },
+        ))
+        .await
+    }
+
+    /// Pushes [`Body::SessionAboutToEnd`] then [`Body::SessionEnded`] with `reason`.
+    pub async fn ending(&self, own: Option<Address>, reason: Option<String>) -> Result<(), Closed> {
+        let end = SessionEnd { reason };
+        self.send(Signal::internal(
+            own.clone(),
+            Body::SessionAboutToEnd(end.clone()),
+        ))
+        .await?;
+        self.send(Signal::internal(own, Body::SessionEnded(end)))
+            .await
+    }
+
+    /// Whether [`Body::SessionEnded`] went through this sink.
+    pub fn has_ended(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ENDED
+    }
+
+    /// Whether [`Body::SessionStarted`] went through this sink.
+    pub fn has_started(&self) -> bool {
+        self.state.load(Ordering::Acquire) != NEW
+    }
+
+    /// Whether the bot stopped listening.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    #[test]
+    fn sink_keeps_the_lifecycle_in_order() {
+        block_on(async {
+            let (tx, rx) = async_channel::unbounded();
+            let sink = InboundSink::new("work", tx);
+            assert_eq!(sink.send(Signal::message("too early")).await, Err(Closed));
+            sink.started("xmpp", None).await.unwrap();
+            assert!(sink.has_started());
+            sink.send(Signal::message("hello")).await.unwrap();
+            sink.ending(None, Some("bye".into())).await.unwrap();
+            assert!(sink.has_ended());
+            assert_eq!(sink.send(Signal::message("too late")).await, Err(Closed));
+            let kinds: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+                .map(|s| {
+                    assert!(s.meta.received.is_some());
+                    s.kind()
+                })
+                .collect();
+            use crate::SignalKind::*;
+            assert_eq!(
+                kinds,
+                [SessionStarted, Message, SessionAboutToEnd, SessionEnded]
+            );
+        });
+    }
+
+    #[test]
+    fn sink_reports_a_closed_bot() {
+        block_on(async {
+            let (tx, rx) = async_channel::unbounded();
+            let sink = InboundSink::new("s", tx);
+            drop(rx);
+            assert!(sink.is_closed());
+            assert_eq!(sink.started("direct", None).await, Err(Closed));
+        });
+    }
+}

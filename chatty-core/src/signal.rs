@@ -1,0 +1,779 @@
+//! Signals: what bots and sessions exchange.
+//!
+//! A [`Signal`] is [`Metadata`] plus a [`Body`]. Five bodies travel on the wire (message, file,
+//! send failure, status change, user-defined); the rest are internal: raised by sessions and
+//! decorators (connection error, session started, …) or sent by a bot to its session (initiate
+//! session end, download file), never carried by a platform.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::address::Address;
+use crate::metadata::{Metadata, SignalId};
+
+/// One signal: metadata and a body.
+///
+/// ```
+/// use chatty_core::{Address, Body, Message, Signal};
+///
+/// let alice: Address = "xmpp:alice@example.org".parse().unwrap();
+/// let hello = Signal::message("hello").to(alice.clone());
+/// assert_eq!(hello.meta.addressees, vec![alice]);
+/// assert!(matches!(&hello.body, Body::Message(m) if m.text == "hello"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Id, times and addresses.
+    pub meta: Metadata,
+    /// What the signal says.
+    pub body: Body,
+}
+
+/// What a signal says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    /// A chat message.
+    Message(Message),
+    /// A file.
+    File(File),
+    /// A signal that was sent could not be delivered.
+    SendFailure(SendFailure),
+    /// Someone's status changed: presence, presence in a room, typing.
+    StatusChange(StatusChange),
+    /// A signal of the bot author's own, with a name and a JSON payload.
+    UserDefined(UserDefined),
+    /// Internal: a connection failed; the session says whether it retries.
+    ConnectionError(ConnectionError),
+    /// Internal: a session is connected and serves the bot.
+    SessionStarted(SessionStarted),
+    /// Internal: a request to end a session (bot to session, or the runner to a session).
+    InitiateSessionEnd(SessionEnd),
+    /// Internal: the session is about to end; last chance to send.
+    SessionAboutToEnd(SessionEnd),
+    /// Internal: the session has ended; nothing more comes from it.
+    SessionEnded(SessionEnd),
+    /// Internal: a request to a session to fetch a file's URL with the session's credentials.
+    DownloadFile(DownloadFile),
+    /// Internal: something went wrong inside a session or decorator (a malformed mail, a full
+    /// disk); the signals around it are unaffected.
+    SystemError(SystemError),
+    /// Internal: a signal that the session cannot carry, handed back to the bot.
+    Unsupported(Unsupported),
+}
+
+/// The kind of a signal's body, without its content: what capabilities and queries speak of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// [`Body::Message`]
+    Message,
+    /// [`Body::File`]
+    File,
+    /// [`Body::SendFailure`]
+    SendFailure,
+    /// [`Body::StatusChange`]
+    StatusChange,
+    /// [`Body::UserDefined`]
+    UserDefined,
+    /// [`Body::ConnectionError`]
+    ConnectionError,
+    /// [`Body::SessionStarted`]
+    SessionStarted,
+    /// [`Body::InitiateSessionEnd`]
+    InitiateSessionEnd,
+    /// [`Body::SessionAboutToEnd`]
+    SessionAboutToEnd,
+    /// [`Body::SessionEnded`]
+    SessionEnded,
+    /// [`Body::DownloadFile`]
+    DownloadFile,
+    /// [`Body::SystemError`]
+    SystemError,
+    /// [`Body::Unsupported`]
+    Unsupported,
+}
+
+impl SignalKind {
+    /// Whether signals of this kind are internal (never carried by a platform).
+    pub const fn is_internal(self) -> bool {
+        !matches!(
+            self,
+            SignalKind::Message
+                | SignalKind::File
+                | SignalKind::SendFailure
+                | SignalKind::StatusChange
+                | SignalKind::UserDefined
+        )
+    }
+}
+
+impl Body {
+    /// The kind of this body.
+    pub fn kind(&self) -> SignalKind {
+        match self {
+            Body::Message(_) => SignalKind::Message,
+            Body::File(_) => SignalKind::File,
+            Body::SendFailure(_) => SignalKind::SendFailure,
+            Body::StatusChange(_) => SignalKind::StatusChange,
+            Body::UserDefined(_) => SignalKind::UserDefined,
+            Body::ConnectionError(_) => SignalKind::ConnectionError,
+            Body::SessionStarted(_) => SignalKind::SessionStarted,
+            Body::InitiateSessionEnd(_) => SignalKind::InitiateSessionEnd,
+            Body::SessionAboutToEnd(_) => SignalKind::SessionAboutToEnd,
+            Body::SessionEnded(_) => SignalKind::SessionEnded,
+            Body::DownloadFile(_) => SignalKind::DownloadFile,
+            Body::SystemError(_) => SignalKind::SystemError,
+            Body::Unsupported(_) => SignalKind::Unsupported,
+        }
+    }
+}
+
+impl Signal {
+    /// A signal with fresh metadata (a new id, nothing else).
+    pub fn new(body: impl Into<Body>) -> Self {
+        Signal {
+            meta: Metadata::new(),
+            body: body.into(),
+        }
+    }
+
+    /// A text message with fresh metadata.
+    pub fn message(text: impl Into<String>) -> Self {
+        Signal::new(Message::text(text))
+    }
+
+    /// This signal's id.
+    pub fn id(&self) -> &SignalId {
+        &self.meta.id
+    }
+
+    /// The kind of this signal's body.
+    pub fn kind(&self) -> SignalKind {
+        self.body.kind()
+    }
+
+    /// Adds an addressee.
+    #[must_use]
+    pub fn to(mut self, address: Address) -> Self {
+        self.meta.addressees.push(address);
+        self
+    }
+
+    /// Adds an address that sees the signal without being addressed (a room, a Cc).
+    #[must_use]
+    pub fn visible_to(mut self, address: Address) -> Self {
+        self.meta.visible_to.push(address);
+        self
+    }
+
+    /// Marks this signal as the answer to `id`.
+    #[must_use]
+    pub fn in_response_to(mut self, id: SignalId) -> Self {
+        self.meta.response_to = Some(id);
+        self
+    }
+
+    /// A new signal answering this one: `response_to` is this signal's id, and it goes back where
+    /// the conversation is: to the room or group this signal was said in, if any, else to its
+    /// origin.
+    ///
+    /// ```
+    /// use chatty_core::{Signal, Body};
+    ///
+    /// let mut question = Signal::message("ping");
+    /// question.meta.origin = Some("xmpp:room@muc.example.org/alice".parse().unwrap());
+    /// question.meta.visible_to = vec!["xmpp:room@muc.example.org;kind=channel".parse().unwrap()];
+    ///
+    /// let answer = question.reply(Signal::message("pong").body);
+    /// assert_eq!(answer.meta.response_to.as_ref(), Some(question.id()));
+    /// assert_eq!(answer.meta.addressees[0].to_string(), "xmpp:room@muc.example.org;kind=channel");
+    /// ```
+    pub fn reply(&self, body: impl Into<Body>) -> Signal {
+        let mut answer = Signal::new(body).in_response_to(self.meta.id.clone());
+        answer.meta.addressees = self.reply_addresses();
+        answer
+    }
+
+    /// Where a reply to this signal goes: the shared addresses (rooms, groups) it was visible to,
+    /// or else its origin.
+    pub fn reply_addresses(&self) -> Vec<Address> {
+        let shared: Vec<Address> = self
+            .meta
+            .visible_to
+            .iter()
+            .filter(|a| a.kind().is_shared())
+            .cloned()
+            .collect();
+        if !shared.is_empty() {
+            return shared;
+        }
+        self.meta.origin.iter().cloned().collect()
+    }
+
+    /// The addresses a router sends this signal towards: the addressees, and for a status change
+    /// the room or conversation it is about. Empty means every session (the bot's own presence).
+    pub fn route_addresses(&self) -> Vec<&Address> {
+        let mut out: Vec<&Address> = self.meta.addressees.iter().collect();
+        if let Body::StatusChange(change) = &self.body {
+            match &change.status {
+                Status::InRoom { room, .. } => out.push(room),
+                Status::Typing { conversation, .. } => out.push(conversation),
+                Status::Presence { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// An internal signal raised by the session whose own address is `origin`.
+    pub fn internal(origin: Option<Address>, body: impl Into<Body>) -> Self {
+        let mut signal = Signal::new(body);
+        signal.meta.origin = origin;
+        signal.meta.received = Some(crate::metadata::now());
+        signal
+    }
+}
+
+macro_rules! body_from {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        $(impl From<$ty> for Body {
+            fn from(value: $ty) -> Self {
+                Body::$variant(value)
+            }
+        })*
+    };
+}
+
+body_from!(
+    Message(Message),
+    File(File),
+    SendFailure(SendFailure),
+    StatusChange(StatusChange),
+    UserDefined(UserDefined),
+    ConnectionError(ConnectionError),
+    SessionStarted(SessionStarted),
+    DownloadFile(DownloadFile),
+    SystemError(SystemError),
+    Unsupported(Unsupported),
+);
+
+/// A chat message: text, and optionally a subject, rich content, inline media and attachments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The plain text; every platform carries it.
+    pub text: String,
+    /// A subject line (email's `Subject:`, XMPP's `<subject>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Rich content as an HTML fragment, an alternative to `text` for platforms that show it.
+    /// Inline media are referenced as `cid:ID` with the [`Media::id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Multimedia shown within the message (images, sound), by content or URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<Media>,
+    /// Files attached to the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<File>,
+}
+
+impl Message {
+    /// A message of plain text only.
+    pub fn text(text: impl Into<String>) -> Self {
+        Message {
+            text: text.into(),
+            ..Message::default()
+        }
+    }
+
+    /// Sets the subject.
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the rich (HTML) alternative.
+    #[must_use]
+    pub fn with_html(mut self, html: impl Into<String>) -> Self {
+        self.html = Some(html.into());
+        self
+    }
+
+    /// Adds an inline media part.
+    #[must_use]
+    pub fn with_media(mut self, media: Media) -> Self {
+        self.media.push(media);
+        self
+    }
+
+    /// Adds an attachment.
+    #[must_use]
+    pub fn with_attachment(mut self, file: File) -> Self {
+        self.attachments.push(file);
+        self
+    }
+}
+
+/// A multimedia part shown within a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    /// The id the rich content refers to it by (`cid:ID`), if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The part itself.
+    pub file: File,
+}
+
+/// A file: a name, a media type and its content (bytes, or a URL to fetch them from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct File {
+    /// The file name as the sender gave it.
+    pub name: String,
+    /// The media (MIME) type, where known: `image/png`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// The bytes or where to fetch them.
+    pub content: Content,
+}
+
+impl File {
+    /// A file with its bytes.
+    pub fn bytes(
+        name: impl Into<String>,
+        media_type: Option<&str>,
+        data: impl Into<Bytes>,
+    ) -> Self {
+        File {
+            name: name.into(),
+            media_type: media_type.map(str::to_owned),
+            content: Content::Bytes { data: data.into() },
+        }
+    }
+
+    /// A file to be fetched from `url`.
+    pub fn url(name: impl Into<String>, media_type: Option<&str>, url: impl Into<String>) -> Self {
+        File {
+            name: name.into(),
+            media_type: media_type.map(str::to_owned),
+            content: Content::Url {
+                url: url.into(),
+                size: None,
+            },
+        }
+    }
+}
+
+/// A file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Content {
+    /// The bytes themselves (base64 in JSON).
+    Bytes {
+        /// The data.
+        #[serde(with = "base64_bytes")]
+        data: Bytes,
+    },
+    /// A URL to fetch the bytes from; a [`DownloadFile`] signal asks the session to fetch it with
+    /// its credentials.
+    Url {
+        /// Where the bytes are.
+        url: String,
+        /// The size in bytes, where the platform says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+}
+
+mod base64_bytes {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(data: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(data))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map(Bytes::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A signal that was sent could not be delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendFailure {
+    /// The id of the signal that failed.
+    pub failed: SignalId,
+    /// The kind of error.
+    pub kind: FailureKind,
+    /// The platform's own error code, where it has one (`550`, `item-not-found`,
+    /// `channel_not_found`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A human-readable description.
+    pub message: String,
+}
+
+/// Why a signal could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The addressee does not exist.
+    UnknownAddressee,
+    /// The platform refused it (policy, permissions, spam filter).
+    Rejected,
+    /// It was too large.
+    TooLarge,
+    /// Sent too often; the platform asked to slow down and the session gave up.
+    RateLimited,
+    /// The platform could not be reached.
+    Unreachable,
+    /// Accepted first, returned later (an email bounce).
+    Bounced,
+    /// Anything else.
+    Other,
+}
+
+/// Someone's status changed. Whose: the signal's origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The new status.
+    pub status: Status,
+    /// A status message (`"in a meeting"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl StatusChange {
+    /// A status change without a status message.
+    pub fn new(status: Status) -> Self {
+        StatusChange {
+            status,
+            message: None,
+        }
+    }
+}
+
+/// A status. Sent by a bot, it sets the bot's own: its presence, joining (`present: true`) or
+/// leaving a room, typing in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// Online with an availability, or offline.
+    Presence {
+        /// Offline, available, away, busy, …
+        availability: Availability,
+    },
+    /// Present in a room, or not (joined / left).
+    InRoom {
+        /// The room.
+        room: Address,
+        /// `true`: present (joined); `false`: left.
+        present: bool,
+        /// The role in the room where the platform has roles (`moderator`, `participant`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
+    },
+    /// Typing (or stopped typing) in a conversation: a room, or a one-to-one chat.
+    Typing {
+        /// Where.
+        conversation: Address,
+        /// Composing, paused, …
+        state: TypingState,
+    },
+}
+
+/// Presence availability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// Not online.
+    Offline,
+    /// Online and available.
+    Available,
+    /// Online and eager to chat.
+    Chatty,
+    /// Online, away for a while.
+    Away,
+    /// Online, away for long.
+    ExtendedAway,
+    /// Online, do not disturb.
+    Busy,
+}
+
+/// Chat states (XEP-0085's five).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypingState {
+    /// Typing now.
+    Composing,
+    /// Was typing, paused.
+    Paused,
+    /// Paying attention, not typing.
+    Active,
+    /// Not paying attention.
+    Inactive,
+    /// Left the conversation.
+    Gone,
+}
+
+/// A signal of the bot author's own: a name and a JSON payload.
+///
+/// ```
+/// use chatty_core::UserDefined;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, PartialEq, Debug)]
+/// struct Order { item: String, count: u32 }
+///
+/// let signal = UserDefined::new("order", &Order { item: "tea".into(), count: 2 }).unwrap();
+/// let back: Order = signal.decode().unwrap();
+/// assert_eq!(back, Order { item: "tea".into(), count: 2 });
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDefined {
+    /// The signal's name, chosen by the bot author.
+    pub name: String,
+    /// The payload.
+    pub payload: serde_json::Value,
+}
+
+impl UserDefined {
+    /// A user-defined signal with `payload` serialized to JSON.
+    pub fn new<T: Serialize>(name: impl Into<String>, payload: &T) -> serde_json::Result<Self> {
+        Ok(UserDefined {
+            name: name.into(),
+            payload: serde_json::to_value(payload)?,
+        })
+    }
+
+    /// The payload as a `T`.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        T::deserialize(&self.payload)
+    }
+}
+
+/// A connection failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionError {
+    /// What kind of failure.
+    pub kind: ConnectionErrorKind,
+    /// The cause, in words (never containing secrets).
+    pub cause: String,
+    /// When the session tries again; `None`: it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in: Option<Duration>,
+}
+
+/// What kind of connection failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionErrorKind {
+    /// Wrong user name, password or token.
+    Authentication,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// The server could not be reached, or the connection dropped.
+    Unreachable,
+    /// The server said something the session could not understand.
+    Protocol,
+    /// Anything else.
+    Other,
+}
+
+/// A session is connected and serves the bot. The signal's origin is the bot's own address on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStarted {
+    /// The session's name (the `+session` qualifier of its addresses).
+    pub session: String,
+    /// The platform (`xmpp`, `mailto`, …).
+    pub platform: String,
+}
+
+/// The reason a session ends, for the three session-end signals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    /// Why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A request to fetch a file's URL with the session's credentials. The session answers with a
+/// [`Body::File`] holding the bytes (`response_to` = this signal's id), or a [`SendFailure`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownloadFile {
+    /// The file whose URL to fetch.
+    pub file: File,
+}
+
+/// Something went wrong inside a session or decorator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemError {
+    /// Which part (`"logger"`, `"imap"`).
+    pub component: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A signal that the session cannot carry, handed back to the bot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unsupported {
+    /// The signal that was not sent.
+    pub signal: Box<Signal>,
+    /// Why (which capability is missing).
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> Address {
+        s.parse().unwrap()
+    }
+
+    fn every_body() -> Vec<Body> {
+        let file = File::bytes("a.txt", Some("text/plain"), &b"hello"[..]);
+        let end = SessionEnd {
+            reason: Some("bye".into()),
+        };
+        vec![
+            Message::text("hi")
+                .with_subject("s")
+                .with_html("<b>hi</b>")
+                .with_media(Media {
+                    id: Some("img1".into()),
+                    file: File::url("p.png", Some("image/png"), "https://example.org/p.png"),
+                })
+                .with_attachment(file.clone())
+                .into(),
+            file.clone().into(),
+            SendFailure {
+                failed: "x".into(),
+                kind: FailureKind::Bounced,
+                code: Some("550".into()),
+                message: "no such user".into(),
+            }
+            .into(),
+            StatusChange::new(Status::Presence {
+                availability: Availability::Busy,
+            })
+            .into(),
+            StatusChange::new(Status::InRoom {
+                room: addr("xmpp:r@muc.example.org;kind=channel"),
+                present: true,
+                role: Some("moderator".into()),
+            })
+            .into(),
+            StatusChange::new(Status::Typing {
+                conversation: addr("xmpp:alice@example.org"),
+                state: TypingState::Composing,
+            })
+            .into(),
+            UserDefined::new("n", &serde_json::json!({"a": [1, 2]}))
+                .unwrap()
+                .into(),
+            ConnectionError {
+                kind: ConnectionErrorKind::Authentication,
+                cause: "bad password".into(),
+                retry_in: Some(Duration::from_secs(2)),
+            }
+            .into(),
+            SessionStarted {
+                session: "work".into(),
+                platform: "xmpp".into(),
+            }
+            .into(),
+            Body::InitiateSessionEnd(end.clone()),
+            Body::SessionAboutToEnd(end.clone()),
+            Body::SessionEnded(end),
+            DownloadFile {
+                file: File::url("f", None, "https://example.org/f"),
+            }
+            .into(),
+            SystemError {
+                component: "imap".into(),
+                message: "bad MIME".into(),
+            }
+            .into(),
+            Unsupported {
+                signal: Box::new(Signal::message("x")),
+                reason: "no typing".into(),
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn every_body_round_trips_through_json() {
+        let bodies = every_body();
+        let kinds: std::collections::BTreeSet<_> = bodies.iter().map(Body::kind).collect();
+        assert_eq!(kinds.len(), 13, "every kind is covered");
+        for body in bodies {
+            let signal = Signal::new(body);
+            let json = serde_json::to_string(&signal).unwrap();
+            let back: Signal = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, signal, "{json}");
+        }
+    }
+
+    #[test]
+    fn bytes_are_base64_in_json() {
+        let json = serde_json::to_value(File::bytes("a", None, &b"hello"[..])).unwrap();
+        assert_eq!(json["content"]["data"], "aGVsbG8=");
+        assert_eq!(json["content"]["kind"], "bytes");
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_not_a_panic() {
+        for bad in [
+            r#"{"meta":{"id":"x"},"body":{"type":"nope"}}"#,
+            r#"{"meta":{"id":"x"},"body":{"type":"file","name":"a","content":{"kind":"bytes","data":"!!"}}}"#,
+            r#"{"meta":{"id":"x","origin":"not an address"},"body":{"type":"message","text":"a"}}"#,
+            r#"{"meta":{"id":"x","sent":"yesterday"},"body":{"type":"message","text":"a"}}"#,
+        ] {
+            assert!(serde_json::from_str::<Signal>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn internal_kinds_are_told_apart() {
+        let internal: Vec<_> = every_body()
+            .iter()
+            .map(Body::kind)
+            .filter(|k| k.is_internal())
+            .collect();
+        assert_eq!(internal.len(), 8);
+    }
+
+    #[test]
+    fn reply_goes_to_origin_in_one_to_one() {
+        let mut q = Signal::message("ping");
+        q.meta.origin = Some(addr("mailto:bob@example.org"));
+        q.meta.visible_to = vec![addr("mailto:carol@example.org;kind=individual")];
+        let r = q.reply(Message::text("pong"));
+        assert_eq!(r.meta.addressees, vec![addr("mailto:bob@example.org")]);
+        assert_eq!(r.meta.response_to, Some(q.meta.id.clone()));
+        assert_ne!(r.meta.id, q.meta.id);
+    }
+
+    #[test]
+    fn route_addresses_include_status_targets() {
+        let room = addr("xmpp:r@muc.example.org");
+        let join = Signal::new(StatusChange::new(Status::InRoom {
+            room: room.clone(),
+            present: true,
+            role: None,
+        }));
+        assert_eq!(join.route_addresses(), vec![&room]);
+        let presence = Signal::new(StatusChange::new(Status::Presence {
+            availability: Availability::Away,
+        }));
+        assert!(presence.route_addresses().is_empty());
+    }
+}
