@@ -1,1 +1,1 @@
-//! placeholder
+//! Test support for Chatty.
