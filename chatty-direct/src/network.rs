@@ -1,0 +1,245 @@
+//! The network: the shared state of every endpoint and channel of one direct connection.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chatty_core::reexports::bytes::Bytes;
+use chatty_core::{
+    Address, AddressKind, Availability, Capabilities, DeliveryStatus, InboundSink, Presence,
+    Signal, SignalId,
+};
+
+use crate::session::DirectSession;
+
+/// The platform name of direct addresses: `direct:alice`.
+pub const PLATFORM: &str = "direct";
+
+/// How many delivery statuses a network remembers (the oldest are forgotten first).
+pub const DELIVERY_MEMORY: usize = 100_000;
+
+/// An in-process chat network: endpoints (one per bot or person) and channels, linked directly.
+///
+/// Each [`endpoint`](Network::endpoint) is a [`Session`](chatty_core::Session) serving one bot
+/// with the address `direct:NAME` (or `direct+NETWORK:NAME` for a network made with
+/// [`Network::named`]). Messages, files, status changes and user-defined signals go from one
+/// endpoint to another, or to every member of a [`channel`](Network::channel), with the metadata
+/// a real platform would give them. A signal for an endpoint whose bot is not running yet waits
+/// for it, as a server keeps offline messages.
+///
+/// ```
+/// use chatty_direct::Network;
+///
+/// let network = Network::new();
+/// let alice = network.endpoint("alice");
+/// let lobby = network.channel("lobby");
+/// assert_eq!(alice.address().to_string(), "direct:alice;kind=individual");
+/// assert_eq!(lobby.to_string(), "direct:lobby;kind=channel");
+/// ```
+#[derive(Clone)]
+pub struct Network {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Network")
+            .field("name", &self.shared.name)
+            .field("endpoints", &state.endpoints.keys().collect::<Vec<_>>())
+            .field("channels", &state.channels.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) endpoints: HashMap<String, Endpoint>,
+    pub(crate) channels: HashMap<String, Channel>,
+    pub(crate) files: HashMap<String, Bytes>,
+    delivery: HashMap<SignalId, DeliveryStatus>,
+    delivery_order: VecDeque<SignalId>,
+}
+
+pub(crate) struct Endpoint {
+    /// Where the running bot listens; `None` while it is not running.
+    pub(crate) sink: Option<InboundSink>,
+    /// Signals that arrived while the bot was not running, in order.
+    pub(crate) waiting: Vec<Signal>,
+    pub(crate) presence: Presence,
+    pub(crate) capabilities: Capabilities,
+}
+
+#[derive(Default)]
+pub(crate) struct Channel {
+    /// Members by endpoint name, with their role.
+    pub(crate) members: BTreeMap<String, Option<String>>,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held left plain data behind; the data is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The address of the endpoint or channel `id` on this network.
+    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Address {
+        let session = (self.name != PLATFORM).then_some(self.name.as_str());
+        let address = match session {
+            Some(s) => Address::with_session(PLATFORM, s, id),
+            None => Address::new(PLATFORM, id),
+        };
+        // Names are checked when endpoints and channels are made.
+        address
+            .map(|a| a.with_kind(kind))
+            .unwrap_or_else(|e| panic!("invalid direct name {id:?}: {e}"))
+    }
+
+    /// Whether `address` names something on this network.
+    pub(crate) fn owns(&self, address: &Address) -> bool {
+        address.platform() == PLATFORM
+            && match address.session() {
+                Some(s) => s == self.name,
+                None => true,
+            }
+    }
+}
+
+impl State {
+    pub(crate) fn set_delivery(&mut self, id: &SignalId, status: DeliveryStatus) {
+        match self.delivery.get_mut(id) {
+            Some(old) => {
+                if status.rank() > old.rank() {
+                    *old = status;
+                }
+            }
+            None => {
+                if self.delivery_order.len() >= DELIVERY_MEMORY {
+                    if let Some(oldest) = self.delivery_order.pop_front() {
+                        self.delivery.remove(&oldest);
+                    }
+                }
+                self.delivery_order.push_back(id.clone());
+                self.delivery.insert(id.clone(), status);
+            }
+        }
+    }
+
+    pub(crate) fn delivery(&self, id: &SignalId) -> DeliveryStatus {
+        self.delivery
+            .get(id)
+            .cloned()
+            .unwrap_or(DeliveryStatus::Unknown)
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::new()
+    }
+}
+
+impl Network {
+    /// A network whose addresses are `direct:NAME`.
+    pub fn new() -> Self {
+        Network::named(PLATFORM)
+    }
+
+    /// A network whose addresses are `direct+NETWORK:NAME`, so that two networks serving one bot
+    /// are told apart.
+    ///
+    /// # Panics
+    /// If `network` is not a valid session name (letters, digits, `_`, `-`).
+    pub fn named(network: &str) -> Self {
+        if network != PLATFORM {
+            if let Err(e) = Address::with_session(PLATFORM, network, "x") {
+                panic!("invalid network name {network:?}: {e}");
+            }
+        }
+        Network {
+            shared: Arc::new(Shared {
+                name: network.to_owned(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The session name of this network's endpoints.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The endpoint `name`, made on first use: a session for one bot, carrying everything.
+    ///
+    /// # Panics
+    /// If `name` is not a valid address id (empty, or with white space).
+    pub fn endpoint(&self, name: &str) -> DirectSession {
+        self.endpoint_with(name, Capabilities::all())
+    }
+
+    /// The endpoint `name`, able to receive only what `capabilities` allow: signals for it that
+    /// need more come back to their sender as `Unsupported` (for testing how a bot copes with a
+    /// platform that cannot carry everything).
+    pub fn endpoint_with(&self, name: &str, capabilities: Capabilities) -> DirectSession {
+        let address = self.shared.address(name, AddressKind::Individual);
+        {
+            let mut state = self.shared.lock();
+            let endpoint = state
+                .endpoints
+                .entry(name.to_owned())
+                .or_insert_with(|| Endpoint {
+                    sink: None,
+                    waiting: Vec::new(),
+                    presence: Presence {
+                        availability: Availability::Offline,
+                        message: None,
+                    },
+                    capabilities,
+                });
+            endpoint.capabilities = capabilities;
+        }
+        DirectSession::new(self.shared.clone(), name, address)
+    }
+
+    /// The channel `name`, made on first use. Endpoints join it by sending a status change
+    /// `InRoom { present: true }`, or with [`Network::join`].
+    pub fn channel(&self, name: &str) -> Address {
+        let address = self.shared.address(name, AddressKind::Channel);
+        self.shared
+            .lock()
+            .channels
+            .entry(name.to_owned())
+            .or_default();
+        address
+    }
+
+    /// Puts the endpoint `member` in the channel `channel` (made if need be), without telling
+    /// anyone: for setting up a test.
+    pub fn join(&self, channel: &str, member: &str) {
+        self.channel(channel);
+        let mut state = self.shared.lock();
+        if let Some(c) = state.channels.get_mut(channel) {
+            c.members.insert(member.to_owned(), None);
+        }
+    }
+
+    /// The address of the endpoint `name`.
+    pub fn address(&self, name: &str) -> Address {
+        self.shared.address(name, AddressKind::Individual)
+    }
+
+    /// Publishes `data` at a `direct-file:` URL that any endpoint can fetch with a
+    /// [`DownloadFile`](chatty_core::DownloadFile) signal.
+    pub fn publish_file(&self, data: impl Into<Bytes>) -> String {
+        let url = format!("direct-file:{}", SignalId::generate());
+        self.shared.lock().files.insert(url.clone(), data.into());
+        url
+    }
+}
