@@ -216,20 +216,17 @@ impl RouterOutlet {
             .sessions
             .iter()
             .filter(|s| s.platform() == address.platform());
-        match address.session() {
-            Some(name) => same.find(|s| s.name() == name),
-            None => {
-                let candidates: Vec<_> = same.collect();
-                candidates
-                    .iter()
-                    .find(|s| s.name() == address.platform())
-                    .or_else(|| match candidates.as_slice() {
-                        [only] => Some(only),
-                        _ => None,
-                    })
-                    .copied()
-            }
+        if let Some(name) = address.session() {
+            return same.find(|s| s.name() == name);
         }
+        let mut only = None;
+        for (count, session) in same.enumerate() {
+            if session.name() == address.platform() {
+                return Some(session);
+            }
+            only = (count == 0).then_some(session);
+        }
+        only
     }
 
     fn feed_back(&self, failed: &Signal, body: Body) {

@@ -1,0 +1,12 @@
+//! Integration tests of the Logger, driven directly: an inbound channel in, a recording outlet
+//! out, and a probe bot in between.
+
+mod support;
+
+mod delivery;
+mod errors;
+mod failing_store;
+mod history;
+mod restart;
+mod signals;
+mod stacking;

@@ -1,0 +1,174 @@
+//! The blocking handle: what a synchronous bot sends and asks through.
+
+use std::fmt;
+
+use chatty_core::reexports::async_channel;
+use chatty_core::{
+    Address, AddressKind, Answer, DeliveryStatus, Features, History, MemberStatus, Message, Page,
+    Presence, Query, QueryError, SendError, Signal, SignalId, Signals,
+};
+use futures::channel::oneshot;
+
+use crate::park;
+
+/// A request from a blocking thread to the async side, with where to put the answer.
+pub(crate) enum Request {
+    /// [`Handle::send`](chatty_core::Handle::send).
+    Send(Signal, oneshot::Sender<Result<SignalId, SendError>>),
+    /// [`Handle::query`](chatty_core::Handle::query).
+    Query(Query, oneshot::Sender<Result<Answer, QueryError>>),
+}
+
+/// The blocking mirror of [`chatty_core::Handle`]: sends signals and asks queries from plain
+/// threads. Cheap to clone; clones may be used from any number of threads at once.
+///
+/// Every call blocks the calling thread until the async side (the
+/// [`Synchronizer`](crate::Synchronizer) or the [`QueueBot`](crate::QueueBot)) has carried it
+/// out on the real [`Handle`](chatty_core::Handle), and returns its result. Calls from one thread
+/// are carried out in the order that thread made them; none is lost.
+///
+/// **Do not call it from inside an async task**: it would block that task's executor thread, and
+/// on a single-threaded executor that also runs the async side, it would wait forever for work
+/// that thread can no longer do.
+///
+/// Once the bot's run has ended, every call returns [`SendError::Closed`] or
+/// [`QueryError::Closed`] at once.
+#[derive(Clone)]
+pub struct BlockingHandle {
+    requests: async_channel::Sender<Request>,
+}
+
+impl fmt::Debug for BlockingHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingHandle")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+macro_rules! typed_query {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $query:expr, $pat:pat => $val:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// The session's [`QueryError`], [`QueryError::Failed`] for an answer of the wrong kind,
+        /// [`QueryError::Closed`] once the bot's run has ended.
+        pub fn $name(&self, $($arg: $ty),*) -> Result<$out, QueryError> {
+            match self.query($query)? {
+                $pat => Ok($val),
+                other => Err(QueryError::Failed {
+                    message: format!("unexpected answer to {}: {other:?}", stringify!($name)),
+                }),
+            }
+        }
+    };
+}
+
+impl BlockingHandle {
+    pub(crate) fn new(requests: async_channel::Sender<Request>) -> Self {
+        BlockingHandle { requests }
+    }
+
+    /// Hands a request to the async side and waits for the answer; `None` when the async side
+    /// is gone (before or while the request was carried out).
+    fn call<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        // The request channel is unbounded: each thread has at most one request outstanding
+        // (it waits for the answer), so it holds at most one request per thread.
+        self.requests.try_send(request(reply)).ok()?;
+        // If the async side stops before answering, it drops `reply`, which wakes us.
+        park::wait(answer).ok()
+    }
+
+    /// Sends a signal and waits until it is handed on; returns its id.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] when the connection is closed or the bot's run has ended.
+    pub fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
+        self.call(|reply| Request::Send(signal, reply))
+            .unwrap_or(Err(SendError::Closed))
+    }
+
+    /// Sends a plain text message to `to`.
+    ///
+    /// # Errors
+    /// As [`send`](BlockingHandle::send).
+    pub fn say(&self, to: &Address, text: impl Into<String>) -> Result<SignalId, SendError> {
+        self.send(Signal::new(Message::text(text)).to(to.clone()))
+    }
+
+    /// Asks a query and returns the untyped answer; the typed methods below are easier.
+    ///
+    /// # Errors
+    /// The session's [`QueryError`], or [`QueryError::Closed`] once the bot's run has ended.
+    pub fn query(&self, query: Query) -> Result<Answer, QueryError> {
+        self.call(|reply| Request::Query(query, reply))
+            .unwrap_or(Err(QueryError::Closed))
+    }
+
+    /// Whether the async side is gone (the bot's run has ended): every call would fail.
+    pub fn is_closed(&self) -> bool {
+        self.requests.is_closed()
+    }
+
+    typed_query!(
+        /// Whether `address` is an individual, a group or a channel.
+        address_kind(address: &Address) -> AddressKind,
+        Query::AddressKind { address: address.clone() },
+        Answer::AddressKind { kind } => kind
+    );
+    typed_query!(
+        /// The members of a group or channel.
+        members(address: &Address) -> Vec<Address>,
+        Query::Members { address: address.clone() },
+        Answer::Members { members } => members
+    );
+    typed_query!(
+        /// The current presence of `address`.
+        status(address: &Address) -> Presence,
+        Query::Status { address: address.clone() },
+        Answer::Status(p) => p
+    );
+    typed_query!(
+        /// Signals received from `address`, newest first.
+        received_from(address: &Address, page: Page) -> History,
+        Query::ReceivedFrom { address: address.clone(), page },
+        Answer::History(h) => h
+    );
+    typed_query!(
+        /// Signals sent to `address`, newest first.
+        sent_to(address: &Address, page: Page) -> History,
+        Query::SentTo { address: address.clone(), page },
+        Answer::History(h) => h
+    );
+    typed_query!(
+        /// How far the signal `id` got.
+        delivery_status(id: &SignalId) -> DeliveryStatus,
+        Query::DeliveryStatus { id: id.clone() },
+        Answer::DeliveryStatus(s) => s
+    );
+    typed_query!(
+        /// `member`'s status in `channel`.
+        member_status(member: &Address, channel: &Address) -> MemberStatus,
+        Query::MemberStatus { member: member.clone(), channel: channel.clone() },
+        Answer::MemberStatus(s) => s
+    );
+    typed_query!(
+        /// The bot's own status in `channel`.
+        own_status(channel: &Address) -> MemberStatus,
+        Query::OwnStatus { channel: channel.clone() },
+        Answer::MemberStatus(s) => s
+    );
+    typed_query!(
+        /// Which signals `address` can receive.
+        supported_signals(address: &Address) -> Signals,
+        Query::SupportedSignals { address: address.clone() },
+        Answer::SupportedSignals { signals } => signals
+    );
+    typed_query!(
+        /// Which message features `address` can receive: (as they are, degraded).
+        supported_features(address: &Address) -> (Features, Features),
+        Query::SupportedFeatures { address: address.clone() },
+        Answer::SupportedFeatures { features, degraded } => (features, degraded)
+    );
+}
