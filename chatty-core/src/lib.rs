@@ -20,7 +20,7 @@ pub use query::{
     Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError, QueryKind,
 };
 pub use router::{DEFAULT_CAPACITY, Router};
-pub use session::{Closed, InboundSink, Refusal, Session, SessionError};
+pub use session::{Closed, InboundSink, Refusal, Session, SessionError, TrySendError};
 pub use signal::{
     Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, FailureKind,
     File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal, SignalKind, Status,

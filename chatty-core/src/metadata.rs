@@ -55,12 +55,26 @@ impl SignalId {
     pub fn generate() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        SignalId(format!("{:016x}-{n:x}", process_nonce()).into())
+        // `{nonce:016x}-{n:016x}`, written without the formatting machinery (an id is made for
+        // every signal).
+        let mut text = [b'-'; 33];
+        write_hex(&mut text[..16], process_nonce());
+        write_hex(&mut text[17..], n);
+        SignalId(std::str::from_utf8(&text).unwrap_or_default().into())
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Writes `value` as 16 lower-case hex digits into `out`.
+fn write_hex(out: &mut [u8], value: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in value.to_be_bytes().into_iter().enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 0xf)];
     }
 }
 

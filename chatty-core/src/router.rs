@@ -252,18 +252,23 @@ impl RouterOutlet {
     async fn deliver(&self, session: &Arc<dyn Session>, signal: Signal) {
         let id = signal.meta.id.clone();
         if let Err(refusal) = session.send(signal).await {
-            let mut failure = Signal::internal(
-                None,
-                SendFailure {
-                    failed: id.clone(),
-                    kind: refusal.kind,
-                    code: refusal.code,
-                    message: refusal.message,
-                },
-            );
-            failure.meta.response_to = Some(id);
-            let _ = self.feedback.try_send(failure);
+            self.refused(id, refusal);
         }
+    }
+
+    /// Tells the bot that the session refused the signal `id`.
+    fn refused(&self, id: SignalId, refusal: crate::Refusal) {
+        let mut failure = Signal::internal(
+            None,
+            SendFailure {
+                failed: id.clone(),
+                kind: refusal.kind,
+                code: refusal.code,
+                message: refusal.message,
+            },
+        );
+        failure.meta.response_to = Some(id);
+        let _ = self.feedback.try_send(failure);
     }
 
     async fn end_all(&self, reason: &str) {
@@ -360,12 +365,31 @@ impl RouterOutlet {
 
 impl Outlet for RouterOutlet {
     fn send(&self, mut signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>> {
-        Box::pin(async move {
-            if self.feedback.is_closed() {
-                return Err(SendError::Closed);
+        if self.feedback.is_closed() {
+            return Box::pin(future::ready(Err(SendError::Closed)));
+        }
+        signal.meta.sent.get_or_insert_with(now);
+        let id = signal.meta.id.clone();
+        // The common case, one addressee of a message, file or user-defined signal, is decided
+        // here without allocating, and the future only waits for the session.
+        if let ([to], false) = (
+            signal.meta.addressees.as_slice(),
+            matches!(signal.body, Body::StatusChange(_)),
+        ) && let Some(session) = self.resolve(to)
+        {
+            if let Err(reason) = session.capabilities(Some(to)).check(&signal) {
+                self.unsupported(signal, reason);
+                return Box::pin(future::ready(Ok(id)));
             }
-            signal.meta.sent.get_or_insert_with(now);
-            let id = signal.meta.id.clone();
+            let sending = session.send(signal);
+            return Box::pin(async move {
+                if let Err(refusal) = sending.await {
+                    self.refused(id.clone(), refusal);
+                }
+                Ok(id)
+            });
+        }
+        Box::pin(async move {
             self.route(signal).await;
             Ok(id)
         })

@@ -101,6 +101,15 @@ pub struct SessionError {
 #[error("the bot is no longer listening to this session")]
 pub struct Closed;
 
+/// Why [`InboundSink::try_send`] did not push a signal.
+#[derive(Debug)]
+pub enum TrySendError {
+    /// The bot's queue is full; here is the signal back (boxed: this is the rare path).
+    Full(Box<Signal>),
+    /// The bot stopped listening, or the session already ended.
+    Closed,
+}
+
 const NEW: u8 = 0;
 const STARTED: u8 = 1;
 const ENDED: u8 = 2;
@@ -141,19 +150,35 @@ impl InboundSink {
     /// Fails with [`Closed`] when the bot stopped listening or the session already pushed
     /// [`Body::SessionEnded`]. An I/O signal before [`Body::SessionStarted`] is a bug in the
     /// session; it is refused the same way, so that the bot always sees `SessionStarted` first.
-    pub async fn send(&self, mut signal: Signal) -> Result<(), Closed> {
+    pub async fn send(&self, signal: Signal) -> Result<(), Closed> {
+        match self.try_send(signal) {
+            Ok(()) => Ok(()),
+            // The waiting future is boxed so that it does not make every caller's future larger.
+            Err(TrySendError::Full(signal)) => {
+                Box::pin(self.tx.send(*signal)).await.map_err(|_| Closed)
+            }
+            Err(TrySendError::Closed) => Err(Closed),
+        }
+    }
+
+    /// Pushes one signal if the bot's queue has room, without waiting; gives the signal back if
+    /// it is full. The same lifecycle rules as [`send`](InboundSink::send) apply.
+    pub fn try_send(&self, mut signal: Signal) -> Result<(), TrySendError> {
         let state = self.state.load(Ordering::Acquire);
         match (&signal.body, state) {
-            (_, ENDED) => return Err(Closed),
+            (_, ENDED) => return Err(TrySendError::Closed),
             (Body::SessionStarted(_), _) => self.state.store(STARTED, Ordering::Release),
             (Body::SessionEnded(_), _) => self.state.store(ENDED, Ordering::Release),
-            (body, NEW) if !body.kind().is_internal() => return Err(Closed),
+            (body, NEW) if !body.kind().is_internal() => return Err(TrySendError::Closed),
             _ => {}
         }
         if signal.meta.received.is_none() {
             signal.meta.received = Some(now());
         }
-        self.tx.send(signal).await.map_err(|_| Closed)
+        self.tx.try_send(signal).map_err(|e| match e {
+            async_channel::TrySendError::Full(signal) => TrySendError::Full(Box::new(signal)),
+            async_channel::TrySendError::Closed(_) => TrySendError::Closed,
+        })
     }
 
     /// Pushes [`Body::SessionStarted`] for a session whose own address is `own`.

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatty_core::reexports::bytes::Bytes;
@@ -54,6 +55,8 @@ impl fmt::Debug for Network {
 
 pub(crate) struct Shared {
     pub(crate) name: String,
+    /// Whether any endpoint carries less than everything (else capabilities need no lock).
+    limited: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -62,8 +65,10 @@ pub(crate) struct State {
     pub(crate) endpoints: HashMap<String, Endpoint>,
     pub(crate) channels: HashMap<String, Channel>,
     pub(crate) files: HashMap<String, Bytes>,
-    delivery: HashMap<SignalId, DeliveryStatus>,
-    delivery_order: VecDeque<SignalId>,
+    /// The delivery status of the last [`DELIVERY_MEMORY`] signals, oldest first. Written on
+    /// every send and read only by queries, so it is a ring searched from the newest end rather
+    /// than a map that hashes every id.
+    delivery: VecDeque<(SignalId, DeliveryStatus)>,
 }
 
 pub(crate) struct Endpoint {
@@ -87,6 +92,10 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn is_limited(&self) -> bool {
+        self.limited.load(Ordering::Acquire)
     }
 
     /// The address of the endpoint or channel `id` on this network.
@@ -113,30 +122,55 @@ impl Shared {
 }
 
 impl State {
-    pub(crate) fn set_delivery(&mut self, id: &SignalId, status: DeliveryStatus) {
-        match self.delivery.get_mut(id) {
-            Some(old) => {
-                if status.rank() > old.rank() {
-                    *old = status;
-                }
+    /// Hands `signal` to the endpoint `name`: returns its running bot's sink to push to (outside
+    /// the lock), or keeps the signal until that bot runs. Records the delivery status.
+    pub(crate) fn hand_over(
+        &mut self,
+        name: &str,
+        signal: Signal,
+    ) -> Option<(InboundSink, Signal)> {
+        let endpoint = self.endpoints.get_mut(name)?;
+        let id = signal.meta.id.clone();
+        match &endpoint.sink {
+            Some(sink) if !sink.is_closed() => {
+                let sink = sink.clone();
+                self.record_delivery(id, DeliveryStatus::Delivered);
+                Some((sink, signal))
             }
-            None => {
-                if self.delivery_order.len() >= DELIVERY_MEMORY {
-                    if let Some(oldest) = self.delivery_order.pop_front() {
-                        self.delivery.remove(&oldest);
-                    }
-                }
-                self.delivery_order.push_back(id.clone());
-                self.delivery.insert(id.clone(), status);
+            _ => {
+                endpoint.waiting.push(signal);
+                self.record_delivery(id, DeliveryStatus::Sent);
+                None
             }
         }
     }
 
+    /// Records a new delivery status for `id`; a status never moves back.
+    pub(crate) fn set_delivery(&mut self, id: &SignalId, status: DeliveryStatus) {
+        if let Some((_, old)) = self.delivery.iter_mut().rev().find(|(i, _)| i == id) {
+            if status.rank() > old.rank() {
+                *old = status;
+            }
+            return;
+        }
+        self.record_delivery(id.clone(), status);
+    }
+
+    /// Records the first delivery status of a signal just handed over (no search needed: its id
+    /// is new).
+    fn record_delivery(&mut self, id: SignalId, status: DeliveryStatus) {
+        if self.delivery.len() >= DELIVERY_MEMORY {
+            self.delivery.pop_front();
+        }
+        self.delivery.push_back((id, status));
+    }
+
     pub(crate) fn delivery(&self, id: &SignalId) -> DeliveryStatus {
         self.delivery
-            .get(id)
-            .cloned()
-            .unwrap_or(DeliveryStatus::Unknown)
+            .iter()
+            .rev()
+            .find(|(i, _)| i == id)
+            .map_or(DeliveryStatus::Unknown, |(_, s)| s.clone())
     }
 }
 
@@ -158,14 +192,15 @@ impl Network {
     /// # Panics
     /// If `network` is not a valid session name (letters, digits, `_`, `-`).
     pub fn named(network: &str) -> Self {
-        if network != PLATFORM {
-            if let Err(e) = Address::with_session(PLATFORM, network, "x") {
-                panic!("invalid network name {network:?}: {e}");
-            }
+        if network != PLATFORM
+            && let Err(e) = Address::with_session(PLATFORM, network, "x")
+        {
+            panic!("invalid network name {network:?}: {e}");
         }
         Network {
             shared: Arc::new(Shared {
                 name: network.to_owned(),
+                limited: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
             }),
         }
@@ -204,6 +239,9 @@ impl Network {
                     capabilities,
                 });
             endpoint.capabilities = capabilities;
+        }
+        if capabilities != Capabilities::all() {
+            self.shared.limited.store(true, Ordering::Release);
         }
         DirectSession::new(self.shared.clone(), name, address)
     }

@@ -4,14 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use chatty_core::reexports::async_channel;
-use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::reexports::futures::future::{self, BoxFuture};
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, Content, DeliveryStatus,
     DownloadFile, FailureKind, File, InboundSink, MemberStatus, Presence, Query, QueryError,
-    Refusal, Session, SessionEnd, SessionError, Signal, Status,
+    Refusal, Session, SessionEnd, SessionError, Signal, SignalId, Status, TrySendError,
 };
 
-use crate::network::{PLATFORM, Shared};
+use crate::network::{PLATFORM, Shared, State};
 
 /// What the session's own run loop is asked to do.
 enum Control {
@@ -44,6 +44,16 @@ impl fmt::Debug for DirectSession {
     }
 }
 
+/// What a delivery to one address comes to.
+enum Plan {
+    /// An endpoint: push to its running bot (outside the lock), or nothing more to do.
+    Endpoint(Option<(InboundSink, Signal)>),
+    /// Every other member of a channel.
+    Channel(String, Signal),
+    /// Nothing on this network.
+    Unknown,
+}
+
 /// Where one delivery goes.
 enum Target {
     Endpoint(String),
@@ -72,7 +82,7 @@ impl DirectSession {
         self.target_in(&state, address)
     }
 
-    fn target_in(&self, state: &crate::network::State, address: &Address) -> Option<Target> {
+    fn target_in(&self, state: &State, address: &Address) -> Option<Target> {
         if !self.shared.owns(address) {
             return None;
         }
@@ -88,53 +98,57 @@ impl DirectSession {
 
     /// Pushes `signal` to the endpoint `name`'s bot, or keeps it until that bot runs.
     async fn push(&self, name: &str, signal: Signal) {
-        let id = signal.meta.id.clone();
-        let sink = {
-            let mut state = self.shared.lock();
-            let Some(endpoint) = state.endpoints.get_mut(name) else {
-                return;
-            };
-            match &endpoint.sink {
-                Some(sink) if !sink.is_closed() => sink.clone(),
-                _ => {
-                    endpoint.waiting.push(signal);
-                    state.set_delivery(&id, DeliveryStatus::Sent);
-                    return;
-                }
-            }
-        };
-        let status = match sink.send(signal).await {
-            Ok(()) => DeliveryStatus::Delivered,
-            Err(_) => DeliveryStatus::Failed {
-                kind: FailureKind::Unreachable,
-                message: format!("the bot at {name} stopped before it was delivered"),
-            },
-        };
-        self.shared.lock().set_delivery(&id, status);
+        let handover = self.shared.lock().hand_over(name, signal);
+        if let Some((sink, signal)) = handover {
+            self.finish(sink, signal).await;
+        }
     }
 
-    /// The signal as the addressee receives it: from this endpoint, seen in `channel` if any.
-    fn stamped(&self, mut signal: Signal, channel: Option<&Address>) -> Signal {
+    /// Completes a hand-over outside the lock: waits for room in the addressee's queue.
+    async fn finish(&self, sink: InboundSink, signal: Signal) {
+        let id = signal.meta.id.clone();
+        if sink.send(signal).await.is_err() {
+            self.lost(&id);
+        }
+    }
+
+    /// Records that the signal `id` was handed over but its bot stopped before taking it.
+    fn lost(&self, id: &SignalId) {
+        self.shared.lock().set_delivery(
+            id,
+            DeliveryStatus::Failed {
+                kind: FailureKind::Unreachable,
+                message: "the addressee's bot stopped before it was delivered".into(),
+            },
+        );
+    }
+
+    /// Makes `signal` what the addressee receives: from this endpoint, its addresses described
+    /// with the kinds this network knows, seen in `channel` if any.
+    fn stamp_in(&self, state: &State, signal: &mut Signal, channel: Option<&Address>) {
         signal.meta.origin = Some(self.own.clone());
         signal.meta.received = None;
         for address in signal.meta.addressees.iter_mut() {
-            *address = self.described(address);
-        }
-        if let Some(channel) = channel {
-            if !signal.meta.visible_to.contains(channel) {
-                signal.meta.visible_to.push(channel.clone());
+            let kind = match self.target_in(state, address) {
+                Some(Target::Endpoint(_)) => AddressKind::Individual,
+                Some(Target::Channel(_)) => AddressKind::Channel,
+                None => continue,
+            };
+            if address.kind() != kind {
+                *address = address.with_kind(kind);
             }
         }
-        signal
+        if let Some(channel) = channel
+            && !signal.meta.visible_to.contains(channel)
+        {
+            signal.meta.visible_to.push(channel.clone());
+        }
     }
 
-    /// `address` with the kind this network knows it by.
-    fn described(&self, address: &Address) -> Address {
-        match self.target(address) {
-            Some(Target::Endpoint(_)) => address.with_kind(AddressKind::Individual),
-            Some(Target::Channel(_)) => address.with_kind(AddressKind::Channel),
-            None => address.clone(),
-        }
+    fn stamped(&self, mut signal: Signal, channel: Option<&Address>) -> Signal {
+        let state = self.shared.lock();
+        self.stamp_in(&state, &mut signal, channel);
+        signal
     }
 
     /// The members of channel `name` other than `except`.
@@ -161,49 +175,82 @@ impl DirectSession {
             .is_some_and(|c| c.members.contains_key(&self.name))
     }
 
-    /// Delivers to `address`: one endpoint, or every member of a channel but this one.
-    async fn deliver_to(&self, address: &Address, signal: Signal) -> Result<(), Refusal> {
-        match self.target(address) {
-            Some(Target::Endpoint(name)) => {
-                let signal = self.stamped(signal, None);
-                self.push(&name, signal).await;
-                Ok(())
-            }
-            Some(Target::Channel(name)) => {
-                if !self.is_member(&name) {
-                    return Err(Refusal::new(
-                        FailureKind::Rejected,
-                        format!("{} is not a member of {address}", self.own),
-                    )
-                    .with_code("not_in_channel"));
+    /// Sends to one address: an endpoint, or every other member of a channel. Decided under
+    /// one lock; the returned future waits only where the addressee's queue is full, so the
+    /// common case allocates nothing but a small box.
+    fn send_to(&self, address: Address, mut signal: Signal) -> BoxFuture<'_, Result<(), Refusal>> {
+        let plan = {
+            let mut state = self.shared.lock();
+            match self.target_in(&state, &address) {
+                Some(Target::Endpoint(name)) => {
+                    self.stamp_in(&state, &mut signal, None);
+                    Plan::Endpoint(state.hand_over(&name, signal))
                 }
-                let channel = self.shared.address(&name, AddressKind::Channel);
-                let signal = self.stamped(signal, Some(&channel));
-                for member in self.members(&name, Some(&self.name)) {
-                    self.push(&member, signal.clone()).await;
-                }
-                Ok(())
+                Some(Target::Channel(name)) => Plan::Channel(name, signal),
+                None => Plan::Unknown,
             }
-            None => Err(Refusal::new(
+        };
+        match plan {
+            Plan::Endpoint(None) => Box::pin(future::ready(Ok(()))),
+            Plan::Endpoint(Some((sink, signal))) => {
+                let id = signal.meta.id.clone();
+                match sink.try_send(signal) {
+                    Ok(()) => Box::pin(future::ready(Ok(()))),
+                    Err(TrySendError::Full(signal)) => Box::pin(async move {
+                        self.finish(sink, *signal).await;
+                        Ok(())
+                    }),
+                    Err(TrySendError::Closed) => {
+                        self.lost(&id);
+                        Box::pin(future::ready(Ok(())))
+                    }
+                }
+            }
+            Plan::Channel(name, signal) => {
+                Box::pin(async move { self.deliver_to_channel(&address, &name, signal).await })
+            }
+            Plan::Unknown => Box::pin(future::ready(Err(Refusal::new(
                 FailureKind::UnknownAddressee,
                 format!("no endpoint or channel {address} on this direct network"),
             )
-            .with_code("unknown_addressee")),
+            .with_code("unknown_addressee")))),
         }
     }
 
-    async fn deliver(&self, signal: Signal) -> Result<(), Refusal> {
+    /// Delivers to every other member of the channel `name` (at `address`).
+    async fn deliver_to_channel(
+        &self,
+        address: &Address,
+        name: &str,
+        signal: Signal,
+    ) -> Result<(), Refusal> {
+        if !self.is_member(name) {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("{} is not a member of {address}", self.own),
+            )
+            .with_code("not_in_channel"));
+        }
+        let channel = self.shared.address(name, AddressKind::Channel);
+        let signal = self.stamped(signal, Some(&channel));
+        for member in self.members(name, Some(&self.name)) {
+            self.push(&member, signal.clone()).await;
+        }
+        Ok(())
+    }
+
+    /// Delivers to each of several addressees (or refuses a signal with none).
+    async fn deliver_to_each(&self, signal: Signal) -> Result<(), Refusal> {
         let addressees = signal.meta.addressees.clone();
         match addressees.as_slice() {
             [] => Err(Refusal::new(
                 FailureKind::UnknownAddressee,
                 "the signal has no addressee",
             )),
-            [one] => self.deliver_to(one, signal).await,
             many => {
                 let mut refusal = None;
                 for address in many {
-                    if let Err(e) = self.deliver_to(address, signal.clone()).await {
+                    if let Err(e) = self.send_to(address.clone(), signal.clone()).await {
                         refusal = Some(e);
                     }
                 }
@@ -271,7 +318,7 @@ impl DirectSession {
             }
             Status::Typing { conversation, .. } => {
                 let conversation = conversation.clone();
-                self.deliver_to(&conversation, signal).await
+                self.send_to(conversation, signal).await
             }
         }
     }
@@ -409,11 +456,7 @@ impl DirectSession {
         }
     }
 
-    fn capabilities_locked(
-        &self,
-        state: &crate::network::State,
-        address: Option<&Address>,
-    ) -> Capabilities {
+    fn capabilities_locked(&self, state: &State, address: Option<&Address>) -> Capabilities {
         address
             .filter(|a| self.shared.owns(a))
             .and_then(|a| state.endpoints.get(a.id()))
@@ -431,6 +474,9 @@ impl Session for DirectSession {
     }
 
     fn capabilities(&self, address: Option<&Address>) -> Capabilities {
+        if !self.shared.is_limited() {
+            return Capabilities::all();
+        }
         let state = self.shared.lock();
         self.capabilities_locked(&state, address)
     }
@@ -469,20 +515,26 @@ impl Session for DirectSession {
     }
 
     fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>> {
-        Box::pin(async move {
-            match &signal.body {
-                Body::InitiateSessionEnd(end) => {
-                    let _ = self.control_tx.try_send(Control::End(end.clone()));
-                    Ok(())
-                }
-                Body::DownloadFile(download) => self.download(&signal, download),
-                Body::StatusChange(change) => {
-                    let status = change.status.clone();
-                    self.status(signal, &status).await
-                }
-                _ => self.deliver(signal).await,
+        match &signal.body {
+            Body::InitiateSessionEnd(end) => {
+                let _ = self.control_tx.try_send(Control::End(end.clone()));
+                Box::pin(future::ready(Ok(())))
             }
-        })
+            Body::DownloadFile(download) => {
+                Box::pin(future::ready(self.download(&signal, download)))
+            }
+            Body::StatusChange(change) => {
+                let status = change.status.clone();
+                Box::pin(async move { self.status(signal, &status).await })
+            }
+            _ => match signal.meta.addressees.as_slice() {
+                [one] => {
+                    let one = one.clone();
+                    self.send_to(one, signal)
+                }
+                _ => Box::pin(self.deliver_to_each(signal)),
+            },
+        }
     }
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {

@@ -106,6 +106,8 @@ impl QueueBot {
         } = self;
         // Cancelled once every handle is gone and the requests are all carried out.
         let (served, handles_gone) = oneshot::channel::<()>();
+        // However this future ends (finished or dropped), no request may be left waiting.
+        let _closer = CloseOnDrop(requests.clone());
 
         let serve = async move {
             serve(requests, handle).await;
@@ -136,6 +138,19 @@ impl QueueBot {
         };
 
         future::join(pump, serve).await;
+    }
+}
+
+/// Closes the request channel when dropped and drops the requests still in it, so that a thread
+/// whose request was queued just before the async side stopped is woken (its answer is
+/// cancelled: `Closed`) instead of waiting forever. Closing first means no request can be queued
+/// after the drain.
+struct CloseOnDrop(async_channel::Receiver<Request>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+        while self.0.try_recv().is_ok() {}
     }
 }
 

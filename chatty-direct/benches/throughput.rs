@@ -1,0 +1,147 @@
+//! Signals per second through a direct connection between two bots, next to a bare
+//! `tokio::sync::mpsc` channel carrying the same signals, in the same run.
+//!
+//! `cargo bench -p chatty-direct --bench throughput` (set `CHATTY_BENCH_SIGNALS` to change the
+//! count, default 1 000 000; `CHATTY_BENCH_ROUNDS`, default 5).
+
+use std::time::{Duration, Instant};
+
+use chatty_core::reexports::futures::StreamExt;
+use chatty_core::{Address, Bot, BotError, Handle, Inbound, Router, Signal};
+use chatty_direct::Network;
+use tokio::sync::{mpsc, oneshot};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The payload both contenders carry: a text message with an addressee, made the same way.
+fn payload(to: &Address) -> Signal {
+    Signal::message("payload").to(to.clone())
+}
+
+async fn bare_channel(n: usize) -> Duration {
+    let to: Address = "direct:receiver".parse().expect("valid");
+    let (tx, mut rx) = mpsc::channel::<Signal>(chatty_core::DEFAULT_CAPACITY);
+    let start = Instant::now();
+    let producer = tokio::spawn(async move {
+        for _ in 0..n {
+            if tx.send(payload(&to)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut count = 0;
+    while let Some(signal) = rx.recv().await {
+        std::hint::black_box(&signal);
+        count += 1;
+        if count == n {
+            break;
+        }
+    }
+    let elapsed = start.elapsed();
+    let _ = producer.await;
+    assert_eq!(count, n);
+    elapsed
+}
+
+struct Sender {
+    to: Address,
+    n: usize,
+}
+
+impl Bot for Sender {
+    async fn run(self, _inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        for _ in 0..self.n {
+            handle.send(payload(&self.to)).await?;
+        }
+        Ok(())
+    }
+}
+
+struct Receiver {
+    n: usize,
+    done: oneshot::Sender<usize>,
+}
+
+impl Bot for Receiver {
+    async fn run(self, mut inbound: Inbound, _handle: Handle) -> Result<(), BotError> {
+        let mut count = 0;
+        while let Some(signal) = inbound.next().await {
+            if matches!(signal.body, chatty_core::Body::Message(_)) {
+                std::hint::black_box(&signal);
+                count += 1;
+                if count == self.n {
+                    break;
+                }
+            }
+        }
+        let _ = self.done.send(count);
+        Ok(())
+    }
+}
+
+async fn direct_connection(n: usize) -> Duration {
+    let network = Network::new();
+    let receiver = network.endpoint("receiver");
+    let to = receiver.address().clone();
+    let (done_tx, done_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let receiving = tokio::spawn(Router::new().session(receiver).run_until(
+        Receiver { n, done: done_tx },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    // Let the receiver come online so that nothing is kept for it offline.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let start = Instant::now();
+    let sending = tokio::spawn(
+        Router::new()
+            .session(network.endpoint("sender"))
+            .run(Sender { to, n }),
+    );
+    let count = done_rx.await.expect("the receiver reports");
+    let elapsed = start.elapsed();
+    assert_eq!(count, n);
+    let _ = stop_tx.send(());
+    let _ = sending.await;
+    let _ = receiving.await;
+    elapsed
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn main() {
+    let n = env("CHATTY_BENCH_SIGNALS", 1_000_000);
+    let rounds = env("CHATTY_BENCH_ROUNDS", 5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    println!("signals per round: {n}, rounds: {rounds}, tokio multi-thread runtime, 2 workers");
+    let (mut bare, mut direct) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        // One warm-up round of each, not counted.
+        bare_channel(n / 10).await;
+        direct_connection(n / 10).await;
+        for _ in 0..rounds {
+            bare.push(rate(n, bare_channel(n).await));
+            direct.push(rate(n, direct_connection(n).await));
+        }
+    });
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (b, d) = (median(&mut bare), median(&mut direct));
+    println!("bare tokio mpsc    : {:>12.0} signals/s (median)", b);
+    println!("direct connection  : {:>12.0} signals/s (median)", d);
+    println!("ratio bare/direct  : {:>12.2}x", b / d);
+}
