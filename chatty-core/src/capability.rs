@@ -47,6 +47,8 @@ bitflags::bitflags! {
         const STATUS_MESSAGE = 1 << 5;
         /// Delivery reports beyond "accepted" (receipts, bounces).
         const DELIVERY_REPORTS = 1 << 6;
+        /// Edits of earlier messages: corrections and retractions.
+        const EDITS = 1 << 7;
     }
 }
 
@@ -134,6 +136,11 @@ impl Capabilities {
                     !m.attachments.is_empty(),
                     Features::ATTACHMENTS,
                     "attachments",
+                )?;
+                feature(
+                    m.edit.is_some(),
+                    Features::EDITS,
+                    "edits of earlier messages",
                 )
             }
             Body::File(_) => need(Signals::FILE, "files"),
@@ -245,6 +252,8 @@ mod tests {
                 file: File::url("f", None, "u"),
             }),
             Message::text("x").with_attachment(File::url("f", None, "u")),
+            Message::text("x").correcting("earlier".into()),
+            Message::retraction("earlier".into()),
         ] {
             assert!(caps.check(&Signal::new(m)).is_err());
         }

@@ -22,9 +22,9 @@ pub use query::{
 pub use router::{DEFAULT_CAPACITY, Router};
 pub use session::{Closed, InboundSink, Refusal, Session, SessionError, TrySendError};
 pub use signal::{
-    Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, FailureKind,
-    File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal, SignalKind, Status,
-    StatusChange, SystemError, TypingState, Unsupported, UserDefined,
+    Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, Edit,
+    EditKind, FailureKind, File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal,
+    SignalKind, Status, StatusChange, SystemError, TypingState, Unsupported, UserDefined,
 };
 
 /// Re-exported so that sessions and bots name the same versions.

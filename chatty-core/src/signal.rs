@@ -278,6 +278,30 @@ pub struct Message {
     /// Files attached to the message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<File>,
+    /// Set when this message edits an earlier one: a correction replaces it, a retraction
+    /// withdraws it (Slack's `message_changed` / `message_deleted`, XMPP's corrections and
+    /// retractions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<Edit>,
+}
+
+/// How a message changes an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    /// The id of the message that is changed.
+    pub of: SignalId,
+    /// Corrected or withdrawn.
+    pub kind: EditKind,
+}
+
+/// What an [`Edit`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EditKind {
+    /// The message's content replaces the earlier message's.
+    Correction,
+    /// The earlier message is withdrawn (deleted); the message's text may say why.
+    Retraction,
 }
 
 impl Message {
@@ -315,6 +339,27 @@ impl Message {
     pub fn with_attachment(mut self, file: File) -> Self {
         self.attachments.push(file);
         self
+    }
+
+    /// Makes this message a correction of the message `of`.
+    #[must_use]
+    pub fn correcting(mut self, of: SignalId) -> Self {
+        self.edit = Some(Edit {
+            of,
+            kind: EditKind::Correction,
+        });
+        self
+    }
+
+    /// A message withdrawing the message `of`.
+    pub fn retraction(of: SignalId) -> Self {
+        Message {
+            edit: Some(Edit {
+                of,
+                kind: EditKind::Retraction,
+            }),
+            ..Message::default()
+        }
     }
 }
 
@@ -651,6 +696,7 @@ mod tests {
                     file: File::url("p.png", Some("image/png"), "https://example.org/p.png"),
                 })
                 .with_attachment(file.clone())
+                .correcting("earlier".into())
                 .into(),
             file.clone().into(),
             SendFailure {

@@ -41,6 +41,8 @@ fn every_io_signal(to: &Address) -> Vec<Signal> {
                 .with_attachment(bytes.clone())
                 .with_attachment(File::url("u.txt", None, "https://example.org/u.txt")),
         ),
+        Signal::new(Message::text("fixed").correcting("earlier-1".into())),
+        Signal::new(Message::retraction("earlier-2".into())),
         Signal::new(bytes),
         Signal::new(File::url(
             "remote.pdf",

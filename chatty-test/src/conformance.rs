@@ -287,6 +287,10 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
                 file: File::bytes("p.png", Some("image/png"), Bytes::from_static(b"\x89PNG")),
             })),
         ),
+        (
+            "correction",
+            Signal::new(Message::text("corrected").correcting("an-earlier-message".into())),
+        ),
         ("file", Signal::new(file)),
         (
             "user-defined",
@@ -392,6 +396,11 @@ fn assert_same_content(name: &str, sent: &Body, got: &Body) {
                 "{name}: attachment names"
             );
             assert_eq!(g.media.len(), s.media.len(), "{name}: media");
+            assert_eq!(
+                g.edit.as_ref().map(|e| e.kind),
+                s.edit.as_ref().map(|e| e.kind),
+                "{name}: edit"
+            );
             for (gf, sf) in g.attachments.iter().zip(&s.attachments) {
                 assert_same_file(name, sf, gf);
             }
