@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chatty_core::reexports::futures::StreamExt;
-use chatty_core::{
-    Address, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message, Page,
-};
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message, Page};
 use chatty_direct::Harness;
 use chatty_log::{Direction, LogStore, LoggerLayer, SqliteStore};
 use chatty_sync::{BlockingHandle, SignalQueue, SyncBot, SynchronizerLayer};
@@ -67,10 +65,7 @@ async fn converse(bot: impl Bot, store: &SqliteStore) -> Address {
     assert_eq!(harness.expect_message().await.1.text, "echo: one");
     harness.say("history").await;
     // "one" and "history" itself: the logger records a signal before the bot sees it.
-    assert_eq!(
-        harness.expect_message().await.1.text,
-        "2 received from you"
-    );
+    assert_eq!(harness.expect_message().await.1.text, "2 received from you");
     let tester = harness.tester().address().clone();
     harness.stop().await.unwrap();
     let sent = store
