@@ -1,0 +1,359 @@
+//! The router's own behaviour, with scripted sessions: routing by platform and session,
+//! lifecycle repair, broadcast, capability refusals and query merging.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::reexports::futures::{FutureExt, StreamExt};
+use chatty_core::{
+    Address, Answer, Availability, Body, Bot, BotError, Capabilities, DeliveryStatus, FailureKind,
+    Features, Handle, Inbound, InboundSink, Query, QueryError, Refusal, Router, Session,
+    SessionError, Signal, SignalKind, Signals, Status, StatusChange,
+};
+use tokio::sync::{mpsc, oneshot};
+
+/// What a scripted session does when run.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    /// Starts, then ends properly when asked.
+    WhenAsked,
+    /// Starts, then returns without `SessionEnded`.
+    Silently,
+    /// Starts, then fails.
+    WithError,
+}
+
+struct Scripted {
+    name: String,
+    platform: String,
+    capabilities: Capabilities,
+    ending: Ending,
+    delivery: Option<DeliveryStatus>,
+    sent: Arc<Mutex<Vec<Signal>>>,
+    end: Mutex<Option<oneshot::Sender<()>>>,
+    ended: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Scripted {
+    fn new(platform: &str, name: &str) -> Self {
+        let (tx, rx) = oneshot::channel();
+        Scripted {
+            name: name.into(),
+            platform: platform.into(),
+            capabilities: Capabilities::all(),
+            ending: Ending::WhenAsked,
+            delivery: None,
+            sent: Arc::default(),
+            end: Mutex::new(Some(tx)),
+            ended: Mutex::new(Some(rx)),
+        }
+    }
+
+    fn own(&self) -> Address {
+        Address::with_session(&self.platform, &self.name, "me").unwrap()
+    }
+}
+
+impl Session for Scripted {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn platform(&self) -> &str {
+        &self.platform
+    }
+
+    fn capabilities(&self, _address: Option<&Address>) -> Capabilities {
+        self.capabilities
+    }
+
+    fn run(self: Arc<Self>, inbound: InboundSink) -> BoxFuture<'static, Result<(), SessionError>> {
+        async move {
+            inbound.started(&self.platform, Some(self.own())).await.ok();
+            match self.ending {
+                Ending::Silently => return Ok(()),
+                Ending::WithError => {
+                    return Err(SessionError {
+                        session: self.name.clone(),
+                        message: "server went away".into(),
+                    });
+                }
+                Ending::WhenAsked => {}
+            }
+            let ended = self.ended.lock().unwrap().take();
+            if let Some(ended) = ended {
+                let _ = ended.await;
+            }
+            inbound.ending(Some(self.own()), None).await.ok();
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>> {
+        async move {
+            if matches!(signal.body, Body::InitiateSessionEnd(_)) {
+                if let Some(end) = self.end.lock().unwrap().take() {
+                    let _ = end.send(());
+                }
+                return Ok(());
+            }
+            if signal.meta.addressees.iter().any(|a| a.id() == "refuse") {
+                return Err(Refusal::new(FailureKind::Rejected, "refused").with_code("550"));
+            }
+            self.sent.lock().unwrap().push(signal);
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
+        async move {
+            match (&query, &self.delivery) {
+                (Query::DeliveryStatus { .. }, Some(status)) => {
+                    Ok(Answer::DeliveryStatus(status.clone()))
+                }
+                _ => Err(QueryError::not_supported(&query, "scripted")),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// A bot that forwards what it receives and hands out its handle.
+struct Forward {
+    handle: oneshot::Sender<Handle>,
+    seen: mpsc::UnboundedSender<Signal>,
+}
+
+impl Bot for Forward {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        let _ = self.handle.send(handle);
+        while let Some(signal) = inbound.next().await {
+            let _ = self.seen.send(signal);
+        }
+        Ok(())
+    }
+}
+
+struct Running {
+    handle: Handle,
+    seen: mpsc::UnboundedReceiver<Signal>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+async fn run(sessions: Vec<Arc<dyn Session>>) -> Running {
+    let (handle_tx, handle_rx) = oneshot::channel();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = sessions
+        .into_iter()
+        .fold(Router::new(), |r, s| r.shared_session(s));
+    let bot = Forward {
+        handle: handle_tx,
+        seen: seen_tx,
+    };
+    let task = tokio::spawn(async move {
+        router
+            .run_until(bot, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|e| e.to_string())
+    });
+    Running {
+        handle: handle_rx.await.unwrap(),
+        seen,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Running {
+    async fn next(&mut self) -> Signal {
+        tokio::time::timeout(Duration::from_secs(5), self.seen.recv())
+            .await
+            .expect("a signal in time")
+            .expect("the bot is running")
+    }
+
+    async fn next_of(&mut self, kind: SignalKind) -> Signal {
+        loop {
+            let s = self.next().await;
+            if s.kind() == kind {
+                return s;
+            }
+        }
+    }
+
+    async fn finish(mut self) -> Vec<SignalKind> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let mut kinds = Vec::new();
+        while let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(5), self.seen.recv()).await
+        {
+            kinds.push(s.kind());
+        }
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("the run ends")
+            .unwrap()
+            .unwrap();
+        kinds
+    }
+}
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn routes_by_platform_and_session_qualifier() {
+    let work = Arc::new(Scripted::new("xmpp", "work"));
+    let home = Arc::new(Scripted::new("xmpp", "home"));
+    let mail = Arc::new(Scripted::new("mailto", "mailto"));
+    let mut r = run(vec![work.clone(), home.clone(), mail.clone()]).await;
+    r.handle.say(&addr("xmpp+work:a@x"), "1").await.unwrap();
+    r.handle.say(&addr("xmpp+home:a@x"), "2").await.unwrap();
+    r.handle.say(&addr("mailto:b@x"), "3").await.unwrap();
+    assert_eq!(work.sent.lock().unwrap().len(), 1);
+    assert_eq!(home.sent.lock().unwrap().len(), 1);
+    assert_eq!(mail.sent.lock().unwrap().len(), 1);
+
+    // Two xmpp sessions and no qualifier: ambiguous, a SendFailure, not a guess.
+    let id = r.handle.say(&addr("xmpp:a@x"), "?").await.unwrap();
+    let failure = r.next_of(SignalKind::SendFailure).await;
+    assert!(matches!(&failure.body, Body::SendFailure(f) if f.failed == id));
+
+    // One signal for two sessions: each gets the addressees it serves.
+    let both = Signal::message("both")
+        .to(addr("xmpp+work:a@x"))
+        .to(addr("mailto:b@x"));
+    r.handle.send(both).await.unwrap();
+    let to_work = work.sent.lock().unwrap().last().cloned().unwrap();
+    let to_mail = mail.sent.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(to_work.meta.id, to_mail.meta.id);
+    assert_eq!(to_work.meta.addressees, vec![addr("xmpp+work:a@x")]);
+    assert_eq!(to_mail.meta.addressees, vec![addr("mailto:b@x")]);
+    assert!(to_work.meta.sent.is_some());
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn a_refusal_becomes_a_send_failure_with_the_platform_code() {
+    let s = Arc::new(Scripted::new("xmpp", "xmpp"));
+    let mut r = run(vec![s]).await;
+    let id = r.handle.say(&addr("xmpp:refuse"), "no").await.unwrap();
+    let failure = r.next_of(SignalKind::SendFailure).await;
+    assert_eq!(failure.meta.response_to, Some(id.clone()));
+    match failure.body {
+        Body::SendFailure(f) => {
+            assert_eq!(f.failed, id);
+            assert_eq!(f.kind, FailureKind::Rejected);
+            assert_eq!(f.code.as_deref(), Some("550"));
+        }
+        _ => unreachable!(),
+    }
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn own_presence_goes_to_every_session_that_carries_it() {
+    let xmpp = Arc::new(Scripted::new("xmpp", "xmpp"));
+    let mut mail = Scripted::new("mailto", "mailto");
+    mail.capabilities = Capabilities::new(Signals::MESSAGE, Features::SUBJECT);
+    let mail = Arc::new(mail);
+    let r = run(vec![xmpp.clone(), mail.clone()]).await;
+    let away = Signal::new(StatusChange::new(Status::Presence {
+        availability: Availability::Away,
+    }));
+    r.handle.send(away).await.unwrap();
+    assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
+    assert!(mail.sent.lock().unwrap().is_empty());
+    // Carried by one session: no Unsupported. Carried by none: one Unsupported.
+    let only_mail = Arc::new({
+        let mut s = Scripted::new("mailto", "mailto");
+        s.capabilities = Capabilities::new(Signals::MESSAGE, Features::empty());
+        s
+    });
+    let mut r2 = run(vec![only_mail]).await;
+    let id = r2
+        .handle
+        .send(Signal::new(StatusChange::new(Status::Presence {
+            availability: Availability::Busy,
+        })))
+        .await
+        .unwrap();
+    let back = r2.next_of(SignalKind::Unsupported).await;
+    assert!(matches!(&back.body, Body::Unsupported(u) if u.signal.meta.id == id));
+    r2.finish().await;
+    let kinds = r.finish().await;
+    assert!(!kinds.contains(&SignalKind::Unsupported), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn delivery_status_is_the_furthest_any_session_knows() {
+    let mut a = Scripted::new("xmpp", "a");
+    a.delivery = Some(DeliveryStatus::Sent);
+    let mut b = Scripted::new("xmpp", "b");
+    b.delivery = Some(DeliveryStatus::Read);
+    let c = Scripted::new("mailto", "mailto");
+    let r = run(vec![Arc::new(a), Arc::new(b), Arc::new(c)]).await;
+    let status = r.handle.delivery_status(&"x".into()).await.unwrap();
+    assert_eq!(status, DeliveryStatus::Read);
+    // Supported signals and features come from the declared capabilities.
+    let signals = r.handle.supported_signals(&addr("xmpp+a:z")).await.unwrap();
+    assert_eq!(signals, Signals::all());
+    assert!(matches!(
+        r.handle.members(&addr("slack:T/C")).await,
+        Err(QueryError::NoRoute { .. })
+    ));
+    assert!(
+        r.handle
+            .members(&addr("mailto:z"))
+            .await
+            .unwrap_err()
+            .is_not_supported()
+    );
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn lifecycle_is_repaired_for_sessions_that_end_badly() {
+    let mut silent = Scripted::new("xmpp", "silent");
+    silent.ending = Ending::Silently;
+    let mut failing = Scripted::new("xmpp", "failing");
+    failing.ending = Ending::WithError;
+    let mut r = run(vec![Arc::new(silent), Arc::new(failing)]).await;
+    let mut kinds = Vec::new();
+    // Both sessions end on their own: the run ends, and the bot's stream with it.
+    while let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(5), r.seen.recv()).await {
+        if let Body::SystemError(e) = &s.body {
+            assert!(e.message.contains("server went away"), "{}", e.message);
+        }
+        kinds.push(s.kind());
+    }
+    let ended = kinds
+        .iter()
+        .filter(|k| **k == SignalKind::SessionEnded)
+        .count();
+    assert_eq!(ended, 2, "{kinds:?}");
+    assert!(kinds.contains(&SignalKind::SystemError), "{kinds:?}");
+    // The bot's sends now fail with Closed.
+    assert!(r.handle.say(&addr("xmpp+silent:a"), "late").await.is_err());
+}
+
+#[tokio::test]
+async fn shutdown_ends_every_session_in_order() {
+    let s = Arc::new(Scripted::new("xmpp", "xmpp"));
+    let mut r = run(vec![s]).await;
+    assert_eq!(r.next().await.kind(), SignalKind::SessionStarted);
+    let kinds = r.finish().await;
+    assert_eq!(
+        kinds,
+        [SignalKind::SessionAboutToEnd, SignalKind::SessionEnded]
+    );
+}
