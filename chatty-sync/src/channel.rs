@@ -166,7 +166,7 @@ async fn serve(requests: async_channel::Receiver<Request>, handle: Handle) {
                 // Sending the answer fails only if the asking thread is gone: nothing to do.
                 match request {
                     Request::Send(signal, reply) => {
-                        let _ = reply.send(handle.send(signal).await);
+                        let _ = reply.send(handle.send(*signal).await);
                     }
                     Request::Query(query, reply) => {
                         let _ = reply.send(handle.query(query).await);

@@ -14,7 +14,7 @@ use crate::park;
 /// A request from a blocking thread to the async side, with where to put the answer.
 pub(crate) enum Request {
     /// [`Handle::send`](chatty_core::Handle::send).
-    Send(Signal, oneshot::Sender<Result<SignalId, SendError>>),
+    Send(Box<Signal>, oneshot::Sender<Result<SignalId, SendError>>),
     /// [`Handle::query`](chatty_core::Handle::query).
     Query(Query, oneshot::Sender<Result<Answer, QueryError>>),
 }
@@ -85,7 +85,7 @@ impl BlockingHandle {
     /// # Errors
     /// [`SendError::Closed`] when the connection is closed or the bot's run has ended.
     pub fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
-        self.call(|reply| Request::Send(signal, reply))
+        self.call(|reply| Request::Send(Box::new(signal), reply))
             .unwrap_or(Err(SendError::Closed))
     }
 
