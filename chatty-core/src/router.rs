@@ -2,18 +2,19 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures::channel::oneshot;
 use futures::future::{self, BoxFuture, Either};
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
 
 use crate::address::Address;
 use crate::bot::{Bot, BotError, Handle, Outlet, SendError};
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, DeliveryStatus, Query, QueryError};
-use crate::session::{InboundSink, Session};
+use crate::session::{Handled, InboundSink, Session};
 use crate::signal::{Body, SendFailure, SessionEnd, Signal, SystemError, Unsupported};
 
 /// How many inbound signals wait for a slow bot before sessions are made to wait (backpressure,
@@ -123,18 +124,22 @@ impl Router {
         });
 
         // Feedback (send failures, unsupported signals) first: it answers what the bot just did.
-        let inbound = futures::stream::select_with_strategy(feedback_rx, rx, |_: &mut ()| {
+        let merged = futures::stream::select_with_strategy(feedback_rx, rx, |_: &mut ()| {
             futures::stream::PollNext::Left
-        })
+        });
+        let handled = Arc::new(Handled::default());
+        let inbound = Acknowledging {
+            inner: merged.boxed(),
+            handled: handled.clone(),
+            pending: None,
+        }
         .boxed();
 
         let runs: FuturesUnordered<_> = sessions
             .iter()
             .map(|session| {
-                run_session(
-                    session.clone(),
-                    InboundSink::new(session.name(), tx.clone()),
-                )
+                let sink = InboundSink::routed(session.name(), tx.clone(), handled.clone());
+                run_session(session.clone(), sink)
             })
             .collect();
 
@@ -168,6 +173,38 @@ impl Router {
         };
         let (result, (), ()) = futures::join!(bot_driver, sessions_driver, ender);
         result
+    }
+}
+
+/// The bot's inbound stream: tells a session that the bot has handled its `SessionAboutToEnd`
+/// when the bot comes back for the next signal, and lets every waiting session go when the bot
+/// drops the stream.
+struct Acknowledging {
+    inner: BoxStream<'static, Signal>,
+    handled: Arc<Handled>,
+    pending: Option<oneshot::Sender<()>>,
+}
+
+impl Stream for Acknowledging {
+    type Item = Signal;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
+        if let Some(done) = self.pending.take() {
+            let _ = done.send(());
+        }
+        let next = self.inner.poll_next_unpin(cx);
+        if let Poll::Ready(Some(signal)) = &next
+            && matches!(signal.body, Body::SessionAboutToEnd(_))
+        {
+            self.pending = self.handled.take(&signal.meta.id);
+        }
+        next
+    }
+}
+
+impl Drop for Acknowledging {
+    fn drop(&mut self) {
+        self.handled.clear();
     }
 }
 

@@ -4,11 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures::channel::oneshot;
 use futures::future::BoxFuture;
 
 use crate::address::Address;
 use crate::capability::Capabilities;
-use crate::metadata::now;
+use crate::metadata::{SignalId, now};
 use crate::query::{Answer, Query, QueryError};
 use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
 
@@ -20,7 +24,8 @@ use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
 /// A session's shape is the same on every platform:
 /// - [`run`](Session::run) connects, pushes [`Body::SessionStarted`], then every inbound signal,
 ///   reconnects after a [`Body::ConnectionError`] where it can, and returns after pushing
-///   [`Body::SessionAboutToEnd`] and [`Body::SessionEnded`] once it was asked to end (a
+///   [`Body::SessionAboutToEnd`] (which waits until the bot has handled it, so the bot may
+///   still send) and [`Body::SessionEnded`] once it was asked to end (a
 ///   [`Body::InitiateSessionEnd`] through [`send`](Session::send)) or cannot go on. The
 ///   [`InboundSink`] keeps the order right: it refuses I/O signals before `SessionStarted`
 ///   and anything after `SessionEnded`, and the router sends `SessionEnded` for a session that
@@ -123,6 +128,33 @@ pub struct InboundSink {
     tx: async_channel::Sender<Signal>,
     state: Arc<AtomicU8>,
     session: Arc<str>,
+    handled: Option<Arc<Handled>>,
+}
+
+/// Who waits for the bot to have handled which `SessionAboutToEnd` (by its id). The router's
+/// inbound stream fires an entry when the bot comes back for its next signal, and drops them
+/// all when the bot drops the stream.
+#[derive(Default)]
+pub(crate) struct Handled(Mutex<HashMap<SignalId, oneshot::Sender<()>>>);
+
+impl Handled {
+    fn expect(&self, id: SignalId) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(id, tx);
+        rx
+    }
+
+    pub(crate) fn take(&self, id: &SignalId) -> Option<oneshot::Sender<()>> {
+        self.lock().remove(id)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SignalId, oneshot::Sender<()>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl fmt::Debug for InboundSink {
@@ -142,15 +174,48 @@ impl InboundSink {
             tx,
             state: Arc::new(AtomicU8::new(NEW)),
             session: session.into(),
+            handled: None,
+        }
+    }
+
+    /// A sink whose `SessionAboutToEnd` waits until the router's bot has handled it.
+    pub(crate) fn routed(
+        session: &str,
+        tx: async_channel::Sender<Signal>,
+        handled: Arc<Handled>,
+    ) -> Self {
+        InboundSink {
+            handled: Some(handled),
+            ..InboundSink::new(session, tx)
         }
     }
 
     /// Pushes one signal to the bot, waiting while the bot's queue is full.
     ///
+    /// A [`Body::SessionAboutToEnd`] pushed through a router's sink also waits until the bot has
+    /// handled it (asked for its next signal, or stopped), so that what the bot sends in answer
+    /// still goes out before the session closes: the "last chance to send".
+    ///
     /// Fails with [`Closed`] when the bot stopped listening or the session already pushed
     /// [`Body::SessionEnded`]. An I/O signal before [`Body::SessionStarted`] is a bug in the
     /// session; it is refused the same way, so that the bot always sees `SessionStarted` first.
     pub async fn send(&self, signal: Signal) -> Result<(), Closed> {
+        let handled = match (&signal.body, &self.handled) {
+            (Body::SessionAboutToEnd(_), Some(handled)) => {
+                Some(handled.expect(signal.meta.id.clone()))
+            }
+            _ => None,
+        };
+        self.push(signal).await?;
+        if let Some(handled) = handled {
+            // Fired when the bot asks for its next signal, cancelled when it stops: either way
+            // the bot has had its chance to answer through the still-open session.
+            let _ = handled.await;
+        }
+        Ok(())
+    }
+
+    async fn push(&self, signal: Signal) -> Result<(), Closed> {
         match self.try_send(signal) {
             Ok(()) => Ok(()),
             // The waiting future is boxed so that it does not make every caller's future larger.

@@ -357,3 +357,45 @@ async fn shutdown_ends_every_session_in_order() {
         [SignalKind::SessionAboutToEnd, SignalKind::SessionEnded]
     );
 }
+
+/// Says goodbye to `to` when told its session is about to end.
+struct Goodbye {
+    to: Address,
+}
+
+impl Bot for Goodbye {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            if matches!(signal.body, Body::SessionAboutToEnd(_)) {
+                handle.say(&self.to, "goodbye").await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn session_about_to_end_is_the_last_chance_to_send() {
+    let session = Arc::new(Scripted::new("xmpp", "xmpp"));
+    let sent = session.sent.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = Router::new().shared_session(session);
+    let run = tokio::spawn(router.run_until(
+        Goodbye {
+            to: addr("xmpp:alice@x"),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the run ends")
+        .unwrap();
+    assert!(result.is_ok(), "the goodbye went through: {result:?}");
+    let sent = sent.lock().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(matches!(&sent[0].body, Body::Message(m) if m.text == "goodbye"));
+}

@@ -467,3 +467,26 @@ async fn ending_the_session_ends_the_bot_in_order() {
     // After the end, the handle says the connection is closed.
     assert!(handle.say(&network.address("x"), "late").await.is_err());
 }
+
+#[tokio::test]
+async fn a_bot_can_say_goodbye_when_its_session_is_about_to_end() {
+    let network = Network::new();
+    let person = Person::join(&network, "person").await;
+    let to = person.address().clone();
+    let bot = from_fn(move |signal, handle| {
+        let to = to.clone();
+        async move {
+            if matches!(signal.body, Body::SessionAboutToEnd(_)) {
+                handle.say(&to, "goodbye").await?;
+            }
+            Ok(())
+        }
+    });
+    let harness = Harness::start_on(network, "bot", bot).await;
+    harness
+        .stop()
+        .await
+        .expect("the goodbye is sent, not refused as closed");
+    let (_, goodbye) = person.expect_message().await;
+    assert_eq!(goodbye.text, "goodbye");
+}

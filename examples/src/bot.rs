@@ -35,6 +35,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ///   command (see [`COMMANDS`]).
 /// - Every answer is preceded by a typing notification (`Status::Typing`, composing).
 /// - A file is acknowledged with its name and size.
+/// - When its session is about to end, it says goodbye to everyone it talked with.
 ///
 /// ```
 /// use chatty_direct::Harness;
@@ -124,6 +125,12 @@ impl Bot for DemoBot {
                 Body::File(file) => {
                     let text = format!("Thanks for {} ({}).", file.name, size(file));
                     handle.send(signal.reply(Message::text(text))).await?;
+                }
+                // The session is about to end: the last chance to send.
+                Body::SessionAboutToEnd(_) => {
+                    for person in people.keys() {
+                        handle.say(person, "Goodbye!").await?;
+                    }
                 }
                 _ => {}
             }

@@ -72,6 +72,10 @@ fn answers_and_quits_on_quit() {
     ]
     .map(|line| out.find(line).unwrap());
     assert!(order.is_sorted(), "{out}");
+    // The bot's goodbye, sent when it learnt its session was about to end, arrives before the
+    // session ends (its line and the "about to end" line come from two sides: either first).
+    let goodbye = out.find("bot: Goodbye!").expect("a goodbye");
+    assert!(goodbye > order[6] && goodbye < order[8], "{out}");
 }
 
 #[test]
