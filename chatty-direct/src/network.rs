@@ -10,6 +10,7 @@ use chatty_core::{
     Address, AddressKind, Availability, Capabilities, DeliveryStatus, InboundSink, Presence,
     Signal, SignalId,
 };
+use rustc_hash::FxHashMap;
 
 use crate::session::DirectSession;
 
@@ -62,8 +63,9 @@ pub(crate) struct Shared {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) endpoints: HashMap<String, Endpoint>,
-    pub(crate) channels: HashMap<String, Channel>,
+    // Looked up on every send, by names the network's own users chose: a fast hasher.
+    pub(crate) endpoints: FxHashMap<String, Endpoint>,
+    pub(crate) channels: FxHashMap<String, Channel>,
     pub(crate) files: HashMap<String, Bytes>,
     /// The delivery status of the last [`DELIVERY_MEMORY`] signals, oldest first. Written on
     /// every send and read only by queries, so it is a ring searched from the newest end rather
