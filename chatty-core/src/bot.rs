@@ -7,12 +7,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 
-use crate::address::{Address, AddressKind};
-use crate::capability::{Features, Signals};
+use crate::address::Address;
 use crate::metadata::SignalId;
-use crate::query::{
-    Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError,
-};
+use crate::query::{Answer, Query, QueryError};
 use crate::signal::{Message, Signal};
 
 /// The asynchronous stream of signals a bot receives: messages and files from people, status
@@ -88,15 +85,93 @@ impl fmt::Debug for Handle {
     }
 }
 
-macro_rules! typed_query {
+/// The ten typed queries, once: for each, its doc, method signature, the [`Query`] it asks and
+/// the [`Answer`] it expects. `for_each_typed_query!(make)` calls `make!` with each entry, so
+/// that every handle (this crate's async [`Handle`], chatty-sync's blocking one) makes its typed
+/// methods from the same table.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! for_each_typed_query {
+    ($make:ident) => {
+        $make!(
+            /// Whether `address` is an individual, a group or a channel.
+            address_kind(address: &$crate::Address) -> $crate::AddressKind,
+            $crate::Query::AddressKind { address: address.clone() },
+            $crate::Answer::AddressKind { kind } => kind
+        );
+        $make!(
+            /// The members of a group or channel.
+            members(address: &$crate::Address) -> Vec<$crate::Address>,
+            $crate::Query::Members { address: address.clone() },
+            $crate::Answer::Members { members } => members
+        );
+        $make!(
+            /// The current presence of `address`.
+            status(address: &$crate::Address) -> $crate::Presence,
+            $crate::Query::Status { address: address.clone() },
+            $crate::Answer::Status(p) => p
+        );
+        $make!(
+            /// Signals received from `address`, newest first.
+            received_from(address: &$crate::Address, page: $crate::Page) -> $crate::History,
+            $crate::Query::ReceivedFrom { address: address.clone(), page },
+            $crate::Answer::History(h) => h
+        );
+        $make!(
+            /// Signals sent to `address`, newest first.
+            sent_to(address: &$crate::Address, page: $crate::Page) -> $crate::History,
+            $crate::Query::SentTo { address: address.clone(), page },
+            $crate::Answer::History(h) => h
+        );
+        $make!(
+            /// How far the signal `id` got.
+            delivery_status(id: &$crate::SignalId) -> $crate::DeliveryStatus,
+            $crate::Query::DeliveryStatus { id: id.clone() },
+            $crate::Answer::DeliveryStatus(s) => s
+        );
+        $make!(
+            /// `member`'s status in `channel`.
+            member_status(member: &$crate::Address, channel: &$crate::Address) -> $crate::MemberStatus,
+            $crate::Query::MemberStatus { member: member.clone(), channel: channel.clone() },
+            $crate::Answer::MemberStatus(s) => s
+        );
+        $make!(
+            /// The bot's own status in `channel`.
+            own_status(channel: &$crate::Address) -> $crate::MemberStatus,
+            $crate::Query::OwnStatus { channel: channel.clone() },
+            $crate::Answer::MemberStatus(s) => s
+        );
+        $make!(
+            /// Which signals `address` can receive.
+            supported_signals(address: &$crate::Address) -> $crate::Signals,
+            $crate::Query::SupportedSignals { address: address.clone() },
+            $crate::Answer::SupportedSignals { signals } => signals
+        );
+        $make!(
+            /// Which message features `address` can receive: (as they are, degraded).
+            supported_features(address: &$crate::Address) -> ($crate::Features, $crate::Features),
+            $crate::Query::SupportedFeatures { address: address.clone() },
+            $crate::Answer::SupportedFeatures { features, degraded } => (features, degraded)
+        );
+    };
+}
+
+/// The error for an answer of the wrong kind to the typed query `name`.
+#[doc(hidden)]
+pub fn unexpected_answer(name: &str, answer: &Answer) -> QueryError {
+    QueryError::Failed {
+        message: format!("unexpected answer to {name}: {answer:?}"),
+    }
+}
+
+/// Makes an async typed query method from an entry of [`for_each_typed_query!`].
+macro_rules! async_query {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $query:expr, $pat:pat => $val:expr) => {
         $(#[$doc])*
         pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, QueryError> {
             match self.query($query).await? {
                 $pat => Ok($val),
-                other => Err(QueryError::Failed {
-                    message: format!("unexpected answer to {}: {other:?}", stringify!($name)),
-                }),
+                other => Err(unexpected_answer(stringify!($name), &other)),
             }
         }
     };
@@ -129,66 +204,7 @@ impl Handle {
         self.0.query(query).await
     }
 
-    typed_query!(
-        /// Whether `address` is an individual, a group or a channel.
-        address_kind(address: &Address) -> AddressKind,
-        Query::AddressKind { address: address.clone() },
-        Answer::AddressKind { kind } => kind
-    );
-    typed_query!(
-        /// The members of a group or channel.
-        members(address: &Address) -> Vec<Address>,
-        Query::Members { address: address.clone() },
-        Answer::Members { members } => members
-    );
-    typed_query!(
-        /// The current presence of `address`.
-        status(address: &Address) -> Presence,
-        Query::Status { address: address.clone() },
-        Answer::Status(p) => p
-    );
-    typed_query!(
-        /// Signals received from `address`, newest first.
-        received_from(address: &Address, page: Page) -> History,
-        Query::ReceivedFrom { address: address.clone(), page },
-        Answer::History(h) => h
-    );
-    typed_query!(
-        /// Signals sent to `address`, newest first.
-        sent_to(address: &Address, page: Page) -> History,
-        Query::SentTo { address: address.clone(), page },
-        Answer::History(h) => h
-    );
-    typed_query!(
-        /// How far the signal `id` got.
-        delivery_status(id: &SignalId) -> DeliveryStatus,
-        Query::DeliveryStatus { id: id.clone() },
-        Answer::DeliveryStatus(s) => s
-    );
-    typed_query!(
-        /// `member`'s status in `channel`.
-        member_status(member: &Address, channel: &Address) -> MemberStatus,
-        Query::MemberStatus { member: member.clone(), channel: channel.clone() },
-        Answer::MemberStatus(s) => s
-    );
-    typed_query!(
-        /// The bot's own status in `channel`.
-        own_status(channel: &Address) -> MemberStatus,
-        Query::OwnStatus { channel: channel.clone() },
-        Answer::MemberStatus(s) => s
-    );
-    typed_query!(
-        /// Which signals `address` can receive.
-        supported_signals(address: &Address) -> Signals,
-        Query::SupportedSignals { address: address.clone() },
-        Answer::SupportedSignals { signals } => signals
-    );
-    typed_query!(
-        /// Which message features `address` can receive: (as they are, degraded).
-        supported_features(address: &Address) -> (Features, Features),
-        Query::SupportedFeatures { address: address.clone() },
-        Answer::SupportedFeatures { features, degraded } => (features, degraded)
-    );
+    for_each_typed_query!(async_query);
 }
 
 /// The object-safe form of [`Bot`], for `Box<dyn …>` and lists of bots of different types.

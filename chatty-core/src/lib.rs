@@ -12,7 +12,10 @@ mod session;
 mod signal;
 
 pub use address::{Address, AddressError, AddressKind};
-pub use bot::{Bot, BotError, BoxBot, DynBot, FnBot, Handle, Inbound, Outlet, SendError, from_fn};
+pub use bot::{
+    Bot, BotError, BoxBot, DynBot, FnBot, Handle, Inbound, Outlet, SendError, from_fn,
+    unexpected_answer,
+};
 pub use capability::{Capabilities, Features, Signals};
 pub use layer::{Identity, Layer, LayerExt, Stack};
 pub use metadata::{Metadata, SignalId, Timestamp, now};

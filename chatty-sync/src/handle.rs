@@ -3,10 +3,7 @@
 use std::fmt;
 
 use chatty_core::reexports::async_channel;
-use chatty_core::{
-    Address, AddressKind, Answer, DeliveryStatus, Features, History, MemberStatus, Message, Page,
-    Presence, Query, QueryError, SendError, Signal, SignalId, Signals,
-};
+use chatty_core::{Address, Answer, Message, Query, QueryError, SendError, Signal, SignalId};
 use futures::channel::oneshot;
 
 use crate::park;
@@ -46,7 +43,8 @@ impl fmt::Debug for BlockingHandle {
     }
 }
 
-macro_rules! typed_query {
+/// Makes a blocking typed query method from an entry of core's table of typed queries.
+macro_rules! blocking_query {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $out:ty, $query:expr, $pat:pat => $val:expr) => {
         $(#[$doc])*
         ///
@@ -56,9 +54,7 @@ macro_rules! typed_query {
         pub fn $name(&self, $($arg: $ty),*) -> Result<$out, QueryError> {
             match self.query($query)? {
                 $pat => Ok($val),
-                other => Err(QueryError::Failed {
-                    message: format!("unexpected answer to {}: {other:?}", stringify!($name)),
-                }),
+                other => Err(chatty_core::unexpected_answer(stringify!($name), &other)),
             }
         }
     };
@@ -111,64 +107,5 @@ impl BlockingHandle {
         self.requests.is_closed()
     }
 
-    typed_query!(
-        /// Whether `address` is an individual, a group or a channel.
-        address_kind(address: &Address) -> AddressKind,
-        Query::AddressKind { address: address.clone() },
-        Answer::AddressKind { kind } => kind
-    );
-    typed_query!(
-        /// The members of a group or channel.
-        members(address: &Address) -> Vec<Address>,
-        Query::Members { address: address.clone() },
-        Answer::Members { members } => members
-    );
-    typed_query!(
-        /// The current presence of `address`.
-        status(address: &Address) -> Presence,
-        Query::Status { address: address.clone() },
-        Answer::Status(p) => p
-    );
-    typed_query!(
-        /// Signals received from `address`, newest first.
-        received_from(address: &Address, page: Page) -> History,
-        Query::ReceivedFrom { address: address.clone(), page },
-        Answer::History(h) => h
-    );
-    typed_query!(
-        /// Signals sent to `address`, newest first.
-        sent_to(address: &Address, page: Page) -> History,
-        Query::SentTo { address: address.clone(), page },
-        Answer::History(h) => h
-    );
-    typed_query!(
-        /// How far the signal `id` got.
-        delivery_status(id: &SignalId) -> DeliveryStatus,
-        Query::DeliveryStatus { id: id.clone() },
-        Answer::DeliveryStatus(s) => s
-    );
-    typed_query!(
-        /// `member`'s status in `channel`.
-        member_status(member: &Address, channel: &Address) -> MemberStatus,
-        Query::MemberStatus { member: member.clone(), channel: channel.clone() },
-        Answer::MemberStatus(s) => s
-    );
-    typed_query!(
-        /// The bot's own status in `channel`.
-        own_status(channel: &Address) -> MemberStatus,
-        Query::OwnStatus { channel: channel.clone() },
-        Answer::MemberStatus(s) => s
-    );
-    typed_query!(
-        /// Which signals `address` can receive.
-        supported_signals(address: &Address) -> Signals,
-        Query::SupportedSignals { address: address.clone() },
-        Answer::SupportedSignals { signals } => signals
-    );
-    typed_query!(
-        /// Which message features `address` can receive: (as they are, degraded).
-        supported_features(address: &Address) -> (Features, Features),
-        Query::SupportedFeatures { address: address.clone() },
-        Answer::SupportedFeatures { features, degraded } => (features, degraded)
-    );
+    chatty_core::for_each_typed_query!(blocking_query);
 }
