@@ -4,8 +4,17 @@ use std::sync::Arc;
 
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{Address, Capabilities, Features, Signals};
-use chatty_direct::Network;
+use chatty_direct::{DirectSession, Network};
 use chatty_test::{Pair, Side};
+
+/// Two endpoints as the two sides of a pair.
+fn sides(a: DirectSession, b: DirectSession) -> (Side, Side) {
+    let side = |s: DirectSession| Side {
+        address: s.address().clone(),
+        session: Arc::new(s),
+    };
+    (side(a), side(b))
+}
 
 /// Two endpoints of one network, carrying everything.
 struct DirectPair;
@@ -14,19 +23,7 @@ impl Pair for DirectPair {
     fn connect(&self) -> BoxFuture<'_, (Side, Side)> {
         Box::pin(async {
             let network = Network::new();
-            let a = network.endpoint("a");
-            let b = network.endpoint("b");
-            let (a_address, b_address) = (a.address().clone(), b.address().clone());
-            (
-                Side {
-                    session: Arc::new(a),
-                    address: a_address,
-                },
-                Side {
-                    session: Arc::new(b),
-                    address: b_address,
-                },
-            )
+            sides(network.endpoint("a"), network.endpoint("b"))
         })
     }
 
@@ -43,22 +40,11 @@ impl Pair for LimitedPair {
     fn connect(&self) -> BoxFuture<'_, (Side, Side)> {
         Box::pin(async {
             let network = Network::named("limited");
-            let a = network.endpoint("a");
             let b = network.endpoint_with(
                 "b",
                 Capabilities::new(Signals::MESSAGE | Signals::FILE, Features::REPLIES),
             );
-            let (a_address, b_address) = (a.address().clone(), b.address().clone());
-            (
-                Side {
-                    session: Arc::new(a),
-                    address: a_address,
-                },
-                Side {
-                    session: Arc::new(b),
-                    address: b_address,
-                },
-            )
+            sides(network.endpoint("a"), b)
         })
     }
 }
