@@ -33,6 +33,14 @@ pub struct LoggerConfig {
     /// Default: 5000.
     #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
+    /// Whether every record is synced to disk before the signal goes on (SQLite
+    /// `synchronous = FULL`): records then survive a power loss or an operating-system crash,
+    /// at the cost of one disk sync per signal (about 30 times slower, see
+    /// `docs/benchmarks.md`). By default (`false`, SQLite `synchronous = NORMAL` with its
+    /// write-ahead log) every record survives a crash or restart of the process, and a power
+    /// loss can lose the last records, never corrupt the file.
+    #[serde(default)]
+    pub sync_every_record: bool,
 }
 
 fn default_busy_timeout_ms() -> u64 {
@@ -45,6 +53,7 @@ impl LoggerConfig {
         LoggerConfig {
             path: path.into(),
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
+            sync_every_record: false,
         }
     }
 
@@ -52,6 +61,13 @@ impl LoggerConfig {
     #[must_use]
     pub fn with_busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets whether every record is synced to disk (see [`LoggerConfig::sync_every_record`]).
+    #[must_use]
+    pub fn with_sync_every_record(mut self, sync: bool) -> Self {
+        self.sync_every_record = sync;
         self
     }
 

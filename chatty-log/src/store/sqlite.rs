@@ -6,7 +6,9 @@ use std::str::FromStr;
 use chatty_core::{Address, DeliveryStatus, History, Page, Signal, SignalId};
 use futures::future::BoxFuture;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::{Direction, LogStore, schema};
 use crate::config::LoggerConfig;
@@ -62,6 +64,11 @@ impl SqliteStore {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if config.sync_every_record {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .busy_timeout(config.busy_timeout());
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_CONNECTIONS)

@@ -1,0 +1,132 @@
+//! Signals per second through a bot with and without the Logger (SQLite file, WAL) on a direct
+//! connection, in the same run.
+//!
+//! `cargo bench -p chatty-log --bench logger` (`CHATTY_BENCH_SIGNALS`, default 20 000;
+//! `CHATTY_BENCH_ROUNDS`, default 3).
+
+use std::time::{Duration, Instant};
+
+use chatty_core::reexports::futures::StreamExt;
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, LayerExt, Router, Signal};
+use chatty_direct::Network;
+use chatty_log::{LoggerConfig, LoggerLayer, SqliteStore};
+use tokio::sync::oneshot;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Sender {
+    to: Address,
+    n: usize,
+}
+
+impl Bot for Sender {
+    async fn run(self, _inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        for _ in 0..self.n {
+            handle
+                .send(Signal::message("payload").to(self.to.clone()))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts messages; reports when it has seen `n`.
+struct Receiver {
+    n: usize,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Bot for Receiver {
+    async fn run(mut self, mut inbound: Inbound, _handle: Handle) -> Result<(), BotError> {
+        let mut count = 0;
+        while let Some(signal) = inbound.next().await {
+            if matches!(signal.body, Body::Message(_)) {
+                count += 1;
+                if count == self.n
+                    && let Some(done) = self.done.take()
+                {
+                    let _ = done.send(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `n` messages from one bot to another; the receiver is logged when `log` is given.
+async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
+    let network = Network::new();
+    let receiver = network.endpoint("receiver");
+    let to = receiver.address().clone();
+    let (done_tx, done_rx) = oneshot::channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    let bot = Receiver {
+        n,
+        done: Some(done_tx),
+    };
+    let router = Router::new().session(receiver);
+    let receiving = match log {
+        Some(store) => tokio::spawn(router.run_until(bot.wrap(LoggerLayer::new(store)), stop)),
+        None => tokio::spawn(router.run_until(bot, stop)),
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let start = Instant::now();
+    let sending = tokio::spawn(
+        Router::new()
+            .session(network.endpoint("sender"))
+            .run(Sender { to, n }),
+    );
+    done_rx.await.expect("the receiver counts every message");
+    let elapsed = start.elapsed();
+    let _ = stop_tx.send(());
+    let _ = sending.await;
+    let _ = receiving.await;
+    elapsed
+}
+
+fn main() {
+    let n = env("CHATTY_BENCH_SIGNALS", 20_000);
+    let rounds = env("CHATTY_BENCH_ROUNDS", 3);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    println!("signals per round: {n}, rounds: {rounds}, SQLite file store (WAL) in {dir:?}");
+    runtime.block_on(async {
+        for r in 0..rounds {
+            let plain = round(n, None).await;
+            let mut line = format!(
+                "round {r}: without logger {:>7.0}/s",
+                n as f64 / plain.as_secs_f64()
+            );
+            for sync in [false, true] {
+                let path = dir.path().join(format!("log-{r}-{sync}.db"));
+                let config = LoggerConfig::new(&path).with_sync_every_record(sync);
+                let store = SqliteStore::open_with(&config)
+                    .await
+                    .expect("the store opens");
+                // Synced writes are slow: a tenth of the signals is enough to measure them.
+                let count = if sync { n / 10 } else { n };
+                let logged = round(count, Some(store.clone())).await;
+                store.close().await;
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                line.push_str(&format!(
+                    ", logged (sync_every_record = {sync}) {:>6.0}/s ({:.0} bytes/signal)",
+                    count as f64 / logged.as_secs_f64(),
+                    size as f64 / count as f64,
+                ));
+            }
+            println!("{line}");
+        }
+    });
+}
