@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{
-    Address, AddressKind, Availability, Capabilities, DeliveryStatus, InboundSink, Presence,
-    Signal, SignalId,
+    Address, AddressError, AddressKind, Availability, Capabilities, DeliveryStatus, InboundSink,
+    Presence, Signal, SignalId,
 };
 use rustc_hash::FxHashMap;
 
@@ -100,16 +100,19 @@ impl Shared {
         self.limited.load(Ordering::Acquire)
     }
 
-    /// The address of the endpoint or channel `id` on this network.
-    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Address {
+    /// The address of the endpoint or channel `id` on this network, if `id` is a valid id.
+    pub(crate) fn try_address(&self, id: &str, kind: AddressKind) -> Result<Address, AddressError> {
         let session = (self.name != PLATFORM).then_some(self.name.as_str());
         let address = match session {
             Some(s) => Address::with_session(PLATFORM, s, id),
             None => Address::new(PLATFORM, id),
         };
-        // Names are checked when endpoints and channels are made.
-        address
-            .map(|a| a.with_kind(kind))
+        address.map(|a| a.with_kind(kind))
+    }
+
+    /// The address of an endpoint or channel whose name was checked when it was made.
+    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Address {
+        self.try_address(id, kind)
             .unwrap_or_else(|e| panic!("invalid direct name {id:?}: {e}"))
     }
 
@@ -192,20 +195,25 @@ impl Network {
     /// are told apart.
     ///
     /// # Panics
-    /// If `network` is not a valid session name (letters, digits, `_`, `-`).
+    /// If `network` is not a valid session name (letters, digits, `_`, `-`); see
+    /// [`Network::try_named`] for names from a config file.
     pub fn named(network: &str) -> Self {
-        if network != PLATFORM
-            && let Err(e) = Address::with_session(PLATFORM, network, "x")
-        {
-            panic!("invalid network name {network:?}: {e}");
+        Network::try_named(network)
+            .unwrap_or_else(|e| panic!("invalid network name {network:?}: {e}"))
+    }
+
+    /// [`Network::named`], with an error for an invalid name instead of a panic.
+    pub fn try_named(network: &str) -> Result<Self, AddressError> {
+        if network != PLATFORM {
+            Address::with_session(PLATFORM, network, "x")?;
         }
-        Network {
+        Ok(Network {
             shared: Arc::new(Shared {
                 name: network.to_owned(),
                 limited: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
             }),
-        }
+        })
     }
 
     /// The session name of this network's endpoints.
@@ -216,7 +224,8 @@ impl Network {
     /// The endpoint `name`, made on first use: a session for one bot, carrying everything.
     ///
     /// # Panics
-    /// If `name` is not a valid address id (empty, or with white space).
+    /// If `name` is not a valid address id (empty, or with white space); see
+    /// [`Network::try_endpoint_with`] for names from a config file.
     pub fn endpoint(&self, name: &str) -> DirectSession {
         self.endpoint_with(name, Capabilities::all())
     }
@@ -224,8 +233,21 @@ impl Network {
     /// The endpoint `name`, able to receive only what `capabilities` allow: signals for it that
     /// need more come back to their sender as `Unsupported` (for testing how a bot copes with a
     /// platform that cannot carry everything).
+    ///
+    /// # Panics
+    /// If `name` is not a valid address id.
     pub fn endpoint_with(&self, name: &str, capabilities: Capabilities) -> DirectSession {
-        let address = self.shared.address(name, AddressKind::Individual);
+        self.try_endpoint_with(name, capabilities)
+            .unwrap_or_else(|e| panic!("invalid endpoint name {name:?}: {e}"))
+    }
+
+    /// [`Network::endpoint_with`], with an error for an invalid name instead of a panic.
+    pub fn try_endpoint_with(
+        &self,
+        name: &str,
+        capabilities: Capabilities,
+    ) -> Result<DirectSession, AddressError> {
+        let address = self.shared.try_address(name, AddressKind::Individual)?;
         {
             let mut state = self.shared.lock();
             let endpoint = state
@@ -245,19 +267,28 @@ impl Network {
         if capabilities != Capabilities::all() {
             self.shared.limited.store(true, Ordering::Release);
         }
-        DirectSession::new(self.shared.clone(), name, address)
+        Ok(DirectSession::new(self.shared.clone(), name, address))
     }
 
     /// The channel `name`, made on first use. Endpoints join it by sending a status change
     /// `InRoom { present: true }`, or with [`Network::join`].
+    ///
+    /// # Panics
+    /// If `name` is not a valid address id; see [`Network::try_channel`].
     pub fn channel(&self, name: &str) -> Address {
-        let address = self.shared.address(name, AddressKind::Channel);
+        self.try_channel(name)
+            .unwrap_or_else(|e| panic!("invalid channel name {name:?}: {e}"))
+    }
+
+    /// [`Network::channel`], with an error for an invalid name instead of a panic.
+    pub fn try_channel(&self, name: &str) -> Result<Address, AddressError> {
+        let address = self.shared.try_address(name, AddressKind::Channel)?;
         self.shared
             .lock()
             .channels
             .entry(name.to_owned())
             .or_default();
-        address
+        Ok(address)
     }
 
     /// Puts the endpoint `member` in the channel `channel` (made if need be), without telling

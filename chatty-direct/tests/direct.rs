@@ -490,3 +490,21 @@ async fn a_bot_can_say_goodbye_when_its_session_is_about_to_end() {
     let (_, goodbye) = person.expect_message().await;
     assert_eq!(goodbye.text, "goodbye");
 }
+
+#[test]
+fn names_from_a_config_file_are_checked_without_panicking() {
+    assert!(Network::try_named("has space").is_err());
+    assert!(Network::try_named("lab").is_ok());
+    let network = Network::new();
+    assert!(network.try_endpoint_with("", Capabilities::all()).is_err());
+    assert!(
+        network
+            .try_endpoint_with("two words", Capabilities::all())
+            .is_err()
+    );
+    assert!(network.try_channel("lobby;kind=channel").is_err());
+    assert_eq!(
+        network.try_channel("lobby").unwrap().to_string(),
+        "direct:lobby;kind=channel"
+    );
+}
