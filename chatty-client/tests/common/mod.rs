@@ -1,0 +1,110 @@
+//! Helpers shared by the tests.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chatty_client::{Action, ChatState};
+use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::{
+    Address, Answer, Body, Handle, Outlet, Query, QueryError, SendError, SessionStarted, Signal,
+    SignalId,
+};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+pub fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+/// A signal from `origin` sent at 08:05:09 UTC.
+pub fn from(origin: &str, body: impl Into<Body>) -> Signal {
+    let mut signal = Signal::new(body);
+    signal.meta.origin = Some(addr(origin));
+    signal.meta.sent = Some(time::macros::datetime!(2026-11-25 08:05:09 UTC));
+    signal
+}
+
+/// A state connected as `direct:you`, talking to `direct:bot`.
+pub fn connected() -> ChatState {
+    let mut state = ChatState::new();
+    state.open(addr("direct:bot;kind=individual"));
+    state.apply(&Signal::internal(
+        Some(addr("direct:you;kind=individual")),
+        SessionStarted {
+            session: "direct".into(),
+            platform: "direct".into(),
+        },
+    ));
+    state
+}
+
+pub fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+pub fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+/// Types `text` (without Enter).
+pub fn type_text(state: &mut ChatState, text: &str) -> Vec<Action> {
+    text.chars()
+        .flat_map(|c| state.input(key(KeyCode::Char(c))))
+        .collect()
+}
+
+/// Types `line` and presses Enter.
+pub fn enter(state: &mut ChatState, line: &str) -> Vec<Action> {
+    let mut actions = type_text(state, line);
+    actions.extend(state.input(key(KeyCode::Enter)));
+    actions
+}
+
+/// The signals among `actions`.
+pub fn sent(actions: &[Action]) -> Vec<&Signal> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(s) => Some(&**s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The texts of the shown conversation's entries.
+pub fn texts(state: &ChatState) -> Vec<String> {
+    state.shown_entries().iter().map(|e| e.text()).collect()
+}
+
+/// The last entry's text of the shown conversation.
+pub fn last(state: &ChatState) -> String {
+    texts(state).pop().unwrap_or_default()
+}
+
+/// An outlet that records what is sent.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<Signal>>>);
+
+impl Outlet for Recorder {
+    fn send(&self, signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>> {
+        let id = signal.meta.id.clone();
+        self.0.lock().unwrap().push(signal);
+        Box::pin(async move { Ok(id) })
+    }
+
+    fn query(&self, _query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
+        Box::pin(async { Err(QueryError::Closed) })
+    }
+}
+
+impl Recorder {
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.clone())
+    }
+
+    pub fn signals(&self) -> Vec<Signal> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
