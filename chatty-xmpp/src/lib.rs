@@ -1,1 +1,12 @@
 #![doc = include_str!("../README.md")]
+
+mod config;
+mod convert;
+mod session;
+
+pub use config::{ConfigError, Secret, TlsMode, XmppConfig};
+pub use convert::{NS_REPLY, NS_SIGNAL};
+pub use session::XmppSession;
+
+/// The platform name: the scheme of the session's addresses (`xmpp:alice@example.org`).
+pub const PLATFORM: &str = "xmpp";

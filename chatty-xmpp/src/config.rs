@@ -1,0 +1,327 @@
+//! The session's configuration: a serde struct for the config-file runner.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret (a password): shown as `"<redacted>"` by `Debug`, never logged.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for the login only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+/// How the connection is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Connect in plaintext and upgrade with STARTTLS (port 5222 by default); the default.
+    /// The server's certificate is checked against the system's roots (and `SSL_CERT_FILE`).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (XEP-0368, port 5223 by default).
+    Direct,
+    /// No TLS at all: the password crosses the network readable. Only when set explicitly,
+    /// for local test servers.
+    Plaintext,
+}
+
+/// The configuration of one XMPP account serving a bot.
+///
+/// In a config file (TOML shown; any serde format works):
+///
+/// ```toml
+/// jid = "bot@example.org"
+/// password_file = "/run/secrets/xmpp"   # or: password = "…"
+/// # server = "xmpp.example.org"         # default: the JID's domain, through DNS SRV records
+/// # port = 5222                         # default: 5222 (5223 with tls = "direct")
+/// # tls = "starttls"                    # or "direct"; "plaintext" only for local tests
+/// # resource = "bot"                    # default: the server picks one
+/// # name = "xmpp"                       # the session name (`xmpp+NAME:` addresses)
+/// # connect_timeout_ms = 10000
+/// # reconnect_min_ms = 1000
+/// # reconnect_max_ms = 60000
+/// ```
+///
+/// `Debug` output never shows the password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// The account's bare JID (`bot@example.org`).
+    pub jid: String,
+    /// The password. Give this or `password_file`, not both.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// A file holding the password (surrounding white space is trimmed), read when the session
+    /// starts running.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The server's host name or IP address, overriding the DNS SRV lookup of the JID's domain.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The server's port, overriding the default (5222; 5223 with direct TLS). Without `server`
+    /// it applies to the JID's domain.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is secured: STARTTLS by default.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// The resource to ask for; the server picks one if absent (and may pick another anyway).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The session name: `xmpp` by default. Any other name qualifies the session's addresses
+    /// (`xmpp+work:alice@example.org`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// How long one connection attempt (TCP, TLS, login) may take before it counts as failed,
+    /// in milliseconds: 10 000 by default.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// The first wait before reconnecting after a failure, in milliseconds (1 000 by default);
+    /// it doubles after each failure up to `reconnect_max_ms`, with random jitter.
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: u64,
+    /// The longest wait between reconnection attempts, in milliseconds: 60 000 by default.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
+}
+
+fn default_name() -> String {
+    crate::PLATFORM.to_owned()
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_reconnect_min_ms() -> u64 {
+    1_000
+}
+
+fn default_reconnect_max_ms() -> u64 {
+    60_000
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The JID is not a valid bare JID with a local part.
+    #[error("`{jid}` is not a bare JID like bot@example.org: {reason}")]
+    BadJid {
+        /// The JID as configured.
+        jid: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Neither or both of `password` and `password_file` are set.
+    #[error("set exactly one of `password` and `password_file`")]
+    Password,
+    /// The password file cannot be read.
+    #[error("cannot read the password file {path}: {reason}")]
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The session name is not usable in addresses.
+    #[error("`{0}` is not a session name: use letters, digits, `_` or `-`")]
+    BadName(String),
+    /// The reconnection backoff is empty or inverted.
+    #[error("reconnect_min_ms must be at least 1 and at most reconnect_max_ms")]
+    Backoff,
+}
+
+impl XmppConfig {
+    /// A configuration for `jid` with `password` and every default.
+    pub fn new(jid: impl Into<String>, password: impl Into<Secret>) -> Self {
+        XmppConfig {
+            jid: jid.into(),
+            password: Some(password.into()),
+            password_file: None,
+            server: None,
+            port: None,
+            tls: TlsMode::default(),
+            resource: None,
+            name: default_name(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            reconnect_min_ms: default_reconnect_min_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+        }
+    }
+
+    /// Connects to `host:port` instead of looking the JID's domain up in DNS.
+    #[must_use]
+    pub fn with_server(mut self, host: impl Into<String>, port: u16) -> Self {
+        self.server = Some(host.into());
+        self.port = Some(port);
+        self
+    }
+
+    /// Sets the TLS mode.
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsMode) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sets the session name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the connect timeout.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets the reconnection backoff bounds.
+    #[must_use]
+    pub fn with_reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect_min_ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+        self.reconnect_max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms.max(1))
+    }
+
+    /// The reconnection backoff bounds (first wait, longest wait).
+    pub fn reconnect_backoff(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.reconnect_min_ms),
+            Duration::from_millis(self.reconnect_max_ms),
+        )
+    }
+
+    /// Checks everything that can be checked without connecting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::session::parse_account_jid(&self.jid)?;
+        if self.password.is_some() == self.password_file.is_some() {
+            return Err(ConfigError::Password);
+        }
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(ConfigError::BadName(self.name.clone()));
+        }
+        if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
+            return Err(ConfigError::Backoff);
+        }
+        Ok(())
+    }
+
+    /// The password: the configured one, or the password file's content (trimmed).
+    pub fn load_password(&self) -> Result<Secret, ConfigError> {
+        match (&self.password, &self.password_file) {
+            (Some(p), None) => Ok(p.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| Secret::new(s.trim()))
+                .map_err(|e| ConfigError::PasswordFile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }),
+            _ => Err(ConfigError::Password),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<XmppConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn defaults_and_redacted_debug() {
+        let c = parse(r#"{"jid": "bot@example.org", "password": "hunter2"}"#).unwrap();
+        assert_eq!(c.tls, TlsMode::Starttls);
+        assert_eq!(c.name, "xmpp");
+        assert_eq!(c.connect_timeout(), Duration::from_secs(10));
+        assert_eq!(
+            c.reconnect_backoff(),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
+        c.validate().unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(parse(r#"{"jid": "a@b", "password": "x", "pasword": "y"}"#).is_err());
+        assert!(parse(r#"{"jid": "a@b", "password": "x", "tls": "none"}"#).is_err());
+        let c = parse(r#"{"jid": "a@b", "password": "x", "tls": "plaintext"}"#).unwrap();
+        assert_eq!(c.tls, TlsMode::Plaintext);
+        let both = parse(r#"{"jid": "a@b", "password": "x", "password_file": "/p"}"#).unwrap();
+        assert_eq!(both.validate(), Err(ConfigError::Password));
+        let neither = parse(r#"{"jid": "a@b"}"#).unwrap();
+        assert_eq!(neither.validate(), Err(ConfigError::Password));
+        let no_local = parse(r#"{"jid": "example.org", "password": "x"}"#).unwrap();
+        assert!(matches!(
+            no_local.validate(),
+            Err(ConfigError::BadJid { .. })
+        ));
+        let full = parse(r#"{"jid": "a@b/res", "password": "x"}"#).unwrap();
+        assert!(matches!(full.validate(), Err(ConfigError::BadJid { .. })));
+        let name = parse(r#"{"jid": "a@b", "password": "x", "name": "a b"}"#).unwrap();
+        assert!(matches!(name.validate(), Err(ConfigError::BadName(_))));
+    }
+
+    #[test]
+    fn password_file_is_read_and_trimmed() {
+        let path = std::env::temp_dir().join(format!("chatty-xmpp-pw-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let mut c = XmppConfig::new("a@b", "x");
+        c.password = None;
+        c.password_file = Some(path.clone());
+        assert_eq!(c.load_password().unwrap().expose(), "s3cret");
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            c.load_password(),
+            Err(ConfigError::PasswordFile { .. })
+        ));
+    }
+}

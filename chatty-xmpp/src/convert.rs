@@ -1,0 +1,676 @@
+//! Mapping between stanzas and signals, both ways. Pure functions: no network here.
+//!
+//! Inbound, anything malformed (a bad JID, an unparsable delay stamp, user-defined JSON that is
+//! not JSON) becomes a [`Body::SystemError`] of component `xmpp` for that one stanza; the
+//! signals around it are unaffected.
+
+use chatty_core::reexports::serde_json;
+use chatty_core::reexports::time::OffsetDateTime;
+use chatty_core::{
+    Address, AddressKind, Availability, Body, FailureKind, Message as ChattyMessage, Metadata,
+    Refusal, SendFailure, Signal, SignalId, Status, StatusChange, SystemError, TypingState,
+    UserDefined, now,
+};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::minidom::rxml::NcName;
+use tokio_xmpp::parsers::chatstates::ChatState;
+use tokio_xmpp::parsers::delay::Delay;
+use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
+use tokio_xmpp::parsers::stanza_id::OriginId;
+
+use crate::PLATFORM;
+
+/// The namespace of Chatty's user-defined signals on the wire:
+/// `<signal xmlns='urn:chatty:signal:0' name='NAME'>JSON</signal>` in a `<message>`.
+pub const NS_SIGNAL: &str = "urn:chatty:signal:0";
+/// Message Replies (XEP-0461).
+pub const NS_REPLY: &str = "urn:xmpp:reply:0";
+/// The component named in system errors.
+const COMPONENT: &str = "xmpp";
+
+/// A system error signal about one stanza.
+pub(crate) fn system_error(message: impl Into<String>) -> Signal {
+    Signal::new(SystemError {
+        component: COMPONENT.into(),
+        message: message.into(),
+    })
+}
+
+/// Builds an element with attributes and optional text.
+fn element(name: &str, namespace: &str, attrs: &[(&str, &str)], text: Option<&str>) -> Element {
+    let mut builder = Element::builder(name, namespace);
+    for (key, value) in attrs {
+        if let Ok(key) = NcName::try_from(*key) {
+            builder = builder.attr(key, *value);
+        }
+    }
+    if let Some(text) = text {
+        builder = builder.append(text);
+    }
+    builder.build()
+}
+
+/// Converts an XEP-0082 time to a timestamp.
+fn timestamp(stamp: &tokio_xmpp::parsers::date::DateTime) -> Option<OffsetDateTime> {
+    let nanos = stamp.0.timestamp_nanos_opt()?;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
+}
+
+/// Knows the session's own address and name, and maps with them.
+#[derive(Debug, Clone)]
+pub(crate) struct Mapper {
+    /// The session name (`xmpp` unless several accounts serve a bot).
+    name: String,
+    /// The bot's own address: `xmpp:bare-jid;kind=individual`.
+    own: Address,
+}
+
+impl Mapper {
+    pub(crate) fn new(name: &str, jid: &BareJid) -> Result<Self, String> {
+        let mut mapper = Mapper {
+            name: name.to_owned(),
+            own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
+        };
+        mapper.own = mapper
+            .address(jid.as_str(), AddressKind::Individual)
+            .map_err(|e| e.to_string())?;
+        Ok(mapper)
+    }
+
+    /// The bot's own address.
+    pub(crate) fn own(&self) -> &Address {
+        &self.own
+    }
+
+    /// An address on this session for the JID `id`.
+    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Result<Address, String> {
+        let address = if self.name == PLATFORM {
+            Address::new(PLATFORM, id)
+        } else {
+            Address::with_session(PLATFORM, &self.name, id)
+        };
+        address
+            .map(|a| a.with_kind(kind))
+            .map_err(|e| format!("the JID {id} is not an address: {e}"))
+    }
+
+    /// The signal for an inbound message, if it carries one; malformed ones become a system
+    /// error.
+    pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
+        self.try_inbound_message(message)
+            .unwrap_or_else(|e| Some(system_error(e)))
+    }
+
+    fn try_inbound_message(&self, message: Message) -> Result<Option<Signal>, String> {
+        let from = message
+            .from
+            .clone()
+            .ok_or("a message without a sender (no `from`)")?;
+        let origin = self.address(from.to_bare().as_str(), AddressKind::Individual)?;
+        match message.type_ {
+            MessageType::Error => return self.send_failure(&message, origin).map(Some),
+            MessageType::Groupchat => {
+                // Rooms come later: the session joins none, so these are stray.
+                tracing::debug!(from = %from, "ignoring a groupchat message (rooms are not supported yet)");
+                return Ok(None);
+            }
+            MessageType::Chat | MessageType::Normal | MessageType::Headline => {}
+        }
+        let mut origin_id = None;
+        let mut reply_to = None;
+        let mut sent = None;
+        let mut user_defined = None;
+        let mut chat_state = None;
+        for payload in &message.payloads {
+            if payload.is("origin-id", ns::SID) {
+                origin_id = payload.attr("id").map(str::to_owned);
+            } else if payload.is("reply", NS_REPLY) {
+                reply_to = payload.attr("id").map(SignalId::from);
+            } else if payload.is("delay", ns::DELAY) {
+                let delay = Delay::try_from(payload.clone())
+                    .map_err(|e| format!("a message from {from} has a malformed delay: {e}"))?;
+                sent = timestamp(&delay.stamp);
+            } else if payload.is("signal", NS_SIGNAL) {
+                user_defined = Some(payload);
+            } else if payload.has_ns(ns::CHATSTATES) {
+                chat_state = Some(ChatState::try_from(payload.clone()).map_err(|e| {
+                    format!("a message from {from} has a malformed chat state: {e}")
+                })?);
+            }
+        }
+        let id = origin_id
+            .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
+            .filter(|id| !id.is_empty())
+            .map_or_else(SignalId::generate, SignalId::from);
+        let mut meta = Metadata::with_id(id);
+        meta.response_to = reply_to;
+        meta.sent = Some(sent.unwrap_or_else(now));
+        meta.origin = Some(origin.clone());
+        meta.addressees = vec![self.own.clone()];
+
+        let body: Body = if let Some(element) = user_defined {
+            let name = element
+                .attr("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| format!("a user-defined signal from {from} has no name"))?;
+            let payload: serde_json::Value =
+                serde_json::from_str(&element.text()).map_err(|e| {
+                    format!("the user-defined signal {name:?} from {from} is not JSON: {e}")
+                })?;
+            UserDefined {
+                name: name.to_owned(),
+                payload,
+            }
+            .into()
+        } else if !message.bodies.is_empty() || !message.subjects.is_empty() {
+            // Bodies are keyed by the stream's language (`en`), not "": take the best one.
+            let text = message
+                .get_best_body(vec![])
+                .map(|(_, text)| text.clone())
+                .unwrap_or_default();
+            let mut m = ChattyMessage::text(text);
+            m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
+            m.into()
+        } else if let Some(state) = chat_state {
+            StatusChange::new(Status::Typing {
+                conversation: origin,
+                state: typing_state(&state),
+            })
+            .into()
+        } else {
+            // Receipts, markers and the like: nothing a bot sees yet.
+            return Ok(None);
+        };
+        Ok(Some(Signal { meta, body }))
+    }
+
+    /// A `type='error'` message: the failure of the message with its id.
+    fn send_failure(&self, message: &Message, origin: Address) -> Result<Signal, String> {
+        let failed = message
+            .payloads
+            .iter()
+            .find(|p| p.is("origin-id", ns::SID))
+            .and_then(|p| p.attr("id"))
+            .map(str::to_owned)
+            .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| format!("an error message from {origin} without an id"))?;
+        let error = message
+            .payloads
+            .iter()
+            .find(|p| p.is("error", ns::DEFAULT_NS));
+        let condition = error.and_then(|e| {
+            e.children()
+                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        });
+        let text = error.and_then(|e| {
+            e.children()
+                .find(|c| c.is("text", ns::XMPP_STANZAS))
+                .map(Element::text)
+        });
+        let kind = match condition.as_deref() {
+            Some(
+                "item-not-found"
+                | "service-unavailable"
+                | "recipient-unavailable"
+                | "remote-server-not-found"
+                | "gone"
+                | "jid-malformed",
+            ) => FailureKind::UnknownAddressee,
+            Some(
+                "forbidden"
+                | "not-allowed"
+                | "not-authorized"
+                | "not-acceptable"
+                | "policy-violation"
+                | "registration-required"
+                | "subscription-required",
+            ) => FailureKind::Rejected,
+            Some("resource-constraint") => FailureKind::RateLimited,
+            Some("remote-server-timeout") => FailureKind::Unreachable,
+            _ => FailureKind::Other,
+        };
+        let message_text = match (&condition, text) {
+            (_, Some(text)) if !text.is_empty() => text,
+            (Some(condition), _) => format!("{origin} answered with the error {condition}"),
+            (None, _) => format!("{origin} answered with an error"),
+        };
+        let failed = SignalId::from(failed);
+        let mut signal = Signal::new(SendFailure {
+            failed: failed.clone(),
+            kind,
+            code: condition,
+            message: message_text,
+        });
+        signal.meta.response_to = Some(failed);
+        signal.meta.sent = Some(now());
+        signal.meta.origin = Some(origin);
+        signal.meta.addressees = vec![self.own.clone()];
+        Ok(signal)
+    }
+
+    /// The signal for an inbound presence, if it carries one. `own` is the session's full JID:
+    /// the server's echo of the bot's own presence is not reported.
+    pub(crate) fn inbound_presence(&self, presence: Presence, own: Option<&Jid>) -> Option<Signal> {
+        let Some(from) = presence.from.clone() else {
+            return Some(system_error("a presence without a sender (no `from`)"));
+        };
+        if own == Some(&from) {
+            return None;
+        }
+        let availability = match presence.type_ {
+            PresenceType::None => match presence.show {
+                None => Availability::Available,
+                Some(Show::Chat) => Availability::Chatty,
+                Some(Show::Away) => Availability::Away,
+                Some(Show::Xa) => Availability::ExtendedAway,
+                Some(Show::Dnd) => Availability::Busy,
+            },
+            PresenceType::Unavailable => Availability::Offline,
+            other => {
+                // Subscription requests and presence errors come with rosters, later.
+                tracing::debug!(from = %from, "ignoring a presence of type {other:?}");
+                return None;
+            }
+        };
+        let origin = match self.address(from.to_bare().as_str(), AddressKind::Individual) {
+            Ok(origin) => origin,
+            Err(e) => return Some(system_error(e)),
+        };
+        let mut sent = None;
+        for payload in &presence.payloads {
+            if payload.is("delay", ns::DELAY) {
+                match Delay::try_from(payload.clone()) {
+                    Ok(delay) => sent = timestamp(&delay.stamp),
+                    Err(e) => {
+                        return Some(system_error(format!(
+                            "a presence from {from} has a malformed delay: {e}"
+                        )));
+                    }
+                }
+            }
+        }
+        let mut change = StatusChange::new(Status::Presence { availability });
+        change.message = presence
+            .statuses
+            .get("")
+            .or_else(|| presence.statuses.values().next())
+            .filter(|s| !s.is_empty())
+            .cloned();
+        let mut signal = match presence.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => Signal {
+                meta: Metadata::with_id(SignalId::from(id)),
+                body: change.into(),
+            },
+            None => Signal::new(change),
+        };
+        signal.meta.sent = Some(sent.unwrap_or_else(now));
+        signal.meta.origin = Some(origin);
+        signal.meta.addressees = vec![self.own.clone()];
+        Some(signal)
+    }
+
+    /// The stanzas that carry an outbound signal (one per addressee), or why it cannot go.
+    pub(crate) fn outbound(&self, signal: &Signal) -> Result<Vec<Stanza>, Refusal> {
+        match &signal.body {
+            Body::Message(_) | Body::UserDefined(_) => {
+                if signal.meta.addressees.is_empty() {
+                    return Err(Refusal::new(
+                        FailureKind::UnknownAddressee,
+                        "the signal has no addressee",
+                    ));
+                }
+                signal
+                    .meta
+                    .addressees
+                    .iter()
+                    .map(|to| self.message_to(to, signal).map(Stanza::from))
+                    .collect()
+            }
+            Body::StatusChange(change) => match &change.status {
+                Status::Typing {
+                    conversation,
+                    state,
+                } => {
+                    let to = self.jid_of(conversation)?;
+                    let mut message = Message::chat(Some(to));
+                    message.id = Some(Id(signal.meta.id.to_string()));
+                    message.payloads.push(chat_state(*state).into());
+                    Ok(vec![message.into()])
+                }
+                Status::Presence { availability } => {
+                    let presence = own_presence(*availability, change.message.as_deref());
+                    if signal.meta.addressees.is_empty() {
+                        return Ok(vec![presence.into()]);
+                    }
+                    signal
+                        .meta
+                        .addressees
+                        .iter()
+                        .map(|to| Ok(presence.clone().with_to(self.jid_of(to)?).into()))
+                        .collect()
+                }
+                Status::InRoom { .. } => Err(Refusal::new(
+                    FailureKind::Rejected,
+                    "rooms (XEP-0045) are not supported by this session yet",
+                )),
+            },
+            other => Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("the XMPP session cannot carry {:?} signals", other.kind()),
+            )),
+        }
+    }
+
+    /// The JID of an addressee of this session (one-to-one only, for now).
+    fn jid_of(&self, address: &Address) -> Result<Jid, Refusal> {
+        if address.platform() != PLATFORM {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!("{address} is not an XMPP address"),
+            ));
+        }
+        if address.kind() == AddressKind::Channel {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("{address} is a room; rooms (XEP-0045) are not supported yet"),
+            ));
+        }
+        Jid::new(address.id()).map_err(|e| {
+            Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!("{address} is not a JID: {e}"),
+            )
+            .with_code("jid-malformed")
+        })
+    }
+
+    /// A one-to-one message to `to` carrying `signal` (a message or a user-defined signal).
+    fn message_to(&self, to: &Address, signal: &Signal) -> Result<Message, Refusal> {
+        let jid = self.jid_of(to)?;
+        let id = signal.meta.id.to_string();
+        let mut message = Message::chat(Some(jid.clone()));
+        message.id = Some(Id(id.clone()));
+        message.payloads.push(OriginId { id }.into());
+        if let Some(reply_to) = &signal.meta.response_to {
+            message.payloads.push(element(
+                "reply",
+                NS_REPLY,
+                &[("to", jid.to_bare().as_str()), ("id", reply_to.as_str())],
+                None,
+            ));
+        }
+        match &signal.body {
+            Body::Message(m) => {
+                message.bodies.insert(Lang::new(), m.text.clone());
+                if let Some(subject) = &m.subject {
+                    message.subjects.insert(Lang::new(), subject.clone());
+                }
+            }
+            Body::UserDefined(u) => {
+                let json = serde_json::to_string(&u.payload).map_err(|e| {
+                    Refusal::new(
+                        FailureKind::Rejected,
+                        format!("the payload is not JSON: {e}"),
+                    )
+                })?;
+                message.payloads.push(element(
+                    "signal",
+                    NS_SIGNAL,
+                    &[("name", u.name.as_str())],
+                    Some(&json),
+                ));
+            }
+            _ => {}
+        }
+        Ok(message)
+    }
+}
+
+/// The bot's own presence stanza for `availability`.
+pub(crate) fn own_presence(availability: Availability, status: Option<&str>) -> Presence {
+    let mut presence = match availability {
+        Availability::Offline => Presence::unavailable(),
+        Availability::Available => Presence::available(),
+        Availability::Chatty => Presence::available().with_show(Show::Chat),
+        Availability::Away => Presence::available().with_show(Show::Away),
+        Availability::ExtendedAway => Presence::available().with_show(Show::Xa),
+        Availability::Busy => Presence::available().with_show(Show::Dnd),
+    };
+    if let Some(status) = status {
+        presence.statuses.insert(Lang::new(), status.to_owned());
+    }
+    presence
+}
+
+fn typing_state(state: &ChatState) -> TypingState {
+    match state {
+        ChatState::Active => TypingState::Active,
+        ChatState::Composing => TypingState::Composing,
+        ChatState::Gone => TypingState::Gone,
+        ChatState::Inactive => TypingState::Inactive,
+        ChatState::Paused => TypingState::Paused,
+    }
+}
+
+fn chat_state(state: TypingState) -> ChatState {
+    match state {
+        TypingState::Active => ChatState::Active,
+        TypingState::Composing => ChatState::Composing,
+        TypingState::Gone => ChatState::Gone,
+        TypingState::Inactive => ChatState::Inactive,
+        TypingState::Paused => ChatState::Paused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapper() -> Mapper {
+        Mapper::new("xmpp", &BareJid::new("bot@example.org").unwrap()).unwrap()
+    }
+
+    fn message(xml: &str) -> Message {
+        Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn inbound_message_keeps_ids_reply_delay_and_language_keyed_body() {
+        let m = message(
+            "<message xmlns='jabber:client' from='alice@example.org/phone' to='bot@example.org' \
+             type='chat' id='stanza-1' xml:lang='en'>\
+             <body xml:lang='en'>hello</body><subject>greeting</subject>\
+             <origin-id xmlns='urn:xmpp:sid:0' id='origin-1'/>\
+             <reply xmlns='urn:xmpp:reply:0' to='bot@example.org' id='question-1'/>\
+             <delay xmlns='urn:xmpp:delay' stamp='2024-05-06T07:08:09Z'/></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(signal.meta.id.as_str(), "origin-1");
+        assert_eq!(
+            signal.meta.response_to.as_ref().map(SignalId::as_str),
+            Some("question-1")
+        );
+        assert_eq!(
+            signal.meta.sent.unwrap().unix_timestamp(),
+            1_714_979_289,
+            "the delay stamp"
+        );
+        assert_eq!(
+            signal.meta.origin.unwrap().to_string(),
+            "xmpp:alice@example.org;kind=individual",
+            "the bare JID: the resource is dropped"
+        );
+        assert_eq!(
+            signal.meta.addressees[0].to_string(),
+            "xmpp:bot@example.org;kind=individual"
+        );
+        match signal.body {
+            Body::Message(m) => {
+                assert_eq!(m.text, "hello");
+                assert_eq!(m.subject.as_deref(), Some("greeting"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stanza_id_is_used_without_origin_id_and_chat_state_alone_is_typing() {
+        let m = message(
+            "<message xmlns='jabber:client' from='alice@example.org/x' type='chat' id='s-2'>\
+             <paused xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(signal.meta.id.as_str(), "s-2");
+        match signal.body {
+            Body::StatusChange(StatusChange {
+                status: Status::Typing { state, .. },
+                ..
+            }) => assert_eq!(state, TypingState::Paused),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_message_is_a_send_failure_naming_the_id() {
+        let m = message(
+            "<message xmlns='jabber:client' from='nobody@example.org' type='error' id='sent-1'>\
+             <error type='cancel'><service-unavailable \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(
+            signal.meta.response_to.as_ref().map(SignalId::as_str),
+            Some("sent-1")
+        );
+        match signal.body {
+            Body::SendFailure(f) => {
+                assert_eq!(f.failed.as_str(), "sent-1");
+                assert_eq!(f.kind, FailureKind::UnknownAddressee);
+                assert_eq!(f.code.as_deref(), Some("service-unavailable"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_a_system_error() {
+        for xml in [
+            "<message xmlns='jabber:client' type='chat'><body>no sender</body></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <delay xmlns='urn:xmpp:delay' stamp='yesterday'/><body>x</body></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <signal xmlns='urn:chatty:signal:0' name='n'>{not json</signal></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='error'/>",
+        ] {
+            let signal = mapper().inbound_message(message(xml)).unwrap();
+            match signal.body {
+                Body::SystemError(e) => assert_eq!(e.component, "xmpp"),
+                other => panic!("{xml}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn outbound_message_and_user_defined_round_trip() {
+        let mapper = mapper();
+        let alice: Address = "xmpp:alice@example.org".parse().unwrap();
+        let question: SignalId = "q-1".into();
+        let sent = Signal::new(ChattyMessage::text("hi").with_subject("s"))
+            .to(alice.clone())
+            .in_response_to(question.clone());
+        let stanzas = mapper.outbound(&sent).unwrap();
+        let [Stanza::Message(mut m)] = <[Stanza; 1]>::try_from(stanzas).unwrap() else {
+            panic!("one message");
+        };
+        assert_eq!(
+            m.id.as_ref().map(|i| i.0.as_str()),
+            Some(sent.id().as_str())
+        );
+        m.from = Some(Jid::new("bot@example.org/r").unwrap());
+        let back = mapper.inbound_message(m).unwrap();
+        assert_eq!(back.meta.id, sent.meta.id);
+        assert_eq!(back.meta.response_to, Some(question));
+        assert_eq!(back.body, sent.body);
+
+        let user = Signal::new(
+            UserDefined::new("order", &serde_json::json!({"tea": 2, "s": "<&>"})).unwrap(),
+        )
+        .to(alice);
+        let [Stanza::Message(mut m)] =
+            <[Stanza; 1]>::try_from(mapper.outbound(&user).unwrap()).unwrap()
+        else {
+            panic!("one message");
+        };
+        m.from = Some(Jid::new("bot@example.org/r").unwrap());
+        assert_eq!(mapper.inbound_message(m).unwrap().body, user.body);
+    }
+
+    #[test]
+    fn outbound_refuses_rooms_and_non_jids() {
+        let mapper = mapper();
+        let room: Address = "xmpp:r@rooms.example.org;kind=channel".parse().unwrap();
+        assert!(mapper.outbound(&Signal::message("x").to(room)).is_err());
+        let mail: Address = "mailto:a@example.org".parse().unwrap();
+        let refusal = mapper.outbound(&Signal::message("x").to(mail)).unwrap_err();
+        assert_eq!(refusal.kind, FailureKind::UnknownAddressee);
+        assert!(mapper.outbound(&Signal::message("nobody")).is_err());
+    }
+
+    #[test]
+    fn presence_maps_show_status_and_unavailable() {
+        let mapper = mapper();
+        let p = |xml: &str| Presence::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        let away = mapper
+            .inbound_presence(
+                p("<presence xmlns='jabber:client' from='a@example.org/x'>\
+                   <show>dnd</show><status>busy busy</status></presence>"),
+                None,
+            )
+            .unwrap();
+        match away.body {
+            Body::StatusChange(c) => {
+                assert_eq!(
+                    c.status,
+                    Status::Presence {
+                        availability: Availability::Busy
+                    }
+                );
+                assert_eq!(c.message.as_deref(), Some("busy busy"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let gone = mapper
+            .inbound_presence(
+                p("<presence xmlns='jabber:client' from='a@example.org/x' type='unavailable'/>"),
+                None,
+            )
+            .unwrap();
+        assert!(matches!(gone.body, Body::StatusChange(c)
+            if c.status == Status::Presence { availability: Availability::Offline }));
+        let own = Jid::new("bot@example.org/me").unwrap();
+        assert!(
+            mapper
+                .inbound_presence(
+                    p("<presence xmlns='jabber:client' from='bot@example.org/me'/>"),
+                    Some(&own)
+                )
+                .is_none(),
+            "the server's echo of the own presence"
+        );
+    }
+
+    #[test]
+    fn named_sessions_qualify_addresses() {
+        let mapper = Mapper::new("work", &BareJid::new("bot@example.org").unwrap()).unwrap();
+        assert_eq!(
+            mapper.own().to_string(),
+            "xmpp+work:bot@example.org;kind=individual"
+        );
+    }
+}

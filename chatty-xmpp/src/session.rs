@@ -1,0 +1,662 @@
+//! The XMPP session: one account serving a bot.
+
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::{
+    Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
+    ConnectionErrorKind, FailureKind, Features, InboundSink, Query, QueryError, Refusal, Session,
+    SessionEnd, SessionError, Signal, Signals,
+};
+use sasl::common::Credentials;
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::connect::{
+    DirectTlsServerConnector, DnsConfig, ServerConnector, StartTlsServerConnector,
+    TcpServerConnector,
+};
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+use tokio_xmpp::stanzastream::{Connection, Event, StanzaStage, StanzaStream, StreamEvent};
+use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
+
+use crate::PLATFORM;
+use crate::config::{ConfigError, Secret, TlsMode, XmppConfig};
+use crate::convert::{Mapper, own_presence};
+
+/// What the session carries (one-to-one only for now; rooms, files and the rest come later).
+const CAPABILITIES: Capabilities = Capabilities::new(
+    Signals::MESSAGE
+        .union(Signals::PRESENCE)
+        .union(Signals::TYPING)
+        .union(Signals::USER_DEFINED),
+    Features::SUBJECT
+        .union(Features::REPLIES)
+        .union(Features::STATUS_MESSAGE),
+);
+
+/// How many outbound signals may wait for the connection task before `send` waits.
+const COMMAND_QUEUE: usize = 1024;
+/// How long the session waits for its last stanzas and the stream's close when it ends.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `send` hands to the connection task.
+enum Command {
+    /// Stanzas to send.
+    Send(Vec<Stanza>),
+    /// End the session.
+    End(SessionEnd),
+}
+
+/// An XMPP account serving a bot: one-to-one messages, typing and presence (see the crate
+/// documentation for what is not supported yet).
+///
+/// [`run`](Session::run) connects (STARTTLS, direct TLS or, when configured explicitly,
+/// plaintext), sends the bot's presence, pushes `SessionStarted` with the bot's own address
+/// (`xmpp:bot@example.org;kind=individual`), then maps stanzas to signals. A failed connection
+/// attempt (a wrong password, an unreachable server, a TLS failure, no answer within the connect
+/// timeout) becomes a [`ConnectionError`] with its cause and the time of the next attempt;
+/// attempts go on with jittered exponential backoff between the configured bounds. A lost
+/// connection is a [`ConnectionError`] too, and the stream is resumed (XEP-0198) or re-opened.
+///
+/// [`send`](Session::send) turns a signal into stanzas at once (refusing what it cannot carry)
+/// and hands them to the connection task, so it does not wait on the network.
+pub struct XmppSession {
+    config: XmppConfig,
+    jid: BareJid,
+    mapper: Mapper,
+    commands: mpsc::Sender<Command>,
+    receiver: Mutex<Option<mpsc::Receiver<Command>>>,
+}
+
+impl fmt::Debug for XmppSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XmppSession")
+            .field("address", self.mapper.own())
+            .field("name", &self.config.name)
+            .finish()
+    }
+}
+
+/// The bare JID of the account, with a local part.
+pub(crate) fn parse_account_jid(jid: &str) -> Result<BareJid, ConfigError> {
+    let bad = |reason: String| ConfigError::BadJid {
+        jid: jid.to_owned(),
+        reason,
+    };
+    let parsed = BareJid::new(jid).map_err(|e| bad(e.to_string()))?;
+    if parsed.node().is_none() {
+        return Err(bad("it has no local part (user@)".into()));
+    }
+    Ok(parsed)
+}
+
+impl XmppSession {
+    /// A session for the account in `config` (checked here; nothing connects until `run`).
+    pub fn new(config: XmppConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let jid = parse_account_jid(&config.jid)?;
+        let mapper = Mapper::new(&config.name, &jid).map_err(|reason| ConfigError::BadJid {
+            jid: config.jid.clone(),
+            reason,
+        })?;
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        Ok(XmppSession {
+            config,
+            jid,
+            mapper,
+            commands,
+            receiver: Mutex::new(Some(receiver)),
+        })
+    }
+
+    /// The bot's own address on this session: `xmpp:bare-jid;kind=individual`.
+    pub fn address(&self) -> &Address {
+        self.mapper.own()
+    }
+
+    fn error(&self, message: impl Into<String>) -> SessionError {
+        SessionError {
+            session: self.config.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn own(&self) -> Option<Address> {
+        Some(self.mapper.own().clone())
+    }
+
+    /// The stanza stream, connecting through the configured transport.
+    fn stanza_stream(
+        &self,
+        password: Secret,
+        reports: mpsc::UnboundedSender<ConnectionError>,
+    ) -> StanzaStream {
+        let identity: Jid = match &self.config.resource {
+            Some(resource) => match self.jid.with_resource_str(resource) {
+                Ok(full) => full.into(),
+                Err(e) => {
+                    tracing::warn!(resource, "ignoring an invalid resource: {e}");
+                    self.jid.clone().into()
+                }
+            },
+            None => self.jid.clone().into(),
+        };
+        let domain = self.jid.domain().as_str().to_owned();
+        let host = self.config.server.clone().unwrap_or(domain);
+        let default_port = match self.config.tls {
+            TlsMode::Direct => 5223,
+            TlsMode::Starttls | TlsMode::Plaintext => 5222,
+        };
+        let port = self.config.port.unwrap_or(default_port);
+        let dns = match (&self.config.server, self.config.port, self.config.tls) {
+            (None, None, TlsMode::Direct) => DnsConfig::srv_xmpps(&host),
+            (None, None, _) => DnsConfig::srv_default_client(&host),
+            _ => DnsConfig::no_srv(&host, port),
+        };
+        let (min, max) = self.config.reconnect_backoff();
+        let attempt = Attempt {
+            identity,
+            password,
+            target: format!("{host}:{port}"),
+            timeout: self.config.connect_timeout(),
+            min,
+            max,
+            reports,
+        };
+        let connector = match self.config.tls {
+            TlsMode::Starttls => attempt.connector(StartTlsServerConnector::from(dns)),
+            TlsMode::Direct => attempt.connector(DirectTlsServerConnector::from(dns)),
+            TlsMode::Plaintext => attempt.connector(TcpServerConnector::from(dns)),
+        };
+        StanzaStream::new(connector, 16)
+    }
+
+    /// Pushes `signal`; `false` once the bot has stopped listening.
+    async fn push(inbound: &InboundSink, signal: Signal) -> bool {
+        inbound.send(signal).await.is_ok()
+    }
+
+    async fn serve(&self, inbound: &InboundSink) -> Result<Option<Ended>, SessionError> {
+        install_crypto_provider();
+        let Some(mut commands) = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return Err(self.error("the session is running already, or has run"));
+        };
+        let password = match self.config.load_password() {
+            Ok(password) => password,
+            Err(e) => {
+                let error = ConnectionError {
+                    kind: ConnectionErrorKind::Other,
+                    cause: e.to_string(),
+                    retry_in: None,
+                };
+                let _ = inbound.send(Signal::internal(self.own(), error)).await;
+                return Err(self.error(e.to_string()));
+            }
+        };
+        let (reports_tx, mut reports) = mpsc::unbounded_channel();
+        let mut stream = self.stanza_stream(password, reports_tx);
+        let mut bound: Option<Jid> = None;
+        // The bot's presence, sent again on every new stream.
+        let mut presence = own_presence(Availability::Available, None);
+        // SessionStarted waits for the server's echo of the initial presence: until the
+        // server has processed it, messages to the bare JID do not reach this resource (and
+        // the bot would miss the first ones). Any other stanza, or the connect timeout,
+        // starts the session too.
+        let mut awaiting_echo: Option<tokio::time::Instant> = None;
+        let end = loop {
+            let echo_deadline = awaiting_echo
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                () = tokio::time::sleep_until(echo_deadline), if awaiting_echo.is_some() => {
+                    tracing::debug!("no echo of the initial presence; starting anyway");
+                    awaiting_echo = None;
+                    if inbound.started(PLATFORM, self.own()).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(error) = reports.recv() => {
+                    if !Self::push(inbound, Signal::internal(self.own(), error)).await {
+                        break None;
+                    }
+                }
+                event = stream.next() => match event {
+                    None => {
+                        break Some(SessionEnd { reason: Some("the XMPP stream closed".into()) });
+                    }
+                    Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                        tracing::debug!(jid = %bound_jid, "online");
+                        bound = Some(bound_jid);
+                        drop(stream.send(Box::new(presence.clone().into())).await);
+                        if !inbound.has_started() {
+                            awaiting_echo =
+                                Some(tokio::time::Instant::now() + self.config.connect_timeout());
+                        }
+                    }
+                    Some(Event::Stream(StreamEvent::Suspended)) => {
+                        let error = ConnectionError {
+                            kind: ConnectionErrorKind::Unreachable,
+                            cause: "the connection to the server was lost; reconnecting".into(),
+                            retry_in: Some(Duration::ZERO),
+                        };
+                        if !Self::push(inbound, Signal::internal(self.own(), error)).await {
+                            break None;
+                        }
+                    }
+                    Some(Event::Stream(StreamEvent::Resumed)) => {
+                        tracing::debug!("stream resumed (XEP-0198): nothing lost");
+                    }
+                    Some(Event::Stanza(stanza)) => {
+                        if awaiting_echo.take().is_some()
+                            && inbound.started(PLATFORM, self.own()).await.is_err()
+                        {
+                            break None;
+                        }
+                        if let Some(signal) = self.inbound(stanza, bound.as_ref(), &stream).await
+                            && !Self::push(inbound, signal).await
+                        {
+                            break None;
+                        }
+                    }
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Send(stanzas)) => {
+                        for stanza in stanzas {
+                            if let Stanza::Presence(p) = &stanza && p.to.is_none() {
+                                presence = p.clone();
+                            }
+                            drop(stream.send(Box::new(stanza)).await);
+                        }
+                    }
+                    Some(Command::End(end)) => break Some(end),
+                    None => break None,
+                },
+            }
+        };
+        let Some(end) = end else {
+            // The bot stopped listening: close quietly.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, stream.close()).await;
+            return Ok(None);
+        };
+        // The last chance to send: keep carrying the bot's signals until it has handled
+        // SessionAboutToEnd.
+        let about = inbound.send(Signal::internal(
+            self.own(),
+            Body::SessionAboutToEnd(end.clone()),
+        ));
+        tokio::pin!(about);
+        loop {
+            tokio::select! {
+                _ = &mut about => break,
+                Some(command) = commands.recv() => {
+                    if let Command::Send(stanzas) = command {
+                        for stanza in stanzas {
+                            drop(stream.send(Box::new(stanza)).await);
+                        }
+                    }
+                }
+            }
+        }
+        while let Ok(command) = commands.try_recv() {
+            if let Command::Send(stanzas) = command {
+                for stanza in stanzas {
+                    drop(stream.send(Box::new(stanza)).await);
+                }
+            }
+        }
+        if bound.is_some() {
+            let mut token = stream.send(Box::new(Presence::unavailable().into())).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, token.wait_for(StanzaStage::Sent)).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, stream.close()).await;
+        } else {
+            // Never connected: there is no stream to close; dropping the stanza stream stops
+            // the connection attempts.
+            drop(stream);
+        }
+        Ok(Some(Ended(end)))
+    }
+
+    /// Maps one inbound stanza; answers IQ requests itself.
+    async fn inbound(
+        &self,
+        stanza: Stanza,
+        bound: Option<&Jid>,
+        stream: &StanzaStream,
+    ) -> Option<Signal> {
+        match stanza {
+            Stanza::Message(message) => self.mapper.inbound_message(message),
+            Stanza::Presence(presence) => self.mapper.inbound_presence(presence, bound),
+            Stanza::Iq(iq) => {
+                if let Some(answer) = answer_iq(iq) {
+                    drop(stream.send(Box::new(answer.into())).await);
+                }
+                None
+            }
+        }
+    }
+
+    fn answer(&self, query: &Query) -> Result<Answer, QueryError> {
+        match query {
+            Query::AddressKind { address } => {
+                if address.platform() != PLATFORM || Jid::new(address.id()).is_err() {
+                    return Err(QueryError::Failed {
+                        message: format!("{address} is not an XMPP address"),
+                    });
+                }
+                // Rooms (disco#info identity `conference`) come with MUC support; until then
+                // every JID is one person or bot.
+                Ok(Answer::AddressKind {
+                    kind: match address.kind() {
+                        AddressKind::Channel => AddressKind::Channel,
+                        _ => AddressKind::Individual,
+                    },
+                })
+            }
+            Query::SupportedSignals { address } => Ok(Answer::SupportedSignals {
+                signals: self.capabilities(Some(address)).signals,
+            }),
+            Query::SupportedFeatures { address } => {
+                let caps = self.capabilities(Some(address));
+                Ok(Answer::SupportedFeatures {
+                    features: caps.features,
+                    degraded: caps.degraded,
+                })
+            }
+            Query::Members { .. } | Query::MemberStatus { .. } | Query::OwnStatus { .. } => Err(
+                QueryError::not_supported(query, "rooms (XEP-0045) are not supported yet"),
+            ),
+            Query::Status { .. } => Err(QueryError::not_supported(
+                query,
+                "presence of roster contacts is not tracked yet",
+            )),
+            Query::ReceivedFrom { .. } | Query::SentTo { .. } => Err(QueryError::not_supported(
+                query,
+                "history from the server's archive (XEP-0313) is not supported yet; wrap the bot in the Logger",
+            )),
+            Query::DeliveryStatus { .. } => Err(QueryError::not_supported(
+                query,
+                "delivery receipts (XEP-0184) are not supported yet",
+            )),
+        }
+    }
+}
+
+/// The end of a session that was asked to end.
+struct Ended(SessionEnd);
+
+/// The answer to an IQ request: a pong to a ping (XEP-0199), `service-unavailable` to the rest.
+fn answer_iq(iq: Iq) -> Option<Iq> {
+    match iq {
+        Iq::Get {
+            from, id, payload, ..
+        } if payload.is("ping", ns::PING) => Some(Iq::Result {
+            from: None,
+            to: from,
+            id,
+            payload: None,
+        }),
+        Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => Some(Iq::Error {
+            from: None,
+            to: from,
+            id,
+            error: StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "en",
+                "not supported by this bot",
+            ),
+            payload: None,
+        }),
+        Iq::Result { .. } | Iq::Error { .. } => None,
+    }
+}
+
+/// Installs rustls's ring provider as the process default, once (an error means a provider is
+/// installed already, which is fine).
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Everything one connection attempt needs; `connector` makes the stanza stream's connector.
+struct Attempt {
+    identity: Jid,
+    password: Secret,
+    target: String,
+    timeout: Duration,
+    min: Duration,
+    max: Duration,
+    reports: mpsc::UnboundedSender<ConnectionError>,
+}
+
+/// The stanza stream's connector: called for the first connection and after every loss.
+type Connector = Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>;
+
+impl Attempt {
+    /// A connector that tries `server` until it logs in, reporting each failure with its cause
+    /// and waiting with jittered, capped exponential backoff in between.
+    fn connector<C: ServerConnector>(self, server: C) -> Connector {
+        let attempt = Arc::new(self);
+        Box::new(move |_location, slot| {
+            let attempt = attempt.clone();
+            let server = server.clone();
+            tokio::spawn(async move { attempt.run(server, slot).await });
+        })
+    }
+
+    async fn run<C: ServerConnector>(&self, server: C, mut slot: oneshot::Sender<Connection>) {
+        let mut delay = self.min;
+        loop {
+            let login = tokio::time::timeout(
+                self.timeout,
+                login(
+                    server.clone(),
+                    self.identity.clone(),
+                    &self.password,
+                    self.timeout,
+                ),
+            );
+            let mut error = tokio::select! {
+                result = login => match result {
+                    Ok(Ok(connection)) => {
+                        let _ = slot.send(connection);
+                        return;
+                    }
+                    Ok(Err(e)) => ConnectionError {
+                        kind: classify(&e),
+                        cause: format!("connecting to {} as {}: {e}", self.target, self.identity),
+                        retry_in: None,
+                    },
+                    Err(_) => ConnectionError {
+                        kind: ConnectionErrorKind::Unreachable,
+                        cause: format!(
+                            "no connection to {} as {} within {:?} (no answer, or a login that does not finish)",
+                            self.target, self.identity, self.timeout
+                        ),
+                        retry_in: None,
+                    },
+                },
+                () = slot.closed() => return,
+            };
+            let wait = jittered(delay);
+            error.retry_in = Some(wait);
+            tracing::warn!(kind = ?error.kind, retry_in = ?wait, "{}", error.cause);
+            if self.reports.send(error).is_err() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = slot.closed() => return,
+            }
+            delay = (delay * 2).min(self.max);
+        }
+    }
+}
+
+/// Connects and logs in (SASL), without binding a resource: what the stanza stream expects of
+/// its connector. tokio-xmpp's own connector does the same but only logs its errors; here they
+/// become connection error signals.
+async fn login<C: ServerConnector>(
+    server: C,
+    jid: Jid,
+    password: &Secret,
+    response_timeout: Duration,
+) -> Result<Connection, tokio_xmpp::Error> {
+    let timeouts = Timeouts {
+        read_timeout: Duration::from_secs(60),
+        response_timeout,
+    };
+    let (stream, channel_binding) = server.connect(&jid, ns::JABBER_CLIENT, timeouts).await?;
+    let (features, stream) = stream.recv_features().await?;
+    let username = jid
+        .node()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let credentials = Credentials::default()
+        .with_username(username)
+        .with_password(password.expose())
+        .with_channel_binding(channel_binding);
+    let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, credentials).await?;
+    let stream = stream
+        .send_header(StreamHeader {
+            to: Some(Cow::Borrowed(jid.domain().as_str())),
+            from: None,
+            id: None,
+        })
+        .await?;
+    let (features, stream) = stream.recv_features().await?;
+    Ok(Connection {
+        stream: stream.box_stream(),
+        features,
+        identity: jid,
+    })
+}
+
+/// The kind of a connection failure.
+fn classify(error: &tokio_xmpp::Error) -> ConnectionErrorKind {
+    use tokio_xmpp::Error as E;
+    use tokio_xmpp::error::ProtocolError;
+    match error {
+        E::Auth(_) => ConnectionErrorKind::Authentication,
+        E::Connection(_) | E::Protocol(ProtocolError::NoTls) => ConnectionErrorKind::Tls,
+        E::Io(e) => {
+            let text = e.to_string().to_lowercase();
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                ConnectionErrorKind::Tls
+            } else {
+                ConnectionErrorKind::Unreachable
+            }
+        }
+        E::Disconnected | E::Addr(_) => ConnectionErrorKind::Unreachable,
+        E::Protocol(_) | E::StreamError(_) | E::JidParse(_) => ConnectionErrorKind::Protocol,
+        _ => ConnectionErrorKind::Other,
+    }
+}
+
+/// `base` with random jitter: between half of it and all of it.
+fn jittered(base: Duration) -> Duration {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
+    base.mul_f64(0.5 + fraction)
+}
+
+impl Session for XmppSession {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn platform(&self) -> &str {
+        PLATFORM
+    }
+
+    fn capabilities(&self, address: Option<&Address>) -> Capabilities {
+        match address {
+            // Rooms come later: nothing goes to one yet, so the router answers Unsupported.
+            Some(a) if a.kind() == AddressKind::Channel => {
+                Capabilities::new(Signals::empty(), Features::empty())
+            }
+            _ => CAPABILITIES,
+        }
+    }
+
+    fn run(self: Arc<Self>, inbound: InboundSink) -> BoxFuture<'static, Result<(), SessionError>> {
+        Box::pin(async move {
+            if let Some(Ended(end)) = self.serve(&inbound).await? {
+                let _ = inbound
+                    .send(Signal::internal(self.own(), Body::SessionEnded(end)))
+                    .await;
+            }
+            Ok(())
+        })
+    }
+
+    fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>> {
+        Box::pin(async move {
+            let command = match &signal.body {
+                Body::InitiateSessionEnd(end) => {
+                    // Ending a session that has ended already is not a failure.
+                    let _ = self.commands.send(Command::End(end.clone())).await;
+                    return Ok(());
+                }
+                _ => Command::Send(self.mapper.outbound(&signal)?),
+            };
+            self.commands
+                .send(command)
+                .await
+                .map_err(|_| Refusal::new(FailureKind::Unreachable, "the XMPP session has ended"))
+        })
+    }
+
+    fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
+        Box::pin(async move { self.answer(&query) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_and_whole() {
+        let base = Duration::from_secs(10);
+        for _ in 0..100 {
+            let d = jittered(base);
+            assert!(d >= base / 2 && d <= base, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn pings_are_answered_and_other_requests_refused() {
+        let from = Jid::new("localhost").unwrap();
+        let ping = Iq::Get {
+            from: Some(from.clone()),
+            to: None,
+            id: "p1".into(),
+            payload: tokio_xmpp::minidom::Element::builder("ping", ns::PING).build(),
+        };
+        assert!(matches!(answer_iq(ping), Some(Iq::Result { id, .. }) if id == "p1"));
+        let version = Iq::Get {
+            from: Some(from),
+            to: None,
+            id: "v1".into(),
+            payload: tokio_xmpp::minidom::Element::builder("query", "jabber:iq:version").build(),
+        };
+        assert!(matches!(answer_iq(version), Some(Iq::Error { id, .. }) if id == "v1"));
+    }
+}

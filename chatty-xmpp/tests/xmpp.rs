@@ -1,0 +1,520 @@
+//! End-to-end checks against the test Prosody beyond the conformance suite: connection errors,
+//! the wire format against a plain tokio-xmpp client, typing, presence, error stanzas, the TLS
+//! modes and malformed input. See the crate README to run them.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatty_core::reexports::async_channel;
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::{
+    Availability, Body, ConnectionErrorKind, FailureKind, InboundSink, Message, Router, Session,
+    SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
+};
+use chatty_test::{Probe, ProbeRemote};
+use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppConfig, XmppSession};
+use tokio::task::JoinHandle;
+use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::{Client, Event};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A bot (a probe) on a session of its own, through a router.
+struct Bot {
+    remote: ProbeRemote,
+    address: chatty_core::Address,
+    task: JoinHandle<()>,
+}
+
+async fn bot(config: XmppConfig) -> Bot {
+    let session = XmppSession::new(config).expect("a valid config");
+    let address = session.address().clone();
+    let (probe, mut remote) = Probe::new();
+    remote.wait = WAIT;
+    let router = Router::new().session(session);
+    let task = tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    Bot {
+        remote,
+        address,
+        task,
+    }
+}
+
+impl Bot {
+    async fn send(&mut self, signal: Signal) -> chatty_core::SignalId {
+        self.remote.handle().await.send(signal).await.expect("sent")
+    }
+
+    /// The next signal that is neither lifecycle nor presence.
+    async fn next_io(&self) -> Signal {
+        loop {
+            let signal = self.remote.next().await.expect("a signal in time");
+            let presence = matches!(&signal.body, Body::StatusChange(c)
+                if matches!(c.status, Status::Presence { .. }));
+            if !ProbeRemote::is_lifecycle(&signal) && !presence {
+                return signal;
+            }
+        }
+    }
+
+    async fn finish(mut self) {
+        self.send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
+            .await;
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the router ends")
+            .expect("no panic");
+    }
+}
+
+/// A plain tokio-xmpp client (no Chatty) for `account`, online.
+async fn plain_client(account: &common::Account) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = common::server();
+    let jid = Jid::new(&account.jid).expect("a JID");
+    let mut client = Client::new_starttls(
+        jid,
+        account.password.clone(),
+        DnsConfig::no_srv(&server.host, server.port),
+        Timeouts::tight(),
+    );
+    let online = tokio::time::timeout(WAIT, async {
+        while let Some(event) = client.next().await {
+            if let Event::Online { .. } = event {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(online, Ok(true), "the plain client comes online");
+    client
+        .send_stanza(Presence::available().into())
+        .await
+        .expect("presence sent");
+    // Available once the server echoes the initial presence back.
+    let own = client.bound_jid().cloned().map(Jid::from);
+    let echoed = tokio::time::timeout(WAIT, async {
+        while let Some(event) = client.next().await {
+            if let Event::Stanza(tokio_xmpp::Stanza::Presence(p)) = event
+                && p.from == own
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        echoed,
+        Ok(true),
+        "the server echoes the plain client's presence"
+    );
+    client
+}
+
+/// The next message with a body the plain client receives.
+async fn next_body(client: &mut Client) -> XmppMessage {
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = client.next().await {
+            if let Event::Stanza(tokio_xmpp::Stanza::Message(m)) = event
+                && !m.bodies.is_empty()
+            {
+                return m;
+            }
+        }
+        panic!("the plain client's stream ended");
+    })
+    .await
+    .expect("a message in time")
+}
+
+/// Runs a session with a plain sink (no router) and returns its signals' receiver.
+fn run_bare(session: XmppSession) -> (Arc<XmppSession>, async_channel::Receiver<Signal>) {
+    let (tx, rx) = async_channel::unbounded();
+    let session = Arc::new(session);
+    let running = session.clone();
+    tokio::spawn(async move {
+        let _ = running.run(InboundSink::new("xmpp", tx)).await;
+    });
+    (session, rx)
+}
+
+async fn next_signal(rx: &async_channel::Receiver<Signal>) -> Signal {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a signal in time")
+        .expect("the session is running")
+}
+
+async fn end_bare(session: &XmppSession, rx: &async_channel::Receiver<Signal>) {
+    session
+        .send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
+        .await
+        .expect("the end request is accepted");
+    let mut kinds = Vec::new();
+    while let Ok(Ok(signal)) = tokio::time::timeout(WAIT, rx.recv()).await {
+        kinds.push(signal.kind());
+        if signal.kind() == SignalKind::SessionEnded {
+            break;
+        }
+    }
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| matches!(k, SignalKind::SessionAboutToEnd | SignalKind::SessionEnded))
+            .collect::<Vec<_>>(),
+        [&SignalKind::SessionAboutToEnd, &SignalKind::SessionEnded],
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_password_is_an_authentication_error_within_seconds() {
+    let account = common::account();
+    let mut config = common::config(&account).with_connect_timeout(Duration::from_secs(3));
+    config.password = Some("not-the-password".into());
+    let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
+    let started = Instant::now();
+    let first = next_signal(&rx).await;
+    let elapsed = started.elapsed();
+    match &first.body {
+        Body::ConnectionError(e) => {
+            assert_eq!(e.kind, ConnectionErrorKind::Authentication, "{e:?}");
+            assert!(e.retry_in.is_some(), "it says when it tries again: {e:?}");
+            assert!(
+                !e.cause.contains("not-the-password"),
+                "no secret: {}",
+                e.cause
+            );
+        }
+        other => panic!("expected a connection error, got {other:?}"),
+    }
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    // It keeps trying (with backoff), reporting each failure, until asked to end.
+    let second = next_signal(&rx).await;
+    assert_eq!(second.kind(), SignalKind::ConnectionError);
+    end_bare(&session, &rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_port_is_an_unreachable_error() {
+    let account = common::account();
+    let server = common::server();
+    // Port 9 (discard) has no listener on the test machine.
+    let config = common::config(&account).with_server(server.host, 9);
+    let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
+    match next_signal(&rx).await.body {
+        Body::ConnectionError(e) => {
+            assert_eq!(e.kind, ConnectionErrorKind::Unreachable, "{e:?}");
+            assert!(e.retry_in.is_some());
+        }
+        other => panic!("expected a connection error, got {other:?}"),
+    }
+    end_bare(&session, &rx).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tls_mode_connects() {
+    let server = common::server();
+    let account = common::account();
+    for (mode, port) in [
+        (TlsMode::Starttls, server.port),
+        (TlsMode::Direct, server.direct_tls_port),
+        (TlsMode::Plaintext, server.port),
+    ] {
+        let config = common::config(&account)
+            .with_server(server.host.clone(), port)
+            .with_tls(mode);
+        let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
+        let first = next_signal(&rx).await;
+        match &first.body {
+            Body::SessionStarted(s) => assert_eq!(s.platform, "xmpp"),
+            other => panic!("{mode:?}: expected SessionStarted, got {other:?}"),
+        }
+        assert_eq!(
+            first.meta.origin.as_ref().map(ToString::to_string),
+            Some(format!("xmpp:{};kind=individual", account.jid)),
+            "{mode:?}: the own address"
+        );
+        end_bare(&session, &rx).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_client_and_bot_exchange_messages_both_ways() {
+    let bot_account = common::account();
+    let client_account = common::account();
+    let mut bot = bot(common::config(&bot_account)).await;
+    let mut client = plain_client(&client_account).await;
+
+    // Plain client to bot: the stanza id becomes the signal id (no origin-id here).
+    let to_bot = XmppMessage::chat(Some(Jid::new(&bot_account.jid).expect("a JID")))
+        .with_body(Lang::from("en"), "hello bot".into());
+    let mut to_bot = to_bot;
+    to_bot.id = Some(Id("plain-1".into()));
+    client
+        .send_stanza(to_bot.into())
+        .await
+        .expect("sent by the client");
+    let got = bot.next_io().await;
+    assert_eq!(got.meta.id.as_str(), "plain-1");
+    assert_eq!(
+        got.meta.origin.as_ref().map(ToString::to_string),
+        Some(format!("xmpp:{};kind=individual", client_account.jid))
+    );
+    match &got.body {
+        Body::Message(m) => assert_eq!(m.text, "hello bot"),
+        other => panic!("expected a message, got {other:?}"),
+    }
+
+    // Bot to plain client: a standard chat message with origin-id and a XEP-0461 reply.
+    let answer = got.reply(Message::text("hello client").with_subject("re"));
+    let answer_id = bot.send(answer).await;
+    let received = next_body(&mut client).await;
+    assert_eq!(received.type_, MessageType::Chat);
+    assert_eq!(
+        received.get_best_body(vec![]).map(|(_, b)| b.as_str()),
+        Some("hello client")
+    );
+    assert_eq!(
+        received.get_best_subject(vec![]).map(|(_, s)| s.as_str()),
+        Some("re")
+    );
+    assert_eq!(
+        received.id.as_ref().map(|id| id.0.as_str()),
+        Some(answer_id.as_str())
+    );
+    let payload = |name: &str, namespace: &str| -> Option<&Element> {
+        received.payloads.iter().find(|p| p.is(name, namespace))
+    };
+    assert_eq!(
+        payload("origin-id", ns::SID).and_then(|p| p.attr("id")),
+        Some(answer_id.as_str())
+    );
+    assert_eq!(
+        payload("reply", NS_REPLY).and_then(|p| p.attr("id")),
+        Some("plain-1")
+    );
+    bot.finish().await;
+    client.send_end().await.expect("the plain client closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_presence_arrive() {
+    let mut a = bot(common::config(&common::account())).await;
+    let b = bot(common::config(&common::account())).await;
+
+    a.send(Signal::new(StatusChange::new(Status::Typing {
+        conversation: b.address.clone(),
+        state: TypingState::Composing,
+    })))
+    .await;
+    let typing = b.next_io().await;
+    assert_eq!(typing.meta.origin.as_ref(), Some(&a.address));
+    match &typing.body {
+        Body::StatusChange(StatusChange {
+            status:
+                Status::Typing {
+                    conversation,
+                    state,
+                },
+            ..
+        }) => {
+            assert_eq!(*state, TypingState::Composing);
+            assert_eq!(conversation, &a.address);
+        }
+        other => panic!("expected typing, got {other:?}"),
+    }
+
+    // Presence directed to B (no roster subscription needed).
+    let mut away = StatusChange::new(Status::Presence {
+        availability: Availability::Away,
+    });
+    away.message = Some("brb".into());
+    a.send(Signal::new(away).to(b.address.clone())).await;
+    let presence = loop {
+        let signal = b.remote.next().await.expect("presence in time");
+        if let Body::StatusChange(change) = &signal.body
+            && matches!(change.status, Status::Presence { .. })
+        {
+            break signal;
+        }
+    };
+    assert_eq!(presence.meta.origin.as_ref(), Some(&a.address));
+    match &presence.body {
+        Body::StatusChange(change) => {
+            assert_eq!(
+                change.status,
+                Status::Presence {
+                    availability: Availability::Away
+                }
+            );
+            assert_eq!(change.message.as_deref(), Some("brb"));
+        }
+        _ => unreachable!(),
+    }
+    let a_address = a.address.clone();
+    a.finish().await;
+    // A's session ended: B sees it go offline (its unavailable presence).
+    let offline = loop {
+        let signal = b.remote.next().await.expect("offline presence in time");
+        if let Body::StatusChange(change) = &signal.body
+            && matches!(
+                change.status,
+                Status::Presence {
+                    availability: Availability::Offline
+                }
+            )
+        {
+            break signal;
+        }
+    };
+    assert_eq!(offline.meta.origin.as_ref(), Some(&a_address));
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_stanza_is_a_send_failure_with_the_condition() {
+    let mut a = bot(common::config(&common::account())).await;
+    let nobody: chatty_core::Address = format!("xmpp:nobody@{}", common::server().domain)
+        .parse()
+        .expect("an address");
+    let id = a.send(Signal::message("anyone?").to(nobody)).await;
+    let failure = a
+        .remote
+        .next_of(SignalKind::SendFailure)
+        .await
+        .expect("a send failure");
+    match &failure.body {
+        Body::SendFailure(f) => {
+            assert_eq!(f.failed, id);
+            assert_eq!(f.kind, FailureKind::UnknownAddressee, "{f:?}");
+            assert!(
+                matches!(
+                    f.code.as_deref(),
+                    Some("service-unavailable" | "item-not-found")
+                ),
+                "{f:?}"
+            );
+        }
+        _ => unreachable!(),
+    }
+    a.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_stanza_is_a_system_error_and_the_rest_goes_on() {
+    let bot_account = common::account();
+    let client_account = common::account();
+    let bot = bot(common::config(&bot_account)).await;
+    let mut client = plain_client(&client_account).await;
+    let to = Jid::new(&bot_account.jid).expect("a JID");
+
+    let mut bad = XmppMessage::chat(Some(to.clone()));
+    bad.payloads.push(
+        Element::builder("signal", NS_SIGNAL)
+            .append("{not json")
+            .build(),
+    );
+    client.send_stanza(bad.into()).await.expect("sent");
+    let good = XmppMessage::chat(Some(to)).with_body(Lang::new(), "still here".into());
+    client.send_stanza(good.into()).await.expect("sent");
+
+    let error = bot.next_io().await;
+    match &error.body {
+        Body::SystemError(e) => assert_eq!(e.component, "xmpp", "{e:?}"),
+        other => panic!("expected a system error, got {other:?}"),
+    }
+    let next = bot.next_io().await;
+    match &next.body {
+        Body::Message(m) => assert_eq!(m.text, "still here"),
+        other => panic!("expected the next message, got {other:?}"),
+    }
+    bot.finish().await;
+    client.send_end().await.expect("the plain client closes");
+}
+
+/// A TCP proxy to the test server whose connections the test can cut.
+struct Proxy {
+    port: u16,
+    cut: tokio::sync::broadcast::Sender<()>,
+}
+
+async fn proxy() -> Proxy {
+    let server = common::server();
+    let target = format!("{}:{}", server.host, server.port);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let port = listener.local_addr().expect("an address").port();
+    let (cut, _) = tokio::sync::broadcast::channel(4);
+    let cuts = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            let mut cut = cuts.subscribe();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut.recv() => {}
+                }
+            });
+        }
+    });
+    Proxy { port, cut }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_is_reported_and_nothing_is_lost() {
+    let proxy = proxy().await;
+    let server = common::server();
+    let mut a = bot(common::config(&common::account()).with_server(server.host, proxy.port)).await;
+    let mut b = bot(common::config(&common::account())).await;
+
+    a.send(Signal::message("before").to(b.address.clone()))
+        .await;
+    assert!(matches!(b.next_io().await.body, Body::Message(m) if m.text == "before"));
+
+    proxy.cut.send(()).expect("connections to cut");
+    let lost = a
+        .remote
+        .next_of(SignalKind::ConnectionError)
+        .await
+        .expect("the loss is reported");
+    match &lost.body {
+        Body::ConnectionError(e) => {
+            assert_eq!(e.kind, ConnectionErrorKind::Unreachable, "{e:?}");
+            assert!(e.retry_in.is_some());
+        }
+        _ => unreachable!(),
+    }
+    // Both ways across the gap: A's message waits in its queue, B's on the server (the
+    // stream is resumed with XEP-0198).
+    let from_a = a
+        .send(Signal::message("during").to(b.address.clone()))
+        .await;
+    let from_b = b
+        .send(Signal::message("while you were away").to(a.address.clone()))
+        .await;
+    let at_b = b.next_io().await;
+    assert_eq!(at_b.meta.id, from_a);
+    let at_a = a.next_io().await;
+    assert_eq!(at_a.meta.id, from_b);
+    a.finish().await;
+    b.finish().await;
+}

@@ -1,0 +1,195 @@
+# Test servers for the protocol crates' tests, shared by scripts/test (which runs every test) and
+# scripts/test-servers (which runs the servers by hand, for `cargo test -p chatty-xmpp`).
+#
+# Sourced, never run. The caller sets STATE_DIR (a fresh directory for configs, data and logs) and
+# CLEANUPS (an array of commands its EXIT trap runs, last first). The helpers below (run, fail,
+# as_root, apt_install, stop_pid, wait_for_port) are defined here only where the caller has not
+# defined its own: scripts/test has them already.
+#
+# Servers (all on 127.0.0.1, non-default ports, never the system copies):
+# - Prosody (XMPP): c2s on 15222 (STARTTLS, plaintext allowed), direct TLS on 15223, MUC component
+#   rooms.localhost, users alice/bob/carol (secret-alice, …) and a pool t00…t39 (secret-t00, …)
+#   for tests that run in parallel. TLS from a test CA made on the fly under "$STATE_DIR/tls".
+
+XMPP_PORT=15222
+XMPP_DIRECT_TLS_PORT=15223
+# Pool accounts for tests running at the same time (see chatty-xmpp/tests/common).
+XMPP_POOL_SIZE=40
+
+declare -F run >/dev/null || run() {
+    printf '$ %s\n' "$*"
+    "$@"
+}
+
+declare -F fail >/dev/null || fail() {
+    printf '\n%s: %s\n' "$(basename "$0")" "$*" >&2
+    exit 1
+}
+
+declare -F as_root >/dev/null || as_root() {
+    if [[ $(id -u) -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        fail "not root and no sudo: run as root, or run this yourself: $*"
+    fi
+}
+
+declare -F apt_install >/dev/null || apt_install() {
+    command -v apt-get >/dev/null || fail "apt-get not found: install $* by hand, then run again"
+    if [[ ${APT_UPDATED:-0} -eq 0 ]]; then
+        run as_root apt-get update
+        APT_UPDATED=1
+    fi
+    run as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+declare -F stop_pid >/dev/null || stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null || [[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+declare -F wait_for_port >/dev/null || wait_for_port() {
+    local port=$1 what=$2 i
+    for ((i = 0; i < 300; i++)); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "$what did not listen on 127.0.0.1:$port within 30 s"
+}
+
+# Installs the server packages whose binaries are missing (never starts or stops system copies).
+install_server_packages() {
+    local missing=()
+    command -v prosody >/dev/null || missing+=(prosody)
+    command -v openssl >/dev/null || missing+=(openssl)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        apt_install "${missing[@]}"
+    else
+        echo "nothing to install: prosody and openssl are there"
+    fi
+}
+
+# Makes the test CA and a server certificate for localhost, rooms.localhost and 127.0.0.1 under
+# "$STATE_DIR/tls", and a bundle of the system roots plus the test CA (for SSL_CERT_FILE, so
+# that cargo's own downloads keep working while rustls-native-certs trusts the test CA).
+make_test_ca() {
+    local tls="$STATE_DIR/tls"
+    mkdir -p "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Chatty Test CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.crt" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    printf '%s\n' 'subjectAltName=DNS:localhost,DNS:rooms.localhost,IP:127.0.0.1' \
+        'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' \
+        'extendedKeyUsage=serverAuth' >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+        -CAcreateserial -days 825 -extfile "$tls/server.ext" -out "$tls/server.crt" 2>/dev/null
+    chmod 644 "$tls/server.key"
+    : >"$tls/bundle.crt"
+    if [[ -r /etc/ssl/certs/ca-certificates.crt ]]; then
+        cat /etc/ssl/certs/ca-certificates.crt >>"$tls/bundle.crt"
+    fi
+    cat "$tls/ca.crt" >>"$tls/bundle.crt"
+    echo "test CA: $tls/ca.crt"
+}
+
+# Writes Prosody's config under "$STATE_DIR/prosody" and registers the test users.
+configure_prosody() {
+    local base="$STATE_DIR/prosody" config="$STATE_DIR/prosody/prosody.cfg.lua" user i
+    mkdir -p "$base/data" "$base/certs"
+    cat >"$config" <<LUA
+local base = "$base"
+run_as_root = true
+data_path = base .. "/data"
+pidfile = base .. "/prosody.pid"
+certificates = base .. "/certs"
+log = { { levels = { min = "info" }, to = "file", filename = base .. "/prosody.log" } }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { $XMPP_PORT }
+c2s_direct_tls_ports = { $XMPP_DIRECT_TLS_PORT }
+s2s_ports = { }
+modules_disabled = { "s2s" }
+modules_enabled = {
+  "roster"; "saslauth"; "tls"; "disco"; "presence"; "message"; "iq"; "ping";
+  "posix"; "smacks"; "mam"; "carbons"; "blocklist"; "private"; "vcard_legacy"; "pep";
+}
+authentication = "internal_plain"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+ssl = { certificate = "$STATE_DIR/tls/server.crt"; key = "$STATE_DIR/tls/server.key"; }
+archive_expires_after = "never"
+limits = { }
+VirtualHost "localhost"
+Component "rooms.localhost" "muc"
+  modules_enabled = { "muc_mam" }
+  restrict_room_creation = false
+  muc_room_locking = false
+  muc_room_default_public = true
+  muc_room_default_persistent = false
+LUA
+    local users=(alice bob carol)
+    for ((i = 0; i < XMPP_POOL_SIZE; i++)); do
+        users+=("$(printf 't%02d' "$i")")
+    done
+    for user in "${users[@]}"; do
+        prosodyctl --config "$config" register "$user" localhost "secret-$user" >/dev/null ||
+            fail "prosodyctl could not register $user (see $base/prosody.log)"
+    done
+    echo "registered ${#users[@]} users: alice, bob, carol, t00…t$(printf '%02d' $((XMPP_POOL_SIZE - 1)))"
+}
+
+# Starts Prosody in the background, registers its stop, waits for it, exports where it is.
+start_prosody() {
+    local base="$STATE_DIR/prosody" i pid
+    make_test_ca
+    configure_prosody
+    prosody --config "$base/prosody.cfg.lua" -F >"$base/stdout.log" 2>&1 &
+    pid=$!
+    # On failure, show the end of Prosody's log before the state directory goes (the caller's
+    # cleanup has the exit status in $status).
+    CLEANUPS+=("[[ \${status:-0} -eq 0 ]] || { echo '--- end of prosody.log:' >&2; tail -n 40 '$base/prosody.log' >&2; }")
+    CLEANUPS+=("stop_pid $pid")
+    # mod_posix writes the same PID to the pidfile; wait for it so the stop is by its PID too.
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $base/prosody.pid ]] && break
+        kill -0 "$pid" 2>/dev/null || fail "prosody exited at start: $(tail -n 20 "$base/stdout.log" "$base/prosody.log" 2>/dev/null)"
+        sleep 0.1
+    done
+    if [[ -s $base/prosody.pid && $(cat "$base/prosody.pid") != "$pid" ]]; then
+        CLEANUPS+=("stop_pid $(cat "$base/prosody.pid")")
+    fi
+    wait_for_port "$XMPP_PORT" prosody
+    wait_for_port "$XMPP_DIRECT_TLS_PORT" "prosody (direct TLS)"
+    export CHATTY_TEST_XMPP_HOST=127.0.0.1
+    export CHATTY_TEST_XMPP_PORT=$XMPP_PORT
+    export CHATTY_TEST_XMPP_DIRECT_TLS_PORT=$XMPP_DIRECT_TLS_PORT
+    export CHATTY_TEST_XMPP_DOMAIN=localhost
+    export CHATTY_TEST_XMPP_POOL=$XMPP_POOL_SIZE
+    export CHATTY_TEST_CA="$STATE_DIR/tls/ca.crt"
+    export SSL_CERT_FILE="$STATE_DIR/tls/bundle.crt"
+    echo "prosody (pid $pid) on 127.0.0.1:$XMPP_PORT (STARTTLS) and :$XMPP_DIRECT_TLS_PORT (direct TLS); log: $base/prosody.log"
+}
+
+# Prints the exports of the running servers as shell commands.
+print_server_env() {
+    local name
+    for name in CHATTY_TEST_XMPP_HOST CHATTY_TEST_XMPP_PORT CHATTY_TEST_XMPP_DIRECT_TLS_PORT \
+        CHATTY_TEST_XMPP_DOMAIN CHATTY_TEST_XMPP_POOL CHATTY_TEST_CA SSL_CERT_FILE; do
+        printf 'export %s=%q\n' "$name" "${!name}"
+    done
+}
