@@ -6,22 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use chatty_core::reexports::futures::StreamExt;
-use chatty_core::{Address, Bot, BotError, Handle, Inbound, Router, Signal};
+use chatty_core::{Address, Router, Signal};
 use chatty_direct::Network;
+use chatty_test::load::{Count, Flood, env_or, payload};
 use tokio::sync::{mpsc, oneshot};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The payload both contenders carry: a text message with an addressee, made the same way.
-fn payload(to: &Address) -> Signal {
-    Signal::message("payload").to(to.clone())
-}
 
 async fn bare_channel(n: usize) -> Duration {
     let to: Address = "direct:receiver".parse().expect("valid");
@@ -48,42 +36,6 @@ async fn bare_channel(n: usize) -> Duration {
     elapsed
 }
 
-struct Sender {
-    to: Address,
-    n: usize,
-}
-
-impl Bot for Sender {
-    async fn run(self, _inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        for _ in 0..self.n {
-            handle.send(payload(&self.to)).await?;
-        }
-        Ok(())
-    }
-}
-
-struct Receiver {
-    n: usize,
-    done: oneshot::Sender<usize>,
-}
-
-impl Bot for Receiver {
-    async fn run(self, mut inbound: Inbound, _handle: Handle) -> Result<(), BotError> {
-        let mut count = 0;
-        while let Some(signal) = inbound.next().await {
-            if matches!(signal.body, chatty_core::Body::Message(_)) {
-                std::hint::black_box(&signal);
-                count += 1;
-                if count == self.n {
-                    break;
-                }
-            }
-        }
-        let _ = self.done.send(count);
-        Ok(())
-    }
-}
-
 async fn direct_connection(n: usize) -> Duration {
     let network = Network::new();
     let receiver = network.endpoint("receiver");
@@ -91,7 +43,10 @@ async fn direct_connection(n: usize) -> Duration {
     let (done_tx, done_rx) = oneshot::channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let receiving = tokio::spawn(Router::new().session(receiver).run_until(
-        Receiver { n, done: done_tx },
+        Count {
+            n,
+            done: Some(done_tx),
+        },
         async move {
             let _ = stop_rx.await;
         },
@@ -102,11 +57,10 @@ async fn direct_connection(n: usize) -> Duration {
     let sending = tokio::spawn(
         Router::new()
             .session(network.endpoint("sender"))
-            .run(Sender { to, n }),
+            .run(Flood { to, n }),
     );
-    let count = done_rx.await.expect("the receiver reports");
+    done_rx.await.expect("the receiver counts every message");
     let elapsed = start.elapsed();
-    assert_eq!(count, n);
     let _ = stop_tx.send(());
     let _ = sending.await;
     let _ = receiving.await;
@@ -118,8 +72,8 @@ fn rate(n: usize, d: Duration) -> f64 {
 }
 
 fn main() {
-    let n = env("CHATTY_BENCH_SIGNALS", 1_000_000);
-    let rounds = env("CHATTY_BENCH_ROUNDS", 5);
+    let n = env_or("CHATTY_BENCH_SIGNALS", 1_000_000);
+    let rounds = env_or("CHATTY_BENCH_ROUNDS", 5);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

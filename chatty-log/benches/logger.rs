@@ -6,57 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use chatty_core::reexports::futures::StreamExt;
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, LayerExt, Router, Signal};
+use chatty_core::{LayerExt, Router};
 use chatty_direct::Network;
 use chatty_log::{LoggerConfig, LoggerLayer, SqliteStore};
+use chatty_test::load::{Count, Flood, env_or};
 use tokio::sync::oneshot;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Sender {
-    to: Address,
-    n: usize,
-}
-
-impl Bot for Sender {
-    async fn run(self, _inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        for _ in 0..self.n {
-            handle
-                .send(Signal::message("payload").to(self.to.clone()))
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-/// Counts messages; reports when it has seen `n`.
-struct Receiver {
-    n: usize,
-    done: Option<oneshot::Sender<()>>,
-}
-
-impl Bot for Receiver {
-    async fn run(mut self, mut inbound: Inbound, _handle: Handle) -> Result<(), BotError> {
-        let mut count = 0;
-        while let Some(signal) = inbound.next().await {
-            if matches!(signal.body, Body::Message(_)) {
-                count += 1;
-                if count == self.n
-                    && let Some(done) = self.done.take()
-                {
-                    let _ = done.send(());
-                }
-            }
-        }
-        Ok(())
-    }
-}
 
 /// `n` messages from one bot to another; the receiver is logged when `log` is given.
 async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
@@ -68,7 +22,7 @@ async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
     let stop = async move {
         let _ = stop_rx.await;
     };
-    let bot = Receiver {
+    let bot = Count {
         n,
         done: Some(done_tx),
     };
@@ -82,7 +36,7 @@ async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
     let sending = tokio::spawn(
         Router::new()
             .session(network.endpoint("sender"))
-            .run(Sender { to, n }),
+            .run(Flood { to, n }),
     );
     done_rx.await.expect("the receiver counts every message");
     let elapsed = start.elapsed();
@@ -93,8 +47,8 @@ async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
 }
 
 fn main() {
-    let n = env("CHATTY_BENCH_SIGNALS", 20_000);
-    let rounds = env("CHATTY_BENCH_ROUNDS", 3);
+    let n = env_or("CHATTY_BENCH_SIGNALS", 20_000);
+    let rounds = env_or("CHATTY_BENCH_ROUNDS", 3);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -5,6 +5,7 @@
 //! Not published: protocol crates use it as a path dev-dependency.
 
 pub mod conformance;
+pub mod load;
 mod probe;
 
 pub use conformance::{Pair, Side};
