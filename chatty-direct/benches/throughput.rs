@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chatty_core::{Address, Router, Signal};
 use chatty_direct::Network;
-use chatty_test::load::{Count, Flood, env_or, payload};
+use chatty_test::load::{Count, env_or, payload, time_flood};
 use tokio::sync::{mpsc, oneshot};
 
 async fn bare_channel(n: usize) -> Duration {
@@ -51,18 +51,8 @@ async fn direct_connection(n: usize) -> Duration {
             let _ = stop_rx.await;
         },
     ));
-    // Let the receiver come online so that nothing is kept for it offline.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let start = Instant::now();
-    let sending = tokio::spawn(
-        Router::new()
-            .session(network.endpoint("sender"))
-            .run(Flood { to, n }),
-    );
-    done_rx.await.expect("the receiver counts every message");
-    let elapsed = start.elapsed();
+    let elapsed = time_flood(network.endpoint("sender"), to, n, done_rx).await;
     let _ = stop_tx.send(());
-    let _ = sending.await;
     let _ = receiving.await;
     elapsed
 }

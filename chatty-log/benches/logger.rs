@@ -4,12 +4,12 @@
 //! `cargo bench -p chatty-log --bench logger` (`CHATTY_BENCH_SIGNALS`, default 20 000;
 //! `CHATTY_BENCH_ROUNDS`, default 3).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatty_core::{LayerExt, Router};
 use chatty_direct::Network;
 use chatty_log::{LoggerConfig, LoggerLayer, SqliteStore};
-use chatty_test::load::{Count, Flood, env_or};
+use chatty_test::load::{Count, env_or, time_flood};
 use tokio::sync::oneshot;
 
 /// `n` messages from one bot to another; the receiver is logged when `log` is given.
@@ -31,17 +31,8 @@ async fn round(n: usize, log: Option<SqliteStore>) -> Duration {
         Some(store) => tokio::spawn(router.run_until(bot.wrap(LoggerLayer::new(store)), stop)),
         None => tokio::spawn(router.run_until(bot, stop)),
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let start = Instant::now();
-    let sending = tokio::spawn(
-        Router::new()
-            .session(network.endpoint("sender"))
-            .run(Flood { to, n }),
-    );
-    done_rx.await.expect("the receiver counts every message");
-    let elapsed = start.elapsed();
+    let elapsed = time_flood(network.endpoint("sender"), to, n, done_rx).await;
     let _ = stop_tx.send(());
-    let _ = sending.await;
     let _ = receiving.await;
     elapsed
 }

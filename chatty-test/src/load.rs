@@ -1,7 +1,9 @@
 //! Bots for benchmarks: one that floods an address with messages, one that counts them.
 
 use chatty_core::reexports::futures::StreamExt;
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Signal};
+use std::time::{Duration, Instant};
+
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Router, Session, Signal};
 use tokio::sync::oneshot;
 
 /// A number from the environment variable `name`, or `default`.
@@ -61,4 +63,25 @@ impl Bot for Count {
         }
         Ok(())
     }
+}
+
+/// Lets the receiver come online, then runs a [`Flood`] of `n` messages to `to` on `sender` and
+/// returns how long it took until the receiver's [`Count`] said `counted`.
+///
+/// # Panics
+/// If the receiver never counts them all (a benchmark has nothing to report then).
+pub async fn time_flood(
+    sender: impl Session,
+    to: Address,
+    n: usize,
+    counted: oneshot::Receiver<()>,
+) -> Duration {
+    // So that nothing waits for the receiver offline.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let start = Instant::now();
+    let sending = tokio::spawn(Router::new().session(sender).run(Flood { to, n }));
+    counted.await.expect("the receiver counts every message");
+    let elapsed = start.elapsed();
+    let _ = sending.await;
+    elapsed
 }

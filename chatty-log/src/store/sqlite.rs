@@ -73,13 +73,8 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_CONNECTIONS)
             // Acquiring waits for the busy timeout inside SQLite; give the pool a little more.
-            .acquire_timeout(config.busy_timeout() * 2 + std::time::Duration::from_secs(1))
-            .connect_with(options)
-            .await
-            .map_err(|e| LogError::from_sqlx(&path, e))?;
-        let store = SqliteStore { pool, path };
-        store.migrate().await?;
-        Ok(store)
+            .acquire_timeout(config.busy_timeout() * 2 + std::time::Duration::from_secs(1));
+        SqliteStore::connect(path, pool, options).await
     }
 
     /// A store in memory: empty, and gone when the last clone is dropped. For tests.
@@ -92,7 +87,17 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
-            .max_lifetime(None)
+            .max_lifetime(None);
+        SqliteStore::connect(path, pool, options).await
+    }
+
+    /// Opens the pool and brings the schema up to date.
+    async fn connect(
+        path: PathBuf,
+        pool: SqlitePoolOptions,
+        options: SqliteConnectOptions,
+    ) -> Result<Self, LogError> {
+        let pool = pool
             .connect_with(options)
             .await
             .map_err(|e| LogError::from_sqlx(&path, e))?;
