@@ -85,6 +85,8 @@ install_server_packages() {
 # that cargo's own downloads keep working while rustls-native-certs trusts the test CA).
 make_test_ca() {
     local tls="$STATE_DIR/tls"
+    # Once per run: every server's TLS uses the same CA.
+    [[ -s $tls/bundle.crt ]] && return 0
     mkdir -p "$tls"
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Chatty Test CA" \
         -keyout "$tls/ca.key" -out "$tls/ca.crt" \
@@ -185,11 +187,44 @@ start_prosody() {
     echo "prosody (pid $pid) on 127.0.0.1:$XMPP_PORT (STARTTLS) and :$XMPP_DIRECT_TLS_PORT (direct TLS); log: $base/prosody.log"
 }
 
+# ---- Every server ------------------------------------------------------------------------------
+# Each further server (or test tool) has a file of its own in scripts/lib/servers.d/, sourced
+# below. Such a file defines its functions and appends them here: an installer (installs what is
+# missing, starts nothing), a starter (starts it on loopback with state under "$STATE_DIR",
+# registers its stop in CLEANUPS, waits for it and exports where it is), and the names of the
+# variables it exports for the tests.
+SERVER_INSTALLERS=(install_server_packages)
+SERVER_STARTERS=(make_test_ca start_prosody)
+SERVER_ENV=(CHATTY_TEST_XMPP_HOST CHATTY_TEST_XMPP_PORT CHATTY_TEST_XMPP_DIRECT_TLS_PORT
+    CHATTY_TEST_XMPP_DOMAIN CHATTY_TEST_XMPP_POOL CHATTY_TEST_CA SSL_CERT_FILE)
+
+for server_file in "$(dirname "${BASH_SOURCE[0]}")"/servers.d/*.sh; do
+    [[ -e $server_file ]] || continue
+    # shellcheck source=/dev/null
+    source "$server_file"
+done
+unset server_file
+
+# Installs what every server needs.
+install_all_servers() {
+    local step
+    for step in "${SERVER_INSTALLERS[@]}"; do
+        "$step"
+    done
+}
+
+# Starts every server.
+start_all_servers() {
+    local step
+    for step in "${SERVER_STARTERS[@]}"; do
+        "$step"
+    done
+}
+
 # Prints the exports of the running servers as shell commands.
 print_server_env() {
     local name
-    for name in CHATTY_TEST_XMPP_HOST CHATTY_TEST_XMPP_PORT CHATTY_TEST_XMPP_DIRECT_TLS_PORT \
-        CHATTY_TEST_XMPP_DOMAIN CHATTY_TEST_XMPP_POOL CHATTY_TEST_CA SSL_CERT_FILE; do
+    for name in "${SERVER_ENV[@]}"; do
         printf 'export %s=%q\n' "$name" "${!name}"
     done
 }
