@@ -1,43 +1,25 @@
 //! The session's configuration: a serde struct for the config-file runner.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use chatty_core::{Secret, SecretError};
 use serde::Deserialize;
 
-/// A secret (a password): shown as `"<redacted>"` by `Debug`, never logged.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// The password, revealed for the login: shown as `"<redacted>"` by `Debug`, never logged.
+#[derive(Clone)]
+pub(crate) struct Password(String);
 
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the login only.
-    pub fn expose(&self) -> &str {
+impl Password {
+    /// The password itself, for the login only.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
     }
 }
 
@@ -62,7 +44,7 @@ pub enum TlsMode {
 ///
 /// ```toml
 /// jid = "bot@example.org"
-/// password_file = "/run/secrets/xmpp"   # or: password = "…"
+/// password = { file = "/run/secrets/xmpp" }  # or { env = "VAR" }, or { inline = "…" }
 /// # server = "xmpp.example.org"         # default: the JID's domain, through DNS SRV records
 /// # port = 5222                         # default: 5222 (5223 with tls = "direct")
 /// # tls = "starttls"                    # or "direct"; "plaintext" only for local tests
@@ -79,13 +61,9 @@ pub enum TlsMode {
 pub struct XmppConfig {
     /// The account's bare JID (`bot@example.org`).
     pub jid: String,
-    /// The password. Give this or `password_file`, not both.
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// A file holding the password (surrounding white space is trimmed), read when the session
-    /// starts running.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
+    /// The password: from an environment variable, a file (read when the session starts
+    /// running) or inline.
+    pub password: Secret,
     /// The server's host name or IP address, overriding the DNS SRV lookup of the JID's domain.
     #[serde(default)]
     pub server: Option<String>,
@@ -143,17 +121,9 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Neither or both of `password` and `password_file` are set.
-    #[error("set exactly one of `password` and `password_file`")]
-    Password,
-    /// The password file cannot be read.
-    #[error("cannot read the password file {path}: {reason}")]
-    PasswordFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    /// The password cannot be read.
+    #[error("password: {0}")]
+    Password(#[from] SecretError),
     /// The session name is not usable in addresses.
     #[error("`{0}` is not a session name: use letters, digits, `_` or `-`")]
     BadName(String),
@@ -167,8 +137,7 @@ impl XmppConfig {
     pub fn new(jid: impl Into<String>, password: impl Into<Secret>) -> Self {
         XmppConfig {
             jid: jid.into(),
-            password: Some(password.into()),
-            password_file: None,
+            password: password.into(),
             server: None,
             port: None,
             tls: TlsMode::default(),
@@ -233,9 +202,6 @@ impl XmppConfig {
     /// Checks everything that can be checked without connecting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::session::parse_account_jid(&self.jid)?;
-        if self.password.is_some() == self.password_file.is_some() {
-            return Err(ConfigError::Password);
-        }
         let name_ok = !self.name.is_empty()
             && self
                 .name
@@ -250,18 +216,9 @@ impl XmppConfig {
         Ok(())
     }
 
-    /// The password: the configured one, or the password file's content (trimmed).
-    pub fn load_password(&self) -> Result<Secret, ConfigError> {
-        match (&self.password, &self.password_file) {
-            (Some(p), None) => Ok(p.clone()),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|s| Secret::new(s.trim()))
-                .map_err(|e| ConfigError::PasswordFile {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }),
-            _ => Err(ConfigError::Password),
-        }
+    /// The password, read from where the config says.
+    pub(crate) fn load_password(&self) -> Result<Password, ConfigError> {
+        Ok(Password(self.password.reveal()?))
     }
 }
 
@@ -275,7 +232,7 @@ mod tests {
 
     #[test]
     fn defaults_and_redacted_debug() {
-        let c = parse(r#"{"jid": "bot@example.org", "password": "hunter2"}"#).unwrap();
+        let c = parse(r#"{"jid": "bot@example.org", "password": {"inline": "hunter2"}}"#).unwrap();
         assert_eq!(c.tls, TlsMode::Starttls);
         assert_eq!(c.name, "xmpp");
         assert_eq!(c.connect_timeout(), Duration::from_secs(10));
@@ -291,22 +248,20 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_refused() {
-        assert!(parse(r#"{"jid": "a@b", "password": "x", "pasword": "y"}"#).is_err());
-        assert!(parse(r#"{"jid": "a@b", "password": "x", "tls": "none"}"#).is_err());
-        let c = parse(r#"{"jid": "a@b", "password": "x", "tls": "plaintext"}"#).unwrap();
+        assert!(parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "pasword": "y"}"#).is_err());
+        assert!(parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "tls": "none"}"#).is_err());
+        let c = parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "tls": "plaintext"}"#).unwrap();
         assert_eq!(c.tls, TlsMode::Plaintext);
-        let both = parse(r#"{"jid": "a@b", "password": "x", "password_file": "/p"}"#).unwrap();
-        assert_eq!(both.validate(), Err(ConfigError::Password));
-        let neither = parse(r#"{"jid": "a@b"}"#).unwrap();
-        assert_eq!(neither.validate(), Err(ConfigError::Password));
-        let no_local = parse(r#"{"jid": "example.org", "password": "x"}"#).unwrap();
+        assert!(parse(r#"{"jid": "a@b", "password": "x"}"#).is_err());
+        assert!(parse(r#"{"jid": "a@b"}"#).is_err());
+        let no_local = parse(r#"{"jid": "example.org", "password": {"inline": "x"}}"#).unwrap();
         assert!(matches!(
             no_local.validate(),
             Err(ConfigError::BadJid { .. })
         ));
-        let full = parse(r#"{"jid": "a@b/res", "password": "x"}"#).unwrap();
+        let full = parse(r#"{"jid": "a@b/res", "password": {"inline": "x"}}"#).unwrap();
         assert!(matches!(full.validate(), Err(ConfigError::BadJid { .. })));
-        let name = parse(r#"{"jid": "a@b", "password": "x", "name": "a b"}"#).unwrap();
+        let name = parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "name": "a b"}"#).unwrap();
         assert!(matches!(name.validate(), Err(ConfigError::BadName(_))));
     }
 
@@ -314,14 +269,12 @@ mod tests {
     fn password_file_is_read_and_trimmed() {
         let path = std::env::temp_dir().join(format!("chatty-xmpp-pw-{}", std::process::id()));
         std::fs::write(&path, "s3cret\n").unwrap();
-        let mut c = XmppConfig::new("a@b", "x");
-        c.password = None;
-        c.password_file = Some(path.clone());
+        let c = XmppConfig::new("a@b", Secret::file(&path));
         assert_eq!(c.load_password().unwrap().expose(), "s3cret");
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(
             c.load_password(),
-            Err(ConfigError::PasswordFile { .. })
+            Err(ConfigError::Password(SecretError::Unreadable { .. }))
         ));
     }
 }

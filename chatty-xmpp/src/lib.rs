@@ -4,7 +4,8 @@ mod config;
 mod convert;
 mod session;
 
-pub use config::{ConfigError, Secret, TlsMode, XmppConfig};
+pub use chatty_core::Secret;
+pub use config::{ConfigError, TlsMode, XmppConfig};
 pub use convert::{NS_REPLY, NS_SIGNAL};
 pub use session::XmppSession;
 

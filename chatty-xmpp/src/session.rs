@@ -31,7 +31,7 @@ use tokio_xmpp::stanzastream::{Connection, Event, StanzaStage, StanzaStream, Str
 use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::PLATFORM;
-use crate::config::{ConfigError, Secret, TlsMode, XmppConfig};
+use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
 use crate::convert::{Mapper, own_presence};
 
 /// What the session carries (one-to-one only for now; rooms, files and the rest come later).
@@ -139,7 +139,7 @@ impl XmppSession {
     /// The stanza stream, connecting through the configured transport.
     fn stanza_stream(
         &self,
-        password: Secret,
+        password: Password,
         reports: mpsc::UnboundedSender<ConnectionError>,
     ) -> StanzaStream {
         let identity: Jid = match &self.config.resource {
@@ -435,7 +435,7 @@ fn install_crypto_provider() {
 /// Everything one connection attempt needs; `connector` makes the stanza stream's connector.
 struct Attempt {
     identity: Jid,
-    password: Secret,
+    password: Password,
     target: String,
     timeout: Duration,
     min: Duration,
@@ -513,7 +513,7 @@ impl Attempt {
 async fn login<C: ServerConnector>(
     server: C,
     jid: Jid,
-    password: &Secret,
+    password: &Password,
     response_timeout: Duration,
 ) -> Result<Connection, tokio_xmpp::Error> {
     let timeouts = Timeouts {

@@ -186,7 +186,7 @@ async fn end_bare(session: &XmppSession, rx: &async_channel::Receiver<Signal>) {
 async fn bad_password_is_an_authentication_error_within_seconds() {
     let account = common::account();
     let mut config = common::config(&account).with_connect_timeout(Duration::from_secs(3));
-    config.password = Some("not-the-password".into());
+    config.password = "not-the-password".into();
     let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
     let started = Instant::now();
     let first = next_signal(&rx).await;
