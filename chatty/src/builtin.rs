@@ -1,0 +1,182 @@
+//! Built-in bots for operators and tests: an echo bot and a relay.
+
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Message, Signal};
+use futures::StreamExt;
+
+/// Answers every message with the same text (and subject), as a reply; files and user-defined
+/// signals come back unchanged. Typing and presence are not answered.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use chatty::direct::Harness;
+///
+/// let harness = Harness::start(chatty::EchoBot).await;
+/// harness.say("hello").await;
+/// let (_, reply) = harness.expect_message().await;
+/// assert_eq!(reply.text, "hello");
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoBot;
+
+impl Bot for EchoBot {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            let answer = match &signal.body {
+                Body::Message(m) if m.edit.is_none() => {
+                    let mut echo = Message::text(m.text.clone());
+                    echo.subject.clone_from(&m.subject);
+                    echo.html.clone_from(&m.html);
+                    Body::Message(echo)
+                }
+                Body::File(_) | Body::UserDefined(_) => signal.body.clone(),
+                _ => continue,
+            };
+            if handle.send(signal.reply(answer)).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Passes signals between pairs of addresses, both ways: what one says (a message, a file, a
+/// user-defined signal) goes to the other, a message's text labelled with who said it unless
+/// labels are off.
+///
+/// ```
+/// use chatty::RelayBot;
+///
+/// let relay = RelayBot::new()
+///     .pair("xmpp:alice@example.org".parse().unwrap(), "email:bob@example.org".parse().unwrap());
+/// # let _ = relay;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RelayBot {
+    pairs: Vec<(Address, Address)>,
+    label: bool,
+}
+
+impl Default for RelayBot {
+    fn default() -> Self {
+        RelayBot::new()
+    }
+}
+
+impl RelayBot {
+    /// A relay with no pairs yet, labelling relayed text.
+    pub fn new() -> Self {
+        RelayBot {
+            pairs: Vec::new(),
+            label: true,
+        }
+    }
+
+    /// Relays between `a` and `b`, both ways.
+    #[must_use]
+    pub fn pair(mut self, a: Address, b: Address) -> Self {
+        self.pairs.push((a, b));
+        self
+    }
+
+    /// Whether relayed text starts with who said it (`alice@example.org: hi`).
+    #[must_use]
+    pub fn label(mut self, label: bool) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// Where a signal from `origin` goes.
+    fn targets(&self, origin: &Address) -> Vec<Address> {
+        let mut out = Vec::new();
+        for (a, b) in &self.pairs {
+            if a.matches(origin) {
+                out.push(b.clone());
+            }
+            if b.matches(origin) {
+                out.push(a.clone());
+            }
+        }
+        out
+    }
+
+    fn relayed(&self, signal: &Signal, origin: &Address) -> Option<Body> {
+        match &signal.body {
+            Body::Message(m) => {
+                let mut m = m.clone();
+                // An edit refers to an id the other side never saw.
+                m.edit = None;
+                if self.label {
+                    m.text = format!("{}: {}", origin.id(), m.text);
+                }
+                Some(Body::Message(m))
+            }
+            Body::File(_) | Body::UserDefined(_) => Some(signal.body.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Bot for RelayBot {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            let Some(origin) = signal.meta.origin.clone() else {
+                continue;
+            };
+            let Some(body) = self.relayed(&signal, &origin) else {
+                continue;
+            };
+            for target in self.targets(&origin) {
+                if handle
+                    .send(Signal::new(body.clone()).to(target))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "direct"))]
+mod tests {
+    use super::*;
+    use chatty_direct::{Harness, Network, Person};
+
+    #[tokio::test]
+    async fn echo_answers_messages_files_and_user_defined_signals() {
+        let harness = Harness::start(EchoBot).await;
+        let asked = harness
+            .send(Signal::new(Message::text("hi").with_subject("s")))
+            .await
+            .unwrap();
+        let (signal, reply) = harness.expect_message().await;
+        assert_eq!(
+            (reply.text.as_str(), reply.subject.as_deref()),
+            ("hi", Some("s"))
+        );
+        assert_eq!(signal.meta.response_to, Some(asked));
+        let payload = chatty_core::UserDefined::new("ping", &1).unwrap();
+        harness.send(Signal::new(payload.clone())).await.unwrap();
+        let back = harness.next().await.unwrap();
+        assert_eq!(back.body, Body::UserDefined(payload));
+    }
+
+    #[tokio::test]
+    async fn relay_passes_both_ways_with_labels() {
+        let network = Network::new();
+        let relay = RelayBot::new().pair(network.address("alice"), network.address("bob"));
+        let _harness = Harness::start_on(network.clone(), "relay", relay).await;
+        let alice = Person::join(&network, "alice").await;
+        let bob = Person::join(&network, "bob").await;
+        let relay = network.address("relay");
+        alice.say(&relay, "hi bob").await;
+        let (_, m) = bob.expect_message().await;
+        assert_eq!(m.text, "alice: hi bob");
+        bob.say(&relay, "hi alice").await;
+        let (_, m) = alice.expect_message().await;
+        assert_eq!(m.text, "bob: hi alice");
+    }
+}

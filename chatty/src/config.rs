@@ -1,0 +1,519 @@
+//! The config file: named sessions, named bots, what wraps each bot and which sessions serve it.
+//!
+//! Loaded with figment from a TOML file, every key overridable from `CHATTY_…` environment
+//! variables (`CHATTY_SESSIONS__CHAT__XMPP__PORT=5223` sets `sessions.chat.xmpp.port`). Unknown
+//! keys are errors, and every error names the file (or variable), the key and what was expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use chatty_core::Secret;
+
+/// The prefix of the environment variables that override config keys; `__` separates keys.
+pub const ENV_PREFIX: &str = "CHATTY_";
+
+/// A whole config file.
+///
+/// ```toml
+/// [sessions.chat.xmpp]
+/// jid = "bot@example.org"
+/// password = { env = "BOT_PASSWORD" }
+///
+/// [bots.echo]
+/// echo = {}
+/// sessions = ["chat"]
+/// logger = { path = "echo.db" }
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The sessions, by name.
+    #[serde(default)]
+    pub sessions: BTreeMap<String, SessionConfig>,
+    /// The bots, by name.
+    #[serde(default)]
+    pub bots: BTreeMap<String, BotConfig>,
+}
+
+/// One session: exactly one platform key, holding that platform's own config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// An endpoint on an in-process direct network.
+    #[serde(default)]
+    pub direct: Option<DirectConfig>,
+    /// An XMPP account ([`chatty_xmpp::XmppConfig`]).
+    #[cfg(feature = "xmpp")]
+    #[serde(default)]
+    pub xmpp: Option<chatty_xmpp::XmppConfig>,
+    /// An XMPP account: not compiled into this build.
+    #[cfg(not(feature = "xmpp"))]
+    #[serde(default)]
+    pub xmpp: Option<IgnoredAny>,
+    /// An email account: not compiled into this build yet.
+    #[serde(default)]
+    pub email: Option<IgnoredAny>,
+    /// A Slack app: not compiled into this build yet.
+    #[serde(default)]
+    pub slack: Option<IgnoredAny>,
+}
+
+/// An endpoint on an in-process network: bots of one runner talk to each other this way.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectConfig {
+    /// The network's name (`direct+NETWORK:…` addresses); `direct` by default.
+    #[serde(default = "default_network")]
+    pub network: String,
+    /// The endpoint's name: the bot's address is `direct[+NETWORK]:ENDPOINT`.
+    pub endpoint: String,
+}
+
+fn default_network() -> String {
+    "direct".to_owned()
+}
+
+/// One bot: exactly one kind key (`echo`, `relay`, `process`, `proxy`, `rust`, `terminal`),
+/// the sessions that serve it, and the decorators around it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// The names of the sessions that serve this bot (each session serves one bot).
+    pub sessions: Vec<String>,
+    /// The built-in echo bot: answers every message with its text.
+    #[serde(default)]
+    pub echo: Option<EchoConfig>,
+    /// The built-in relay: passes signals between pairs of addresses.
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
+    /// A bot in another process, speaking JSON lines on its standard input and output.
+    #[serde(default)]
+    pub process: Option<ProcessConfig>,
+    /// A proxy for a remote bot or person.
+    #[serde(default)]
+    pub proxy: Option<ProxyConfig>,
+    /// A bot written in Rust and registered with [`Runner::bot`](crate::Runner::bot) (or
+    /// [`Runner::sync_bot`](crate::Runner::sync_bot)) under this name.
+    #[serde(default)]
+    pub rust: Option<String>,
+    /// A person at this terminal, as the bot (operator takeover).
+    #[serde(default)]
+    pub terminal: Option<TerminalConfig>,
+    /// Settings for a `rust` bot, read by its factory through
+    /// [`BotContext::settings`](crate::BotContext::settings).
+    #[serde(default)]
+    pub settings: Option<IgnoredAny>,
+    /// Record every signal in and out, and answer history and delivery-status queries.
+    #[serde(default)]
+    pub logger: Option<LoggerSettings>,
+    /// The Synchronizer's settings for a bot registered with
+    /// [`Runner::sync_bot`](crate::Runner::sync_bot).
+    #[serde(default)]
+    pub synchronizer: Option<SynchronizerConfig>,
+}
+
+/// The echo bot's settings (none yet).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoConfig {}
+
+/// The relay's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Pairs of addresses: what one says goes to the other, both ways.
+    pub pairs: Vec<[String; 2]>,
+    /// Whether relayed text starts with who said it (`alice@example.org: hello`); `true` by
+    /// default.
+    #[serde(default = "yes")]
+    pub label: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A bot in another process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessConfig {
+    /// The program: a path, or a name looked up in `PATH`.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// More environment variables for it.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Its working directory; the config file's directory by default.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The first wait before restarting it after it exits, in milliseconds (500 by default);
+    /// doubling up to `restart_max_ms`.
+    #[serde(default = "default_restart_min_ms")]
+    pub restart_min_ms: u64,
+    /// The longest wait between restarts, in milliseconds: 30 000 by default.
+    #[serde(default = "default_restart_max_ms")]
+    pub restart_max_ms: u64,
+}
+
+fn default_restart_min_ms() -> u64 {
+    500
+}
+
+fn default_restart_max_ms() -> u64 {
+    30_000
+}
+
+/// A proxy's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The remote bot or person (`xmpp:echo@example.org`).
+    pub remote: String,
+    /// Where the remote's unprompted signals go; whoever spoke last by default.
+    #[serde(default)]
+    pub local: Option<String>,
+}
+
+/// A terminal chat window as the bot.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// The conversation to open first.
+    #[serde(default)]
+    pub talk_to: Option<String>,
+}
+
+/// The Logger's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggerSettings {
+    /// The SQLite database file (created if missing; its directory must exist).
+    pub path: PathBuf,
+    /// How long to wait for a locked database, in milliseconds: 5 000 by default.
+    #[serde(default)]
+    pub busy_timeout_ms: Option<u64>,
+    /// Sync every record to disk before the signal goes on; `false` by default.
+    #[serde(default)]
+    pub sync_every_record: bool,
+}
+
+/// The Synchronizer's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynchronizerConfig {
+    /// How many signals may wait in the bot's queue.
+    #[serde(default)]
+    pub capacity: Option<usize>,
+}
+
+/// Why a config file cannot be used. The message names the file (or environment variable), the
+/// key, and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{file}: cannot read it: {reason}")]
+    Unreadable {
+        /// The file.
+        file: PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// A key has a wrong value, is unknown, or is missing.
+    #[error("{origin}: key `{key}`: {message}")]
+    Invalid {
+        /// Where the value came from: the file, or an environment variable.
+        origin: String,
+        /// The key, dotted (`sessions.chat.xmpp.port`).
+        key: String,
+        /// What is wrong, and what was expected.
+        message: String,
+    },
+    /// Several errors.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
+}
+
+impl ConfigError {
+    fn invalid(file: &Path, key: impl Into<String>, message: impl fmt::Display) -> Self {
+        ConfigError::Invalid {
+            origin: file.display().to_string(),
+            key: key.into(),
+            message: message.to_string(),
+        }
+    }
+
+    fn from_figment(file: &Path, env_prefix: &str, error: figment::Error) -> Self {
+        let mut all: Vec<ConfigError> = error
+            .into_iter()
+            .map(|e| {
+                let key = e.path.join(".");
+                let origin = match &e.metadata {
+                    Some(md) if md.source.as_ref().and_then(|s| s.file_path()).is_some() => md
+                        .source
+                        .as_ref()
+                        .and_then(|s| s.file_path())
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    Some(md) if md.name.contains("environment") && !e.path.is_empty() => format!(
+                        "environment variable {env_prefix}{}",
+                        e.path.join("__").to_uppercase()
+                    ),
+                    Some(md) => md.name.to_string(),
+                    None => file.display().to_string(),
+                };
+                ConfigError::Invalid {
+                    origin,
+                    key: if key.is_empty() { "(top)".into() } else { key },
+                    message: match &e.kind {
+                        figment::error::Kind::UnknownField(field, expected) => format!(
+                            "unknown key `{field}`, expected one of: {}",
+                            expected.join(", ")
+                        ),
+                        figment::error::Kind::MissingField(field) => {
+                            format!("missing key `{field}`")
+                        }
+                        kind => kind.to_string(),
+                    },
+                }
+            })
+            .collect();
+        if all.len() == 1 {
+            all.remove(0)
+        } else {
+            ConfigError::Several(all)
+        }
+    }
+}
+
+/// A loaded config, with what it was loaded from (for the settings of `rust` bots).
+#[derive(Debug)]
+pub struct LoadedConfig {
+    /// The config itself.
+    pub config: Config,
+    /// The file.
+    pub file: PathBuf,
+    pub(crate) figment: Figment,
+    env_prefix: String,
+}
+
+impl LoadedConfig {
+    /// The directory relative paths in the file are relative to.
+    pub fn dir(&self) -> &Path {
+        match self.file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
+    }
+
+    /// Extracts the value at `key` (dotted) as a `T`, with errors naming the file and key.
+    pub(crate) fn extract<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<T, ConfigError> {
+        self.figment
+            .extract_inner(key)
+            .map_err(|e| ConfigError::from_figment(&self.file, &self.env_prefix, e))
+    }
+}
+
+/// Loads a config file, with `CHATTY_…` environment variables over it, and checks how its parts
+/// refer to each other (which bot uses which session). Builds nothing and connects to nothing.
+///
+/// # Errors
+/// A [`ConfigError`] naming the file, the key and what was expected.
+pub fn load(file: impl AsRef<Path>) -> Result<LoadedConfig, ConfigError> {
+    load_with_env(file, ENV_PREFIX)
+}
+
+fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfig, ConfigError> {
+    let env = Env::prefixed(env_prefix).split("__");
+    let file = file.as_ref().to_path_buf();
+    // figment treats a missing file as empty: read it first, for a clear error.
+    if let Err(e) = std::fs::read_to_string(&file) {
+        return Err(ConfigError::Unreadable {
+            file,
+            reason: e.to_string(),
+        });
+    }
+    let figment = Figment::from(Toml::file_exact(&file)).merge(env);
+    let config: Config = figment
+        .extract()
+        .map_err(|e| ConfigError::from_figment(&file, env_prefix, e))?;
+    let loaded = LoadedConfig {
+        config,
+        file,
+        figment,
+        env_prefix: env_prefix.to_owned(),
+    };
+    check_references(&loaded)?;
+    Ok(loaded)
+}
+
+/// The platform key a session has, or an error.
+pub(crate) fn platform_of(
+    file: &Path,
+    name: &str,
+    session: &SessionConfig,
+) -> Result<&'static str, ConfigError> {
+    let mut set = Vec::new();
+    if session.direct.is_some() {
+        set.push("direct");
+    }
+    if session.xmpp.is_some() {
+        set.push("xmpp");
+    }
+    if session.email.is_some() {
+        set.push("email");
+    }
+    if session.slack.is_some() {
+        set.push("slack");
+    }
+    match set.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ConfigError::invalid(
+            file,
+            format!("sessions.{name}"),
+            "no platform: expected exactly one of `direct`, `xmpp`, `email`, `slack`",
+        )),
+        many => Err(ConfigError::invalid(
+            file,
+            format!("sessions.{name}"),
+            format!(
+                "{} platforms ({}): expected exactly one",
+                many.len(),
+                many.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The kind key a bot has, or an error.
+pub(crate) fn kind_of(
+    file: &Path,
+    name: &str,
+    bot: &BotConfig,
+) -> Result<&'static str, ConfigError> {
+    let mut set = Vec::new();
+    if bot.echo.is_some() {
+        set.push("echo");
+    }
+    if bot.relay.is_some() {
+        set.push("relay");
+    }
+    if bot.process.is_some() {
+        set.push("process");
+    }
+    if bot.proxy.is_some() {
+        set.push("proxy");
+    }
+    if bot.rust.is_some() {
+        set.push("rust");
+    }
+    if bot.terminal.is_some() {
+        set.push("terminal");
+    }
+    match set.as_slice() {
+        [one] => Ok(one),
+        [] => Err(ConfigError::invalid(
+            file,
+            format!("bots.{name}"),
+            "no bot kind: expected exactly one of `echo`, `relay`, `process`, `proxy`, `rust`, `terminal`",
+        )),
+        many => Err(ConfigError::invalid(
+            file,
+            format!("bots.{name}"),
+            format!(
+                "{} bot kinds ({}): expected exactly one",
+                many.len(),
+                many.join(", ")
+            ),
+        )),
+    }
+}
+
+fn check_references(loaded: &LoadedConfig) -> Result<(), ConfigError> {
+    let file = &loaded.file;
+    let config = &loaded.config;
+    let mut errors = Vec::new();
+    for (name, session) in &config.sessions {
+        if let Err(e) = platform_of(file, name, session) {
+            errors.push(e);
+        }
+    }
+    let mut served_by: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, bot) in &config.bots {
+        let kind = kind_of(file, name, bot);
+        if let Err(e) = &kind {
+            errors.push(e.clone());
+        }
+        if bot.sessions.is_empty() {
+            errors.push(ConfigError::invalid(
+                file,
+                format!("bots.{name}.sessions"),
+                "empty: a bot needs at least one session",
+            ));
+        }
+        for (i, session) in bot.sessions.iter().enumerate() {
+            let key = format!("bots.{name}.sessions[{i}]");
+            if !config.sessions.contains_key(session) {
+                let known: Vec<&str> = config.sessions.keys().map(String::as_str).collect();
+                errors.push(ConfigError::invalid(
+                    file,
+                    key,
+                    format!(
+                        "unknown session `{session}`, expected one of: {}",
+                        if known.is_empty() {
+                            "(no sessions defined)".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
+            } else if let Some(other) = served_by.insert(session, name) {
+                errors.push(ConfigError::invalid(
+                    file,
+                    key,
+                    format!(
+                        "session `{session}` serves bot `{other}` already: a session serves one bot"
+                    ),
+                ));
+            }
+        }
+        if bot.settings.is_some() && !matches!(kind, Ok("rust")) {
+            errors.push(ConfigError::invalid(
+                file,
+                format!("bots.{name}.settings"),
+                "only a `rust` bot has settings",
+            ));
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(ConfigError::Several(errors)),
+    }
+}
+
+/// Every secret the sessions name, with the key it is at (for `chatty check`).
+pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
+    let mut out = Vec::new();
+    for (name, session) in &config.sessions {
+        #[cfg(feature = "xmpp")]
+        if let Some(xmpp) = &session.xmpp {
+            out.push((format!("sessions.{name}.xmpp.password"), &xmpp.password));
+        }
+        let _ = (name, session);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! Loading config files: what is accepted, and the exact errors for what is not.
+
+use std::path::PathBuf;
+
+use super::*;
+
+/// Writes `text` to a config file in a fresh directory.
+fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chatty.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Loads without looking at the real environment.
+fn load_quiet(path: &Path) -> Result<LoadedConfig, ConfigError> {
+    load_with_env(path, "CHATTY_TEST_NOTHING_AT_ALL_")
+}
+
+fn error(text: &str) -> (String, String) {
+    let (_dir, path) = file(text);
+    let message = load_quiet(&path).unwrap_err().to_string();
+    (message, path.display().to_string())
+}
+
+const GOOD: &str = r#"
+[sessions.chat.direct]
+endpoint = "bot"
+
+[sessions.side.xmpp]
+jid = "bot@example.org"
+password = { env = "BOT_PASSWORD" }
+
+[bots.echo]
+echo = {}
+sessions = ["chat", "side"]
+logger = { path = "echo.db" }
+"#;
+
+#[test]
+fn a_good_file_loads() {
+    let (_dir, path) = file(GOOD);
+    let loaded = load_quiet(&path).unwrap();
+    assert_eq!(loaded.config.sessions.len(), 2);
+    let echo = &loaded.config.bots["echo"];
+    assert_eq!(echo.sessions, ["chat", "side"]);
+    assert_eq!(kind_of(&path, "echo", echo).unwrap(), "echo");
+    assert_eq!(
+        loaded.config.sessions["chat"]
+            .direct
+            .as_ref()
+            .unwrap()
+            .network,
+        "direct"
+    );
+    assert_eq!(loaded.dir(), path.parent().unwrap());
+}
+
+#[test]
+fn an_unknown_key_is_an_error_naming_file_and_key() {
+    let (message, path) = error(&GOOD.replace("echo = {}", "echo = {}\nsesions = []"));
+    assert_eq!(
+        message,
+        format!(
+            "{path}: key `bots.echo.sesions`: unknown key `sesions`, expected one of: sessions, \
+             echo, relay, process, proxy, rust, terminal, settings, logger, synchronizer"
+        )
+    );
+    let (message, path) = error(&GOOD.replace("jid =", "jidd = \"x\"\njid ="));
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.side.xmpp.jidd`: unknown key `jidd`, expected one of: jid, password, server"
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_wrong_type_is_an_error_naming_the_key_and_what_was_expected() {
+    let (message, path) = error(&GOOD.replace(
+        "password = { env = \"BOT_PASSWORD\" }",
+        "password = { env = \"BOT_PASSWORD\" }\nport = \"high\"",
+    ));
+    assert_eq!(
+        message,
+        format!(
+            "{path}: key `sessions.side.xmpp.port`: invalid type: found string \"high\", expected u16"
+        )
+    );
+}
+
+#[test]
+fn a_bare_password_is_refused_without_repeating_it() {
+    let (message, path) = error(&GOOD.replace("{ env = \"BOT_PASSWORD\" }", "\"hunter2\""));
+    assert!(
+        message.starts_with(&format!("{path}: key `sessions.side.xmpp.password`: ")),
+        "{message}"
+    );
+    assert!(
+        message.contains("{ env = \\\"VARIABLE\\\" }") || message.contains("{ env ="),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn references_and_kinds_are_checked() {
+    let (message, path) = error(&GOOD.replace(r#"["chat", "side"]"#, r#"["chat", "nope"]"#));
+    assert_eq!(
+        message,
+        format!(
+            "{path}: key `bots.echo.sessions[1]`: unknown session `nope`, expected one of: chat, side"
+        )
+    );
+    let (message, _) = error(&GOOD.replace("echo = {}", "echo = {}\nproxy = { remote = \"x:y\" }"));
+    assert!(
+        message.ends_with("key `bots.echo`: 2 bot kinds (echo, proxy): expected exactly one"),
+        "{message}"
+    );
+    let (message, _) = error(&GOOD.replace("echo = {}", ""));
+    assert!(
+        message.contains("key `bots.echo`: no bot kind"),
+        "{message}"
+    );
+    let twice = format!("{GOOD}\n[bots.other]\necho = {{}}\nsessions = [\"chat\"]\n");
+    let (message, _) = error(&twice);
+    assert!(
+        message.ends_with("key `bots.other.sessions[0]`: session `chat` serves bot `echo` already: a session serves one bot"),
+        "{message}"
+    );
+    let (message, _) = error(&GOOD.replace(
+        "[sessions.chat.direct]\nendpoint = \"bot\"",
+        "[sessions.chat]",
+    ));
+    assert!(
+        message.contains("key `sessions.chat`: no platform"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_file_says_so() {
+    let message = load_quiet(Path::new("/nonexistent/chatty.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("/nonexistent/chatty.toml: cannot read it: "),
+        "{message}"
+    );
+}
+
+#[test]
+fn broken_toml_names_the_file() {
+    let (message, path) = error("[bots.echo\n");
+    assert!(message.starts_with(&path), "{message}");
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail returns its own error type
+fn environment_variables_override_keys() {
+    let (_dir, path) = file(GOOD);
+    // SAFETY-free: the variable names are unique to this test.
+    let prefix = "CHATTY_CFGTEST_7311_";
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(format!("{prefix}SESSIONS__SIDE__XMPP__PORT"), "5299");
+        let loaded = load_with_env(&path, prefix).unwrap();
+        assert_eq!(
+            loaded.config.sessions["side"].xmpp.as_ref().unwrap().port,
+            Some(5299)
+        );
+        jail.set_env(format!("{prefix}SESSIONS__SIDE__XMPP__PORT"), "high");
+        let message = load_with_env(&path, prefix).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("environment variable {prefix}SESSIONS__SIDE__XMPP__PORT: key `sessions.side.xmpp.port`: invalid type")),
+            "{message}"
+        );
+        Ok(())
+    });
+}

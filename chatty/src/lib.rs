@@ -1,0 +1,49 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builtin;
+pub mod config;
+pub mod process;
+mod runner;
+
+pub use builtin::{EchoBot, RelayBot};
+pub use chatty_core::*;
+pub use config::{ConfigError, load};
+pub use process::ProcessBot;
+pub use runner::{BotContext, RunError, Runner, SHUTDOWN_GRACE};
+
+/// In-process direct connections between bots, and the test harness ([`chatty_direct`]).
+#[cfg(feature = "direct")]
+pub mod direct {
+    pub use chatty_direct::*;
+}
+
+/// The Synchronizer, for blocking bots ([`chatty_sync`]).
+#[cfg(feature = "sync")]
+pub mod sync {
+    pub use chatty_sync::*;
+}
+
+/// The Logger decorator ([`chatty_log`]).
+#[cfg(feature = "log")]
+pub mod log {
+    pub use chatty_log::*;
+}
+
+/// Proxies: a remote bot or person as a local bot ([`chatty_proxy`]).
+#[cfg(feature = "proxy")]
+pub mod proxy {
+    pub use chatty_proxy::*;
+}
+
+/// Chat windows as bots ([`chatty_client`]).
+#[cfg(feature = "client")]
+pub mod client {
+    pub use chatty_client::*;
+}
+
+/// XMPP sessions ([`chatty_xmpp`]).
+#[cfg(feature = "xmpp")]
+pub mod xmpp {
+    pub use chatty_xmpp::*;
+}
