@@ -251,9 +251,31 @@ impl ConfigError {
     }
 
     fn from_figment(file: &Path, env_prefix: &str, error: figment::Error) -> Self {
+        ConfigError::from_figment_within(file, env_prefix, error, "")
+    }
+
+    /// `within`: the dotted key the value was extracted from; figment puts it after the path
+    /// inside that value, and it goes first.
+    fn from_figment_within(
+        file: &Path,
+        env_prefix: &str,
+        error: figment::Error,
+        within: &str,
+    ) -> Self {
+        let inner: Vec<String> = within
+            .split('.')
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
         let mut all: Vec<ConfigError> = error
             .into_iter()
-            .map(|e| {
+            .map(|mut e| {
+                if !inner.is_empty() && e.path.ends_with(&inner) {
+                    let inside = e.path.len() - inner.len();
+                    let mut path = inner.clone();
+                    path.extend(e.path.drain(..inside));
+                    e.path = path;
+                }
                 let key = e.path.join(".");
                 let origin = match &e.metadata {
                     Some(md) if md.source.as_ref().and_then(|s| s.file_path()).is_some() => md
@@ -318,9 +340,9 @@ impl LoadedConfig {
         &self,
         key: &str,
     ) -> Result<T, ConfigError> {
-        self.figment
-            .extract_inner(key)
-            .map_err(|e| ConfigError::from_figment(&self.file, &self.env_prefix, e))
+        self.figment.extract_inner(key).map_err(|error| {
+            ConfigError::from_figment_within(&self.file, &self.env_prefix, error, key)
+        })
     }
 }
 
@@ -344,9 +366,14 @@ fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfi
         });
     }
     let figment = Figment::from(Toml::file_exact(&file)).merge(env);
-    let config: Config = figment
+    let mut config: Config = figment
         .extract()
         .map_err(|e| ConfigError::from_figment(&file, env_prefix, e))?;
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    resolve_secret_files(&mut config, &dir);
     let loaded = LoadedConfig {
         config,
         file,
@@ -513,6 +540,30 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         let _ = (name, session);
     }
     out
+}
+
+/// Every secret the sessions name, to change.
+fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
+    let mut out = Vec::new();
+    for session in config.sessions.values_mut() {
+        #[cfg(feature = "xmpp")]
+        if let Some(xmpp) = &mut session.xmpp {
+            out.push(&mut xmpp.password);
+        }
+        let _ = session;
+    }
+    out
+}
+
+/// Makes the relative paths of secret files relative to `dir` (the config file's directory).
+fn resolve_secret_files(config: &mut Config, dir: &Path) {
+    for secret in secrets_mut(config) {
+        if let Secret::File(path) = secret
+            && path.is_relative()
+        {
+            *path = dir.join(&*path);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,9 +26,11 @@
 //!
 //! # Crashes
 //! A process that exits is started again after a backoff (doubling from `restart_min_ms` to
-//! `restart_max_ms`, reset after it ran for a minute). Signals that arrive meanwhile wait for it;
-//! a signal whose write failed because the process had died is written again to the next one. A
-//! signal the process read but had not handled when it crashed is not sent twice.
+//! `restart_max_ms`, reset after it ran for a minute). Signals that arrive meanwhile wait for it,
+//! in order, and a signal whose write failed because the process had died is written again to the
+//! next one. What the process had already read but not handled when it crashed is gone with it
+//! (pipes and the process's own input buffer can hold several signals); a bot that must not lose
+//! those keeps its own journal, or runs behind the Logger and asks it for history on `hello`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -91,6 +91,8 @@ impl BotContext<'_> {
 #[derive(Default)]
 pub struct Runner {
     registered: BTreeMap<String, Registered>,
+    #[cfg(feature = "direct")]
+    networks: BTreeMap<String, chatty_direct::Network>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -154,6 +156,25 @@ impl Runner {
                 synchronized: false,
             },
         );
+        self
+    }
+
+    /// Uses `network` for the config's direct sessions on the network of that name, so that the
+    /// program (a test, a chat window of its own) can take part in it.
+    ///
+    /// ```
+    /// use chatty::Runner;
+    /// use chatty::direct::Network;
+    ///
+    /// let network = Network::named("office");
+    /// let runner = Runner::new().network(network.clone());
+    /// // `[sessions.x.direct] network = "office"` sessions are endpoints of `network`.
+    /// # let _ = runner;
+    /// ```
+    #[cfg(feature = "direct")]
+    #[must_use]
+    pub fn network(mut self, network: chatty_direct::Network) -> Self {
+        self.networks.insert(network.name().to_owned(), network);
         self
     }
 
@@ -374,7 +395,10 @@ impl Runner {
                 message,
             })
         };
-        let mut networks = Networks::default();
+        let mut networks = Networks {
+            #[cfg(feature = "direct")]
+            by_name: self.networks.clone(),
+        };
         let mut sessions: BTreeMap<&str, Arc<dyn Session>> = BTreeMap::new();
         for (name, session) in &loaded.config.sessions {
             let built = build_session(name, session, &mut networks, loaded)
@@ -397,9 +421,14 @@ impl Runner {
                     "only a bot registered with Runner::sync_bot runs behind a synchronizer".into(),
                 ));
             }
-            let bot = self
-                .make_bot(kind, bot_config, &ctx, loaded)
-                .map_err(|message| invalid(format!("bots.{name}.{kind}"), message))?;
+            let bot =
+                self.make_bot(kind, bot_config, &ctx, loaded)
+                    .map_err(|error| match error {
+                        MakeError::Config(e) => RunError::Config(e),
+                        MakeError::Other(message) => {
+                            invalid(format!("bots.{name}.{kind}"), message)
+                        }
+                    })?;
             let bot = wrap_logger(bot, bot_config, loaded, open_stores)
                 .await
                 .map_err(|message| invalid(format!("bots.{name}.logger"), message))?;
@@ -423,7 +452,7 @@ impl Runner {
         bot: &BotConfig,
         ctx: &BotContext<'_>,
         loaded: &LoadedConfig,
-    ) -> Result<BoxBot, String> {
+    ) -> Result<BoxBot, MakeError> {
         let address = |text: &str| -> Result<Address, String> {
             text.parse()
                 .map_err(|e| format!("`{text}` is not an address: {e}"))
@@ -483,7 +512,7 @@ impl Runner {
                 let wanted = bot.rust.as_deref().unwrap_or_default();
                 let Some(registered) = self.registered.get(wanted) else {
                     let known: Vec<&str> = self.registered.keys().map(String::as_str).collect();
-                    return Err(format!(
+                    return Err(MakeError::Other(format!(
                         "no Rust bot is registered as `{wanted}` in this program{}",
                         if known.is_empty() {
                             " (it registers none: run it with a program that calls Runner::bot)"
@@ -491,14 +520,38 @@ impl Runner {
                         } else {
                             format!("; it has: {}", known.join(", "))
                         }
-                    ));
+                    )));
                 };
-                (registered.factory)(ctx).map_err(|e| e.to_string())
+                (registered.factory)(ctx).map_err(|e| match e.downcast::<ConfigError>() {
+                    Ok(config) => MakeError::Config(*config),
+                    Err(other) => MakeError::Other(other.to_string()),
+                })
             }
-            other => Err(format!(
+            other => Err(MakeError::Other(format!(
                 "bots of kind `{other}` are not compiled into this program: build chatty with the feature `{other}`"
-            )),
+            ))),
         }
+    }
+}
+
+/// Why a bot could not be made.
+#[derive(Debug)]
+enum MakeError {
+    /// A config error of its own (from its settings): passed on as it is.
+    Config(ConfigError),
+    /// Anything else: named with the bot's kind key.
+    Other(String),
+}
+
+impl From<String> for MakeError {
+    fn from(message: String) -> Self {
+        MakeError::Other(message)
+    }
+}
+
+impl From<&str> for MakeError {
+    fn from(message: &str) -> Self {
+        MakeError::Other(message.to_owned())
     }
 }
 
@@ -514,7 +567,6 @@ pub enum RunError {
 }
 
 /// The direct networks of one run, by name.
-#[derive(Default)]
 struct Networks {
     #[cfg(feature = "direct")]
     by_name: BTreeMap<String, chatty_direct::Network>,

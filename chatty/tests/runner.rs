@@ -1,0 +1,401 @@
+//! The runner in-process, on direct networks: process bots (restarts, bad lines), Rust bots with
+//! settings, built-in bots, proxies, and shutdown in order. The `chatty` binary's `check` is
+//! tested for the exact errors of bad config files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use chatty::direct::{Network, Person};
+use chatty::prelude::*;
+use chatty::{BotContext, Runner};
+use tokio::sync::oneshot;
+
+/// A config file in a fresh directory.
+fn config(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chatty.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Runs `runner` on `path` in the background; the sender stops it, the handle is its result.
+fn start(
+    runner: Runner,
+    path: PathBuf,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), chatty::RunError>>,
+) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        runner
+            .run_file(&path, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, run)
+}
+
+async fn expect_text(person: &Person) -> (Signal, String) {
+    let (signal, message) = person.expect_message().await;
+    (signal, message.text)
+}
+
+#[tokio::test]
+async fn a_python_process_bot_answers_and_survives_its_crashes() {
+    let network = Network::named("proc");
+    let counter = tempfile::tempdir().unwrap();
+    let counter_file = counter.path().join("starts");
+    let script = repo().join("chatty/tests/process/crashy.py");
+    let (_dir, path) = config(&format!(
+        r#"
+[sessions.local.direct]
+network = "proc"
+endpoint = "bot"
+
+[bots.crashy]
+sessions = ["local"]
+process = {{ command = "python3", args = [{script:?}], restart_min_ms = 1000, env = {{ CRASHY_COUNTER = {counter:?} }} }}
+"#,
+        script = script.display().to_string(),
+        counter = counter_file.display().to_string(),
+    ));
+    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let alice = Person::join(&network, "alice").await;
+    let bot = network.address("bot");
+
+    let asked = alice.say(&bot, "hello").await;
+    let (answer, text) = expect_text(&alice).await;
+    assert_eq!(text, "1: hello");
+    assert_eq!(answer.meta.response_to, Some(asked));
+
+    // It crashes on "crash"; what is said while it is down (it restarts after 1 s) waits for
+    // the next process, in order. (What a process had read but not handled when it crashed is
+    // gone with it: sent right after "crash", these would be in its input buffer.)
+    alice.say(&bot, "crash").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..5 {
+        alice.say(&bot, format!("after {i}")).await;
+    }
+    for i in 0..5 {
+        assert_eq!(expect_text(&alice).await.1, format!("2: after {i}"));
+    }
+
+    // Lines that are not the protocol are reported to the process and change nothing else.
+    alice.say(&bot, "garbage").await;
+    assert_eq!(expect_text(&alice).await.1, "2: garbage");
+    alice.say(&bot, "still there?").await;
+    assert_eq!(expect_text(&alice).await.1, "2: still there?");
+
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_python_example_bot_reverses_text() {
+    let network = Network::named("reverse");
+    let script = repo().join("examples/process/reverse.py");
+    let (_dir, path) = config(&format!(
+        r#"
+[sessions.local.direct]
+network = "reverse"
+endpoint = "bot"
+
+[bots.reverse]
+sessions = ["local"]
+process = {{ command = "python3", args = [{script:?}] }}
+"#,
+        script = script.display().to_string(),
+    ));
+    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let alice = Person::join(&network, "alice").await;
+    alice.say(&network.address("bot"), "stressed").await;
+    assert_eq!(expect_text(&alice).await.1, "desserts");
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+/// Greets with the greeting from its settings.
+struct Greeter {
+    greeting: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GreeterSettings {
+    greeting: String,
+}
+
+impl Bot for Greeter {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            if let Body::Message(m) = &signal.body {
+                let text = format!("{}, {}", self.greeting, m.text);
+                handle.send(signal.reply(Message::text(text))).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn greeter_runner(network: &Network) -> Runner {
+    Runner::new()
+        .network(network.clone())
+        .bot("greeter", |ctx: &BotContext<'_>| {
+            let settings: GreeterSettings = ctx.settings()?;
+            Ok(Greeter {
+                greeting: settings.greeting,
+            })
+        })
+}
+
+#[tokio::test]
+async fn a_rust_bot_is_found_by_name_and_gets_its_settings() {
+    let network = Network::named("rust");
+    let (_dir, path) = config(
+        r#"
+[sessions.local.direct]
+network = "rust"
+endpoint = "bot"
+
+[bots.hello]
+sessions = ["local"]
+rust = "greeter"
+settings = { greeting = "Good morning" }
+"#,
+    );
+    let (stop, run) = start(greeter_runner(&network), path.clone());
+    let alice = Person::join(&network, "alice").await;
+    alice.say(&network.address("bot"), "Alice").await;
+    assert_eq!(expect_text(&alice).await.1, "Good morning, Alice");
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+
+    // Settings that do not fit are named by file and key.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("greeting = ", "greting = "),
+    )
+    .unwrap();
+    let err = greeter_runner(&network)
+        .run_file(&path, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: key `bots.hello.settings.greting`: unknown key `greting`, expected one of: greeting",
+            path.display()
+        )
+    );
+    // An unregistered name says what the program has.
+    let err = Runner::new()
+        .bot("other", |_| Ok(chatty::EchoBot))
+        .run_file(&path, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with("key `bots.hello.rust`: no Rust bot is registered as `greeter` in this program; it has: other"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_relay_and_an_echo_bot_from_one_file() {
+    let network = Network::named("two");
+    let (_dir, path) = config(
+        r#"
+[sessions.echo.direct]
+network = "two"
+endpoint = "echo"
+
+[sessions.relay.direct]
+network = "two"
+endpoint = "relay"
+
+[bots.echo]
+sessions = ["echo"]
+echo = {}
+
+[bots.relay]
+sessions = ["relay"]
+relay = { pairs = [["direct+two:alice", "direct+two:bob"]] }
+"#,
+    );
+    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let alice = Person::join(&network, "alice").await;
+    let bob = Person::join(&network, "bob").await;
+    alice.say(&network.address("echo"), "ping").await;
+    assert_eq!(expect_text(&alice).await.1, "ping");
+    alice.say(&network.address("relay"), "hi bob").await;
+    assert_eq!(expect_text(&bob).await.1, "alice: hi bob");
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_proxy_from_the_config_reaches_a_remote_echo_bot() {
+    // The echo bot and the proxy's far side on one network, alice and the proxy's near side on
+    // another: alice only ever talks to the proxy.
+    let near = Network::named("near");
+    let far = Network::named("far");
+    let (_dir, path) = config(
+        r#"
+[sessions.echo.direct]
+network = "far"
+endpoint = "echo"
+
+[sessions.proxy-near.direct]
+network = "near"
+endpoint = "proxy"
+
+[sessions.proxy-far.direct]
+network = "far"
+endpoint = "proxy"
+
+[bots.echo]
+sessions = ["echo"]
+echo = {}
+
+[bots.proxy]
+sessions = ["proxy-near", "proxy-far"]
+proxy = { remote = "direct+far:echo" }
+"#,
+    );
+    let (stop, run) = start(Runner::new().network(near.clone()).network(far), path);
+    let alice = Person::join(&near, "alice").await;
+    let asked = alice.say(&near.address("proxy"), "through the proxy").await;
+    let (answer, text) = expect_text(&alice).await;
+    assert_eq!(text, "through the proxy");
+    assert_eq!(answer.meta.response_to, Some(asked));
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_ends_the_sessions_and_the_bot_says_goodbye() {
+    /// Says goodbye to everyone it talked to when its session is about to end.
+    struct Polite;
+    impl Bot for Polite {
+        async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+            let mut seen = Vec::new();
+            while let Some(signal) = inbound.next().await {
+                match &signal.body {
+                    Body::Message(_) => seen.extend(signal.meta.origin.clone()),
+                    Body::SessionAboutToEnd(_) => {
+                        for who in &seen {
+                            handle.say(who, "goodbye").await?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+    }
+    let network = Network::named("bye");
+    let (_dir, path) = config(
+        r#"
+[sessions.local.direct]
+network = "bye"
+endpoint = "bot"
+
+[bots.polite]
+sessions = ["local"]
+rust = "polite"
+"#,
+    );
+    let runner = Runner::new()
+        .network(network.clone())
+        .bot("polite", |_| Ok(Polite));
+    let (stop, run) = start(runner, path);
+    let alice = Person::join(&network, "alice").await;
+    alice.say(&network.address("bot"), "hi").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.send(()).unwrap();
+    assert_eq!(expect_text(&alice).await.1, "goodbye");
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the run ends after the interrupt")
+        .unwrap()
+        .unwrap();
+}
+
+/// Runs `chatty check FILE` and returns (exit code, stdout, stderr).
+fn check(path: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatty"))
+        .arg("check")
+        .arg(path)
+        .env_remove("CHATTY_SESSIONS__CHAT__XMPP__PASSWORD")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const XMPP_ECHO: &str = r#"
+[sessions.chat.xmpp]
+jid = "bot@example.org"
+password = { file = "password" }
+
+[bots.echo]
+sessions = ["chat"]
+echo = {}
+"#;
+
+#[test]
+fn chatty_check_accepts_a_good_file_without_connecting() {
+    let (dir, path) = config(XMPP_ECHO);
+    std::fs::write(dir.path().join("password"), "s3cret\n").unwrap();
+    let (code, out, err) = check(&path);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out, format!("{}: ok (1 session, 1 bot)\n", path.display()));
+}
+
+#[test]
+fn chatty_check_gives_the_exact_error_of_each_bad_file() {
+    let cases = [
+        (
+            "unknown key",
+            XMPP_ECHO.replace(
+                "echo = {}",
+                "echo = {}\nlogger = { path = \"x.db\", flush = true }",
+            ),
+            "key `bots.echo.logger.flush`: unknown key `flush`, expected one of: path, busy_timeout_ms, sync_every_record",
+        ),
+        (
+            "wrong type",
+            XMPP_ECHO.replace("sessions = [\"chat\"]", "sessions = \"chat\""),
+            "key `bots.echo.sessions`: invalid type: found string \"chat\", expected a sequence",
+        ),
+        (
+            "missing secret file",
+            XMPP_ECHO.replace("{ file = \"password\" }", "{ file = \"missing\" }"),
+            "key `sessions.chat.xmpp.password`: cannot read the secret file DIR/missing: No such file or directory (os error 2)",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        let (dir, path) = config(&text);
+        std::fs::write(dir.path().join("password"), "s3cret").unwrap();
+        let expected = expected.replace("DIR", &dir.path().display().to_string());
+        let (code, out, err) = check(&path);
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        assert_eq!(err, format!("{}: {expected}\n", path.display()), "{what}");
+    }
+}
