@@ -7,6 +7,7 @@
 pub mod conformance;
 pub mod load;
 mod probe;
+pub mod servers;
 
 pub use conformance::{Pair, Side};
 pub use probe::{Probe, ProbeRemote};

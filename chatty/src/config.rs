@@ -1,7 +1,8 @@
 //! The config file: named sessions, named bots, what wraps each bot and which sessions serve it.
 //!
 //! Loaded with figment from a TOML file, every key overridable from `CHATTY_…` environment
-//! variables (`CHATTY_SESSIONS__CHAT__XMPP__PORT=5223` sets `sessions.chat.xmpp.port`). Unknown
+//! variables (`CHATTY_SESSIONS__CHAT__XMPP__PORT=5223` sets `sessions.chat.xmpp.port`; only
+//! variables starting `CHATTY_SESSIONS__` or `CHATTY_BOTS__` are read). Unknown
 //! keys are errors, and every error names the file (or variable), the key and what was expected.
 
 use std::collections::BTreeMap;
@@ -356,7 +357,14 @@ pub fn load(file: impl AsRef<Path>) -> Result<LoadedConfig, ConfigError> {
 }
 
 fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfig, ConfigError> {
-    let env = Env::prefixed(env_prefix).split("__");
+    // Only variables for keys under `sessions` and `bots`: other `CHATTY_…` variables (a bot's
+    // password, say) are not config keys.
+    let env = Env::prefixed(env_prefix)
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key.starts_with("sessions__") || key.starts_with("bots__")
+        })
+        .split("__");
     let file = file.as_ref().to_path_buf();
     // figment treats a missing file as empty: read it first, for a clear error.
     if let Err(e) = std::fs::read_to_string(&file) {

@@ -163,6 +163,8 @@ fn environment_variables_override_keys() {
     let prefix = "CHATTY_CFGTEST_7311_";
     figment::Jail::expect_with(|jail| {
         jail.set_env(format!("{prefix}SESSIONS__SIDE__XMPP__PORT"), "5299");
+        // Not a config key: ignored.
+        jail.set_env(format!("{prefix}BOT_PASSWORD"), "hunter2");
         let loaded = load_with_env(&path, prefix).unwrap();
         assert_eq!(
             loaded.config.sessions["side"].xmpp.as_ref().unwrap().port,

@@ -1,0 +1,118 @@
+//! Where the test servers are (`scripts/test` and `scripts/test-servers` start them and export
+//! their addresses), and accounts from their pools that no other running test uses.
+
+use std::fs::{File, OpenOptions};
+use std::sync::Mutex;
+
+/// Reads an environment variable the test scripts export.
+///
+/// # Panics
+/// With the command to run when it is not set.
+pub fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: this test needs the test servers. `scripts/test` starts them \
+             itself; to run tests alone, start them with `scripts/test-servers` and, in another \
+             shell, run `eval \"$(scripts/test-servers env)\"` before `cargo test`."
+        )
+    })
+}
+
+fn port(name: &str) -> u16 {
+    var(name)
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} is not a port: {e}"))
+}
+
+/// Where the test XMPP server (Prosody) is.
+#[derive(Debug, Clone)]
+pub struct XmppServer {
+    /// Its host (an IP address).
+    pub host: String,
+    /// The client port (STARTTLS, or plaintext).
+    pub port: u16,
+    /// The direct-TLS client port.
+    pub direct_tls_port: u16,
+    /// The XMPP domain of its accounts.
+    pub domain: String,
+}
+
+/// The test XMPP server.
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn xmpp_server() -> XmppServer {
+    XmppServer {
+        host: var("CHATTY_TEST_XMPP_HOST"),
+        port: port("CHATTY_TEST_XMPP_PORT"),
+        direct_tls_port: port("CHATTY_TEST_XMPP_DIRECT_TLS_PORT"),
+        domain: var("CHATTY_TEST_XMPP_DOMAIN"),
+    }
+}
+
+/// A test account: its user name and password.
+#[derive(Debug, Clone)]
+pub struct PoolAccount {
+    /// The user name (`t07`).
+    pub user: String,
+    /// Its password (`secret-t07`).
+    pub password: String,
+}
+
+/// The pool accounts this process holds (their lock files stay locked until it exits).
+static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+/// An account of a server's pool (`{prefix}00`, `{prefix}01`, …, password `secret-{user}`) that
+/// no other test, in this process or another, is using: two tests on one account would see each
+/// other's messages. Each account is locked (flock) until the process exits. `server_key` tells
+/// servers apart (the port, say), `size` is the pool's size.
+///
+/// # Panics
+/// When every account is in use.
+pub fn pool_account(prefix: &str, server_key: &str, size: usize) -> PoolAccount {
+    let dir = std::env::temp_dir().join(format!("chatty-test-accounts-{prefix}-{server_key}"));
+    std::fs::create_dir_all(&dir).expect("a directory for the account locks");
+    // Start at a different account in each process, so that an account a test that just
+    // ended used is rarely the next one taken (its session may still be closing on the server).
+    let start = std::process::id() as usize
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize);
+    for n in 0..size {
+        let i = (start + n) % size;
+        let user = format!("{prefix}{i:02}");
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(dir.join(format!("{user}.lock")))
+            .expect("a lock file");
+        if file.try_lock().is_ok() {
+            HELD.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+            return PoolAccount {
+                password: format!("secret-{user}"),
+                user,
+            };
+        }
+    }
+    panic!(
+        "all {size} `{prefix}` test accounts are in use: raise the pool size in scripts/lib/servers.sh"
+    );
+}
+
+/// An XMPP account of the test server's pool: its JID and password.
+///
+/// # Panics
+/// When the environment is not set, or every account is in use.
+pub fn xmpp_account() -> (String, String) {
+    let server = xmpp_server();
+    let size: usize = std::env::var("CHATTY_TEST_XMPP_POOL")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(40);
+    let account = pool_account("t", &server.port.to_string(), size);
+    (
+        format!("{}@{}", account.user, server.domain),
+        account.password,
+    )
+}

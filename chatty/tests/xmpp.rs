@@ -1,0 +1,259 @@
+//! The runner against the test Prosody: the `chatty` binary running an echo bot and ending in
+//! order on SIGTERM with nothing the logger recorded lost, a Python process bot answering over
+//! XMPP (its account given by `CHATTY_…` variables over the example config), and a proxy to a
+//! remote echo bot over XMPP.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chatty::direct::{Network, Person};
+use chatty::log::{Direction, LogStore, SqliteStore};
+use chatty::prelude::*;
+use chatty::xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
+use chatty::{Page, Router, Runner};
+use chatty_test::servers::{xmpp_account, xmpp_server};
+use chatty_test::{Probe, ProbeRemote};
+use tokio::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A session table for a pool account on the test server.
+fn xmpp_session_toml(name: &str) -> (String, Address) {
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let toml = format!(
+        r#"
+[sessions.{name}.xmpp]
+jid = "{jid}"
+password = {{ inline = "{password}" }}
+server = "{host}"
+port = {port}
+connect_timeout_ms = 5000
+reconnect_min_ms = 200
+reconnect_max_ms = 2000
+"#,
+        host = server.host,
+        port = server.port
+    );
+    (toml, format!("xmpp:{jid}").parse().unwrap())
+}
+
+/// A person on XMPP: a probe bot on a pool account, its handle, and its address.
+async fn person() -> (ProbeRemote, Handle, Address) {
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let config = XmppConfig::new(&jid, Secret::inline(password))
+        .with_server(server.host, server.port)
+        .with_tls(TlsMode::Starttls)
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2));
+    let (probe, mut remote) = Probe::new();
+    let router = Router::new().session(XmppSession::new(config).unwrap());
+    tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    let handle = remote.handle().await;
+    (remote, handle, format!("xmpp:{jid}").parse().unwrap())
+}
+
+/// The next message the probe gets within `wait`, skipping everything else.
+async fn next_text(probe: &ProbeRemote, wait: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let signal = probe.next_within(left).await?;
+        if let Body::Message(m) = signal.body {
+            return Some(m.text);
+        }
+    }
+}
+
+/// Says `text` to `to` until an answer comes (the bot may still be logging in), and returns it.
+async fn ask_until_answered(
+    probe: &ProbeRemote,
+    handle: &Handle,
+    to: &Address,
+    text: &str,
+) -> String {
+    for _ in 0..6 {
+        handle.say(to, text).await.unwrap();
+        if let Some(answer) = next_text(probe, Duration::from_secs(5)).await {
+            return answer;
+        }
+    }
+    panic!("no answer from {to} to {text:?} within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_conversation_loses_nothing_the_logger_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (session, bot) = xmpp_session_toml("chat");
+    let path = dir.path().join("echo.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{session}\n[bots.echo]\nsessions = [\"chat\"]\necho = {{}}\nlogger = {{ path = \"echo.db\" }}\n"
+        ),
+    )
+    .unwrap();
+    let mut chatty = Command::new(env!("CARGO_BIN_EXE_chatty"))
+        .arg("run")
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (alice, handle, alice_address) = person().await;
+    assert_eq!(
+        ask_until_answered(&alice, &handle, &bot, "warm-up").await,
+        "warm-up"
+    );
+
+    // Talk fast, and interrupt the runner in the middle.
+    let pid = chatty.id().unwrap();
+    let sender = tokio::spawn({
+        let bot = bot.clone();
+        async move {
+            for i in 0..200 {
+                if i == 60 {
+                    let status = std::process::Command::new("kill")
+                        .args(["-TERM", &pid.to_string()])
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                }
+                handle.say(&bot, format!("m{i}")).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    });
+    let status = tokio::time::timeout(Duration::from_secs(60), chatty.wait())
+        .await
+        .expect("chatty ends within a minute of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "chatty run ended with {status}");
+    sender.await.unwrap();
+
+    let mut answered = BTreeSet::from(["warm-up".to_owned()]);
+    while let Some(text) = next_text(&alice, Duration::from_secs(3)).await {
+        answered.insert(text);
+    }
+    let store = SqliteStore::open(dir.path().join("echo.db")).await.unwrap();
+    let history = store
+        .history(Direction::In, &alice_address, &Page::first(1_000))
+        .await
+        .unwrap();
+    let recorded: BTreeSet<String> = history
+        .signals
+        .iter()
+        .filter_map(|s| match &s.body {
+            Body::Message(m) => Some(m.text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(recorded.contains("warm-up"));
+    assert!(
+        recorded.len() > 1 && recorded.len() < 201,
+        "the interrupt came mid-conversation: {} recorded",
+        recorded.len()
+    );
+    eprintln!(
+        "{} messages recorded as received before the interrupt, {} answered",
+        recorded.len(),
+        answered.len()
+    );
+    let unanswered: Vec<&String> = recorded.difference(&answered).collect();
+    assert!(
+        unanswered.is_empty(),
+        "recorded as received but never answered: {unanswered:?}"
+    );
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_process_bot_answers_over_xmpp_with_its_account_from_the_environment() {
+    // The example config, unchanged; the account comes from CHATTY_ variables.
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let config = repo().join("examples/config/process-xmpp.toml");
+    let mut chatty = Command::new(env!("CARGO_BIN_EXE_chatty"))
+        .arg("run")
+        .arg(&config)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__JID", &jid)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__SERVER", &server.host)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__PORT", server.port.to_string())
+        .env("BOT_PASSWORD", &password)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let (alice, handle, _) = person().await;
+    let bot: Address = format!("xmpp:{jid}").parse().unwrap();
+    assert_eq!(
+        ask_until_answered(&alice, &handle, &bot, "stressed").await,
+        "desserts"
+    );
+    handle.say(&bot, "live on").await.unwrap();
+    assert_eq!(
+        next_text(&alice, Duration::from_secs(10)).await.as_deref(),
+        Some("no evil")
+    );
+    chatty.start_kill().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_reaches_a_remote_echo_bot_over_xmpp() {
+    let (echo_session, echo_address) = xmpp_session_toml("echo-xmpp");
+    let (proxy_session, _) = xmpp_session_toml("proxy-xmpp");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("proxy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{echo_session}
+{proxy_session}
+[sessions.proxy-near.direct]
+network = "near"
+endpoint = "proxy"
+
+[bots.echo]
+sessions = ["echo-xmpp"]
+echo = {{}}
+
+[bots.proxy]
+sessions = ["proxy-near", "proxy-xmpp"]
+proxy = {{ remote = "{echo_address}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let near = Network::named("near");
+    let runner = Runner::new().network(near.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        runner
+            .run_file(&path, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let alice = Person::join(&near, "alice").await;
+    let proxy = near.address("proxy");
+    // The first may wait for both accounts to log in.
+    let mut alice_waits = alice;
+    alice_waits.set_wait(Duration::from_secs(30));
+    for i in 0..5 {
+        let asked = alice_waits.say(&proxy, format!("over xmpp {i}")).await;
+        let (answer, message) = alice_waits.expect_message().await;
+        assert_eq!(message.text, format!("over xmpp {i}"));
+        assert_eq!(answer.meta.response_to, Some(asked));
+    }
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
