@@ -53,6 +53,11 @@ pub enum TlsMode {
 /// # connect_timeout_ms = 10000
 /// # reconnect_min_ms = 1000
 /// # reconnect_max_ms = 60000
+///
+/// [[rooms]]                              # multi-user rooms (XEP-0045) to join
+/// jid = "lobby@rooms.example.org"
+/// # nick = "helper"                      # default: the JID's local part
+/// # password = { env = "LOBBY_PASSWORD" }
 /// ```
 ///
 /// `Debug` output never shows the password.
@@ -92,6 +97,41 @@ pub struct XmppConfig {
     /// The longest wait between reconnection attempts, in milliseconds: 60 000 by default.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// Multi-user rooms to join when the session starts, and again after every reconnection.
+    #[serde(default)]
+    pub rooms: Vec<RoomConfig>,
+}
+
+/// A multi-user room (XEP-0045) the session joins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomConfig {
+    /// The room's bare JID (`lobby@rooms.example.org`).
+    pub jid: String,
+    /// The bot's nickname in the room: the account's local part by default.
+    #[serde(default)]
+    pub nick: Option<String>,
+    /// The room's password, if it has one.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+impl RoomConfig {
+    /// The room `jid`, with the default nickname and no password.
+    pub fn new(jid: impl Into<String>) -> Self {
+        RoomConfig {
+            jid: jid.into(),
+            nick: None,
+            password: None,
+        }
+    }
+
+    /// With the nickname `nick`.
+    #[must_use]
+    pub fn with_nick(mut self, nick: impl Into<String>) -> Self {
+        self.nick = Some(nick.into());
+        self
+    }
 }
 
 fn default_name() -> String {
@@ -127,6 +167,14 @@ pub enum ConfigError {
     /// The session name is not usable in addresses.
     #[error("`{0}` is not a session name: use letters, digits, `_` or `-`")]
     BadName(String),
+    /// A room's JID is not a bare JID.
+    #[error("rooms: `{jid}` is not a room JID like room@rooms.example.org: {reason}")]
+    BadRoom {
+        /// The JID as configured.
+        jid: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The reconnection backoff is empty or inverted.
     #[error("reconnect_min_ms must be at least 1 and at most reconnect_max_ms")]
     Backoff,
@@ -146,6 +194,7 @@ impl XmppConfig {
             connect_timeout_ms: default_connect_timeout_ms(),
             reconnect_min_ms: default_reconnect_min_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
+            rooms: Vec::new(),
         }
     }
 
@@ -186,6 +235,13 @@ impl XmppConfig {
         self
     }
 
+    /// Joins `room` when the session starts.
+    #[must_use]
+    pub fn with_room(mut self, room: RoomConfig) -> Self {
+        self.rooms.push(room);
+        self
+    }
+
     /// The connect timeout.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms.max(1))
@@ -209,6 +265,19 @@ impl XmppConfig {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !name_ok {
             return Err(ConfigError::BadName(self.name.clone()));
+        }
+        for room in &self.rooms {
+            let bad = |reason: String| ConfigError::BadRoom {
+                jid: room.jid.clone(),
+                reason,
+            };
+            let jid = tokio_xmpp::jid::BareJid::new(&room.jid).map_err(|e| bad(e.to_string()))?;
+            if jid.node().is_none() {
+                return Err(bad("it has no local part (room@)".into()));
+            }
+            if room.nick.as_deref().is_some_and(str::is_empty) {
+                return Err(bad("the nick is empty".into()));
+            }
         }
         if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff);
@@ -250,7 +319,8 @@ mod tests {
     fn unknown_fields_and_bad_values_are_refused() {
         assert!(parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "pasword": "y"}"#).is_err());
         assert!(parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "tls": "none"}"#).is_err());
-        let c = parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "tls": "plaintext"}"#).unwrap();
+        let c =
+            parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "tls": "plaintext"}"#).unwrap();
         assert_eq!(c.tls, TlsMode::Plaintext);
         assert!(parse(r#"{"jid": "a@b", "password": "x"}"#).is_err());
         assert!(parse(r#"{"jid": "a@b"}"#).is_err());

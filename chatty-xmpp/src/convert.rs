@@ -6,10 +6,12 @@
 
 use chatty_core::reexports::serde_json;
 use chatty_core::reexports::time::OffsetDateTime;
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use chatty_core::{
-    Address, AddressKind, Availability, Body, FailureKind, Message as ChattyMessage, Metadata,
-    Refusal, SendFailure, Signal, SignalId, Status, StatusChange, SystemError, TypingState,
-    UserDefined, now,
+    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind,
+    Message as ChattyMessage, Metadata, Presence as PresenceStatus, Refusal, SendFailure, Signal,
+    SignalId, Status, StatusChange, SystemError, TypingState, UserDefined, now,
 };
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -23,6 +25,10 @@ use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::PLATFORM;
+use crate::rooms::{State, join_presence, leave_presence, occupant_presence};
+
+/// Message Delivery Receipts (XEP-0184).
+pub(crate) const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 
 /// The namespace of Chatty's user-defined signals on the wire:
 /// `<signal xmlns='urn:chatty:signal:0' name='NAME'>JSON</signal>` in a `<message>`.
@@ -67,6 +73,10 @@ pub(crate) struct Mapper {
     name: String,
     /// The bot's own address: `xmpp:bare-jid;kind=individual`.
     own: Address,
+    /// Rooms, contacts' presence, delivery statuses.
+    state: Arc<Mutex<State>>,
+    /// The nickname in rooms when none is configured: the account's local part.
+    default_nick: String,
 }
 
 impl Mapper {
@@ -74,6 +84,10 @@ impl Mapper {
         let mut mapper = Mapper {
             name: name.to_owned(),
             own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
+            state: Arc::default(),
+            default_nick: jid
+                .node()
+                .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
         };
         mapper.own = mapper
             .address(jid.as_str(), AddressKind::Individual)
@@ -84,6 +98,16 @@ impl Mapper {
     /// The bot's own address.
     pub(crate) fn own(&self) -> &Address {
         &self.own
+    }
+
+    /// The session's run-time state.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The nickname in rooms when none is given.
+    pub(crate) fn default_nick(&self) -> &str {
+        &self.default_nick
     }
 
     /// An address on this session for the JID `id`.
@@ -110,13 +134,30 @@ impl Mapper {
             .from
             .clone()
             .ok_or("a message without a sender (no `from`)")?;
-        let origin = self.address(from.to_bare().as_str(), AddressKind::Individual)?;
+        let bare = from.to_bare();
+        let own_nick = self.state().room(&bare).map(|r| r.nick.clone());
+        // Someone in a room (`room@service/nick`) is addressed by the full JID; anyone else by
+        // the bare JID.
+        let origin = match (&own_nick, from.resource()) {
+            (Some(_), Some(_)) => self.address(from.as_str(), AddressKind::Individual)?,
+            _ => self.address(bare.as_str(), AddressKind::Individual)?,
+        };
+        let mut room = None;
         match message.type_ {
             MessageType::Error => return self.send_failure(&message, origin).map(Some),
             MessageType::Groupchat => {
-                // Rooms come later: the session joins none, so these are stray.
-                tracing::debug!(from = %from, "ignoring a groupchat message (rooms are not supported yet)");
-                return Ok(None);
+                let Some(own_nick) = own_nick else {
+                    tracing::debug!(from = %from, "ignoring a groupchat message from a room the session is not in");
+                    return Ok(None);
+                };
+                match from.resource() {
+                    // The room itself: its subject, notices.
+                    None => return Ok(None),
+                    // The room reflecting the bot's own message.
+                    Some(nick) if nick.as_str() == own_nick => return Ok(None),
+                    Some(_) => {}
+                }
+                room = Some(self.address(bare.as_str(), AddressKind::Channel)?);
             }
             MessageType::Chat | MessageType::Normal | MessageType::Headline => {}
         }
@@ -136,6 +177,11 @@ impl Mapper {
                 sent = timestamp(&delay.stamp);
             } else if payload.is("signal", NS_SIGNAL) {
                 user_defined = Some(payload);
+            } else if payload.is("received", NS_RECEIPTS) {
+                if let Some(id) = payload.attr("id").filter(|id| !id.is_empty()) {
+                    self.state()
+                        .delivery(&SignalId::from(id), DeliveryStatus::Delivered);
+                }
             } else if payload.has_ns(ns::CHATSTATES) {
                 chat_state = Some(ChatState::try_from(payload.clone()).map_err(|e| {
                     format!("a message from {from} has a malformed chat state: {e}")
@@ -150,7 +196,13 @@ impl Mapper {
         meta.response_to = reply_to;
         meta.sent = Some(sent.unwrap_or_else(now));
         meta.origin = Some(origin.clone());
-        meta.addressees = vec![self.own.clone()];
+        match &room {
+            Some(room) => {
+                meta.addressees = vec![room.clone()];
+                meta.visible_to = vec![room.clone()];
+            }
+            None => meta.addressees = vec![self.own.clone()],
+        }
 
         let body: Body = if let Some(element) = user_defined {
             let name = element
@@ -177,7 +229,7 @@ impl Mapper {
             m.into()
         } else if let Some(state) = chat_state {
             StatusChange::new(Status::Typing {
-                conversation: origin,
+                conversation: room.unwrap_or(origin),
                 state: typing_state(&state),
             })
             .into()
@@ -241,6 +293,13 @@ impl Mapper {
             (None, _) => format!("{origin} answered with an error"),
         };
         let failed = SignalId::from(failed);
+        self.state().delivery(
+            &failed,
+            DeliveryStatus::Failed {
+                kind,
+                message: message_text.clone(),
+            },
+        );
         let mut signal = Signal::new(SendFailure {
             failed: failed.clone(),
             kind,
@@ -262,6 +321,14 @@ impl Mapper {
         };
         if own == Some(&from) {
             return None;
+        }
+        let bare = from.to_bare();
+        let in_room = self.state().room(&bare).is_some();
+        if presence.type_ == PresenceType::Error {
+            return Some(self.presence_error(&presence, &from, in_room));
+        }
+        if in_room && let Some(nick) = from.resource() {
+            return self.occupant_signal(&presence, &bare, nick.as_str(), &from);
         }
         let availability = match presence.type_ {
             PresenceType::None => match presence.show {
@@ -302,6 +369,13 @@ impl Mapper {
             .or_else(|| presence.statuses.values().next())
             .filter(|s| !s.is_empty())
             .cloned();
+        self.state().contact_presence(
+            bare,
+            PresenceStatus {
+                availability,
+                message: change.message.clone(),
+            },
+        );
         let mut signal = match presence.id.as_deref().filter(|id| !id.is_empty()) {
             Some(id) => Signal {
                 meta: Metadata::with_id(SignalId::from(id)),
@@ -313,6 +387,124 @@ impl Mapper {
         signal.meta.origin = Some(origin);
         signal.meta.addressees = vec![self.own.clone()];
         Some(signal)
+    }
+
+    /// An occupant joining, changing or leaving a room the session is in: a "present in room"
+    /// status change from `room@service/nick`, visible to the room.
+    fn occupant_signal(
+        &self,
+        presence: &Presence,
+        room: &BareJid,
+        nick: &str,
+        from: &Jid,
+    ) -> Option<Signal> {
+        let occupant = occupant_presence(presence)?;
+        if !self.state().occupant(room, nick, &occupant) {
+            return None;
+        }
+        let (origin, room_address) = match (
+            self.address(from.as_str(), AddressKind::Individual),
+            self.address(room.as_str(), AddressKind::Channel),
+        ) {
+            (Ok(origin), Ok(room)) => (origin, room),
+            (Err(e), _) | (_, Err(e)) => return Some(system_error(e)),
+        };
+        let change = StatusChange::new(Status::InRoom {
+            room: room_address.clone(),
+            present: occupant.present,
+            role: occupant.role,
+        });
+        let mut signal = Signal::new(change);
+        signal.meta.sent = Some(now());
+        signal.meta.origin = Some(origin);
+        signal.meta.addressees = vec![self.own.clone()];
+        signal.meta.visible_to = vec![room_address];
+        Some(signal)
+    }
+
+    /// A presence of type error: the failure of the presence with its id (a room refusing a
+    /// join, say; the room is then forgotten, so that it is not joined again).
+    fn presence_error(&self, presence: &Presence, from: &Jid, in_room: bool) -> Signal {
+        let error = presence
+            .payloads
+            .iter()
+            .find(|p| p.is("error", ns::DEFAULT_NS));
+        let condition = error.and_then(|e| {
+            e.children()
+                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        });
+        if in_room {
+            self.state().leave_room(&from.to_bare());
+        }
+        let Some(id) = presence.id.as_deref().filter(|id| !id.is_empty()) else {
+            return system_error(format!(
+                "{from} answered a presence with the error {}",
+                condition.as_deref().unwrap_or("(no condition)")
+            ));
+        };
+        let kind = match condition.as_deref() {
+            Some("item-not-found" | "remote-server-not-found" | "jid-malformed") => {
+                FailureKind::UnknownAddressee
+            }
+            Some(
+                "forbidden"
+                | "not-allowed"
+                | "not-authorized"
+                | "registration-required"
+                | "conflict"
+                | "service-unavailable",
+            ) => FailureKind::Rejected,
+            _ => FailureKind::Other,
+        };
+        let mut signal = Signal::new(SendFailure {
+            failed: SignalId::from(id),
+            kind,
+            message: format!(
+                "{from} refused: {}",
+                condition.as_deref().unwrap_or("an error")
+            ),
+            code: condition,
+        });
+        signal.meta.response_to = Some(SignalId::from(id));
+        signal.meta.sent = Some(now());
+        signal.meta.origin = self
+            .address(from.to_bare().as_str(), AddressKind::Individual)
+            .ok();
+        signal.meta.addressees = vec![self.own.clone()];
+        signal
+    }
+
+    /// The room JID of a channel address of this session.
+    fn room_of(&self, address: &Address) -> Result<BareJid, Refusal> {
+        if address.platform() != PLATFORM {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!("{address} is not an XMPP address"),
+            ));
+        }
+        let jid = BareJid::new(address.id()).map_err(|e| {
+            Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!("{address} is not a room JID: {e}"),
+            )
+            .with_code("jid-malformed")
+        })?;
+        Ok(jid)
+    }
+
+    /// The room JID of a channel address, if the session is in that room.
+    fn joined_room(&self, address: &Address) -> Result<BareJid, Refusal> {
+        let jid = self.room_of(address)?;
+        if self.state().room(&jid).is_none() {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!(
+                    "the bot is not in the room {address}: join it first (a status change InRoom with present: true, or `rooms` in the config)"
+                ),
+            ));
+        }
+        Ok(jid)
     }
 
     /// The stanzas that carry an outbound signal (one per addressee), or why it cannot go.
@@ -337,8 +529,11 @@ impl Mapper {
                     conversation,
                     state,
                 } => {
-                    let to = self.jid_of(conversation)?;
-                    let mut message = Message::chat(Some(to));
+                    let mut message = if conversation.kind() == AddressKind::Channel {
+                        Message::groupchat(Some(self.joined_room(conversation)?.into()))
+                    } else {
+                        Message::chat(Some(self.jid_of(conversation)?))
+                    };
                     message.id = Some(Id(signal.meta.id.to_string()));
                     message.payloads.push(chat_state(*state).into());
                     Ok(vec![message.into()])
@@ -355,10 +550,20 @@ impl Mapper {
                         .map(|to| Ok(presence.clone().with_to(self.jid_of(to)?).into()))
                         .collect()
                 }
-                Status::InRoom { .. } => Err(Refusal::new(
-                    FailureKind::Rejected,
-                    "rooms (XEP-0045) are not supported by this session yet",
-                )),
+                Status::InRoom { room, present, .. } => {
+                    let jid = self.room_of(room)?;
+                    let id = Some(signal.meta.id.to_string());
+                    if *present {
+                        let nick = self.default_nick.clone();
+                        self.state().want_room(jid.clone(), nick.clone(), None);
+                        Ok(vec![join_presence(&jid, &nick, None, id).into()])
+                    } else {
+                        match self.state().leave_room(&jid) {
+                            Some(nick) => Ok(vec![leave_presence(&jid, &nick, id).into()]),
+                            None => Ok(Vec::new()),
+                        }
+                    }
+                }
             },
             other => Err(Refusal::new(
                 FailureKind::Rejected,
@@ -367,18 +572,13 @@ impl Mapper {
         }
     }
 
-    /// The JID of an addressee of this session (one-to-one only, for now).
+    /// The JID of a person or bot on this session (a bare JID, or `room@service/nick` for
+    /// someone in a room).
     fn jid_of(&self, address: &Address) -> Result<Jid, Refusal> {
         if address.platform() != PLATFORM {
             return Err(Refusal::new(
                 FailureKind::UnknownAddressee,
                 format!("{address} is not an XMPP address"),
-            ));
-        }
-        if address.kind() == AddressKind::Channel {
-            return Err(Refusal::new(
-                FailureKind::Rejected,
-                format!("{address} is a room; rooms (XEP-0045) are not supported yet"),
             ));
         }
         Jid::new(address.id()).map_err(|e| {
@@ -392,9 +592,20 @@ impl Mapper {
 
     /// A one-to-one message to `to` carrying `signal` (a message or a user-defined signal).
     fn message_to(&self, to: &Address, signal: &Signal) -> Result<Message, Refusal> {
-        let jid = self.jid_of(to)?;
         let id = signal.meta.id.to_string();
-        let mut message = Message::chat(Some(jid.clone()));
+        let (jid, mut message) = if to.kind() == AddressKind::Channel {
+            let room: Jid = self.joined_room(to)?.into();
+            (room.clone(), Message::groupchat(Some(room)))
+        } else {
+            let jid = self.jid_of(to)?;
+            let mut message = Message::chat(Some(jid.clone()));
+            // Ask for a delivery receipt (XEP-0184); rooms do not give them.
+            message
+                .payloads
+                .push(Element::builder("request", NS_RECEIPTS).build());
+            self.state().delivery(&signal.meta.id, DeliveryStatus::Sent);
+            (jid, message)
+        };
         message.id = Some(Id(id.clone()));
         message.payloads.push(OriginId { id }.into());
         if let Some(reply_to) = &signal.meta.response_to {

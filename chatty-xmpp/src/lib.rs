@@ -2,10 +2,11 @@
 
 mod config;
 mod convert;
+mod rooms;
 mod session;
 
 pub use chatty_core::Secret;
-pub use config::{ConfigError, TlsMode, XmppConfig};
+pub use config::{ConfigError, RoomConfig, TlsMode, XmppConfig};
 pub use convert::{NS_REPLY, NS_SIGNAL};
 pub use session::XmppSession;
 

@@ -12,8 +12,8 @@ use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
-    ConnectionErrorKind, FailureKind, Features, InboundSink, Query, QueryError, Refusal, Session,
-    SessionEnd, SessionError, Signal, Signals,
+    ConnectionErrorKind, FailureKind, Features, InboundSink, MemberStatus, Query, QueryError,
+    Refusal, Session, SessionEnd, SessionError, Signal, Signals,
 };
 use sasl::common::Credentials;
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +23,7 @@ use tokio_xmpp::connect::{
     TcpServerConnector,
 };
 use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
@@ -32,9 +33,9 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::PLATFORM;
 use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
-use crate::convert::{Mapper, own_presence};
+use crate::convert::{Mapper, NS_RECEIPTS, NS_REPLY, NS_SIGNAL, own_presence};
 
-/// What the session carries (one-to-one only for now; rooms, files and the rest come later).
+/// What the session carries to a person or bot.
 const CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::PRESENCE)
@@ -42,8 +43,33 @@ const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Signals::USER_DEFINED),
     Features::SUBJECT
         .union(Features::REPLIES)
-        .union(Features::STATUS_MESSAGE),
+        .union(Features::STATUS_MESSAGE)
+        .union(Features::DELIVERY_REPORTS),
 );
+
+/// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
+/// messages with one come back as Unsupported; rooms give no delivery receipts.
+const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
+    Signals::MESSAGE
+        .union(Signals::TYPING)
+        .union(Signals::USER_DEFINED)
+        .union(Signals::IN_ROOM),
+    Features::REPLIES,
+);
+
+/// How long an IQ request (disco#info) may wait for its answer.
+const IQ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The disco#info features the bot announces (XEP-0030).
+const FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::PING,
+    ns::CHATSTATES,
+    crate::convert::NS_RECEIPTS,
+    ns::MUC,
+    NS_REPLY,
+    NS_SIGNAL,
+];
 
 /// How many outbound signals may wait for the connection task before `send` waits.
 const COMMAND_QUEUE: usize = 1024;
@@ -56,6 +82,8 @@ enum Command {
     Send(Vec<Stanza>),
     /// End the session.
     End(SessionEnd),
+    /// Send an IQ request and hand its answer (a result or an error) back.
+    Iq(Box<Iq>, oneshot::Sender<Iq>),
 }
 
 /// An XMPP account serving a bot: one-to-one messages, typing and presence (see the crate
@@ -209,6 +237,30 @@ impl XmppSession {
                 return Err(self.error(e.to_string()));
             }
         };
+        for room in &self.config.rooms {
+            let password = match room.password.as_ref().map(chatty_core::Secret::reveal) {
+                Some(Err(e)) => {
+                    let error = ConnectionError {
+                        kind: ConnectionErrorKind::Other,
+                        cause: format!("room {}: password: {e}", room.jid),
+                        retry_in: None,
+                    };
+                    let _ = inbound.send(Signal::internal(self.own(), error)).await;
+                    return Err(self.error(format!("room {}: password: {e}", room.jid)));
+                }
+                Some(Ok(password)) => Some(password),
+                None => None,
+            };
+            if let Ok(jid) = BareJid::new(&room.jid) {
+                let nick = room
+                    .nick
+                    .clone()
+                    .unwrap_or_else(|| self.mapper.default_nick().to_owned());
+                self.mapper.state().want_room(jid, nick, password);
+            }
+        }
+        let mut pending_iqs: std::collections::HashMap<String, oneshot::Sender<Iq>> =
+            std::collections::HashMap::new();
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
         let mut stream = self.stanza_stream(password, reports_tx);
         let mut bound: Option<Jid> = None;
@@ -243,6 +295,11 @@ impl XmppSession {
                         tracing::debug!(jid = %bound_jid, "online");
                         bound = Some(bound_jid);
                         drop(stream.send(Box::new(presence.clone().into())).await);
+                        // A new stream: the rooms forgot the bot; join them again.
+                        let joins = self.mapper.state().rejoin_all();
+                        for join in joins {
+                            drop(stream.send(Box::new(join.into())).await);
+                        }
                         if !inbound.has_started() {
                             awaiting_echo =
                                 Some(tokio::time::Instant::now() + self.config.connect_timeout());
@@ -267,6 +324,21 @@ impl XmppSession {
                         {
                             break None;
                         }
+                        let stanza = match stanza {
+                            Stanza::Iq(
+                                iq @ (Iq::Result { .. } | Iq::Error { .. }),
+                            ) => {
+                                let id = match &iq {
+                                    Iq::Result { id, .. } | Iq::Error { id, .. } => id.clone(),
+                                    _ => String::new(),
+                                };
+                                if let Some(waiting) = pending_iqs.remove(&id) {
+                                    let _ = waiting.send(iq);
+                                }
+                                continue;
+                            }
+                            other => other,
+                        };
                         if let Some(signal) = self.inbound(stanza, bound.as_ref(), &stream).await
                             && !Self::push(inbound, signal).await
                         {
@@ -284,6 +356,14 @@ impl XmppSession {
                         }
                     }
                     Some(Command::End(end)) => break Some(end),
+                    Some(Command::Iq(iq, answer)) => {
+                        let id = match &*iq {
+                            Iq::Get { id, .. } | Iq::Set { id, .. } | Iq::Result { id, .. } | Iq::Error { id, .. } => id.clone(),
+                        };
+                        pending_iqs.retain(|_, waiting| !waiting.is_closed());
+                        pending_iqs.insert(id, answer);
+                        drop(stream.send(Box::new((*iq).into())).await);
+                    }
                     None => break None,
                 },
             }
@@ -339,7 +419,12 @@ impl XmppSession {
         stream: &StanzaStream,
     ) -> Option<Signal> {
         match stanza {
-            Stanza::Message(message) => self.mapper.inbound_message(message),
+            Stanza::Message(message) => {
+                if let Some(receipt) = receipt_for(&message) {
+                    drop(stream.send(Box::new(receipt.into())).await);
+                }
+                self.mapper.inbound_message(message)
+            }
             Stanza::Presence(presence) => self.mapper.inbound_presence(presence, bound),
             Stanza::Iq(iq) => {
                 if let Some(answer) = answer_iq(iq) {
@@ -350,22 +435,76 @@ impl XmppSession {
         }
     }
 
-    fn answer(&self, query: &Query) -> Result<Answer, QueryError> {
+    /// A room's bare JID from a channel address (or an occupant's `room@service/nick`).
+    fn room_jid(&self, address: &Address) -> Result<BareJid, QueryError> {
+        if address.platform() != PLATFORM {
+            return Err(QueryError::Failed {
+                message: format!("{address} is not an XMPP address"),
+            });
+        }
+        Jid::new(address.id())
+            .map(|jid| jid.to_bare())
+            .map_err(|e| QueryError::Failed {
+                message: format!("{address} is not a JID: {e}"),
+            })
+    }
+
+    /// Asks `to` for its disco#info (XEP-0030) and returns its identities' categories.
+    async fn disco_categories(&self, to: Jid) -> Result<Vec<String>, QueryError> {
+        let iq = Iq::from_get(
+            format!("disco-{}", chatty_core::SignalId::generate()),
+            DiscoInfoQuery { node: None },
+        )
+        .with_to(to.clone());
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Iq(Box::new(iq), tx))
+            .await
+            .map_err(|_| QueryError::Closed)?;
+        let answer = tokio::time::timeout(IQ_TIMEOUT, rx)
+            .await
+            .map_err(|_| QueryError::Failed {
+                message: format!("{to} did not answer disco#info within {IQ_TIMEOUT:?}"),
+            })?
+            .map_err(|_| QueryError::Closed)?;
+        match answer {
+            Iq::Result {
+                payload: Some(payload),
+                ..
+            } => {
+                let info = DiscoInfoResult::try_from(payload).map_err(|e| QueryError::Failed {
+                    message: format!("{to} answered disco#info with something malformed: {e}"),
+                })?;
+                Ok(info.identities.into_iter().map(|i| i.category).collect())
+            }
+            // No answer of its own (an account the bot may not see): not a room, at least.
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn answer(&self, query: &Query) -> Result<Answer, QueryError> {
         match query {
             Query::AddressKind { address } => {
-                if address.platform() != PLATFORM || Jid::new(address.id()).is_err() {
-                    return Err(QueryError::Failed {
-                        message: format!("{address} is not an XMPP address"),
-                    });
-                }
-                // Rooms (disco#info identity `conference`) come with MUC support; until then
-                // every JID is one person or bot.
-                Ok(Answer::AddressKind {
-                    kind: match address.kind() {
-                        AddressKind::Channel => AddressKind::Channel,
-                        _ => AddressKind::Individual,
-                    },
-                })
+                let jid = self.room_jid(address)?;
+                let full = Jid::new(address.id()).map_err(|e| QueryError::Failed {
+                    message: format!("{address} is not a JID: {e}"),
+                })?;
+                let in_room = self.mapper.state().room(&jid).is_some();
+                // Someone in a room, or one resource of an account, is an individual; a room
+                // the bot is in, or a JID whose disco#info says `conference`, a channel.
+                let channel = full.resource().is_none()
+                    && (in_room
+                        || self
+                            .disco_categories(jid.into())
+                            .await?
+                            .iter()
+                            .any(|c| c == "conference"));
+                let kind = if channel {
+                    AddressKind::Channel
+                } else {
+                    AddressKind::Individual
+                };
+                Ok(Answer::AddressKind { kind })
             }
             Query::SupportedSignals { address } => Ok(Answer::SupportedSignals {
                 signals: self.capabilities(Some(address)).signals,
@@ -377,20 +516,70 @@ impl XmppSession {
                     degraded: caps.degraded,
                 })
             }
-            Query::Members { .. } | Query::MemberStatus { .. } | Query::OwnStatus { .. } => Err(
-                QueryError::not_supported(query, "rooms (XEP-0045) are not supported yet"),
-            ),
-            Query::Status { .. } => Err(QueryError::not_supported(
-                query,
-                "presence of roster contacts is not tracked yet",
-            )),
+            Query::Members { address } => {
+                let jid = self.room_jid(address)?;
+                let state = self.mapper.state();
+                let room = state.room(&jid).ok_or_else(|| QueryError::Failed {
+                    message: format!("the bot is not in the room {address}"),
+                })?;
+                let members = room
+                    .occupants
+                    .keys()
+                    .filter_map(|nick| {
+                        let full = jid.with_resource_str(nick).ok()?;
+                        self.mapper
+                            .address(full.as_str(), AddressKind::Individual)
+                            .ok()
+                    })
+                    .collect();
+                Ok(Answer::Members { members })
+            }
+            Query::MemberStatus { member, channel } => {
+                let jid = self.room_jid(channel)?;
+                let nick = Jid::new(member.id())
+                    .ok()
+                    .and_then(|j| j.resource().map(|r| r.as_str().to_owned()))
+                    .ok_or_else(|| QueryError::Failed {
+                        message: format!("{member} is not someone in a room (room@service/nick)"),
+                    })?;
+                let state = self.mapper.state();
+                let room = state.room(&jid).ok_or_else(|| QueryError::Failed {
+                    message: format!("the bot is not in the room {channel}"),
+                })?;
+                let occupant = room.occupants.get(&nick);
+                Ok(Answer::MemberStatus(MemberStatus {
+                    present: occupant.is_some(),
+                    role: occupant.and_then(|o| o.role.clone()),
+                }))
+            }
+            Query::OwnStatus { channel } => {
+                let jid = self.room_jid(channel)?;
+                let state = self.mapper.state();
+                let status = match state.room(&jid) {
+                    Some(room) => {
+                        let own = room.occupants.get(&room.nick);
+                        MemberStatus {
+                            present: room.joined,
+                            role: own.and_then(|o| o.role.clone()),
+                        }
+                    }
+                    None => MemberStatus {
+                        present: false,
+                        role: None,
+                    },
+                };
+                Ok(Answer::MemberStatus(status))
+            }
+            Query::Status { address } => {
+                let jid = self.room_jid(address)?;
+                Ok(Answer::Status(self.mapper.state().presence_of(&jid)))
+            }
+            Query::DeliveryStatus { id } => {
+                Ok(Answer::DeliveryStatus(self.mapper.state().delivery_of(id)))
+            }
             Query::ReceivedFrom { .. } | Query::SentTo { .. } => Err(QueryError::not_supported(
                 query,
                 "history from the server's archive (XEP-0313) is not supported yet; wrap the bot in the Logger",
-            )),
-            Query::DeliveryStatus { .. } => Err(QueryError::not_supported(
-                query,
-                "delivery receipts (XEP-0184) are not supported yet",
             )),
         }
     }
@@ -399,9 +588,57 @@ impl XmppSession {
 /// The end of a session that was asked to end.
 struct Ended(SessionEnd);
 
-/// The answer to an IQ request: a pong to a ping (XEP-0199), `service-unavailable` to the rest.
+/// The receipt (XEP-0184) for a one-to-one message that asks for one.
+fn receipt_for(
+    message: &tokio_xmpp::parsers::message::Message,
+) -> Option<tokio_xmpp::parsers::message::Message> {
+    use tokio_xmpp::parsers::message::{Id, Message, MessageType};
+    if message.type_ == MessageType::Groupchat || message.type_ == MessageType::Error {
+        return None;
+    }
+    if !message
+        .payloads
+        .iter()
+        .any(|p| p.is("request", NS_RECEIPTS))
+    {
+        return None;
+    }
+    let id = message
+        .id
+        .as_ref()
+        .map(|id| id.0.clone())
+        .filter(|id| !id.is_empty())?;
+    let mut receipt = Message::new(message.from.clone());
+    receipt.type_ = message.type_.clone();
+    receipt.id = Some(Id(format!("receipt-{id}")));
+    receipt.payloads.push(
+        tokio_xmpp::minidom::Element::builder("received", NS_RECEIPTS)
+            .attr(tokio_xmpp::minidom::rxml::xml_ncname!("id").into(), id)
+            .build(),
+    );
+    Some(receipt)
+}
+
+/// The answer to an IQ request: a pong to a ping (XEP-0199), the bot's identity and features
+/// to disco#info (XEP-0030), `service-unavailable` to the rest.
 fn answer_iq(iq: Iq) -> Option<Iq> {
     match iq {
+        Iq::Get {
+            from, id, payload, ..
+        } if payload.is("query", ns::DISCO_INFO) && payload.attr("node").is_none() => {
+            let info = DiscoInfoResult {
+                node: None,
+                identities: vec![Identity::new("client", "bot", "en", "Chatty")],
+                features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+                extensions: Vec::new(),
+            };
+            Some(Iq::Result {
+                from: None,
+                to: from,
+                id,
+                payload: Some(info.into()),
+            })
+        }
         Iq::Get {
             from, id, payload, ..
         } if payload.is("ping", ns::PING) => Some(Iq::Result {
@@ -587,10 +824,7 @@ impl Session for XmppSession {
 
     fn capabilities(&self, address: Option<&Address>) -> Capabilities {
         match address {
-            // Rooms come later: nothing goes to one yet, so the router answers Unsupported.
-            Some(a) if a.kind() == AddressKind::Channel => {
-                Capabilities::new(Signals::empty(), Features::empty())
-            }
+            Some(a) if a.kind() == AddressKind::Channel => ROOM_CAPABILITIES,
             _ => CAPABILITIES,
         }
     }
@@ -624,7 +858,7 @@ impl Session for XmppSession {
     }
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
-        Box::pin(async move { self.answer(&query) })
+        Box::pin(async move { self.answer(&query).await })
     }
 }
 

@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 use chatty_core::reexports::async_channel;
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{
-    Availability, Body, ConnectionErrorKind, FailureKind, InboundSink, Message, Router, Session,
+    Availability, Body, ConnectionErrorKind, FailureKind, InboundSink, Message, Session,
     SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
 };
-use chatty_test::{Probe, ProbeRemote};
-use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppConfig, XmppSession};
-use tokio::task::JoinHandle;
+use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppSession};
 use tokio_xmpp::connect::DnsConfig;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -26,58 +24,7 @@ use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::xmlstream::Timeouts;
 use tokio_xmpp::{Client, Event, IqRequest};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A bot (a probe) on a session of its own, through a router.
-struct Bot {
-    remote: ProbeRemote,
-    address: chatty_core::Address,
-    task: JoinHandle<()>,
-}
-
-async fn bot(config: XmppConfig) -> Bot {
-    let session = XmppSession::new(config).expect("a valid config");
-    let address = session.address().clone();
-    let (probe, mut remote) = Probe::new();
-    remote.wait = WAIT;
-    let router = Router::new().session(session);
-    let task = tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    Bot {
-        remote,
-        address,
-        task,
-    }
-}
-
-impl Bot {
-    async fn send(&mut self, signal: Signal) -> chatty_core::SignalId {
-        self.remote.handle().await.send(signal).await.expect("sent")
-    }
-
-    /// The next signal that is neither lifecycle nor presence.
-    async fn next_io(&self) -> Signal {
-        loop {
-            let signal = self.remote.next().await.expect("a signal in time");
-            let presence = matches!(&signal.body, Body::StatusChange(c)
-                if matches!(c.status, Status::Presence { .. }));
-            if !ProbeRemote::is_lifecycle(&signal) && !presence {
-                return signal;
-            }
-        }
-    }
-
-    async fn finish(mut self) {
-        self.send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
-            .await;
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the router ends")
-            .expect("no panic");
-    }
-}
+use common::{WAIT, bot};
 
 /// A plain tokio-xmpp client (no Chatty) for `account`, online.
 async fn plain_client(account: &common::Account) -> Client {

@@ -1,0 +1,295 @@
+//! Multi-user rooms (XEP-0045) and the queries that need the server, against the test Prosody:
+//! joining from the config and at run time, groupchat both ways with the right origin and no
+//! reflected echo, occupants' presence, members and roles, a plain tokio-xmpp client in the same
+//! room, address kinds through disco#info, delivery receipts (XEP-0184) and contacts' presence.
+
+mod common;
+
+use std::time::Duration;
+
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::{
+    Address, AddressKind, Availability, Body, DeliveryStatus, Message, Signal, Status, StatusChange,
+};
+use chatty_xmpp::RoomConfig;
+use common::{WAIT, bot};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage, MessageType};
+use tokio_xmpp::parsers::muc::Muc;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::{Client, Event};
+
+/// A room of its own for each test.
+fn room_jid(test: &str) -> String {
+    let unique = chatty_core::SignalId::generate();
+    let unique: String = unique
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{test}-{unique}@rooms.{}", common::server().domain)
+}
+
+fn channel(jid: &str) -> Address {
+    format!("xmpp:{jid};kind=channel").parse().unwrap()
+}
+
+/// The next signal of the bot that satisfies `pick`, skipping the rest.
+async fn next_matching(bot: &common::Bot, what: &str, pick: impl Fn(&Signal) -> bool) -> Signal {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match bot.remote.next_within(left).await {
+            Some(signal) if pick(&signal) => return signal,
+            Some(_) => {}
+            None => panic!("{what}: nothing within {WAIT:?}"),
+        }
+    }
+}
+
+fn in_room(signal: &Signal, nick: &str, present: bool) -> bool {
+    matches!(&signal.body, Body::StatusChange(StatusChange { status: Status::InRoom { present: p, .. }, .. }) if *p == present)
+        && signal
+            .meta
+            .origin
+            .as_ref()
+            .is_some_and(|o| o.id().ends_with(&format!("/{nick}")))
+}
+
+fn message_text(signal: &Signal) -> Option<&str> {
+    match &signal.body {
+        Body::Message(m) => Some(&m.text),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn two_bots_talk_in_a_room_with_the_right_origin_and_no_echo() {
+    let room = room_jid("talk");
+    let room_address = channel(&room);
+    let alice_account = common::account();
+    let bob_account = common::account();
+    let alice_nick = "alice-bot";
+    // Alice joins from her config; Bob at run time.
+    let mut alice =
+        bot(common::config(&alice_account).with_room(RoomConfig::new(&room).with_nick(alice_nick)))
+            .await;
+    next_matching(&alice, "alice's own join", |s| in_room(s, alice_nick, true)).await;
+    let mut bob = bot(common::config(&bob_account)).await;
+    let bob_nick = bob_account.jid.split('@').next().unwrap().to_owned();
+    bob.send(Signal::new(StatusChange::new(Status::InRoom {
+        room: room_address.clone(),
+        present: true,
+        role: None,
+    })))
+    .await;
+    let joined = next_matching(&alice, "bob's join", |s| in_room(s, &bob_nick, true)).await;
+    assert_eq!(joined.meta.visible_to, vec![room_address.clone()]);
+    let Body::StatusChange(change) = &joined.body else {
+        unreachable!()
+    };
+    let Status::InRoom { room: r, role, .. } = &change.status else {
+        unreachable!()
+    };
+    assert_eq!(r, &room_address);
+    assert_eq!(role.as_deref(), Some("participant"));
+    next_matching(&bob, "bob's own join", |s| in_room(s, &bob_nick, true)).await;
+
+    // Bob speaks in the room; Alice hears it from room/bob, Bob hears no echo of it.
+    let said = bob
+        .send(Signal::new(Message::text("hello room")).to(room_address.clone()))
+        .await;
+    let heard = next_matching(&alice, "bob's message", |s| message_text(s).is_some()).await;
+    assert_eq!(message_text(&heard), Some("hello room"));
+    assert_eq!(heard.id(), &said, "the origin-id is kept");
+    assert_eq!(
+        heard.meta.origin.as_ref().map(|o| o.id().to_owned()),
+        Some(format!("{room}/{bob_nick}"))
+    );
+    assert_eq!(heard.meta.visible_to, vec![room_address.clone()]);
+    // Alice answers: the reply goes to the room, in response to Bob's message.
+    let answer = heard.reply(Message::text("hello bob"));
+    assert_eq!(answer.meta.addressees, vec![room_address.clone()]);
+    alice.send(answer).await;
+    let got = next_matching(&bob, "alice's answer", |s| message_text(s).is_some()).await;
+    assert_eq!(
+        message_text(&got),
+        Some("hello bob"),
+        "bob got no echo of his own first"
+    );
+    assert_eq!(got.meta.response_to.as_ref(), Some(&said));
+
+    // Members, roles, the bot's own status.
+    let handle = alice.remote.handle().await;
+    let mut members: Vec<String> = handle
+        .members(&room_address)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id().rsplit('/').next().unwrap().to_owned())
+        .collect();
+    members.sort();
+    let mut expected = vec![alice_nick.to_owned(), bob_nick.clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+    let bob_in_room: Address = format!("xmpp:{room}/{bob_nick}").parse().unwrap();
+    let status = handle
+        .member_status(&bob_in_room, &room_address)
+        .await
+        .unwrap();
+    assert!(status.present);
+    let own = handle.own_status(&room_address).await.unwrap();
+    assert!(own.present);
+    // The room was created by Alice, who is its owner and so a moderator.
+    assert_eq!(own.role.as_deref(), Some("moderator"));
+    assert_eq!(
+        handle.address_kind(&room_address).await.unwrap(),
+        AddressKind::Channel
+    );
+
+    // A subject would set the room's topic: Unsupported for a room.
+    alice
+        .send(Signal::new(Message::text("x").with_subject("topic")).to(room_address.clone()))
+        .await;
+    next_matching(&alice, "the subject refused", |s| {
+        matches!(s.body, Body::Unsupported(_))
+    })
+    .await;
+
+    // Bob leaves.
+    bob.send(Signal::new(StatusChange::new(Status::InRoom {
+        room: room_address.clone(),
+        present: false,
+        role: None,
+    })))
+    .await;
+    next_matching(&alice, "bob's leave", |s| in_room(s, &bob_nick, false)).await;
+    let status = handle
+        .member_status(&bob_in_room, &room_address)
+        .await
+        .unwrap();
+    assert!(!status.present);
+    alice.finish().await;
+    bob.finish().await;
+}
+
+#[tokio::test]
+async fn a_plain_client_in_the_room_is_heard_and_hears_the_bot() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let room = room_jid("plain");
+    let bot_account = common::account();
+    let mut chatty =
+        bot(common::config(&bot_account).with_room(RoomConfig::new(&room).with_nick("chatty")))
+            .await;
+    next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
+
+    let person = common::account();
+    let server = common::server();
+    let mut client = Client::new_starttls(
+        Jid::new(&person.jid).unwrap(),
+        person.password.clone(),
+        tokio_xmpp::connect::DnsConfig::no_srv(&server.host, server.port),
+        tokio_xmpp::xmlstream::Timeouts::tight(),
+    );
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = client.next().await {
+            if let Event::Online { .. } = event {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the plain client comes online");
+    let join = Presence::available()
+        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
+        .with_payloads(vec![Muc::new().into()]);
+    client.send_stanza(join.into()).await.unwrap();
+    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+
+    let mut said = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+    said.bodies.insert(Lang::new(), "hi chatty".into());
+    client.send_stanza(said.into()).await.unwrap();
+    let heard = next_matching(&chatty, "carol's message", |s| message_text(s).is_some()).await;
+    assert_eq!(message_text(&heard), Some("hi chatty"));
+    assert_eq!(
+        heard.meta.origin.as_ref().map(|o| o.id().to_owned()),
+        Some(format!("{room}/carol"))
+    );
+    chatty.send(heard.reply(Message::text("hi carol"))).await;
+    let answer = tokio::time::timeout(WAIT, async {
+        while let Some(event) = client.next().await {
+            if let Event::Stanza(tokio_xmpp::Stanza::Message(m)) = event
+                && m.type_ == MessageType::Groupchat
+                && m.get_best_body(vec![])
+                    .is_some_and(|(_, b)| b == "hi carol")
+            {
+                return m;
+            }
+        }
+        panic!("the plain client's stream ended");
+    })
+    .await
+    .expect("the plain client hears the bot in the room");
+    assert_eq!(
+        answer.from.map(|f| f.to_string()),
+        Some(format!("{room}/chatty"))
+    );
+    chatty.finish().await;
+}
+
+#[tokio::test]
+async fn receipts_give_delivery_status_and_presence_is_remembered() {
+    let alice_account = common::account();
+    let bob_account = common::account();
+    let mut alice = bot(common::config(&alice_account)).await;
+    let mut bob = bot(common::config(&bob_account)).await;
+    let bob_address: Address = format!("xmpp:{}", bob_account.jid).parse().unwrap();
+    let alice_address: Address = format!("xmpp:{}", alice_account.jid).parse().unwrap();
+
+    let sent = alice
+        .send(Signal::new(Message::text("did you get this?")).to(bob_address.clone()))
+        .await;
+    next_matching(&bob, "the message", |s| message_text(s).is_some()).await;
+    let handle = alice.remote.handle().await;
+    // Bob's session sends the receipt by itself; it arrives soon after.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = handle.delivery_status(&sent).await.unwrap();
+        if status == DeliveryStatus::Delivered {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {status:?} after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        handle.address_kind(&bob_address).await.unwrap(),
+        AddressKind::Individual
+    );
+
+    // Bob tells Alice he is away; Alice's session remembers it.
+    let mut away = StatusChange::new(Status::Presence {
+        availability: Availability::Away,
+    });
+    away.message = Some("lunch".into());
+    bob.send(Signal::new(away).to(alice_address)).await;
+    next_matching(&alice, "bob's presence", |s| {
+        matches!(
+            &s.body,
+            Body::StatusChange(StatusChange {
+                status: Status::Presence {
+                    availability: Availability::Away
+                },
+                ..
+            })
+        )
+    })
+    .await;
+    let status = handle.status(&bob_address).await.unwrap();
+    assert_eq!(status.availability, Availability::Away);
+    assert_eq!(status.message.as_deref(), Some("lunch"));
+    alice.finish().await;
+    bob.finish().await;
+}
