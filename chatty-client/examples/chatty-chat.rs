@@ -2,20 +2,25 @@
 //! with no server and no config.
 //!
 //! ```sh
-//! cargo run -p chatty-client --example chatty-chat
+//! cargo run -p chatty-client --example chatty-chat            # in the terminal
+//! cargo run -p chatty-client --example chatty-chat -- --web   # in the browser: prints the URL
 //! ```
 //!
 //! You are `direct:you`; the bot is `direct:bot`. It shows that it is typing, then echoes each
 //! message; `files` makes it send two files (one with its bytes, one by URL) to try `/save`; a
 //! file you `/send` is acknowledged. The bot is also in the room `direct:lobby` (`/join lobby`),
-//! where it echoes too. `/quit` or Ctrl-C leaves and puts the terminal back.
+//! where it echoes too. `/quit` or Ctrl-C leaves and puts the terminal back. With `--web`, the
+//! web window on 127.0.0.1 instead: each further browser tab is a further person
+//! (`direct:guest-1`, …); Ctrl-C stops it.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chatty_client::TerminalClient;
+use chatty_client::{TerminalClient, WebClient};
 use chatty_core::{
-    Body, File, Message, Router, Signal, Status, StatusChange, TypingState, from_fn,
+    Body, Capabilities, File, Message, Router, Session, Signal, Status, StatusChange, TypingState,
+    from_fn,
 };
 use chatty_direct::Network;
 use tokio::sync::oneshot;
@@ -79,11 +84,41 @@ async fn main() -> ExitCode {
         let _ = stopped.await;
     }));
 
-    let window = TerminalClient::new().talk_to(bot_address);
-    let result = Router::new()
-        .session(network.endpoint("you"))
-        .run(window)
-        .await;
+    let result = if std::env::args().any(|a| a == "--web") {
+        let window = match WebClient::local().await {
+            Ok(window) => window,
+            Err(e) => {
+                eprintln!("chatty-chat: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let guests = network.clone();
+        let window = window.talk_to(bot_address).guests(move |name| {
+            if name == "bot" || name == "you" {
+                return Err(format!("{name} is taken"));
+            }
+            let session = guests
+                .try_endpoint_with(name, Capabilities::all())
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(session) as Arc<dyn Session>)
+        });
+        // Polled once now, so that Ctrl-C is caught from the moment the URL is printed.
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        let _ = chatty_core::reexports::futures::poll!(interrupt.as_mut());
+        println!("chatty-chat: open {} (Ctrl-C stops)", window.url());
+        Router::new()
+            .session(network.endpoint("you"))
+            .run_until(window, async {
+                let _ = interrupt.await;
+            })
+            .await
+    } else {
+        let window = TerminalClient::new().talk_to(bot_address);
+        Router::new()
+            .session(network.endpoint("you"))
+            .run(window)
+            .await
+    };
 
     let _ = stop.send(());
     let _ = bot.await;

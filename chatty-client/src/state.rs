@@ -266,6 +266,12 @@ impl Conversation {
         self.presence.as_ref()
     }
 
+    /// The files of the conversation, in order: file number `N` of `/save N PATH` (and of the
+    /// web window's download links) is `files()[N - 1]`.
+    pub fn files(&self) -> &[File] {
+        &self.files
+    }
+
     /// Who is typing here now.
     pub fn typing(&self) -> impl Iterator<Item = &Address> {
         self.typing.iter().map(|(who, _)| who)
@@ -921,6 +927,35 @@ impl ChatState {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Replaces the whole input line with `text` (control characters become spaces), the cursor
+    /// at its end: how a window with its own input box (the web window) reports what the person
+    /// types. Returns the typing notifications that follow, as for keys.
+    pub fn set_input(&mut self, text: &str) -> Vec<Action> {
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if text == self.input {
+            return Vec::new();
+        }
+        self.input = text;
+        self.cursor = self.input.chars().count();
+        self.history_pos = None;
+        self.after_edit()
+    }
+
+    /// Submits `line` as if it were typed and Enter pressed: a message to the current
+    /// conversation, or a command (`/to`, `/join`, `/status`, …). The input line is cleared.
+    pub fn submit_line(&mut self, line: &str) -> Vec<Action> {
+        let line: String = line
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        self.cursor = line.chars().count();
+        self.input = line;
+        self.submit()
     }
 
     /// Inserts pasted text at the cursor (line breaks become spaces).

@@ -575,3 +575,60 @@ fn without_a_conversation_lines_go_to_the_console() {
     state.apply(&from("direct:bot", Message::text("hi")));
     assert_eq!(state.current().unwrap().address(), &addr("direct:bot"));
 }
+
+#[test]
+fn a_whole_input_line_at_once_gives_the_same_typing_and_commands_as_keys() {
+    let mut state = connected();
+    // Setting the input (a web page's box) sends "composing" once, as the first key does.
+    let actions = state.set_input("hel");
+    let typing: Vec<_> = sent(&actions)
+        .into_iter()
+        .filter_map(|s| match &s.body {
+            Body::StatusChange(c) => match &c.status {
+                Status::Typing { state, .. } => Some(*state),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(typing, [TypingState::Composing]);
+    assert!(state.set_input("hell").is_empty(), "no second composing");
+    assert!(state.set_input("hell").is_empty(), "no change, nothing");
+    assert_eq!(state.input_line(), "hell");
+    assert_eq!(state.cursor(), 4);
+    // Control characters become spaces.
+    state.set_input("a\nb");
+    assert_eq!(state.input_line(), "a b");
+
+    // Submitting a line sends it and ends the typing ("active").
+    let actions = state.submit_line("hello");
+    let signals = sent(&actions);
+    assert!(matches!(&signals[0].body, Body::Message(m) if m.text == "hello"));
+    assert!(signals.iter().any(|s| matches!(&s.body,
+        Body::StatusChange(c) if matches!(c.status, Status::Typing { state: TypingState::Active, .. }))));
+    assert_eq!(state.input_line(), "");
+    assert_eq!(last(&state).split_once(' ').unwrap().1, "you: hello");
+
+    // A command line is a command.
+    let actions = state.submit_line("/status away lunch");
+    assert!(matches!(&sent(&actions)[0].body,
+        Body::StatusChange(c) if c.status == Status::Presence { availability: Availability::Away }));
+    assert_eq!(last(&state), "you are away (lunch)");
+}
+
+#[test]
+fn a_conversation_lists_its_files_by_number() {
+    let mut state = connected();
+    state.apply(&from(
+        "direct:bot",
+        File::bytes("a.txt", Some("text/plain"), &b"a"[..]),
+    ));
+    state.apply(&from(
+        "direct:bot",
+        Message::text("two").with_attachment(File::url("b.txt", None, "direct-file:b")),
+    ));
+    let files = state.current().unwrap().files();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0].name, "a.txt");
+    assert!(matches!(&files[1].content, Content::Url { url, .. } if url == "direct-file:b"));
+}

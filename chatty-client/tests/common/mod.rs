@@ -108,3 +108,5 @@ impl Recorder {
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+pub mod web;
