@@ -54,6 +54,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, Default)]
 pub struct DemoBot {
     typing_delay: Duration,
+    /// `/send PATH` is refused (for a bot that strangers can reach).
+    no_files: bool,
 }
 
 impl DemoBot {
@@ -66,6 +68,13 @@ impl DemoBot {
     #[must_use]
     pub fn typing_delay(mut self, delay: Duration) -> Self {
         self.typing_delay = delay;
+        self
+    }
+
+    /// Turns `/send PATH` off: a bot on a public account must not hand out its machine's files.
+    #[must_use]
+    pub fn without_files(mut self) -> Self {
+        self.no_files = true;
         self
     }
 
@@ -86,6 +95,9 @@ impl DemoBot {
                 payload: json!({ "from": from.id(), "messages": count }),
             }
             .into(),
+            "/send" if self.no_files => {
+                Message::text("Sending files is turned off for this bot.").into()
+            }
             "/send" => read_file(argument.trim()).await,
             _ if command.starts_with('/') => {
                 Message::text(format!("I don't know {command}; try /help.")).into()

@@ -1,134 +1,97 @@
-//! The demo bot, command by command, in the `chatty_direct::Harness`.
+//! The demo bot's program (`demo-bot`), compiled once and run unchanged with the example config
+//! files: its sessions come from the file alone (the test server's account from `CHATTY_…`
+//! variables over it).
 
-use chatty_core::{Body, Signal, Status, TypingState};
-use chatty_direct::Harness;
-use chatty_examples::{COMMANDS, DemoBot};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Says `text` to the bot; checks that a typing notification comes first and that the answer
-/// answers it; returns the answer.
-async fn ask(harness: &Harness, text: &str) -> Signal {
-    let asked = harness.say(text).await;
-    let typing = harness.next().await.expect("a typing notification");
-    assert!(
-        matches!(
-            &typing.body,
-            Body::StatusChange(c) if matches!(c.status, Status::Typing { state: TypingState::Composing, .. })
-        ),
-        "{typing:?}"
-    );
-    let answer = harness.next().await.expect("an answer");
-    assert_eq!(answer.meta.response_to.as_ref(), Some(&asked));
-    assert_eq!(answer.meta.origin.as_ref(), Some(harness.bot()));
-    answer
+use chatty_core::{Address, Body, Handle, Router};
+use chatty_test::servers::{xmpp_account, xmpp_server};
+use chatty_test::{Probe, ProbeRemote};
+use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
+use tokio::process::{Child, Command};
+
+fn config(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name)
 }
 
-fn text(signal: &Signal) -> &str {
-    match &signal.body {
-        Body::Message(m) => &m.text,
-        other => panic!("expected a message, got {other:?}"),
+/// A person on XMPP: a probe on a pool account, with its handle.
+async fn xmpp_person() -> (ProbeRemote, Handle) {
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let config = XmppConfig::new(&jid, Secret::inline(password))
+        .with_server(server.host, server.port)
+        .with_tls(TlsMode::Starttls)
+        .with_connect_timeout(Duration::from_secs(5));
+    let (probe, mut remote) = Probe::new();
+    let router = Router::new().session(XmppSession::new(config).unwrap());
+    tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    let handle = remote.handle().await;
+    (remote, handle)
+}
+
+/// Says `text` to `to` until a message comes back (the bot may still be logging in).
+async fn ask(probe: &ProbeRemote, handle: &Handle, to: &Address, text: &str) -> String {
+    for _ in 0..6 {
+        handle.say(to, text).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while let Some(signal) = probe
+            .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            if let Body::Message(m) = signal.body {
+                return m.text;
+            }
+        }
     }
+    panic!("no answer from {to} within 30 s");
 }
 
-#[tokio::test]
-async fn echoes_with_a_twist() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let answer = ask(&harness, "hello").await;
-    assert_eq!(text(&answer), "echo: hello (backwards: olleh)");
-    harness.stop().await.unwrap();
+/// Runs `demo-bot run CONFIG` with the XMPP session on a pool account; returns the bot's
+/// address.
+fn run_on_xmpp(config: &Path, db_dir: &Path) -> (Child, Address) {
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let child = Command::new(env!("CARGO_BIN_EXE_demo-bot"))
+        .arg("run")
+        .arg(config)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__JID", &jid)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__SERVER", &server.host)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__PORT", server.port.to_string())
+        .env(
+            "CHATTY_BOTS__DEMO__LOGGER__PATH",
+            db_dir.join("demo.db").display().to_string(),
+        )
+        .env("BOT_PASSWORD", &password)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    (child, format!("xmpp:{jid}").parse().unwrap())
 }
 
-#[tokio::test]
-async fn help_has_a_subject_and_html() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let answer = ask(&harness, "/help").await;
-    let Body::Message(m) = &answer.body else {
-        panic!("{answer:?}")
-    };
-    assert_eq!(m.subject.as_deref(), Some("Commands"));
-    let html = m.html.as_deref().expect("an HTML version");
-    for (command, _) in COMMANDS {
-        assert!(m.text.contains(command), "{}", m.text);
-        assert!(html.contains(&format!("<code>{command}</code>")), "{html}");
-    }
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn time_is_utc() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let answer = ask(&harness, "/time").await;
-    let text = text(&answer);
-    assert!(
-        text.starts_with("The time is ") && text.contains(" UTC on "),
-        "{text}"
-    );
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn whoami_asks_the_network() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let answer = ask(&harness, "/whoami").await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_bot_program_answers_on_xmpp_from_the_example_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut bot, address) = run_on_xmpp(&config("xmpp.toml"), dir.path());
+    let (alice, handle) = xmpp_person().await;
     assert_eq!(
-        text(&answer),
-        "You are direct:tester (individual, available)."
+        ask(&alice, &handle, &address, "hello").await,
+        "echo: hello (backwards: olleh)"
     );
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn stats_is_a_user_defined_signal() {
-    let harness = Harness::start(DemoBot::new()).await;
-    ask(&harness, "one").await;
-    let answer = ask(&harness, "/stats").await;
-    let Body::UserDefined(stats) = &answer.body else {
-        panic!("{answer:?}")
+    // `/send` is off in the example config: the bot does not hand out its files.
+    handle.say(&address, "/send /etc/hostname").await.unwrap();
+    let refused = loop {
+        let signal = alice.next().await.expect("an answer");
+        if let Body::Message(m) = signal.body {
+            break m.text;
+        }
     };
-    assert_eq!(stats.name, "stats");
-    assert_eq!(stats.payload["from"], "tester");
-    assert_eq!(stats.payload["messages"], 2);
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn send_answers_with_the_file_or_says_why_not() {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-bot-send.txt");
-    std::fs::write(&path, "some text\n").unwrap();
-    let harness = Harness::start(DemoBot::new()).await;
-
-    let answer = ask(&harness, &format!("/send {}", path.display())).await;
-    let Body::File(file) = &answer.body else {
-        panic!("{answer:?}")
-    };
-    assert_eq!(file.name, "demo-bot-send.txt");
-    assert_eq!(file.media_type.as_deref(), Some("text/plain"));
-    assert!(matches!(&file.content, chatty_core::Content::Bytes { data } if data == "some text\n"));
-
-    let missing = ask(&harness, "/send /no/such/file").await;
-    assert!(
-        text(&missing).starts_with("I cannot send /no/such/file: "),
-        "{missing:?}"
-    );
-    let usage = ask(&harness, "/send").await;
-    assert_eq!(text(&usage), "Usage: /send PATH");
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn unknown_commands_point_to_help() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let answer = ask(&harness, "/dance").await;
-    assert_eq!(text(&answer), "I don't know /dance; try /help.");
-    harness.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn files_are_acknowledged() {
-    let harness = Harness::start(DemoBot::new()).await;
-    let file = chatty_core::File::bytes("a.bin", None, vec![0u8; 3]);
-    let sent = harness.send(Signal::new(file)).await.unwrap();
-    let (answer, message) = harness.expect_message().await;
-    assert_eq!(message.text, "Thanks for a.bin (3 bytes).");
-    assert_eq!(answer.meta.response_to, Some(sent));
-    harness.stop().await.unwrap();
+    assert_eq!(refused, "Sending files is turned off for this bot.");
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
 }
