@@ -100,6 +100,10 @@ pub struct XmppConfig {
     /// Multi-user rooms to join when the session starts, and again after every reconnection.
     #[serde(default)]
     pub rooms: Vec<RoomConfig>,
+    /// The HTTP upload service (XEP-0363) for files, overriding the one found among the
+    /// server's items (`upload.example.org`).
+    #[serde(default)]
+    pub upload_service: Option<String>,
 }
 
 /// A multi-user room (XEP-0045) the session joins.
@@ -195,6 +199,7 @@ impl XmppConfig {
             reconnect_min_ms: default_reconnect_min_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
             rooms: Vec::new(),
+            upload_service: None,
         }
     }
 

@@ -9,7 +9,7 @@ use chatty_core::reexports::time::OffsetDateTime;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatty_core::{
-    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind,
+    Address, AddressKind, Availability, Body, Content, DeliveryStatus, FailureKind, File,
     Message as ChattyMessage, Metadata, Presence as PresenceStatus, Refusal, SendFailure, Signal,
     SignalId, Status, StatusChange, SystemError, TypingState, UserDefined, now,
 };
@@ -25,8 +25,11 @@ use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::PLATFORM;
+use crate::files::name_from_url;
 use crate::rooms::{State, join_presence, leave_presence, occupant_presence};
 
+/// Out of Band Data (XEP-0066): file URLs in messages.
+pub(crate) const NS_OOB: &str = "jabber:x:oob";
 /// Message Delivery Receipts (XEP-0184).
 pub(crate) const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 
@@ -166,7 +169,23 @@ impl Mapper {
         let mut sent = None;
         let mut user_defined = None;
         let mut chat_state = None;
+        let mut oob: Vec<(String, Option<String>)> = Vec::new();
         for payload in &message.payloads {
+            if payload.is("x", NS_OOB) {
+                let url = payload
+                    .get_child("url", NS_OOB)
+                    .map(Element::text)
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| {
+                        format!("a message from {from} has a file (OOB) without a URL")
+                    })?;
+                let desc = payload
+                    .get_child("desc", NS_OOB)
+                    .map(Element::text)
+                    .filter(|d| !d.trim().is_empty());
+                oob.push((url.trim().to_owned(), desc));
+                continue;
+            }
             if payload.is("origin-id", ns::SID) {
                 origin_id = payload.attr("id").map(str::to_owned);
             } else if payload.is("reply", NS_REPLY) {
@@ -218,6 +237,35 @@ impl Mapper {
                 payload,
             }
             .into()
+        } else if !oob.is_empty() {
+            let text = message
+                .get_best_body(vec![])
+                .map(|(_, text)| text.trim().to_owned())
+                .unwrap_or_default();
+            let file = |(url, desc): &(String, Option<String>)| {
+                File::url(
+                    desc.clone().unwrap_or_else(|| name_from_url(url)),
+                    None,
+                    url.clone(),
+                )
+            };
+            // Senders put the URLs in the body too, for clients without XEP-0066: take them
+            // out again.
+            let text = text
+                .lines()
+                .filter(|line| !oob.iter().any(|(url, _)| line.trim() == url))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_end()
+                .to_owned();
+            if oob.len() == 1 && text.is_empty() {
+                file(&oob[0]).into()
+            } else {
+                let mut m = ChattyMessage::text(text);
+                m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
+                m.attachments = oob.iter().map(file).collect();
+                m.into()
+            }
         } else if !message.bodies.is_empty() || !message.subjects.is_empty() {
             // Bodies are keyed by the stream's language (`en`), not "": take the best one.
             let text = message
@@ -510,7 +558,7 @@ impl Mapper {
     /// The stanzas that carry an outbound signal (one per addressee), or why it cannot go.
     pub(crate) fn outbound(&self, signal: &Signal) -> Result<Vec<Stanza>, Refusal> {
         match &signal.body {
-            Body::Message(_) | Body::UserDefined(_) => {
+            Body::Message(_) | Body::UserDefined(_) | Body::File(_) => {
                 if signal.meta.addressees.is_empty() {
                     return Err(Refusal::new(
                         FailureKind::UnknownAddressee,
@@ -618,10 +666,25 @@ impl Mapper {
         }
         match &signal.body {
             Body::Message(m) => {
-                message.bodies.insert(Lang::new(), m.text.clone());
+                let mut text = m.text.clone();
+                for file in &m.attachments {
+                    let url = file_url(file)?;
+                    // The URLs in the body too, for clients without XEP-0066.
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(url);
+                    message.payloads.push(oob_element(url, &file.name));
+                }
+                message.bodies.insert(Lang::new(), text);
                 if let Some(subject) = &m.subject {
                     message.subjects.insert(Lang::new(), subject.clone());
                 }
+            }
+            Body::File(file) => {
+                let url = file_url(file)?;
+                message.bodies.insert(Lang::new(), url.to_owned());
+                message.payloads.push(oob_element(url, &file.name));
             }
             Body::UserDefined(u) => {
                 let json = serde_json::to_string(&u.payload).map_err(|e| {
@@ -641,6 +704,28 @@ impl Mapper {
         }
         Ok(message)
     }
+}
+
+/// The URL a file is at; a file with its bytes must have been uploaded first.
+fn file_url(file: &File) -> Result<&str, Refusal> {
+    match &file.content {
+        Content::Url { url, .. } => Ok(url),
+        Content::Bytes { .. } => Err(Refusal::new(
+            FailureKind::Rejected,
+            format!(
+                "the file {} was not uploaded (no HTTP upload service)",
+                file.name
+            ),
+        )),
+    }
+}
+
+/// `<x xmlns='jabber:x:oob'><url>URL</url><desc>NAME</desc></x>`.
+fn oob_element(url: &str, name: &str) -> Element {
+    Element::builder("x", NS_OOB)
+        .append(Element::builder("url", NS_OOB).append(url).build())
+        .append(Element::builder("desc", NS_OOB).append(name).build())
+        .build()
 }
 
 /// The bot's own presence stanza for `availability`.

@@ -2,6 +2,7 @@
 
 mod config;
 mod convert;
+mod files;
 mod rooms;
 mod session;
 

@@ -12,8 +12,8 @@ use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
-    ConnectionErrorKind, FailureKind, Features, InboundSink, MemberStatus, Query, QueryError,
-    Refusal, Session, SessionEnd, SessionError, Signal, Signals,
+    ConnectionErrorKind, Content, FailureKind, Features, File, InboundSink, MemberStatus, Query,
+    QueryError, Refusal, Session, SessionEnd, SessionError, Signal, Signals,
 };
 use sasl::common::Credentials;
 use tokio::sync::{mpsc, oneshot};
@@ -23,7 +23,10 @@ use tokio_xmpp::connect::{
     TcpServerConnector,
 };
 use tokio_xmpp::jid::{BareJid, Jid};
-use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
+use tokio_xmpp::parsers::disco::{
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity,
+};
+use tokio_xmpp::parsers::http_upload::{SlotRequest, SlotResult};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
@@ -34,14 +37,18 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 use crate::PLATFORM;
 use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
 use crate::convert::{Mapper, NS_RECEIPTS, NS_REPLY, NS_SIGNAL, own_presence};
+use crate::files::{Http, name_from_url};
 
 /// What the session carries to a person or bot.
 const CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
+        .union(Signals::FILE)
+        .union(Signals::DOWNLOAD_FILE)
         .union(Signals::PRESENCE)
         .union(Signals::TYPING)
         .union(Signals::USER_DEFINED),
     Features::SUBJECT
+        .union(Features::ATTACHMENTS)
         .union(Features::REPLIES)
         .union(Features::STATUS_MESSAGE)
         .union(Features::DELIVERY_REPORTS),
@@ -51,11 +58,15 @@ const CAPABILITIES: Capabilities = Capabilities::new(
 /// messages with one come back as Unsupported; rooms give no delivery receipts.
 const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
+        .union(Signals::FILE)
         .union(Signals::TYPING)
         .union(Signals::USER_DEFINED)
         .union(Signals::IN_ROOM),
-    Features::REPLIES,
+    Features::REPLIES.union(Features::ATTACHMENTS),
 );
+
+/// HTTP File Upload (XEP-0363).
+const NS_HTTP_UPLOAD: &str = "urn:xmpp:http:upload:0";
 
 /// How long an IQ request (disco#info) may wait for its answer.
 const IQ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,6 +95,8 @@ enum Command {
     End(SessionEnd),
     /// Send an IQ request and hand its answer (a result or an error) back.
     Iq(Box<Iq>, oneshot::Sender<Iq>),
+    /// Fetch a file for a `DownloadFile` signal.
+    Download(Box<Signal>),
 }
 
 /// An XMPP account serving a bot: one-to-one messages, typing and presence (see the crate
@@ -101,6 +114,10 @@ enum Command {
 /// and hands them to the connection task, so it does not wait on the network.
 pub struct XmppSession {
     config: XmppConfig,
+    /// The HTTP client for uploads and downloads, made on first use.
+    http: std::sync::OnceLock<Result<Http, String>>,
+    /// The server's upload service (XEP-0363), once found.
+    upload_service: tokio::sync::Mutex<Option<Jid>>,
     jid: BareJid,
     mapper: Mapper,
     commands: mpsc::Sender<Command>,
@@ -141,6 +158,8 @@ impl XmppSession {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         Ok(XmppSession {
             config,
+            http: std::sync::OnceLock::new(),
+            upload_service: tokio::sync::Mutex::new(None),
             jid,
             mapper,
             commands,
@@ -261,6 +280,7 @@ impl XmppSession {
         }
         let mut pending_iqs: std::collections::HashMap<String, oneshot::Sender<Iq>> =
             std::collections::HashMap::new();
+        let (downloads_tx, mut downloads) = mpsc::unbounded_channel::<Signal>();
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
         let mut stream = self.stanza_stream(password, reports_tx);
         let mut bound: Option<Jid> = None;
@@ -284,6 +304,11 @@ impl XmppSession {
                 }
                 Some(error) = reports.recv() => {
                     if !Self::push(inbound, Signal::internal(self.own(), error)).await {
+                        break None;
+                    }
+                }
+                Some(fetched) = downloads.recv() => {
+                    if !Self::push(inbound, fetched).await {
                         break None;
                     }
                 }
@@ -363,6 +388,14 @@ impl XmppSession {
                         pending_iqs.retain(|_, waiting| !waiting.is_closed());
                         pending_iqs.insert(id, answer);
                         drop(stream.send(Box::new((*iq).into())).await);
+                    }
+                    Some(Command::Download(request)) => {
+                        let http = self.http().cloned();
+                        let own = self.own();
+                        let downloads = downloads_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = downloads.send(download(http, *request, own).await);
+                        });
                     }
                     None => break None,
                 },
@@ -449,6 +482,175 @@ impl XmppSession {
             })
     }
 
+    /// The HTTP client, made on first use.
+    fn http(&self) -> Result<&Http, String> {
+        self.http
+            .get_or_init(Http::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Sends an IQ request through the connection and waits for its answer.
+    async fn request(&self, iq: Iq, what: &str) -> Result<Iq, String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Iq(Box::new(iq), tx))
+            .await
+            .map_err(|_| "the XMPP session has ended".to_owned())?;
+        tokio::time::timeout(IQ_TIMEOUT, rx)
+            .await
+            .map_err(|_| format!("no answer to {what} within {IQ_TIMEOUT:?}"))?
+            .map_err(|_| "the XMPP session has ended".to_owned())
+    }
+
+    /// The disco#info of `to`, if it answers with one.
+    async fn disco_info(&self, to: Jid) -> Result<Option<DiscoInfoResult>, String> {
+        let iq = Iq::from_get(
+            format!("disco-{}", chatty_core::SignalId::generate()),
+            DiscoInfoQuery { node: None },
+        )
+        .with_to(to.clone());
+        match self.request(iq, &format!("disco#info to {to}")).await? {
+            Iq::Result {
+                payload: Some(payload),
+                ..
+            } => DiscoInfoResult::try_from(payload)
+                .map(Some)
+                .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
+            _ => Ok(None),
+        }
+    }
+
+    /// The server's HTTP upload service: from the config, or found among the items of the
+    /// account's domain (disco#items, then disco#info of each).
+    async fn upload_service(&self) -> Result<Jid, String> {
+        let mut known = self.upload_service.lock().await;
+        if let Some(service) = known.as_ref() {
+            return Ok(service.clone());
+        }
+        let service = match &self.config.upload_service {
+            Some(service) => Jid::new(service)
+                .map_err(|e| format!("upload_service `{service}` is not a JID: {e}"))?,
+            None => {
+                let domain = Jid::new(self.jid.domain().as_str())
+                    .map_err(|e| format!("the account's domain is not a JID: {e}"))?;
+                let iq = Iq::from_get(
+                    format!("items-{}", chatty_core::SignalId::generate()),
+                    DiscoItemsQuery {
+                        node: None,
+                        rsm: None,
+                    },
+                )
+                .with_to(domain.clone());
+                let items =
+                    match self.request(iq, "disco#items").await? {
+                        Iq::Result {
+                            payload: Some(payload),
+                            ..
+                        } => DiscoItemsResult::try_from(payload)
+                            .map_err(|e| {
+                                format!(
+                                    "{domain} answered disco#items with something malformed: {e}"
+                                )
+                            })?
+                            .items,
+                        _ => Vec::new(),
+                    };
+                let mut found = None;
+                for item in items {
+                    if let Some(info) = self.disco_info(item.jid.clone()).await?
+                        && info.features.contains(NS_HTTP_UPLOAD)
+                    {
+                        found = Some(item.jid);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| {
+                    format!("the server {domain} offers no HTTP file upload (XEP-0363)")
+                })?
+            }
+        };
+        *known = Some(service.clone());
+        Ok(service)
+    }
+
+    /// Uploads `file`'s bytes (XEP-0363) and returns the file with the URL to fetch it from.
+    async fn upload(&self, file: File) -> Result<File, String> {
+        let Content::Bytes { data } = file.content else {
+            return Ok(file);
+        };
+        let service = self.upload_service().await?;
+        let request = SlotRequest {
+            filename: file.name.clone(),
+            size: data.len() as u64,
+            content_type: file.media_type.clone(),
+        };
+        let iq = Iq::from_get(
+            format!("slot-{}", chatty_core::SignalId::generate()),
+            request,
+        )
+        .with_to(service.clone());
+        let slot = match self.request(iq, "an upload slot").await? {
+            Iq::Result {
+                payload: Some(payload),
+                ..
+            } => SlotResult::try_from(payload)
+                .map_err(|e| format!("{service} answered with a malformed upload slot: {e}"))?,
+            Iq::Error { error, .. } => {
+                return Err(format!(
+                    "{service} refused an upload slot for {} ({} bytes): {:?}",
+                    file.name,
+                    data.len(),
+                    error.defined_condition
+                ));
+            }
+            _ => return Err(format!("{service} answered the slot request with nothing")),
+        };
+        let headers: Vec<(String, String)> = slot
+            .put
+            .headers
+            .iter()
+            .map(|h| (h.name.as_str().to_owned(), h.value.clone()))
+            .collect();
+        let size = data.len() as u64;
+        self.http()?
+            .put(&slot.put.url, &headers, file.media_type.as_deref(), data)
+            .await?;
+        Ok(File {
+            name: file.name,
+            media_type: file.media_type,
+            content: Content::Url {
+                url: slot.get.url,
+                size: Some(size),
+            },
+        })
+    }
+
+    /// Uploads the bytes of a file signal, or of a message's attachments, first.
+    async fn upload_files(&self, mut signal: Signal) -> Result<Signal, Refusal> {
+        let refuse = |e: String| Refusal::new(FailureKind::Rejected, e).with_code("upload-failed");
+        match &mut signal.body {
+            Body::File(file) if matches!(file.content, Content::Bytes { .. }) => {
+                let uploaded = self.upload(file.clone()).await.map_err(refuse)?;
+                *file = uploaded;
+            }
+            Body::Message(message)
+                if message
+                    .attachments
+                    .iter()
+                    .any(|f| matches!(f.content, Content::Bytes { .. })) =>
+            {
+                let mut uploaded = Vec::with_capacity(message.attachments.len());
+                for file in std::mem::take(&mut message.attachments) {
+                    uploaded.push(self.upload(file).await.map_err(refuse)?);
+                }
+                message.attachments = uploaded;
+            }
+            _ => {}
+        }
+        Ok(signal)
+    }
+
     /// Asks `to` for its disco#info (XEP-0030) and returns its identities' categories.
     async fn disco_categories(&self, to: Jid) -> Result<Vec<String>, QueryError> {
         let iq = Iq::from_get(
@@ -456,17 +658,10 @@ impl XmppSession {
             DiscoInfoQuery { node: None },
         )
         .with_to(to.clone());
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Iq(Box::new(iq), tx))
+        let answer = self
+            .request(iq, &format!("disco#info to {to}"))
             .await
-            .map_err(|_| QueryError::Closed)?;
-        let answer = tokio::time::timeout(IQ_TIMEOUT, rx)
-            .await
-            .map_err(|_| QueryError::Failed {
-                message: format!("{to} did not answer disco#info within {IQ_TIMEOUT:?}"),
-            })?
-            .map_err(|_| QueryError::Closed)?;
+            .map_err(|message| QueryError::Failed { message })?;
         match answer {
             Iq::Result {
                 payload: Some(payload),
@@ -582,6 +777,55 @@ impl XmppSession {
                 "history from the server's archive (XEP-0313) is not supported yet; wrap the bot in the Logger",
             )),
         }
+    }
+}
+
+/// Fetches the file of a `DownloadFile` request: the file with its bytes, in response to the
+/// request, or a send failure for it.
+async fn download(http: Result<Http, String>, request: Signal, own: Option<Address>) -> Signal {
+    let failure = |message: String| {
+        let mut signal = Signal::new(chatty_core::SendFailure {
+            failed: request.meta.id.clone(),
+            kind: FailureKind::Unreachable,
+            code: Some("download-failed".into()),
+            message,
+        })
+        .in_response_to(request.meta.id.clone());
+        signal.meta.origin = own.clone();
+        signal.meta.addressees = own.iter().cloned().collect();
+        signal
+    };
+    let Body::DownloadFile(chatty_core::DownloadFile { file }) = &request.body else {
+        return failure("not a download request".into());
+    };
+    let Content::Url { url, .. } = &file.content else {
+        return failure(format!("the file {} has its bytes already", file.name));
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return failure(format!("{url} is not an HTTP URL"));
+    }
+    let http = match http {
+        Ok(http) => http,
+        Err(e) => return failure(e),
+    };
+    match http.get(url).await {
+        Ok((data, media_type)) => {
+            let fetched = File {
+                name: if file.name.is_empty() {
+                    name_from_url(url)
+                } else {
+                    file.name.clone()
+                },
+                media_type: file.media_type.clone().or(media_type),
+                content: Content::Bytes { data },
+            };
+            let mut signal = Signal::new(fetched).in_response_to(request.meta.id.clone());
+            signal.meta.origin = own.clone();
+            signal.meta.addressees = own.iter().cloned().collect();
+            signal.meta.received = Some(chatty_core::now());
+            signal
+        }
+        Err(e) => failure(e),
     }
 }
 
@@ -848,7 +1092,11 @@ impl Session for XmppSession {
                     let _ = self.commands.send(Command::End(end.clone())).await;
                     return Ok(());
                 }
-                _ => Command::Send(self.mapper.outbound(&signal)?),
+                Body::DownloadFile(_) => Command::Download(Box::new(signal)),
+                _ => {
+                    let signal = self.upload_files(signal).await?;
+                    Command::Send(self.mapper.outbound(&signal)?)
+                }
             };
             self.commands
                 .send(command)

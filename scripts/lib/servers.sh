@@ -8,11 +8,13 @@
 #
 # Servers (all on 127.0.0.1, non-default ports, never the system copies):
 # - Prosody (XMPP): c2s on 15222 (STARTTLS, plaintext allowed), direct TLS on 15223, MUC component
-#   rooms.localhost, users alice/bob/carol (secret-alice, …) and a pool t00…t39 (secret-t00, …)
+#   rooms.localhost, HTTP file upload component upload.localhost (HTTP on 15280), users alice/bob/carol (secret-alice, …) and a pool t00…t39 (secret-t00, …)
 #   for tests that run in parallel. TLS from a test CA made on the fly under "$STATE_DIR/tls".
 
 XMPP_PORT=15222
 XMPP_DIRECT_TLS_PORT=15223
+# Prosody's HTTP server, for file uploads (XEP-0363).
+XMPP_HTTP_PORT=15280
 # Pool accounts for tests running at the same time (see chatty-xmpp/tests/common).
 XMPP_POOL_SIZE=40
 
@@ -124,7 +126,9 @@ local_interfaces = { "127.0.0.1" }
 c2s_ports = { $XMPP_PORT }
 c2s_direct_tls_ports = { $XMPP_DIRECT_TLS_PORT }
 s2s_ports = { }
-modules_disabled = { "s2s" }
+-- No offline storage: a message to a test account that is offline bounces (an error, as for
+-- any unavailable recipient) instead of reaching whichever later test takes that account.
+modules_disabled = { "s2s"; "offline" }
 modules_enabled = {
   "roster"; "saslauth"; "tls"; "disco"; "presence"; "message"; "iq"; "ping";
   "posix"; "smacks"; "mam"; "carbons"; "blocklist"; "private"; "vcard_legacy"; "pep";
@@ -136,7 +140,18 @@ allow_unencrypted_plain_auth = true
 ssl = { certificate = "$STATE_DIR/tls/server.crt"; key = "$STATE_DIR/tls/server.key"; }
 archive_expires_after = "never"
 limits = { }
+-- HTTP File Upload (XEP-0363) over plain HTTP on loopback.
+http_ports = { $XMPP_HTTP_PORT }
+http_interfaces = { "127.0.0.1" }
+https_ports = { }
+https_interfaces = { }
+-- Requests come to 127.0.0.1, not to the component's name: route them to it.
+http_default_host = "upload.localhost"
+http_external_url = "http://127.0.0.1:$XMPP_HTTP_PORT/"
 VirtualHost "localhost"
+Component "upload.localhost" "http_file_share"
+  http_file_share_size_limit = 16 * 1024 * 1024
+  http_file_share_expires_after = 60 * 60
 Component "rooms.localhost" "muc"
   modules_enabled = { "muc_mam" }
   restrict_room_creation = false
@@ -177,6 +192,7 @@ start_prosody() {
     fi
     wait_for_port "$XMPP_PORT" prosody
     wait_for_port "$XMPP_DIRECT_TLS_PORT" "prosody (direct TLS)"
+    wait_for_port "$XMPP_HTTP_PORT" "prosody (HTTP file upload)"
     export CHATTY_TEST_XMPP_HOST=127.0.0.1
     export CHATTY_TEST_XMPP_PORT=$XMPP_PORT
     export CHATTY_TEST_XMPP_DIRECT_TLS_PORT=$XMPP_DIRECT_TLS_PORT
