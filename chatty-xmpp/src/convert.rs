@@ -80,6 +80,34 @@ pub(crate) struct Mapper {
     state: Arc<Mutex<State>>,
     /// The nickname in rooms when none is configured: the account's local part.
     default_nick: String,
+    /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
+    seen: Arc<Mutex<SeenIds>>,
+}
+
+/// A bounded set of recent ids.
+#[derive(Debug, Default)]
+pub(crate) struct SeenIds {
+    ids: std::collections::HashSet<SignalId>,
+    order: std::collections::VecDeque<SignalId>,
+}
+
+impl SeenIds {
+    const LIMIT: usize = 10_000;
+
+    /// Records `id`; `false` if it was seen already.
+    pub(crate) fn insert(&mut self, id: &SignalId) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() >= Self::LIMIT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.clone());
+        self.ids.insert(id.clone());
+        true
+    }
 }
 
 impl Mapper {
@@ -88,6 +116,7 @@ impl Mapper {
             name: name.to_owned(),
             own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
             state: Arc::default(),
+            seen: Arc::default(),
             default_nick: jid
                 .node()
                 .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
@@ -207,10 +236,23 @@ impl Mapper {
                 })?);
             }
         }
+        let origin_id_present = origin_id.is_some();
         let id = origin_id
             .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
             .filter(|id| !id.is_empty())
             .map_or_else(SignalId::generate, SignalId::from);
+        // The same message again (the sender's stream was lost before the server acknowledged
+        // it, and it sent it again): dropped. Only ids the sender chose count.
+        if (message.id.is_some() || origin_id_present)
+            && !self
+                .seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(&id)
+        {
+            tracing::debug!(id = %id, from = %from, "dropping a message seen already");
+            return Ok(None);
+        }
         let mut meta = Metadata::with_id(id);
         meta.response_to = reply_to;
         meta.sent = Some(sent.unwrap_or_else(now));

@@ -281,6 +281,7 @@ impl XmppSession {
         let mut pending_iqs: std::collections::HashMap<String, oneshot::Sender<Iq>> =
             std::collections::HashMap::new();
         let (downloads_tx, mut downloads) = mpsc::unbounded_channel::<Signal>();
+        let mut unacked = Unacked::default();
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
         let mut stream = self.stanza_stream(password, reports_tx);
         let mut bound: Option<Jid> = None;
@@ -318,8 +319,22 @@ impl XmppSession {
                     }
                     Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
                         tracing::debug!(jid = %bound_jid, "online");
+                        let reconnected = bound.is_some();
                         bound = Some(bound_jid);
                         drop(stream.send(Box::new(presence.clone().into())).await);
+                        if reconnected {
+                            // A fresh stream after a lost one (the server could not resume it,
+                            // after a restart, say): what it never acknowledged goes again.
+                            // The receiver drops what it has seen already (by id).
+                            let again = unacked.take_unacknowledged();
+                            if !again.is_empty() {
+                                tracing::info!(count = again.len(), "sending again what the lost stream did not acknowledge");
+                            }
+                            for message in again {
+                                let token = stream.send(Box::new(message.clone().into())).await;
+                                unacked.push(message, token);
+                            }
+                        }
                         // A new stream: the rooms forgot the bot; join them again.
                         let joins = self.mapper.state().rejoin_all();
                         for join in joins {
@@ -377,7 +392,14 @@ impl XmppSession {
                             if let Stanza::Presence(p) = &stanza && p.to.is_none() {
                                 presence = p.clone();
                             }
-                            drop(stream.send(Box::new(stanza)).await);
+                            let keep = match &stanza {
+                                Stanza::Message(message) => Some(message.clone()),
+                                _ => None,
+                            };
+                            let token = stream.send(Box::new(stanza)).await;
+                            if let Some(message) = keep {
+                                unacked.push(message, token);
+                            }
                         }
                     }
                     Some(Command::End(end)) => break Some(end),
@@ -826,6 +848,66 @@ async fn download(http: Result<Http, String>, request: Signal, own: Option<Addre
             signal
         }
         Err(e) => failure(e),
+    }
+}
+
+/// Messages sent on the stream that the server has not acknowledged yet (XEP-0198), to send
+/// again on a fresh stream when the old one could not be resumed.
+#[derive(Default)]
+struct Unacked {
+    sent: std::collections::VecDeque<(
+        tokio_xmpp::parsers::message::Message,
+        tokio_xmpp::stanzastream::StanzaToken,
+    )>,
+    /// Whether the server ever acknowledged anything: without Stream Management nothing is
+    /// acknowledged, and nothing can be known to be lost.
+    acks_seen: bool,
+}
+
+/// The most messages kept for sending again.
+const UNACKED_LIMIT: usize = 10_000;
+
+impl Unacked {
+    fn push(
+        &mut self,
+        stanza: tokio_xmpp::parsers::message::Message,
+        token: tokio_xmpp::stanzastream::StanzaToken,
+    ) {
+        self.prune();
+        if self.sent.len() >= UNACKED_LIMIT {
+            self.sent.pop_front();
+        }
+        self.sent.push_back((stanza, token));
+    }
+
+    /// Forgets what the server acknowledged.
+    fn prune(&mut self) {
+        while let Some((_, token)) = self.sent.front() {
+            if StanzaStage::from(&token.state()) == StanzaStage::Acked {
+                self.acks_seen = true;
+                self.sent.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// What was sent or failed but never acknowledged (what is still queued, tokio-xmpp sends
+    /// itself).
+    fn take_unacknowledged(&mut self) -> Vec<tokio_xmpp::parsers::message::Message> {
+        self.prune();
+        if !self.acks_seen {
+            self.sent.clear();
+            return Vec::new();
+        }
+        let (again, queued): (Vec<_>, Vec<_>) = self.sent.drain(..).partition(|(_, token)| {
+            !matches!(
+                StanzaStage::from(&token.state()),
+                StanzaStage::Acked | StanzaStage::Queued
+            )
+        });
+        self.sent.extend(queued);
+        again.into_iter().map(|(stanza, _)| stanza).collect()
     }
 }
 

@@ -10,11 +10,17 @@
 # - Prosody (XMPP): c2s on 15222 (STARTTLS, plaintext allowed), direct TLS on 15223, MUC component
 #   rooms.localhost, HTTP file upload component upload.localhost (HTTP on 15280), users alice/bob/carol (secret-alice, …) and a pool t00…t39 (secret-t00, …)
 #   for tests that run in parallel. TLS from a test CA made on the fly under "$STATE_DIR/tls".
+# - A second Prosody on 15232 (direct TLS 15233, HTTP 15290) with users r00…r03, which the tests
+#   that restart the server mid-conversation stop and start through its `ctl` script.
 
 XMPP_PORT=15222
 XMPP_DIRECT_TLS_PORT=15223
 # Prosody's HTTP server, for file uploads (XEP-0363).
 XMPP_HTTP_PORT=15280
+# The second, restartable Prosody.
+XMPP_RESTART_PORT=15232
+XMPP_RESTART_DIRECT_TLS_PORT=15233
+XMPP_RESTART_HTTP_PORT=15290
 # Pool accounts for tests running at the same time (see chatty-xmpp/tests/common).
 XMPP_POOL_SIZE=40
 
@@ -110,9 +116,12 @@ make_test_ca() {
     echo "test CA: $tls/ca.crt"
 }
 
-# Writes Prosody's config under "$STATE_DIR/prosody" and registers the test users.
+# Writes a Prosody config under BASE for the ports C2S, DIRECT_TLS and HTTP, and registers the
+# users given after them.
 configure_prosody() {
-    local base="$STATE_DIR/prosody" config="$STATE_DIR/prosody/prosody.cfg.lua" user i
+    local base=$1 c2s=$2 direct_tls=$3 http=$4 user
+    shift 4
+    local config="$base/prosody.cfg.lua"
     mkdir -p "$base/data" "$base/certs"
     cat >"$config" <<LUA
 local base = "$base"
@@ -123,8 +132,8 @@ certificates = base .. "/certs"
 log = { { levels = { min = "info" }, to = "file", filename = base .. "/prosody.log" } }
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
-c2s_ports = { $XMPP_PORT }
-c2s_direct_tls_ports = { $XMPP_DIRECT_TLS_PORT }
+c2s_ports = { $c2s }
+c2s_direct_tls_ports = { $direct_tls }
 s2s_ports = { }
 -- No offline storage: a message to a test account that is offline bounces (an error, as for
 -- any unavailable recipient) instead of reaching whichever later test takes that account.
@@ -141,13 +150,13 @@ ssl = { certificate = "$STATE_DIR/tls/server.crt"; key = "$STATE_DIR/tls/server.
 archive_expires_after = "never"
 limits = { }
 -- HTTP File Upload (XEP-0363) over plain HTTP on loopback.
-http_ports = { $XMPP_HTTP_PORT }
+http_ports = { $http }
 http_interfaces = { "127.0.0.1" }
 https_ports = { }
 https_interfaces = { }
 -- Requests come to 127.0.0.1, not to the component's name: route them to it.
 http_default_host = "upload.localhost"
-http_external_url = "http://127.0.0.1:$XMPP_HTTP_PORT/"
+http_external_url = "http://127.0.0.1:$http/"
 VirtualHost "localhost"
 Component "upload.localhost" "http_file_share"
   http_file_share_size_limit = 16 * 1024 * 1024
@@ -159,22 +168,66 @@ Component "rooms.localhost" "muc"
   muc_room_default_public = true
   muc_room_default_persistent = false
 LUA
-    local users=(alice bob carol)
-    for ((i = 0; i < XMPP_POOL_SIZE; i++)); do
-        users+=("$(printf 't%02d' "$i")")
-    done
-    for user in "${users[@]}"; do
+    for user in "$@"; do
         prosodyctl --config "$config" register "$user" localhost "secret-$user" >/dev/null ||
             fail "prosodyctl could not register $user (see $base/prosody.log)"
     done
-    echo "registered ${#users[@]} users: alice, bob, carol, t00…t$(printf '%02d' $((XMPP_POOL_SIZE - 1)))"
+    echo "registered $# users in $base"
+}
+
+# Writes BASE/ctl: `ctl start|stop|restart` for the Prosody configured in BASE, waiting for its
+# port C2S (start) or for its exit (stop).
+write_prosody_ctl() {
+    local base=$1 c2s=$2
+    cat >"$base/ctl" <<SH
+#!/usr/bin/env bash
+# Starts, stops or restarts the test Prosody in $base (for tests that restart the server).
+set -euo pipefail
+stop() {
+    local pid i
+    [[ -s "$base/prosody.pid" ]] || return 0
+    pid=\$(cat "$base/prosody.pid")
+    kill -TERM "\$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        if ! kill -0 "\$pid" 2>/dev/null || [[ \$(ps -o stat= -p "\$pid" 2>/dev/null) == Z* ]]; then
+            rm -f "$base/prosody.pid"
+            return 0
+        fi
+        sleep 0.1
+    done
+    kill -KILL "\$pid" 2>/dev/null || true
+    rm -f "$base/prosody.pid"
+}
+start() {
+    local i
+    prosody --config "$base/prosody.cfg.lua" -F >>"$base/stdout.log" 2>&1 &
+    for ((i = 0; i < 300; i++)); do
+        if [[ -s "$base/prosody.pid" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$c2s") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "prosody in $base did not listen on $c2s within 30 s" >&2
+    exit 1
+}
+case "\${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    *) echo "usage: \$0 start|stop|restart" >&2; exit 2 ;;
+esac
+SH
+    chmod +x "$base/ctl"
 }
 
 # Starts Prosody in the background, registers its stop, waits for it, exports where it is.
 start_prosody() {
-    local base="$STATE_DIR/prosody" i pid
+    local base="$STATE_DIR/prosody" i pid users=(alice bob carol)
     make_test_ca
-    configure_prosody
+    for ((i = 0; i < XMPP_POOL_SIZE; i++)); do
+        users+=("$(printf 't%02d' "$i")")
+    done
+    configure_prosody "$base" "$XMPP_PORT" "$XMPP_DIRECT_TLS_PORT" "$XMPP_HTTP_PORT" "${users[@]}"
     prosody --config "$base/prosody.cfg.lua" -F >"$base/stdout.log" 2>&1 &
     pid=$!
     # On failure, show the end of Prosody's log before the state directory goes (the caller's
@@ -203,6 +256,20 @@ start_prosody() {
     echo "prosody (pid $pid) on 127.0.0.1:$XMPP_PORT (STARTTLS) and :$XMPP_DIRECT_TLS_PORT (direct TLS); log: $base/prosody.log"
 }
 
+# A second Prosody, only for the tests that restart the server mid-conversation (restarting the
+# shared one would break the tests running beside them): users r00…r03, controlled by its `ctl`.
+start_restartable_prosody() {
+    local base="$STATE_DIR/prosody-r"
+    configure_prosody "$base" "$XMPP_RESTART_PORT" "$XMPP_RESTART_DIRECT_TLS_PORT" \
+        "$XMPP_RESTART_HTTP_PORT" r00 r01 r02 r03
+    write_prosody_ctl "$base" "$XMPP_RESTART_PORT"
+    CLEANUPS+=("'$base/ctl' stop")
+    "$base/ctl" start || fail "the restartable prosody did not start: $(tail -n 20 "$base/prosody.log" 2>/dev/null)"
+    export CHATTY_TEST_XMPP_RESTART_PORT=$XMPP_RESTART_PORT
+    export CHATTY_TEST_XMPP_RESTART_CTL="$base/ctl"
+    echo "restartable prosody on 127.0.0.1:$XMPP_RESTART_PORT; control: $base/ctl"
+}
+
 # ---- Every server ------------------------------------------------------------------------------
 # Each further server (or test tool) has a file of its own in scripts/lib/servers.d/, sourced
 # below. Such a file defines its functions and appends them here: an installer (installs what is
@@ -210,9 +277,10 @@ start_prosody() {
 # registers its stop in CLEANUPS, waits for it and exports where it is), and the names of the
 # variables it exports for the tests.
 SERVER_INSTALLERS=(install_server_packages)
-SERVER_STARTERS=(make_test_ca start_prosody)
+SERVER_STARTERS=(make_test_ca start_prosody start_restartable_prosody)
 SERVER_ENV=(CHATTY_TEST_XMPP_HOST CHATTY_TEST_XMPP_PORT CHATTY_TEST_XMPP_DIRECT_TLS_PORT
-    CHATTY_TEST_XMPP_DOMAIN CHATTY_TEST_XMPP_POOL CHATTY_TEST_CA SSL_CERT_FILE)
+    CHATTY_TEST_XMPP_DOMAIN CHATTY_TEST_XMPP_POOL CHATTY_TEST_CA SSL_CERT_FILE
+    CHATTY_TEST_XMPP_RESTART_PORT CHATTY_TEST_XMPP_RESTART_CTL)
 
 for server_file in "$(dirname "${BASH_SOURCE[0]}")"/servers.d/*.sh; do
     [[ -e $server_file ]] || continue
