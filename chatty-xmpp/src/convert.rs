@@ -64,7 +64,7 @@ fn element(name: &str, namespace: &str, attrs: &[(&str, &str)], text: Option<&st
 }
 
 /// Converts an XEP-0082 time to a timestamp.
-fn timestamp(stamp: &tokio_xmpp::parsers::date::DateTime) -> Option<OffsetDateTime> {
+pub(crate) fn timestamp(stamp: &tokio_xmpp::parsers::date::DateTime) -> Option<OffsetDateTime> {
     let nanos = stamp.0.timestamp_nanos_opt()?;
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
 }
@@ -157,11 +157,42 @@ impl Mapper {
     /// The signal for an inbound message, if it carries one; malformed ones become a system
     /// error.
     pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
-        self.try_inbound_message(message)
+        self.try_inbound_message(message, true)
             .unwrap_or_else(|e| Some(system_error(e)))
     }
 
-    fn try_inbound_message(&self, message: Message) -> Result<Option<Signal>, String> {
+    /// A message from the archive (MAM), as the signal it was: sent by the bot (origin: the bot,
+    /// addressees: whom it went to) or received. `None` for what carries no signal.
+    pub(crate) fn archived_message(
+        &self,
+        message: Message,
+        stamp: Option<&tokio_xmpp::parsers::date::DateTime>,
+    ) -> Option<Signal> {
+        let to = message.to.clone();
+        let from_own = message
+            .from
+            .as_ref()
+            .is_some_and(|f| f.to_bare().as_str() == self.own.id());
+        let mut signal = match self.try_inbound_message(message, false) {
+            Ok(Some(signal)) => signal,
+            Ok(None) => return None,
+            Err(e) => return Some(system_error(e)),
+        };
+        if let Some(sent) = stamp.and_then(timestamp) {
+            signal.meta.sent = Some(sent);
+        }
+        if from_own
+            && let Some(to) = to
+            && let Ok(to) = self.address(to.to_bare().as_str(), AddressKind::Individual)
+        {
+            signal.meta.addressees = vec![to];
+        }
+        Some(signal)
+    }
+
+    /// `live`: a message arriving now (receipts recorded, repeats dropped); else one from the
+    /// archive.
+    fn try_inbound_message(&self, message: Message, live: bool) -> Result<Option<Signal>, String> {
         let from = message
             .from
             .clone()
@@ -226,7 +257,7 @@ impl Mapper {
             } else if payload.is("signal", NS_SIGNAL) {
                 user_defined = Some(payload);
             } else if payload.is("received", NS_RECEIPTS) {
-                if let Some(id) = payload.attr("id").filter(|id| !id.is_empty()) {
+                if live && let Some(id) = payload.attr("id").filter(|id| !id.is_empty()) {
                     self.state()
                         .delivery(&SignalId::from(id), DeliveryStatus::Delivered);
                 }
@@ -243,7 +274,8 @@ impl Mapper {
             .map_or_else(SignalId::generate, SignalId::from);
         // The same message again (the sender's stream was lost before the server acknowledged
         // it, and it sent it again): dropped. Only ids the sender chose count.
-        if (message.id.is_some() || origin_id_present)
+        if live
+            && (message.id.is_some() || origin_id_present)
             && !self
                 .seen
                 .lock()

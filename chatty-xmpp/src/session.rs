@@ -12,8 +12,8 @@ use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
-    ConnectionErrorKind, Content, FailureKind, Features, File, InboundSink, MemberStatus, Query,
-    QueryError, Refusal, Session, SessionEnd, SessionError, Signal, Signals,
+    ConnectionErrorKind, Content, FailureKind, Features, File, InboundSink, MemberStatus, Page,
+    Query, QueryError, Refusal, Session, SessionEnd, SessionError, Signal, Signals,
 };
 use sasl::common::Credentials;
 use tokio::sync::{mpsc, oneshot};
@@ -28,13 +28,16 @@ use tokio_xmpp::parsers::disco::{
 };
 use tokio_xmpp::parsers::http_upload::{SlotRequest, SlotResult};
 use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::mam::Fin;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::parsers::rsm::SetQuery;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use tokio_xmpp::stanzastream::{Connection, Event, StanzaStage, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::PLATFORM;
+use crate::archive::{self, ArchivedMessage};
 use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
 use crate::convert::{Mapper, NS_RECEIPTS, NS_REPLY, NS_SIGNAL, own_presence};
 use crate::files::{Http, name_from_url};
@@ -97,7 +100,30 @@ enum Command {
     Iq(Box<Iq>, oneshot::Sender<Iq>),
     /// Fetch a file for a `DownloadFile` signal.
     Download(Box<Signal>),
+    /// Query the archive (MAM): the IQ, its query id, and where the results go.
+    Archive(Box<Iq>, String, oneshot::Sender<ArchiveAnswer>),
 }
+
+/// The messages an archive query found, and how it ended; or why it failed.
+type ArchiveAnswer = Result<(Vec<ArchivedMessage>, Fin), String>;
+
+/// Where the results of an archive query go.
+enum ArchiveWaiter {
+    /// To a query of the bot's.
+    Reply(oneshot::Sender<ArchiveAnswer>),
+    /// To the bot as inbound signals: the catch-up after a lost stream.
+    CatchUp,
+}
+
+/// An archive query in progress: its IQ's id, what it found so far, and who waits.
+struct PendingArchive {
+    iq_id: String,
+    found: Vec<ArchivedMessage>,
+    waiter: ArchiveWaiter,
+}
+
+/// How many archived messages one catch-up page asks for.
+const CATCH_UP_PAGE: usize = 100;
 
 /// An XMPP account serving a bot: one-to-one messages, typing and presence (see the crate
 /// documentation for what is not supported yet).
@@ -282,6 +308,10 @@ impl XmppSession {
             std::collections::HashMap::new();
         let (downloads_tx, mut downloads) = mpsc::unbounded_channel::<Signal>();
         let mut unacked = Unacked::default();
+        let mut archive_queries: std::collections::HashMap<String, PendingArchive> =
+            std::collections::HashMap::new();
+        // The archive id of the last message received: where a catch-up starts.
+        let mut last_archived: Option<String> = None;
         let (reports_tx, mut reports) = mpsc::unbounded_channel();
         let mut stream = self.stanza_stream(password, reports_tx);
         let mut bound: Option<Jid> = None;
@@ -334,6 +364,24 @@ impl XmppSession {
                                 let token = stream.send(Box::new(message.clone().into())).await;
                                 unacked.push(message, token);
                             }
+                            // And what arrived at the server meanwhile, or was in flight to
+                            // the bot when the stream broke: from the archive, after the last
+                            // message received (repeats are dropped by id).
+                            if let Some(after) = last_archived.clone() {
+                                let query_id = format!("catchup-{}", chatty_core::SignalId::generate());
+                                let iq = archive::query(&query_id, None, SetQuery {
+                                    max: Some(CATCH_UP_PAGE),
+                                    after: Some(after),
+                                    before: None,
+                                    index: None,
+                                });
+                                archive_queries.insert(query_id, PendingArchive {
+                                    iq_id: iq_id(&iq),
+                                    found: Vec::new(),
+                                    waiter: ArchiveWaiter::CatchUp,
+                                });
+                                drop(stream.send(Box::new(iq.into())).await);
+                            }
                         }
                         // A new stream: the rooms forgot the bot; join them again.
                         let joins = self.mapper.state().rejoin_all();
@@ -368,14 +416,86 @@ impl XmppSession {
                             Stanza::Iq(
                                 iq @ (Iq::Result { .. } | Iq::Error { .. }),
                             ) => {
-                                let id = match &iq {
-                                    Iq::Result { id, .. } | Iq::Error { id, .. } => id.clone(),
-                                    _ => String::new(),
-                                };
+                                let id = iq_id(&iq);
                                 if let Some(waiting) = pending_iqs.remove(&id) {
                                     let _ = waiting.send(iq);
+                                    continue;
+                                }
+                                let query = archive_queries
+                                    .iter()
+                                    .find(|(_, p)| p.iq_id == id)
+                                    .map(|(q, _)| q.clone());
+                                let Some(query) = query else { continue };
+                                let Some(pending) = archive_queries.remove(&query) else { continue };
+                                let answer = archive::fin(iq).map(|fin| (pending.found, fin));
+                                match pending.waiter {
+                                    ArchiveWaiter::Reply(reply) => {
+                                        let _ = reply.send(answer);
+                                    }
+                                    ArchiveWaiter::CatchUp => match answer {
+                                        Ok((found, fin)) => {
+                                            let mut ended = false;
+                                            for item in found {
+                                                last_archived = Some(item.archive_id.clone());
+                                                if let Some(mut signal) = self.mapper.inbound_message(item.message) {
+                                                    if let Some(sent) = item.delay.as_ref().and_then(|d| crate::convert::timestamp(&d.stamp)) {
+                                                        signal.meta.sent = Some(sent);
+                                                    }
+                                                    if !Self::push(inbound, signal).await {
+                                                        ended = true;
+                                                        break;
+                                                    }
+                                                }
+                                            }
+                                            if ended {
+                                                break None;
+                                            }
+                                            if !fin.complete && let Some(after) = fin.set.last {
+                                                let query_id = format!("catchup-{}", chatty_core::SignalId::generate());
+                                                let iq = archive::query(&query_id, None, SetQuery {
+                                                    max: Some(CATCH_UP_PAGE),
+                                                    after: Some(after),
+                                                    before: None,
+                                                    index: None,
+                                                });
+                                                archive_queries.insert(query_id, PendingArchive {
+                                                    iq_id: iq_id(&iq),
+                                                    found: Vec::new(),
+                                                    waiter: ArchiveWaiter::CatchUp,
+                                                });
+                                                drop(stream.send(Box::new(iq.into())).await);
+                                            }
+                                        }
+                                        Err(e) => {
+                                            tracing::warn!("catching up from the archive failed: {e}");
+                                            let error = Signal::internal(self.own(), chatty_core::SystemError {
+                                                component: "xmpp".into(),
+                                                message: format!("catching up from the archive after a reconnection failed: {e}; messages sent meanwhile may be missing"),
+                                            });
+                                            if !Self::push(inbound, error).await {
+                                                break None;
+                                            }
+                                        }
+                                    },
                                 }
                                 continue;
+                            }
+                            Stanza::Message(message) if archive::result_query_id(&message).is_some() => {
+                                let query = archive::result_query_id(&message).unwrap_or_default().to_owned();
+                                if let Some(pending) = archive_queries.get_mut(&query) {
+                                    match archive::result_for(&message, &query) {
+                                        Some(Ok(item)) => pending.found.push(item),
+                                        Some(Err(e)) => tracing::warn!("{e}"),
+                                        None => {}
+                                    }
+                                }
+                                continue;
+                            }
+                            Stanza::Message(message) => {
+                                if let Some(id) = archive::stanza_id(&message, self.jid.as_str()) {
+                                    last_archived = Some(id);
+                                }
+                                Stanza::Message(message)
                             }
                             other => other,
                         };
@@ -409,6 +529,14 @@ impl XmppSession {
                         };
                         pending_iqs.retain(|_, waiting| !waiting.is_closed());
                         pending_iqs.insert(id, answer);
+                        drop(stream.send(Box::new((*iq).into())).await);
+                    }
+                    Some(Command::Archive(iq, query_id, reply)) => {
+                        archive_queries.insert(query_id, PendingArchive {
+                            iq_id: iq_id(&iq),
+                            found: Vec::new(),
+                            waiter: ArchiveWaiter::Reply(reply),
+                        });
                         drop(stream.send(Box::new((*iq).into())).await);
                     }
                     Some(Command::Download(request)) => {
@@ -673,6 +801,72 @@ impl XmppSession {
         Ok(signal)
     }
 
+    /// History with `address` from the server's archive (MAM), newest first: what it sent
+    /// (`sent: false`) or what the bot sent it. A page holds at most `page.limit` messages of
+    /// the conversation, of which those in the other direction are left out.
+    async fn history(
+        &self,
+        address: &Address,
+        page: &Page,
+        sent: bool,
+    ) -> Result<Answer, QueryError> {
+        let with = self.room_jid(address)?;
+        let query_id = format!("q-{}", chatty_core::SignalId::generate());
+        let iq = archive::query(
+            &query_id,
+            Some(&with.clone().into()),
+            SetQuery {
+                max: Some(page.limit as usize),
+                after: None,
+                // Empty: the newest page.
+                before: Some(
+                    page.before
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                ),
+                index: None,
+            },
+        );
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Archive(Box::new(iq), query_id, tx))
+            .await
+            .map_err(|_| QueryError::Closed)?;
+        let (found, fin) = tokio::time::timeout(IQ_TIMEOUT, rx)
+            .await
+            .map_err(|_| QueryError::Failed {
+                message: format!("the archive did not answer within {IQ_TIMEOUT:?}"),
+            })?
+            .map_err(|_| QueryError::Closed)?
+            .map_err(|message| QueryError::Failed { message })?;
+        let own = self.jid.as_str();
+        let mut signals: Vec<Signal> = found
+            .into_iter()
+            .filter(|item| {
+                let from_own = item
+                    .message
+                    .from
+                    .as_ref()
+                    .is_some_and(|f| f.to_bare().as_str() == own);
+                from_own == sent
+            })
+            .filter_map(|item| {
+                self.mapper
+                    .archived_message(item.message, item.delay.as_ref().map(|d| &d.stamp))
+            })
+            .collect();
+        signals.reverse();
+        let next = match (fin.complete, fin.set.first) {
+            (false, Some(first)) => Some(Page {
+                limit: page.limit,
+                before: Some(chatty_core::SignalId::from(first.item.as_str())),
+            }),
+            _ => None,
+        };
+        Ok(Answer::History(chatty_core::History { signals, next }))
+    }
+
     /// Asks `to` for its disco#info (XEP-0030) and returns its identities' categories.
     async fn disco_categories(&self, to: Jid) -> Result<Vec<String>, QueryError> {
         let iq = Iq::from_get(
@@ -794,10 +988,17 @@ impl XmppSession {
             Query::DeliveryStatus { id } => {
                 Ok(Answer::DeliveryStatus(self.mapper.state().delivery_of(id)))
             }
-            Query::ReceivedFrom { .. } | Query::SentTo { .. } => Err(QueryError::not_supported(
-                query,
-                "history from the server's archive (XEP-0313) is not supported yet; wrap the bot in the Logger",
-            )),
+            Query::ReceivedFrom { address, page } => self.history(address, page, false).await,
+            Query::SentTo { address, page } => self.history(address, page, true).await,
+        }
+    }
+}
+
+/// An IQ's id.
+fn iq_id(iq: &Iq) -> String {
+    match iq {
+        Iq::Get { id, .. } | Iq::Set { id, .. } | Iq::Result { id, .. } | Iq::Error { id, .. } => {
+            id.clone()
         }
     }
 }

@@ -2,9 +2,6 @@
 //! test Prosody (restarting the shared one would break the tests beside this one): every message
 //! one bot sends is counted at the other, and each arrives exactly once, or comes back to its
 //! sender as a send failure. Nothing is lost in silence.
-//!
-//! Run it by hand with `cargo test -p chatty-xmpp --test restart -- --ignored` until the archive
-//! catch-up lands (see the crate README).
 
 mod common;
 
@@ -40,9 +37,6 @@ fn restart_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open gap (see the crate README): messages the server acknowledged and archived but had \
-            not yet delivered when it restarted reach the receiver only once the session catches \
-            up from the archive (MAM); about one run in three loses some of them now"]
 async fn a_server_restart_loses_nothing_in_silence() {
     let mut alice = bot(config("r00")).await;
     let bob = bot(config("r01")).await;

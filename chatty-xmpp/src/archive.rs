@@ -1,0 +1,139 @@
+//! The server's message archive (MAM, XEP-0313): queries for history, and for catching up on what
+//! arrived while the session was away.
+
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field};
+use tokio_xmpp::parsers::delay::Delay;
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::mam::{Fin, Query, QueryId, Result_};
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::rsm::SetQuery;
+
+/// One archived message.
+#[derive(Debug, Clone)]
+pub(crate) struct ArchivedMessage {
+    /// Its id in the archive (for paging).
+    pub(crate) archive_id: String,
+    /// The message as it was sent.
+    pub(crate) message: Message,
+    /// When it was archived.
+    pub(crate) delay: Option<Delay>,
+}
+
+/// The IQ asking the own archive for messages with `with` (all when `None`), paged by `set`.
+pub(crate) fn query(query_id: &str, with: Option<&Jid>, set: SetQuery) -> Iq {
+    let form = with.map(|with| {
+        DataForm::new(
+            DataFormType::Submit,
+            ns::MAM,
+            vec![Field::text_single("with", with.as_str())],
+        )
+    });
+    let query = Query {
+        queryid: Some(QueryId(query_id.to_owned())),
+        node: None,
+        form,
+        set: Some(set),
+        flip_page: false,
+    };
+    Iq::from_set(format!("mam-{query_id}"), query)
+}
+
+/// The archived message a result message carries, if it answers the query `query_id`.
+pub(crate) fn result_for(
+    message: &Message,
+    query_id: &str,
+) -> Option<Result<ArchivedMessage, String>> {
+    let element: &Element = message.payloads.iter().find(|p| p.is("result", ns::MAM))?;
+    if element.attr("queryid") != Some(query_id) {
+        return None;
+    }
+    Some(
+        Result_::try_from(element.clone())
+            .map(|result| ArchivedMessage {
+                archive_id: result.id,
+                message: result.forwarded.message,
+                delay: result.forwarded.delay,
+            })
+            .map_err(|e| format!("a malformed archive result: {e}")),
+    )
+}
+
+/// The query id of an archive result message, if it is one.
+pub(crate) fn result_query_id(message: &Message) -> Option<&str> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("result", ns::MAM))
+        .and_then(|e| e.attr("queryid"))
+}
+
+/// The end of an answered query (`<fin>`), from the IQ result.
+pub(crate) fn fin(iq: Iq) -> Result<Fin, String> {
+    match iq {
+        Iq::Result {
+            payload: Some(payload),
+            ..
+        } => Fin::try_from(payload).map_err(|e| format!("a malformed archive answer: {e}")),
+        Iq::Error { error, .. } => Err(format!(
+            "the archive refused the query: {:?}",
+            error.defined_condition
+        )),
+        _ => Err("the archive answered with nothing".into()),
+    }
+}
+
+/// The archive id the server gave an inbound message (`<stanza-id by='own@domain' id=…/>`).
+pub(crate) fn stanza_id(message: &Message, own: &str) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("stanza-id", ns::SID) && p.attr("by") == Some(own))
+        .and_then(|p| p.attr("id"))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_filters_by_address_and_pages() {
+        let set = SetQuery {
+            max: Some(10),
+            after: None,
+            before: Some(String::new()),
+            index: None,
+        };
+        let iq = query("q1", Some(&Jid::new("alice@example.org").unwrap()), set);
+        let xml = String::from(&Element::from(iq));
+        assert!(xml.contains("queryid='q1'"), "{xml}");
+        assert!(xml.contains("<value>alice@example.org</value>"), "{xml}");
+        assert!(xml.contains("<max>10</max>"), "{xml}");
+    }
+
+    #[test]
+    fn results_are_matched_to_their_query() {
+        let xml = "<message xmlns='jabber:client' to='bot@example.org'>\
+            <result xmlns='urn:xmpp:mam:2' queryid='q1' id='A1'>\
+            <forwarded xmlns='urn:xmpp:forward:0'>\
+            <delay xmlns='urn:xmpp:delay' stamp='2026-01-01T10:00:00Z'/>\
+            <message xmlns='jabber:client' from='alice@example.org/x' to='bot@example.org' type='chat'>\
+            <body>old</body></message></forwarded></result></message>";
+        let message = Message::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        assert_eq!(result_query_id(&message), Some("q1"));
+        assert!(result_for(&message, "q2").is_none());
+        let archived = result_for(&message, "q1").unwrap().unwrap();
+        assert_eq!(archived.archive_id, "A1");
+        assert!(archived.delay.is_some());
+        assert_eq!(
+            archived
+                .message
+                .get_best_body(vec![])
+                .map(|(_, b)| b.as_str()),
+            Some("old")
+        );
+    }
+}
