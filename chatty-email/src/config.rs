@@ -1,0 +1,615 @@
+//! The session's configuration: a serde struct for the config-file runner.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret (a password): shown as `"<redacted>"` by `Debug`, never logged.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, for the login only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
+
+/// How a connection (SMTP, IMAP or POP3) is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Connect in plaintext and upgrade with STARTTLS (STLS for POP3); the default. The upgrade
+    /// is required: a server that does not offer it is a connection error, never a silent
+    /// fallback to plaintext. Certificates are checked against the system roots (and
+    /// `SSL_CERT_FILE`).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTP 465, IMAP 993, POP3 995).
+    Implicit,
+    /// No TLS at all: the password crosses the network readable. Only when set explicitly,
+    /// for local test servers.
+    Plaintext,
+}
+
+/// Where outbound mail goes: an SMTP submission server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The server's host name or IP address (also the name its certificate must carry).
+    pub host: String,
+    /// The port: 587 by default (465 with implicit TLS, 25 in plaintext).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is secured: STARTTLS by default.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// Whether to log in (SMTP AUTH) with the account's user and password: yes by default.
+    #[serde(default = "yes")]
+    pub auth: bool,
+}
+
+impl SmtpConfig {
+    /// The configured port, or the default for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Starttls => 587,
+            TlsMode::Implicit => 465,
+            TlsMode::Plaintext => 25,
+        })
+    }
+}
+
+/// What happens to an inbound IMAP mail once it has been handed to the bot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handled {
+    /// Flag it `\Seen`; the default.
+    #[default]
+    Seen,
+    /// Leave it as it is (the persisted UID alone keeps it from coming again).
+    Keep,
+    /// Delete it (flag `\Deleted` and expunge it).
+    Delete,
+    /// Move it to this folder (which must exist).
+    MoveTo(String),
+}
+
+/// Inbound mail over IMAP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// The server's host name or IP address.
+    pub host: String,
+    /// The port: 143 by default (993 with implicit TLS).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is secured: STARTTLS by default.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// The folder to read: `INBOX` by default.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Whether to wait with IDLE where the server offers it (yes by default); otherwise the
+    /// folder is polled every `poll_interval_ms`.
+    #[serde(default = "yes")]
+    pub idle: bool,
+    /// How often to look for new mail without IDLE, and the longest IDLE before it is renewed,
+    /// in milliseconds: 60 000 by default.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// What to do with a mail once the bot has it: `seen` by default.
+    #[serde(default)]
+    pub handled: Handled,
+    /// Whether the "received from" history query is answered from the folder (IMAP `SEARCH
+    /// FROM`, on a connection of its own): no by default (mail moved or deleted once handled is
+    /// not there to find).
+    #[serde(default)]
+    pub history: bool,
+}
+
+impl ImapConfig {
+    /// The configured port, or the default for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 993,
+            TlsMode::Starttls | TlsMode::Plaintext => 143,
+        })
+    }
+}
+
+/// Inbound mail over POP3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3Config {
+    /// The server's host name or IP address.
+    pub host: String,
+    /// The port: 110 by default (995 with implicit TLS).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// How the connection is secured: STLS (STARTTLS) by default.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// How often to look for new mail, in milliseconds: 60 000 by default.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Whether to delete a mail from the server once the bot has it: no by default.
+    #[serde(default)]
+    pub delete: bool,
+}
+
+impl Pop3Config {
+    /// The configured port, or the default for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 995,
+            TlsMode::Starttls | TlsMode::Plaintext => 110,
+        })
+    }
+}
+
+/// Where inbound mail comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum InboundConfig {
+    /// An IMAP folder.
+    Imap(ImapConfig),
+    /// A POP3 mailbox.
+    Pop3(Pop3Config),
+}
+
+impl InboundConfig {
+    /// The poll interval (and, for IMAP, the longest IDLE).
+    pub fn poll_interval(&self) -> Duration {
+        let ms = match self {
+            InboundConfig::Imap(c) => c.poll_interval_ms,
+            InboundConfig::Pop3(c) => c.poll_interval_ms,
+        };
+        Duration::from_millis(ms.max(10))
+    }
+}
+
+/// The configuration of one mailbox serving a bot: SMTP out, IMAP or POP3 in.
+///
+/// In a config file (TOML shown; any serde format works):
+///
+/// ```toml
+/// address = "bot@example.org"          # the bot's own address (From:, and its chatty address)
+/// # user = "bot"                       # the login name; default: the address
+/// password_file = "/run/secrets/mail"  # or: password = "…"
+/// # name = "mailto"                    # the session name (`mailto+NAME:` addresses)
+/// # state_path = "/var/lib/bot/mail.json"  # where UIDVALIDITY + UID / seen UIDLs are kept
+///
+/// [smtp]
+/// host = "smtp.example.org"
+/// # port = 587                         # default by TLS mode: 587, 465 (implicit), 25 (plaintext)
+/// # tls = "starttls"                   # or "implicit"; "plaintext" only for local tests
+/// # auth = true
+///
+/// [inbound]
+/// protocol = "imap"                    # or "pop3"
+/// host = "imap.example.org"
+/// # port = 143                         # 993 with tls = "implicit" (POP3: 110 / 995)
+/// # tls = "starttls"
+/// # folder = "INBOX"                   # IMAP only
+/// # idle = true                        # IMAP only
+/// # handled = "seen"                   # IMAP: "seen", "keep", "delete" or { move_to = "Done" }
+/// # history = false                   # IMAP: answer "received from" queries from the folder
+/// # delete = false                     # POP3 only: delete after reading
+/// # poll_interval_ms = 60000
+/// ```
+///
+/// `Debug` output never shows the password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The bot's own mail address: the `From:` of what it sends, and its chatty address
+    /// (`mailto:bot@example.org`).
+    pub address: String,
+    /// The login name for SMTP, IMAP and POP3; the address by default.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The password. Give this or `password_file`, not both.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// A file holding the password (surrounding white space is trimmed), read when the session
+    /// is made.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Outbound mail.
+    pub smtp: SmtpConfig,
+    /// Inbound mail.
+    pub inbound: InboundConfig,
+    /// The session name: `mailto` by default. Any other name qualifies the session's addresses
+    /// (`mailto+work:alice@example.org`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// A file where the session keeps what it has read (IMAP: UIDVALIDITY and the last UID;
+    /// POP3: the UIDLs seen), so that a restarted session neither loses nor repeats mail.
+    /// Without it, that is kept in memory only: reconnects are safe, restarts are not.
+    #[serde(default)]
+    pub state_path: Option<PathBuf>,
+    /// How long one connection attempt (TCP, TLS, login) or one SMTP exchange may take, in
+    /// milliseconds: 10 000 by default.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// The first wait before reconnecting after a failure, in milliseconds (1 000 by default);
+    /// it doubles after each failure up to `reconnect_max_ms`, with random jitter.
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: u64,
+    /// The longest wait between reconnection attempts, in milliseconds: 60 000 by default.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_folder() -> String {
+    "INBOX".to_owned()
+}
+
+fn default_poll_ms() -> u64 {
+    60_000
+}
+
+fn default_name() -> String {
+    crate::PLATFORM.to_owned()
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_reconnect_min_ms() -> u64 {
+    1_000
+}
+
+fn default_reconnect_max_ms() -> u64 {
+    60_000
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The address is not a mail address (`local@domain`).
+    #[error("`{0}` is not a mail address like bot@example.org")]
+    BadAddress(String),
+    /// Neither or both of `password` and `password_file` are set.
+    #[error("set exactly one of `password` and `password_file`")]
+    Password,
+    /// The password file cannot be read.
+    #[error("cannot read the password file {path}: {reason}")]
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The session name is not usable in addresses.
+    #[error("`{0}` is not a session name: use letters, digits, `_` or `-`")]
+    BadName(String),
+    /// The reconnection backoff is empty or inverted.
+    #[error("reconnect_min_ms must be at least 1 and at most reconnect_max_ms")]
+    Backoff,
+    /// A host is empty, or a folder name is empty.
+    #[error("{0}")]
+    Invalid(String),
+    /// The SMTP transport could not be set up (TLS parameters).
+    #[error("the SMTP transport cannot be set up: {0}")]
+    Smtp(String),
+    /// The state file exists but cannot be read or parsed.
+    #[error("the state file {path} cannot be used: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Whether `address` looks like `local@domain` (one `@`, both sides non-empty, no white space
+/// or angle brackets).
+pub(crate) fn is_mail_address(address: &str) -> bool {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
+        }
+        None => false,
+    }
+}
+
+impl EmailConfig {
+    /// A configuration for `address` with `password`, sending through `smtp` and reading
+    /// `inbound`, with every default.
+    pub fn new(
+        address: impl Into<String>,
+        password: impl Into<Secret>,
+        smtp: SmtpConfig,
+        inbound: InboundConfig,
+    ) -> Self {
+        EmailConfig {
+            address: address.into(),
+            user: None,
+            password: Some(password.into()),
+            password_file: None,
+            smtp,
+            inbound,
+            name: default_name(),
+            state_path: None,
+            connect_timeout_ms: default_connect_timeout_ms(),
+            reconnect_min_ms: default_reconnect_min_ms(),
+            reconnect_max_ms: default_reconnect_max_ms(),
+        }
+    }
+
+    /// Sets the login name.
+    #[must_use]
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the session name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the state file.
+    #[must_use]
+    pub fn with_state_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_path = Some(path.into());
+        self
+    }
+
+    /// Sets the connect timeout.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets the reconnection backoff bounds.
+    #[must_use]
+    pub fn with_reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect_min_ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+        self.reconnect_max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The login name: `user`, or else the address.
+    pub fn login(&self) -> &str {
+        self.user.as_deref().unwrap_or(&self.address)
+    }
+
+    /// The connect timeout.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms.max(1))
+    }
+
+    /// The reconnection backoff bounds (first wait, longest wait).
+    pub fn reconnect_backoff(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.reconnect_min_ms),
+            Duration::from_millis(self.reconnect_max_ms),
+        )
+    }
+
+    /// Checks everything that can be checked without connecting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !is_mail_address(&self.address) {
+            return Err(ConfigError::BadAddress(self.address.clone()));
+        }
+        if self.password.is_some() == self.password_file.is_some() {
+            return Err(ConfigError::Password);
+        }
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(ConfigError::BadName(self.name.clone()));
+        }
+        if self.reconnect_min_ms == 0 || self.reconnect_min_ms > self.reconnect_max_ms {
+            return Err(ConfigError::Backoff);
+        }
+        if self.smtp.host.trim().is_empty() {
+            return Err(ConfigError::Invalid("smtp.host is empty".into()));
+        }
+        match &self.inbound {
+            InboundConfig::Imap(imap) => {
+                if imap.host.trim().is_empty() {
+                    return Err(ConfigError::Invalid("inbound.host is empty".into()));
+                }
+                if imap.folder.is_empty() {
+                    return Err(ConfigError::Invalid("inbound.folder is empty".into()));
+                }
+                if let Handled::MoveTo(folder) = &imap.handled
+                    && folder.is_empty()
+                {
+                    return Err(ConfigError::Invalid(
+                        "inbound.handled.move_to is empty".into(),
+                    ));
+                }
+            }
+            InboundConfig::Pop3(pop3) => {
+                if pop3.host.trim().is_empty() {
+                    return Err(ConfigError::Invalid("inbound.host is empty".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The password: the configured one, or the password file's content (trimmed).
+    pub fn load_password(&self) -> Result<Secret, ConfigError> {
+        match (&self.password, &self.password_file) {
+            (Some(p), None) => Ok(p.clone()),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map(|s| Secret::new(s.trim()))
+                .map_err(|e| ConfigError::PasswordFile {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }),
+            _ => Err(ConfigError::Password),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<EmailConfig, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    const BASE: &str = r#""address": "bot@example.org", "password": "hunter2",
+        "smtp": {"host": "smtp.example.org"},
+        "inbound": {"protocol": "imap", "host": "imap.example.org"}"#;
+
+    #[test]
+    fn defaults_and_redacted_debug() {
+        let c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.name, "mailto");
+        assert_eq!(c.login(), "bot@example.org");
+        assert_eq!(c.smtp.tls, TlsMode::Starttls);
+        assert_eq!(c.smtp.port(), 587);
+        assert!(c.smtp.auth);
+        let InboundConfig::Imap(imap) = &c.inbound else {
+            panic!("imap")
+        };
+        assert_eq!(imap.port(), 143);
+        assert_eq!(imap.folder, "INBOX");
+        assert!(imap.idle);
+        assert_eq!(imap.handled, Handled::Seen);
+        assert_eq!(c.inbound.poll_interval(), Duration::from_secs(60));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn every_mode_and_protocol_parses() {
+        let c = parse(
+            r#"{"address": "bot@example.org", "password_file": "/p", "user": "bot",
+            "smtp": {"host": "h", "tls": "implicit"},
+            "inbound": {"protocol": "pop3", "host": "h", "tls": "implicit", "delete": true}}"#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.smtp.port(), 465);
+        let InboundConfig::Pop3(pop3) = &c.inbound else {
+            panic!("pop3")
+        };
+        assert_eq!(pop3.port(), 995);
+        assert!(pop3.delete);
+        let c = parse(
+            r#"{"address": "bot@example.org", "password": "x",
+            "smtp": {"host": "h", "tls": "plaintext", "auth": false},
+            "inbound": {"protocol": "imap", "host": "h", "tls": "implicit",
+                        "handled": {"move_to": "Done"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.smtp.port(), 25);
+        let InboundConfig::Imap(imap) = &c.inbound else {
+            panic!("imap")
+        };
+        assert_eq!(imap.handled, Handled::MoveTo("Done".into()));
+        assert_eq!(imap.port(), 993);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(parse(&format!("{{{BASE}, \"pasword\": \"y\"}}")).is_err());
+        assert!(
+            parse(
+                r#"{"address": "a@b", "password": "x", "smtp": {"host": "h", "tls": "none"},
+                "inbound": {"protocol": "imap", "host": "h"}}"#
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                r#"{"address": "a@b", "password": "x", "smtp": {"host": "h"},
+                "inbound": {"protocol": "smoke", "host": "h"}}"#
+            )
+            .is_err()
+        );
+        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.address = "not an address".into();
+        assert!(matches!(c.validate(), Err(ConfigError::BadAddress(_))));
+        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.password_file = Some("/p".into());
+        assert_eq!(c.validate(), Err(ConfigError::Password));
+        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.name = "a b".into();
+        assert!(matches!(c.validate(), Err(ConfigError::BadName(_))));
+        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.reconnect_min_ms = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Backoff));
+    }
+
+    #[test]
+    fn password_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
+        c.password = None;
+        c.password_file = Some(path.clone());
+        assert_eq!(c.load_password().unwrap().expose(), "s3cret");
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            c.load_password(),
+            Err(ConfigError::PasswordFile { .. })
+        ));
+    }
+
+    #[test]
+    fn mail_addresses_are_checked() {
+        assert!(is_mail_address("a@b"));
+        assert!(!is_mail_address("a"));
+        assert!(!is_mail_address("@b"));
+        assert!(!is_mail_address("a@"));
+        assert!(!is_mail_address("a@b@c"));
+        assert!(!is_mail_address("a b@c"));
+        assert!(!is_mail_address("<a@b>"));
+    }
+}

@@ -1,0 +1,403 @@
+//! Inbound mail over POP3: a small client of its own (RFC 1939 with UIDL, and STLS from
+//! RFC 2595), over the same rustls stream as IMAP. Each poll connects, lists the UIDLs, fetches
+//! those not seen yet, optionally deletes them, and quits; the UIDLs seen are persisted.
+
+use chatty_core::ConnectionErrorKind;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+use crate::config::{Pop3Config, TlsMode};
+use crate::net::{self, ConnectFailure, Stream};
+use crate::session::{Context, Outcome};
+
+/// The longest line accepted from the server (RFC 1939 allows 512 octets for responses; mail
+/// lines in RETR may be longer, up to RFC 5322's 998 plus slack).
+const MAX_LINE: usize = 64 * 1024;
+
+/// What went wrong in a POP3 exchange.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Pop3Error {
+    /// The server answered `-ERR`.
+    #[error("the POP3 server answered -ERR {0}")]
+    Negative(String),
+    /// The server said something that is not POP3.
+    #[error("not a POP3 answer: {0}")]
+    Protocol(String),
+    /// The connection failed or closed.
+    #[error("the POP3 connection failed: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for Pop3Error {
+    fn from(e: std::io::Error) -> Self {
+        Pop3Error::Io(e.to_string())
+    }
+}
+
+/// A POP3 client over any stream.
+#[derive(Debug)]
+pub(crate) struct Pop3<S> {
+    stream: BufReader<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
+    /// A client over `stream`, before the greeting is read.
+    pub(crate) fn new(stream: S) -> Self {
+        Pop3 {
+            stream: BufReader::new(stream),
+        }
+    }
+
+    /// The underlying stream (for STLS).
+    pub(crate) fn into_inner(self) -> S {
+        self.stream.into_inner()
+    }
+
+    /// Reads one line without its CRLF.
+    async fn line(&mut self) -> Result<Vec<u8>, Pop3Error> {
+        let mut line = Vec::new();
+        let n = AsyncReadExt::take(&mut self.stream, MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Err(Pop3Error::Io("the server closed the connection".into()));
+        }
+        if !line.ends_with(b"\n") {
+            return Err(Pop3Error::Protocol(format!(
+                "a line longer than {MAX_LINE} bytes"
+            )));
+        }
+        line.pop();
+        if line.ends_with(b"\r") {
+            line.pop();
+        }
+        Ok(line)
+    }
+
+    /// Reads a status line: the text after `+OK`, or the error after `-ERR`.
+    pub(crate) async fn status(&mut self) -> Result<String, Pop3Error> {
+        let line = self.line().await?;
+        let text = String::from_utf8_lossy(&line);
+        if let Some(rest) = text.strip_prefix("+OK") {
+            Ok(rest.trim().to_owned())
+        } else if let Some(rest) = text.strip_prefix("-ERR") {
+            Err(Pop3Error::Negative(rest.trim().to_owned()))
+        } else {
+            Err(Pop3Error::Protocol(text.chars().take(200).collect()))
+        }
+    }
+
+    /// Sends a command and reads its status line.
+    pub(crate) async fn command(&mut self, command: &str) -> Result<String, Pop3Error> {
+        let stream = self.stream.get_mut();
+        stream.write_all(command.as_bytes()).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await?;
+        self.status().await
+    }
+
+    /// Reads a multi-line body up to the terminating `.`, undoing dot-stuffing; lines end in
+    /// CRLF.
+    async fn multiline(&mut self) -> Result<Vec<u8>, Pop3Error> {
+        let mut out = Vec::new();
+        loop {
+            let line = self.line().await?;
+            if line == b"." {
+                return Ok(out);
+            }
+            let line = line.strip_prefix(b".").unwrap_or(&line);
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Logs in with USER and PASS.
+    pub(crate) async fn login(&mut self, user: &str, password: &str) -> Result<(), Pop3Error> {
+        if user.contains(['\r', '\n']) || password.contains(['\r', '\n']) {
+            return Err(Pop3Error::Protocol(
+                "a user name or password with a line break".into(),
+            ));
+        }
+        self.command(&format!("USER {user}")).await?;
+        self.command(&format!("PASS {password}")).await?;
+        Ok(())
+    }
+
+    /// The unique ids of the messages in the maildrop, by message number.
+    pub(crate) async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Pop3Error> {
+        self.command("UIDL").await?;
+        let body = self.multiline().await?;
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(&body).lines() {
+            let mut words = line.split_whitespace();
+            let (Some(number), Some(uid)) = (words.next(), words.next()) else {
+                return Err(Pop3Error::Protocol(format!(
+                    "a UIDL line without an id: {line}"
+                )));
+            };
+            let number = number.parse().map_err(|_| {
+                Pop3Error::Protocol(format!("a UIDL line without a number: {line}"))
+            })?;
+            out.push((number, uid.to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// The message `number`, as it is on the server.
+    pub(crate) async fn retr(&mut self, number: u32) -> Result<Vec<u8>, Pop3Error> {
+        self.command(&format!("RETR {number}")).await?;
+        self.multiline().await
+    }
+
+    /// Marks the message `number` for deletion (done at QUIT).
+    pub(crate) async fn dele(&mut self, number: u32) -> Result<(), Pop3Error> {
+        self.command(&format!("DELE {number}")).await.map(drop)
+    }
+
+    /// Ends the session; deletions take effect.
+    pub(crate) async fn quit(&mut self) -> Result<(), Pop3Error> {
+        self.command("QUIT").await.map(drop)
+    }
+}
+
+fn failure(kind: ConnectionErrorKind, error: &Pop3Error, what: &str) -> ConnectFailure {
+    let kind = match error {
+        Pop3Error::Io(_) => ConnectionErrorKind::Unreachable,
+        Pop3Error::Protocol(_) => ConnectionErrorKind::Protocol,
+        Pop3Error::Negative(_) => kind,
+    };
+    ConnectFailure::new(kind, format!("{what}: {error}"))
+}
+
+/// Connects, secures and logs in.
+async fn connect(config: &Pop3Config, context: &Context) -> Result<Pop3<Stream>, ConnectFailure> {
+    let shared = &context.shared;
+    let timeout = shared.config.connect_timeout();
+    let host = config.host.as_str();
+    let port = config.port();
+    let tls = || {
+        shared
+            .tls
+            .as_ref()
+            .ok_or_else(|| ConnectFailure::new(ConnectionErrorKind::Tls, "no TLS configuration"))
+    };
+    let attempt = async {
+        let tcp = net::tcp(host, port, timeout).await?;
+        let stream = match config.tls {
+            TlsMode::Implicit => net::tls(tls()?, host, tcp, timeout).await?,
+            TlsMode::Starttls | TlsMode::Plaintext => Stream::Plain(tcp),
+        };
+        let mut client = Pop3::new(stream);
+        client.status().await.map_err(|e| {
+            failure(
+                ConnectionErrorKind::Protocol,
+                &e,
+                &format!("no POP3 greeting from {host}:{port}"),
+            )
+        })?;
+        if config.tls == TlsMode::Starttls {
+            client.command("STLS").await.map_err(|e| {
+                failure(
+                    ConnectionErrorKind::Tls,
+                    &e,
+                    &format!("{host}:{port} refused STLS"),
+                )
+            })?;
+            let Stream::Plain(tcp) = client.into_inner() else {
+                return Err(ConnectFailure::new(
+                    ConnectionErrorKind::Tls,
+                    "STLS on a connection that is TLS already",
+                ));
+            };
+            client = Pop3::new(net::tls(tls()?, host, tcp, timeout).await?);
+        }
+        client
+            .login(shared.config.login(), shared.password.expose())
+            .await
+            .map_err(|e| {
+                failure(
+                    ConnectionErrorKind::Authentication,
+                    &e,
+                    &format!(
+                        "POP3 login as {} at {host}:{port} failed",
+                        shared.config.login()
+                    ),
+                )
+            })?;
+        Ok(client)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectFailure::new(
+            ConnectionErrorKind::Unreachable,
+            format!("no POP3 session with {host}:{port} within {timeout:?}"),
+        )),
+    }
+}
+
+/// Polls the maildrop until stopped or a poll fails.
+pub(crate) async fn run(
+    config: &Pop3Config,
+    context: &Context,
+    stop: &mut watch::Receiver<bool>,
+) -> Outcome {
+    let mut connected = false;
+    loop {
+        let mut client = match connect(config, context).await {
+            Ok(client) => client,
+            Err(failure) => return Outcome::Failed { connected, failure },
+        };
+        if !context.started().await {
+            return Outcome::BotGone;
+        }
+        match poll(config, context, &mut client, stop).await {
+            Ok(true) => connected = true,
+            Ok(false) => return Outcome::BotGone,
+            Err(e) => {
+                return Outcome::Failed {
+                    connected,
+                    failure: failure(ConnectionErrorKind::Protocol, &e, "POP3"),
+                };
+            }
+        }
+        if let Err(e) = context.store.lock().await.save()
+            && !context.system_error(e).await
+        {
+            return Outcome::BotGone;
+        }
+        if *stop.borrow() {
+            return Outcome::Stopped;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(context.shared.config.inbound.poll_interval()) => {}
+            _ = stop.changed() => return Outcome::Stopped,
+        }
+    }
+}
+
+/// One poll: hands the unseen messages to the bot, deletes them if configured, quits.
+/// `Ok(false)` once the bot has stopped listening.
+async fn poll(
+    config: &Pop3Config,
+    context: &Context,
+    client: &mut Pop3<Stream>,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, Pop3Error> {
+    let listing = client.uidl().await?;
+    let mut store = context.store.lock().await;
+    // Forget UIDLs no longer on the server (deleted, or expired): the set stays small.
+    let present: std::collections::BTreeSet<&str> =
+        listing.iter().map(|(_, uid)| uid.as_str()).collect();
+    if store
+        .get()
+        .pop3_seen
+        .iter()
+        .any(|u| !present.contains(u.as_str()))
+    {
+        store.update(|s| s.pop3_seen.retain(|u| present.contains(u.as_str())));
+    }
+    for (number, uid) in &listing {
+        if store.get().pop3_seen.contains(uid) {
+            continue;
+        }
+        if *stop.borrow() {
+            break;
+        }
+        let raw = client.retr(*number).await?;
+        let place = format!("POP3 message {number} (UIDL {uid})");
+        if !context.deliver(&raw, &place).await {
+            return Ok(false);
+        }
+        store.update(|s| {
+            s.pop3_seen.insert(uid.clone());
+        });
+        if config.delete {
+            client.dele(*number).await?;
+        }
+    }
+    drop(store);
+    client.quit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, duplex};
+
+    /// A scripted server: for each expected command, the answer to write.
+    async fn scripted(script: Vec<(&'static str, &'static str)>) -> Pop3<tokio::io::DuplexStream> {
+        let (client, server) = duplex(64 * 1024);
+        tokio::spawn(async move {
+            let (read, mut write) = tokio::io::split(server);
+            let mut read = BufReader::new(read);
+            write.write_all(b"+OK ready\r\n").await.unwrap();
+            for (expect, answer) in script {
+                let mut line = String::new();
+                read.read_line(&mut line).await.unwrap();
+                assert_eq!(line.trim_end(), expect);
+                write.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let mut pop = Pop3::new(client);
+        assert_eq!(pop.status().await.unwrap(), "ready");
+        pop
+    }
+
+    #[tokio::test]
+    async fn login_uidl_retr_dele_quit() {
+        let mut pop = scripted(vec![
+            ("USER bot", "+OK\r\n"),
+            ("PASS pw", "+OK logged in\r\n"),
+            ("UIDL", "+OK\r\n1 aaa\r\n2 bbb\r\n.\r\n"),
+            (
+                "RETR 2",
+                "+OK 30 octets\r\nSubject: x\r\n\r\n..dotted\r\nplain\r\n.\r\n",
+            ),
+            ("DELE 2", "+OK deleted\r\n"),
+            ("QUIT", "+OK bye\r\n"),
+        ])
+        .await;
+        pop.login("bot", "pw").await.unwrap();
+        assert_eq!(
+            pop.uidl().await.unwrap(),
+            [(1, "aaa".to_owned()), (2, "bbb".to_owned())]
+        );
+        assert_eq!(
+            pop.retr(2).await.unwrap(),
+            b"Subject: x\r\n\r\n.dotted\r\nplain\r\n"
+        );
+        pop.dele(2).await.unwrap();
+        pop.quit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_a_negative_answer() {
+        let mut pop = scripted(vec![
+            ("USER bot", "+OK\r\n"),
+            ("PASS nope", "-ERR [AUTH] Authentication failed.\r\n"),
+        ])
+        .await;
+        assert_eq!(
+            pop.login("bot", "nope").await,
+            Err(Pop3Error::Negative("[AUTH] Authentication failed.".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_and_a_closed_connection_are_errors_not_panics() {
+        let mut pop = scripted(vec![
+            ("UIDL", "+OK\r\nnot-a-number x\r\n.\r\n"),
+            ("NOOP", "HTTP/1.1 400\r\n"),
+        ])
+        .await;
+        assert!(matches!(pop.uidl().await, Err(Pop3Error::Protocol(_))));
+        assert!(matches!(
+            pop.command("NOOP").await,
+            Err(Pop3Error::Protocol(_))
+        ));
+        assert!(matches!(pop.command("STAT").await, Err(Pop3Error::Io(_))));
+        let mut pop = scripted(vec![]).await;
+        assert!(pop.login("a\r\nDELE 1", "x").await.is_err());
+    }
+}

@@ -1,0 +1,294 @@
+//! What the tests against the test mail servers share: where they are, accounts from their
+//! pool, sessions on them, and a bare IMAP client for preparing and checking mailboxes.
+//!
+//! The servers come from `scripts/test` (which runs every test) or, by hand, from
+//! `scripts/test-servers`; see the crate README. Without them, these tests fail and say so.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::fs::{File, OpenOptions};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_imap::Client;
+use chatty_core::reexports::futures::TryStreamExt as _;
+use chatty_core::{Address, Body, Router, Signal, SignalId, Status};
+use chatty_email::{
+    EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
+};
+use chatty_test::{Probe, ProbeRemote};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// How long tests wait for what must come.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Where the test servers are.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub host: String,
+    pub domain: String,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub pop3_port: u16,
+    pub pop3s_port: u16,
+    pub submission_port: u16,
+    pub submissions_port: u16,
+    pub smtp_plain_port: u16,
+    pub bounce_domain: String,
+    pub dovecot_ctl: String,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the chatty-email tests need the test mail servers (Dovecot and \
+             Postfix). `scripts/test` starts them itself; to run these tests alone, start them with \
+             `scripts/test-servers` and, in another shell, run `eval \"$(scripts/test-servers env)\"` \
+             before `cargo test -p chatty-email`."
+        )
+    })
+}
+
+/// The test servers, from the environment `scripts/test` and `scripts/test-servers` export.
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn server() -> Server {
+    let port = |name: &str| {
+        var(name)
+            .parse()
+            .unwrap_or_else(|e| panic!("{name} is not a port: {e}"))
+    };
+    Server {
+        host: var("CHATTY_TEST_MAIL_HOST"),
+        domain: var("CHATTY_TEST_MAIL_DOMAIN"),
+        imap_port: port("CHATTY_TEST_MAIL_IMAP_PORT"),
+        imaps_port: port("CHATTY_TEST_MAIL_IMAPS_PORT"),
+        pop3_port: port("CHATTY_TEST_MAIL_POP3_PORT"),
+        pop3s_port: port("CHATTY_TEST_MAIL_POP3S_PORT"),
+        submission_port: port("CHATTY_TEST_MAIL_SUBMISSION_PORT"),
+        submissions_port: port("CHATTY_TEST_MAIL_SUBMISSIONS_PORT"),
+        smtp_plain_port: port("CHATTY_TEST_MAIL_SMTP_PLAIN_PORT"),
+        bounce_domain: var("CHATTY_TEST_MAIL_BOUNCE_DOMAIN"),
+        dovecot_ctl: var("CHATTY_TEST_MAIL_DOVECOT_CTL"),
+    }
+}
+
+/// A test account: its login, mail address and password.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: String,
+    pub address: String,
+    pub password: String,
+}
+
+/// The pool accounts this process holds (their lock files stay locked until it exits).
+static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+/// An account of the server's pool (m00, m01, …) that no other test, in this process or
+/// another, is using (a lock file per account, held until the process exits), with an empty
+/// INBOX: two tests on one mailbox would read each other's mail.
+pub async fn account() -> Account {
+    let server = server();
+    let pool: usize = std::env::var("CHATTY_TEST_MAIL_POOL")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(40);
+    let dir = std::env::temp_dir().join(format!("chatty-email-accounts-{}", server.imap_port));
+    std::fs::create_dir_all(&dir).expect("a directory for the account locks");
+    let start = std::process::id() as usize
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as usize);
+    for n in 0..pool {
+        let i = (start + n) % pool;
+        let user = format!("m{i:02}");
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(dir.join(format!("{user}.lock")))
+            .expect("a lock file");
+        if file.try_lock().is_ok() {
+            HELD.lock().unwrap_or_else(|p| p.into_inner()).push(file);
+            let account = Account {
+                address: format!("{user}@{}", server.domain),
+                password: format!("secret-{user}"),
+                user,
+            };
+            empty_inbox(&account).await;
+            return account;
+        }
+    }
+    panic!(
+        "all {pool} test accounts are in use: raise MAIL_POOL_SIZE in scripts/lib/servers.d/mail.sh"
+    );
+}
+
+/// SMTP submission with STARTTLS and AUTH.
+pub fn smtp() -> SmtpConfig {
+    let server = server();
+    SmtpConfig {
+        host: server.host,
+        port: Some(server.submission_port),
+        tls: TlsMode::Starttls,
+        auth: true,
+    }
+}
+
+/// IMAP with STARTTLS, IDLE, mails flagged seen.
+pub fn imap() -> ImapConfig {
+    let server = server();
+    ImapConfig {
+        host: server.host,
+        port: Some(server.imap_port),
+        tls: TlsMode::Starttls,
+        folder: "INBOX".into(),
+        idle: true,
+        poll_interval_ms: 1_000,
+        handled: Handled::Seen,
+        history: false,
+    }
+}
+
+/// POP3 with STLS, polled every 200 ms, mails kept.
+pub fn pop3() -> Pop3Config {
+    let server = server();
+    Pop3Config {
+        host: server.host,
+        port: Some(server.pop3_port),
+        tls: TlsMode::Starttls,
+        poll_interval_ms: 200,
+        delete: false,
+    }
+}
+
+/// A configuration for `account` reading `inbound`, with short timeouts.
+pub fn config(account: &Account, inbound: InboundConfig) -> EmailConfig {
+    EmailConfig::new(&account.address, account.password.as_str(), smtp(), inbound)
+        .with_user(&account.user)
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+/// A bare IMAP session (plaintext login; the test server allows it) on `account`'s INBOX.
+pub async fn bare_imap(account: &Account) -> async_imap::Session<TcpStream> {
+    let server = server();
+    let tcp = TcpStream::connect((server.host.as_str(), server.imap_port))
+        .await
+        .expect("the test IMAP server answers");
+    let mut client = Client::new(tcp);
+    client
+        .read_response()
+        .await
+        .expect("a greeting")
+        .expect("a greeting");
+    let mut session = client
+        .login(&account.user, &account.password)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("the pool account logs in");
+    session.select("INBOX").await.expect("INBOX");
+    session
+}
+
+/// Deletes every mail in `account`'s INBOX.
+pub async fn empty_inbox(account: &Account) {
+    let mut session = bare_imap(account).await;
+    let all = session.uid_search("ALL").await.expect("search");
+    if !all.is_empty() {
+        let _: Vec<_> = session
+            .uid_store("1:*", "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .expect("store")
+            .try_collect()
+            .await
+            .expect("store");
+        let _: Vec<_> = session
+            .expunge()
+            .await
+            .expect("expunge")
+            .try_collect()
+            .await
+            .expect("expunge");
+    }
+    let _ = session.logout().await;
+}
+
+/// Appends a raw mail to `account`'s INBOX.
+pub async fn append(account: &Account, raw: &[u8]) {
+    let mut session = bare_imap(account).await;
+    session
+        .append("INBOX", None, None, raw)
+        .await
+        .expect("APPEND");
+    let _ = session.logout().await;
+}
+
+/// A bot (a probe) on a session of its own, through a router.
+pub struct Bot {
+    pub remote: ProbeRemote,
+    pub address: Address,
+    pub session: Arc<EmailSession>,
+    task: JoinHandle<()>,
+}
+
+/// Starts a bot on `config` and waits for its `SessionStarted`.
+pub async fn bot(config: EmailConfig) -> Bot {
+    let session = Arc::new(EmailSession::new(config).expect("a valid config"));
+    let address = session.address().clone();
+    let (probe, mut remote) = Probe::new();
+    remote.wait = WAIT;
+    let router = Router::new().shared_session(session.clone());
+    let task = tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    Bot {
+        remote,
+        address,
+        session,
+        task,
+    }
+}
+
+impl Bot {
+    pub async fn send(&mut self, signal: Signal) -> SignalId {
+        self.remote.handle().await.send(signal).await.expect("sent")
+    }
+
+    /// The next signal that is neither lifecycle nor presence.
+    pub async fn next_io(&self) -> Signal {
+        loop {
+            let signal = self.remote.next().await.expect("a signal in time");
+            let presence = matches!(&signal.body, Body::StatusChange(c)
+                if matches!(c.status, Status::Presence { .. }));
+            if !ProbeRemote::is_lifecycle(&signal) && !presence {
+                return signal;
+            }
+        }
+    }
+
+    /// Ends the session and waits for the router.
+    pub async fn finish(mut self) {
+        self.send(Signal::new(Body::InitiateSessionEnd(
+            chatty_core::SessionEnd::default(),
+        )))
+        .await;
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the router ends")
+            .expect("no panic");
+    }
+}
+
+/// An IMAP inbound config.
+pub fn imap_inbound() -> InboundConfig {
+    InboundConfig::Imap(imap())
+}
+
+/// A POP3 inbound config.
+pub fn pop3_inbound() -> InboundConfig {
+    InboundConfig::Pop3(pop3())
+}
