@@ -1,0 +1,428 @@
+//! The local Slack itself, over raw HTTP/1.1 and tokio-tungstenite: payload shapes compared
+//! with Slack's documented examples, the argument encodings, errors and fault injection.
+
+use std::time::Duration;
+
+use chatty_local_slack::LocalSlack;
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One HTTP/1.1 request: (status, headers lower-cased, body).
+async fn http(
+    slack: &LocalSlack,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(slack.addr()).await.unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        slack.addr(),
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A Web API call with a JSON body and a bearer token.
+async fn call(slack: &LocalSlack, token: &str, method: &str, args: Value) -> Value {
+    let auth = format!("Bearer {token}");
+    let (_, _, body) = http(
+        slack,
+        "POST",
+        &format!("/api/{method}"),
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json; charset=utf-8"),
+        ],
+        args.to_string().as_bytes(),
+    )
+    .await;
+    serde_json::from_slice(&body).unwrap()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_socket(slack: &LocalSlack, app_token: &str) -> Socket {
+    let opened = call(slack, app_token, "apps.connections.open", json!({})).await;
+    assert_eq!(opened["ok"], true, "{opened}");
+    let url = opened["url"].as_str().unwrap();
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("the socket opens");
+    socket
+}
+
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn socket_mode_hello_envelopes_acks_and_redelivery() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    slack.set_ack_timeout(Duration::from_millis(200));
+    let mut socket = open_socket(&slack, &app.app_token).await;
+
+    // api.slack.com/apis/socket-mode: hello.
+    let hello = next_json(&mut socket).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["num_connections"], 1);
+    assert_eq!(hello["connection_info"]["app_id"], app.app_id.as_str());
+    assert!(hello["debug_info"]["host"].is_string());
+
+    let ts = slack.post(&alice, &dm, "hi <@U1>");
+    let envelope = next_json(&mut socket).await;
+    assert_eq!(envelope["type"], "events_api");
+    assert_eq!(envelope["accepts_response_payload"], false);
+    assert_eq!(envelope["retry_attempt"], 0);
+    assert_eq!(envelope["retry_reason"], "");
+    let payload = &envelope["payload"];
+    // api.slack.com/apis/events-api#callback-field
+    assert_eq!(payload["type"], "event_callback");
+    assert_eq!(payload["api_app_id"], app.app_id.as_str());
+    assert_eq!(payload["team_id"], slack.team_id().as_str());
+    assert!(payload["event_id"].as_str().unwrap().starts_with("Ev"));
+    assert!(payload["event_time"].is_u64());
+    assert_eq!(
+        payload["authorizations"][0]["user_id"],
+        app.bot_user_id.as_str()
+    );
+    assert_eq!(payload["authorizations"][0]["is_bot"], true);
+    // api.slack.com/events/message.im
+    let event = &payload["event"];
+    assert_eq!(event["type"], "message");
+    assert_eq!(event["channel"], dm.as_str());
+    assert_eq!(event["channel_type"], "im");
+    assert_eq!(event["user"], alice.as_str());
+    assert_eq!(event["ts"], ts.as_str());
+    assert_eq!(event["event_ts"], ts.as_str());
+    assert!(event["client_msg_id"].is_string());
+    assert_eq!(event["blocks"][0]["type"], "rich_text");
+    assert_eq!(
+        event["blocks"][0]["elements"][0]["elements"][1]["type"],
+        "user"
+    );
+
+    // No ack: the same event again, retry_attempt 1, retry_reason timeout.
+    let again = next_json(&mut socket).await;
+    assert_eq!(again["payload"]["event_id"], payload["event_id"]);
+    assert_eq!(again["retry_attempt"], 1);
+    assert_eq!(again["retry_reason"], "timeout");
+    let ack = json!({"envelope_id": again["envelope_id"]}).to_string();
+    socket.send(Message::Text(ack.into())).await.unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+
+    // A second message, acknowledged at once: no redelivery.
+    slack.post(&alice, &dm, "second");
+    let envelope = next_json(&mut socket).await;
+    let ack = json!({"envelope_id": envelope["envelope_id"]}).to_string();
+    socket.send(Message::Text(ack.into())).await.unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    let before = slack.deliveries(&app.app_id).len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.deliveries(&app.app_id).len(), before);
+}
+
+#[tokio::test]
+async fn socket_mode_disconnect_tickets_and_queueing() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+
+    // Events wait for a socket.
+    slack.post(&alice, &dm, "queued");
+    assert_eq!(slack.pending_events(&app.app_id), 1);
+
+    let opened = call(&slack, &app.app_token, "apps.connections.open", json!({})).await;
+    let url = opened["url"].as_str().unwrap().to_owned();
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert!(
+        tokio_tungstenite::connect_async(&url).await.is_err(),
+        "a ticket works once"
+    );
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    let envelope = next_json(&mut socket).await;
+    assert_eq!(envelope["payload"]["event"]["text"], "queued");
+    socket
+        .send(Message::Text(
+            json!({"envelope_id": envelope["envelope_id"]})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+
+    // api.slack.com/apis/socket-mode#disconnect
+    slack.disconnect(&app.app_id, "link_disabled");
+    let disconnect = next_json(&mut socket).await;
+    assert_eq!(disconnect["type"], "disconnect");
+    assert_eq!(disconnect["reason"], "link_disabled");
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server closes the socket after disconnect"
+    );
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 0)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn web_api_encodings_errors_and_rate_limits() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let auth = format!("Bearer {}", app.bot_token);
+
+    // Form-encoded, with the token as an argument; JSON-encoded args as strings.
+    let form = format!("token={}&users={alice}", app.bot_token);
+    let (status, headers, body) = http(
+        &slack,
+        "POST",
+        "/api/conversations.open",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let opened: Value = serde_json::from_slice(&body).unwrap();
+    let dm = opened["channel"]["id"].as_str().unwrap().to_owned();
+    let blocks = r#"[{"type":"section","text":{"type":"mrkdwn","text":"*b*"}}]"#;
+    let form = format!(
+        "channel={dm}&text=x&blocks={}",
+        blocks.replace('"', "%22").replace(' ', "%20")
+    );
+    let (_, _, body) = http(
+        &slack,
+        "POST",
+        "/api/chat.postMessage",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    )
+    .await;
+    let posted: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        posted["message"]["blocks"][0]["type"], "section",
+        "{posted}"
+    );
+
+    // Query arguments on GET.
+    let (_, _, body) = http(
+        &slack,
+        "GET",
+        &format!("/api/conversations.history?channel={dm}&limit=1"),
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .await;
+    let history: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(history["messages"][0]["text"], "x");
+
+    // Errors with Slack's codes.
+    let wrong = call(&slack, "xoxb-wrong", "auth.test", json!({})).await;
+    assert_eq!(wrong, json!({"ok": false, "error": "invalid_auth"}));
+    let (_, _, body) = http(&slack, "POST", "/api/auth.test", &[], b"").await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"],
+        "not_authed"
+    );
+    assert_eq!(
+        call(&slack, &app.bot_token, "no.such.method", json!({})).await["error"],
+        "unknown_method"
+    );
+    slack.remove_scope(&app.app_id, "chat:write");
+    let missing = call(
+        &slack,
+        &app.bot_token,
+        "chat.postMessage",
+        json!({"channel": dm, "text": "x"}),
+    )
+    .await;
+    assert_eq!(missing["error"], "missing_scope");
+    assert_eq!(missing["needed"], "chat:write");
+    assert!(!missing["provided"].as_str().unwrap().contains("chat:write"));
+
+    // 429 with Retry-After, then normal service.
+    slack.rate_limit("auth.test", 1, 7);
+    let (status, headers, body) = http(
+        &slack,
+        "POST",
+        "/api/auth.test",
+        &[("Authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert_eq!(header(&headers, "retry-after"), Some("7"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["error"],
+        "ratelimited"
+    );
+    let ok = call(&slack, &app.bot_token, "auth.test", json!({})).await;
+    assert_eq!(ok["ok"], true);
+    assert_eq!(ok["user_id"], app.bot_user_id.as_str());
+}
+
+#[tokio::test]
+async fn person_actions_produce_slacks_events() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let bob = slack.add_user("bob");
+    let app = slack.add_app("bot");
+    let channel = slack.create_channel("general", &alice, false);
+    let mut socket = open_socket(&slack, &app.app_token).await;
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+
+    slack.join(&app.bot_user_id, &channel);
+    // api.slack.com/events/member_joined_channel
+    let joined = next_event(&mut socket).await;
+    assert_eq!(joined["type"], "member_joined_channel");
+    assert_eq!(joined["user"], app.bot_user_id.as_str());
+    assert_eq!(joined["channel_type"], "C");
+
+    let ts = slack.post(&alice, &channel, &format!("<@{}> hi", app.bot_user_id));
+    let message = next_event(&mut socket).await;
+    let mention = next_event(&mut socket).await;
+    assert_eq!(message["type"], "message");
+    assert_eq!(message["channel_type"], "channel");
+    // api.slack.com/events/app_mention
+    assert_eq!(mention["type"], "app_mention");
+    assert_eq!(mention["ts"], ts.as_str());
+
+    slack.edit(&alice, &channel, &ts, "edited").unwrap();
+    // api.slack.com/events/message/message_changed
+    let changed = next_event(&mut socket).await;
+    assert_eq!(changed["subtype"], "message_changed");
+    assert_eq!(changed["hidden"], true);
+    assert_eq!(changed["message"]["text"], "edited");
+    assert_eq!(changed["message"]["ts"], ts.as_str());
+    assert_eq!(changed["message"]["edited"]["user"], alice.as_str());
+    assert_eq!(
+        changed["previous_message"]["text"],
+        format!("<@{}> hi", app.bot_user_id)
+    );
+
+    slack.delete(&alice, &channel, &ts).unwrap();
+    // api.slack.com/events/message/message_deleted
+    let deleted = next_event(&mut socket).await;
+    assert_eq!(deleted["subtype"], "message_deleted");
+    assert_eq!(deleted["deleted_ts"], ts.as_str());
+    assert_eq!(
+        slack.delete(&bob, &channel, &ts),
+        Err("message_not_found".into())
+    );
+
+    assert!(slack.join(&bob, &channel));
+    assert!(!slack.join(&bob, &channel), "a member joins once");
+    assert_eq!(next_event(&mut socket).await["user"], bob.as_str());
+    let shared = slack.share_file(&bob, &channel, "a.txt", &b"abc"[..], Some("a file"));
+    // api.slack.com/events/message/file_share
+    let share = next_event(&mut socket).await;
+    assert_eq!(share["subtype"], "file_share");
+    assert_eq!(share["files"][0]["id"], shared.file_id.as_str());
+    assert!(
+        share["files"][0]["url_private"]
+            .as_str()
+            .unwrap()
+            .contains("/files-pri/")
+    );
+    // api.slack.com/events/file_shared
+    let file_shared = next_event(&mut socket).await;
+    assert_eq!(file_shared["type"], "file_shared");
+    assert_eq!(file_shared["file_id"], shared.file_id.as_str());
+
+    slack.leave(&app.bot_user_id, &channel);
+    let left = next_event(&mut socket).await;
+    assert_eq!(left["type"], "member_left_channel");
+}
+
+/// The next event on the socket, acknowledged.
+async fn next_event(socket: &mut Socket) -> Value {
+    let envelope = next_json(socket).await;
+    socket
+        .send(Message::Text(
+            json!({"envelope_id": envelope["envelope_id"]})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    envelope["payload"]["event"].clone()
+}
