@@ -4,40 +4,23 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chatty_core::{Secret, SecretError};
 use serde::Deserialize;
 
-/// A secret (a password): shown as `"<redacted>"` by `Debug`, never logged.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// The password, revealed for the login: shown as `"<redacted>"` by `Debug`, never logged.
+#[derive(Clone)]
+pub(crate) struct Password(String);
 
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the login only.
-    pub fn expose(&self) -> &str {
+impl Password {
+    /// The password itself, for the login only.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
     }
 }
 
@@ -202,7 +185,7 @@ impl InboundConfig {
 /// ```toml
 /// address = "bot@example.org"          # the bot's own address (From:, and its chatty address)
 /// # user = "bot"                       # the login name; default: the address
-/// password_file = "/run/secrets/mail"  # or: password = "…"
+/// password = { file = "/run/secrets/mail" }  # or { env = "VAR" }, or { inline = "…" }
 /// # name = "mailto"                    # the session name (`mailto+NAME:` addresses)
 /// # state_path = "/var/lib/bot/mail.json"  # where UIDVALIDITY + UID / seen UIDLs are kept
 ///
@@ -235,13 +218,9 @@ pub struct EmailConfig {
     /// The login name for SMTP, IMAP and POP3; the address by default.
     #[serde(default)]
     pub user: Option<String>,
-    /// The password. Give this or `password_file`, not both.
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// A file holding the password (surrounding white space is trimmed), read when the session
-    /// is made.
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
+    /// The password: from an environment variable, a file (read when the session is made) or
+    /// inline.
+    pub password: Secret,
     /// Outbound mail.
     pub smtp: SmtpConfig,
     /// Inbound mail.
@@ -302,17 +281,9 @@ pub enum ConfigError {
     /// The address is not a mail address (`local@domain`).
     #[error("`{0}` is not a mail address like bot@example.org")]
     BadAddress(String),
-    /// Neither or both of `password` and `password_file` are set.
-    #[error("set exactly one of `password` and `password_file`")]
-    Password,
-    /// The password file cannot be read.
-    #[error("cannot read the password file {path}: {reason}")]
-    PasswordFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    /// The password cannot be read.
+    #[error("password: {0}")]
+    Password(#[from] SecretError),
     /// The session name is not usable in addresses.
     #[error("`{0}` is not a session name: use letters, digits, `_` or `-`")]
     BadName(String),
@@ -363,8 +334,7 @@ impl EmailConfig {
         EmailConfig {
             address: address.into(),
             user: None,
-            password: Some(password.into()),
-            password_file: None,
+            password: password.into(),
             smtp,
             inbound,
             name: default_name(),
@@ -434,9 +404,6 @@ impl EmailConfig {
         if !is_mail_address(&self.address) {
             return Err(ConfigError::BadAddress(self.address.clone()));
         }
-        if self.password.is_some() == self.password_file.is_some() {
-            return Err(ConfigError::Password);
-        }
         let name_ok = !self.name.is_empty()
             && self
                 .name
@@ -476,18 +443,9 @@ impl EmailConfig {
         Ok(())
     }
 
-    /// The password: the configured one, or the password file's content (trimmed).
-    pub fn load_password(&self) -> Result<Secret, ConfigError> {
-        match (&self.password, &self.password_file) {
-            (Some(p), None) => Ok(p.clone()),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|s| Secret::new(s.trim()))
-                .map_err(|e| ConfigError::PasswordFile {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }),
-            _ => Err(ConfigError::Password),
-        }
+    /// The password, read from where the config says.
+    pub(crate) fn load_password(&self) -> Result<Password, ConfigError> {
+        Ok(Password(self.password.reveal()?))
     }
 }
 
@@ -499,7 +457,7 @@ mod tests {
         serde_json::from_str(json)
     }
 
-    const BASE: &str = r#""address": "bot@example.org", "password": "hunter2",
+    const BASE: &str = r#""address": "bot@example.org", "password": {"inline": "hunter2"},
         "smtp": {"host": "smtp.example.org"},
         "inbound": {"protocol": "imap", "host": "imap.example.org"}"#;
 
@@ -528,7 +486,7 @@ mod tests {
     #[test]
     fn every_mode_and_protocol_parses() {
         let c = parse(
-            r#"{"address": "bot@example.org", "password_file": "/p", "user": "bot",
+            r#"{"address": "bot@example.org", "password": {"file": "/p"}, "user": "bot",
             "smtp": {"host": "h", "tls": "implicit"},
             "inbound": {"protocol": "pop3", "host": "h", "tls": "implicit", "delete": true}}"#,
         )
@@ -541,7 +499,7 @@ mod tests {
         assert_eq!(pop3.port(), 995);
         assert!(pop3.delete);
         let c = parse(
-            r#"{"address": "bot@example.org", "password": "x",
+            r#"{"address": "bot@example.org", "password": {"inline": "x"},
             "smtp": {"host": "h", "tls": "plaintext", "auth": false},
             "inbound": {"protocol": "imap", "host": "h", "tls": "implicit",
                         "handled": {"move_to": "Done"}}}"#,
@@ -560,14 +518,14 @@ mod tests {
         assert!(parse(&format!("{{{BASE}, \"pasword\": \"y\"}}")).is_err());
         assert!(
             parse(
-                r#"{"address": "a@b", "password": "x", "smtp": {"host": "h", "tls": "none"},
+                r#"{"address": "a@b", "password": {"inline": "x"}, "smtp": {"host": "h", "tls": "none"},
                 "inbound": {"protocol": "imap", "host": "h"}}"#
             )
             .is_err()
         );
         assert!(
             parse(
-                r#"{"address": "a@b", "password": "x", "smtp": {"host": "h"},
+                r#"{"address": "a@b", "password": {"inline": "x"}, "smtp": {"host": "h"},
                 "inbound": {"protocol": "smoke", "host": "h"}}"#
             )
             .is_err()
@@ -575,9 +533,21 @@ mod tests {
         let mut c = parse(&format!("{{{BASE}}}")).unwrap();
         c.address = "not an address".into();
         assert!(matches!(c.validate(), Err(ConfigError::BadAddress(_))));
-        let mut c = parse(&format!("{{{BASE}}}")).unwrap();
-        c.password_file = Some("/p".into());
-        assert_eq!(c.validate(), Err(ConfigError::Password));
+        let bare = parse(
+            r#"{"address": "a@b", "password": "hunter2", "smtp": {"host": "h"},
+            "inbound": {"protocol": "imap", "host": "h"}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bare.contains("bare string"), "{bare}");
+        assert!(!bare.contains("hunter2"), "{bare}");
+        assert!(
+            parse(
+                r#"{"address": "a@b", "smtp": {"host": "h"},
+                "inbound": {"protocol": "imap", "host": "h"}}"#
+            )
+            .is_err()
+        );
         let mut c = parse(&format!("{{{BASE}}}")).unwrap();
         c.name = "a b".into();
         assert!(matches!(c.validate(), Err(ConfigError::BadName(_))));
@@ -592,14 +562,19 @@ mod tests {
         let path = dir.path().join("pw");
         std::fs::write(&path, "s3cret\n").unwrap();
         let mut c = parse(&format!("{{{BASE}}}")).unwrap();
-        c.password = None;
-        c.password_file = Some(path.clone());
+        c.password = Secret::file(&path);
         assert_eq!(c.load_password().unwrap().expose(), "s3cret");
         std::fs::remove_file(&path).unwrap();
-        assert!(matches!(
-            c.load_password(),
-            Err(ConfigError::PasswordFile { .. })
-        ));
+        let err = c.load_password().unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Password(SecretError::Unreadable { .. })),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("password: cannot read the secret file"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,9 +8,9 @@ mod pop3;
 mod session;
 mod state;
 
+pub use chatty_core::Secret;
 pub use config::{
-    ConfigError, EmailConfig, Handled, ImapConfig, InboundConfig, Pop3Config, Secret, SmtpConfig,
-    TlsMode,
+    ConfigError, EmailConfig, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
 pub use convert::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, ID_DOMAIN, signal_id, wire_id};
 pub use session::EmailSession;

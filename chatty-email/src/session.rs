@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsConnector;
 
 use crate::PLATFORM;
-use crate::config::{ConfigError, EmailConfig, InboundConfig, Secret, TlsMode};
+use crate::config::{ConfigError, EmailConfig, InboundConfig, Password, TlsMode};
 use crate::convert::{Inbound, Mapper, Threads, system_error};
 use crate::net::ConnectFailure;
 use crate::state::Store;
@@ -83,7 +83,7 @@ impl Deliveries {
 /// What the session and its inbound task share.
 pub(crate) struct Shared {
     pub(crate) config: EmailConfig,
-    pub(crate) password: Secret,
+    pub(crate) password: Password,
     pub(crate) mapper: Mapper,
     pub(crate) tls: Option<TlsConnector>,
     deliveries: Mutex<Deliveries>,
@@ -238,8 +238,8 @@ impl fmt::Debug for EmailSession {
 }
 
 impl EmailSession {
-    /// A session for the mailbox in `config` (checked here, the password file read and the
-    /// state file loaded; nothing connects until `run`).
+    /// A session for the mailbox in `config` (checked here, the password read and the state
+    /// file loaded; nothing connects until `run`).
     pub fn new(config: EmailConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let password = config.load_password()?;
@@ -496,7 +496,7 @@ pub(crate) fn jittered(base: Duration) -> Duration {
 /// The SMTP transport for the configuration.
 fn smtp_transport(
     config: &EmailConfig,
-    password: &Secret,
+    password: &Password,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, ConfigError> {
     let smtp = &config.smtp;
     let tls_parameters =

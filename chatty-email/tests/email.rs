@@ -278,7 +278,7 @@ async fn a_bounce_is_a_send_failure_for_the_original_and_its_delivery_status() {
 }
 
 fn bad_password(mut config: EmailConfig) -> EmailConfig {
-    config.password = Some("not-the-password".into());
+    config.password = "not-the-password".into();
     config.with_connect_timeout(Duration::from_secs(3))
 }
 

@@ -47,8 +47,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("# chatty-slack configuration for the bot:");
     println!("api_url = \"{}\"", slack.api_url());
-    println!("bot_token = \"{}\"", app.bot_token);
-    println!("app_token = \"{}\"", app.app_token);
+    println!("bot_token = {{ inline = \"{}\" }}", app.bot_token);
+    println!("app_token = {{ inline = \"{}\" }}", app.app_token);
     println!();
     println!(
         "bot user {}, alice {}, #general {general}, DM alice-bot {dm}",

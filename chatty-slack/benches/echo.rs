@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chatty_core::Router;
 use chatty_core::prelude::*;
 use chatty_local_slack::LocalSlack;
-use chatty_slack::{SlackConfig, SlackSession};
+use chatty_slack::{Secret, SlackConfig, SlackSession};
 
 struct Echo;
 
@@ -67,8 +67,11 @@ async fn main() {
     let alice = slack.add_user("alice");
     let app = slack.add_app("echo");
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let config = SlackConfig::new(app.bot_token.as_str(), app.app_token.as_str())
-        .with_api_url(slack.api_url());
+    let config = SlackConfig::new(
+        Secret::inline(app.bot_token.as_str()),
+        Secret::inline(app.app_token.as_str()),
+    )
+    .with_api_url(slack.api_url());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let bot = tokio::spawn(
         Router::new()

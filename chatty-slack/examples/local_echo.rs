@@ -14,7 +14,7 @@ use std::time::Duration;
 use chatty_core::Router;
 use chatty_core::prelude::*;
 use chatty_local_slack::LocalSlack;
-use chatty_slack::{SlackConfig, SlackSession};
+use chatty_slack::{Secret, SlackConfig, SlackSession};
 
 /// Answers every message with "echo: " and its text, in the message's thread.
 struct Echo;
@@ -38,10 +38,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = slack.add_app("echo-bot");
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
 
-    // What a config file would say: tokens (inline here; `{ env = "…" }` or `{ file = "…" }`
-    // in real life) and, for the local Slack only, the API URL.
-    let config = SlackConfig::new(app.bot_token.as_str(), app.app_token.as_str())
-        .with_api_url(slack.api_url());
+    // What a config file would say: tokens (`{ inline = "…" }` here; `{ env = "…" }` or
+    // `{ file = "…" }` in real life) and, for the local Slack only, the API URL.
+    let config = SlackConfig::new(
+        Secret::inline(app.bot_token.as_str()),
+        Secret::inline(app.app_token.as_str()),
+    )
+    .with_api_url(slack.api_url());
     let session = SlackSession::new(config)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let bot = tokio::spawn(Router::new().session(session).run_until(Echo, async {

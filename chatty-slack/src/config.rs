@@ -1,103 +1,26 @@
 //! The session's configuration: a serde struct for the config-file runner.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
+use chatty_core::{Secret, SecretError};
 use serde::Deserialize;
 
-/// A secret (a token): shown as `"<redacted>"` by `Debug`, never logged.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
+/// A token, revealed for the Web API and Socket Mode: shown as `"<redacted>"` by `Debug`, never
+/// logged.
+#[derive(Clone)]
+pub(crate) struct Token(String);
 
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
-    }
-
-    /// The secret itself, for the Web API only.
-    pub fn expose(&self) -> &str {
+impl Token {
+    /// The token itself, for slack-morphism and file downloads only.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-/// Where a token comes from: written inline, an environment variable, or a file.
-///
-/// In a config file: `bot_token = "xoxb-…"`, `bot_token = { env = "SLACK_BOT_TOKEN" }` or
-/// `bot_token = { file = "/run/secrets/slack-bot" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum TokenSource {
-    /// The token itself.
-    Inline(Secret),
-    /// The name of an environment variable holding it.
-    Env {
-        /// The variable's name.
-        env: String,
-    },
-    /// A file holding it (surrounding white space is trimmed).
-    File {
-        /// The file.
-        file: PathBuf,
-    },
-}
-
-impl From<&str> for TokenSource {
-    fn from(value: &str) -> Self {
-        TokenSource::Inline(Secret::new(value))
-    }
-}
-
-impl From<String> for TokenSource {
-    fn from(value: String) -> Self {
-        TokenSource::Inline(Secret::new(value))
-    }
-}
-
-impl TokenSource {
-    /// The token, read from where it is (when the session starts).
-    pub fn load(&self, what: &'static str) -> Result<Secret, ConfigError> {
-        let secret =
-            match self {
-                TokenSource::Inline(s) => s.clone(),
-                TokenSource::Env { env } => std::env::var(env)
-                    .map(|v| Secret::new(v.trim()))
-                    .map_err(|_| ConfigError::TokenEnv {
-                        what,
-                        var: env.clone(),
-                    })?,
-                TokenSource::File { file } => std::fs::read_to_string(file)
-                    .map(|s| Secret::new(s.trim()))
-                    .map_err(|e| ConfigError::TokenFile {
-                        what,
-                        path: file.clone(),
-                        reason: e.to_string(),
-                    })?,
-            };
-        if secret.expose().is_empty() {
-            return Err(ConfigError::EmptyToken { what });
-        }
-        Ok(secret)
     }
 }
 
@@ -106,7 +29,7 @@ impl TokenSource {
 /// In a config file (TOML shown; any serde format works):
 ///
 /// ```toml
-/// bot_token = { env = "SLACK_BOT_TOKEN" }     # xoxb-…; or inline, or { file = "…" }
+/// bot_token = { env = "SLACK_BOT_TOKEN" }     # xoxb-…; or { file = "…" }, or { inline = "…" }
 /// app_token = { file = "/run/secrets/xapp" }  # xapp-… (Socket Mode)
 /// # api_url = "https://slack.com/api/"        # another base URL (a local Slack for tests)
 /// # channels = ["C0123456789"]                # public channels to join at start
@@ -121,10 +44,12 @@ impl TokenSource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
-    /// The bot token (`xoxb-…`) for the Web API.
-    pub bot_token: TokenSource,
-    /// The app-level token (`xapp-…`, scope `connections:write`) for Socket Mode.
-    pub app_token: TokenSource,
+    /// The bot token (`xoxb-…`) for the Web API: from an environment variable, a file (read when
+    /// the session starts running) or inline.
+    pub bot_token: Secret,
+    /// The app-level token (`xapp-…`, scope `connections:write`) for Socket Mode, in the same
+    /// forms.
+    pub app_token: Secret,
     /// The Web API base URL, ending in `/api/`: `https://slack.com/api/` by default.
     #[serde(default = "default_api_url")]
     pub api_url: String,
@@ -179,29 +104,13 @@ fn default_rate_limit_retries() -> u32 {
 /// Why a configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// The token's environment variable is not set.
-    #[error("the {what} token's environment variable {var} is not set")]
-    TokenEnv {
-        /// Which token.
+    /// A token cannot be read.
+    #[error("{what} token: {source}")]
+    Token {
+        /// Which token: `bot` or `app`.
         what: &'static str,
-        /// The variable.
-        var: String,
-    },
-    /// The token's file cannot be read.
-    #[error("cannot read the {what} token file {path}: {reason}")]
-    TokenFile {
-        /// Which token.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// The token is empty.
-    #[error("the {what} token is empty")]
-    EmptyToken {
-        /// Which token.
-        what: &'static str,
+        /// Why it cannot be read.
+        source: SecretError,
     },
     /// The API URL is not an http(s) URL.
     #[error("`{0}` is not a Web API base URL like https://slack.com/api/")]
@@ -219,7 +128,7 @@ pub enum ConfigError {
 
 impl SlackConfig {
     /// A configuration with these tokens and every default.
-    pub fn new(bot_token: impl Into<TokenSource>, app_token: impl Into<TokenSource>) -> Self {
+    pub fn new(bot_token: impl Into<Secret>, app_token: impl Into<Secret>) -> Self {
         SlackConfig {
             bot_token: bot_token.into(),
             app_token: app_token.into(),
@@ -287,6 +196,16 @@ impl SlackConfig {
         self.api_url.trim_end_matches('/').to_owned()
     }
 
+    /// The bot token, read from where the config says.
+    pub(crate) fn load_bot_token(&self) -> Result<Token, ConfigError> {
+        load("bot", &self.bot_token)
+    }
+
+    /// The app-level token, read from where the config says.
+    pub(crate) fn load_app_token(&self) -> Result<Token, ConfigError> {
+        load("app", &self.app_token)
+    }
+
     /// Checks everything that can be checked without connecting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.api_url.as_str();
@@ -316,6 +235,14 @@ impl SlackConfig {
     }
 }
 
+/// Reveals one token, naming it in the error.
+fn load(what: &'static str, secret: &Secret) -> Result<Token, ConfigError> {
+    secret
+        .reveal()
+        .map(Token)
+        .map_err(|source| ConfigError::Token { what, source })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,7 +253,10 @@ mod tests {
 
     #[test]
     fn defaults_and_redacted_debug() {
-        let c = parse(r#"{"bot_token": "xoxb-secret-1", "app_token": "xapp-secret-2"}"#).unwrap();
+        let c = parse(
+            r#"{"bot_token": {"inline": "xoxb-secret-1"}, "app_token": {"inline": "xapp-secret-2"}}"#,
+        )
+        .unwrap();
         assert_eq!(c.name, "slack");
         assert_eq!(c.api_url, "https://slack.com/api/");
         assert_eq!(c.api_base(), "https://slack.com/api");
@@ -335,6 +265,10 @@ mod tests {
         let debug = format!("{c:?}");
         assert!(!debug.contains("secret"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
+        let token = c.load_bot_token().unwrap();
+        assert_eq!(token.expose(), "xoxb-secret-1");
+        assert_eq!(format!("{token:?}"), "\"<redacted>\"");
+        assert_eq!(c.load_app_token().unwrap().expose(), "xapp-secret-2");
     }
 
     #[test]
@@ -346,26 +280,65 @@ mod tests {
             path.display()
         );
         let c = parse(&json).unwrap();
-        assert_eq!(c.app_token.load("app").unwrap().expose(), "xapp-from-file");
-        assert!(matches!(
-            c.bot_token.load("bot"),
-            Err(ConfigError::TokenEnv { .. })
-        ));
+        assert_eq!(c.load_app_token().unwrap().expose(), "xapp-from-file");
+        let missing = c.load_bot_token().unwrap_err();
+        assert_eq!(
+            missing,
+            ConfigError::Token {
+                what: "bot",
+                source: SecretError::MissingEnv("CHATTY_SLACK_TEST_NO_SUCH_VAR".into()),
+            }
+        );
+        assert_eq!(
+            missing.to_string(),
+            "bot token: the environment variable CHATTY_SLACK_TEST_NO_SUCH_VAR is not set"
+        );
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(
-            c.app_token.load("app"),
-            Err(ConfigError::TokenFile { .. })
+            c.load_app_token(),
+            Err(ConfigError::Token {
+                what: "app",
+                source: SecretError::Unreadable { .. }
+            })
         ));
         assert_eq!(
-            TokenSource::from("").load("bot"),
-            Err(ConfigError::EmptyToken { what: "bot" })
+            SlackConfig::new("", "xapp-1").load_bot_token().unwrap_err(),
+            ConfigError::Token {
+                what: "bot",
+                source: SecretError::Empty("inline".into()),
+            }
         );
+        let c = SlackConfig::new(Secret::env("PATH"), Secret::file(&path));
+        assert!(!c.load_bot_token().unwrap().expose().is_empty());
+    }
+
+    #[test]
+    fn bare_token_strings_are_refused_without_echoing() {
+        let err = parse(r#"{"bot_token": "xoxb-bare-1", "app_token": {"inline": "xapp-2"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bare string"), "{err}");
+        assert!(!err.contains("xoxb-bare-1"), "{err}");
+        let err = parse(r#"{"bot_token": {"inline": "xoxb-1"}, "app_token": "xapp-bare-2"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bare string"), "{err}");
+        assert!(!err.contains("xapp-bare-2"), "{err}");
     }
 
     #[test]
     fn unknown_fields_and_bad_values_are_refused() {
-        assert!(parse(r#"{"bot_token": "a", "app_token": "b", "chanels": []}"#).is_err());
-        assert!(parse(r#"{"bot_token": "a"}"#).is_err());
+        assert!(
+            parse(r#"{"bot_token": {"inline": "a"}, "app_token": {"inline": "b"}, "chanels": []}"#)
+                .is_err()
+        );
+        assert!(parse(r#"{"bot_token": {"inline": "a"}}"#).is_err());
+        assert!(
+            parse(r#"{"bot_token": {"token": "a"}, "app_token": {"inline": "b"}}"#)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
         let bad_url = SlackConfig::new("a", "b").with_api_url("ftp://x");
         assert!(matches!(bad_url.validate(), Err(ConfigError::BadApiUrl(_))));
         let bad_name = SlackConfig::new("a", "b").with_name("a b");

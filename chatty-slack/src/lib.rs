@@ -4,7 +4,8 @@ mod config;
 mod convert;
 mod session;
 
-pub use config::{ConfigError, Secret, SlackConfig, TokenSource};
+pub use chatty_core::Secret;
+pub use config::{ConfigError, SlackConfig};
 pub use convert::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE};
 pub use session::SlackSession;
 

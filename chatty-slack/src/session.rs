@@ -23,7 +23,7 @@ use slack_morphism::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::PLATFORM;
-use crate::config::{ConfigError, Secret, SlackConfig};
+use crate::config::{ConfigError, SlackConfig, Token};
 use crate::convert::{Ids, Inbound, Mapper, Place, Plan, describe, plan};
 
 /// What the session carries: see the capability table in the crate documentation.
@@ -72,7 +72,7 @@ struct Bridge(mpsc::UnboundedSender<Pushed>);
 struct Conn {
     client: Arc<Client>,
     bot: SlackApiToken,
-    bot_secret: Secret,
+    bot_secret: Token,
     http: Http,
     mapper: Mapper,
 }
@@ -615,9 +615,8 @@ impl SlackSession {
         };
         let tokens = self
             .config
-            .bot_token
-            .load("bot")
-            .and_then(|b| self.config.app_token.load("app").map(|a| (b, a)));
+            .load_bot_token()
+            .and_then(|b| self.config.load_app_token().map(|a| (b, a)));
         let (bot_secret, app_secret) = match tokens {
             Ok(t) => t,
             Err(e) => {

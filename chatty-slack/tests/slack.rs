@@ -665,7 +665,7 @@ async fn a_bad_token_is_an_authentication_error() {
     let app = slack.add_app("bot");
     let config = common::config(&slack, &app);
     let config = chatty_slack::SlackConfig {
-        bot_token: "xoxb-wrong".into(),
+        bot_token: chatty_slack::Secret::inline("xoxb-wrong"),
         ..config
     };
     let session = std::sync::Arc::new(chatty_slack::SlackSession::new(config).unwrap());
@@ -681,6 +681,36 @@ async fn a_bad_token_is_an_authentication_error() {
             assert_eq!(e.kind, chatty_core::ConnectionErrorKind::Authentication);
             assert!(e.cause.contains("invalid_auth"), "{}", e.cause);
             assert!(!e.cause.contains("xoxb-wrong"), "no token in the cause");
+            assert_eq!(e.retry_in, None);
+        }
+        _ => unreachable!(),
+    }
+    let _ = tokio::time::timeout(WAIT, task).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_token_is_a_connection_error_naming_it() {
+    let slack = local_slack().await;
+    let app = slack.add_app("bot");
+    let config = chatty_slack::SlackConfig {
+        app_token: chatty_slack::Secret::env("CHATTY_SLACK_TEST_NO_SUCH_TOKEN_VAR"),
+        ..common::config(&slack, &app)
+    };
+    let session = std::sync::Arc::new(chatty_slack::SlackSession::new(config).unwrap());
+    let (probe, remote) = chatty_test::Probe::new();
+    let router = chatty_core::Router::new().shared_session(session);
+    let task = tokio::spawn(async move { router.run(probe).await });
+    let error = remote
+        .next_of(SignalKind::ConnectionError)
+        .await
+        .expect("a connection error");
+    match &error.body {
+        Body::ConnectionError(e) => {
+            assert_eq!(
+                e.cause,
+                "app token: the environment variable CHATTY_SLACK_TEST_NO_SUCH_TOKEN_VAR is not set"
+            );
+            assert!(!e.cause.contains(&app.bot_token), "no token in the cause");
             assert_eq!(e.retry_in, None);
         }
         _ => unreachable!(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chatty_core::{Address, Router, Signal, SignalKind};
 use chatty_local_slack::{AppCredentials, LocalSlack};
-use chatty_slack::{SlackConfig, SlackSession};
+use chatty_slack::{Secret, SlackConfig, SlackSession};
 use chatty_test::{Probe, ProbeRemote};
 use tokio::task::JoinHandle;
 
@@ -28,10 +28,13 @@ pub async fn local_slack() -> Arc<LocalSlack> {
 
 /// A session config for an app of the local Slack, with short timeouts.
 pub fn config(slack: &LocalSlack, app: &AppCredentials) -> SlackConfig {
-    SlackConfig::new(app.bot_token.as_str(), app.app_token.as_str())
-        .with_api_url(slack.api_url())
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_reconnect_backoff(Duration::from_millis(1000), Duration::from_secs(2))
+    SlackConfig::new(
+        Secret::inline(app.bot_token.as_str()),
+        Secret::inline(app.app_token.as_str()),
+    )
+    .with_api_url(slack.api_url())
+    .with_connect_timeout(Duration::from_secs(5))
+    .with_reconnect_backoff(Duration::from_millis(1000), Duration::from_secs(2))
 }
 
 /// The address of a user or conversation id of the local Slack.
