@@ -645,6 +645,12 @@ impl Parts {
                 (PartType::Text(text), None | Some("text/plain"))
                     if !is_attachment && content_id.is_none() && parts.text.is_none() =>
                 {
+                    // The line break that ends a mail's body (SMTP ends every body with one) is
+                    // not part of the text.
+                    let text = text
+                        .strip_suffix("\r\n")
+                        .or_else(|| text.strip_suffix('\n'))
+                        .unwrap_or(text);
                     parts.text = Some(text.to_string());
                 }
                 (PartType::Html(html), _)

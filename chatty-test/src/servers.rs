@@ -116,3 +116,112 @@ pub fn xmpp_account() -> (String, String) {
         account.password,
     )
 }
+
+/// Where the test mail servers (Dovecot, Postfix) are: the parts every test needs.
+#[derive(Debug, Clone)]
+pub struct MailServer {
+    /// Their host (an IP address).
+    pub host: String,
+    /// The mail domain of the accounts.
+    pub domain: String,
+    /// IMAP (STARTTLS offered, plaintext login allowed on loopback).
+    pub imap_port: u16,
+    /// SMTP submission (STARTTLS, AUTH).
+    pub submission_port: u16,
+}
+
+/// The test mail servers.
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn mail_server() -> MailServer {
+    MailServer {
+        host: var("CHATTY_TEST_MAIL_HOST"),
+        domain: var("CHATTY_TEST_MAIL_DOMAIN"),
+        imap_port: port("CHATTY_TEST_MAIL_IMAP_PORT"),
+        submission_port: port("CHATTY_TEST_MAIL_SUBMISSION_PORT"),
+    }
+}
+
+/// A mail account of the test pool.
+#[derive(Debug, Clone)]
+pub struct MailAccount {
+    /// The login (`m07`).
+    pub user: String,
+    /// The address (`m07@localhost`).
+    pub address: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A mail account of the pool (m00, m01, …) that no other running test uses, with an empty
+/// INBOX: two tests on one mailbox would read each other's mail.
+///
+/// # Panics
+/// When the environment is not set, every account is in use, or the IMAP server fails.
+pub async fn mail_account() -> MailAccount {
+    let server = mail_server();
+    let size: usize = std::env::var("CHATTY_TEST_MAIL_POOL")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(40);
+    let account = pool_account("m", &server.imap_port.to_string(), size);
+    let account = MailAccount {
+        address: format!("{}@{}", account.user, server.domain),
+        user: account.user,
+        password: account.password,
+    };
+    empty_inbox(&account).await;
+    account
+}
+
+/// Logs `account` in over plain IMAP (loopback only) with its INBOX selected.
+///
+/// # Panics
+/// When the server does not answer or refuses the login.
+pub async fn bare_imap(account: &MailAccount) -> async_imap::Session<tokio::net::TcpStream> {
+    let server = mail_server();
+    let tcp = tokio::net::TcpStream::connect((server.host.as_str(), server.imap_port))
+        .await
+        .expect("the test IMAP server answers");
+    let mut client = async_imap::Client::new(tcp);
+    client
+        .read_response()
+        .await
+        .expect("a greeting")
+        .expect("a greeting");
+    let mut session = client
+        .login(&account.user, &account.password)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("the pool account logs in");
+    session.select("INBOX").await.expect("INBOX");
+    session
+}
+
+/// Deletes every mail in `account`'s INBOX.
+///
+/// # Panics
+/// When the IMAP server fails.
+pub async fn empty_inbox(account: &MailAccount) {
+    use chatty_core::reexports::futures::TryStreamExt as _;
+    let mut session = bare_imap(account).await;
+    let all = session.uid_search("ALL").await.expect("search");
+    if !all.is_empty() {
+        let _: Vec<_> = session
+            .uid_store("1:*", "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .expect("store")
+            .try_collect()
+            .await
+            .expect("store");
+        let _: Vec<_> = session
+            .expunge()
+            .await
+            .expect("expunge")
+            .try_collect()
+            .await
+            .expect("expunge");
+    }
+    let _ = session.logout().await;
+}

@@ -57,10 +57,20 @@ pub struct SessionConfig {
     #[cfg(not(feature = "xmpp"))]
     #[serde(default)]
     pub xmpp: Option<IgnoredAny>,
-    /// An email account: not compiled into this build yet.
+    /// An email account ([`chatty_email::EmailConfig`]).
+    #[cfg(feature = "email")]
+    #[serde(default)]
+    pub email: Option<chatty_email::EmailConfig>,
+    /// An email account: not compiled into this build.
+    #[cfg(not(feature = "email"))]
     #[serde(default)]
     pub email: Option<IgnoredAny>,
-    /// A Slack app: not compiled into this build yet.
+    /// A Slack app ([`chatty_slack::SlackConfig`]).
+    #[cfg(feature = "slack")]
+    #[serde(default)]
+    pub slack: Option<chatty_slack::SlackConfig>,
+    /// A Slack app: not compiled into this build.
+    #[cfg(not(feature = "slack"))]
     #[serde(default)]
     pub slack: Option<IgnoredAny>,
 }
@@ -545,6 +555,15 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         if let Some(xmpp) = &session.xmpp {
             out.push((format!("sessions.{name}.xmpp.password"), &xmpp.password));
         }
+        #[cfg(feature = "email")]
+        if let Some(email) = &session.email {
+            out.push((format!("sessions.{name}.email.password"), &email.password));
+        }
+        #[cfg(feature = "slack")]
+        if let Some(slack) = &session.slack {
+            out.push((format!("sessions.{name}.slack.bot_token"), &slack.bot_token));
+            out.push((format!("sessions.{name}.slack.app_token"), &slack.app_token));
+        }
         let _ = (name, session);
     }
     out
@@ -558,13 +577,32 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
         if let Some(xmpp) = &mut session.xmpp {
             out.push(&mut xmpp.password);
         }
+        #[cfg(feature = "email")]
+        if let Some(email) = &mut session.email {
+            out.push(&mut email.password);
+        }
+        #[cfg(feature = "slack")]
+        if let Some(slack) = &mut session.slack {
+            out.push(&mut slack.bot_token);
+            out.push(&mut slack.app_token);
+        }
         let _ = session;
     }
     out
 }
 
-/// Makes the relative paths of secret files relative to `dir` (the config file's directory).
+/// Makes the relative paths of secret files (and of an email session's state file) relative to
+/// `dir` (the config file's directory).
 fn resolve_secret_files(config: &mut Config, dir: &Path) {
+    #[cfg(feature = "email")]
+    for session in config.sessions.values_mut() {
+        if let Some(email) = &mut session.email
+            && let Some(path) = &mut email.state_path
+            && path.is_relative()
+        {
+            *path = dir.join(&*path);
+        }
+    }
     for secret in secrets_mut(config) {
         if let Secret::File(path) = secret
             && path.is_relative()

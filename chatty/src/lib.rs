@@ -42,6 +42,18 @@ pub mod client {
     pub use chatty_client::*;
 }
 
+/// Email sessions ([`chatty_email`]).
+#[cfg(feature = "email")]
+pub mod email {
+    pub use chatty_email::*;
+}
+
+/// Slack sessions ([`chatty_slack`]).
+#[cfg(feature = "slack")]
+pub mod slack {
+    pub use chatty_slack::*;
+}
+
 /// XMPP sessions ([`chatty_xmpp`]).
 #[cfg(feature = "xmpp")]
 pub mod xmpp {

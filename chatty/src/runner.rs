@@ -606,6 +606,20 @@ fn build_session(
             let session = chatty_xmpp::XmppSession::new(xmpp).map_err(|e| format!("xmpp: {e}"))?;
             Ok(Arc::new(session))
         }
+        #[cfg(feature = "email")]
+        "email" => {
+            let email = session.email.clone().ok_or("missing")?;
+            let session =
+                chatty_email::EmailSession::new(email).map_err(|e| format!("email: {e}"))?;
+            Ok(Arc::new(session))
+        }
+        #[cfg(feature = "slack")]
+        "slack" => {
+            let slack = session.slack.clone().ok_or("missing")?;
+            let session =
+                chatty_slack::SlackSession::new(slack).map_err(|e| format!("slack: {e}"))?;
+            Ok(Arc::new(session))
+        }
         other => Err(format!(
             "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
         )),

@@ -249,7 +249,18 @@ proxy = {{ remote = "{echo_address}" }}
     let mut alice_waits = alice;
     alice_waits.set_wait(Duration::from_secs(30));
     for i in 0..5 {
-        let asked = alice_waits.say(&proxy, format!("over xmpp {i}")).await;
+        // The runner builds its sessions first; until then the proxy's endpoint is not there.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let asked = loop {
+            let said = chatty::Signal::message(format!("over xmpp {i}")).to(proxy.clone());
+            match alice_waits.send(said).await {
+                Ok(id) => break id,
+                Err(refusal) => {
+                    assert!(tokio::time::Instant::now() < deadline, "{refusal:?}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
         let (answer, message) = alice_waits.expect_message().await;
         assert_eq!(message.text, format!("over xmpp {i}"));
         assert_eq!(answer.meta.response_to, Some(asked));

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatty_core::{Address, Body, Handle, Router};
-use chatty_test::servers::{xmpp_account, xmpp_server};
+use chatty_email::{EmailConfig, EmailSession, ImapConfig, InboundConfig, SmtpConfig};
+use chatty_test::servers::{mail_account, mail_server, xmpp_account, xmpp_server};
 use chatty_test::{Probe, ProbeRemote};
 use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
 use tokio::process::{Child, Command};
@@ -35,7 +36,69 @@ async fn xmpp_person() -> (ProbeRemote, Handle) {
     (remote, handle)
 }
 
-/// Says `text` to `to` until a message comes back (the bot may still be logging in).
+/// A person on email: a probe on a pool mail account (SMTP out, IMAP in).
+async fn email_person() -> (ProbeRemote, Handle) {
+    let server = mail_server();
+    let account = mail_account().await;
+    let config = EmailConfig::new(
+        &account.address,
+        Secret::inline(account.password.clone()),
+        SmtpConfig {
+            host: server.host.clone(),
+            port: Some(server.submission_port),
+            tls: chatty_email::TlsMode::Starttls,
+            auth: true,
+        },
+        InboundConfig::Imap(ImapConfig {
+            host: server.host.clone(),
+            port: Some(server.imap_port),
+            tls: chatty_email::TlsMode::Starttls,
+            folder: "INBOX".into(),
+            idle: true,
+            poll_interval_ms: 1_000,
+            handled: chatty_email::Handled::Seen,
+            history: false,
+        }),
+    )
+    .with_user(&account.user);
+    let (probe, mut remote) = Probe::new();
+    let router = Router::new().session(EmailSession::new(config).unwrap());
+    tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    let handle = remote.handle().await;
+    (remote, handle)
+}
+
+/// The environment that points the example config's email session `mail` at a pool account of
+/// the test servers; returns the bot's address.
+async fn email_env(command: &mut Command, db_dir: &Path, password_var: &str) -> Address {
+    let server = mail_server();
+    let account = mail_account().await;
+    command
+        .env("CHATTY_SESSIONS__MAIL__EMAIL__ADDRESS", &account.address)
+        .env("CHATTY_SESSIONS__MAIL__EMAIL__USER", &account.user)
+        .env("CHATTY_SESSIONS__MAIL__EMAIL__SMTP__HOST", &server.host)
+        .env(
+            "CHATTY_SESSIONS__MAIL__EMAIL__SMTP__PORT",
+            server.submission_port.to_string(),
+        )
+        .env("CHATTY_SESSIONS__MAIL__EMAIL__INBOUND__HOST", &server.host)
+        .env(
+            "CHATTY_SESSIONS__MAIL__EMAIL__INBOUND__PORT",
+            server.imap_port.to_string(),
+        )
+        .env(
+            "CHATTY_SESSIONS__MAIL__EMAIL__STATE_PATH",
+            db_dir.join("mail-state.json").display().to_string(),
+        )
+        .env(password_var, &account.password);
+    format!("mailto:{}", account.address).parse().unwrap()
+}
+
+/// Says `text` to `to` until a message comes back (the bot may still be logging in), and
+/// returns the first answer that echoes it.
 async fn ask(probe: &ProbeRemote, handle: &Handle, to: &Address, text: &str) -> String {
     for _ in 0..6 {
         handle.say(to, text).await.unwrap();
@@ -44,7 +107,9 @@ async fn ask(probe: &ProbeRemote, handle: &Handle, to: &Address, text: &str) -> 
             .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
             .await
         {
-            if let Body::Message(m) = signal.body {
+            if let Body::Message(m) = signal.body
+                && m.text.contains(text)
+            {
                 return m.text;
             }
         }
@@ -92,6 +157,96 @@ async fn the_demo_bot_program_answers_on_xmpp_from_the_example_config() {
         }
     };
     assert_eq!(refused, "Sending files is turned off for this bot.");
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_bot_program_answers_on_email_from_the_example_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo-bot"));
+    command
+        .arg("run")
+        .arg(config("email.toml"))
+        .env(
+            "CHATTY_BOTS__DEMO__LOGGER__PATH",
+            dir.path().join("demo.db").display().to_string(),
+        )
+        .kill_on_drop(true);
+    let address = email_env(&mut command, dir.path(), "BOT_PASSWORD").await;
+    let mut bot = command.spawn().unwrap();
+    let (alice, handle) = email_person().await;
+    assert_eq!(
+        ask(&alice, &handle, &address, "hello").await,
+        "echo: hello (backwards: olleh)"
+    );
+    bot.start_kill().unwrap();
+    let _ = bot.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_bot_program_answers_on_xmpp_email_and_slack_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let slack = chatty_local_slack::LocalSlack::start().await.unwrap();
+    let app = slack.add_app("demo");
+    let carol = slack.add_user("carol");
+    let dm = slack.open_conversation(&[&carol, &app.bot_user_id]);
+
+    let xmpp = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo-bot"));
+    command
+        .arg("run")
+        .arg(config("all.toml"))
+        .env("CHATTY_SESSIONS__CHAT__XMPP__JID", &jid)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__SERVER", &xmpp.host)
+        .env("CHATTY_SESSIONS__CHAT__XMPP__PORT", xmpp.port.to_string())
+        .env("BOT_PASSWORD", &password)
+        .env("CHATTY_SESSIONS__WORK__SLACK__API_URL", slack.api_url())
+        .env("SLACK_BOT_TOKEN", &app.bot_token)
+        .env("SLACK_APP_TOKEN", &app.app_token)
+        .env(
+            "CHATTY_BOTS__DEMO__LOGGER__PATH",
+            dir.path().join("demo.db").display().to_string(),
+        )
+        .kill_on_drop(true);
+    let mail_address = email_env(&mut command, dir.path(), "MAIL_PASSWORD").await;
+    let xmpp_address: Address = format!("xmpp:{jid}").parse().unwrap();
+    let mut bot = command.spawn().unwrap();
+
+    // A person on XMPP and a person on email talk to the same bot at the same time.
+    let ((alice, alice_handle), (bob, bob_handle)) = tokio::join!(xmpp_person(), email_person());
+    let (on_xmpp, on_email) = tokio::join!(
+        ask(&alice, &alice_handle, &xmpp_address, "from xmpp"),
+        ask(&bob, &bob_handle, &mail_address, "from email"),
+    );
+    assert_eq!(on_xmpp, "echo: from xmpp (backwards: ppmx morf)");
+    assert_eq!(on_email, "echo: from email (backwards: liame morf)");
+
+    // And carol on Slack.
+    slack
+        .wait_until(Duration::from_secs(30), |s| {
+            s.socket_count(&app.app_id) == 1
+        })
+        .await;
+    slack.post(&carol, &dm, "from slack");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answered = slack
+            .messages(&dm)
+            .iter()
+            .filter_map(|m| m.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+            .any(|t| t == "echo: from slack (backwards: kcals morf)");
+        if answered {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer on Slack: {:?}",
+            slack.messages(&dm)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
 }

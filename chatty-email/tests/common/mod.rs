@@ -6,18 +6,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::fs::{File, OpenOptions};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_imap::Client;
-use chatty_core::reexports::futures::TryStreamExt as _;
 use chatty_core::{Address, Body, Router, Signal, SignalId, Status};
 use chatty_email::{
     EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
 use chatty_test::{Probe, ProbeRemote};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 /// How long tests wait for what must come.
@@ -76,54 +72,12 @@ pub fn server() -> Server {
 }
 
 /// A test account: its login, mail address and password.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub user: String,
-    pub address: String,
-    pub password: String,
-}
-
-/// The pool accounts this process holds (their lock files stay locked until it exits).
-static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+pub use chatty_test::servers::MailAccount as Account;
 
 /// An account of the server's pool (m00, m01, …) that no other test, in this process or
-/// another, is using (a lock file per account, held until the process exits), with an empty
-/// INBOX: two tests on one mailbox would read each other's mail.
+/// another, is using, with an empty INBOX (see `chatty_test::servers::mail_account`).
 pub async fn account() -> Account {
-    let server = server();
-    let pool: usize = std::env::var("CHATTY_TEST_MAIL_POOL")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(40);
-    let dir = std::env::temp_dir().join(format!("chatty-email-accounts-{}", server.imap_port));
-    std::fs::create_dir_all(&dir).expect("a directory for the account locks");
-    let start = std::process::id() as usize
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as usize);
-    for n in 0..pool {
-        let i = (start + n) % pool;
-        let user = format!("m{i:02}");
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(false)
-            .open(dir.join(format!("{user}.lock")))
-            .expect("a lock file");
-        if file.try_lock().is_ok() {
-            HELD.lock().unwrap_or_else(|p| p.into_inner()).push(file);
-            let account = Account {
-                address: format!("{user}@{}", server.domain),
-                password: format!("secret-{user}"),
-                user,
-            };
-            empty_inbox(&account).await;
-            return account;
-        }
-    }
-    panic!(
-        "all {pool} test accounts are in use: raise MAIL_POOL_SIZE in scripts/lib/servers.d/mail.sh"
-    );
+    chatty_test::servers::mail_account().await
 }
 
 /// SMTP submission with STARTTLS and AUTH.
@@ -172,49 +126,8 @@ pub fn config(account: &Account, inbound: InboundConfig) -> EmailConfig {
         .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2))
 }
 
-/// A bare IMAP session (plaintext login; the test server allows it) on `account`'s INBOX.
-pub async fn bare_imap(account: &Account) -> async_imap::Session<TcpStream> {
-    let server = server();
-    let tcp = TcpStream::connect((server.host.as_str(), server.imap_port))
-        .await
-        .expect("the test IMAP server answers");
-    let mut client = Client::new(tcp);
-    client
-        .read_response()
-        .await
-        .expect("a greeting")
-        .expect("a greeting");
-    let mut session = client
-        .login(&account.user, &account.password)
-        .await
-        .map_err(|(e, _)| e)
-        .expect("the pool account logs in");
-    session.select("INBOX").await.expect("INBOX");
-    session
-}
-
-/// Deletes every mail in `account`'s INBOX.
-pub async fn empty_inbox(account: &Account) {
-    let mut session = bare_imap(account).await;
-    let all = session.uid_search("ALL").await.expect("search");
-    if !all.is_empty() {
-        let _: Vec<_> = session
-            .uid_store("1:*", "+FLAGS.SILENT (\\Deleted)")
-            .await
-            .expect("store")
-            .try_collect()
-            .await
-            .expect("store");
-        let _: Vec<_> = session
-            .expunge()
-            .await
-            .expect("expunge")
-            .try_collect()
-            .await
-            .expect("expunge");
-    }
-    let _ = session.logout().await;
-}
+#[allow(unused_imports)] // empty_inbox: for the benchmark
+pub use chatty_test::servers::{bare_imap, empty_inbox};
 
 /// Appends a raw mail to `account`'s INBOX.
 pub async fn append(account: &Account, raw: &[u8]) {
