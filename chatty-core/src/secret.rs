@@ -159,7 +159,9 @@ impl<'de> Deserialize<'de> for Secret {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Secret, A::Error> {
                 let Some(key) = map.next_key::<String>()? else {
-                    return Err(de::Error::custom(format_args!("empty table: expected {EXPECTED}")));
+                    return Err(de::Error::custom(format_args!(
+                        "empty table: expected {EXPECTED}"
+                    )));
                 };
                 let secret = match key.as_str() {
                     "inline" => Secret::Inline(map.next_value()?),
@@ -223,7 +225,9 @@ mod tests {
 
     #[test]
     fn says_what_is_missing() {
-        let missing = Secret::env("CHATTY_SURELY_NOT_SET_4711").reveal().unwrap_err();
+        let missing = Secret::env("CHATTY_SURELY_NOT_SET_4711")
+            .reveal()
+            .unwrap_err();
         assert_eq!(
             missing.to_string(),
             "the environment variable CHATTY_SURELY_NOT_SET_4711 is not set"
@@ -245,8 +249,16 @@ mod tests {
         let err = parse(r#""hunter2""#).unwrap_err();
         assert!(err.contains("bare string"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
-        assert!(parse(r#"{"password":"hunter2"}"#).unwrap_err().contains("unknown field"));
-        assert!(parse(r#"{"env":"A","file":"b"}"#).unwrap_err().contains("exactly one"));
+        assert!(
+            parse(r#"{"password":"hunter2"}"#)
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(
+            parse(r#"{"env":"A","file":"b"}"#)
+                .unwrap_err()
+                .contains("exactly one")
+        );
         assert!(parse(r#"{}"#).unwrap_err().contains("empty table"));
     }
 

@@ -108,12 +108,16 @@ async fn drive(driver: &mut Client, to: &Jid, n: usize, window: usize) -> f64 {
             driver.send_stanza(m.into()).await.unwrap();
             sent += 1;
         }
-        match driver.next().await {
-            Some(Event::Stanza(Stanza::Message(m))) if m.get_best_body(vec![]).is_some() => {
+        match tokio::time::timeout(Duration::from_secs(10), driver.next()).await {
+            Ok(Some(Event::Stanza(Stanza::Message(m)))) if m.get_best_body(vec![]).is_some() => {
                 received += 1;
             }
-            Some(_) => {}
-            None => panic!("the driver's stream ended"),
+            Ok(Some(Event::Stanza(Stanza::Message(m)))) if m.type_ == MessageType::Error => {
+                panic!("an echo failed after {received} of {n}: {m:?}");
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the driver's stream ended"),
+            Err(_) => panic!("no echo for 10 s after {received} of {n} ({sent} sent)"),
         }
     }
     start.elapsed().as_secs_f64()
