@@ -116,6 +116,9 @@ pub struct BotConfig {
     /// A person at this terminal, as the bot (operator takeover).
     #[serde(default)]
     pub terminal: Option<TerminalConfig>,
+    /// A person in a browser, as the bot (operator takeover): a web chat window.
+    #[serde(default)]
+    pub web: Option<WebConfig>,
     /// Settings for a `rust` bot, read by its factory through
     /// [`BotContext::settings`](crate::BotContext::settings).
     #[serde(default)]
@@ -200,6 +203,26 @@ pub struct TerminalConfig {
     /// The conversation to open first.
     #[serde(default)]
     pub talk_to: Option<String>,
+}
+
+/// A web chat window as the bot.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Where to listen: `127.0.0.1:8080` by default. Any other than a loopback address needs a
+    /// `token`.
+    #[serde(default = "default_web_bind")]
+    pub bind: String,
+    /// The token every request must carry (`?token=` or `Authorization: Bearer`).
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The conversation to open first.
+    #[serde(default)]
+    pub talk_to: Option<String>,
+}
+
+fn default_web_bind() -> String {
+    "127.0.0.1:8080".to_owned()
 }
 
 /// The Logger's settings.
@@ -465,12 +488,15 @@ pub(crate) fn kind_of(
     if bot.terminal.is_some() {
         set.push("terminal");
     }
+    if bot.web.is_some() {
+        set.push("web");
+    }
     match set.as_slice() {
         [one] => Ok(one),
         [] => Err(ConfigError::invalid(
             file,
             format!("bots.{name}"),
-            "no bot kind: expected exactly one of `echo`, `relay`, `process`, `proxy`, `rust`, `terminal`",
+            "no bot kind: expected exactly one of `echo`, `relay`, `process`, `proxy`, `rust`, `terminal`, `web`",
         )),
         many => Err(ConfigError::invalid(
             file,
@@ -566,6 +592,11 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         }
         let _ = (name, session);
     }
+    for (name, bot) in &config.bots {
+        if let Some(token) = bot.web.as_ref().and_then(|w| w.token.as_ref()) {
+            out.push((format!("bots.{name}.web.token"), token));
+        }
+    }
     out
 }
 
@@ -587,6 +618,11 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
             out.push(&mut slack.app_token);
         }
         let _ = session;
+    }
+    for bot in config.bots.values_mut() {
+        if let Some(token) = bot.web.as_mut().and_then(|w| w.token.as_mut()) {
+            out.push(token);
+        }
     }
     out
 }

@@ -421,14 +421,17 @@ impl Runner {
                     "only a bot registered with Runner::sync_bot runs behind a synchronizer".into(),
                 ));
             }
-            let bot =
+            let made = if kind == "web" {
+                make_web(bot_config, open_stores)
+                    .await
+                    .map_err(MakeError::Other)
+            } else {
                 self.make_bot(kind, bot_config, &ctx, loaded)
-                    .map_err(|error| match error {
-                        MakeError::Config(e) => RunError::Config(e),
-                        MakeError::Other(message) => {
-                            invalid(format!("bots.{name}.{kind}"), message)
-                        }
-                    })?;
+            };
+            let bot = made.map_err(|error| match error {
+                MakeError::Config(e) => RunError::Config(e),
+                MakeError::Other(message) => invalid(format!("bots.{name}.{kind}"), message),
+            })?;
             let bot = wrap_logger(bot, bot_config, loaded, open_stores)
                 .await
                 .map_err(|message| invalid(format!("bots.{name}.logger"), message))?;
@@ -532,6 +535,45 @@ impl Runner {
             ))),
         }
     }
+}
+
+/// A web chat window as the bot; it listens only when the run starts (`listen`), not for
+/// `check`.
+#[cfg(feature = "client")]
+async fn make_web(config: &BotConfig, listen: bool) -> Result<BoxBot, String> {
+    let web = config.web.as_ref().ok_or("missing")?;
+    let bind: std::net::SocketAddr = web.bind.parse().map_err(|e| {
+        format!(
+            "bind: `{}` is not an address like 127.0.0.1:8080: {e}",
+            web.bind
+        )
+    })?;
+    if !bind.ip().is_loopback() && web.token.is_none() {
+        return Err(format!(
+            "bind: {bind} is reachable from other machines: set a token (token = {{ env = \"…\" }})"
+        ));
+    }
+    if !listen {
+        return Ok(BoxBot::new(crate::EchoBot));
+    }
+    let mut client = chatty_client::WebClient::bind(bind, web.token.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(to) = &web.talk_to {
+        client = client.talk_to(
+            to.parse()
+                .map_err(|e| format!("talk_to: `{to}` is not an address: {e}"))?,
+        );
+    }
+    let url = client.url();
+    tracing::info!(%url, "web chat window");
+    eprintln!("chatty: the web chat window is at {url}");
+    Ok(BoxBot::new(client))
+}
+
+#[cfg(not(feature = "client"))]
+async fn make_web(_: &BotConfig, _: bool) -> Result<BoxBot, String> {
+    Err("the chat windows are not compiled into this program: build chatty with the feature `client`".into())
 }
 
 /// Why a bot could not be made.

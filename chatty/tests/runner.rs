@@ -399,3 +399,99 @@ fn chatty_check_gives_the_exact_error_of_each_bad_file() {
         assert_eq!(err, format!("{}: {expected}\n", path.display()), "{what}");
     }
 }
+
+/// A free port on loopback (bound and released: nothing else of this test takes it meanwhile).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn an_operator_takes_over_a_bots_session_in_the_web_window() {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let network = Network::named("takeover");
+    let port = free_port();
+    let (_dir, path) = config(&format!(
+        r#"
+[sessions.local.direct]
+network = "takeover"
+endpoint = "bot"
+
+[bots.operator]
+sessions = ["local"]
+web = {{ bind = "127.0.0.1:{port}" }}
+"#
+    ));
+    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let alice = Person::join(&network, "alice").await;
+    let bot = network.address("bot");
+    // The window listens once the runner has built it.
+    let mut socket = None;
+    for _ in 0..100 {
+        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await {
+            Ok((ws, _)) => {
+                socket = Some(ws);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let mut socket = socket.expect("the web window listens");
+    alice.say(&bot, "hello, is anyone there?").await;
+
+    // The operator sees alice's message in the window…
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(Ws::Text(text))) = socket.next().await {
+            if text.contains("hello, is anyone there?") {
+                return;
+            }
+        }
+        panic!("the window's socket closed");
+    })
+    .await;
+    assert!(seen.is_ok(), "the operator never saw alice's message");
+    // …and answers her as the bot.
+    let open = serde_json::json!({"type": "open", "conversation": alice.address().to_string()});
+    socket
+        .send(Ws::Text(open.to_string().into()))
+        .await
+        .unwrap();
+    let say = serde_json::json!({"type": "say", "text": "yes, a person: how can I help?"});
+    socket.send(Ws::Text(say.to_string().into())).await.unwrap();
+    let (answer, text) = expect_text(&alice).await;
+    assert_eq!(text, "yes, a person: how can I help?");
+    assert_eq!(answer.meta.origin.as_ref(), Some(&bot));
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_web_window_open_to_other_machines_needs_a_token() {
+    let (_dir, path) = config(
+        r#"
+[sessions.local.direct]
+endpoint = "bot"
+
+[bots.operator]
+sessions = ["local"]
+web = { bind = "0.0.0.0:8080" }
+"#,
+    );
+    let err = Runner::new()
+        .run_file(&path, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: key `bots.operator.web`: bind: 0.0.0.0:8080 is reachable from other machines: set a token (token = {{ env = \"…\" }})",
+            path.display()
+        )
+    );
+}
