@@ -495,3 +495,71 @@ web = { bind = "0.0.0.0:8080" }
         )
     );
 }
+
+/// A blocking bot that answers with the capacity of its queue, to show the synchronizer's
+/// settings came from the config.
+struct Blocking;
+
+impl chatty::sync::SyncBot for Blocking {
+    fn run(
+        self,
+        inbound: chatty::sync::SignalQueue,
+        handle: chatty::sync::BlockingHandle,
+    ) -> Result<(), BotError> {
+        let capacity = inbound.capacity();
+        for signal in &inbound {
+            if let Body::Message(m) = &signal.body {
+                let text = format!("capacity {capacity}: {}", m.text);
+                handle.send(signal.reply(Message::text(text)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_bot_runs_behind_the_synchronizer_the_config_sets_up() {
+    let network = Network::named("blocking");
+    let (_dir, path) = config(
+        r#"
+[sessions.local.direct]
+network = "blocking"
+endpoint = "bot"
+
+[bots.blocking]
+sessions = ["local"]
+rust = "blocking"
+synchronizer = { capacity = 4 }
+"#,
+    );
+    let runner = Runner::new()
+        .network(network.clone())
+        .sync_bot("blocking", |_| Ok(Blocking));
+    let (stop, run) = start(runner, path.clone());
+    let alice = Person::join(&network, "alice").await;
+    alice.say(&network.address("bot"), "hi").await;
+    assert_eq!(expect_text(&alice).await.1, "capacity 4: hi");
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+
+    // Synchronizer settings for a bot that is not blocking are an error naming the key.
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("rust = \"blocking\"", "echo = {}"),
+    )
+    .unwrap();
+    let err = Runner::new()
+        .run_file(&path, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: key `bots.blocking.synchronizer`: only a bot registered with Runner::sync_bot runs behind a synchronizer",
+            path.display()
+        )
+    );
+}
