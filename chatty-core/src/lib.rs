@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
+mod backoff;
 mod bot;
 mod capability;
 mod layer;
@@ -13,6 +14,7 @@ mod session;
 mod signal;
 
 pub use address::{Address, AddressError, AddressKind};
+pub use backoff::jittered;
 pub use bot::{
     Bot, BotError, BoxBot, DynBot, FnBot, Handle, Inbound, Outlet, SendError, from_fn,
     unexpected_answer,

@@ -1,10 +1,8 @@
 //! The email session: one mailbox serving a bot.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -466,7 +464,7 @@ async fn read_forever(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
         let wait = if connected {
             Duration::ZERO
         } else {
-            jittered(delay)
+            chatty_core::jittered(delay)
         };
         if !context.connection_error(&failure, Some(wait)).await {
             return;
@@ -484,14 +482,6 @@ async fn read_forever(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// `base` with random jitter: between half of it and all of it.
-pub(crate) fn jittered(base: Duration) -> Duration {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
-    base.mul_f64(0.5 + fraction)
-}
 
 /// The SMTP transport for the configuration.
 fn smtp_transport(
@@ -599,15 +589,6 @@ impl Session for EmailSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        let base = Duration::from_secs(10);
-        for _ in 0..100 {
-            let d = jittered(base);
-            assert!(d >= base / 2 && d <= base, "{d:?}");
-        }
-    }
 
     #[test]
     fn delivery_status_never_moves_back() {

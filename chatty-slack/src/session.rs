@@ -2,8 +2,6 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -666,7 +664,7 @@ impl SlackSession {
                 Err((kind, cause, retry)) => {
                     let mut error = fail(kind, cause);
                     if retry {
-                        error.retry_in = Some(jittered(delay));
+                        error.retry_in = Some(chatty_core::jittered(delay));
                     }
                     error
                 }
@@ -1351,14 +1349,6 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// `base` with random jitter: between half of it and all of it.
-fn jittered(base: Duration) -> Duration {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
-    base.mul_f64(0.5 + fraction)
-}
 
 impl Session for SlackSession {
     fn name(&self) -> &str {
@@ -1427,15 +1417,6 @@ impl Session for SlackSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        let base = Duration::from_secs(10);
-        for _ in 0..100 {
-            let d = jittered(base);
-            assert!(d >= base / 2 && d <= base, "{d:?}");
-        }
-    }
 
     #[test]
     fn slack_errors_become_refusals_with_their_code() {

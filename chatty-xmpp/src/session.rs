@@ -1,10 +1,7 @@
 //! The XMPP session: one account serving a bot.
 
 use std::borrow::Cow;
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -1256,7 +1253,7 @@ impl Attempt {
                 },
                 () = slot.closed() => return,
             };
-            let wait = jittered(delay);
+            let wait = chatty_core::jittered(delay);
             error.retry_in = Some(wait);
             tracing::warn!(kind = ?error.kind, retry_in = ?wait, "{}", error.cause);
             if self.reports.send(error).is_err() {
@@ -1331,14 +1328,6 @@ fn classify(error: &tokio_xmpp::Error) -> ConnectionErrorKind {
     }
 }
 
-/// `base` with random jitter: between half of it and all of it.
-fn jittered(base: Duration) -> Duration {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    let fraction = (hasher.finish() % 1000) as f64 / 2000.0;
-    base.mul_f64(0.5 + fraction)
-}
 
 impl Session for XmppSession {
     fn name(&self) -> &str {
@@ -1396,15 +1385,6 @@ impl Session for XmppSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        let base = Duration::from_secs(10);
-        for _ in 0..100 {
-            let d = jittered(base);
-            assert!(d >= base / 2 && d <= base, "{d:?}");
-        }
-    }
 
     #[test]
     fn pings_are_answered_and_other_requests_refused() {
