@@ -33,6 +33,10 @@ mod tests {
         let base = Duration::from_secs(10);
         let waits: Vec<Duration> = (0..100).map(|_| jittered(base)).collect();
         assert!(waits.iter().all(|d| *d >= base / 2 && *d <= base));
-        assert!(waits.iter().any(|d| *d != waits[0]), "always {:?}", waits[0]);
+        assert!(
+            waits.iter().any(|d| *d != waits[0]),
+            "always {:?}",
+            waits[0]
+        );
     }
 }

@@ -482,7 +482,6 @@ async fn read_forever(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-
 /// The SMTP transport for the configuration.
 fn smtp_transport(
     config: &EmailConfig,

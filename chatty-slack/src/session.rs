@@ -1349,7 +1349,6 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-
 impl Session for SlackSession {
     fn name(&self) -> &str {
         &self.config.name

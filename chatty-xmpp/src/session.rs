@@ -1328,7 +1328,6 @@ fn classify(error: &tokio_xmpp::Error) -> ConnectionErrorKind {
     }
 }
 
-
 impl Session for XmppSession {
     fn name(&self) -> &str {
         &self.config.name
