@@ -63,7 +63,7 @@ fn an_unknown_key_is_an_error_naming_file_and_key() {
         message,
         format!(
             "{path}: key `bots.echo.sesions`: unknown key `sesions`, expected one of: sessions, \
-             echo, relay, process, proxy, rust, terminal, settings, logger, synchronizer"
+             echo, relay, process, proxy, rust, terminal, web, settings, logger, synchronizer"
         )
     );
     let (message, path) = error(&GOOD.replace("jid =", "jidd = \"x\"\njid ="));
