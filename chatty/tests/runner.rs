@@ -45,6 +45,28 @@ fn start(
     (stop, run)
 }
 
+/// Says `text` to `to`, waiting (up to 10 s) until the runner, which builds its sessions after
+/// it starts, has made the endpoint.
+async fn say(person: &Person, to: &chatty::Address, text: impl Into<String>) -> chatty::SignalId {
+    let text = text.into();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match person
+            .send(Signal::message(text.clone()).to(to.clone()))
+            .await
+        {
+            Ok(id) => return id,
+            Err(refusal) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{to} never came: {refusal:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
 async fn expect_text(person: &Person) -> (Signal, String) {
     let (signal, message) = person.expect_message().await;
     (signal, message.text)
@@ -73,7 +95,7 @@ process = {{ command = "python3", args = [{script:?}], restart_min_ms = 1000, en
     let alice = Person::join(&network, "alice").await;
     let bot = network.address("bot");
 
-    let asked = alice.say(&bot, "hello").await;
+    let asked = say(&alice, &bot, "hello").await;
     let (answer, text) = expect_text(&alice).await;
     assert_eq!(text, "1: hello");
     assert_eq!(answer.meta.response_to, Some(asked));
@@ -81,19 +103,19 @@ process = {{ command = "python3", args = [{script:?}], restart_min_ms = 1000, en
     // It crashes on "crash"; what is said while it is down (it restarts after 1 s) waits for
     // the next process, in order. (What a process had read but not handled when it crashed is
     // gone with it: sent right after "crash", these would be in its input buffer.)
-    alice.say(&bot, "crash").await;
+    say(&alice, &bot, "crash").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     for i in 0..5 {
-        alice.say(&bot, format!("after {i}")).await;
+        say(&alice, &bot, format!("after {i}")).await;
     }
     for i in 0..5 {
         assert_eq!(expect_text(&alice).await.1, format!("2: after {i}"));
     }
 
     // Lines that are not the protocol are reported to the process and change nothing else.
-    alice.say(&bot, "garbage").await;
+    say(&alice, &bot, "garbage").await;
     assert_eq!(expect_text(&alice).await.1, "2: garbage");
-    alice.say(&bot, "still there?").await;
+    say(&alice, &bot, "still there?").await;
     assert_eq!(expect_text(&alice).await.1, "2: still there?");
 
     stop.send(()).unwrap();
@@ -118,7 +140,7 @@ process = {{ command = "python3", args = [{script:?}] }}
     ));
     let (stop, run) = start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
-    alice.say(&network.address("bot"), "stressed").await;
+    say(&alice, &network.address("bot"), "stressed").await;
     assert_eq!(expect_text(&alice).await.1, "desserts");
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
@@ -175,7 +197,7 @@ settings = { greeting = "Good morning" }
     );
     let (stop, run) = start(greeter_runner(&network), path.clone());
     let alice = Person::join(&network, "alice").await;
-    alice.say(&network.address("bot"), "Alice").await;
+    say(&alice, &network.address("bot"), "Alice").await;
     assert_eq!(expect_text(&alice).await.1, "Good morning, Alice");
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
@@ -238,9 +260,9 @@ relay = { pairs = [["direct+two:alice", "direct+two:bob"]] }
     let (stop, run) = start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
     let bob = Person::join(&network, "bob").await;
-    alice.say(&network.address("echo"), "ping").await;
+    say(&alice, &network.address("echo"), "ping").await;
     assert_eq!(expect_text(&alice).await.1, "ping");
-    alice.say(&network.address("relay"), "hi bob").await;
+    say(&alice, &network.address("relay"), "hi bob").await;
     assert_eq!(expect_text(&bob).await.1, "alice: hi bob");
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
@@ -277,7 +299,7 @@ proxy = { remote = "direct+far:echo" }
     );
     let (stop, run) = start(Runner::new().network(near.clone()).network(far), path);
     let alice = Person::join(&near, "alice").await;
-    let asked = alice.say(&near.address("proxy"), "through the proxy").await;
+    let asked = say(&alice, &near.address("proxy"), "through the proxy").await;
     let (answer, text) = expect_text(&alice).await;
     assert_eq!(text, "through the proxy");
     assert_eq!(answer.meta.response_to, Some(asked));
@@ -323,7 +345,7 @@ rust = "polite"
         .bot("polite", |_| Ok(Polite));
     let (stop, run) = start(runner, path);
     let alice = Person::join(&network, "alice").await;
-    alice.say(&network.address("bot"), "hi").await;
+    say(&alice, &network.address("bot"), "hi").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     stop.send(()).unwrap();
     assert_eq!(expect_text(&alice).await.1, "goodbye");
@@ -442,7 +464,7 @@ web = {{ bind = "127.0.0.1:{port}" }}
         }
     }
     let mut socket = socket.expect("the web window listens");
-    alice.say(&bot, "hello, is anyone there?").await;
+    say(&alice, &bot, "hello, is anyone there?").await;
 
     // The operator sees alice's message in the window…
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
@@ -537,7 +559,7 @@ synchronizer = { capacity = 4 }
         .sync_bot("blocking", |_| Ok(Blocking));
     let (stop, run) = start(runner, path.clone());
     let alice = Person::join(&network, "alice").await;
-    alice.say(&network.address("bot"), "hi").await;
+    say(&alice, &network.address("bot"), "hi").await;
     assert_eq!(expect_text(&alice).await.1, "capacity 4: hi");
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
