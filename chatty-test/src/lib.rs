@@ -1,13 +1,18 @@
-//! Test support for Chatty: a [`Probe`] bot that hands its handle and inbound signals to a test,
+//! Test support for Chatty: a [`Probe`] bot that hands its handle and inbound signals to a test
+//! (and [`run_bot`], which runs one on a session of its own),
 //! and the [session conformance suite](conformance) that every session passes (the direct
-//! connection here; email, XMPP and Slack against their real servers).
+//! connection here; email, XMPP and Slack against their real servers), the test servers' accounts,
+//! and a [plain XMPP client](xmpp::PlainClient) for interop tests.
 //!
 //! Not published: protocol crates use it as a path dev-dependency.
 
+mod bot;
 pub mod conformance;
 pub mod load;
 mod probe;
 pub mod servers;
+pub mod xmpp;
 
+pub use bot::{TestBot, run_bot};
 pub use conformance::{Pair, Side};
 pub use probe::{Probe, ProbeRemote};

@@ -14,24 +14,34 @@
 use std::time::{Duration, Instant};
 
 use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router};
+use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
 use chatty_test::load::env_or;
 use chatty_test::servers::{xmpp_account, xmpp_server};
+use chatty_test::xmpp::{Nagle, PlainClient};
 use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
-use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::minidom::rxml::NcName;
 use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage, MessageType};
-use tokio_xmpp::parsers::presence::Presence;
-use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
 
-/// Answers every message with its text.
+/// What the driver sends when it is done: the echoing side ends its session cleanly (a session
+/// that only disappears stays in the server's Stream Management hibernation for minutes, still
+/// counted as online, and its queued copies of later messages bounce when it expires).
+const QUIT: &str = "/quit";
+
+/// Answers every message with its text, until [`QUIT`].
 struct Echo;
 
 impl Bot for Echo {
     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         while let Some(signal) = inbound.next().await {
             if let Body::Message(m) = &signal.body {
+                if m.text == QUIT {
+                    let end = Body::InitiateSessionEnd(chatty_core::SessionEnd::default());
+                    handle.send(Signal::new(end)).await?;
+                    break;
+                }
                 handle
                     .send(signal.reply(Message::text(m.text.clone())))
                     .await?;
@@ -41,54 +51,67 @@ impl Bot for Echo {
     }
 }
 
-/// A bare client for a pool account, online with its presence sent.
-async fn bare_client() -> (Client, Jid) {
-    let server = xmpp_server();
-    let (jid, password) = xmpp_account();
-    let jid = Jid::new(&jid).unwrap();
-    let mut client = Client::new_starttls(
-        jid.clone(),
-        password,
-        DnsConfig::no_srv(&server.host, server.port),
-        Timeouts::tight(),
-    );
-    while let Some(event) = client.next().await {
-        if let Event::Online { .. } = event {
-            break;
-        }
-    }
-    client
-        .send_stanza(Presence::available().into())
-        .await
-        .unwrap();
-    (client, jid)
-}
-
-/// A bare echo: answers every chat message with its body, until the stream ends.
-async fn bare_echo(mut client: Client) {
-    while let Some(event) = client.next().await {
-        if let Event::Stanza(Stanza::Message(m)) = event
+/// A bare echo: answers every chat message with its body, until [`QUIT`]. With `rich`, the
+/// answer is what a Chatty session sends (to the bare JID, with a receipt request, an origin-id
+/// and a reply reference): the same work for the server, without Chatty's code.
+async fn bare_echo(mut client: PlainClient, rich: bool) {
+    let mut count = 0u64;
+    while let Some(stanza) = client.next().await {
+        if let Stanza::Message(m) = stanza
             && m.type_ == MessageType::Chat
             && let (Some(from), Some((_, body))) = (m.from.clone(), m.get_best_body(vec![]))
         {
-            let answer = XmppMessage::chat(Some(from)).with_body(Lang::new(), body.clone());
-            if client.send_stanza(answer.into()).await.is_err() {
-                return;
+            if body == QUIT {
+                break;
             }
+            // Chatty's answer goes to the bare JID (the person, not one of their clients) and
+            // refers to the message it answers, whose id Chatty makes up when it has none.
+            let to: Jid = if rich {
+                from.to_bare().into()
+            } else {
+                from.clone()
+            };
+            let mut answer = XmppMessage::chat(Some(to)).with_body(Lang::new(), body.clone());
+            if rich {
+                count += 1;
+                let id = format!("{count:016x}-{count:016x}");
+                let answered =
+                    m.id.as_ref()
+                        .map_or_else(|| format!("{:016x}-in", count), |i| i.0.clone());
+                let attr = |name: &str| NcName::try_from(name).unwrap();
+                answer.id = Some(tokio_xmpp::parsers::message::Id(id.clone()));
+                answer
+                    .payloads
+                    .push(Element::builder("request", "urn:xmpp:receipts").build());
+                answer.payloads.push(
+                    Element::builder("origin-id", "urn:xmpp:sid:0")
+                        .attr(attr("id"), id)
+                        .build(),
+                );
+                answer.payloads.push(
+                    Element::builder("reply", "urn:xmpp:reply:0")
+                        .attr(attr("to"), from.to_bare().to_string())
+                        .attr(attr("id"), answered)
+                        .build(),
+                );
+            }
+            client.send(answer).await;
         }
     }
+    client.close().await;
 }
 
 /// Sends `n` messages to `to` with `window` in flight, and returns the seconds until every echo
 /// came back.
-async fn drive(driver: &mut Client, to: &Jid, n: usize, window: usize) -> f64 {
+async fn drive(driver: &mut PlainClient, to: &Jid, n: usize, window: usize) -> f64 {
+    let to_s = to.to_string();
     // Warm up: one round trip (the echo side may still be logging in).
     loop {
         let ping = XmppMessage::chat(Some(to.clone())).with_body(Lang::new(), "warm".into());
-        driver.send_stanza(ping.into()).await.unwrap();
+        driver.send(ping).await;
         let answered = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Some(event) = driver.next().await {
-                if let Event::Stanza(Stanza::Message(m)) = event
+            while let Some(stanza) = driver.next().await {
+                if let Stanza::Message(m) = stanza
                     && m.get_best_body(vec![]).is_some()
                 {
                     return;
@@ -105,19 +128,19 @@ async fn drive(driver: &mut Client, to: &Jid, n: usize, window: usize) -> f64 {
     while received < n {
         while sent < n && sent - received < window {
             let m = XmppMessage::chat(Some(to.clone())).with_body(Lang::new(), format!("m{sent}"));
-            driver.send_stanza(m.into()).await.unwrap();
+            driver.send(m).await;
             sent += 1;
         }
         match tokio::time::timeout(Duration::from_secs(10), driver.next()).await {
-            Ok(Some(Event::Stanza(Stanza::Message(m)))) if m.get_best_body(vec![]).is_some() => {
+            Ok(Some(Stanza::Message(m))) if m.get_best_body(vec![]).is_some() => {
                 received += 1;
             }
-            Ok(Some(Event::Stanza(Stanza::Message(m)))) if m.type_ == MessageType::Error => {
-                panic!("an echo failed after {received} of {n}: {m:?}");
+            Ok(Some(Stanza::Message(m))) if m.type_ == MessageType::Error => {
+                panic!("an echo from {to_s} failed after {received} of {n}: {m:?}");
             }
             Ok(Some(_)) => {}
             Ok(None) => panic!("the driver's stream ended"),
-            Err(_) => panic!("no echo for 10 s after {received} of {n} ({sent} sent)"),
+            Err(_) => panic!("no echo from {to_s} for 10 s after {received} of {n} ({sent} sent)"),
         }
     }
     start.elapsed().as_secs_f64()
@@ -140,6 +163,69 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// One echoing side, measured: round trips per second and the process's CPU time per round trip.
+struct Measured {
+    rate: f64,
+    cpu_ms: f64,
+}
+
+/// Drives `n` round trips to `to` from a fresh driver (Nagle off, so that the driver adds no
+/// delay of its own).
+async fn measure(to: &Jid, n: usize, window: usize) -> Measured {
+    let (jid, password) = xmpp_account();
+    let mut driver = PlainClient::connect_with(&jid, &password, Nagle::Off).await;
+    let cpu = cpu_seconds();
+    let secs = drive(&mut driver, to, n, window).await;
+    let cpu = cpu_seconds() - cpu;
+    let quit = XmppMessage::chat(Some(to.clone())).with_body(Lang::new(), QUIT.into());
+    driver.send(quit).await;
+    driver.close().await;
+    Measured {
+        rate: n as f64 / secs,
+        cpu_ms: cpu * 1000.0 / n as f64,
+    }
+}
+
+/// Waits for an echoing side to end after [`QUIT`].
+async fn ended(task: tokio::task::JoinHandle<()>) {
+    if tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .is_err()
+    {
+        println!("  (the echoing side did not end within 10 s)");
+    }
+}
+
+/// A bare tokio-xmpp client echoing, with Nagle's algorithm `nagle` (and Chatty's stanza with
+/// `rich`).
+async fn bare(nagle: Nagle, rich: bool, n: usize, window: usize) -> Measured {
+    let (jid, password) = xmpp_account();
+    let echo = PlainClient::connect_with(&jid, &password, nagle).await;
+    let echo_jid = echo.jid().to_bare().into();
+    println!("  bare echo ({nagle:?}): {echo_jid}");
+    let task = tokio::spawn(bare_echo(echo, rich));
+    let measured = measure(&echo_jid, n, window).await;
+    ended(task).await;
+    measured
+}
+
+/// A Chatty bot echoing: an `XmppSession` behind a `Router`.
+async fn chatty(n: usize, window: usize) -> Measured {
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let config = XmppConfig::new(&jid, Secret::inline(password))
+        .with_server(server.host, server.port)
+        .with_tls(TlsMode::Starttls);
+    let router = Router::new().session(XmppSession::new(config).unwrap());
+    let task = tokio::spawn(async move {
+        let _ = router.run(Echo).await;
+    });
+    println!("  chatty echo: {jid}");
+    let measured = measure(&Jid::new(&jid).unwrap(), n, window).await;
+    ended(task).await;
+    measured
+}
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -147,41 +233,25 @@ async fn main() {
     let window = env_or("CHATTY_BENCH_WINDOW", 32);
     let runs = env_or("CHATTY_BENCH_RUNS", 3);
     println!("echo round trips through Prosody: {n} per run, {window} in flight, {runs} runs");
+    println!("(rt/s, and the whole process's CPU time per round trip)");
     for run in 1..=runs {
-        // Bare: a tokio-xmpp client echoing.
-        let (echo, echo_jid) = bare_client().await;
-        let bare_task = tokio::spawn(bare_echo(echo));
-        let (mut driver, _) = bare_client().await;
-        let cpu = cpu_seconds();
-        let bare = drive(&mut driver, &echo_jid, n, window).await;
-        let bare_cpu = cpu_seconds() - cpu;
-        bare_task.abort();
-        drop(driver);
-
-        // Chatty: an XmppSession behind a Router, with an echo bot.
-        let server = xmpp_server();
-        let (jid, password) = xmpp_account();
-        let config = XmppConfig::new(&jid, Secret::inline(password))
-            .with_server(server.host, server.port)
-            .with_tls(TlsMode::Starttls);
-        let router = Router::new().session(XmppSession::new(config).unwrap());
-        let chatty_task = tokio::spawn(async move {
-            let _ = router.run(Echo).await;
-        });
-        let (mut driver, _) = bare_client().await;
-        let cpu = cpu_seconds();
-        let chatty = drive(&mut driver, &Jid::new(&jid).unwrap(), n, window).await;
-        let chatty_cpu = cpu_seconds() - cpu;
-        chatty_task.abort();
-
-        let rate = |secs: f64| n as f64 / secs;
+        let default = bare(Nagle::On, false, n, window).await;
+        let nodelay = bare(Nagle::Off, false, n, window).await;
+        let rich = bare(Nagle::Off, true, n, window).await;
+        let chatty = chatty(n, window).await;
+        let show = |m: &Measured| format!("{:>4.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
         println!(
-            "run {run}: bare {:>6.0} rt/s ({:.3} ms CPU/rt)   chatty {:>6.0} rt/s ({:.3} ms CPU/rt)   chatty/bare {:.2}",
-            rate(bare),
-            bare_cpu * 1000.0 / n as f64,
-            rate(chatty),
-            chatty_cpu * 1000.0 / n as f64,
-            bare / chatty,
+            "run {run}: bare {}  bare+nodelay {}  bare+nodelay, Chatty's stanza {}  chatty {}",
+            show(&default),
+            show(&nodelay),
+            show(&rich),
+            show(&chatty),
+        );
+        println!(
+            "       chatty/bare {:.2}  chatty/(bare+nodelay) {:.2}  chatty/(same stanza) {:.2}",
+            chatty.rate / default.rate,
+            chatty.rate / nodelay.rate,
+            chatty.rate / rich.rate,
         );
     }
 }

@@ -815,6 +815,10 @@ pub(crate) fn own_presence(availability: Availability, status: Option<&str>) -> 
     if let Some(status) = status {
         presence.statuses.insert(Lang::new(), status.to_owned());
     }
+    if availability != Availability::Offline {
+        // Entity Capabilities (XEP-0115): what the bot supports, without a disco#info round trip.
+        presence.payloads.push(crate::caps::own_caps().into());
+    }
     presence
 }
 

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod archive;
+mod caps;
 mod config;
+mod connect;
 mod convert;
 mod files;
 mod rooms;

@@ -15,19 +15,17 @@ use chatty_core::{
 use sasl::common::Credentials;
 use tokio::sync::{mpsc, oneshot};
 use tokio_xmpp::Stanza;
-use tokio_xmpp::connect::{
-    DirectTlsServerConnector, DnsConfig, ServerConnector, StartTlsServerConnector,
-    TcpServerConnector,
-};
+use tokio_xmpp::connect::{DnsConfig, ServerConnector};
 use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::caps::Caps;
 use tokio_xmpp::parsers::disco::{
-    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult, Identity,
+    DiscoInfoQuery, DiscoInfoResult, DiscoItemsQuery, DiscoItemsResult,
 };
 use tokio_xmpp::parsers::http_upload::{SlotRequest, SlotResult};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::mam::Fin;
 use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::rsm::SetQuery;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use tokio_xmpp::stanzastream::{Connection, Event, StanzaStage, StanzaStream, StreamEvent};
@@ -35,8 +33,10 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::PLATFORM;
 use crate::archive::{self, ArchivedMessage};
+use crate::caps::{self, PeerCaps};
 use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
-use crate::convert::{Mapper, NS_RECEIPTS, NS_REPLY, NS_SIGNAL, own_presence};
+use crate::connect::Connector;
+use crate::convert::{Mapper, NS_RECEIPTS, own_presence};
 use crate::files::{Http, name_from_url};
 
 /// What the session carries to a person or bot.
@@ -70,17 +70,9 @@ const NS_HTTP_UPLOAD: &str = "urn:xmpp:http:upload:0";
 
 /// How long an IQ request (disco#info) may wait for its answer.
 const IQ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The disco#info features the bot announces (XEP-0030).
-const FEATURES: &[&str] = &[
-    ns::DISCO_INFO,
-    ns::PING,
-    ns::CHATSTATES,
-    crate::convert::NS_RECEIPTS,
-    ns::MUC,
-    NS_REPLY,
-    NS_SIGNAL,
-];
+/// How long a contact's client may take to say what it supports (a client that never answers
+/// disco#info is taken to support the base of XMPP only).
+const DISCO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many outbound signals may wait for the connection task before `send` waits.
 const COMMAND_QUEUE: usize = 1024;
@@ -143,6 +135,8 @@ pub struct XmppSession {
     upload_service: tokio::sync::Mutex<Option<Jid>>,
     jid: BareJid,
     mapper: Mapper,
+    /// What the contacts' clients can receive (XEP-0030, XEP-0115).
+    peers: Arc<Mutex<PeerCaps>>,
     commands: mpsc::Sender<Command>,
     receiver: Mutex<Option<mpsc::Receiver<Command>>>,
 }
@@ -185,6 +179,7 @@ impl XmppSession {
             upload_service: tokio::sync::Mutex::new(None),
             jid,
             mapper,
+            peers: Arc::default(),
             commands,
             receiver: Mutex::new(Some(receiver)),
         })
@@ -244,11 +239,10 @@ impl XmppSession {
             max,
             reports,
         };
-        let connector = match self.config.tls {
-            TlsMode::Starttls => attempt.connector(StartTlsServerConnector::from(dns)),
-            TlsMode::Direct => attempt.connector(DirectTlsServerConnector::from(dns)),
-            TlsMode::Plaintext => attempt.connector(TcpServerConnector::from(dns)),
-        };
+        let connector = attempt.connector(Connector {
+            dns,
+            tls: self.config.tls,
+        });
         StanzaStream::new(connector, 16)
     }
 
@@ -348,6 +342,8 @@ impl XmppSession {
                         tracing::debug!(jid = %bound_jid, "online");
                         let reconnected = bound.is_some();
                         bound = Some(bound_jid);
+                        // The server sends every contact's presence again on a new stream.
+                        self.peers().forget_resources();
                         drop(stream.send(Box::new(presence.clone().into())).await);
                         if reconnected {
                             // A fresh stream after a lost one (the server could not resume it,
@@ -605,7 +601,10 @@ impl XmppSession {
                 }
                 self.mapper.inbound_message(message)
             }
-            Stanza::Presence(presence) => self.mapper.inbound_presence(presence, bound),
+            Stanza::Presence(presence) => {
+                self.track_presence(&presence);
+                self.mapper.inbound_presence(presence, bound)
+            }
             Stanza::Iq(iq) => {
                 if let Some(answer) = answer_iq(iq) {
                     drop(stream.send(Box::new(answer.into())).await);
@@ -639,33 +638,149 @@ impl XmppSession {
 
     /// Sends an IQ request through the connection and waits for its answer.
     async fn request(&self, iq: Iq, what: &str) -> Result<Iq, String> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Iq(Box::new(iq), tx))
-            .await
-            .map_err(|_| "the XMPP session has ended".to_owned())?;
-        tokio::time::timeout(IQ_TIMEOUT, rx)
-            .await
-            .map_err(|_| format!("no answer to {what} within {IQ_TIMEOUT:?}"))?
-            .map_err(|_| "the XMPP session has ended".to_owned())
+        request(&self.commands, iq, what, IQ_TIMEOUT).await
     }
 
     /// The disco#info of `to`, if it answers with one.
     async fn disco_info(&self, to: Jid) -> Result<Option<DiscoInfoResult>, String> {
-        let iq = Iq::from_get(
-            format!("disco-{}", chatty_core::SignalId::generate()),
+        disco_info(
+            &self.commands,
+            to,
             DiscoInfoQuery { node: None },
+            IQ_TIMEOUT,
         )
-        .with_to(to.clone());
-        match self.request(iq, &format!("disco#info to {to}")).await? {
-            Iq::Result {
-                payload: Some(payload),
-                ..
-            } => DiscoInfoResult::try_from(payload)
-                .map(Some)
-                .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
-            _ => Ok(None),
+        .await
+    }
+
+    /// The peers' capabilities, locked.
+    fn peers(&self) -> std::sync::MutexGuard<'_, PeerCaps> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps track of a contact's online resources and learns what a new client version can
+    /// receive (in the background: the answer may take a while, or never come).
+    fn track_presence(&self, presence: &Presence) {
+        let Some(Ok(from)) = presence.from.clone().map(Jid::try_into_full) else {
+            return;
+        };
+        // The bot's own resources, and occupants of its rooms, are not contacts.
+        if from.to_bare() == self.jid || self.mapper.state().room(&from.to_bare()).is_some() {
+            return;
         }
+        let discover = match presence.type_ {
+            PresenceType::None => {
+                let caps = presence
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("c", ns::CAPS))
+                    .and_then(|c| Caps::try_from(c.clone()).ok());
+                self.peers().available(from, caps)
+            }
+            PresenceType::Unavailable => {
+                self.peers().unavailable(&from);
+                None
+            }
+            _ => None,
+        };
+        if let Some(discover) = discover {
+            let (commands, peers) = (self.commands.clone(), self.peers.clone());
+            tokio::spawn(async move {
+                let to = Jid::from(discover.to.clone());
+                match disco_info(&commands, to, discover.query, DISCO_TIMEOUT).await {
+                    Ok(info) => peers.lock().unwrap_or_else(|p| p.into_inner()).learned(
+                        &discover.to,
+                        discover.ver.as_deref(),
+                        info.as_ref(),
+                    ),
+                    // No answer yet: a query asks again when it needs to know.
+                    Err(e) => tracing::debug!("{e}"),
+                }
+            });
+        }
+    }
+
+    /// What `address` can receive: a room's fixed set; for a person, what their online
+    /// clients announce (asking those not known yet), or the static table when none is online.
+    async fn peer_capabilities(&self, address: &Address) -> Result<Capabilities, QueryError> {
+        if address.kind() == AddressKind::Channel {
+            return Ok(ROOM_CAPABILITIES);
+        }
+        let jid = Jid::new(address.id()).map_err(|e| QueryError::Failed {
+            message: format!("{address} is not a JID: {e}"),
+        })?;
+        let bare = jid.to_bare();
+        if self.mapper.state().room(&bare).is_some() {
+            // Someone in a room the bot is in: a private message through the room.
+            return Ok(CAPABILITIES);
+        }
+        let ask = match jid.clone().try_into_full() {
+            Ok(full) if !self.peers().is_online(&full) => {
+                // Not online as far as presence says (no subscription, say): ask it directly.
+                let info = disco_info(
+                    &self.commands,
+                    jid,
+                    DiscoInfoQuery { node: None },
+                    DISCO_TIMEOUT,
+                )
+                .await
+                .map_err(|message| QueryError::Failed { message })?;
+                return Ok(info.map_or(CAPABILITIES, |i| caps::from_features(&i.features)));
+            }
+            Ok(full) => vec![full],
+            Err(_) => self.peers().unknown(&bare),
+        };
+        let answers = futures::future::join_all(ask.into_iter().map(|full| async move {
+            let query = DiscoInfoQuery { node: None };
+            let info = disco_info(&self.commands, full.clone().into(), query, DISCO_TIMEOUT).await;
+            (full, info)
+        }))
+        .await;
+        {
+            let mut peers = self.peers();
+            for (full, info) in answers {
+                // No answer (or a malformed one): the base of XMPP, until its presence changes.
+                let info = info.unwrap_or_else(|e| {
+                    tracing::debug!("{e}");
+                    None
+                });
+                peers.learned(&full, None, info.as_ref());
+            }
+        }
+        Ok(self.known_capabilities(address))
+    }
+
+    /// No receipt request to someone whose clients are known not to give receipts (XEP-0184
+    /// §5.1); the delivery status of such a message stays `sent`.
+    fn drop_unwanted_receipt_requests(&self, stanzas: &mut [Stanza]) {
+        for stanza in stanzas {
+            let Stanza::Message(message) = stanza else {
+                continue;
+            };
+            let Some(to) = message.to.as_ref() else {
+                continue;
+            };
+            let bare = to.to_bare();
+            let known = self
+                .peers()
+                .capabilities(bare.as_str(), to.resource().map(|r| r.as_str()));
+            if known.is_some_and(|c| !c.features.contains(Features::DELIVERY_REPORTS)) {
+                message.payloads.retain(|p| !p.is("request", NS_RECEIPTS));
+            }
+        }
+    }
+
+    /// What is known of `address` now: learnt capabilities, or the static tables.
+    fn known_capabilities(&self, address: &Address) -> Capabilities {
+        if address.kind() == AddressKind::Channel {
+            return ROOM_CAPABILITIES;
+        }
+        let (bare, resource) = match address.id().split_once('/') {
+            Some((bare, resource)) => (bare, Some(resource)),
+            None => (address.id(), None),
+        };
+        self.peers()
+            .capabilities(bare, resource)
+            .unwrap_or(CAPABILITIES)
     }
 
     /// The server's HTTP upload service: from the config, or found among the items of the
@@ -915,10 +1030,10 @@ impl XmppSession {
                 Ok(Answer::AddressKind { kind })
             }
             Query::SupportedSignals { address } => Ok(Answer::SupportedSignals {
-                signals: self.capabilities(Some(address)).signals,
+                signals: self.peer_capabilities(address).await?.signals,
             }),
             Query::SupportedFeatures { address } => {
-                let caps = self.capabilities(Some(address));
+                let caps = self.peer_capabilities(address).await?;
                 Ok(Answer::SupportedFeatures {
                     features: caps.features,
                     degraded: caps.degraded,
@@ -1143,19 +1258,55 @@ fn receipt_for(
     Some(receipt)
 }
 
+/// Sends an IQ request through the connection task and waits up to `timeout` for its answer.
+async fn request(
+    commands: &mpsc::Sender<Command>,
+    iq: Iq,
+    what: &str,
+    timeout: Duration,
+) -> Result<Iq, String> {
+    let (tx, rx) = oneshot::channel();
+    commands
+        .send(Command::Iq(Box::new(iq), tx))
+        .await
+        .map_err(|_| "the XMPP session has ended".to_owned())?;
+    tokio::time::timeout(timeout, rx)
+        .await
+        .map_err(|_| format!("no answer to {what} within {timeout:?}"))?
+        .map_err(|_| "the XMPP session has ended".to_owned())
+}
+
+/// The disco#info (XEP-0030) of `to` for `query`, if it answers with one.
+async fn disco_info(
+    commands: &mpsc::Sender<Command>,
+    to: Jid,
+    query: DiscoInfoQuery,
+    timeout: Duration,
+) -> Result<Option<DiscoInfoResult>, String> {
+    let iq = Iq::from_get(
+        format!("disco-{}", chatty_core::SignalId::generate()),
+        query,
+    )
+    .with_to(to.clone());
+    match request(commands, iq, &format!("disco#info to {to}"), timeout).await? {
+        Iq::Result {
+            payload: Some(payload),
+            ..
+        } => DiscoInfoResult::try_from(payload)
+            .map(Some)
+            .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
+        _ => Ok(None),
+    }
+}
+
 /// The answer to an IQ request: a pong to a ping (XEP-0199), the bot's identity and features
 /// to disco#info (XEP-0030), `service-unavailable` to the rest.
 fn answer_iq(iq: Iq) -> Option<Iq> {
     match iq {
         Iq::Get {
             from, id, payload, ..
-        } if payload.is("query", ns::DISCO_INFO) && payload.attr("node").is_none() => {
-            let info = DiscoInfoResult {
-                node: None,
-                identities: vec![Identity::new("client", "bot", "en", "Chatty")],
-                features: FEATURES.iter().map(|f| (*f).to_owned()).collect(),
-                extensions: Vec::new(),
-            };
+        } if payload.is("query", ns::DISCO_INFO) && caps::is_own_node(payload.attr("node")) => {
+            let info = caps::own_info(payload.attr("node").map(str::to_owned));
             Some(Iq::Result {
                 from: None,
                 to: from,
@@ -1205,12 +1356,12 @@ struct Attempt {
 }
 
 /// The stanza stream's connector: called for the first connection and after every loss.
-type Connector = Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>;
+type Reconnector = Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>;
 
 impl Attempt {
     /// A connector that tries `server` until it logs in, reporting each failure with its cause
     /// and waiting with jittered, capped exponential backoff in between.
-    fn connector<C: ServerConnector>(self, server: C) -> Connector {
+    fn connector<C: ServerConnector>(self, server: C) -> Reconnector {
         let attempt = Arc::new(self);
         Box::new(move |_location, slot| {
             let attempt = attempt.clone();
@@ -1339,8 +1490,8 @@ impl Session for XmppSession {
 
     fn capabilities(&self, address: Option<&Address>) -> Capabilities {
         match address {
-            Some(a) if a.kind() == AddressKind::Channel => ROOM_CAPABILITIES,
-            _ => CAPABILITIES,
+            Some(address) => self.known_capabilities(address),
+            None => CAPABILITIES,
         }
     }
 
@@ -1366,7 +1517,9 @@ impl Session for XmppSession {
                 Body::DownloadFile(_) => Command::Download(Box::new(signal)),
                 _ => {
                     let signal = self.upload_files(signal).await?;
-                    Command::Send(self.mapper.outbound(&signal)?)
+                    let mut stanzas = self.mapper.outbound(&signal)?;
+                    self.drop_unwanted_receipt_requests(&mut stanzas);
+                    Command::Send(stanzas)
                 }
             };
             self.commands

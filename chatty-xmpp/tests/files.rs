@@ -5,14 +5,12 @@
 mod common;
 
 use chatty_core::reexports::bytes::Bytes;
-use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{Body, Content, DownloadFile, File, Message, Signal, SignalKind};
-use common::{WAIT, bot};
+use chatty_test::xmpp::PlainClient;
+use common::bot;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage};
-use tokio_xmpp::parsers::presence::Presence;
-use tokio_xmpp::{Client, Event};
 
 const NS_OOB: &str = "jabber:x:oob";
 
@@ -106,54 +104,15 @@ async fn the_wire_format_is_plain_out_of_band_data() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut chatty = bot(common::config(&common::account())).await;
     let person = common::account();
-    let server = common::server();
-    let mut client = Client::new_starttls(
-        Jid::new(&person.jid).unwrap(),
-        person.password.clone(),
-        tokio_xmpp::connect::DnsConfig::no_srv(&server.host, server.port),
-        tokio_xmpp::xmlstream::Timeouts::tight(),
-    );
-    tokio::time::timeout(WAIT, async {
-        while let Some(event) = client.next().await {
-            if let Event::Online { .. } = event {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the plain client comes online");
-    client
-        .send_stanza(Presence::available().into())
-        .await
-        .unwrap();
+    let mut client = PlainClient::connect(&person.jid, &person.password).await;
     let person_address: chatty_core::Address = format!("xmpp:{}", person.jid).parse().unwrap();
 
     // The bot sends bytes: the plain client gets the URL in the body and in <x xmlns=oob>.
-    // (Sent until it arrives: the plain client's presence may not be processed yet.)
     let file = File::bytes("hello.txt", Some("text/plain"), &b"hello, file"[..]);
-    let got = tokio::time::timeout(WAIT, async {
-        loop {
-            chatty
-                .send(Signal::new(file.clone()).to(person_address.clone()))
-                .await;
-            let wait = tokio::time::sleep(std::time::Duration::from_secs(1));
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    () = &mut wait => break,
-                    event = client.next() => {
-                        if let Some(Event::Stanza(tokio_xmpp::Stanza::Message(m))) = event
-                            && m.payloads.iter().any(|p| p.is("x", NS_OOB))
-                        {
-                            return m;
-                        }
-                    }
-                }
-            }
-        }
-    })
-    .await
-    .expect("the plain client gets the file message");
+    chatty.send(Signal::new(file).to(person_address)).await;
+    let got = client
+        .next_message(|m| m.payloads.iter().any(|p| p.is("x", NS_OOB)))
+        .await;
     let oob = got.payloads.iter().find(|p| p.is("x", NS_OOB)).unwrap();
     let url = oob.get_child("url", NS_OOB).unwrap().text();
     assert_eq!(
@@ -173,7 +132,7 @@ async fn the_wire_format_is_plain_out_of_band_data() {
             .append(Element::builder("url", NS_OOB).append(url.as_str()).build())
             .build(),
     );
-    client.send_stanza(message.into()).await.unwrap();
+    client.send(message).await;
     let received = chatty.next_io().await;
     let Body::File(file) = &received.body else {
         panic!("expected a file, got {received:?}")

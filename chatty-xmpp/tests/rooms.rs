@@ -7,17 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{
     Address, AddressKind, Availability, Body, DeliveryStatus, Message, Signal, Status, StatusChange,
 };
+use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::RoomConfig;
 use common::{WAIT, bot};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage, MessageType};
 use tokio_xmpp::parsers::muc::Muc;
 use tokio_xmpp::parsers::presence::Presence;
-use tokio_xmpp::{Client, Event};
 
 /// A room of its own for each test.
 fn room_jid(test: &str) -> String {
@@ -184,31 +183,16 @@ async fn a_plain_client_in_the_room_is_heard_and_hears_the_bot() {
     next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
 
     let person = common::account();
-    let server = common::server();
-    let mut client = Client::new_starttls(
-        Jid::new(&person.jid).unwrap(),
-        person.password.clone(),
-        tokio_xmpp::connect::DnsConfig::no_srv(&server.host, server.port),
-        tokio_xmpp::xmlstream::Timeouts::tight(),
-    );
-    tokio::time::timeout(WAIT, async {
-        while let Some(event) = client.next().await {
-            if let Event::Online { .. } = event {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the plain client comes online");
+    let mut client = PlainClient::connect(&person.jid, &person.password).await;
     let join = Presence::available()
         .with_to(Jid::new(&format!("{room}/carol")).unwrap())
         .with_payloads(vec![Muc::new().into()]);
-    client.send_stanza(join.into()).await.unwrap();
+    client.send(join).await;
     next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
 
     let mut said = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
     said.bodies.insert(Lang::new(), "hi chatty".into());
-    client.send_stanza(said.into()).await.unwrap();
+    client.send(said).await;
     let heard = next_matching(&chatty, "carol's message", |s| message_text(s).is_some()).await;
     assert_eq!(message_text(&heard), Some("hi chatty"));
     assert_eq!(
@@ -216,20 +200,13 @@ async fn a_plain_client_in_the_room_is_heard_and_hears_the_bot() {
         Some(format!("{room}/carol"))
     );
     chatty.send(heard.reply(Message::text("hi carol"))).await;
-    let answer = tokio::time::timeout(WAIT, async {
-        while let Some(event) = client.next().await {
-            if let Event::Stanza(tokio_xmpp::Stanza::Message(m)) = event
-                && m.type_ == MessageType::Groupchat
+    let answer = client
+        .next_message(|m| {
+            m.type_ == MessageType::Groupchat
                 && m.get_best_body(vec![])
                     .is_some_and(|(_, b)| b == "hi carol")
-            {
-                return m;
-            }
-        }
-        panic!("the plain client's stream ended");
-    })
-    .await
-    .expect("the plain client hears the bot in the room");
+        })
+        .await;
     assert_eq!(
         answer.from.map(|f| f.to_string()),
         Some(format!("{room}/chatty"))

@@ -8,85 +8,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatty_core::reexports::async_channel;
-use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{
     Availability, Body, ConnectionErrorKind, FailureKind, InboundSink, Message, Session,
     SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
 };
+use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppSession};
-use tokio_xmpp::connect::DnsConfig;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
 use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::ping::Ping;
-use tokio_xmpp::parsers::presence::Presence;
-use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, IqRequest};
 
 use common::{WAIT, bot};
 
 /// A plain tokio-xmpp client (no Chatty) for `account`, online.
-async fn plain_client(account: &common::Account) -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = common::server();
-    let jid = Jid::new(&account.jid).expect("a JID");
-    let mut client = Client::new_starttls(
-        jid,
-        account.password.clone(),
-        DnsConfig::no_srv(&server.host, server.port),
-        Timeouts::tight(),
-    );
-    let online = tokio::time::timeout(WAIT, async {
-        while let Some(event) = client.next().await {
-            if let Event::Online { .. } = event {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(online, Ok(true), "the plain client comes online");
-    client
-        .send_stanza(Presence::available().into())
-        .await
-        .expect("presence sent");
-    // Available once the server has processed the initial presence: stanzas on one stream are
-    // handled in order, so the answer to a ping sent after it is the sign. (Waiting for the
-    // presence's echo instead missed it now and then under load.)
-    let token = client.send_iq(None, IqRequest::Get(Ping.into())).await;
-    let pinged = tokio::time::timeout(WAIT, async {
-        let mut token = std::pin::pin!(token);
-        loop {
-            tokio::select! {
-                answer = &mut token => return answer.is_ok(),
-                event = client.next() => if event.is_none() { return false },
-            }
-        }
-    })
-    .await;
-    assert_eq!(
-        pinged,
-        Ok(true),
-        "the server answers the plain client's ping"
-    );
-    client
-}
-
-/// The next message with a body the plain client receives.
-async fn next_body(client: &mut Client) -> XmppMessage {
-    tokio::time::timeout(WAIT, async {
-        while let Some(event) = client.next().await {
-            if let Event::Stanza(tokio_xmpp::Stanza::Message(m)) = event
-                && !m.bodies.is_empty()
-            {
-                return m;
-            }
-        }
-        panic!("the plain client's stream ended");
-    })
-    .await
-    .expect("a message in time")
+async fn plain_client(account: &common::Account) -> PlainClient {
+    PlainClient::connect(&account.jid, &account.password).await
 }
 
 /// Runs a session with a plain sink (no router) and returns its signals' receiver.
@@ -213,10 +150,7 @@ async fn plain_client_and_bot_exchange_messages_both_ways() {
         .with_body(Lang::from("en"), "hello bot".into());
     let mut to_bot = to_bot;
     to_bot.id = Some(Id("plain-1".into()));
-    client
-        .send_stanza(to_bot.into())
-        .await
-        .expect("sent by the client");
+    client.send(to_bot).await;
     let got = bot.next_io().await;
     assert_eq!(got.meta.id.as_str(), "plain-1");
     assert_eq!(
@@ -231,7 +165,7 @@ async fn plain_client_and_bot_exchange_messages_both_ways() {
     // Bot to plain client: a standard chat message with origin-id and a XEP-0461 reply.
     let answer = got.reply(Message::text("hello client").with_subject("re"));
     let answer_id = bot.send(answer).await;
-    let received = next_body(&mut client).await;
+    let received = client.next_body().await;
     assert_eq!(received.type_, MessageType::Chat);
     assert_eq!(
         received.get_best_body(vec![]).map(|(_, b)| b.as_str()),
@@ -257,7 +191,7 @@ async fn plain_client_and_bot_exchange_messages_both_ways() {
         Some("plain-1")
     );
     bot.finish().await;
-    client.send_end().await.expect("the plain client closes");
+    client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,9 +311,9 @@ async fn malformed_stanza_is_a_system_error_and_the_rest_goes_on() {
             .append("{not json")
             .build(),
     );
-    client.send_stanza(bad.into()).await.expect("sent");
+    client.send(bad).await;
     let good = XmppMessage::chat(Some(to)).with_body(Lang::new(), "still here".into());
-    client.send_stanza(good.into()).await.expect("sent");
+    client.send(good).await;
 
     let error = bot.next_io().await;
     match &error.body {
@@ -392,7 +326,7 @@ async fn malformed_stanza_is_a_system_error_and_the_rest_goes_on() {
         other => panic!("expected the next message, got {other:?}"),
     }
     bot.finish().await;
-    client.send_end().await.expect("the plain client closes");
+    client.close().await;
 }
 
 /// A TCP proxy to the test server whose connections the test can cut.

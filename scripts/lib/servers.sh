@@ -148,7 +148,21 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 ssl = { certificate = "$STATE_DIR/tls/server.crt"; key = "$STATE_DIR/tls/server.key"; }
 archive_expires_after = "never"
+-- Prosody's internal store keeps 10 000 archived stanzas per account; past that, every new one
+-- rewrites the whole archive file to drop the oldest, and the server slows to a crawl. The echo
+-- benchmark archives thousands per run on pooled accounts: no limit it will reach.
+storage_archive_item_limit = 10000000
 limits = { }
+-- Nagle's algorithm off (Prosody leaves it on by default). With it on, a stanza for a client that
+-- has not ACKed Prosody's last small write yet (an XEP-0198 <a/>, say) waits for that client's
+-- delayed ACK: up to 40 ms per hop, which the tests would wait out and the echo benchmark measure.
+network_settings = { nagle = false }
+-- A session that vanished without closing its stream waits this long to be resumed (XEP-0198;
+-- Prosody's default is 10 minutes). Meanwhile it still counts as online: it gets copies of
+-- messages to its bare JID and bounces them when it expires, long after the test that left it,
+-- to whichever test has the pooled account then. A minute covers every reconnection the tests
+-- make.
+smacks_hibernation_time = 60
 -- HTTP File Upload (XEP-0363) over plain HTTP on loopback.
 http_ports = { $http }
 http_interfaces = { "127.0.0.1" }

@@ -6,15 +6,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use chatty_core::{Address, Body, Router, Signal, SignalId, Status};
 use chatty_email::{
     EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
-use chatty_test::{Probe, ProbeRemote};
-use tokio::task::JoinHandle;
 
 /// How long tests wait for what must come.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -140,60 +136,13 @@ pub async fn append(account: &Account, raw: &[u8]) {
 }
 
 /// A bot (a probe) on a session of its own, through a router.
-pub struct Bot {
-    pub remote: ProbeRemote,
-    pub address: Address,
-    pub session: Arc<EmailSession>,
-    task: JoinHandle<()>,
-}
+pub type Bot = chatty_test::TestBot<EmailSession>;
 
 /// Starts a bot on `config` and waits for its `SessionStarted`.
 pub async fn bot(config: EmailConfig) -> Bot {
-    let session = Arc::new(EmailSession::new(config).expect("a valid config"));
+    let session = EmailSession::new(config).expect("a valid config");
     let address = session.address().clone();
-    let (probe, mut remote) = Probe::new();
-    remote.wait = WAIT;
-    let router = Router::new().shared_session(session.clone());
-    let task = tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    Bot {
-        remote,
-        address,
-        session,
-        task,
-    }
-}
-
-impl Bot {
-    pub async fn send(&mut self, signal: Signal) -> SignalId {
-        self.remote.handle().await.send(signal).await.expect("sent")
-    }
-
-    /// The next signal that is neither lifecycle nor presence.
-    pub async fn next_io(&self) -> Signal {
-        loop {
-            let signal = self.remote.next().await.expect("a signal in time");
-            let presence = matches!(&signal.body, Body::StatusChange(c)
-                if matches!(c.status, Status::Presence { .. }));
-            if !ProbeRemote::is_lifecycle(&signal) && !presence {
-                return signal;
-            }
-        }
-    }
-
-    /// Ends the session and waits for the router.
-    pub async fn finish(mut self) {
-        self.send(Signal::new(Body::InitiateSessionEnd(
-            chatty_core::SessionEnd::default(),
-        )))
-        .await;
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the router ends")
-            .expect("no panic");
-    }
+    chatty_test::run_bot(session, address, WAIT).await
 }
 
 /// An IMAP inbound config.

@@ -7,11 +7,7 @@
 
 use std::time::Duration;
 
-use chatty_core::{Body, Router, SessionEnd, Signal, Status};
-use chatty_test::Probe;
-use chatty_test::ProbeRemote;
 use chatty_xmpp::{TlsMode, XmppConfig, XmppSession};
-use tokio::task::JoinHandle;
 
 /// Where the test server is.
 pub use chatty_test::servers::XmppServer as Server;
@@ -48,55 +44,15 @@ pub fn config(account: &Account) -> XmppConfig {
         .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2))
 }
 
+/// How long tests wait for what must come.
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A bot (a probe) on a session of its own, through a router.
-pub struct Bot {
-    pub remote: ProbeRemote,
-    pub address: chatty_core::Address,
-    pub task: JoinHandle<()>,
-}
+pub type Bot = chatty_test::TestBot<XmppSession>;
 
+/// Starts a bot on `config` and waits for its `SessionStarted`.
 pub async fn bot(config: XmppConfig) -> Bot {
     let session = XmppSession::new(config).expect("a valid config");
     let address = session.address().clone();
-    let (probe, mut remote) = Probe::new();
-    remote.wait = WAIT;
-    let router = Router::new().session(session);
-    let task = tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    Bot {
-        remote,
-        address,
-        task,
-    }
-}
-
-impl Bot {
-    pub async fn send(&mut self, signal: Signal) -> chatty_core::SignalId {
-        self.remote.handle().await.send(signal).await.expect("sent")
-    }
-
-    /// The next signal that is neither lifecycle nor presence.
-    pub async fn next_io(&self) -> Signal {
-        loop {
-            let signal = self.remote.next().await.expect("a signal in time");
-            let presence = matches!(&signal.body, Body::StatusChange(c)
-                if matches!(c.status, Status::Presence { .. }));
-            if !ProbeRemote::is_lifecycle(&signal) && !presence {
-                return signal;
-            }
-        }
-    }
-
-    pub async fn finish(mut self) {
-        self.send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
-            .await;
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the router ends")
-            .expect("no panic");
-    }
+    chatty_test::run_bot(session, address, WAIT).await
 }

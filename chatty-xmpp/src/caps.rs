@@ -1,0 +1,385 @@
+//! What each contact's client can receive: the disco#info (XEP-0030) of its online resources,
+//! learnt through Entity Capabilities (XEP-0115) where a presence carries them, cached by their
+//! verification string, and mapped to Chatty's [`Capabilities`].
+//!
+//! An address's capabilities are the union over its online resources that answered: a message to
+//! the bare JID reaches them all (with carbons) or the most available one, and a feature any of
+//! them shows is one the person can see. Until a resource has answered, the session's static
+//! table stands in; a resource that does not answer gets the base of XMPP (RFC 6120/6121) only.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use chatty_core::{Capabilities, Features, Signals};
+use tokio_xmpp::jid::{BareJid, FullJid};
+use tokio_xmpp::parsers::caps::{self, Caps};
+use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
+use tokio_xmpp::parsers::hashes::Algo;
+use tokio_xmpp::parsers::ns;
+
+use crate::convert::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_SIGNAL};
+
+/// The node of the bot's own entity capabilities (XEP-0115).
+pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";
+
+/// How many verification strings the cache keeps before it starts over.
+const MAX_VERSIONS: usize = 1024;
+
+/// The disco#info features the bot announces (XEP-0030).
+const OWN_FEATURES: &[&str] = &[
+    ns::CAPS,
+    ns::DISCO_INFO,
+    ns::PING,
+    ns::CHATSTATES,
+    NS_OOB,
+    NS_RECEIPTS,
+    ns::MUC,
+    NS_REPLY,
+    NS_SIGNAL,
+];
+
+/// The bot's own disco#info, answered to `node` (none, or its caps node#ver).
+pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node,
+        identities: vec![Identity::new("client", "bot", "en", "Chatty")],
+        features: OWN_FEATURES.iter().map(|f| (*f).to_owned()).collect(),
+        extensions: Vec::new(),
+    }
+}
+
+/// The bot's own entity capabilities (computed once: they never change while it runs).
+static OWN_CAPS: LazyLock<Caps> = LazyLock::new(|| {
+    let hash = caps::hash_caps(&caps::compute_disco(&own_info(None)), Algo::Sha_1)
+        .expect("SHA-1 is supported");
+    Caps::new(OWN_NODE, hash)
+});
+
+/// The node a disco#info request names to ask for the bot's own caps: `node#ver`.
+static OWN_CAPS_NODE: LazyLock<Option<String>> =
+    LazyLock::new(|| caps::query_caps(OWN_CAPS.clone()).node);
+
+/// The bot's own entity capabilities, for its presence.
+pub(crate) fn own_caps() -> Caps {
+    OWN_CAPS.clone()
+}
+
+/// Whether a disco#info request for `node` asks about the bot itself.
+pub(crate) fn is_own_node(node: Option<&str>) -> bool {
+    node.is_none() || OWN_CAPS_NODE.as_deref() == node
+}
+
+/// What the base of XMPP carries to an individual, whatever its client supports: messages with
+/// subjects, file URLs in the body (attachments degraded to a link), presence with status text.
+const BASE: Capabilities = Capabilities::new(
+    Signals::MESSAGE
+        .union(Signals::FILE)
+        .union(Signals::DOWNLOAD_FILE)
+        .union(Signals::PRESENCE),
+    Features::SUBJECT.union(Features::STATUS_MESSAGE),
+)
+.with_degraded(Features::ATTACHMENTS);
+
+/// The capabilities of a client that announces `features`.
+pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
+    let has = |f: &str| features.contains(f);
+    let mut caps = BASE;
+    if has(ns::CHATSTATES) {
+        caps.signals |= Signals::TYPING;
+    }
+    if has(NS_SIGNAL) {
+        caps.signals |= Signals::USER_DEFINED;
+    }
+    if has(NS_OOB) {
+        caps.features |= Features::ATTACHMENTS;
+        caps.degraded -= Features::ATTACHMENTS;
+    }
+    if has(NS_REPLY) {
+        caps.features |= Features::REPLIES;
+    }
+    if has(NS_RECEIPTS) {
+        caps.features |= Features::DELIVERY_REPORTS;
+    }
+    caps
+}
+
+/// What is known of one online resource.
+#[derive(Debug, Clone, Default)]
+struct Resource {
+    /// The verification string its presence carries (XEP-0115), if any.
+    ver: Option<Vec<u8>>,
+    /// Its features, once it answered disco#info (an empty set if it never did).
+    features: Option<Arc<BTreeSet<String>>>,
+}
+
+/// What the session knows of its contacts' clients.
+#[derive(Debug, Default)]
+pub(crate) struct PeerCaps {
+    /// Online resources by bare JID, then resource: looked up by an address's text on every
+    /// send, without parsing it as a JID.
+    resources: HashMap<String, HashMap<String, Resource>>,
+    /// Features by verification string: clients of one kind and version share one entry.
+    by_ver: HashMap<Vec<u8>, Arc<BTreeSet<String>>>,
+}
+
+/// A disco#info request the session should send to learn a resource's features.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Discover {
+    /// The resource to ask.
+    pub(crate) to: FullJid,
+    /// The query: with the caps node#ver when the presence carried one.
+    pub(crate) query: DiscoInfoQuery,
+    /// The verification string to check the answer against.
+    pub(crate) ver: Option<Vec<u8>>,
+}
+
+impl PeerCaps {
+    /// A resource came online or changed its presence, with entity capabilities or without.
+    /// Returns the disco#info request to send when its features are not known yet and the
+    /// presence says how to ask (one carrying no caps is asked only when a query needs it).
+    pub(crate) fn available(&mut self, from: FullJid, caps: Option<Caps>) -> Option<Discover> {
+        let ver = caps.as_ref().map(|c| c.ver.clone());
+        let known = ver.as_ref().and_then(|v| self.by_ver.get(v)).cloned();
+        let entry = self
+            .resources
+            .entry(from.to_bare().to_string())
+            .or_default()
+            .entry(from.resource().to_string())
+            .or_default();
+        if entry.ver != ver || known.is_some() {
+            entry.features = known.clone();
+        }
+        entry.ver.clone_from(&ver);
+        match (caps, known) {
+            (Some(caps), None) if caps.hash == Algo::Sha_1 => Some(Discover {
+                to: from,
+                query: caps::query_caps(caps),
+                ver,
+            }),
+            _ => None,
+        }
+    }
+
+    /// A resource went offline.
+    pub(crate) fn unavailable(&mut self, from: &FullJid) {
+        let bare = from.to_bare().to_string();
+        if let Some(resources) = self.resources.get_mut(&bare) {
+            resources.remove(from.resource().as_str());
+            if resources.is_empty() {
+                self.resources.remove(&bare);
+            }
+        }
+    }
+
+    /// A new stream: the server sends every contact's presence again.
+    pub(crate) fn forget_resources(&mut self) {
+        self.resources.clear();
+    }
+
+    /// `from` answered disco#info with `info` (or `None`: it did not answer). An answer to a
+    /// caps query is cached by its verification string only if it hashes to it.
+    pub(crate) fn learned(
+        &mut self,
+        from: &FullJid,
+        ver: Option<&[u8]>,
+        info: Option<&DiscoInfoResult>,
+    ) {
+        let features: Arc<BTreeSet<String>> =
+            Arc::new(info.map(|i| i.features.clone()).unwrap_or_default());
+        if let (Some(ver), Some(info)) = (ver, info) {
+            let hashed = caps::hash_caps(&caps::compute_disco(info), Algo::Sha_1);
+            if hashed.is_ok_and(|h| h.hash == ver) {
+                if self.by_ver.len() >= MAX_VERSIONS {
+                    self.by_ver.clear();
+                }
+                self.by_ver.insert(ver.to_vec(), features.clone());
+            } else {
+                tracing::debug!(%from, "disco#info does not match its entity capabilities hash");
+            }
+        }
+        // Only for a resource still online (it may have left while the answer was coming).
+        if let Some(resource) = self
+            .resources
+            .get_mut(from.to_bare().as_str())
+            .and_then(|r| r.get_mut(from.resource().as_str()))
+        {
+            resource.features = Some(features);
+        }
+    }
+
+    /// The online resources of `bare` whose features are not known yet.
+    pub(crate) fn unknown(&self, bare: &BareJid) -> Vec<FullJid> {
+        let Some(resources) = self.resources.get(bare.as_str()) else {
+            return Vec::new();
+        };
+        resources
+            .iter()
+            .filter(|(_, r)| r.features.is_none())
+            .filter_map(|(resource, _)| FullJid::new(&format!("{bare}/{resource}")).ok())
+            .collect()
+    }
+
+    /// Whether `jid` is online as far as presence says.
+    pub(crate) fn is_online(&self, jid: &FullJid) -> bool {
+        self.resources
+            .get(jid.to_bare().as_str())
+            .is_some_and(|r| r.contains_key(jid.resource().as_str()))
+    }
+
+    /// The capabilities of the known online resources of `bare` (their union), or of the one
+    /// `resource` names; `None` when none is known.
+    pub(crate) fn capabilities(&self, bare: &str, resource: Option<&str>) -> Option<Capabilities> {
+        let mut union: Option<Capabilities> = None;
+        for (name, known) in self.resources.get(bare)? {
+            if resource.is_some_and(|r| r != name) {
+                continue;
+            }
+            let Some(features) = &known.features else {
+                continue;
+            };
+            let caps = from_features(features);
+            union = Some(match union {
+                None => caps,
+                Some(u) => Capabilities {
+                    signals: u.signals | caps.signals,
+                    features: u.features | caps.features,
+                    degraded: (u.degraded | caps.degraded) - (u.features | caps.features),
+                },
+            });
+        }
+        union
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jid(s: &str) -> FullJid {
+        FullJid::new(s).unwrap()
+    }
+
+    fn info(features: &[&str]) -> DiscoInfoResult {
+        DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("client", "pc", "en", "Some client")],
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+            extensions: Vec::new(),
+        }
+    }
+
+    fn caps_of(info: &DiscoInfoResult) -> Caps {
+        Caps::new(
+            "https://example.org/client",
+            caps::hash_caps(&caps::compute_disco(info), Algo::Sha_1).unwrap(),
+        )
+    }
+
+    #[test]
+    fn features_map_to_capabilities() {
+        let bare = from_features(&BTreeSet::new());
+        assert_eq!(bare, BASE);
+        assert!(bare.degraded.contains(Features::ATTACHMENTS));
+        assert!(!bare.signals.contains(Signals::TYPING));
+        assert!(!bare.signals.contains(Signals::USER_DEFINED));
+
+        let all: BTreeSet<String> = OWN_FEATURES.iter().map(|f| (*f).to_owned()).collect();
+        let full = from_features(&all);
+        assert!(
+            full.signals
+                .contains(Signals::TYPING | Signals::USER_DEFINED)
+        );
+        assert!(
+            full.features
+                .contains(Features::ATTACHMENTS | Features::REPLIES | Features::DELIVERY_REPORTS)
+        );
+        assert!(full.degraded.is_empty());
+    }
+
+    #[test]
+    fn own_caps_answer_to_their_node() {
+        let node = caps::query_caps(own_caps()).node.unwrap();
+        assert!(node.starts_with(OWN_NODE));
+        assert!(is_own_node(None));
+        assert!(is_own_node(Some(&node)));
+        assert!(!is_own_node(Some("https://example.org/other#abc")));
+        // The hash covers what the bot answers.
+        let again = caps::hash_caps(&caps::compute_disco(&own_info(Some(node))), Algo::Sha_1);
+        assert_eq!(again.unwrap().hash, own_caps().ver);
+    }
+
+    #[test]
+    fn a_caps_presence_is_asked_once_per_version_and_cached() {
+        let mut peers = PeerCaps::default();
+        let client = info(&[ns::CHATSTATES, ns::DISCO_INFO]);
+        let caps = caps_of(&client);
+        let alice = BareJid::new("alice@example.org").unwrap();
+        let alice_s = alice.as_str();
+
+        let ask = peers
+            .available(jid("alice@example.org/phone"), Some(caps.clone()))
+            .expect("unknown version: ask");
+        assert_eq!(ask.to, jid("alice@example.org/phone"));
+        assert_eq!(ask.query, caps::query_caps(caps.clone()));
+        assert_eq!(peers.capabilities(alice_s, None), None, "not answered yet");
+        assert_eq!(peers.unknown(&alice), [jid("alice@example.org/phone")]);
+
+        peers.learned(&ask.to, ask.ver.as_deref(), Some(&client));
+        let known = peers.capabilities(alice_s, None).unwrap();
+        assert!(known.signals.contains(Signals::TYPING));
+        assert!(!known.signals.contains(Signals::USER_DEFINED));
+        assert!(peers.unknown(&alice).is_empty());
+
+        // A second client of the same version is known at once.
+        assert_eq!(
+            peers.available(jid("bob@example.org/desk"), Some(caps)),
+            None
+        );
+        assert_eq!(peers.capabilities("bob@example.org", None), Some(known));
+
+        // Offline: forgotten.
+        peers.unavailable(&jid("alice@example.org/phone"));
+        assert_eq!(peers.capabilities(alice_s, None), None);
+    }
+
+    #[test]
+    fn a_wrong_hash_is_not_cached_and_resources_unite() {
+        let mut peers = PeerCaps::default();
+        let honest = info(&[NS_SIGNAL]);
+        let mut caps = caps_of(&honest);
+        caps.ver = vec![1, 2, 3];
+        let ask = peers
+            .available(jid("carol@example.org/a"), Some(caps.clone()))
+            .unwrap();
+        peers.learned(&ask.to, ask.ver.as_deref(), Some(&honest));
+        assert!(
+            peers
+                .available(jid("carol@example.org/b"), Some(caps))
+                .is_some(),
+            "a version whose answer did not hash to it is asked again"
+        );
+        peers.learned(
+            &jid("carol@example.org/b"),
+            None,
+            Some(&info(&[ns::CHATSTATES])),
+        );
+        let carol = "carol@example.org";
+        let union = peers.capabilities(carol, None).unwrap();
+        assert!(
+            union
+                .signals
+                .contains(Signals::USER_DEFINED | Signals::TYPING)
+        );
+        let only_a = peers.capabilities(carol, Some("a")).unwrap();
+        assert!(!only_a.signals.contains(Signals::TYPING));
+
+        // No answer at all: the base of XMPP.
+        assert!(peers.available(jid("dave@example.org/x"), None).is_none());
+        peers.learned(&jid("dave@example.org/x"), None, None);
+        assert_eq!(peers.capabilities("dave@example.org", None), Some(BASE));
+
+        // A new stream forgets who was online.
+        peers.forget_resources();
+        assert_eq!(peers.capabilities(carol, None), None);
+    }
+}
