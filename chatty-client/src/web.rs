@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chatty_core::{
     Address, AddressKind, Body, Bot, BotError, Content, DownloadFile, File, Handle, Inbound,
-    Router, Secret, SecretError, Session, Signal, SignalId,
+    Revealed, Router, Secret, SecretError, Session, Signal, SignalId,
 };
 use futures::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
@@ -115,17 +115,12 @@ impl std::error::Error for WebError {
 }
 
 /// The token every request must carry: never shown by `Debug`.
-#[derive(Clone)]
-struct Token(String);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
+#[derive(Clone, Debug)]
+struct Token(Revealed);
 
 impl Token {
-    fn new(token: String) -> Result<Token, WebError> {
+    fn new(revealed: Revealed) -> Result<Token, WebError> {
+        let token = revealed.expose();
         if token.chars().count() < MIN_TOKEN_LEN {
             return Err(WebError::BadToken(format!(
                 "it must have at least {MIN_TOKEN_LEN} characters"
@@ -139,12 +134,12 @@ impl Token {
                 "only letters, digits and - . _ ~ may be used (it goes in URLs)".into(),
             ));
         }
-        Ok(Token(token))
+        Ok(Token(revealed))
     }
 
     /// Compares in time independent of where the first difference is.
     fn matches(&self, given: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        let (a, b) = (self.0.expose().as_bytes(), given.as_bytes());
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
@@ -247,7 +242,7 @@ impl WebClient {
     /// The URL to open: `http://ADDRESS:PORT/`, with `?token=…` when there is a token.
     pub fn url(&self) -> String {
         match &self.token {
-            Some(token) => format!("http://{}/?token={}", self.local, token.0),
+            Some(token) => format!("http://{}/?token={}", self.local, token.0.expose()),
             None => format!("http://{}/", self.local),
         }
     }

@@ -26,7 +26,7 @@ pub use query::{
     Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError, QueryKind,
 };
 pub use router::{DEFAULT_CAPACITY, Router};
-pub use secret::{Secret, SecretError};
+pub use secret::{Revealed, Secret, SecretError};
 pub use session::{Closed, InboundSink, Refusal, Session, SessionError, TrySendError};
 pub use signal::{
     Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, Edit,

@@ -12,7 +12,7 @@
 //!
 //! A bare string (`password = "…"`) is refused, so that a secret never lands in a config file by
 //! accident; the error does not repeat the string. `Debug` shows where a secret comes from, never
-//! the secret itself.
+//! the secret itself, and the value it reveals is a [`Revealed`], whose `Debug` hides it too.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 /// use chatty_core::Secret;
 ///
 /// let secret: Secret = serde_json::from_str(r#"{ "inline": "hunter2" }"#).unwrap();
-/// assert_eq!(secret.reveal().unwrap(), "hunter2");
+/// assert_eq!(secret.reveal().unwrap().expose(), "hunter2");
 /// assert_eq!(format!("{secret:?}"), "Secret(inline, <redacted>)");
 ///
 /// // A bare string is refused, and the error does not repeat it.
@@ -42,6 +42,34 @@ pub enum Secret {
     Env(String),
     /// The content of this file, white space around it trimmed, read when the secret is revealed.
     File(PathBuf),
+}
+
+/// A secret's value, read for the one place that uses it (a login, an `Authorization` header).
+///
+/// `Debug` shows `"<redacted>"`, so a connection's state can hold one and still derive `Debug`
+/// without the password or token reaching a log.
+///
+/// ```
+/// use chatty_core::Secret;
+///
+/// let password = Secret::inline("hunter2").reveal().unwrap();
+/// assert_eq!(password.expose(), "hunter2");
+/// assert_eq!(format!("{password:?}"), "\"<redacted>\"");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Revealed(String);
+
+impl Revealed {
+    /// The secret itself, for the login or header that needs it; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
 }
 
 /// Why a secret could not be read.
@@ -93,7 +121,7 @@ impl Secret {
     ///
     /// # Errors
     /// When the variable is not set, the file cannot be read, or the secret is empty.
-    pub fn reveal(&self) -> Result<String, SecretError> {
+    pub fn reveal(&self) -> Result<Revealed, SecretError> {
         let value = match self {
             Secret::Inline(value) => value.clone(),
             Secret::Env(name) => {
@@ -110,7 +138,7 @@ impl Secret {
         if value.is_empty() {
             return Err(SecretError::Empty(self.source()));
         }
-        Ok(value)
+        Ok(Revealed(value))
     }
 }
 
@@ -213,13 +241,17 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("pw");
         std::fs::write(&path, "  from-file\n").unwrap();
-        assert_eq!(Secret::file(&path).reveal().unwrap(), "from-file");
+        assert_eq!(Secret::file(&path).reveal().unwrap().expose(), "from-file");
         assert_eq!(
-            parse(r#"{"inline":"x"}"#).unwrap().reveal().unwrap(),
-            "x".to_owned()
+            parse(r#"{"inline":"x"}"#)
+                .unwrap()
+                .reveal()
+                .unwrap()
+                .expose(),
+            "x"
         );
         // PATH is set in every test environment.
-        assert!(!Secret::env("PATH").reveal().unwrap().is_empty());
+        assert!(!Secret::env("PATH").reveal().unwrap().expose().is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,28 +1,10 @@
 //! The session's configuration: a serde struct for the config-file runner.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chatty_core::{Secret, SecretError};
+use chatty_core::{Revealed, Secret, SecretError};
 use serde::Deserialize;
-
-/// The password, revealed for the login: shown as `"<redacted>"` by `Debug`, never logged.
-#[derive(Clone)]
-pub(crate) struct Password(String);
-
-impl Password {
-    /// The password itself, for the login only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
 
 /// How a connection (SMTP, IMAP or POP3) is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -444,8 +426,8 @@ impl EmailConfig {
     }
 
     /// The password, read from where the config says.
-    pub(crate) fn load_password(&self) -> Result<Password, ConfigError> {
-        Ok(Password(self.password.reveal()?))
+    pub(crate) fn load_password(&self) -> Result<Revealed, ConfigError> {
+        Ok(self.password.reveal()?)
     }
 }
 

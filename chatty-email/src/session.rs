@@ -9,7 +9,7 @@ use std::time::Duration;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, AddressKind, Answer, Body, Capabilities, ConnectionError, DeliveryStatus, FailureKind,
-    Features, InboundSink, Query, QueryError, Refusal, SendFailure, Session, SessionEnd,
+    Features, InboundSink, Query, QueryError, Refusal, Revealed, SendFailure, Session, SessionEnd,
     SessionError, Signal, SignalId, Signals,
 };
 use lettre::address::Envelope;
@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsConnector;
 
 use crate::PLATFORM;
-use crate::config::{ConfigError, EmailConfig, InboundConfig, Password, TlsMode};
+use crate::config::{ConfigError, EmailConfig, InboundConfig, TlsMode};
 use crate::convert::{Inbound, Mapper, Threads, system_error};
 use crate::net::ConnectFailure;
 use crate::state::Store;
@@ -81,7 +81,7 @@ impl Deliveries {
 /// What the session and its inbound task share.
 pub(crate) struct Shared {
     pub(crate) config: EmailConfig,
-    pub(crate) password: Password,
+    pub(crate) password: Revealed,
     pub(crate) mapper: Mapper,
     pub(crate) tls: Option<TlsConnector>,
     deliveries: Mutex<Deliveries>,
@@ -485,7 +485,7 @@ async fn read_forever(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
 /// The SMTP transport for the configuration.
 fn smtp_transport(
     config: &EmailConfig,
-    password: &Password,
+    password: &Revealed,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, ConfigError> {
     let smtp = &config.smtp;
     let tls_parameters =

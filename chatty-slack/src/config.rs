@@ -1,28 +1,9 @@
 //! The session's configuration: a serde struct for the config-file runner.
 
-use std::fmt;
 use std::time::Duration;
 
-use chatty_core::{Secret, SecretError};
+use chatty_core::{Revealed, Secret, SecretError};
 use serde::Deserialize;
-
-/// A token, revealed for the Web API and Socket Mode: shown as `"<redacted>"` by `Debug`, never
-/// logged.
-#[derive(Clone)]
-pub(crate) struct Token(String);
-
-impl Token {
-    /// The token itself, for slack-morphism and file downloads only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
 
 /// The configuration of one Slack app serving a bot.
 ///
@@ -197,12 +178,12 @@ impl SlackConfig {
     }
 
     /// The bot token, read from where the config says.
-    pub(crate) fn load_bot_token(&self) -> Result<Token, ConfigError> {
+    pub(crate) fn load_bot_token(&self) -> Result<Revealed, ConfigError> {
         load("bot", &self.bot_token)
     }
 
     /// The app-level token, read from where the config says.
-    pub(crate) fn load_app_token(&self) -> Result<Token, ConfigError> {
+    pub(crate) fn load_app_token(&self) -> Result<Revealed, ConfigError> {
         load("app", &self.app_token)
     }
 
@@ -236,10 +217,9 @@ impl SlackConfig {
 }
 
 /// Reveals one token, naming it in the error.
-fn load(what: &'static str, secret: &Secret) -> Result<Token, ConfigError> {
+fn load(what: &'static str, secret: &Secret) -> Result<Revealed, ConfigError> {
     secret
         .reveal()
-        .map(Token)
         .map_err(|source| ConfigError::Token { what, source })
 }
 

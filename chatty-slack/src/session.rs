@@ -11,8 +11,8 @@ use chatty_core::reexports::serde_json::{Map, Value, json};
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
     ConnectionErrorKind, Content, DeliveryStatus, FailureKind, Features, File, History,
-    InboundSink, MemberStatus, Page, Presence, Query, QueryError, Refusal, Session, SessionEnd,
-    SessionError, Signal, SignalId, Signals, Status, SystemError,
+    InboundSink, MemberStatus, Page, Presence, Query, QueryError, Refusal, Revealed, Session,
+    SessionEnd, SessionError, Signal, SignalId, Signals, Status, SystemError,
 };
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -21,7 +21,7 @@ use slack_morphism::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::PLATFORM;
-use crate::config::{ConfigError, SlackConfig, Token};
+use crate::config::{ConfigError, SlackConfig};
 use crate::convert::{Ids, Inbound, Mapper, Place, Plan, describe, plan};
 
 /// What the session carries: see the capability table in the crate documentation.
@@ -70,7 +70,7 @@ struct Bridge(mpsc::UnboundedSender<Pushed>);
 struct Conn {
     client: Arc<Client>,
     bot: SlackApiToken,
-    bot_secret: Token,
+    bot_secret: Revealed,
     http: Http,
     mapper: Mapper,
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use chatty_core::{Availability, DeliveryStatus, Presence as Status, SignalId};
+use chatty_core::{Availability, DeliveryStatus, Presence as Status, Revealed, SignalId};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::muc::Muc;
@@ -27,8 +27,8 @@ pub(crate) struct Occupant {
 pub(crate) struct Room {
     /// The bot's nickname in it.
     pub(crate) nick: String,
-    /// The room's password, if it has one.
-    pub(crate) password: Option<String>,
+    /// The room's password, if it has one (`Debug` hides it).
+    pub(crate) password: Option<Revealed>,
     /// Whether the server confirmed the join (self-presence, status 110).
     pub(crate) joined: bool,
     /// Who is in it, by nickname (the bot included once joined).
@@ -61,7 +61,7 @@ impl State {
         &mut self,
         room: BareJid,
         nick: String,
-        password: Option<String>,
+        password: Option<Revealed>,
     ) -> bool {
         let new = !self.rooms.contains_key(&room);
         self.rooms.entry(room).or_insert(Room {
@@ -91,7 +91,12 @@ impl State {
             .map(|(jid, room)| {
                 room.joined = false;
                 room.occupants.clear();
-                join_presence(jid, &room.nick, room.password.as_deref(), None)
+                join_presence(
+                    jid,
+                    &room.nick,
+                    room.password.as_ref().map(Revealed::expose),
+                    None,
+                )
             })
             .collect()
     }
@@ -277,5 +282,18 @@ mod tests {
         assert!(xml.contains("maxstanzas='0'"), "{xml}");
         assert!(xml.contains("room@rooms.example.org/bot"), "{xml}");
         assert!(xml.contains("<password>pw</password>"), "{xml}");
+    }
+
+    #[test]
+    fn a_room_password_is_sent_on_rejoin_and_never_shown() {
+        let mut state = State::default();
+        let room = jid("room@rooms.example.org");
+        let password = chatty_core::Secret::inline("s3cret-room").reveal().unwrap();
+        state.want_room(room.clone(), "bot".into(), Some(password));
+        let debug = format!("{:?}", state.rooms);
+        assert!(!debug.contains("s3cret-room"), "{debug}");
+        let joins = state.rejoin_all();
+        let xml = String::from(&Element::from(joins.into_iter().next().unwrap()));
+        assert!(xml.contains("<password>s3cret-room</password>"), "{xml}");
     }
 }

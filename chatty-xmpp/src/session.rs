@@ -10,7 +10,7 @@ use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, AddressKind, Answer, Availability, Body, Capabilities, ConnectionError,
     ConnectionErrorKind, Content, FailureKind, Features, File, InboundSink, MemberStatus, Page,
-    Query, QueryError, Refusal, Session, SessionEnd, SessionError, Signal, Signals,
+    Query, QueryError, Refusal, Revealed, Session, SessionEnd, SessionError, Signal, Signals,
 };
 use sasl::common::Credentials;
 use tokio::sync::{mpsc, oneshot};
@@ -34,7 +34,7 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 use crate::PLATFORM;
 use crate::archive::{self, ArchivedMessage};
 use crate::caps::{self, PeerCaps};
-use crate::config::{ConfigError, Password, TlsMode, XmppConfig};
+use crate::config::{ConfigError, TlsMode, XmppConfig};
 use crate::connect::Connector;
 use crate::convert::{Mapper, NS_RECEIPTS, own_presence};
 use crate::files::{Http, name_from_url};
@@ -204,7 +204,7 @@ impl XmppSession {
     /// The stanza stream, connecting through the configured transport.
     fn stanza_stream(
         &self,
-        password: Password,
+        password: Revealed,
         reports: mpsc::UnboundedSender<ConnectionError>,
     ) -> StanzaStream {
         let identity: Jid = match &self.config.resource {
@@ -1347,7 +1347,7 @@ fn install_crypto_provider() {
 /// Everything one connection attempt needs; `connector` makes the stanza stream's connector.
 struct Attempt {
     identity: Jid,
-    password: Password,
+    password: Revealed,
     target: String,
     timeout: Duration,
     min: Duration,
@@ -1425,7 +1425,7 @@ impl Attempt {
 async fn login<C: ServerConnector>(
     server: C,
     jid: Jid,
-    password: &Password,
+    password: &Revealed,
     response_timeout: Duration,
 ) -> Result<Connection, tokio_xmpp::Error> {
     let timeouts = Timeouts {
