@@ -29,7 +29,8 @@ bitflags::bitflags! {
 }
 
 bitflags::bitflags! {
-    /// Parts of a message (and of other signals) a session can carry.
+    /// Parts of a message (and of other signals) a session can carry, and what it promises
+    /// about their delivery.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     #[serde(transparent)]
     pub struct Features: u32 {
@@ -49,6 +50,13 @@ bitflags::bitflags! {
         const DELIVERY_REPORTS = 1 << 6;
         /// Edits of earlier messages: corrections and retractions.
         const EDITS = 1 << 7;
+        /// Delivery in order: signals from one sender to one addressee arrive in the order
+        /// they were sent. XMPP promises it for a stream (RFC 6120, 10.1) and an in-process
+        /// connection keeps it; mail servers deliver a burst in whatever order their queues
+        /// finish, and Slack does not promise it for its events. No signal needs it, so the
+        /// [`Router`](crate::Router) never refuses one for its lack: it tells a bot (a bridge,
+        /// say) whether to put a conversation back in order itself.
+        const ORDERED = 1 << 8;
     }
 }
 
@@ -271,6 +279,15 @@ mod tests {
         );
         assert!(slack.carries(Features::SUBJECT));
         assert!(!slack.features.contains(Features::SUBJECT));
+    }
+
+    #[test]
+    fn order_is_promised_or_not_but_never_needed() {
+        let unordered = Capabilities::new(Signals::all(), Features::all() - Features::ORDERED);
+        assert!(!unordered.carries(Features::ORDERED));
+        let message = Message::text("x").with_subject("s").with_html("<b>x</b>");
+        assert!(unordered.check(&Signal::new(message)).is_ok());
+        assert!(Capabilities::all().carries(Features::ORDERED));
     }
 
     #[test]

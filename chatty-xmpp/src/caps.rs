@@ -70,13 +70,16 @@ pub(crate) fn is_own_node(node: Option<&str>) -> bool {
 }
 
 /// What the base of XMPP carries to an individual, whatever its client supports: messages with
-/// subjects, file URLs in the body (attachments degraded to a link), presence with status text.
+/// subjects, file URLs in the body (attachments degraded to a link), presence with status text,
+/// all in order (RFC 6120, 10.1).
 const BASE: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
         .union(Signals::DOWNLOAD_FILE)
         .union(Signals::PRESENCE),
-    Features::SUBJECT.union(Features::STATUS_MESSAGE),
+    Features::SUBJECT
+        .union(Features::STATUS_MESSAGE)
+        .union(Features::ORDERED),
 )
 .with_degraded(Features::ATTACHMENTS);
 

@@ -51,7 +51,8 @@ const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::ATTACHMENTS)
         .union(Features::REPLIES)
         .union(Features::STATUS_MESSAGE)
-        .union(Features::DELIVERY_REPORTS),
+        .union(Features::DELIVERY_REPORTS)
+        .union(Features::ORDERED),
 );
 
 /// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
@@ -62,7 +63,9 @@ const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
         .union(Signals::TYPING)
         .union(Signals::USER_DEFINED)
         .union(Signals::IN_ROOM),
-    Features::REPLIES.union(Features::ATTACHMENTS),
+    Features::REPLIES
+        .union(Features::ATTACHMENTS)
+        .union(Features::ORDERED),
 );
 
 /// HTTP File Upload (XEP-0363).
