@@ -17,7 +17,7 @@ use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
 use tokio_xmpp::parsers::hashes::Algo;
 use tokio_xmpp::parsers::ns;
 
-use crate::convert::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_SIGNAL};
+use crate::convert::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
 
 /// The node of the bot's own entity capabilities (XEP-0115).
 pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";
@@ -36,6 +36,8 @@ const OWN_FEATURES: &[&str] = &[
     ns::MUC,
     NS_REPLY,
     NS_SIGNAL,
+    ns::MESSAGE_CORRECT,
+    NS_RETRACT,
 ];
 
 /// The bot's own disco#info, answered to `node` (none, or its caps node#ver).
@@ -71,7 +73,8 @@ pub(crate) fn is_own_node(node: Option<&str>) -> bool {
 
 /// What the base of XMPP carries to an individual, whatever its client supports: messages with
 /// subjects, file URLs in the body (attachments degraded to a link), presence with status text,
-/// all in order (RFC 6120, 10.1).
+/// all in order (RFC 6120, 10.1). Edits are degraded too: a client without XEP-0308 shows a
+/// correction as a new message, and one without XEP-0424 shows a retraction's fallback text.
 const BASE: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
@@ -81,7 +84,7 @@ const BASE: Capabilities = Capabilities::new(
         .union(Features::STATUS_MESSAGE)
         .union(Features::ORDERED),
 )
-.with_degraded(Features::ATTACHMENTS);
+.with_degraded(Features::ATTACHMENTS.union(Features::EDITS));
 
 /// The capabilities of a client that announces `features`.
 pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
@@ -99,6 +102,10 @@ pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
     }
     if has(NS_REPLY) {
         caps.features |= Features::REPLIES;
+    }
+    if has(ns::MESSAGE_CORRECT) && has(NS_RETRACT) {
+        caps.features |= Features::EDITS;
+        caps.degraded -= Features::EDITS;
     }
     if has(NS_RECEIPTS) {
         caps.features |= Features::DELIVERY_REPORTS;
@@ -296,7 +303,15 @@ mod tests {
             full.features
                 .contains(Features::ATTACHMENTS | Features::REPLIES | Features::DELIVERY_REPORTS)
         );
+        assert!(full.features.contains(Features::EDITS | Features::ORDERED));
         assert!(full.degraded.is_empty());
+
+        // Corrections without retractions: edits stay degraded (a retraction shows its
+        // fallback text).
+        let corrections: BTreeSet<String> = [ns::MESSAGE_CORRECT.to_owned()].into();
+        let partial = from_features(&corrections);
+        assert!(!partial.features.contains(Features::EDITS));
+        assert!(partial.carries(Features::EDITS));
     }
 
     #[test]

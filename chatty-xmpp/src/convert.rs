@@ -9,9 +9,9 @@ use chatty_core::reexports::time::OffsetDateTime;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatty_core::{
-    Address, AddressKind, Availability, Body, Content, DeliveryStatus, FailureKind, File,
-    Message as ChattyMessage, Metadata, Presence as PresenceStatus, Refusal, SendFailure, Signal,
-    SignalId, Status, StatusChange, SystemError, TypingState, UserDefined, now,
+    Address, AddressKind, Availability, Body, Content, DeliveryStatus, Edit, EditKind, FailureKind,
+    File, Message as ChattyMessage, Metadata, Presence as PresenceStatus, Refusal, SendFailure,
+    Signal, SignalId, Status, StatusChange, SystemError, TypingState, UserDefined, now,
 };
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -38,6 +38,15 @@ pub(crate) const NS_RECEIPTS: &str = "urn:xmpp:receipts";
 pub const NS_SIGNAL: &str = "urn:chatty:signal:0";
 /// Message Replies (XEP-0461).
 pub const NS_REPLY: &str = "urn:xmpp:reply:0";
+/// Message Retraction (XEP-0424).
+pub(crate) const NS_RETRACT: &str = "urn:xmpp:message-retract:1";
+/// Fallback Indication (XEP-0428): which part of a message is only there for older clients.
+const NS_FALLBACK: &str = "urn:xmpp:fallback:0";
+/// Message Processing Hints (XEP-0334).
+const NS_HINTS: &str = "urn:xmpp:hints";
+/// The body of a retraction for clients without XEP-0424 (the XEP's own example).
+const RETRACTION_FALLBACK: &str =
+    "This person attempted to retract a previous message, but it's unsupported by your client.";
 /// The component named in system errors.
 const COMPONENT: &str = "xmpp";
 
@@ -67,6 +76,29 @@ fn element(name: &str, namespace: &str, attrs: &[(&str, &str)], text: Option<&st
 pub(crate) fn timestamp(stamp: &tokio_xmpp::parsers::date::DateTime) -> Option<OffsetDateTime> {
     let nanos = stamp.0.timestamp_nanos_opt()?;
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
+}
+
+/// The sender's own id for a message (XEP-0359 `origin-id`).
+fn origin_id(message: &Message) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("origin-id", ns::SID))
+        .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+/// The id `room` gave a message it passed on (XEP-0359 `stanza-id` with `by` the room).
+fn room_stanza_id(message: &Message, room: &BareJid) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .filter(|p| p.is("stanza-id", ns::SID))
+        .find(|p| p.attr("by") == Some(room.as_str()))
+        .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
 }
 
 /// Knows the session's own address and name, and maps with them.
@@ -216,8 +248,17 @@ impl Mapper {
                 match from.resource() {
                     // The room itself: its subject, notices.
                     None => return Ok(None),
-                    // The room reflecting the bot's own message.
-                    Some(nick) if nick.as_str() == own_nick => return Ok(None),
+                    // The room reflecting the bot's own message: only the id the room gave it
+                    // is kept, for a retraction later (XEP-0424 names that id in rooms).
+                    Some(nick) if nick.as_str() == own_nick => {
+                        if let (Some(room_id), Some(own_id)) =
+                            (room_stanza_id(&message, &bare), origin_id(&message))
+                        {
+                            self.state()
+                                .room_message_id(room_id, SignalId::from(own_id));
+                        }
+                        return Ok(None);
+                    }
                     Some(_) => {}
                 }
                 room = Some(self.address(bare.as_str(), AddressKind::Channel)?);
@@ -229,6 +270,8 @@ impl Mapper {
         let mut sent = None;
         let mut user_defined = None;
         let mut chat_state = None;
+        let mut edit: Option<(EditKind, String)> = None;
+        let mut retraction_fallback = false;
         let mut oob: Vec<(String, Option<String>)> = Vec::new();
         for payload in &message.payloads {
             if payload.is("x", NS_OOB) {
@@ -250,6 +293,25 @@ impl Mapper {
                 origin_id = payload.attr("id").map(str::to_owned);
             } else if payload.is("reply", NS_REPLY) {
                 reply_to = payload.attr("id").map(SignalId::from);
+            } else if payload.is("replace", ns::MESSAGE_CORRECT) {
+                let id = payload
+                    .attr("id")
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| {
+                        format!("a correction (XEP-0308) from {from} does not say what it corrects")
+                    })?;
+                edit = Some((EditKind::Correction, id.to_owned()));
+            } else if payload.is("retract", NS_RETRACT) {
+                let id = payload
+                    .attr("id")
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| {
+                        format!("a retraction (XEP-0424) from {from} does not say what it retracts")
+                    })?;
+                edit = Some((EditKind::Retraction, id.to_owned()));
+            } else if payload.is("fallback", NS_FALLBACK) && payload.attr("for") == Some(NS_RETRACT)
+            {
+                retraction_fallback = true;
             } else if payload.is("delay", ns::DELAY) {
                 let delay = Delay::try_from(payload.clone())
                     .map_err(|e| format!("a message from {from} has a malformed delay: {e}"))?;
@@ -285,6 +347,24 @@ impl Mapper {
             tracing::debug!(id = %id, from = %from, "dropping a message seen already");
             return Ok(None);
         }
+        if room.is_some()
+            && let Some(room_id) = room_stanza_id(&message, &bare)
+        {
+            self.state().room_message_id(room_id, id.clone());
+        }
+        // What an edit names: in a room a retraction names the room's id for the message
+        // (XEP-0424), which bots know by the id it came with.
+        let edit = edit.map(|(kind, named)| {
+            let of = match (&room, kind) {
+                (Some(_), EditKind::Retraction) => self
+                    .state()
+                    .signal_of_room_id(&named)
+                    .cloned()
+                    .unwrap_or_else(|| SignalId::from(named.as_str())),
+                _ => SignalId::from(named.as_str()),
+            };
+            Edit { of, kind }
+        });
         let mut meta = Metadata::with_id(id);
         meta.response_to = reply_to;
         meta.sent = Some(sent.unwrap_or_else(now));
@@ -332,22 +412,27 @@ impl Mapper {
                 .join("\n")
                 .trim_end()
                 .to_owned();
-            if oob.len() == 1 && text.is_empty() {
+            if oob.len() == 1 && text.is_empty() && edit.is_none() {
                 file(&oob[0]).into()
             } else {
                 let mut m = ChattyMessage::text(text);
                 m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
                 m.attachments = oob.iter().map(file).collect();
+                m.edit = edit;
                 m.into()
             }
-        } else if !message.bodies.is_empty() || !message.subjects.is_empty() {
+        } else if !message.bodies.is_empty() || !message.subjects.is_empty() || edit.is_some() {
             // Bodies are keyed by the stream's language (`en`), not "": take the best one.
             let text = message
                 .get_best_body(vec![])
                 .map(|(_, text)| text.clone())
                 .unwrap_or_default();
-            let mut m = ChattyMessage::text(text);
+            // A retraction's body is only there for clients without XEP-0424.
+            let fallback_only =
+                retraction_fallback && matches!(&edit, Some(e) if e.kind == EditKind::Retraction);
+            let mut m = ChattyMessage::text(if fallback_only { String::new() } else { text });
             m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
+            m.edit = edit;
             m.into()
         } else if let Some(state) = chat_state {
             StatusChange::new(Status::Typing {
@@ -364,12 +449,7 @@ impl Mapper {
 
     /// A `type='error'` message: the failure of the message with its id.
     fn send_failure(&self, message: &Message, origin: Address) -> Result<Signal, String> {
-        let failed = message
-            .payloads
-            .iter()
-            .find(|p| p.is("origin-id", ns::SID))
-            .and_then(|p| p.attr("id"))
-            .map(str::to_owned)
+        let failed = origin_id(message)
             .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
             .filter(|id| !id.is_empty())
             .ok_or_else(|| format!("an error message from {origin} without an id"))?;
@@ -750,6 +830,47 @@ impl Mapper {
                     text.push_str(url);
                     message.payloads.push(oob_element(url, &file.name));
                 }
+                match &m.edit {
+                    Some(Edit {
+                        of,
+                        kind: EditKind::Correction,
+                    }) => message.payloads.push(element(
+                        "replace",
+                        ns::MESSAGE_CORRECT,
+                        &[("id", of.as_str())],
+                        None,
+                    )),
+                    Some(Edit {
+                        of,
+                        kind: EditKind::Retraction,
+                    }) => {
+                        // In a room, the id the room gave the message (XEP-0424).
+                        let named = match to.kind() {
+                            AddressKind::Channel => self
+                                .state()
+                                .room_id_of(of)
+                                .map_or_else(|| of.to_string(), str::to_owned),
+                            _ => of.to_string(),
+                        };
+                        message.payloads.push(element(
+                            "retract",
+                            NS_RETRACT,
+                            &[("id", named.as_str())],
+                            None,
+                        ));
+                        message.payloads.push(element(
+                            "fallback",
+                            NS_FALLBACK,
+                            &[("for", NS_RETRACT)],
+                            None,
+                        ));
+                        message.payloads.push(element("store", NS_HINTS, &[], None));
+                        if text.is_empty() {
+                            text = RETRACTION_FALLBACK.to_owned();
+                        }
+                    }
+                    None => {}
+                }
                 message.bodies.insert(Lang::new(), text);
                 if let Some(subject) = &m.subject {
                     message.subjects.insert(Lang::new(), subject.clone());
@@ -941,6 +1062,10 @@ mod tests {
             "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
              <signal xmlns='urn:chatty:signal:0' name='n'>{not json</signal></message>",
             "<message xmlns='jabber:client' from='a@example.org' type='error'/>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'><body>x</body>\
+             <replace xmlns='urn:xmpp:message-correct:0'/></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <retract xmlns='urn:xmpp:message-retract:1' id=''/></message>",
         ] {
             let signal = mapper().inbound_message(message(xml)).unwrap();
             match signal.body {
@@ -983,6 +1108,144 @@ mod tests {
         };
         m.from = Some(Jid::new("bot@example.org/r").unwrap());
         assert_eq!(mapper.inbound_message(m).unwrap().body, user.body);
+    }
+
+    fn one_message(mapper: &Mapper, signal: &Signal) -> Message {
+        let [Stanza::Message(m)] =
+            <[Stanza; 1]>::try_from(mapper.outbound(signal).unwrap()).unwrap()
+        else {
+            panic!("one message");
+        };
+        m
+    }
+
+    fn payload<'a>(m: &'a Message, name: &str, namespace: &str) -> Option<&'a Element> {
+        m.payloads.iter().find(|p| p.is(name, namespace))
+    }
+
+    #[test]
+    fn corrections_and_retractions_go_out_as_xep_0308_and_0424_and_come_back() {
+        let mapper = mapper();
+        let alice: Address = "xmpp:alice@example.org".parse().unwrap();
+        let first: SignalId = "first-1".into();
+
+        let correction =
+            Signal::new(ChattyMessage::text("fixed").correcting(first.clone())).to(alice.clone());
+        let mut m = one_message(&mapper, &correction);
+        assert_eq!(
+            payload(&m, "replace", ns::MESSAGE_CORRECT).and_then(|p| p.attr("id")),
+            Some("first-1")
+        );
+        assert_eq!(
+            m.get_best_body(vec![]).map(|(_, b)| b.as_str()),
+            Some("fixed")
+        );
+        m.from = Some(Jid::new("bot@example.org/r").unwrap());
+        assert_eq!(mapper.inbound_message(m).unwrap().body, correction.body);
+
+        let retraction = Signal::new(ChattyMessage::retraction(first.clone())).to(alice);
+        let mut m = one_message(&mapper, &retraction);
+        assert_eq!(
+            payload(&m, "retract", NS_RETRACT).and_then(|p| p.attr("id")),
+            Some("first-1")
+        );
+        assert_eq!(
+            payload(&m, "fallback", NS_FALLBACK).and_then(|p| p.attr("for")),
+            Some(NS_RETRACT)
+        );
+        assert!(payload(&m, "store", NS_HINTS).is_some());
+        assert_eq!(
+            m.get_best_body(vec![]).map(|(_, b)| b.as_str()),
+            Some(RETRACTION_FALLBACK),
+            "for clients without XEP-0424"
+        );
+        m.from = Some(Jid::new("bot@example.org/r").unwrap());
+        assert_eq!(
+            mapper.inbound_message(m).unwrap().body,
+            retraction.body,
+            "the fallback body is not the bot's text"
+        );
+
+        // Another client's correction, as the XEP shows it.
+        let theirs = message(
+            "<message xmlns='jabber:client' from='alice@example.org/phone' type='chat' id='c-2'>\
+             <body>But soft, what light through yonder window breaks?</body>\
+             <replace id='bad1' xmlns='urn:xmpp:message-correct:0'/></message>",
+        );
+        match mapper.inbound_message(theirs).unwrap().body {
+            Body::Message(m) => {
+                assert_eq!(m.text, "But soft, what light through yonder window breaks?");
+                assert_eq!(
+                    m.edit,
+                    Some(Edit {
+                        of: "bad1".into(),
+                        kind: EditKind::Correction
+                    })
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retractions_in_rooms_name_the_rooms_ids() {
+        let mapper = mapper();
+        let room = BareJid::new("r@rooms.example.org").unwrap();
+        mapper.state().want_room(room.clone(), "bot".into(), None);
+        let own = crate::rooms::OccupantPresence {
+            present: true,
+            role: None,
+            own: true,
+        };
+        mapper.state().occupant(&room, "bot", &own);
+        let channel: Address = "xmpp:r@rooms.example.org;kind=channel".parse().unwrap();
+
+        // The room reflects the bot's message with the id it gave it.
+        let reflected = message(
+            "<message xmlns='jabber:client' from='r@rooms.example.org/bot' type='groupchat' \
+             id='mine-1'><body>oops</body><origin-id xmlns='urn:xmpp:sid:0' id='mine-1'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' by='r@rooms.example.org' id='room-7'/></message>",
+        );
+        assert!(
+            mapper
+                .try_inbound_message(reflected, true)
+                .unwrap()
+                .is_none()
+        );
+        let retraction = Signal::new(ChattyMessage::retraction("mine-1".into())).to(channel);
+        let m = one_message(&mapper, &retraction);
+        assert_eq!(
+            payload(&m, "retract", NS_RETRACT).and_then(|p| p.attr("id")),
+            Some("room-7")
+        );
+
+        // Someone else's message, and their retraction of it by the room's id.
+        let said = message(
+            "<message xmlns='jabber:client' from='r@rooms.example.org/alice' type='groupchat' \
+             id='a-1'><body>hi</body><origin-id xmlns='urn:xmpp:sid:0' id='a-1'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' by='r@rooms.example.org' id='room-8'/></message>",
+        );
+        let said = mapper.inbound_message(said).unwrap();
+        assert_eq!(said.meta.id.as_str(), "a-1");
+        let retracted = message(
+            "<message xmlns='jabber:client' from='r@rooms.example.org/alice' type='groupchat' \
+             id='a-2'><body>retracted</body>\
+             <retract xmlns='urn:xmpp:message-retract:1' id='room-8'/>\
+             <fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/></message>",
+        );
+        match mapper.inbound_message(retracted).unwrap().body {
+            Body::Message(m) => {
+                assert_eq!(m.text, "");
+                assert_eq!(
+                    m.edit,
+                    Some(Edit {
+                        of: said.meta.id,
+                        kind: EditKind::Retraction
+                    })
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ use tokio_xmpp::parsers::presence::Presence;
 
 /// How many delivery statuses are kept (the oldest go first).
 const DELIVERY_MEMORY: usize = 10_000;
+/// How many room-assigned message ids are remembered, for retractions in rooms.
+const ROOM_ID_MEMORY: usize = 10_000;
 
 /// An occupant of a room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,11 @@ pub(crate) struct State {
     presences: HashMap<BareJid, Status>,
     delivery: HashMap<SignalId, DeliveryStatus>,
     delivery_order: VecDeque<SignalId>,
+    /// Room messages' ids as the room assigned them (XEP-0359 `stanza-id`), to the signal ids
+    /// bots know them by, and back: a retraction in a room names the room's id (XEP-0424).
+    room_ids: HashMap<String, SignalId>,
+    signal_room_ids: HashMap<SignalId, String>,
+    room_id_order: VecDeque<String>,
 }
 
 impl State {
@@ -155,6 +162,32 @@ impl State {
                 self.delivery.insert(id.clone(), status);
             }
         }
+    }
+
+    /// Records that a room gave the message known as `signal` the id `room_id`.
+    pub(crate) fn room_message_id(&mut self, room_id: String, signal: SignalId) {
+        if self.room_ids.contains_key(&room_id) {
+            return;
+        }
+        if self.room_id_order.len() >= ROOM_ID_MEMORY
+            && let Some(oldest) = self.room_id_order.pop_front()
+            && let Some(signal) = self.room_ids.remove(&oldest)
+        {
+            self.signal_room_ids.remove(&signal);
+        }
+        self.room_id_order.push_back(room_id.clone());
+        self.signal_room_ids.insert(signal.clone(), room_id.clone());
+        self.room_ids.insert(room_id, signal);
+    }
+
+    /// The id a room gave the message known as `signal`, if the session saw it.
+    pub(crate) fn room_id_of(&self, signal: &SignalId) -> Option<&str> {
+        self.signal_room_ids.get(signal).map(String::as_str)
+    }
+
+    /// The signal id of the room message the room knows as `room_id`, if the session saw it.
+    pub(crate) fn signal_of_room_id(&self, room_id: &str) -> Option<&SignalId> {
+        self.room_ids.get(room_id)
     }
 
     /// The recorded delivery status of `id`.

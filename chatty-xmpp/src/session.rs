@@ -52,6 +52,7 @@ const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::REPLIES)
         .union(Features::STATUS_MESSAGE)
         .union(Features::DELIVERY_REPORTS)
+        .union(Features::EDITS)
         .union(Features::ORDERED),
 );
 
@@ -65,6 +66,7 @@ const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
         .union(Signals::IN_ROOM),
     Features::REPLIES
         .union(Features::ATTACHMENTS)
+        .union(Features::EDITS)
         .union(Features::ORDERED),
 );
 

@@ -91,7 +91,11 @@ async fn a_client_announcing_little_gets_little_learnt_from_its_caps_once() {
     let (features, degraded) = handle.supported_features(&person_address).await.unwrap();
     assert!(features.contains(Features::ATTACHMENTS | Features::SUBJECT));
     assert!(!features.contains(Features::REPLIES | Features::DELIVERY_REPORTS));
-    assert!(degraded.is_empty());
+    assert_eq!(
+        degraded,
+        Features::EDITS,
+        "no XEP-0308/0424: a correction shows as a new message, a retraction as its fallback"
+    );
 
     // What it cannot take comes back Unsupported; a message still goes.
     let typing = Signal::new(StatusChange::new(Status::Typing {

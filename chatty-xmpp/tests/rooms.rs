@@ -8,14 +8,17 @@ mod common;
 use std::time::Duration;
 
 use chatty_core::{
-    Address, AddressKind, Availability, Body, DeliveryStatus, Message, Signal, Status, StatusChange,
+    Address, AddressKind, Availability, Body, DeliveryStatus, Edit, EditKind, Message, Signal,
+    SignalId, Status, StatusChange,
 };
 use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::RoomConfig;
 use common::{WAIT, bot};
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage, MessageType};
 use tokio_xmpp::parsers::muc::Muc;
+use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
 
 /// A room of its own for each test.
@@ -170,6 +173,145 @@ async fn two_bots_talk_in_a_room_with_the_right_origin_and_no_echo() {
     assert!(!status.present);
     alice.finish().await;
     bob.finish().await;
+}
+
+fn xml(text: &str) -> Element {
+    text.parse().expect("well-formed XML")
+}
+
+/// The id the room gave a message it passed on (XEP-0359 `stanza-id` by the room).
+fn room_stanza_id(message: &XmppMessage, room: &str) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("stanza-id", ns::SID) && p.attr("by") == Some(room))
+        .and_then(|p| p.attr("id"))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn corrections_and_retractions_in_a_room_name_the_rooms_ids() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let room = room_jid("edits");
+    let room_address = channel(&room);
+    let bot_account = common::account();
+    let mut chatty =
+        bot(common::config(&bot_account).with_room(RoomConfig::new(&room).with_nick("chatty")))
+            .await;
+    next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
+    let person = common::account();
+    let mut client = PlainClient::connect(&person.jid, &person.password).await;
+    let join = Presence::available()
+        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
+        .with_payloads(vec![Muc::new().into()]);
+    client.send(join).await;
+    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+    let groupchat_with = |text: &'static str| {
+        move |m: &XmppMessage| {
+            m.type_ == MessageType::Groupchat
+                && m.get_best_body(vec![]).is_some_and(|(_, b)| b == text)
+        }
+    };
+
+    // The bot says something, corrects it, and retracts it: the correction names the message's
+    // id (XEP-0308), the retraction the id the room gave it (XEP-0424), with a fallback body.
+    let first = chatty
+        .send(Signal::new(Message::text("teh answer")).to(room_address.clone()))
+        .await;
+    let original = client.next_message(groupchat_with("teh answer")).await;
+    let room_id = room_stanza_id(&original, &room).expect("the room (muc_mam) gives ids");
+    assert_ne!(room_id, first.as_str());
+    chatty
+        .send(
+            Signal::new(Message::text("the answer").correcting(first.clone()))
+                .to(room_address.clone()),
+        )
+        .await;
+    let corrected = client.next_message(groupchat_with("the answer")).await;
+    let replace = corrected
+        .payloads
+        .iter()
+        .find(|p| p.is("replace", ns::MESSAGE_CORRECT))
+        .expect("a <replace/>");
+    assert_eq!(replace.attr("id"), Some(first.as_str()));
+    chatty
+        .send(Signal::new(Message::retraction(first.clone())).to(room_address.clone()))
+        .await;
+    let retraction = client
+        .next_message(|m| {
+            m.payloads
+                .iter()
+                .any(|p| p.is("retract", "urn:xmpp:message-retract:1"))
+        })
+        .await;
+    let retract = retraction
+        .payloads
+        .iter()
+        .find(|p| p.is("retract", "urn:xmpp:message-retract:1"))
+        .unwrap();
+    assert_eq!(retract.attr("id"), Some(room_id.as_str()));
+    assert!(
+        retraction
+            .payloads
+            .iter()
+            .any(|p| p.is("fallback", "urn:xmpp:fallback:0")),
+        "a fallback marker for clients without XEP-0424"
+    );
+
+    // Carol does the same, as a standard client would: the bot sees both edits name the
+    // message it heard.
+    let mut said = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+    said.id = Some(tokio_xmpp::parsers::message::Id("carol-1".into()));
+    said.bodies.insert(Lang::new(), "helo".into());
+    client.send(said).await;
+    let carols = client.next_message(groupchat_with("helo")).await;
+    let carols_room_id = room_stanza_id(&carols, &room).expect("a room id");
+    let heard = next_matching(&chatty, "carol's message", |s| {
+        message_text(s) == Some("helo")
+    })
+    .await;
+    assert_eq!(heard.id().as_str(), "carol-1");
+    let mut fix = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+    fix.bodies.insert(Lang::new(), "hello".into());
+    fix.payloads.push(xml(
+        "<replace xmlns='urn:xmpp:message-correct:0' id='carol-1'/>",
+    ));
+    client.send(fix).await;
+    let fixed = next_matching(&chatty, "carol's correction", |s| {
+        message_text(s) == Some("hello")
+    })
+    .await;
+    let Body::Message(m) = &fixed.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        m.edit,
+        Some(Edit {
+            of: SignalId::from("carol-1"),
+            kind: EditKind::Correction
+        })
+    );
+    let mut withdraw = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+    withdraw
+        .bodies
+        .insert(Lang::new(), "carol retracted a message".into());
+    withdraw.payloads.push(xml(&format!(
+        "<retract xmlns='urn:xmpp:message-retract:1' id='{carols_room_id}'/>"
+    )));
+    withdraw.payloads.push(xml(
+        "<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/>",
+    ));
+    client.send(withdraw).await;
+    let withdrawn = next_matching(&chatty, "carol's retraction", |s| {
+        matches!(&s.body, Body::Message(m) if m.edit.as_ref().is_some_and(|e| e.kind == EditKind::Retraction))
+    })
+    .await;
+    let Body::Message(m) = &withdrawn.body else {
+        unreachable!()
+    };
+    assert_eq!(m.edit.as_ref().map(|e| e.of.as_str()), Some("carol-1"));
+    assert_eq!(m.text, "", "the fallback body is not carol's text");
+    chatty.finish().await;
 }
 
 #[tokio::test]

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use chatty_core::reexports::async_channel;
 use chatty_core::{
-    Availability, Body, ConnectionErrorKind, FailureKind, InboundSink, Message, Session,
-    SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
+    Availability, Body, ConnectionErrorKind, Edit, EditKind, FailureKind, InboundSink, Message,
+    Session, SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
 };
 use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppSession};
+
+/// Message Retraction (XEP-0424).
+const NS_RETRACT: &str = "urn:xmpp:message-retract:1";
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
@@ -192,6 +195,108 @@ async fn plain_client_and_bot_exchange_messages_both_ways() {
     );
     bot.finish().await;
     client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_and_retractions_one_to_one_are_standard_stanzas() {
+    let bot_account = common::account();
+    let client_account = common::account();
+    let mut bot = bot(common::config(&bot_account)).await;
+    let mut client = plain_client(&client_account).await;
+    let person: chatty_core::Address = format!("xmpp:{}", client_account.jid).parse().unwrap();
+    let body_is = |text: &'static str| {
+        move |m: &XmppMessage| m.get_best_body(vec![]).is_some_and(|(_, b)| b == text)
+    };
+    let attr_of = |m: &XmppMessage, name: &str, namespace: &str, attr: &str| -> Option<String> {
+        m.payloads
+            .iter()
+            .find(|p| p.is(name, namespace))
+            .and_then(|p| p.attr(attr))
+            .map(str::to_owned)
+    };
+
+    // Bot to client: XEP-0308 and XEP-0424 (origin-id named, fallback body and marker).
+    let first = bot
+        .send(Signal::new(Message::text("teh answer")).to(person.clone()))
+        .await;
+    client.next_message(body_is("teh answer")).await;
+    bot.send(Signal::new(Message::text("the answer").correcting(first.clone())).to(person.clone()))
+        .await;
+    let corrected = client.next_message(body_is("the answer")).await;
+    assert_eq!(
+        attr_of(&corrected, "replace", ns::MESSAGE_CORRECT, "id").as_deref(),
+        Some(first.as_str())
+    );
+    bot.send(Signal::new(Message::retraction(first.clone())).to(person.clone()))
+        .await;
+    let retraction = client
+        .next_message(|m| m.payloads.iter().any(|p| p.is("retract", NS_RETRACT)))
+        .await;
+    assert_eq!(
+        attr_of(&retraction, "retract", NS_RETRACT, "id").as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(
+        attr_of(&retraction, "fallback", "urn:xmpp:fallback:0", "for").as_deref(),
+        Some(NS_RETRACT)
+    );
+    assert!(
+        retraction.get_best_body(vec![]).is_some(),
+        "a body for clients without XEP-0424"
+    );
+
+    // Client to bot: the same elements become edits of the message the bot heard.
+    let to_bot = |text: &str| {
+        XmppMessage::chat(Some(Jid::new(&bot_account.jid).expect("a JID")))
+            .with_body(Lang::from("en"), text.into())
+    };
+    let mut said = to_bot("helo");
+    said.id = Some(Id("plain-9".into()));
+    client.send(said).await;
+    assert_eq!(bot.next_io().await.meta.id.as_str(), "plain-9");
+    let mut fix = to_bot("hello");
+    fix.payloads.push(xml(
+        "<replace xmlns='urn:xmpp:message-correct:0' id='plain-9'/>",
+    ));
+    client.send(fix).await;
+    let fixed = bot.next_io().await;
+    let Body::Message(m) = &fixed.body else {
+        panic!("a message: {fixed:?}")
+    };
+    assert_eq!(m.text, "hello");
+    assert_eq!(
+        m.edit,
+        Some(Edit {
+            of: "plain-9".into(),
+            kind: EditKind::Correction
+        })
+    );
+    let mut withdraw = to_bot("I retracted a message");
+    withdraw.payloads.push(xml(
+        "<retract xmlns='urn:xmpp:message-retract:1' id='plain-9'/>",
+    ));
+    withdraw.payloads.push(xml(
+        "<fallback xmlns='urn:xmpp:fallback:0' for='urn:xmpp:message-retract:1'/>",
+    ));
+    client.send(withdraw).await;
+    let withdrawn = bot.next_io().await;
+    let Body::Message(m) = &withdrawn.body else {
+        panic!("a message: {withdrawn:?}")
+    };
+    assert_eq!(m.text, "");
+    assert_eq!(
+        m.edit,
+        Some(Edit {
+            of: "plain-9".into(),
+            kind: EditKind::Retraction
+        })
+    );
+    bot.finish().await;
+    client.close().await;
+}
+
+fn xml(text: &str) -> Element {
+    text.parse().expect("well-formed XML")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
