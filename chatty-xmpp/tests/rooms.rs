@@ -175,6 +175,24 @@ async fn two_bots_talk_in_a_room_with_the_right_origin_and_no_echo() {
     bob.finish().await;
 }
 
+/// A bot that joined `room` as "chatty" from its config, and a plain client that joined it as
+/// "carol" (the bot has seen her come in).
+async fn bot_and_carol_in(room: &str) -> (common::Bot, PlainClient) {
+    let bot_account = common::account();
+    let chatty =
+        bot(common::config(&bot_account).with_room(RoomConfig::new(room).with_nick("chatty")))
+            .await;
+    next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
+    let person = common::account();
+    let mut client = PlainClient::connect(&person.jid, &person.password).await;
+    let join = Presence::available()
+        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
+        .with_payloads(vec![Muc::new().into()]);
+    client.send(join).await;
+    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+    (chatty, client)
+}
+
 fn xml(text: &str) -> Element {
     text.parse().expect("well-formed XML")
 }
@@ -194,18 +212,7 @@ async fn corrections_and_retractions_in_a_room_name_the_rooms_ids() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let room = room_jid("edits");
     let room_address = channel(&room);
-    let bot_account = common::account();
-    let mut chatty =
-        bot(common::config(&bot_account).with_room(RoomConfig::new(&room).with_nick("chatty")))
-            .await;
-    next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
-    let person = common::account();
-    let mut client = PlainClient::connect(&person.jid, &person.password).await;
-    let join = Presence::available()
-        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
-        .with_payloads(vec![Muc::new().into()]);
-    client.send(join).await;
-    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+    let (mut chatty, mut client) = bot_and_carol_in(&room).await;
     let groupchat_with = |text: &'static str| {
         move |m: &XmppMessage| {
             m.type_ == MessageType::Groupchat
@@ -318,19 +325,7 @@ async fn corrections_and_retractions_in_a_room_name_the_rooms_ids() {
 async fn a_plain_client_in_the_room_is_heard_and_hears_the_bot() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let room = room_jid("plain");
-    let bot_account = common::account();
-    let mut chatty =
-        bot(common::config(&bot_account).with_room(RoomConfig::new(&room).with_nick("chatty")))
-            .await;
-    next_matching(&chatty, "the bot's join", |s| in_room(s, "chatty", true)).await;
-
-    let person = common::account();
-    let mut client = PlainClient::connect(&person.jid, &person.password).await;
-    let join = Presence::available()
-        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
-        .with_payloads(vec![Muc::new().into()]);
-    client.send(join).await;
-    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+    let (mut chatty, mut client) = bot_and_carol_in(&room).await;
 
     let mut said = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
     said.bodies.insert(Lang::new(), "hi chatty".into());
