@@ -6,6 +6,7 @@ mod backoff;
 mod bot;
 mod capability;
 mod layer;
+mod limit;
 mod metadata;
 mod query;
 mod router;
@@ -21,7 +22,8 @@ pub use bot::{
 };
 pub use capability::{Capabilities, Features, Signals};
 pub use layer::{Identity, Layer, LayerExt, Stack};
-pub use metadata::{Metadata, SignalId, Timestamp, now};
+pub use limit::AnswerLimit;
+pub use metadata::{Automatic, Metadata, SignalId, Timestamp, now};
 pub use query::{
     Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError, QueryKind,
 };

@@ -137,6 +137,54 @@ pub struct Metadata {
     /// Who else sees it: the room or channel it was said in, carbon-copied people.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visible_to: Vec<Address>,
+    /// Set by the session when a machine, not a person, sent it (RFC 3834's automatic
+    /// messages: an out-of-office, a bounce, a mailing list, another bot). A bot that answers
+    /// messages should not answer these: two automatic responders answering each other never
+    /// stop. The built-in bots never answer them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<Automatic>,
+}
+
+/// Why a signal counts as sent by a machine (see [`Metadata::automatic`]), after RFC 3834.
+///
+/// ```
+/// use chatty_core::{Automatic, Signal};
+///
+/// let mut out_of_office = Signal::message("I am away until Monday");
+/// out_of_office.meta.automatic = Some(Automatic::Replied);
+/// assert!(out_of_office.is_automatic());
+/// assert_eq!(serde_json::to_string(&Automatic::Replied).unwrap(), r#""replied""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Automatic {
+    /// An automatic answer to something that was sent: an out-of-office or vacation notice
+    /// (mail: `Auto-Submitted: auto-replied`).
+    Replied,
+    /// Made by a program without a person, not in answer to anything: a notification, a
+    /// cron job's output (mail: `Auto-Submitted: auto-generated` or any other value but `no`).
+    Generated,
+    /// Bulk or list traffic (mail: `Precedence: bulk`, `junk` or `list`, a `List-Id`).
+    Bulk,
+    /// A delivery report or bounce (mail: a null or `MAILER-DAEMON` return path, a
+    /// `multipart/report`; XMPP: an error stanza).
+    Report,
+    /// Sent by another bot account (Slack: a message with a `bot_id`).
+    Bot,
+}
+
+impl Automatic {
+    /// The word used in JSON and logs (`replied`, `generated`, `bulk`, `report`, `bot`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Automatic::Replied => "replied",
+            Automatic::Generated => "generated",
+            Automatic::Bulk => "bulk",
+            Automatic::Report => "report",
+            Automatic::Bot => "bot",
+        }
+    }
 }
 
 impl Metadata {
@@ -155,6 +203,7 @@ impl Metadata {
             origin: None,
             addressees: Vec::new(),
             visible_to: Vec::new(),
+            automatic: None,
         }
     }
 }
@@ -203,10 +252,12 @@ mod tests {
         meta.origin = Some("xmpp:alice@example.org".parse().unwrap());
         meta.addressees = vec!["xmpp:bot@example.org".parse().unwrap()];
         meta.visible_to = vec!["xmpp:room@muc.example.org;kind=channel".parse().unwrap()];
+        meta.automatic = Some(Automatic::Bulk);
         let json = serde_json::to_string(&meta).unwrap();
         let back: Metadata = serde_json::from_str(&json).unwrap();
         assert_eq!(back, meta);
         assert!(json.contains("2026-11-25T10:00:00Z"), "{json}");
+        assert!(json.contains(r#""automatic":"bulk""#), "{json}");
     }
 
     #[test]

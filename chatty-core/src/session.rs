@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::address::Address;
 use crate::capability::Capabilities;
+use crate::limit::AnswerLimit;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, Query, QueryError};
 use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
@@ -58,6 +59,15 @@ pub trait Session: Send + Sync + 'static {
 
     /// Answers a query.
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
+
+    /// How many answers one correspondent may get from the bot through this session before the
+    /// router suspects a loop with another automatic responder ([`AnswerLimit`]); `None` for no
+    /// limit. [`AnswerLimit::CHAT`] unless the session says otherwise (email says
+    /// [`AnswerLimit::MAIL`]); the router may be told another
+    /// ([`Router::answer_limit`](crate::Router::answer_limit)).
+    fn answer_limit(&self) -> Option<AnswerLimit> {
+        Some(AnswerLimit::CHAT)
+    }
 }
 
 /// Why a session refused to carry a signal; the router turns it into a
@@ -129,7 +139,11 @@ pub struct InboundSink {
     state: Arc<AtomicU8>,
     session: Arc<str>,
     handled: Option<Arc<Handled>>,
+    observe: Option<Observer>,
 }
+
+/// What the router learns from each inbound signal (which session delivered which file).
+pub(crate) type Observer = Arc<dyn Fn(&Signal) + Send + Sync>;
 
 /// Who waits for the bot to have handled which `SessionAboutToEnd` (by its id). The router's
 /// inbound stream fires an entry when the bot comes back for its next signal, and drops them
@@ -175,17 +189,21 @@ impl InboundSink {
             state: Arc::new(AtomicU8::new(NEW)),
             session: session.into(),
             handled: None,
+            observe: None,
         }
     }
 
     /// A sink whose `SessionAboutToEnd` waits until the router's bot has handled it.
+    /// It also shows every signal to `observe` on its way to the bot.
     pub(crate) fn routed(
         session: &str,
         tx: async_channel::Sender<Signal>,
         handled: Arc<Handled>,
+        observe: Observer,
     ) -> Self {
         InboundSink {
             handled: Some(handled),
+            observe: Some(observe),
             ..InboundSink::new(session, tx)
         }
     }
@@ -239,6 +257,9 @@ impl InboundSink {
         }
         if signal.meta.received.is_none() {
             signal.meta.received = Some(now());
+        }
+        if let Some(observe) = &self.observe {
+            observe(&signal);
         }
         self.tx.try_send(signal).map_err(|e| match e {
             async_channel::TrySendError::Full(signal) => TrySendError::Full(Box::new(signal)),

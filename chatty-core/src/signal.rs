@@ -198,6 +198,46 @@ impl Signal {
         answer
     }
 
+    /// A new signal answering this one, to everyone who saw it: like [`reply`](Signal::reply)
+    /// (the room if it was said in one, else its origin), and the other people it was addressed
+    /// to or visible to are kept as `visible_to` (a mail's other `To` and `Cc` recipients end up
+    /// in `Cc`). Sessions leave their own address out of what they carry, and platforms without
+    /// copies (a one-to-one XMPP chat) carry it as [`reply`](Signal::reply).
+    ///
+    /// ```
+    /// use chatty_core::{Address, Message, Signal};
+    ///
+    /// let alice: Address = "mailto:alice@example.org".parse().unwrap();
+    /// let bot: Address = "mailto:bot@example.org".parse().unwrap();
+    /// let carol: Address = "mailto:carol@example.org".parse().unwrap();
+    /// let mut mail = Signal::message("lunch?").to(bot.clone()).visible_to(carol.clone());
+    /// mail.meta.origin = Some(alice.clone());
+    ///
+    /// let answer = mail.reply_all(Message::text("yes"));
+    /// assert_eq!(answer.meta.addressees, vec![alice]);
+    /// assert_eq!(answer.meta.visible_to, vec![bot, carol]);
+    /// assert_eq!(mail.reply(Message::text("yes")).meta.visible_to, vec![]);
+    /// ```
+    pub fn reply_all(&self, body: impl Into<Body>) -> Signal {
+        let mut answer = self.reply(body);
+        let copies = self.meta.addressees.iter().chain(&self.meta.visible_to);
+        for address in copies {
+            let known = answer.meta.addressees.contains(address)
+                || answer.meta.visible_to.contains(address)
+                || self.meta.origin.as_ref() == Some(address);
+            if !known {
+                answer.meta.visible_to.push(address.clone());
+            }
+        }
+        answer
+    }
+
+    /// Whether a machine sent this signal (an out-of-office, a bounce, a list, another bot):
+    /// see [`Metadata::automatic`](crate::Metadata::automatic).
+    pub fn is_automatic(&self) -> bool {
+        self.meta.automatic.is_some()
+    }
+
     /// Where a reply to this signal goes: the shared addresses (rooms, groups) it was visible to,
     /// or else its origin.
     pub fn reply_addresses(&self) -> Vec<Address> {
@@ -474,7 +514,9 @@ pub enum FailureKind {
     Rejected,
     /// It was too large.
     TooLarge,
-    /// Sent too often; the platform asked to slow down and the session gave up.
+    /// Sent too often: the platform asked to slow down and the session gave up, or the router's
+    /// answer limit for one correspondent was reached (code `answer-limit`, see
+    /// [`AnswerLimit`](crate::AnswerLimit)).
     RateLimited,
     /// The platform could not be reached.
     Unreachable,

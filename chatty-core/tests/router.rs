@@ -7,9 +7,9 @@ use std::time::Duration;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::reexports::futures::{FutureExt, StreamExt};
 use chatty_core::{
-    Address, Answer, Availability, Body, Bot, BotError, Capabilities, DeliveryStatus, FailureKind,
-    Features, Handle, Inbound, InboundSink, Query, QueryError, Refusal, Router, Session,
-    SessionError, Signal, SignalKind, Signals, Status, StatusChange,
+    Address, Answer, AnswerLimit, Availability, Body, Bot, BotError, Capabilities, DeliveryStatus,
+    DownloadFile, FailureKind, Features, File, Handle, Inbound, InboundSink, Query, QueryError,
+    Refusal, Router, Session, SessionError, Signal, SignalKind, Signals, Status, StatusChange,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,6 +31,8 @@ struct Scripted {
     ending: Ending,
     delivery: Option<DeliveryStatus>,
     sent: Arc<Mutex<Vec<Signal>>>,
+    /// Pushed to the bot once the session has started.
+    inbound: Vec<Signal>,
     end: Mutex<Option<oneshot::Sender<()>>>,
     ended: Mutex<Option<oneshot::Receiver<()>>>,
 }
@@ -45,6 +47,7 @@ impl Scripted {
             ending: Ending::WhenAsked,
             delivery: None,
             sent: Arc::default(),
+            inbound: Vec::new(),
             end: Mutex::new(Some(tx)),
             ended: Mutex::new(Some(rx)),
         }
@@ -71,6 +74,9 @@ impl Session for Scripted {
     fn run(self: Arc<Self>, inbound: InboundSink) -> BoxFuture<'static, Result<(), SessionError>> {
         async move {
             inbound.started(&self.platform, Some(self.own())).await.ok();
+            for signal in &self.inbound {
+                inbound.send(signal.clone()).await.ok();
+            }
             match self.ending {
                 Ending::Silently => return Ok(()),
                 Ending::WithError => {
@@ -145,12 +151,16 @@ struct Running {
 }
 
 async fn run(sessions: Vec<Arc<dyn Session>>) -> Running {
+    run_with(Router::new(), sessions).await
+}
+
+async fn run_with(router: Router, sessions: Vec<Arc<dyn Session>>) -> Running {
     let (handle_tx, handle_rx) = oneshot::channel();
     let (seen_tx, seen) = mpsc::unbounded_channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let router = sessions
         .into_iter()
-        .fold(Router::new(), |r, s| r.shared_session(s));
+        .fold(router, |r, s| r.shared_session(s));
     let bot = Forward {
         handle: handle_tx,
         seen: seen_tx,
@@ -398,4 +408,156 @@ async fn session_about_to_end_is_the_last_chance_to_send() {
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
     assert!(matches!(&sent[0].body, Body::Message(m) if m.text == "goodbye"));
+}
+
+#[tokio::test]
+async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
+    let picture = File::url("p.png", Some("image/png"), "https://files.example/p.png");
+    let mut xmpp = Scripted::new("xmpp", "xmpp");
+    let mut delivered = Signal::new(picture.clone());
+    delivered.meta.origin = Some(addr("xmpp:alice@x"));
+    xmpp.inbound.push(delivered);
+    let xmpp = Arc::new(xmpp);
+    let slack = Arc::new(Scripted::new("slack", "slack"));
+    let mut r = run(vec![slack.clone(), xmpp.clone()]).await;
+    r.next_of(SignalKind::File).await;
+
+    let request = Signal::new(DownloadFile { file: picture });
+    let id = r.handle.send(request).await.unwrap();
+    let to_xmpp = xmpp.sent.lock().unwrap().clone();
+    assert_eq!(to_xmpp.len(), 1);
+    assert_eq!(to_xmpp[0].meta.id, id);
+    assert!(
+        slack.sent.lock().unwrap().is_empty(),
+        "Slack must not fetch it"
+    );
+
+    // A URL no session delivered: a send failure, and no session fetches it.
+    let stranger = File::url("x", None, "https://elsewhere.example/x");
+    let id = r
+        .handle
+        .send(Signal::new(DownloadFile { file: stranger }))
+        .await
+        .unwrap();
+    let failure = r.next_of(SignalKind::SendFailure).await;
+    match &failure.body {
+        Body::SendFailure(f) => {
+            assert_eq!(f.failed, id);
+            assert_eq!(f.kind, FailureKind::UnknownAddressee);
+        }
+        _ => unreachable!(),
+    }
+    assert!(slack.sent.lock().unwrap().is_empty());
+    assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn answers_past_the_answer_limit_come_back_as_send_failures() {
+    let mail = Arc::new(Scripted::new("mailto", "mailto"));
+    let limit = AnswerLimit::new(2, Duration::from_secs(3600));
+    let router = Router::new().answer_limit("mailto", Some(limit));
+    let mut r = run_with(router, vec![mail.clone()]).await;
+    let mut question = Signal::message("are you there?");
+    question.meta.origin = Some(addr("mailto:responder@x"));
+    for _ in 0..2 {
+        r.handle
+            .send(question.reply(chatty_core::Message::text("yes")))
+            .await
+            .unwrap();
+    }
+    let third = question.reply(chatty_core::Message::text("yes"));
+    let id = r.handle.send(third).await.unwrap();
+    let failure = r.next_of(SignalKind::SendFailure).await;
+    match &failure.body {
+        Body::SendFailure(f) => {
+            assert_eq!(f.failed, id);
+            assert_eq!(f.kind, FailureKind::RateLimited);
+            assert_eq!(f.code.as_deref(), Some("answer-limit"));
+            assert!(f.message.contains("mailto:responder@x"), "{}", f.message);
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(mail.sent.lock().unwrap().len(), 2);
+    // Someone else still gets answers, and a message that answers nothing is not counted.
+    let mut other = Signal::message("hi");
+    other.meta.origin = Some(addr("mailto:person@x"));
+    r.handle
+        .send(other.reply(chatty_core::Message::text("hello")))
+        .await
+        .unwrap();
+    r.handle
+        .say(&addr("mailto:responder@x"), "news")
+        .await
+        .unwrap();
+    assert_eq!(mail.sent.lock().unwrap().len(), 4);
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn the_answer_limit_is_the_sessions_own_unless_the_router_is_told_otherwise() {
+    /// A session whose default is one answer per hour.
+    struct Strict(Arc<Scripted>);
+    impl Session for Strict {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn platform(&self) -> &str {
+            self.0.platform()
+        }
+        fn capabilities(&self, a: Option<&Address>) -> Capabilities {
+            self.0.capabilities(a)
+        }
+        fn run(
+            self: Arc<Self>,
+            inbound: InboundSink,
+        ) -> BoxFuture<'static, Result<(), SessionError>> {
+            self.0.clone().run(inbound)
+        }
+        fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>> {
+            self.0.send(signal)
+        }
+        fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
+            self.0.query(query)
+        }
+        fn answer_limit(&self) -> Option<AnswerLimit> {
+            Some(AnswerLimit::new(1, Duration::from_secs(3600)))
+        }
+    }
+    let mut question = Signal::message("?");
+    question.meta.origin = Some(addr("mailto:responder@x"));
+    for (router, expected) in [
+        (Router::new(), 1),
+        (Router::new().answer_limit("mailto", None), 3),
+    ] {
+        let strict = Arc::new(Strict(Arc::new(Scripted::new("mailto", "mailto"))));
+        let r = run_with(router, vec![strict.clone()]).await;
+        for _ in 0..3 {
+            r.handle
+                .send(question.reply(chatty_core::Message::text("!")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(strict.0.sent.lock().unwrap().len(), expected);
+        r.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn two_sessions_of_one_platform_with_one_name_are_refused() {
+    let router = Router::new()
+        .session(Scripted::new("xmpp", "xmpp"))
+        .session(Scripted::new("xmpp", "xmpp"))
+        .session(Scripted::new("mailto", "xmpp"));
+    let bot = chatty_core::from_fn(|_signal, _handle| async { Ok(()) });
+    let error = tokio::time::timeout(Duration::from_secs(5), router.run(bot))
+        .await
+        .expect("refused at once")
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two xmpp sessions are named `xmpp`"),
+        "{error}"
+    );
 }
