@@ -1,0 +1,498 @@
+//! The people of a web window: the hub the server shares, each person the tabs attach to, and
+//! each person's loop over inbound signals and its tabs' commands.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chatty_core::{
+    Address, AddressKind, Body, Bot, BotError, Content, DownloadFile, File, Handle, Inbound,
+    Router, Session, Signal, SignalId,
+};
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::client::{Flow, TICK, perform};
+use crate::state::{Action, ChatState};
+
+use super::limits::MAX_PEOPLE;
+use super::options::Token;
+use super::view::view;
+
+/// Makes the session of a guest: called with the name a tab asked for (or was given), it returns
+/// the session that serves that person, or why there is none.
+pub(super) type GuestSessions = Arc<dyn Fn(&str) -> Result<Arc<dyn Session>, String> + Send + Sync>;
+
+/// Locks a mutex, carrying on with its data after a panic elsewhere (plain data stays usable).
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the server shares: the token, the people and the stop signal.
+pub(super) struct Hub {
+    pub(super) token: Option<Token>,
+    pub(super) people: Mutex<Vec<Arc<Person>>>,
+    /// The `people` message every tab gets when it changes.
+    pub(super) roster: watch::Sender<Arc<str>>,
+    pub(super) guests: Option<GuestSessions>,
+    /// The state a guest starts with (the conversation with the bot open).
+    pub(super) template: ChatState,
+    pub(super) next_guest: AtomicUsize,
+    pub(super) shutdown: watch::Sender<bool>,
+    pub(super) guest_runs: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// One person of the window, as the tabs attached to it see it.
+pub(super) struct Person {
+    /// The name tabs pick it by (`?as=NAME`): a guest's name, or the first person's own id once
+    /// its session has started.
+    pub(super) name: Mutex<String>,
+    pub(super) own: Mutex<Option<Address>>,
+    pub(super) main: bool,
+    pub(super) commands: mpsc::Sender<Command>,
+    /// The latest `view` message.
+    pub(super) view: watch::Sender<Arc<str>>,
+    pub(super) tabs: AtomicUsize,
+}
+
+impl Person {
+    pub(super) fn new(name: String, main: bool) -> (Arc<Person>, mpsc::Receiver<Command>) {
+        let (commands, receiver) = mpsc::channel(64);
+        let (view, _) = watch::channel(Arc::<str>::from(""));
+        let person = Arc::new(Person {
+            name: Mutex::new(name),
+            own: Mutex::new(None),
+            main,
+            commands,
+            view,
+            tabs: AtomicUsize::new(0),
+        });
+        (person, receiver)
+    }
+
+    pub(super) fn name(&self) -> String {
+        lock(&self.name).clone()
+    }
+
+    pub(super) fn answers_to(&self, wanted: &str) -> bool {
+        if *lock(&self.name) == wanted {
+            return true;
+        }
+        lock(&self.own)
+            .as_ref()
+            .is_some_and(|own| own.id() == wanted || own.to_string() == wanted)
+    }
+}
+
+/// What a tab (or an upload or download request) asks of its person's loop.
+pub(super) enum Command {
+    /// A line of the input box, submitted: a message or a command.
+    Line(String),
+    /// The input box now holds this text (typing notifications follow from it).
+    Input(String),
+    /// Show the conversation with this address.
+    Open(String),
+    /// Send an uploaded file to `to` (the current conversation if `None`).
+    Upload {
+        to: Option<String>,
+        file: File,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The bytes of file `number` of conversation `conversation` (downloaded first when the file
+    /// is a URL).
+    Download {
+        conversation: String,
+        number: usize,
+        reply: oneshot::Sender<Result<File, String>>,
+    },
+}
+
+impl Hub {
+    pub(super) fn add_person(
+        &self,
+        name: String,
+        main: bool,
+    ) -> (Arc<Person>, mpsc::Receiver<Command>) {
+        let (person, commands) = Person::new(name, main);
+        lock(&self.people).push(person.clone());
+        self.publish_roster();
+        (person, commands)
+    }
+
+    pub(super) fn remove(&self, person: &Arc<Person>) {
+        lock(&self.people).retain(|p| !Arc::ptr_eq(p, person));
+        self.publish_roster();
+    }
+
+    pub(super) fn publish_roster(&self) {
+        let people: Vec<Value> = lock(&self.people)
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name(),
+                    "address": lock(&p.own)
+                        .as_ref()
+                        .map(|a| a.with_kind(AddressKind::Unknown).to_string()),
+                })
+            })
+            .collect();
+        let message = json!({
+            "type": "people",
+            "people": people,
+            "guests": self.guests.is_some(),
+        });
+        self.roster.send_replace(message.to_string().into());
+    }
+
+    /// The person a new tab is attached to, counted as attached (so that two tabs opening at
+    /// once are not both given the first person).
+    pub(super) fn pick(self: &Arc<Self>, wanted: Option<&str>) -> Result<Attached, String> {
+        let mut people = lock(&self.people);
+        let person = self.choose(&mut people, wanted)?;
+        person.tabs.fetch_add(1, Ordering::SeqCst);
+        Ok(Attached(person))
+    }
+
+    pub(super) fn choose(
+        self: &Arc<Self>,
+        people: &mut MutexGuard<'_, Vec<Arc<Person>>>,
+        wanted: Option<&str>,
+    ) -> Result<Arc<Person>, String> {
+        if let Some(wanted) = wanted {
+            if let Some(person) = people.iter().find(|p| p.answers_to(wanted)) {
+                return Ok(person.clone());
+            }
+            check_name(wanted)?;
+            // Until the first person's session has started, its name is not known: a tab asking
+            // for a name then must not make a guest who might be that person.
+            if people.iter().any(|p| p.main && lock(&p.own).is_none()) {
+                return Err(format!(
+                    "the window's session has not started yet: {wanted} cannot be picked yet"
+                ));
+            }
+            if self.guests.is_none() {
+                let names: Vec<String> = people.iter().map(|p| p.name()).collect();
+                return Err(format!(
+                    "no person {wanted} here (this window serves {})",
+                    names.join(", ")
+                ));
+            }
+            return self.start_guest(people, wanted.to_owned());
+        }
+        let main = people.iter().find(|p| p.main).cloned();
+        match main {
+            Some(main) if main.tabs.load(Ordering::SeqCst) == 0 || self.guests.is_none() => {
+                Ok(main)
+            }
+            _ if self.guests.is_some() => {
+                // A guest no tab shows any more is the next tab's (a closed tab's person).
+                if let Some(idle) = people
+                    .iter()
+                    .find(|p| !p.main && p.tabs.load(Ordering::SeqCst) == 0)
+                {
+                    return Ok(idle.clone());
+                }
+                let name = loop {
+                    let n = self.next_guest.fetch_add(1, Ordering::SeqCst);
+                    let name = format!("guest-{n}");
+                    if !people.iter().any(|p| p.answers_to(&name)) {
+                        break name;
+                    }
+                };
+                self.start_guest(people, name)
+            }
+            Some(main) => Ok(main),
+            None => Err("the window is closing".into()),
+        }
+    }
+
+    /// Starts a guest called `name` (the people are locked by the caller).
+    pub(super) fn start_guest(
+        self: &Arc<Self>,
+        people: &mut MutexGuard<'_, Vec<Arc<Person>>>,
+        name: String,
+    ) -> Result<Arc<Person>, String> {
+        let Some(sessions) = &self.guests else {
+            return Err("this window has no guests".into());
+        };
+        if *self.shutdown.borrow() {
+            return Err("the window is closing".into());
+        }
+        if people.len() >= MAX_PEOPLE {
+            return Err(format!("this window serves {MAX_PEOPLE} people already"));
+        }
+        let session = sessions(&name)?;
+        let (person, receiver) = Person::new(name, false);
+        people.push(person.clone());
+        let bot = PersonLoop {
+            state: self.template.clone(),
+            person: person.clone(),
+            commands: receiver,
+            hub: self.clone(),
+            downloads: HashMap::new(),
+        };
+        let hub = self.clone();
+        let gone = person.clone();
+        let mut shutdown = self.shutdown.subscribe();
+        let run = tokio::spawn(async move {
+            let stop = async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            };
+            let result = Router::new()
+                .shared_session(session)
+                .run_until(bot, stop)
+                .await;
+            if let Err(e) = result {
+                tracing::warn!("a guest of the web window stopped: {e}");
+            }
+            hub.remove(&gone);
+        });
+        let mut runs = lock(&self.guest_runs);
+        runs.retain(|r| !r.is_finished());
+        runs.push(run);
+        // The caller publishes the roster once the people are unlocked.
+        Ok(person)
+    }
+}
+
+/// Checks a person's name asked for by a tab.
+pub(super) fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a name: 1 to 32 letters, digits, -, _ or ."
+        ))
+    }
+}
+
+/// One person's loop: inbound signals, commands from its tabs and the clock, as the terminal
+/// window's loop does with keys.
+pub(super) struct PersonLoop {
+    pub(super) state: ChatState,
+    pub(super) person: Arc<Person>,
+    pub(super) commands: mpsc::Receiver<Command>,
+    pub(super) hub: Arc<Hub>,
+    /// Downloads by URL waiting for their file, by the id of the `DownloadFile` signal.
+    pub(super) downloads: HashMap<SignalId, oneshot::Sender<Result<File, String>>>,
+}
+
+impl Bot for PersonLoop {
+    async fn run(mut self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        self.publish();
+        loop {
+            let actions = tokio::select! {
+                signal = inbound.next() => match signal {
+                    Some(signal) => self.apply(signal),
+                    None => {
+                        self.state.info("every session has ended");
+                        break;
+                    }
+                },
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command, &handle).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.state.tick(Instant::now()),
+            };
+            for action in actions {
+                if self.perform(&handle, action).await == Flow::Quit {
+                    self.publish();
+                    return Ok(());
+                }
+            }
+            self.publish();
+        }
+        self.publish();
+        Ok(())
+    }
+}
+
+impl PersonLoop {
+    pub(super) fn apply(&mut self, signal: Signal) -> Vec<Action> {
+        if let Some(id) = &signal.meta.response_to
+            && let Some(reply) = self.downloads.remove(id)
+        {
+            let answer = match &signal.body {
+                Body::File(file) if matches!(file.content, Content::Bytes { .. }) => {
+                    Ok(file.clone())
+                }
+                Body::File(file) => Err(format!("the download of {} gave no bytes", file.name)),
+                Body::SendFailure(failure) => Err(failure.message.clone()),
+                Body::Unsupported(u) => Err(u.reason.clone()),
+                _ => {
+                    // Not the answer: keep waiting for it.
+                    self.downloads.insert(id.clone(), reply);
+                    return self.state.apply(&signal);
+                }
+            };
+            let _ = reply.send(answer);
+            return Vec::new();
+        }
+        let started = matches!(signal.body, Body::SessionStarted(_));
+        let actions = self.state.apply(&signal);
+        if started {
+            let own = self.state.own_address().cloned();
+            if self.person.main
+                && let Some(own) = &own
+            {
+                *lock(&self.person.name) = own.id().to_owned();
+            }
+            *lock(&self.person.own) = own;
+            self.hub.publish_roster();
+        }
+        actions
+    }
+
+    pub(super) async fn command(&mut self, command: Command, handle: &Handle) -> Vec<Action> {
+        match command {
+            Command::Line(line) => {
+                let word = line.split_whitespace().next().unwrap_or("");
+                match word {
+                    "/send" => {
+                        self.state.error(
+                            "the web window sends files by upload: use the file button below",
+                        );
+                        self.state.set_input("")
+                    }
+                    "/save" => {
+                        self.state
+                            .error("the web window saves files by their download links");
+                        self.state.set_input("")
+                    }
+                    _ => self.state.submit_line(&line),
+                }
+            }
+            Command::Input(text) => self.state.set_input(&text),
+            Command::Open(address) => {
+                match self.state.parse_address(&address) {
+                    Ok(address) => {
+                        self.state.open(address);
+                    }
+                    Err(e) => self.state.error(format!("cannot open {address}: {e}")),
+                }
+                Vec::new()
+            }
+            Command::Upload { to, file, reply } => {
+                let to = match to {
+                    Some(to) => self.state.parse_address(&to).map_err(|e| e.to_string()),
+                    None => self
+                        .state
+                        .current()
+                        .map(|c| c.address().clone())
+                        .ok_or_else(|| "no conversation to send to".to_owned()),
+                };
+                match to {
+                    Ok(to) => {
+                        let signal = self.state.file_sent(&to, file);
+                        match handle.send(signal).await {
+                            Ok(_) => {
+                                let _ = reply.send(Ok(()));
+                            }
+                            Err(e) => {
+                                self.state.error(format!("not sent: {e}"));
+                                let _ = reply.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                Vec::new()
+            }
+            Command::Download {
+                conversation,
+                number,
+                reply,
+            } => {
+                self.download(&conversation, number, reply, handle).await;
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) async fn download(
+        &mut self,
+        conversation: &str,
+        number: usize,
+        reply: oneshot::Sender<Result<File, String>>,
+        handle: &Handle,
+    ) {
+        let file = self
+            .state
+            .parse_address(conversation)
+            .ok()
+            .and_then(|a| self.state.conversation(&a))
+            .and_then(|c| number.checked_sub(1).and_then(|i| c.files().get(i)))
+            .cloned();
+        let Some(file) = file else {
+            let _ = reply.send(Err(format!("no file {number} in {conversation}")));
+            return;
+        };
+        if let Content::Bytes { .. } = file.content {
+            let _ = reply.send(Ok(file));
+            return;
+        }
+        let mut request = Signal::new(DownloadFile { file });
+        if let Some(own) = self.state.own_address() {
+            request = request.to(own.clone());
+        }
+        let id = request.meta.id.clone();
+        self.downloads.insert(id.clone(), reply);
+        if let Err(e) = handle.send(request).await
+            && let Some(reply) = self.downloads.remove(&id)
+        {
+            let _ = reply.send(Err(e.to_string()));
+        }
+    }
+
+    pub(super) async fn perform(&mut self, handle: &Handle, action: Action) -> Flow {
+        match action {
+            // A tab never reads or writes the server's disk.
+            Action::SendFile { .. } => {
+                self.state
+                    .error("the web window sends files by upload: use the file button below");
+                Flow::Continue
+            }
+            Action::SaveFile { .. } => {
+                self.state
+                    .error("the web window saves files by their download links");
+                Flow::Continue
+            }
+            action => perform(&mut self.state, handle, action).await,
+        }
+    }
+
+    pub(super) fn publish(&mut self) {
+        let view: Arc<str> = view(&self.state, &self.person.name()).into();
+        self.person.view.send_if_modified(|old| {
+            if *old == view {
+                false
+            } else {
+                *old = view.clone();
+                true
+            }
+        });
+    }
+}
+
+/// Counts a tab attached to a person while it lives.
+pub(super) struct Attached(pub(super) Arc<Person>);
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.0.tabs.fetch_sub(1, Ordering::SeqCst);
+    }
+}
