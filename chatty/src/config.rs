@@ -16,6 +16,9 @@ use serde::de::IgnoredAny;
 
 use chatty_core::Secret;
 
+mod sessions;
+pub use sessions::AnswerLimitConfig;
+
 /// The prefix of the environment variables that override config keys; `__` separates keys.
 pub const ENV_PREFIX: &str = "CHATTY_";
 
@@ -42,10 +45,15 @@ pub struct Config {
     pub bots: BTreeMap<String, BotConfig>,
 }
 
-/// One session: exactly one platform key, holding that platform's own config.
+/// One session: exactly one platform key, holding that platform's own config, and the settings
+/// the runner gives every session.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
+    /// How many answers one correspondent may get before a loop is suspected
+    /// ([`AnswerLimitConfig`]); the session's own default when absent.
+    #[serde(default)]
+    pub answer_limit: Option<AnswerLimitConfig>,
     /// An endpoint on an in-process direct network.
     #[serde(default)]
     pub direct: Option<DirectConfig>,
@@ -415,14 +423,18 @@ fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfi
         _ => PathBuf::from("."),
     };
     resolve_secret_files(&mut config, &dir);
+    let named = sessions::name_sessions(&mut config, &figment, &file);
     let loaded = LoadedConfig {
         config,
         file,
         figment,
         env_prefix: env_prefix.to_owned(),
     };
-    check_references(&loaded)?;
-    Ok(loaded)
+    match (check_references(&loaded), named) {
+        (Ok(()), Ok(())) => Ok(loaded),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(ConfigError::Several(vec![a, b])),
+    }
 }
 
 /// The platform key a session has, or an error.

@@ -132,6 +132,8 @@ enum Command {
 struct Built {
     name: String,
     sessions: Vec<Arc<dyn Session>>,
+    /// Answer limits the config sets, by session name (`None`: no limit).
+    answer_limits: Vec<(String, Option<chatty_core::AnswerLimit>)>,
     bot: BoxBot,
 }
 
@@ -325,12 +327,16 @@ impl Runner {
         for Built {
             name,
             sessions,
+            answer_limits,
             bot,
         } in built
         {
             let mut router = Router::new();
             for session in sessions {
                 router = router.shared_session(session);
+            }
+            for (session, limit) in answer_limits {
+                router = router.answer_limit(&session, limit);
             }
             let mut stop = stop_rx.clone();
             runs.spawn(async move {
@@ -435,14 +441,24 @@ impl Runner {
             let bot = wrap_logger(bot, bot_config, loaded, open_stores)
                 .await
                 .map_err(|message| invalid(format!("bots.{name}.logger"), message))?;
-            let bot_sessions = bot_config
+            let bot_sessions: Vec<Arc<dyn Session>> = bot_config
                 .sessions
                 .iter()
                 .filter_map(|s| sessions.get(s.as_str()).cloned())
                 .collect();
+            let answer_limits = bot_config
+                .sessions
+                .iter()
+                .filter_map(|key| {
+                    let setting = loaded.config.sessions.get(key)?.answer_limit?;
+                    let session = sessions.get(key.as_str())?;
+                    Some((session.name().to_owned(), setting.router_setting()?))
+                })
+                .collect();
             out.push(Built {
                 name: name.clone(),
                 sessions: bot_sessions,
+                answer_limits,
                 bot,
             });
         }

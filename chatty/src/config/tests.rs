@@ -179,3 +179,175 @@ fn environment_variables_override_keys() {
         Ok(())
     });
 }
+
+const TWO_ACCOUNTS: &str = r#"
+[sessions.one.xmpp]
+jid = "bob@example.org"
+password = { env = "BOB_PASSWORD" }
+
+[sessions.two.xmpp]
+jid = "carol@example.org"
+password = { env = "CAROL_PASSWORD" }
+
+[bots.echo]
+echo = {}
+sessions = ["one", "two"]
+"#;
+
+#[cfg(feature = "xmpp")]
+#[test]
+fn a_session_is_named_after_its_key_unless_it_sets_a_name() {
+    let (_dir, path) = file(TWO_ACCOUNTS);
+    let loaded = load_quiet(&path).unwrap();
+    let name = |key: &str| {
+        loaded.config.sessions[key]
+            .xmpp
+            .as_ref()
+            .unwrap()
+            .name
+            .clone()
+    };
+    assert_eq!(name("one"), "one");
+    assert_eq!(name("two"), "two");
+
+    let (_dir, path) = file(&TWO_ACCOUNTS.replace(
+        "[sessions.two.xmpp]\n",
+        "[sessions.two.xmpp]\nname = \"xmpp\"\n",
+    ));
+    let loaded = load_quiet(&path).unwrap();
+    let name = |key: &str| {
+        loaded.config.sessions[key]
+            .xmpp
+            .as_ref()
+            .unwrap()
+            .name
+            .clone()
+    };
+    assert_eq!(name("one"), "one");
+    assert_eq!(name("two"), "xmpp", "a `name` that is set is kept");
+}
+
+#[cfg(feature = "xmpp")]
+#[test]
+fn two_sessions_of_one_platform_with_one_name_are_an_error_naming_both_keys() {
+    let both_named = TWO_ACCOUNTS
+        .replace(
+            "[sessions.one.xmpp]\n",
+            "[sessions.one.xmpp]\nname = \"chat\"\n",
+        )
+        .replace(
+            "[sessions.two.xmpp]\n",
+            "[sessions.two.xmpp]\nname = \"chat\"\n",
+        );
+    let (message, path) = error(&both_named);
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.two`: has the name `chat`, as `sessions.one` has"
+        )),
+        "{message}"
+    );
+    // A key that is another session's explicit name clashes too.
+    let (message, _) = error(&TWO_ACCOUNTS.replace(
+        "[sessions.two.xmpp]\n",
+        "[sessions.two.xmpp]\nname = \"one\"\n",
+    ));
+    assert!(message.contains("`sessions.one`"), "{message}");
+    assert!(message.contains("key `sessions.two`"), "{message}");
+}
+
+#[test]
+fn two_direct_sessions_on_one_network_serving_one_bot_are_an_error() {
+    let (message, path) = error(
+        r#"
+[sessions.a.direct]
+endpoint = "a"
+[sessions.b.direct]
+endpoint = "b"
+[bots.echo]
+echo = {}
+sessions = ["a", "b"]
+"#,
+    );
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.b`: is on the direct network `direct`, as `sessions.a` is"
+        )),
+        "{message}"
+    );
+    // Serving two bots, each has its own addresses: fine.
+    let (_dir, path) = file(
+        r#"
+[sessions.a.direct]
+endpoint = "a"
+[sessions.b.direct]
+endpoint = "b"
+[bots.one]
+echo = {}
+sessions = ["a"]
+[bots.two]
+echo = {}
+sessions = ["b"]
+"#,
+    );
+    load_quiet(&path).unwrap();
+}
+
+#[cfg(feature = "xmpp")]
+#[test]
+fn a_key_that_cannot_name_a_session_needs_a_name() {
+    let dotted = TWO_ACCOUNTS.replace("[sessions.two.xmpp]", "[sessions.\"my chat\".xmpp]");
+    let dotted = dotted.replace(
+        "sessions = [\"one\", \"two\"]",
+        "sessions = [\"one\", \"my chat\"]",
+    );
+    let (message, _) = error(&dotted);
+    assert!(
+        message.contains("key `sessions.my chat`: `my chat` cannot name a session"),
+        "{message}"
+    );
+    let named = dotted.replace(
+        "[sessions.\"my chat\".xmpp]\n",
+        "[sessions.\"my chat\".xmpp]\nname = \"mine\"\n",
+    );
+    let (_dir, path) = file(&named);
+    let loaded = load_quiet(&path).unwrap();
+    assert_eq!(
+        loaded.config.sessions["my chat"]
+            .xmpp
+            .as_ref()
+            .unwrap()
+            .name,
+        "mine"
+    );
+}
+
+#[test]
+fn answer_limits_are_off_default_or_a_table() {
+    let with = |setting: &str| {
+        format!(
+            "[sessions.chat]\nanswer_limit = {setting}\n[sessions.chat.direct]\nendpoint = \"bot\"\n"
+        )
+    };
+    for (setting, expected) in [
+        ("false", AnswerLimitConfig::Off),
+        ("true", AnswerLimitConfig::Default),
+        (
+            "{ answers = 5, per_secs = 60 }",
+            AnswerLimitConfig::Limit(chatty_core::AnswerLimit::new(
+                5,
+                std::time::Duration::from_secs(60),
+            )),
+        ),
+    ] {
+        let (_dir, path) = file(&with(setting));
+        let loaded = load_quiet(&path).unwrap();
+        assert_eq!(loaded.config.sessions["chat"].answer_limit, Some(expected));
+    }
+    let (message, _) = error(&with("{ answers = 5 }"));
+    assert!(message.contains("sessions.chat.answer_limit"), "{message}");
+    assert!(message.contains("per_secs"), "{message}");
+    let (message, _) = error(&with("{ answers = 0, per_secs = 60 }"));
+    assert!(message.contains("at least 1"), "{message}");
+    let (message, _) = error(&with("\"often\""));
+    assert!(message.contains("`false`, `true` or"), "{message}");
+}
