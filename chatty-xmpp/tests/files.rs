@@ -89,7 +89,10 @@ async fn bytes_go_up_and_come_back_down() {
         None,
         format!("{base}/file_share/no-such-slot/gone.txt"),
     );
-    let request = bob.send(Signal::new(DownloadFile { file: missing })).await;
+    // No session delivered this URL, so the request names the session to fetch it with.
+    let request = bob
+        .send(Signal::new(DownloadFile { file: missing }).to(bob.address.clone()))
+        .await;
     let failure = bob.remote.next_of(SignalKind::SendFailure).await.unwrap();
     assert!(
         matches!(&failure.body, Body::SendFailure(f) if f.failed == request && f.message.contains("404")),
