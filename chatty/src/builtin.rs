@@ -1,10 +1,14 @@
 //! Built-in bots for operators and tests: an echo bot and a relay.
 
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Message, Signal};
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Signal};
 use futures::StreamExt;
 
-/// Answers every message with the same text (and subject), as a reply; files and user-defined
-/// signals come back unchanged. Typing and presence are not answered.
+/// Answers every message with everything it carried (text, subject, HTML, media, attachments),
+/// to everyone who saw it ([`Signal::reply_all`]: in a room the room, in a one-to-one chat the
+/// person, in a mail the sender and the other recipients as copies); files and user-defined
+/// signals come back unchanged. Typing, presence and edits are not answered, and neither is
+/// anything a machine sent ([`Signal::is_automatic`]: an out-of-office, a bounce, a list,
+/// another bot), so that two responders never answer each other forever.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -22,17 +26,15 @@ pub struct EchoBot;
 impl Bot for EchoBot {
     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         while let Some(signal) = inbound.next().await {
+            if signal.is_automatic() {
+                continue;
+            }
             let answer = match &signal.body {
-                Body::Message(m) if m.edit.is_none() => {
-                    let mut echo = Message::text(m.text.clone());
-                    echo.subject.clone_from(&m.subject);
-                    echo.html.clone_from(&m.html);
-                    Body::Message(echo)
-                }
+                Body::Message(m) if m.edit.is_none() => signal.body.clone(),
                 Body::File(_) | Body::UserDefined(_) => signal.body.clone(),
                 _ => continue,
             };
-            if handle.send(signal.reply(answer)).await.is_err() {
+            if handle.send(signal.reply_all(answer)).await.is_err() {
                 break;
             }
         }
@@ -42,7 +44,8 @@ impl Bot for EchoBot {
 
 /// Passes signals between pairs of addresses, both ways: what one says (a message, a file, a
 /// user-defined signal) goes to the other, a message's text labelled with who said it unless
-/// labels are off.
+/// labels are off. What a machine sent ([`Signal::is_automatic`]) is not passed on: relayed to
+/// another responder, an out-of-office would start a loop.
 ///
 /// ```
 /// use chatty::RelayBot;
@@ -120,6 +123,9 @@ impl RelayBot {
 impl Bot for RelayBot {
     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         while let Some(signal) = inbound.next().await {
+            if signal.is_automatic() {
+                continue;
+            }
             let Some(origin) = signal.meta.origin.clone() else {
                 continue;
             };
@@ -143,6 +149,7 @@ impl Bot for RelayBot {
 #[cfg(all(test, feature = "direct"))]
 mod tests {
     use super::*;
+    use chatty_core::Message;
     use chatty_direct::{Harness, Network, Person};
 
     #[tokio::test]
@@ -162,6 +169,60 @@ mod tests {
         harness.send(Signal::new(payload.clone())).await.unwrap();
         let back = harness.next().await.unwrap();
         assert_eq!(back.body, Body::UserDefined(payload));
+    }
+
+    #[tokio::test]
+    async fn echo_answers_with_everything_a_message_carried() {
+        let harness = Harness::start(EchoBot).await;
+        let report = chatty_core::File::bytes("report.pdf", Some("application/pdf"), &b"%PDF"[..]);
+        let logo = chatty_core::File::bytes("logo.png", Some("image/png"), &b"\x89PNG"[..]);
+        let message = Message::text("see attached")
+            .with_subject("Report")
+            .with_html("<p>see <img src=\"cid:logo\"></p>")
+            .with_media(chatty_core::Media {
+                id: Some("logo".into()),
+                file: logo,
+            })
+            .with_attachment(report);
+        harness.send(Signal::new(message.clone())).await.unwrap();
+        let (_, reply) = harness.expect_message().await;
+        assert_eq!(reply, message);
+    }
+
+    #[tokio::test]
+    async fn echo_never_answers_what_a_machine_sent() {
+        let harness = Harness::start(EchoBot).await;
+        for automatic in [
+            chatty_core::Automatic::Replied,
+            chatty_core::Automatic::Generated,
+            chatty_core::Automatic::Bulk,
+            chatty_core::Automatic::Report,
+            chatty_core::Automatic::Bot,
+        ] {
+            let mut out_of_office = Signal::message("I am away");
+            out_of_office.meta.automatic = Some(automatic);
+            harness.send(out_of_office).await.unwrap();
+        }
+        harness.say("are you there?").await;
+        // The first answer is the person's: nothing was answered before it.
+        let (_, reply) = harness.expect_message().await;
+        assert_eq!(reply.text, "are you there?");
+    }
+
+    #[tokio::test]
+    async fn relay_passes_nothing_a_machine_sent() {
+        let network = Network::new();
+        let relay = RelayBot::new().pair(network.address("alice"), network.address("bob"));
+        let _harness = Harness::start_on(network.clone(), "relay", relay).await;
+        let alice = Person::join(&network, "alice").await;
+        let bob = Person::join(&network, "bob").await;
+        let relay = network.address("relay");
+        let mut away = Signal::message("I am away").to(relay.clone());
+        away.meta.automatic = Some(chatty_core::Automatic::Replied);
+        alice.send(away).await.unwrap();
+        alice.say(&relay, "hi bob").await;
+        let (_, m) = bob.expect_message().await;
+        assert_eq!(m.text, "alice: hi bob");
     }
 
     #[tokio::test]

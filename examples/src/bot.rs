@@ -36,6 +36,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
 /// - Every answer is preceded by a typing notification (`Status::Typing`, composing).
 /// - A file is acknowledged with its name and size.
 /// - When its session is about to end, it says goodbye to everyone it talked with.
+/// - Answers go to everyone who saw the message ([`Signal::reply_all`]): the room, the person,
+///   or a mail's sender with its other recipients as copies.
+/// - Anything a machine sent ([`Signal::is_automatic`]: an out-of-office, a bounce, a list,
+///   another bot) is never answered, so that two responders never answer each other forever.
 ///
 /// ```
 /// use chatty_direct::Harness;
@@ -115,6 +119,9 @@ impl Bot for DemoBot {
         // Whom the bot talked with, and how many messages each sent.
         let mut people: BTreeMap<Address, u64> = BTreeMap::new();
         while let Some(signal) = inbound.next().await {
+            if signal.is_automatic() {
+                continue;
+            }
             let Some(from) = signal.meta.origin.clone() else {
                 continue;
             };
@@ -132,11 +139,11 @@ impl Bot for DemoBot {
                     }
                     tokio::time::sleep(self.typing_delay).await;
                     let answer = self.answer(&message.text, &from, count, &handle).await;
-                    handle.send(signal.reply(answer)).await?;
+                    handle.send(signal.reply_all(answer)).await?;
                 }
                 Body::File(file) => {
                     let text = format!("Thanks for {} ({}).", file.name, size(file));
-                    handle.send(signal.reply(Message::text(text))).await?;
+                    handle.send(signal.reply_all(Message::text(text))).await?;
                 }
                 // The session is about to end: the last chance to send.
                 Body::SessionAboutToEnd(_) => {
@@ -215,5 +222,30 @@ fn size(file: &File) -> String {
         chatty_core::Content::Bytes { data } => format!("{} bytes", data.len()),
         chatty_core::Content::Url { size: Some(n), .. } => format!("{n} bytes, by URL"),
         chatty_core::Content::Url { .. } => "by URL".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatty_core::Automatic;
+    use chatty_direct::Harness;
+
+    #[tokio::test]
+    async fn never_answers_what_a_machine_sent() {
+        let harness = Harness::start(DemoBot::new()).await;
+        let mut out_of_office = Signal::message("I am away until Monday");
+        out_of_office.meta.automatic = Some(Automatic::Replied);
+        harness.send(out_of_office).await.unwrap();
+        let mut other_bot = Signal::new(File::bytes("x.txt", None, &b"x"[..]));
+        other_bot.meta.automatic = Some(Automatic::Bot);
+        harness.send(other_bot).await.unwrap();
+        harness.say("hello").await;
+        // The first thing the bot says answers the person: nothing came before it.
+        let first = harness.next().await.unwrap();
+        assert!(matches!(first.body, Body::StatusChange(_)), "{first:?}");
+        let (_, answer) = harness.expect_message().await;
+        assert_eq!(answer.text, "echo: hello (backwards: olleh)");
+        harness.stop().await.unwrap();
     }
 }
