@@ -500,7 +500,7 @@ async fn history_on(
         .collect();
     uids.sort_unstable_by(|a, b| b.cmp(a));
     if let Some(before) = &page.before {
-        let wire = crate::convert::wire_id(before);
+        let wire = crate::convert::ids::wire_id(before);
         let found = session
             .uid_search(format!(
                 "HEADER Message-ID {}",

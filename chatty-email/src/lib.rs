@@ -12,7 +12,8 @@ pub use chatty_core::Secret;
 pub use config::{
     ConfigError, EmailConfig, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
-pub use convert::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, ID_DOMAIN, signal_id, wire_id};
+pub use convert::ids::{ID_DOMAIN, signal_id, wire_id};
+pub use convert::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL};
 pub use session::EmailSession;
 
 /// The platform name: the scheme of the session's addresses (`mailto:alice@example.org`).

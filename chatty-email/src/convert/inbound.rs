@@ -1,0 +1,257 @@
+//! Inbound: a raw mail (mail-parser) as a signal, a delivery report, or why it cannot be
+//! understood.
+
+use chatty_core::reexports::bytes::Bytes;
+use chatty_core::reexports::serde_json;
+use chatty_core::reexports::time::OffsetDateTime;
+use chatty_core::{
+    Body, Content, File, Media, Message as ChattyMessage, Metadata, Signal, SignalId, UserDefined,
+};
+use mail_parser::{GetHeader, Message, MimeHeaders, PartType};
+
+use super::dsn::delivery_report;
+use super::ids::signal_id;
+use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Inbound, Mapper, Thread};
+use crate::config::is_mail_address;
+
+impl Mapper {
+    /// Parses one raw mail.
+    pub(crate) fn inbound(&self, raw: &[u8]) -> (Inbound, Option<(SignalId, Thread)>) {
+        let Some(mail) = self.parser.parse(raw) else {
+            return (
+                Inbound::Malformed("a mail that cannot be parsed at all (empty?)".into()),
+                None,
+            );
+        };
+        match self.try_inbound(&mail) {
+            Ok(result) => result,
+            Err(e) => (Inbound::Malformed(e), None),
+        }
+    }
+
+    fn try_inbound(
+        &self,
+        mail: &Message<'_>,
+    ) -> Result<(Inbound, Option<(SignalId, Thread)>), String> {
+        let from = mail
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .filter(|a| is_mail_address(a))
+            .ok_or_else(|| {
+                let id = mail.message_id().unwrap_or("(none)");
+                format!("a mail without a usable From address (Message-ID {id})")
+            })?;
+        let origin = self.address(from)?;
+        let id = mail
+            .message_id()
+            .filter(|id| !id.is_empty())
+            .map_or_else(SignalId::generate, signal_id);
+        let mut meta = Metadata::with_id(id.clone());
+        meta.origin = Some(origin);
+        meta.sent = Some(
+            mail.date()
+                .and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok())
+                .unwrap_or_else(chatty_core::now),
+        );
+        meta.addressees = mail
+            .to()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address())
+            .filter(|a| is_mail_address(a))
+            .filter_map(|a| self.address(a).ok())
+            .collect();
+        meta.visible_to = mail
+            .cc()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address())
+            .filter(|a| is_mail_address(a))
+            .filter_map(|a| self.address(a).ok())
+            .collect();
+        let in_reply_to = first_id(mail.in_reply_to());
+        let references = id_list(mail.references());
+        meta.response_to = in_reply_to
+            .clone()
+            .or_else(|| references.last().cloned())
+            .map(|r| signal_id(&r));
+
+        if let Some(report) = delivery_report(mail) {
+            return Ok((Inbound::Report(report, Box::new(meta)), None));
+        }
+
+        let subject = mail.subject().map(str::to_owned).filter(|s| !s.is_empty());
+        let mut thread_refs = references;
+        if thread_refs.is_empty()
+            && let Some(parent) = in_reply_to
+        {
+            thread_refs.push(parent);
+        }
+        let thread = Thread {
+            subject: subject.clone(),
+            references: thread_refs,
+        };
+        let parts = Parts::of(mail);
+        let header_text = |name: &str| {
+            mail.header(name)
+                .and_then(|v| v.as_text())
+                .map(|s| s.trim().to_owned())
+        };
+        let body: Body = if let Some(name) = header_text(HEADER_SIGNAL) {
+            let json = parts.json.ok_or_else(|| {
+                format!(
+                    "the user-defined signal {name:?} in mail {id} has no application/json part"
+                )
+            })?;
+            let payload: serde_json::Value = serde_json::from_slice(&json).map_err(|e| {
+                format!("the user-defined signal {name:?} in mail {id} is not JSON: {e}")
+            })?;
+            UserDefined { name, payload }.into()
+        } else {
+            match header_text(HEADER_BODY).as_deref() {
+                Some("file") => {
+                    let file = parts
+                        .attachments
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| format!("the file mail {id} has no attachment"))?;
+                    file.into()
+                }
+                Some("file-url") => {
+                    let url = parts.text.unwrap_or_default().trim().to_owned();
+                    if url.is_empty() {
+                        return Err(format!("the file link mail {id} has no URL"));
+                    }
+                    let name = header_text(HEADER_FILE_NAME).unwrap_or_else(|| url.clone());
+                    File::url(name, parts.url_media_type.as_deref(), url).into()
+                }
+                _ => ChattyMessage {
+                    // An HTML-only mail: its text is the HTML converted by mail-parser.
+                    text: match parts.text {
+                        Some(text) => text,
+                        None if parts.html.is_some() => mail
+                            .body_text(0)
+                            .map(|t| t.into_owned())
+                            .unwrap_or_default(),
+                        None => String::new(),
+                    },
+                    subject,
+                    html: parts.html,
+                    media: parts.media,
+                    attachments: parts.attachments,
+                    edit: None,
+                }
+                .into(),
+            }
+        };
+        Ok((
+            Inbound::Signal(Box::new(Signal { meta, body })),
+            Some((id, thread)),
+        ))
+    }
+}
+
+/// The first message id of a header (In-Reply-To).
+fn first_id(value: &mail_parser::HeaderValue<'_>) -> Option<String> {
+    id_list(value).into_iter().next()
+}
+
+/// The message ids of a header (References), in order.
+fn id_list(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
+    match value {
+        mail_parser::HeaderValue::Text(t) => vec![t.to_string()],
+        mail_parser::HeaderValue::TextList(list) => list.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .map(|s| {
+        s.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
+    })
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+/// The leaf parts of a mail, sorted into what a message carries.
+#[derive(Default)]
+struct Parts {
+    text: Option<String>,
+    html: Option<String>,
+    media: Vec<Media>,
+    attachments: Vec<File>,
+    json: Option<Vec<u8>>,
+    url_media_type: Option<String>,
+}
+
+impl Parts {
+    fn of(mail: &Message<'_>) -> Parts {
+        let mut parts = Parts::default();
+        for (index, part) in mail.parts.iter().enumerate() {
+            if matches!(part.body, PartType::Multipart(_)) {
+                continue;
+            }
+            let ctype = part.content_type();
+            let full_type = ctype.map(|c| match c.subtype() {
+                Some(sub) => format!("{}/{}", c.ctype(), sub).to_ascii_lowercase(),
+                None => c.ctype().to_ascii_lowercase(),
+            });
+            let is_attachment = part
+                .content_disposition()
+                .is_some_and(|d| d.is_attachment());
+            let content_id = part.content_id().map(|id| {
+                id.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            });
+            let name = part.attachment_name().map(str::to_owned);
+            if index == 0
+                && let Some(media_type) = part
+                    .headers
+                    .header("X-Chatty-Media-Type")
+                    .and_then(|h| h.value().as_text())
+            {
+                parts.url_media_type = Some(media_type.trim().to_owned());
+            }
+            match (&part.body, full_type.as_deref()) {
+                (PartType::Text(text), None | Some("text/plain"))
+                    if !is_attachment && content_id.is_none() && parts.text.is_none() =>
+                {
+                    // The line break that ends a mail's body (SMTP ends every body with one) is
+                    // not part of the text.
+                    let text = text
+                        .strip_suffix("\r\n")
+                        .or_else(|| text.strip_suffix('\n'))
+                        .unwrap_or(text);
+                    parts.text = Some(text.to_string());
+                }
+                (PartType::Html(html), _)
+                    if !is_attachment && content_id.is_none() && parts.html.is_none() =>
+                {
+                    parts.html = Some(html.to_string());
+                }
+                (_, Some("application/json")) if !is_attachment && parts.json.is_none() => {
+                    parts.json = Some(part.contents().to_vec());
+                }
+                _ => {
+                    let data = Bytes::copy_from_slice(part.contents());
+                    let file = File {
+                        name: name.clone().unwrap_or_else(|| format!("part-{index}")),
+                        media_type: full_type.clone(),
+                        content: Content::Bytes { data },
+                    };
+                    match content_id {
+                        Some(id) if !is_attachment => {
+                            parts.media.push(Media { id: Some(id), file })
+                        }
+                        _ => parts.attachments.push(file),
+                    }
+                }
+            }
+        }
+        parts
+    }
+}

@@ -1,0 +1,157 @@
+//! Mapping between mails and signals, both ways. Pure functions: no network here.
+//!
+//! Outbound, a signal becomes a MIME mail (mail-builder) and an SMTP envelope. Inbound, a raw
+//! mail (mail-parser) becomes one signal, a delivery report (DSN, RFC 3464), or a
+//! [`SystemError`] for a mail that cannot be understood; the mails around it are unaffected.
+
+use std::collections::{HashMap, VecDeque};
+
+use chatty_core::{
+    Address, AddressKind, FailureKind, Metadata, Refusal, Signal, SignalId, SystemError,
+};
+use mail_parser::MessageParser;
+
+use crate::PLATFORM;
+use crate::config::is_mail_address;
+
+mod dsn;
+pub(crate) mod ids;
+mod inbound;
+mod outbound;
+#[cfg(test)]
+mod tests;
+
+/// The header naming a user-defined signal; its payload is the mail's `application/json` part.
+pub const HEADER_SIGNAL: &str = "X-Chatty-Signal";
+/// The header marking a mail that carries a File signal (`file`, or `file-url` for a link).
+pub const HEADER_BODY: &str = "X-Chatty-Body";
+/// The header with a linked file's name (`X-Chatty-Body: file-url`).
+pub const HEADER_FILE_NAME: &str = "X-Chatty-File-Name";
+/// The component named in system errors.
+pub(crate) const COMPONENT: &str = "email";
+/// How many mails' subjects and references are remembered for replies.
+const THREAD_MEMORY: usize = 4096;
+
+/// A system error signal about one mail.
+pub(crate) fn system_error(message: impl Into<String>) -> Signal {
+    Signal::new(SystemError {
+        component: COMPONENT.into(),
+        message: message.into(),
+    })
+}
+
+/// What the session remembers of a mail for replies to it: its subject and references.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Thread {
+    subject: Option<String>,
+    references: Vec<String>,
+}
+
+/// A bounded memory of threads, by signal id.
+#[derive(Debug, Default)]
+pub(crate) struct Threads {
+    map: HashMap<SignalId, Thread>,
+    order: VecDeque<SignalId>,
+}
+
+impl Threads {
+    pub(crate) fn remember(&mut self, id: SignalId, thread: Thread) {
+        if self.map.insert(id.clone(), thread).is_none() {
+            self.order.push_back(id);
+            while self.order.len() > THREAD_MEMORY {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn get(&self, id: &SignalId) -> Option<&Thread> {
+        self.map.get(id)
+    }
+}
+
+/// An outbound mail: its SMTP envelope and bytes.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) thread: Thread,
+}
+
+/// A delivery report (DSN) found in an inbound mail.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Report {
+    /// The id of the mail it reports on.
+    pub(crate) original: SignalId,
+    /// What happened: failed, or delivered (relayed, expanded).
+    pub(crate) failed: bool,
+    /// The DSN status code (`5.1.1`), if given.
+    pub(crate) status: Option<String>,
+    /// The reason, in words.
+    pub(crate) message: String,
+}
+
+/// What an inbound mail is.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A signal for the bot.
+    Signal(Box<Signal>),
+    /// A delivery report about a mail the bot sent; the signal is its `SendFailure` when it
+    /// failed, with the report's own metadata.
+    Report(Report, Box<Metadata>),
+    /// A mail that cannot be understood: a system error with this message.
+    Malformed(String),
+}
+
+/// Knows the session's own address and name, and maps with them.
+#[derive(Debug, Clone)]
+pub(crate) struct Mapper {
+    name: String,
+    own: Address,
+    own_mail: String,
+    parser: MessageParser,
+}
+
+impl Mapper {
+    pub(crate) fn new(name: &str, own_mail: &str) -> Result<Self, String> {
+        let mut mapper = Mapper {
+            name: name.to_owned(),
+            own: Address::new(PLATFORM, "placeholder@localhost").map_err(|e| e.to_string())?,
+            own_mail: own_mail.to_owned(),
+            parser: MessageParser::default(),
+        };
+        mapper.own = mapper.address(own_mail)?;
+        Ok(mapper)
+    }
+
+    /// The bot's own address.
+    pub(crate) fn own(&self) -> &Address {
+        &self.own
+    }
+
+    /// An address on this session for the mail address `mail` (an individual: a list address
+    /// cannot be told apart from a person's).
+    pub(crate) fn address(&self, mail: &str) -> Result<Address, String> {
+        let address = if self.name == PLATFORM {
+            Address::new(PLATFORM, mail)
+        } else {
+            Address::with_session(PLATFORM, &self.name, mail)
+        };
+        address
+            .map(|a| a.with_kind(AddressKind::Individual))
+            .map_err(|e| format!("the mail address {mail:?} is not an address: {e}"))
+    }
+
+    /// The mail address of a chatty address, if it is one of this platform's.
+    fn mail_of(address: &Address) -> Result<&str, Refusal> {
+        if address.platform() != PLATFORM || !is_mail_address(address.id()) {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!("{address} is not a mail address (mailto:user@domain)"),
+            ));
+        }
+        Ok(address.id())
+    }
+}

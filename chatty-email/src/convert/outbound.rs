@@ -1,0 +1,225 @@
+//! Outbound: a signal as a MIME mail (mail-builder) and its SMTP envelope.
+
+use chatty_core::reexports::bytes::Bytes;
+use chatty_core::reexports::serde_json;
+use chatty_core::{Body, Content, FailureKind, File, Message as ChattyMessage, Refusal, Signal};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::date::Date;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::text::Text;
+use mail_builder::mime::{BodyPart, MimePart};
+
+use super::ids::wire_id;
+use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Mapper, Outbound, Thread, Threads};
+
+impl Mapper {
+    /// The mail for an outbound signal, or why it cannot be sent.
+    pub(crate) fn outbound(&self, signal: &Signal, threads: &Threads) -> Result<Outbound, Refusal> {
+        let to: Vec<&str> = signal
+            .meta
+            .addressees
+            .iter()
+            .map(Self::mail_of)
+            .collect::<Result<_, _>>()?;
+        if to.is_empty() {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                "a mail needs at least one addressee",
+            ));
+        }
+        let cc: Vec<&str> = signal
+            .meta
+            .visible_to
+            .iter()
+            .map(Self::mail_of)
+            .collect::<Result<_, _>>()?;
+        let id = wire_id(&signal.meta.id);
+        let mut builder = MessageBuilder::new()
+            .from(self.own_mail.as_str())
+            .to(to.clone())
+            .message_id(id.clone());
+        if !cc.is_empty() {
+            builder = builder.cc(cc.clone());
+        }
+        let sent = signal.meta.sent.unwrap_or_else(chatty_core::now);
+        builder = builder.date(Date::new(sent.unix_timestamp()));
+        let parent = signal.meta.response_to.as_ref();
+        let parent_thread = parent.and_then(|p| threads.get(p));
+        let mut references = Vec::new();
+        if let Some(parent) = parent {
+            let parent_wire = wire_id(parent);
+            if let Some(thread) = parent_thread {
+                references.extend(thread.references.iter().cloned());
+            }
+            references.push(parent_wire.clone());
+            builder = builder
+                .in_reply_to(parent_wire)
+                .references(MessageId::new_list(references.iter().map(String::as_str)));
+        }
+        let mut subject = None;
+        let body: MimePart<'static> = match &signal.body {
+            Body::Message(message) => {
+                if message.edit.is_some() {
+                    return Err(Refusal::new(
+                        FailureKind::Rejected,
+                        "email cannot edit a mail that was sent",
+                    ));
+                }
+                subject = message.subject.clone().or_else(|| {
+                    parent_thread
+                        .and_then(|t| t.subject.as_deref())
+                        .map(reply_subject)
+                });
+                message_body(message)
+            }
+            Body::File(file) => match &file.content {
+                Content::Bytes { data } => {
+                    builder = builder.header(HEADER_BODY, Text::new("file"));
+                    MimePart::new(
+                        "multipart/mixed",
+                        vec![
+                            MimePart::new("text/plain", format!("File: {}\r\n", file.name)),
+                            attachment(file, data),
+                        ],
+                    )
+                }
+                Content::Url { url, .. } => {
+                    builder = builder
+                        .header(HEADER_BODY, Text::new("file-url"))
+                        .header(HEADER_FILE_NAME, Text::new(file.name.clone()));
+                    let mut part = MimePart::new("text/plain", format!("{url}\r\n"));
+                    if let Some(media_type) = &file.media_type {
+                        part = part.header("X-Chatty-Media-Type", Text::new(media_type.clone()));
+                    }
+                    part
+                }
+            },
+            Body::UserDefined(user) => {
+                if user.name.is_empty() || user.name.chars().any(|c| c.is_control()) {
+                    return Err(Refusal::new(
+                        FailureKind::Rejected,
+                        "a user-defined signal's name must be non-empty, without control characters",
+                    ));
+                }
+                let json = serde_json::to_string(&user.payload).map_err(|e| {
+                    Refusal::new(FailureKind::Other, format!("the payload is not JSON: {e}"))
+                })?;
+                builder = builder.header(HEADER_SIGNAL, Text::new(user.name.clone()));
+                MimePart::new(
+                    "multipart/mixed",
+                    vec![
+                        MimePart::new(
+                            "text/plain",
+                            format!(
+                                "A Chatty signal \"{}\"; its payload is the JSON part.\r\n",
+                                user.name
+                            ),
+                        ),
+                        MimePart::new(
+                            ContentType::new("application/json").attribute("charset", "utf-8"),
+                            BodyPart::Text(json.into()),
+                        )
+                        .inline(),
+                    ],
+                )
+            }
+            other => {
+                return Err(Refusal::new(
+                    FailureKind::Rejected,
+                    format!("email cannot carry {:?} signals", other.kind()),
+                ));
+            }
+        };
+        if let Some(subject) = &subject {
+            builder = builder.subject(subject.clone());
+        }
+        let bytes = builder
+            .body(body)
+            .write_to_vec()
+            .map_err(|e| Refusal::new(FailureKind::Other, format!("cannot write the mail: {e}")))?;
+        Ok(Outbound {
+            from: self.own_mail.clone(),
+            to: to.into_iter().chain(cc).map(str::to_owned).collect(),
+            bytes,
+            thread: Thread {
+                subject,
+                references,
+            },
+        })
+    }
+}
+
+/// `Re: subject`, unless the subject is a reply already.
+fn reply_subject(subject: &str) -> String {
+    if subject.len() >= 3 && subject[..3].eq_ignore_ascii_case("re:") {
+        subject.to_owned()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+/// The MIME body of a message: text (and HTML with its inline media) as alternatives,
+/// attachments after them.
+fn message_body(message: &ChattyMessage) -> MimePart<'static> {
+    let mut text = message.text.clone();
+    let mut inline = Vec::new();
+    for media in &message.media {
+        match &media.file.content {
+            Content::Bytes { data } => {
+                let mut part = MimePart::new(media_type(&media.file), data.to_vec()).inline();
+                if let Some(id) = &media.id {
+                    part = part.cid(id.clone());
+                }
+                part = part.header(
+                    "Content-Disposition",
+                    ContentType::new("inline").attribute("filename", media.file.name.clone()),
+                );
+                inline.push(part);
+            }
+            Content::Url { url, .. } => {
+                text.push_str(&format!("\r\n{}: {url}", media.file.name));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for file in &message.attachments {
+        match &file.content {
+            Content::Bytes { data } => files.push(attachment(file, data)),
+            Content::Url { url, .. } => text.push_str(&format!("\r\n{}: {url}", file.name)),
+        }
+    }
+    let text_part = MimePart::new("text/plain", text);
+    let main = match &message.html {
+        Some(html) => {
+            let html_part = MimePart::new("text/html", html.clone());
+            let html_part = if inline.is_empty() {
+                html_part
+            } else {
+                let mut related = vec![html_part];
+                related.append(&mut inline);
+                MimePart::new("multipart/related", related)
+            };
+            MimePart::new("multipart/alternative", vec![text_part, html_part])
+        }
+        None => text_part,
+    };
+    if inline.is_empty() && files.is_empty() {
+        return main;
+    }
+    let mut parts = vec![main];
+    parts.append(&mut inline);
+    parts.append(&mut files);
+    MimePart::new("multipart/mixed", parts)
+}
+
+fn media_type(file: &File) -> String {
+    file.media_type
+        .clone()
+        .filter(|t| t.contains('/') && !t.chars().any(|c| c.is_whitespace() || c == ';'))
+        .unwrap_or_else(|| "application/octet-stream".to_owned())
+}
+
+fn attachment(file: &File, data: &Bytes) -> MimePart<'static> {
+    MimePart::new(media_type(file), data.to_vec()).attachment(file.name.clone())
+}
