@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
-    Address, AddressKind, Answer, Body, Capabilities, ConnectionError, DeliveryStatus, FailureKind,
-    Features, InboundSink, Query, QueryError, Refusal, Revealed, SendFailure, Session, SessionEnd,
-    SessionError, Signal, SignalId, Signals,
+    Address, AddressKind, Answer, AnswerLimit, Body, Capabilities, ConnectionError, DeliveryStatus,
+    FailureKind, Features, InboundSink, Query, QueryError, Refusal, Revealed, SendFailure, Session,
+    SessionEnd, SessionError, Signal, SignalId, Signals,
 };
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
@@ -583,6 +583,12 @@ impl Session for EmailSession {
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
         Box::pin(async move { self.answer(&query).await })
     }
+
+    /// [`AnswerLimit::MAIL`]: 100 answers to one correspondent per hour, the guard against a
+    /// loop with an automatic responder that ignores `Auto-Submitted`.
+    fn answer_limit(&self) -> Option<AnswerLimit> {
+        Some(AnswerLimit::MAIL)
+    }
 }
 
 #[cfg(test)]
@@ -604,6 +610,30 @@ mod tests {
         d.update(&id, failed.clone());
         d.update(&id, DeliveryStatus::Delivered);
         assert_eq!(d.get(&id), failed);
+    }
+
+    #[tokio::test]
+    async fn the_answer_limit_is_the_mail_default() {
+        let config = EmailConfig::new(
+            "bot@example.org",
+            "secret",
+            crate::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(9),
+                tls: TlsMode::Plaintext,
+                auth: false,
+            },
+            InboundConfig::Pop3(crate::Pop3Config {
+                host: "127.0.0.1".into(),
+                port: Some(9),
+                tls: TlsMode::Plaintext,
+                poll_interval_ms: 1000,
+                delete: false,
+            }),
+        );
+        let session = EmailSession::new(config).unwrap();
+        assert_eq!(session.answer_limit(), Some(AnswerLimit::MAIL));
+        assert_ne!(AnswerLimit::MAIL, AnswerLimit::CHAT);
     }
 
     #[test]

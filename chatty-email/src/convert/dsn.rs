@@ -136,7 +136,7 @@ fn header_in(text: &str, name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{Inbound, Mapper};
     use crate::PLATFORM;
     use chatty_core::Address;
@@ -149,7 +149,8 @@ mod tests {
         Address::new(PLATFORM, mail).unwrap()
     }
 
-    const POSTFIX_DSN: &str = "From: Mail Delivery System <MAILER-DAEMON@localhost>\r
+    /// A bounce as the test Postfix writes it.
+    pub(crate) const POSTFIX_DSN: &str = "From: Mail Delivery System <MAILER-DAEMON@localhost>\r
 Subject: Undelivered Mail Returned to Sender\r
 To: m00@localhost\r
 MIME-Version: 1.0\r

@@ -9,6 +9,7 @@ use chatty_core::{
 };
 use mail_parser::{GetHeader, Message, MimeHeaders, PartType};
 
+use super::automatic;
 use super::dsn::delivery_report;
 use super::ids::signal_id;
 use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Inbound, Mapper, Thread};
@@ -49,6 +50,7 @@ impl Mapper {
             .map_or_else(SignalId::generate, signal_id);
         let mut meta = Metadata::with_id(id.clone());
         meta.origin = Some(origin);
+        meta.automatic = automatic::detect(mail);
         meta.sent = Some(
             mail.date()
                 .and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok())

@@ -14,6 +14,7 @@ use mail_parser::MessageParser;
 use crate::PLATFORM;
 use crate::config::is_mail_address;
 
+mod automatic;
 mod dsn;
 pub(crate) mod ids;
 mod inbound;

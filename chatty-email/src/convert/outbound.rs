@@ -2,7 +2,9 @@
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::serde_json;
-use chatty_core::{Body, Content, FailureKind, File, Message as ChattyMessage, Refusal, Signal};
+use chatty_core::{
+    Automatic, Body, Content, FailureKind, File, Message as ChattyMessage, Refusal, Signal,
+};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::date::Date;
@@ -10,30 +12,14 @@ use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 
+use super::automatic::{SUPPRESS, auto_submitted};
 use super::ids::wire_id;
 use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Mapper, Outbound, Thread, Threads};
 
 impl Mapper {
     /// The mail for an outbound signal, or why it cannot be sent.
     pub(crate) fn outbound(&self, signal: &Signal, threads: &Threads) -> Result<Outbound, Refusal> {
-        let to: Vec<&str> = signal
-            .meta
-            .addressees
-            .iter()
-            .map(Self::mail_of)
-            .collect::<Result<_, _>>()?;
-        if to.is_empty() {
-            return Err(Refusal::new(
-                FailureKind::UnknownAddressee,
-                "a mail needs at least one addressee",
-            ));
-        }
-        let cc: Vec<&str> = signal
-            .meta
-            .visible_to
-            .iter()
-            .map(Self::mail_of)
-            .collect::<Result<_, _>>()?;
+        let (to, cc) = self.recipients(signal)?;
         let id = wire_id(&signal.meta.id);
         let mut builder = MessageBuilder::new()
             .from(self.own_mail.as_str())
@@ -41,6 +27,14 @@ impl Mapper {
             .message_id(id.clone());
         if !cc.is_empty() {
             builder = builder.cc(cc.clone());
+        }
+        if let Some(value) = auto_submitted(signal) {
+            builder = builder
+                .header("Auto-Submitted", Text::new(value))
+                .header("X-Auto-Response-Suppress", Text::new(SUPPRESS));
+        }
+        if signal.meta.automatic == Some(Automatic::Bulk) {
+            builder = builder.header("Precedence", Text::new("bulk"));
         }
         let sent = signal.meta.sent.unwrap_or_else(chatty_core::now);
         builder = builder.date(Date::new(sent.unix_timestamp()));
@@ -148,11 +142,55 @@ impl Mapper {
             },
         })
     }
+
+    /// `To` (the addressees) and `Cc` (who else sees it) of an outbound signal: each mail
+    /// address once (in `To` if it is in both), never the bot's own; when only copies are left
+    /// (an answer to the bot's own mail), they become `To`. Addresses are told apart without
+    /// regard to case.
+    fn recipients<'s>(&self, signal: &'s Signal) -> Result<(Vec<&'s str>, Vec<&'s str>), Refusal> {
+        if signal.meta.addressees.is_empty() {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                "a mail needs at least one addressee",
+            ));
+        }
+        let mut seen = vec![self.own_mail.to_lowercase()];
+        let mut pick = |addresses: &'s [chatty_core::Address]| {
+            let mut picked = Vec::new();
+            for address in addresses {
+                let mail = Self::mail_of(address)?;
+                let key = mail.to_lowercase();
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    picked.push(mail);
+                }
+            }
+            Ok::<_, Refusal>(picked)
+        };
+        let mut to = pick(&signal.meta.addressees)?;
+        let mut cc = pick(&signal.meta.visible_to)?;
+        if to.is_empty() {
+            std::mem::swap(&mut to, &mut cc);
+        }
+        if to.is_empty() {
+            return Err(Refusal::new(
+                FailureKind::UnknownAddressee,
+                format!(
+                    "a mail only to the bot's own address ({}) is not sent",
+                    self.own_mail
+                ),
+            ));
+        }
+        Ok((to, cc))
+    }
 }
 
-/// `Re: subject`, unless the subject is a reply already.
+/// `Re: subject`, unless the subject is a reply already (any case: `RE:`, `re:`).
 fn reply_subject(subject: &str) -> String {
-    if subject.len() >= 3 && subject[..3].eq_ignore_ascii_case("re:") {
+    let is_reply = subject
+        .get(..3)
+        .is_some_and(|start| start.eq_ignore_ascii_case("re:"));
+    if is_reply {
         subject.to_owned()
     } else {
         format!("Re: {subject}")

@@ -2,8 +2,8 @@
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{
-    Address, Body, Content, FailureKind, File, Media, Message as ChattyMessage, Signal, SignalId,
-    UserDefined,
+    Address, Automatic, Body, Content, FailureKind, File, Media, Message as ChattyMessage, Signal,
+    SignalId, UserDefined,
 };
 
 use super::ids::wire_id;
@@ -192,5 +192,180 @@ fn malformed_mails_are_reported_not_panicked_on() {
             }
             other => panic!("{other:?} for {}", String::from_utf8_lossy(raw)),
         }
+    }
+}
+
+/// The header lines of a mail as written (unfolded, in order).
+fn header_lines(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.replace("\r\n ", " ")
+        .replace("\r\n\t", " ")
+        .split("\r\n")
+        .map(str::to_owned)
+        .collect()
+}
+
+fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| {
+        l.split_once(':')
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    })
+}
+
+#[test]
+fn answers_are_marked_auto_replied_and_recognised_as_such() {
+    let alice = mapper("alice@example.org");
+    let bob = mapper("bob@example.org");
+    let first = Signal::message("hello").to(addr("bob@example.org"));
+    let out = alice.outbound(&first, &Threads::default()).unwrap();
+    let lines = header_lines(&out.bytes);
+    assert_eq!(header(&lines, "Auto-Submitted"), None, "{lines:?}");
+    assert_eq!(header(&lines, "X-Auto-Response-Suppress"), None);
+    let (Inbound::Signal(got), _) = bob.inbound(&out.bytes) else {
+        panic!()
+    };
+    assert_eq!(got.meta.automatic, None, "a first mail is a person's");
+
+    let answer = got.reply(ChattyMessage::text("hi"));
+    let out = bob.outbound(&answer, &Threads::default()).unwrap();
+    let lines = header_lines(&out.bytes);
+    assert_eq!(header(&lines, "Auto-Submitted"), Some("auto-replied"));
+    assert_eq!(
+        header(&lines, "X-Auto-Response-Suppress"),
+        Some("OOF, AutoReply")
+    );
+    assert_eq!(header(&lines, "Precedence"), None);
+    let (Inbound::Signal(back), _) = alice.inbound(&out.bytes) else {
+        panic!()
+    };
+    assert_eq!(back.meta.automatic, Some(Automatic::Replied));
+
+    let mut news = Signal::message("news").to(addr("alice@example.org"));
+    news.meta.automatic = Some(Automatic::Bulk);
+    let lines = header_lines(&bob.outbound(&news, &Threads::default()).unwrap().bytes);
+    assert_eq!(header(&lines, "Auto-Submitted"), Some("auto-generated"));
+    assert_eq!(header(&lines, "Precedence"), Some("bulk"));
+    news.meta.automatic = Some(Automatic::Generated);
+    let out = bob.outbound(&news, &Threads::default()).unwrap();
+    assert_eq!(
+        header(&header_lines(&out.bytes), "Auto-Submitted"),
+        Some("auto-generated")
+    );
+    let (Inbound::Signal(back), _) = alice.inbound(&out.bytes) else {
+        panic!()
+    };
+    assert_eq!(back.meta.automatic, Some(Automatic::Generated));
+}
+
+#[test]
+fn inbound_marks_reach_the_signal_and_reports() {
+    let bob = mapper("bob@example.org");
+    let list = "From: alice@example.org\r\nTo: tea@lists.example.org\r\n\
+                List-Id: Tea <tea.lists.example.org>\r\nMessage-ID: <l1@example.org>\r\n\r\ntea?\r\n";
+    let (Inbound::Signal(got), _) = bob.inbound(list.as_bytes()) else {
+        panic!()
+    };
+    assert_eq!(got.meta.automatic, Some(Automatic::Bulk));
+    let dsn = super::dsn::tests::POSTFIX_DSN;
+    let (Inbound::Report(_, meta), _) = bob.inbound(dsn.as_bytes()) else {
+        panic!()
+    };
+    assert_eq!(meta.automatic, Some(Automatic::Report));
+    // A DSN that is not a failure or success still arrives, marked.
+    let delayed = dsn.replace("Action: failed", "Action: delayed");
+    let (Inbound::Signal(got), _) = bob.inbound(delayed.as_bytes()) else {
+        panic!()
+    };
+    assert_eq!(got.meta.automatic, Some(Automatic::Report));
+}
+
+#[test]
+fn reply_all_reaches_everyone_once_and_never_the_bot() {
+    let bot = mapper("bot@example.org");
+    let mut mail = Signal::message("lunch?")
+        .to(addr("bot@example.org"))
+        .to(addr("dave@example.org"))
+        .visible_to(addr("carol@example.org"))
+        .visible_to(addr("Bot@Example.org"))
+        .visible_to(addr("dave@example.org"));
+    mail.meta.origin = Some(addr("alice@example.org"));
+    let answer = mail.reply_all(ChattyMessage::text("yes"));
+    let out = bot.outbound(&answer, &Threads::default()).unwrap();
+    assert_eq!(
+        out.to,
+        ["alice@example.org", "dave@example.org", "carol@example.org"],
+        "the envelope: each once, not the bot"
+    );
+    let lines = header_lines(&out.bytes);
+    assert_eq!(header(&lines, "To"), Some("<alice@example.org>"));
+    assert_eq!(
+        header(&lines, "Cc"),
+        Some("<dave@example.org>, <carol@example.org>")
+    );
+    // A plain reply goes to the sender only.
+    let out = bot
+        .outbound(&mail.reply(ChattyMessage::text("yes")), &Threads::default())
+        .unwrap();
+    assert_eq!(out.to, ["alice@example.org"]);
+    assert_eq!(header(&header_lines(&out.bytes), "Cc"), None);
+    // An address in To is not repeated in Cc, nor twice in To.
+    let twice = Signal::message("x")
+        .to(addr("alice@example.org"))
+        .to(addr("ALICE@example.org"))
+        .visible_to(addr("alice@example.org"));
+    let out = bot.outbound(&twice, &Threads::default()).unwrap();
+    assert_eq!(out.to, ["alice@example.org"]);
+    assert_eq!(header(&header_lines(&out.bytes), "Cc"), None);
+    // Answering the bot's own mail: the copies become the addressees.
+    let mut own = Signal::message("minutes")
+        .to(addr("bot@example.org"))
+        .visible_to(addr("carol@example.org"));
+    own.meta.origin = Some(addr("bot@example.org"));
+    let out = bot
+        .outbound(
+            &own.reply_all(ChattyMessage::text("ok")),
+            &Threads::default(),
+        )
+        .unwrap();
+    assert_eq!(out.to, ["carol@example.org"]);
+    // Only the bot itself: refused, not sent to itself.
+    let alone = Signal::message("me").to(addr("bot@example.org"));
+    assert_eq!(
+        bot.outbound(&alone, &Threads::default()).unwrap_err().kind,
+        FailureKind::UnknownAddressee
+    );
+}
+
+#[test]
+fn a_reply_keeps_a_subject_in_any_script() {
+    let alice = mapper("alice@example.org");
+    let bob = mapper("bob@example.org");
+    for (subject, expected) in [
+        ("日本語の件名", "Re: 日本語の件名"),
+        ("éé", "Re: éé"),
+        ("RE: done", "RE: done"),
+        ("re:", "re:"),
+        ("R", "Re: R"),
+    ] {
+        let question =
+            Signal::new(ChattyMessage::text("q").with_subject(subject)).to(addr("bob@example.org"));
+        let out = alice.outbound(&question, &Threads::default()).unwrap();
+        let (Inbound::Signal(got), Some((id, thread))) = bob.inbound(&out.bytes) else {
+            panic!()
+        };
+        let mut threads = Threads::default();
+        threads.remember(id, thread);
+        let out = bob
+            .outbound(&got.reply(ChattyMessage::text("a")), &threads)
+            .unwrap();
+        let (Inbound::Signal(back), _) = alice.inbound(&out.bytes) else {
+            panic!()
+        };
+        let Body::Message(m) = back.body else {
+            panic!()
+        };
+        assert_eq!(m.subject.as_deref(), Some(expected), "{subject}");
     }
 }
