@@ -221,9 +221,15 @@ pub struct WebConfig {
     /// `token`.
     #[serde(default = "default_web_bind")]
     pub bind: String,
-    /// The token every request must carry (`?token=` or `Authorization: Bearer`).
+    /// The token every request must carry (`?token=` or `Authorization: Bearer`). It is never
+    /// printed or logged: the runner prints the window's URL without it.
     #[serde(default)]
     pub token: Option<Secret>,
+    /// The host names (or IP addresses) the window is reached by from other machines (only with
+    /// a `token`): a request naming any other host than these, loopback names and the `bind`
+    /// address is refused, against DNS rebinding.
+    #[serde(default)]
+    pub public_names: Vec<String>,
     /// The conversation to open first.
     #[serde(default)]
     pub talk_to: Option<String>,
@@ -660,5 +666,7 @@ fn resolve_secret_files(config: &mut Config, dir: &Path) {
     }
 }
 
+#[cfg(test)]
+mod hostile;
 #[cfg(test)]
 mod tests;

@@ -428,6 +428,9 @@ fn shorten(line: &str) -> String {
 }
 
 #[cfg(test)]
+mod hostile;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
