@@ -9,6 +9,7 @@
 //!
 //! The WebSocket protocol is in the crate's README ("The web window's protocol").
 
+mod hosts;
 mod http;
 mod limits;
 mod options;
@@ -27,19 +28,22 @@ use tokio::sync::watch;
 
 use crate::state::ChatState;
 
+use self::hosts::Hosts;
 use self::http::serve;
 use self::limits::STOP_WAIT;
 use self::options::Token;
 use self::people::{GuestSessions, Hub, PersonLoop, lock};
 
 pub use limits::{MAX_PEOPLE, MAX_UPLOAD, MAX_WS_MESSAGE, MIN_TOKEN_LEN, VIEW_ENTRIES};
-pub use options::WebError;
+pub use options::{WebError, WebOptions};
 
 /// The web chat window: a person (or several, one per browser tab) in a browser as a bot.
 ///
-/// [`WebClient::bind`] listens (on 127.0.0.1 unless told otherwise; anywhere else only with a
-/// token); [`url`](WebClient::url) is the address to open; running it as a bot serves the page
-/// and its WebSocket until the bot's sessions end or a tab types `/quit`.
+/// [`WebClient::bind`] (or [`WebClient::open`]) listens (on 127.0.0.1 unless told otherwise;
+/// anywhere else only with a token); [`url`](WebClient::url) is the address to open; running it
+/// as a bot serves the page and its WebSocket until the bot's sessions end or a tab types
+/// `/quit`. Requests naming a host other than loopback names, the address it listens on and its
+/// public names are refused (DNS rebinding).
 ///
 /// ```no_run
 /// use chatty_client::WebClient;
@@ -57,6 +61,7 @@ pub struct WebClient {
     listener: TcpListener,
     local: SocketAddr,
     token: Option<Token>,
+    hosts: Hosts,
     state: ChatState,
     guests: Option<GuestSessions>,
 }
@@ -66,6 +71,7 @@ impl fmt::Debug for WebClient {
         f.debug_struct("WebClient")
             .field("local", &self.local)
             .field("token", &self.token)
+            .field("hosts", &self.hosts)
             .field("guests", &self.guests.is_some())
             .finish_non_exhaustive()
     }
@@ -74,15 +80,18 @@ impl fmt::Debug for WebClient {
 impl WebClient {
     /// Listens on `address` (port 0 picks a free port). A token is needed for any address that
     /// is not a loopback address; with a token, every request (the page, the WebSocket, uploads,
-    /// downloads) must carry it, as `?token=` or `Authorization: Bearer`.
+    /// downloads) must carry it, as `?token=` or `Authorization: Bearer`. The same as
+    /// [`WebClient::open`] without public names.
     pub async fn bind(address: SocketAddr, token: Option<Secret>) -> Result<WebClient, WebError> {
-        let token = match token {
-            Some(secret) => Some(Token::new(secret.reveal().map_err(WebError::Token)?)?),
-            None => None,
-        };
-        if token.is_none() && !address.ip().is_loopback() {
-            return Err(WebError::NeedsToken { address });
-        }
+        let mut options = WebOptions::new(address);
+        options.token = token;
+        WebClient::open(options).await
+    }
+
+    /// Checks `options` as [`WebOptions::check`] does, and listens.
+    pub async fn open(options: WebOptions) -> Result<WebClient, WebError> {
+        let checked = options.checked()?;
+        let address = options.bind;
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| WebError::Bind { address, source })?;
@@ -92,7 +101,8 @@ impl WebClient {
         Ok(WebClient {
             listener,
             local,
-            token,
+            token: checked.token,
+            hosts: checked.hosts,
             state: ChatState::new(),
             guests: None,
         })
@@ -130,12 +140,32 @@ impl WebClient {
         self.local
     }
 
-    /// The URL to open: `http://ADDRESS:PORT/`, with `?token=…` when there is a token.
+    /// The URL to open, without the token (so that it can be printed and logged):
+    /// `http://ADDRESS:PORT/` on a loopback or particular address, `http://NAME:PORT/` with the
+    /// first public name, `http://127.0.0.1:PORT/` on an unspecified address (`0.0.0.0`). With a
+    /// token, the person opens it with `?token=TOKEN` added.
     pub fn url(&self) -> String {
-        match &self.token {
-            Some(token) => format!("http://{}/?token={}", self.local, token.0.expose()),
-            None => format!("http://{}/", self.local),
+        let port = self.local.port();
+        let ip = self.local.ip();
+        if ip.is_loopback() {
+            return format!("http://{}/", self.local);
         }
+        if let Some(name) = self.hosts.first_public() {
+            return if name.contains(':') {
+                format!("http://[{name}]:{port}/")
+            } else {
+                format!("http://{name}:{port}/")
+            };
+        }
+        if ip.is_unspecified() {
+            return format!("http://{}/", SocketAddr::from((loopback_of(ip), port)));
+        }
+        format!("http://{}/", self.local)
+    }
+
+    /// Whether requests must carry a token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
     /// The state every person of the window starts with.
@@ -148,8 +178,11 @@ impl Bot for WebClient {
     async fn run(self, inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         let (shutdown, _) = watch::channel(false);
         let (roster, _) = watch::channel(Arc::<str>::from(""));
+        let url = self.url();
         let hub = Arc::new(Hub {
             token: self.token,
+            hosts: self.hosts,
+            url,
             people: Mutex::new(Vec::new()),
             roster,
             guests: self.guests,
@@ -182,5 +215,13 @@ impl Bot for WebClient {
             tracing::warn!("the web window's server or guests did not stop within {STOP_WAIT:?}");
         }
         result
+    }
+}
+
+/// The loopback address of the same family as `ip`.
+fn loopback_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
     }
 }

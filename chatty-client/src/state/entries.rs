@@ -13,7 +13,7 @@ use chatty_core::{Address, Availability, Content, File, Signal, Timestamp, now};
 pub enum Action {
     /// Send this signal (a message, a status change, a typing notification, a download request).
     Send(Box<Signal>),
-    /// Read the file at `path` and send it to `to`; [`ChatState::file_sent`] records it.
+    /// Read the file at `path` and send it to `to`; [`ChatState::file_sent`](super::ChatState::file_sent) records it.
     SendFile {
         /// The conversation it goes to.
         to: Address,
@@ -27,7 +27,7 @@ pub enum Action {
         /// The bytes.
         data: Bytes,
     },
-    /// Ask the session for the members of a room; [`ChatState::set_members`] records them.
+    /// Ask the session for the members of a room; [`ChatState::set_members`](super::ChatState::set_members) records them.
     AskMembers {
         /// The room.
         room: Address,

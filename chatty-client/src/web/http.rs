@@ -6,7 +6,7 @@ use axum::Router as HttpRouter;
 use axum::body::Body as HttpBody;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,6 +38,8 @@ pub(super) async fn serve(listener: TcpListener, hub: Arc<Hub>) {
         .route("/file", get(download))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024))
         .layer(middleware::from_fn_with_state(hub.clone(), authorize))
+        // Outermost: the host is checked before the token and everything else.
+        .layer(middleware::from_fn_with_state(hub.clone(), guard_host))
         .with_state(hub.clone());
     let mut shutdown = hub.shutdown.subscribe();
     let stop = async move {
@@ -71,6 +73,35 @@ async fn page_response(page: Arc<str>) -> Response {
     response
 }
 
+/// The `Host` a request names (its header, or the authority of an HTTP/2 request).
+fn host_of(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+}
+
+/// The host check, before anything else: a request that names a host the window does not
+/// answer to is refused, whatever it carries (a page of another site reaching this machine by
+/// DNS rebinding names that site).
+async fn guard_host(State(hub): State<Arc<Hub>>, request: Request, next: Next) -> Response {
+    let host = host_of(request.headers(), request.uri());
+    match host {
+        Some(host) if hub.hosts.accepts(&host) => next.run(request).await,
+        other => {
+            let named = other.map_or_else(|| "no host".to_owned(), |h| format!("the host `{h}`"));
+            let text = format!(
+                "this chat window does not answer to {named}: a name it does not know may be a \
+                 DNS-rebinding attack from another site. Open it as {} (or, for a window reached \
+                 from other machines, list the name in its public names)\n",
+                hub.url
+            );
+            (StatusCode::FORBIDDEN, text).into_response()
+        }
+    }
+}
+
 /// The token check: with a token, every request carries it (`?token=` or a bearer header).
 async fn authorize(State(hub): State<Arc<Hub>>, request: Request, next: Next) -> Response {
     if let Some(token) = &hub.token {
@@ -87,7 +118,8 @@ async fn authorize(State(hub): State<Arc<Hub>>, request: Request, next: Next) ->
         if !given.is_some_and(|g| token.matches(g)) {
             return (
                 StatusCode::UNAUTHORIZED,
-                "this chat window needs its token: open the URL it printed\n",
+                "this chat window needs its token: add ?token=TOKEN to its address (or send \
+                 Authorization: Bearer TOKEN), with the token it was given\n",
             )
                 .into_response();
         }
@@ -101,30 +133,36 @@ struct WsQuery {
     person: Option<String>,
 }
 
-/// Whether the request's `Origin` (if any) is the page's own host: a page of another site may
-/// not open the WebSocket (browsers send `Origin` on every WebSocket request).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = origin.to_str().ok().and_then(|o| {
-        o.strip_prefix("http://")
-            .or_else(|| o.strip_prefix("https://"))
-    });
-    matches!((origin, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+/// Whether the request's `Origin` may open the WebSocket: it must be there (browsers send it
+/// on every WebSocket request) and be the page's own origin, or a public name of the window, so
+/// that a page of another site open in the same browser cannot chat as the person.
+fn origin_allowed(hub: &Hub, headers: &HeaderMap, uri: &Uri) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    match (origin, host_of(headers, uri)) {
+        (Some(origin), Some(host)) => hub.hosts.accepts_origin(origin, &host),
+        _ => false,
+    }
 }
 
 async fn websocket(
     State(hub): State<Arc<Hub>>,
     Query(query): Query<WsQuery>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !origin_allowed(&hub, &headers, &uri) {
+        let origin = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .map_or_else(|| "no Origin".to_owned(), |o| format!("the origin `{o}`"));
         return (
             StatusCode::FORBIDDEN,
-            "the chat window's WebSocket is for its own page only\n",
+            format!(
+                "the chat window's WebSocket opens only from its own page ({} opens it), not \
+                 from {origin}\n",
+                hub.url
+            ),
         )
             .into_response();
     }

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::client::{Flow, TICK, perform};
 use crate::state::{Action, ChatState};
 
+use super::hosts::Hosts;
 use super::limits::MAX_PEOPLE;
 use super::options::Token;
 use super::view::view;
@@ -35,6 +36,10 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What the server shares: the token, the people and the stop signal.
 pub(super) struct Hub {
     pub(super) token: Option<Token>,
+    /// The host names the window answers to.
+    pub(super) hosts: Hosts,
+    /// The URL to open (without the token), for the messages of refused requests.
+    pub(super) url: String,
     pub(super) people: Mutex<Vec<Arc<Person>>>,
     /// The `people` message every tab gets when it changes.
     pub(super) roster: watch::Sender<Arc<str>>,

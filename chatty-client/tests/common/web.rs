@@ -205,8 +205,29 @@ pub struct Tab {
 }
 
 impl Tab {
+    /// Opens the WebSocket at `url` as the page would: with the page's own `Origin`.
     pub async fn connect(url: &str) -> Result<Tab, tokio_tungstenite::tungstenite::Error> {
-        let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+        let authority = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        Tab::connect_from(url, Some(&format!("http://{authority}"))).await
+    }
+
+    /// Opens the WebSocket at `url` with `origin` as its `Origin` header (none if `None`).
+    pub async fn connect_from(
+        url: &str,
+        origin: Option<&str>,
+    ) -> Result<Tab, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut request = url.into_client_request()?;
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("Origin", origin.parse().expect("an origin header"));
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         Ok(Tab {
             socket,
             view: Value::Null,
@@ -338,7 +359,13 @@ pub async fn http(
     body: Option<(&str, &[u8])>,
 ) -> Response {
     let mut stream = TcpStream::connect(address).await.expect("connects");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    if !extra_headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+    {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
     if !extra_headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("connection"))
