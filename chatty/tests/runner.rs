@@ -455,7 +455,14 @@ web = {{ bind = "127.0.0.1:{port}" }}
     // The window listens once the runner has built it.
     let mut socket = None;
     for _ in 0..100 {
-        match tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws")).await {
+        // As the page does: with its own origin (the window refuses a WebSocket without one).
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut request = format!("ws://127.0.0.1:{port}/ws")
+            .into_client_request()
+            .unwrap();
+        let origin = format!("http://127.0.0.1:{port}").parse().unwrap();
+        request.headers_mut().insert("Origin", origin);
+        match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => {
                 socket = Some(ws);
                 break;
@@ -516,6 +523,160 @@ web = { bind = "0.0.0.0:8080" }
             path.display()
         )
     );
+}
+
+#[tokio::test]
+async fn chatty_check_refuses_every_web_window_that_run_refuses() {
+    let window = |settings: &str| {
+        format!(
+            r#"
+[sessions.local.direct]
+endpoint = "bot"
+
+[bots.operator]
+sessions = ["local"]
+web = {{ {settings} }}
+"#
+        )
+    };
+    let cases = [
+        (
+            r#"bind = "0.0.0.0:8080""#,
+            "bind: 0.0.0.0:8080 is reachable from other machines: set a token (token = { env = \"…\" })",
+        ),
+        (
+            r#"bind = "127.0.0.1:0", token = { inline = "short" }"#,
+            "token: it must have at least 16 characters",
+        ),
+        (
+            r#"bind = "0.0.0.0:0", token = { inline = "0123456789abcdef 0123" }"#,
+            "token: only letters, digits and - . _ ~ may be used (it goes in URLs)",
+        ),
+        (
+            r#"bind = "127.0.0.1:0", public_names = ["chat.example.org"]"#,
+            "public_names: they make the window reachable from other machines: set a token (token = { env = \"…\" })",
+        ),
+        (
+            r#"bind = "0.0.0.0:0", token = { inline = "0123456789abcdef" }, public_names = ["https://chat.example.org"]"#,
+            "public_names: `https://chat.example.org` is not a host name or IP address (give it without scheme, port or path: chat.example.org)",
+        ),
+        (
+            r#"bind = "127.0.0.1:0", talk_to = "no colon here""#,
+            "talk_to: `no colon here` is not an address",
+        ),
+        (
+            r#"bind = "localhost:8080""#,
+            "bind: `localhost:8080` is not an address like 127.0.0.1:8080",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let (_dir, path) = config(&window(settings));
+        let prefix = format!("{}: key `bots.operator.web`: {expected}", path.display());
+        let (code, out, err) = check(&path);
+        assert_eq!(code, 2, "check of {settings}: {out}{err}");
+        assert!(err.starts_with(&prefix), "check of {settings}: {err}");
+        let run = Runner::new()
+            .run_file(&path, std::future::pending())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(run.starts_with(&prefix), "run of {settings}: {run}");
+    }
+    // And what run accepts, check accepts.
+    let (_dir, path) = config(&window(
+        r#"bind = "0.0.0.0:0", token = { inline = "0123456789abcdef" }, public_names = ["chat.example.org"]"#,
+    ));
+    let (code, out, err) = check(&path);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+}
+
+#[test]
+fn the_web_token_is_never_printed_or_logged() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+
+    let token = "printed-never-0123456789";
+    let port = free_port();
+    let (_dir, path) = config(&format!(
+        r#"
+[sessions.local.direct]
+endpoint = "bot"
+
+[bots.operator]
+sessions = ["local"]
+web = {{ bind = "127.0.0.1:{port}", token = {{ env = "CHATTY_TEST_WEB_TOKEN" }} }}
+"#
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatty"))
+        .arg("run")
+        .arg(&path)
+        .env("CHATTY_TEST_WEB_TOKEN", token)
+        .env("RUST_LOG", "trace")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every line of its standard error (the log and what it prints), read as it comes.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let announced = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no URL printed; so far: {seen:#?}"));
+        seen.push(line.clone());
+        if line.contains("the web chat window is at") {
+            break line;
+        }
+    };
+    assert_eq!(
+        announced,
+        format!(
+            "chatty: the web chat window is at http://127.0.0.1:{port}/: open it with ?token=TOKEN added, the token from env CHATTY_TEST_WEB_TOKEN"
+        )
+    );
+    // The page with the token, and without it.
+    for (query, status) in [(format!("/?token={token}"), "200"), ("/".to_owned(), "401")] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET {query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with(&format!("HTTP/1.1 {status}")),
+            "{response}"
+        );
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {seen:#?}");
+    let all = format!("{stdout}{}", seen.join("\n"));
+    assert!(
+        all.contains("web chat window") && all.contains("ending every session"),
+        "the log was captured: {all}"
+    );
+    assert!(!all.contains(token), "the token was printed:\n{all}");
 }
 
 /// A blocking bot that answers with the capacity of its queue, to show the synchronizer's
