@@ -142,6 +142,12 @@ process = {{ command = "python3", args = [{script:?}] }}
     let alice = Person::join(&network, "alice").await;
     say(&alice, &network.address("bot"), "stressed").await;
     assert_eq!(expect_text(&alice).await.1, "desserts");
+    // What a machine sent is not answered: the next answer is to the next person's message.
+    let mut away = Signal::message("I am away").to(network.address("bot"));
+    away.meta.automatic = Some(chatty::Automatic::Replied);
+    alice.send(away).await.unwrap();
+    say(&alice, &network.address("bot"), "live").await;
+    assert_eq!(expect_text(&alice).await.1, "evil");
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }

@@ -20,6 +20,10 @@ for line in sys.stdin:
     if event["type"] != "signal":
         continue
     meta, body = event["signal"]["meta"], event["signal"]["body"]
+    # A machine sent it (an out-of-office, a bounce, a list, another bot): never answer, or two
+    # responders answer each other forever.
+    if "automatic" in meta:
+        continue
     if body["type"] == "message" and "origin" in meta:
         # Answer in the room the message was said in, if any, else to whoever said it.
         rooms = [a for a in meta.get("visible_to", []) if "kind=channel" in a or "kind=group" in a]
