@@ -1,5 +1,7 @@
 //! The runner against the test mail servers: a proxy, declared in the config file, reaches a
-//! remote echo bot over email, with `response_to` kept on the local side.
+//! remote echo bot over email, with `response_to` kept on the local side; the echo bot answers a
+//! person but no out-of-office or list mail; the answer limit ends a loop with a responder that
+//! ignores every marker.
 
 use std::time::Duration;
 
@@ -93,6 +95,195 @@ proxy = {{ remote = "mailto:{remote}" }}
         assert_eq!(message.text, format!("over email {i}"));
         assert_eq!(answer.meta.response_to, Some(asked));
     }
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+/// Every mail in `account`'s INBOX, raw.
+async fn inbox(account: &MailAccount) -> Vec<String> {
+    use chatty::reexports::futures::TryStreamExt as _;
+    let mut session = chatty_test::servers::bare_imap(account).await;
+    let fetched: Vec<_> = session
+        .uid_fetch("1:*", "RFC822")
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    let _ = session.logout().await;
+    fetched
+        .iter()
+        .filter_map(|f| f.body().map(|b| String::from_utf8_lossy(b).into_owned()))
+        .collect()
+}
+
+/// Puts a raw mail into `account`'s INBOX, as a delivery would.
+async fn deliver(account: &MailAccount, raw: &str) {
+    let mut session = chatty_test::servers::bare_imap(account).await;
+    session
+        .append("INBOX", None, None, raw.replace('\n', "\r\n"))
+        .await
+        .expect("append");
+    let _ = session.logout().await;
+}
+
+/// Waits until `account`'s INBOX holds `count` mails (or 30 s), then `settle` more, and returns
+/// them.
+async fn inbox_with(account: &MailAccount, count: usize, settle: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while inbox(account).await.len() < count && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(settle).await;
+    inbox(account).await
+}
+
+fn echo_config(bot: &MailAccount, dir: &std::path::Path, limit: &str) -> std::path::PathBuf {
+    let path = dir.join("echo.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{session}\n[sessions.bot]\n{limit}\n[bots.echo]\nsessions = [\"bot\"]\necho = {{}}\n",
+            session = email_session_toml("bot", bot, dir),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run_echo(
+    path: std::path::PathBuf,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), chatty::RunError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        Runner::new()
+            .run_file(&path, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    (stop, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_bot_answers_a_person_but_not_an_out_of_office() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = mail_account().await;
+    let person = mail_account().await;
+    let (stop, run) = run_echo(echo_config(&bot, dir.path(), ""));
+    let mail = |id: &str, extra: &str, text: &str| {
+        format!(
+            "From: <{from}>\nTo: <{to}>\nSubject: {text}\nMessage-ID: <{id}@test>\n\
+             Date: Sun, 06 Dec 2026 10:00:00 +0000\n{extra}MIME-Version: 1.0\n\
+             Content-Type: text/plain; charset=utf-8\n\n{text}\n",
+            from = person.address,
+            to = bot.address,
+        )
+    };
+    deliver(
+        &bot,
+        &mail(
+            "ooo",
+            "Auto-Submitted: auto-replied\n",
+            "I am away until Monday",
+        ),
+    )
+    .await;
+    deliver(
+        &bot,
+        &mail("list", "List-Id: <news.example.org>\n", "Weekly news"),
+    )
+    .await;
+    deliver(&bot, &mail("person", "", "Are you there?")).await;
+    let answers = inbox_with(&person, 1, Duration::from_secs(5)).await;
+    assert_eq!(answers.len(), 1, "{answers:#?}");
+    assert!(answers[0].contains("Are you there?"), "{}", answers[0]);
+    assert!(
+        answers[0]
+            .to_ascii_lowercase()
+            .contains("auto-submitted: auto-replied"),
+        "an answer is marked as automatic: {}",
+        answers[0]
+    );
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
+
+/// A responder that ignores every marker: it answers each mail with a new mail (no
+/// `In-Reply-To`, no `Auto-Submitted`), as a badly written autoresponder does.
+struct Naive;
+
+impl chatty::Bot for Naive {
+    async fn run(
+        self,
+        mut inbound: chatty::Inbound,
+        handle: chatty::Handle,
+    ) -> Result<(), chatty::BotError> {
+        use chatty::prelude::*;
+        while let Some(signal) = inbound.next().await {
+            if let (Body::Message(m), Some(from)) = (&signal.body, &signal.meta.origin) {
+                handle.say(from, format!("got: {}", m.text)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_limit_ends_a_loop_with_a_responder_that_ignores_every_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = mail_account().await;
+    let naive = mail_account().await;
+    let (stop, run) = run_echo(echo_config(
+        &bot,
+        dir.path(),
+        "answer_limit = { answers = 3, per_secs = 3600 }",
+    ));
+    // The naive responder's own mailbox, read by a session that answers everything.
+    let path = dir.path().join("naive.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n[bots.naive]\nsessions = [\"naive\"]\nrust = \"naive\"\n",
+            email_session_toml("naive", &naive, dir.path())
+        ),
+    )
+    .unwrap();
+    let (naive_stop, naive_stopped) = tokio::sync::oneshot::channel::<()>();
+    let naive_run = tokio::spawn(async move {
+        Runner::new()
+            .bot("naive", |_: &chatty::BotContext<'_>| Ok(Naive))
+            .run_file(&path, async move {
+                let _ = naive_stopped.await;
+            })
+            .await
+    });
+    // The first mail, from the naive responder to the bot.
+    deliver(
+        &bot,
+        &format!(
+            "From: <{naive}>\nTo: <{bot}>\nSubject: hello\nMessage-ID: <start@test>\n\
+             Date: Sun, 06 Dec 2026 10:00:00 +0000\nMIME-Version: 1.0\n\
+             Content-Type: text/plain; charset=utf-8\n\nhello\n",
+            naive = naive.address,
+            bot = bot.address,
+        ),
+    )
+    .await;
+    // The bot answers three times; its fourth answer is held back, and the loop ends.
+    let echoes = inbox_with(&naive, 3, Duration::from_secs(10)).await;
+    assert_eq!(echoes.len(), 3, "{echoes:#?}");
+    let got = inbox_with(&bot, 4, Duration::from_secs(3)).await;
+    assert_eq!(
+        got.len(),
+        4,
+        "the first mail and three answers to the echoes: {got:#?}"
+    );
+    naive_stop.send(()).unwrap();
+    naive_run.await.unwrap().unwrap();
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }
