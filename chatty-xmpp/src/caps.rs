@@ -17,7 +17,38 @@ use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
 use tokio_xmpp::parsers::hashes::Algo;
 use tokio_xmpp::parsers::ns;
 
-use crate::convert::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
+use crate::ns::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
+
+/// What the session carries to a person or bot.
+pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
+    Signals::MESSAGE
+        .union(Signals::FILE)
+        .union(Signals::DOWNLOAD_FILE)
+        .union(Signals::PRESENCE)
+        .union(Signals::TYPING)
+        .union(Signals::USER_DEFINED),
+    Features::SUBJECT
+        .union(Features::ATTACHMENTS)
+        .union(Features::REPLIES)
+        .union(Features::STATUS_MESSAGE)
+        .union(Features::DELIVERY_REPORTS)
+        .union(Features::EDITS)
+        .union(Features::ORDERED),
+);
+
+/// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
+/// messages with one come back as Unsupported; rooms give no delivery receipts.
+pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
+    Signals::MESSAGE
+        .union(Signals::FILE)
+        .union(Signals::TYPING)
+        .union(Signals::USER_DEFINED)
+        .union(Signals::IN_ROOM),
+    Features::REPLIES
+        .union(Features::ATTACHMENTS)
+        .union(Features::EDITS)
+        .union(Features::ORDERED),
+);
 
 /// The node of the bot's own entity capabilities (XEP-0115).
 pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";

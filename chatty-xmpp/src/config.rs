@@ -4,6 +4,20 @@ use std::time::Duration;
 
 use chatty_core::{Revealed, Secret, SecretError};
 use serde::Deserialize;
+use tokio_xmpp::jid::BareJid;
+
+/// The bare JID of the account, with a local part.
+pub(crate) fn parse_account_jid(jid: &str) -> Result<BareJid, ConfigError> {
+    let bad = |reason: String| ConfigError::BadJid {
+        jid: jid.to_owned(),
+        reason,
+    };
+    let parsed = BareJid::new(jid).map_err(|e| bad(e.to_string()))?;
+    if parsed.node().is_none() {
+        return Err(bad("it has no local part (user@)".into()));
+    }
+    Ok(parsed)
+}
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -244,7 +258,7 @@ impl XmppConfig {
 
     /// Checks everything that can be checked without connecting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::session::parse_account_jid(&self.jid)?;
+        parse_account_jid(&self.jid)?;
         let name_ok = !self.name.is_empty()
             && self
                 .name

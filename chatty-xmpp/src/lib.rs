@@ -2,16 +2,29 @@
 
 mod archive;
 mod caps;
+mod command;
 mod config;
 mod connect;
-mod convert;
+mod connection;
+mod discovery;
+mod failure;
 mod files;
+mod inbound;
+mod iq;
+mod login;
+mod mapper;
+mod ns;
+mod outbound;
+mod presence;
+mod queries;
 mod rooms;
 mod session;
+mod transfer;
+mod unacked;
 
 pub use chatty_core::Secret;
 pub use config::{ConfigError, RoomConfig, TlsMode, XmppConfig};
-pub use convert::{NS_REPLY, NS_SIGNAL};
+pub use ns::{NS_REPLY, NS_SIGNAL};
 pub use session::XmppSession;
 
 /// The platform name: the scheme of the session's addresses (`xmpp:alice@example.org`).

@@ -1,0 +1,152 @@
+//! What each contact's clients can receive: learnt from their presence (XEP-0115) and
+//! disco#info (XEP-0030), and used for the capabilities per address and receipt requests.
+
+use chatty_core::{Address, AddressKind, Capabilities, Features, QueryError};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::caps::Caps;
+use tokio_xmpp::parsers::disco::DiscoInfoQuery;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
+
+use crate::caps::{self, PeerCaps};
+use crate::caps::{CAPABILITIES, ROOM_CAPABILITIES};
+use crate::iq::{DISCO_TIMEOUT, disco_info};
+use crate::ns::NS_RECEIPTS;
+use crate::session::XmppSession;
+
+impl XmppSession {
+    /// The peers' capabilities, locked.
+    pub(crate) fn peers(&self) -> std::sync::MutexGuard<'_, PeerCaps> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps track of a contact's online resources and learns what a new client version can
+    /// receive (in the background: the answer may take a while, or never come).
+    pub(crate) fn track_presence(&self, presence: &Presence) {
+        let Some(Ok(from)) = presence.from.clone().map(Jid::try_into_full) else {
+            return;
+        };
+        // The bot's own resources, and occupants of its rooms, are not contacts.
+        if from.to_bare() == self.jid || self.mapper.state().room(&from.to_bare()).is_some() {
+            return;
+        }
+        let discover = match presence.type_ {
+            PresenceType::None => {
+                let caps = presence
+                    .payloads
+                    .iter()
+                    .find(|p| p.is("c", ns::CAPS))
+                    .and_then(|c| Caps::try_from(c.clone()).ok());
+                self.peers().available(from, caps)
+            }
+            PresenceType::Unavailable => {
+                self.peers().unavailable(&from);
+                None
+            }
+            _ => None,
+        };
+        if let Some(discover) = discover {
+            let (commands, peers) = (self.commands.clone(), self.peers.clone());
+            tokio::spawn(async move {
+                let to = Jid::from(discover.to.clone());
+                match disco_info(&commands, to, discover.query, DISCO_TIMEOUT).await {
+                    Ok(info) => peers.lock().unwrap_or_else(|p| p.into_inner()).learned(
+                        &discover.to,
+                        discover.ver.as_deref(),
+                        info.as_ref(),
+                    ),
+                    // No answer yet: a query asks again when it needs to know.
+                    Err(e) => tracing::debug!("{e}"),
+                }
+            });
+        }
+    }
+
+    /// What `address` can receive: a room's fixed set; for a person, what their online
+    /// clients announce (asking those not known yet), or the static table when none is online.
+    pub(crate) async fn peer_capabilities(
+        &self,
+        address: &Address,
+    ) -> Result<Capabilities, QueryError> {
+        if address.kind() == AddressKind::Channel {
+            return Ok(ROOM_CAPABILITIES);
+        }
+        let jid = Jid::new(address.id()).map_err(|e| QueryError::Failed {
+            message: format!("{address} is not a JID: {e}"),
+        })?;
+        let bare = jid.to_bare();
+        if self.mapper.state().room(&bare).is_some() {
+            // Someone in a room the bot is in: a private message through the room.
+            return Ok(CAPABILITIES);
+        }
+        let ask = match jid.clone().try_into_full() {
+            Ok(full) if !self.peers().is_online(&full) => {
+                // Not online as far as presence says (no subscription, say): ask it directly.
+                let info = disco_info(
+                    &self.commands,
+                    jid,
+                    DiscoInfoQuery { node: None },
+                    DISCO_TIMEOUT,
+                )
+                .await
+                .map_err(|message| QueryError::Failed { message })?;
+                return Ok(info.map_or(CAPABILITIES, |i| caps::from_features(&i.features)));
+            }
+            Ok(full) => vec![full],
+            Err(_) => self.peers().unknown(&bare),
+        };
+        let answers = futures::future::join_all(ask.into_iter().map(|full| async move {
+            let query = DiscoInfoQuery { node: None };
+            let info = disco_info(&self.commands, full.clone().into(), query, DISCO_TIMEOUT).await;
+            (full, info)
+        }))
+        .await;
+        {
+            let mut peers = self.peers();
+            for (full, info) in answers {
+                // No answer (or a malformed one): the base of XMPP, until its presence changes.
+                let info = info.unwrap_or_else(|e| {
+                    tracing::debug!("{e}");
+                    None
+                });
+                peers.learned(&full, None, info.as_ref());
+            }
+        }
+        Ok(self.known_capabilities(address))
+    }
+
+    /// No receipt request to someone whose clients are known not to give receipts (XEP-0184
+    /// §5.1); the delivery status of such a message stays `sent`.
+    pub(crate) fn drop_unwanted_receipt_requests(&self, stanzas: &mut [Stanza]) {
+        for stanza in stanzas {
+            let Stanza::Message(message) = stanza else {
+                continue;
+            };
+            let Some(to) = message.to.as_ref() else {
+                continue;
+            };
+            let bare = to.to_bare();
+            let known = self
+                .peers()
+                .capabilities(bare.as_str(), to.resource().map(|r| r.as_str()));
+            if known.is_some_and(|c| !c.features.contains(Features::DELIVERY_REPORTS)) {
+                message.payloads.retain(|p| !p.is("request", NS_RECEIPTS));
+            }
+        }
+    }
+
+    /// What is known of `address` now: learnt capabilities, or the static tables.
+    pub(crate) fn known_capabilities(&self, address: &Address) -> Capabilities {
+        if address.kind() == AddressKind::Channel {
+            return ROOM_CAPABILITIES;
+        }
+        let (bare, resource) = match address.id().split_once('/') {
+            Some((bare, resource)) => (bare, Some(resource)),
+            None => (address.id(), None),
+        };
+        self.peers()
+            .capabilities(bare, resource)
+            .unwrap_or(CAPABILITIES)
+    }
+}

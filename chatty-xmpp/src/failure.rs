@@ -1,0 +1,170 @@
+//! Error stanzas: a `type='error'` message or presence becomes the send failure of the stanza
+//! it answers (by id).
+
+use chatty_core::{
+    Address, AddressKind, DeliveryStatus, FailureKind, SendFailure, Signal, SignalId, now,
+};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::presence::Presence;
+
+use crate::inbound::origin_id;
+use crate::mapper::{Mapper, system_error};
+
+impl Mapper {
+    /// A `type='error'` message: the failure of the message with its id.
+    pub(crate) fn send_failure(
+        &self,
+        message: &Message,
+        origin: Address,
+    ) -> Result<Signal, String> {
+        let failed = origin_id(message)
+            .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| format!("an error message from {origin} without an id"))?;
+        let error = message
+            .payloads
+            .iter()
+            .find(|p| p.is("error", ns::DEFAULT_NS));
+        let condition = error.and_then(|e| {
+            e.children()
+                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        });
+        let text = error.and_then(|e| {
+            e.children()
+                .find(|c| c.is("text", ns::XMPP_STANZAS))
+                .map(Element::text)
+        });
+        let kind = match condition.as_deref() {
+            Some(
+                "item-not-found"
+                | "service-unavailable"
+                | "recipient-unavailable"
+                | "remote-server-not-found"
+                | "gone"
+                | "jid-malformed",
+            ) => FailureKind::UnknownAddressee,
+            Some(
+                "forbidden"
+                | "not-allowed"
+                | "not-authorized"
+                | "not-acceptable"
+                | "policy-violation"
+                | "registration-required"
+                | "subscription-required",
+            ) => FailureKind::Rejected,
+            Some("resource-constraint") => FailureKind::RateLimited,
+            Some("remote-server-timeout") => FailureKind::Unreachable,
+            _ => FailureKind::Other,
+        };
+        let message_text = match (&condition, text) {
+            (_, Some(text)) if !text.is_empty() => text,
+            (Some(condition), _) => format!("{origin} answered with the error {condition}"),
+            (None, _) => format!("{origin} answered with an error"),
+        };
+        let failed = SignalId::from(failed);
+        self.state().delivery(
+            &failed,
+            DeliveryStatus::Failed {
+                kind,
+                message: message_text.clone(),
+            },
+        );
+        let mut signal = Signal::new(SendFailure {
+            failed: failed.clone(),
+            kind,
+            code: condition,
+            message: message_text,
+        });
+        signal.meta.response_to = Some(failed);
+        signal.meta.sent = Some(now());
+        signal.meta.origin = Some(origin);
+        signal.meta.addressees = vec![self.own().clone()];
+        Ok(signal)
+    }
+
+    /// A presence of type error: the failure of the presence with its id (a room refusing a
+    /// join, say; the room is then forgotten, so that it is not joined again).
+    pub(crate) fn presence_error(&self, presence: &Presence, from: &Jid, in_room: bool) -> Signal {
+        let error = presence
+            .payloads
+            .iter()
+            .find(|p| p.is("error", ns::DEFAULT_NS));
+        let condition = error.and_then(|e| {
+            e.children()
+                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
+                .map(|c| c.name().to_owned())
+        });
+        if in_room {
+            self.state().leave_room(&from.to_bare());
+        }
+        let Some(id) = presence.id.as_deref().filter(|id| !id.is_empty()) else {
+            return system_error(format!(
+                "{from} answered a presence with the error {}",
+                condition.as_deref().unwrap_or("(no condition)")
+            ));
+        };
+        let kind = match condition.as_deref() {
+            Some("item-not-found" | "remote-server-not-found" | "jid-malformed") => {
+                FailureKind::UnknownAddressee
+            }
+            Some(
+                "forbidden"
+                | "not-allowed"
+                | "not-authorized"
+                | "registration-required"
+                | "conflict"
+                | "service-unavailable",
+            ) => FailureKind::Rejected,
+            _ => FailureKind::Other,
+        };
+        let mut signal = Signal::new(SendFailure {
+            failed: SignalId::from(id),
+            kind,
+            message: format!(
+                "{from} refused: {}",
+                condition.as_deref().unwrap_or("an error")
+            ),
+            code: condition,
+        });
+        signal.meta.response_to = Some(SignalId::from(id));
+        signal.meta.sent = Some(now());
+        signal.meta.origin = self
+            .address(from.to_bare().as_str(), AddressKind::Individual)
+            .ok();
+        signal.meta.addressees = vec![self.own().clone()];
+        signal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapper::test_support::{mapper, message};
+    use chatty_core::Body;
+
+    #[test]
+    fn error_message_is_a_send_failure_naming_the_id() {
+        let m = message(
+            "<message xmlns='jabber:client' from='nobody@example.org' type='error' id='sent-1'>\
+             <error type='cancel'><service-unavailable \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(
+            signal.meta.response_to.as_ref().map(SignalId::as_str),
+            Some("sent-1")
+        );
+        match signal.body {
+            Body::SendFailure(f) => {
+                assert_eq!(f.failed.as_str(), "sent-1");
+                assert_eq!(f.kind, FailureKind::UnknownAddressee);
+                assert_eq!(f.code.as_deref(), Some("service-unavailable"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Inbound messages: a `<message>` stanza (live, or from the archive) to the signal it carries.
+
+use chatty_core::reexports::serde_json;
+use chatty_core::{
+    AddressKind, Body, DeliveryStatus, Edit, EditKind, File, Message as ChattyMessage, Metadata,
+    Signal, SignalId, Status, StatusChange, TypingState, UserDefined, now,
+};
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::chatstates::ChatState;
+use tokio_xmpp::parsers::delay::Delay;
+use tokio_xmpp::parsers::message::{Message, MessageType};
+use tokio_xmpp::parsers::ns;
+
+use crate::files::name_from_url;
+use crate::mapper::{Mapper, system_error, timestamp};
+use crate::ns::{NS_FALLBACK, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
+
+/// The sender's own id for a message (XEP-0359 `origin-id`).
+pub(crate) fn origin_id(message: &Message) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("origin-id", ns::SID))
+        .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+/// The id `room` gave a message it passed on (XEP-0359 `stanza-id` with `by` the room).
+fn room_stanza_id(message: &Message, room: &BareJid) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .filter(|p| p.is("stanza-id", ns::SID))
+        .find(|p| p.attr("by") == Some(room.as_str()))
+        .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+impl Mapper {
+    /// The signal for an inbound message, if it carries one; malformed ones become a system
+    /// error.
+    pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
+        self.try_inbound_message(message, true)
+            .unwrap_or_else(|e| Some(system_error(e)))
+    }
+
+    /// A message from the archive (MAM), as the signal it was: sent by the bot (origin: the bot,
+    /// addressees: whom it went to) or received. `None` for what carries no signal.
+    pub(crate) fn archived_message(
+        &self,
+        message: Message,
+        stamp: Option<&tokio_xmpp::parsers::date::DateTime>,
+    ) -> Option<Signal> {
+        let to = message.to.clone();
+        let from_own = message
+            .from
+            .as_ref()
+            .is_some_and(|f| f.to_bare().as_str() == self.own().id());
+        let mut signal = match self.try_inbound_message(message, false) {
+            Ok(Some(signal)) => signal,
+            Ok(None) => return None,
+            Err(e) => return Some(system_error(e)),
+        };
+        if let Some(sent) = stamp.and_then(timestamp) {
+            signal.meta.sent = Some(sent);
+        }
+        if from_own
+            && let Some(to) = to
+            && let Ok(to) = self.address(to.to_bare().as_str(), AddressKind::Individual)
+        {
+            signal.meta.addressees = vec![to];
+        }
+        Some(signal)
+    }
+
+    /// `live`: a message arriving now (receipts recorded, repeats dropped); else one from the
+    /// archive.
+    pub(crate) fn try_inbound_message(
+        &self,
+        message: Message,
+        live: bool,
+    ) -> Result<Option<Signal>, String> {
+        let from = message
+            .from
+            .clone()
+            .ok_or("a message without a sender (no `from`)")?;
+        let bare = from.to_bare();
+        let own_nick = self.state().room(&bare).map(|r| r.nick.clone());
+        // Someone in a room (`room@service/nick`) is addressed by the full JID; anyone else by
+        // the bare JID.
+        let origin = match (&own_nick, from.resource()) {
+            (Some(_), Some(_)) => self.address(from.as_str(), AddressKind::Individual)?,
+            _ => self.address(bare.as_str(), AddressKind::Individual)?,
+        };
+        let mut room = None;
+        match message.type_ {
+            MessageType::Error => return self.send_failure(&message, origin).map(Some),
+            MessageType::Groupchat => {
+                let Some(own_nick) = own_nick else {
+                    tracing::debug!(from = %from, "ignoring a groupchat message from a room the session is not in");
+                    return Ok(None);
+                };
+                match from.resource() {
+                    // The room itself: its subject, notices.
+                    None => return Ok(None),
+                    // The room reflecting the bot's own message: only the id the room gave it
+                    // is kept, for a retraction later (XEP-0424 names that id in rooms).
+                    Some(nick) if nick.as_str() == own_nick => {
+                        if let (Some(room_id), Some(own_id)) =
+                            (room_stanza_id(&message, &bare), origin_id(&message))
+                        {
+                            self.state()
+                                .room_message_id(room_id, SignalId::from(own_id));
+                        }
+                        return Ok(None);
+                    }
+                    Some(_) => {}
+                }
+                room = Some(self.address(bare.as_str(), AddressKind::Channel)?);
+            }
+            MessageType::Chat | MessageType::Normal | MessageType::Headline => {}
+        }
+        let mut origin_id = None;
+        let mut reply_to = None;
+        let mut sent = None;
+        let mut user_defined = None;
+        let mut chat_state = None;
+        let mut edit: Option<(EditKind, String)> = None;
+        let mut retraction_fallback = false;
+        let mut oob: Vec<(String, Option<String>)> = Vec::new();
+        for payload in &message.payloads {
+            if payload.is("x", NS_OOB) {
+                let url = payload
+                    .get_child("url", NS_OOB)
+                    .map(Element::text)
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| {
+                        format!("a message from {from} has a file (OOB) without a URL")
+                    })?;
+                let desc = payload
+                    .get_child("desc", NS_OOB)
+                    .map(Element::text)
+                    .filter(|d| !d.trim().is_empty());
+                oob.push((url.trim().to_owned(), desc));
+                continue;
+            }
+            if payload.is("origin-id", ns::SID) {
+                origin_id = payload.attr("id").map(str::to_owned);
+            } else if payload.is("reply", NS_REPLY) {
+                reply_to = payload.attr("id").map(SignalId::from);
+            } else if payload.is("replace", ns::MESSAGE_CORRECT) {
+                let id = payload
+                    .attr("id")
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| {
+                        format!("a correction (XEP-0308) from {from} does not say what it corrects")
+                    })?;
+                edit = Some((EditKind::Correction, id.to_owned()));
+            } else if payload.is("retract", NS_RETRACT) {
+                let id = payload
+                    .attr("id")
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| {
+                        format!("a retraction (XEP-0424) from {from} does not say what it retracts")
+                    })?;
+                edit = Some((EditKind::Retraction, id.to_owned()));
+            } else if payload.is("fallback", NS_FALLBACK) && payload.attr("for") == Some(NS_RETRACT)
+            {
+                retraction_fallback = true;
+            } else if payload.is("delay", ns::DELAY) {
+                let delay = Delay::try_from(payload.clone())
+                    .map_err(|e| format!("a message from {from} has a malformed delay: {e}"))?;
+                sent = timestamp(&delay.stamp);
+            } else if payload.is("signal", NS_SIGNAL) {
+                user_defined = Some(payload);
+            } else if payload.is("received", NS_RECEIPTS) {
+                if live && let Some(id) = payload.attr("id").filter(|id| !id.is_empty()) {
+                    self.state()
+                        .delivery(&SignalId::from(id), DeliveryStatus::Delivered);
+                }
+            } else if payload.has_ns(ns::CHATSTATES) {
+                chat_state = Some(ChatState::try_from(payload.clone()).map_err(|e| {
+                    format!("a message from {from} has a malformed chat state: {e}")
+                })?);
+            }
+        }
+        let origin_id_present = origin_id.is_some();
+        let id = origin_id
+            .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
+            .filter(|id| !id.is_empty())
+            .map_or_else(SignalId::generate, SignalId::from);
+        // The same message again (the sender's stream was lost before the server acknowledged
+        // it, and it sent it again): dropped. Only ids the sender chose count.
+        if live && (message.id.is_some() || origin_id_present) && !self.first_time(&id) {
+            tracing::debug!(id = %id, from = %from, "dropping a message seen already");
+            return Ok(None);
+        }
+        if room.is_some()
+            && let Some(room_id) = room_stanza_id(&message, &bare)
+        {
+            self.state().room_message_id(room_id, id.clone());
+        }
+        // What an edit names: in a room a retraction names the room's id for the message
+        // (XEP-0424), which bots know by the id it came with.
+        let edit = edit.map(|(kind, named)| {
+            let of = match (&room, kind) {
+                (Some(_), EditKind::Retraction) => self
+                    .state()
+                    .signal_of_room_id(&named)
+                    .cloned()
+                    .unwrap_or_else(|| SignalId::from(named.as_str())),
+                _ => SignalId::from(named.as_str()),
+            };
+            Edit { of, kind }
+        });
+        let mut meta = Metadata::with_id(id);
+        meta.response_to = reply_to;
+        meta.sent = Some(sent.unwrap_or_else(now));
+        meta.origin = Some(origin.clone());
+        match &room {
+            Some(room) => {
+                meta.addressees = vec![room.clone()];
+                meta.visible_to = vec![room.clone()];
+            }
+            None => meta.addressees = vec![self.own().clone()],
+        }
+
+        let body: Body = if let Some(element) = user_defined {
+            let name = element
+                .attr("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| format!("a user-defined signal from {from} has no name"))?;
+            let payload: serde_json::Value =
+                serde_json::from_str(&element.text()).map_err(|e| {
+                    format!("the user-defined signal {name:?} from {from} is not JSON: {e}")
+                })?;
+            UserDefined {
+                name: name.to_owned(),
+                payload,
+            }
+            .into()
+        } else if !oob.is_empty() {
+            let text = message
+                .get_best_body(vec![])
+                .map(|(_, text)| text.trim().to_owned())
+                .unwrap_or_default();
+            let file = |(url, desc): &(String, Option<String>)| {
+                File::url(
+                    desc.clone().unwrap_or_else(|| name_from_url(url)),
+                    None,
+                    url.clone(),
+                )
+            };
+            // Senders put the URLs in the body too, for clients without XEP-0066: take them
+            // out again.
+            let text = text
+                .lines()
+                .filter(|line| !oob.iter().any(|(url, _)| line.trim() == url))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim_end()
+                .to_owned();
+            if oob.len() == 1 && text.is_empty() && edit.is_none() {
+                file(&oob[0]).into()
+            } else {
+                let mut m = ChattyMessage::text(text);
+                m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
+                m.attachments = oob.iter().map(file).collect();
+                m.edit = edit;
+                m.into()
+            }
+        } else if !message.bodies.is_empty() || !message.subjects.is_empty() || edit.is_some() {
+            // Bodies are keyed by the stream's language (`en`), not "": take the best one.
+            let text = message
+                .get_best_body(vec![])
+                .map(|(_, text)| text.clone())
+                .unwrap_or_default();
+            // A retraction's body is only there for clients without XEP-0424.
+            let fallback_only =
+                retraction_fallback && matches!(&edit, Some(e) if e.kind == EditKind::Retraction);
+            let mut m = ChattyMessage::text(if fallback_only { String::new() } else { text });
+            m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
+            m.edit = edit;
+            m.into()
+        } else if let Some(state) = chat_state {
+            StatusChange::new(Status::Typing {
+                conversation: room.unwrap_or(origin),
+                state: typing_state(&state),
+            })
+            .into()
+        } else {
+            // Receipts, markers and the like: nothing a bot sees yet.
+            return Ok(None);
+        };
+        Ok(Some(Signal { meta, body }))
+    }
+}
+
+fn typing_state(state: &ChatState) -> TypingState {
+    match state {
+        ChatState::Active => TypingState::Active,
+        ChatState::Composing => TypingState::Composing,
+        ChatState::Gone => TypingState::Gone,
+        ChatState::Inactive => TypingState::Inactive,
+        ChatState::Paused => TypingState::Paused,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapper::test_support::{mapper, message};
+
+    #[test]
+    fn inbound_message_keeps_ids_reply_delay_and_language_keyed_body() {
+        let m = message(
+            "<message xmlns='jabber:client' from='alice@example.org/phone' to='bot@example.org' \
+             type='chat' id='stanza-1' xml:lang='en'>\
+             <body xml:lang='en'>hello</body><subject>greeting</subject>\
+             <origin-id xmlns='urn:xmpp:sid:0' id='origin-1'/>\
+             <reply xmlns='urn:xmpp:reply:0' to='bot@example.org' id='question-1'/>\
+             <delay xmlns='urn:xmpp:delay' stamp='2024-05-06T07:08:09Z'/></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(signal.meta.id.as_str(), "origin-1");
+        assert_eq!(
+            signal.meta.response_to.as_ref().map(SignalId::as_str),
+            Some("question-1")
+        );
+        assert_eq!(
+            signal.meta.sent.unwrap().unix_timestamp(),
+            1_714_979_289,
+            "the delay stamp"
+        );
+        assert_eq!(
+            signal.meta.origin.unwrap().to_string(),
+            "xmpp:alice@example.org;kind=individual",
+            "the bare JID: the resource is dropped"
+        );
+        assert_eq!(
+            signal.meta.addressees[0].to_string(),
+            "xmpp:bot@example.org;kind=individual"
+        );
+        match signal.body {
+            Body::Message(m) => {
+                assert_eq!(m.text, "hello");
+                assert_eq!(m.subject.as_deref(), Some("greeting"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stanza_id_is_used_without_origin_id_and_chat_state_alone_is_typing() {
+        let m = message(
+            "<message xmlns='jabber:client' from='alice@example.org/x' type='chat' id='s-2'>\
+             <paused xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        );
+        let signal = mapper().inbound_message(m).unwrap();
+        assert_eq!(signal.meta.id.as_str(), "s-2");
+        match signal.body {
+            Body::StatusChange(StatusChange {
+                status: Status::Typing { state, .. },
+                ..
+            }) => assert_eq!(state, TypingState::Paused),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_a_system_error() {
+        for xml in [
+            "<message xmlns='jabber:client' type='chat'><body>no sender</body></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <delay xmlns='urn:xmpp:delay' stamp='yesterday'/><body>x</body></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <signal xmlns='urn:chatty:signal:0' name='n'>{not json</signal></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='error'/>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'><body>x</body>\
+             <replace xmlns='urn:xmpp:message-correct:0'/></message>",
+            "<message xmlns='jabber:client' from='a@example.org' type='chat'>\
+             <retract xmlns='urn:xmpp:message-retract:1' id=''/></message>",
+        ] {
+            let signal = mapper().inbound_message(message(xml)).unwrap();
+            match signal.body {
+                Body::SystemError(e) => assert_eq!(e.component, "xmpp"),
+                other => panic!("{xml}: {other:?}"),
+            }
+        }
+    }
+}

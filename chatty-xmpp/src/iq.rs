@@ -1,0 +1,133 @@
+//! IQ requests (XEP-0030 disco#info and the like) through the connection task, and the answers
+//! the bot gives to what others ask it (pings, disco#info).
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::caps::{self};
+use crate::command::Command;
+
+/// How long an IQ request (disco#info) may wait for its answer.
+pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a contact's client may take to say what it supports (a client that never answers
+/// disco#info is taken to support the base of XMPP only).
+pub(crate) const DISCO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An IQ's id.
+pub(crate) fn iq_id(iq: &Iq) -> String {
+    match iq {
+        Iq::Get { id, .. } | Iq::Set { id, .. } | Iq::Result { id, .. } | Iq::Error { id, .. } => {
+            id.clone()
+        }
+    }
+}
+
+/// Sends an IQ request through the connection task and waits up to `timeout` for its answer.
+pub(crate) async fn request(
+    commands: &mpsc::Sender<Command>,
+    iq: Iq,
+    what: &str,
+    timeout: Duration,
+) -> Result<Iq, String> {
+    let (tx, rx) = oneshot::channel();
+    commands
+        .send(Command::Iq(Box::new(iq), tx))
+        .await
+        .map_err(|_| "the XMPP session has ended".to_owned())?;
+    tokio::time::timeout(timeout, rx)
+        .await
+        .map_err(|_| format!("no answer to {what} within {timeout:?}"))?
+        .map_err(|_| "the XMPP session has ended".to_owned())
+}
+
+/// The disco#info (XEP-0030) of `to` for `query`, if it answers with one.
+pub(crate) async fn disco_info(
+    commands: &mpsc::Sender<Command>,
+    to: Jid,
+    query: DiscoInfoQuery,
+    timeout: Duration,
+) -> Result<Option<DiscoInfoResult>, String> {
+    let iq = Iq::from_get(
+        format!("disco-{}", chatty_core::SignalId::generate()),
+        query,
+    )
+    .with_to(to.clone());
+    match request(commands, iq, &format!("disco#info to {to}"), timeout).await? {
+        Iq::Result {
+            payload: Some(payload),
+            ..
+        } => DiscoInfoResult::try_from(payload)
+            .map(Some)
+            .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// The answer to an IQ request: a pong to a ping (XEP-0199), the bot's identity and features
+/// to disco#info (XEP-0030), `service-unavailable` to the rest.
+pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
+    match iq {
+        Iq::Get {
+            from, id, payload, ..
+        } if payload.is("query", ns::DISCO_INFO) && caps::is_own_node(payload.attr("node")) => {
+            let info = caps::own_info(payload.attr("node").map(str::to_owned));
+            Some(Iq::Result {
+                from: None,
+                to: from,
+                id,
+                payload: Some(info.into()),
+            })
+        }
+        Iq::Get {
+            from, id, payload, ..
+        } if payload.is("ping", ns::PING) => Some(Iq::Result {
+            from: None,
+            to: from,
+            id,
+            payload: None,
+        }),
+        Iq::Get { from, id, .. } | Iq::Set { from, id, .. } => Some(Iq::Error {
+            from: None,
+            to: from,
+            id,
+            error: StanzaError::new(
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "en",
+                "not supported by this bot",
+            ),
+            payload: None,
+        }),
+        Iq::Result { .. } | Iq::Error { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_are_answered_and_other_requests_refused() {
+        let from = Jid::new("localhost").unwrap();
+        let ping = Iq::Get {
+            from: Some(from.clone()),
+            to: None,
+            id: "p1".into(),
+            payload: tokio_xmpp::minidom::Element::builder("ping", ns::PING).build(),
+        };
+        assert!(matches!(answer_iq(ping), Some(Iq::Result { id, .. }) if id == "p1"));
+        let version = Iq::Get {
+            from: Some(from),
+            to: None,
+            id: "v1".into(),
+            payload: tokio_xmpp::minidom::Element::builder("query", "jabber:iq:version").build(),
+        };
+        assert!(matches!(answer_iq(version), Some(Iq::Error { id, .. }) if id == "v1"));
+    }
+}

@@ -1,0 +1,162 @@
+//! The mapper between stanzas and signals: what it knows (the session's own address and name,
+//! its run-time state, the ids it has seen) and what both directions share. The mapping itself
+//! is in `inbound`, `presence`, `failure` and `outbound`. Pure functions: no network here.
+//!
+//! Inbound, anything malformed (a bad JID, an unparsable delay stamp, user-defined JSON that is
+//! not JSON) becomes a [`Body::SystemError`](chatty_core::Body::SystemError) of component `xmpp`
+//! for that one stanza; the signals around it are unaffected.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chatty_core::reexports::time::OffsetDateTime;
+use chatty_core::{Address, AddressKind, Signal, SignalId, SystemError};
+use tokio_xmpp::jid::BareJid;
+
+use crate::PLATFORM;
+use crate::rooms::State;
+
+/// The component named in system errors.
+const COMPONENT: &str = "xmpp";
+
+/// A system error signal about one stanza.
+pub(crate) fn system_error(message: impl Into<String>) -> Signal {
+    Signal::new(SystemError {
+        component: COMPONENT.into(),
+        message: message.into(),
+    })
+}
+
+/// Converts an XEP-0082 time to a timestamp.
+pub(crate) fn timestamp(stamp: &tokio_xmpp::parsers::date::DateTime) -> Option<OffsetDateTime> {
+    let nanos = stamp.0.timestamp_nanos_opt()?;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
+}
+
+/// Knows the session's own address and name, and maps with them.
+#[derive(Debug, Clone)]
+pub(crate) struct Mapper {
+    /// The session name (`xmpp` unless several accounts serve a bot).
+    name: String,
+    /// The bot's own address: `xmpp:bare-jid;kind=individual`.
+    own: Address,
+    /// Rooms, contacts' presence, delivery statuses.
+    state: Arc<Mutex<State>>,
+    /// The nickname in rooms when none is configured: the account's local part.
+    default_nick: String,
+    /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
+    seen: Arc<Mutex<SeenIds>>,
+}
+
+/// A bounded set of recent ids.
+#[derive(Debug, Default)]
+pub(crate) struct SeenIds {
+    ids: std::collections::HashSet<SignalId>,
+    order: std::collections::VecDeque<SignalId>,
+}
+
+impl SeenIds {
+    const LIMIT: usize = 10_000;
+
+    /// Records `id`; `false` if it was seen already.
+    pub(crate) fn insert(&mut self, id: &SignalId) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() >= Self::LIMIT
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.clone());
+        self.ids.insert(id.clone());
+        true
+    }
+}
+
+impl Mapper {
+    pub(crate) fn new(name: &str, jid: &BareJid) -> Result<Self, String> {
+        let mut mapper = Mapper {
+            name: name.to_owned(),
+            own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
+            state: Arc::default(),
+            seen: Arc::default(),
+            default_nick: jid
+                .node()
+                .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
+        };
+        mapper.own = mapper
+            .address(jid.as_str(), AddressKind::Individual)
+            .map_err(|e| e.to_string())?;
+        Ok(mapper)
+    }
+
+    /// The bot's own address.
+    pub(crate) fn own(&self) -> &Address {
+        &self.own
+    }
+
+    /// The session's run-time state.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The nickname in rooms when none is given.
+    pub(crate) fn default_nick(&self) -> &str {
+        &self.default_nick
+    }
+
+    /// Records the id of an inbound message; `false` if it was seen already (a repeat).
+    pub(crate) fn first_time(&self, id: &SignalId) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+    }
+
+    /// An address on this session for the JID `id`.
+    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Result<Address, String> {
+        let address = if self.name == PLATFORM {
+            Address::new(PLATFORM, id)
+        } else {
+            Address::with_session(PLATFORM, &self.name, id)
+        };
+        address
+            .map(|a| a.with_kind(kind))
+            .map_err(|e| format!("the JID {id} is not an address: {e}"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! What the mapping tests share.
+
+    use tokio_xmpp::jid::BareJid;
+    use tokio_xmpp::minidom::Element;
+    use tokio_xmpp::parsers::message::Message;
+
+    use super::Mapper;
+
+    /// The mapper of `bot@example.org`'s session.
+    pub(crate) fn mapper() -> Mapper {
+        Mapper::new("xmpp", &BareJid::new("bot@example.org").unwrap()).unwrap()
+    }
+
+    /// A message stanza from its XML.
+    pub(crate) fn message(xml: &str) -> Message {
+        Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_sessions_qualify_addresses() {
+        let mapper = Mapper::new("work", &BareJid::new("bot@example.org").unwrap()).unwrap();
+        assert_eq!(
+            mapper.own().to_string(),
+            "xmpp+work:bot@example.org;kind=individual"
+        );
+    }
+}
