@@ -7,7 +7,9 @@ use chatty_core::reexports::time::OffsetDateTime;
 use chatty_core::{
     Body, Content, File, Media, Message as ChattyMessage, Metadata, Signal, SignalId, UserDefined,
 };
-use mail_parser::{GetHeader, Message, MimeHeaders, PartType};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Encoding, GetHeader, Message, MessagePart, MimeHeaders, PartType};
 
 use super::automatic;
 use super::dsn::delivery_report;
@@ -189,6 +191,12 @@ struct Parts {
 }
 
 impl Parts {
+    /// Sorts the leaf parts: the first `text/plain` and `text/html` parts are the text and the
+    /// HTML (further unnamed inline `text/plain` parts, such as a list's footer, are added to
+    /// the text); a part with a `Content-ID` or shown inline (`Content-Disposition: inline`,
+    /// or an image, audio or video part that is not an attachment) is media; every other part
+    /// is an attachment, with its bytes as they were sent (a text file keeps its charset, named
+    /// in its media type: `text/plain; charset=iso-8859-1`).
     fn of(mail: &Message<'_>) -> Parts {
         let mut parts = Parts::default();
         for (index, part) in mail.parts.iter().enumerate() {
@@ -200,15 +208,20 @@ impl Parts {
                 Some(sub) => format!("{}/{}", c.ctype(), sub).to_ascii_lowercase(),
                 None => c.ctype().to_ascii_lowercase(),
             });
-            let is_attachment = part
-                .content_disposition()
-                .is_some_and(|d| d.is_attachment());
-            let content_id = part.content_id().map(|id| {
-                id.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .to_owned()
-            });
+            let disposition = part.content_disposition();
+            let is_attachment = disposition.is_some_and(|d| d.is_attachment());
+            let shown_inline = !is_attachment
+                && (disposition.is_some_and(|d| d.is_inline())
+                    || matches!(part.body, PartType::InlineBinary(_)));
+            let content_id = part
+                .content_id()
+                .map(|id| {
+                    id.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                })
+                .filter(|id| !id.is_empty());
             let name = part.attachment_name().map(str::to_owned);
             if index == 0
                 && let Some(media_type) = part
@@ -218,42 +231,90 @@ impl Parts {
             {
                 parts.url_media_type = Some(media_type.trim().to_owned());
             }
-            match (&part.body, full_type.as_deref()) {
-                (PartType::Text(text), None | Some("text/plain"))
-                    if !is_attachment && content_id.is_none() && parts.text.is_none() =>
-                {
+            let plain = matches!(full_type.as_deref(), None | Some("text/plain"));
+            match &part.body {
+                PartType::Text(text) if plain && !is_attachment && content_id.is_none() => {
                     // The line break that ends a mail's body (SMTP ends every body with one) is
                     // not part of the text.
                     let text = text
                         .strip_suffix("\r\n")
                         .or_else(|| text.strip_suffix('\n'))
                         .unwrap_or(text);
-                    parts.text = Some(text.to_string());
+                    match &mut parts.text {
+                        None => {
+                            parts.text = Some(text.to_owned());
+                            continue;
+                        }
+                        Some(body) if name.is_none() => {
+                            body.push_str("\r\n");
+                            body.push_str(text);
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
                 }
-                (PartType::Html(html), _)
+                PartType::Html(html)
                     if !is_attachment && content_id.is_none() && parts.html.is_none() =>
                 {
                     parts.html = Some(html.to_string());
+                    continue;
                 }
-                (_, Some("application/json")) if !is_attachment && parts.json.is_none() => {
+                _ if full_type.as_deref() == Some("application/json")
+                    && !is_attachment
+                    && parts.json.is_none() =>
+                {
                     parts.json = Some(part.contents().to_vec());
+                    continue;
                 }
-                _ => {
-                    let data = Bytes::copy_from_slice(part.contents());
-                    let file = File {
-                        name: name.clone().unwrap_or_else(|| format!("part-{index}")),
-                        media_type: full_type.clone(),
-                        content: Content::Bytes { data },
-                    };
-                    match content_id {
-                        Some(id) if !is_attachment => {
-                            parts.media.push(Media { id: Some(id), file })
-                        }
-                        _ => parts.attachments.push(file),
-                    }
-                }
+                _ => {}
+            }
+            let file = File {
+                name: name.unwrap_or_else(|| format!("part-{index}")),
+                media_type: file_type(full_type, ctype, part),
+                content: Content::Bytes {
+                    data: Bytes::from(sent_bytes(mail, part)),
+                },
+            };
+            match content_id {
+                Some(id) if !is_attachment => parts.media.push(Media { id: Some(id), file }),
+                None if shown_inline => parts.media.push(Media { id: None, file }),
+                _ => parts.attachments.push(file),
             }
         }
         parts
     }
+}
+
+/// A file part's media type: its type, and for text its charset.
+fn file_type(
+    full_type: Option<String>,
+    ctype: Option<&mail_parser::ContentType<'_>>,
+    part: &MessagePart<'_>,
+) -> Option<String> {
+    let charset = ctype
+        .and_then(|c| c.attribute("charset"))
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_graphic() && c != '"'));
+    match (full_type, charset) {
+        (Some(t), Some(charset)) if part.is_text() => Some(format!("{t}; charset={charset}")),
+        (t, _) => t,
+    }
+}
+
+/// A part's bytes as they were sent: the transfer encoding (base64, quoted-printable) undone,
+/// but text not converted to UTF-8 (mail-parser converts text parts; a file keeps its bytes).
+fn sent_bytes(mail: &Message<'_>, part: &MessagePart<'_>) -> Vec<u8> {
+    if !part.is_text() || part.is_encoding_problem {
+        return part.contents().to_vec();
+    }
+    let raw = mail
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    let decoded = match part.encoding {
+        Encoding::Base64 => base64_decode(raw),
+        Encoding::QuotedPrintable => quoted_printable_decode(raw),
+        Encoding::None => Some(raw.to_vec()),
+    };
+    decoded.unwrap_or_else(|| part.contents().to_vec())
 }

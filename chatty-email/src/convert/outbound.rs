@@ -197,23 +197,22 @@ fn reply_subject(subject: &str) -> String {
     }
 }
 
-/// The MIME body of a message: text (and HTML with its inline media) as alternatives,
+/// The MIME body of a message: text and HTML as alternatives, the media the HTML refers to
+/// (by `Content-ID`) in a `multipart/related` with the HTML, other media as inline parts and
 /// attachments after them.
 fn message_body(message: &ChattyMessage) -> MimePart<'static> {
     let mut text = message.text.clone();
+    let mut related = Vec::new();
     let mut inline = Vec::new();
     for media in &message.media {
         match &media.file.content {
             Content::Bytes { data } => {
-                let mut part = MimePart::new(media_type(&media.file), data.to_vec()).inline();
-                if let Some(id) = &media.id {
-                    part = part.cid(id.clone());
+                let part = file_part(&media.file, data, "inline");
+                match &media.id {
+                    Some(id) if message.html.is_some() => related.push(part.cid(id.clone())),
+                    Some(id) => inline.push(part.cid(id.clone())),
+                    None => inline.push(part),
                 }
-                part = part.header(
-                    "Content-Disposition",
-                    ContentType::new("inline").attribute("filename", media.file.name.clone()),
-                );
-                inline.push(part);
             }
             Content::Url { url, .. } => {
                 text.push_str(&format!("\r\n{}: {url}", media.file.name));
@@ -231,11 +230,10 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
     let main = match &message.html {
         Some(html) => {
             let html_part = MimePart::new("text/html", html.clone());
-            let html_part = if inline.is_empty() {
+            let html_part = if related.is_empty() {
                 html_part
             } else {
-                let mut related = vec![html_part];
-                related.append(&mut inline);
+                related.insert(0, html_part);
                 MimePart::new("multipart/related", related)
             };
             MimePart::new("multipart/alternative", vec![text_part, html_part])
@@ -251,13 +249,132 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
     MimePart::new("multipart/mixed", parts)
 }
 
-fn media_type(file: &File) -> String {
-    file.media_type
-        .clone()
-        .filter(|t| t.contains('/') && !t.chars().any(|c| c.is_whitespace() || c == ';'))
-        .unwrap_or_else(|| "application/octet-stream".to_owned())
+/// A file's `Content-Type`: its media type (`type/subtype`, with parameters such as a text
+/// file's charset) where it is one, else `application/octet-stream`.
+fn media_type(file: &File) -> ContentType<'static> {
+    let fallback = || ContentType::new("application/octet-stream");
+    let Some(text) = file.media_type.as_deref() else {
+        return fallback();
+    };
+    let mut pieces = text.split(';');
+    let main = pieces.next().unwrap_or_default().trim();
+    let valid = main
+        .split_once('/')
+        .is_some_and(|(t, sub)| is_token(t) && is_token(sub));
+    if !valid {
+        return fallback();
+    }
+    let mut content_type = ContentType::new(main.to_ascii_lowercase());
+    for parameter in pieces {
+        let Some((name, value)) = parameter.split_once('=') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim().trim_matches('"'));
+        if is_token(name) && !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic()) {
+            content_type = content_type.attribute(name.to_ascii_lowercase(), value.to_owned());
+        }
+    }
+    content_type
+}
+
+/// An RFC 2045 token: printable ASCII without spaces and `tspecials`.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
 }
 
 fn attachment(file: &File, data: &Bytes) -> MimePart<'static> {
-    MimePart::new(media_type(file), data.to_vec()).attachment(file.name.clone())
+    file_part(file, data, "attachment")
+}
+
+/// A file as a MIME part, with `Content-Disposition: DISPOSITION; filename=NAME`. A mail
+/// (`message/rfc822`) is carried as it is (`7bit` or `8bit`), as RFC 2046 5.2.1 requires, where
+/// its lines allow that; otherwise it goes base64-encoded as `application/octet-stream`.
+fn file_part(file: &File, data: &Bytes, disposition: &str) -> MimePart<'static> {
+    let disposition =
+        ContentType::new(disposition.to_owned()).attribute("filename", file.name.clone());
+    let is_mail = file
+        .media_type
+        .as_deref()
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("message/rfc822"));
+    if is_mail {
+        return match unencoded(data) {
+            Some(encoding) => MimePart::new(ContentType::new("message/rfc822"), data.to_vec())
+                .header("Content-Disposition", disposition)
+                .transfer_encoding(encoding),
+            None => MimePart::new(ContentType::new("application/octet-stream"), data.to_vec())
+                .header("Content-Disposition", disposition),
+        };
+    }
+    MimePart::new(media_type(file), data.to_vec()).header("Content-Disposition", disposition)
+}
+
+/// `7bit` or `8bit` when `data` may go unencoded (RFC 2045 2.7, 2.8): CRLF line ends only, no
+/// NUL, lines of at most 998 octets; `None` otherwise.
+fn unencoded(data: &[u8]) -> Option<&'static str> {
+    let mut line = 0usize;
+    let mut previous = 0u8;
+    for (i, &byte) in data.iter().enumerate() {
+        match byte {
+            0 => return None,
+            b'\r' if data.get(i + 1) != Some(&b'\n') => return None,
+            b'\n' if previous != b'\r' => return None,
+            b'\n' => line = 0,
+            b'\r' => {}
+            _ => {
+                line += 1;
+                if line > 998 {
+                    return None;
+                }
+            }
+        }
+        previous = byte;
+    }
+    Some(if data.is_ascii() { "7bit" } else { "8bit" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_may_go_unencoded() {
+        assert_eq!(unencoded(b"From: a@b\r\n\r\nhi\r\n"), Some("7bit"));
+        assert_eq!(unencoded("Subject: café\r\n".as_bytes()), Some("8bit"));
+        assert_eq!(unencoded(b"bare\nline feed"), None);
+        assert_eq!(unencoded(b"bare\rreturn"), None);
+        assert_eq!(unencoded(b"nul\0"), None);
+        assert_eq!(unencoded(&[b'x'; 998]), Some("7bit"));
+        assert_eq!(unencoded(&[b'x'; 999]), None);
+    }
+
+    #[test]
+    fn media_types_keep_their_parameters_or_fall_back() {
+        let file = |t: Option<&str>| File::bytes("f", t, &b"x"[..]);
+        let written = |t: Option<&str>| {
+            let part = MimePart::new(media_type(&file(t)), b"x".to_vec());
+            let mut out = Vec::new();
+            part.write_part(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert!(
+            written(Some("text/plain; charset=iso-8859-1"))
+                .starts_with("Content-Type: text/plain; charset=\"iso-8859-1\"")
+        );
+        assert!(written(Some("Image/PNG")).starts_with("Content-Type: image/png"));
+        for bad in [
+            None,
+            Some("png"),
+            Some("a b/c"),
+            Some("text/plain\r\nBcc: x@y"),
+        ] {
+            assert!(
+                written(bad).starts_with("Content-Type: application/octet-stream"),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -369,3 +369,183 @@ fn a_reply_keeps_a_subject_in_any_script() {
         assert_eq!(m.subject.as_deref(), Some(expected), "{subject}");
     }
 }
+
+/// A mail as a mail client writes it: text and HTML with an inline image (by Content-ID), a
+/// list footer, an image shown inline without a Content-ID (Apple Mail), a PDF, a Latin-1 text
+/// file, an 8-bit text file and a forwarded mail.
+pub(super) const CLIENT_MAIL: &[u8] = b"From: Alice <alice@example.org>\r
+To: bot@example.org\r
+Subject: the files\r
+Message-ID: <client-1@example.org>\r
+MIME-Version: 1.0\r
+Content-Type: multipart/mixed; boundary=\"outer\"\r
+\r
+--outer\r
+Content-Type: multipart/related; boundary=\"rel\"\r
+\r
+--rel\r
+Content-Type: multipart/alternative; boundary=\"alt\"\r
+\r
+--alt\r
+Content-Type: text/plain; charset=utf-8\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+Here are the files, caf=C3=A9 included.\r
+--alt\r
+Content-Type: text/html; charset=utf-8\r
+\r
+<p>Here are the files.<img src=\"cid:logo@example.org\"></p>\r
+--alt--\r
+--rel\r
+Content-Type: image/png; name=\"logo.png\"\r
+Content-ID: <logo@example.org>\r
+Content-Disposition: inline; filename=\"logo.png\"\r
+Content-Transfer-Encoding: base64\r
+\r
+iVBORw0KGgoAAAAN\r
+--rel--\r
+--outer\r
+Content-Type: image/jpeg; name=\"photo.jpg\"\r
+Content-Disposition: inline; filename=\"photo.jpg\"\r
+Content-Transfer-Encoding: base64\r
+\r
+/9j/4AAQSkZJRg==\r
+--outer\r
+Content-Type: text/plain; charset=us-ascii\r
+\r
+-- the list footer\r
+--outer\r
+Content-Type: application/pdf; name=\"report.pdf\"\r
+Content-Disposition: attachment; filename=\"report.pdf\"\r
+Content-Transfer-Encoding: base64\r
+\r
+JVBERi0xLjQKJcfsj6IK\r
+--outer\r
+Content-Type: text/plain; charset=iso-8859-1\r
+Content-Disposition: attachment; filename=\"latin1.txt\"\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+caf=E9=0Ana=EFve=0A\r
+--outer\r
+Content-Type: text/plain\r
+Content-Disposition: attachment; filename=\"raw.txt\"\r
+Content-Transfer-Encoding: 8bit\r
+\r
+\xff\xfe bytes\r
+--outer\r
+Content-Type: message/rfc822\r
+Content-Disposition: attachment; filename=\"forwarded.eml\"\r
+\r
+From: carol@example.org\r
+Subject: forwarded\r
+\r
+the forwarded text\r
+--outer--\r
+";
+
+#[test]
+fn a_client_s_attachments_and_inline_parts_arrive_with_their_bytes() {
+    let (Inbound::Signal(got), _) = mapper("bot@example.org").inbound(CLIENT_MAIL) else {
+        panic!()
+    };
+    let Body::Message(m) = got.body else { panic!() };
+    assert_eq!(
+        m.text,
+        "Here are the files, café included.\r\n-- the list footer"
+    );
+    assert!(m.html.unwrap().contains("cid:logo@example.org"));
+    let media: Vec<_> = m
+        .media
+        .iter()
+        .map(|x| {
+            (
+                x.id.as_deref(),
+                x.file.name.as_str(),
+                x.file.media_type.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        media,
+        [
+            (Some("logo@example.org"), "logo.png", Some("image/png")),
+            (None, "photo.jpg", Some("image/jpeg")),
+        ]
+    );
+    assert_eq!(
+        m.media[1].file.content,
+        Content::Bytes {
+            data: Bytes::from_static(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+        }
+    );
+    let files: Vec<_> = m
+        .attachments
+        .iter()
+        .map(|f| {
+            let Content::Bytes { data } = &f.content else {
+                panic!()
+            };
+            (f.name.as_str(), f.media_type.as_deref(), data.to_vec())
+        })
+        .collect();
+    assert_eq!(
+        files[0],
+        (
+            "report.pdf",
+            Some("application/pdf"),
+            b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n".to_vec()
+        )
+    );
+    assert_eq!(
+        files[1],
+        (
+            "latin1.txt",
+            Some("text/plain; charset=iso-8859-1"),
+            b"caf\xe9\nna\xefve\n".to_vec()
+        ),
+        "the bytes as sent, not converted to UTF-8"
+    );
+    assert_eq!(
+        files[2],
+        ("raw.txt", Some("text/plain"), b"\xff\xfe bytes".to_vec())
+    );
+    assert_eq!(files[3].0, "forwarded.eml");
+    assert_eq!(files[3].1, Some("message/rfc822"));
+    assert!(String::from_utf8_lossy(&files[3].2).contains("the forwarded text"));
+    assert_eq!(files.len(), 4);
+}
+
+#[test]
+fn a_whole_message_echoed_goes_out_with_its_attachments_and_media() {
+    let bot = mapper("bot@example.org");
+    let alice = mapper("alice@example.org");
+    let (Inbound::Signal(got), _) = bot.inbound(CLIENT_MAIL) else {
+        panic!()
+    };
+    let Body::Message(sent) = &got.body else {
+        panic!()
+    };
+    // What the echo bot does: the same message, as a reply.
+    let echo = got.reply(got.body.clone());
+    let out = bot.outbound(&echo, &Threads::default()).unwrap();
+    let (Inbound::Signal(back), _) = alice.inbound(&out.bytes) else {
+        panic!("{}", String::from_utf8_lossy(&out.bytes))
+    };
+    let Body::Message(m) = back.body else {
+        panic!()
+    };
+    assert_eq!(m.text, sent.text);
+    assert_eq!(m.subject, sent.subject);
+    assert_eq!(m.html, sent.html);
+    assert_eq!(m.media, sent.media);
+    assert_eq!(m.attachments, sent.attachments);
+    // One Content-Disposition per file part (2 media, 4 attachments), and the forwarded mail
+    // unencoded (RFC 2046 5.2.1 allows no base64 for message/rfc822).
+    let text = String::from_utf8_lossy(&out.bytes);
+    assert_eq!(text.matches("Content-Disposition:").count(), 6, "{text}");
+    let forwarded = text.split("Content-Type: message/rfc822").nth(1).unwrap();
+    assert!(
+        forwarded.contains("Content-Transfer-Encoding: 7bit"),
+        "{forwarded}"
+    );
+}
