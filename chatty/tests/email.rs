@@ -287,3 +287,65 @@ async fn the_answer_limit_ends_a_loop_with_a_responder_that_ignores_every_marker
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_bot_answers_a_mail_to_all_its_recipients() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = mail_account().await;
+    let alice = mail_account().await;
+    let carol = mail_account().await;
+    let dave = mail_account().await;
+    let (stop, run) = run_echo(echo_config(&bot, dir.path(), ""));
+    deliver(
+        &bot,
+        &format!(
+            "From: <{alice}>\nTo: <{bot}>, <{dave}>\nCc: <{carol}>\nSubject: lunch\n\
+             Message-ID: <lunch@test>\nDate: Sun, 06 Dec 2026 10:00:00 +0000\nMIME-Version: 1.0\n\
+             Content-Type: text/plain; charset=utf-8\n\nlunch at noon?\n",
+            alice = alice.address,
+            bot = bot.address,
+            carol = carol.address,
+            dave = dave.address,
+        ),
+    )
+    .await;
+    for person in [&alice, &carol, &dave] {
+        let got = inbox_with(person, 1, Duration::from_secs(1)).await;
+        assert_eq!(got.len(), 1, "{}: {got:#?}", person.address);
+        assert!(got[0].contains("lunch at noon?"), "{}", got[0]);
+        let headers = got[0]
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ")
+            .to_ascii_lowercase();
+        let field = |name: &str| -> String {
+            headers
+                .lines()
+                .filter(|l| l.starts_with(name))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let (to, cc) = (field("to:"), field("cc:"));
+        assert!(
+            to.contains(&alice.address),
+            "alice is the addressee: {headers}"
+        );
+        for copied in [&carol, &dave] {
+            assert!(
+                cc.contains(&copied.address),
+                "{} in Cc: {headers}",
+                copied.address
+            );
+        }
+        assert!(
+            !to.contains(&bot.address) && !cc.contains(&bot.address),
+            "the bot is no recipient of its own answer: {headers}"
+        );
+    }
+    // The bot sent itself nothing: its inbox holds the one mail it got.
+    assert_eq!(inbox(&bot).await.len(), 1);
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
