@@ -1,12 +1,28 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 mod config;
-mod convert;
+mod download;
+mod envelope;
+mod ids;
+mod inbound;
+mod intake;
+mod net;
+mod outbound;
+mod query;
+mod send;
 mod session;
+mod socket;
+mod state;
+mod text;
+
+#[cfg(test)]
+mod hostile;
 
 pub use chatty_core::Secret;
 pub use config::{ConfigError, SlackConfig};
-pub use convert::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE};
+pub use ids::{THREAD_PREFIX, thread_of};
+pub use outbound::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE};
 pub use session::SlackSession;
 
 /// The platform name: the scheme of the session's addresses (`slack:T0123/U0456`).

@@ -43,7 +43,7 @@ fn posted_by(slack: &chatty_local_slack::LocalSlack, channel: &str, user: &str) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn direct_messages_both_ways_in_threads() {
+async fn direct_messages_both_ways_threads_only_where_the_original_is() {
     let slack = local_slack().await;
     let alice = slack.add_user("alice");
     let app = slack.add_app("bot");
@@ -57,11 +57,13 @@ async fn direct_messages_both_ways_in_threads() {
     assert_eq!(got.meta.origin, Some(address(&slack, &alice)));
     assert_eq!(got.meta.addressees, vec![bot.address.clone()]);
     assert!(got.meta.visible_to.is_empty());
+    assert_eq!(got.meta.automatic, None, "a person's message");
     assert_eq!(
         got.meta.sent.map(|t| t.unix_timestamp()),
         ts.split('.').next().and_then(|s| s.parse().ok())
     );
 
+    // An answer to a top-level message goes to the top level of the DM, as people answer.
     let handle = bot.remote.handle().await;
     handle
         .send(got.reply(Message::text("hi alice")))
@@ -74,17 +76,51 @@ async fn direct_messages_both_ways_in_threads() {
     );
     let answer = &posted_by(&slack, &dm, &app.bot_user_id)[0];
     assert_eq!(answer["text"], "hi alice");
-    assert_eq!(
-        answer["thread_ts"],
-        ts.as_str(),
-        "the reply is in the thread"
+    assert!(
+        answer.get("thread_ts").is_none(),
+        "not in a thread: {answer}"
     );
     assert_eq!(answer["bot_id"], app.bot_id.as_str());
 
-    // A person answering in the thread: response_to names the thread's root.
+    // A person answering in a thread: response_to names the thread's root, and the bot's
+    // answer to that goes into the thread.
     slack.post_in_thread(&alice, &dm, Some(&ts), "and in the thread");
     let threaded = next_message(&bot).await;
     assert_eq!(threaded.meta.response_to, Some(got.meta.id.clone()));
+    handle
+        .send(threaded.reply(Message::text("in the thread too")))
+        .await
+        .unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() == 2)
+            .await
+    );
+    assert_eq!(
+        posted_by(&slack, &dm, &app.bot_user_id)[1]["thread_ts"],
+        ts.as_str()
+    );
+
+    // The bot asks for a thread under a top-level message itself.
+    let second = slack.post(&alice, &dm, "a long story");
+    let story = next_message(&bot).await;
+    handle
+        .send(
+            story
+                .reply(Message::text("let's keep it in a thread"))
+                .in_response_to(chatty_slack::thread_of(story.id())),
+        )
+        .await
+        .unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() == 3)
+            .await
+    );
+    assert_eq!(
+        posted_by(&slack, &dm, &app.bot_user_id)[2]["thread_ts"],
+        second.as_str()
+    );
 
     // The bot's own messages never come back to it.
     let extra: Vec<_> = bot
@@ -135,9 +171,10 @@ async fn channel_messages_mentions_joins_and_leaves() {
                 .is_empty())
             .await
     );
-    assert_eq!(
-        posted_by(&slack, &general, &app.bot_user_id)[0]["thread_ts"],
-        ts.as_str()
+    let answer = &posted_by(&slack, &general, &app.bot_user_id)[0];
+    assert!(
+        answer.get("thread_ts").is_none(),
+        "an answer to a top-level message {ts} is at the top level: {answer}"
     );
 
     // A plain channel message without a mention: no addressees, visible to the channel.

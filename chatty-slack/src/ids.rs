@@ -1,0 +1,217 @@
+//! Signal ids and where their messages are on Slack: the memory that turns `response_to` into
+//! `thread_ts`, edits into `chat.update`, and people into their DM channels.
+
+use std::collections::{HashMap, VecDeque};
+
+use chatty_core::{SignalId, Timestamp};
+
+/// How many message ids the session remembers (to map `thread_ts` and edits to signal ids).
+const REMEMBERED: usize = 20_000;
+
+/// The prefix of a `response_to` that asks for a thread: see [`thread_of`].
+pub const THREAD_PREFIX: &str = "thread:";
+
+/// The `response_to` of an answer that is to go into the thread under the message `id`,
+/// whether or not that message is in a thread yet.
+///
+/// Without it, an answer goes where the message it answers is: into its thread when that
+/// message is a thread reply, else to the top level of the channel or DM, as people answer on
+/// Slack. With it, the bot chooses the thread root itself:
+///
+/// ```
+/// use chatty_core::{Message, Signal};
+///
+/// let question = Signal::message("long discussion?");
+/// let answer = question
+///     .reply(Message::text("let's take it to a thread"))
+///     .in_response_to(chatty_slack::thread_of(question.id()));
+/// assert_eq!(
+///     answer.meta.response_to.unwrap().as_str(),
+///     format!("thread:{}", question.id())
+/// );
+/// ```
+///
+/// The other side sees `response_to` as the plain id of the message (the prefix is not carried).
+pub fn thread_of(id: &SignalId) -> SignalId {
+    SignalId::from(format!("{THREAD_PREFIX}{id}"))
+}
+
+/// The id a `response_to` names, and whether it asks for a thread ([`thread_of`]).
+pub(crate) fn response_target(id: &SignalId) -> (SignalId, bool) {
+    match id.as_str().strip_prefix(THREAD_PREFIX) {
+        Some(rest) if !rest.is_empty() => (SignalId::from(rest), true),
+        _ => (id.clone(), false),
+    }
+}
+
+/// Where a message is on Slack: channel, `ts`, and the thread root if it is a thread reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub(crate) channel: String,
+    pub(crate) ts: String,
+    pub(crate) thread: Option<String>,
+}
+
+impl Place {
+    /// A place; `thread_ts` equal to `ts` (a thread's root) is not a thread reply.
+    pub(crate) fn new(channel: &str, ts: &str, thread_ts: Option<&str>) -> Self {
+        Place {
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+            thread: thread_ts.filter(|t| *t != ts).map(str::to_owned),
+        }
+    }
+}
+
+/// Signal ids ↔ Slack places for the messages seen and sent lately, and the DM channel of
+/// each person who wrote to the bot.
+#[derive(Debug, Default)]
+pub(crate) struct Ids {
+    by_id: HashMap<SignalId, Place>,
+    by_place: HashMap<(String, String), SignalId>,
+    order: VecDeque<SignalId>,
+    dms: HashMap<String, String>,
+}
+
+impl Ids {
+    /// Remembers where the message `id` is. An id that names another message's place (an edit
+    /// names the edited message) is remembered by id only.
+    pub(crate) fn remember(&mut self, id: SignalId, place: Place) {
+        self.by_place
+            .entry((place.channel.clone(), place.ts.clone()))
+            .or_insert_with(|| id.clone());
+        if self.by_id.insert(id.clone(), place).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front()
+                && let Some(p) = self.by_id.remove(&old)
+                && self.by_place.get(&(p.channel.clone(), p.ts.clone())) == Some(&old)
+            {
+                self.by_place.remove(&(p.channel, p.ts));
+            }
+        }
+    }
+
+    /// The place of a signal: remembered, or read from an id of the form `CHANNEL/TS`.
+    pub(crate) fn place(&self, id: &SignalId) -> Option<Place> {
+        if let Some(p) = self.by_id.get(id) {
+            return Some(p.clone());
+        }
+        let (channel, ts) = id.as_str().split_once('/')?;
+        let valid = !channel.is_empty()
+            && channel.chars().all(|c| c.is_ascii_alphanumeric())
+            && ts.contains('.')
+            && ts.chars().all(|c| c.is_ascii_digit() || c == '.');
+        valid.then(|| Place::new(channel, ts, None))
+    }
+
+    /// The signal id of the message at `channel`/`ts`: remembered, or `CHANNEL/TS`.
+    pub(crate) fn id_at(&self, channel: &str, ts: &str) -> SignalId {
+        self.by_place
+            .get(&(channel.to_owned(), ts.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| native_id(channel, ts))
+    }
+
+    /// Remembers that `user` (a user or bot id) wrote to the bot in the DM `channel`.
+    pub(crate) fn learn_dm(&mut self, user: &str, channel: &str) {
+        if self.dms.len() >= REMEMBERED && !self.dms.contains_key(user) {
+            self.dms.clear();
+        }
+        self.dms.insert(user.to_owned(), channel.to_owned());
+    }
+
+    /// The DM channel with `user`, if known.
+    pub(crate) fn dm_with(&self, user: &str) -> Option<String> {
+        self.dms.get(user).cloned()
+    }
+}
+
+/// The id of a Slack message that carries no signal id of ours: `CHANNEL/TS`.
+pub(crate) fn native_id(channel: &str, ts: &str) -> SignalId {
+    SignalId::from(format!("{channel}/{ts}"))
+}
+
+/// A message `ts` (`"1700000000.000100"`, epoch seconds) as a time.
+pub(crate) fn ts_time(ts: &str) -> Option<Timestamp> {
+    let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    if secs.len() > 12 || !micros.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let secs: i64 = secs.parse().ok()?;
+    let micros: i64 = format!("{micros:0<6}").get(..6)?.parse().ok()?;
+    Timestamp::from_unix_timestamp_nanos(
+        i128::from(secs) * 1_000_000_000 + i128::from(micros) * 1000,
+    )
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_remembered_or_read_from_native_ids() {
+        let mut ids = Ids::default();
+        assert_eq!(ids.place(&"C1/1.000002".into()).unwrap().ts, "1.000002");
+        assert!(ids.place(&"not a place".into()).is_none());
+        assert!(ids.place(&"C1/abc".into()).is_none());
+        ids.remember(
+            "mine".into(),
+            Place::new("C1", "2.000001", Some("1.000001")),
+        );
+        assert_eq!(
+            ids.place(&"mine".into()).unwrap().thread.as_deref(),
+            Some("1.000001")
+        );
+        assert_eq!(ids.id_at("C1", "2.000001").as_str(), "mine");
+        assert_eq!(ids.id_at("C1", "3.000001").as_str(), "C1/3.000001");
+        // An edit names the edited message's place: the message keeps its id there.
+        ids.remember("edit".into(), Place::new("C1", "2.000001", None));
+        assert_eq!(ids.id_at("C1", "2.000001").as_str(), "mine");
+        assert_eq!(ids.place(&"edit".into()).unwrap().ts, "2.000001");
+    }
+
+    #[test]
+    fn a_thread_root_is_not_a_thread_reply() {
+        assert_eq!(Place::new("C1", "1.1", Some("1.1")).thread, None);
+        assert_eq!(
+            Place::new("C1", "1.2", Some("1.1")).thread.as_deref(),
+            Some("1.1")
+        );
+    }
+
+    #[test]
+    fn thread_requests_are_marked_and_read_back() {
+        let id = SignalId::from("C1/1.000001");
+        let asked = thread_of(&id);
+        assert_eq!(asked.as_str(), "thread:C1/1.000001");
+        assert_eq!(response_target(&asked), (id.clone(), true));
+        assert_eq!(response_target(&id), (id, false));
+        assert_eq!(
+            response_target(&"thread:".into()),
+            ("thread:".into(), false)
+        );
+    }
+
+    #[test]
+    fn dms_are_learnt() {
+        let mut ids = Ids::default();
+        assert_eq!(ids.dm_with("U1"), None);
+        ids.learn_dm("U1", "D1");
+        assert_eq!(ids.dm_with("U1").as_deref(), Some("D1"));
+    }
+
+    #[test]
+    fn timestamps_parse_and_nonsense_does_not() {
+        assert_eq!(ts_time("1.5").unwrap().nanosecond(), 500_000_000);
+        assert_eq!(
+            ts_time("1355517523.000005").unwrap().unix_timestamp(),
+            1_355_517_523
+        );
+        assert!(ts_time("99999999999999999999.1").is_none());
+        assert!(ts_time("1.x").is_none());
+        assert!(ts_time("").is_none());
+    }
+}

@@ -1,0 +1,291 @@
+//! Queries, answered from the Web API: see the query table in the crate documentation.
+
+use chatty_core::reexports::serde_json::{Map, Value};
+use chatty_core::{
+    Address, AddressKind, Answer, Availability, Capabilities, DeliveryStatus, History,
+    MemberStatus, Page, Presence, Query, QueryError,
+};
+
+use crate::inbound::Mapper;
+use crate::send::channel_for;
+use crate::state::{Conn, Memory, lock};
+
+pub(crate) async fn answer(
+    conn: Option<&Conn>,
+    memory: &Memory,
+    capabilities: Capabilities,
+    query: &Query,
+) -> Result<Answer, QueryError> {
+    let not_connected = || QueryError::Failed {
+        message: "the Slack session is not connected".into(),
+    };
+    match query {
+        Query::SupportedSignals { .. } => {
+            return Ok(Answer::SupportedSignals {
+                signals: capabilities.signals,
+            });
+        }
+        Query::SupportedFeatures { .. } => {
+            let caps = capabilities;
+            return Ok(Answer::SupportedFeatures {
+                features: caps.features,
+                degraded: caps.degraded,
+            });
+        }
+        Query::DeliveryStatus { id } => {
+            let status = memory.status(id);
+            return Ok(Answer::DeliveryStatus(
+                status.unwrap_or(DeliveryStatus::Unknown),
+            ));
+        }
+        _ => {}
+    }
+    let conn = conn.ok_or_else(not_connected)?;
+    let failed = |m: String| QueryError::Failed { message: m };
+    match query {
+        Query::AddressKind { address } => {
+            let id = conn.mapper.slack_id(address).map_err(failed)?;
+            let kind = match Mapper::kind_of_id(id) {
+                AddressKind::Channel | AddressKind::Group => {
+                    let info = info(conn, id).await?;
+                    if info["is_mpim"].as_bool() == Some(true) {
+                        AddressKind::Group
+                    } else if info["is_im"].as_bool() == Some(true) {
+                        AddressKind::Individual
+                    } else {
+                        AddressKind::Channel
+                    }
+                }
+                AddressKind::Unknown => {
+                    return Err(failed(format!(
+                        "{address}: not a Slack user or conversation id"
+                    )));
+                }
+                other => other,
+            };
+            Ok(Answer::AddressKind { kind })
+        }
+        Query::Members { address } => {
+            let id = conversation_id(conn, address)?;
+            let members = members(conn, &id).await?;
+            Ok(Answer::Members {
+                members: members
+                    .iter()
+                    .filter_map(|u| conn.mapper.address(u, AddressKind::Individual))
+                    .collect(),
+            })
+        }
+        Query::Status { address } => {
+            let id = conn.mapper.slack_id(address).map_err(failed)?;
+            if Mapper::kind_of_id(id) != AddressKind::Individual || id.starts_with('D') {
+                return Err(failed(format!("{address} is not a person")));
+            }
+            let mut args = Map::new();
+            args.insert("user".into(), id.into());
+            let answer = conn
+                .api
+                .call("users.getPresence", args, false)
+                .await
+                .map_err(|e| e.query_error("users.getPresence"))?;
+            let availability = match answer["presence"].as_str() {
+                Some("active") => Availability::Available,
+                _ => Availability::Away,
+            };
+            Ok(Answer::Status(Presence {
+                availability,
+                message: None,
+            }))
+        }
+        Query::MemberStatus { member, channel } => {
+            let id = conversation_id(conn, channel)?;
+            let user = conn.mapper.slack_id(member).map_err(failed)?.to_owned();
+            let members = members(conn, &id).await?;
+            Ok(Answer::MemberStatus(MemberStatus {
+                present: members.contains(&user),
+                role: None,
+            }))
+        }
+        Query::OwnStatus { channel } => {
+            let id = conversation_id(conn, channel)?;
+            let info = info(conn, &id).await?;
+            let present = info["is_member"]
+                .as_bool()
+                .unwrap_or(info["is_im"].as_bool() == Some(true));
+            Ok(Answer::MemberStatus(MemberStatus {
+                present,
+                role: None,
+            }))
+        }
+        Query::ReceivedFrom { address, page } => history(conn, memory, address, page, false).await,
+        Query::SentTo { address, page } => history(conn, memory, address, page, true).await,
+        Query::SupportedSignals { .. }
+        | Query::SupportedFeatures { .. }
+        | Query::DeliveryStatus { .. } => Err(not_connected()),
+    }
+}
+
+/// The conversation id of a channel or group address (not of a person).
+fn conversation_id(conn: &Conn, address: &Address) -> Result<String, QueryError> {
+    let id = conn
+        .mapper
+        .slack_id(address)
+        .map_err(|m| QueryError::Failed { message: m })?;
+    match Mapper::kind_of_id(id) {
+        AddressKind::Channel | AddressKind::Group => Ok(id.to_owned()),
+        _ if id.starts_with('D') => Ok(id.to_owned()),
+        _ => Err(QueryError::Failed {
+            message: format!("{address} is a person, not a conversation"),
+        }),
+    }
+}
+
+async fn info(conn: &Conn, id: &str) -> Result<Value, QueryError> {
+    let mut args = Map::new();
+    args.insert("channel".into(), id.into());
+    let answer = conn
+        .api
+        .call("conversations.info", args, false)
+        .await
+        .map_err(|e| e.query_error("conversations.info"))?;
+    Ok(answer["channel"].clone())
+}
+
+/// Every member of a conversation (`conversations.members`, all pages).
+async fn members(conn: &Conn, id: &str) -> Result<Vec<String>, QueryError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = Map::new();
+        args.insert("channel".into(), id.into());
+        args.insert("limit".into(), "200".into());
+        if let Some(c) = &cursor {
+            args.insert("cursor".into(), c.clone().into());
+        }
+        let answer = conn
+            .api
+            .call("conversations.members", args, false)
+            .await
+            .map_err(|e| e.query_error("conversations.members"))?;
+        out.extend(
+            answer["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned),
+        );
+        match answer["response_metadata"]["next_cursor"].as_str() {
+            Some(c) if !c.is_empty() => cursor = Some(c.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Signals from (or, with `sent`, by the bot to) an address, from `conversations.history`:
+/// a person's DM with the bot, or a conversation.
+async fn history(
+    conn: &Conn,
+    memory: &Memory,
+    address: &Address,
+    page: &Page,
+    sent: bool,
+) -> Result<Answer, QueryError> {
+    let id = conn
+        .mapper
+        .slack_id(address)
+        .map_err(|m| QueryError::Failed { message: m })?
+        .to_owned();
+    let person = Mapper::kind_of_id(&id) == AddressKind::Individual && !id.starts_with('D');
+    let channel = if person {
+        channel_for(conn, memory, address)
+            .await
+            .map_err(|r| QueryError::Failed { message: r.message })?
+    } else {
+        id.clone()
+    };
+    let details = info(conn, &channel).await?;
+    let channel_type = if details["is_im"].as_bool() == Some(true) {
+        "im"
+    } else if details["is_mpim"].as_bool() == Some(true) {
+        "mpim"
+    } else if details["is_private"].as_bool() == Some(true) {
+        "group"
+    } else {
+        "channel"
+    };
+    let latest =
+        match &page.before {
+            Some(before) => Some(lock(&memory.ids).place(before).map(|p| p.ts).ok_or_else(
+                || QueryError::Failed {
+                    message: format!("{before} is not a Slack message this session knows"),
+                },
+            )?),
+            None => None,
+        };
+    let limit = page.limit.clamp(1, 999);
+    let mut signals = Vec::new();
+    let mut cursor: Option<String> = None;
+    let own = conn.mapper.own().clone();
+    let mut exhausted = false;
+    while signals.len() < limit as usize {
+        let mut args = Map::new();
+        args.insert("channel".into(), channel.clone().into());
+        args.insert("limit".into(), "200".into());
+        args.insert("include_all_metadata".into(), "true".into());
+        if let Some(l) = &latest {
+            args.insert("latest".into(), l.clone().into());
+        }
+        if let Some(c) = &cursor {
+            args.insert("cursor".into(), c.clone().into());
+        }
+        let answer = conn
+            .api
+            .call("conversations.history", args, false)
+            .await
+            .map_err(|e| e.query_error("conversations.history"))?;
+        let mut ids = lock(&memory.ids);
+        for message in answer["messages"].as_array().into_iter().flatten() {
+            let Some((signal, place)) =
+                conn.mapper
+                    .history_message(&channel, channel_type, message, &ids)
+            else {
+                continue;
+            };
+            // Answers to what the history showed find their place (and thread).
+            ids.remember(signal.meta.id.clone(), place);
+            let from_bot = signal.meta.origin.as_ref() == Some(&own);
+            let wanted = if sent {
+                from_bot
+            } else if person {
+                signal
+                    .meta
+                    .origin
+                    .as_ref()
+                    .is_some_and(|o| o.matches(address) || address.matches(o))
+            } else {
+                !from_bot
+            };
+            if wanted && signals.len() < limit as usize {
+                signals.push(signal);
+            }
+        }
+        drop(ids);
+        match answer["response_metadata"]["next_cursor"].as_str() {
+            Some(c) if !c.is_empty() && answer["has_more"].as_bool() == Some(true) => {
+                cursor = Some(c.to_owned())
+            }
+            _ => {
+                exhausted = true;
+                break;
+            }
+        }
+    }
+    let next = match (exhausted, signals.last()) {
+        (false, Some(last)) => Some(Page {
+            limit: page.limit,
+            before: Some(last.meta.id.clone()),
+        }),
+        _ => None,
+    };
+    Ok(Answer::History(History { signals, next }))
+}
