@@ -349,3 +349,42 @@ async fn the_echo_bot_answers_a_mail_to_all_its_recipients() {
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_bot_answers_a_mail_with_its_attachments() {
+    let dir = tempfile::tempdir().unwrap();
+    let bot = mail_account().await;
+    let alice = mail_account().await;
+    let (stop, run) = run_echo(echo_config(&bot, dir.path(), ""));
+    deliver(
+        &bot,
+        &format!(
+            "From: <{alice}>\nTo: <{bot}>\nSubject: the report\nMessage-ID: <report@test>\n\
+             Date: Sun, 06 Dec 2026 10:00:00 +0000\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\n\n\
+             --b1\nContent-Type: text/plain; charset=utf-8\n\nhere it is\n\
+             --b1\nContent-Type: application/pdf; name=\"report.pdf\"\n\
+             Content-Disposition: attachment; filename=\"report.pdf\"\n\
+             Content-Transfer-Encoding: base64\n\nJVBERi0xLjQgdGVzdA==\n--b1--\n",
+            alice = alice.address,
+            bot = bot.address,
+        ),
+    )
+    .await;
+    let got = inbox_with(&alice, 1, Duration::from_secs(1)).await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let answer = &got[0];
+    assert!(answer.contains("here it is"), "{answer}");
+    assert!(
+        answer.contains("report.pdf"),
+        "the attachment is named: {answer}"
+    );
+    // The PDF's bytes, base64 ("%PDF-1.4 test"), possibly wrapped differently.
+    let flat: String = answer.split_whitespace().collect();
+    assert!(
+        flat.contains("JVBERi0xLjQgdGVzdA"),
+        "the attachment's bytes: {answer}"
+    );
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
