@@ -1,0 +1,555 @@
+//! The workspace: team, users, apps, conversations, messages and files, and the Web API
+//! methods that read and change them (`methods`, with `messages`, `files` and `shapes`;
+//! argument parsing and scopes in `args`).
+//!
+//! Every JSON shape built here follows the examples in Slack's method and event reference
+//! (api.slack.com/methods/…, api.slack.com/events/…); each builder names the page it follows.
+
+mod args;
+mod files;
+mod messages;
+mod methods;
+mod shapes;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use args::DEFAULT_SCOPES;
+
+/// A Web API answer: HTTP status, extra headers, JSON body.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) body: Value,
+}
+
+impl Reply {
+    pub(crate) fn ok(mut body: Value) -> Self {
+        if let Some(map) = body.as_object_mut() {
+            map.insert("ok".into(), Value::Bool(true));
+        }
+        Reply {
+            status: 200,
+            retry_after: None,
+            body,
+        }
+    }
+
+    /// `{"ok": false, "error": code}` with HTTP 200, as Slack answers method errors.
+    pub(crate) fn error(code: &str) -> Self {
+        Reply {
+            status: 200,
+            retry_after: None,
+            body: json!({"ok": false, "error": code}),
+        }
+    }
+}
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A bot token (`xoxb-`) of the app.
+    Bot { app: String },
+    /// An app-level token (`xapp-`) of the app: only for `apps.connections.open`.
+    AppLevel { app: String },
+    /// A user token (`xoxp-`) of the user.
+    User { user: String },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) real_name: String,
+    pub(crate) bot_id: Option<String>,
+    pub(crate) app_id: Option<String>,
+    /// `auto` or `away`, as set with users.setPresence.
+    pub(crate) manual_away: bool,
+    pub(crate) created: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) bot_user: String,
+    pub(crate) bot_id: String,
+    pub(crate) bot_token: String,
+    pub(crate) app_token: String,
+    pub(crate) scopes: BTreeSet<String>,
+    /// Events waiting for an acknowledgement, oldest first.
+    pub(crate) pending: VecDeque<Pending>,
+    /// How many acknowledgements to ignore (fault injection: forces redelivery).
+    pub(crate) ignore_acks: u32,
+    /// Every envelope sent: (event id, retry_attempt).
+    pub(crate) delivered: Vec<(String, u32)>,
+    /// How many times apps.connections.open was called.
+    pub(crate) connections_opened: u32,
+    /// The live sockets: id → control channel.
+    pub(crate) sockets: BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<crate::socket::Control>>,
+}
+
+/// An event on its way to an app.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) event_id: String,
+    pub(crate) payload: Value,
+    pub(crate) envelopes: Vec<String>,
+    pub(crate) attempts: u32,
+    /// The socket it was last sent on and when the ack is due.
+    pub(crate) in_flight: Option<(u64, Instant)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Public,
+    Private,
+    Im,
+    Mpim,
+}
+
+#[derive(Debug)]
+pub(crate) struct Channel {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) creator: String,
+    pub(crate) created: u64,
+    pub(crate) members: Vec<String>,
+    /// Messages in the order posted (roots and replies), as stored message objects.
+    pub(crate) messages: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FileRec {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) title: String,
+    pub(crate) mimetype: String,
+    pub(crate) length: u64,
+    pub(crate) bytes: Option<Bytes>,
+    pub(crate) user: String,
+    pub(crate) created: u64,
+    pub(crate) channels: Vec<String>,
+}
+
+/// The whole state of the local Slack.
+#[derive(Debug)]
+pub(crate) struct Workspace {
+    pub(crate) team_id: String,
+    pub(crate) team_name: String,
+    pub(crate) domain: String,
+    /// `http://127.0.0.1:PORT`, for URLs the server hands out.
+    pub(crate) base: String,
+    counter: u64,
+    last_ts: (u64, u32),
+    pub(crate) users: BTreeMap<String, User>,
+    pub(crate) apps: BTreeMap<String, App>,
+    pub(crate) tokens: HashMap<String, Caller>,
+    pub(crate) channels: BTreeMap<String, Channel>,
+    pub(crate) files: HashMap<String, FileRec>,
+    pub(crate) uploads: HashMap<String, String>,
+    pub(crate) tickets: HashMap<String, String>,
+    /// Fault injection: method → (calls still to refuse with 429, Retry-After seconds).
+    pub(crate) rate_limits: HashMap<String, (u32, u64)>,
+    /// Fault injection: method → error codes for the next calls.
+    pub(crate) failures: HashMap<String, VecDeque<String>>,
+    /// How long an envelope waits for its ack before it is sent again.
+    pub(crate) ack_timeout: Duration,
+    /// How many times an event is sent at most (the first time and the retries).
+    pub(crate) max_attempts: u32,
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Workspace {
+    pub(crate) fn new(base: String) -> Self {
+        let mut ws = Workspace {
+            team_id: String::new(),
+            team_name: "Chatty Local".into(),
+            domain: "chatty-local".into(),
+            base,
+            counter: 0,
+            last_ts: (0, 0),
+            users: BTreeMap::new(),
+            apps: BTreeMap::new(),
+            tokens: HashMap::new(),
+            channels: BTreeMap::new(),
+            files: HashMap::new(),
+            uploads: HashMap::new(),
+            tickets: HashMap::new(),
+            rate_limits: HashMap::new(),
+            failures: HashMap::new(),
+            ack_timeout: Duration::from_secs(3),
+            max_attempts: 4,
+        };
+        ws.team_id = ws.id("T");
+        ws
+    }
+
+    /// A new id with Slack's look: a type letter and upper-case alphanumerics (`U0000001A`).
+    pub(crate) fn id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{:08X}", self.counter)
+    }
+
+    /// A new, strictly increasing message timestamp, `"1700000000.000100"`.
+    pub(crate) fn ts(&mut self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut next = (now.as_secs(), now.subsec_micros());
+        if next <= self.last_ts {
+            next = if self.last_ts.1 >= 999_999 {
+                (self.last_ts.0 + 1, 0)
+            } else {
+                (self.last_ts.0, self.last_ts.1 + 1)
+            };
+        }
+        self.last_ts = next;
+        format!("{}.{:06}", next.0, next.1)
+    }
+
+    fn secret(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        let nonce = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!(
+            "{prefix}-{}-{:x}{:08x}",
+            self.counter,
+            nonce,
+            self.counter * 7919
+        )
+    }
+
+    pub(crate) fn add_user(&mut self, name: &str) -> String {
+        let id = self.id("U");
+        self.users.insert(
+            id.clone(),
+            User {
+                id: id.clone(),
+                name: name.to_owned(),
+                real_name: name.to_owned(),
+                bot_id: None,
+                app_id: None,
+                manual_away: false,
+                created: now_secs(),
+            },
+        );
+        let token = self.secret("xoxp");
+        self.tokens.insert(token, Caller::User { user: id.clone() });
+        id
+    }
+
+    pub(crate) fn user_token(&self, user: &str) -> Option<String> {
+        self.tokens.iter().find_map(|(t, c)| match c {
+            Caller::User { user: u } if u == user => Some(t.clone()),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn add_app(&mut self, name: &str) -> String {
+        let app_id = self.id("A");
+        let bot_user = self.id("U");
+        let bot_id = self.id("B");
+        let bot_token = self.secret("xoxb");
+        let app_token = self.secret("xapp-1");
+        self.users.insert(
+            bot_user.clone(),
+            User {
+                id: bot_user.clone(),
+                name: name.to_owned(),
+                real_name: name.to_owned(),
+                bot_id: Some(bot_id.clone()),
+                app_id: Some(app_id.clone()),
+                manual_away: false,
+                created: now_secs(),
+            },
+        );
+        self.tokens.insert(
+            bot_token.clone(),
+            Caller::Bot {
+                app: app_id.clone(),
+            },
+        );
+        self.tokens.insert(
+            app_token.clone(),
+            Caller::AppLevel {
+                app: app_id.clone(),
+            },
+        );
+        self.apps.insert(
+            app_id.clone(),
+            App {
+                id: app_id.clone(),
+                name: name.to_owned(),
+                bot_user,
+                bot_id,
+                bot_token,
+                app_token,
+                scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+                pending: VecDeque::new(),
+                ignore_acks: 0,
+                delivered: Vec::new(),
+                connections_opened: 0,
+                sockets: BTreeMap::new(),
+            },
+        );
+        app_id
+    }
+
+    pub(crate) fn create_channel(&mut self, name: &str, creator: &str, private: bool) -> String {
+        let id = self.id("C");
+        self.channels.insert(
+            id.clone(),
+            Channel {
+                id: id.clone(),
+                name: name.to_owned(),
+                kind: if private { Kind::Private } else { Kind::Public },
+                creator: creator.to_owned(),
+                created: now_secs(),
+                members: Vec::new(),
+                messages: Vec::new(),
+            },
+        );
+        self.join(creator, &id);
+        id
+    }
+
+    /// The user id behind a caller (the bot user for bot tokens).
+    fn user_of(&self, caller: &Caller) -> Option<String> {
+        match caller {
+            Caller::Bot { app } | Caller::AppLevel { app } => {
+                self.apps.get(app).map(|a| a.bot_user.clone())
+            }
+            Caller::User { user } => Some(user.clone()),
+        }
+    }
+
+    /// The DM (or group DM) between `users` (sorted, deduplicated), opened if new.
+    pub(crate) fn open_conversation(&mut self, mut users: Vec<String>) -> String {
+        users.sort();
+        users.dedup();
+        let kind = if users.len() <= 2 {
+            Kind::Im
+        } else {
+            Kind::Mpim
+        };
+        if let Some(existing) = self.channels.values().find(|c| {
+            c.kind == kind && {
+                let mut m = c.members.clone();
+                m.sort();
+                m == users
+            }
+        }) {
+            return existing.id.clone();
+        }
+        let id = self.id(if kind == Kind::Im { "D" } else { "G" });
+        let name = match kind {
+            Kind::Mpim => {
+                let names: Vec<String> = users
+                    .iter()
+                    .filter_map(|u| self.users.get(u).map(|u| u.name.clone()))
+                    .collect();
+                format!("mpdm-{}-1", names.join("--"))
+            }
+            _ => id.clone(),
+        };
+        self.channels.insert(
+            id.clone(),
+            Channel {
+                id: id.clone(),
+                name,
+                kind,
+                creator: users.first().cloned().unwrap_or_default(),
+                created: now_secs(),
+                members: users,
+                messages: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// `user` joins `channel`; `member_joined_channel` goes to the apps in it
+    /// (api.slack.com/events/member_joined_channel). `false` if already a member.
+    pub(crate) fn join(&mut self, user: &str, channel: &str) -> bool {
+        let Some(ch) = self.channels.get_mut(channel) else {
+            return false;
+        };
+        if ch.members.iter().any(|m| m == user) {
+            return false;
+        }
+        ch.members.push(user.to_owned());
+        let channel_type = if ch.kind == Kind::Public { "C" } else { "G" };
+        let event = json!({
+            "type": "member_joined_channel",
+            "user": user,
+            "channel": channel,
+            "channel_type": channel_type,
+            "team": self.team_id,
+            "event_ts": self.ts(),
+        });
+        self.emit_to_members(channel, event);
+        true
+    }
+
+    /// `user` leaves `channel`; `member_left_channel` goes to the apps in it, including the
+    /// leaver's own (api.slack.com/events/member_left_channel). `false` if not a member.
+    pub(crate) fn leave(&mut self, user: &str, channel: &str) -> bool {
+        let Some(ch) = self.channels.get(channel) else {
+            return false;
+        };
+        if !ch.members.iter().any(|m| m == user) {
+            return false;
+        }
+        let channel_type = if ch.kind == Kind::Public { "C" } else { "G" };
+        let event = json!({
+            "type": "member_left_channel",
+            "user": user,
+            "channel": channel,
+            "channel_type": channel_type,
+            "team": self.team_id,
+            "event_ts": self.ts(),
+        });
+        // The leaver's app hears of it too, so the audience is taken before the removal.
+        self.emit_to_members(channel, event);
+        if let Some(ch) = self.channels.get_mut(channel) {
+            ch.members.retain(|m| m != user);
+        }
+        true
+    }
+
+    fn channel_type(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Public => "channel",
+            Kind::Private => "group",
+            Kind::Im => "im",
+            Kind::Mpim => "mpim",
+        }
+    }
+
+    /// Queues an event for every app whose bot user is in `channel`.
+    fn emit_to_members(&mut self, channel: &str, event: Value) {
+        let members = self
+            .channels
+            .get(channel)
+            .map(|c| c.members.clone())
+            .unwrap_or_default();
+        let apps: Vec<String> = self
+            .apps
+            .values()
+            .filter(|a| members.contains(&a.bot_user))
+            .map(|a| a.id.clone())
+            .collect();
+        for app in apps {
+            self.emit(&app, event.clone());
+        }
+    }
+
+    /// Queues `event` for `app`, wrapped as Slack's `event_callback`
+    /// (api.slack.com/apis/events-api#callback-field: the outer event).
+    pub(crate) fn emit(&mut self, app: &str, event: Value) {
+        let event_id = self.id("Ev");
+        let context = self.id("4-");
+        let team = self.team_id.clone();
+        let Some(a) = self.apps.get_mut(app) else {
+            return;
+        };
+        let payload = json!({
+            "token": "local-verification-token",
+            "team_id": team,
+            "context_team_id": team,
+            "context_enterprise_id": null,
+            "api_app_id": a.id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": now_secs(),
+            "authorizations": [{
+                "enterprise_id": null,
+                "team_id": team,
+                "user_id": a.bot_user,
+                "is_bot": true,
+                "is_enterprise_install": false,
+            }],
+            "is_ext_shared_channel": false,
+            "event_context": context,
+        });
+        a.pending.push_back(Pending {
+            event_id,
+            payload,
+            envelopes: Vec::new(),
+            attempts: 0,
+            in_flight: None,
+        });
+        for control in a.sockets.values() {
+            let _ = control.send(crate::socket::Control::Wake);
+        }
+    }
+
+    /// The channel, if `viewer` may see it: public channels always, the rest to members.
+    fn visible(&self, channel: &str, viewer: &str) -> Option<&Channel> {
+        self.channels
+            .get(channel)
+            .filter(|c| c.kind == Kind::Public || c.members.iter().any(|m| m == viewer))
+    }
+
+    /// Authenticates a token: `Err` with Slack's error code.
+    pub(crate) fn authenticate(&self, token: Option<&str>) -> Result<Caller, &'static str> {
+        let token = token.ok_or("not_authed")?;
+        self.tokens.get(token).cloned().ok_or("invalid_auth")
+    }
+
+    /// Fault injection: `Some(retry_after)` if this call is to be refused with HTTP 429.
+    pub(crate) fn rate_limited(&mut self, method: &str) -> Option<u64> {
+        let entry = self.rate_limits.get_mut(method)?;
+        if entry.0 == 0 {
+            return None;
+        }
+        entry.0 -= 1;
+        Some(entry.1)
+    }
+
+    /// Whether `caller` may download the file: its uploader, or a member of a conversation it is
+    /// shared in.
+    pub(crate) fn may_download(&self, caller: &Caller, file: &FileRec) -> bool {
+        let Some(user) = self.user_of(caller) else {
+            return false;
+        };
+        if matches!(caller, Caller::AppLevel { .. }) {
+            return false;
+        }
+        file.user == user
+            || file.channels.iter().any(|c| {
+                self.channels
+                    .get(c)
+                    .is_some_and(|ch| ch.kind == Kind::Public || ch.members.contains(&user))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_increase() {
+        let mut ws = Workspace::new("http://127.0.0.1:1".into());
+        let a = ws.ts();
+        let b = ws.ts();
+        assert!(b.parse::<f64>().unwrap() > a.parse::<f64>().unwrap() || b > a);
+        assert_ne!(a, b);
+    }
+}
