@@ -19,7 +19,7 @@ use chatty_core::{
 use chatty_email::{
     EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
-use common::{Account, WAIT};
+use common::WAIT;
 
 fn mailto(address: &str) -> Address {
     Address::new("mailto", address).expect("a mail address")
@@ -63,24 +63,6 @@ async fn end_bare(session: &EmailSession, rx: &async_channel::Receiver<Signal>) 
         [&SignalKind::SessionAboutToEnd, &SignalKind::SessionEnded],
         "{kinds:?}"
     );
-}
-
-/// The raw mails in `account`'s INBOX.
-async fn raw_mails(account: &Account) -> Vec<String> {
-    let mut session = common::bare_imap(account).await;
-    let fetched: Vec<_> = session
-        .fetch("1:*", "BODY.PEEK[]")
-        .await
-        .expect("fetch")
-        .try_collect()
-        .await
-        .expect("fetch");
-    let _ = session.logout().await;
-    fetched
-        .iter()
-        .filter_map(|f| f.body())
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,7 +154,7 @@ async fn a_rich_mail_is_read_over_imap_and_pop3_and_replies_thread() {
         Some("Re: Lunch"),
         "the reply keeps the thread's subject"
     );
-    let raw = raw_mails(&a).await.join("\n");
+    let raw = common::raw_mails(&a).await.join("\n");
     let wire = chatty_email::wire_id(&asked);
     assert!(raw.contains(&format!("In-Reply-To: <{wire}>")), "{raw}");
     assert!(raw.contains(&format!("References: <{wire}>")), "{raw}");
@@ -194,7 +176,7 @@ async fn a_rich_mail_is_read_over_imap_and_pop3_and_replies_thread() {
         assert_eq!(got.meta.id, id);
         assert_eq!(got.body, Body::File(file.clone()));
     }
-    let raw = raw_mails(&b).await.join("\n");
+    let raw = common::raw_mails(&b).await.join("\n");
     assert!(raw.contains("X-Chatty-Signal: order"), "{raw}");
     assert!(raw.contains("application/json"), "{raw}");
 
@@ -384,7 +366,10 @@ async fn implicit_tls_everywhere_and_pop3_delete_after_read() {
     // Both read mails are deleted from the server (POP3 at QUIT, IMAP by expunge).
     let deadline = Instant::now() + WAIT;
     loop {
-        let left = (raw_mails(&a).await.len(), raw_mails(&b).await.len());
+        let left = (
+            common::raw_mails(&a).await.len(),
+            common::raw_mails(&b).await.len(),
+        );
         if left == (0, 0) {
             break;
         }

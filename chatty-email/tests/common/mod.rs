@@ -125,6 +125,72 @@ pub fn config(account: &Account, inbound: InboundConfig) -> EmailConfig {
 #[allow(unused_imports)] // empty_inbox: for the benchmark
 pub use chatty_test::servers::{bare_imap, empty_inbox};
 
+/// The raw mails in `account`'s INBOX, seen or not, in order.
+pub async fn raw_mails(account: &Account) -> Vec<String> {
+    use chatty_core::reexports::futures::TryStreamExt as _;
+    let mut session = bare_imap(account).await;
+    let fetched: Vec<_> = session
+        .fetch("1:*", "BODY.PEEK[]")
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("fetch");
+    let _ = session.logout().await;
+    fetched
+        .iter()
+        .filter_map(|f| f.body())
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect()
+}
+
+/// The raw mails in `account`'s INBOX once there are at least `count`.
+///
+/// # Panics
+/// If they do not arrive within [`WAIT`].
+pub async fn wait_for_mails(account: &Account, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mails = raw_mails(account).await;
+        if mails.len() >= count {
+            return mails;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} has {} mails, not {count}",
+            account.address,
+            mails.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends a raw mail as a mail client would, over the test Postfix's plain SMTP port (no TLS, no
+/// AUTH: loopback only), from the envelope sender `from` (`None`: the null reverse path `<>`
+/// of bounces and other reports) to `to`.
+///
+/// # Panics
+/// If Postfix refuses it.
+pub async fn smtp_send(from: Option<&str>, to: &[&str], raw: &[u8]) {
+    use lettre::AsyncTransport as _;
+    let server = server();
+    let transport =
+        lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(&server.host)
+            .port(server.smtp_plain_port)
+            .build();
+    let envelope = lettre::address::Envelope::new(
+        from.map(|f| f.parse().expect("a mail address")),
+        to.iter()
+            .map(|t| t.parse().expect("a mail address"))
+            .collect(),
+    )
+    .expect("an envelope");
+    transport
+        .send_raw(&envelope, raw)
+        .await
+        .expect("Postfix accepts the mail");
+}
+
 /// Appends a raw mail to `account`'s INBOX.
 pub async fn append(account: &Account, raw: &[u8]) {
     let mut session = bare_imap(account).await;
