@@ -203,7 +203,8 @@ where
 
 /// The terminal chat window: a person at a terminal as a bot. Its [`run`](Bot::run) shows the
 /// inbound signals in a full-screen window and sends what the person types through the handle;
-/// the terminal is put back as it was when it ends, on Ctrl-C, and on a panic.
+/// the terminal is put back as it was when it ends, on Ctrl-C, SIGINT, SIGTERM and SIGHUP
+/// (each closes the window as Ctrl-C does), and on a panic.
 ///
 /// ```no_run
 /// use chatty_client::TerminalClient;
@@ -243,21 +244,53 @@ impl Bot for TerminalClient {
     async fn run(self, inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         let guard = TerminalGuard::enter()?;
         let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-        // In raw mode Ctrl-C is a key; an interrupt from outside (`kill -INT`) becomes one too.
+        // In raw mode Ctrl-C is a key; an interrupt from outside (`kill -INT`) becomes one too,
+        // and so do SIGTERM and SIGHUP: the window closes as on Ctrl-C, and the terminal is put
+        // back.
         let interrupts = stream::unfold((), |()| async {
             tokio::signal::ctrl_c().await.ok()?;
-            Some((
-                Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-                (),
-            ))
+            Some((quit_key(), ()))
         });
         let keys = EventStream::new().filter_map(|event| async move { event.ok() });
-        let events = stream::select(keys, interrupts);
+        let events = stream::select(keys, stream::select(interrupts, terminations()));
         let result = ChatWindow::new(self.state, terminal, events)
             .run(inbound, handle)
             .await;
         drop(guard);
         result
+    }
+}
+
+/// The key that closes the window (Ctrl-C), which a signal to end becomes.
+fn quit_key() -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL))
+}
+
+/// SIGTERM and SIGHUP, each as the key that closes the window (nothing where there are no such
+/// signals). Once the window listens for them they no longer end the process by themselves: the
+/// window closes and its program goes on to its end.
+fn terminations() -> BoxStream<'static, Event> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut streams = Vec::new();
+        for kind in [SignalKind::terminate(), SignalKind::hangup()] {
+            match signal(kind) {
+                Ok(signals) => streams.push(
+                    stream::unfold(signals, |mut signals| async move {
+                        signals.recv().await?;
+                        Some((quit_key(), signals))
+                    })
+                    .boxed(),
+                ),
+                Err(e) => tracing::warn!("the terminal window cannot listen for {kind:?}: {e}"),
+            }
+        }
+        stream::select_all(streams).boxed()
+    }
+    #[cfg(not(unix))]
+    {
+        stream::empty().boxed()
     }
 }
 
