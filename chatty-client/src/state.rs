@@ -16,10 +16,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chatty_core::{Address, AddressKind, File, Signal, SignalId, Timestamp, now};
+use chatty_core::{Address, AddressKind, Availability, File, Signal, SignalId, Timestamp, now};
 
-pub(crate) use entries::availability_word;
 pub use entries::{Action, Connection, Conversation, Entry, EntryKind, FileRef};
+pub(crate) use entries::{availability_key, availability_word};
 
 /// How long someone else's "typing" shows without news from them.
 pub const TYPING_EXPIRY: Duration = Duration::from_secs(30);
@@ -88,6 +88,8 @@ pub struct ChatState {
     own_typing: Option<OwnTyping>,
     /// Typing notifications sent: their failures are not worth an error line.
     quiet: HashSet<SignalId>,
+    /// The presence the person last set (`/status`), and its message.
+    own_presence: Option<(Availability, Option<String>)>,
 }
 
 impl Default for ChatState {
@@ -115,6 +117,7 @@ impl ChatState {
             downloads: HashMap::new(),
             own_typing: None,
             quiet: HashSet::new(),
+            own_presence: None,
         }
     }
 
@@ -123,6 +126,11 @@ impl ChatState {
     /// The window's own address, once a session has started.
     pub fn own_address(&self) -> Option<&Address> {
         self.own.as_ref()
+    }
+
+    /// The presence the person last set with `/status` (none before), and its message.
+    pub fn own_presence(&self) -> Option<&(Availability, Option<String>)> {
+        self.own_presence.as_ref()
     }
 
     /// The connection state.

@@ -34,7 +34,7 @@ use self::limits::STOP_WAIT;
 use self::options::Token;
 use self::people::{GuestSessions, Hub, PersonLoop, lock};
 
-pub use limits::{MAX_PEOPLE, MAX_UPLOAD, MAX_WS_MESSAGE, MIN_TOKEN_LEN, VIEW_ENTRIES};
+pub use limits::{GUEST_IDLE, MAX_PEOPLE, MAX_UPLOAD, MAX_WS_MESSAGE, MIN_TOKEN_LEN, VIEW_ENTRIES};
 pub use options::{WebError, WebOptions};
 
 /// The web chat window: a person (or several, one per browser tab) in a browser as a bot.
@@ -64,6 +64,7 @@ pub struct WebClient {
     hosts: Hosts,
     state: ChatState,
     guests: Option<GuestSessions>,
+    guest_idle: std::time::Duration,
 }
 
 impl fmt::Debug for WebClient {
@@ -105,6 +106,7 @@ impl WebClient {
             hosts: checked.hosts,
             state: ChatState::new(),
             guests: None,
+            guest_idle: GUEST_IDLE,
         })
     }
 
@@ -123,7 +125,8 @@ impl WebClient {
     /// Lets tabs be further people: for a tab that asks for a name no person of the window has
     /// (`?as=NAME`), or that opens the page while another tab shows the first person, `sessions`
     /// is called with the name (asked for, or `guest-N`) and the person runs on the session it
-    /// returns, until the window stops. Names are 1 to 32 letters, digits, `-`, `_` or `.`; at
+    /// returns, until the window stops or no tab has shown it for [`guest_idle`](WebClient::guest_idle).
+    /// A new tab never gets a closed tab's guest. Names are 1 to 32 letters, digits, `-`, `_` or `.`; at
     /// most [`MAX_PEOPLE`] people. `sessions` must refuse names that are not a person's to take
     /// (a bot's own endpoint, say).
     #[must_use]
@@ -132,6 +135,15 @@ impl WebClient {
         sessions: impl Fn(&str) -> Result<Arc<dyn Session>, String> + Send + Sync + 'static,
     ) -> Self {
         self.guests = Some(Arc::new(sessions));
+        self
+    }
+
+    /// How long a guest stays after its last tab closed ([`GUEST_IDLE`] by default): a reload
+    /// within it finds the same person; after it the guest leaves (its session ends) and a tab
+    /// asking for its name gets a new person. A new tab never takes over a closed tab's guest.
+    #[must_use]
+    pub fn guest_idle(mut self, idle: std::time::Duration) -> Self {
+        self.guest_idle = idle;
         self
     }
 
@@ -190,6 +202,7 @@ impl Bot for WebClient {
             next_guest: AtomicUsize::new(1),
             shutdown,
             guest_runs: Mutex::new(Vec::new()),
+            guest_idle: self.guest_idle,
         });
         let (person, commands) = hub.add_person(String::new(), true);
         let server = tokio::spawn(serve(self.listener, hub.clone()));

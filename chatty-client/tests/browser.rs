@@ -29,8 +29,8 @@ fn webdriver() -> String {
 }
 
 /// A headless Chromium for tests on a closed network, run as root: fresh profile, downloads to
-/// `downloads`.
-async fn browser(profile: &Path, downloads: &Path) -> Client {
+/// `downloads`; with `phone`, a 360 × 740 px screen (Chromium's mobile emulation).
+async fn browser(profile: &Path, downloads: &Path, phone: bool) -> Client {
     let args = [
         "--headless=new",
         "--no-sandbox",
@@ -52,6 +52,11 @@ async fn browser(profile: &Path, downloads: &Path) -> Client {
             "safebrowsing.enabled": false,
         },
     });
+    if phone {
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": 360, "height": 740, "pixelRatio": 2.0, "touch": true},
+        });
+    }
     if Path::new("/usr/bin/chromium").exists() {
         options["binary"] = json!("/usr/bin/chromium");
     }
@@ -120,9 +125,23 @@ async fn downloaded(client: &Client, dir: &Path, name: &str) -> Vec<u8> {
 
 /// Where the screenshot goes: `target/chatty-client-web.png` (the target dir is the parent of
 /// `CARGO_TARGET_TMPDIR`).
-fn screenshot_path() -> PathBuf {
+fn screenshot_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("chatty-client-web.png")
+    tmp.parent().unwrap_or(tmp).join(name)
+}
+
+/// Runs `script` in the page and returns what it returns.
+async fn js(client: &Client, script: &str) -> serde_json::Value {
+    client
+        .execute(script, Vec::new())
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"))
+}
+
+/// Types `line` into the input box and presses Enter.
+async fn say(client: &Client, line: &str) {
+    let input = client.find(Locator::Css("#input")).await.unwrap();
+    input.send_keys(&format!("{line}\u{E007}")).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +151,7 @@ async fn chat_in_headless_chromium() {
     let downloads = dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let web = Web::start().await;
-    let client = browser(&profile, &downloads).await;
+    let client = browser(&profile, &downloads, false).await;
     // Chromium is closed even when a step fails.
     let result = AssertUnwindSafe(drive(&client, &web, dir.path(), &downloads))
         .catch_unwind()
@@ -221,9 +240,52 @@ async fn drive(client: &Client, web: &Web, dir: &Path, downloads: &Path) {
     wait_text(client, "#log", "echo: hello from Chromium").await;
 
     let png = client.screenshot().await.expect("a screenshot");
-    let path = screenshot_path();
+    let path = screenshot_path("chatty-client-web.png");
     std::fs::write(&path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     println!("screenshot: {}", path.display());
+
+    // `/help` is the page's, a bot's `/time` reaches the bot.
+    say(client, "/help").await;
+    wait_text(client, "#log", "the file button under the input sends one").await;
+    assert!(!text(client, "#log").await.contains("Page Up"));
+    say(client, "/time").await;
+    wait_text(client, "#log", "bot:echo: /time").await;
+
+    // The status selector shows the status after a reload.
+    client
+        .find(Locator::Css("#availability option[value='away']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#status-message"))
+        .await
+        .unwrap()
+        .send_keys("lunch")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#set-status"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(client, "#log", "you are away (lunch)").await;
+    client.refresh().await.unwrap();
+    wait_text(client, "#you", "direct:you").await;
+    wait_for(client, "the status after the reload", || async {
+        let shown = js(
+            client,
+            "return [document.getElementById('availability').value, \
+             document.getElementById('status-message').value];",
+        )
+        .await;
+        (shown == json!(["away", "lunch"])).then_some(())
+    })
+    .await;
 
     // A second tab is a second person.
     let first = client.window().await.unwrap();
@@ -232,11 +294,137 @@ async fn drive(client: &Client, web: &Web, dir: &Path, downloads: &Path) {
     client.goto(&web.url).await.unwrap();
     wait_text(client, "#you", "direct:guest-1").await;
     wait_text(client, "#people", "guest-1").await;
-    let input = client.find(Locator::Css("#input")).await.unwrap();
-    input.send_keys("I am the guest\u{E007}").await.unwrap();
+    say(client, "I am the guest").await;
     wait_text(client, "#log", "bot:echo: I am the guest").await;
+    client.close_window().await.unwrap();
+    client.switch_to_window(first.clone()).await.unwrap();
+    // A new tab after it is closed is a new person: not the closed tab's guest.
+    let tab = client.new_window(true).await.unwrap();
+    client.switch_to_window(tab.handle).await.unwrap();
+    client.goto(&web.url).await.unwrap();
+    wait_text(client, "#you", "direct:guest-2").await;
+    wait_text(client, "#connection", "connected (direct)").await;
+    assert!(!text(client, "#log").await.contains("I am the guest"));
     client.close_window().await.unwrap();
     client.switch_to_window(first).await.unwrap();
     wait_text(client, "#you", "direct:you").await;
     assert!(!text(client, "#log").await.contains("I am the guest"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_360_px_wide_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("profile");
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let web = Web::start().await;
+    let client = browser(&profile, &downloads, true).await;
+    let result = AssertUnwindSafe(drive_narrow(&client, &web))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    web.stop().await;
+}
+
+/// The page's width, whether it scrolls sideways, and where the side list, the input box and
+/// the send button are.
+const LAYOUT: &str = "
+    const box = (id) => {
+        const e = document.getElementById(id);
+        const r = e.getBoundingClientRect();
+        const shown = getComputedStyle(e).display !== 'none' && r.width > 0 && r.height > 0;
+        return {shown, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+    };
+    return {
+        width: window.innerWidth,
+        height: window.innerHeight,
+        scroll: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+        side: box('side'),
+        input: box('input'),
+        send: box('send'),
+        upload: box('upload'),
+    };";
+
+/// Whether the element `name` of `layout` is shown and inside the screen.
+fn inside(layout: &serde_json::Value, name: &str) -> bool {
+    let e = &layout[name];
+    let (w, h) = (
+        layout["width"].as_f64().unwrap(),
+        layout["height"].as_f64().unwrap(),
+    );
+    e["shown"] == true
+        && e["left"].as_f64().unwrap() >= 0.0
+        && e["right"].as_f64().unwrap() <= w
+        && e["top"].as_f64().unwrap() >= 0.0
+        && e["bottom"].as_f64().unwrap() <= h
+}
+
+async fn drive_narrow(client: &Client, web: &Web) {
+    client.goto(&web.url).await.expect("the page opens");
+    wait_text(client, "#you", "direct:you").await;
+    wait_text(client, "#title", "bot").await;
+    // A long line without spaces must wrap, not widen the page.
+    say(client, &"x".repeat(300)).await;
+    wait_text(client, "#log", "bot:echo: xxxx").await;
+
+    let layout = js(client, LAYOUT).await;
+    assert_eq!(layout["width"], 360, "{layout}");
+    assert!(
+        layout["scroll"].as_f64().unwrap() <= 360.0,
+        "it scrolls sideways: {layout}"
+    );
+    assert_eq!(
+        layout["side"]["shown"], false,
+        "the side list is folded: {layout}"
+    );
+    for name in ["input", "send", "upload"] {
+        assert!(
+            inside(&layout, name),
+            "{name} is not on the screen: {layout}"
+        );
+    }
+    let png = client.screenshot().await.expect("a screenshot");
+    let path = screenshot_path("chatty-client-web-360.png");
+    std::fs::write(&path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    println!("screenshot: {}", path.display());
+
+    // The toggle shows the side list; picking a conversation folds it again.
+    say(client, "/join lobby").await;
+    wait_text(client, "#log", "you joined lobby").await;
+    client
+        .find(Locator::Css("#side-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let layout = js(client, LAYOUT).await;
+    assert!(
+        inside(&layout, "side"),
+        "the side list is not shown: {layout}"
+    );
+    assert!(layout["scroll"].as_f64().unwrap() <= 360.0, "{layout}");
+    wait_text(client, "#conversations", "# lobby").await;
+    client
+        .find(Locator::XPath(
+            "//ul[@id='conversations']/li[span[text()='bot']]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(client, "#title", "bot").await;
+    let layout = js(client, LAYOUT).await;
+    assert_eq!(layout["side"]["shown"], false, "{layout}");
+    assert!(
+        inside(&layout, "input") && inside(&layout, "send"),
+        "{layout}"
+    );
+    // And the chat goes on.
+    say(client, "small screens work").await;
+    wait_text(client, "#log", "bot:echo: small screens work").await;
 }

@@ -370,8 +370,16 @@ fn switching_conversations_and_unread_counts() {
 #[test]
 fn bad_commands_give_error_lines() {
     let mut state = connected();
-    assert!(enter(&mut state, "/frobnicate now").is_empty());
-    assert!(last(&state).ends_with("! unknown command /frobnicate: /help lists the commands"));
+    // Without a conversation, a command the window does not know has nowhere to go.
+    let mut alone = ChatState::new();
+    assert!(enter(&mut alone, "/frobnicate now").is_empty());
+    assert!(
+        last(&alone).ends_with(
+            "! /frobnicate is not a command of this window, and there is no conversation to send it to: /to ADDRESS opens one, /help lists the commands"
+        ),
+        "{}",
+        last(&alone)
+    );
     enter(&mut state, "/to Bad Platform:x");
     assert!(last(&state).contains("! /to: "), "{}", last(&state));
     enter(&mut state, "/to 1nvalid:x");
@@ -631,4 +639,60 @@ fn a_conversation_lists_its_files_by_number() {
     assert_eq!(files.len(), 2);
     assert_eq!(files[0].name, "a.txt");
     assert!(matches!(&files[1].content, Content::Url { url, .. } if url == "direct-file:b"));
+}
+
+#[test]
+fn other_slash_commands_go_to_the_conversation_as_they_are() {
+    let mut state = connected();
+    // A bot's command (the demo bot's `/time`) is sent to the bot as typed.
+    let actions = enter(&mut state, "/time");
+    let messages: Vec<_> = sent(&actions)
+        .into_iter()
+        .filter_map(|s| match &s.body {
+            Body::Message(m) => Some((m.text.clone(), s.meta.addressees[0].id().to_owned())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, [("/time".to_owned(), "bot".to_owned())]);
+    assert!(last(&state).ends_with("you: /time"), "{}", last(&state));
+    let actions = enter(&mut state, "/whoami  please");
+    assert!(
+        sent(&actions)
+            .iter()
+            .any(|s| matches!(&s.body, Body::Message(m) if m.text == "/whoami  please"))
+    );
+    // The window's own commands stay the window's; `//` sends one of them to the bot.
+    let actions = enter(&mut state, "/help");
+    assert!(
+        sent(&actions)
+            .iter()
+            .all(|s| !matches!(s.body, Body::Message(_)))
+    );
+    assert!(
+        texts(&state)
+            .iter()
+            .any(|t| t.contains("Any other /command goes to the conversation"))
+    );
+    let actions = enter(&mut state, "//help");
+    assert!(
+        sent(&actions)
+            .iter()
+            .any(|s| matches!(&s.body, Body::Message(m) if m.text == "/help"))
+    );
+}
+
+#[test]
+fn the_own_presence_is_remembered() {
+    let mut state = connected();
+    assert_eq!(state.own_presence(), None);
+    enter(&mut state, "/status away lunch");
+    assert_eq!(
+        state.own_presence(),
+        Some(&(Availability::Away, Some("lunch".to_owned())))
+    );
+    enter(&mut state, "/status busy");
+    assert_eq!(state.own_presence(), Some(&(Availability::Busy, None)));
+    // A bad one changes nothing.
+    enter(&mut state, "/status sleepy");
+    assert_eq!(state.own_presence(), Some(&(Availability::Busy, None)));
 }

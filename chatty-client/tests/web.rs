@@ -698,3 +698,142 @@ async fn an_upload_over_the_limit_is_refused() {
     assert!(!entries(&view).iter().any(|e| e["kind"] == "file"));
     web.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_what_works_in_the_page() {
+    let web = Web::start().await;
+    let mut tab = web.tab(None).await;
+    tab.until("started", |v| !v["you"].is_null()).await;
+    tab.send_json(json!({"type": "say", "text": "/help"})).await;
+    let view = tab
+        .until("the help", |v| has_entry(v, "info", "file button"))
+        .await;
+    let help: Vec<String> = entries(&view)
+        .iter()
+        .filter(|e| e["kind"] == "info")
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    let all = help.join("\n");
+    for wanted in [
+        "/to ADDRESS",
+        "/join ROOM",
+        "status selector",
+        "download link",
+        "Any other /command goes to the conversation",
+        "☰",
+    ] {
+        assert!(all.contains(wanted), "{wanted} missing from:\n{all}");
+    }
+    // Not the terminal's keys, nor the commands a tab cannot use.
+    for unwanted in [
+        "Tab / Shift-Tab",
+        "Page Up",
+        "Esc",
+        "Ctrl-C",
+        "/send PATH",
+        "/save N",
+    ] {
+        assert!(!all.contains(unwanted), "{unwanted} in:\n{all}");
+    }
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_slash_commands_reach_the_bot() {
+    let web = Web::start().await;
+    let mut tab = web.tab(None).await;
+    tab.until("started", |v| !v["you"].is_null()).await;
+    tab.send_json(json!({"type": "say", "text": "/time"})).await;
+    tab.until("the bot got /time", |v| {
+        has_entry(v, "message", "echo: /time")
+    })
+    .await;
+    tab.send_json(json!({"type": "say", "text": "//help"}))
+        .await;
+    let view = tab
+        .until("the bot got /help", |v| {
+            has_entry(v, "message", "echo: /help")
+        })
+        .await;
+    assert!(
+        !entries(&view).iter().any(|e| e["kind"] == "error"),
+        "{view}"
+    );
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_own_status_is_in_the_view_after_a_reload() {
+    let web = Web::start().await;
+    let mut tab = web.tab(None).await;
+    let view = tab.until("started", |v| !v["you"].is_null()).await;
+    assert_eq!(view["status"], json!(null));
+    tab.send_json(json!({"type": "status", "availability": "away", "message": "lunch"}))
+        .await;
+    tab.until("the status", |v| {
+        has_entry(v, "info", "you are away (lunch)")
+    })
+    .await;
+    drop(tab);
+    // The reloaded page asks for its person by name, and gets the status with the first view.
+    let mut reloaded = web.tab(Some("you")).await;
+    let view = reloaded.until("a view", |v| !v["you"].is_null()).await;
+    assert_eq!(
+        view["status"],
+        json!({"availability": "away", "message": "lunch"})
+    );
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_tab_never_gets_a_closed_tabs_person() {
+    let client = WebClient::local()
+        .await
+        .unwrap()
+        .guest_idle(std::time::Duration::from_millis(300));
+    let web = Web::start_with(client, None).await;
+    let mut first = web.tab(None).await;
+    first.until("started", |v| v["person"] == "you").await;
+    let mut guest = web.tab(None).await;
+    guest.until("the guest", |v| v["person"] == "guest-1").await;
+    guest
+        .send_json(json!({"type": "say", "text": "my secret"}))
+        .await;
+    guest
+        .until("the echo", |v| has_entry(v, "message", "echo: my secret"))
+        .await;
+    drop(guest);
+    // A new tab (no name asked for) is a new person, not the closed tab's guest.
+    let mut next = web.tab(None).await;
+    let view = next
+        .until("the next guest", |v| v["person"] == "guest-2")
+        .await;
+    assert!(!has_entry(&view, "message", "my secret"), "{view}");
+    // Nobody shows guest-1 any more: it leaves after its idle time.
+    let names = |people: &serde_json::Value| -> Vec<String> {
+        people["people"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while names(&first.people) != ["you", "guest-2"] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "guest-1 stayed: {}",
+            first.people
+        );
+        first.next().await.expect("the roster without guest-1");
+    }
+    // A tab asking for the name later is a fresh person of that name.
+    let mut again = web.tab(Some("guest-1")).await;
+    let view = again
+        .until("guest-1 again", |v| {
+            v["you"].as_str() == Some("direct:guest-1")
+        })
+        .await;
+    assert!(!has_entry(&view, "message", "my secret"), "{view}");
+    web.stop().await;
+}

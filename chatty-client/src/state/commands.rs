@@ -19,9 +19,12 @@ const HELP: &[&str] = &[
     "/save N PATH         save file number N of this conversation to PATH",
     "/status AVAILABILITY [MESSAGE]   available, chat, away, xa, busy or offline",
     "/help                this help;  /quit (or Ctrl-C) leaves",
+    "Any other /command goes to the conversation as it is (a bot's /time, /whoami);",
+    "  a line starting with // sends the rest with one / (//help sends /help to the bot).",
     "Tab / Shift-Tab: next / previous conversation;  Up / Down: input history;",
-    "Page Up / Page Down: scroll;  Esc: clear the input line;  // starts a message with /",
+    "Page Up / Page Down: scroll;  Esc: clear the input line",
 ];
+
 impl ChatState {
     pub(super) fn submit(&mut self) -> Vec<Action> {
         let line = std::mem::take(&mut self.input);
@@ -133,6 +136,7 @@ impl ChatState {
                 if !message.is_empty() {
                     change.message = Some(message.to_owned());
                 }
+                self.own_presence = Some((availability, change.message.clone()));
                 self.info(format!(
                     "you are {}{}",
                     availability_word(availability),
@@ -144,8 +148,10 @@ impl ChatState {
                 ));
                 return vec![Action::Send(Box::new(Signal::new(change)))];
             }
+            // Not the window's: a command for whoever is at the other end (a bot's `/time`).
+            _ if self.current.is_some() => return self.send_text(&format!("/{command}")),
             other => self.error(format!(
-                "unknown command /{other}: /help lists the commands"
+                "/{other} is not a command of this window, and there is no conversation to send it to: /to ADDRESS opens one, /help lists the commands"
             )),
         }
         Vec::new()

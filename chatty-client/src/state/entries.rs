@@ -290,3 +290,15 @@ pub(crate) fn availability_word(availability: Availability) -> &'static str {
         Availability::Busy => "busy",
     }
 }
+
+/// The word `/status` takes for `availability` (the first of its spellings).
+pub(crate) fn availability_key(availability: Availability) -> &'static str {
+    match availability {
+        Availability::Offline => "offline",
+        Availability::Available => "available",
+        Availability::Chatty => "chat",
+        Availability::Away => "away",
+        Availability::ExtendedAway => "xa",
+        Availability::Busy => "busy",
+    }
+}

@@ -9,7 +9,15 @@
   let view = null;
   let socket = null;
   let retry = null;
+  // The own status last shown in the selector (set from the server's view, so a reload shows it).
+  let shownStatus = "";
   const $ = (id) => document.getElementById(id);
+  const narrow = window.matchMedia("(max-width: 640px)");
+
+  function showSide(open) {
+    document.body.classList.toggle("side-open", open);
+    $("side-toggle").setAttribute("aria-expanded", String(open));
+  }
 
   function withToken(path, query) {
     const q = new URLSearchParams(query);
@@ -80,6 +88,14 @@
     document.title = "Chatty: " + (v.you || person);
     $("you").textContent = v.you || person || "connecting…";
     $("connection").textContent = v.connection;
+    const status = v.status ? JSON.stringify(v.status) : "";
+    if (status !== shownStatus) {
+      shownStatus = status;
+      if (v.status) {
+        $("availability").value = v.status.availability;
+        $("status-message").value = v.status.message || "";
+      }
+    }
 
     const list = $("conversations");
     list.replaceChildren();
@@ -99,7 +115,10 @@
         for (const m of c.members) members.appendChild(el("li", "", m));
         li.appendChild(members);
       }
-      li.addEventListener("click", () => send({ type: "open", conversation: c.address }));
+      li.addEventListener("click", () => {
+        send({ type: "open", conversation: c.address });
+        if (narrow.matches) showSide(false);
+      });
       list.appendChild(li);
       if (c.current) current = c;
     }
@@ -156,6 +175,7 @@
     $("person-form").style.display = message.guests ? "" : "none";
   }
 
+  $("side-toggle").addEventListener("click", () => showSide(!document.body.classList.contains("side-open")));
   $("input").addEventListener("input", () => send({ type: "input", text: $("input").value }));
   $("input-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -166,7 +186,10 @@
   $("open-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const address = $("open-address").value.trim();
-    if (address && send({ type: "open", conversation: address })) $("open-address").value = "";
+    if (address && send({ type: "open", conversation: address })) {
+      $("open-address").value = "";
+      if (narrow.matches) showSide(false);
+    }
   });
   $("set-status").addEventListener("click", () => {
     const message = $("status-message").value.trim();

@@ -23,3 +23,7 @@ pub(super) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long the window waits for its server and its guests to end when it stops.
 pub(super) const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a guest stays without a tab before it leaves (a reload comes back well within it):
+/// the default of [`WebClient::guest_idle`](crate::WebClient::guest_idle).
+pub const GUEST_IDLE: Duration = Duration::from_secs(300);

@@ -21,6 +21,7 @@ use super::hosts::Hosts;
 use super::limits::MAX_PEOPLE;
 use super::options::Token;
 use super::view::view;
+use std::time::Duration;
 
 /// Makes the session of a guest: called with the name a tab asked for (or was given), it returns
 /// the session that serves that person, or why there is none.
@@ -49,6 +50,8 @@ pub(super) struct Hub {
     pub(super) next_guest: AtomicUsize,
     pub(super) shutdown: watch::Sender<bool>,
     pub(super) guest_runs: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// How long a guest stays without a tab before it leaves.
+    pub(super) guest_idle: Duration,
 }
 
 /// One person of the window, as the tabs attached to it see it.
@@ -62,6 +65,8 @@ pub(super) struct Person {
     /// The latest `view` message.
     pub(super) view: watch::Sender<Arc<str>>,
     pub(super) tabs: AtomicUsize,
+    /// Ends a guest's run (a guest no tab has shown for a while).
+    pub(super) stop: watch::Sender<bool>,
 }
 
 impl Person {
@@ -75,6 +80,7 @@ impl Person {
             commands,
             view,
             tabs: AtomicUsize::new(0),
+            stop: watch::channel(false).0,
         });
         (person, receiver)
     }
@@ -159,7 +165,7 @@ impl Hub {
         let mut people = lock(&self.people);
         let person = self.choose(&mut people, wanted)?;
         person.tabs.fetch_add(1, Ordering::SeqCst);
-        Ok(Attached(person))
+        Ok(Attached(person, self.clone()))
     }
 
     pub(super) fn choose(
@@ -194,13 +200,8 @@ impl Hub {
                 Ok(main)
             }
             _ if self.guests.is_some() => {
-                // A guest no tab shows any more is the next tab's (a closed tab's person).
-                if let Some(idle) = people
-                    .iter()
-                    .find(|p| !p.main && p.tabs.load(Ordering::SeqCst) == 0)
-                {
-                    return Ok(idle.clone());
-                }
+                // A new guest: never a guest of a closed tab, whose conversations are its own
+                // (a reload asks for its person by name).
                 let name = loop {
                     let n = self.next_guest.fetch_add(1, Ordering::SeqCst);
                     let name = format!("guest-{n}");
@@ -243,9 +244,13 @@ impl Hub {
         let hub = self.clone();
         let gone = person.clone();
         let mut shutdown = self.shutdown.subscribe();
+        let mut idle = person.stop.subscribe();
         let run = tokio::spawn(async move {
             let stop = async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                    _ = idle.wait_for(|stop| *stop) => {}
+                }
             };
             let result = Router::new()
                 .shared_session(session)
@@ -279,6 +284,18 @@ pub(super) fn check_name(name: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// The lines `/help` shows in the web window: what works in the page (not the terminal's keys).
+const WEB_HELP: &[&str] = &[
+    "Type a message and press Enter (or send) to send it to the current conversation.",
+    "/to ADDRESS   talk to ADDRESS (direct:bot, or just bot on your own platform); or click a conversation in the list, or type an address in the box under it",
+    "/join ROOM   join a room;  /leave [ROOM]   leave it",
+    "/status AVAILABILITY [MESSAGE]   available, chat, away, xa, busy or offline; or the status selector at the top",
+    "Files: the file button under the input sends one; the name of a file in the conversation is its download link",
+    "Any other /command goes to the conversation as it is (a bot's /time, /whoami); a line starting with // sends the rest with one / (//help sends /help to the bot)",
+    "/help   this help;  /quit   closes the window (for every tab)",
+    "On a narrow screen the ☰ button shows and hides the conversations; the box at the top makes this tab someone else (when the window has guests)",
+];
 
 /// One person's loop: inbound signals, commands from its tabs and the clock, as the terminal
 /// window's loop does with keys.
@@ -365,6 +382,12 @@ impl PersonLoop {
             Command::Line(line) => {
                 let word = line.split_whitespace().next().unwrap_or("");
                 match word {
+                    "/help" => {
+                        for help in WEB_HELP {
+                            self.state.info(*help);
+                        }
+                        self.state.set_input("")
+                    }
                     "/send" => {
                         self.state.error(
                             "the web window sends files by upload: use the file button below",
@@ -494,10 +517,32 @@ impl PersonLoop {
 }
 
 /// Counts a tab attached to a person while it lives.
-pub(super) struct Attached(pub(super) Arc<Person>);
+pub(super) struct Attached(pub(super) Arc<Person>, Arc<Hub>);
 
 impl Drop for Attached {
     fn drop(&mut self) {
-        self.0.tabs.fetch_sub(1, Ordering::SeqCst);
+        let left = self.0.tabs.fetch_sub(1, Ordering::SeqCst) == 1;
+        if !left || self.0.main {
+            return;
+        }
+        // A guest's last tab closed: unless a tab (a reload) asks for it again in time, it
+        // leaves, and its conversations with it.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (person, hub) = (self.0.clone(), self.1.clone());
+        runtime.spawn(async move {
+            tokio::time::sleep(hub.guest_idle).await;
+            {
+                // Under the lock a tab picking this person cannot attach meanwhile.
+                let mut people = lock(&hub.people);
+                if person.tabs.load(Ordering::SeqCst) > 0 {
+                    return;
+                }
+                people.retain(|p| !Arc::ptr_eq(p, &person));
+            }
+            hub.publish_roster();
+            person.stop.send_replace(true);
+        });
     }
 }

@@ -3,7 +3,7 @@
 use chatty_core::{AddressKind, Content};
 use serde_json::{Value, json};
 
-use crate::state::{ChatState, Entry, EntryKind, FileRef, availability_word};
+use crate::state::{ChatState, Entry, EntryKind, FileRef, availability_key, availability_word};
 
 use super::limits::VIEW_ENTRIES;
 
@@ -37,6 +37,10 @@ pub(super) fn view(state: &ChatState, person: &str) -> String {
         "person": person,
         "you": state.own_address().map(|a| a.with_kind(AddressKind::Unknown).to_string()),
         "connection": state.connection().to_string(),
+        "status": state.own_presence().map(|(availability, message)| json!({
+            "availability": availability_key(*availability),
+            "message": message,
+        })),
         "conversations": conversations,
         "current": state.current().map(|c| c.address().to_string()),
         "earlier": earlier,
