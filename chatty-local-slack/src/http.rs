@@ -104,6 +104,7 @@ async fn api(
     req: Request,
 ) -> Response {
     let headers = req.headers().clone();
+    inner.lock().count_call(&method);
     let args = match arguments(req).await {
         Ok(args) => args,
         Err(code) => return json_response(Reply::error(&code)),

@@ -14,7 +14,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::socket::Control;
-use crate::workspace::Workspace;
+use crate::workspace::{Caller, Workspace};
+pub use crate::workspace::{DEFAULT_SCOPES, SLACKBOT};
 
 /// Shared by the HTTP handlers, the sockets and the test-facing API.
 #[derive(Debug)]
@@ -58,6 +59,9 @@ impl fmt::Debug for AppCredentials {
     }
 }
 
+/// The name of a workspace started without one.
+const DEFAULT_TEAM_NAME: &str = "Chatty Local";
+
 /// A file shared by [`LocalSlack::share_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedFile {
@@ -69,6 +73,21 @@ pub struct SharedFile {
 
 /// A running local Slack on 127.0.0.1: one workspace, its Web API under `/api/`, files v2
 /// upload URLs and `url_private` downloads, and Socket Mode. Dropping it stops the server.
+///
+/// Several can run in one process, each its own workspace on its own port: every workspace
+/// has its own team id, and its ids (users, channels, apps) are unique in the process, as
+/// Slack's are across workspaces.
+///
+/// ```no_run
+/// use chatty_local_slack::LocalSlack;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let acme = LocalSlack::start_named("Acme").await?;
+/// let globex = LocalSlack::start_named("Globex").await?;
+/// assert_ne!(acme.team_id(), globex.team_id());
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// Acting as a person (`post`, `edit`, `join`, `share_file`, …) produces the events Slack
 /// would send, and the fault-injection methods (`rate_limit`, `ignore_acks`, `disconnect`,
@@ -100,17 +119,29 @@ impl Drop for LocalSlack {
 }
 
 impl LocalSlack {
-    /// Starts a local Slack on a free port of 127.0.0.1.
+    /// Starts a local Slack (a workspace named "Chatty Local") on a free port of 127.0.0.1.
     pub async fn start() -> std::io::Result<LocalSlack> {
-        LocalSlack::bind(SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0))).await
+        LocalSlack::start_named(DEFAULT_TEAM_NAME).await
+    }
+
+    /// Starts a local Slack whose workspace is named `team_name` (its domain is made from
+    /// the name) on a free port of 127.0.0.1.
+    pub async fn start_named(team_name: &str) -> std::io::Result<LocalSlack> {
+        let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+        LocalSlack::bind_named(addr, team_name).await
     }
 
     /// Starts a local Slack on `addr`.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<LocalSlack> {
+        LocalSlack::bind_named(addr, DEFAULT_TEAM_NAME).await
+    }
+
+    /// Starts a local Slack whose workspace is named `team_name` on `addr`.
+    pub async fn bind_named(addr: SocketAddr, team_name: &str) -> std::io::Result<LocalSlack> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
-            workspace: Mutex::new(Workspace::new(format!("http://{addr}"))),
+            workspace: Mutex::new(Workspace::new(format!("http://{addr}"), team_name)),
             sockets: AtomicU64::new(1),
             changed: tokio::sync::Notify::new(),
         });
@@ -137,9 +168,14 @@ impl LocalSlack {
         format!("http://{}/api/", self.addr)
     }
 
-    /// The workspace's team id (`T…`).
+    /// The workspace's team id (`T…`), different for every local Slack of the process.
     pub fn team_id(&self) -> String {
         self.inner.lock().team_id.clone()
+    }
+
+    /// The workspace's name.
+    pub fn team_name(&self) -> String {
+        self.inner.lock().team_name.clone()
     }
 
     /// Adds a person; returns the user id (`U…`).
@@ -152,10 +188,30 @@ impl LocalSlack {
         self.inner.lock().user_token(user)
     }
 
-    /// Installs an app with a bot user and the usual bot scopes; returns its ids and tokens.
+    /// Installs an app with a bot user and the usual bot scopes ([`DEFAULT_SCOPES`]); returns
+    /// its ids and tokens.
     pub fn add_app(&self, name: &str) -> AppCredentials {
+        self.add_app_with_scopes(name, DEFAULT_SCOPES)
+    }
+
+    /// Installs an app granted only `scopes`: the methods that need another answer
+    /// `{"ok": false, "error": "missing_scope", "needed": …, "provided": …}` as Slack does.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use chatty_local_slack::{DEFAULT_SCOPES, LocalSlack};
+    ///
+    /// let slack = LocalSlack::start().await?;
+    /// // An app that may not open DMs (no `im:write`).
+    /// let scopes: Vec<&str> = DEFAULT_SCOPES.iter().copied().filter(|s| *s != "im:write").collect();
+    /// let app = slack.add_app_with_scopes("bot", &scopes);
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn add_app_with_scopes(&self, name: &str, scopes: &[&str]) -> AppCredentials {
         let mut state = self.inner.lock();
-        let id = state.add_app(name);
+        let id = state.add_app(name, scopes);
         let app = &state.apps[&id];
         AppCredentials {
             app_id: app.id.clone(),
@@ -320,10 +376,61 @@ impl LocalSlack {
             .push_back(code.to_owned());
     }
 
-    /// Takes a scope away from an app: its methods then fail with `missing_scope`.
+    /// Takes a scope away from an installed app: the methods that need it then fail with
+    /// `missing_scope`, naming it as `needed`.
     pub fn remove_scope(&self, app_id: &str, scope: &str) {
         if let Some(a) = self.inner.lock().apps.get_mut(app_id) {
             a.scopes.remove(scope);
+        }
+    }
+
+    /// Fault injection: revokes a token (a bot, app-level or user token): every Web API call
+    /// with it then answers `{"ok": false, "error": "token_revoked"}`, as Slack does after
+    /// `auth.revoke` or an uninstall, and it opens no new socket. Sockets already open stay
+    /// open until they drop.
+    pub fn revoke_token(&self, token: &str) {
+        self.inner.lock().revoked.insert(token.to_owned());
+    }
+
+    /// How many times `method` was called, refused calls (bad token, 429, …) included.
+    pub fn call_count(&self, method: &str) -> u32 {
+        self.inner.lock().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// Fault injection: sends `text` as it is, as one text frame, on every socket of the app
+    /// (a malformed or unknown envelope, as a buggy or newer Slack might send).
+    pub fn send_raw(&self, app_id: &str, text: &str) {
+        if let Some(a) = self.inner.lock().apps.get(app_id) {
+            for control in a.sockets.values() {
+                let _ = control.send(Control::Raw(text.to_owned()));
+            }
+        }
+    }
+
+    /// Every envelope id the app's sockets acknowledged, in order (ignored acks included).
+    pub fn acks_received(&self, app_id: &str) -> Vec<String> {
+        self.inner
+            .lock()
+            .apps
+            .get(app_id)
+            .map(|a| a.acked.clone())
+            .unwrap_or_default()
+    }
+
+    /// The app posts `text` in `channel` as `chat.postMessage` with its bot token does (a
+    /// message with `bot_id`, `app_id` and `bot_profile`, and its events); returns the `ts`,
+    /// or Slack's error code.
+    pub fn post_as_app(&self, app_id: &str, channel: &str, text: &str) -> Result<String, String> {
+        let mut args = serde_json::Map::new();
+        args.insert("channel".into(), channel.into());
+        args.insert("text".into(), text.into());
+        let caller = Caller::Bot {
+            app: app_id.to_owned(),
+        };
+        let reply = self.inner.lock().call("chat.postMessage", &caller, &args);
+        match reply.body["ts"].as_str() {
+            Some(ts) if reply.body["ok"] == true => Ok(ts.to_owned()),
+            _ => Err(reply.body["error"].as_str().unwrap_or("unknown").to_owned()),
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) enum Control {
     Disconnect(String),
     /// Drop the connection at once, without a close frame (a network failure).
     Kill,
+    /// Send this text frame as it is (fault injection).
+    Raw(String),
 }
 
 /// How long a socket that was told to disconnect stays open for the client to reconnect.
@@ -85,6 +87,11 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
                         break;
                     }
                     closing_at = Some(Instant::now() + DISCONNECT_GRACE);
+                }
+                Some(Control::Raw(text)) => {
+                    if ws.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
                 }
                 Some(Control::Kill) | None => {
                     killed = true;
@@ -193,6 +200,7 @@ fn acknowledge(inner: &Inner, app: &str, text: &str) {
     let Some(a) = state.apps.get_mut(app) else {
         return;
     };
+    a.acked.push(envelope.to_owned());
     if a.ignore_acks > 0 {
         a.ignore_acks -= 1;
         return;

@@ -122,6 +122,32 @@ async fn web_api_methods_answer_as_slack_documents() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withheld_scopes_revoked_tokens_and_metadata() {
+    let slack = LocalSlack::start().await.expect("the local Slack starts");
+    let alice = slack.add_user("alice");
+    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| *s != "im:write")
+        .collect();
+    let app = slack.add_app_with_scopes("sdk-bot", &scopes);
+    let gone = slack.add_app("gone");
+    slack.revoke_token(&gone.bot_token);
+    let channel = slack.create_channel("general", &alice, false);
+    slack.join(&app.bot_user_id, &channel);
+    let config = json!({
+        "api_url": slack.api_url(),
+        "bot_token": app.bot_token,
+        "revoked_token": gone.bot_token,
+        "user_token": slack.user_token(&alice).expect("alice's token"),
+        "alice": alice,
+        "channel": channel,
+    });
+    let result = run("scopes.py", &config).await;
+    assert_eq!(result["ok"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_v2_upload_and_download() {
     let w = world().await;
     let result = run("files.py", &w.config).await;

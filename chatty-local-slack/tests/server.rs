@@ -426,3 +426,143 @@ async fn next_event(socket: &mut Socket) -> Value {
         .unwrap();
     envelope["payload"]["event"].clone()
 }
+
+#[tokio::test]
+async fn two_workspaces_in_one_process_have_their_own_ids() {
+    let acme = LocalSlack::start_named("Acme Corp").await.unwrap();
+    let globex = LocalSlack::start_named("Globex").await.unwrap();
+    assert_ne!(acme.team_id(), globex.team_id());
+    assert_ne!(acme.addr(), globex.addr());
+    assert_eq!(acme.team_name(), "Acme Corp");
+    let (a, g) = (acme.add_user("alice"), globex.add_user("alice"));
+    assert_ne!(a, g, "user ids are unique across workspaces, as Slack's");
+    let (app_a, app_g) = (acme.add_app("bot"), globex.add_app("bot"));
+    assert_ne!(app_a.bot_user_id, app_g.bot_user_id);
+    // Each token works in its own workspace only.
+    let me = call(&acme, &app_a.bot_token, "auth.test", json!({})).await;
+    assert_eq!(me["team_id"], acme.team_id().as_str());
+    assert_eq!(me["team"], "Acme Corp");
+    assert_eq!(me["url"], "https://acme-corp.slack.com/");
+    let foreign = call(&globex, &app_a.bot_token, "auth.test", json!({})).await;
+    assert_eq!(foreign["error"], "invalid_auth");
+}
+
+#[tokio::test]
+async fn withheld_scopes_revoked_tokens_and_call_counts() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let bob = slack.add_user("bob");
+    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| !matches!(*s, "im:write" | "mpim:write"))
+        .collect();
+    let app = slack.add_app_with_scopes("bot", &scopes);
+    // api.slack.com/methods/conversations.open: im:write for a DM, mpim:write for a group DM.
+    let dm = call(
+        &slack,
+        &app.bot_token,
+        "conversations.open",
+        json!({"users": alice}),
+    )
+    .await;
+    assert_eq!(dm["ok"], false);
+    assert_eq!(dm["error"], "missing_scope");
+    assert_eq!(dm["needed"], "im:write");
+    assert!(dm["provided"].as_str().unwrap().contains("chat:write"));
+    let group = call(
+        &slack,
+        &app.bot_token,
+        "conversations.open",
+        json!({"users": format!("{alice},{bob}")}),
+    )
+    .await;
+    assert_eq!(group["needed"], "mpim:write");
+    // Other methods work.
+    assert_eq!(
+        call(&slack, &app.bot_token, "auth.test", json!({})).await["ok"],
+        true
+    );
+
+    // A revoked token answers token_revoked, for the Web API and Socket Mode alike.
+    slack.revoke_token(&app.app_token);
+    let opened = call(&slack, &app.app_token, "apps.connections.open", json!({})).await;
+    assert_eq!(opened, json!({"ok": false, "error": "token_revoked"}));
+    slack.revoke_token(&app.bot_token);
+    let revoked = call(&slack, &app.bot_token, "auth.test", json!({})).await;
+    assert_eq!(revoked["error"], "token_revoked");
+    assert_eq!(slack.call_count("conversations.open"), 2);
+    assert_eq!(slack.call_count("apps.connections.open"), 1);
+    assert_eq!(slack.call_count("auth.test"), 2);
+    assert_eq!(slack.call_count("chat.update"), 0);
+}
+
+#[tokio::test]
+async fn raw_frames_acks_app_posts_and_slackbot() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let other = slack.add_app("other");
+    let general = slack.create_channel("general", &alice, false);
+    slack.join(&app.bot_user_id, &general);
+    slack.join(&other.bot_user_id, &general);
+    let mut socket = open_socket(&slack, &app.app_token).await;
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    for _ in 0..2 {
+        assert_eq!(
+            next_event(&mut socket).await["type"],
+            "member_joined_channel"
+        );
+    }
+
+    // A frame as it is, and the ack that answers it recorded.
+    slack.send_raw(
+        &app.app_id,
+        r#"{"envelope_id":"raw-1","type":"events_api","payload":"oops"}"#,
+    );
+    let raw = next_json(&mut socket).await;
+    assert_eq!(raw["envelope_id"], "raw-1");
+    socket
+        .send(Message::Text(r#"{"envelope_id":"raw-1"}"#.into()))
+        .await
+        .unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.acks_received(&app.app_id).last()
+                == Some(&"raw-1".to_owned()))
+            .await
+    );
+
+    // Another app's message, as chat.postMessage with its bot token makes it
+    // (api.slack.com/events/message: bot_id, app_id, bot_profile).
+    let ts = slack
+        .post_as_app(&other.app_id, &general, "from the other app")
+        .unwrap();
+    let event = next_event(&mut socket).await;
+    assert_eq!(event["ts"], ts.as_str());
+    assert_eq!(event["bot_id"], other.bot_id.as_str());
+    assert_eq!(event["user"], other.bot_user_id.as_str());
+    assert_eq!(event["bot_profile"]["app_id"], other.app_id.as_str());
+    assert_eq!(
+        slack.post_as_app(&other.app_id, "C0NOPE", "x"),
+        Err("channel_not_found".into())
+    );
+
+    // Slackbot is in every workspace (a reminder in a channel comes from it).
+    let user = call(
+        &slack,
+        &app.bot_token,
+        "users.info",
+        json!({"user": chatty_local_slack::SLACKBOT}),
+    )
+    .await;
+    assert_eq!(user["user"]["id"], "USLACKBOT");
+    assert_eq!(user["user"]["name"], "slackbot");
+    slack.post(
+        chatty_local_slack::SLACKBOT,
+        &general,
+        "Reminder: stand-up.",
+    );
+    let reminder = next_event(&mut socket).await;
+    assert_eq!(reminder["user"], "USLACKBOT");
+}

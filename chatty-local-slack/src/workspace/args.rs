@@ -2,9 +2,13 @@
 
 use serde_json::{Map, Value};
 
-/// The scope each method needs of a bot token (api.slack.com/methods/NAME, "Required scopes").
-pub(crate) fn needed_scope(method: &str) -> Option<&'static str> {
+/// The scope each method needs of a bot token (api.slack.com/methods/NAME, "Required scopes");
+/// `conversations.open` needs `im:write` for a DM and `mpim:write` for a group DM.
+pub(crate) fn needed_scope(method: &str, args: &Map<String, Value>) -> Option<&'static str> {
     Some(match method {
+        "conversations.open" if str_arg(args, "users").is_some_and(|u| u.contains(',')) => {
+            "mpim:write"
+        }
         "chat.postMessage" | "chat.update" | "chat.delete" => "chat:write",
         "conversations.history" => "channels:history",
         "conversations.replies" => "channels:history",
@@ -19,8 +23,9 @@ pub(crate) fn needed_scope(method: &str) -> Option<&'static str> {
     })
 }
 
-/// The bot scopes an app gets unless a test takes some away.
-pub(crate) const DEFAULT_SCOPES: &[&str] = &[
+/// The bot scopes an app gets unless it is installed with others
+/// ([`LocalSlack::add_app_with_scopes`](crate::LocalSlack::add_app_with_scopes)).
+pub const DEFAULT_SCOPES: &[&str] = &[
     "app_mentions:read",
     "channels:history",
     "channels:join",

@@ -26,7 +26,7 @@ impl Workspace {
             }
             _ => {}
         }
-        if let (Caller::Bot { app }, Some(scope)) = (caller, needed_scope(method))
+        if let (Caller::Bot { app }, Some(scope)) = (caller, needed_scope(method, args))
             && let Some(a) = self.apps.get(app)
             && !a.scopes.contains(scope)
         {

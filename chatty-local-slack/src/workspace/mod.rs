@@ -11,13 +11,21 @@ mod messages;
 mod methods;
 mod shapes;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use args::DEFAULT_SCOPES;
+pub use args::DEFAULT_SCOPES;
+
+/// Slackbot's user id, the same in every workspace: its messages (reminders, notices) come
+/// from this user.
+pub const SLACKBOT: &str = "USLACKBOT";
+
+/// Numbers the workspaces of this process, so that each has its own team id and ids.
+static NEXT_INSTANCE: AtomicU32 = AtomicU32::new(1);
 
 /// A Web API answer: HTTP status, extra headers, JSON body.
 #[derive(Debug, Clone)]
@@ -87,6 +95,8 @@ pub(crate) struct App {
     pub(crate) ignore_acks: u32,
     /// Every envelope sent: (event id, retry_attempt).
     pub(crate) delivered: Vec<(String, u32)>,
+    /// Every envelope id the app's sockets acknowledged, in order.
+    pub(crate) acked: Vec<String>,
     /// How many times apps.connections.open was called.
     pub(crate) connections_opened: u32,
     /// The live sockets: id → control channel.
@@ -145,6 +155,8 @@ pub(crate) struct Workspace {
     pub(crate) domain: String,
     /// `http://127.0.0.1:PORT`, for URLs the server hands out.
     pub(crate) base: String,
+    /// This workspace's number in the process (part of every id).
+    instance: u32,
     counter: u64,
     last_ts: (u64, u32),
     pub(crate) users: BTreeMap<String, User>,
@@ -158,6 +170,10 @@ pub(crate) struct Workspace {
     pub(crate) rate_limits: HashMap<String, (u32, u64)>,
     /// Fault injection: method → error codes for the next calls.
     pub(crate) failures: HashMap<String, VecDeque<String>>,
+    /// Tokens revoked (fault injection): every call with them answers `token_revoked`.
+    pub(crate) revoked: HashSet<String>,
+    /// How many times each Web API method was called (refused calls included).
+    pub(crate) calls: HashMap<String, u32>,
     /// How long an envelope waits for its ack before it is sent again.
     pub(crate) ack_timeout: Duration,
     /// How many times an event is sent at most (the first time and the retries).
@@ -173,12 +189,27 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl Workspace {
-    pub(crate) fn new(base: String) -> Self {
+    /// A workspace named `team_name`, handing out URLs on `base`.
+    pub(crate) fn new(base: String, team_name: &str) -> Self {
+        let domain: String = team_name
+            .chars()
+            .filter_map(|c| match c {
+                'a'..='z' | '0'..='9' | '-' => Some(c),
+                'A'..='Z' => Some(c.to_ascii_lowercase()),
+                ' ' | '_' => Some('-'),
+                _ => None,
+            })
+            .collect();
         let mut ws = Workspace {
             team_id: String::new(),
-            team_name: "Chatty Local".into(),
-            domain: "chatty-local".into(),
+            team_name: team_name.to_owned(),
+            domain: if domain.is_empty() {
+                "workspace".into()
+            } else {
+                domain
+            },
             base,
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             counter: 0,
             last_ts: (0, 0),
             users: BTreeMap::new(),
@@ -190,17 +221,34 @@ impl Workspace {
             tickets: HashMap::new(),
             rate_limits: HashMap::new(),
             failures: HashMap::new(),
+            revoked: HashSet::new(),
+            calls: HashMap::new(),
             ack_timeout: Duration::from_secs(3),
             max_attempts: 4,
         };
         ws.team_id = ws.id("T");
+        // Every workspace has Slackbot (api.slack.com/types/user: `USLACKBOT`).
+        ws.users.insert(
+            SLACKBOT.to_owned(),
+            User {
+                id: SLACKBOT.to_owned(),
+                name: "slackbot".into(),
+                real_name: "Slackbot".into(),
+                bot_id: None,
+                app_id: None,
+                manual_away: false,
+                created: 0,
+            },
+        );
         ws
     }
 
-    /// A new id with Slack's look: a type letter and upper-case alphanumerics (`U0000001A`).
+    /// A new id with Slack's look: a type letter and upper-case alphanumerics (`U0100001A`),
+    /// unique in the process (the workspace's number, then a counter), as Slack's ids are
+    /// unique across workspaces.
     pub(crate) fn id(&mut self, prefix: &str) -> String {
         self.counter += 1;
-        format!("{prefix}{:08X}", self.counter)
+        format!("{prefix}{:02X}{:06X}", self.instance, self.counter)
     }
 
     /// A new, strictly increasing message timestamp, `"1700000000.000100"`.
@@ -260,7 +308,8 @@ impl Workspace {
         })
     }
 
-    pub(crate) fn add_app(&mut self, name: &str) -> String {
+    /// Installs an app with the given bot scopes.
+    pub(crate) fn add_app(&mut self, name: &str, scopes: &[&str]) -> String {
         let app_id = self.id("A");
         let bot_user = self.id("U");
         let bot_id = self.id("B");
@@ -299,10 +348,11 @@ impl Workspace {
                 bot_id,
                 bot_token,
                 app_token,
-                scopes: DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 pending: VecDeque::new(),
                 ignore_acks: 0,
                 delivered: Vec::new(),
+                acked: Vec::new(),
                 connections_opened: 0,
                 sockets: BTreeMap::new(),
             },
@@ -509,7 +559,15 @@ impl Workspace {
     /// Authenticates a token: `Err` with Slack's error code.
     pub(crate) fn authenticate(&self, token: Option<&str>) -> Result<Caller, &'static str> {
         let token = token.ok_or("not_authed")?;
+        if self.revoked.contains(token) {
+            return Err("token_revoked");
+        }
         self.tokens.get(token).cloned().ok_or("invalid_auth")
+    }
+
+    /// Counts a call of `method`.
+    pub(crate) fn count_call(&mut self, method: &str) {
+        *self.calls.entry(method.to_owned()).or_default() += 1;
     }
 
     /// Fault injection: `Some(retry_after)` if this call is to be refused with HTTP 429.
@@ -546,7 +604,7 @@ mod tests {
 
     #[test]
     fn timestamps_increase() {
-        let mut ws = Workspace::new("http://127.0.0.1:1".into());
+        let mut ws = Workspace::new("http://127.0.0.1:1".into(), "Test");
         let a = ws.ts();
         let b = ws.ts();
         assert!(b.parse::<f64>().unwrap() > a.parse::<f64>().unwrap() || b > a);
