@@ -10,8 +10,9 @@
 //! person `direct:you`: no server, no config.
 //!
 //! - In a terminal, the demo opens chatty-client's terminal window ([`TerminalClient`]): the
-//!   conversation, a side list, an input line; `/help` lists the window's commands, and the
-//!   bot's own commands are sent as messages (`//help` sends `/help`). `/quit` or Ctrl-C leaves.
+//!   conversation, a side list, an input line; `/help` lists the window's commands, and any
+//!   other command goes to the bot as typed (`/time`; `//help` sends `/help`). `/quit` or Ctrl-C
+//!   leaves.
 //! - With `--web`, it serves chatty-client's web window ([`WebClient`]) on 127.0.0.1 and prints
 //!   its URL; every further browser tab is a further person (`direct:guest-1`, …, or the name
 //!   in `?as=NAME`). Ctrl-C stops it.
