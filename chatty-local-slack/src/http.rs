@@ -121,19 +121,7 @@ async fn api(
     let token =
         bearer(&headers).or_else(|| args.get("token").and_then(Value::as_str).map(str::to_owned));
     let mut state = inner.lock();
-    let caller = match state.authenticate(token.as_deref()) {
-        Ok(caller) => caller,
-        Err(code) => return json_response(Reply::error(code)),
-    };
-    if let Some(seconds) = state.rate_limited(&method) {
-        // api.slack.com/apis/rate-limits: HTTP 429 with Retry-After.
-        return json_response(Reply {
-            status: 429,
-            retry_after: Some(seconds),
-            body: json!({"ok": false, "error": "ratelimited"}),
-        });
-    }
-    let reply = state.call(&method, &caller, &args);
+    let reply = state.api(&method, token.as_deref(), &args);
     drop(state);
     inner.changed.notify_waiters();
     tracing::debug!(%method, ok = reply.body["ok"].as_bool(), "web api call");

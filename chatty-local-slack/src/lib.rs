@@ -417,6 +417,42 @@ impl LocalSlack {
             .unwrap_or_default()
     }
 
+    /// Calls the Web API method `method` with `token` (any token: a person's, an app's) and
+    /// JSON arguments, as an HTTP call would, fault injection included; returns Slack's
+    /// answer (`ok`, `error`, …; a 429 as `{"ok": false, "error": "ratelimited"}`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use chatty_local_slack::LocalSlack;
+    /// use serde_json::json;
+    ///
+    /// let slack = LocalSlack::start().await?;
+    /// let alice = slack.add_user("alice");
+    /// let general = slack.create_channel("general", &alice, false);
+    /// let token = slack.user_token(&alice).unwrap();
+    /// let answer = slack.call(&token, "chat.postMessage", json!({
+    ///     "channel": general,
+    ///     "text": "task created",
+    ///     "metadata": {"event_type": "task_created", "event_payload": {"id": 42}},
+    /// }));
+    /// assert_eq!(answer["ok"], true);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn call(&self, token: &str, method: &str, args: Value) -> Value {
+        let args = match args {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        let reply = {
+            let mut state = self.inner.lock();
+            state.count_call(method);
+            state.api(method, Some(token), &args)
+        };
+        self.inner.changed.notify_waiters();
+        reply.body
+    }
+
     /// The app posts `text` in `channel` as `chat.postMessage` with its bot token does (a
     /// message with `bot_id`, `app_id` and `bot_profile`, and its events); returns the `ts`,
     /// or Slack's error code.

@@ -566,3 +566,41 @@ async fn raw_frames_acks_app_posts_and_slackbot() {
     let reminder = next_event(&mut socket).await;
     assert_eq!(reminder["user"], "USLACKBOT");
 }
+
+#[tokio::test]
+async fn in_process_calls_are_web_api_calls() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let general = slack.create_channel("general", &alice, false);
+    slack.join(&app.bot_user_id, &general);
+    let mut socket = open_socket(&slack, &app.app_token).await;
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    assert_eq!(
+        next_event(&mut socket).await["type"],
+        "member_joined_channel"
+    );
+    let token = slack.user_token(&alice).unwrap();
+    // api.slack.com/metadata/using: the payload is any JSON object.
+    let payload = json!({"id": 42, "owner": {"name": "ann"}, "tags": ["a"], "done": false});
+    let posted = slack.call(
+        &token,
+        "chat.postMessage",
+        json!({"channel": general, "text": "task created",
+               "metadata": {"event_type": "task_created", "event_payload": payload}}),
+    );
+    assert_eq!(posted["ok"], true, "{posted}");
+    let event = next_event(&mut socket).await;
+    assert_eq!(event["metadata"]["event_payload"], payload);
+    assert_eq!(event["user"], alice.as_str());
+    assert_eq!(
+        slack.call("xoxp-wrong", "auth.test", json!({})),
+        json!({"ok": false, "error": "invalid_auth"})
+    );
+    slack.rate_limit("auth.test", 1, 3);
+    assert_eq!(
+        slack.call(&token, "auth.test", json!({}))["error"],
+        "ratelimited"
+    );
+    assert_eq!(slack.call_count("chat.postMessage"), 1);
+}

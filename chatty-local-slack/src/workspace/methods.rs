@@ -7,6 +7,28 @@ use super::args::{bool_arg, cursor, json_arg, needed_scope, num_arg, parse_curso
 use super::{Caller, Kind, Reply, Workspace, now_secs};
 
 impl Workspace {
+    /// A Web API call with `token`: authentication, rate limiting (HTTP 429 with
+    /// `Retry-After`, api.slack.com/apis/rate-limits), then the method.
+    pub(crate) fn api(
+        &mut self,
+        method: &str,
+        token: Option<&str>,
+        args: &Map<String, Value>,
+    ) -> Reply {
+        let caller = match self.authenticate(token) {
+            Ok(caller) => caller,
+            Err(code) => return Reply::error(code),
+        };
+        if let Some(seconds) = self.rate_limited(method) {
+            return Reply {
+                status: 429,
+                retry_after: Some(seconds),
+                body: json!({"ok": false, "error": "ratelimited"}),
+            };
+        }
+        self.call(method, &caller, args)
+    }
+
     /// Runs one Web API method for a caller (already authenticated).
     pub(crate) fn call(
         &mut self,
