@@ -55,6 +55,8 @@ pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";
 
 /// How many verification strings the cache keeps before it starts over.
 const MAX_VERSIONS: usize = 1024;
+/// How many message senders (without presence) the session remembers as bots or not.
+const MAX_SENDERS: usize = 4096;
 
 /// The disco#info features the bot announces (XEP-0030).
 const OWN_FEATURES: &[&str] = &[
@@ -144,13 +146,38 @@ pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
     caps
 }
 
+/// Whether a disco#info answer names the identity `client/bot` (XEP-0030's registry: "an
+/// automated conversation bot"): what a bot's client says it is, as this session's own does.
+pub(crate) fn has_bot_identity(info: &DiscoInfoResult) -> bool {
+    info.identities
+        .iter()
+        .any(|i| i.category == "client" && i.type_ == "bot")
+}
+
+/// What a client said of itself in disco#info: its features, and whether it is a bot.
+#[derive(Debug, Default, PartialEq)]
+struct ClientInfo {
+    features: BTreeSet<String>,
+    bot: bool,
+}
+
+impl ClientInfo {
+    /// From an answer, or from no answer (the base of XMPP, not a bot).
+    fn from_answer(info: Option<&DiscoInfoResult>) -> Self {
+        ClientInfo {
+            features: info.map(|i| i.features.clone()).unwrap_or_default(),
+            bot: info.is_some_and(has_bot_identity),
+        }
+    }
+}
+
 /// What is known of one online resource.
 #[derive(Debug, Clone, Default)]
 struct Resource {
     /// The verification string its presence carries (XEP-0115), if any.
     ver: Option<Vec<u8>>,
-    /// Its features, once it answered disco#info (an empty set if it never did).
-    features: Option<Arc<BTreeSet<String>>>,
+    /// What it said of itself, once it answered disco#info (nothing if it never did).
+    info: Option<Arc<ClientInfo>>,
 }
 
 /// What the session knows of its contacts' clients.
@@ -159,8 +186,12 @@ pub(crate) struct PeerCaps {
     /// Online resources by bare JID, then resource: looked up by an address's text on every
     /// send, without parsing it as a JID.
     resources: HashMap<String, HashMap<String, Resource>>,
-    /// Features by verification string: clients of one kind and version share one entry.
-    by_ver: HashMap<Vec<u8>, Arc<BTreeSet<String>>>,
+    /// What clients said of themselves, by verification string: clients of one kind and
+    /// version share one entry.
+    by_ver: HashMap<Vec<u8>, Arc<ClientInfo>>,
+    /// Whether senders of messages whose presence the session does not see (no subscription,
+    /// occupants of rooms) are bots, by full JID: `None` while their answer is awaited.
+    senders: HashMap<String, Option<bool>>,
 }
 
 /// A disco#info request the session should send to learn a resource's features.
@@ -188,7 +219,7 @@ impl PeerCaps {
             .entry(from.resource().to_string())
             .or_default();
         if entry.ver != ver || known.is_some() {
-            entry.features = known.clone();
+            entry.info = known.clone();
         }
         entry.ver.clone_from(&ver);
         match (caps, known) {
@@ -225,15 +256,14 @@ impl PeerCaps {
         ver: Option<&[u8]>,
         info: Option<&DiscoInfoResult>,
     ) {
-        let features: Arc<BTreeSet<String>> =
-            Arc::new(info.map(|i| i.features.clone()).unwrap_or_default());
+        let known = Arc::new(ClientInfo::from_answer(info));
         if let (Some(ver), Some(info)) = (ver, info) {
             let hashed = caps::hash_caps(&caps::compute_disco(info), Algo::Sha_1);
             if hashed.is_ok_and(|h| h.hash == ver) {
                 if self.by_ver.len() >= MAX_VERSIONS {
                     self.by_ver.clear();
                 }
-                self.by_ver.insert(ver.to_vec(), features.clone());
+                self.by_ver.insert(ver.to_vec(), known.clone());
             } else {
                 tracing::debug!(%from, "disco#info does not match its entity capabilities hash");
             }
@@ -244,7 +274,52 @@ impl PeerCaps {
             .get_mut(from.to_bare().as_str())
             .and_then(|r| r.get_mut(from.resource().as_str()))
         {
-            resource.features = Some(features);
+            resource.info = Some(known);
+        }
+    }
+
+    /// Whether the session should ask `sender` (a message came from it) what it is: not when
+    /// its presence told already or will, nor when it was asked before. Marks it as asked.
+    pub(crate) fn ask_sender(&mut self, sender: &FullJid) -> bool {
+        if self.is_online(sender) || self.senders.contains_key(sender.as_str()) {
+            return false;
+        }
+        if self.senders.len() >= MAX_SENDERS {
+            self.senders.clear();
+        }
+        self.senders.insert(sender.to_string(), None);
+        true
+    }
+
+    /// `sender` answered disco#info with `info`, or did not answer (`None`: not a bot).
+    pub(crate) fn learned_sender(&mut self, sender: &FullJid, info: Option<&DiscoInfoResult>) {
+        if let Some(known) = self.senders.get_mut(sender.as_str()) {
+            *known = Some(info.is_some_and(has_bot_identity));
+        }
+    }
+
+    /// Forgets what `sender` is (an occupant who left a room: its nickname may come back as
+    /// someone else).
+    pub(crate) fn forget_sender(&mut self, sender: &FullJid) {
+        self.senders.remove(sender.as_str());
+    }
+
+    /// Whether `jid` (a full JID) is a bot's client, as far as the session knows: from the
+    /// disco#info of an online resource, or of a sender asked earlier.
+    pub(crate) fn is_bot(&self, bare: &str, resource: &str) -> bool {
+        let online = self
+            .resources
+            .get(bare)
+            .and_then(|r| r.get(resource))
+            .and_then(|r| r.info.as_ref());
+        match online {
+            Some(info) => info.bot,
+            None => self
+                .senders
+                .get(&format!("{bare}/{resource}"))
+                .copied()
+                .flatten()
+                .unwrap_or(false),
         }
     }
 
@@ -255,7 +330,7 @@ impl PeerCaps {
         };
         resources
             .iter()
-            .filter(|(_, r)| r.features.is_none())
+            .filter(|(_, r)| r.info.is_none())
             .filter_map(|(resource, _)| FullJid::new(&format!("{bare}/{resource}")).ok())
             .collect()
     }
@@ -275,10 +350,10 @@ impl PeerCaps {
             if resource.is_some_and(|r| r != name) {
                 continue;
             }
-            let Some(features) = &known.features else {
+            let Some(info) = &known.info else {
                 continue;
             };
-            let caps = from_features(features);
+            let caps = from_features(&info.features);
             union = Some(match union {
                 None => caps,
                 Some(u) => Capabilities {
@@ -430,5 +505,49 @@ mod tests {
         // A new stream forgets who was online.
         peers.forget_resources();
         assert_eq!(peers.capabilities(carol, None), None);
+    }
+
+    #[test]
+    fn senders_are_asked_once_and_remembered_as_bots_or_not() {
+        let mut peers = PeerCaps::default();
+        let bot = DiscoInfoResult {
+            identities: vec![Identity::new("client", "bot", "en", "Echo")],
+            ..info(&[])
+        };
+        let echo = jid("echo@example.org/x");
+        assert!(peers.ask_sender(&echo));
+        assert!(!peers.ask_sender(&echo), "asked once");
+        assert!(
+            !peers.is_bot("echo@example.org", "x"),
+            "not while the answer is awaited"
+        );
+        peers.learned_sender(&echo, Some(&bot));
+        assert!(peers.is_bot("echo@example.org", "x"));
+        assert!(
+            !peers.is_bot("echo@example.org", "y"),
+            "one client, not the account"
+        );
+        peers.forget_sender(&echo);
+        assert!(!peers.is_bot("echo@example.org", "x"));
+        assert!(peers.ask_sender(&echo), "forgotten: asked again");
+        // No answer: not a bot, and not asked again.
+        let quiet = jid("quiet@example.org/x");
+        assert!(peers.ask_sender(&quiet));
+        peers.learned_sender(&quiet, None);
+        assert!(!peers.is_bot("quiet@example.org", "x"));
+        assert!(!peers.ask_sender(&quiet));
+        // A client online with presence is learnt through it, not asked as a sender; its
+        // answer by caps says whether it is a bot.
+        let caps = caps_of(&bot);
+        let online = jid("daemon@example.org/d");
+        let ask = peers.available(online.clone(), Some(caps)).unwrap();
+        assert!(!peers.ask_sender(&online));
+        peers.learned(&ask.to, ask.ver.as_deref(), Some(&bot));
+        assert!(peers.is_bot("daemon@example.org", "d"));
+        // The cache is bounded.
+        for i in 0..MAX_SENDERS + 1 {
+            peers.ask_sender(&jid(&format!("s{i}@example.org/x")));
+        }
+        assert!(peers.senders.len() <= MAX_SENDERS);
     }
 }

@@ -447,6 +447,7 @@ impl XmppSession {
     ) -> Option<Signal> {
         match stanza {
             Stanza::Message(message) => {
+                self.learn_sender(&message);
                 if let Some(receipt) = receipt_for(&message) {
                     drop(stream.send(Box::new(receipt.into())).await);
                 }

@@ -6,6 +6,7 @@ use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::caps::Caps;
 use tokio_xmpp::parsers::disco::DiscoInfoQuery;
+use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
@@ -18,7 +19,7 @@ use crate::session::XmppSession;
 impl XmppSession {
     /// The peers' capabilities, locked.
     pub(crate) fn peers(&self) -> std::sync::MutexGuard<'_, PeerCaps> {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+        self.mapper.peers()
     }
 
     /// Keeps track of a contact's online resources and learns what a new client version can
@@ -27,8 +28,12 @@ impl XmppSession {
         let Some(Ok(from)) = presence.from.clone().map(Jid::try_into_full) else {
             return;
         };
-        // The bot's own resources, and occupants of its rooms, are not contacts.
+        // The bot's own resources, and occupants of its rooms, are not contacts. An occupant
+        // who leaves is forgotten: its nickname may come back as someone else.
         if from.to_bare() == self.jid || self.mapper.state().room(&from.to_bare()).is_some() {
+            if presence.type_ == PresenceType::Unavailable {
+                self.peers().forget_sender(&from);
+            }
             return;
         }
         let discover = match presence.type_ {
@@ -47,7 +52,7 @@ impl XmppSession {
             _ => None,
         };
         if let Some(discover) = discover {
-            let (commands, peers) = (self.commands.clone(), self.peers.clone());
+            let (commands, peers) = (self.commands.clone(), self.mapper.shared_peers());
             tokio::spawn(async move {
                 let to = Jid::from(discover.to.clone());
                 match disco_info(&commands, to, discover.query, DISCO_TIMEOUT).await {
@@ -61,6 +66,44 @@ impl XmppSession {
                 }
             });
         }
+    }
+
+    /// Asks the sender of a message what it is (disco#info, XEP-0030), once and in the
+    /// background, when no presence of its tells: an answer with the identity `client/bot` marks
+    /// what it sends from then on as a bot's ([`chatty_core::Automatic::Bot`]). Its first
+    /// message goes on unmarked, since the answer comes after it.
+    pub(crate) fn learn_sender(&self, message: &Message) {
+        if message.type_ == MessageType::Error {
+            return;
+        }
+        let Some(Ok(from)) = message.from.clone().map(Jid::try_into_full) else {
+            return;
+        };
+        let bare = from.to_bare();
+        let own_nick = self
+            .mapper
+            .state()
+            .room(&bare)
+            .is_some_and(|room| room.nick == from.resource().as_str());
+        if bare == self.jid || bare.node().is_none() || own_nick {
+            return;
+        }
+        if !self.peers().ask_sender(&from) {
+            return;
+        }
+        let (commands, peers) = (self.commands.clone(), self.mapper.shared_peers());
+        tokio::spawn(async move {
+            let query = DiscoInfoQuery { node: None };
+            let info = disco_info(&commands, from.clone().into(), query, DISCO_TIMEOUT).await;
+            let info = info.unwrap_or_else(|e| {
+                tracing::debug!("{e}");
+                None
+            });
+            peers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .learned_sender(&from, info.as_ref());
+        });
     }
 
     /// What `address` can receive: a room's fixed set; for a person, what their online

@@ -2,7 +2,8 @@
 //! it answers (by id).
 
 use chatty_core::{
-    Address, AddressKind, DeliveryStatus, FailureKind, SendFailure, Signal, SignalId, now,
+    Address, AddressKind, Automatic, DeliveryStatus, FailureKind, SendFailure, Signal, SignalId,
+    now,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -83,6 +84,8 @@ impl Mapper {
         signal.meta.sent = Some(now());
         signal.meta.origin = Some(origin);
         signal.meta.addressees = vec![self.own().clone()];
+        // A machine's answer: never one to answer in turn.
+        signal.meta.automatic = Some(Automatic::Report);
         Ok(signal)
     }
 
@@ -136,6 +139,8 @@ impl Mapper {
             .address(from.to_bare().as_str(), AddressKind::Individual)
             .ok();
         signal.meta.addressees = vec![self.own().clone()];
+        // A machine's answer: never one to answer in turn.
+        signal.meta.automatic = Some(Automatic::Report);
         signal
     }
 }

@@ -2,8 +2,8 @@
 
 use chatty_core::reexports::serde_json;
 use chatty_core::{
-    AddressKind, Body, DeliveryStatus, Edit, EditKind, File, Message as ChattyMessage, Metadata,
-    Signal, SignalId, Status, StatusChange, TypingState, UserDefined, now,
+    AddressKind, Automatic, Body, DeliveryStatus, Edit, EditKind, File, Message as ChattyMessage,
+    Metadata, Signal, SignalId, Status, StatusChange, TypingState, UserDefined, now,
 };
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
@@ -12,6 +12,7 @@ use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
 
+use crate::automatic;
 use crate::files::name_from_url;
 use crate::mapper::{Mapper, system_error, timestamp};
 use crate::ns::{NS_FALLBACK, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
@@ -89,12 +90,18 @@ impl Mapper {
             .ok_or("a message without a sender (no `from`)")?;
         let bare = from.to_bare();
         let own_nick = self.state().room(&bare).map(|r| r.nick.clone());
-        // Someone in a room (`room@service/nick`) is addressed by the full JID; anyone else by
-        // the bare JID.
+        let in_room = own_nick.is_some();
+        // Someone in a room (`room@service/nick`) is addressed by the full JID, the room itself
+        // as a channel; anyone else by the bare JID.
         let origin = match (&own_nick, from.resource()) {
             (Some(_), Some(_)) => self.address(from.as_str(), AddressKind::Individual)?,
+            _ if automatic::is_from_room_itself(&message, &from, in_room) => {
+                self.address(bare.as_str(), AddressKind::Channel)?
+            }
             _ => self.address(bare.as_str(), AddressKind::Individual)?,
         };
+        let automatic = automatic::of_message(&message, &from, in_room)
+            .or_else(|| self.is_bot(&from).then_some(Automatic::Bot));
         let mut room = None;
         match message.type_ {
             MessageType::Error => return self.send_failure(&message, origin).map(Some),
@@ -104,8 +111,8 @@ impl Mapper {
                     return Ok(None);
                 };
                 match from.resource() {
-                    // The room itself: its subject, notices.
-                    None => return Ok(None),
+                    // The room itself: its subject on join, notices (marked as generated).
+                    None => {}
                     // The room reflecting the bot's own message: only the id the room gave it
                     // is kept, for a retraction later (XEP-0424 names that id in rooms).
                     Some(nick) if nick.as_str() == own_nick => {
@@ -118,6 +125,10 @@ impl Mapper {
                         return Ok(None);
                     }
                     Some(_) => {}
+                }
+                if automatic::is_room_history(&message, &bare) {
+                    tracing::debug!(from = %from, "dropping a message of the room's history");
+                    return Ok(None);
                 }
                 room = Some(self.address(bare.as_str(), AddressKind::Channel)?);
             }
@@ -220,6 +231,7 @@ impl Mapper {
         meta.response_to = reply_to;
         meta.sent = Some(sent.unwrap_or_else(now));
         meta.origin = Some(origin.clone());
+        meta.automatic = automatic;
         match &room {
             Some(room) => {
                 meta.addressees = vec![room.clone()];

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod archive;
+mod automatic;
 mod caps;
 mod command;
 mod config;

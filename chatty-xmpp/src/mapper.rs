@@ -13,6 +13,7 @@ use chatty_core::{Address, AddressKind, Signal, SignalId, SystemError};
 use tokio_xmpp::jid::BareJid;
 
 use crate::PLATFORM;
+use crate::caps::PeerCaps;
 use crate::rooms::State;
 
 /// The component named in system errors.
@@ -43,6 +44,8 @@ pub(crate) struct Mapper {
     state: Arc<Mutex<State>>,
     /// The nickname in rooms when none is configured: the account's local part.
     default_nick: String,
+    /// What the contacts' clients can receive, and which of them are bots (XEP-0030, XEP-0115).
+    peers: Arc<Mutex<PeerCaps>>,
     /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
     seen: Arc<Mutex<SeenIds>>,
 }
@@ -80,6 +83,7 @@ impl Mapper {
             own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
             state: Arc::default(),
             seen: Arc::default(),
+            peers: Arc::default(),
             default_nick: jid
                 .node()
                 .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
@@ -98,6 +102,24 @@ impl Mapper {
     /// The session's run-time state.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the peers' clients can receive and whether they are bots, locked.
+    pub(crate) fn peers(&self) -> MutexGuard<'_, PeerCaps> {
+        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The same, to lock later (from a task of its own).
+    pub(crate) fn shared_peers(&self) -> Arc<Mutex<PeerCaps>> {
+        self.peers.clone()
+    }
+
+    /// Whether `from` is known to be a bot's client (its disco#info identity is `client/bot`).
+    pub(crate) fn is_bot(&self, from: &tokio_xmpp::jid::Jid) -> bool {
+        from.resource().is_some_and(|resource| {
+            self.peers()
+                .is_bot(from.to_bare().as_str(), resource.as_str())
+        })
     }
 
     /// The nickname in rooms when none is given.
@@ -133,8 +155,10 @@ pub(crate) mod test_support {
     use tokio_xmpp::jid::BareJid;
     use tokio_xmpp::minidom::Element;
     use tokio_xmpp::parsers::message::Message;
+    use tokio_xmpp::parsers::presence::Presence;
 
     use super::Mapper;
+    use crate::rooms::OccupantPresence;
 
     /// The mapper of `bot@example.org`'s session.
     pub(crate) fn mapper() -> Mapper {
@@ -144,6 +168,26 @@ pub(crate) mod test_support {
     /// A message stanza from its XML.
     pub(crate) fn message(xml: &str) -> Message {
         Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    /// A presence stanza from its XML.
+    pub(crate) fn presence(xml: &str) -> Presence {
+        Presence::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    /// The mapper of `bot@example.org`'s session, in the room `r@rooms.example.org` as `bot`
+    /// (the room has reflected its join).
+    pub(crate) fn mapper_in_room() -> Mapper {
+        let mapper = mapper();
+        let room = BareJid::new("r@rooms.example.org").unwrap();
+        mapper.state().want_room(room.clone(), "bot".into(), None);
+        let own = OccupantPresence {
+            present: true,
+            role: None,
+            own: true,
+        };
+        mapper.state().occupant(&room, "bot", &own);
+        mapper
     }
 }
 

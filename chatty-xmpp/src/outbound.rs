@@ -503,4 +503,42 @@ mod tests {
         assert_eq!(refusal.kind, FailureKind::UnknownAddressee);
         assert!(mapper.outbound(&Signal::message("nobody")).is_err());
     }
+
+    #[test]
+    fn reply_all_one_to_one_goes_to_the_person_only() {
+        let mapper = mapper();
+        let heard = mapper
+            .inbound_message(message(
+                "<message xmlns='jabber:client' from='alice@example.org/phone' type='chat' \
+                 id='q-1'><body>anyone?</body></message>",
+            ))
+            .unwrap();
+        let answer = heard.reply_all(ChattyMessage::text("me"));
+        // XMPP carries no copies one-to-one: what reply_all keeps as "visible to" is the bot
+        // itself, the original's addressee.
+        assert_eq!(answer.meta.visible_to, vec![mapper.own().clone()]);
+        let stanzas = mapper.outbound(&answer).unwrap();
+        let tos: Vec<String> = stanzas
+            .iter()
+            .map(|s| match s {
+                Stanza::Message(m) => m.to.as_ref().map(ToString::to_string).unwrap_or_default(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(tos, ["alice@example.org"]);
+
+        // In a room, the room is the addressee and nothing else goes anywhere.
+        let mapper = crate::mapper::test_support::mapper_in_room();
+        let said = mapper
+            .inbound_message(message(
+                "<message xmlns='jabber:client' from='r@rooms.example.org/alice' \
+                 type='groupchat' id='q-2'><body>anyone?</body></message>",
+            ))
+            .unwrap();
+        let answer = said.reply_all(ChattyMessage::text("me"));
+        let stanzas = mapper.outbound(&answer).unwrap();
+        assert_eq!(stanzas.len(), 1);
+        assert!(matches!(&stanzas[0], Stanza::Message(m)
+            if m.to.as_ref().map(ToString::to_string).as_deref() == Some("r@rooms.example.org")));
+    }
 }

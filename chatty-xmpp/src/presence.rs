@@ -1,14 +1,15 @@
 //! Inbound presence: a contact's availability, an occupant coming into or leaving a room.
 
 use chatty_core::{
-    AddressKind, Availability, Metadata, Presence as PresenceStatus, Signal, SignalId, Status,
-    StatusChange, now,
+    AddressKind, Automatic, Availability, Metadata, Presence as PresenceStatus, Signal, SignalId,
+    Status, StatusChange, now,
 };
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::{Presence, Show, Type as PresenceType};
 
+use crate::automatic;
 use crate::mapper::{Mapper, system_error, timestamp};
 use crate::rooms::occupant_presence;
 
@@ -86,6 +87,8 @@ impl Mapper {
         signal.meta.sent = Some(sent.unwrap_or_else(now));
         signal.meta.origin = Some(origin);
         signal.meta.addressees = vec![self.own().clone()];
+        signal.meta.automatic = automatic::of_presence(false, &from)
+            .or_else(|| self.is_bot(&from).then_some(Automatic::Bot));
         Some(signal)
     }
 
@@ -119,6 +122,7 @@ impl Mapper {
         signal.meta.origin = Some(origin);
         signal.meta.addressees = vec![self.own().clone()];
         signal.meta.visible_to = vec![room_address];
+        signal.meta.automatic = self.is_bot(from).then_some(Automatic::Bot);
         Some(signal)
     }
 }

@@ -15,7 +15,6 @@ use tokio_xmpp::parsers::iq::Iq;
 
 use crate::PLATFORM;
 use crate::caps::CAPABILITIES;
-use crate::caps::PeerCaps;
 use crate::command::Command;
 use crate::config::{ConfigError, XmppConfig, parse_account_jid};
 use crate::files::Http;
@@ -46,8 +45,6 @@ pub struct XmppSession {
     pub(crate) upload_service: tokio::sync::Mutex<Option<Jid>>,
     pub(crate) jid: BareJid,
     pub(crate) mapper: Mapper,
-    /// What the contacts' clients can receive (XEP-0030, XEP-0115).
-    pub(crate) peers: Arc<Mutex<PeerCaps>>,
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) receiver: Mutex<Option<mpsc::Receiver<Command>>>,
 }
@@ -77,7 +74,6 @@ impl XmppSession {
             upload_service: tokio::sync::Mutex::new(None),
             jid,
             mapper,
-            peers: Arc::default(),
             commands,
             receiver: Mutex::new(Some(receiver)),
         })

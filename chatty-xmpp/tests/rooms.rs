@@ -58,9 +58,11 @@ fn in_room(signal: &Signal, nick: &str, present: bool) -> bool {
             .is_some_and(|o| o.id().ends_with(&format!("/{nick}")))
 }
 
+/// The text of a message a person sent; the room's own (its subject on join, notices) are
+/// marked automatic and skipped.
 fn message_text(signal: &Signal) -> Option<&str> {
     match &signal.body {
-        Body::Message(m) => Some(&m.text),
+        Body::Message(m) if !signal.is_automatic() => Some(&m.text),
         _ => None,
     }
 }
