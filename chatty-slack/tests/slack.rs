@@ -12,35 +12,9 @@ use chatty_core::{
     FailureKind, File, Message, Page, Query, Signal, SignalKind, Status, StatusChange, TypingState,
     UserDefined,
 };
-use common::{Bot, address, local_slack};
+use common::{Bot, address, local_slack, next_message, posted_by, text};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// The next message (or file) the bot receives, skipping status changes.
-async fn next_message(bot: &Bot) -> Signal {
-    loop {
-        let signal = bot.next_io().await.expect("a signal arrives");
-        if signal.kind() != SignalKind::StatusChange {
-            return signal;
-        }
-    }
-}
-
-fn text(signal: &Signal) -> &str {
-    match &signal.body {
-        Body::Message(m) => &m.text,
-        other => panic!("not a message: {other:?}"),
-    }
-}
-
-/// The bot's messages in a conversation, as the local Slack stored them.
-fn posted_by(slack: &chatty_local_slack::LocalSlack, channel: &str, user: &str) -> Vec<Value> {
-    slack
-        .messages(channel)
-        .into_iter()
-        .filter(|m| m["user"] == user)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_messages_both_ways_threads_only_where_the_original_is() {

@@ -8,7 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chatty_core::{Address, Router, Signal, SignalKind};
+use chatty_core::reexports::serde_json::Value;
+use chatty_core::{Address, Body, Router, Signal, SignalKind};
 use chatty_local_slack::{AppCredentials, LocalSlack};
 use chatty_slack::{Secret, SlackConfig, SlackSession};
 use chatty_test::{Probe, ProbeRemote};
@@ -110,4 +111,30 @@ impl Bot {
             .await;
         let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
     }
+}
+
+/// The next message (or file) the bot receives, skipping status changes.
+pub async fn next_message(bot: &Bot) -> Signal {
+    loop {
+        let signal = bot.next_io().await.expect("a signal arrives");
+        if signal.kind() != SignalKind::StatusChange {
+            return signal;
+        }
+    }
+}
+
+pub fn text(signal: &Signal) -> &str {
+    match &signal.body {
+        Body::Message(m) => &m.text,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+/// The bot's messages in a conversation, as the local Slack stored them.
+pub fn posted_by(slack: &chatty_local_slack::LocalSlack, channel: &str, user: &str) -> Vec<Value> {
+    slack
+        .messages(channel)
+        .into_iter()
+        .filter(|m| m["user"] == user)
+        .collect()
 }

@@ -1,0 +1,207 @@
+//! Socket Mode as Slack documents it (api.slack.com/apis/socket-mode): raw envelopes whose
+//! metadata a typed model would refuse, unreadable envelopes between good ones, `disconnect`
+//! reasons, and `Retry-After` on `apps.connections.open`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chatty_core::reexports::serde_json::json;
+use chatty_core::{Body, ConnectionErrorKind, Signal, SignalKind};
+use common::{Bot, local_slack, next_message, text};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Starts a bot with a short reconnection backoff (100 ms to 200 ms).
+async fn quick_bot(
+    slack: &chatty_local_slack::LocalSlack,
+    app: chatty_local_slack::AppCredentials,
+) -> Bot {
+    Bot::start_with(slack, app, |c| {
+        c.with_reconnect_backoff(Duration::from_millis(100), Duration::from_millis(200))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_with_numbers_and_objects_arrives_whole() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let general = slack.create_channel("general", &alice, false);
+    let bot = Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let payload = json!({"id": 42, "done": false, "owner": {"name": "ann"}, "tags": ["a"]});
+    let token = slack.user_token(&alice).unwrap();
+    let posted = slack.call(
+        &token,
+        "chat.postMessage",
+        json!({"channel": general, "text": "task created",
+               "metadata": {"event_type": "task_created", "event_payload": payload}}),
+    );
+    assert_eq!(posted["ok"], true, "{posted}");
+    let got = next_message(&bot).await;
+    match &got.body {
+        Body::UserDefined(u) => {
+            assert_eq!(u.name, "task_created");
+            assert_eq!(u.payload, payload);
+        }
+        other => panic!("a user-defined signal: {other:?}"),
+    }
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_envelope_is_a_system_error_between_signals_that_arrive() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let bot = Bot::start(&slack, app.clone()).await;
+
+    slack.post(&alice, &dm, "m1");
+    assert_eq!(text(&next_message(&bot).await), "m1");
+    slack.send_raw(
+        &app.app_id,
+        r#"{"envelope_id":"bad-1","type":"events_api","payload":"not an object"}"#,
+    );
+    slack.send_raw(
+        &app.app_id,
+        r#"{"envelope_id":"bad-2","type":"events_api","payl"#,
+    );
+    assert!(
+        slack
+            .wait_until(WAIT, |s| {
+                let acks = s.acks_received(&app.app_id);
+                acks.contains(&"bad-1".to_owned()) && acks.contains(&"bad-2".to_owned())
+            })
+            .await,
+        "the unreadable envelopes are acknowledged: {:?}",
+        slack.acks_received(&app.app_id)
+    );
+    slack.post(&alice, &dm, "m2");
+
+    let mut seen: Vec<Signal> = Vec::new();
+    while !seen
+        .iter()
+        .any(|s| matches!(&s.body, Body::Message(m) if m.text == "m2"))
+    {
+        let signal = bot.remote.next().await.expect("signals keep coming");
+        seen.push(signal);
+    }
+    let errors: Vec<&str> = seen
+        .iter()
+        .filter_map(|s| match &s.body {
+            Body::SystemError(e) => Some(e.message.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{seen:?}");
+    assert!(errors[0].contains("events_api"), "{}", errors[0]);
+    assert!(errors[1].contains("not JSON"), "{}", errors[1]);
+    assert!(
+        !seen.iter().any(|s| s.kind() == SignalKind::ConnectionError),
+        "not a connection error: {seen:?}"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_on_apps_connections_open_is_waited_out() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let bot = quick_bot(&slack, app.clone()).await;
+    let opened = slack.connections_opened(&app.app_id);
+
+    slack.rate_limit("apps.connections.open", 1, 2);
+    slack.kill_sockets(&app.app_id);
+    let error = loop {
+        let signal = bot
+            .remote
+            .next_of(SignalKind::ConnectionError)
+            .await
+            .expect("a connection error");
+        if let Body::ConnectionError(e) = signal.body
+            && e.cause.contains("429")
+        {
+            break e;
+        }
+    };
+    let limited_at = Instant::now();
+    assert_eq!(error.kind, ConnectionErrorKind::Unreachable);
+    let retry_in = error.retry_in.expect("it tries again");
+    assert!(retry_in >= Duration::from_secs(2), "{retry_in:?}");
+    // Not again before Retry-After, though the backoff is 100 ms.
+    let calls = slack.call_count("apps.connections.open");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(slack.call_count("apps.connections.open"), calls);
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
+            .await
+    );
+    assert!(limited_at.elapsed() >= Duration::from_millis(1900));
+    slack.post(&alice, &dm, "after");
+    assert_eq!(text(&next_message(&bot).await), "after");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_warning_reconnects_and_link_disabled_stops() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let bot = quick_bot(&slack, app.clone()).await;
+
+    // `warning`: the connection ends soon; the session reconnects at once, quietly.
+    let opened = slack.connections_opened(&app.app_id);
+    slack.disconnect(&app.app_id, "warning");
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
+            .await
+    );
+    slack.post(&alice, &dm, "still here");
+    let got = next_message(&bot).await;
+    assert_eq!(text(&got), "still here");
+
+    // `link_disabled`: Socket Mode was turned off for the app; the session stops and says so.
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 1)
+            .await
+    );
+    slack.disconnect(&app.app_id, "link_disabled");
+    let mut before_end = Vec::new();
+    let ended = loop {
+        let signal = bot.remote.next().await.expect("the session ends");
+        if let Body::SessionEnded(end) = &signal.body {
+            break end.clone();
+        }
+        before_end.push(signal);
+    };
+    let errors: Vec<_> = before_end
+        .iter()
+        .filter_map(|s| match &s.body {
+            Body::ConnectionError(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "only link_disabled: {errors:?}");
+    assert!(
+        errors[0].cause.contains("link_disabled"),
+        "{}",
+        errors[0].cause
+    );
+    assert_eq!(errors[0].retry_in, None);
+    assert!(ended.reason.is_some_and(|r| r.contains("link_disabled")));
+    let calls = slack.call_count("apps.connections.open");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        slack.call_count("apps.connections.open"),
+        calls,
+        "no reconnection"
+    );
+}
