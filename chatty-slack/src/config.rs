@@ -41,12 +41,13 @@ pub struct SlackConfig {
     /// (`slack+work:T01/U02`).
     #[serde(default = "default_name")]
     pub name: String,
-    /// How long the first connection (auth.test, the socket's `hello`) may take before it
-    /// counts as failed, in milliseconds: 10 000 by default.
+    /// How long `auth.test`, opening the Socket Mode connection and its `hello` may each take
+    /// before the attempt counts as failed, in milliseconds: 10 000 by default.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    /// The first wait before trying again after a failed connection, in milliseconds
-    /// (1 000 by default; Socket Mode reconnects in whole seconds, at least one).
+    /// The first step of the reconnection backoff, in milliseconds (1 000 by default): each
+    /// wait is jittered between half of and the whole step, and steps double up to
+    /// `reconnect_max_ms`; a `hello` starts them again from here.
     #[serde(default = "default_reconnect_min_ms")]
     pub reconnect_min_ms: u64,
     /// The longest wait between connection attempts, in milliseconds: 60 000 by default.
