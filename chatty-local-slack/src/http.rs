@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
 
-use crate::Inner;
+use crate::shared::Inner;
 use crate::workspace::Reply;
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {

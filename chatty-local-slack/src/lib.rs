@@ -1,36 +1,24 @@
 #![doc = include_str!("../README.md")]
 
+mod control;
 mod http;
+mod shared;
 mod socket;
 mod workspace;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::socket::Control;
+use crate::control::Control;
+use crate::shared::Inner;
 use crate::workspace::{Caller, Workspace};
 pub use crate::workspace::{DEFAULT_SCOPES, SLACKBOT};
-
-/// Shared by the HTTP handlers, the sockets and the test-facing API.
-#[derive(Debug)]
-struct Inner {
-    workspace: Mutex<Workspace>,
-    sockets: AtomicU64,
-    /// Woken after every Web API call and every ack, for [`LocalSlack::wait_until`].
-    changed: tokio::sync::Notify,
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Workspace> {
-        self.workspace.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// An app installed in the local workspace: its ids and tokens.
 #[derive(Clone, PartialEq, Eq)]

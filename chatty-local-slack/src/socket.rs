@@ -8,21 +8,8 @@ use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::Inner;
-
-/// What the server tells one socket's task.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// New events are queued: deliver them.
-    Wake,
-    /// Send `{"type": "disconnect", "reason": …}`, deliver nothing more on this socket, and
-    /// close it after a short grace period (or when the client closes it first).
-    Disconnect(String),
-    /// Drop the connection at once, without a close frame (a network failure).
-    Kill,
-    /// Send this text frame as it is (fault injection).
-    Raw(String),
-}
+use crate::control::Control;
+use crate::shared::Inner;
 
 /// How long a socket that was told to disconnect stays open for the client to reconnect.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);

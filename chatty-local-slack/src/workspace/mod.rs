@@ -100,7 +100,7 @@ pub(crate) struct App {
     /// How many times apps.connections.open was called.
     pub(crate) connections_opened: u32,
     /// The live sockets: id → control channel.
-    pub(crate) sockets: BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<crate::socket::Control>>,
+    pub(crate) sockets: BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<crate::control::Control>>,
 }
 
 /// An event on its way to an app.
@@ -545,7 +545,7 @@ impl Workspace {
             in_flight: None,
         });
         for control in a.sockets.values() {
-            let _ = control.send(crate::socket::Control::Wake);
+            let _ = control.send(crate::control::Control::Wake);
         }
     }
 
