@@ -28,6 +28,38 @@ pub(crate) fn origin_id(message: &Message) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// `url` if it is an absolute URL (RFC 3986: a scheme, then no spaces or control characters),
+/// else what is wrong with it.
+fn checked_url(url: &str) -> Result<String, String> {
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme)
+        .unwrap_or_default();
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return Err(format!("a URL without a scheme: {:?}", shorten(url)));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "a URL with spaces or control characters: {:?}",
+            shorten(url)
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// The first 100 characters of `text`, for an error message.
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(100).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
 /// The id `room` gave a message it passed on (XEP-0359 `stanza-id` with `by` the room).
 fn room_stanza_id(message: &Message, room: &BareJid) -> Option<String> {
     message
@@ -151,11 +183,13 @@ impl Mapper {
                     .ok_or_else(|| {
                         format!("a message from {from} has a file (OOB) without a URL")
                     })?;
+                let url = checked_url(url.trim())
+                    .map_err(|e| format!("a message from {from} has a file (OOB) with {e}"))?;
                 let desc = payload
                     .get_child("desc", NS_OOB)
                     .map(Element::text)
                     .filter(|d| !d.trim().is_empty());
-                oob.push((url.trim().to_owned(), desc));
+                oob.push((url, desc));
                 continue;
             }
             if payload.is("origin-id", ns::SID) {
@@ -204,8 +238,14 @@ impl Mapper {
             .filter(|id| !id.is_empty())
             .map_or_else(SignalId::generate, SignalId::from);
         // The same message again (the sender's stream was lost before the server acknowledged
-        // it, and it sent it again): dropped. Only ids the sender chose count.
-        if live && (message.id.is_some() || origin_id_present) && !self.first_time(&id) {
+        // it, and it sent it again): dropped. Only ids the sender chose count, and only the
+        // same sender's: an id someone else used first does not hide a message, nor does one
+        // whose stanza was malformed (it is recorded once the message has become a signal).
+        let repeat_key = (live && (message.id.is_some() || origin_id_present))
+            .then(|| (origin.clone(), id.clone()));
+        if let Some(key) = &repeat_key
+            && self.seen(key)
+        {
             tracing::debug!(id = %id, from = %from, "dropping a message seen already");
             return Ok(None);
         }
@@ -247,6 +287,7 @@ impl Mapper {
                 .ok_or_else(|| format!("a user-defined signal from {from} has no name"))?;
             let payload: serde_json::Value =
                 serde_json::from_str(&element.text()).map_err(|e| {
+                    let name = shorten(name);
                     format!("the user-defined signal {name:?} from {from} is not JSON: {e}")
                 })?;
             UserDefined {
@@ -307,6 +348,15 @@ impl Mapper {
             // Receipts, markers and the like: nothing a bot sees yet.
             return Ok(None);
         };
+        // Only what a repeat would show twice: a typing notification may come again.
+        if let Some(key) = repeat_key
+            && matches!(
+                body,
+                Body::Message(_) | Body::File(_) | Body::UserDefined(_)
+            )
+        {
+            self.remember(key);
+        }
         Ok(Some(Signal { meta, body }))
     }
 }
@@ -400,6 +450,109 @@ mod tests {
             match signal.body {
                 Body::SystemError(e) => assert_eq!(e.component, "xmpp"),
                 other => panic!("{xml}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_someone_else_or_a_malformed_stanza_used_first_does_not_hide_a_message() {
+        let mapper = mapper();
+        let text = |signal: Option<Signal>| match signal.map(|s| s.body) {
+            Some(Body::Message(m)) => Some(m.text),
+            other => panic!("{other:?}"),
+        };
+        // Mallory uses the id of Alice's next message first.
+        let mallory = message(
+            "<message xmlns='jabber:client' from='mallory@example.org/x' type='chat' id='a-1'>\
+             <body>first!</body></message>",
+        );
+        assert_eq!(
+            text(mapper.inbound_message(mallory)).as_deref(),
+            Some("first!")
+        );
+        let alice = "<message xmlns='jabber:client' from='alice@example.org/x' type='chat' \
+                     id='a-1'><body>hello</body></message>";
+        assert_eq!(
+            text(mapper.inbound_message(message(alice))).as_deref(),
+            Some("hello")
+        );
+        assert!(
+            mapper.inbound_message(message(alice)).is_none(),
+            "Alice's own repeat is dropped"
+        );
+        // A malformed stanza does not use up its id: the sender's corrected one arrives.
+        let broken = message(
+            "<message xmlns='jabber:client' from='bob@example.org/x' type='chat' id='b-1'>\
+             <signal xmlns='urn:chatty:signal:0' name='n'>{not json</signal></message>",
+        );
+        assert!(matches!(
+            mapper.inbound_message(broken).map(|s| s.body),
+            Some(Body::SystemError(_))
+        ));
+        let fixed = message(
+            "<message xmlns='jabber:client' from='bob@example.org/x' type='chat' id='b-1'>\
+             <body>sorry</body></message>",
+        );
+        assert_eq!(
+            text(mapper.inbound_message(fixed)).as_deref(),
+            Some("sorry")
+        );
+    }
+
+    #[test]
+    fn a_file_url_must_be_an_absolute_url() {
+        let oob = |url: &str| {
+            message(&format!(
+                "<message xmlns='jabber:client' from='a@example.org/x' type='chat'>\
+                 <x xmlns='jabber:x:oob'><url>{url}</url></x></message>"
+            ))
+        };
+        for bad in [
+            "report.pdf",
+            "/file_share/report.pdf",
+            "://no-scheme",
+            "1http://digit-first",
+            "https://example.org/a file.pdf",
+            "https://example.org/a&#x9;b",
+        ] {
+            match mapper().inbound_message(oob(bad)).map(|s| s.body) {
+                Some(Body::SystemError(e)) => assert!(e.message.contains("URL"), "{bad}: {e:?}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        for good in [
+            "https://example.org/r.pdf",
+            "  http://h/x  ",
+            "xmpp:alice@example.org",
+        ] {
+            match mapper().inbound_message(oob(good)).map(|s| s.body) {
+                Some(Body::File(f)) => assert!(matches!(
+                    f.content,
+                    chatty_core::Content::Url { ref url, .. } if url == good.trim()
+                )),
+                other => panic!("{good}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn system_errors_stay_short_whatever_the_input() {
+        let huge = "n".repeat(5_000);
+        for xml in [
+            format!(
+                "<message xmlns='jabber:client' from='a@example.org/x' type='chat'>\
+                 <signal xmlns='urn:chatty:signal:0' name='{huge}'>{{not json</signal></message>"
+            ),
+            format!(
+                "<message xmlns='jabber:client' from='a@example.org/x' type='chat'>\
+                 <x xmlns='jabber:x:oob'><url>{huge}</url></x></message>"
+            ),
+        ] {
+            match mapper().inbound_message(message(&xml)).map(|s| s.body) {
+                Some(Body::SystemError(e)) => {
+                    assert!(e.message.len() < 1000, "{}", e.message.len())
+                }
+                other => panic!("{other:?}"),
             }
         }
     }

@@ -10,6 +10,8 @@ mod connection;
 mod discovery;
 mod failure;
 mod files;
+#[cfg(test)]
+mod hostile_tests;
 mod inbound;
 mod iq;
 mod login;

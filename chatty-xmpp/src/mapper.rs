@@ -50,29 +50,33 @@ pub(crate) struct Mapper {
     seen: Arc<Mutex<SeenIds>>,
 }
 
-/// A bounded set of recent ids.
+/// A bounded set of recent messages, by sender and id.
 #[derive(Debug, Default)]
 pub(crate) struct SeenIds {
-    ids: std::collections::HashSet<SignalId>,
-    order: std::collections::VecDeque<SignalId>,
+    ids: std::collections::HashSet<(Address, SignalId)>,
+    order: std::collections::VecDeque<(Address, SignalId)>,
 }
 
 impl SeenIds {
     const LIMIT: usize = 10_000;
 
-    /// Records `id`; `false` if it was seen already.
-    pub(crate) fn insert(&mut self, id: &SignalId) -> bool {
-        if self.ids.contains(id) {
-            return false;
+    /// Whether `key` was recorded.
+    pub(crate) fn contains(&self, key: &(Address, SignalId)) -> bool {
+        self.ids.contains(key)
+    }
+
+    /// Records `key`, forgetting the oldest when full.
+    pub(crate) fn insert(&mut self, key: (Address, SignalId)) {
+        if self.ids.contains(&key) {
+            return;
         }
         if self.order.len() >= Self::LIMIT
             && let Some(oldest) = self.order.pop_front()
         {
             self.ids.remove(&oldest);
         }
-        self.order.push_back(id.clone());
-        self.ids.insert(id.clone());
-        true
+        self.order.push_back(key.clone());
+        self.ids.insert(key);
     }
 }
 
@@ -127,12 +131,20 @@ impl Mapper {
         &self.default_nick
     }
 
-    /// Records the id of an inbound message; `false` if it was seen already (a repeat).
-    pub(crate) fn first_time(&self, id: &SignalId) -> bool {
+    /// Whether a message from `key.0` with the id `key.1` was passed on already (a repeat).
+    pub(crate) fn seen(&self, key: &(Address, SignalId)) -> bool {
         self.seen
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id)
+            .contains(key)
+    }
+
+    /// Records that a message from `key.0` with the id `key.1` was passed on.
+    pub(crate) fn remember(&self, key: (Address, SignalId)) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
     }
 
     /// An address on this session for the JID `id`.
