@@ -5,7 +5,8 @@
 //! waits for the peer's delayed ACK of the one before: about 40 ms on Linux, several times per
 //! round trip, which held an echo through Prosody to about 11 round trips a second. This
 //! connector does what tokio-xmpp's three do (same DNS, same STARTTLS and TLS code, same stream
-//! headers) and sets `TCP_NODELAY` on the socket first.
+//! headers) and sets `TCP_NODELAY` on the socket first. What the server sends passes the
+//! [`guard`](crate::guard) on its way to the XML parser.
 
 use std::borrow::Cow;
 
@@ -20,6 +21,7 @@ use tokio_xmpp::jid::Jid;
 use tokio_xmpp::xmlstream::{PendingFeaturesRecv, StreamHeader, Timeouts, initiate_stream};
 
 use crate::config::TlsMode;
+use crate::guard::Guarded;
 
 /// A byte stream the XML stream runs over: TCP, or TLS over TCP.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -73,6 +75,9 @@ impl ServerConnector for Connector {
             TlsMode::Direct => Some(Cow::Owned(jid.to_bare().to_string())),
             TlsMode::Starttls | TlsMode::Plaintext => None,
         };
+        // What the server sends passes the guard: an over-long attribute value or name would
+        // otherwise break the whole stream in tokio-xmpp's parser (see `guard`).
+        let stream: Box<dyn Io> = Box::new(Guarded::new(stream));
         let stream = initiate_stream(BufStream::new(stream), ns, header(from), timeouts).await?;
         Ok((stream, channel_binding))
     }

@@ -22,6 +22,7 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
 use crate::automatic::is_room_history;
+use crate::guard::{Guard, MAX_TOKEN};
 use crate::iq::answer_iq;
 use crate::mapper::Mapper;
 use crate::mapper::test_support::mapper_in_room;
@@ -677,6 +678,67 @@ proptest! {
             let second = feed(&mapper, &good(&after, "after"));
             let heard = good_text(&second, &after);
             prop_assert_eq!(heard.as_deref(), Some("after"), "{:?}", second);
+        }
+    }
+}
+
+/// A message with an over-long name or attribute value somewhere (tokio-xmpp's parser refuses
+/// more than 8 192 bytes as an error of the whole stream).
+fn long_tokens() -> impl Strategy<Value = Node> {
+    (
+        1usize..10_000,
+        1usize..10_000,
+        prop::sample::select(vec!["v", "é", "&", "'", "\"", "<", "€x"]),
+        message(),
+    )
+        .prop_map(|(name, value, unit, mut m)| {
+            m.children.push(
+                Node::new(&"n".repeat(name), "urn:example:x")
+                    .attr("data", Some(unit.repeat(value)))
+                    .child(Node::new(&"n".repeat(name), "urn:example:x")),
+            );
+            m
+        })
+}
+
+/// Whether every name and attribute value in `node` is short enough that its serialized form
+/// (escaped: at most six bytes a character) stays within the guard's limit.
+fn all_short(node: &Node) -> bool {
+    let short = |s: &str| s.chars().count() * 6 <= MAX_TOKEN;
+    short(&node.name)
+        && node.attrs.iter().all(|(n, v)| short(n) && short(v))
+        && node.children.iter().all(all_short)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_guard_keeps_any_stanza_parsable_and_changes_only_what_is_too_long(
+        node in prop_oneof![stanza(), long_tokens()],
+        pieces in prop::collection::vec(1usize..3000, 1..6),
+    ) {
+        let wire = String::from(&node.build());
+        let mut guard = Guard::default();
+        let mut out = Vec::new();
+        let mut rest = wire.as_bytes();
+        for piece in pieces.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, tail) = rest.split_at((*piece).min(rest.len()));
+            let mut chunk = chunk.to_vec();
+            let kept = guard.filter(&mut chunk);
+            out.extend_from_slice(&chunk[..kept]);
+            rest = tail;
+        }
+        let out = String::from_utf8(out);
+        prop_assert!(out.is_ok(), "characters cut in half");
+        let out = out.unwrap_or_default();
+        let parsed = out.parse::<Element>();
+        prop_assert!(parsed.is_ok(), "{:?}", parsed.err());
+        if all_short(&node) {
+            prop_assert_eq!(out, wire);
         }
     }
 }

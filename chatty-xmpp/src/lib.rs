@@ -10,6 +10,7 @@ mod connection;
 mod discovery;
 mod failure;
 mod files;
+mod guard;
 #[cfg(test)]
 mod hostile_tests;
 mod inbound;
