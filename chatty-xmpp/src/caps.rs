@@ -17,6 +17,7 @@ use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult, Identity};
 use tokio_xmpp::parsers::hashes::Algo;
 use tokio_xmpp::parsers::ns;
 
+use crate::config::ClientType;
 use crate::ns::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
 
 /// What the session carries to a person or bot.
@@ -73,35 +74,53 @@ const OWN_FEATURES: &[&str] = &[
     NS_RETRACT,
 ];
 
-/// The bot's own disco#info, answered to `node` (none, or its caps node#ver).
-pub(crate) fn own_info(node: Option<String>) -> DiscoInfoResult {
+/// The session's own disco#info (its identity `client/TYPE`, `client/bot` for a bot), answered
+/// to `node` (none, or its caps node#ver).
+pub(crate) fn own_info(client_type: ClientType, node: Option<String>) -> DiscoInfoResult {
     DiscoInfoResult {
         node,
-        identities: vec![Identity::new("client", "bot", "en", "Chatty")],
+        identities: vec![Identity::new(
+            "client",
+            client_type.as_str(),
+            "en",
+            "Chatty",
+        )],
         features: OWN_FEATURES.iter().map(|f| (*f).to_owned()).collect(),
         extensions: Vec::new(),
     }
 }
 
-/// The bot's own entity capabilities (computed once: they never change while it runs).
-static OWN_CAPS: LazyLock<Caps> = LazyLock::new(|| {
-    let hash = caps::hash_caps(&caps::compute_disco(&own_info(None)), Algo::Sha_1)
-        .expect("SHA-1 is supported");
-    Caps::new(OWN_NODE, hash)
+/// The session's own entity capabilities and the node#ver that asks for them, per client type
+/// (computed once: they never change while it runs).
+static OWN_CAPS: LazyLock<Vec<(ClientType, Caps, Option<String>)>> = LazyLock::new(|| {
+    ClientType::ALL
+        .into_iter()
+        .map(|client_type| {
+            let info = own_info(client_type, None);
+            let hash = caps::hash_caps(&caps::compute_disco(&info), Algo::Sha_1)
+                .expect("SHA-1 is supported");
+            let caps = Caps::new(OWN_NODE, hash);
+            let node = caps::query_caps(caps.clone()).node;
+            (client_type, caps, node)
+        })
+        .collect()
 });
 
-/// The node a disco#info request names to ask for the bot's own caps: `node#ver`.
-static OWN_CAPS_NODE: LazyLock<Option<String>> =
-    LazyLock::new(|| caps::query_caps(OWN_CAPS.clone()).node);
-
-/// The bot's own entity capabilities, for its presence.
-pub(crate) fn own_caps() -> Caps {
-    OWN_CAPS.clone()
+fn own_entry(client_type: ClientType) -> &'static (ClientType, Caps, Option<String>) {
+    OWN_CAPS
+        .iter()
+        .find(|(t, _, _)| *t == client_type)
+        .unwrap_or(&OWN_CAPS[0])
 }
 
-/// Whether a disco#info request for `node` asks about the bot itself.
-pub(crate) fn is_own_node(node: Option<&str>) -> bool {
-    node.is_none() || OWN_CAPS_NODE.as_deref() == node
+/// The session's own entity capabilities, for its presence.
+pub(crate) fn own_caps(client_type: ClientType) -> Caps {
+    own_entry(client_type).1.clone()
+}
+
+/// Whether a disco#info request for `node` asks about the session itself.
+pub(crate) fn is_own_node(client_type: ClientType, node: Option<&str>) -> bool {
+    node.is_none() || own_entry(client_type).2.as_deref() == node
 }
 
 /// What the base of XMPP carries to an individual, whatever its client supports: messages with
@@ -422,14 +441,26 @@ mod tests {
 
     #[test]
     fn own_caps_answer_to_their_node() {
-        let node = caps::query_caps(own_caps()).node.unwrap();
+        let bot = ClientType::Bot;
+        let node = caps::query_caps(own_caps(bot)).node.unwrap();
         assert!(node.starts_with(OWN_NODE));
-        assert!(is_own_node(None));
-        assert!(is_own_node(Some(&node)));
-        assert!(!is_own_node(Some("https://example.org/other#abc")));
+        assert!(is_own_node(bot, None));
+        assert!(is_own_node(bot, Some(&node)));
+        assert!(!is_own_node(bot, Some("https://example.org/other#abc")));
         // The hash covers what the bot answers.
-        let again = caps::hash_caps(&caps::compute_disco(&own_info(Some(node))), Algo::Sha_1);
-        assert_eq!(again.unwrap().hash, own_caps().ver);
+        let info = own_info(bot, Some(node));
+        assert!(has_bot_identity(&info));
+        let again = caps::hash_caps(&caps::compute_disco(&info), Algo::Sha_1);
+        assert_eq!(again.unwrap().hash, own_caps(bot).ver);
+        // A session standing in for a person says so, with caps of its own.
+        let pc = ClientType::Pc;
+        let info = own_info(pc, None);
+        assert!(!has_bot_identity(&info));
+        assert_eq!(info.identities[0].type_, "pc");
+        assert_ne!(own_caps(pc).ver, own_caps(bot).ver);
+        let pc_node = caps::query_caps(own_caps(pc)).node.unwrap();
+        assert!(is_own_node(pc, Some(&pc_node)));
+        assert!(!is_own_node(bot, Some(&pc_node)));
     }
 
     #[test]

@@ -34,6 +34,44 @@ pub enum TlsMode {
     Plaintext,
 }
 
+/// What the session's client says it is in service discovery (XEP-0030's `client` category,
+/// its registered types): a bot, or a person's client. Other sessions mark what a bot sends as a
+/// bot's (`Automatic::Bot`), and bots do not answer it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientType {
+    /// `client/bot`, "an automated conversation bot": the default.
+    #[default]
+    Bot,
+    /// `client/pc`: a person's client, for a session that stands in for a person (a proxy that
+    /// passes a person's messages on, say).
+    Pc,
+    /// `client/console`: a person at a terminal (a chat window).
+    Console,
+    /// `client/web`: a person in a browser (a web chat window).
+    Web,
+}
+
+impl ClientType {
+    /// Every type, in a fixed order.
+    pub(crate) const ALL: [ClientType; 4] = [
+        ClientType::Bot,
+        ClientType::Pc,
+        ClientType::Console,
+        ClientType::Web,
+    ];
+
+    /// The type as XEP-0030's registry names it (`bot`, `pc`, `console`, `web`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Bot => "bot",
+            ClientType::Pc => "pc",
+            ClientType::Console => "console",
+            ClientType::Web => "web",
+        }
+    }
+}
+
 /// The configuration of one XMPP account serving a bot.
 ///
 /// In a config file (TOML shown; any serde format works):
@@ -49,6 +87,7 @@ pub enum TlsMode {
 /// # connect_timeout_ms = 10000
 /// # reconnect_min_ms = 1000
 /// # reconnect_max_ms = 60000
+/// # client_type = "bot"                # or "pc", "console", "web": what disco#info says
 ///
 /// [[rooms]]                              # multi-user rooms (XEP-0045) to join
 /// jid = "lobby@rooms.example.org"
@@ -100,6 +139,11 @@ pub struct XmppConfig {
     /// server's items (`upload.example.org`).
     #[serde(default)]
     pub upload_service: Option<String>,
+    /// What the session's client says it is (disco#info identity `client/TYPE`): `bot` by
+    /// default; a session that stands in for a person says `pc`, `console` or `web`, so that
+    /// other bots do not take what it sends for a bot's.
+    #[serde(default)]
+    pub client_type: ClientType,
 }
 
 /// A multi-user room (XEP-0045) the session joins.
@@ -196,7 +240,15 @@ impl XmppConfig {
             reconnect_max_ms: default_reconnect_max_ms(),
             rooms: Vec::new(),
             upload_service: None,
+            client_type: ClientType::default(),
         }
+    }
+
+    /// With the client type `client_type` (what disco#info says the session's client is).
+    #[must_use]
+    pub fn with_client_type(mut self, client_type: ClientType) -> Self {
+        self.client_type = client_type;
+        self
     }
 
     /// Connects to `host:port` instead of looking the JID's domain up in DNS.
@@ -305,6 +357,7 @@ mod tests {
         let c = parse(r#"{"jid": "bot@example.org", "password": {"inline": "hunter2"}}"#).unwrap();
         assert_eq!(c.tls, TlsMode::Starttls);
         assert_eq!(c.name, "xmpp");
+        assert_eq!(c.client_type, ClientType::Bot);
         assert_eq!(c.connect_timeout(), Duration::from_secs(10));
         assert_eq!(
             c.reconnect_backoff(),
@@ -334,6 +387,12 @@ mod tests {
         assert!(matches!(full.validate(), Err(ConfigError::BadJid { .. })));
         let name = parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "name": "a b"}"#).unwrap();
         assert!(matches!(name.validate(), Err(ConfigError::BadName(_))));
+        let pc = parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "client_type": "pc"}"#);
+        assert_eq!(pc.unwrap().client_type, ClientType::Pc);
+        assert!(
+            parse(r#"{"jid": "a@b", "password": {"inline": "x"}, "client_type": "phone"}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ impl XmppSession {
         let mut stream = self.stanza_stream(password, reports_tx);
         let mut bound: Option<Jid> = None;
         // The bot's presence, sent again on every new stream.
-        let mut presence = own_presence(Availability::Available, None);
+        let mut presence = own_presence(Availability::Available, None, self.config.client_type);
         // SessionStarted waits for the server's echo of the initial presence: until the
         // server has processed it, messages to the bare JID do not reach this resource (and
         // the bot would miss the first ones). Any other stanza, or the connect timeout,
@@ -458,7 +458,7 @@ impl XmppSession {
                 self.mapper.inbound_presence(presence, bound)
             }
             Stanza::Iq(iq) => {
-                if let Some(answer) = answer_iq(iq) {
+                if let Some(answer) = answer_iq(iq, self.config.client_type) {
                     drop(stream.send(Box::new(answer.into())).await);
                 }
                 None

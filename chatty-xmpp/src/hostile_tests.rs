@@ -542,7 +542,7 @@ fn feed(mapper: &Mapper, node: &Node) -> Outcome {
         }
         Ok(Stanza::Iq(iq)) => {
             let request = matches!(iq, Iq::Get { .. } | Iq::Set { .. });
-            let answer = answer_iq(iq);
+            let answer = answer_iq(iq, crate::config::ClientType::Bot);
             // Requests get an answer (a result or an error); results and errors none.
             assert_eq!(answer.is_some(), request, "{wire}");
             assert!(matches!(

@@ -10,8 +10,9 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-use crate::caps::{self};
+use crate::caps;
 use crate::command::Command;
+use crate::config::ClientType;
 
 /// How long an IQ request (disco#info) may wait for its answer.
 pub(crate) const IQ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,14 +70,16 @@ pub(crate) async fn disco_info(
     }
 }
 
-/// The answer to an IQ request: a pong to a ping (XEP-0199), the bot's identity and features
-/// to disco#info (XEP-0030), `service-unavailable` to the rest.
-pub(crate) fn answer_iq(iq: Iq) -> Option<Iq> {
+/// The answer to an IQ request: a pong to a ping (XEP-0199), the session's identity (a client
+/// of `client_type`) and features to disco#info (XEP-0030), `service-unavailable` to the rest.
+pub(crate) fn answer_iq(iq: Iq, client_type: ClientType) -> Option<Iq> {
     match iq {
         Iq::Get {
             from, id, payload, ..
-        } if payload.is("query", ns::DISCO_INFO) && caps::is_own_node(payload.attr("node")) => {
-            let info = caps::own_info(payload.attr("node").map(str::to_owned));
+        } if payload.is("query", ns::DISCO_INFO)
+            && caps::is_own_node(client_type, payload.attr("node")) =>
+        {
+            let info = caps::own_info(client_type, payload.attr("node").map(str::to_owned));
             Some(Iq::Result {
                 from: None,
                 to: from,
@@ -121,13 +124,39 @@ mod tests {
             id: "p1".into(),
             payload: tokio_xmpp::minidom::Element::builder("ping", ns::PING).build(),
         };
-        assert!(matches!(answer_iq(ping), Some(Iq::Result { id, .. }) if id == "p1"));
+        assert!(
+            matches!(answer_iq(ping, ClientType::Bot), Some(Iq::Result { id, .. }) if id == "p1")
+        );
         let version = Iq::Get {
             from: Some(from),
             to: None,
             id: "v1".into(),
             payload: tokio_xmpp::minidom::Element::builder("query", "jabber:iq:version").build(),
         };
-        assert!(matches!(answer_iq(version), Some(Iq::Error { id, .. }) if id == "v1"));
+        assert!(
+            matches!(answer_iq(version, ClientType::Bot), Some(Iq::Error { id, .. }) if id == "v1")
+        );
+    }
+
+    #[test]
+    fn disco_info_names_the_configured_client_type() {
+        let ask = || Iq::Get {
+            from: Some(Jid::new("alice@example.org/x").unwrap()),
+            to: None,
+            id: "d1".into(),
+            payload: DiscoInfoQuery { node: None }.into(),
+        };
+        for (client_type, expected) in [(ClientType::Bot, "bot"), (ClientType::Pc, "pc")] {
+            let Some(Iq::Result {
+                payload: Some(payload),
+                ..
+            }) = answer_iq(ask(), client_type)
+            else {
+                panic!("no result");
+            };
+            let info = DiscoInfoResult::try_from(payload).unwrap();
+            assert_eq!(info.identities[0].category, "client");
+            assert_eq!(info.identities[0].type_, expected);
+        }
     }
 }

@@ -27,7 +27,7 @@ mod transfer;
 mod unacked;
 
 pub use chatty_core::Secret;
-pub use config::{ConfigError, RoomConfig, TlsMode, XmppConfig};
+pub use config::{ClientType, ConfigError, RoomConfig, TlsMode, XmppConfig};
 pub use ns::{NS_REPLY, NS_SIGNAL};
 pub use session::XmppSession;
 

@@ -14,6 +14,7 @@ use tokio_xmpp::jid::BareJid;
 
 use crate::PLATFORM;
 use crate::caps::PeerCaps;
+use crate::config::ClientType;
 use crate::rooms::State;
 
 /// The component named in system errors.
@@ -46,6 +47,8 @@ pub(crate) struct Mapper {
     default_nick: String,
     /// What the contacts' clients can receive, and which of them are bots (XEP-0030, XEP-0115).
     peers: Arc<Mutex<PeerCaps>>,
+    /// What the session's client says it is (its presence carries the matching caps).
+    client_type: ClientType,
     /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
     seen: Arc<Mutex<SeenIds>>,
 }
@@ -88,6 +91,7 @@ impl Mapper {
             state: Arc::default(),
             seen: Arc::default(),
             peers: Arc::default(),
+            client_type: ClientType::default(),
             default_nick: jid
                 .node()
                 .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
@@ -96,6 +100,17 @@ impl Mapper {
             .address(jid.as_str(), AddressKind::Individual)
             .map_err(|e| e.to_string())?;
         Ok(mapper)
+    }
+
+    /// With the client type `client_type`.
+    pub(crate) fn with_client_type(mut self, client_type: ClientType) -> Self {
+        self.client_type = client_type;
+        self
+    }
+
+    /// What the session's client says it is.
+    pub(crate) fn client_type(&self) -> ClientType {
+        self.client_type
     }
 
     /// The bot's own address.

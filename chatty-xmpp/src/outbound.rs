@@ -16,6 +16,7 @@ use tokio_xmpp::parsers::presence::{Presence, Show};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::PLATFORM;
+use crate::config::ClientType;
 use crate::mapper::Mapper;
 use crate::ns::{NS_FALLBACK, NS_HINTS, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
 use crate::rooms::{join_presence, leave_presence};
@@ -102,7 +103,8 @@ impl Mapper {
                     Ok(vec![message.into()])
                 }
                 Status::Presence { availability } => {
-                    let presence = own_presence(*availability, change.message.as_deref());
+                    let presence =
+                        own_presence(*availability, change.message.as_deref(), self.client_type());
                     if signal.meta.addressees.is_empty() {
                         return Ok(vec![presence.into()]);
                     }
@@ -284,8 +286,13 @@ fn oob_element(url: &str, name: &str) -> Element {
         .build()
 }
 
-/// The bot's own presence stanza for `availability`.
-pub(crate) fn own_presence(availability: Availability, status: Option<&str>) -> Presence {
+/// The session's own presence stanza for `availability`, with the entity capabilities of a
+/// client of `client_type`.
+pub(crate) fn own_presence(
+    availability: Availability,
+    status: Option<&str>,
+    client_type: ClientType,
+) -> Presence {
     let mut presence = match availability {
         Availability::Offline => Presence::unavailable(),
         Availability::Available => Presence::available(),
@@ -299,7 +306,9 @@ pub(crate) fn own_presence(availability: Availability, status: Option<&str>) -> 
     }
     if availability != Availability::Offline {
         // Entity Capabilities (XEP-0115): what the bot supports, without a disco#info round trip.
-        presence.payloads.push(crate::caps::own_caps().into());
+        presence
+            .payloads
+            .push(crate::caps::own_caps(client_type).into());
     }
     presence
 }

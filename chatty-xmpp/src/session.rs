@@ -63,10 +63,12 @@ impl XmppSession {
     pub fn new(config: XmppConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let jid = parse_account_jid(&config.jid)?;
-        let mapper = Mapper::new(&config.name, &jid).map_err(|reason| ConfigError::BadJid {
-            jid: config.jid.clone(),
-            reason,
-        })?;
+        let mapper = Mapper::new(&config.name, &jid)
+            .map_err(|reason| ConfigError::BadJid {
+                jid: config.jid.clone(),
+                reason,
+            })?
+            .with_client_type(config.client_type);
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         Ok(XmppSession {
             config,

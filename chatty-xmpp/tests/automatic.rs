@@ -317,6 +317,26 @@ async fn another_bots_messages_are_marked_once_its_identity_is_known() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_stands_in_for_a_person_is_not_taken_for_a_bot() {
+    // A Chatty session configured as a person's client (a proxy passing a person's messages on,
+    // a chat window) answers disco#info with client/pc: its messages stay unmarked.
+    let a = bot(common::config(&common::account())).await;
+    let mut person =
+        bot(common::config(&common::account()).with_client_type(chatty_xmpp::ClientType::Pc)).await;
+    for n in 0..4 {
+        let body = format!("from a person, {n}");
+        person
+            .send(Signal::message(body.clone()).to(a.address.clone()))
+            .await;
+        let (heard, _) = until(&a, "the message", |s| text(s) == Some(body.as_str())).await;
+        assert_eq!(heard.meta.automatic, None, "{heard:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    a.finish().await;
+    person.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_whose_presence_says_bot_is_marked_from_its_first_message() {
     let chatty = bot(common::config(&common::account())).await;
     let to = chatty.address.id().to_owned();
