@@ -10,9 +10,13 @@ use crate::config::{Pop3Config, TlsMode};
 use crate::net::{self, ConnectFailure, Stream};
 use crate::session::{Context, Outcome};
 
-/// The longest line accepted from the server (RFC 1939 allows 512 octets for responses; mail
-/// lines in RETR may be longer, up to RFC 5322's 998 plus slack).
+/// The longest status line accepted from the server (RFC 1939 allows 512 octets for
+/// responses; listings get slack). Lines of a message (RETR) are not limited one by one.
 const MAX_LINE: usize = 64 * 1024;
+
+/// The largest message accepted from RETR (far above what mail servers accept: 25 to 50 MB
+/// is usual).
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// What went wrong in a POP3 exchange.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,16 +101,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
     }
 
     /// Reads a multi-line body up to the terminating `.`, undoing dot-stuffing; lines end in
-    /// CRLF.
+    /// CRLF. Its lines may be of any length (mails break RFC 5322's 998 often enough), the
+    /// whole at most [`MAX_MESSAGE`] bytes.
     async fn multiline(&mut self) -> Result<Vec<u8>, Pop3Error> {
         let mut out = Vec::new();
+        let mut line = Vec::new();
         loop {
-            let line = self.line().await?;
+            line.clear();
+            let budget = MAX_MESSAGE.saturating_sub(out.len()) as u64 + 2;
+            let n = AsyncReadExt::take(&mut self.stream, budget)
+                .read_until(b'\n', &mut line)
+                .await?;
+            if !line.ends_with(b"\n") {
+                return Err(if n as u64 == budget {
+                    Pop3Error::Protocol(format!("a message larger than {MAX_MESSAGE} bytes"))
+                } else {
+                    Pop3Error::Io("the server closed the connection".into())
+                });
+            }
+            line.pop();
+            if line.ends_with(b"\r") {
+                line.pop();
+            }
             if line == b"." {
                 return Ok(out);
             }
-            let line = line.strip_prefix(b".").unwrap_or(&line);
-            out.extend_from_slice(line);
+            let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
+            out.extend_from_slice(unstuffed);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -323,6 +344,7 @@ async fn poll(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy as _;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, duplex};
 
     /// A scripted server: for each expected command, the answer to write.
@@ -399,5 +421,99 @@ mod tests {
         assert!(matches!(pop.command("STAT").await, Err(Pop3Error::Io(_))));
         let mut pop = scripted(vec![]).await;
         assert!(pop.login("a\r\nDELE 1", "x").await.is_err());
+    }
+
+    /// A server that writes `bytes` whatever it is asked, then hangs up.
+    fn blurting(bytes: Vec<u8>) -> Pop3<tokio::io::DuplexStream> {
+        let (client, mut server) = duplex(64 * 1024);
+        tokio::spawn(async move {
+            let _ = server.write_all(&bytes).await;
+            let _ = server.shutdown().await;
+            // Keep reading what the client sends, so that its writes never block.
+            let mut sink = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut server, &mut sink).await;
+        });
+        Pop3::new(client)
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), future).await
+            })
+            .expect("the client does not hang on a server that hung up")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 256,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever a server says (bytes, or lines that look like POP3), the client gives an
+        /// answer or an error: no panic, no hang.
+        #[test]
+        fn any_server_answer_is_an_answer_or_an_error(
+            bytes in proptest::prop_oneof![
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096),
+                "((\\+OK|-ERR|\\.|[0-9]{1,12}|\\.\\.)?[ -~]{0,30}\r\n){0,40}"
+                    .prop_map(String::into_bytes),
+            ],
+        ) {
+            run(async {
+                let mut pop = blurting(bytes);
+                let _ = pop.status().await;
+                let _ = pop.uidl().await;
+                let _ = pop.retr(1).await;
+                let _ = pop.quit().await;
+            });
+        }
+
+        /// A message of any lines comes back from RETR as it was, dot-stuffing undone.
+        #[test]
+        fn retr_undoes_dot_stuffing(
+            lines in proptest::collection::vec("[^\r\n]{0,100}", 0..30),
+        ) {
+            let mut answer = b"+OK\r\n".to_vec();
+            let mut expected = Vec::new();
+            for line in &lines {
+                if line.starts_with('.') {
+                    answer.push(b'.');
+                }
+                answer.extend_from_slice(line.as_bytes());
+                answer.extend_from_slice(b"\r\n");
+                expected.extend_from_slice(line.as_bytes());
+                expected.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b".\r\n");
+            let got = run(async { blurting(answer).retr(1).await });
+            proptest::prop_assert_eq!(got, Ok(expected));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mail_with_a_line_longer_than_a_status_line_is_read() {
+        let long = "x".repeat(MAX_LINE * 2);
+        let answer = format!("+OK\r\nSubject: long\r\n\r\n{long}\r\n..{long}\r\n.\r\n");
+        let got = blurting(answer.into_bytes()).retr(1).await.unwrap();
+        assert_eq!(
+            got,
+            format!("Subject: long\r\n\r\n{long}\r\n.{long}\r\n").into_bytes()
+        );
+        // A message cut off by a closed connection is an I/O error, not a message.
+        let cut = format!("+OK\r\nSubject: cut\r\n\r\n{long}");
+        assert!(matches!(
+            blurting(cut.into_bytes()).retr(1).await,
+            Err(Pop3Error::Io(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_a_protocol_error() {
+        let mut pop = blurting(vec![b'+'; MAX_LINE + 10]);
+        assert!(matches!(pop.status().await, Err(Pop3Error::Protocol(_))));
     }
 }

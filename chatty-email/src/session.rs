@@ -648,4 +648,84 @@ mod tests {
         assert!(CAPABILITIES.check(&edit).is_err());
         assert!(CAPABILITIES.check(&Signal::message("x")).is_ok());
     }
+
+    /// A session's inbound context on a plain sink, started.
+    async fn context() -> (
+        Context,
+        chatty_core::reexports::async_channel::Receiver<Signal>,
+    ) {
+        let config = EmailConfig::new(
+            "bot@example.org",
+            "secret",
+            crate::SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: Some(9),
+                tls: TlsMode::Plaintext,
+                auth: false,
+            },
+            InboundConfig::Pop3(crate::Pop3Config {
+                host: "127.0.0.1".into(),
+                port: Some(9),
+                tls: TlsMode::Plaintext,
+                poll_interval_ms: 1000,
+                delete: false,
+            }),
+        );
+        let session = EmailSession::new(config).unwrap();
+        let (tx, rx) = chatty_core::reexports::async_channel::unbounded();
+        let context = Context {
+            shared: session.shared.clone(),
+            sink: InboundSink::new("mailto", tx),
+            started: AtomicBool::new(false),
+            store: tokio::sync::Mutex::new(Store::open(None).unwrap()),
+        };
+        assert!(context.started().await);
+        assert_eq!(
+            rx.recv().await.unwrap().kind(),
+            chatty_core::SignalKind::SessionStarted
+        );
+        (context, rx)
+    }
+
+    fn good(n: u32) -> Vec<u8> {
+        format!(
+            "From: alice@example.org\r\nTo: bot@example.org\r\nMessage-ID: <good-{n}@example.org>\r\n\r\ngood {n}\r\n"
+        )
+        .into_bytes()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 128,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// A mail of any bytes between two good ones: the good ones arrive, in order, and the
+        /// bad one is one signal (a message, a send failure or a system error naming where it
+        /// was) or, for a delivery report of success, nothing.
+        #[test]
+        fn a_bad_mail_between_two_good_ones_loses_neither(
+            bad in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let kinds = runtime.block_on(async {
+                let (context, rx) = context().await;
+                assert!(context.deliver(&good(1), "mail 1").await);
+                assert!(context.deliver(&bad, "mail 2").await);
+                assert!(context.deliver(&good(2), "mail 3").await);
+                drop(context);
+                let mut got = Vec::new();
+                while let Ok(signal) = rx.try_recv() {
+                    got.push(signal);
+                }
+                got
+            });
+            proptest::prop_assert!((2..=3).contains(&kinds.len()), "{kinds:?}");
+            proptest::prop_assert_eq!(kinds[0].meta.id.as_str(), "good-1@example.org");
+            proptest::prop_assert_eq!(kinds[kinds.len() - 1].meta.id.as_str(), "good-2@example.org");
+            if let Some(Body::SystemError(e)) = kinds.get(1).map(|s| &s.body) && kinds.len() == 3 {
+                proptest::prop_assert!(e.message.starts_with("mail 2: "), "{}", e.message);
+            }
+        }
+    }
 }

@@ -402,31 +402,49 @@ async fn a_malformed_mail_is_a_system_error_and_its_neighbours_arrive() {
             b"From: a@example.org\r\nX-Chatty-Signal: order\r\nContent-Type: application/json\r\n\r\n{broken\r\n",
         )
         .await;
+        // Hostile but readable: a line far longer than RFC 5322 allows (and than a POP3
+        // status line), and a cut-off multipart with bad base64 and a bad date.
+        let long = format!(
+            "From: a@example.org\r\nTo: {}\r\nSubject: long\r\n\r\n{}\r\n",
+            b.address,
+            "x".repeat(200_000)
+        );
+        common::append(&b, long.as_bytes()).await;
+        common::append(
+            &b,
+            b"From: a@example.org\r\nDate: not a date\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n!!not base64",
+        )
+        .await;
         common::append(&b, good(2).as_bytes()).await;
-        let kinds: Vec<SignalKind> = [
-            bob.next_io().await,
-            bob.next_io().await,
-            bob.next_io().await,
-            bob.next_io().await,
-        ]
-        .iter()
-        .map(|s| {
-            if let Body::SystemError(e) = &s.body {
-                assert_eq!(e.component, "email");
-                assert!(!e.message.is_empty());
-            }
-            s.kind()
-        })
-        .collect();
+        let mut got = Vec::new();
+        for _ in 0..6 {
+            got.push(bob.next_io().await);
+        }
+        let kinds: Vec<SignalKind> = got
+            .iter()
+            .map(|s| {
+                if let Body::SystemError(e) = &s.body {
+                    assert_eq!(e.component, "email");
+                    assert!(!e.message.is_empty());
+                }
+                s.kind()
+            })
+            .collect();
         assert_eq!(
             kinds,
             [
                 SignalKind::Message,
                 SignalKind::SystemError,
                 SignalKind::SystemError,
+                SignalKind::Message,
+                SignalKind::Message,
                 SignalKind::Message
             ]
         );
+        let Body::Message(m) = &got[3].body else {
+            unreachable!()
+        };
+        assert_eq!(m.text.len(), 200_000, "the long line whole");
         bob.finish().await;
         common::empty_inbox(&b).await;
     }

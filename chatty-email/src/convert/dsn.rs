@@ -92,7 +92,7 @@ pub(super) fn delivery_report(mail: &Message<'_>) -> Option<Report> {
 
 /// The header groups of a `message/delivery-status` body (blank-line separated), with folded
 /// lines unfolded and names in lower case.
-fn dsn_groups(text: &str) -> Vec<HashMap<String, String>> {
+pub(super) fn dsn_groups(text: &str) -> Vec<HashMap<String, String>> {
     let mut groups = Vec::new();
     let mut current: HashMap<String, String> = HashMap::new();
     let mut last: Option<String> = None;

@@ -16,6 +16,8 @@ use crate::config::is_mail_address;
 
 mod automatic;
 mod dsn;
+#[cfg(test)]
+mod hostile;
 pub(crate) mod ids;
 mod inbound;
 mod outbound;
