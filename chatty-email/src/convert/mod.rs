@@ -1,8 +1,10 @@
 //! Mapping between mails and signals, both ways. Pure functions: no network here.
 //!
-//! Outbound, a signal becomes a MIME mail (mail-builder) and an SMTP envelope. Inbound, a raw
-//! mail (mail-parser) becomes one signal, a delivery report (DSN, RFC 3464), or a
-//! [`SystemError`] for a mail that cannot be understood; the mails around it are unaffected.
+//! Outbound ([`outbound`]), a signal becomes a MIME mail (mail-builder) and an SMTP envelope.
+//! Inbound ([`inbound`]), a raw mail (mail-parser) becomes one signal, a delivery report (DSN,
+//! RFC 3464, read in [`dsn`]), or a [`SystemError`] for a mail that cannot be understood; the
+//! mails around it are unaffected. [`automatic`] recognises and writes the markers of mail a
+//! machine sent (RFC 3834); [`ids`] maps signal ids to `Message-ID`s and back.
 
 use std::collections::{HashMap, VecDeque};
 
