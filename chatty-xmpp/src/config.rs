@@ -144,6 +144,12 @@ pub struct XmppConfig {
     /// other bots do not take what it sends for a bot's.
     #[serde(default)]
     pub client_type: ClientType,
+    /// Whether a sender whose disco#info identity is `client/bot` counts as automatic
+    /// (`Automatic::Bot`): off by default, because common client libraries (slixmpp, aioxmpp)
+    /// announce `client/bot` for every client they run, people's included, and a bot would stop
+    /// answering them. On, the session asks each new sender's disco#info once.
+    #[serde(default)]
+    pub bots_by_identity: bool,
 }
 
 /// A multi-user room (XEP-0045) the session joins.
@@ -241,7 +247,16 @@ impl XmppConfig {
             rooms: Vec::new(),
             upload_service: None,
             client_type: ClientType::default(),
+            bots_by_identity: false,
         }
+    }
+
+    /// Marks senders whose disco#info identity is `client/bot` as automatic (off by default:
+    /// see [`bots_by_identity`](XmppConfig::bots_by_identity)).
+    #[must_use]
+    pub fn with_bots_by_identity(mut self, on: bool) -> Self {
+        self.bots_by_identity = on;
+        self
     }
 
     /// With the client type `client_type` (what disco#info says the session's client is).

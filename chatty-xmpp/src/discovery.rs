@@ -88,7 +88,7 @@ impl XmppSession {
         if bare == self.jid || bare.node().is_none() || own_nick {
             return;
         }
-        if !self.peers().ask_sender(&from) {
+        if !self.mapper.bots_by_identity() || !self.peers().ask_sender(&from) {
             return;
         }
         let (commands, peers) = (self.commands.clone(), self.mapper.shared_peers());

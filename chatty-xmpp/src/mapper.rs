@@ -49,6 +49,8 @@ pub(crate) struct Mapper {
     peers: Arc<Mutex<PeerCaps>>,
     /// What the session's client says it is (its presence carries the matching caps).
     client_type: ClientType,
+    /// Whether senders whose disco#info identity is `client/bot` are marked automatic.
+    bots_by_identity: bool,
     /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
     seen: Arc<Mutex<SeenIds>>,
 }
@@ -92,6 +94,7 @@ impl Mapper {
             seen: Arc::default(),
             peers: Arc::default(),
             client_type: ClientType::default(),
+            bots_by_identity: true,
             default_nick: jid
                 .node()
                 .map_or_else(|| "bot".to_owned(), |n| n.as_str().to_owned()),
@@ -106,6 +109,18 @@ impl Mapper {
     pub(crate) fn with_client_type(mut self, client_type: ClientType) -> Self {
         self.client_type = client_type;
         self
+    }
+
+    /// Whether senders whose disco#info identity is `client/bot` are marked automatic (the
+    /// mapper alone marks them; the session turns it off unless its config turns it on).
+    pub(crate) fn with_bots_by_identity(mut self, on: bool) -> Self {
+        self.bots_by_identity = on;
+        self
+    }
+
+    /// Whether senders whose disco#info identity is `client/bot` are marked automatic.
+    pub(crate) fn bots_by_identity(&self) -> bool {
+        self.bots_by_identity
     }
 
     /// What the session's client says it is.
@@ -135,10 +150,11 @@ impl Mapper {
 
     /// Whether `from` is known to be a bot's client (its disco#info identity is `client/bot`).
     pub(crate) fn is_bot(&self, from: &tokio_xmpp::jid::Jid) -> bool {
-        from.resource().is_some_and(|resource| {
-            self.peers()
-                .is_bot(from.to_bare().as_str(), resource.as_str())
-        })
+        self.bots_by_identity
+            && from.resource().is_some_and(|resource| {
+                self.peers()
+                    .is_bot(from.to_bare().as_str(), resource.as_str())
+            })
     }
 
     /// The nickname in rooms when none is given.

@@ -68,7 +68,8 @@ impl XmppSession {
                 jid: config.jid.clone(),
                 reason,
             })?
-            .with_client_type(config.client_type);
+            .with_client_type(config.client_type)
+            .with_bots_by_identity(config.bots_by_identity);
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         Ok(XmppSession {
             config,

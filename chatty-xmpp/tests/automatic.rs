@@ -279,7 +279,7 @@ async fn another_bots_messages_are_marked_once_its_identity_is_known() {
     // Two Chatty bots, no roster between them: the first message is heard unmarked, the
     // session asks the sender's disco#info (Chatty answers client/bot), and what follows is
     // marked.
-    let a = bot(common::config(&common::account())).await;
+    let a = bot(common::config(&common::account()).with_bots_by_identity(true)).await;
     let mut b = bot(common::config(&common::account())).await;
     let (a_address, b_handle) = (a.address.clone(), b.remote.handle().await);
     let unmarked = until_marked_bot(&a, async |body| {
@@ -297,7 +297,7 @@ async fn another_bots_messages_are_marked_once_its_identity_is_known() {
     b.finish().await;
 
     // A plain client that says it is a bot is taken at its word ...
-    let chatty = bot(common::config(&common::account())).await;
+    let chatty = bot(common::config(&common::account()).with_bots_by_identity(true)).await;
     let to = chatty.address.id().to_owned();
     let mut robot = plain_client().await;
     robot.send(chat(&to, "beep")).await;
@@ -317,10 +317,36 @@ async fn another_bots_messages_are_marked_once_its_identity_is_known() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_client_that_says_it_is_a_bot_is_not_marked() {
+    // slixmpp and aioxmpp say client/bot for every client, people's included: unless the
+    // config asks for it, the identity marks nothing.
+    let chatty = bot(common::config(&common::account())).await;
+    let to = chatty.address.id().to_owned();
+    let mut robot = plain_client().await;
+    let info = client_info("bot");
+    let hash = caps::hash_caps(&caps::compute_disco(&info), Algo::Sha_1).expect("SHA-1");
+    let presence = Presence::available()
+        .with_to(Jid::new(&to).expect("a JID"))
+        .with_payloads(vec![Caps::new("https://example.org/robot", hash).into()]);
+    robot.send(presence).await;
+    robot.answer_disco(info).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for n in 0..4 {
+        let body = format!("beep {n}");
+        robot.send(chat(&to, &body)).await;
+        let (heard, _) = until(&chatty, "the message", |s| text(s) == Some(body.as_str())).await;
+        assert_eq!(heard.meta.automatic, None, "{heard:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chatty.finish().await;
+    robot.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_that_stands_in_for_a_person_is_not_taken_for_a_bot() {
     // A Chatty session configured as a person's client (a proxy passing a person's messages on,
     // a chat window) answers disco#info with client/pc: its messages stay unmarked.
-    let a = bot(common::config(&common::account())).await;
+    let a = bot(common::config(&common::account()).with_bots_by_identity(true)).await;
     let mut person =
         bot(common::config(&common::account()).with_client_type(chatty_xmpp::ClientType::Pc)).await;
     for n in 0..4 {
@@ -338,7 +364,7 @@ async fn a_session_that_stands_in_for_a_person_is_not_taken_for_a_bot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_whose_presence_says_bot_is_marked_from_its_first_message() {
-    let chatty = bot(common::config(&common::account())).await;
+    let chatty = bot(common::config(&common::account()).with_bots_by_identity(true)).await;
     let to = chatty.address.id().to_owned();
     let mut robot = plain_client().await;
     // Its presence carries entity capabilities (XEP-0115): the session asks for that version's
