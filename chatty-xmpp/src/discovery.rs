@@ -10,6 +10,7 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
+use crate::address_id;
 use crate::caps::{self, PeerCaps};
 use crate::caps::{CAPABILITIES, ROOM_CAPABILITIES};
 use crate::iq::{DISCO_TIMEOUT, disco_info};
@@ -115,7 +116,7 @@ impl XmppSession {
         if address.kind() == AddressKind::Channel {
             return Ok(ROOM_CAPABILITIES);
         }
-        let jid = Jid::new(address.id()).map_err(|e| QueryError::Failed {
+        let jid = address_id::jid(address.id()).map_err(|e| QueryError::Failed {
             message: format!("{address} is not a JID: {e}"),
         })?;
         let bare = jid.to_bare();
@@ -184,12 +185,11 @@ impl XmppSession {
         if address.kind() == AddressKind::Channel {
             return ROOM_CAPABILITIES;
         }
-        let (bare, resource) = match address.id().split_once('/') {
-            Some((bare, resource)) => (bare, Some(resource)),
-            None => (address.id(), None),
+        let Ok(jid) = address_id::jid(address.id()) else {
+            return CAPABILITIES;
         };
         self.peers()
-            .capabilities(bare, resource)
+            .capabilities(jid.to_bare().as_str(), jid.resource().map(|r| r.as_str()))
             .unwrap_or(CAPABILITIES)
     }
 }

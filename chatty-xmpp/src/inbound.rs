@@ -12,6 +12,7 @@ use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
 
+use crate::address_id;
 use crate::automatic;
 use crate::files::name_from_url;
 use crate::mapper::{Mapper, system_error, timestamp};
@@ -91,7 +92,7 @@ impl Mapper {
         let from_own = message
             .from
             .as_ref()
-            .is_some_and(|f| f.to_bare().as_str() == self.own().id());
+            .is_some_and(|f| address_id::encode(f.to_bare().as_str()) == self.own().id());
         let mut signal = match self.try_inbound_message(message, false) {
             Ok(Some(signal)) => signal,
             Ok(None) => return None,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod address_id;
 mod archive;
 mod automatic;
 mod caps;

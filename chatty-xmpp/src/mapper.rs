@@ -13,6 +13,7 @@ use chatty_core::{Address, AddressKind, Signal, SignalId, SystemError};
 use tokio_xmpp::jid::BareJid;
 
 use crate::PLATFORM;
+use crate::address_id;
 use crate::caps::PeerCaps;
 use crate::config::ClientType;
 use crate::rooms::State;
@@ -178,16 +179,18 @@ impl Mapper {
             .insert(key);
     }
 
-    /// An address on this session for the JID `id`.
-    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Result<Address, String> {
+    /// An address on this session for the JID `jid` (what an address id cannot hold
+    /// percent-encoded: see [`address_id`]).
+    pub(crate) fn address(&self, jid: &str, kind: AddressKind) -> Result<Address, String> {
+        let id = address_id::encode(jid);
         let address = if self.name == PLATFORM {
-            Address::new(PLATFORM, id)
+            Address::new(PLATFORM, &id)
         } else {
-            Address::with_session(PLATFORM, &self.name, id)
+            Address::with_session(PLATFORM, &self.name, &id)
         };
         address
             .map(|a| a.with_kind(kind))
-            .map_err(|e| format!("the JID {id} is not an address: {e}"))
+            .map_err(|e| format!("the JID {jid} is not an address: {e}"))
     }
 }
 
@@ -237,6 +240,108 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapper::test_support::{mapper_in_room, message, presence};
+    use chatty_core::{Body, Status, StatusChange};
+    use tokio_xmpp::Stanza;
+
+    /// Where the stanzas carrying `signal` go, and as what.
+    fn sent_to(mapper: &Mapper, signal: &Signal) -> Vec<String> {
+        mapper
+            .outbound(signal)
+            .unwrap()
+            .iter()
+            .map(|stanza| match stanza {
+                Stanza::Message(m) => format!("{:?} {}", m.type_, m.to.as_ref().unwrap()),
+                Stanza::Presence(p) => format!("presence {}", p.to.as_ref().unwrap()),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_occupant_whose_nickname_has_a_space_is_an_address_both_ways() {
+        let mapper = mapper_in_room();
+        let room: Address = "xmpp:r@rooms.example.org;kind=channel".parse().unwrap();
+        let joined = mapper
+            .inbound_presence(
+                presence(
+                    "<presence xmlns='jabber:client' from='r@rooms.example.org/John Smith'>\
+                     <x xmlns='http://jabber.org/protocol/muc#user'>\
+                     <item affiliation='none' role='participant'/></x></presence>",
+                ),
+                None,
+            )
+            .unwrap();
+        assert!(
+            matches!(
+                &joined.body,
+                Body::StatusChange(StatusChange {
+                    status: Status::InRoom { present: true, .. },
+                    ..
+                })
+            ),
+            "{joined:?}"
+        );
+        assert_eq!(
+            joined.meta.origin.unwrap().to_string(),
+            "xmpp:r@rooms.example.org/John%20Smith;kind=individual"
+        );
+        let said = mapper
+            .inbound_message(message(
+                "<message xmlns='jabber:client' from='r@rooms.example.org/John Smith' \
+                 type='groupchat' id='j-1'><body>hello</body></message>",
+            ))
+            .unwrap();
+        assert!(
+            matches!(&said.body, Body::Message(m) if m.text == "hello"),
+            "{said:?}"
+        );
+        let john = said.meta.origin.clone().unwrap();
+        assert_eq!(john.id(), "r@rooms.example.org/John%20Smith");
+        // The reply goes to the room; a private message, typing and presence to John himself.
+        let reply = said.reply(chatty_core::Message::text("hi"));
+        assert_eq!(reply.meta.addressees, vec![room]);
+        assert_eq!(sent_to(&mapper, &reply), ["Groupchat r@rooms.example.org"]);
+        let private = Signal::message("psst").to(john.clone());
+        assert_eq!(
+            sent_to(&mapper, &private),
+            ["Chat r@rooms.example.org/John Smith"]
+        );
+        let typing = Signal::new(StatusChange::new(Status::Typing {
+            conversation: john.clone(),
+            state: chatty_core::TypingState::Composing,
+        }));
+        assert_eq!(
+            sent_to(&mapper, &typing),
+            ["Chat r@rooms.example.org/John Smith"]
+        );
+        let away = Signal::new(StatusChange::new(Status::Presence {
+            availability: chatty_core::Availability::Away,
+        }))
+        .to(john);
+        assert_eq!(
+            sent_to(&mapper, &away),
+            ["presence r@rooms.example.org/John Smith"]
+        );
+    }
+
+    #[test]
+    fn a_resource_with_a_space_and_a_percent_sign_go_out_decoded() {
+        let mapper = mapper_in_room();
+        let laptop: Address = "xmpp:alice@example.org/Gajim%20laptop%2525"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            sent_to(&mapper, &Signal::message("hi").to(laptop)),
+            ["Chat alice@example.org/Gajim laptop%25"]
+        );
+        // An ordinary JID is as it always was.
+        let alice: Address = "xmpp:alice@example.org/phone".parse().unwrap();
+        assert_eq!(
+            sent_to(&mapper, &Signal::message("hi").to(alice)),
+            ["Chat alice@example.org/phone"]
+        );
+    }
 
     #[test]
     fn named_sessions_qualify_addresses() {

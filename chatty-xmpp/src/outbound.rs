@@ -16,6 +16,7 @@ use tokio_xmpp::parsers::presence::{Presence, Show};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
 use crate::PLATFORM;
+use crate::address_id;
 use crate::config::ClientType;
 use crate::mapper::Mapper;
 use crate::ns::{NS_FALLBACK, NS_HINTS, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
@@ -47,7 +48,7 @@ impl Mapper {
                 format!("{address} is not an XMPP address"),
             ));
         }
-        let jid = BareJid::new(address.id()).map_err(|e| {
+        let jid = address_id::bare_jid(address.id()).map_err(|e| {
             Refusal::new(
                 FailureKind::UnknownAddressee,
                 format!("{address} is not a room JID: {e}"),
@@ -146,7 +147,7 @@ impl Mapper {
                 format!("{address} is not an XMPP address"),
             ));
         }
-        Jid::new(address.id()).map_err(|e| {
+        address_id::jid(address.id()).map_err(|e| {
             Refusal::new(
                 FailureKind::UnknownAddressee,
                 format!("{address} is not a JID: {e}"),

@@ -9,6 +9,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::rsm::SetQuery;
 
 use crate::PLATFORM;
+use crate::address_id;
 use crate::archive::{self};
 use crate::command::Command;
 use crate::iq::IQ_TIMEOUT;
@@ -22,7 +23,7 @@ impl XmppSession {
                 message: format!("{address} is not an XMPP address"),
             });
         }
-        Jid::new(address.id())
+        address_id::jid(address.id())
             .map(|jid| jid.to_bare())
             .map_err(|e| QueryError::Failed {
                 message: format!("{address} is not a JID: {e}"),
@@ -125,7 +126,7 @@ impl XmppSession {
         match query {
             Query::AddressKind { address } => {
                 let jid = self.room_jid(address)?;
-                let full = Jid::new(address.id()).map_err(|e| QueryError::Failed {
+                let full = address_id::jid(address.id()).map_err(|e| QueryError::Failed {
                     message: format!("{address} is not a JID: {e}"),
                 })?;
                 let in_room = self.mapper.state().room(&jid).is_some();
@@ -175,7 +176,7 @@ impl XmppSession {
             }
             Query::MemberStatus { member, channel } => {
                 let jid = self.room_jid(channel)?;
-                let nick = Jid::new(member.id())
+                let nick = address_id::jid(member.id())
                     .ok()
                     .and_then(|j| j.resource().map(|r| r.as_str().to_owned()))
                     .ok_or_else(|| QueryError::Failed {
