@@ -27,22 +27,26 @@ fn run(config: SlackConfig) -> (ProbeRemote, tokio::task::JoinHandle<()>) {
     (remote, task)
 }
 
-/// The first connection error of `kind`, skipping others.
+/// The first connection error of `kind` within the wait, skipping others (an endless series
+/// of other errors fails too).
 async fn connection_error(
     remote: &ProbeRemote,
     kind: ConnectionErrorKind,
 ) -> chatty_core::ConnectionError {
-    loop {
-        let signal = remote
-            .next_of(SignalKind::ConnectionError)
-            .await
-            .unwrap_or_else(|| panic!("a {kind:?} connection error"));
-        if let Body::ConnectionError(e) = signal.body
-            && e.kind == kind
-        {
-            return e;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut others = Vec::new();
+    while tokio::time::Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(signal) = remote.next_within(left).await else {
+            break;
+        };
+        match signal.body {
+            Body::ConnectionError(e) if e.kind == kind => return e,
+            Body::ConnectionError(e) => others.push(e),
+            _ => {}
         }
     }
+    panic!("no {kind:?} connection error within {WAIT:?}; others: {others:?}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

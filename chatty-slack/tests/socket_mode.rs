@@ -81,10 +81,12 @@ async fn an_unreadable_envelope_is_a_system_error_between_signals_that_arrive() 
     slack.post(&alice, &dm, "m2");
 
     let mut seen: Vec<Signal> = Vec::new();
+    let deadline = Instant::now() + WAIT;
     while !seen
         .iter()
         .any(|s| matches!(&s.body, Body::Message(m) if m.text == "m2"))
     {
+        assert!(Instant::now() < deadline, "m2 did not arrive: {seen:?}");
         let signal = bot.remote.next().await.expect("signals keep coming");
         seen.push(signal);
     }
@@ -116,7 +118,12 @@ async fn retry_after_on_apps_connections_open_is_waited_out() {
 
     slack.rate_limit("apps.connections.open", 1, 2);
     slack.kill_sockets(&app.app_id);
+    let deadline = Instant::now() + WAIT;
     let error = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no connection error naming the 429"
+        );
         let signal = bot
             .remote
             .next_of(SignalKind::ConnectionError)
@@ -175,7 +182,12 @@ async fn disconnect_warning_reconnects_and_link_disabled_stops() {
     );
     slack.disconnect(&app.app_id, "link_disabled");
     let mut before_end = Vec::new();
+    let deadline = Instant::now() + WAIT;
     let ended = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the session did not end: {before_end:?}"
+        );
         let signal = bot.remote.next().await.expect("the session ends");
         if let Body::SessionEnded(end) = &signal.body {
             break end.clone();

@@ -90,10 +90,13 @@ impl Bot {
         }
     }
 
-    /// The next signal that is not lifecycle, a connection error or a presence change.
+    /// The next signal that is not lifecycle, a connection error or a presence change, within
+    /// the probe's wait (endless connection errors end it too).
     pub async fn next_io(&self) -> Option<Signal> {
+        let deadline = tokio::time::Instant::now() + self.remote.wait;
         loop {
-            let signal = self.remote.next().await?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let signal = self.remote.next_within(left).await?;
             if ProbeRemote::is_lifecycle(&signal) || signal.kind() == SignalKind::ConnectionError {
                 continue;
             }
