@@ -1,7 +1,8 @@
 //! Multi-user rooms (XEP-0045) and the queries that need the server, against the test Prosody:
 //! joining from the config and at run time, groupchat both ways with the right origin and no
 //! reflected echo, occupants' presence, members and roles, a plain tokio-xmpp client in the same
-//! room, address kinds through disco#info, delivery receipts (XEP-0184) and contacts' presence.
+//! room, an occupant whose nickname has a space, address kinds through disco#info, delivery
+//! receipts (XEP-0184) and contacts' presence.
 
 mod common;
 
@@ -180,6 +181,16 @@ async fn two_bots_talk_in_a_room_with_the_right_origin_and_no_echo() {
 /// A bot that joined `room` as "chatty" from its config, and a plain client that joined it as
 /// "carol" (the bot has seen her come in).
 async fn bot_and_carol_in(room: &str) -> (common::Bot, PlainClient) {
+    bot_and_person_in(room, "carol", "carol").await
+}
+
+/// A bot that joined `room` as "chatty" from its config, and a plain client that joined it as
+/// `nick`, which the bot's addresses write as `nick_in_address` (the bot has seen it come in).
+async fn bot_and_person_in(
+    room: &str,
+    nick: &str,
+    nick_in_address: &str,
+) -> (common::Bot, PlainClient) {
     let bot_account = common::account();
     let chatty =
         bot(common::config(&bot_account).with_room(RoomConfig::new(room).with_nick("chatty")))
@@ -188,10 +199,13 @@ async fn bot_and_carol_in(room: &str) -> (common::Bot, PlainClient) {
     let person = common::account();
     let mut client = PlainClient::connect(&person.jid, &person.password).await;
     let join = Presence::available()
-        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
+        .with_to(Jid::new(&format!("{room}/{nick}")).unwrap())
         .with_payloads(vec![Muc::new().into()]);
     client.send(join).await;
-    next_matching(&chatty, "carol's join", |s| in_room(s, "carol", true)).await;
+    next_matching(&chatty, "the person's join", |s| {
+        in_room(s, nick_in_address, true)
+    })
+    .await;
     (chatty, client)
 }
 
@@ -349,6 +363,77 @@ async fn a_plain_client_in_the_room_is_heard_and_hears_the_bot() {
     assert_eq!(
         answer.from.map(|f| f.to_string()),
         Some(format!("{room}/chatty"))
+    );
+    chatty.finish().await;
+}
+
+#[tokio::test]
+async fn an_occupant_whose_nickname_has_a_space_is_heard_answered_and_reached_in_private() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let room = room_jid("spaces");
+    let room_address = channel(&room);
+    // The nickname's space is percent-encoded in the address (RFC 5122), as XMPP URIs write it.
+    let (mut chatty, mut client) = bot_and_person_in(&room, "John Smith", "John%20Smith").await;
+    let john: Address = format!("xmpp:{room}/John%20Smith;kind=individual")
+        .parse()
+        .unwrap();
+
+    let mut said = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+    said.bodies.insert(Lang::new(), "hello, I am John".into());
+    client.send(said).await;
+    let heard = next_matching(&chatty, "john's message", |s| {
+        matches!(s.body, Body::Message(_) | Body::SystemError(_)) && !s.is_automatic()
+    })
+    .await;
+    assert_eq!(
+        message_text(&heard),
+        Some("hello, I am John"),
+        "a message, not a system error: {heard:?}"
+    );
+    let origin = heard.meta.origin.clone().expect("an origin");
+    assert_eq!(origin, john);
+    assert_eq!(origin.to_string(), john.to_string());
+    assert_eq!(heard.meta.visible_to, vec![room_address.clone()]);
+
+    // The answer goes to the room.
+    chatty.send(heard.reply(Message::text("hi John"))).await;
+    let answer = client
+        .next_message(|m| {
+            m.type_ == MessageType::Groupchat
+                && m.get_best_body(vec![]).is_some_and(|(_, b)| b == "hi John")
+        })
+        .await;
+    assert_eq!(
+        answer.from.map(|f| f.to_string()),
+        Some(format!("{room}/chatty"))
+    );
+
+    // A private message to John's address reaches him through the room.
+    chatty
+        .send(Signal::new(Message::text("just between us")).to(origin.clone()))
+        .await;
+    let private = client
+        .next_message(|m| {
+            m.get_best_body(vec![])
+                .is_some_and(|(_, b)| b == "just between us")
+        })
+        .await;
+    assert_eq!(private.type_, MessageType::Chat);
+    assert_eq!(
+        private.from.map(|f| f.to_string()),
+        Some(format!("{room}/chatty"))
+    );
+
+    // The queries about him take his address too.
+    let handle = chatty.remote.handle().await;
+    let members = handle.members(&room_address).await.unwrap();
+    assert!(members.contains(&john), "{members:?}");
+    let status = handle.member_status(&john, &room_address).await.unwrap();
+    assert!(status.present);
+    assert_eq!(status.role.as_deref(), Some("participant"));
+    assert_eq!(
+        handle.address_kind(&john).await.unwrap(),
+        AddressKind::Individual
     );
     chatty.finish().await;
 }
