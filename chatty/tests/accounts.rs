@@ -2,15 +2,15 @@
 //! the account that received what it answers, and a new conversation through the account its
 //! address names. Two XMPP accounts, two mailboxes and two Slack workspaces.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use chatty::email::{EmailConfig, EmailSession, ImapConfig, InboundConfig, SmtpConfig};
 use chatty::prelude::*;
-use chatty::xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
-use chatty::{BotContext, Router, Runner};
-use chatty_test::servers::{MailAccount, mail_account, mail_server, xmpp_account, xmpp_server};
-use chatty_test::{Probe, ProbeRemote};
+use chatty::{BotContext, Runner};
+use chatty_test::servers::{mail_account, xmpp_account};
+use common::{ask, email_person, email_session_toml, next_message, xmpp_person, xmpp_session_toml};
 
 /// Echoes every message; on `new NAME`, starts a new conversation with the sender through the
 /// session `NAME` instead (`platform+NAME:sender`).
@@ -60,31 +60,6 @@ fn run_config(
     (stop, run)
 }
 
-/// The next message within `wait`, skipping everything else.
-async fn next_message(probe: &ProbeRemote, wait: Duration) -> Option<(Signal, String)> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let signal = probe.next_within(left).await?;
-        if let Body::Message(m) = &signal.body {
-            let text = m.text.clone();
-            return Some((signal, text));
-        }
-    }
-}
-
-/// Says `text` to `to` until an answer comes (the runner may still be logging in); returns the
-/// answer and who it came from.
-async fn ask(probe: &ProbeRemote, handle: &Handle, to: &Address, text: &str) -> (Address, String) {
-    for _ in 0..8 {
-        handle.say(to, text).await.unwrap();
-        if let Some((signal, answer)) = next_message(probe, Duration::from_secs(5)).await {
-            return (signal.meta.origin.unwrap(), answer);
-        }
-    }
-    panic!("no answer from {to} to {text:?} within 40 s");
-}
-
 async fn stop(
     stop: tokio::sync::oneshot::Sender<()>,
     run: tokio::task::JoinHandle<Result<(), chatty::RunError>>,
@@ -95,39 +70,6 @@ async fn stop(
         .expect("the runner ends")
         .unwrap()
         .unwrap();
-}
-
-fn xmpp_session_toml(key: &str, jid: &str, password: &str) -> String {
-    let server = xmpp_server();
-    format!(
-        r#"
-[sessions.{key}.xmpp]
-jid = "{jid}"
-password = {{ inline = "{password}" }}
-server = "{host}"
-port = {port}
-connect_timeout_ms = 5000
-"#,
-        host = server.host,
-        port = server.port
-    )
-}
-
-async fn xmpp_person() -> (ProbeRemote, Handle) {
-    let server = xmpp_server();
-    let (jid, password) = xmpp_account();
-    let config = XmppConfig::new(&jid, Secret::inline(password))
-        .with_server(server.host, server.port)
-        .with_tls(TlsMode::Starttls)
-        .with_connect_timeout(Duration::from_secs(5));
-    let (probe, mut remote) = Probe::new();
-    let router = Router::new().session(XmppSession::new(config).unwrap());
-    tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    let handle = remote.handle().await;
-    (remote, handle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +83,7 @@ async fn two_xmpp_accounts_answer_each_through_itself() {
         xmpp_session_toml("two", &carol, &carol_password),
     );
     let (stop_tx, run) = run_config(dir.path(), config);
-    let (alice, handle) = xmpp_person().await;
+    let (alice, handle, _) = xmpp_person().await;
     let bob: Address = format!("xmpp:{bob}").parse().unwrap();
     let carol: Address = format!("xmpp:{carol}").parse().unwrap();
     assert_eq!(ask(&alice, &handle, &bob, "warm-up").await.0, bob);
@@ -181,63 +123,6 @@ async fn two_xmpp_accounts_answer_each_through_itself() {
         (bob, "hello through one")
     );
     stop(stop_tx, run).await;
-}
-
-fn email_session_toml(key: &str, account: &MailAccount, dir: &Path) -> String {
-    let server = mail_server();
-    format!(
-        r#"
-[sessions.{key}.email]
-address = "{address}"
-user = "{user}"
-password = {{ inline = "{password}" }}
-state_path = "{state}"
-connect_timeout_ms = 5000
-smtp = {{ host = "{host}", port = {submission} }}
-inbound = {{ protocol = "imap", host = "{host}", port = {imap}, poll_interval_ms = 500 }}
-"#,
-        address = account.address,
-        user = account.user,
-        password = account.password,
-        state = dir.join(format!("{key}.json")).display(),
-        host = server.host,
-        submission = server.submission_port,
-        imap = server.imap_port,
-    )
-}
-
-async fn email_person() -> (ProbeRemote, Handle) {
-    let server = mail_server();
-    let account = mail_account().await;
-    let config = EmailConfig::new(
-        &account.address,
-        Secret::inline(account.password.clone()),
-        SmtpConfig {
-            host: server.host.clone(),
-            port: Some(server.submission_port),
-            tls: chatty::email::TlsMode::Starttls,
-            auth: true,
-        },
-        InboundConfig::Imap(ImapConfig {
-            host: server.host.clone(),
-            port: Some(server.imap_port),
-            tls: chatty::email::TlsMode::Starttls,
-            folder: "INBOX".into(),
-            idle: true,
-            poll_interval_ms: 1_000,
-            handled: chatty::email::Handled::Seen,
-            history: false,
-        }),
-    )
-    .with_user(&account.user);
-    let (probe, mut remote) = Probe::new();
-    let router = Router::new().session(EmailSession::new(config).unwrap());
-    tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    let handle = remote.handle().await;
-    (remote, handle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,35 +5,12 @@
 
 use std::time::Duration;
 
+mod common;
+
 use chatty::Runner;
 use chatty::direct::{Network, Person};
-use chatty_test::servers::{MailAccount, mail_account, mail_server};
-
-/// An email session table for `account` on the test servers.
-fn email_session_toml(name: &str, account: &MailAccount, dir: &std::path::Path) -> String {
-    let server = mail_server();
-    format!(
-        r#"
-[sessions.{name}.email]
-address = "{address}"
-user = "{user}"
-password = {{ inline = "{password}" }}
-state_path = "{state}"
-connect_timeout_ms = 5000
-reconnect_min_ms = 200
-reconnect_max_ms = 2000
-smtp = {{ host = "{host}", port = {submission} }}
-inbound = {{ protocol = "imap", host = "{host}", port = {imap}, poll_interval_ms = 1000 }}
-"#,
-        address = account.address,
-        user = account.user,
-        password = account.password,
-        state = dir.join(format!("{name}.json")).display(),
-        host = server.host,
-        submission = server.submission_port,
-        imap = server.imap_port,
-    )
-}
+use chatty_test::servers::{MailAccount, mail_account};
+use common::email_session_toml;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_reaches_a_remote_echo_bot_over_email() {

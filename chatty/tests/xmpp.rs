@@ -3,6 +3,8 @@
 //! XMPP (its account given by `CHATTY_…` variables over the example config), and a proxy to a
 //! remote echo bot over XMPP.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,10 +12,9 @@ use std::time::Duration;
 use chatty::direct::{Network, Person};
 use chatty::log::{Direction, LogStore, SqliteStore};
 use chatty::prelude::*;
-use chatty::xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
-use chatty::{Page, Router, Runner};
+use chatty::{Page, Runner};
+use chatty_test::ProbeRemote;
 use chatty_test::servers::{xmpp_account, xmpp_server};
-use chatty_test::{Probe, ProbeRemote};
 use tokio::process::Command;
 
 fn repo() -> PathBuf {
@@ -23,44 +24,13 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A session table for a pool account on the test server.
+/// A session table for a pool account on the test server, and the account's address.
 fn xmpp_session_toml(name: &str) -> (String, Address) {
-    let server = xmpp_server();
     let (jid, password) = xmpp_account();
-    let toml = format!(
-        r#"
-[sessions.{name}.xmpp]
-jid = "{jid}"
-password = {{ inline = "{password}" }}
-server = "{host}"
-port = {port}
-connect_timeout_ms = 5000
-reconnect_min_ms = 200
-reconnect_max_ms = 2000
-"#,
-        host = server.host,
-        port = server.port
-    );
-    (toml, format!("xmpp:{jid}").parse().unwrap())
-}
-
-/// A person on XMPP: a probe bot on a pool account, its handle, and its address.
-async fn person() -> (ProbeRemote, Handle, Address) {
-    let server = xmpp_server();
-    let (jid, password) = xmpp_account();
-    let config = XmppConfig::new(&jid, Secret::inline(password))
-        .with_server(server.host, server.port)
-        .with_tls(TlsMode::Starttls)
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2));
-    let (probe, mut remote) = Probe::new();
-    let router = Router::new().session(XmppSession::new(config).unwrap());
-    tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    let handle = remote.handle().await;
-    (remote, handle, format!("xmpp:{jid}").parse().unwrap())
+    (
+        common::xmpp_session_toml(name, &jid, &password),
+        format!("xmpp:{jid}").parse().unwrap(),
+    )
 }
 
 /// The next message the probe gets within `wait`, skipping everything else.
@@ -110,7 +80,7 @@ async fn sigterm_mid_conversation_loses_nothing_the_logger_recorded() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let (alice, handle, alice_address) = person().await;
+    let (alice, handle, alice_address) = common::xmpp_person().await;
     assert_eq!(
         ask_until_answered(&alice, &handle, &bot, "warm-up").await,
         "warm-up"
@@ -193,7 +163,7 @@ async fn a_python_process_bot_answers_over_xmpp_with_its_account_from_the_enviro
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let (alice, handle, _) = person().await;
+    let (alice, handle, _) = common::xmpp_person().await;
     let bot: Address = format!("xmpp:{jid}").parse().unwrap();
     assert_eq!(
         ask_until_answered(&alice, &handle, &bot, "stressed").await,
