@@ -450,6 +450,22 @@ async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
     assert!(slack.sent.lock().unwrap().is_empty());
     assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
     r.finish().await;
+
+    // With one session that can download, a URL it did not deliver goes to it.
+    let mut only = Scripted::new("xmpp", "xmpp");
+    only.capabilities = Capabilities::all();
+    let only = Arc::new(only);
+    let mut mail = Scripted::new("mailto", "mailto");
+    mail.capabilities = Capabilities::new(Signals::MESSAGE, Features::empty());
+    let r = run(vec![Arc::new(mail), only.clone()]).await;
+    let elsewhere = File::url("x", None, "https://elsewhere.example/x");
+    let id = r
+        .handle
+        .send(Signal::new(DownloadFile { file: elsewhere }))
+        .await
+        .unwrap();
+    assert_eq!(only.sent.lock().unwrap()[0].meta.id, id);
+    r.finish().await;
 }
 
 #[tokio::test]

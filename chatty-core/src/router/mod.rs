@@ -34,7 +34,8 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 ///   [`Capabilities`](crate::Capabilities) exclude it, the bot receives it back as
 ///   [`Unsupported`](crate::Unsupported). A status change with no addressee (the bot's own presence) goes to every
 ///   session that carries it. A [`Body::DownloadFile`] with no addressee goes to the session
-///   that delivered the file (by its URL), and only to it.
+///   that delivered the file (by its URL), and only to it (a URL no session delivered: to the one
+///   session that can download, if there is exactly one).
 /// - **Answer limit**: answers (signals with a `response_to`) to one correspondent are counted
 ///   per session; past the session's [`AnswerLimit`] the bot receives a
 ///   [`SendFailure`](crate::SendFailure) (kind `RateLimited`, code `answer-limit`) instead, which

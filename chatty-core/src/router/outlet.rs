@@ -217,7 +217,8 @@ impl RouterOutlet {
 
     /// A download request without an addressee goes to the session that delivered the file,
     /// only: another session would fetch the URL without the right credentials (or with
-    /// credentials the URL's host must never see).
+    /// credentials the URL's host must never see). A URL no session delivered goes to the one
+    /// session that can download, if there is exactly one.
     async fn download(&self, signal: Signal) {
         let Body::DownloadFile(request) = &signal.body else {
             return;
@@ -229,7 +230,23 @@ impl RouterOutlet {
                 return self.unsupported(signal, reason.to_owned());
             }
         };
-        match self.files.source(&url) {
+        // The session that delivered it; else, for a URL the bot learnt elsewhere, the one
+        // session that can download at all (several would be a guess).
+        let able: Vec<usize> = (0..self.sessions.len())
+            .filter(|i| {
+                self.sessions[*i]
+                    .session
+                    .capabilities(None)
+                    .check(&signal)
+                    .is_ok()
+            })
+            .collect();
+        let chosen = match (self.files.source(&url), able.as_slice()) {
+            (Some(index), _) => Some(index),
+            (None, [only]) => Some(*only),
+            (None, _) => None,
+        };
+        match chosen {
             Some(index) => {
                 let session = &self.sessions[index].session;
                 match session.capabilities(None).check(&signal) {
@@ -242,8 +259,10 @@ impl RouterOutlet {
                 FailureKind::UnknownAddressee,
                 None,
                 format!(
-                    "no session delivered a file at {url}: address the download to the session \
-                     to fetch it with (for example the file's origin)"
+                    "no session delivered a file at {url}, and {} sessions could fetch it: \
+                     address the download to the session to fetch it with (for example the \
+                     file's origin)",
+                    able.len()
                 ),
             ),
         }
