@@ -82,12 +82,8 @@ async fn answers_to_inbound_ids_go_where_the_original_is() {
             .await
     );
     let failures: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(300))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::SendFailure)
-        .collect();
+        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
+        .await;
     assert!(failures.is_empty(), "{failures:?}");
     bot.stop().await;
 }
@@ -251,12 +247,8 @@ async fn reply_all_posts_once_where_the_message_was() {
         "no DM with anyone, the bot itself included"
     );
     let failures: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(300))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::SendFailure)
-        .collect();
+        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
+        .await;
     assert!(failures.is_empty(), "{failures:?}");
     bot.stop().await;
 }

@@ -170,12 +170,11 @@ async fn a_dm_refused_for_a_missing_scope_fails_once_naming_it() {
     assert!(f.message.contains("conversations.open"), "{}", f.message);
     assert!(f.message.contains("`im:write`"), "{}", f.message);
     let more: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(800))
-        .await
-        .into_iter()
-        .filter(|s| matches!(s.kind(), SignalKind::SendFailure | SignalKind::SystemError))
-        .collect();
+        .arriving(
+            Duration::from_millis(800),
+            &[SignalKind::SendFailure, SignalKind::SystemError],
+        )
+        .await;
     assert!(more.is_empty(), "one failure only: {more:?}");
     assert_eq!(slack.call_count("conversations.open"), 1, "tried once");
 

@@ -98,12 +98,8 @@ async fn direct_messages_both_ways_threads_only_where_the_original_is() {
 
     // The bot's own messages never come back to it.
     let extra: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(500))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::Message)
-        .collect();
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
     assert!(extra.is_empty(), "{extra:?}");
     bot.stop().await;
 }
@@ -355,12 +351,8 @@ async fn a_429_storm_delivers_every_message_once_in_order() {
         .collect();
     assert_eq!(texts, (0..8).map(|i| format!("m{i}")).collect::<Vec<_>>());
     let failures: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(300))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::SendFailure)
-        .collect();
+        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
+        .await;
     assert!(failures.is_empty(), "{failures:?}");
     bot.stop().await;
 }
@@ -393,12 +385,8 @@ async fn a_redelivered_envelope_is_not_delivered_twice() {
             .await
     );
     let extra: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(500))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::Message)
-        .collect();
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
     assert!(extra.is_empty(), "delivered twice: {extra:?}");
     bot.stop().await;
 }
@@ -447,12 +435,8 @@ async fn a_disconnect_and_a_killed_socket_lose_nothing() {
         "the session reconnected"
     );
     let extra: Vec<_> = bot
-        .remote
-        .drain_for(Duration::from_millis(500))
-        .await
-        .into_iter()
-        .filter(|s| s.kind() == SignalKind::Message)
-        .collect();
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
     assert!(extra.is_empty(), "{extra:?}");
     bot.stop().await;
 }

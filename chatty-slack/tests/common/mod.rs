@@ -104,6 +104,16 @@ impl Bot {
         }
     }
 
+    /// The signals of the kinds `kinds` that arrive within `wait` (the rest are dropped).
+    pub async fn arriving(&self, wait: Duration, kinds: &[SignalKind]) -> Vec<Signal> {
+        self.remote
+            .drain_for(wait)
+            .await
+            .into_iter()
+            .filter(|s| kinds.contains(&s.kind()))
+            .collect()
+    }
+
     /// Ends the session and waits for the router.
     pub async fn stop(mut self) {
         let handle = self.remote.handle().await;
