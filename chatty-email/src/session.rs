@@ -612,9 +612,9 @@ mod tests {
         assert_eq!(d.get(&id), failed);
     }
 
-    #[tokio::test]
-    async fn the_answer_limit_is_the_mail_default() {
-        let config = EmailConfig::new(
+    /// A config whose servers are never reached (port 9, discard) in these tests.
+    fn offline_config() -> EmailConfig {
+        EmailConfig::new(
             "bot@example.org",
             "secret",
             crate::SmtpConfig {
@@ -630,8 +630,12 @@ mod tests {
                 poll_interval_ms: 1000,
                 delete: false,
             }),
-        );
-        let session = EmailSession::new(config).unwrap();
+        )
+    }
+
+    #[tokio::test]
+    async fn the_answer_limit_is_the_mail_default() {
+        let session = EmailSession::new(offline_config()).unwrap();
         assert_eq!(session.answer_limit(), Some(AnswerLimit::MAIL));
         assert_ne!(AnswerLimit::MAIL, AnswerLimit::CHAT);
     }
@@ -654,24 +658,7 @@ mod tests {
         Context,
         chatty_core::reexports::async_channel::Receiver<Signal>,
     ) {
-        let config = EmailConfig::new(
-            "bot@example.org",
-            "secret",
-            crate::SmtpConfig {
-                host: "127.0.0.1".into(),
-                port: Some(9),
-                tls: TlsMode::Plaintext,
-                auth: false,
-            },
-            InboundConfig::Pop3(crate::Pop3Config {
-                host: "127.0.0.1".into(),
-                port: Some(9),
-                tls: TlsMode::Plaintext,
-                poll_interval_ms: 1000,
-                delete: false,
-            }),
-        );
-        let session = EmailSession::new(config).unwrap();
+        let session = EmailSession::new(offline_config()).unwrap();
         let (tx, rx) = chatty_core::reexports::async_channel::unbounded();
         let context = Context {
             shared: session.shared.clone(),
