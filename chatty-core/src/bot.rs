@@ -10,7 +10,8 @@ use futures::stream::{BoxStream, StreamExt};
 use crate::address::Address;
 use crate::metadata::SignalId;
 use crate::query::{Answer, Query, QueryError};
-use crate::signal::{Message, Signal};
+use crate::session::Refusal;
+use crate::signal::{Body, File, Message, SessionEnd, Signal};
 
 /// The asynchronous stream of signals a bot receives: messages and files from people, status
 /// changes, send failures and unsupported signals for what it sent, and the sessions' lifecycle.
@@ -57,22 +58,57 @@ pub trait Bot: Send + 'static {
 /// Where a bot's signals and queries go: the [`Router`](crate::Router), or a decorator in front of
 /// it. Implement it to write a decorator that sees or answers what a bot sends and asks.
 pub trait Outlet: Send + Sync + 'static {
-    /// Sends a signal. `Ok` means it was handed on; what becomes of it (a send failure, an
-    /// unsupported signal) comes back on the bot's inbound stream.
+    /// Sends a signal. `Ok` means it was handed to the session that carries it; what the
+    /// platform says later (a bounce, a refusal) comes back on the bot's inbound stream. A
+    /// refusal known at once (no session for an addressee, a signal the addressee cannot
+    /// receive, the answer limit) is an `Err`, and nothing was sent.
     fn send(&self, signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>>;
 
     /// Asks a question.
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
+
+    /// Fetches a file delivered as a URL through the session that delivered it (or the one
+    /// `via` names), with that session's credentials; the file comes back holding its bytes.
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>>;
 }
 
-/// Why a signal could not be handed on at all. Every other outcome (no session for the address,
-/// refused by the platform, not supported) comes back to the bot as a signal, so that a bot has
-/// one place to handle failures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a signal was not sent, or a file not fetched. What the platform refuses later (a bounce,
+/// an error from the server) comes back as a [`SendFailure`](crate::SendFailure) signal instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The bot's connection is closed: every session has ended.
     #[error("the bot's connection is closed")]
     Closed,
+    /// No session serves this address (no session of its platform, or none of the name in
+    /// its `+session` qualifier).
+    #[error("no session serves {address}")]
+    NoRoute {
+        /// The address.
+        address: Address,
+    },
+    /// The session cannot carry this signal to this addressee ([`Capabilities`](crate::Capabilities)).
+    #[error("not supported: {reason}")]
+    Unsupported {
+        /// Which capability is missing.
+        reason: String,
+    },
+    /// Refused before it left: the answer limit, or a session that said no at once.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+}
+
+impl SendError {
+    /// Whether the bot's connection is closed: the only error after which nothing can be sent
+    /// any more (a bot loop stops on it and goes on after the others).
+    ///
+    /// ```
+    /// use chatty_core::SendError;
+    /// assert!(SendError::Closed.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        matches!(self, SendError::Closed)
+    }
 }
 
 /// The handle a bot sends signals and asks queries through. Cheap to clone.
@@ -188,9 +224,32 @@ impl Handle {
         Handle(outlet)
     }
 
-    /// Sends a signal; returns its id.
+    /// Sends a signal; returns its id. See [`Outlet::send`] for what `Ok` and `Err` mean.
     pub async fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
         self.0.send(signal).await
+    }
+
+    /// Fetches a file that arrived as a URL ([`Content::Url`](crate::Content::Url)) through
+    /// the session that delivered it, with its credentials; returns it holding its bytes.
+    pub async fn download(&self, file: &File) -> Result<File, SendError> {
+        self.0.download(file.clone(), None).await
+    }
+
+    /// Fetches a file through the session serving `via` (a URL learnt elsewhere than from an
+    /// inbound file).
+    pub async fn download_via(&self, file: &File, via: &Address) -> Result<File, SendError> {
+        self.0.download(file.clone(), Some(via.clone())).await
+    }
+
+    /// Asks every session to end; the bot's inbound stream then brings each one's
+    /// `SessionAboutToEnd` (the last chance to send) and `SessionEnded`, and ends.
+    pub async fn end_sessions(&self, reason: impl Into<String>) -> Result<(), SendError> {
+        let end = SessionEnd {
+            reason: Some(reason.into()),
+        };
+        self.send(Signal::new(Body::InitiateSessionEnd(end)))
+            .await
+            .map(drop)
     }
 
     /// Sends a plain text message to `to`.

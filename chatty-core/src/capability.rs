@@ -64,8 +64,8 @@ bitflags::bitflags! {
 ///
 /// `features` are carried as they are; `degraded` ones are carried by a documented nearest
 /// equivalent (Slack shows a subject as a bold first line). A signal needing anything in neither is
-/// handed back to the bot as an [`Unsupported`](crate::Unsupported) signal by the
-/// [`Router`](crate::Router), never dropped.
+/// refused by the [`Router`](crate::Router) with
+/// [`SendError::Unsupported`](crate::SendError::Unsupported), never dropped silently.
 ///
 /// ```
 /// use chatty_core::{Capabilities, Features, Message, Signal, Signals};

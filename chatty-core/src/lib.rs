@@ -2,9 +2,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
-mod backoff;
 mod bot;
 mod capability;
+pub mod driver;
 mod layer;
 mod limit;
 mod metadata;
@@ -15,7 +15,6 @@ mod session;
 mod signal;
 
 pub use address::{Address, AddressError, AddressKind};
-pub use backoff::jittered;
 pub use bot::{
     Bot, BotError, BoxBot, DynBot, FnBot, Handle, Inbound, Outlet, SendError, from_fn,
     unexpected_answer,

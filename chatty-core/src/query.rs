@@ -227,6 +227,24 @@ impl DeliveryStatus {
             DeliveryStatus::Failed { .. } => 5,
         }
     }
+
+    /// Moves this status on to `later` unless `later` is behind it (a late "sent" after
+    /// "read", say); whether it moved.
+    ///
+    /// ```
+    /// use chatty_core::DeliveryStatus;
+    ///
+    /// let mut status = DeliveryStatus::Read;
+    /// assert!(!status.advance(DeliveryStatus::Sent));
+    /// assert_eq!(status, DeliveryStatus::Read);
+    /// ```
+    pub fn advance(&mut self, later: DeliveryStatus) -> bool {
+        if later.rank() < self.rank() {
+            return false;
+        }
+        *self = later;
+        true
+    }
 }
 
 /// An answer to a [`Query`].

@@ -15,7 +15,7 @@ use crate::capability::Capabilities;
 use crate::limit::AnswerLimit;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, Query, QueryError};
-use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
+use crate::signal::{Body, FailureKind, File, SessionEnd, SessionStarted, Signal};
 
 /// A connection to one platform account (an XMPP account, a mailbox, a Slack app) that serves a
 /// bot. Several sessions may serve one bot at once; the [`Router`](crate::Router) sends each
@@ -33,7 +33,13 @@ use crate::signal::{Body, FailureKind, SessionEnd, SessionStarted, Signal};
 ///   returns without it.
 /// - [`send`](Session::send) carries one outbound signal; an error becomes a
 ///   [`SendFailure`](crate::SendFailure) signal to the bot. Signals that [`capabilities`]
-///   excludes never reach it: the router answers them with [`Body::Unsupported`].
+///   excludes never reach it: the router refuses them with
+///   [`SendError::Unsupported`](crate::SendError::Unsupported).
+/// - [`download`](Session::download) fetches a file the session delivered as a URL.
+///
+/// A protocol crate implements [`Protocol`](crate::driver::Protocol) and gets this trait from
+/// the [session driver](crate::driver), which runs the lifecycle, reconnection and delivery
+/// table the same way for every platform.
 /// - [`query`](Session::query) answers what the platform can tell, and
 ///   [`QueryError::NotSupported`] for the rest.
 ///
@@ -59,6 +65,16 @@ pub trait Session: Send + Sync + 'static {
 
     /// Answers a query.
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
+
+    /// Fetches a file the platform delivered as a URL, with the session's credentials; the file
+    /// comes back holding its bytes. By default the session downloads nothing.
+    fn download(&self, file: File) -> BoxFuture<'_, Result<File, Refusal>> {
+        let _ = file;
+        Box::pin(futures::future::ready(Err(Refusal::new(
+            FailureKind::Rejected,
+            "this session downloads no files",
+        ))))
+    }
 
     /// How many answers one correspondent may get from the bot through this session before the
     /// router suspects a loop with another automatic responder ([`AnswerLimit`]); `None` for no
@@ -304,6 +320,12 @@ impl InboundSink {
     /// Whether the bot stopped listening.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Resolves once the bot stopped listening (its inbound stream was dropped, or the run is
+    /// over).
+    pub async fn closed(&self) {
+        self.tx.closed().await;
     }
 }
 

@@ -707,11 +707,13 @@ pub struct SystemError {
     pub message: String,
 }
 
-/// A signal that the session cannot carry, handed back to the bot.
+/// A signal that a session could not carry after all (the router refuses what it knows at once
+/// with [`SendError::Unsupported`](crate::SendError::Unsupported)); its `response_to` is the
+/// refused signal's id too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unsupported {
-    /// The signal that was not sent.
-    pub signal: Box<Signal>,
+    /// The id of the signal that was not sent.
+    pub refused: SignalId,
     /// Why (which capability is missing).
     pub reason: String,
 }

@@ -9,7 +9,8 @@ use chatty_core::reexports::futures::{FutureExt, StreamExt};
 use chatty_core::{
     Address, Answer, AnswerLimit, Availability, Body, Bot, BotError, Capabilities, DeliveryStatus,
     DownloadFile, FailureKind, Features, File, Handle, Inbound, InboundSink, Query, QueryError,
-    Refusal, Router, Session, SessionError, Signal, SignalKind, Signals, Status, StatusChange,
+    Refusal, Router, SendError, Session, SessionError, Signal, SignalKind, Signals, Status,
+    StatusChange,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,6 +32,8 @@ struct Scripted {
     ending: Ending,
     delivery: Option<DeliveryStatus>,
     sent: Arc<Mutex<Vec<Signal>>>,
+    /// The URLs of the files it fetched.
+    downloads: Arc<Mutex<Vec<String>>>,
     /// Pushed to the bot once the session has started.
     inbound: Vec<Signal>,
     end: Mutex<Option<oneshot::Sender<()>>>,
@@ -47,6 +50,7 @@ impl Scripted {
             ending: Ending::WhenAsked,
             delivery: None,
             sent: Arc::default(),
+            downloads: Arc::default(),
             inbound: Vec::new(),
             end: Mutex::new(Some(tx)),
             ended: Mutex::new(Some(rx)),
@@ -110,6 +114,21 @@ impl Session for Scripted {
             }
             self.sent.lock().unwrap().push(signal);
             Ok(())
+        }
+        .boxed()
+    }
+
+    fn download(&self, file: File) -> BoxFuture<'_, Result<File, Refusal>> {
+        async move {
+            let chatty_core::Content::Url { url, .. } = &file.content else {
+                return Err(Refusal::new(FailureKind::Rejected, "bytes already"));
+            };
+            self.downloads.lock().unwrap().push(url.clone());
+            Ok(File::bytes(
+                file.name.clone(),
+                None,
+                url.as_bytes().to_vec(),
+            ))
         }
         .boxed()
     }
@@ -225,7 +244,7 @@ async fn routes_by_platform_and_session_qualifier() {
     let work = Arc::new(Scripted::new("xmpp", "work"));
     let home = Arc::new(Scripted::new("xmpp", "home"));
     let mail = Arc::new(Scripted::new("mailto", "mailto"));
-    let mut r = run(vec![work.clone(), home.clone(), mail.clone()]).await;
+    let r = run(vec![work.clone(), home.clone(), mail.clone()]).await;
     r.handle.say(&addr("xmpp+work:a@x"), "1").await.unwrap();
     r.handle.say(&addr("xmpp+home:a@x"), "2").await.unwrap();
     r.handle.say(&addr("mailto:b@x"), "3").await.unwrap();
@@ -233,10 +252,23 @@ async fn routes_by_platform_and_session_qualifier() {
     assert_eq!(home.sent.lock().unwrap().len(), 1);
     assert_eq!(mail.sent.lock().unwrap().len(), 1);
 
-    // Two xmpp sessions and no qualifier: ambiguous, a SendFailure, not a guess.
-    let id = r.handle.say(&addr("xmpp:a@x"), "?").await.unwrap();
-    let failure = r.next_of(SignalKind::SendFailure).await;
-    assert!(matches!(&failure.body, Body::SendFailure(f) if f.failed == id));
+    // Two xmpp sessions and no qualifier: ambiguous, an error of the send, not a guess.
+    let refused = r.handle.say(&addr("xmpp:a@x"), "?").await.unwrap_err();
+    assert_eq!(
+        refused,
+        SendError::NoRoute {
+            address: addr("xmpp:a@x")
+        }
+    );
+    // Nothing is sent when one addressee of several has no session.
+    let partly = Signal::message("partly")
+        .to(addr("xmpp+work:a@x"))
+        .to(addr("irc:b@x"));
+    assert!(matches!(
+        r.handle.send(partly).await,
+        Err(SendError::NoRoute { .. })
+    ));
+    assert_eq!(work.sent.lock().unwrap().len(), 1);
 
     // One signal for two sessions: each gets the addressees it serves.
     let both = Signal::message("both")
@@ -283,22 +315,24 @@ async fn own_presence_goes_to_every_session_that_carries_it() {
     r.handle.send(away).await.unwrap();
     assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
     assert!(mail.sent.lock().unwrap().is_empty());
-    // Carried by one session: no Unsupported. Carried by none: one Unsupported.
+    // Carried by one session: sent. Carried by none: an error of the send.
     let only_mail = Arc::new({
         let mut s = Scripted::new("mailto", "mailto");
         s.capabilities = Capabilities::new(Signals::MESSAGE, Features::empty());
         s
     });
-    let mut r2 = run(vec![only_mail]).await;
-    let id = r2
+    let r2 = run(vec![only_mail]).await;
+    let refused = r2
         .handle
         .send(Signal::new(StatusChange::new(Status::Presence {
             availability: Availability::Busy,
         })))
         .await
-        .unwrap();
-    let back = r2.next_of(SignalKind::Unsupported).await;
-    assert!(matches!(&back.body, Body::Unsupported(u) if u.signal.meta.id == id));
+        .unwrap_err();
+    assert!(
+        matches!(refused, SendError::Unsupported { .. }),
+        "{refused:?}"
+    );
     r2.finish().await;
     let kinds = r.finish().await;
     assert!(!kinds.contains(&SignalKind::Unsupported), "{kinds:?}");
@@ -422,33 +456,44 @@ async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
     let mut r = run(vec![slack.clone(), xmpp.clone()]).await;
     r.next_of(SignalKind::File).await;
 
+    // As a call: the file comes back with its bytes, fetched by the session that delivered it.
+    let fetched = r.handle.download(&picture).await.unwrap();
+    assert!(
+        matches!(&fetched.content, chatty_core::Content::Bytes { data } if &data[..] == b"https://files.example/p.png")
+    );
+    // As a signal (the record form): the file comes back as a file signal answering it.
     let request = Signal::new(DownloadFile { file: picture });
     let id = r.handle.send(request).await.unwrap();
-    let to_xmpp = xmpp.sent.lock().unwrap().clone();
-    assert_eq!(to_xmpp.len(), 1);
-    assert_eq!(to_xmpp[0].meta.id, id);
+    let answer = r.next_of(SignalKind::File).await;
+    assert_eq!(answer.meta.response_to, Some(id));
+    assert_eq!(xmpp.downloads.lock().unwrap().len(), 2);
     assert!(
-        slack.sent.lock().unwrap().is_empty(),
+        slack.downloads.lock().unwrap().is_empty(),
         "Slack must not fetch it"
     );
 
-    // A URL no session delivered: a send failure, and no session fetches it.
+    // A URL no session delivered, with several that could fetch it: refused at once, and no
+    // session fetches it.
     let stranger = File::url("x", None, "https://elsewhere.example/x");
-    let id = r
+    let refused = r
         .handle
-        .send(Signal::new(DownloadFile { file: stranger }))
+        .send(Signal::new(DownloadFile {
+            file: stranger.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, SendError::Refused(f) if f.kind == FailureKind::UnknownAddressee),
+        "{refused:?}"
+    );
+    assert!(r.handle.download(&stranger).await.is_err());
+    // Unless the bot says which session to fetch it with.
+    r.handle
+        .download_via(&stranger, &addr("slack:U1"))
         .await
         .unwrap();
-    let failure = r.next_of(SignalKind::SendFailure).await;
-    match &failure.body {
-        Body::SendFailure(f) => {
-            assert_eq!(f.failed, id);
-            assert_eq!(f.kind, FailureKind::UnknownAddressee);
-        }
-        _ => unreachable!(),
-    }
-    assert!(slack.sent.lock().unwrap().is_empty());
-    assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
+    assert_eq!(slack.downloads.lock().unwrap().len(), 1);
+    assert_eq!(xmpp.downloads.lock().unwrap().len(), 2);
     r.finish().await;
 
     // With one session that can download, a URL it did not deliver goes to it.
@@ -459,21 +504,17 @@ async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
     mail.capabilities = Capabilities::new(Signals::MESSAGE, Features::empty());
     let r = run(vec![Arc::new(mail), only.clone()]).await;
     let elsewhere = File::url("x", None, "https://elsewhere.example/x");
-    let id = r
-        .handle
-        .send(Signal::new(DownloadFile { file: elsewhere }))
-        .await
-        .unwrap();
-    assert_eq!(only.sent.lock().unwrap()[0].meta.id, id);
+    r.handle.download(&elsewhere).await.unwrap();
+    assert_eq!(only.downloads.lock().unwrap().len(), 1);
     r.finish().await;
 }
 
 #[tokio::test]
-async fn answers_past_the_answer_limit_come_back_as_send_failures() {
+async fn answers_past_the_answer_limit_are_refused() {
     let mail = Arc::new(Scripted::new("mailto", "mailto"));
     let limit = AnswerLimit::new(2, Duration::from_secs(3600));
     let router = Router::new().answer_limit("mailto", Some(limit));
-    let mut r = run_with(router, vec![mail.clone()]).await;
+    let r = run_with(router, vec![mail.clone()]).await;
     let mut question = Signal::message("are you there?");
     question.meta.origin = Some(addr("mailto:responder@x"));
     for _ in 0..2 {
@@ -483,16 +524,13 @@ async fn answers_past_the_answer_limit_come_back_as_send_failures() {
             .unwrap();
     }
     let third = question.reply(chatty_core::Message::text("yes"));
-    let id = r.handle.send(third).await.unwrap();
-    let failure = r.next_of(SignalKind::SendFailure).await;
-    match &failure.body {
-        Body::SendFailure(f) => {
-            assert_eq!(f.failed, id);
+    match r.handle.send(third).await {
+        Err(SendError::Refused(f)) => {
             assert_eq!(f.kind, FailureKind::RateLimited);
             assert_eq!(f.code.as_deref(), Some("answer-limit"));
             assert!(f.message.contains("mailto:responder@x"), "{}", f.message);
         }
-        _ => unreachable!(),
+        other => panic!("{other:?}"),
     }
     assert_eq!(mail.sent.lock().unwrap().len(), 2);
     // Someone else still gets answers, and a message that answers nothing is not counted.
@@ -548,13 +586,18 @@ async fn the_answer_limit_is_the_sessions_own_unless_the_router_is_told_otherwis
     ] {
         let strict = Arc::new(Strict(Arc::new(Scripted::new("mailto", "mailto"))));
         let r = run_with(router, vec![strict.clone()]).await;
+        let mut refused = 0;
         for _ in 0..3 {
-            r.handle
-                .send(question.reply(chatty_core::Message::text("!")))
-                .await
-                .unwrap();
+            let sent = r
+                .handle
+                .send(question.reply(chatty_core::Message::text("!")));
+            if let Err(e) = sent.await {
+                assert!(matches!(e, SendError::Refused(_)), "{e:?}");
+                refused += 1;
+            }
         }
         assert_eq!(strict.0.sent.lock().unwrap().len(), expected);
+        assert_eq!(refused, 3 - expected);
         r.finish().await;
     }
 }

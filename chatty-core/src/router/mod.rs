@@ -28,18 +28,20 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// Runs one bot with the sessions that serve it.
 ///
 /// - **Outbound**, each signal goes to the session its addressees belong to (by platform and
-///   `+session` qualifier, see [`Address`](crate::Address)); a signal for several sessions goes to each, with
-///   the addressees of that session. Where no session serves an addressee, or a session refuses
-///   the signal, the bot receives a [`SendFailure`](crate::SendFailure); where the session's
-///   [`Capabilities`](crate::Capabilities) exclude it, the bot receives it back as
-///   [`Unsupported`](crate::Unsupported). A status change with no addressee (the bot's own presence) goes to every
-///   session that carries it. A [`Body::DownloadFile`] with no addressee goes to the session
-///   that delivered the file (by its URL), and only to it (a URL no session delivered: to the one
-///   session that can download, if there is exactly one).
+///   `+session` qualifier, see [`Address`](crate::Address)); a signal for several sessions goes
+///   to each, with the addressees of that session. Where no session serves an addressee, or a
+///   session's [`Capabilities`](crate::Capabilities) exclude the signal, the send is an `Err`
+///   ([`SendError`](crate::SendError)) and nothing is sent; where a session refuses it, the bot
+///   receives a [`SendFailure`](crate::SendFailure). A status change with no addressee (the
+///   bot's own presence) goes to every session that carries it.
+/// - **Downloads** ([`Handle::download`](crate::Handle::download), or a [`Body::DownloadFile`]
+///   signal, answered by a file signal) go to the session that delivered the file (by its
+///   URL), and only to it (a URL no session delivered: to the one session that can download, if
+///   there is exactly one).
 /// - **Answer limit**: answers (signals with a `response_to`) to one correspondent are counted
-///   per session; past the session's [`AnswerLimit`] the bot receives a
-///   [`SendFailure`](crate::SendFailure) (kind `RateLimited`, code `answer-limit`) instead, which
-///   ends a loop with another automatic responder.
+///   per session; past the session's [`AnswerLimit`] the send is refused
+///   ([`SendError::Refused`](crate::SendError::Refused), kind `RateLimited`, code
+///   `answer-limit`), which ends a loop with another automatic responder.
 /// - **Queries** go to the session of their address; a delivery-status query to every session
 ///   (the furthest status wins). Supported signals and features are answered from the session's
 ///   declared capabilities when the session has nothing better.

@@ -13,7 +13,9 @@ use crate::limit::AnswerCounter;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, DeliveryStatus, Query, QueryError};
 use crate::session::{Refusal, Session};
-use crate::signal::{Body, FailureKind, SendFailure, SessionEnd, Signal, Unsupported};
+use crate::signal::{
+    Body, Content, DownloadFile, FailureKind, File, SendFailure, SessionEnd, Signal,
+};
 
 /// One session as the outlet sees it: the session, and the count of answers per correspondent
 /// when its answer limit is on.
@@ -51,78 +53,47 @@ impl RouterOutlet {
         only
     }
 
-    fn feed_back(&self, failed: &Signal, body: Body) {
-        let mut signal = Signal::internal(None, body);
-        signal.meta.response_to = Some(failed.meta.id.clone());
-        // The feedback channel is unbounded so that a bot blocked in `send` can never deadlock
-        // on its own full inbound queue; it only fails once the run is over.
-        let _ = self.feedback.try_send(signal);
-    }
-
-    fn unsupported(&self, signal: Signal, reason: String) {
-        let failed = signal.clone();
-        self.feed_back(
-            &failed,
-            Unsupported {
-                signal: Box::new(signal),
-                reason,
-            }
-            .into(),
-        );
-    }
-
-    fn failed(&self, signal: &Signal, kind: FailureKind, code: Option<&str>, message: String) {
-        self.feed_back(
-            signal,
-            SendFailure {
-                failed: signal.meta.id.clone(),
-                kind,
-                code: code.map(str::to_owned),
-                message,
-            }
-            .into(),
-        );
-    }
-
     /// Whether session `index` may carry `signal` to `to` under its answer limit; counts it if
-    /// so, and tells the bot if not.
-    fn within_answer_limit(&self, index: usize, signal: &Signal, to: &[Address]) -> bool {
+    /// so.
+    fn within_answer_limit(
+        &self,
+        index: usize,
+        signal: &Signal,
+        to: &[Address],
+    ) -> Result<(), SendError> {
         let is_answer = signal.meta.response_to.is_some()
             && matches!(
                 signal.body,
                 Body::Message(_) | Body::File(_) | Body::UserDefined(_)
             );
         let Some(counter) = &self.sessions[index].answers else {
-            return true;
+            return Ok(());
         };
         if !is_answer {
-            return true;
+            return Ok(());
         }
         let mut counter = counter.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         for address in to {
             if !counter.admit(address, now) {
                 let limit = counter.limit();
-                drop(counter);
-                self.failed(
-                    signal,
-                    FailureKind::RateLimited,
-                    Some("answer-limit"),
-                    format!(
-                        "not sent: {address} had {} answers in the last {} s, the answer limit \
-                         of session `{}` (a loop with another automatic responder?)",
-                        limit.answers(),
-                        limit.per().as_secs(),
-                        self.sessions[index].session.name(),
-                    ),
+                let message = format!(
+                    "not sent: {address} had {} answers in the last {} s, the answer limit of \
+                     session `{}` (a loop with another automatic responder?)",
+                    limit.answers(),
+                    limit.per().as_secs(),
+                    self.sessions[index].session.name(),
                 );
-                return false;
+                return Err(Refusal::new(FailureKind::RateLimited, message)
+                    .with_code("answer-limit")
+                    .into());
             }
         }
-        true
+        Ok(())
     }
 
-    /// Tells the bot that the session refused the signal `id`.
+    /// Tells the bot that a session refused the signal `id` (a refusal that came back from the
+    /// platform, after the router had handed the signal on).
     fn refused(&self, id: SignalId, refusal: Refusal) {
         let mut failure = Signal::internal(
             None,
@@ -134,6 +105,8 @@ impl RouterOutlet {
             },
         );
         failure.meta.response_to = Some(id);
+        // The feedback channel is unbounded so that a bot blocked in `send` can never deadlock
+        // on its own full inbound queue; it only fails once the run is over.
         let _ = self.feedback.try_send(failure);
     }
 
@@ -154,125 +127,147 @@ impl RouterOutlet {
         future::join_all(requests).await;
     }
 
-    async fn route(&self, signal: Signal) {
+    /// Sends a signal to each session serving one of its addressees. Every addressee is checked
+    /// first (a session serves it, and can carry the signal to it): a refusal sends nothing.
+    async fn route(&self, signal: Signal) -> Result<(), SendError> {
         let targets: Vec<Address> = signal.route_addresses().into_iter().cloned().collect();
         if targets.is_empty() {
             return match &signal.body {
-                Body::DownloadFile(_) => self.download(signal).await,
+                Body::DownloadFile(_) => self.download_signal(signal).await,
                 _ => self.broadcast(signal).await,
             };
         }
         let mut groups: Vec<(usize, Vec<Address>)> = Vec::new();
         for target in targets {
-            match self.resolve(&target) {
-                Some(index) => match groups.iter_mut().find(|(i, _)| *i == index) {
-                    Some((_, addresses)) => addresses.push(target),
-                    None => groups.push((index, vec![target])),
-                },
-                None => self.failed(
-                    &signal,
-                    FailureKind::UnknownAddressee,
-                    None,
-                    format!("no session serves {target}"),
-                ),
+            let index = self.resolve(&target).ok_or_else(|| SendError::NoRoute {
+                address: target.clone(),
+            })?;
+            self.sessions[index]
+                .session
+                .capabilities(Some(&target))
+                .check(&signal)
+                .map_err(|reason| SendError::Unsupported { reason })?;
+            match groups.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, addresses)) => addresses.push(target),
+                None => groups.push((index, vec![target])),
             }
+        }
+        if let Body::DownloadFile(_) = &signal.body {
+            return self.download_signal(signal).await;
+        }
+        for (index, addresses) in &groups {
+            self.within_answer_limit(*index, &signal, addresses)?;
         }
         let split = groups.len() > 1;
-        if let Some(((index, addresses), rest)) = groups.split_last() {
-            for (other, other_addresses) in rest {
-                self.send_part(*other, other_addresses, signal.clone(), split)
+        if let Some(((index, _), rest)) = groups.split_last() {
+            for (other, _) in rest {
+                self.deliver(*other, self.part(*other, signal.clone(), split))
                     .await;
             }
-            self.send_part(*index, addresses, signal, split).await;
+            self.deliver(*index, self.part(*index, signal, split)).await;
         }
+        Ok(())
     }
 
-    /// Sends `signal` through session `index`, to `addresses`; with `split`, only the addressees
-    /// that session serves stay on the signal.
-    async fn send_part(
-        &self,
-        index: usize,
-        addresses: &[Address],
-        mut signal: Signal,
-        split: bool,
-    ) {
+    /// `signal` as session `index` gets it: with `split`, only the addressees it serves.
+    fn part(&self, index: usize, mut signal: Signal, split: bool) -> Signal {
         if split {
             signal
                 .meta
                 .addressees
                 .retain(|a| self.resolve(a) == Some(index));
         }
-        let session = &self.sessions[index].session;
-        let refused = addresses
-            .iter()
-            .find_map(|a| session.capabilities(Some(a)).check(&signal).err());
-        match refused {
-            Some(reason) => self.unsupported(signal, reason),
-            None if self.within_answer_limit(index, &signal, addresses) => {
-                self.deliver(index, signal).await;
-            }
-            None => {}
-        }
+        signal
     }
 
-    /// A download request without an addressee goes to the session that delivered the file,
-    /// only: another session would fetch the URL without the right credentials (or with
-    /// credentials the URL's host must never see). A URL no session delivered goes to the one
-    /// session that can download, if there is exactly one.
-    async fn download(&self, signal: Signal) {
-        let Body::DownloadFile(request) = &signal.body else {
-            return;
-        };
-        let url = match &request.file.content {
-            crate::signal::Content::Url { url, .. } => url.clone(),
-            crate::signal::Content::Bytes { .. } => {
-                let reason = "the file already holds its bytes: there is nothing to download";
-                return self.unsupported(signal, reason.to_owned());
+    /// The session to fetch `file` with: the one serving `via`; else the one that delivered
+    /// the file, only (another would fetch the URL without the right credentials, or with
+    /// credentials the URL's host must never see); else, for a URL no session delivered, the
+    /// one session that can download, if there is exactly one.
+    fn downloader(&self, file: &File, via: Option<&Address>) -> Result<usize, SendError> {
+        let url = match &file.content {
+            Content::Url { url, .. } => url,
+            Content::Bytes { .. } => {
+                return Err(SendError::Unsupported {
+                    reason: "the file already holds its bytes: there is nothing to download".into(),
+                });
             }
         };
-        // The session that delivered it; else, for a URL the bot learnt elsewhere, the one
-        // session that can download at all (several would be a guess).
+        if let Some(via) = via {
+            return self.resolve(via).ok_or_else(|| SendError::NoRoute {
+                address: via.clone(),
+            });
+        }
+        let request = Signal::new(DownloadFile { file: file.clone() });
         let able: Vec<usize> = (0..self.sessions.len())
             .filter(|i| {
                 self.sessions[*i]
                     .session
                     .capabilities(None)
-                    .check(&signal)
+                    .check(&request)
                     .is_ok()
             })
             .collect();
-        let chosen = match (self.files.source(&url), able.as_slice()) {
-            (Some(index), _) => Some(index),
-            (None, [only]) => Some(*only),
-            (None, _) => None,
-        };
-        match chosen {
-            Some(index) => {
-                let session = &self.sessions[index].session;
-                match session.capabilities(None).check(&signal) {
-                    Ok(()) => self.deliver(index, signal).await,
-                    Err(reason) => self.unsupported(signal, reason),
-                }
-            }
-            None => self.failed(
-                &signal,
+        match (self.files.source(url), able.as_slice()) {
+            (Some(index), _) => Ok(index),
+            (None, [only]) => Ok(*only),
+            (None, _) => Err(Refusal::new(
                 FailureKind::UnknownAddressee,
-                None,
                 format!(
-                    "no session delivered a file at {url}, and {} sessions could fetch it: \
-                     address the download to the session to fetch it with (for example the \
-                     file's origin)",
+                    "no session delivered a file at {url}, and {} sessions could fetch it: say \
+                     which session to fetch it with (for example the file's origin)",
                     able.len()
                 ),
-            ),
+            )
+            .into()),
         }
     }
 
-    async fn broadcast(&self, signal: Signal) {
+    /// Fetches `file` through the session [`downloader`](Self::downloader) chooses.
+    async fn fetch(&self, file: File, via: Option<&Address>) -> Result<File, SendError> {
+        let index = self.downloader(&file, via)?;
+        let session = &self.sessions[index].session;
+        let request = Signal::new(DownloadFile { file: file.clone() });
+        session
+            .capabilities(via)
+            .check(&request)
+            .map_err(|reason| SendError::Unsupported { reason })?;
+        Ok(session.download(file).await?)
+    }
+
+    /// A download requested as a signal: the file comes back as a file signal in response to
+    /// it, or a send failure.
+    async fn download_signal(&self, signal: Signal) -> Result<(), SendError> {
+        let Body::DownloadFile(request) = &signal.body else {
+            return Ok(());
+        };
+        let via = signal.meta.addressees.first();
+        // What cannot even be tried is an error of the send itself.
+        self.downloader(&request.file, via)?;
+        let id = signal.meta.id.clone();
+        match self.fetch(request.file.clone(), via).await {
+            Ok(file) => {
+                let mut answer = Signal::internal(None, file);
+                answer.meta.response_to = Some(id);
+                answer.meta.received = Some(now());
+                let _ = self.feedback.try_send(answer);
+                Ok(())
+            }
+            Err(SendError::Refused(refusal)) => {
+                self.refused(id, refusal);
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A signal with no addressee (the bot's own presence, an end request): to every session
+    /// that carries it.
+    async fn broadcast(&self, signal: Signal) -> Result<(), SendError> {
         if matches!(signal.body, Body::InitiateSessionEnd(_)) {
             let sends = self.sessions.iter().map(|s| s.session.send(signal.clone()));
             future::join_all(sends).await;
-            return;
+            return Ok(());
         }
         let mut reason = None;
         let mut carried = false;
@@ -285,10 +280,12 @@ impl RouterOutlet {
                 Err(why) => reason = Some(why),
             }
         }
-        if !carried {
-            let reason = reason.unwrap_or_else(|| "no session serves this bot".to_owned());
-            self.unsupported(signal, reason);
+        if carried {
+            return Ok(());
         }
+        Err(SendError::Unsupported {
+            reason: reason.unwrap_or_else(|| "no session serves this bot".to_owned()),
+        })
     }
 }
 
@@ -303,16 +300,19 @@ impl Outlet for RouterOutlet {
         // here without allocating, and the future only waits for the session.
         if let ([to], false) = (
             signal.meta.addressees.as_slice(),
-            matches!(signal.body, Body::StatusChange(_)),
-        ) && let Some(index) = self.resolve(to)
-        {
+            matches!(signal.body, Body::StatusChange(_) | Body::DownloadFile(_)),
+        ) {
+            let Some(index) = self.resolve(to) else {
+                let address = to.clone();
+                return Box::pin(future::ready(Err(SendError::NoRoute { address })));
+            };
             let session = &self.sessions[index].session;
             if let Err(reason) = session.capabilities(Some(to)).check(&signal) {
-                self.unsupported(signal, reason);
-                return Box::pin(future::ready(Ok(id)));
+                return Box::pin(future::ready(Err(SendError::Unsupported { reason })));
             }
-            if !self.within_answer_limit(index, &signal, std::slice::from_ref(to)) {
-                return Box::pin(future::ready(Ok(id)));
+            if let Err(refused) = self.within_answer_limit(index, &signal, std::slice::from_ref(to))
+            {
+                return Box::pin(future::ready(Err(refused)));
             }
             let sending = session.send(signal);
             return Box::pin(async move {
@@ -323,8 +323,17 @@ impl Outlet for RouterOutlet {
             });
         }
         Box::pin(async move {
-            self.route(signal).await;
+            self.route(signal).await?;
             Ok(id)
+        })
+    }
+
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {
+        Box::pin(async move {
+            if self.feedback.is_closed() {
+                return Err(SendError::Closed);
+            }
+            self.fetch(file, via.as_ref()).await
         })
     }
 

@@ -72,7 +72,7 @@ fn every_body() -> Vec<Body> {
         }
         .into(),
         Unsupported {
-            signal: Box::new(Signal::message("x")),
+            refused: SignalId::from("x"),
             reason: "no typing".into(),
         }
         .into(),

@@ -1,0 +1,161 @@
+//! [`Link`]: what a running session sees of the driver; [`Failure`]: why a connection failed.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::address::Address;
+use crate::session::{Closed, InboundSink, TrySendError};
+use crate::signal::{ConnectionError, ConnectionErrorKind, Signal};
+
+/// Why connecting failed or a connection was lost; what the driver reports to the bot as a
+/// [`ConnectionError`] signal.
+///
+/// A failure is *transient* (the driver tries again after a backoff) unless made
+/// [`permanent`](Failure::permanent) (a wrong password, a config the server refuses): then the
+/// session ends.
+///
+/// ```
+/// use chatty_core::ConnectionErrorKind;
+/// use chatty_core::driver::Failure;
+///
+/// let lost = Failure::new(ConnectionErrorKind::Unreachable, "connection refused");
+/// assert!(!lost.is_permanent());
+/// let refused = Failure::new(ConnectionErrorKind::Authentication, "not authorized").permanent();
+/// assert!(refused.is_permanent());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    kind: ConnectionErrorKind,
+    cause: String,
+    permanent: bool,
+}
+
+impl Failure {
+    /// A transient failure of `kind`; `cause` in words, never containing secrets.
+    pub fn new(kind: ConnectionErrorKind, cause: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            cause: cause.into(),
+            permanent: false,
+        }
+    }
+
+    /// The same failure, but trying again cannot help: the session ends.
+    #[must_use]
+    pub fn permanent(mut self) -> Self {
+        self.permanent = true;
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ConnectionErrorKind {
+        self.kind
+    }
+
+    /// The cause, in words.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+
+    /// Whether trying again cannot help.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The signal body reporting this failure; `retry_in`: when the session tries again.
+    pub fn to_signal_body(&self, retry_in: Option<Duration>) -> ConnectionError {
+        ConnectionError {
+            kind: self.kind,
+            cause: self.cause.clone(),
+            retry_in,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// What a session's [`connect`](super::Protocol::connect) and
+/// [`serve`](super::Protocol::serve) see of the driver: where inbound signals go, and when to
+/// stop. Cheap to clone (for tasks the session spawns).
+#[derive(Clone)]
+pub struct Link {
+    pub(super) sink: InboundSink,
+    pub(super) stop: watch::Receiver<bool>,
+    pub(super) own: Option<Address>,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link")
+            .field("sink", &self.sink)
+            .field("stopping", &self.is_stopping())
+            .finish()
+    }
+}
+
+impl Link {
+    /// A link feeding `sink`, for testing a session's mapping without a driver; it never
+    /// stops.
+    pub fn detached(sink: InboundSink, own: Option<Address>) -> Self {
+        let (tx, stop) = watch::channel(false);
+        // The sender is dropped: `stopping` then never fires (a closed watch is not a stop).
+        drop(tx);
+        Link { sink, stop, own }
+    }
+
+    /// Pushes one inbound signal to the bot, waiting while its queue is full; `Err` once the
+    /// bot stopped listening (then stop serving: nobody reads what comes next).
+    pub async fn push(&self, signal: Signal) -> Result<(), Closed> {
+        self.sink.send(signal).await
+    }
+
+    /// Pushes one inbound signal if the bot's queue has room, without waiting.
+    pub fn try_push(&self, signal: Signal) -> Result<(), TrySendError> {
+        self.sink.try_send(signal)
+    }
+
+    /// Reports a connection failure the session recovers from by itself (a library that
+    /// reconnects on its own), with when it tries again.
+    pub async fn connection_error(
+        &self,
+        failure: &Failure,
+        retry_in: Option<Duration>,
+    ) -> Result<(), Closed> {
+        let body = failure.to_signal_body(retry_in);
+        self.push(Signal::internal(self.own.clone(), body)).await
+    }
+
+    /// Resolves once the session is to stop serving: it was asked to end (and the bot has had
+    /// its last chance to send), or the bot stopped listening. [`serve`](super::Protocol::serve)
+    /// then closes the connection politely and returns `Ok(())`.
+    pub async fn stopping(&self) {
+        let mut stop = self.stop.clone();
+        // A closed channel (a detached link) never stops.
+        if stop.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether the session is to stop serving.
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// The bot's own address on this session (the origin of its lifecycle signals).
+    pub fn own(&self) -> Option<&Address> {
+        self.own.as_ref()
+    }
+
+    /// The sink under the link, for code written against [`InboundSink`].
+    pub fn sink(&self) -> &InboundSink {
+        &self.sink
+    }
+}

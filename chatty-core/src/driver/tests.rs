@@ -1,0 +1,268 @@
+//! The driver against a scripted protocol.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::*;
+use crate::query::DeliveryStatus;
+use crate::signal::{ConnectionErrorKind, SignalKind};
+use crate::{Body, Session};
+
+/// A protocol whose connection attempts follow a script, and whose connections serve until
+/// told to stop or to drop.
+struct Scripted {
+    driver: Driver,
+    attempts: Mutex<VecDeque<Result<(), Failure>>>,
+    connects: AtomicUsize,
+    /// Messages each connection pushes first.
+    greet: usize,
+    /// Whether `serve` was told to stop while the bot handled `SessionAboutToEnd`.
+    stopped_early: AtomicBool,
+    stopped: AtomicBool,
+    drop_tx: tokio::sync::broadcast::Sender<()>,
+}
+
+impl Scripted {
+    fn new(attempts: Vec<Result<(), Failure>>) -> Arc<Self> {
+        Arc::new(Scripted {
+            driver: Driver::new(Backoff::new(
+                Duration::from_millis(2),
+                Duration::from_millis(8),
+            )),
+            attempts: Mutex::new(attempts.into()),
+            connects: AtomicUsize::new(0),
+            greet: 1,
+            stopped_early: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            drop_tx: tokio::sync::broadcast::channel(4).0,
+        })
+    }
+}
+
+fn lost() -> Failure {
+    Failure::new(ConnectionErrorKind::Unreachable, "refused")
+}
+
+impl Protocol for Scripted {
+    type Connection = usize;
+
+    fn driver(&self) -> &Driver {
+        &self.driver
+    }
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn platform(&self) -> &str {
+        "test"
+    }
+    fn own(&self) -> Option<Address> {
+        Address::new("test", "bot").ok()
+    }
+    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
+        Capabilities::all()
+    }
+
+    async fn connect(self: Arc<Self>, _link: Link) -> Result<usize, Failure> {
+        let next = lock(&self.attempts).pop_front().unwrap_or(Ok(()));
+        next.map(|()| self.connects.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    async fn serve(self: Arc<Self>, number: usize, link: Link) -> Result<(), Failure> {
+        let mut dropped = self.drop_tx.subscribe();
+        for i in 0..self.greet {
+            let _ = link.push(Signal::message(format!("{number}.{i}"))).await;
+        }
+        tokio::select! {
+            () = link.stopping() => {
+                self.stopped.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            _ = dropped.recv() => Err(lost()),
+        }
+    }
+
+    async fn send(&self, _signal: Signal) -> Result<(), Refusal> {
+        if self.stopped.load(Ordering::SeqCst) {
+            self.stopped_early.store(true, Ordering::SeqCst);
+            return Err(Refusal::new(FailureKind::Unreachable, "closed"));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `session` on a plain sink; returns the run and the bot's side.
+fn start(
+    session: &Arc<Scripted>,
+) -> (
+    tokio::task::JoinHandle<Result<(), SessionError>>,
+    async_channel::Receiver<Signal>,
+) {
+    let (tx, rx) = async_channel::unbounded();
+    let sink = InboundSink::new("test", tx);
+    let run = tokio::spawn(Session::run(session.clone(), sink));
+    (run, rx)
+}
+
+async fn next(rx: &async_channel::Receiver<Signal>) -> Signal {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a signal in time")
+        .expect("the sink is open")
+}
+
+use crate::session::{InboundSink, SessionError};
+
+fn text(signal: &Signal) -> &str {
+    match &signal.body {
+        Body::Message(m) => &m.text,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn failed_attempts_back_off_then_the_session_starts_once_and_reconnects() {
+    let session = Scripted::new(vec![Err(lost()), Err(lost())]);
+    let (run, rx) = start(&session);
+    for _ in 0..2 {
+        let signal = next(&rx).await;
+        let Body::ConnectionError(e) = &signal.body else {
+            panic!("{signal:?}")
+        };
+        let wait = e.retry_in.expect("it tries again");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(8),
+            "{wait:?}"
+        );
+        assert_eq!(e.kind, ConnectionErrorKind::Unreachable);
+    }
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    assert_eq!(text(&next(&rx).await), "1.0");
+
+    // A short-lived connection is lost: reported, then connected again after a wait.
+    session.drop_tx.send(()).unwrap();
+    let signal = next(&rx).await;
+    assert!(matches!(&signal.body, Body::ConnectionError(e) if e.retry_in.is_some()));
+    let signal = next(&rx).await;
+    assert_eq!(text(&signal), "2.0", "no second SessionStarted");
+
+    Session::send(
+        &*session,
+        Signal::new(Body::InitiateSessionEnd(SessionEnd::default())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionAboutToEnd);
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionEnded);
+    run.await.unwrap().unwrap();
+    assert!(session.stopped.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
+    let session = Scripted::new(vec![]);
+    let (tx, rx) = async_channel::unbounded();
+    // A router's sink: `SessionAboutToEnd` waits until the bot has handled it.
+    let handled = Arc::new(crate::session::Handled::default());
+    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}));
+    let run = tokio::spawn(Session::run(session.clone(), sink));
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    assert_eq!(next(&rx).await.kind(), SignalKind::Message);
+    session.driver().request_end(SessionEnd {
+        reason: Some("done".into()),
+    });
+    let about = next(&rx).await;
+    assert_eq!(about.kind(), SignalKind::SessionAboutToEnd);
+    // The bot answers while handling it: the connection still serves.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        Session::send(&*session, Signal::message("last words")).await,
+        Ok(())
+    );
+    assert!(!session.stopped.load(Ordering::SeqCst));
+    // The bot comes back for its next signal: now the connection closes.
+    handled.take(&about.meta.id).unwrap().send(()).unwrap();
+    let ended = next(&rx).await;
+    let Body::SessionEnded(end) = &ended.body else {
+        panic!("{ended:?}")
+    };
+    assert_eq!(end.reason.as_deref(), Some("done"));
+    run.await.unwrap().unwrap();
+    assert!(session.stopped.load(Ordering::SeqCst));
+    assert!(!session.stopped_early.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn a_permanent_failure_ends_the_session_with_its_cause() {
+    let refused = Failure::new(ConnectionErrorKind::Authentication, "not authorized").permanent();
+    let session = Scripted::new(vec![Err(refused)]);
+    let (run, rx) = start(&session);
+    let signal = next(&rx).await;
+    let Body::ConnectionError(e) = &signal.body else {
+        panic!("{signal:?}")
+    };
+    assert_eq!(e.retry_in, None);
+    assert_eq!(e.kind, ConnectionErrorKind::Authentication);
+    let error = run.await.unwrap().unwrap_err();
+    assert!(error.to_string().contains("not authorized"), "{error}");
+}
+
+#[tokio::test]
+async fn a_session_runs_once() {
+    let session = Scripted::new(vec![]);
+    let (run, rx) = start(&session);
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    let (tx, _rx2) = async_channel::unbounded();
+    let again = Session::run(session.clone(), InboundSink::new("test", tx)).await;
+    assert!(again.unwrap_err().to_string().contains("running already"));
+    drop(rx);
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn when_the_bot_stops_listening_the_connection_closes_and_nothing_more_is_pushed() {
+    let session = Scripted::new(vec![]);
+    let (run, rx) = start(&session);
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    drop(rx);
+    tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the run ends")
+        .unwrap()
+        .unwrap();
+    assert!(session.stopped.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn an_end_while_waiting_to_reconnect_ends_at_once() {
+    let session = Scripted::new((0..1000).map(|_| Err(lost())).collect());
+    let (run, rx) = start(&session);
+    assert_eq!(next(&rx).await.kind(), SignalKind::ConnectionError);
+    session.driver().request_end(SessionEnd::default());
+    let mut kinds = Vec::new();
+    while let Ok(Ok(signal)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+        if signal.kind() != SignalKind::ConnectionError {
+            kinds.push(signal.kind());
+        }
+    }
+    assert_eq!(
+        kinds,
+        [SignalKind::SessionAboutToEnd, SignalKind::SessionEnded]
+    );
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn delivery_statuses_are_answered_from_the_table() {
+    let session = Scripted::new(vec![]);
+    let id = crate::SignalId::from("m");
+    session
+        .driver()
+        .deliveries()
+        .advance(&id, DeliveryStatus::Read);
+    let answer = Session::query(&*session, Query::DeliveryStatus { id }).await;
+    assert_eq!(answer, Ok(Answer::DeliveryStatus(DeliveryStatus::Read)));
+    let refused = Session::download(&*session, File::bytes("a", None, Vec::new())).await;
+    assert_eq!(refused.unwrap_err().kind, FailureKind::Rejected);
+}
