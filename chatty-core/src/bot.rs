@@ -11,7 +11,9 @@ use crate::address::Address;
 use crate::metadata::SignalId;
 use crate::query::{Answer, Query, QueryError};
 use crate::session::Refusal;
-use crate::signal::{Body, File, Message, SessionEnd, Signal};
+use crate::signal::{
+    Body, FailureKind, File, Message, SendFailure, SessionEnd, Signal, Unsupported,
+};
 
 /// The asynchronous stream of signals a bot receives: messages and files from people, status
 /// changes, send failures and unsupported signals for what it sent, and the sessions' lifecycle.
@@ -108,6 +110,48 @@ impl SendError {
     /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, SendError::Closed)
+    }
+
+    /// This error of the send of the signal `failed` as the signal a bot that learns of
+    /// failures from its inbound stream gets (a remote or process bot): an
+    /// [`Unsupported`](crate::Unsupported) or a [`SendFailure`](crate::SendFailure), answering
+    /// `failed`; `None` for [`SendError::Closed`].
+    ///
+    /// ```
+    /// use chatty_core::{Body, SendError, SignalId};
+    ///
+    /// let refused = SendError::Unsupported { reason: "no typing".into() };
+    /// let signal = refused.to_signal(&SignalId::from("m1")).unwrap();
+    /// assert!(matches!(&signal.body, Body::Unsupported(u) if u.refused.as_str() == "m1"));
+    /// assert_eq!(signal.meta.response_to, Some(SignalId::from("m1")));
+    /// ```
+    pub fn to_signal(&self, failed: &SignalId) -> Option<Signal> {
+        let failure = |kind, code: Option<String>, message: String| -> Body {
+            SendFailure {
+                failed: failed.clone(),
+                kind,
+                code,
+                message,
+            }
+            .into()
+        };
+        let body: Body = match self {
+            SendError::Closed => return None,
+            SendError::NoRoute { .. } => {
+                failure(FailureKind::UnknownAddressee, None, self.to_string())
+            }
+            SendError::Unsupported { reason } => Unsupported {
+                refused: failed.clone(),
+                reason: reason.clone(),
+            }
+            .into(),
+            SendError::Refused(refusal) => {
+                failure(refusal.kind, refusal.code.clone(), refusal.message.clone())
+            }
+        };
+        let mut signal = Signal::internal(None, body);
+        signal.meta.response_to = Some(failed.clone());
+        Some(signal)
     }
 }
 
