@@ -34,8 +34,12 @@ impl Bot for EchoBot {
                 Body::File(_) | Body::UserDefined(_) => signal.body.clone(),
                 _ => continue,
             };
-            if handle.send(signal.reply_all(answer)).await.is_err() {
-                break;
+            // A refusal (an addressee that cannot take a file, the answer limit) skips this
+            // answer; only a closed connection ends the bot.
+            match handle.send(signal.reply_all(answer)).await {
+                Err(e) if e.is_closed() => break,
+                Err(e) => tracing::debug!("echo bot: not answered: {e}"),
+                Ok(_) => {}
             }
         }
         Ok(())
@@ -133,12 +137,10 @@ impl Bot for RelayBot {
                 continue;
             };
             for target in self.targets(&origin) {
-                if handle
-                    .send(Signal::new(body.clone()).to(target))
-                    .await
-                    .is_err()
-                {
-                    return Ok(());
+                match handle.send(Signal::new(body.clone()).to(target)).await {
+                    Err(e) if e.is_closed() => return Ok(()),
+                    Err(e) => tracing::debug!("relay bot: not relayed: {e}"),
+                    Ok(_) => {}
                 }
             }
         }

@@ -16,7 +16,9 @@ use serde::de::IgnoredAny;
 
 use chatty_core::Secret;
 
+mod platform;
 mod sessions;
+pub use platform::PlatformTable;
 pub use sessions::AnswerLimitConfig;
 
 /// The prefix of the environment variables that override config keys; `__` separates keys.
@@ -57,30 +59,36 @@ pub struct SessionConfig {
     /// An endpoint on an in-process direct network.
     #[serde(default)]
     pub direct: Option<DirectConfig>,
-    /// An XMPP account ([`chatty_xmpp::XmppConfig`]).
+    /// An XMPP account: read as [`chatty_xmpp::XmppConfig`] ([`SessionConfig::xmpp_config`]).
+    #[serde(default)]
+    pub xmpp: Option<PlatformTable>,
+    /// An email account: read as [`chatty_email::EmailConfig`]
+    /// ([`SessionConfig::email_config`]).
+    #[serde(default)]
+    pub email: Option<PlatformTable>,
+    /// A Slack app: read as [`chatty_slack::SlackConfig`] ([`SessionConfig::slack_config`]).
+    #[serde(default)]
+    pub slack: Option<PlatformTable>,
+}
+
+impl SessionConfig {
+    /// The XMPP account's config, if this session is one.
     #[cfg(feature = "xmpp")]
-    #[serde(default)]
-    pub xmpp: Option<chatty_xmpp::XmppConfig>,
-    /// An XMPP account: not compiled into this build.
-    #[cfg(not(feature = "xmpp"))]
-    #[serde(default)]
-    pub xmpp: Option<IgnoredAny>,
-    /// An email account ([`chatty_email::EmailConfig`]).
+    pub fn xmpp_config(&self) -> Option<&chatty_xmpp::XmppConfig> {
+        self.xmpp.as_ref()?.get()
+    }
+
+    /// The email account's config, if this session is one.
     #[cfg(feature = "email")]
-    #[serde(default)]
-    pub email: Option<chatty_email::EmailConfig>,
-    /// An email account: not compiled into this build.
-    #[cfg(not(feature = "email"))]
-    #[serde(default)]
-    pub email: Option<IgnoredAny>,
-    /// A Slack app ([`chatty_slack::SlackConfig`]).
+    pub fn email_config(&self) -> Option<&chatty_email::EmailConfig> {
+        self.email.as_ref()?.get()
+    }
+
+    /// The Slack app's config, if this session is one.
     #[cfg(feature = "slack")]
-    #[serde(default)]
-    pub slack: Option<chatty_slack::SlackConfig>,
-    /// A Slack app: not compiled into this build.
-    #[cfg(not(feature = "slack"))]
-    #[serde(default)]
-    pub slack: Option<IgnoredAny>,
+    pub fn slack_config(&self) -> Option<&chatty_slack::SlackConfig> {
+        self.slack.as_ref()?.get()
+    }
 }
 
 /// An endpoint on an in-process network: bots of one runner talk to each other this way.
@@ -424,6 +432,12 @@ fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfi
     let mut config: Config = figment
         .extract()
         .map_err(|e| ConfigError::from_figment(&file, env_prefix, e))?;
+    let source = platform::Source {
+        figment: &figment,
+        file: &file,
+        env_prefix,
+    };
+    platform::read_tables(&mut config, &source)?;
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -596,15 +610,15 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
     let mut out = Vec::new();
     for (name, session) in &config.sessions {
         #[cfg(feature = "xmpp")]
-        if let Some(xmpp) = &session.xmpp {
+        if let Some(xmpp) = session.xmpp_config() {
             out.push((format!("sessions.{name}.xmpp.password"), &xmpp.password));
         }
         #[cfg(feature = "email")]
-        if let Some(email) = &session.email {
+        if let Some(email) = session.email_config() {
             out.push((format!("sessions.{name}.email.password"), &email.password));
         }
         #[cfg(feature = "slack")]
-        if let Some(slack) = &session.slack {
+        if let Some(slack) = session.slack_config() {
             out.push((format!("sessions.{name}.slack.bot_token"), &slack.bot_token));
             out.push((format!("sessions.{name}.slack.app_token"), &slack.app_token));
         }
@@ -623,15 +637,15 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
     let mut out = Vec::new();
     for session in config.sessions.values_mut() {
         #[cfg(feature = "xmpp")]
-        if let Some(xmpp) = &mut session.xmpp {
+        if let Some(xmpp) = session.xmpp_config_mut() {
             out.push(&mut xmpp.password);
         }
         #[cfg(feature = "email")]
-        if let Some(email) = &mut session.email {
+        if let Some(email) = session.email_config_mut() {
             out.push(&mut email.password);
         }
         #[cfg(feature = "slack")]
-        if let Some(slack) = &mut session.slack {
+        if let Some(slack) = session.slack_config_mut() {
             out.push(&mut slack.bot_token);
             out.push(&mut slack.app_token);
         }
@@ -650,7 +664,7 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
 fn resolve_secret_files(config: &mut Config, dir: &Path) {
     #[cfg(feature = "email")]
     for session in config.sessions.values_mut() {
-        if let Some(email) = &mut session.email
+        if let Some(email) = session.email_config_mut()
             && let Some(path) = &mut email.state_path
             && path.is_relative()
         {

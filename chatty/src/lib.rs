@@ -2,14 +2,19 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builtin;
+#[cfg(feature = "runner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 pub mod config;
 pub mod process;
+#[cfg(feature = "runner")]
 mod runner;
 
 pub use builtin::{EchoBot, RelayBot};
 pub use chatty_core::*;
+#[cfg(feature = "runner")]
 pub use config::{ConfigError, load};
 pub use process::ProcessBot;
+#[cfg(feature = "runner")]
 pub use runner::{BotContext, RunError, Runner, SHUTDOWN_GRACE};
 
 /// In-process direct connections between bots, and the test harness ([`chatty_direct`]).

@@ -365,8 +365,19 @@ async fn handle_line(
     match value.get("type").and_then(Value::as_str) {
         Some("send") => match parse_signal(value.get("signal")) {
             Ok(signal) => {
-                if handle.send(signal).await.is_err() {
-                    tracing::debug!("bot process: the bot's connection is closed");
+                let id = signal.meta.id.clone();
+                match handle.send(signal).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_closed() => {
+                        tracing::debug!("bot process: the bot's connection is closed");
+                    }
+                    // A refusal reaches the program as the signal it has always read for one:
+                    // a send failure or an unsupported signal answering its send.
+                    Err(e) => {
+                        if let Some(failure) = e.to_signal(&id) {
+                            let _ = queue.send(Outgoing::Signal(Box::new(failure)));
+                        }
+                    }
                 }
             }
             Err(e) => report(format!("`send`: {e}")),

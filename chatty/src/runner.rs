@@ -624,20 +624,20 @@ fn build_session(
         }
         #[cfg(feature = "xmpp")]
         "xmpp" => {
-            let xmpp = session.xmpp.clone().ok_or("missing")?;
+            let xmpp = session.xmpp_config().cloned().ok_or("missing")?;
             let session = chatty_xmpp::XmppSession::new(xmpp).map_err(|e| format!("xmpp: {e}"))?;
             Ok(Arc::new(session))
         }
         #[cfg(feature = "email")]
         "email" => {
-            let email = session.email.clone().ok_or("missing")?;
+            let email = session.email_config().cloned().ok_or("missing")?;
             let session =
                 chatty_email::EmailSession::new(email).map_err(|e| format!("email: {e}"))?;
             Ok(Arc::new(session))
         }
         #[cfg(feature = "slack")]
         "slack" => {
-            let slack = session.slack.clone().ok_or("missing")?;
+            let slack = session.slack_config().cloned().ok_or("missing")?;
             let session =
                 chatty_slack::SlackSession::new(slack).map_err(|e| format!("slack: {e}"))?;
             Ok(Arc::new(session))

@@ -115,13 +115,14 @@ fn is_session_name(name: &str) -> bool {
 
 /// The `name` of a session's platform table, and a way to set it.
 fn name_slot<'a>(session: &'a mut SessionConfig, platform: &str) -> Option<&'a mut String> {
+    let _ = &session;
     match platform {
         #[cfg(feature = "xmpp")]
-        "xmpp" => session.xmpp.as_mut().map(|x| &mut x.name),
+        "xmpp" => session.xmpp_config_mut().map(|x| &mut x.name),
         #[cfg(feature = "email")]
-        "email" => session.email.as_mut().map(|e| &mut e.name),
+        "email" => session.email_config_mut().map(|e| &mut e.name),
         #[cfg(feature = "slack")]
-        "slack" => session.slack.as_mut().map(|s| &mut s.name),
+        "slack" => session.slack_config_mut().map(|s| &mut s.name),
         _ => None,
     }
 }
