@@ -11,7 +11,7 @@ use chatty_core::{
     Refusal, Session, SessionEnd, SessionError, Signal, SignalId, Status, TrySendError,
 };
 
-use crate::network::{PLATFORM, Shared, State};
+use crate::state::{PLATFORM, Shared, State};
 
 /// What the session's own run loop is asked to do.
 enum Control {
