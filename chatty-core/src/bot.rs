@@ -41,7 +41,13 @@ pub type BotError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///         while let Some(signal) = inbound.next().await {
 ///             if let Body::Message(m) = &signal.body {
 ///                 let text: String = m.text.chars().rev().collect();
-///                 handle.send(signal.reply(Message::text(text))).await?;
+///                 // `?` would stop the bot at the first refused answer too; only a closed
+///                 // connection means nothing more can be sent.
+///                 if let Err(e) = handle.send(signal.reply(Message::text(text))).await {
+///                     if e.is_closed() {
+///                         break;
+///                     }
+///                 }
 ///             }
 ///         }
 ///         Ok(())
