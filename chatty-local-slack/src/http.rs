@@ -10,7 +10,7 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State, WebSock
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::shared::Inner;
 use crate::workspace::Reply;
@@ -109,15 +109,6 @@ async fn api(
         Ok(args) => args,
         Err(code) => return json_response(Reply::error(&code)),
     };
-    if method == "api.test" {
-        // api.slack.com/methods/api.test: echoes the arguments; `error` makes it fail.
-        let mut reply = Reply::ok(json!({"args": args}));
-        if let Some(error) = args.get("error").and_then(Value::as_str) {
-            reply = Reply::error(error);
-            reply.body["args"] = Value::Object(args.clone());
-        }
-        return json_response(reply);
-    }
     let token =
         bearer(&headers).or_else(|| args.get("token").and_then(Value::as_str).map(str::to_owned));
     let mut state = inner.lock();

@@ -1,27 +1,6 @@
-//! Web API arguments in every encoding Slack accepts, cursors, and the scopes methods need.
+//! Web API arguments in every encoding Slack accepts, cursors, and the scopes apps get.
 
 use serde_json::{Map, Value};
-
-/// The scope each method needs of a bot token (api.slack.com/methods/NAME, "Required scopes");
-/// `conversations.open` needs `im:write` for a DM and `mpim:write` for a group DM.
-pub(crate) fn needed_scope(method: &str, args: &Map<String, Value>) -> Option<&'static str> {
-    Some(match method {
-        "conversations.open" if str_arg(args, "users").is_some_and(|u| u.contains(',')) => {
-            "mpim:write"
-        }
-        "chat.postMessage" | "chat.update" | "chat.delete" => "chat:write",
-        "conversations.history" => "channels:history",
-        "conversations.replies" => "channels:history",
-        "conversations.info" | "conversations.list" | "conversations.members" => "channels:read",
-        "conversations.join" => "channels:join",
-        "conversations.open" => "im:write",
-        "users.info" | "users.getPresence" => "users:read",
-        "users.setPresence" => "users:write",
-        "files.getUploadURLExternal" | "files.completeUploadExternal" => "files:write",
-        "files.info" => "files:read",
-        _ => return None,
-    })
-}
 
 /// The bot scopes an app gets unless it is installed with others
 /// ([`LocalSlack::add_app_with_scopes`](crate::LocalSlack::add_app_with_scopes)).

@@ -1,9 +1,8 @@
 //! Files v2: uploads, shares (`file_share` and `file_shared`) and the file object.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::args::{json_arg, str_arg};
-use super::{FileRec, Kind, Reply, Workspace, now_secs};
+use super::{FileRec, Kind, Workspace, now_secs};
 
 /// A media type from a file name's extension.
 pub(crate) fn mime_for(name: &str) -> &'static str {
@@ -148,80 +147,5 @@ impl Workspace {
             self.emit_to_members(channel, event);
         }
         stored
-    }
-
-    /// api.slack.com/methods/files.completeUploadExternal.
-    pub(crate) fn complete_upload(&mut self, me: &str, args: &Map<String, Value>) -> Reply {
-        let Some(Value::Array(files)) = json_arg(args, "files") else {
-            return Reply::error("invalid_arguments");
-        };
-        let mut ids = Vec::new();
-        for f in &files {
-            let Some(id) = f.get("id").and_then(Value::as_str) else {
-                return Reply::error("invalid_arguments");
-            };
-            match self.files.get_mut(id) {
-                Some(rec) if rec.user == me && rec.bytes.is_some() => {
-                    if let Some(title) = f.get("title").and_then(Value::as_str) {
-                        rec.title = title.to_owned();
-                    }
-                    ids.push(id.to_owned());
-                }
-                Some(rec) if rec.user == me => return Reply::error("file_upload_not_completed"),
-                _ => return Reply::error("file_not_found"),
-            }
-        }
-        let mut targets: Vec<String> = Vec::new();
-        if let Some(c) = str_arg(args, "channel_id") {
-            targets.push(c.to_owned());
-        }
-        if let Some(cs) = str_arg(args, "channels") {
-            targets.extend(cs.split(',').map(|c| c.trim().to_owned()));
-        }
-        let thread_ts = str_arg(args, "thread_ts").map(str::to_owned);
-        if thread_ts.is_some() && targets.len() > 1 {
-            return Reply::error("invalid_arguments");
-        }
-        let comment = str_arg(args, "initial_comment").map(str::to_owned);
-        let blocks = if comment.is_some() {
-            None
-        } else {
-            json_arg(args, "blocks")
-        };
-        let mut resolved = Vec::new();
-        for target in targets {
-            let channel = if (target.starts_with('U') || target.starts_with('W'))
-                && self.users.contains_key(&target)
-            {
-                self.open_conversation(vec![me.to_owned(), target])
-            } else {
-                target
-            };
-            match self.channels.get(&channel) {
-                Some(ch) if ch.members.iter().any(|m| m == me) => resolved.push(channel),
-                Some(ch) if ch.kind == Kind::Public => return Reply::error("not_in_channel"),
-                _ => return Reply::error("channel_not_found"),
-            }
-        }
-        for channel in &resolved {
-            let thread = thread_ts
-                .as_deref()
-                .filter(|t| self.find_message(channel, t).is_some())
-                .map(str::to_owned);
-            self.share_files(
-                me,
-                channel,
-                &ids,
-                comment.as_deref(),
-                blocks.clone(),
-                thread.as_deref(),
-            );
-        }
-        let out: Vec<Value> = ids
-            .iter()
-            .filter_map(|id| self.files.get(id))
-            .map(|f| json!({"id": f.id, "title": f.title}))
-            .collect();
-        Reply::ok(json!({"files": out}))
     }
 }

@@ -1,6 +1,6 @@
 //! The workspace: team, users, apps, conversations, messages and files, and the Web API
-//! methods that read and change them (`methods`, with `messages`, `files` and `shapes`;
-//! argument parsing and scopes in `args`).
+//! methods that read and change them (`methods`: the method table, the dispatcher and the
+//! handlers by family; with `messages`, `files` and `shapes`; argument parsing in `args`).
 //!
 //! Every JSON shape built here follows the examples in Slack's method and event reference
 //! (api.slack.com/methods/…, api.slack.com/events/…); each builder names the page it follows.

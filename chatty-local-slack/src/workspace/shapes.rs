@@ -1,8 +1,8 @@
-//! The objects the Web API answers with: conversations, users, `auth.test`.
+//! The objects the Web API answers with: conversations and users.
 
 use serde_json::{Value, json};
 
-use super::{Caller, Channel, Kind, Reply, User, Workspace};
+use super::{Channel, Kind, User, Workspace};
 
 impl Workspace {
     /// A conversation object as conversations.info answers it (api.slack.com/types/conversation),
@@ -114,43 +114,6 @@ impl Workspace {
         match &user.app_id {
             Some(app) => self.apps.get(app).is_some_and(|a| !a.sockets.is_empty()),
             None => true,
-        }
-    }
-
-    /// api.slack.com/methods/auth.test, "Example response".
-    pub(crate) fn auth_test(&self, caller: &Caller) -> Reply {
-        let url = format!("https://{}.slack.com/", self.domain);
-        match caller {
-            Caller::Bot { app } => {
-                let Some(a) = self.apps.get(app) else {
-                    return Reply::error("invalid_auth");
-                };
-                Reply::ok(json!({
-                    "url": url,
-                    "team": self.team_name,
-                    "user": a.name,
-                    "team_id": self.team_id,
-                    "user_id": a.bot_user,
-                    "bot_id": a.bot_id,
-                    "is_enterprise_install": false,
-                }))
-            }
-            Caller::User { user } => {
-                let name = self
-                    .users
-                    .get(user)
-                    .map(|u| u.name.clone())
-                    .unwrap_or_default();
-                Reply::ok(json!({
-                    "url": url,
-                    "team": self.team_name,
-                    "user": name,
-                    "team_id": self.team_id,
-                    "user_id": user,
-                    "is_enterprise_install": false,
-                }))
-            }
-            Caller::AppLevel { .. } => Reply::error("not_allowed_token_type"),
         }
     }
 }
