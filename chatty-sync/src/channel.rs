@@ -171,6 +171,15 @@ async fn serve(requests: async_channel::Receiver<Request>, handle: Handle) {
                     Request::Query(query, reply) => {
                         let _ = reply.send(handle.query(query).await);
                     }
+                    Request::Download(file, None, reply) => {
+                        let _ = reply.send(handle.download(&file).await);
+                    }
+                    Request::Download(file, Some(via), reply) => {
+                        let _ = reply.send(handle.download_via(&file, &via).await);
+                    }
+                    Request::EndSessions(reason, reply) => {
+                        let _ = reply.send(handle.end_sessions(reason).await);
+                    }
                 }
             }
         })

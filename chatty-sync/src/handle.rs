@@ -3,7 +3,7 @@
 use std::fmt;
 
 use chatty_core::reexports::async_channel;
-use chatty_core::{Address, Answer, Message, Query, QueryError, SendError, Signal, SignalId};
+use chatty_core::{Address, Answer, File, Message, Query, QueryError, SendError, Signal, SignalId};
 use futures::channel::oneshot;
 
 use crate::park;
@@ -14,6 +14,15 @@ pub(crate) enum Request {
     Send(Box<Signal>, oneshot::Sender<Result<SignalId, SendError>>),
     /// [`Handle::query`](chatty_core::Handle::query).
     Query(Query, oneshot::Sender<Result<Answer, QueryError>>),
+    /// [`Handle::download`](chatty_core::Handle::download), or
+    /// [`download_via`](chatty_core::Handle::download_via) with an address.
+    Download(
+        Box<File>,
+        Option<Address>,
+        oneshot::Sender<Result<File, SendError>>,
+    ),
+    /// [`Handle::end_sessions`](chatty_core::Handle::end_sessions).
+    EndSessions(String, oneshot::Sender<Result<(), SendError>>),
 }
 
 /// The blocking mirror of [`chatty_core::Handle`]: sends signals and asks queries from plain
@@ -29,7 +38,8 @@ pub(crate) enum Request {
 /// that thread can no longer do.
 ///
 /// Once the bot's run has ended, every call returns [`SendError::Closed`] or
-/// [`QueryError::Closed`] at once.
+/// [`QueryError::Closed`] at once. The other [`SendError`]s are refusals of one signal (or one
+/// download), after which the bot goes on: stop a loop on [`SendError::is_closed`].
 #[derive(Clone)]
 pub struct BlockingHandle {
     requests: async_channel::Sender<Request>,
@@ -76,12 +86,53 @@ impl BlockingHandle {
         park::wait(answer).ok()
     }
 
-    /// Sends a signal and waits until it is handed on; returns its id.
+    /// Sends a signal and waits until it is handed on; returns its id. What the platform
+    /// refuses later comes back as a [`SendFailure`](chatty_core::SendFailure) signal.
+    ///
+    /// # Errors
+    /// A refusal known at once, and then nothing was sent: [`SendError::NoRoute`] (no session
+    /// serves an addressee), [`SendError::Unsupported`] (the addressee cannot receive it),
+    /// [`SendError::Refused`] (the answer limit, or a session that said no at once). After
+    /// these the bot goes on; after [`SendError::Closed`] (the connection is closed or the bot's
+    /// run has ended, [`SendError::is_closed`]) nothing can be sent any more.
+    pub fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
+        self.call(|reply| Request::Send(Box::new(signal), reply))
+            .unwrap_or(Err(SendError::Closed))
+    }
+
+    /// Fetches a file that arrived as a URL ([`Content::Url`](chatty_core::Content::Url))
+    /// through the session that delivered it, with its credentials; returns it holding its
+    /// bytes.
+    ///
+    /// # Errors
+    /// As [`Handle::download`](chatty_core::Handle::download): the file holds its bytes already
+    /// or no session can fetch it ([`SendError::Unsupported`], [`SendError::Refused`]), the
+    /// session's refusal ([`SendError::Refused`]); [`SendError::Closed`] once the bot's run has
+    /// ended.
+    pub fn download(&self, file: &File) -> Result<File, SendError> {
+        self.call(|reply| Request::Download(Box::new(file.clone()), None, reply))
+            .unwrap_or(Err(SendError::Closed))
+    }
+
+    /// Fetches a file through the session serving `via` (a URL learnt elsewhere than from an
+    /// inbound file).
+    ///
+    /// # Errors
+    /// As [`download`](BlockingHandle::download), and [`SendError::NoRoute`] when no session
+    /// serves `via`.
+    pub fn download_via(&self, file: &File, via: &Address) -> Result<File, SendError> {
+        self.call(|reply| Request::Download(Box::new(file.clone()), Some(via.clone()), reply))
+            .unwrap_or(Err(SendError::Closed))
+    }
+
+    /// Asks every session to end; the inbound queue then brings each one's
+    /// `SessionAboutToEnd` (the last chance to send) and `SessionEnded`, and ends.
     ///
     /// # Errors
     /// [`SendError::Closed`] when the connection is closed or the bot's run has ended.
-    pub fn send(&self, signal: Signal) -> Result<SignalId, SendError> {
-        self.call(|reply| Request::Send(Box::new(signal), reply))
+    pub fn end_sessions(&self, reason: impl Into<String>) -> Result<(), SendError> {
+        let reason = reason.into();
+        self.call(|reply| Request::EndSessions(reason, reply))
             .unwrap_or(Err(SendError::Closed))
     }
 

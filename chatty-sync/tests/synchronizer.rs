@@ -9,9 +9,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chatty_core::{
-    AddressKind, Availability, Body, Bot, BotError, BoxBot, DeliveryStatus, Features, History,
-    Layer, LayerExt, MemberStatus, Message, Page, Presence, Query, QueryError, SendError, Signal,
-    Signals, Stack,
+    AddressKind, Availability, Body, Bot, BotError, BoxBot, DeliveryStatus, Features, File,
+    History, Layer, LayerExt, MemberStatus, Message, Page, Presence, Query, QueryError, SendError,
+    Signal, Signals, Stack,
 };
 use chatty_sync::{
     BlockingHandle, ReceiveError, SignalQueue, SyncBot, Synchronizer, SynchronizerError,
@@ -390,10 +390,12 @@ async fn queries_reach_the_outlet_and_calls_after_the_run_fail_fast() {
             handle.say(&addr("xmpp:alice@example.org"), "late"),
             handle.members(&addr("xmpp:room@muc.example.org")),
             handle.query(Query::DeliveryStatus { id: "x".into() }),
+            handle.download(&File::url("f", None, "https://example.org/f")),
+            handle.end_sessions("late"),
         );
         (results, start.elapsed())
     });
-    let ((closed, send, say, members, query), elapsed) = timeout(GUARD, late)
+    let ((closed, send, say, members, query, download, end), elapsed) = timeout(GUARD, late)
         .await
         .expect("a late call hangs")
         .unwrap();
@@ -402,8 +404,75 @@ async fn queries_reach_the_outlet_and_calls_after_the_run_fail_fast() {
     assert_eq!(say, Err(SendError::Closed));
     assert_eq!(members, Err(QueryError::Closed));
     assert_eq!(query, Err(QueryError::Closed));
+    assert_eq!(download, Err(SendError::Closed));
+    assert_eq!(end, Err(SendError::Closed));
     assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
     assert!(outlet.sent().is_empty());
+}
+
+/// What the bot of [`downloads_refusals_and_end_requests_reach_the_outlet`] got back.
+#[derive(Debug)]
+struct Calls {
+    download: Result<File, SendError>,
+    via: Result<File, SendError>,
+    via_nobody: Result<File, SendError>,
+    refused: Result<chatty_core::SignalId, SendError>,
+    after: Result<chatty_core::SignalId, SendError>,
+    end: Result<(), SendError>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn downloads_refusals_and_end_requests_reach_the_outlet() {
+    let calls = Arc::new(Mutex::new(None));
+    let file = File::url("f.pdf", None, "https://example.org/f.pdf");
+    let bot = {
+        let (calls, file) = (calls.clone(), file.clone());
+        sync_fn(move |_signal, handle| {
+            let nobody = addr("xmpp:nobody@example.org");
+            *calls.lock().unwrap() = Some(Calls {
+                download: handle.download(&file),
+                via: handle.download_via(&file, &addr("xmpp:bob@example.org")),
+                via_nobody: handle.download_via(&file, &nobody),
+                refused: handle.say(&nobody, "hello?"),
+                // A refusal is about one signal: the bot goes on.
+                after: handle.say(&addr("xmpp:alice@example.org"), "still here"),
+                end: handle.end_sessions("done"),
+            });
+            Ok(())
+        })
+    };
+    let (outlet, result) = run_on(bot.synchronized(), &[message_from_alice("go")]).await;
+    result.unwrap();
+
+    let c = calls.lock().unwrap().take().expect("the bot did not call");
+    assert_eq!(c.download, Ok(fetched(&file)));
+    assert_eq!(c.via, Ok(fetched(&file)));
+    let nobody = addr("xmpp:nobody@example.org");
+    assert_eq!(
+        c.via_nobody,
+        Err(SendError::NoRoute {
+            address: nobody.clone()
+        })
+    );
+    let refused = c.refused.unwrap_err();
+    assert!(!refused.is_closed());
+    assert_eq!(refused, SendError::NoRoute { address: nobody });
+    assert_eq!(
+        outlet.downloads(),
+        vec![
+            (file.clone(), None),
+            (file, Some(addr("xmpp:bob@example.org")))
+        ]
+    );
+    assert_eq!(c.end, Ok(()));
+    let sent = outlet.sent();
+    assert_eq!(sent.len(), 2, "the refused signal was not sent: {sent:?}");
+    assert_eq!(sent[0].id(), &c.after.unwrap());
+    assert_eq!(text(&sent[0]), "still here");
+    match &sent[1].body {
+        Body::InitiateSessionEnd(end) => assert_eq!(end.reason.as_deref(), Some("done")),
+        other => panic!("expected an end request, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,17 +19,17 @@ use crate::sync_bot::SyncBot;
 /// The synchronous bot runs on a dedicated, named `std::thread`, so its blocking code never
 /// stalls the async runtime. The future [`Bot::run`] returns does the async work: it pushes the
 /// inbound stream into the bot's [`SignalQueue`](crate::SignalQueue) and carries out the bot's
-/// sends and queries (through its [`BlockingHandle`](crate::BlockingHandle)) on the real
-/// [`Handle`], answering each thread as it is done. It needs no particular async runtime. It is
-/// built on [`channel`](crate::channel): the same queue, handle and [`QueueBot`](crate::QueueBot)
-/// a program that is not async uses.
+/// sends, downloads and queries (through its [`BlockingHandle`](crate::BlockingHandle)) on the
+/// real [`Handle`], answering each thread as it is done. It needs no particular async runtime.
+/// It is built on [`channel`](crate::channel): the same queue, handle and
+/// [`QueueBot`](crate::QueueBot) a program that is not async uses.
 ///
 /// # The synchronizer's rule
 /// - **Inbound**: signals reach the synchronous bot one at a time, in the order the inbound
 ///   stream yields them. At most [`capacity`](Synchronizer::capacity) wait in the queue; beyond
 ///   that the synchronizer stops reading the inbound stream until the bot has taken some
 ///   (backpressure: nothing is lost, memory does not grow).
-/// - **Outbound**: sends and queries from any number of threads, through clones of the
+/// - **Outbound**: sends, downloads and queries from any number of threads, through clones of the
 ///   `BlockingHandle`, are carried out in the order each thread made them, and none is lost.
 ///   Different threads' requests are carried out concurrently.
 ///

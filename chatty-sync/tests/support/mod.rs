@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chatty_core::reexports::async_channel;
 use chatty_core::{
-    Address, AddressKind, Answer, Availability, Bot, BotError, DeliveryStatus, Features, Handle,
-    History, Inbound, Layer, MemberStatus, Outlet, Presence, Query, QueryError, SendError, Signal,
-    SignalId, Signals,
+    Address, AddressKind, Answer, Availability, Bot, BotError, DeliveryStatus, Features, File,
+    Handle, History, Inbound, Layer, MemberStatus, Outlet, Presence, Query, QueryError, SendError,
+    Signal, SignalId, Signals,
 };
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -43,14 +43,20 @@ pub fn source(capacity: Option<usize>) -> (async_channel::Sender<Signal>, Inboun
     (tx, rx.boxed())
 }
 
+/// A download asked of the [`RecordingOutlet`]: the file, and the address it was asked via.
+pub type Download = (File, Option<Address>);
+
 /// An outlet that records what it is sent and answers queries with canned answers:
-/// - an address whose id starts with `nobody` has no route;
+/// - an address whose id starts with `nobody` has no route (a query's error, or a send's
+///   `SendError::NoRoute`, and nothing is sent);
 /// - an address whose id starts with `odd` gets an answer of the wrong kind;
 /// - everything else gets the answers `expected_answer` describes.
 #[derive(Clone, Default)]
 pub struct RecordingOutlet {
     pub sent: Arc<Mutex<Vec<Signal>>>,
     pub queries: Arc<Mutex<Vec<Query>>>,
+    /// Every download asked: the file, and the address it was asked via.
+    pub downloads: Arc<Mutex<Vec<Download>>>,
     /// When set, sends fail with `Closed`.
     pub closed: Arc<AtomicBool>,
 }
@@ -71,6 +77,15 @@ impl RecordingOutlet {
     pub fn queries(&self) -> Vec<Query> {
         self.queries.lock().unwrap().clone()
     }
+
+    pub fn downloads(&self) -> Vec<Download> {
+        self.downloads.lock().unwrap().clone()
+    }
+}
+
+/// The file the test outlet fetches for `file`: its name as its bytes.
+pub fn fetched(file: &File) -> File {
+    File::bytes(file.name.clone(), None, file.name.clone().into_bytes())
 }
 
 /// The canned answer for `query`.
@@ -129,6 +144,16 @@ impl Outlet for RecordingOutlet {
             if self.closed.load(Ordering::SeqCst) {
                 return Err(SendError::Closed);
             }
+            if let Some(nobody) = signal
+                .meta
+                .addressees
+                .iter()
+                .find(|a| a.id().starts_with("nobody"))
+            {
+                return Err(SendError::NoRoute {
+                    address: nobody.clone(),
+                });
+            }
             let id = signal.meta.id.clone();
             self.sent.lock().unwrap().push(signal);
             Ok(id)
@@ -139,6 +164,21 @@ impl Outlet for RecordingOutlet {
         Box::pin(async move {
             self.queries.lock().unwrap().push(query.clone());
             expected_answer(&query)
+        })
+    }
+
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(SendError::Closed);
+            }
+            if let Some(nobody) = via.as_ref().filter(|a| a.id().starts_with("nobody")) {
+                return Err(SendError::NoRoute {
+                    address: nobody.clone(),
+                });
+            }
+            self.downloads.lock().unwrap().push((file.clone(), via));
+            Ok(fetched(&file))
         })
     }
 }
@@ -196,6 +236,15 @@ impl Outlet for CountingOutlet {
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
         Box::pin(self.inner.query(query))
+    }
+
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {
+        Box::pin(async move {
+            match via {
+                Some(via) => self.inner.download_via(&file, &via).await,
+                None => self.inner.download(&file).await,
+            }
+        })
     }
 }
 
