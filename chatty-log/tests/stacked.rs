@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chatty_core::reexports::futures::StreamExt;
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message, Page};
+use chatty_core::{
+    Address, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message, Page, Signal,
+};
 use chatty_direct::Harness;
 use chatty_log::{Direction, LogStore, LoggerLayer, SqliteStore};
 use chatty_sync::{BlockingHandle, SignalQueue, SyncBot, SynchronizerLayer};
 
-/// A blocking bot: echoes, and answers "history" with what the log holds for the asker.
+/// A blocking bot: echoes, answers "history" with what the log holds for the asker, and
+/// "elsewhere" by trying a Slack address no session serves and saying what the send said.
 struct SyncEcho;
 
 impl SyncBot for SyncEcho {
@@ -23,6 +26,12 @@ impl SyncBot for SyncEcho {
             let text = if m.text == "history" {
                 let history = handle.received_from(origin, Page::first(10))?;
                 format!("{} received from you", history.signals.len())
+            } else if m.text == "elsewhere" {
+                let nowhere: Address = "slack:U0NOWHERE".parse()?;
+                match handle.send(Signal::new(Message::text("hello?")).to(nowhere)) {
+                    Ok(id) => format!("sent {id}"),
+                    Err(e) => format!("not sent: {e}"),
+                }
             } else {
                 format!("echo: {}", m.text)
             };
@@ -103,4 +112,32 @@ async fn logger_over_synchronizer_with_a_decorator_inside() {
         .wrap(LoggerLayer::new(store.clone()));
     converse(bot, &store).await;
     assert!(counts.inbound.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_the_router_refuses_is_not_in_the_log() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    let bot = SyncEcho
+        .wrap(SynchronizerLayer::new())
+        .wrap(LoggerLayer::new(store.clone()));
+    let harness = Harness::start(bot).await;
+    harness.say("elsewhere").await;
+    let answer = harness.expect_message().await.1.text;
+    assert!(
+        answer.starts_with("not sent: no session serves slack:U0NOWHERE"),
+        "{answer}"
+    );
+    let tester = harness.tester().address().clone();
+    harness.stop().await.unwrap();
+    let nowhere: Address = "slack:U0NOWHERE".parse().unwrap();
+    let tried = store
+        .history(Direction::Out, &nowhere, &Page::first(10))
+        .await
+        .unwrap();
+    assert!(tried.signals.is_empty(), "{:?}", tried.signals);
+    let answered = store
+        .history(Direction::Out, &tester, &Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(answered.signals.len(), 1, "the answer is");
 }

@@ -1,7 +1,7 @@
 //! The Logger's side of the bot's handle: records what goes out, answers what it can.
 
 use chatty_core::{
-    Answer, DeliveryStatus, FailureKind, Handle, Outlet, Query, QueryError, SendError, Signal,
+    Address, Answer, DeliveryStatus, File, Handle, Outlet, Query, QueryError, SendError, Signal,
     SignalId, now,
 };
 use futures::future::BoxFuture;
@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use super::recorder::Recorder;
 use crate::store::Direction;
 
-/// Records each outbound signal, then hands it to the inner handle.
+/// Hands each outbound signal to the inner handle and records it once it went (a refused send
+/// is not recorded); answers history and delivery-status queries from the log.
 #[derive(Debug)]
 pub(super) struct LoggingOutlet {
     pub(super) inner: Handle,
@@ -22,18 +23,24 @@ impl Outlet for LoggingOutlet {
             // The router sets `sent` after the outlet; set it here so that what is recorded is
             // what goes out.
             signal.meta.sent.get_or_insert_with(now);
-            self.recorder.record(Direction::Out, &signal).await;
-            let id = signal.meta.id.clone();
-            let result = self.inner.send(signal).await;
-            let status = match &result {
-                Ok(_) => DeliveryStatus::Sent,
-                Err(e) => DeliveryStatus::Failed {
-                    kind: FailureKind::Other,
-                    message: format!("not sent: {e}"),
-                },
-            };
-            self.recorder.set_status(&id, &status).await;
-            result
+            let record = signal.clone();
+            let id = self.inner.send(signal).await?;
+            // Only what was handed on is recorded: a refused send (an `Err`) sent nothing, and
+            // the bot holds the error already (see the crate documentation).
+            self.recorder.record(Direction::Out, &record).await;
+            self.recorder.set_status(&id, &DeliveryStatus::Sent).await;
+            Ok(id)
+        })
+    }
+
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {
+        // A download is a call, not a signal: nothing to record (a `DownloadFile` signal is
+        // recorded as it goes out, and the file answering it as it comes in).
+        Box::pin(async move {
+            match via {
+                Some(via) => self.inner.download_via(&file, &via).await,
+                None => self.inner.download(&file).await,
+            }
         })
     }
 
@@ -57,7 +64,7 @@ impl LoggingOutlet {
     async fn history(
         &self,
         direction: Direction,
-        address: &chatty_core::Address,
+        address: &Address,
         page: &chatty_core::Page,
     ) -> Result<Answer, QueryError> {
         self.recorder
@@ -86,22 +93,14 @@ impl LoggingOutlet {
             }
         };
         match (inner, logged) {
-            (Ok(Answer::DeliveryStatus(told)), Some(seen)) => {
-                if told.rank() >= seen.rank() {
-                    if told.rank() > seen.rank() {
-                        // Keep what was learnt, so that it survives a restart.
-                        self.recorder.set_status(&id, &told).await;
-                    }
-                    Ok(Answer::DeliveryStatus(told))
-                } else {
-                    Ok(Answer::DeliveryStatus(seen))
+            (Ok(Answer::DeliveryStatus(told)), logged) => {
+                let mut status = logged.unwrap_or(DeliveryStatus::Unknown);
+                let before = status.rank();
+                if status.advance(told) && status.rank() > before {
+                    // Keep what was learnt, so that it survives a restart.
+                    self.recorder.set_status(&id, &status).await;
                 }
-            }
-            (Ok(Answer::DeliveryStatus(told)), None) => {
-                if told.rank() > DeliveryStatus::Unknown.rank() {
-                    self.recorder.set_status(&id, &told).await;
-                }
-                Ok(Answer::DeliveryStatus(told))
+                Ok(Answer::DeliveryStatus(status))
             }
             // Anything else from the inner handle (not supported, no route, an error, an odd
             // answer): the log's record where there is one.

@@ -68,7 +68,7 @@ impl Recorder {
 }
 
 /// What an inbound signal says about signals the bot sent: a send failure or an unsupported
-/// signal marks them failed.
+/// signal (a session that could not carry it after all) marks them failed.
 pub(super) fn delivery_updates(signal: &Signal) -> Vec<(SignalId, DeliveryStatus)> {
     match &signal.body {
         Body::SendFailure(failure) => vec![(
@@ -83,7 +83,7 @@ pub(super) fn delivery_updates(signal: &Signal) -> Vec<(SignalId, DeliveryStatus
                 kind: FailureKind::Other,
                 message: format!("not supported: {}", unsupported.reason),
             };
-            let mut ids = vec![unsupported.signal.meta.id.clone()];
+            let mut ids = vec![unsupported.refused.clone()];
             if let Some(id) = &signal.meta.response_to
                 && !ids.contains(id)
             {
@@ -121,7 +121,7 @@ mod tests {
 
         let sent = Signal::message("x");
         let back = Signal::new(Unsupported {
-            signal: Box::new(sent.clone()),
+            refused: sent.meta.id.clone(),
             reason: "no messages".into(),
         })
         .in_response_to(sent.meta.id.clone());

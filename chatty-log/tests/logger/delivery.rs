@@ -60,11 +60,10 @@ async fn a_send_failure_naming_it_marks_it_failed() {
 async fn an_unsupported_signal_marks_it_failed() {
     let mut h = harness().await;
     let id = send(&h).await;
-    let gone = h.outlet.sent().pop().unwrap();
     let back = Signal::internal(
         None,
         Unsupported {
-            signal: Box::new(gone),
+            refused: id.clone(),
             reason: "no messages here".into(),
         },
     )

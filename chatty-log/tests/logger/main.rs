@@ -7,6 +7,7 @@ mod delivery;
 mod errors;
 mod failing_store;
 mod history;
+mod refusals;
 mod restart;
 mod signals;
 mod stacking;

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use chatty_core::{
-    Availability, Body, ConnectionError, ConnectionErrorKind, DownloadFile, FailureKind, File,
-    Media, Message, Page, SendFailure, SessionEnd, SessionStarted, Signal, SignalKind, Status,
-    StatusChange, SystemError, TypingState, Unsupported, UserDefined,
+    Body, ConnectionError, ConnectionErrorKind, DownloadFile, FailureKind, File, Media, Message,
+    Page, SendFailure, SessionEnd, SessionStarted, Signal, SignalKind, Status, StatusChange,
+    SystemError, TypingState, Unsupported, UserDefined,
 };
 use chatty_log::{Direction, LogStore, LoggerLayer, SqliteStore};
 use time::macros::datetime;
@@ -75,12 +75,7 @@ fn every_body() -> Vec<Body> {
         }
         .into(),
         Unsupported {
-            signal: Box::new(
-                Signal::new(StatusChange::new(Status::Presence {
-                    availability: Availability::Busy,
-                }))
-                .to(addr("mailto:bob@example.org")),
-            ),
+            refused: "presence-1".into(),
             reason: "email has no presence".into(),
         }
         .into(),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chatty_core::reexports::async_channel;
 use chatty_core::{
-    Address, Answer, Body, Bot, BotError, DeliveryStatus, Handle, Inbound, Layer, Outlet, Query,
-    QueryError, SendError, Signal, SignalId,
+    Address, Answer, Body, Bot, BotError, DeliveryStatus, File, Handle, Inbound, Layer, Outlet,
+    Query, QueryError, SendError, Signal, SignalId,
 };
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
@@ -15,12 +15,17 @@ use futures::future::BoxFuture;
 /// How long a test waits for anything before it fails.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 
+/// A download asked of the test outlet: the file, and the address it was asked via.
+pub(crate) type Download = (File, Option<Address>);
+
 /// The inner handle of a test: stores what it was sent and answers queries as told.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordingOutlet {
     sent: Arc<Mutex<Vec<Signal>>>,
     queries: Arc<Mutex<Vec<Query>>>,
     delivery: Arc<Mutex<Option<DeliveryStatus>>>,
+    refusal: Arc<Mutex<Option<SendError>>>,
+    downloads: Arc<Mutex<Vec<Download>>>,
 }
 
 impl RecordingOutlet {
@@ -38,6 +43,17 @@ impl RecordingOutlet {
         self.queries.lock().unwrap().clone()
     }
 
+    /// From now on, refuse every send with `error` (`None`: send again), as the router refuses
+    /// a signal it knows it cannot send.
+    pub(crate) fn refuse(&self, error: Option<SendError>) {
+        *self.refusal.lock().unwrap() = error;
+    }
+
+    /// Every download asked of it so far, with the address it was asked via.
+    pub(crate) fn downloads(&self) -> Vec<Download> {
+        self.downloads.lock().unwrap().clone()
+    }
+
     /// From now on, answer delivery-status queries with `status` (`None`: not supported).
     pub(crate) fn answer_delivery(&self, status: Option<DeliveryStatus>) {
         *self.delivery.lock().unwrap() = status;
@@ -46,9 +62,19 @@ impl RecordingOutlet {
 
 impl Outlet for RecordingOutlet {
     fn send(&self, signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>> {
+        if let Some(error) = self.refusal.lock().unwrap().clone() {
+            return Box::pin(async move { Err(error) });
+        }
         let id = signal.meta.id.clone();
         self.sent.lock().unwrap().push(signal);
         Box::pin(async move { Ok(id) })
+    }
+
+    /// Fetches every file as the bytes of its name.
+    fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {
+        self.downloads.lock().unwrap().push((file.clone(), via));
+        let fetched = File::bytes(file.name.clone(), None, file.name.clone().into_bytes());
+        Box::pin(async move { Ok(fetched) })
     }
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
