@@ -603,4 +603,9 @@ async fn in_process_calls_are_web_api_calls() {
         "ratelimited"
     );
     assert_eq!(slack.call_count("chat.postMessage"), 1);
+    // api.test needs no token, in process as over HTTP.
+    assert_eq!(
+        slack.call("xoxp-wrong", "api.test", json!({"foo": "bar"})),
+        json!({"ok": true, "args": {"foo": "bar"}})
+    );
 }
