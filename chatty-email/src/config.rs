@@ -6,6 +6,10 @@ use std::time::Duration;
 use chatty_core::{Revealed, Secret, SecretError};
 use serde::Deserialize;
 
+/// The platform name: the scheme of the session's addresses (`mailto:alice@example.org`), and
+/// the default session name.
+pub const PLATFORM: &str = "mailto";
+
 /// How a connection (SMTP, IMAP or POP3) is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -242,7 +246,7 @@ fn default_poll_ms() -> u64 {
 }
 
 fn default_name() -> String {
-    crate::PLATFORM.to_owned()
+    PLATFORM.to_owned()
 }
 
 fn default_connect_timeout_ms() -> u64 {
@@ -429,6 +433,28 @@ impl EmailConfig {
     pub(crate) fn load_password(&self) -> Result<Revealed, ConfigError> {
         Ok(self.password.reveal()?)
     }
+}
+
+/// A config whose servers are never reached (port 9, discard), for unit tests.
+#[cfg(test)]
+pub(crate) fn offline() -> EmailConfig {
+    EmailConfig::new(
+        "bot@example.org",
+        "secret",
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: Some(9),
+            tls: TlsMode::Plaintext,
+            auth: false,
+        },
+        InboundConfig::Pop3(Pop3Config {
+            host: "127.0.0.1".into(),
+            port: Some(9),
+            tls: TlsMode::Plaintext,
+            poll_interval_ms: 1000,
+            delete: false,
+        }),
+    )
 }
 
 #[cfg(test)]

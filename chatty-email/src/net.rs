@@ -9,28 +9,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chatty_core::ConnectionErrorKind;
+use chatty_core::driver::Failure;
 use rustls::RootCertStore;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-
-/// A failed connection attempt: what kind, and the cause in words (never a secret).
-#[derive(Debug, Clone)]
-pub(crate) struct ConnectFailure {
-    pub(crate) kind: ConnectionErrorKind,
-    pub(crate) cause: String,
-}
-
-impl ConnectFailure {
-    pub(crate) fn new(kind: ConnectionErrorKind, cause: impl Into<String>) -> Self {
-        ConnectFailure {
-            kind,
-            cause: cause.into(),
-        }
-    }
-}
 
 /// A TLS connector trusting the system roots and `SSL_CERT_FILE`, with ring as the provider.
 pub(crate) fn tls_connector() -> Result<TlsConnector, String> {
@@ -110,21 +95,17 @@ impl AsyncWrite for Stream {
 }
 
 /// Opens a TCP connection to `host:port` within `timeout`.
-pub(crate) async fn tcp(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> Result<TcpStream, ConnectFailure> {
+pub(crate) async fn tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> {
     match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);
             Ok(stream)
         }
-        Ok(Err(e)) => Err(ConnectFailure::new(
+        Ok(Err(e)) => Err(Failure::new(
             ConnectionErrorKind::Unreachable,
             format!("cannot connect to {host}:{port}: {e}"),
         )),
-        Err(_) => Err(ConnectFailure::new(
+        Err(_) => Err(Failure::new(
             ConnectionErrorKind::Unreachable,
             format!("no connection to {host}:{port} within {timeout:?}"),
         )),
@@ -137,20 +118,20 @@ pub(crate) async fn tls(
     host: &str,
     tcp: TcpStream,
     timeout: Duration,
-) -> Result<Stream, ConnectFailure> {
+) -> Result<Stream, Failure> {
     let name = ServerName::try_from(host.to_owned()).map_err(|e| {
-        ConnectFailure::new(
+        Failure::new(
             ConnectionErrorKind::Tls,
             format!("`{host}` is not a server name for TLS: {e}"),
         )
     })?;
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(Ok(stream)) => Ok(Stream::Tls(Box::new(stream))),
-        Ok(Err(e)) => Err(ConnectFailure::new(
+        Ok(Err(e)) => Err(Failure::new(
             ConnectionErrorKind::Tls,
             format!("the TLS handshake with {host} failed: {e}"),
         )),
-        Err(_) => Err(ConnectFailure::new(
+        Err(_) => Err(Failure::new(
             ConnectionErrorKind::Tls,
             format!("the TLS handshake with {host} did not finish within {timeout:?}"),
         )),

@@ -138,7 +138,7 @@ fn header_in(text: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::super::{Inbound, Mapper};
-    use crate::PLATFORM;
+    use crate::config::PLATFORM;
     use chatty_core::Address;
 
     fn mapper(own: &str) -> Mapper {

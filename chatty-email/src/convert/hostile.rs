@@ -11,7 +11,7 @@ use proptest::sample::Index;
 use super::dsn::tests::POSTFIX_DSN;
 use super::tests::CLIENT_MAIL;
 use super::{Inbound, Mapper, Threads};
-use crate::PLATFORM;
+use crate::config::PLATFORM;
 
 fn mapper() -> Mapper {
     Mapper::new(PLATFORM, "bot@example.org").unwrap()

@@ -13,7 +13,7 @@ use chatty_core::{
 };
 use mail_parser::MessageParser;
 
-use crate::PLATFORM;
+use crate::config::PLATFORM;
 use crate::config::is_mail_address;
 
 mod automatic;

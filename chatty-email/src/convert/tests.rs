@@ -8,7 +8,7 @@ use chatty_core::{
 
 use super::ids::wire_id;
 use super::{Inbound, Mapper, Threads};
-use crate::PLATFORM;
+use crate::config::PLATFORM;
 use chatty_core::reexports::serde_json::json;
 
 fn mapper(own: &str) -> Mapper {

@@ -1,0 +1,396 @@
+//! The serve loop: new mail read from the inbound server (IMAP IDLE or polling, POP3 polling),
+//! each mail mapped to what the bot gets and pushed, the read cursor kept and saved, until the
+//! session is to stop (then the state is saved and the connection closed politely) or the
+//! connection is lost.
+
+use std::collections::BTreeSet;
+
+use chatty_core::driver::{Deliveries, Failure, Link, lock};
+use chatty_core::{ConnectionErrorKind, DeliveryStatus, FailureKind, SendFailure, Signal};
+
+use crate::config::{ImapConfig, InboundConfig, Pop3Config};
+use crate::connect::{self, Client, Connection, pop3_failure};
+use crate::convert::{Inbound, system_error};
+use crate::imap::{self, Caps, Imap};
+use crate::net::Stream;
+use crate::pop3::{Pop3, Pop3Error};
+use crate::state::Shared;
+use crate::store::FolderState;
+
+/// How many mails one FETCH asks for.
+const FETCH_CHUNK: usize = 200;
+
+/// Serves `connection` until the session is to stop (`Ok`) or the connection is lost; the
+/// read cursor is saved either way.
+pub(crate) async fn serve(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: Connection,
+    link: &Link,
+) -> Result<(), Failure> {
+    let context = Context {
+        shared,
+        deliveries,
+        link,
+    };
+    let result = match (&shared.config.inbound, connection.0) {
+        (InboundConfig::Imap(config), Client::Imap(session)) => {
+            read_imap(config, &context, *session).await
+        }
+        (InboundConfig::Pop3(config), Client::Pop3(client)) => {
+            poll_pop3(config, &context, client).await
+        }
+        _ => Err(Failure::new(
+            ConnectionErrorKind::Protocol,
+            "a connection of another protocol than the configured one",
+        )
+        .permanent()),
+    };
+    let saved = shared.store.lock().await.save();
+    if let Err(e) = saved {
+        let _ = context.system_error(e).await;
+    }
+    result
+}
+
+/// What the read loops deliver mail with.
+struct Context<'a> {
+    shared: &'a Shared,
+    deliveries: &'a Deliveries,
+    link: &'a Link,
+}
+
+impl Context<'_> {
+    /// Pushes a signal; `false` once the bot has stopped listening.
+    async fn push(&self, signal: Signal) -> bool {
+        self.link.push(signal).await.is_ok()
+    }
+
+    /// Pushes a system error about something other than one mail (state file, folder).
+    async fn system_error(&self, message: impl Into<String>) -> bool {
+        let mut signal = system_error(message);
+        signal.meta.origin = self.link.own().cloned();
+        self.push(signal).await
+    }
+
+    /// Turns one raw mail into what the bot gets (a signal, a send failure for a bounce, or a
+    /// system error naming `place`) and pushes it. `false` once the bot has stopped listening.
+    async fn deliver(&self, raw: &[u8], place: &str) -> bool {
+        let (inbound, thread) = self.shared.mapper.inbound(raw);
+        if let Some((id, thread)) = thread {
+            lock(&self.shared.threads).remember(id, thread);
+        }
+        let signal = match inbound {
+            Inbound::Signal(signal) => *signal,
+            Inbound::Report(report, meta) => {
+                let status = if report.failed {
+                    DeliveryStatus::Failed {
+                        kind: FailureKind::Bounced,
+                        message: report.message.clone(),
+                    }
+                } else {
+                    DeliveryStatus::Delivered
+                };
+                self.deliveries.advance(&report.original, status);
+                if !report.failed {
+                    return true;
+                }
+                let mut meta = *meta;
+                meta.response_to = Some(report.original.clone());
+                Signal {
+                    meta,
+                    body: SendFailure {
+                        failed: report.original,
+                        kind: FailureKind::Bounced,
+                        code: report.status,
+                        message: report.message,
+                    }
+                    .into(),
+                }
+            }
+            Inbound::Malformed(reason) => {
+                let mut signal = system_error(format!("{place}: {reason}"));
+                signal.meta.origin = self.link.own().cloned();
+                signal
+            }
+        };
+        self.push(signal).await
+    }
+
+    /// Records (and saves, if it changed) that `folder` was read up to `last`; `false` once the
+    /// bot has stopped listening.
+    async fn record(&self, folder: &str, validity: u32, last: u32) -> bool {
+        let mut store = self.shared.store.lock().await;
+        let state = FolderState {
+            uid_validity: validity,
+            last_uid: last,
+        };
+        if store.get().imap.get(folder) != Some(&state) {
+            store.update(|s| {
+                s.imap.insert(folder.to_owned(), state);
+            });
+        }
+        let saved = store.save();
+        drop(store);
+        match saved {
+            Ok(()) => true,
+            Err(e) => self.system_error(e).await,
+        }
+    }
+}
+
+/// Logs out (the polite close); the loop is done.
+async fn close(mut session: Imap) -> Result<(), Failure> {
+    let _ = session.logout().await;
+    Ok(())
+}
+
+/// Reads the folder: the mail after the last UID handed to the bot (the first time, the unseen
+/// mail), then waits in IDLE or polls, until the session is to stop.
+async fn read_imap(
+    config: &ImapConfig,
+    context: &Context<'_>,
+    mut session: Imap,
+) -> Result<(), Failure> {
+    let link = context.link;
+    let caps = Caps::of(&mut session, config).await?;
+    let folder = imap::select(&mut session, &config.folder).await?;
+    let validity = folder.validity;
+    let known = context
+        .shared
+        .store
+        .lock()
+        .await
+        .get()
+        .imap
+        .get(&config.folder)
+        .copied();
+    let mut last = match known {
+        Some(state) if state.uid_validity == validity => Some(state.last_uid),
+        Some(state) => {
+            let message = format!(
+                "the folder {:?} has a new UIDVALIDITY ({} instead of {}): its UIDs were reset, so its unseen mail is read again",
+                config.folder, validity, state.uid_validity
+            );
+            if !context.system_error(message).await {
+                return close(session).await;
+            }
+            None
+        }
+        None => None,
+    };
+    let mut next_hint = folder.uid_next;
+    loop {
+        let uids = imap::new_uids(&mut session, last).await?;
+        if last.is_none() {
+            // Everything below the first unseen mail, and seen mail after it, is old.
+            let floor = next_hint.saturating_sub(1);
+            let start = uids.first().map_or(floor, |first| first.saturating_sub(1));
+            last = Some(start.min(floor));
+        }
+        for chunk in uids.chunks(FETCH_CHUNK) {
+            let Some(handled_up_to) =
+                fetch_chunk(config, context, &mut session, chunk, validity, &caps).await?
+            else {
+                return close(session).await;
+            };
+            let up_to = last.unwrap_or(0).max(handled_up_to);
+            last = Some(up_to);
+            if !context.record(&config.folder, validity, up_to).await || link.is_stopping() {
+                return close(session).await;
+            }
+        }
+        if let Some(last) = last {
+            next_hint = next_hint.max(last.saturating_add(1));
+            if !context.record(&config.folder, validity, last).await {
+                return close(session).await;
+            }
+        }
+        // New mail announced during the commands above (EXISTS): look again before waiting.
+        if imap::announced(&mut session) && !link.is_stopping() {
+            continue;
+        }
+        if link.is_stopping() {
+            return close(session).await;
+        }
+        let poll = context.shared.config.inbound.poll_interval();
+        if caps.idle {
+            let (back, stopping) = imap::idle(session, poll, link).await?;
+            session = back;
+            if stopping {
+                return close(session).await;
+            }
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = link.stopping() => return close(session).await,
+            }
+        }
+    }
+}
+
+/// Fetches the mails `uids`, hands them to the bot and marks them handled; the highest UID
+/// handed over, or `None` once the bot has stopped listening.
+async fn fetch_chunk(
+    config: &ImapConfig,
+    context: &Context<'_>,
+    session: &mut Imap,
+    uids: &[u32],
+    validity: u32,
+    caps: &Caps,
+) -> Result<Option<u32>, Failure> {
+    let mut highest = 0;
+    for fetch in imap::fetch(session, uids).await? {
+        let Some(uid) = fetch.uid else {
+            continue;
+        };
+        let raw = fetch.body().unwrap_or_default();
+        let place = format!(
+            "mail UID {uid} (UIDVALIDITY {validity}) in {:?}",
+            config.folder
+        );
+        if !context.deliver(raw, &place).await {
+            return Ok(None);
+        }
+        highest = highest.max(uid);
+    }
+    if highest == 0 {
+        // Nothing came back (expunged meanwhile): the UIDs asked for are done.
+        return Ok(uids.last().copied());
+    }
+    let done: Vec<u32> = uids.iter().copied().filter(|u| *u <= highest).collect();
+    imap::mark_handled(config, session, &imap::uid_set(&done), caps).await?;
+    Ok(Some(highest))
+}
+
+/// Polls the maildrop: one connection per poll (a POP3 server locks the maildrop while a
+/// client is connected), the first one `client`, until the session is to stop.
+async fn poll_pop3(
+    config: &Pop3Config,
+    context: &Context<'_>,
+    mut client: Pop3<Stream>,
+) -> Result<(), Failure> {
+    let link = context.link;
+    loop {
+        let polled = poll(config, context, &mut client)
+            .await
+            .map_err(|e| pop3_failure(ConnectionErrorKind::Protocol, &e, "POP3"))?;
+        if !polled {
+            return Ok(());
+        }
+        let saved = context.shared.store.lock().await.save();
+        if let Err(e) = saved
+            && !context.system_error(e).await
+        {
+            return Ok(());
+        }
+        if link.is_stopping() {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(context.shared.config.inbound.poll_interval()) => {}
+            () = link.stopping() => return Ok(()),
+        }
+        client = connect::pop3(config, context.shared).await?;
+    }
+}
+
+/// One poll: hands the unseen messages to the bot, deletes them if configured, quits.
+/// `Ok(false)` once the bot has stopped listening.
+async fn poll(
+    config: &Pop3Config,
+    context: &Context<'_>,
+    client: &mut Pop3<Stream>,
+) -> Result<bool, Pop3Error> {
+    let listing = client.uidl().await?;
+    let mut store = context.shared.store.lock().await;
+    // Forget UIDLs no longer on the server (deleted, or expired): the set stays small.
+    let present: BTreeSet<&str> = listing.iter().map(|(_, uid)| uid.as_str()).collect();
+    if store
+        .get()
+        .pop3_seen
+        .iter()
+        .any(|u| !present.contains(u.as_str()))
+    {
+        store.update(|s| s.pop3_seen.retain(|u| present.contains(u.as_str())));
+    }
+    for (number, uid) in &listing {
+        if store.get().pop3_seen.contains(uid) {
+            continue;
+        }
+        if context.link.is_stopping() {
+            break;
+        }
+        let raw = client.retr(*number).await?;
+        let place = format!("POP3 message {number} (UIDL {uid})");
+        if !context.deliver(&raw, &place).await {
+            return Ok(false);
+        }
+        store.update(|s| {
+            s.pop3_seen.insert(uid.clone());
+        });
+        if config.delete {
+            client.dele(*number).await?;
+        }
+    }
+    drop(store);
+    client.quit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chatty_core::reexports::async_channel;
+    use chatty_core::{Body, InboundSink};
+
+    use super::*;
+
+    fn good(n: u32) -> Vec<u8> {
+        format!(
+            "From: alice@example.org\r\nTo: bot@example.org\r\nMessage-ID: <good-{n}@example.org>\r\n\r\ngood {n}\r\n"
+        )
+        .into_bytes()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 128,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// A mail of any bytes between two good ones: the good ones arrive, in order, and the
+        /// bad one is one signal (a message, a send failure or a system error naming where it
+        /// was) or, for a delivery report of success, nothing.
+        #[test]
+        fn a_bad_mail_between_two_good_ones_loses_neither(
+            bad in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let kinds = runtime.block_on(async {
+                let shared = Shared::new(crate::config::offline()).unwrap();
+                let deliveries = Deliveries::default();
+                let (tx, rx) = async_channel::unbounded();
+                let own = Some(shared.mapper.own().clone());
+                let sink = InboundSink::new("mailto", tx);
+                assert!(sink.started(crate::config::PLATFORM, own.clone()).await.is_ok());
+                assert_eq!(rx.recv().await.unwrap().kind(), chatty_core::SignalKind::SessionStarted);
+                let link = Link::detached(sink, own);
+                let context = Context { shared: &shared, deliveries: &deliveries, link: &link };
+                assert!(context.deliver(&good(1), "mail 1").await);
+                assert!(context.deliver(&bad, "mail 2").await);
+                assert!(context.deliver(&good(2), "mail 3").await);
+                let mut got = Vec::new();
+                while let Ok(signal) = rx.try_recv() {
+                    got.push(signal);
+                }
+                got
+            });
+            proptest::prop_assert!((2..=3).contains(&kinds.len()), "{kinds:?}");
+            proptest::prop_assert_eq!(kinds[0].meta.id.as_str(), "good-1@example.org");
+            proptest::prop_assert_eq!(kinds[kinds.len() - 1].meta.id.as_str(), "good-2@example.org");
+            if let Some(Body::SystemError(e)) = kinds.get(1).map(|s| &s.body) && kinds.len() == 3 {
+                proptest::prop_assert!(e.message.starts_with("mail 2: "), "{}", e.message);
+            }
+        }
+    }
+}
