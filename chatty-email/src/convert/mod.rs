@@ -6,15 +6,13 @@
 //! mails around it are unaffected. [`automatic`] recognises and writes the markers of mail a
 //! machine sent (RFC 3834); [`ids`] maps signal ids to `Message-ID`s and back.
 
-use std::collections::{HashMap, VecDeque};
-
+use chatty_core::driver::Recent;
 use chatty_core::{
     Address, AddressKind, FailureKind, Metadata, Refusal, Signal, SignalId, SystemError,
 };
 use mail_parser::MessageParser;
 
-use crate::config::PLATFORM;
-use crate::config::is_mail_address;
+use crate::config::{PLATFORM, is_mail_address};
 
 mod automatic;
 mod dsn;
@@ -52,27 +50,23 @@ pub(crate) struct Thread {
     references: Vec<String>,
 }
 
-/// A bounded memory of threads, by signal id.
-#[derive(Debug, Default)]
-pub(crate) struct Threads {
-    map: HashMap<SignalId, Thread>,
-    order: VecDeque<SignalId>,
+/// The threads of the last [`THREAD_MEMORY`] mails, by signal id.
+#[derive(Debug)]
+pub(crate) struct Threads(Recent<SignalId, Thread>);
+
+impl Default for Threads {
+    fn default() -> Self {
+        Threads(Recent::new(THREAD_MEMORY))
+    }
 }
 
 impl Threads {
     pub(crate) fn remember(&mut self, id: SignalId, thread: Thread) {
-        if self.map.insert(id.clone(), thread).is_none() {
-            self.order.push_back(id);
-            while self.order.len() > THREAD_MEMORY {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                }
-            }
-        }
+        self.0.insert(id, thread);
     }
 
     fn get(&self, id: &SignalId) -> Option<&Thread> {
-        self.map.get(id)
+        self.0.get(id)
     }
 }
 
