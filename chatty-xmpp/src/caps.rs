@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock};
 
+use chatty_core::driver::Recent;
 use chatty_core::{Capabilities, Features, Signals};
 use tokio_xmpp::jid::{BareJid, FullJid};
 use tokio_xmpp::parsers::caps::{self, Caps};
@@ -54,7 +55,7 @@ pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
 /// The node of the bot's own entity capabilities (XEP-0115).
 pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";
 
-/// How many verification strings the cache keeps before it starts over.
+/// How many verification strings the cache keeps (the oldest go first).
 const MAX_VERSIONS: usize = 1024;
 /// How many message senders (without presence) the session remembers as bots or not.
 const MAX_SENDERS: usize = 4096;
@@ -200,17 +201,27 @@ struct Resource {
 }
 
 /// What the session knows of its contacts' clients.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PeerCaps {
     /// Online resources by bare JID, then resource: looked up by an address's text on every
     /// send, without parsing it as a JID.
     resources: HashMap<String, HashMap<String, Resource>>,
     /// What clients said of themselves, by verification string: clients of one kind and
     /// version share one entry.
-    by_ver: HashMap<Vec<u8>, Arc<ClientInfo>>,
+    by_ver: Recent<Vec<u8>, Arc<ClientInfo>>,
     /// Whether senders of messages whose presence the session does not see (no subscription,
     /// occupants of rooms) are bots, by full JID: `None` while their answer is awaited.
-    senders: HashMap<String, Option<bool>>,
+    senders: Recent<String, Option<bool>>,
+}
+
+impl Default for PeerCaps {
+    fn default() -> Self {
+        PeerCaps {
+            resources: HashMap::new(),
+            by_ver: Recent::new(MAX_VERSIONS),
+            senders: Recent::new(MAX_SENDERS),
+        }
+    }
 }
 
 /// A disco#info request the session should send to learn a resource's features.
@@ -279,9 +290,6 @@ impl PeerCaps {
         if let (Some(ver), Some(info)) = (ver, info) {
             let hashed = caps::hash_caps(&caps::compute_disco(info), Algo::Sha_1);
             if hashed.is_ok_and(|h| h.hash == ver) {
-                if self.by_ver.len() >= MAX_VERSIONS {
-                    self.by_ver.clear();
-                }
                 self.by_ver.insert(ver.to_vec(), known.clone());
             } else {
                 tracing::debug!(%from, "disco#info does not match its entity capabilities hash");
@@ -300,11 +308,8 @@ impl PeerCaps {
     /// Whether the session should ask `sender` (a message came from it) what it is: not when
     /// its presence told already or will, nor when it was asked before. Marks it as asked.
     pub(crate) fn ask_sender(&mut self, sender: &FullJid) -> bool {
-        if self.is_online(sender) || self.senders.contains_key(sender.as_str()) {
+        if self.is_online(sender) || self.senders.contains(sender.as_str()) {
             return false;
-        }
-        if self.senders.len() >= MAX_SENDERS {
-            self.senders.clear();
         }
         self.senders.insert(sender.to_string(), None);
         true

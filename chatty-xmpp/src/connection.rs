@@ -104,12 +104,7 @@ impl XmppSession {
 
     pub(crate) async fn serve(&self, inbound: &InboundSink) -> Result<Option<Ended>, SessionError> {
         install_crypto_provider();
-        let Some(mut commands) = self
-            .receiver
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
+        let Some(mut commands) = chatty_core::driver::lock(&self.receiver).take() else {
             return Err(self.error("the session is running already, or has run"));
         };
         let password = match self.config.load_password() {

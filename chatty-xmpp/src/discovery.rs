@@ -1,6 +1,7 @@
 //! What each contact's clients can receive: learnt from their presence (XEP-0115) and
 //! disco#info (XEP-0030), and used for the capabilities per address and receipt requests.
 
+use chatty_core::driver::lock;
 use chatty_core::{Address, AddressKind, Capabilities, Features, QueryError};
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::Jid;
@@ -57,11 +58,9 @@ impl XmppSession {
             tokio::spawn(async move {
                 let to = Jid::from(discover.to.clone());
                 match disco_info(&commands, to, discover.query, DISCO_TIMEOUT).await {
-                    Ok(info) => peers.lock().unwrap_or_else(|p| p.into_inner()).learned(
-                        &discover.to,
-                        discover.ver.as_deref(),
-                        info.as_ref(),
-                    ),
+                    Ok(info) => {
+                        lock(&peers).learned(&discover.to, discover.ver.as_deref(), info.as_ref())
+                    }
                     // No answer yet: a query asks again when it needs to know.
                     Err(e) => tracing::debug!("{e}"),
                 }
@@ -100,10 +99,7 @@ impl XmppSession {
                 tracing::debug!("{e}");
                 None
             });
-            peers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .learned_sender(&from, info.as_ref());
+            lock(&peers).learned_sender(&from, info.as_ref());
         });
     }
 

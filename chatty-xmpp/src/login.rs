@@ -80,7 +80,7 @@ impl Attempt {
                 },
                 () = slot.closed() => return,
             };
-            let wait = chatty_core::jittered(delay);
+            let wait = chatty_core::driver::jittered(delay);
             error.retry_in = Some(wait);
             tracing::warn!(kind = ?error.kind, retry_in = ?wait, "{}", error.cause);
             if self.reports.send(error).is_err() {

@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use chatty_core::driver::{Recent, lock};
 use chatty_core::reexports::time::OffsetDateTime;
 use chatty_core::{Address, AddressKind, Signal, SignalId, SystemError};
 use tokio_xmpp::jid::BareJid;
@@ -53,38 +54,11 @@ pub(crate) struct Mapper {
     /// Whether senders whose disco#info identity is `client/bot` are marked automatic.
     bots_by_identity: bool,
     /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
-    seen: Arc<Mutex<SeenIds>>,
+    seen: Arc<Mutex<Recent<(Address, SignalId), ()>>>,
 }
 
-/// A bounded set of recent messages, by sender and id.
-#[derive(Debug, Default)]
-pub(crate) struct SeenIds {
-    ids: std::collections::HashSet<(Address, SignalId)>,
-    order: std::collections::VecDeque<(Address, SignalId)>,
-}
-
-impl SeenIds {
-    const LIMIT: usize = 10_000;
-
-    /// Whether `key` was recorded.
-    pub(crate) fn contains(&self, key: &(Address, SignalId)) -> bool {
-        self.ids.contains(key)
-    }
-
-    /// Records `key`, forgetting the oldest when full.
-    pub(crate) fn insert(&mut self, key: (Address, SignalId)) {
-        if self.ids.contains(&key) {
-            return;
-        }
-        if self.order.len() >= Self::LIMIT
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.ids.remove(&oldest);
-        }
-        self.order.push_back(key.clone());
-        self.ids.insert(key);
-    }
-}
+/// How many recent inbound messages (by sender and id) are remembered to drop repeats.
+const SEEN_MEMORY: usize = 10_000;
 
 impl Mapper {
     pub(crate) fn new(name: &str, jid: &BareJid) -> Result<Self, String> {
@@ -92,7 +66,7 @@ impl Mapper {
             name: name.to_owned(),
             own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
             state: Arc::default(),
-            seen: Arc::default(),
+            seen: Arc::new(Mutex::new(Recent::new(SEEN_MEMORY))),
             peers: Arc::default(),
             client_type: ClientType::default(),
             bots_by_identity: true,
@@ -136,12 +110,12 @@ impl Mapper {
 
     /// The session's run-time state.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// What the peers' clients can receive and whether they are bots, locked.
     pub(crate) fn peers(&self) -> MutexGuard<'_, PeerCaps> {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.peers)
     }
 
     /// The same, to lock later (from a task of its own).
@@ -165,18 +139,12 @@ impl Mapper {
 
     /// Whether a message from `key.0` with the id `key.1` was passed on already (a repeat).
     pub(crate) fn seen(&self, key: &(Address, SignalId)) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(key)
+        lock(&self.seen).contains(key)
     }
 
     /// Records that a message from `key.0` with the id `key.1` was passed on.
     pub(crate) fn remember(&self, key: (Address, SignalId)) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key);
+        lock(&self.seen).insert(key, ());
     }
 
     /// An address on this session for the JID `jid` (what an address id cannot hold

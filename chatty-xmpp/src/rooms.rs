@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use chatty_core::driver::Recent;
 use chatty_core::{Availability, DeliveryStatus, Presence as Status, Revealed, SignalId};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
@@ -49,7 +50,7 @@ pub(crate) struct OccupantPresence {
 }
 
 /// The session's run-time state, shared by `send`, `query` and the connection task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct State {
     rooms: HashMap<BareJid, Room>,
     presences: HashMap<BareJid, Status>,
@@ -57,9 +58,21 @@ pub(crate) struct State {
     delivery_order: VecDeque<SignalId>,
     /// Room messages' ids as the room assigned them (XEP-0359 `stanza-id`), to the signal ids
     /// bots know them by, and back: a retraction in a room names the room's id (XEP-0424).
-    room_ids: HashMap<String, SignalId>,
-    signal_room_ids: HashMap<SignalId, String>,
-    room_id_order: VecDeque<String>,
+    room_ids: Recent<String, SignalId>,
+    signal_room_ids: Recent<SignalId, String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            rooms: HashMap::new(),
+            presences: HashMap::new(),
+            delivery: HashMap::new(),
+            delivery_order: VecDeque::new(),
+            room_ids: Recent::new(ROOM_ID_MEMORY),
+            signal_room_ids: Recent::new(ROOM_ID_MEMORY),
+        }
+    }
 }
 
 impl State {
@@ -166,16 +179,10 @@ impl State {
 
     /// Records that a room gave the message known as `signal` the id `room_id`.
     pub(crate) fn room_message_id(&mut self, room_id: String, signal: SignalId) {
-        if self.room_ids.contains_key(&room_id) {
+        if self.room_ids.contains(&room_id) {
             return;
         }
-        if self.room_id_order.len() >= ROOM_ID_MEMORY
-            && let Some(oldest) = self.room_id_order.pop_front()
-            && let Some(signal) = self.room_ids.remove(&oldest)
-        {
-            self.signal_room_ids.remove(&signal);
-        }
-        self.room_id_order.push_back(room_id.clone());
+        // Both maps forget their oldest entries in the same order.
         self.signal_room_ids.insert(signal.clone(), room_id.clone());
         self.room_ids.insert(room_id, signal);
     }
