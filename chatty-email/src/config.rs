@@ -292,20 +292,11 @@ pub enum ConfigError {
     },
 }
 
-/// Whether `address` looks like `local@domain` (one `@`, both sides non-empty, no white space
-/// or angle brackets).
+/// Whether `address` is a bare mail address (`local@domain`), by lettre's parser: the local
+/// part of RFC 5321 (dot-atom or quoted), a domain name (IDNA allowed) or an address literal;
+/// what SMTP takes as an envelope address. No display name, angle brackets or lists.
 pub(crate) fn is_mail_address(address: &str) -> bool {
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !address
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
-        }
-        None => false,
-    }
+    address.parse::<lettre::Address>().is_ok()
 }
 
 impl EmailConfig {
@@ -594,5 +585,12 @@ mod tests {
         assert!(!is_mail_address("a@b@c"));
         assert!(!is_mail_address("a b@c"));
         assert!(!is_mail_address("<a@b>"));
+        // What lettre's parser refuses beyond that: dots out of place, bad domains.
+        assert!(!is_mail_address("a..b@example.org"));
+        assert!(!is_mail_address(".a@example.org"));
+        assert!(!is_mail_address("a@example..org"));
+        assert!(!is_mail_address("a@-example.org"));
+        assert!(is_mail_address("first.last+tag@mail.example.org"));
+        assert!(is_mail_address("a@[127.0.0.1]"));
     }
 }
