@@ -19,6 +19,9 @@ pub(crate) fn parse_account_jid(jid: &str) -> Result<BareJid, ConfigError> {
     Ok(parsed)
 }
 
+/// The platform name: the scheme of the session's addresses (`xmpp:alice@example.org`).
+pub const PLATFORM: &str = "xmpp";
+
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,7 +188,7 @@ impl RoomConfig {
 }
 
 fn default_name() -> String {
-    crate::PLATFORM.to_owned()
+    PLATFORM.to_owned()
 }
 
 fn default_connect_timeout_ms() -> u64 {

@@ -1,84 +1,156 @@
-//! The TCP (and TLS) connection under the XML stream.
-//!
-//! tokio-xmpp's own connectors leave Nagle's algorithm on. A stanza stream writes small pieces
-//! (a stanza, then a Stream Management `<r/>`, then an `<a/>`), and with Nagle each small write
-//! waits for the peer's delayed ACK of the one before: about 40 ms on Linux, several times per
-//! round trip, which held an echo through Prosody to about 11 round trips a second. This
-//! connector does what tokio-xmpp's three do (same DNS, same STARTTLS and TLS code, same stream
-//! headers) and sets `TCP_NODELAY` on the socket first. What the server sends passes the
-//! [`guard`](crate::guard) on its way to the XML parser.
+//! Connecting and logging in: one attempt after another, each failure reported as a
+//! connection error with its cause, with jittered backoff in between.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
-use sasl::common::ChannelBinding;
-use tokio::io::{AsyncRead, AsyncWrite, BufStream};
-use tokio_xmpp::Error;
-use tokio_xmpp::connect::starttls::starttls;
-use tokio_xmpp::connect::tls_common::establish_tls_connection;
-use tokio_xmpp::connect::{DnsConfig, ServerConnector};
-use tokio_xmpp::error::ProtocolError;
+use chatty_core::{ConnectionError, ConnectionErrorKind, Revealed};
+use sasl::common::Credentials;
+use tokio::sync::{mpsc, oneshot};
+use tokio_xmpp::connect::ServerConnector;
 use tokio_xmpp::jid::Jid;
-use tokio_xmpp::xmlstream::{PendingFeaturesRecv, StreamHeader, Timeouts, initiate_stream};
+use tokio_xmpp::parsers::ns;
+use tokio_xmpp::stanzastream::Connection;
+use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
-use crate::config::TlsMode;
-use crate::guard::Guarded;
-
-/// A byte stream the XML stream runs over: TCP, or TLS over TCP.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// Connects to `dns` with `tls`, with `TCP_NODELAY` set.
-#[derive(Debug, Clone)]
-pub(crate) struct Connector {
-    pub(crate) dns: DnsConfig,
-    pub(crate) tls: TlsMode,
+/// Installs rustls's ring provider as the process default, once (an error means a provider is
+/// installed already, which is fine).
+pub(crate) fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-impl ServerConnector for Connector {
-    type Stream = BufStream<Box<dyn Io>>;
+/// Everything one connection attempt needs; `connector` makes the stanza stream's connector.
+pub(crate) struct Attempt {
+    pub(crate) identity: Jid,
+    pub(crate) password: Revealed,
+    pub(crate) target: String,
+    pub(crate) timeout: Duration,
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
+    pub(crate) reports: mpsc::UnboundedSender<ConnectionError>,
+}
 
-    async fn connect(
-        &self,
-        jid: &Jid,
-        ns: &'static str,
-        timeouts: Timeouts,
-    ) -> Result<(PendingFeaturesRecv<Self::Stream>, ChannelBinding), Error> {
-        let tcp = self.dns.resolve().await?;
-        tcp.set_nodelay(true)?;
-        let domain = jid.domain().as_str();
-        let header = |from: Option<Cow<'static, str>>| StreamHeader {
-            to: Some(Cow::Owned(domain.to_owned())),
-            from,
+/// The stanza stream's connector: called for the first connection and after every loss.
+type Reconnector = Box<dyn FnMut(Option<String>, oneshot::Sender<Connection>) + Send + 'static>;
+
+impl Attempt {
+    /// A connector that tries `server` until it logs in, reporting each failure with its cause
+    /// and waiting with jittered, capped exponential backoff in between.
+    pub(crate) fn connector<C: ServerConnector>(self, server: C) -> Reconnector {
+        let attempt = Arc::new(self);
+        Box::new(move |_location, slot| {
+            let attempt = attempt.clone();
+            let server = server.clone();
+            tokio::spawn(async move { attempt.run(server, slot).await });
+        })
+    }
+
+    async fn run<C: ServerConnector>(&self, server: C, mut slot: oneshot::Sender<Connection>) {
+        let mut delay = self.min;
+        loop {
+            let login = tokio::time::timeout(
+                self.timeout,
+                login(
+                    server.clone(),
+                    self.identity.clone(),
+                    &self.password,
+                    self.timeout,
+                ),
+            );
+            let mut error = tokio::select! {
+                result = login => match result {
+                    Ok(Ok(connection)) => {
+                        let _ = slot.send(connection);
+                        return;
+                    }
+                    Ok(Err(e)) => ConnectionError {
+                        kind: classify(&e),
+                        cause: format!("connecting to {} as {}: {e}", self.target, self.identity),
+                        retry_in: None,
+                    },
+                    Err(_) => ConnectionError {
+                        kind: ConnectionErrorKind::Unreachable,
+                        cause: format!(
+                            "no connection to {} as {} within {:?} (no answer, or a login that does not finish)",
+                            self.target, self.identity, self.timeout
+                        ),
+                        retry_in: None,
+                    },
+                },
+                () = slot.closed() => return,
+            };
+            let wait = chatty_core::driver::jittered(delay);
+            error.retry_in = Some(wait);
+            tracing::warn!(kind = ?error.kind, retry_in = ?wait, "{}", error.cause);
+            if self.reports.send(error).is_err() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = slot.closed() => return,
+            }
+            delay = (delay * 2).min(self.max);
+        }
+    }
+}
+
+/// Connects and logs in (SASL), without binding a resource: what the stanza stream expects of
+/// its connector. tokio-xmpp's own connector does the same but only logs its errors; here they
+/// become connection error signals.
+async fn login<C: ServerConnector>(
+    server: C,
+    jid: Jid,
+    password: &Revealed,
+    response_timeout: Duration,
+) -> Result<Connection, tokio_xmpp::Error> {
+    let timeouts = Timeouts {
+        read_timeout: Duration::from_secs(60),
+        response_timeout,
+    };
+    let (stream, channel_binding) = server.connect(&jid, ns::JABBER_CLIENT, timeouts).await?;
+    let (features, stream) = stream.recv_features().await?;
+    let username = jid
+        .node()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let credentials = Credentials::default()
+        .with_username(username)
+        .with_password(password.expose())
+        .with_channel_binding(channel_binding);
+    let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, credentials).await?;
+    let stream = stream
+        .send_header(StreamHeader {
+            to: Some(Cow::Borrowed(jid.domain().as_str())),
+            from: None,
             id: None,
-        };
-        let (stream, channel_binding): (Box<dyn Io>, _) = match self.tls {
-            TlsMode::Plaintext => (Box::new(tcp), ChannelBinding::None),
-            TlsMode::Direct => {
-                let (tls, binding) = establish_tls_connection(tcp, domain).await?;
-                (Box::new(tls), binding)
+        })
+        .await?;
+    let (features, stream) = stream.recv_features().await?;
+    Ok(Connection {
+        stream: stream.box_stream(),
+        features,
+        identity: jid,
+    })
+}
+
+/// The kind of a connection failure.
+fn classify(error: &tokio_xmpp::Error) -> ConnectionErrorKind {
+    use tokio_xmpp::Error as E;
+    use tokio_xmpp::error::ProtocolError;
+    match error {
+        E::Auth(_) => ConnectionErrorKind::Authentication,
+        E::Connection(_) | E::Protocol(ProtocolError::NoTls) => ConnectionErrorKind::Tls,
+        E::Io(e) => {
+            let text = e.to_string().to_lowercase();
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                ConnectionErrorKind::Tls
+            } else {
+                ConnectionErrorKind::Unreachable
             }
-            TlsMode::Starttls => {
-                let plain =
-                    initiate_stream(BufStream::new(tcp), ns, header(None), timeouts).await?;
-                let (features, plain) = plain.recv_features().await?;
-                if !features.can_starttls() {
-                    return Err(Error::Protocol(ProtocolError::NoTls));
-                }
-                let (tls, binding) = starttls(plain, domain).await?;
-                (Box::new(tls), binding)
-            }
-        };
-        // Like tokio-xmpp's direct TLS connector, name the account in the header over TLS (some
-        // servers offer SASL2 only then).
-        let from = match self.tls {
-            TlsMode::Direct => Some(Cow::Owned(jid.to_bare().to_string())),
-            TlsMode::Starttls | TlsMode::Plaintext => None,
-        };
-        // What the server sends passes the guard: an over-long attribute value or name would
-        // otherwise break the whole stream in tokio-xmpp's parser (see `guard`).
-        let stream: Box<dyn Io> = Box::new(Guarded::new(stream));
-        let stream = initiate_stream(BufStream::new(stream), ns, header(from), timeouts).await?;
-        Ok((stream, channel_binding))
+        }
+        E::Disconnected | E::Addr(_) => ConnectionErrorKind::Unreachable,
+        E::Protocol(_) | E::StreamError(_) | E::JidParse(_) => ConnectionErrorKind::Protocol,
+        _ => ConnectionErrorKind::Other,
     }
 }

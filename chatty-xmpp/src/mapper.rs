@@ -13,10 +13,10 @@ use chatty_core::reexports::time::OffsetDateTime;
 use chatty_core::{Address, AddressKind, Signal, SignalId, SystemError};
 use tokio_xmpp::jid::BareJid;
 
-use crate::PLATFORM;
 use crate::address_id;
 use crate::caps::PeerCaps;
 use crate::config::ClientType;
+use crate::config::PLATFORM;
 use crate::rooms::State;
 
 /// The component named in system errors.

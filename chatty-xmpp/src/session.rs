@@ -13,9 +13,9 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use tokio_xmpp::parsers::iq::Iq;
 
-use crate::PLATFORM;
 use crate::caps::CAPABILITIES;
 use crate::command::Command;
+use crate::config::PLATFORM;
 use crate::config::{ConfigError, XmppConfig, parse_account_jid};
 use crate::files::Http;
 use crate::iq::{IQ_TIMEOUT, disco_info, request};

@@ -11,7 +11,7 @@ use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
 
-use crate::inbound::origin_id;
+use crate::inbound::message::origin_id;
 use crate::mapper::{Mapper, system_error};
 
 impl Mapper {

@@ -1,6 +1,10 @@
 //! The connection task: the one loop that drives the stanza stream, maps what arrives, sends
 //! what the bot hands over, and ends the session.
 
+mod failure;
+pub(crate) mod message;
+mod presence;
+
 use std::time::Duration;
 
 use chatty_core::reexports::futures::StreamExt as _;
@@ -17,16 +21,16 @@ use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::parsers::rsm::SetQuery;
 use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaStream, StreamEvent};
 
-use crate::PLATFORM;
 use crate::archive::{self, ArchivedMessage};
 use crate::command::{ArchiveAnswer, Command};
+use crate::config::PLATFORM;
 use crate::config::TlsMode;
-use crate::connect::Connector;
+use crate::connect::{Attempt, install_crypto_provider};
 use crate::iq::{answer_iq, iq_id};
-use crate::login::{Attempt, install_crypto_provider};
 use crate::ns::NS_RECEIPTS;
-use crate::outbound::own_presence;
+use crate::outbound::stanzas::own_presence;
 use crate::session::{Ended, XmppSession};
+use crate::tcp::Connector;
 use crate::transfer::download;
 use crate::unacked::Unacked;
 

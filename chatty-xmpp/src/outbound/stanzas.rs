@@ -15,9 +15,9 @@ use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::{Presence, Show};
 use tokio_xmpp::parsers::stanza_id::OriginId;
 
-use crate::PLATFORM;
 use crate::address_id;
 use crate::config::ClientType;
+use crate::config::PLATFORM;
 use crate::mapper::Mapper;
 use crate::ns::{NS_FALLBACK, NS_HINTS, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
 use crate::rooms::{join_presence, leave_presence};

@@ -8,10 +8,10 @@ use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::rsm::SetQuery;
 
-use crate::PLATFORM;
 use crate::address_id;
 use crate::archive::{self};
 use crate::command::Command;
+use crate::config::PLATFORM;
 use crate::iq::IQ_TIMEOUT;
 use crate::session::XmppSession;
 

@@ -1,0 +1,3 @@
+//! Outbound: the stanzas that carry what the bot sends.
+
+pub(crate) mod stanzas;
