@@ -2,40 +2,75 @@
 //! with the server's answer awaited: acceptance records the delivery status `Sent`, a rejection
 //! is a [`Refusal`] with the SMTP code.
 
+use std::sync::OnceLock;
+
 use chatty_core::driver::{Deliveries, lock};
 use chatty_core::{Body, DeliveryStatus, FailureKind, Refusal, Revealed, Signal};
 use lettre::address::Envelope;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::runtime::Handle;
 
 use crate::config::{ConfigError, EmailConfig, TlsMode};
 use crate::state::Shared;
 
-/// The SMTP transport of a session.
-pub(crate) type Smtp = AsyncSmtpTransport<Tokio1Executor>;
+/// The SMTP side of a session: the transport's settings, checked when the session is made, and
+/// the transport itself, made at the first send. lettre's transport keeps a connection pool
+/// that spawns Tokio tasks when it is made and when it is dropped, so it is made on the
+/// runtime, and dropped there: a session can be made, and dropped unused, without a runtime.
+pub(crate) struct Smtp {
+    settings: AsyncSmtpTransportBuilder,
+    transport: OnceLock<(AsyncSmtpTransport<Tokio1Executor>, Handle)>,
+}
 
-/// The SMTP transport for the configuration.
-pub(crate) fn transport(config: &EmailConfig, password: &Revealed) -> Result<Smtp, ConfigError> {
-    let smtp = &config.smtp;
-    let tls_parameters =
-        || TlsParameters::new(smtp.host.clone()).map_err(|e| ConfigError::Smtp(e.to_string()));
-    let tls = match smtp.tls {
-        TlsMode::Starttls => Tls::Required(tls_parameters()?),
-        TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
-        TlsMode::Plaintext => Tls::None,
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
-        .port(smtp.port())
-        .tls(tls)
-        .timeout(Some(config.connect_timeout()));
-    if smtp.auth {
-        builder = builder.credentials(Credentials::new(
-            config.login().to_owned(),
-            password.expose().to_owned(),
-        ));
+impl Smtp {
+    /// The SMTP side for `config`; nothing connects and nothing is spawned yet.
+    pub(crate) fn new(config: &EmailConfig, password: &Revealed) -> Result<Self, ConfigError> {
+        let smtp = &config.smtp;
+        let tls_parameters =
+            || TlsParameters::new(smtp.host.clone()).map_err(|e| ConfigError::Smtp(e.to_string()));
+        let tls = match smtp.tls {
+            TlsMode::Starttls => Tls::Required(tls_parameters()?),
+            TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),
+            TlsMode::Plaintext => Tls::None,
+        };
+        let mut settings =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+                .port(smtp.port())
+                .tls(tls)
+                .timeout(Some(config.connect_timeout()));
+        if smtp.auth {
+            settings = settings.credentials(Credentials::new(
+                config.login().to_owned(),
+                password.expose().to_owned(),
+            ));
+        }
+        Ok(Smtp {
+            settings,
+            transport: OnceLock::new(),
+        })
     }
-    Ok(builder.build())
+
+    /// The transport, made on the current runtime the first time.
+    fn transport(&self) -> &AsyncSmtpTransport<Tokio1Executor> {
+        let (transport, _) = self
+            .transport
+            .get_or_init(|| (self.settings.clone().build(), Handle::current()));
+        transport
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        if let Some((transport, runtime)) = self.transport.take() {
+            // The pool spawns its shutdown: on the runtime it was made on (a runtime that has
+            // shut down drops the task instead of panicking).
+            let _entered = runtime.enter();
+            drop(transport);
+        }
+    }
 }
 
 /// Sends one signal as a mail and waits for the SMTP server's answer; the delivery status
@@ -74,7 +109,7 @@ pub(crate) async fn send(
     let envelope = Envelope::new(Some(from), to)
         .map_err(|e| Refusal::new(FailureKind::Other, format!("no envelope: {e}")))?;
     deliveries.advance(&id, DeliveryStatus::Pending);
-    match smtp.send_raw(&envelope, &outbound.bytes).await {
+    match smtp.transport().send_raw(&envelope, &outbound.bytes).await {
         Ok(_) => {
             deliveries.advance(&id, DeliveryStatus::Sent);
             lock(&shared.threads).remember(id, outbound.thread);

@@ -54,7 +54,7 @@ impl EmailSession {
     /// file loaded; nothing connects until `run`).
     pub fn new(config: EmailConfig) -> Result<Self, ConfigError> {
         let shared = Shared::new(config)?;
-        let smtp = outbound::transport(&shared.config, &shared.password)?;
+        let smtp = Smtp::new(&shared.config, &shared.password)?;
         let (min, max) = shared.config.reconnect_backoff();
         Ok(EmailSession {
             driver: Driver::new(Backoff::new(min, max)).with_stop_timeout(STOP_TIMEOUT),
@@ -118,6 +118,40 @@ impl Protocol for EmailSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No Tokio runtime here: a session can be made where the router is built (a config
+    /// loader, `main` before the runtime starts); what needs a runtime comes with use.
+    #[test]
+    fn a_session_is_made_outside_a_runtime() {
+        assert!(tokio::runtime::Handle::try_current().is_err());
+        let session = EmailSession::new(crate::config::offline()).unwrap();
+        assert_eq!(session.address().id(), "bot@example.org");
+        let session: std::sync::Arc<dyn chatty_core::Session> = std::sync::Arc::new(session);
+        assert_eq!(session.name(), "mailto");
+        drop(session);
+    }
+
+    /// A session whose send made its SMTP transport on a runtime is dropped after that runtime
+    /// is gone without a panic.
+    #[test]
+    fn a_session_that_sent_outlives_its_runtime() {
+        let session = EmailSession::new(crate::config::offline()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let alice = Address::new(PLATFORM, "alice@example.org").unwrap();
+        let sent = runtime.block_on(session.send(Signal::message("hello").to(alice)));
+        // Port 9 of the offline config: nobody answers.
+        let refusal = sent.unwrap_err();
+        assert_eq!(
+            refusal.kind,
+            chatty_core::FailureKind::Unreachable,
+            "{refusal:?}"
+        );
+        drop(runtime);
+        drop(session);
+    }
 
     #[tokio::test]
     async fn the_answer_limit_is_the_mail_default() {
