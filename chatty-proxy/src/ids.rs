@@ -1,102 +1,70 @@
 //! The proxy's id table: which signal on the local side is which on the remote side.
 
-use std::collections::{HashMap, VecDeque};
-
+use chatty_core::driver::Recent;
 use chatty_core::{Address, SignalId};
 
-/// One pair: a signal's id on the local side and on the remote side, and (for a forwarded
-/// signal) the local party its answers go back to.
-#[derive(Debug, Clone)]
-struct Pair {
-    local: SignalId,
-    remote: SignalId,
-    party: Option<Address>,
-}
+/// The other side's id of a signal, and (for a forwarded signal) the local party its answers go
+/// back to.
+type Other = (SignalId, Option<Address>);
 
 /// A bounded two-way table of id pairs; the oldest pairs are forgotten first.
 #[derive(Debug)]
 pub(crate) struct IdTable {
-    capacity: usize,
-    order: VecDeque<u64>,
-    pairs: HashMap<u64, Pair>,
-    by_local: HashMap<SignalId, u64>,
-    by_remote: HashMap<SignalId, u64>,
-    next: u64,
+    /// Local id → remote id.
+    by_local: Recent<SignalId, Other>,
+    /// Remote id → local id.
+    by_remote: Recent<SignalId, Other>,
 }
 
 impl IdTable {
     /// A table keeping at most `capacity` pairs (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
         IdTable {
-            capacity: capacity.max(1),
-            order: VecDeque::new(),
-            pairs: HashMap::new(),
-            by_local: HashMap::new(),
-            by_remote: HashMap::new(),
-            next: 0,
+            by_local: Recent::new(capacity),
+            by_remote: Recent::new(capacity),
         }
     }
 
-    /// Remembers that `local` on the local side is `remote` on the remote side.
+    /// Remembers that `local` on the local side is `remote` on the remote side; `party` is the
+    /// local party of a forwarded signal (`None` for a relayed one).
     pub(crate) fn pair(&mut self, local: SignalId, remote: SignalId, party: Option<Address>) {
-        if self.order.len() >= self.capacity
-            && let Some(oldest) = self.order.pop_front()
-            && let Some(old) = self.pairs.remove(&oldest)
-        {
-            if self.by_local.get(&old.local) == Some(&oldest) {
-                self.by_local.remove(&old.local);
-            }
-            if self.by_remote.get(&old.remote) == Some(&oldest) {
-                self.by_remote.remove(&old.remote);
-            }
-        }
-        let key = self.next;
-        self.next += 1;
-        self.by_local.insert(local.clone(), key);
-        self.by_remote.insert(remote.clone(), key);
-        self.pairs.insert(
-            key,
-            Pair {
-                local,
-                remote,
-                party,
-            },
-        );
-        self.order.push_back(key);
+        self.by_local
+            .insert(local.clone(), (remote.clone(), party.clone()));
+        self.by_remote.insert(remote, (local, party));
     }
 
     /// The remote side's id for a local side's `id`; `id` itself when unknown.
     pub(crate) fn to_remote(&self, id: &SignalId) -> SignalId {
         self.by_local
             .get(id)
-            .and_then(|key| self.pairs.get(key))
-            .map_or_else(|| id.clone(), |pair| pair.remote.clone())
+            .map_or_else(|| id.clone(), |(remote, _)| remote.clone())
     }
 
     /// The local side's id for a remote side's `id`; `id` itself when unknown.
     pub(crate) fn to_local(&self, id: &SignalId) -> SignalId {
-        self.by_local_of_remote(id).unwrap_or_else(|| id.clone())
-    }
-
-    fn by_local_of_remote(&self, id: &SignalId) -> Option<SignalId> {
         self.by_remote
             .get(id)
-            .and_then(|key| self.pairs.get(key))
-            .map(|pair| pair.local.clone())
+            .map_or_else(|| id.clone(), |(local, _)| local.clone())
     }
 
     /// The local side's id, and the local party (for a forwarded signal), of the remote side's
     /// `id`; `None` when unknown.
     pub(crate) fn by_remote(&self, id: &SignalId) -> Option<(SignalId, Option<Address>)> {
-        self.by_remote
-            .get(id)
-            .and_then(|key| self.pairs.get(key))
-            .map(|pair| (pair.local.clone(), pair.party.clone()))
+        self.by_remote.get(id).cloned()
+    }
+
+    /// The remote side's id of a relayed signal whose local copy is `id` (one the proxy sent
+    /// to a local party); `None` when unknown or not relayed.
+    pub(crate) fn relayed(&self, id: &SignalId) -> Option<SignalId> {
+        match self.by_local.get(id) {
+            Some((remote, None)) => Some(remote.clone()),
+            _ => None,
+        }
     }
 
     /// How many pairs are kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.pairs.len()
+        self.by_local.len().max(self.by_remote.len())
     }
 }

@@ -2,9 +2,11 @@
 
 mod ids;
 
+use std::collections::VecDeque;
+
 use chatty_core::{
-    Address, Body, Bot, BotError, FailureKind, Handle, Inbound, SendFailure, Signal, SignalId,
-    Status,
+    Address, AddressKind, Body, Bot, BotError, FailureKind, Handle, Inbound, SendError,
+    SendFailure, Signal, SignalId, Status,
 };
 use futures::StreamExt;
 
@@ -69,13 +71,19 @@ impl Bot for Proxy {
         let mut state = State {
             ids: IdTable::new(self.remember),
             last_local: None,
-            waiting: std::collections::VecDeque::new(),
+            waiting: VecDeque::new(),
             proxy: self,
         };
         while let Some(signal) = inbound.next().await {
-            for out in state.handle(signal) {
-                if handle.send(out.signal).await.is_err() {
-                    return Ok(());
+            let mut sends = VecDeque::from(state.handle(signal));
+            while let Some(out) = sends.pop_front() {
+                let id = out.signal.meta.id.clone();
+                match handle.send(out.signal).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_closed() => return Ok(()),
+                    // Refused at once, nothing sent: the sender hears of it as of a failure
+                    // that came back later.
+                    Err(e) => sends.extend(state.refused(&id, &e)),
                 }
             }
         }
@@ -97,7 +105,7 @@ struct State {
     /// Who spoke to the proxy last: the default local party.
     last_local: Option<Address>,
     /// Signals from the remote address that had no local party to go to yet.
-    waiting: std::collections::VecDeque<Signal>,
+    waiting: VecDeque<Signal>,
 }
 
 impl State {
@@ -122,7 +130,7 @@ impl State {
             Body::SendFailure(failure) => return self.failed(&signal, failure.clone()),
             Body::Unsupported(unsupported) => {
                 let failure = SendFailure {
-                    failed: unsupported.signal.meta.id.clone(),
+                    failed: unsupported.refused.clone(),
                     kind: FailureKind::Rejected,
                     code: None,
                     message: unsupported.reason.clone(),
@@ -224,20 +232,40 @@ impl State {
             .collect()
     }
 
-    /// A failure of a signal the proxy sent: to the local party of a forwarded one.
+    /// The send of the signal `id` was refused at once: the same as a failure that came back
+    /// for it (see [`failed`](Self::failed)).
+    fn refused(&mut self, id: &SignalId, error: &SendError) -> Vec<Outgoing> {
+        tracing::debug!(%id, %error, "proxy: send refused");
+        match error.to_signal(id) {
+            Some(notice) => self.handle(notice),
+            None => Vec::new(),
+        }
+    }
+
+    /// A failure of a signal the proxy sent, to whoever sent the original, naming their own
+    /// id: the local party of a forwarded signal, the remote address of a relayed one.
     fn failed(&mut self, signal: &Signal, failure: SendFailure) -> Vec<Outgoing> {
-        let Some((local_id, Some(party))) = self.ids.by_remote(&failure.failed) else {
-            // A failure of a relayed signal, or of something already forgotten: the remote
-            // side cannot be told, and the local party's session reported it already.
-            tracing::debug!(failed = %failure.failed, origin = ?signal.meta.origin, "proxy: send failure not passed on");
-            return Vec::new();
+        let remote = &self.proxy.remote;
+        let to_room = matches!(remote.kind(), AddressKind::Group | AddressKind::Channel);
+        let (original, sender) = match self.ids.by_remote(&failure.failed) {
+            Some((local_id, Some(party))) => (local_id, party),
+            _ => match self.ids.relayed(&failure.failed) {
+                // A room is not told: the failure is of one member's signal.
+                Some(remote_id) if !to_room => (remote_id, remote.clone()),
+                _ => {
+                    // A failure of a failure the proxy passed on, of something already
+                    // forgotten, or of a room's signal: nobody to tell.
+                    tracing::debug!(failed = %failure.failed, origin = ?signal.meta.origin, "proxy: send failure not passed on");
+                    return Vec::new();
+                }
+            },
         };
         let failure = SendFailure {
-            failed: local_id.clone(),
+            failed: original.clone(),
             ..failure
         };
         vec![Outgoing {
-            signal: Signal::new(failure).to(party).in_response_to(local_id),
+            signal: Signal::new(failure).to(sender).in_response_to(original),
         }]
     }
 }

@@ -1,8 +1,8 @@
 //! The proxy's routing and id translation, signal by signal.
 
 use chatty_core::{
-    Address, Body, EditKind, FailureKind, Message, SendFailure, Signal, Status, StatusChange,
-    TypingState, Unsupported,
+    Address, Body, EditKind, FailureKind, Message, Refusal, SendError, SendFailure, Signal, Status,
+    StatusChange, TypingState, Unsupported,
 };
 
 use super::{Proxy, State};
@@ -155,7 +155,7 @@ fn failures_come_back_with_the_local_id() {
     let refused = from(
         "xmpp:bot@example.org",
         Unsupported {
-            signal: Box::new(forwarded),
+            refused: forwarded.id().clone(),
             reason: "no subjects".into(),
         },
     );
@@ -175,6 +175,100 @@ fn failures_come_back_with_the_local_id() {
         },
     );
     assert!(s.handle(unknown).is_empty());
+}
+
+/// The one send failure in `out`: its failure, and its addressee.
+fn failure(out: &[super::Outgoing]) -> (&SendFailure, &Address) {
+    assert_eq!(out.len(), 1, "{out:?}");
+    let Body::SendFailure(f) = &out[0].signal.body else {
+        panic!("not a send failure: {:?}", out[0].signal)
+    };
+    assert_eq!(out[0].signal.meta.response_to.as_ref(), Some(&f.failed));
+    (f, &out[0].signal.meta.addressees[0])
+}
+
+#[test]
+fn a_forward_refused_at_once_is_a_failure_for_the_local_party() {
+    let mut s = state(Proxy::new(addr("xmpp:echo@example.org")));
+    let alice = addr("direct:alice");
+    let refusals = [
+        (
+            SendError::NoRoute {
+                address: addr("xmpp:echo@example.org"),
+            },
+            FailureKind::UnknownAddressee,
+            None,
+        ),
+        (
+            SendError::Unsupported {
+                reason: "this session cannot carry files".into(),
+            },
+            FailureKind::Rejected,
+            None,
+        ),
+        (
+            SendError::Refused(
+                Refusal::new(FailureKind::RateLimited, "too many answers")
+                    .with_code("answer-limit"),
+            ),
+            FailureKind::RateLimited,
+            Some("answer-limit"),
+        ),
+    ];
+    for (error, kind, code) in refusals {
+        let question = from("direct:alice", Message::text("ping"));
+        let forwarded = s.handle(question.clone()).remove(0).signal;
+        let out = s.refused(forwarded.id(), &error);
+        let (f, to) = failure(&out);
+        assert_eq!((&f.failed, f.kind), (question.id(), kind), "{error}");
+        assert_eq!(f.code.as_deref(), code);
+        assert_eq!(to, &alice);
+        // The notice itself refused: nobody left to tell, and no loop.
+        assert!(s.refused(out[0].signal.id(), &error).is_empty());
+    }
+    // A closed connection is no failure to pass on: the run stops.
+    let forwarded = s
+        .handle(from("direct:alice", Message::text("x")))
+        .remove(0)
+        .signal;
+    assert!(s.refused(forwarded.id(), &SendError::Closed).is_empty());
+}
+
+#[test]
+fn a_relayed_signal_refused_is_a_failure_for_the_remote_address_but_not_a_room() {
+    let mut s = state(Proxy::new(addr("direct:echo")));
+    s.handle(from("direct:alice", Message::text("hi")));
+    let said = from("direct:echo", Message::text("hello alice"));
+    let relayed = s.handle(said.clone()).remove(0).signal;
+    let error = SendError::Unsupported {
+        reason: "this session cannot carry messages".into(),
+    };
+    let out = s.refused(relayed.id(), &error);
+    let (f, to) = failure(&out);
+    assert_eq!((&f.failed, f.kind), (said.id(), FailureKind::Rejected));
+    assert_eq!(to, &addr("direct:echo"));
+    // A failure that comes back later for a relayed signal goes the same way.
+    let later = from(
+        "direct:proxy",
+        SendFailure {
+            failed: relayed.id().clone(),
+            kind: FailureKind::Unreachable,
+            code: None,
+            message: "gone".into(),
+        },
+    );
+    let out = s.handle(later);
+    let (f, to) = failure(&out);
+    assert_eq!((&f.failed, to), (said.id(), &addr("direct:echo")));
+
+    // A room is not told of one member's relayed signal.
+    let room = addr("direct:lobby;kind=channel");
+    let mut s = state(Proxy::new(room.clone()));
+    s.handle(from("direct:alice", Message::text("hi room")));
+    let mut said = from("direct:carol", Message::text("hi alice"));
+    said.meta.visible_to = vec![room];
+    let relayed = s.handle(said).remove(0).signal;
+    assert!(s.refused(relayed.id(), &error).is_empty());
 }
 
 #[test]
