@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatty_core::driver::Failure;
 use chatty_core::reexports::serde_json::{self, Map, Value};
 use chatty_core::{ConnectionErrorKind, FailureKind, QueryError, Refusal};
 use hyper_rustls::HttpsConnector;
@@ -225,6 +226,14 @@ impl ApiError {
             Class::RateLimited | Class::Transport => (ConnectionErrorKind::Unreachable, true),
             _ => (ConnectionErrorKind::Protocol, true),
         }
+    }
+
+    /// The connection failure this is while connecting: permanent for a wrong, revoked or
+    /// under-scoped token (see [`connection`](Self::connection)).
+    pub(crate) fn failure(&self, method: &str) -> Failure {
+        let (kind, retry) = self.connection();
+        let failure = Failure::new(kind, self.describe(method));
+        if retry { failure } else { failure.permanent() }
     }
 
     /// How long Slack asked to wait (HTTP 429 `Retry-After`).

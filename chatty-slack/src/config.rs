@@ -47,7 +47,8 @@ pub struct SlackConfig {
     pub connect_timeout_ms: u64,
     /// The first step of the reconnection backoff, in milliseconds (1 000 by default): each
     /// wait is jittered between half of and the whole step, and steps double up to
-    /// `reconnect_max_ms`; a `hello` starts them again from here.
+    /// `reconnect_max_ms`; a connection that served 10 s or more starts them again from here
+    /// (chatty-core's session driver: `chatty_core::driver::Backoff`).
     #[serde(default = "default_reconnect_min_ms")]
     pub reconnect_min_ms: u64,
     /// The longest wait between connection attempts, in milliseconds: 60 000 by default.

@@ -1,4 +1,5 @@
-//! Download file requests: a Slack file URL (`url_private`) fetched with the bot token.
+//! Downloads: a Slack file URL (`url_private`) fetched with the bot token, the bytes handed
+//! back as the file.
 //!
 //! The token goes only to Slack's file hosts and to the configured API host (a local Slack);
 //! any other URL is refused without a request, so that a file named by someone else can never
@@ -6,14 +7,11 @@
 //! not authorize with its HTML sign-in page and status 200, so an HTML answer where a file of
 //! another type was expected is an error, not the file.
 
-use chatty_core::FailureKind;
 use chatty_core::reexports::bytes::Bytes;
+use chatty_core::{Content, FailureKind, File, Refusal};
 use hyper::Uri;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 
-/// A plain HTTP client (hyper with rustls) for downloads.
-pub(crate) type Http = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, String>;
+use crate::state::{Http, State};
 
 /// The largest file a Download file signal fetches.
 const MAX_DOWNLOAD: usize = 1 << 30;
@@ -75,10 +73,43 @@ pub(crate) fn not_the_file(
     })
 }
 
+/// Fetches a file the session delivered as a URL, with the bot token: the same file with its
+/// bytes.
+pub(crate) async fn download(state: &State, file: File) -> Result<File, Refusal> {
+    let Some(conn) = state.conn() else {
+        return Err(Refusal::new(
+            FailureKind::Unreachable,
+            "the Slack session is not connected yet",
+        ));
+    };
+    let Content::Url { url, .. } = &file.content else {
+        return Err(Refusal::new(
+            FailureKind::Other,
+            "the file has its bytes already",
+        ));
+    };
+    let web = &conn.web;
+    let fetched = fetch(
+        &web.http,
+        url,
+        file.media_type.as_deref(),
+        web.bot_secret.expose(),
+        &state.config.api_url,
+    )
+    .await;
+    match fetched {
+        Ok(data) => Ok(File::bytes(file.name, file.media_type.as_deref(), data)),
+        Err((kind, message)) => {
+            tracing::warn!(session = %state.config.name, ?kind, "Slack download refused: {message}");
+            Err(Refusal::new(kind, message))
+        }
+    }
+}
+
 /// GETs `url` with the bot token (redirects followed, the token only to hosts that may carry
 /// it), checking that the answer is the file and not an HTML page. `api_url` is the configured
 /// Web API base URL.
-pub(crate) async fn fetch(
+async fn fetch(
     http: &Http,
     url: &str,
     expected: Option<&str>,

@@ -8,8 +8,9 @@ use proptest::prelude::*;
 
 use crate::envelope::{self, Frame};
 use crate::ids::Ids;
-use crate::inbound::Mapper;
-use crate::intake::{Intake, Outcome};
+use crate::inbound::Outcome;
+use crate::mapper::Mapper;
+use crate::state::Intake;
 
 fn mapper() -> Mapper {
     Mapper::new("slack", "T1", "UBOT", "BBOT").unwrap()

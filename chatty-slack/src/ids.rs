@@ -1,12 +1,19 @@
 //! Signal ids and where their messages are on Slack: the memory that turns `response_to` into
 //! `thread_ts`, edits into `chat.update`, and people into their DM channels.
 
-use std::collections::{HashMap, VecDeque};
-
+use chatty_core::driver::Recent;
 use chatty_core::{SignalId, Timestamp};
 
-/// How many message ids the session remembers (to map `thread_ts` and edits to signal ids).
+/// How many message ids the session remembers (to map `thread_ts` and edits to signal ids),
+/// and how many DM channels.
 const REMEMBERED: usize = 20_000;
+
+/// The `event_type` of the metadata on messages the session posts: it carries the signal id
+/// (and `response_to`) so that both ends name the same signal.
+pub const EVENT_TYPE_MESSAGE: &str = "chatty_message";
+/// The prefix of the `block_id` that carries the signal id on file shares (which take no
+/// metadata): `chatty:m:ID` for a message with attachments, `chatty:f:ID` for a file.
+pub const BLOCK_ID_PREFIX: &str = "chatty:";
 
 /// The prefix of a `response_to` that asks for a thread: see [`thread_of`].
 pub const THREAD_PREFIX: &str = "thread:";
@@ -64,33 +71,33 @@ impl Place {
 }
 
 /// Signal ids ↔ Slack places for the messages seen and sent lately, and the DM channel of
-/// each person who wrote to the bot.
-#[derive(Debug, Default)]
+/// each person who wrote to the bot; each bounded to the last `REMEMBERED`.
+#[derive(Debug)]
 pub(crate) struct Ids {
-    by_id: HashMap<SignalId, Place>,
-    by_place: HashMap<(String, String), SignalId>,
-    order: VecDeque<SignalId>,
-    dms: HashMap<String, String>,
+    by_id: Recent<SignalId, Place>,
+    by_place: Recent<(String, String), SignalId>,
+    dms: Recent<String, String>,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids {
+            by_id: Recent::new(REMEMBERED),
+            by_place: Recent::new(REMEMBERED),
+            dms: Recent::new(REMEMBERED),
+        }
+    }
 }
 
 impl Ids {
     /// Remembers where the message `id` is. An id that names another message's place (an edit
     /// names the edited message) is remembered by id only.
     pub(crate) fn remember(&mut self, id: SignalId, place: Place) {
-        self.by_place
-            .entry((place.channel.clone(), place.ts.clone()))
-            .or_insert_with(|| id.clone());
-        if self.by_id.insert(id.clone(), place).is_none() {
-            self.order.push_back(id);
+        let at = (place.channel.clone(), place.ts.clone());
+        if !self.by_place.contains(&at) {
+            self.by_place.insert(at, id.clone());
         }
-        while self.order.len() > REMEMBERED {
-            if let Some(old) = self.order.pop_front()
-                && let Some(p) = self.by_id.remove(&old)
-                && self.by_place.get(&(p.channel.clone(), p.ts.clone())) == Some(&old)
-            {
-                self.by_place.remove(&(p.channel, p.ts));
-            }
-        }
+        self.by_id.insert(id, place);
     }
 
     /// The place of a signal: remembered, or read from an id of the form `CHANNEL/TS`.
@@ -116,9 +123,6 @@ impl Ids {
 
     /// Remembers that `user` (a user or bot id) wrote to the bot in the DM `channel`.
     pub(crate) fn learn_dm(&mut self, user: &str, channel: &str) {
-        if self.dms.len() >= REMEMBERED && !self.dms.contains_key(user) {
-            self.dms.clear();
-        }
         self.dms.insert(user.to_owned(), channel.to_owned());
     }
 

@@ -1,492 +1,203 @@
-//! Inbound mapping: the `event` of an Events API payload (the JSON Slack documents at
-//! api.slack.com/events/…) as a signal. It works on the raw JSON, never on a typed model, so a
-//! field a typed model would refuse (metadata with numbers or objects, a new field) loses
-//! nothing.
+//! Serving a Socket Mode connection: every envelope acknowledged as soon as it is read, then
+//! its event mapped ([`event`]), deduplicated ([`intake`]) and pushed to the bot, until the
+//! session stops or the connection is lost.
+//!
+//! - The connection is pinged every [`PING_INTERVAL`]; no frame for three intervals loses it.
+//! - `disconnect` with `warning` or `refresh_requested` (Slack announces the connection's
+//!   end) opens a new connection at once, quietly; `link_disabled` ends the session; any other
+//!   reason loses the connection (the driver reconnects).
+//! - Since the mapping comes after the ack, a slow bot never makes Slack redeliver; an envelope
+//!   the session could not acknowledge is sent again by Slack on the next connection, and an
+//!   event delivered twice (same `event_id`) reaches the bot once.
 
-use chatty_core::reexports::serde_json::{self, Value};
-use chatty_core::{
-    Address, AddressKind, Automatic, Body, Content, Edit, EditKind, File, Message, Metadata,
-    Signal, SignalId, Status, StatusChange, UserDefined,
-};
+mod event;
+mod intake;
 
-use crate::PLATFORM;
-use crate::ids::{Ids, Place, native_id, ts_time};
-use crate::outbound::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE};
-use crate::text::{mentions, mrkdwn_to_html, unescape};
+use std::time::Duration;
 
-/// Slackbot's user id: its messages (reminders, notices) are automatic.
-const SLACKBOT: &str = "USLACKBOT";
+use chatty_core::ConnectionErrorKind;
+use chatty_core::driver::{Failure, Link, lock};
+use chatty_core::reexports::futures::{SinkExt as _, StreamExt as _};
+use chatty_core::reexports::serde_json::Value;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 
-/// What the bot is on this workspace, and how addresses are made.
-#[derive(Debug, Clone)]
-pub(crate) struct Mapper {
-    session: Option<String>,
-    team: String,
-    user: String,
-    bot_id: String,
-    own: Address,
+pub(crate) use intake::Outcome;
+
+use crate::connect::{open_socket, system_error};
+use crate::envelope::Frame;
+use crate::socket::{self, Connection, Socket};
+use crate::state::{Conn, State};
+
+/// How often the connection is pinged; three intervals without a frame lose it.
+pub(crate) const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why reading a connection ended (when it was not lost).
+enum Ending {
+    /// Slack is about to close it: open a new one.
+    Refresh,
+    /// Stop serving: the session is stopping, or the bot stopped listening.
+    Stop,
 }
 
-/// What an inbound event becomes.
-#[derive(Debug)]
-pub(crate) enum Inbound {
-    /// A signal, and the place of the message it is or edits (to remember its id).
-    Signal(Box<Signal>, Option<Place>),
-    /// Nothing for the bot (its own message, an event it does not map), with the reason.
-    Skip(&'static str),
-    /// A malformed event: a system error for the bot.
-    Malformed(String),
-}
-
-/// A non-empty string field.
-pub(crate) fn text_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-/// Who sent a message: its `user`, or the `bot_id` of a bot without a user.
-pub(crate) fn sender_of(message: &Value) -> Option<&str> {
-    text_of(message, "user").or_else(|| text_of(message, "bot_id"))
-}
-
-/// Whether a machine sent a message: Slackbot's are generated (reminders, notices), other
-/// bots' (`bot_id`, subtype `bot_message`) are a bot's.
-fn automatic_of(message: &Value) -> Option<Automatic> {
-    if text_of(message, "user") == Some(SLACKBOT) {
-        return Some(Automatic::Generated);
-    }
-    let bot =
-        text_of(message, "bot_id").is_some() || text_of(message, "subtype") == Some("bot_message");
-    bot.then_some(Automatic::Bot)
-}
-
-/// Whether a Slack id can be part of an address (Slack's ids are upper-case letters and
-/// digits; anything else is not an id).
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
-impl Mapper {
-    /// A mapper for the bot user `user` (bot id `bot_id`) on team `team`, in the session named
-    /// `name`.
-    pub(crate) fn new(name: &str, team: &str, user: &str, bot_id: &str) -> Result<Self, String> {
-        let session = (name != PLATFORM).then(|| name.to_owned());
-        if !valid_id(team) {
-            return Err(format!("`{team}` is not a Slack team id"));
-        }
-        let mut mapper = Mapper {
-            session,
-            team: team.to_owned(),
-            user: user.to_owned(),
-            bot_id: bot_id.to_owned(),
-            own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
-        };
-        mapper.own = mapper
-            .address(user, AddressKind::Individual)
-            .ok_or_else(|| format!("`{team}/{user}` is not a valid address id"))?;
-        Ok(mapper)
-    }
-
-    /// The bot's own address, `slack:TEAM/USER;kind=individual`.
-    pub(crate) fn own(&self) -> &Address {
-        &self.own
-    }
-
-    /// `slack[+session]:TEAM/ID;kind=…`; `None` for an id that is not a Slack id.
-    pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Option<Address> {
-        if !valid_id(id) {
-            return None;
-        }
-        let full = format!("{}/{id}", self.team);
-        let address = match &self.session {
-            Some(s) => Address::with_session(PLATFORM, s, &full),
-            None => Address::new(PLATFORM, &full),
-        };
-        address.ok().map(|a| a.with_kind(kind))
-    }
-
-    /// The kind of a Slack id, from its first letter (api.slack.com/changelog/2017-09-the-one-
-    /// about-usernames: `U`/`W` users, `C` channels, `G` groups and group DMs, `D` DMs).
-    pub(crate) fn kind_of_id(id: &str) -> AddressKind {
-        match id.chars().next() {
-            Some('U' | 'W' | 'B') => AddressKind::Individual,
-            Some('C') => AddressKind::Channel,
-            Some('G') => AddressKind::Group,
-            Some('D') => AddressKind::Individual,
-            _ => AddressKind::Unknown,
-        }
-    }
-
-    /// The Slack id an address of this workspace names (the part after `TEAM/`).
-    pub(crate) fn slack_id<'a>(&self, address: &'a Address) -> Result<&'a str, String> {
-        if address.platform() != PLATFORM {
-            return Err(format!("{address} is not a Slack address"));
-        }
-        let (team, id) = address
-            .id()
-            .split_once('/')
-            .ok_or_else(|| format!("{address} is not of the form slack:TEAM/ID"))?;
-        if team != self.team {
-            return Err(format!(
-                "{address} is in team {team}, this session serves team {}",
-                self.team
-            ));
-        }
-        if !valid_id(id) {
-            return Err(format!("{address} does not name a Slack id"));
-        }
-        Ok(id)
-    }
-
-    /// The address of a conversation, by its id and `channel_type` where known.
-    fn conversation(&self, channel: &str, channel_type: Option<&str>) -> Option<Address> {
-        let kind = match channel_type {
-            Some("channel" | "group") => AddressKind::Channel,
-            Some("mpim") => AddressKind::Group,
-            Some("im" | "app_home") => AddressKind::Individual,
-            _ => Self::kind_of_id(channel),
-        };
-        self.address(channel, kind)
-    }
-
-    /// Maps the `event` of an `event_callback` payload (api.slack.com/apis/events-api#callback-
-    /// field).
-    pub(crate) fn inbound(&self, event: &Value, ids: &Ids) -> Inbound {
-        let Some(kind) = event.get("type").and_then(Value::as_str) else {
-            return Inbound::Malformed("an event without a type".into());
-        };
-        match kind {
-            "message" => match event.get("subtype").and_then(Value::as_str) {
-                None | Some("bot_message" | "thread_broadcast" | "file_share" | "me_message") => {
-                    self.message(event, ids)
-                }
-                Some("message_changed") => self.changed(event, ids),
-                Some("message_deleted") => self.deleted(event, ids),
-                Some(_) => Inbound::Skip("a message subtype that is not a message of a person"),
-            },
-            "app_mention" => self.message(event, ids),
-            "member_joined_channel" | "member_left_channel" => self.membership(kind, event),
-            _ => Inbound::Skip("an event the session does not map"),
-        }
-    }
-
-    /// `member_joined_channel` / `member_left_channel` as an `InRoom` status change.
-    fn membership(&self, kind: &str, event: &Value) -> Inbound {
-        let (Some(user), Some(channel)) = (text_of(event, "user"), text_of(event, "channel"))
-        else {
-            return Inbound::Malformed(format!("{kind} without user or channel"));
-        };
-        let channel_type = match text_of(event, "channel_type") {
-            Some("G") => Some("group"),
-            _ => Some("channel"),
-        };
-        let (Some(room), Some(origin)) = (
-            self.conversation(channel, channel_type),
-            self.address(user, AddressKind::Individual),
-        ) else {
-            return Inbound::Malformed(format!("{kind} with invalid ids"));
-        };
-        let mut signal = Signal::new(StatusChange::new(Status::InRoom {
-            room: room.clone(),
-            present: kind == "member_joined_channel",
-            role: None,
-        }));
-        signal.meta.origin = Some(origin);
-        signal.meta.visible_to = vec![room];
-        signal.meta.sent = text_of(event, "event_ts").and_then(ts_time);
-        Inbound::Signal(Box::new(signal), None)
-    }
-
-    fn is_own(&self, message: &Value) -> bool {
-        text_of(message, "user") == Some(self.user.as_str())
-            || (!self.bot_id.is_empty() && text_of(message, "bot_id") == Some(self.bot_id.as_str()))
-    }
-
-    /// The signal id and `response_to` that the session's metadata or block ids carry.
-    fn carried(message: &Value) -> (Option<SignalId>, Option<SignalId>, Option<char>) {
-        if let Some(meta) = message.get("metadata")
-            && let Some(payload) = meta.get("event_payload")
-        {
-            let id = text_of(payload, "chatty_id").map(SignalId::from);
-            let response = text_of(payload, "chatty_response_to").map(SignalId::from);
-            if id.is_some() {
-                return (id, response, None);
-            }
-        }
-        if let Some(blocks) = message.get("blocks").and_then(Value::as_array) {
-            for block in blocks {
-                if let Some(rest) =
-                    text_of(block, "block_id").and_then(|b| b.strip_prefix(BLOCK_ID_PREFIX))
-                    && let Some((mark, id)) = rest.split_once(':')
-                    && let Some(mark) = mark.chars().next()
-                    && !id.is_empty()
-                {
-                    return (Some(SignalId::from(id)), None, Some(mark));
-                }
-            }
-        }
-        (None, None, None)
-    }
-
-    /// `message` (api.slack.com/events/message), its `file_share`, `bot_message`,
-    /// `thread_broadcast` subtypes, and `app_mention`.
-    fn message(&self, event: &Value, ids: &Ids) -> Inbound {
-        if self.is_own(event) {
-            return Inbound::Skip("the bot's own message");
-        }
-        self.any_message(event, ids)
-    }
-
-    /// A message, the bot's own included (for history).
-    fn any_message(&self, event: &Value, ids: &Ids) -> Inbound {
-        let (Some(channel), Some(ts)) = (text_of(event, "channel"), text_of(event, "ts")) else {
-            return Inbound::Malformed("a message without channel or ts".into());
-        };
-        let Some(origin) = sender_of(event).and_then(|s| self.address(s, AddressKind::Individual))
-        else {
-            return Inbound::Malformed(format!("a message in {channel} without a valid sender"));
-        };
-        let channel_type = text_of(event, "channel_type");
-        let Some(conversation) = self.conversation(channel, channel_type) else {
-            return Inbound::Malformed(format!("a message in an invalid channel `{channel}`"));
-        };
-        let direct = conversation.kind() == AddressKind::Individual;
-        let text = unescape(text_of(event, "text").unwrap_or_default());
-        let (carried_id, carried_response, mark) = Self::carried(event);
-        let id = carried_id.unwrap_or_else(|| native_id(channel, ts));
-        let place = Place::new(channel, ts, text_of(event, "thread_ts"));
-        let response_to =
-            carried_response.or_else(|| place.thread.as_deref().map(|t| ids.id_at(channel, t)));
-        let files: Vec<File> = event
-            .get("files")
-            .and_then(Value::as_array)
-            .map(|files| files.iter().filter_map(file_of).collect())
-            .unwrap_or_default();
-        let user_defined = match event.get("metadata").and_then(|m| {
-            let kind = text_of(m, "event_type")?;
-            (kind != EVENT_TYPE_MESSAGE).then(|| user_defined_of(kind, m))
-        }) {
-            Some(Ok(u)) => Some(u),
-            Some(Err(e)) => return Inbound::Malformed(e),
-            None => None,
-        };
-        let body: Body = if let Some(user_defined) = user_defined {
-            user_defined.into()
-        } else if !files.is_empty()
-            && (mark == Some('f') || (mark.is_none() && text.is_empty() && files.len() == 1))
-        {
-            files
-                .into_iter()
-                .next()
-                .map(Body::File)
-                .unwrap_or_else(|| Message::text("").into())
-        } else {
-            message_body(event, text.clone(), mark, files).into()
-        };
-        let mut signal = Signal {
-            meta: Metadata::with_id(id),
-            body,
-        };
-        signal.meta.response_to = response_to;
-        signal.meta.origin = Some(origin);
-        signal.meta.sent = ts_time(ts);
-        signal.meta.automatic = automatic_of(event);
-        if direct {
-            signal.meta.addressees = vec![self.own.clone()];
-        } else {
-            signal.meta.addressees = mentions(&text)
-                .iter()
-                .filter_map(|u| self.address(u, AddressKind::Individual))
-                .collect();
-            signal.meta.visible_to = vec![conversation];
-        }
-        Inbound::Signal(Box::new(signal), Some(place))
-    }
-
-    /// `message_changed` (api.slack.com/events/message/message_changed): a correction, at the
-    /// place of the message it changes.
-    fn changed(&self, event: &Value, ids: &Ids) -> Inbound {
-        let (Some(channel), Some(current)) = (text_of(event, "channel"), event.get("message"))
-        else {
-            return Inbound::Malformed("message_changed without channel or message".into());
-        };
-        if !current.is_object() {
-            return Inbound::Malformed("message_changed whose message is not an object".into());
-        }
-        if self.is_own(current) {
-            return Inbound::Skip("an edit of the bot's own message");
-        }
-        if current.get("edited").is_none() {
-            // Slack also sends message_changed when it adds link previews: not an edit.
-            return Inbound::Skip("a message change that is not an edit");
-        }
-        let Some(ts) = text_of(current, "ts") else {
-            return Inbound::Malformed("message_changed without the message's ts".into());
-        };
-        let event_ts = text_of(event, "ts").unwrap_or(ts);
-        let mut copy = current.clone();
-        copy["channel"] = channel.into();
-        if let Some(t) = text_of(event, "channel_type") {
-            copy["channel_type"] = t.into();
-        }
-        let Inbound::Signal(mut signal, place) = self.message(&copy, ids) else {
-            return Inbound::Malformed("message_changed with an invalid message".into());
-        };
-        let original = ids.id_at(channel, ts);
-        let carried = Self::carried(current).0;
-        // The edit is a signal of its own: the id the editor's metadata carries, or the
-        // event's ts.
-        signal.meta.id = match carried {
-            Some(id) if id != original => id,
-            _ => native_id(channel, event_ts),
-        };
-        signal.meta.sent = text_of(current.get("edited").unwrap_or(&Value::Null), "ts")
-            .and_then(ts_time)
-            .or(signal.meta.sent);
-        if let Body::Message(m) = &mut signal.body {
-            m.edit = Some(Edit {
-                of: original,
-                kind: EditKind::Correction,
-            });
-        }
-        Inbound::Signal(signal, place)
-    }
-
-    /// `message_deleted` (api.slack.com/events/message/message_deleted): a retraction, at the
-    /// place of the message it deletes.
-    fn deleted(&self, event: &Value, ids: &Ids) -> Inbound {
-        let (Some(channel), Some(deleted)) =
-            (text_of(event, "channel"), text_of(event, "deleted_ts"))
-        else {
-            return Inbound::Malformed("message_deleted without channel or deleted_ts".into());
-        };
-        let previous = event.get("previous_message").unwrap_or(&Value::Null);
-        if self.is_own(previous) {
-            return Inbound::Skip("the deletion of the bot's own message");
-        }
-        let Some(conversation) = self.conversation(channel, text_of(event, "channel_type")) else {
-            return Inbound::Malformed(format!(
-                "message_deleted in an invalid channel `{channel}`"
-            ));
-        };
-        let event_ts = text_of(event, "ts").unwrap_or(deleted);
-        let mut signal = Signal {
-            meta: Metadata::with_id(native_id(channel, event_ts)),
-            body: Message::retraction(ids.id_at(channel, deleted)).into(),
-        };
-        signal.meta.origin =
-            sender_of(previous).and_then(|u| self.address(u, AddressKind::Individual));
-        signal.meta.sent = ts_time(event_ts);
-        signal.meta.automatic = automatic_of(previous);
-        if conversation.kind() == AddressKind::Individual {
-            signal.meta.addressees = vec![self.own.clone()];
-        } else {
-            signal.meta.visible_to = vec![conversation];
-        }
-        let place = Place::new(channel, deleted, text_of(previous, "thread_ts"));
-        Inbound::Signal(Box::new(signal), Some(place))
-    }
-
-    /// A message from `conversations.history` (which carries no channel) as a signal, and its
-    /// place.
-    pub(crate) fn history_message(
-        &self,
-        channel: &str,
-        channel_type: &str,
-        message: &Value,
-        ids: &Ids,
-    ) -> Option<(Signal, Place)> {
-        let mut copy = message.clone();
-        copy["channel"] = channel.into();
-        copy["channel_type"] = channel_type.into();
-        match self.any_message(&copy, ids) {
-            Inbound::Signal(signal, Some(place)) => Some((*signal, place)),
-            _ => None,
-        }
-    }
-}
-
-/// The message body of a message event: its text (or, for a file share the session made, the
-/// text of its section block), rich content from a `section` block, files, and a correction
-/// that its metadata names.
-fn message_body(event: &Value, text: String, mark: Option<char>, files: Vec<File>) -> Message {
-    let mut message = Message::text(if mark == Some('m') || mark == Some('f') {
-        // The text of a file share the session made is in its section block.
-        section_text(event).map(|t| unescape(&t)).unwrap_or(text)
-    } else {
-        text
-    });
-    if mark.is_none()
-        && let Some(section) = section_text(event)
-    {
-        message.html = Some(mrkdwn_to_html(&section));
-    }
-    message.attachments = files;
-    // A correction the sender could not make with chat.update (of a message it never saw on
-    // Slack) is a new message naming the corrected one.
-    if let Some(of) = event
-        .get("metadata")
-        .and_then(|m| m.get("event_payload"))
-        .and_then(|p| text_of(p, "chatty_edit_of"))
-    {
-        message.edit = Some(Edit {
-            of: SignalId::from(of),
-            kind: EditKind::Correction,
-        });
-    }
-    message
-}
-
-/// A user-defined signal from message metadata: the session's own (the payload as JSON text
-/// in `chatty_payload`, since typed clients read `event_payload` as a map of strings), or any
-/// other app's (the whole `event_payload`, whatever its values are: numbers, objects, lists).
-fn user_defined_of(kind: &str, metadata: &Value) -> Result<UserDefined, String> {
-    let payload = metadata
-        .get("event_payload")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let payload = match (payload.get("chatty_id"), payload.get("chatty_payload")) {
-        (Some(_), Some(Value::String(text))) => serde_json::from_str(text).map_err(|e| {
-            format!("user-defined signal `{kind}` with a payload that is not JSON: {e}")
-        })?,
-        (Some(_), Some(other)) => other.clone(),
-        (Some(_), None) => Value::Null,
-        (None, _) => payload,
+/// Serves `connection` until [`Link::stopping`] (`Ok`) or until it is lost (`Err`).
+pub(crate) async fn serve(
+    state: &State,
+    mut connection: Connection,
+    link: &Link,
+) -> Result<(), Failure> {
+    let Some(conn) = state.conn() else {
+        return Err(Failure::new(
+            ConnectionErrorKind::Other,
+            "serving a connection that never logged in",
+        ));
     };
-    Ok(UserDefined {
-        name: kind.to_owned(),
-        payload,
-    })
+    loop {
+        let Connection { mut socket, early } = connection;
+        let mut ending = None;
+        for frame in early {
+            ending = handle(state, &conn, link, &mut socket, frame).await?;
+            if ending.is_some() {
+                break;
+            }
+        }
+        let ending = match ending {
+            Some(ending) => ending,
+            None => read(state, &conn, link, &mut socket).await?,
+        };
+        match ending {
+            Ending::Stop => {
+                socket::close(socket).await;
+                // Sends in progress finish before the session ends.
+                drop(state.sending.lock().await);
+                return Ok(());
+            }
+            Ending::Refresh => {
+                tracing::debug!(session = %state.config.name, "Slack refreshes the connection");
+                socket::close(socket).await;
+                connection = open_socket(state, link).await?;
+            }
+        }
+    }
 }
 
-/// The mrkdwn text of the first `section` block, if any.
-fn section_text(message: &Value) -> Option<String> {
-    message
-        .get("blocks")?
-        .as_array()?
-        .iter()
-        .find(|b| b.get("type").and_then(Value::as_str) == Some("section"))
-        .and_then(|b| b.get("text"))
-        .and_then(|t| t.get("text"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+/// Reads frames until the session stops, Slack asks for a new connection, or the
+/// connection is lost.
+async fn read(
+    state: &State,
+    conn: &Conn,
+    link: &Link,
+    socket: &mut Socket,
+) -> Result<Ending, Failure> {
+    let lost = |cause: String| {
+        let kind = ConnectionErrorKind::Unreachable;
+        tracing::warn!(session = %state.config.name, ?kind, "Slack connection lost: {cause}");
+        Failure::new(kind, cause)
+    };
+    let mut last_seen = Instant::now();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            () = link.stopping() => return Ok(Ending::Stop),
+            frame = socket.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(close))) => {
+                        let failure = socket::closed(close.as_ref());
+                        return Err(lost(failure.cause().to_owned()));
+                    }
+                    Some(Ok(_)) => {
+                        last_seen = Instant::now();
+                        continue;
+                    }
+                    Some(Err(e)) => return Err(lost(format!("the connection failed: {e}"))),
+                    None => return Err(lost("the connection dropped".into())),
+                };
+                let frame = crate::envelope::parse(text.as_str());
+                if let Some(ending) = handle(state, conn, link, socket, frame).await? {
+                    return Ok(ending);
+                }
+                // After the bot took the signal: a slow bot is not a silent Slack.
+                last_seen = Instant::now();
+            }
+            _ = ping.tick() => {
+                let silent = last_seen.elapsed();
+                if silent > PING_INTERVAL * 3 {
+                    return Err(lost(format!("no answer from Slack for {} s", silent.as_secs())));
+                }
+                if let Err(e) = socket.send(Message::Ping(Vec::new().into())).await {
+                    return Err(lost(format!("the connection failed: {e}")));
+                }
+            }
+        }
+    }
 }
 
-/// A file object (api.slack.com/types/file) as a File to download (`url_private`).
-fn file_of(file: &Value) -> Option<File> {
-    let url = text_of(file, "url_private")?;
-    let name = text_of(file, "name")
-        .or_else(|| text_of(file, "title"))
-        .unwrap_or("file");
-    Some(File {
-        name: name.to_owned(),
-        media_type: text_of(file, "mimetype").map(str::to_owned),
-        content: Content::Url {
-            url: url.to_owned(),
-            size: file.get("size").and_then(Value::as_u64),
-        },
-    })
+/// Handles one frame: acknowledges it, and pushes what it carries to the bot; `Some` when
+/// reading is to end.
+async fn handle(
+    state: &State,
+    conn: &Conn,
+    link: &Link,
+    socket: &mut Socket,
+    frame: Frame,
+) -> Result<Option<Ending>, Failure> {
+    let delivered = match frame {
+        Frame::Hello => {
+            tracing::debug!(session = %state.config.name, "Socket Mode: hello");
+            true
+        }
+        Frame::Disconnect { reason } => {
+            return match socket::disconnected(&reason) {
+                None => Ok(Some(Ending::Refresh)),
+                Some(failure) => {
+                    tracing::warn!(session = %state.config.name, "Slack: {failure}");
+                    Err(failure)
+                }
+            };
+        }
+        Frame::EventsApi {
+            envelope_id,
+            payload,
+        } => {
+            socket::ack(socket, &envelope_id).await?;
+            deliver(state, conn, link, &payload).await
+        }
+        Frame::Other { kind, envelope_id } => {
+            tracing::debug!(%kind, "Socket Mode: an envelope the session does not map");
+            if let Some(id) = envelope_id {
+                socket::ack(socket, &id).await?;
+            }
+            true
+        }
+        Frame::Malformed {
+            envelope_id,
+            reason,
+        } => {
+            if let Some(id) = envelope_id {
+                socket::ack(socket, &id).await?;
+            }
+            system_error(state, conn, link, reason).await
+        }
+    };
+    Ok((!delivered).then_some(Ending::Stop))
 }
 
-#[cfg(test)]
-#[path = "inbound_tests.rs"]
-mod tests;
+/// Maps one Events API payload and pushes what it becomes; `false` when the bot stopped
+/// listening.
+async fn deliver(state: &State, conn: &Conn, link: &Link, payload: &Value) -> bool {
+    let outcome = {
+        let mut ids = lock(&state.ids);
+        lock(&state.intake).payload(&conn.mapper, &mut ids, payload)
+    };
+    match outcome {
+        Outcome::Signal(signal) => link.push(*signal).await.is_ok(),
+        Outcome::Error(message) => system_error(state, conn, link, message).await,
+        Outcome::Skip(why) => {
+            tracing::trace!(session = %state.config.name, "skipped: {why}");
+            true
+        }
+    }
+}

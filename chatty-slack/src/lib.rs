@@ -1,16 +1,16 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod caps;
 mod config;
+mod connect;
 mod download;
 mod envelope;
 mod ids;
 mod inbound;
-mod intake;
-mod net;
+mod mapper;
 mod outbound;
 mod query;
-mod send;
 mod session;
 mod socket;
 mod state;
@@ -21,8 +21,7 @@ mod hostile;
 
 pub use chatty_core::Secret;
 pub use config::{ConfigError, SlackConfig};
-pub use ids::{THREAD_PREFIX, thread_of};
-pub use outbound::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE};
+pub use ids::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE, THREAD_PREFIX, thread_of};
 pub use session::SlackSession;
 
 /// The platform name: the scheme of the session's addresses (`slack:T0123/U0456`).

@@ -1,246 +1,353 @@
-//! Outbound mapping: a message, file or user-defined signal as the arguments of Web API calls
-//! (a [`Plan`]), which the session carries out.
+//! Outbound: carrying one signal through the Web API, one at a time and in order (the
+//! mapping to Web API arguments is [`plan`]).
+//!
+//! - **Where**: a signal to a person goes to the DM with them: the DM they wrote to the bot in
+//!   (learnt from their messages), else one `conversations.open` opens (`im:write`); a signal
+//!   to a conversation goes there. `visible_to` is not carried: on Slack whoever is in a
+//!   conversation sees what is posted there, and nothing can be copied to anyone else, so the
+//!   addresses in it (the bot's own, which `Signal::reply_all` puts there, included) are
+//!   neither posted to nor checked.
+//! - **Threads**: an answer goes into the thread of the message it answers when that message
+//!   is a thread reply, else to the top level of the conversation; a `response_to` made with
+//!   [`thread_of`](crate::thread_of) goes into the thread under the message it names.
 
-use chatty_core::reexports::bytes::Bytes;
+mod plan;
+
+use chatty_core::driver::{Deliveries, lock};
 use chatty_core::reexports::serde_json::{self, Map, Value, json};
-use chatty_core::{Body, Content, EditKind, File, Message, Signal};
+use chatty_core::{
+    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind, Refusal, Signal, Status,
+};
+use slack_morphism::prelude::SlackApiFilesGetUploadUrlExternalResponse;
+use slack_morphism::prelude::ValueStruct as _;
 
-use crate::ids::{Place, response_target};
-use crate::text::html_to_mrkdwn;
+use crate::api::ApiError;
+use crate::ids::{Ids, Place, response_target};
+use crate::mapper::Mapper;
+use crate::state::{Conn, State};
+use plan::{Plan, describe, plan};
 
-/// The `event_type` of the metadata on messages the session posts: it carries the signal id
-/// (and `response_to`) so that both ends name the same signal.
-pub const EVENT_TYPE_MESSAGE: &str = "chatty_message";
-/// The prefix of the `block_id` that carries the signal id on file shares (which take no
-/// metadata): `chatty:m:ID` for a message with attachments, `chatty:f:ID` for a file.
-pub const BLOCK_ID_PREFIX: &str = "chatty:";
-
-/// One Web API step of an outbound signal.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Plan {
-    /// `chat.postMessage` with these arguments (the channel is filled in by the session).
-    Post(Map<String, Value>),
-    /// `chat.update` of the message at `place` with these arguments.
-    Update(Place, Map<String, Value>),
-    /// `chat.delete` of the message at `place`.
-    Delete(Place),
-    /// Files v2 upload of `files` (with bytes), shared with these `blocks` (the signal id in
-    /// the block id) and `thread_ts`.
-    Upload {
-        /// Name, media type and bytes of each file.
-        files: Vec<(String, Option<String>, Bytes)>,
-        /// The share message's blocks.
-        blocks: Value,
-    },
-}
-
-/// The metadata that carries the signal id (api.slack.com/metadata/using).
-fn id_metadata(signal: &Signal, event_type: &str, payload: Option<&Value>) -> Value {
-    let mut event_payload = Map::new();
-    event_payload.insert("chatty_id".into(), signal.meta.id.as_str().into());
-    if let Some(r) = &signal.meta.response_to {
-        // A request for a thread (`thread:ID`) answers ID.
-        let (answered, _) = response_target(r);
-        event_payload.insert("chatty_response_to".into(), answered.as_str().into());
+/// Sends one signal: pending while it goes out, sent on Slack's `ok`, failed (logged at warn)
+/// with Slack's refusal.
+pub(crate) async fn send(
+    state: &State,
+    deliveries: &Deliveries,
+    signal: Signal,
+) -> Result<(), Refusal> {
+    let Some(conn) = state.conn() else {
+        return Err(Refusal::new(
+            FailureKind::Unreachable,
+            "the Slack session is not connected yet",
+        ));
+    };
+    deliveries.advance(&signal.meta.id, DeliveryStatus::Pending);
+    let result = {
+        let _order = state.sending.lock().await;
+        carry(state, &conn, deliveries, &signal).await
+    };
+    if let Err(refusal) = &result {
+        tracing::warn!(
+            session = %state.config.name, signal = %signal.meta.id,
+            kind = ?refusal.kind, code = ?refusal.code,
+            "Slack refused a signal: {}", refusal.message
+        );
+        let failed = DeliveryStatus::Failed {
+            kind: refusal.kind,
+            message: refusal.message.clone(),
+        };
+        deliveries.advance(&signal.meta.id, failed);
     }
-    if let Some(p) = payload {
-        event_payload.insert("chatty_payload".into(), p.to_string().into());
-    }
-    json!({"event_type": event_type, "event_payload": event_payload})
+    result
 }
 
-/// Whether a name can be a metadata `event_type` (letters, digits and `_`, as Slack asks).
-pub(crate) fn valid_event_type(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The outbound plan for a message, file or user-defined signal, given where its
-/// `response_to` is (for `thread_ts`) and where an edited message is.
-pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, String> {
+/// Carries one signal (the caller holds the send lock, so signals go out in order).
+async fn carry(
+    state: &State,
+    conn: &Conn,
+    deliveries: &Deliveries,
+    signal: &Signal,
+) -> Result<(), Refusal> {
     match &signal.body {
-        Body::Message(message) => {
-            if let Some(edit) = &message.edit {
-                let Some(place) = edited else {
-                    return match edit.kind {
-                        // A correction of a message this session never saw: posted as a new
-                        // message, marked in its metadata.
-                        EditKind::Correction => {
-                            let mut args = text_args(message);
-                            let mut meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None);
-                            meta["event_payload"]["chatty_edit_of"] = edit.of.as_str().into();
-                            args.insert("metadata".into(), meta);
-                            Ok(Plan::Post(args))
-                        }
-                        EditKind::Retraction => Err(format!(
-                            "cannot delete {}: not a message this session knows on Slack",
-                            edit.of
-                        )),
-                    };
-                };
-                return Ok(match edit.kind {
-                    EditKind::Correction => {
-                        let mut args = text_args(message);
-                        let mut meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None);
-                        meta["event_payload"]["chatty_edit_of"] = edit.of.as_str().into();
-                        args.insert("metadata".into(), meta);
-                        Plan::Update(place, args)
-                    }
-                    EditKind::Retraction => Plan::Delete(place),
-                });
-            }
-            if !message.attachments.is_empty() {
-                return upload_plan(signal, &message.text, &message.attachments, 'm');
-            }
-            let mut args = text_args(message);
-            args.insert(
-                "metadata".into(),
-                id_metadata(signal, EVENT_TYPE_MESSAGE, None),
-            );
-            Ok(Plan::Post(args))
+        Body::StatusChange(change) => return status(conn, &change.status).await,
+        Body::Message(_) | Body::File(_) | Body::UserDefined(_) => {}
+        other => {
+            return Err(Refusal::new(
+                FailureKind::Other,
+                format!("a {:?} signal cannot be sent to Slack", other.kind()),
+            ));
         }
-        Body::File(file) => upload_plan(signal, "", std::slice::from_ref(file), 'f'),
-        Body::UserDefined(user_defined) => {
-            if !valid_event_type(&user_defined.name) {
-                return Err(format!(
-                    "`{}` cannot be a Slack metadata event_type: use letters, digits and `_`",
-                    user_defined.name
-                ));
+    }
+    if signal.meta.addressees.is_empty() {
+        return Err(Refusal::new(
+            FailureKind::UnknownAddressee,
+            "the signal has no addressee",
+        ));
+    }
+    let edited = match &signal.body {
+        Body::Message(m) => m.edit.as_ref().and_then(|e| lock(&state.ids).place(&e.of)),
+        _ => None,
+    };
+    let plan = plan(signal, edited).map_err(|m| Refusal::new(FailureKind::Rejected, m))?;
+    for address in &signal.meta.addressees {
+        let channel = channel_for(state, conn, address).await?;
+        let thread_ts = signal
+            .meta
+            .response_to
+            .as_ref()
+            .and_then(|r| thread_for(&lock(&state.ids), r, &channel));
+        match execute(conn, &plan, &channel, thread_ts.as_deref()).await {
+            Ok(Some(ts)) => {
+                deliveries.advance(&signal.meta.id, DeliveryStatus::Sent);
+                let place = Place::new(&channel, &ts, thread_ts.as_deref());
+                lock(&state.ids).remember(signal.meta.id.clone(), place);
+            }
+            Ok(None) => deliveries.advance(&signal.meta.id, DeliveryStatus::Sent),
+            Err((method, e)) => return Err(e.refusal(method)),
+        }
+    }
+    Ok(())
+}
+
+/// The `thread_ts` of an answer to `response_to` posted in `channel`: the thread of the
+/// answered message if it is a thread reply; with [`thread_of`](crate::thread_of), the thread
+/// under it; nothing for a message elsewhere or unknown.
+pub(crate) fn thread_for(
+    ids: &Ids,
+    response_to: &chatty_core::SignalId,
+    channel: &str,
+) -> Option<String> {
+    let (answered, explicit) = response_target(response_to);
+    let place = ids.place(&answered).filter(|p| p.channel == channel)?;
+    match (place.thread, explicit) {
+        (Some(thread), _) => Some(thread),
+        (None, true) => Some(place.ts),
+        (None, false) => None,
+    }
+}
+
+/// The conversation an address names: the DM for a person (learnt, or opened once and then
+/// remembered), the channel for a conversation id.
+pub(crate) async fn channel_for(
+    state: &State,
+    conn: &Conn,
+    address: &Address,
+) -> Result<String, Refusal> {
+    let id = conn
+        .mapper
+        .slack_id(address)
+        .map_err(|m| Refusal::new(FailureKind::UnknownAddressee, m))?;
+    if Mapper::kind_of_id(id) != AddressKind::Individual || id.starts_with('D') {
+        return Ok(id.to_owned());
+    }
+    if let Some(dm) = lock(&state.ids).dm_with(id) {
+        return Ok(dm);
+    }
+    let mut args = Map::new();
+    args.insert("users".into(), id.into());
+    let answer = conn
+        .web
+        .api
+        .call("conversations.open", args, true)
+        .await
+        .map_err(|e| e.refusal("conversations.open"))?;
+    let dm = answer["channel"]["id"]
+        .as_str()
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            Refusal::new(
+                FailureKind::Other,
+                "conversations.open answered no channel id",
+            )
+        })?
+        .to_owned();
+    lock(&state.ids).learn_dm(id, &dm);
+    Ok(dm)
+}
+
+/// Runs a plan in `channel`; the `ts` of the new message where there is one.
+async fn execute(
+    conn: &Conn,
+    plan: &Plan,
+    channel: &str,
+    thread_ts: Option<&str>,
+) -> Result<Option<String>, (&'static str, ApiError)> {
+    let api = &conn.web.api;
+    match plan {
+        Plan::Post(args) => {
+            let mut args = args.clone();
+            args.insert("channel".into(), channel.into());
+            if let Some(t) = thread_ts {
+                args.insert("thread_ts".into(), t.into());
+            }
+            tracing::debug!(channel, text = %describe(&args), "chat.postMessage");
+            let answer = api
+                .call("chat.postMessage", args, true)
+                .await
+                .map_err(|e| ("chat.postMessage", e))?;
+            Ok(answer["ts"].as_str().map(str::to_owned))
+        }
+        Plan::Update(place, args) => {
+            let mut args = args.clone();
+            args.insert("channel".into(), place.channel.clone().into());
+            args.insert("ts".into(), place.ts.clone().into());
+            api.call("chat.update", args, true)
+                .await
+                .map_err(|e| ("chat.update", e))?;
+            Ok(None)
+        }
+        Plan::Delete(place) => {
+            let mut args = Map::new();
+            args.insert("channel".into(), place.channel.clone().into());
+            args.insert("ts".into(), place.ts.clone().into());
+            api.call("chat.delete", args, true)
+                .await
+                .map_err(|e| ("chat.delete", e))?;
+            Ok(None)
+        }
+        Plan::Upload { files, blocks } => {
+            let mut ids = Vec::new();
+            for (name, media_type, data) in files {
+                ids.push(upload(conn, name, media_type.as_deref(), data).await?);
             }
             let mut args = Map::new();
-            args.insert("text".into(), format!("[{}]", user_defined.name).into());
             args.insert(
-                "metadata".into(),
-                id_metadata(signal, &user_defined.name, Some(&user_defined.payload)),
+                "files".into(),
+                Value::Array(
+                    ids.iter()
+                        .zip(files)
+                        .map(|(id, (name, _, _))| json!({"id": id, "title": name}))
+                        .collect(),
+                ),
             );
-            Ok(Plan::Post(args))
+            args.insert("channel_id".into(), channel.into());
+            args.insert("blocks".into(), blocks.clone());
+            if let Some(t) = thread_ts {
+                args.insert("thread_ts".into(), t.into());
+            }
+            api.call("files.completeUploadExternal", args, true)
+                .await
+                .map_err(|e| ("files.completeUploadExternal", e))?;
+            // The share's ts comes with its event (the session's own, skipped), not here.
+            Ok(None)
         }
-        other => Err(format!(
-            "{:?} signals are not carried as messages",
-            other.kind()
+    }
+}
+
+/// Files v2: `files.getUploadURLExternal`, then the bytes to the upload URL.
+async fn upload(
+    conn: &Conn,
+    name: &str,
+    media_type: Option<&str>,
+    data: &[u8],
+) -> Result<String, (&'static str, ApiError)> {
+    let method = "files.getUploadURLExternal";
+    let mut args = Map::new();
+    args.insert("filename".into(), name.into());
+    args.insert("length".into(), data.len().to_string().into());
+    let answer = conn
+        .web
+        .api
+        .call(method, args, false)
+        .await
+        .map_err(|e| (method, e))?;
+    let typed: SlackApiFilesGetUploadUrlExternalResponse =
+        serde_json::from_value(answer).map_err(|e| {
+            let cause = format!("{method} answered no usable upload_url and file_id: {e}");
+            (method, ApiError::Transport(cause))
+        })?;
+    let url = typed.upload_url.value().to_string();
+    conn.web
+        .api
+        .upload(&url, media_type.unwrap_or("application/octet-stream"), data)
+        .await
+        .map_err(|e| ("files upload", e))?;
+    Ok(typed.file_id.value().clone())
+}
+
+/// The bot's own presence (`users.setPresence`), or joining / leaving a channel.
+async fn status(conn: &Conn, status: &Status) -> Result<(), Refusal> {
+    match status {
+        Status::Presence { availability } => {
+            let presence = match availability {
+                Availability::Available | Availability::Chatty => "auto",
+                _ => "away",
+            };
+            let mut args = Map::new();
+            args.insert("presence".into(), presence.into());
+            conn.web
+                .api
+                .call("users.setPresence", args, false)
+                .await
+                .map(drop)
+                .map_err(|e| e.refusal("users.setPresence"))
+        }
+        Status::InRoom { room, present, .. } => {
+            let channel = conn
+                .mapper
+                .slack_id(room)
+                .map_err(|m| Refusal::new(FailureKind::UnknownAddressee, m))?;
+            let method = if *present {
+                "conversations.join"
+            } else {
+                "conversations.leave"
+            };
+            let mut args = Map::new();
+            args.insert("channel".into(), channel.into());
+            conn.web
+                .api
+                .call(method, args, true)
+                .await
+                .map(drop)
+                .map_err(|e| e.refusal(method))
+        }
+        Status::Typing { .. } => Err(Refusal::new(
+            FailureKind::Other,
+            "typing indicators are not in the Events API (RTM only)",
         )),
     }
 }
 
-/// `text` and, for rich content, a `section` block.
-fn text_args(message: &Message) -> Map<String, Value> {
-    let mut args = Map::new();
-    args.insert("text".into(), message.text.clone().into());
-    if let Some(html) = &message.html {
-        let mrkdwn = html_to_mrkdwn(html);
-        let section = if mrkdwn.is_empty() {
-            message.text.clone()
-        } else {
-            mrkdwn
-        };
-        if !section.is_empty() {
-            args.insert(
-                "blocks".into(),
-                json!([{"type": "section", "text": {"type": "mrkdwn", "text": section}}]),
-            );
-        }
-    }
-    args
-}
-
-fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Result<Plan, String> {
-    let mut with_bytes = Vec::new();
-    let mut links = Vec::new();
-    for file in files {
-        match &file.content {
-            Content::Bytes { data } => {
-                with_bytes.push((file.name.clone(), file.media_type.clone(), data.clone()))
-            }
-            // A file known only by URL is linked, not uploaded.
-            Content::Url { url, .. } => links.push(format!("<{url}|{}>", file.name)),
-        }
-    }
-    let mut shown = text.to_owned();
-    for link in links {
-        if !shown.is_empty() {
-            shown.push('\n');
-        }
-        shown.push_str(&link);
-    }
-    if with_bytes.is_empty() {
-        let mut args = Map::new();
-        args.insert("text".into(), shown.into());
-        args.insert(
-            "metadata".into(),
-            id_metadata(signal, EVENT_TYPE_MESSAGE, None),
-        );
-        return Ok(Plan::Post(args));
-    }
-    let section = if shown.is_empty() {
-        with_bytes
-            .iter()
-            .map(|(n, _, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    } else {
-        shown
-    };
-    let mut block = json!({"type": "section", "text": {"type": "mrkdwn", "text": section}});
-    let block_id = format!("{BLOCK_ID_PREFIX}{mark}:{}", signal.meta.id);
-    if block_id.len() <= 255 {
-        block["block_id"] = block_id.into();
-    }
-    Ok(Plan::Upload {
-        files: with_bytes,
-        blocks: json!([block]),
-    })
-}
-
-/// The args' `text` for logs and errors: never the tokens (they are not in args anyway).
-pub(crate) fn describe(args: &Map<String, Value>) -> String {
-    serde_json::to_string(args.get("text").unwrap_or(&Value::Null)).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
-    use chatty_core::UserDefined;
-
     use super::*;
+    use crate::ids::thread_of;
 
     #[test]
-    fn outbound_plans_carry_ids_metadata_and_blocks() {
-        let signal =
-            Signal::new(Message::text("hi").with_html("<b>hi</b> <a href=\"https://x.org\">x</a>"))
-                .in_response_to("q1".into());
-        let Plan::Post(args) = plan(&signal, None).unwrap() else {
-            panic!()
-        };
-        assert_eq!(args["metadata"]["event_type"], EVENT_TYPE_MESSAGE);
+    fn answers_go_into_a_thread_only_where_the_original_was_in_one() {
+        let mut ids = Ids::default();
+        ids.remember("top".into(), Place::new("C1", "1.000001", None));
+        ids.remember(
+            "root".into(),
+            Place::new("C1", "2.000001", Some("2.000001")),
+        );
+        ids.remember(
+            "reply".into(),
+            Place::new("C1", "3.000001", Some("2.000001")),
+        );
+        // A top-level message (a thread's root too) is answered at the top level.
+        assert_eq!(thread_for(&ids, &"top".into(), "C1"), None);
+        assert_eq!(thread_for(&ids, &"root".into(), "C1"), None);
+        assert_eq!(thread_for(&ids, &"C1/9.000001".into(), "C1"), None);
+        // A thread reply is answered in its thread.
         assert_eq!(
-            args["metadata"]["event_payload"]["chatty_id"],
-            signal.meta.id.as_str()
+            thread_for(&ids, &"reply".into(), "C1").as_deref(),
+            Some("2.000001")
+        );
+        // Asked for, a thread under any message; in its own thread for a thread reply.
+        assert_eq!(
+            thread_for(&ids, &thread_of(&"top".into()), "C1").as_deref(),
+            Some("1.000001")
         );
         assert_eq!(
-            args["metadata"]["event_payload"]["chatty_response_to"],
-            "q1"
+            thread_for(&ids, &thread_of(&"C1/9.000001".into()), "C1").as_deref(),
+            Some("9.000001")
         );
-        assert_eq!(args["blocks"][0]["text"]["text"], "*hi* <https://x.org|x>");
-        let file = Signal::new(File::bytes("a.txt", Some("text/plain"), &b"abc"[..]));
-        let Plan::Upload { files, blocks } = plan(&file, None).unwrap() else {
-            panic!()
-        };
-        assert_eq!(files.len(), 1);
-        assert_eq!(blocks[0]["block_id"], format!("chatty:f:{}", file.meta.id));
-        let bad = Signal::new(UserDefined::new("has space", &1).unwrap());
-        assert!(plan(&bad, None).is_err());
-    }
-
-    #[test]
-    fn a_thread_request_carries_the_answered_id() {
-        let signal = Signal::message("in a thread")
-            .in_response_to(crate::ids::thread_of(&"C1/1.000001".into()));
-        let Plan::Post(args) = plan(&signal, None).unwrap() else {
-            panic!()
-        };
         assert_eq!(
-            args["metadata"]["event_payload"]["chatty_response_to"],
-            "C1/1.000001"
+            thread_for(&ids, &thread_of(&"reply".into()), "C1").as_deref(),
+            Some("2.000001")
         );
+        // Never in another conversation's thread, never for an unknown id.
+        assert_eq!(thread_for(&ids, &thread_of(&"top".into()), "C2"), None);
+        assert_eq!(thread_for(&ids, &thread_of(&"nothing".into()), "C1"), None);
     }
 }

@@ -1,46 +1,44 @@
 //! Queries, answered from the Web API: see the query table in the crate documentation.
 
+use chatty_core::driver::lock;
 use chatty_core::reexports::serde_json::{Map, Value};
 use chatty_core::{
-    Address, AddressKind, Answer, Availability, Capabilities, DeliveryStatus, History,
-    MemberStatus, Page, Presence, Query, QueryError,
+    Address, AddressKind, Answer, Availability, History, MemberStatus, Page, Presence, Query,
+    QueryError,
 };
 
-use crate::inbound::Mapper;
-use crate::send::channel_for;
-use crate::state::{Conn, Memory, lock};
+use crate::mapper::Mapper;
+use crate::outbound::channel_for;
+use crate::state::{Conn, State};
 
-pub(crate) async fn answer(
-    conn: Option<&Conn>,
-    memory: &Memory,
-    capabilities: Capabilities,
-    query: &Query,
-) -> Result<Answer, QueryError> {
-    let not_connected = || QueryError::Failed {
-        message: "the Slack session is not connected".into(),
-    };
-    match query {
-        Query::SupportedSignals { .. } => {
-            return Ok(Answer::SupportedSignals {
-                signals: capabilities.signals,
-            });
-        }
-        Query::SupportedFeatures { .. } => {
-            let caps = capabilities;
-            return Ok(Answer::SupportedFeatures {
-                features: caps.features,
-                degraded: caps.degraded,
-            });
-        }
-        Query::DeliveryStatus { id } => {
-            let status = memory.status(id);
-            return Ok(Answer::DeliveryStatus(
-                status.unwrap_or(DeliveryStatus::Unknown),
-            ));
-        }
-        _ => {}
+/// Answers a query; a failure is logged at warn. Supported signals and features are the
+/// router's to answer (from the capability table), delivery statuses the driver's.
+pub(crate) async fn answer(state: &State, query: &Query) -> Result<Answer, QueryError> {
+    let result = ask(state, query).await;
+    if let Err(QueryError::Failed { message }) = &result {
+        tracing::warn!(session = %state.config.name, "a Slack query failed: {message}");
     }
-    let conn = conn.ok_or_else(not_connected)?;
+    result
+}
+
+async fn ask(state: &State, query: &Query) -> Result<Answer, QueryError> {
+    if matches!(
+        query,
+        Query::SupportedSignals { .. }
+            | Query::SupportedFeatures { .. }
+            | Query::DeliveryStatus { .. }
+    ) {
+        return Err(QueryError::not_supported(
+            query,
+            "answered from the capability table and the delivery table",
+        ));
+    }
+    let Some(conn) = state.conn() else {
+        return Err(QueryError::Failed {
+            message: "the Slack session is not connected".into(),
+        });
+    };
+    let conn = &*conn;
     let failed = |m: String| QueryError::Failed { message: m };
     match query {
         Query::AddressKind { address } => {
@@ -83,6 +81,7 @@ pub(crate) async fn answer(
             let mut args = Map::new();
             args.insert("user".into(), id.into());
             let answer = conn
+                .web
                 .api
                 .call("users.getPresence", args, false)
                 .await
@@ -116,11 +115,12 @@ pub(crate) async fn answer(
                 role: None,
             }))
         }
-        Query::ReceivedFrom { address, page } => history(conn, memory, address, page, false).await,
-        Query::SentTo { address, page } => history(conn, memory, address, page, true).await,
-        Query::SupportedSignals { .. }
-        | Query::SupportedFeatures { .. }
-        | Query::DeliveryStatus { .. } => Err(not_connected()),
+        Query::ReceivedFrom { address, page } => history(state, conn, address, page, false).await,
+        Query::SentTo { address, page } => history(state, conn, address, page, true).await,
+        other => Err(QueryError::not_supported(
+            other,
+            "the Slack session cannot answer this",
+        )),
     }
 }
 
@@ -143,6 +143,7 @@ async fn info(conn: &Conn, id: &str) -> Result<Value, QueryError> {
     let mut args = Map::new();
     args.insert("channel".into(), id.into());
     let answer = conn
+        .web
         .api
         .call("conversations.info", args, false)
         .await
@@ -162,6 +163,7 @@ async fn members(conn: &Conn, id: &str) -> Result<Vec<String>, QueryError> {
             args.insert("cursor".into(), c.clone().into());
         }
         let answer = conn
+            .web
             .api
             .call("conversations.members", args, false)
             .await
@@ -184,8 +186,8 @@ async fn members(conn: &Conn, id: &str) -> Result<Vec<String>, QueryError> {
 /// Signals from (or, with `sent`, by the bot to) an address, from `conversations.history`:
 /// a person's DM with the bot, or a conversation.
 async fn history(
+    state: &State,
     conn: &Conn,
-    memory: &Memory,
     address: &Address,
     page: &Page,
     sent: bool,
@@ -197,7 +199,7 @@ async fn history(
         .to_owned();
     let person = Mapper::kind_of_id(&id) == AddressKind::Individual && !id.starts_with('D');
     let channel = if person {
-        channel_for(conn, memory, address)
+        channel_for(state, conn, address)
             .await
             .map_err(|r| QueryError::Failed { message: r.message })?
     } else {
@@ -215,7 +217,7 @@ async fn history(
     };
     let latest =
         match &page.before {
-            Some(before) => Some(lock(&memory.ids).place(before).map(|p| p.ts).ok_or_else(
+            Some(before) => Some(lock(&state.ids).place(before).map(|p| p.ts).ok_or_else(
                 || QueryError::Failed {
                     message: format!("{before} is not a Slack message this session knows"),
                 },
@@ -239,11 +241,12 @@ async fn history(
             args.insert("cursor".into(), c.clone().into());
         }
         let answer = conn
+            .web
             .api
             .call("conversations.history", args, false)
             .await
             .map_err(|e| e.query_error("conversations.history"))?;
-        let mut ids = lock(&memory.ids);
+        let mut ids = lock(&state.ids);
         for message in answer["messages"].as_array().into_iter().flatten() {
             let Some((signal, place)) =
                 conn.mapper

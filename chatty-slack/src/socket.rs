@@ -1,290 +1,206 @@
-//! The Socket Mode connection (api.slack.com/apis/socket-mode): `apps.connections.open` with
-//! the app-level token, the WebSocket, an acknowledgement for every envelope as soon as it is
-//! read, and reconnection.
-//!
-//! - A dropped or silent connection (no frame for three ping intervals), a failed
-//!   `apps.connections.open` and a missing `hello` are tried again after a capped, jittered,
-//!   exponential backoff (from `reconnect_min_ms` to `reconnect_max_ms`, reset by each `hello`),
-//!   and at least as long as Slack's `Retry-After` on HTTP 429.
-//! - `disconnect` with `warning` or `refresh_requested` reconnects at once (Slack announces the
-//!   connection's end); `link_disabled` (Socket Mode turned off for the app) stops for good
-//!   with an error; any other reason reconnects after the backoff.
-//! - A wrong, revoked or under-scoped app token stops for good with an authentication error.
+//! The Socket Mode connection (api.slack.com/apis/socket-mode): the WebSocket at the URL
+//! `apps.connections.open` answered, `ws://` (a local Slack) or `wss://` (Slack) with rustls and
+//! ring, trusting the system roots and `SSL_CERT_FILE` (rustls-native-certs); its `hello`;
+//! acknowledgements; and what a `disconnect` frame means.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chatty_core::ConnectionErrorKind;
+use chatty_core::driver::Failure;
 use chatty_core::reexports::futures::{SinkExt as _, StreamExt as _};
-use chatty_core::reexports::serde_json::{Map, Value};
-use chatty_core::{ConnectionErrorKind, jittered};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
+use rustls::RootCertStore;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::Uri;
 
-use crate::api::WebApi;
 use crate::envelope::{self, Frame};
-use crate::net::{self, Socket};
 
-/// What the connection hands to the session.
-#[derive(Debug)]
-pub(crate) enum Pushed {
-    /// A connection said `hello`: the session is (again) connected.
-    Hello,
-    /// An `events_api` payload, acknowledged already.
-    Event(Value),
-    /// A frame that cannot be read (acknowledged if it had an `envelope_id`).
-    Malformed(String),
-    /// The connection was lost or could not be made; the next attempt comes after `retry_in`.
-    Lost {
-        kind: ConnectionErrorKind,
-        cause: String,
-        retry_in: Duration,
-    },
-    /// The connection stopped for good.
-    Fatal {
-        kind: ConnectionErrorKind,
-        cause: String,
-    },
+/// A byte stream, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// An open Socket Mode WebSocket.
+pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// A Socket Mode connection that said `hello`: what `connect` hands to the serve loop (the
+/// session's `Protocol::Connection`).
+pub struct Connection {
+    /// The WebSocket.
+    pub(crate) socket: Socket,
+    /// Frames that came before `hello` (none, as Slack documents it), to be served first.
+    pub(crate) early: Vec<Frame>,
 }
 
-/// Capped exponential backoff with jitter (chatty-core's [`jittered`]): each wait is between
-/// half of and the whole current step; steps double from `min` up to `max`.
-#[derive(Debug, Clone)]
-pub(crate) struct Backoff {
-    min: Duration,
-    max: Duration,
-    step: Duration,
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("early", &self.early.len())
+            .finish_non_exhaustive()
+    }
 }
 
-impl Backoff {
-    /// A backoff from `min` to `max`.
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let min = min.max(Duration::from_millis(1));
-        Backoff {
-            min,
-            max: max.max(min),
-            step: min,
+/// A TLS connector trusting the system roots and `SSL_CERT_FILE`, with ring as the provider.
+fn tls_connector() -> Result<TlsConnector, String> {
+    let mut roots = RootCertStore::empty();
+    let loaded = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(loaded.certs);
+    if added == 0 {
+        return Err(format!(
+            "no trusted root certificates could be loaded ({} errors)",
+            loaded.errors.len()
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Opens the WebSocket at `url` (what `apps.connections.open` answered).
+pub(crate) async fn connect(url: &str) -> Result<Socket, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a WebSocket URL: {e}"))?;
+    let tls = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        _ => return Err(format!("`{url}` is not a ws:// or wss:// URL")),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("`{url}` names no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = if tls {
+        let name = ServerName::try_from(host.clone())
+            .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))?;
+        let connector = tls_connector()?;
+        Box::new(
+            connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS with {host}:{port} failed: {e}"))?,
+        )
+    } else {
+        Box::new(tcp)
+    };
+    let (socket, _response) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .map_err(|e| format!("the WebSocket handshake with {host}:{port} failed: {e}"))?;
+    Ok(socket)
+}
+
+/// Opens the WebSocket at `url` and waits for its `hello`, each within `timeout`.
+pub(crate) async fn open(url: &str, timeout: Duration) -> Result<Connection, Failure> {
+    let unreachable = |cause: String| Failure::new(ConnectionErrorKind::Unreachable, cause);
+    let mut socket = match tokio::time::timeout(timeout, connect(url)).await {
+        Ok(Ok(socket)) => socket,
+        Ok(Err(cause)) => return Err(unreachable(cause)),
+        Err(_) => {
+            return Err(unreachable(format!(
+                "opening Socket Mode took longer than {timeout:?}"
+            )));
         }
-    }
-
-    /// The next wait.
-    pub(crate) fn next_wait(&mut self) -> Duration {
-        let wait = jittered(self.step);
-        self.step = (self.step * 2).min(self.max);
-        wait
-    }
-
-    /// Back to the first step (after a success).
-    pub(crate) fn reset(&mut self) {
-        self.step = self.min;
-    }
-}
-
-/// The Socket Mode side of a session.
-#[derive(Debug)]
-pub(crate) struct SocketMode {
-    /// The Web API with the app-level token.
-    pub(crate) app: WebApi,
-    /// The reconnection backoff.
-    pub(crate) backoff: Backoff,
-    /// How long connecting and the `hello` may take.
-    pub(crate) connect_timeout: Duration,
-    /// How often a ping goes out; three without any frame back drop the connection.
-    pub(crate) ping_interval: Duration,
-}
-
-/// What to do after a connection ended.
-enum Next {
-    /// Connect again after this wait.
-    Reconnect(Duration),
-    /// Stop (for good, or because the session stopped).
-    Stop,
-}
-
-impl SocketMode {
-    /// Connects, and reconnects, until `stop` fires, the session stops listening, or the
-    /// connection stops for good.
-    pub(crate) async fn run(
-        mut self,
-        tx: mpsc::UnboundedSender<Pushed>,
-        stop: oneshot::Receiver<()>,
-    ) {
-        let mut stop = stop;
+    };
+    let mut early = Vec::new();
+    let hello = async {
         loop {
-            let next = tokio::select! {
-                next = self.connection(&tx) => next,
-                _ = &mut stop => Next::Stop,
+            let text = match socket.next().await {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(close))) => return Err(closed(close.as_ref())),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(unreachable(format!("the connection failed: {e}"))),
+                None => return Err(unreachable("the connection dropped".into())),
             };
-            match next {
-                Next::Stop => return,
-                Next::Reconnect(wait) => {
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        _ = &mut stop => return,
-                        () = tx.closed() => return,
-                    }
+            match envelope::parse(text.as_str()) {
+                Frame::Hello => return Ok(()),
+                Frame::Disconnect { reason } => {
+                    return Err(disconnected(&reason).unwrap_or_else(|| {
+                        unreachable(format!("Slack disconnected before hello (`{reason}`)"))
+                    }));
                 }
+                frame => early.push(frame),
             }
         }
-    }
-
-    /// Reports a lost connection and says when to try again.
-    fn lost(
-        &mut self,
-        tx: &mpsc::UnboundedSender<Pushed>,
-        kind: ConnectionErrorKind,
-        cause: String,
-        at_least: Option<Duration>,
-    ) -> Next {
-        let retry_in = self.backoff.next_wait().max(at_least.unwrap_or_default());
-        tracing::warn!(?kind, ?retry_in, "Socket Mode: {cause}");
-        let _ = tx.send(Pushed::Lost {
-            kind,
-            cause,
-            retry_in,
-        });
-        Next::Reconnect(retry_in)
-    }
-
-    /// One connection: open, serve until it ends.
-    async fn connection(&mut self, tx: &mpsc::UnboundedSender<Pushed>) -> Next {
-        let method = "apps.connections.open";
-        let url = match self.app.call_once(method, &Map::new(), true).await {
-            Ok(answer) => match answer.get("url").and_then(Value::as_str) {
-                Some(url) => url.to_owned(),
-                None => {
-                    let cause = format!("Slack's {method} answered no url");
-                    return self.lost(tx, ConnectionErrorKind::Protocol, cause, None);
-                }
-            },
-            Err(e) => {
-                let (kind, retry) = e.connection();
-                let cause = e.describe(method);
-                if !retry {
-                    tracing::warn!(?kind, "Socket Mode stops: {cause}");
-                    let _ = tx.send(Pushed::Fatal { kind, cause });
-                    return Next::Stop;
-                }
-                return self.lost(tx, kind, cause, e.retry_after());
-            }
-        };
-        let socket = match tokio::time::timeout(self.connect_timeout, net::connect(&url)).await {
-            Ok(Ok(socket)) => socket,
-            Ok(Err(cause)) => return self.lost(tx, ConnectionErrorKind::Unreachable, cause, None),
-            Err(_) => {
-                let cause = format!("connecting took longer than {:?}", self.connect_timeout);
-                return self.lost(tx, ConnectionErrorKind::Unreachable, cause, None);
-            }
-        };
-        self.serve(socket, tx).await
-    }
-
-    /// Reads one connection's frames until it ends.
-    async fn serve(&mut self, mut socket: Socket, tx: &mpsc::UnboundedSender<Pushed>) -> Next {
-        let unreachable = ConnectionErrorKind::Unreachable;
-        let mut hello_deadline = Some(Instant::now() + self.connect_timeout);
-        let mut last_seen = Instant::now();
-        let mut ping = tokio::time::interval(self.ping_interval);
-        ping.tick().await;
-        loop {
-            let deadline = hello_deadline.unwrap_or_else(|| Instant::now() + self.ping_interval);
-            tokio::select! {
-                frame = socket.next() => {
-                    last_seen = Instant::now();
-                    let text = match frame {
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Close(close))) => {
-                            let why = close.map(|c| format!(" ({} {})", c.code, c.reason)).unwrap_or_default();
-                            let cause = format!("Slack closed the connection{why}");
-                            return self.lost(tx, unreachable, cause, None);
-                        }
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => {
-                            return self.lost(tx, unreachable, format!("the connection failed: {e}"), None);
-                        }
-                        None => return self.lost(tx, unreachable, "the connection dropped".into(), None),
-                    };
-                    match envelope::parse(text.as_str()) {
-                        Frame::Hello => {
-                            hello_deadline = None;
-                            self.backoff.reset();
-                            let _ = tx.send(Pushed::Hello);
-                        }
-                        Frame::Disconnect { reason } => return self.disconnect(socket, tx, &reason).await,
-                        Frame::EventsApi { envelope_id, payload } => {
-                            if let Err(e) = socket.send(Message::text(envelope::ack(&envelope_id))).await {
-                                // Unacknowledged: Slack sends it again on the next connection.
-                                return self.lost(tx, unreachable, format!("acknowledging failed: {e}"), None);
-                            }
-                            let _ = tx.send(Pushed::Event(payload));
-                        }
-                        Frame::Other { kind, envelope_id } => {
-                            tracing::debug!(%kind, "Socket Mode: an envelope the session does not map");
-                            if let Some(id) = envelope_id {
-                                let _ = socket.send(Message::text(envelope::ack(&id))).await;
-                            }
-                        }
-                        Frame::Malformed { envelope_id, reason } => {
-                            tracing::warn!("Socket Mode: {reason}");
-                            if let Some(id) = envelope_id {
-                                let _ = socket.send(Message::text(envelope::ack(&id))).await;
-                            }
-                            let _ = tx.send(Pushed::Malformed(reason));
-                        }
-                    }
-                }
-                _ = ping.tick() => {
-                    let silent = last_seen.elapsed();
-                    if silent > self.ping_interval * 3 {
-                        let _ = socket.close(None).await;
-                        let cause = format!("no answer from Slack for {} s", silent.as_secs());
-                        return self.lost(tx, unreachable, cause, None);
-                    }
-                    if let Err(e) = socket.send(Message::Ping(Vec::new().into())).await {
-                        return self.lost(tx, unreachable, format!("the connection failed: {e}"), None);
-                    }
-                }
-                () = tokio::time::sleep_until(deadline), if hello_deadline.is_some() => {
-                    let _ = socket.close(None).await;
-                    let cause = format!("no Socket Mode hello within {:?}", self.connect_timeout);
-                    return self.lost(tx, unreachable, cause, None);
-                }
-                () = tx.closed() => {
-                    let _ = socket.close(None).await;
-                    return Next::Stop;
-                }
-            }
+    };
+    match tokio::time::timeout(timeout, hello).await {
+        Ok(Ok(())) => Ok(Connection { socket, early }),
+        Ok(Err(failure)) => Err(failure),
+        Err(_) => {
+            let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+            Err(unreachable(format!(
+                "no Socket Mode hello within {timeout:?}"
+            )))
         }
     }
+}
 
-    /// A `disconnect` frame (api.slack.com/apis/socket-mode#disconnect).
-    async fn disconnect(
-        &mut self,
-        mut socket: Socket,
-        tx: &mpsc::UnboundedSender<Pushed>,
-        reason: &str,
-    ) -> Next {
-        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
-        match reason {
-            "warning" | "refresh_requested" => {
-                tracing::debug!(reason, "Socket Mode: Slack refreshes the connection");
-                Next::Reconnect(Duration::ZERO)
-            }
-            "link_disabled" => {
-                let cause = "Slack turned Socket Mode off for this app (disconnect: \
-                             link_disabled): turn it on in the app's settings"
-                    .to_owned();
-                tracing::warn!("Socket Mode stops: {cause}");
-                let _ = tx.send(Pushed::Fatal {
-                    kind: ConnectionErrorKind::Other,
-                    cause,
-                });
-                Next::Stop
-            }
-            other => {
-                let cause = format!("Slack disconnected the connection (reason `{other}`)");
-                self.lost(tx, ConnectionErrorKind::Unreachable, cause, None)
-            }
-        }
+/// Acknowledges the envelope `envelope_id`.
+pub(crate) async fn ack(socket: &mut Socket, envelope_id: &str) -> Result<(), Failure> {
+    socket
+        .send(Message::text(envelope::ack(envelope_id)))
+        .await
+        .map_err(|e| {
+            // Unacknowledged: Slack sends it again on the next connection.
+            Failure::new(
+                ConnectionErrorKind::Unreachable,
+                format!("acknowledging an envelope failed: {e}"),
+            )
+        })
+}
+
+/// Closes the socket politely, without waiting long for Slack.
+pub(crate) async fn close(mut socket: Socket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+}
+
+/// The failure of a connection Slack closed.
+pub(crate) fn closed(
+    close: Option<&tokio_tungstenite::tungstenite::protocol::CloseFrame>,
+) -> Failure {
+    let why = close
+        .map(|c| format!(" ({} {})", c.code, c.reason))
+        .unwrap_or_default();
+    Failure::new(
+        ConnectionErrorKind::Unreachable,
+        format!("Slack closed the connection{why}"),
+    )
+}
+
+/// What a `disconnect` frame (api.slack.com/apis/socket-mode#disconnect) means: `None` for
+/// `warning` and `refresh_requested` (Slack announces the connection's end: open another at
+/// once, quietly); a permanent failure for `link_disabled` (Socket Mode turned off for the app);
+/// a lost connection for any other reason.
+pub(crate) fn disconnected(reason: &str) -> Option<Failure> {
+    match reason {
+        "warning" | "refresh_requested" => None,
+        "link_disabled" => Some(
+            Failure::new(
+                ConnectionErrorKind::Other,
+                "Slack turned Socket Mode off for this app (disconnect: link_disabled): turn it \
+                 on in the app's settings",
+            )
+            .permanent(),
+        ),
+        other => Some(Failure::new(
+            ConnectionErrorKind::Unreachable,
+            format!("Slack disconnected the connection (reason `{other}`)"),
+        )),
     }
 }
 
@@ -293,23 +209,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_with_jitter_up_to_its_cap_and_resets() {
-        let (min, max) = (Duration::from_millis(100), Duration::from_millis(1000));
-        let mut backoff = Backoff::new(min, max);
-        let waits: Vec<Duration> = (0..8).map(|_| backoff.next_wait()).collect();
-        let steps = [100, 200, 400, 800, 1000, 1000, 1000, 1000];
-        for (wait, step) in waits.iter().zip(steps) {
-            let step = Duration::from_millis(step);
-            assert!(
-                *wait >= step / 2 && *wait <= step,
-                "{wait:?} for a step of {step:?}"
-            );
-        }
-        // Jittered: many sessions do not come back at the same moment.
-        let mut spread = Backoff::new(Duration::from_secs(10), Duration::from_secs(10));
-        let many: Vec<Duration> = (0..50).map(|_| spread.next_wait()).collect();
-        assert!(many.iter().any(|w| *w != many[0]), "{many:?}");
-        backoff.reset();
-        assert!(backoff.next_wait() <= min);
+    fn disconnect_reasons_refresh_stop_or_lose_the_connection() {
+        assert!(disconnected("warning").is_none());
+        assert!(disconnected("refresh_requested").is_none());
+        let disabled = disconnected("link_disabled").unwrap();
+        assert!(disabled.is_permanent());
+        assert_eq!(disabled.kind(), ConnectionErrorKind::Other);
+        assert!(disabled.cause().contains("link_disabled"));
+        let other = disconnected("too_many_connections").unwrap();
+        assert!(!other.is_permanent());
+        assert_eq!(other.kind(), ConnectionErrorKind::Unreachable);
     }
 }

@@ -1,64 +1,117 @@
-//! What a connected session knows: the Web API with the bot token, the HTTP client for
-//! downloads, the mapping, and its memory of message places and delivery statuses.
+//! What the session's modules share: the configuration, the Web API clients (made at the first
+//! connection), the connection once `auth.test` has named the bot, the memory of message
+//! places, and the inbound ids seen.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 
-use chatty_core::{DeliveryStatus, Revealed, SignalId};
+use chatty_core::Revealed;
+use chatty_core::driver::{Recent, lock};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 
 use crate::api::WebApi;
-use crate::download::Http;
+use crate::config::SlackConfig;
 use crate::ids::Ids;
-use crate::inbound::Mapper;
+use crate::mapper::Mapper;
 
-/// How many delivery statuses are remembered.
-const STATUSES: usize = 10_000;
+/// A plain HTTP client (hyper with rustls), for downloads.
+pub(crate) type Http = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, String>;
 
-/// Locks a mutex, also after a panic elsewhere (the data stays usable).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// How many event ids and message places are remembered to drop redeliveries.
+const SEEN: usize = 10_000;
+
+/// Which events and messages arrived lately (the last `SEEN` of each), across connections:
+/// Slack sends again on the next connection what was not acknowledged on the last, and a
+/// mention twice (`message` and `app_mention`). The inbound module reads payloads with it.
+#[derive(Debug)]
+pub(crate) struct Intake {
+    /// `event_id`s.
+    pub(crate) events: Recent<String, ()>,
+    /// `CHANNEL/TS` of messages.
+    pub(crate) places: Recent<String, ()>,
 }
 
-/// A session's connection, once the tokens were checked.
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            events: Recent::new(SEEN),
+            places: Recent::new(SEEN),
+        }
+    }
+}
+
+/// The Web API clients and tokens, made once, when the session first connects.
 #[derive(Debug)]
-pub(crate) struct Conn {
+pub(crate) struct Web {
     /// The Web API with the bot token.
     pub(crate) api: WebApi,
+    /// The Web API with the app-level token (Socket Mode).
+    pub(crate) app: WebApi,
     /// Plain HTTP, for downloads.
     pub(crate) http: Http,
     /// The bot token, for downloads.
     pub(crate) bot_secret: Revealed,
-    /// The configured Web API base URL (its host may receive the bot token with downloads).
-    pub(crate) api_url: String,
-    /// Addresses and the inbound mapping.
+}
+
+/// A session's connection, once `auth.test` named the bot.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// The clients.
+    pub(crate) web: Arc<Web>,
+    /// Addresses, and who the bot is.
     pub(crate) mapper: Mapper,
 }
 
-/// What the session remembers across signals.
-#[derive(Debug, Default)]
-pub(crate) struct Memory {
+/// The session's shared state.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// The configuration.
+    pub(crate) config: SlackConfig,
+    web: Mutex<Option<Arc<Web>>>,
+    conn: RwLock<Option<Arc<Conn>>>,
     /// Signal ids ↔ Slack places, and DM channels.
     pub(crate) ids: Mutex<Ids>,
-    delivery: Mutex<(HashMap<SignalId, DeliveryStatus>, VecDeque<SignalId>)>,
+    /// Which events and messages arrived already.
+    pub(crate) intake: Mutex<Intake>,
+    /// Held while a signal is being sent: signals go out one at a time, in order.
+    pub(crate) sending: tokio::sync::Mutex<()>,
+    /// Whether the configured channels were joined (once, at the first connection).
+    pub(crate) joined: AtomicBool,
 }
 
-impl Memory {
-    /// Records the delivery status of a signal.
-    pub(crate) fn record(&self, id: &SignalId, status: DeliveryStatus) {
-        let mut guard = lock(&self.delivery);
-        let (map, order) = &mut *guard;
-        if map.insert(id.clone(), status).is_none() {
-            order.push_back(id.clone());
-        }
-        while order.len() > STATUSES {
-            if let Some(old) = order.pop_front() {
-                map.remove(&old);
-            }
+impl State {
+    /// The state of a session for `config`, not connected.
+    pub(crate) fn new(config: SlackConfig) -> Self {
+        State {
+            config,
+            web: Mutex::new(None),
+            conn: RwLock::new(None),
+            ids: Mutex::new(Ids::default()),
+            intake: Mutex::new(Intake::default()),
+            sending: tokio::sync::Mutex::new(()),
+            joined: AtomicBool::new(false),
         }
     }
 
-    /// The delivery status of a signal, if known.
-    pub(crate) fn status(&self, id: &SignalId) -> Option<DeliveryStatus> {
-        lock(&self.delivery).0.get(id).cloned()
+    /// The connection, once `auth.test` named the bot.
+    pub(crate) fn conn(&self) -> Option<Arc<Conn>> {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records the connection.
+    pub(crate) fn set_conn(&self, conn: Arc<Conn>) {
+        *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+    }
+
+    /// The clients, made by `make` the first time.
+    pub(crate) fn web<E>(&self, make: impl FnOnce() -> Result<Web, E>) -> Result<Arc<Web>, E> {
+        let mut web = lock(&self.web);
+        if let Some(web) = &*web {
+            return Ok(web.clone());
+        }
+        let made = Arc::new(make()?);
+        *web = Some(made.clone());
+        Ok(made)
     }
 }

@@ -2,16 +2,13 @@
 //! second copy of a mention, map the event, remember where its message is, and turn anything
 //! unreadable into an error for the bot, never into silence and never into a panic.
 
-use std::collections::{HashSet, VecDeque};
-
 use chatty_core::Signal;
 use chatty_core::reexports::serde_json::Value;
 
+use super::event::{Inbound, sender_of, text_of};
 use crate::ids::Ids;
-use crate::inbound::{Inbound, Mapper, sender_of, text_of};
-
-/// How many event ids and message places are remembered to drop redeliveries.
-const SEEN: usize = 10_000;
+use crate::mapper::Mapper;
+use crate::state::Intake;
 
 /// What one payload becomes.
 #[derive(Debug)]
@@ -22,36 +19,6 @@ pub(crate) enum Outcome {
     Skip(String),
     /// A payload that cannot be read: a system error for the bot.
     Error(String),
-}
-
-/// Recently seen keys, bounded.
-#[derive(Debug, Default)]
-pub(crate) struct Seen {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Seen {
-    /// `true` the first time a key is seen.
-    pub(crate) fn first(&mut self, key: String) -> bool {
-        if !self.set.insert(key.clone()) {
-            return false;
-        }
-        self.order.push_back(key);
-        while self.order.len() > SEEN {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
-/// The session's inbound state: which events and messages it has seen.
-#[derive(Debug, Default)]
-pub(crate) struct Intake {
-    events: Seen,
-    places: Seen,
 }
 
 impl Intake {
@@ -82,7 +49,7 @@ impl Intake {
             return Outcome::Error("an event_callback without an event object".into());
         };
         if let Some(event_id) = text_of(payload, "event_id")
-            && !self.events.first(event_id.to_owned())
+            && !self.events.first_time(event_id.to_owned())
         {
             return Outcome::Skip(format!("{event_id} was delivered already"));
         }
@@ -96,7 +63,7 @@ impl Intake {
         // A mention arrives twice (`message` and `app_mention`): the first one counts.
         if a_message
             && let (Some(channel), Some(ts)) = (text_of(event, "channel"), text_of(event, "ts"))
-            && !self.places.first(format!("{channel}/{ts}"))
+            && !self.places.first_time(format!("{channel}/{ts}"))
         {
             return Outcome::Skip(format!("the message {channel}/{ts} was delivered already"));
         }

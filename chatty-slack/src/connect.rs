@@ -1,0 +1,207 @@
+//! Connecting: the tokens and clients (once), `auth.test` with the bot token (who the bot is),
+//! the configured channels joined (once), then Socket Mode opened with the app-level token
+//! (`apps.connections.open`, the WebSocket, its `hello`).
+//!
+//! HTTP 429 on `auth.test` or `apps.connections.open` is waited out here, for Slack's
+//! `Retry-After`, and reported as a connection error naming that wait: the driver's backoff
+//! cannot be told to wait at least so long.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chatty_core::driver::{Failure, Link};
+use chatty_core::reexports::serde_json::{Map, Value};
+use chatty_core::{ConnectionErrorKind, Signal, SystemError};
+use slack_morphism::prelude::{SlackClient, SlackClientHyperConnector};
+
+use crate::PLATFORM;
+use crate::api::{ApiError, Class, WebApi};
+use crate::mapper::Mapper;
+use crate::socket::{self, Connection};
+use crate::state::{Conn, Http, State, Web};
+
+/// Connects and logs in: the connection said `hello`.
+pub(crate) async fn connect(state: &State, link: &Link) -> Result<Connection, Failure> {
+    let result = connecting(state, link).await;
+    if let Err(failure) = &result {
+        tracing::warn!(
+            session = %state.config.name, kind = ?failure.kind(),
+            permanent = failure.is_permanent(), "Slack: connecting failed: {failure}"
+        );
+    }
+    result
+}
+
+async fn connecting(state: &State, link: &Link) -> Result<Connection, Failure> {
+    // rustls needs a process-wide provider; an error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let web = state.web(|| web(state))?;
+    let mapper = identify(state, &web, link).await?;
+    let own = mapper.own().clone();
+    let conn = Arc::new(Conn { web, mapper });
+    state.set_conn(conn.clone());
+    if !state.joined.swap(true, Ordering::AcqRel) {
+        join(state, &conn, link).await;
+    }
+    let connection = open_socket(state, link).await?;
+    // The driver asks for the own address before the first connection, when Slack has not
+    // named it yet (auth.test does): `SessionStarted` goes out here, with it.
+    let sink = link.sink();
+    if !sink.has_started() && sink.started(PLATFORM, Some(own)).await.is_err() {
+        return Err(Failure::new(
+            ConnectionErrorKind::Other,
+            "the bot stopped listening",
+        ));
+    }
+    Ok(connection)
+}
+
+/// Opens Socket Mode with the app-level token: `apps.connections.open`, the WebSocket, `hello`.
+pub(crate) async fn open_socket(state: &State, link: &Link) -> Result<Connection, Failure> {
+    let web = state.web(|| web(state))?;
+    let method = "apps.connections.open";
+    let no_args = Map::new();
+    let answer = call(state, link, method, || {
+        web.app.call_once(method, &no_args, true)
+    })
+    .await?;
+    let Some(url) = answer.get("url").and_then(Value::as_str) else {
+        return Err(Failure::new(
+            ConnectionErrorKind::Protocol,
+            format!("Slack's {method} answered no url"),
+        ));
+    };
+    socket::open(url, state.config.connect_timeout()).await
+}
+
+/// The tokens and clients; a token that cannot be read, or no TLS roots, ends the session.
+fn web(state: &State) -> Result<Web, Failure> {
+    let config = &state.config;
+    let tokens = config
+        .load_bot_token()
+        .and_then(|bot| config.load_app_token().map(|app| (bot, app)));
+    let (bot_secret, app_secret) =
+        tokens.map_err(|e| Failure::new(ConnectionErrorKind::Other, e.to_string()).permanent())?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| {
+            Failure::new(
+                ConnectionErrorKind::Tls,
+                format!("no TLS root certificates: {e}"),
+            )
+            .permanent()
+        })?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let http: Http =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector.clone());
+    let client = Arc::new(SlackClient::new(
+        SlackClientHyperConnector::with_connector(connector).with_slack_api_url(&config.api_base()),
+    ));
+    let retries = config.rate_limit_retries;
+    Ok(Web {
+        api: WebApi::new(client.clone(), bot_secret.expose(), retries),
+        app: WebApi::new(client, app_secret.expose(), retries),
+        http,
+        bot_secret,
+    })
+}
+
+/// `auth.test` with the bot token: the team, the bot's user and bot id.
+async fn identify(state: &State, web: &Web, link: &Link) -> Result<Mapper, Failure> {
+    let method = "auth.test";
+    let no_args = Map::new();
+    let answer = call(state, link, method, || {
+        web.api.call_once(method, &no_args, true)
+    })
+    .await?;
+    let (Some(team), Some(user)) = (
+        answer.get("team_id").and_then(Value::as_str),
+        answer.get("user_id").and_then(Value::as_str),
+    ) else {
+        return Err(Failure::new(
+            ConnectionErrorKind::Protocol,
+            format!("Slack's {method} answered no team_id or user_id"),
+        ));
+    };
+    let bot_id = answer
+        .get("bot_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Mapper::new(&state.config.name, team, user, bot_id)
+        .map_err(|cause| Failure::new(ConnectionErrorKind::Protocol, cause).permanent())
+}
+
+/// One Web API call while connecting, within the connect timeout; HTTP 429 is reported with
+/// Slack's `Retry-After` and waited out, up to `rate_limit_retries` times in a row.
+async fn call<F>(
+    state: &State,
+    link: &Link,
+    method: &str,
+    call: impl Fn() -> F,
+) -> Result<Value, Failure>
+where
+    F: Future<Output = Result<Value, ApiError>>,
+{
+    let timeout = state.config.connect_timeout();
+    let mut limited = 0;
+    loop {
+        let error = match tokio::time::timeout(timeout, call()).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(Failure::new(
+                    ConnectionErrorKind::Unreachable,
+                    format!(
+                        "Slack's {method} at {} did not answer within {timeout:?}",
+                        state.config.api_url
+                    ),
+                ));
+            }
+        };
+        let failure = error.failure(method);
+        if error.class() != Class::RateLimited || limited >= state.config.rate_limit_retries {
+            return Err(failure);
+        }
+        limited += 1;
+        let wait = error.retry_after().unwrap_or(Duration::from_secs(1));
+        tracing::warn!(
+            session = %state.config.name, kind = ?failure.kind(), retry_in = ?wait,
+            "Slack connection error: {failure}"
+        );
+        if link.connection_error(&failure, Some(wait)).await.is_err() {
+            return Err(failure);
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Joins the configured channels; a failure is a system error for the bot, not the end.
+async fn join(state: &State, conn: &Conn, link: &Link) {
+    for channel in &state.config.channels {
+        let mut args = Map::new();
+        args.insert("channel".into(), channel.clone().into());
+        if let Err(e) = conn.web.api.call("conversations.join", args, true).await {
+            let message = format!("joining {channel}: {}", e.describe("conversations.join"));
+            system_error(state, conn, link, message).await;
+        }
+    }
+}
+
+/// Logs a failure inside the session at warn and hands it to the bot as a SystemError;
+/// `false` when the bot stopped listening.
+pub(crate) async fn system_error(state: &State, conn: &Conn, link: &Link, message: String) -> bool {
+    tracing::warn!(session = %state.config.name, "Slack: {message}");
+    let error = SystemError {
+        component: PLATFORM.into(),
+        message,
+    };
+    link.push(Signal::internal(Some(conn.mapper.own().clone()), error))
+        .await
+        .is_ok()
+}
