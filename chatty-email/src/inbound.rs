@@ -3,6 +3,9 @@
 //! session is to stop (then the state is saved and the connection closed politely) or the
 //! connection is lost.
 
+pub(crate) mod dsn;
+mod mail;
+
 use std::collections::BTreeSet;
 
 use chatty_core::driver::{Deliveries, Failure, Link, lock};
@@ -10,8 +13,8 @@ use chatty_core::{ConnectionErrorKind, DeliveryStatus, FailureKind, SendFailure,
 
 use crate::config::{ImapConfig, InboundConfig, Pop3Config};
 use crate::connect::{self, Client, Connection, pop3_failure};
-use crate::convert::{Inbound, system_error};
 use crate::imap::{self, Caps, Imap};
+use crate::mapper::{Inbound, system_error};
 use crate::net::Stream;
 use crate::pop3::{Pop3, Pop3Error};
 use crate::state::Shared;

@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+mod automatic;
 mod caps;
 mod config;
 mod connect;
-mod convert;
+#[cfg(test)]
+mod hostile;
+mod ids;
 mod imap;
 mod inbound;
+mod mapper;
 mod net;
 mod outbound;
 mod pop3;
@@ -19,6 +23,6 @@ pub use config::{
     ConfigError, EmailConfig, Handled, ImapConfig, InboundConfig, PLATFORM, Pop3Config, SmtpConfig,
     TlsMode,
 };
-pub use convert::ids::{ID_DOMAIN, signal_id, wire_id};
-pub use convert::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL};
+pub use ids::{ID_DOMAIN, signal_id, wire_id};
+pub use mapper::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL};
 pub use session::EmailSession;

@@ -2,6 +2,8 @@
 //! with the server's answer awaited: acceptance records the delivery status `Sent`, a rejection
 //! is a [`Refusal`] with the SMTP code.
 
+mod mail;
+
 use std::sync::OnceLock;
 
 use chatty_core::driver::{Deliveries, lock};

@@ -9,8 +9,9 @@ use futures::TryStreamExt as _;
 use crate::config::PLATFORM;
 use crate::config::{ImapConfig, InboundConfig, is_mail_address};
 use crate::connect;
-use crate::convert::{Inbound, ids::wire_id};
+use crate::ids::wire_id;
 use crate::imap::{Imap, quoted, uid_set};
+use crate::mapper::Inbound;
 use crate::state::Shared;
 
 /// Answers `query`.

@@ -7,7 +7,7 @@ use chatty_core::Revealed;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ConfigError, EmailConfig, InboundConfig, TlsMode};
-use crate::convert::{Mapper, Threads};
+use crate::mapper::{Mapper, Threads};
 use crate::net::tls_connector;
 use crate::store::Store;
 

@@ -1,10 +1,11 @@
-//! Mapping between mails and signals, both ways. Pure functions: no network here.
-//!
-//! Outbound ([`outbound`]), a signal becomes a MIME mail (mail-builder) and an SMTP envelope.
-//! Inbound ([`inbound`]), a raw mail (mail-parser) becomes one signal, a delivery report (DSN,
-//! RFC 3464, read in [`dsn`]), or a [`SystemError`] for a mail that cannot be understood; the
-//! mails around it are unaffected. [`automatic`] recognises and writes the markers of mail a
-//! machine sent (RFC 3834); [`ids`] maps signal ids to `Message-ID`s and back.
+//! The mapper between mails and signals: what it knows (the session's own address and name),
+//! the memory of threads for replies, and the types both directions share. The mapping itself
+//! is in `inbound/mail.rs` (a raw mail, read with mail-parser, becomes one signal, a delivery
+//! report (DSN, RFC 3464, read in `inbound/dsn.rs`), or a [`SystemError`] for a mail that
+//! cannot be understood; the mails around it are unaffected) and `outbound/mail.rs` (a signal
+//! becomes a MIME mail, built with mail-builder, and an SMTP envelope); `automatic.rs`
+//! recognises and writes the markers of mail a machine sent (RFC 3834), `ids.rs` maps signal
+//! ids to `Message-ID`s and back. Pure functions: no network here.
 
 use chatty_core::driver::Recent;
 use chatty_core::{
@@ -14,15 +15,8 @@ use mail_parser::MessageParser;
 
 use crate::config::{PLATFORM, is_mail_address};
 
-mod automatic;
-mod dsn;
 #[cfg(test)]
-mod hostile;
-pub(crate) mod ids;
-mod inbound;
-mod outbound;
-#[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The header naming a user-defined signal; its payload is the mail's `application/json` part.
 pub const HEADER_SIGNAL: &str = "X-Chatty-Signal";
@@ -46,8 +40,10 @@ pub(crate) fn system_error(message: impl Into<String>) -> Signal {
 /// What the session remembers of a mail for replies to it: its subject and references.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Thread {
-    subject: Option<String>,
-    references: Vec<String>,
+    /// Its subject, for the `Re:` of a reply without one.
+    pub(crate) subject: Option<String>,
+    /// Its `References` (or its `In-Reply-To`), to which a reply adds the mail itself.
+    pub(crate) references: Vec<String>,
 }
 
 /// The threads of the last [`THREAD_MEMORY`] mails, by signal id.
@@ -65,7 +61,7 @@ impl Threads {
         self.0.insert(id, thread);
     }
 
-    fn get(&self, id: &SignalId) -> Option<&Thread> {
+    pub(crate) fn get(&self, id: &SignalId) -> Option<&Thread> {
         self.0.get(id)
     }
 }
@@ -109,8 +105,10 @@ pub(crate) enum Inbound {
 pub(crate) struct Mapper {
     name: String,
     own: Address,
-    own_mail: String,
-    parser: MessageParser,
+    /// The bot's own mail address (`From:`).
+    pub(crate) own_mail: String,
+    /// The MIME parser inbound mail is read with.
+    pub(crate) parser: MessageParser,
 }
 
 impl Mapper {
@@ -144,7 +142,7 @@ impl Mapper {
     }
 
     /// The mail address of a chatty address, if it is one of this platform's.
-    fn mail_of(address: &Address) -> Result<&str, Refusal> {
+    pub(crate) fn mail_of(address: &Address) -> Result<&str, Refusal> {
         if address.platform() != PLATFORM || !is_mail_address(address.id()) {
             return Err(Refusal::new(
                 FailureKind::UnknownAddressee,

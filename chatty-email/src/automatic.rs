@@ -12,13 +12,13 @@ use mail_parser::{Message, MimeHeaders};
 /// automatically: no out-of-office notices (`OOF`) and no other automatic replies
 /// (`AutoReply`). Not `All`: that also asks Exchange to suppress non-delivery reports, which
 /// the session turns into send failures.
-pub(super) const SUPPRESS: &str = "OOF, AutoReply";
+pub(crate) const SUPPRESS: &str = "OOF, AutoReply";
 
 /// The `Auto-Submitted` value (RFC 3834 section 5) of an outbound signal: the matching value
 /// when the bot marked it automatic (`Replied` and `Report` are answers: `auto-replied`; the
 /// rest `auto-generated`), `auto-replied` for an answer (a signal with `response_to`), none for
 /// the rest.
-pub(super) fn auto_submitted(signal: &Signal) -> Option<&'static str> {
+pub(crate) fn auto_submitted(signal: &Signal) -> Option<&'static str> {
     match signal.meta.automatic {
         Some(Automatic::Replied | Automatic::Report) => Some("auto-replied"),
         Some(_) => Some("auto-generated"),
@@ -41,7 +41,7 @@ fn rank(kind: Automatic) -> u8 {
 /// Whether (and why) a machine sent `mail`, from its header; see the crate README's table.
 /// `X-Auto-Response-Suppress` is not a marker: it asks others not to answer a mail, and people's
 /// Outlook sets it too.
-pub(super) fn detect(mail: &Message<'_>) -> Option<Automatic> {
+pub(crate) fn detect(mail: &Message<'_>) -> Option<Automatic> {
     let mut found: Option<Automatic> = None;
     let mut mark = |kind: Automatic| {
         if found.is_none_or(|known| rank(kind) > rank(known)) {

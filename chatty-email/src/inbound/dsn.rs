@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use mail_parser::{Message, MimeHeaders, PartType};
 
-use super::Report;
-use super::ids::signal_id;
+use crate::ids::signal_id;
+use crate::mapper::Report;
 
 /// The delivery report in a `multipart/report; report-type=delivery-status` mail (RFC 3464):
 /// the original Message-ID (from the returned message or headers) and, per the first
@@ -92,7 +92,7 @@ pub(super) fn delivery_report(mail: &Message<'_>) -> Option<Report> {
 
 /// The header groups of a `message/delivery-status` body (blank-line separated), with folded
 /// lines unfolded and names in lower case.
-pub(super) fn dsn_groups(text: &str) -> Vec<HashMap<String, String>> {
+pub(crate) fn dsn_groups(text: &str) -> Vec<HashMap<String, String>> {
     let mut groups = Vec::new();
     let mut current: HashMap<String, String> = HashMap::new();
     let mut last: Option<String> = None;
@@ -136,9 +136,9 @@ fn header_in(text: &str, name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use super::super::{Inbound, Mapper};
+pub(crate) mod tests {
     use crate::config::PLATFORM;
+    use crate::mapper::{Inbound, Mapper};
     use chatty_core::Address;
 
     fn mapper(own: &str) -> Mapper {

@@ -12,9 +12,11 @@ use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 
-use super::automatic::{SUPPRESS, auto_submitted};
-use super::ids::wire_id;
-use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Mapper, Outbound, Thread, Threads};
+use crate::automatic::{SUPPRESS, auto_submitted};
+use crate::ids::wire_id;
+use crate::mapper::{
+    HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Mapper, Outbound, Thread, Threads,
+};
 
 impl Mapper {
     /// The mail for an outbound signal, or why it cannot be sent.

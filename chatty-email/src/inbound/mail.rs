@@ -11,11 +11,11 @@ use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, GetHeader, Message, MessagePart, MimeHeaders, PartType};
 
-use super::automatic;
 use super::dsn::delivery_report;
-use super::ids::signal_id;
-use super::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Inbound, Mapper, Thread};
+use crate::automatic;
 use crate::config::is_mail_address;
+use crate::ids::signal_id;
+use crate::mapper::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Inbound, Mapper, Thread};
 
 impl Mapper {
     /// Parses one raw mail.

@@ -6,9 +6,9 @@ use chatty_core::{
     SignalId, UserDefined,
 };
 
-use super::ids::wire_id;
 use super::{Inbound, Mapper, Threads};
 use crate::config::PLATFORM;
+use crate::ids::wire_id;
 use chatty_core::reexports::serde_json::json;
 
 fn mapper(own: &str) -> Mapper {
@@ -268,7 +268,7 @@ fn inbound_marks_reach_the_signal_and_reports() {
         panic!()
     };
     assert_eq!(got.meta.automatic, Some(Automatic::Bulk));
-    let dsn = super::dsn::tests::POSTFIX_DSN;
+    let dsn = crate::inbound::dsn::tests::POSTFIX_DSN;
     let (Inbound::Report(_, meta), _) = bob.inbound(dsn.as_bytes()) else {
         panic!()
     };
@@ -373,7 +373,7 @@ fn a_reply_keeps_a_subject_in_any_script() {
 /// A mail as a mail client writes it: text and HTML with an inline image (by Content-ID), a
 /// list footer, an image shown inline without a Content-ID (Apple Mail), a PDF, a Latin-1 text
 /// file, an 8-bit text file and a forwarded mail.
-pub(super) const CLIENT_MAIL: &[u8] = b"From: Alice <alice@example.org>\r
+pub(crate) const CLIENT_MAIL: &[u8] = b"From: Alice <alice@example.org>\r
 To: bot@example.org\r
 Subject: the files\r
 Message-ID: <client-1@example.org>\r

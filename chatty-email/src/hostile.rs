@@ -8,10 +8,10 @@ use chatty_core::{Body, File, Media, Message as ChattyMessage, Signal, SignalId,
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use super::dsn::tests::POSTFIX_DSN;
-use super::tests::CLIENT_MAIL;
-use super::{Inbound, Mapper, Threads};
 use crate::config::PLATFORM;
+use crate::inbound::dsn::tests::POSTFIX_DSN;
+use crate::mapper::tests::CLIENT_MAIL;
+use crate::mapper::{Inbound, Mapper, Threads};
 
 fn mapper() -> Mapper {
     Mapper::new(PLATFORM, "bot@example.org").unwrap()
@@ -337,7 +337,7 @@ proptest! {
         );
         let (got, _) = mapper().inbound(raw.as_bytes());
         check_any(&got)?;
-        let groups = super::dsn::dsn_groups(&text);
+        let groups = crate::inbound::dsn::dsn_groups(&text);
         prop_assert!(groups.iter().all(|g| !g.is_empty()));
     }
 }
