@@ -1,6 +1,7 @@
 //! [`Link`]: what a running session sees of the driver; [`Failure`]: why a connection failed.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -30,6 +31,7 @@ pub struct Failure {
     kind: ConnectionErrorKind,
     cause: String,
     permanent: bool,
+    retry_after: Option<Duration>,
 }
 
 impl Failure {
@@ -39,7 +41,31 @@ impl Failure {
             kind,
             cause: cause.into(),
             permanent: false,
+            retry_after: None,
         }
+    }
+
+    /// The same failure, with the server's word on when to try again (HTTP `Retry-After`, a
+    /// rate limit): the driver waits at least that long, however short its backoff is.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use chatty_core::ConnectionErrorKind;
+    /// use chatty_core::driver::Failure;
+    ///
+    /// let limited = Failure::new(ConnectionErrorKind::Other, "ratelimited")
+    ///     .retry_after(Duration::from_secs(30));
+    /// assert_eq!(limited.retry_after_hint(), Some(Duration::from_secs(30)));
+    /// ```
+    #[must_use]
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// When the server said to try again, if it did.
+    pub fn retry_after_hint(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// The same failure, but trying again cannot help: the session ends.
@@ -89,8 +115,12 @@ impl std::error::Error for Failure {}
 pub struct Link {
     pub(super) sink: InboundSink,
     pub(super) stop: watch::Receiver<bool>,
-    pub(super) own: Option<Address>,
+    pub(super) own: Own,
 }
+
+/// The bot's own address, asked of the session each time: a session may learn it only once it
+/// has logged in (Slack's `auth.test` names the bot).
+pub(super) type Own = Arc<dyn Fn() -> Option<Address> + Send + Sync>;
 
 impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,6 +138,7 @@ impl Link {
         let (tx, stop) = watch::channel(false);
         // The sender is dropped: `stopping` then never fires (a closed watch is not a stop).
         drop(tx);
+        let own: Own = Arc::new(move || own.clone());
         Link { sink, stop, own }
     }
 
@@ -130,7 +161,7 @@ impl Link {
         retry_in: Option<Duration>,
     ) -> Result<(), Closed> {
         let body = failure.to_signal_body(retry_in);
-        self.push(Signal::internal(self.own.clone(), body)).await
+        self.push(Signal::internal(self.own(), body)).await
     }
 
     /// Resolves once the session is to stop serving: it was asked to end (and the bot has had
@@ -149,9 +180,10 @@ impl Link {
         *self.stop.borrow()
     }
 
-    /// The bot's own address on this session (the origin of its lifecycle signals).
-    pub fn own(&self) -> Option<&Address> {
-        self.own.as_ref()
+    /// The bot's own address on this session (the origin of its lifecycle signals), as the
+    /// session knows it now ([`Protocol::own`](super::Protocol::own)).
+    pub fn own(&self) -> Option<Address> {
+        (self.own)()
     }
 
     /// The sink under the link, for code written against [`InboundSink`].

@@ -93,11 +93,15 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
     }
     let mut ends = driver.end.subscribe();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let own = protocol.own();
+    let own: super::link::Own = {
+        // Weak: a link kept by the session itself must not keep the session alive.
+        let session = Arc::downgrade(&protocol);
+        Arc::new(move || session.upgrade().and_then(|session| session.own()))
+    };
     let link = Link {
         sink: sink.clone(),
         stop: stop_rx,
-        own: own.clone(),
+        own,
     };
     let mut backoff = driver.backoff;
     let outcome = loop {
@@ -111,7 +115,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
             Ok(connection) => {
                 if !sink.has_started()
                     && sink
-                        .started(Protocol::platform(&*protocol), own.clone())
+                        .started(Protocol::platform(&*protocol), protocol.own())
                         .await
                         .is_err()
                 {
@@ -142,6 +146,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
         } else {
             backoff.next_wait()
         };
+        let wait = wait.max(failure.retry_after_hint().unwrap_or_default());
         if link.connection_error(&failure, Some(wait)).await.is_err() {
             break Outcome::BotGone;
         }
@@ -152,6 +157,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
             () = tokio::time::sleep(wait) => {}
         }
     };
+    let own = protocol.own();
     match outcome {
         Outcome::Ended { end, announced } => {
             if !announced {
@@ -188,7 +194,7 @@ async fn serve(
         end = requested(ends) => {
             // The last chance to send: the connection still serves while the bot handles
             // `SessionAboutToEnd`; only then is `serve` told to stop.
-            let about = Signal::internal(link.own.clone(), Body::SessionAboutToEnd(end.clone()));
+            let about = Signal::internal(link.own(), Body::SessionAboutToEnd(end.clone()));
             let closing = async move {
                 let _ = link.sink.send(about).await;
                 let _ = stop.send(true);

@@ -22,6 +22,8 @@ struct Scripted {
     stopped_early: AtomicBool,
     stopped: AtomicBool,
     drop_tx: tokio::sync::broadcast::Sender<()>,
+    /// Learnt when connected, as Slack learns the bot's id from `auth.test`.
+    own: Mutex<Option<Address>>,
 }
 
 impl Scripted {
@@ -37,6 +39,7 @@ impl Scripted {
             stopped_early: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             drop_tx: tokio::sync::broadcast::channel(4).0,
+            own: Mutex::new(None),
         })
     }
 }
@@ -58,7 +61,7 @@ impl Protocol for Scripted {
         "test"
     }
     fn own(&self) -> Option<Address> {
-        Address::new("test", "bot").ok()
+        lock(&self.own).clone()
     }
     fn capabilities(&self, _: Option<&Address>) -> Capabilities {
         Capabilities::all()
@@ -66,6 +69,9 @@ impl Protocol for Scripted {
 
     async fn connect(self: Arc<Self>, _link: Link) -> Result<usize, Failure> {
         let next = lock(&self.attempts).pop_front().unwrap_or(Ok(()));
+        if next.is_ok() {
+            *lock(&self.own) = Address::new("test", "bot").ok();
+        }
         next.map(|()| self.connects.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
@@ -137,7 +143,13 @@ async fn failed_attempts_back_off_then_the_session_starts_once_and_reconnects() 
         );
         assert_eq!(e.kind, ConnectionErrorKind::Unreachable);
     }
-    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    let started = next(&rx).await;
+    assert_eq!(started.kind(), SignalKind::SessionStarted);
+    assert_eq!(
+        started.meta.origin,
+        Address::new("test", "bot").ok(),
+        "the own address the session learnt when it connected"
+    );
     assert_eq!(text(&next(&rx).await), "1.0");
 
     // A short-lived connection is lost: reported, then connected again after a wait.
@@ -265,4 +277,25 @@ async fn delivery_statuses_are_answered_from_the_table() {
     assert_eq!(answer, Ok(Answer::DeliveryStatus(DeliveryStatus::Read)));
     let refused = Session::download(&*session, File::bytes("a", None, Vec::new())).await;
     assert_eq!(refused.unwrap_err().kind, FailureKind::Rejected);
+}
+
+#[tokio::test]
+async fn the_servers_retry_after_is_waited_out_however_short_the_backoff() {
+    let limited = lost().retry_after(Duration::from_millis(300));
+    let session = Scripted::new(vec![Err(limited)]);
+    let (run, rx) = start(&session);
+    let signal = next(&rx).await;
+    let Body::ConnectionError(e) = &signal.body else {
+        panic!("{signal:?}")
+    };
+    assert_eq!(e.retry_in, Some(Duration::from_millis(300)));
+    let asked = std::time::Instant::now();
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    assert!(
+        asked.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop(rx);
+    run.await.unwrap().unwrap();
 }
