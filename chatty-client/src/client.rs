@@ -8,11 +8,12 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chatty_core::{Address, Bot, BotError, File, Handle, Inbound};
+use chatty_core::{Address, Body, Bot, BotError, File, Handle, Inbound, SendError, SignalId};
 use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyModifiers};
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend};
+use tokio::sync::mpsc;
 
 use crate::render::{max_scroll, render};
 use crate::state::{Action, ChatState};
@@ -34,8 +35,9 @@ pub enum Flow {
 pub async fn perform(state: &mut ChatState, handle: &Handle, action: Action) -> Flow {
     match action {
         Action::Send(signal) => {
+            let id = signal.meta.id.clone();
             if let Err(e) = handle.send(*signal).await {
-                state.error(format!("not sent: {e}"));
+                state.refused(&id, &e);
             }
         }
         Action::SendFile { to, path } => match tokio::fs::read(&path).await {
@@ -45,8 +47,9 @@ pub async fn perform(state: &mut ChatState, handle: &Handle, action: Action) -> 
                     .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
                 let file = File::bytes(name, media_type(&path), data);
                 let signal = state.file_sent(&to, file);
+                let id = signal.meta.id.clone();
                 if let Err(e) = handle.send(signal).await {
-                    state.error(format!("not sent: {e}"));
+                    state.refused(&id, &e);
                 }
             }
             Err(e) => state.error(format!("cannot read {}: {e}", path.display())),
@@ -64,6 +67,30 @@ pub async fn perform(state: &mut ChatState, handle: &Handle, action: Action) -> 
         Action::Quit => return Flow::Quit,
     }
     Flow::Continue
+}
+
+/// Starts the download an action asks for (a [`DownloadFile`](chatty_core::DownloadFile) request) on a task of its own,
+/// so that the window goes on while it lasts; `None` then. The router answers the request on
+/// the inbound stream (the file, or a send failure); a refusal at once comes back on
+/// `refusals`. Any other action is returned as it is.
+fn download_aside(
+    handle: &Handle,
+    action: Action,
+    refusals: &mpsc::UnboundedSender<(SignalId, SendError)>,
+) -> Option<Action> {
+    match action {
+        Action::Send(request) if matches!(request.body, Body::DownloadFile(_)) => {
+            let (handle, refusals) = (handle.clone(), refusals.clone());
+            tokio::spawn(async move {
+                let id = request.meta.id.clone();
+                if let Err(e) = handle.send(*request).await {
+                    let _ = refusals.send((id, e));
+                }
+            });
+            None
+        }
+        action => Some(action),
+    }
 }
 
 /// A media type for a file name's extension, for the few common ones.
@@ -167,6 +194,8 @@ where
     async fn run(mut self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Downloads run beside the window; the ones refused at once come back here.
+        let (refusals_tx, mut refusals) = mpsc::unbounded_channel();
         self.draw()?;
         let mut ended = false;
         loop {
@@ -187,9 +216,16 @@ where
                         Vec::new()
                     }
                 },
+                Some((id, error)) = refusals.recv() => {
+                    self.state.refused(&id, &error);
+                    Vec::new()
+                }
                 _ = tick.tick() => self.state.tick(Instant::now()),
             };
             for action in actions {
+                let Some(action) = download_aside(&handle, action, &refusals_tx) else {
+                    continue;
+                };
                 if perform(&mut self.state, &handle, action).await == Flow::Quit {
                     self.draw()?;
                     return Ok(());

@@ -16,12 +16,12 @@ mod options;
 mod people;
 mod view;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
+use chatty_core::driver::lock;
 use chatty_core::{Address, Bot, BotError, Handle, Inbound, Secret, Session};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -32,7 +32,7 @@ use self::hosts::Hosts;
 use self::http::serve;
 use self::limits::STOP_WAIT;
 use self::options::Token;
-use self::people::{GuestSessions, Hub, PersonLoop, lock};
+use self::people::{GuestSessions, Hub, PersonLoop};
 
 pub use limits::{GUEST_IDLE, MAX_PEOPLE, MAX_UPLOAD, MAX_WS_MESSAGE, MIN_TOKEN_LEN, VIEW_ENTRIES};
 pub use options::{WebError, WebOptions};
@@ -211,7 +211,6 @@ impl Bot for WebClient {
             person: person.clone(),
             commands,
             hub: hub.clone(),
-            downloads: HashMap::new(),
         }
         .run(inbound, handle)
         .await;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use chatty_client::{Action, ChatState, Connection, EntryKind, Flow, TYPING_EXPIRY, perform};
 use chatty_core::{
     Availability, Body, ConnectionError, ConnectionErrorKind, Content, FailureKind, File, Message,
-    SendFailure, SessionEnd, Signal, Status, StatusChange, SystemError, TypingState, Unsupported,
+    Refusal, SendError, SendFailure, SessionEnd, Signal, Status, StatusChange, SystemError,
+    TypingState, Unsupported,
 };
 use common::*;
 use crossterm::event::KeyCode;
@@ -168,15 +169,125 @@ fn a_send_failure_shows_as_an_error_line_in_its_conversation() {
 }
 
 #[test]
-fn an_unsupported_signal_shows_as_an_error_line() {
+fn an_unsupported_signal_shows_as_an_error_line_in_its_conversation() {
     let mut state = connected();
-    let refused = Signal::message("x").to(addr("direct:bot"));
+    let actions = enter(&mut state, "hello?");
+    let message = sent(&actions)
+        .into_iter()
+        .find(|s| matches!(s.body, Body::Message(_)))
+        .unwrap()
+        .clone();
+    state.open(addr("direct:other"));
     state.apply(&Signal::new(Unsupported {
-        signal: Box::new(refused),
+        refused: message.meta.id.clone(),
         reason: "direct:bot cannot receive html".into(),
     }));
+    let bot = state.conversation(&addr("direct:bot")).unwrap();
+    let line = bot.entries().last().unwrap();
+    assert!(matches!(line.kind, EntryKind::Error(_)));
     assert!(
-        last(&state).ends_with("! not sent: direct:bot cannot receive html"),
+        line.text()
+            .ends_with("! not sent: direct:bot cannot receive html"),
+        "{}",
+        line.text()
+    );
+    // Of a signal the window does not know: in the conversation shown.
+    state.apply(&Signal::new(Unsupported {
+        refused: "unknown".into(),
+        reason: "no typing here".into(),
+    }));
+    assert!(last(&state).ends_with("! not sent: no typing here"));
+}
+
+#[tokio::test]
+async fn a_send_refused_at_once_shows_why_in_its_conversation() {
+    let recorder = Recorder::default();
+    let refusals = [
+        (
+            SendError::NoRoute {
+                address: addr("xmpp:bot@example.org"),
+            },
+            "! not sent: no connection reaches xmpp:bot@example.org",
+        ),
+        (
+            SendError::Unsupported {
+                reason: "this session cannot carry a message subject".into(),
+            },
+            "! not sent: this session cannot carry a message subject",
+        ),
+        (
+            SendError::Refused(
+                Refusal::new(FailureKind::RateLimited, "too many answers")
+                    .with_code("answer-limit"),
+            ),
+            "! not sent: too many answers (rate limited)",
+        ),
+        (SendError::Closed, "! not sent: the connection is closed"),
+    ];
+    for (error, line) in refusals {
+        let mut state = connected();
+        let actions = enter(&mut state, "hello?");
+        state.open(addr("direct:other"));
+        recorder.refuse(Some(error.clone()));
+        for action in actions {
+            assert_eq!(
+                perform(&mut state, &recorder.handle(), action).await,
+                Flow::Continue
+            );
+        }
+        let bot = state.conversation(&addr("direct:bot")).unwrap();
+        let shown = bot.entries().last().unwrap();
+        assert!(matches!(shown.kind, EntryKind::Error(_)), "{error}");
+        assert!(shown.text().ends_with(line), "{error}: {}", shown.text());
+        // The refused typing notification says nothing; only the message has a line.
+        let errors = bot
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Error(_)))
+            .count();
+        assert_eq!(errors, 1, "{error}");
+        assert!(
+            state
+                .conversation(&addr("direct:other"))
+                .unwrap()
+                .entries()
+                .is_empty(),
+            "{error}"
+        );
+    }
+    assert!(recorder.signals().is_empty());
+
+    // A file refused at once: the same, in the conversation it was for.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("note.txt");
+    std::fs::write(&path, "a note").unwrap();
+    let mut state = connected();
+    recorder.refuse(Some(SendError::Unsupported {
+        reason: "this session cannot carry files".into(),
+    }));
+    for action in enter(&mut state, &format!("/send {}", path.display())) {
+        perform(&mut state, &recorder.handle(), action).await;
+    }
+    assert!(
+        last(&state).ends_with("! not sent: this session cannot carry files"),
+        "{}",
+        last(&state)
+    );
+
+    // A download refused at once says which file could not be saved.
+    let mut state = connected();
+    state.apply(&from(
+        "direct:bot",
+        File::url("b.txt", None, "direct-file:9"),
+    ));
+    recorder.refuse(Some(SendError::NoRoute {
+        address: addr("direct:you"),
+    }));
+    for action in enter(&mut state, "/save 1 /tmp/b.txt") {
+        perform(&mut state, &recorder.handle(), action).await;
+    }
+    assert!(
+        last(&state).contains("could not download to /tmp/b.txt: no connection reaches direct:you"),
         "{}",
         last(&state)
     );

@@ -74,6 +74,54 @@ async fn a_tab_talks_with_the_bot_and_sees_typing_both_ways() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_no_session_serves_shows_why_in_its_conversation() {
+    let web = Web::start().await;
+    let mut tab = web.tab(None).await;
+    tab.until("started", |v| !v["you"].is_null()).await;
+    let nobody = "xmpp:nobody@example.org";
+    tab.send_json(json!({"type": "open", "conversation": nobody}))
+        .await;
+    tab.send_json(json!({"type": "say", "text": "hello?"}))
+        .await;
+    let why = format!("not sent: no connection reaches {nobody}");
+    tab.until("the refusal in the conversation", |v| {
+        has_entry(v, "error", &why)
+    })
+    .await;
+
+    // An upload to it: the same line, and the upload's answer says so too.
+    let (kind, body) = multipart("notes.txt", "text/plain", b"my notes\n");
+    let to = nobody.replace(':', "%3A").replace('@', "%40");
+    let response = http(
+        web.address,
+        "POST",
+        &format!("/upload?as=you&to={to}"),
+        &[],
+        Some((&kind, &body)),
+    )
+    .await;
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response
+            .text()
+            .contains(&format!("no session serves {nobody}")),
+        "{}",
+        response.text()
+    );
+    let view = tab
+        .until("two refusals", |v| {
+            entries(v)
+                .iter()
+                .filter(|e| e["kind"] == "error" && e["text"].as_str().unwrap().contains(&why))
+                .count()
+                == 2
+        })
+        .await;
+    assert!(conversation(&view, nobody).is_some_and(|c| c["current"] == true));
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rooms_members_switching_and_own_status() {
     let web = Web::start().await;
     let mut tab = web.tab(None).await;
@@ -198,7 +246,7 @@ async fn uploads_and_downloads_files() {
                 .replace('=', "%3D")
         )
     };
-    // File 1 is the upload, 2 the bytes, 3 the URL (downloaded with a DownloadFile signal).
+    // File 1 is the upload, 2 the bytes, 3 the URL (fetched through the person's session).
     let n_bytes = received[0]["files"][0]["number"].as_u64().unwrap();
     let n_url = received[1]["files"][0]["number"].as_u64().unwrap();
     assert_eq!((n_bytes, n_url), (2, 3));

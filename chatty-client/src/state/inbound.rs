@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use chatty_core::{
-    AddressKind, Availability, Body, Content, FailureKind, Signal, Status, StatusChange, Timestamp,
-    TypingState,
+    AddressKind, Availability, Body, Content, FailureKind, SendError, Signal, SignalId, Status,
+    StatusChange, Timestamp, TypingState,
 };
 
 use super::entries::{Action, Connection, Entry, EntryKind, availability_word};
@@ -88,29 +88,12 @@ impl ChatState {
                 );
             }
             Body::SendFailure(failure) => {
-                if let Some(path) = self.downloads.remove(&failure.failed) {
-                    self.error(format!(
-                        "could not download to {}: {}",
-                        path.display(),
-                        failure.message
-                    ));
-                    return Vec::new();
-                }
-                if self.quiet.remove(&failure.failed) {
-                    return Vec::new();
-                }
                 let text = format!(
                     "not delivered: {} ({})",
                     failure.message,
                     failure_word(failure.kind)
                 );
-                match self.sent.get(&failure.failed).cloned() {
-                    Some(address) => {
-                        let index = self.index_of(&address);
-                        self.push(index, Entry::now(EntryKind::Error(text)));
-                    }
-                    None => self.error(text),
-                }
+                self.failed(&failure.failed, &failure.message, text);
             }
             Body::StatusChange(change) => self.status_change(signal, change, time, from),
             Body::UserDefined(u) => {
@@ -166,26 +149,54 @@ impl ChatState {
             }
             Body::SystemError(e) => self.error(format!("{}: {}", e.component, e.message)),
             Body::Unsupported(u) => {
-                let text = format!("not sent: {}", u.reason);
-                let inner = &u.signal;
-                let target = inner
-                    .route_addresses()
-                    .first()
-                    .map(|a| (*a).clone())
-                    .or_else(|| self.sent.get(&inner.meta.id).cloned());
-                match target {
-                    Some(address) => {
-                        let index = self.index_of(&address);
-                        self.push(index, Entry::now(EntryKind::Error(text)));
-                    }
-                    None => self.error(text),
-                }
+                self.failed(&u.refused, &u.reason, format!("not sent: {}", u.reason));
             }
             Body::InitiateSessionEnd(_) | Body::DownloadFile(_) => {
                 self.error(format!("unexpected {:?} signal from {from}", signal.kind()));
             }
         }
         Vec::new()
+    }
+
+    /// Shows that the signal `id` the person sent went nowhere: `text` in the conversation it
+    /// was sent to (else the one shown), "could not download" with `why` for a download
+    /// request, nothing for a typing notification.
+    pub(super) fn failed(&mut self, id: &SignalId, why: &str, text: String) {
+        if let Some(path) = self.downloads.remove(id) {
+            self.error(format!("could not download to {}: {why}", path.display()));
+            return;
+        }
+        if self.quiet.remove(id) {
+            return;
+        }
+        match self.sent.get(id).cloned() {
+            Some(address) => {
+                let index = self.index_of(&address);
+                self.push(index, Entry::now(EntryKind::Error(text)));
+            }
+            None => self.error(text),
+        }
+    }
+
+    /// Shows that the send of the signal `id` was refused at once (nothing was sent), where a
+    /// failure that came back for it would show: a line beginning "not sent:" saying why, in the
+    /// conversation it was for.
+    ///
+    /// ```
+    /// use chatty_client::ChatState;
+    /// use chatty_core::SendError;
+    ///
+    /// let mut state = ChatState::new();
+    /// state.open("direct:bot".parse().unwrap());
+    /// let error = SendError::NoRoute { address: "xmpp:bob@example.org".parse().unwrap() };
+    /// state.refused(&"m1".into(), &error);
+    /// assert!(state.shown_entries()[0].text().ends_with(
+    ///     "! not sent: no connection reaches xmpp:bob@example.org"
+    /// ));
+    /// ```
+    pub fn refused(&mut self, id: &SignalId, error: &SendError) {
+        let why = refusal_text(error);
+        self.failed(id, &why, format!("not sent: {why}"));
     }
 
     fn status_change(
@@ -299,6 +310,19 @@ fn reason(reason: &Option<String>) -> String {
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default()
+}
+
+/// Why a send was refused, in the person's words.
+fn refusal_text(error: &SendError) -> String {
+    match error {
+        SendError::NoRoute { address } => format!("no connection reaches {address}"),
+        SendError::Unsupported { reason } => reason.clone(),
+        SendError::Refused(refusal) => {
+            format!("{} ({})", refusal.message, failure_word(refusal.kind))
+        }
+        SendError::Closed => "the connection is closed".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 fn failure_word(kind: FailureKind) -> &'static str {

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chatty_core::driver::lock;
 use chatty_core::{Content, File};
 use futures::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use super::limits::{DOWNLOAD_TIMEOUT, MAX_UPLOAD, MAX_WS_MESSAGE};
-use super::people::{Command, Hub, Person, lock};
+use super::people::{Command, Hub, Person};
 
 /// The page: HTML with the style and the script put in at their markers.
 const PAGE_HTML: &str = include_str!("index.html");
@@ -381,7 +382,7 @@ struct DownloadQuery {
 }
 
 /// `GET /file?as=PERSON&conversation=ADDRESS&n=N`: file `N` of the conversation, as an
-/// attachment (downloaded with a `DownloadFile` signal first when it is a URL).
+/// attachment (fetched first through the person's session when it is a URL).
 async fn download(State(hub): State<Arc<Hub>>, Query(query): Query<DownloadQuery>) -> Response {
     let Some(person) = find_person(&hub, &query.person) else {
         return no_person(&query.person);

@@ -1,14 +1,14 @@
 //! The people of a web window: the hub the server shares, each person the tabs attach to, and
 //! each person's loop over inbound signals and its tabs' commands.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use chatty_core::driver::lock;
 use chatty_core::{
-    Address, AddressKind, Body, Bot, BotError, Content, DownloadFile, File, Handle, Inbound,
-    Router, Session, Signal, SignalId,
+    Address, AddressKind, Body, Bot, BotError, Content, File, Handle, Inbound, Router, Session,
+    Signal,
 };
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -26,13 +26,6 @@ use std::time::Duration;
 /// Makes the session of a guest: called with the name a tab asked for (or was given), it returns
 /// the session that serves that person, or why there is none.
 pub(super) type GuestSessions = Arc<dyn Fn(&str) -> Result<Arc<dyn Session>, String> + Send + Sync>;
-
-/// Locks a mutex, carrying on with its data after a panic elsewhere (plain data stays usable).
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// What the server shares: the token, the people and the stop signal.
 pub(super) struct Hub {
@@ -239,7 +232,6 @@ impl Hub {
             person: person.clone(),
             commands: receiver,
             hub: self.clone(),
-            downloads: HashMap::new(),
         };
         let hub = self.clone();
         let gone = person.clone();
@@ -304,8 +296,6 @@ pub(super) struct PersonLoop {
     pub(super) person: Arc<Person>,
     pub(super) commands: mpsc::Receiver<Command>,
     pub(super) hub: Arc<Hub>,
-    /// Downloads by URL waiting for their file, by the id of the `DownloadFile` signal.
-    pub(super) downloads: HashMap<SignalId, oneshot::Sender<Result<File, String>>>,
 }
 
 impl Bot for PersonLoop {
@@ -343,25 +333,6 @@ impl Bot for PersonLoop {
 
 impl PersonLoop {
     pub(super) fn apply(&mut self, signal: Signal) -> Vec<Action> {
-        if let Some(id) = &signal.meta.response_to
-            && let Some(reply) = self.downloads.remove(id)
-        {
-            let answer = match &signal.body {
-                Body::File(file) if matches!(file.content, Content::Bytes { .. }) => {
-                    Ok(file.clone())
-                }
-                Body::File(file) => Err(format!("the download of {} gave no bytes", file.name)),
-                Body::SendFailure(failure) => Err(failure.message.clone()),
-                Body::Unsupported(u) => Err(u.reason.clone()),
-                _ => {
-                    // Not the answer: keep waiting for it.
-                    self.downloads.insert(id.clone(), reply);
-                    return self.state.apply(&signal);
-                }
-            };
-            let _ = reply.send(answer);
-            return Vec::new();
-        }
         let started = matches!(signal.body, Body::SessionStarted(_));
         let actions = self.state.apply(&signal);
         if started {
@@ -424,12 +395,13 @@ impl PersonLoop {
                 match to {
                     Ok(to) => {
                         let signal = self.state.file_sent(&to, file);
+                        let id = signal.meta.id.clone();
                         match handle.send(signal).await {
                             Ok(_) => {
                                 let _ = reply.send(Ok(()));
                             }
                             Err(e) => {
-                                self.state.error(format!("not sent: {e}"));
+                                self.state.refused(&id, &e);
                                 let _ = reply.send(Err(e.to_string()));
                             }
                         }
@@ -473,17 +445,17 @@ impl PersonLoop {
             let _ = reply.send(Ok(file));
             return;
         }
-        let mut request = Signal::new(DownloadFile { file });
-        if let Some(own) = self.state.own_address() {
-            request = request.to(own.clone());
-        }
-        let id = request.meta.id.clone();
-        self.downloads.insert(id.clone(), reply);
-        if let Err(e) = handle.send(request).await
-            && let Some(reply) = self.downloads.remove(&id)
-        {
-            let _ = reply.send(Err(e.to_string()));
-        }
+        // A call on a task of its own, so that the person's loop goes on while it lasts; the
+        // HTTP request waits for the reply.
+        let own = self.state.own_address().cloned();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let fetched = match &own {
+                Some(own) => handle.download_via(&file, own).await,
+                None => handle.download(&file).await,
+            };
+            let _ = reply.send(fetched.map_err(|e| e.to_string()));
+        });
     }
 
     pub(super) async fn perform(&mut self, handle: &Handle, action: Action) -> Flow {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chatty_client::{Action, ChatState};
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
-    Address, Answer, Body, Handle, Outlet, Query, QueryError, SendError, SessionStarted, Signal,
-    SignalId,
+    Address, Answer, Body, File, Handle, Outlet, Query, QueryError, SendError, SessionStarted,
+    Signal, SignalId,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -81,19 +81,34 @@ pub fn last(state: &ChatState) -> String {
     texts(state).pop().unwrap_or_default()
 }
 
-/// An outlet that records what is sent.
+/// An outlet that records what is sent; told to, it refuses every send as the router refuses
+/// what it knows it cannot send.
 #[derive(Clone, Default)]
-pub struct Recorder(pub Arc<Mutex<Vec<Signal>>>);
+pub struct Recorder {
+    sent: Arc<Mutex<Vec<Signal>>>,
+    refusal: Arc<Mutex<Option<SendError>>>,
+}
 
 impl Outlet for Recorder {
     fn send(&self, signal: Signal) -> BoxFuture<'_, Result<SignalId, SendError>> {
+        if let Some(error) = self.refusal.lock().unwrap().clone() {
+            return Box::pin(async move { Err(error) });
+        }
         let id = signal.meta.id.clone();
-        self.0.lock().unwrap().push(signal);
+        self.sent.lock().unwrap().push(signal);
         Box::pin(async move { Ok(id) })
     }
 
     fn query(&self, _query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
         Box::pin(async { Err(QueryError::Closed) })
+    }
+
+    fn download(
+        &self,
+        _file: File,
+        _via: Option<Address>,
+    ) -> BoxFuture<'_, Result<File, SendError>> {
+        Box::pin(async { Err(SendError::Closed) })
     }
 }
 
@@ -103,7 +118,12 @@ impl Recorder {
     }
 
     pub fn signals(&self) -> Vec<Signal> {
-        self.0.lock().unwrap().clone()
+        self.sent.lock().unwrap().clone()
+    }
+
+    /// From now on, refuse every send with `error` (`None`: send again).
+    pub fn refuse(&self, error: Option<SendError>) {
+        *self.refusal.lock().unwrap() = error;
     }
 }
 
