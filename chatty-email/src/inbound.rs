@@ -72,7 +72,7 @@ impl Context<'_> {
     /// Pushes a system error about something other than one mail (state file, folder).
     async fn system_error(&self, message: impl Into<String>) -> bool {
         let mut signal = system_error(message);
-        signal.meta.origin = self.link.own().cloned();
+        signal.meta.origin = Some(self.shared.mapper.own().clone());
         self.push(signal).await
     }
 
@@ -113,7 +113,7 @@ impl Context<'_> {
             }
             Inbound::Malformed(reason) => {
                 let mut signal = system_error(format!("{place}: {reason}"));
-                signal.meta.origin = self.link.own().cloned();
+                signal.meta.origin = Some(self.shared.mapper.own().clone());
                 signal
             }
         };
