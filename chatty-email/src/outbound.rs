@@ -1,4 +1,4 @@
-//! Outbound: a signal as a mail ([`convert`](crate::convert) maps it), sent over SMTP (lettre)
+//! Outbound: a signal as a mail ([`mail`] maps it), sent over SMTP (lettre)
 //! with the server's answer awaited: acceptance records the delivery status `Sent`, a rejection
 //! is a [`Refusal`] with the SMTP code.
 

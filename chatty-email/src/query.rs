@@ -6,8 +6,7 @@
 use chatty_core::{Address, AddressKind, Answer, History, Page, Query, QueryError};
 use futures::TryStreamExt as _;
 
-use crate::config::PLATFORM;
-use crate::config::{ImapConfig, InboundConfig, is_mail_address};
+use crate::config::{ImapConfig, InboundConfig, PLATFORM, is_mail_address};
 use crate::connect;
 use crate::ids::wire_id;
 use crate::imap::{Imap, quoted, uid_set};

@@ -8,12 +8,12 @@ use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
 use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError, Refusal, Signal};
 
 use crate::caps::CAPABILITIES;
-use crate::config::PLATFORM;
-use crate::config::{ConfigError, EmailConfig};
+use crate::config::{ConfigError, EmailConfig, PLATFORM};
 use crate::connect::{self, Connection};
+use crate::inbound;
 use crate::outbound::{self, Smtp};
+use crate::query;
 use crate::state::Shared;
-use crate::{inbound, query};
 
 /// How long `serve` may take to close (save the state, log out) once asked to stop.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
