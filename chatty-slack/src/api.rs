@@ -1,20 +1,24 @@
-//! The Web API: calls through slack-morphism's HTTP client, with every failure classified by
-//! Slack's `error` code in the answer's body (whatever the HTTP status), and HTTP 429 waited
-//! out for its `Retry-After`.
+//! The Web API: slack-morphism's typed calls, with every failure classified by Slack's `error`
+//! code in the answer's body (whatever the HTTP status), and HTTP 429 waited out for its
+//! `Retry-After` by slack-morphism's rate control.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::driver::Failure;
-use chatty_core::reexports::serde_json::{self, Map, Value};
+use chatty_core::reexports::serde_json::{self, Value};
 use chatty_core::{ConnectionErrorKind, FailureKind, QueryError, Refusal};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
-/// slack-morphism's client over hyper with rustls.
-pub(crate) type Client = SlackClient<SlackClientHyperConnector<HttpsConnector<HttpConnector>>>;
+/// slack-morphism's connector: hyper with rustls.
+pub(crate) type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+/// slack-morphism's client.
+type Client = SlackClient<Connector>;
+/// A slack-morphism session: the calls with one token.
+pub(crate) type Session<'a> = SlackClientSession<'a, Connector>;
 
 /// Slack's codes for a token that is wrong, revoked or of the wrong kind
 /// (api.slack.com/methods: each method's "Errors"; api.slack.com/authentication/token-types).
@@ -251,12 +255,32 @@ fn json_body(text: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
-/// The Web API with one token.
+/// Names the Web API method a slack-morphism result came from: its failure as an [`ApiError`].
+pub(crate) trait Named<T> {
+    /// The result, its failure read as `method`'s.
+    fn named(self, method: &'static str) -> Result<T, (&'static str, ApiError)>;
+}
+
+impl<T> Named<T> for ClientResult<T> {
+    fn named(self, method: &'static str) -> Result<T, (&'static str, ApiError)> {
+        self.map_err(|e| (method, ApiError::from_client(method, e)))
+    }
+}
+
+/// The Web API with one token, through slack-morphism's typed calls.
+///
+/// [`session`](WebApi::session) waits out HTTP 429 with slack-morphism's rate control: each
+/// call is made again after Slack's `Retry-After` (at once when Slack names none, which it
+/// always does), up to `rate_limit_retries` times in a row, then fails as rate limited. Its
+/// proactive throttling is not used: it only applies with a team id on the token, and it
+/// would hold every `chat.postMessage` of a team to one a second where Slack's limit is one
+/// a second per channel. [`session_once`](WebApi::session_once) lets a 429 through, for the
+/// calls made while connecting, where it is reported with its `Retry-After`.
 #[derive(Clone)]
 pub(crate) struct WebApi {
-    client: Arc<Client>,
+    retrying: Arc<Client>,
+    once: Arc<Client>,
     token: SlackApiToken,
-    rate_limit_retries: u32,
 }
 
 impl std::fmt::Debug for WebApi {
@@ -266,115 +290,26 @@ impl std::fmt::Debug for WebApi {
 }
 
 impl WebApi {
-    /// The Web API through `client`, with `token`; a call waits out at most
+    /// The Web API at `connector`'s base URL with `token`; a call waits out at most
     /// `rate_limit_retries` HTTP 429 answers in a row.
-    pub(crate) fn new(client: Arc<Client>, token: &str, rate_limit_retries: u32) -> Self {
+    pub(crate) fn new(connector: Connector, token: &str, rate_limit_retries: u32) -> Self {
+        let control = SlackApiRateControlConfig::new()
+            .with_max_retries(usize::try_from(rate_limit_retries).unwrap_or(usize::MAX));
         WebApi {
-            client,
+            once: Arc::new(SlackClient::new(connector.clone())),
+            retrying: Arc::new(SlackClient::new(connector.with_rate_control(control))),
             token: SlackApiToken::new(SlackApiTokenValue::new(token.to_owned())),
-            rate_limit_retries,
         }
     }
 
-    /// Calls `method` once (a JSON body for write methods, query arguments for the rest).
-    pub(crate) async fn call_once(
-        &self,
-        method: &str,
-        args: &Map<String, Value>,
-        json_body: bool,
-    ) -> Result<Value, ApiError> {
-        let session = self.client.open_session(&self.token);
-        let result: ClientResult<Value> = if json_body {
-            session
-                .http_session_api
-                .http_post(method, &Value::Object(args.clone()), None)
-                .await
-        } else {
-            let params: Vec<(&str, Option<String>)> = args
-                .iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.as_str(), Some(text))
-                })
-                .collect();
-            session
-                .http_session_api
-                .http_get(method, &params, None)
-                .await
-        };
-        let value = result.map_err(|e| ApiError::from_client(method, e))?;
-        match value.get("ok") {
-            Some(Value::Bool(true)) => Ok(value),
-            // slack-morphism reads an `error` as an ApiError; an `ok: false` without one, or an
-            // answer without `ok` (a body that is not JSON reaches here as `{}`), is no answer.
-            _ => match value.get("error").and_then(Value::as_str) {
-                Some(code) => Err(ApiError::slack(code.to_owned(), Some(&value))),
-                None => Err(ApiError::Transport(format!(
-                    "Slack's {method} answered without `ok: true`"
-                ))),
-            },
-        }
+    /// A session whose calls wait out HTTP 429.
+    pub(crate) fn session(&self) -> Session<'_> {
+        self.retrying.open_session(&self.token)
     }
 
-    /// Calls `method`, waiting out HTTP 429 answers for their `Retry-After` (1 s when Slack
-    /// names none), up to the configured number in a row.
-    pub(crate) async fn call(
-        &self,
-        method: &str,
-        args: Map<String, Value>,
-        json_body: bool,
-    ) -> Result<Value, ApiError> {
-        let mut limited = 0;
-        loop {
-            match self.call_once(method, &args, json_body).await {
-                Err(e) if e.class() == Class::RateLimited => {
-                    limited += 1;
-                    if limited > self.rate_limit_retries {
-                        return Err(ApiError::RateLimited {
-                            message: format!(
-                                "Slack's {method} answered HTTP 429 {limited} times in a row"
-                            ),
-                            retry_after: e.retry_after(),
-                        });
-                    }
-                    let wait = e.retry_after().unwrap_or(Duration::from_secs(1));
-                    tracing::debug!(%method, ?wait, "rate limited: waiting for Retry-After");
-                    tokio::time::sleep(wait).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// POSTs bytes to a files v2 upload URL, waiting out HTTP 429 answers.
-    pub(crate) async fn upload(
-        &self,
-        url: &str,
-        media_type: &str,
-        data: &[u8],
-    ) -> Result<(), ApiError> {
-        let url: SlackFileUploadUrl = serde_json::from_value(Value::String(url.to_owned()))
-            .map_err(|e| ApiError::Transport(format!("`{url}` is not an upload URL: {e}")))?;
-        let url = url.value().clone();
-        let session = self.client.open_session(&self.token);
-        let mut limited = 0;
-        loop {
-            let result: ClientResult<Value> = session
-                .http_session_api
-                .http_post_uri_binary(url.clone(), media_type.to_owned(), data, None)
-                .await;
-            match result.map_err(|e| ApiError::from_client("files upload", e)) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.class() == Class::RateLimited && limited < self.rate_limit_retries => {
-                    limited += 1;
-                    tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    /// A session whose calls fail at the first HTTP 429.
+    pub(crate) fn session_once(&self) -> Session<'_> {
+        self.once.open_session(&self.token)
     }
 }
 

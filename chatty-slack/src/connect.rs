@@ -12,12 +12,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chatty_core::driver::{Failure, Link};
-use chatty_core::reexports::serde_json::{Map, Value};
 use chatty_core::{ConnectionErrorKind, Signal, SystemError};
-use slack_morphism::prelude::{SlackClient, SlackClientHyperConnector};
+use slack_morphism::prelude::*;
 
 use crate::PLATFORM;
-use crate::api::{ApiError, Class, WebApi};
+use crate::api::{ApiError, Class, Named as _, WebApi};
 use crate::mapper::Mapper;
 use crate::socket::{self, Connection};
 use crate::state::{Conn, Http, State, Web};
@@ -61,19 +60,13 @@ async fn connecting(state: &State, link: &Link) -> Result<Connection, Failure> {
 /// Opens Socket Mode with the app-level token: `apps.connections.open`, the WebSocket, `hello`.
 pub(crate) async fn open_socket(state: &State, link: &Link) -> Result<Connection, Failure> {
     let web = state.web(|| web(state))?;
-    let method = "apps.connections.open";
-    let no_args = Map::new();
-    let answer = call(state, link, method, || {
-        web.app.call_once(method, &no_args, true)
+    let request = SlackApiAppsConnectionOpenRequest::new();
+    let session = web.app.session_once();
+    let answer = call(state, link, "apps.connections.open", || {
+        session.apps_connections_open(&request)
     })
     .await?;
-    let Some(url) = answer.get("url").and_then(Value::as_str) else {
-        return Err(Failure::new(
-            ConnectionErrorKind::Protocol,
-            format!("Slack's {method} answered no url"),
-        ));
-    };
-    socket::open(url, state.config.connect_timeout()).await
+    socket::open(answer.url.value().as_str(), state.config.connect_timeout()).await
 }
 
 /// The tokens and clients; a token that cannot be read, or no TLS roots, ends the session.
@@ -100,13 +93,12 @@ fn web(state: &State) -> Result<Web, Failure> {
     let http: Http =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build(connector.clone());
-    let client = Arc::new(SlackClient::new(
-        SlackClientHyperConnector::with_connector(connector).with_slack_api_url(&config.api_base()),
-    ));
+    let connector =
+        SlackClientHyperConnector::with_connector(connector).with_slack_api_url(&config.api_base());
     let retries = config.rate_limit_retries;
     Ok(Web {
-        api: WebApi::new(client.clone(), bot_secret.expose(), retries),
-        app: WebApi::new(client, app_secret.expose(), retries),
+        api: WebApi::new(connector.clone(), bot_secret.expose(), retries),
+        app: WebApi::new(connector, app_secret.expose(), retries),
         http,
         bot_secret,
     })
@@ -114,46 +106,35 @@ fn web(state: &State) -> Result<Web, Failure> {
 
 /// `auth.test` with the bot token: the team, the bot's user and bot id.
 async fn identify(state: &State, web: &Web, link: &Link) -> Result<Mapper, Failure> {
-    let method = "auth.test";
-    let no_args = Map::new();
-    let answer = call(state, link, method, || {
-        web.api.call_once(method, &no_args, true)
-    })
-    .await?;
-    let (Some(team), Some(user)) = (
-        answer.get("team_id").and_then(Value::as_str),
-        answer.get("user_id").and_then(Value::as_str),
-    ) else {
-        return Err(Failure::new(
-            ConnectionErrorKind::Protocol,
-            format!("Slack's {method} answered no team_id or user_id"),
-        ));
-    };
-    let bot_id = answer
-        .get("bot_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Mapper::new(&state.config.name, team, user, bot_id)
-        .map_err(|cause| Failure::new(ConnectionErrorKind::Protocol, cause).permanent())
+    let session = web.api.session_once();
+    let answer = call(state, link, "auth.test", || session.auth_test()).await?;
+    let bot_id = answer.bot_id.as_ref().map(|b| b.value().as_str());
+    Mapper::new(
+        &state.config.name,
+        answer.team_id.value(),
+        answer.user_id.value(),
+        bot_id.unwrap_or_default(),
+    )
+    .map_err(|cause| Failure::new(ConnectionErrorKind::Protocol, cause).permanent())
 }
 
 /// One Web API call while connecting, within the connect timeout; HTTP 429 is reported with
 /// Slack's `Retry-After` and waited out, up to `rate_limit_retries` times in a row.
-async fn call<F>(
+async fn call<T, F>(
     state: &State,
     link: &Link,
     method: &str,
     call: impl Fn() -> F,
-) -> Result<Value, Failure>
+) -> Result<T, Failure>
 where
-    F: Future<Output = Result<Value, ApiError>>,
+    F: Future<Output = ClientResult<T>>,
 {
     let timeout = state.config.connect_timeout();
     let mut limited = 0;
     loop {
         let error = match tokio::time::timeout(timeout, call()).await {
             Ok(Ok(answer)) => return Ok(answer),
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => ApiError::from_client(method, e),
             Err(_) => {
                 return Err(Failure::new(
                     ConnectionErrorKind::Unreachable,
@@ -184,10 +165,10 @@ where
 /// Joins the configured channels; a failure is a system error for the bot, not the end.
 async fn join(state: &State, conn: &Conn, link: &Link) {
     for channel in &state.config.channels {
-        let mut args = Map::new();
-        args.insert("channel".into(), channel.clone().into());
-        if let Err(e) = conn.web.api.call("conversations.join", args, true).await {
-            let message = format!("joining {channel}: {}", e.describe("conversations.join"));
+        let request = SlackApiConversationsJoinRequest::new(channel.clone().into());
+        let joined = conn.web.api.session().conversations_join(&request).await;
+        if let Err((method, e)) = joined.named("conversations.join") {
+            let message = format!("joining {channel}: {}", e.describe(method));
             system_error(state, conn, link, message).await;
         }
     }

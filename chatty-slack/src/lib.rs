@@ -6,6 +6,7 @@ mod config;
 mod connect;
 mod download;
 mod envelope;
+mod history;
 mod ids;
 mod inbound;
 mod mapper;

@@ -1,15 +1,22 @@
 //! Queries, answered from the Web API: see the query table in the crate documentation.
 
 use chatty_core::driver::lock;
-use chatty_core::reexports::serde_json::{Map, Value};
 use chatty_core::{
     Address, AddressKind, Answer, Availability, History, MemberStatus, Page, Presence, Query,
     QueryError,
 };
+use slack_morphism::prelude::*;
 
+use crate::api::{ApiError, Named as _};
+use crate::history;
 use crate::mapper::Mapper;
 use crate::outbound::channel_for;
 use crate::state::{Conn, State};
+
+/// The query failure of a Web API failure.
+fn failure((method, e): (&str, ApiError)) -> QueryError {
+    e.query_error(method)
+}
 
 /// Answers a query; a failure is logged at warn. Supported signals and features are the
 /// router's to answer (from the capability table), delivery statuses the driver's.
@@ -46,9 +53,9 @@ async fn ask(state: &State, query: &Query) -> Result<Answer, QueryError> {
             let kind = match Mapper::kind_of_id(id) {
                 AddressKind::Channel | AddressKind::Group => {
                     let info = info(conn, id).await?;
-                    if info["is_mpim"].as_bool() == Some(true) {
+                    if info.is_mpim == Some(true) {
                         AddressKind::Group
-                    } else if info["is_im"].as_bool() == Some(true) {
+                    } else if info.is_im == Some(true) {
                         AddressKind::Individual
                     } else {
                         AddressKind::Channel
@@ -78,16 +85,17 @@ async fn ask(state: &State, query: &Query) -> Result<Answer, QueryError> {
             if Mapper::kind_of_id(id) != AddressKind::Individual || id.starts_with('D') {
                 return Err(failed(format!("{address} is not a person")));
             }
-            let mut args = Map::new();
-            args.insert("user".into(), id.into());
+            let request = SlackApiUsersGetPresenceRequest::new(id.into());
             let answer = conn
                 .web
                 .api
-                .call("users.getPresence", args, false)
+                .session()
+                .users_get_presence(&request)
                 .await
-                .map_err(|e| e.query_error("users.getPresence"))?;
-            let availability = match answer["presence"].as_str() {
-                Some("active") => Availability::Available,
+                .named("users.getPresence")
+                .map_err(failure)?;
+            let availability = match answer.presence.as_str() {
+                "active" => Availability::Available,
                 _ => Availability::Away,
             };
             Ok(Answer::Status(Presence {
@@ -107,9 +115,7 @@ async fn ask(state: &State, query: &Query) -> Result<Answer, QueryError> {
         Query::OwnStatus { channel } => {
             let id = conversation_id(conn, channel)?;
             let info = info(conn, &id).await?;
-            let present = info["is_member"]
-                .as_bool()
-                .unwrap_or(info["is_im"].as_bool() == Some(true));
+            let present = info.is_member.unwrap_or(info.is_im == Some(true));
             Ok(Answer::MemberStatus(MemberStatus {
                 present,
                 role: None,
@@ -139,45 +145,39 @@ fn conversation_id(conn: &Conn, address: &Address) -> Result<String, QueryError>
     }
 }
 
-async fn info(conn: &Conn, id: &str) -> Result<Value, QueryError> {
-    let mut args = Map::new();
-    args.insert("channel".into(), id.into());
+/// What a conversation is (`conversations.info`).
+async fn info(conn: &Conn, id: &str) -> Result<SlackChannelFlags, QueryError> {
+    let request = SlackApiConversationsInfoRequest::new(id.into());
     let answer = conn
         .web
         .api
-        .call("conversations.info", args, false)
+        .session()
+        .conversations_info(&request)
         .await
-        .map_err(|e| e.query_error("conversations.info"))?;
-    Ok(answer["channel"].clone())
+        .named("conversations.info")
+        .map_err(failure)?;
+    Ok(answer.channel.flags)
 }
 
 /// Every member of a conversation (`conversations.members`, all pages).
 async fn members(conn: &Conn, id: &str) -> Result<Vec<String>, QueryError> {
+    let session = conn.web.api.session();
     let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
+    let mut request = SlackApiConversationsMembersRequest::new()
+        .with_channel(id.into())
+        .with_limit(200);
     loop {
-        let mut args = Map::new();
-        args.insert("channel".into(), id.into());
-        args.insert("limit".into(), "200".into());
-        if let Some(c) = &cursor {
-            args.insert("cursor".into(), c.clone().into());
-        }
-        let answer = conn
-            .web
-            .api
-            .call("conversations.members", args, false)
+        let answer = session
+            .conversations_members(&request)
             .await
-            .map_err(|e| e.query_error("conversations.members"))?;
-        out.extend(
-            answer["members"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_owned),
-        );
-        match answer["response_metadata"]["next_cursor"].as_str() {
-            Some(c) if !c.is_empty() => cursor = Some(c.to_owned()),
+            .named("conversations.members")
+            .map_err(failure)?;
+        out.extend(answer.members.into_iter().map(|m| m.to_string()));
+        let next = answer.response_metadata.and_then(|m| m.next_cursor);
+        match next {
+            Some(cursor) if !cursor.value().is_empty() => {
+                request = request.with_cursor(cursor);
+            }
             _ => return Ok(out),
         }
     }
@@ -206,11 +206,11 @@ async fn history(
         id.clone()
     };
     let details = info(conn, &channel).await?;
-    let channel_type = if details["is_im"].as_bool() == Some(true) {
+    let channel_type = if details.is_im == Some(true) {
         "im"
-    } else if details["is_mpim"].as_bool() == Some(true) {
+    } else if details.is_mpim == Some(true) {
         "mpim"
-    } else if details["is_private"].as_bool() == Some(true) {
+    } else if details.is_private == Some(true) {
         "group"
     } else {
         "channel"
@@ -230,24 +230,11 @@ async fn history(
     let own = conn.mapper.own().clone();
     let mut exhausted = false;
     while signals.len() < limit as usize {
-        let mut args = Map::new();
-        args.insert("channel".into(), channel.clone().into());
-        args.insert("limit".into(), "200".into());
-        args.insert("include_all_metadata".into(), "true".into());
-        if let Some(l) = &latest {
-            args.insert("latest".into(), l.clone().into());
-        }
-        if let Some(c) = &cursor {
-            args.insert("cursor".into(), c.clone().into());
-        }
-        let answer = conn
-            .web
-            .api
-            .call("conversations.history", args, false)
+        let answer = history::page(conn, &channel, latest.as_deref(), cursor.as_deref())
             .await
-            .map_err(|e| e.query_error("conversations.history"))?;
+            .map_err(failure)?;
         let mut ids = lock(&state.ids);
-        for message in answer["messages"].as_array().into_iter().flatten() {
+        for message in &answer.messages {
             let Some((signal, place)) =
                 conn.mapper
                     .history_message(&channel, channel_type, message, &ids)
@@ -273,11 +260,9 @@ async fn history(
             }
         }
         drop(ids);
-        match answer["response_metadata"]["next_cursor"].as_str() {
-            Some(c) if !c.is_empty() && answer["has_more"].as_bool() == Some(true) => {
-                cursor = Some(c.to_owned())
-            }
-            _ => {
+        match answer.next {
+            Some(next) => cursor = Some(next),
+            None => {
                 exhausted = true;
                 break;
             }

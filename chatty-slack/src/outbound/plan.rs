@@ -1,9 +1,12 @@
-//! Outbound mapping: a message, file or user-defined signal as the arguments of Web API calls
-//! (a [`Plan`]), which the session carries out.
+//! Outbound mapping: a message, file or user-defined signal as the content of Web API calls
+//! (a [`Plan`], in slack-morphism's types), which the session carries out.
+
+use std::collections::HashMap;
 
 use chatty_core::reexports::bytes::Bytes;
-use chatty_core::reexports::serde_json::{self, Map, Value, json};
+use chatty_core::reexports::serde_json::Value;
 use chatty_core::{Body, Content, EditKind, File, Message, Signal};
+use slack_morphism::prelude::*;
 
 use crate::ids::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE, Place, response_target};
 use crate::text::html_to_mrkdwn;
@@ -11,10 +14,10 @@ use crate::text::html_to_mrkdwn;
 /// One Web API step of an outbound signal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Plan {
-    /// `chat.postMessage` with these arguments (the channel is filled in by the session).
-    Post(Map<String, Value>),
-    /// `chat.update` of the message at `place` with these arguments.
-    Update(Place, Map<String, Value>),
+    /// `chat.postMessage` of this content (the channel is filled in by the session).
+    Post(SlackMessageContent),
+    /// `chat.update` of the message at `place` with this content.
+    Update(Place, SlackMessageContent),
     /// `chat.delete` of the message at `place`.
     Delete(Place),
     /// Files v2 upload of `files` (with bytes), shared with these `blocks` (the signal id in
@@ -23,23 +26,39 @@ pub(crate) enum Plan {
         /// Name, media type and bytes of each file.
         files: Vec<(String, Option<String>, Bytes)>,
         /// The share message's blocks.
-        blocks: Value,
+        blocks: Vec<SlackBlock>,
     },
 }
 
-/// The metadata that carries the signal id (api.slack.com/metadata/using).
-fn id_metadata(signal: &Signal, event_type: &str, payload: Option<&Value>) -> Value {
-    let mut event_payload = Map::new();
-    event_payload.insert("chatty_id".into(), signal.meta.id.as_str().into());
+/// The metadata that carries the signal id (api.slack.com/metadata/using): every value a
+/// string (slack-morphism's `event_payload` holds strings only), the payload of a
+/// user-defined signal as JSON text; `edit_of` for a correction posted as a new message.
+fn id_metadata(
+    signal: &Signal,
+    event_type: &str,
+    payload: Option<&Value>,
+    edit_of: Option<&str>,
+) -> SlackMessageMetadata {
+    let mut event_payload = HashMap::new();
+    event_payload.insert("chatty_id".to_owned(), signal.meta.id.as_str().to_owned());
     if let Some(r) = &signal.meta.response_to {
         // A request for a thread (`thread:ID`) answers ID.
         let (answered, _) = response_target(r);
-        event_payload.insert("chatty_response_to".into(), answered.as_str().into());
+        event_payload.insert(
+            "chatty_response_to".to_owned(),
+            answered.as_str().to_owned(),
+        );
     }
     if let Some(p) = payload {
-        event_payload.insert("chatty_payload".into(), p.to_string().into());
+        event_payload.insert("chatty_payload".to_owned(), p.to_string());
     }
-    json!({"event_type": event_type, "event_payload": event_payload})
+    if let Some(of) = edit_of {
+        event_payload.insert("chatty_edit_of".to_owned(), of.to_owned());
+    }
+    SlackMessageMetadata {
+        event_type: event_type.to_owned(),
+        event_payload: Some(event_payload),
+    }
 }
 
 /// Whether a name can be a metadata `event_type` (letters, digits and `_`, as Slack asks).
@@ -60,11 +79,9 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                         // A correction of a message this session never saw: posted as a new
                         // message, marked in its metadata.
                         EditKind::Correction => {
-                            let mut args = text_args(message);
-                            let mut meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None);
-                            meta["event_payload"]["chatty_edit_of"] = edit.of.as_str().into();
-                            args.insert("metadata".into(), meta);
-                            Ok(Plan::Post(args))
+                            let of = Some(edit.of.as_str());
+                            let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, of);
+                            Ok(Plan::Post(text_content(message).with_metadata(meta)))
                         }
                         EditKind::Retraction => Err(format!(
                             "cannot delete {}: not a message this session knows on Slack",
@@ -74,11 +91,9 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                 };
                 return Ok(match edit.kind {
                     EditKind::Correction => {
-                        let mut args = text_args(message);
-                        let mut meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None);
-                        meta["event_payload"]["chatty_edit_of"] = edit.of.as_str().into();
-                        args.insert("metadata".into(), meta);
-                        Plan::Update(place, args)
+                        let of = Some(edit.of.as_str());
+                        let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, of);
+                        Plan::Update(place, text_content(message).with_metadata(meta))
                     }
                     EditKind::Retraction => Plan::Delete(place),
                 });
@@ -86,12 +101,8 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
             if !message.attachments.is_empty() {
                 return upload_plan(signal, &message.text, &message.attachments, 'm');
             }
-            let mut args = text_args(message);
-            args.insert(
-                "metadata".into(),
-                id_metadata(signal, EVENT_TYPE_MESSAGE, None),
-            );
-            Ok(Plan::Post(args))
+            let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, None);
+            Ok(Plan::Post(text_content(message).with_metadata(meta)))
         }
         Body::File(file) => upload_plan(signal, "", std::slice::from_ref(file), 'f'),
         Body::UserDefined(user_defined) => {
@@ -101,13 +112,12 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                     user_defined.name
                 ));
             }
-            let mut args = Map::new();
-            args.insert("text".into(), format!("[{}]", user_defined.name).into());
-            args.insert(
-                "metadata".into(),
-                id_metadata(signal, &user_defined.name, Some(&user_defined.payload)),
-            );
-            Ok(Plan::Post(args))
+            let payload = Some(&user_defined.payload);
+            let meta = id_metadata(signal, &user_defined.name, payload, None);
+            let content = SlackMessageContent::new()
+                .with_text(format!("[{}]", user_defined.name))
+                .with_metadata(meta);
+            Ok(Plan::Post(content))
         }
         other => Err(format!(
             "{:?} signals are not carried as messages",
@@ -117,24 +127,30 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
 }
 
 /// `text` and, for rich content, a `section` block.
-fn text_args(message: &Message) -> Map<String, Value> {
-    let mut args = Map::new();
-    args.insert("text".into(), message.text.clone().into());
-    if let Some(html) = &message.html {
-        let mrkdwn = html_to_mrkdwn(html);
-        let section = if mrkdwn.is_empty() {
-            message.text.clone()
-        } else {
-            mrkdwn
-        };
-        if !section.is_empty() {
-            args.insert(
-                "blocks".into(),
-                json!([{"type": "section", "text": {"type": "mrkdwn", "text": section}}]),
-            );
-        }
+fn text_content(message: &Message) -> SlackMessageContent {
+    let content = SlackMessageContent::new().with_text(message.text.clone());
+    let Some(html) = &message.html else {
+        return content;
+    };
+    let mrkdwn = html_to_mrkdwn(html);
+    let section = if mrkdwn.is_empty() {
+        message.text.clone()
+    } else {
+        mrkdwn
+    };
+    if section.is_empty() {
+        return content;
     }
-    args
+    content.with_blocks(vec![section_block(section, None)])
+}
+
+/// A `section` block of mrkdwn text.
+fn section_block(text: String, block_id: Option<String>) -> SlackBlock {
+    let text = SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text));
+    SlackSectionBlock::new()
+        .with_text(text)
+        .opt_block_id(block_id.map(SlackBlockId))
+        .into()
 }
 
 fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Result<Plan, String> {
@@ -157,13 +173,11 @@ fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Resul
         shown.push_str(&link);
     }
     if with_bytes.is_empty() {
-        let mut args = Map::new();
-        args.insert("text".into(), shown.into());
-        args.insert(
-            "metadata".into(),
-            id_metadata(signal, EVENT_TYPE_MESSAGE, None),
-        );
-        return Ok(Plan::Post(args));
+        let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, None);
+        let content = SlackMessageContent::new()
+            .with_text(shown)
+            .with_metadata(meta);
+        return Ok(Plan::Post(content));
     }
     let section = if shown.is_empty() {
         with_bytes
@@ -174,36 +188,35 @@ fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Resul
     } else {
         shown
     };
-    let mut block = json!({"type": "section", "text": {"type": "mrkdwn", "text": section}});
     let block_id = format!("{BLOCK_ID_PREFIX}{mark}:{}", signal.meta.id);
-    if block_id.len() <= 255 {
-        block["block_id"] = block_id.into();
-    }
+    let block_id = (block_id.len() <= 255).then_some(block_id);
     Ok(Plan::Upload {
         files: with_bytes,
-        blocks: json!([block]),
+        blocks: vec![section_block(section, block_id)],
     })
-}
-
-/// The args' `text` for logs and errors: never the tokens (they are not in args anyway).
-pub(crate) fn describe(args: &Map<String, Value>) -> String {
-    serde_json::to_string(args.get("text").unwrap_or(&Value::Null)).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use chatty_core::UserDefined;
+    use chatty_core::reexports::serde_json::{self, json};
 
     use super::*;
+
+    /// The content as it goes on the wire.
+    fn wire(content: &impl serde::Serialize) -> Value {
+        serde_json::to_value(content).unwrap()
+    }
 
     #[test]
     fn outbound_plans_carry_ids_metadata_and_blocks() {
         let signal =
             Signal::new(Message::text("hi").with_html("<b>hi</b> <a href=\"https://x.org\">x</a>"))
                 .in_response_to("q1".into());
-        let Plan::Post(args) = plan(&signal, None).unwrap() else {
+        let Plan::Post(content) = plan(&signal, None).unwrap() else {
             panic!()
         };
+        let args = wire(&content);
         assert_eq!(args["metadata"]["event_type"], EVENT_TYPE_MESSAGE);
         assert_eq!(
             args["metadata"]["event_payload"]["chatty_id"],
@@ -213,13 +226,19 @@ mod tests {
             args["metadata"]["event_payload"]["chatty_response_to"],
             "q1"
         );
-        assert_eq!(args["blocks"][0]["text"]["text"], "*hi* <https://x.org|x>");
+        assert_eq!(
+            args["blocks"][0],
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": "*hi* <https://x.org|x>"}})
+        );
         let file = Signal::new(File::bytes("a.txt", Some("text/plain"), &b"abc"[..]));
         let Plan::Upload { files, blocks } = plan(&file, None).unwrap() else {
             panic!()
         };
         assert_eq!(files.len(), 1);
-        assert_eq!(blocks[0]["block_id"], format!("chatty:f:{}", file.meta.id));
+        assert_eq!(
+            wire(&blocks)[0]["block_id"],
+            format!("chatty:f:{}", file.meta.id)
+        );
         let bad = Signal::new(UserDefined::new("has space", &1).unwrap());
         assert!(plan(&bad, None).is_err());
     }
@@ -228,11 +247,11 @@ mod tests {
     fn a_thread_request_carries_the_answered_id() {
         let signal = Signal::message("in a thread")
             .in_response_to(crate::ids::thread_of(&"C1/1.000001".into()));
-        let Plan::Post(args) = plan(&signal, None).unwrap() else {
+        let Plan::Post(content) = plan(&signal, None).unwrap() else {
             panic!()
         };
         assert_eq!(
-            args["metadata"]["event_payload"]["chatty_response_to"],
+            wire(&content)["metadata"]["event_payload"]["chatty_response_to"],
             "C1/1.000001"
         );
     }
