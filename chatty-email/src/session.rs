@@ -18,6 +18,9 @@ use crate::state::Shared;
 /// How long `serve` may take to close (save the state, log out) once asked to stop.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many sent mails' delivery statuses are remembered: a bounce may come days later.
+const DELIVERY_MEMORY: usize = 100_000;
+
 /// A mailbox serving a bot: SMTP out, IMAP or POP3 in.
 ///
 /// [`run`](chatty_core::Session::run) connects to the inbound server and pushes
@@ -57,7 +60,9 @@ impl EmailSession {
         let smtp = Smtp::new(&shared.config, &shared.password)?;
         let (min, max) = shared.config.reconnect_backoff();
         Ok(EmailSession {
-            driver: Driver::new(Backoff::new(min, max)).with_stop_timeout(STOP_TIMEOUT),
+            driver: Driver::new(Backoff::new(min, max))
+                .with_stop_timeout(STOP_TIMEOUT)
+                .with_delivery_memory(DELIVERY_MEMORY),
             shared,
             smtp,
         })

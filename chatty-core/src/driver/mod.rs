@@ -189,6 +189,15 @@ impl Driver {
         self
     }
 
+    /// Remember the delivery status of the last `signals` signals sent (by default
+    /// [`Deliveries::DEFAULT_CAPACITY`]): more for a platform whose reports come late (a mail
+    /// bounces days after it left).
+    #[must_use]
+    pub fn with_delivery_memory(mut self, signals: usize) -> Self {
+        self.deliveries = Deliveries::new(signals);
+        self
+    }
+
     /// How far each signal the session sent got.
     pub fn deliveries(&self) -> &Deliveries {
         &self.deliveries
