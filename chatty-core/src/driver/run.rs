@@ -136,7 +136,9 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
             }
             Err(failure) => (failure, false),
         };
+        let session = Protocol::name(&*protocol);
         if failure.is_permanent() {
+            tracing::error!(session, kind = ?failure.kind(), cause = failure.cause(), "connection failed for good; the session ends");
             let _ = link.connection_error(&failure, None).await;
             break Outcome::Failed(failure);
         }
@@ -147,6 +149,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
             backoff.next_wait()
         };
         let wait = wait.max(failure.retry_after_hint().unwrap_or_default());
+        tracing::warn!(session, kind = ?failure.kind(), cause = failure.cause(), retry_in = ?wait, "connection failed; trying again");
         if link.connection_error(&failure, Some(wait)).await.is_err() {
             break Outcome::BotGone;
         }
