@@ -447,6 +447,92 @@ async fn two_workspaces_in_one_process_have_their_own_ids() {
     assert_eq!(foreign["error"], "invalid_auth");
 }
 
+/// api.slack.com/methods/conversations.open documents `users` as a comma-separated string and
+/// takes JSON bodies; clients that post JSON (slack-morphism) send the list as an array. Both
+/// open the same conversation; the scope follows the number of users either way.
+#[tokio::test]
+async fn conversations_open_takes_users_as_a_string_or_a_json_array() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let bob = slack.add_user("bob");
+    let app = slack.add_app("bot");
+    let open = |args: Value| call(&slack, &app.bot_token, "conversations.open", args);
+
+    // One user: the DM, by an array in a JSON body, then by the documented string.
+    let by_array = open(json!({"users": [alice]})).await;
+    assert_eq!(by_array["ok"], true, "{by_array}");
+    let dm = by_array["channel"]["id"].as_str().unwrap().to_owned();
+    assert!(dm.starts_with('D'), "{dm}");
+    let by_string = open(json!({"users": alice})).await;
+    assert_eq!(by_string["channel"]["id"], dm.as_str());
+    assert_eq!(by_string["already_open"], true);
+    let form = format!("users={alice}");
+    let (_, _, body) = http(
+        &slack,
+        "POST",
+        "/api/conversations.open",
+        &[
+            ("Authorization", &format!("Bearer {}", app.bot_token)),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    )
+    .await;
+    let by_form: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(by_form["channel"]["id"], dm.as_str(), "{by_form}");
+
+    // Two users: a group DM, the same one either way.
+    let group = open(json!({"users": [alice, bob]})).await;
+    assert_eq!(group["ok"], true, "{group}");
+    let group_id = group["channel"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(group_id, dm);
+    let mut members = slack.members(&group_id);
+    members.sort();
+    let mut expected = vec![alice.clone(), bob.clone(), app.bot_user_id.clone()];
+    expected.sort();
+    assert_eq!(members, expected);
+    let again = open(json!({"users": format!("{bob},{alice}")})).await;
+    assert_eq!(again["channel"]["id"], group_id.as_str(), "{again}");
+
+    // What is not a list of user ids.
+    assert_eq!(
+        open(json!({"users": []})).await["error"],
+        "users_list_not_supplied"
+    );
+    assert_eq!(
+        open(json!({"users": [alice, 7]})).await["error"],
+        "invalid_arguments"
+    );
+    assert_eq!(
+        open(json!({"users": ["U0NOBODY0"]})).await["error"],
+        "user_not_found"
+    );
+
+    // The scope follows the number of users, an array as a string.
+    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| !matches!(*s, "im:write" | "mpim:write"))
+        .collect();
+    let narrow = slack.add_app_with_scopes("narrow", &scopes);
+    let dm = call(
+        &slack,
+        &narrow.bot_token,
+        "conversations.open",
+        json!({"users": [alice]}),
+    )
+    .await;
+    assert_eq!(dm["needed"], "im:write", "{dm}");
+    let group = call(
+        &slack,
+        &narrow.bot_token,
+        "conversations.open",
+        json!({"users": [alice, bob]}),
+    )
+    .await;
+    assert_eq!(group["needed"], "mpim:write", "{group}");
+}
+
 #[tokio::test]
 async fn withheld_scopes_revoked_tokens_and_call_counts() {
     let slack = LocalSlack::start().await.unwrap();

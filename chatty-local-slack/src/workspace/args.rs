@@ -39,6 +39,27 @@ pub(crate) fn json_arg(args: &Map<String, Value>, name: &str) -> Option<Value> {
     }
 }
 
+/// A list argument: a comma-separated string (a form, a query, or JSON), or, in a JSON body, an
+/// array of strings. Slack's pages type such arguments as strings, "comma separated lists"
+/// (api.slack.com/methods/conversations.open: `users`), and take JSON bodies
+/// (api.slack.com/web#posting_json), where clients such as slack-morphism send the list as an
+/// array. `None` when absent or empty; `Some(Err(()))` for an array holding anything but
+/// strings.
+pub(crate) fn list_arg(args: &Map<String, Value>, name: &str) -> Option<Result<Vec<String>, ()>> {
+    let items: Result<Vec<String>, ()> = match args.get(name)? {
+        Value::String(s) => Ok(s.split(',').map(|u| u.trim().to_owned()).collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(|u| u.trim().to_owned()).ok_or(()))
+            .collect(),
+        _ => Err(()),
+    };
+    match items {
+        Ok(items) if items.iter().all(String::is_empty) => None,
+        other => Some(other),
+    }
+}
+
 pub(crate) fn num_arg(args: &Map<String, Value>, name: &str) -> Option<u64> {
     match args.get(name)? {
         Value::Number(n) => n.as_u64(),
@@ -76,7 +97,36 @@ pub(crate) fn parse_cursor(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn lists_come_as_comma_separated_strings_or_json_arrays() {
+        let args = |v: Value| v.as_object().cloned().unwrap();
+        let both = Some(Ok(vec!["U1".to_owned(), "U2".to_owned()]));
+        assert_eq!(list_arg(&args(json!({"users": "U1,U2"})), "users"), both);
+        assert_eq!(list_arg(&args(json!({"users": "U1, U2"})), "users"), both);
+        assert_eq!(
+            list_arg(&args(json!({"users": ["U1", "U2"]})), "users"),
+            both
+        );
+        assert_eq!(
+            list_arg(&args(json!({"users": ["U1"]})), "users"),
+            Some(Ok(vec!["U1".to_owned()]))
+        );
+        assert_eq!(list_arg(&args(json!({"users": []})), "users"), None);
+        assert_eq!(list_arg(&args(json!({"users": ""})), "users"), None);
+        assert_eq!(list_arg(&args(json!({})), "users"), None);
+        assert_eq!(
+            list_arg(&args(json!({"users": ["U1", 2]})), "users"),
+            Some(Err(()))
+        );
+        assert_eq!(
+            list_arg(&args(json!({"users": {"a": 1}})), "users"),
+            Some(Err(()))
+        );
+    }
 
     #[test]
     fn cursors_round_trip() {

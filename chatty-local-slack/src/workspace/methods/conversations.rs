@@ -3,13 +3,13 @@
 use serde_json::{Value, json};
 
 use super::entry::{Args, Call};
-use crate::workspace::args::{bool_arg, cursor, num_arg, parse_cursor, str_arg};
+use crate::workspace::args::{bool_arg, cursor, list_arg, num_arg, parse_cursor, str_arg};
 use crate::workspace::{Kind, Reply, Workspace};
 
 /// The scope conversations.open needs of a bot: `im:write` for a DM, `mpim:write` for a group
 /// DM (api.slack.com/methods/conversations.open, "Required scopes").
 pub(super) fn open_scope(args: &Args) -> &'static str {
-    if str_arg(args, "users").is_some_and(|u| u.contains(',')) {
+    if list_arg(args, "users").is_some_and(|u| u.is_ok_and(|u| u.len() > 1)) {
         "mpim:write"
     } else {
         "im:write"
@@ -17,7 +17,8 @@ pub(super) fn open_scope(args: &Args) -> &'static str {
 }
 
 /// api.slack.com/methods/conversations.open: a conversation by `channel`, or the DM (group DM)
-/// with `users`, opened if new.
+/// with `users`, opened if new. `users` is a comma-separated string, or, in a JSON body, an
+/// array of user ids (see [`list_arg`]).
 pub(super) fn open(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     let (me, args) = (call.me, call.args);
     if let Some(channel) = str_arg(args, "channel") {
@@ -26,10 +27,11 @@ pub(super) fn open(ws: &mut Workspace, call: &Call<'_>) -> Reply {
             None => Reply::error("channel_not_found"),
         };
     }
-    let Some(users) = str_arg(args, "users") else {
-        return Reply::error("users_list_not_supplied");
+    let mut list = match list_arg(args, "users") {
+        None => return Reply::error("users_list_not_supplied"),
+        Some(Err(())) => return Reply::error("invalid_arguments"),
+        Some(Ok(list)) => list,
     };
-    let mut list: Vec<String> = users.split(',').map(|u| u.trim().to_owned()).collect();
     if list.iter().any(|u| !ws.users.contains_key(u)) {
         return Reply::error("user_not_found");
     }
