@@ -1,6 +1,9 @@
 //! The server's message archive (MAM, XEP-0313): queries for history, and for catching up on what
-//! arrived while the session was away.
+//! arrived while the session was away; the queries a connection has in progress.
 
+use std::collections::HashMap;
+
+use tokio::sync::oneshot;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field};
@@ -20,6 +23,91 @@ pub(crate) struct ArchivedMessage {
     pub(crate) message: Message,
     /// When it was archived.
     pub(crate) delay: Option<Delay>,
+}
+
+/// The messages an archive query found, and how it ended; or why it failed.
+pub(crate) type ArchiveAnswer = Result<(Vec<ArchivedMessage>, Fin), String>;
+
+/// How many archived messages one catch-up page asks for.
+const CATCH_UP_PAGE: usize = 100;
+
+/// Where the results of an archive query go.
+pub(crate) enum Waiter {
+    /// To a query of the bot's.
+    Reply(oneshot::Sender<ArchiveAnswer>),
+    /// To the bot as inbound signals: the catch-up after a lost stream.
+    CatchUp,
+}
+
+/// An archive query in progress: its IQ's id, what it found so far, and who waits.
+struct Pending {
+    iq_id: String,
+    found: Vec<ArchivedMessage>,
+    waiter: Waiter,
+}
+
+/// The archive queries a connection has in progress, by query id.
+#[derive(Default)]
+pub(crate) struct Queries(HashMap<String, Pending>);
+
+impl Queries {
+    /// Records the query `query_id`, sent as `iq`, whose results go to `waiter`.
+    pub(crate) fn insert(&mut self, query_id: String, iq: &Iq, waiter: Waiter) {
+        let pending = Pending {
+            iq_id: crate::iq::iq_id(iq),
+            found: Vec::new(),
+            waiter,
+        };
+        self.0.insert(query_id, pending);
+    }
+
+    /// Keeps the result `message` carries for its query; `false` if it is no archive result.
+    pub(crate) fn collect(&mut self, message: &Message) -> bool {
+        let Some(query_id) = result_query_id(message) else {
+            return false;
+        };
+        if let Some(pending) = self.0.get_mut(query_id) {
+            match result_for(message, query_id) {
+                Some(Ok(item)) => pending.found.push(item),
+                Some(Err(e)) => tracing::warn!("{e}"),
+                None => {}
+            }
+        }
+        true
+    }
+
+    /// The answer `iq` to a query in progress: the query ends, and a query of the bot's has its
+    /// answer; a catch-up page's is returned.
+    pub(crate) fn finish(&mut self, iq: Iq) -> Option<ArchiveAnswer> {
+        let id = crate::iq::iq_id(&iq);
+        let query = self
+            .0
+            .iter()
+            .find(|(_, p)| p.iq_id == id)
+            .map(|(q, _)| q.clone());
+        let pending = self.0.remove(&query?)?;
+        let answer = fin(iq).map(|fin| (pending.found, fin));
+        match pending.waiter {
+            Waiter::Reply(reply) => {
+                let _ = reply.send(answer);
+                None
+            }
+            Waiter::CatchUp => Some(answer),
+        }
+    }
+}
+
+/// The query for a catch-up page: every message archived after `after`.
+pub(crate) fn catch_up(after: String) -> (String, Iq) {
+    let query_id = format!("catchup-{}", chatty_core::SignalId::generate());
+    let set = SetQuery {
+        max: Some(CATCH_UP_PAGE),
+        after: Some(after),
+        before: None,
+        index: None,
+    };
+    let iq = query(&query_id, None, set);
+    (query_id, iq)
 }
 
 /// The IQ asking the own archive for messages with `with` (all when `None`), paged by `set`.

@@ -39,7 +39,7 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
 );
 
 /// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
-/// messages with one come back as Unsupported; rooms give no delivery receipts.
+/// messages with one are refused as Unsupported; rooms give no delivery receipts.
 pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)

@@ -14,11 +14,11 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use crate::address_id;
 use crate::caps::{self, PeerCaps};
 use crate::caps::{CAPABILITIES, ROOM_CAPABILITIES};
-use crate::iq::{DISCO_TIMEOUT, disco_info};
+use crate::iq::DISCO_TIMEOUT;
 use crate::ns::NS_RECEIPTS;
-use crate::session::XmppSession;
+use crate::state::{Shared, disco_info};
 
-impl XmppSession {
+impl Shared {
     /// The peers' capabilities, locked.
     pub(crate) fn peers(&self) -> std::sync::MutexGuard<'_, PeerCaps> {
         self.mapper.peers()
@@ -173,6 +173,14 @@ impl XmppSession {
             if known.is_some_and(|c| !c.features.contains(Features::DELIVERY_REPORTS)) {
                 message.payloads.retain(|p| !p.is("request", NS_RECEIPTS));
             }
+        }
+    }
+
+    /// What the session carries to `address` as far as it knows now, or to anyone (`None`).
+    pub(crate) fn capabilities(&self, address: Option<&Address>) -> Capabilities {
+        match address {
+            Some(address) => self.known_capabilities(address),
+            None => CAPABILITIES,
         }
     }
 

@@ -1,17 +1,15 @@
-//! IQ requests (XEP-0030 disco#info and the like) through the connection task, and the answers
-//! the bot gives to what others ask it (pings, disco#info).
+//! IQs: the requests a connection waits answers for (XEP-0030 disco#info and the like), and the
+//! answers the bot gives to what others ask it (pings, disco#info).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
-use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
+use tokio::sync::oneshot;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::caps;
-use crate::command::Command;
 use crate::config::ClientType;
 
 /// How long an IQ request (disco#info) may wait for its answer.
@@ -29,44 +27,28 @@ pub(crate) fn iq_id(iq: &Iq) -> String {
     }
 }
 
-/// Sends an IQ request through the connection task and waits up to `timeout` for its answer.
-pub(crate) async fn request(
-    commands: &mpsc::Sender<Command>,
-    iq: Iq,
-    what: &str,
-    timeout: Duration,
-) -> Result<Iq, String> {
-    let (tx, rx) = oneshot::channel();
-    commands
-        .send(Command::Iq(Box::new(iq), tx))
-        .await
-        .map_err(|_| "the XMPP session has ended".to_owned())?;
-    tokio::time::timeout(timeout, rx)
-        .await
-        .map_err(|_| format!("no answer to {what} within {timeout:?}"))?
-        .map_err(|_| "the XMPP session has ended".to_owned())
-}
+/// The IQ requests a connection sent, waiting for their answers, by IQ id.
+#[derive(Default)]
+pub(crate) struct Pending(HashMap<String, oneshot::Sender<Iq>>);
 
-/// The disco#info (XEP-0030) of `to` for `query`, if it answers with one.
-pub(crate) async fn disco_info(
-    commands: &mpsc::Sender<Command>,
-    to: Jid,
-    query: DiscoInfoQuery,
-    timeout: Duration,
-) -> Result<Option<DiscoInfoResult>, String> {
-    let iq = Iq::from_get(
-        format!("disco-{}", chatty_core::SignalId::generate()),
-        query,
-    )
-    .with_to(to.clone());
-    match request(commands, iq, &format!("disco#info to {to}"), timeout).await? {
-        Iq::Result {
-            payload: Some(payload),
-            ..
-        } => DiscoInfoResult::try_from(payload)
-            .map(Some)
-            .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
-        _ => Ok(None),
+impl Pending {
+    /// Records that `answer` waits for the answer to `iq` (forgetting requests whose askers
+    /// stopped waiting).
+    pub(crate) fn insert(&mut self, iq: &Iq, answer: oneshot::Sender<Iq>) {
+        self.0.retain(|_, waiting| !waiting.is_closed());
+        self.0.insert(iq_id(iq), answer);
+    }
+
+    /// Hands `iq` (a result or an error) to the request it answers; `Some(iq)` when no request
+    /// waits for it.
+    pub(crate) fn answer(&mut self, iq: Iq) -> Option<Iq> {
+        match self.0.remove(&iq_id(&iq)) {
+            Some(waiting) => {
+                let _ = waiting.send(iq);
+                None
+            }
+            None => Some(iq),
+        }
     }
 }
 
@@ -114,6 +96,8 @@ pub(crate) fn answer_iq(iq: Iq, client_type: ClientType) -> Option<Iq> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_xmpp::jid::Jid;
+    use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 
     #[test]
     fn pings_are_answered_and_other_requests_refused() {

@@ -20,6 +20,7 @@ mod outbound;
 mod query;
 mod rooms;
 mod session;
+mod state;
 mod tcp;
 mod transfer;
 mod unacked;

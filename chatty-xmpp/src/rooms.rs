@@ -1,11 +1,10 @@
 //! What the session knows while it runs: the multi-user rooms (XEP-0045) it is in or wants to
-//! be in with their occupants, the presence of contacts, and the delivery status of what it
-//! sent (XEP-0184).
+//! be in with their occupants and the ids they gave messages, and the presence of contacts.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use chatty_core::driver::Recent;
-use chatty_core::{Availability, DeliveryStatus, Presence as Status, Revealed, SignalId};
+use chatty_core::{Availability, Presence as Status, Revealed, SignalId};
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::muc::Muc;
@@ -13,8 +12,6 @@ use tokio_xmpp::parsers::muc::muc::History;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::parsers::presence::Presence;
 
-/// How many delivery statuses are kept (the oldest go first).
-const DELIVERY_MEMORY: usize = 10_000;
 /// How many room-assigned message ids are remembered, for retractions in rooms.
 const ROOM_ID_MEMORY: usize = 10_000;
 
@@ -54,8 +51,6 @@ pub(crate) struct OccupantPresence {
 pub(crate) struct State {
     rooms: HashMap<BareJid, Room>,
     presences: HashMap<BareJid, Status>,
-    delivery: HashMap<SignalId, DeliveryStatus>,
-    delivery_order: VecDeque<SignalId>,
     /// Room messages' ids as the room assigned them (XEP-0359 `stanza-id`), to the signal ids
     /// bots know them by, and back: a retraction in a room names the room's id (XEP-0424).
     room_ids: Recent<String, SignalId>,
@@ -67,8 +62,6 @@ impl Default for State {
         State {
             rooms: HashMap::new(),
             presences: HashMap::new(),
-            delivery: HashMap::new(),
-            delivery_order: VecDeque::new(),
             room_ids: Recent::new(ROOM_ID_MEMORY),
             signal_room_ids: Recent::new(ROOM_ID_MEMORY),
         }
@@ -157,26 +150,6 @@ impl State {
         })
     }
 
-    /// Records the delivery status of a sent signal; never goes back to a lower rank.
-    pub(crate) fn delivery(&mut self, id: &SignalId, status: DeliveryStatus) {
-        match self.delivery.get_mut(id) {
-            Some(known) => {
-                if status.rank() > known.rank() {
-                    *known = status;
-                }
-            }
-            None => {
-                if self.delivery_order.len() >= DELIVERY_MEMORY
-                    && let Some(oldest) = self.delivery_order.pop_front()
-                {
-                    self.delivery.remove(&oldest);
-                }
-                self.delivery_order.push_back(id.clone());
-                self.delivery.insert(id.clone(), status);
-            }
-        }
-    }
-
     /// Records that a room gave the message known as `signal` the id `room_id`.
     pub(crate) fn room_message_id(&mut self, room_id: String, signal: SignalId) {
         if self.room_ids.contains(&room_id) {
@@ -195,14 +168,6 @@ impl State {
     /// The signal id of the room message the room knows as `room_id`, if the session saw it.
     pub(crate) fn signal_of_room_id(&self, room_id: &str) -> Option<&SignalId> {
         self.room_ids.get(room_id)
-    }
-
-    /// The recorded delivery status of `id`.
-    pub(crate) fn delivery_of(&self, id: &SignalId) -> DeliveryStatus {
-        self.delivery
-            .get(id)
-            .cloned()
-            .unwrap_or(DeliveryStatus::Unknown)
     }
 }
 
@@ -296,23 +261,6 @@ mod tests {
         assert!(!state.room(&room).unwrap().joined);
         assert!(state.room(&room).unwrap().occupants.is_empty());
         assert_eq!(state.leave_room(&room).as_deref(), Some("bot"));
-    }
-
-    #[test]
-    fn delivery_status_only_goes_up_and_is_bounded() {
-        let mut state = State::default();
-        let id = SignalId::from("m1");
-        state.delivery(&id, DeliveryStatus::Sent);
-        state.delivery(&id, DeliveryStatus::Delivered);
-        state.delivery(&id, DeliveryStatus::Sent);
-        assert_eq!(state.delivery_of(&id), DeliveryStatus::Delivered);
-        for i in 0..DELIVERY_MEMORY {
-            state.delivery(
-                &SignalId::from(format!("x{i}").as_str()),
-                DeliveryStatus::Sent,
-            );
-        }
-        assert_eq!(state.delivery_of(&id), DeliveryStatus::Unknown);
     }
 
     #[test]

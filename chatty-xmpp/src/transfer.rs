@@ -1,17 +1,17 @@
 //! Files through the session: uploads (XEP-0363) before a file or attachment is sent, and
-//! downloads for `DownloadFile` signals.
+//! downloads of the files others sent.
 
-use chatty_core::{Address, Body, Content, FailureKind, File, Refusal, Signal};
+use chatty_core::{Body, Content, FailureKind, File, Refusal, Signal};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::disco::{DiscoItemsQuery, DiscoItemsResult};
 use tokio_xmpp::parsers::http_upload::{SlotRequest, SlotResult};
 use tokio_xmpp::parsers::iq::Iq;
 
-use crate::files::{Http, name_from_url};
+use crate::files::name_from_url;
 use crate::ns::NS_HTTP_UPLOAD;
-use crate::session::XmppSession;
+use crate::state::Shared;
 
-impl XmppSession {
+impl Shared {
     /// The server's HTTP upload service: from the config, or found among the items of the
     /// account's domain (disco#items, then disco#info of each).
     async fn upload_service(&self) -> Result<Jid, String> {
@@ -143,55 +143,35 @@ impl XmppSession {
     }
 }
 
-/// Fetches the file of a `DownloadFile` request: the file with its bytes, in response to the
-/// request, or a send failure for it.
-pub(crate) async fn download(
-    http: Result<Http, String>,
-    request: Signal,
-    own: Option<Address>,
-) -> Signal {
-    let failure = |message: String| {
-        let mut signal = Signal::new(chatty_core::SendFailure {
-            failed: request.meta.id.clone(),
-            kind: FailureKind::Unreachable,
-            code: Some("download-failed".into()),
-            message,
-        })
-        .in_response_to(request.meta.id.clone());
-        signal.meta.origin = own.clone();
-        signal.meta.addressees = own.iter().cloned().collect();
-        signal
-    };
-    let Body::DownloadFile(chatty_core::DownloadFile { file }) = &request.body else {
-        return failure("not a download request".into());
+/// Fetches a file the platform delivered as a URL (HTTP or HTTPS only): the file with its
+/// bytes, or why it cannot be had.
+pub(crate) async fn download(shared: &Shared, file: File) -> Result<File, Refusal> {
+    let failed = |message: String| {
+        Refusal::new(FailureKind::Unreachable, message).with_code("download-failed")
     };
     let Content::Url { url, .. } = &file.content else {
-        return failure(format!("the file {} has its bytes already", file.name));
+        return Err(failed(format!(
+            "the file {} has its bytes already",
+            file.name
+        )));
     };
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return failure(format!("{url} is not an HTTP URL"));
+        return Err(failed(format!("{url} is not an HTTP URL")));
     }
-    let http = match http {
-        Ok(http) => http,
-        Err(e) => return failure(e),
+    let (data, media_type) = shared
+        .http()
+        .map_err(failed)?
+        .get(url)
+        .await
+        .map_err(failed)?;
+    let name = if file.name.is_empty() {
+        name_from_url(url)
+    } else {
+        file.name
     };
-    match http.get(url).await {
-        Ok((data, media_type)) => {
-            let fetched = File {
-                name: if file.name.is_empty() {
-                    name_from_url(url)
-                } else {
-                    file.name.clone()
-                },
-                media_type: file.media_type.clone().or(media_type),
-                content: Content::Bytes { data },
-            };
-            let mut signal = Signal::new(fetched).in_response_to(request.meta.id.clone());
-            signal.meta.origin = own.clone();
-            signal.meta.addressees = own.iter().cloned().collect();
-            signal.meta.received = Some(chatty_core::now());
-            signal
-        }
-        Err(e) => failure(e),
-    }
+    Ok(File {
+        name,
+        media_type: file.media_type.or(media_type),
+        content: Content::Bytes { data },
+    })
 }

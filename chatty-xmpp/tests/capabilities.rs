@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use chatty_core::{Body, Features, Signal, SignalKind, Signals, Status, StatusChange, TypingState};
+use chatty_core::{
+    Features, SendError, Signal, SignalKind, Signals, Status, StatusChange, TypingState,
+};
 use chatty_test::xmpp::PlainClient;
 use common::bot;
 use tokio_xmpp::jid::Jid;
@@ -97,32 +99,25 @@ async fn a_client_announcing_little_gets_little_learnt_from_its_caps_once() {
         "no XEP-0308/0424: a correction shows as a new message, a retraction as its fallback"
     );
 
-    // What it cannot take comes back Unsupported; a message still goes.
+    // What it cannot take is refused by the send (nothing goes); a message still goes.
     let typing = Signal::new(StatusChange::new(Status::Typing {
         conversation: person_address.clone(),
         state: TypingState::Composing,
     }))
     .to(person_address.clone());
-    chatty.send(typing).await;
-    let unsupported = chatty
-        .remote
-        .next_of(SignalKind::Unsupported)
-        .await
-        .unwrap();
-    match &unsupported.body {
-        Body::Unsupported(u) => assert!(u.reason.contains("typing"), "{}", u.reason),
+    match handle.send(typing).await {
+        Err(SendError::Unsupported { reason }) => assert!(reason.contains("typing"), "{reason}"),
         other => panic!("expected Unsupported, got {other:?}"),
     }
     let custom =
         Signal::new(chatty_core::UserDefined::new("ping", &serde_json::json!({})).unwrap())
             .to(person_address.clone());
-    chatty.send(custom).await;
-    let unsupported = chatty
-        .remote
-        .next_of(SignalKind::Unsupported)
-        .await
-        .unwrap();
-    assert!(matches!(&unsupported.body, Body::Unsupported(u) if u.reason.contains("user-defined")));
+    match handle.send(custom).await {
+        Err(SendError::Unsupported { reason }) => {
+            assert!(reason.contains("user-defined"), "{reason}");
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
     chatty
         .send(Signal::message("still here").to(person_address))
         .await;

@@ -2,8 +2,7 @@
 //! it answers (by id).
 
 use chatty_core::{
-    Address, AddressKind, Automatic, DeliveryStatus, FailureKind, SendFailure, Signal, SignalId,
-    now,
+    Address, AddressKind, Automatic, FailureKind, SendFailure, Signal, SignalId, now,
 };
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -67,13 +66,6 @@ impl Mapper {
             (None, _) => format!("{origin} answered with an error"),
         };
         let failed = SignalId::from(failed);
-        self.state().delivery(
-            &failed,
-            DeliveryStatus::Failed {
-                kind,
-                message: message_text.clone(),
-            },
-        );
         let mut signal = Signal::new(SendFailure {
             failed: failed.clone(),
             kind,

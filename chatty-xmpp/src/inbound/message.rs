@@ -1,5 +1,6 @@
 //! Inbound messages: a `<message>` stanza (live, or from the archive) to the signal it carries.
 
+use chatty_core::driver::Deliveries;
 use chatty_core::reexports::serde_json;
 use chatty_core::{
     AddressKind, Automatic, Body, DeliveryStatus, Edit, EditKind, File, Message as ChattyMessage,
@@ -61,6 +62,16 @@ fn shorten(text: &str) -> String {
     short
 }
 
+/// The ids of the bot's messages that `message` says were delivered (XEP-0184 receipts).
+fn receipts(message: &Message) -> impl Iterator<Item = &str> {
+    message
+        .payloads
+        .iter()
+        .filter(|p| p.is("received", NS_RECEIPTS))
+        .filter_map(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
+}
+
 /// The id `room` gave a message it passed on (XEP-0359 `stanza-id` with `by` the room).
 fn room_stanza_id(message: &Message, room: &BareJid) -> Option<String> {
     message
@@ -79,6 +90,28 @@ impl Mapper {
     pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
         self.try_inbound_message(message, true)
             .unwrap_or_else(|e| Some(system_error(e)))
+    }
+
+    /// The signal for an inbound message, as [`inbound_message`](Self::inbound_message); what
+    /// it says of the bot's own messages goes into `deliveries`: a receipt (XEP-0184) that one
+    /// was delivered, an error that one failed.
+    pub(crate) fn inbound_message_noting_deliveries(
+        &self,
+        message: Message,
+        deliveries: &Deliveries,
+    ) -> Option<Signal> {
+        for id in receipts(&message) {
+            deliveries.advance(&SignalId::from(id), DeliveryStatus::Delivered);
+        }
+        let signal = self.inbound_message(message)?;
+        if let Body::SendFailure(failure) = &signal.body {
+            let status = DeliveryStatus::Failed {
+                kind: failure.kind,
+                message: failure.message.clone(),
+            };
+            deliveries.advance(&failure.failed, status);
+        }
+        Some(signal)
     }
 
     /// A message from the archive (MAM), as the signal it was: sent by the bot (origin: the bot,
@@ -110,8 +143,7 @@ impl Mapper {
         Some(signal)
     }
 
-    /// `live`: a message arriving now (receipts recorded, repeats dropped); else one from the
-    /// archive.
+    /// `live`: a message arriving now (repeats dropped); else one from the archive.
     pub(crate) fn try_inbound_message(
         &self,
         message: Message,
@@ -222,11 +254,6 @@ impl Mapper {
                 sent = timestamp(&delay.stamp);
             } else if payload.is("signal", NS_SIGNAL) {
                 user_defined = Some(payload);
-            } else if payload.is("received", NS_RECEIPTS) {
-                if live && let Some(id) = payload.attr("id").filter(|id| !id.is_empty()) {
-                    self.state()
-                        .delivery(&SignalId::from(id), DeliveryStatus::Delivered);
-                }
             } else if payload.has_ns(ns::CHATSTATES) {
                 chat_state = Some(ChatState::try_from(payload.clone()).map_err(|e| {
                     format!("a message from {from} has a malformed chat state: {e}")

@@ -1,3 +1,80 @@
-//! Outbound: the stanzas that carry what the bot sends.
+//! Outbound: a signal the bot sends becomes stanzas (files uploaded first) handed to the
+//! connection, which carries them, with the IQ requests of queries, onto the stream.
 
 pub(crate) mod stanzas;
+
+use chatty_core::driver::Driver;
+use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Refusal, Signal};
+use tokio_xmpp::Stanza;
+
+use crate::archive::Waiter;
+use crate::command::Command;
+use crate::state::{Connection, Shared};
+
+/// Turns `signal` into stanzas at once (refusing what it cannot carry) and hands them to the
+/// connection, so that sending does not wait on the network; a message to someone (not a room)
+/// is `sent` in `driver`'s deliveries until a receipt says more.
+pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    let ended = || Refusal::new(FailureKind::Unreachable, "the XMPP session has ended");
+    // Asked to end before a connection served (nothing will carry it), or ended already.
+    if driver.end_requested() && !shared.is_connected() {
+        return Err(ended());
+    }
+    let signal = shared.upload_files(signal).await?;
+    let mut stanzas = shared.mapper.outbound(&signal)?;
+    shared.drop_unwanted_receipt_requests(&mut stanzas);
+    shared
+        .commands
+        .send(Command::Send(stanzas))
+        .await
+        .map_err(|_| ended())?;
+    if asks_for_receipts(&signal) {
+        driver
+            .deliveries()
+            .advance(&signal.meta.id, DeliveryStatus::Sent);
+    }
+    Ok(())
+}
+
+/// Whether `signal` went out as messages asking for receipts (XEP-0184): to someone, not only to
+/// rooms, which give none.
+fn asks_for_receipts(signal: &Signal) -> bool {
+    matches!(
+        signal.body,
+        Body::Message(_) | Body::File(_) | Body::UserDefined(_)
+    ) && signal
+        .meta
+        .addressees
+        .iter()
+        .any(|to| to.kind() != AddressKind::Channel)
+}
+
+/// Carries one command onto the stream: messages are kept until the server acknowledges them,
+/// the bot's own presence is remembered for the next fresh stream, and IQ requests and archive
+/// queries wait for their answers.
+pub(crate) async fn carry(connection: &mut Connection, command: Command) {
+    match command {
+        Command::Send(stanzas) => {
+            for stanza in stanzas {
+                match stanza {
+                    Stanza::Message(message) => connection.send_kept(message).await,
+                    Stanza::Presence(presence) if presence.to.is_none() => {
+                        connection.live.presence = Some(presence.clone());
+                        connection.send(presence).await;
+                    }
+                    other => connection.send(other).await,
+                }
+            }
+        }
+        Command::Iq(iq, answer) => {
+            connection.iqs.insert(&iq, answer);
+            connection.send(*iq).await;
+        }
+        Command::Archive(iq, query_id, reply) => {
+            connection
+                .archive
+                .insert(query_id, &iq, Waiter::Reply(reply));
+            connection.send(*iq).await;
+        }
+    }
+}

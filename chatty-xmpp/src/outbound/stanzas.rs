@@ -2,8 +2,8 @@
 
 use chatty_core::reexports::serde_json;
 use chatty_core::{
-    Address, AddressKind, Availability, Body, Content, DeliveryStatus, Edit, EditKind, FailureKind,
-    File, Refusal, Signal, Status, TypingState,
+    Address, AddressKind, Availability, Body, Content, Edit, EditKind, FailureKind, File, Refusal,
+    Signal, Status, TypingState,
 };
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -169,7 +169,6 @@ impl Mapper {
             message
                 .payloads
                 .push(Element::builder("request", NS_RECEIPTS).build());
-            self.state().delivery(&signal.meta.id, DeliveryStatus::Sent);
             (jid, message)
         };
         message.id = Some(Id(id.clone()));

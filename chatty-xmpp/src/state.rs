@@ -1,0 +1,223 @@
+//! What the parts of the session share: the account, its mapper and the channel to the
+//! connection ([`Shared`]); what outlives one stanza stream ([`Live`]); and one stanza stream
+//! with the answers it waits for ([`Connection`]).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chatty_core::Address;
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio_xmpp::Stanza;
+use tokio_xmpp::jid::{BareJid, Jid};
+use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
+use tokio_xmpp::parsers::iq::Iq;
+use tokio_xmpp::parsers::message::Message;
+use tokio_xmpp::parsers::presence::Presence;
+use tokio_xmpp::stanzastream::StanzaStream;
+
+use crate::archive;
+use crate::command::Command;
+use crate::config::{ConfigError, XmppConfig, parse_account_jid};
+use crate::files::Http;
+use crate::iq::{self, IQ_TIMEOUT};
+use crate::mapper::Mapper;
+use crate::unacked::Unacked;
+
+/// How many outbound signals may wait for the connection before `send` waits.
+const COMMAND_QUEUE: usize = 1024;
+
+/// What `connect`, `serve`, `send`, `query` and `download` share.
+pub(crate) struct Shared {
+    pub(crate) config: XmppConfig,
+    /// The account's bare JID.
+    pub(crate) jid: BareJid,
+    pub(crate) mapper: Mapper,
+    /// What `send` and `query` hand to the connection.
+    pub(crate) commands: mpsc::Sender<Command>,
+    /// What outlives one stanza stream: held by the connection while there is one.
+    live: Arc<Mutex<Live>>,
+    /// The HTTP client for uploads and downloads, made on first use.
+    http: OnceLock<Result<Http, String>>,
+    /// The server's upload service (XEP-0363), once found.
+    pub(crate) upload_service: Mutex<Option<Jid>>,
+}
+
+impl Shared {
+    /// The state of a session for the account in `config` (checked here).
+    pub(crate) fn new(config: XmppConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let jid = parse_account_jid(&config.jid)?;
+        let mapper = Mapper::new(&config.name, &jid)
+            .map_err(|reason| ConfigError::BadJid {
+                jid: config.jid.clone(),
+                reason,
+            })?
+            .with_client_type(config.client_type)
+            .with_bots_by_identity(config.bots_by_identity);
+        let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
+        let live = Live {
+            commands: receiver,
+            unacked: Unacked::default(),
+            last_archived: None,
+            presence: None,
+            bound_before: false,
+            rooms_wanted: false,
+        };
+        Ok(Shared {
+            config,
+            jid,
+            mapper,
+            commands,
+            live: Arc::new(Mutex::new(live)),
+            http: OnceLock::new(),
+            upload_service: Mutex::new(None),
+        })
+    }
+
+    /// The bot's own address: `xmpp:bare-jid;kind=individual`.
+    pub(crate) fn own(&self) -> &Address {
+        self.mapper.own()
+    }
+
+    /// What outlives one stanza stream, for a new connection (waits while another holds it).
+    pub(crate) async fn live(&self) -> OwnedMutexGuard<Live> {
+        self.live.clone().lock_owned().await
+    }
+
+    /// Whether a connection is being made or serves.
+    pub(crate) fn is_connected(&self) -> bool {
+        self.live.try_lock().is_err()
+    }
+
+    /// The HTTP client, made on first use.
+    pub(crate) fn http(&self) -> Result<&Http, String> {
+        self.http
+            .get_or_init(Http::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Sends an IQ request through the connection and waits for its answer.
+    pub(crate) async fn request(&self, iq: Iq, what: &str) -> Result<Iq, String> {
+        request(&self.commands, iq, what, IQ_TIMEOUT).await
+    }
+
+    /// The disco#info of `to`, if it answers with one.
+    pub(crate) async fn disco_info(&self, to: Jid) -> Result<Option<DiscoInfoResult>, String> {
+        disco_info(
+            &self.commands,
+            to,
+            DiscoInfoQuery { node: None },
+            IQ_TIMEOUT,
+        )
+        .await
+    }
+}
+
+/// Sends an IQ request through the connection and waits up to `timeout` for its answer.
+pub(crate) async fn request(
+    commands: &mpsc::Sender<Command>,
+    iq: Iq,
+    what: &str,
+    timeout: Duration,
+) -> Result<Iq, String> {
+    let (tx, rx) = oneshot::channel();
+    commands
+        .send(Command::Iq(Box::new(iq), tx))
+        .await
+        .map_err(|_| "the XMPP session has ended".to_owned())?;
+    tokio::time::timeout(timeout, rx)
+        .await
+        .map_err(|_| format!("no answer to {what} within {timeout:?}"))?
+        .map_err(|_| "the XMPP connection was lost before the answer came".to_owned())
+}
+
+/// The disco#info (XEP-0030) of `to` for `query`, if it answers with one.
+pub(crate) async fn disco_info(
+    commands: &mpsc::Sender<Command>,
+    to: Jid,
+    query: DiscoInfoQuery,
+    timeout: Duration,
+) -> Result<Option<DiscoInfoResult>, String> {
+    let iq = Iq::from_get(
+        format!("disco-{}", chatty_core::SignalId::generate()),
+        query,
+    )
+    .with_to(to.clone());
+    match request(commands, iq, &format!("disco#info to {to}"), timeout).await? {
+        Iq::Result {
+            payload: Some(payload),
+            ..
+        } => DiscoInfoResult::try_from(payload)
+            .map(Some)
+            .map_err(|e| format!("{to} answered disco#info with something malformed: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// What outlives one stanza stream: a stream that tokio-xmpp could not resume, or one the
+/// driver connected anew, goes on from here.
+pub(crate) struct Live {
+    /// What `send` and `query` hand to the connection.
+    pub(crate) commands: mpsc::Receiver<Command>,
+    /// Messages the server has not acknowledged yet, to send again on a fresh stream.
+    pub(crate) unacked: Unacked,
+    /// The archive id of the last message received: where a catch-up starts.
+    pub(crate) last_archived: Option<String>,
+    /// The bot's presence as it last set it, sent again on every fresh stream (`None`:
+    /// available, the initial presence).
+    pub(crate) presence: Option<Presence>,
+    /// Whether a stream was bound before: a fresh one then sends again what the old one lost
+    /// and catches up from the archive.
+    pub(crate) bound_before: bool,
+    /// Whether the configured rooms are wanted already (once per run).
+    pub(crate) rooms_wanted: bool,
+}
+
+/// One stanza stream and what it waits for: from `connect` to the end of `serve`.
+pub struct Connection {
+    pub(crate) stream: StanzaStream,
+    /// The full JID the stream is bound to, once it is.
+    pub(crate) bound: Option<Jid>,
+    /// IQ requests waiting for their answers.
+    pub(crate) iqs: iq::Pending,
+    /// Archive queries in progress.
+    pub(crate) archive: archive::Queries,
+    /// Stanzas that arrived while connecting, for `serve` to handle first.
+    pub(crate) early: Vec<Stanza>,
+    pub(crate) live: OwnedMutexGuard<Live>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection over `stream`, going on from `live`.
+    pub(crate) fn new(stream: StanzaStream, live: OwnedMutexGuard<Live>) -> Self {
+        Connection {
+            stream,
+            bound: None,
+            iqs: iq::Pending::default(),
+            archive: archive::Queries::default(),
+            early: Vec::new(),
+            live,
+        }
+    }
+
+    /// Queues `stanza` on the stream (sent once it is connected).
+    pub(crate) async fn send(&self, stanza: impl Into<Stanza>) {
+        drop(self.stream.send(Box::new(stanza.into())).await);
+    }
+
+    /// Queues `message`, and keeps it until the server acknowledges it, to send again on a
+    /// fresh stream.
+    pub(crate) async fn send_kept(&mut self, message: Message) {
+        let token = self.stream.send(Box::new(message.clone().into())).await;
+        self.live.unacked.push(message, token);
+    }
+}
