@@ -187,6 +187,82 @@ pub(crate) fn stanza_id(message: &Message, own: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A result message of the query `query_id`, archived as `id`.
+    fn result(query_id: &str, id: &str) -> Message {
+        let xml = format!(
+            "<message xmlns='jabber:client' to='bot@example.org'>\
+             <result xmlns='urn:xmpp:mam:2' queryid='{query_id}' id='{id}'>\
+             <forwarded xmlns='urn:xmpp:forward:0'>\
+             <message xmlns='jabber:client' from='alice@example.org/x' type='chat'>\
+             <body>old</body></message></forwarded></result></message>"
+        );
+        Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    /// The IQ ending the query sent as `iq`, complete or not.
+    fn fin_of(iq: &Iq, complete: bool, last: &str) -> Iq {
+        let xml = format!(
+            "<iq xmlns='jabber:client' type='result' id='{}'>\
+             <fin xmlns='urn:xmpp:mam:2' complete='{complete}'>\
+             <set xmlns='http://jabber.org/protocol/rsm'><first>A1</first><last>{last}</last>\
+             </set></fin></iq>",
+            crate::iq::iq_id(iq)
+        );
+        Iq::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn queries_in_progress_collect_their_results_until_their_end() {
+        let mut queries = Queries::default();
+        let (tx, mut rx) = oneshot::channel();
+        let asked = query(
+            "q1",
+            None,
+            SetQuery {
+                max: Some(10),
+                after: None,
+                before: Some(String::new()),
+                index: None,
+            },
+        );
+        queries.insert("q1".into(), &asked, Waiter::Reply(tx));
+        let (catch_up_id, catching_up) = catch_up("A0".into());
+        queries.insert(catch_up_id.clone(), &catching_up, Waiter::CatchUp);
+
+        assert!(queries.collect(&result("q1", "A1")));
+        assert!(queries.collect(&result(&catch_up_id, "A2")));
+        assert!(
+            queries.collect(&result("unknown", "A3")),
+            "an archive result all the same"
+        );
+        let live = Message::try_from(
+            "<message xmlns='jabber:client' from='a@example.org/x'><body>hi</body></message>"
+                .parse::<Element>()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(!queries.collect(&live));
+
+        assert!(
+            queries.finish(fin_of(&asked, true, "A1")).is_none(),
+            "answered to the bot"
+        );
+        let (found, fin) = rx.try_recv().unwrap().unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].archive_id, "A1");
+        assert!(fin.complete);
+        let (found, fin) = queries
+            .finish(fin_of(&catching_up, false, "A2"))
+            .expect("a catch-up page")
+            .unwrap();
+        assert_eq!(found[0].archive_id, "A2");
+        assert!(!fin.complete);
+        assert!(
+            queries.finish(fin_of(&asked, true, "A1")).is_none(),
+            "ended already"
+        );
+    }
+
     #[test]
     fn a_query_filters_by_address_and_pages() {
         let set = SetQuery {

@@ -175,3 +175,32 @@ pub(crate) async fn download(shared: &Shared, file: File) -> Result<File, Refusa
         content: Content::Bytes { data },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::XmppConfig;
+
+    #[tokio::test]
+    async fn only_http_urls_are_fetched() {
+        let shared = Shared::new(XmppConfig::new("bot@example.org", "pw")).unwrap();
+        for url in [
+            "file:///etc/passwd",
+            "ftp://example.org/a.txt",
+            "gopher://h/x",
+        ] {
+            let refusal = download(&shared, File::url("a.txt", None, url))
+                .await
+                .unwrap_err();
+            assert_eq!(refusal.kind, FailureKind::Unreachable, "{url}");
+            assert_eq!(refusal.code.as_deref(), Some("download-failed"), "{url}");
+            assert!(
+                refusal.message.contains("not an HTTP URL"),
+                "{url}: {refusal:?}"
+            );
+        }
+        let bytes = File::bytes("b.txt", None, &b"here"[..]);
+        let refusal = download(&shared, bytes).await.unwrap_err();
+        assert!(refusal.message.contains("bytes already"), "{refusal:?}");
+    }
+}

@@ -405,6 +405,41 @@ mod tests {
     use crate::mapper::test_support::{mapper, message};
 
     #[test]
+    fn receipts_and_errors_advance_the_delivery_status_of_what_the_bot_sent() {
+        let mapper = mapper();
+        let deliveries = Deliveries::default();
+        let (one, two) = (SignalId::from("sent-1"), SignalId::from("sent-2"));
+        deliveries.advance(&one, DeliveryStatus::Sent);
+        deliveries.advance(&two, DeliveryStatus::Sent);
+        let receipt = message(
+            "<message xmlns='jabber:client' from='alice@example.org/phone' id='r-1'>\
+             <received xmlns='urn:xmpp:receipts' id='sent-1'/></message>",
+        );
+        assert!(
+            mapper
+                .inbound_message_noting_deliveries(receipt, &deliveries)
+                .is_none(),
+            "a receipt alone is no signal"
+        );
+        assert_eq!(deliveries.get(&one), DeliveryStatus::Delivered);
+        let error = message(
+            "<message xmlns='jabber:client' from='nobody@example.org' type='error' id='sent-2'>\
+             <error type='cancel'><service-unavailable \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+        );
+        let failure = mapper
+            .inbound_message_noting_deliveries(error, &deliveries)
+            .unwrap();
+        assert!(matches!(failure.body, Body::SendFailure(_)), "{failure:?}");
+        assert!(
+            matches!(deliveries.get(&two), DeliveryStatus::Failed { .. }),
+            "{:?}",
+            deliveries.get(&two)
+        );
+        assert_eq!(deliveries.get(&one), DeliveryStatus::Delivered, "untouched");
+    }
+
+    #[test]
     fn inbound_message_keeps_ids_reply_delay_and_language_keyed_body() {
         let m = message(
             "<message xmlns='jabber:client' from='alice@example.org/phone' to='bot@example.org' \

@@ -78,3 +78,50 @@ pub(crate) async fn carry(connection: &mut Connection, command: Command) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::XmppConfig;
+
+    fn session() -> (Shared, Driver) {
+        let shared = Shared::new(XmppConfig::new("bot@example.org", "pw")).unwrap();
+        (shared, Driver::default())
+    }
+
+    #[tokio::test]
+    async fn a_message_to_someone_is_sent_and_one_to_a_room_is_not_tracked() {
+        let (shared, driver) = session();
+        let alice: chatty_core::Address = "xmpp:alice@example.org".parse().unwrap();
+        let message = Signal::message("hi").to(alice);
+        send(&shared, &driver, message.clone()).await.unwrap();
+        assert_eq!(
+            driver.deliveries().get(&message.meta.id),
+            DeliveryStatus::Sent
+        );
+        let presence = Signal::new(chatty_core::StatusChange::new(
+            chatty_core::Status::Presence {
+                availability: chatty_core::Availability::Away,
+            },
+        ));
+        send(&shared, &driver, presence.clone()).await.unwrap();
+        assert_eq!(
+            driver.deliveries().get(&presence.meta.id),
+            DeliveryStatus::Unknown,
+            "no message, no receipt"
+        );
+        let room: chatty_core::Address = "xmpp:r@rooms.example.org;kind=channel".parse().unwrap();
+        assert!(!asks_for_receipts(&Signal::message("hi").to(room)));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_taken_once_the_session_was_asked_to_end_without_a_connection() {
+        let (shared, driver) = session();
+        driver.request_end(chatty_core::SessionEnd::default());
+        let alice: chatty_core::Address = "xmpp:alice@example.org".parse().unwrap();
+        let refusal = send(&shared, &driver, Signal::message("late").to(alice))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal.kind, FailureKind::Unreachable);
+    }
+}
