@@ -123,15 +123,6 @@ pub(crate) fn thread_for(
     }
 }
 
-/// The arguments of `conversations.open` for a DM. Not slack-morphism's
-/// `SlackApiConversationsOpenRequest`: it sends `users` as a JSON list, where Slack documents a
-/// comma-separated string (api.slack.com/methods/conversations.open), which is what the local
-/// Slack of the tests accepts.
-#[derive(serde::Serialize)]
-struct OpenDm<'a> {
-    users: &'a str,
-}
-
 /// The conversation an address names: the DM for a person (learnt, or opened once and then
 /// remembered), the channel for a conversation id.
 pub(crate) async fn channel_for(
@@ -149,19 +140,14 @@ pub(crate) async fn channel_for(
     if let Some(dm) = lock(&state.ids).dm_with(id) {
         return Ok(dm);
     }
-    let method = "conversations.open";
-    let answer: SlackApiConversationsOpenResponse<SlackBasicChannelInfo> = conn
+    let request = SlackApiConversationsOpenRequest::new().with_users(vec![id.into()]);
+    let answer = conn
         .web
         .api
         .session()
-        .http_session_api
-        .http_post(
-            method,
-            &OpenDm { users: id },
-            Some(&SLACK_TIER3_METHOD_CONFIG),
-        )
+        .conversations_open(&request)
         .await
-        .named(method)
+        .named("conversations.open")
         .map_err(|(method, e)| e.refusal(method))?;
     let dm = answer.channel.id.to_string();
     lock(&state.ids).learn_dm(id, &dm);
