@@ -233,11 +233,20 @@ impl ApiError {
     }
 
     /// The connection failure this is while connecting: permanent for a wrong, revoked or
-    /// under-scoped token (see [`connection`](Self::connection)).
+    /// under-scoped token (see [`connection`](Self::connection)); rate limited with Slack's
+    /// `Retry-After` (a second when Slack names none), which the driver waits out.
     pub(crate) fn failure(&self, method: &str) -> Failure {
         let (kind, retry) = self.connection();
         let failure = Failure::new(kind, self.describe(method));
-        if retry { failure } else { failure.permanent() }
+        if !retry {
+            return failure.permanent();
+        }
+        match self.class() {
+            Class::RateLimited => {
+                failure.retry_after(self.retry_after().unwrap_or(Duration::from_secs(1)))
+            }
+            _ => failure,
+        }
     }
 
     /// How long Slack asked to wait (HTTP 429 `Retry-After`).
@@ -275,7 +284,8 @@ impl<T> Named<T> for ClientResult<T> {
 /// proactive throttling is not used: it only applies with a team id on the token, and it
 /// would hold every `chat.postMessage` of a team to one a second where Slack's limit is one
 /// a second per channel. [`session_once`](WebApi::session_once) lets a 429 through, for the
-/// calls made while connecting, where it is reported with its `Retry-After`.
+/// calls made while connecting, whose failure carries its `Retry-After` for the driver to wait
+/// out.
 #[derive(Clone)]
 pub(crate) struct WebApi {
     retrying: Arc<Client>,
@@ -370,6 +380,18 @@ mod tests {
         assert_eq!(e.class(), Class::RateLimited);
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert_eq!(e.refusal("m").kind, FailureKind::RateLimited);
+        let failure = e.failure("apps.connections.open");
+        assert!(!failure.is_permanent());
+        assert_eq!(failure.retry_after_hint(), Some(Duration::from_secs(7)));
+        // `ratelimited` in a body without Retry-After: a second.
+        let e = ApiError::slack("ratelimited".into(), None);
+        assert_eq!(
+            e.failure("auth.test").retry_after_hint(),
+            Some(Duration::from_secs(1))
+        );
+        // Other failures leave the wait to the driver's backoff.
+        let e = ApiError::Transport("down".into());
+        assert_eq!(e.failure("auth.test").retry_after_hint(), None);
     }
 
     #[test]

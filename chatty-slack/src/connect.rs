@@ -1,70 +1,50 @@
-//! Connecting: the tokens and clients (once), `auth.test` with the bot token (who the bot is),
-//! the configured channels joined (once), then Socket Mode opened with the app-level token
-//! (`apps.connections.open`, the WebSocket, its `hello`).
+//! Connecting: the tokens and clients (once), `auth.test` with the bot token (who the bot is:
+//! the session's own address from then on), the configured channels joined (once), then Socket
+//! Mode opened with the app-level token (`apps.connections.open`, the WebSocket, its `hello`).
 //!
-//! HTTP 429 on `auth.test` or `apps.connections.open` is waited out here, for Slack's
-//! `Retry-After`, and reported as a connection error naming that wait: the driver's backoff
-//! cannot be told to wait at least so long.
+//! HTTP 429 on `auth.test` or `apps.connections.open` fails the attempt with Slack's
+//! `Retry-After` ([`Failure::retry_after`]): the driver reports it and waits at least that long
+//! before the next attempt.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use chatty_core::driver::{Failure, Link};
 use chatty_core::{ConnectionErrorKind, Signal, SystemError};
 use slack_morphism::prelude::*;
 
 use crate::PLATFORM;
-use crate::api::{ApiError, Class, Named as _, WebApi};
+use crate::api::{ApiError, Named as _, WebApi};
 use crate::mapper::Mapper;
 use crate::socket::{self, Connection};
 use crate::state::{Conn, Http, State, Web};
 
-/// Connects and logs in: the connection said `hello`.
+/// Connects and logs in: the connection said `hello`. A failure is the driver's to log and
+/// report.
 pub(crate) async fn connect(state: &State, link: &Link) -> Result<Connection, Failure> {
-    let result = connecting(state, link).await;
-    if let Err(failure) = &result {
-        tracing::warn!(
-            session = %state.config.name, kind = ?failure.kind(),
-            permanent = failure.is_permanent(), "Slack: connecting failed: {failure}"
-        );
-    }
-    result
-}
-
-async fn connecting(state: &State, link: &Link) -> Result<Connection, Failure> {
     // rustls needs a process-wide provider; an error means one is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let web = state.web(|| web(state))?;
-    let mapper = identify(state, &web, link).await?;
-    let own = mapper.own().clone();
+    let mapper = identify(state, &web).await?;
     let conn = Arc::new(Conn { web, mapper });
     state.set_conn(conn.clone());
     if !state.joined.swap(true, Ordering::AcqRel) {
         join(state, &conn, link).await;
     }
-    let connection = open_socket(state, link).await?;
-    // The driver asks for the own address before the first connection, when Slack has not
-    // named it yet (auth.test does): `SessionStarted` goes out here, with it.
-    let sink = link.sink();
-    if !sink.has_started() && sink.started(PLATFORM, Some(own)).await.is_err() {
-        return Err(Failure::new(
-            ConnectionErrorKind::Other,
-            "the bot stopped listening",
-        ));
-    }
-    Ok(connection)
+    open_socket(state).await
 }
 
 /// Opens Socket Mode with the app-level token: `apps.connections.open`, the WebSocket, `hello`.
-pub(crate) async fn open_socket(state: &State, link: &Link) -> Result<Connection, Failure> {
+pub(crate) async fn open_socket(state: &State) -> Result<Connection, Failure> {
     let web = state.web(|| web(state))?;
     let request = SlackApiAppsConnectionOpenRequest::new();
     let session = web.app.session_once();
-    let answer = call(state, link, "apps.connections.open", || {
-        session.apps_connections_open(&request)
-    })
+    let answer = call(
+        state,
+        "apps.connections.open",
+        session.apps_connections_open(&request),
+    )
     .await?;
     socket::open(answer.url.value().as_str(), state.config.connect_timeout()).await
 }
@@ -105,9 +85,9 @@ fn web(state: &State) -> Result<Web, Failure> {
 }
 
 /// `auth.test` with the bot token: the team, the bot's user and bot id.
-async fn identify(state: &State, web: &Web, link: &Link) -> Result<Mapper, Failure> {
+async fn identify(state: &State, web: &Web) -> Result<Mapper, Failure> {
     let session = web.api.session_once();
-    let answer = call(state, link, "auth.test", || session.auth_test()).await?;
+    let answer = call(state, "auth.test", session.auth_test()).await?;
     let bot_id = answer.bot_id.as_ref().map(|b| b.value().as_str());
     Mapper::new(
         &state.config.name,
@@ -118,47 +98,24 @@ async fn identify(state: &State, web: &Web, link: &Link) -> Result<Mapper, Failu
     .map_err(|cause| Failure::new(ConnectionErrorKind::Protocol, cause).permanent())
 }
 
-/// One Web API call while connecting, within the connect timeout; HTTP 429 is reported with
-/// Slack's `Retry-After` and waited out, up to `rate_limit_retries` times in a row.
-async fn call<T, F>(
+/// One Web API call while connecting, within the connect timeout. HTTP 429 fails with Slack's
+/// `Retry-After` for the driver to wait out (a second when Slack names none).
+async fn call<T>(
     state: &State,
-    link: &Link,
     method: &str,
-    call: impl Fn() -> F,
-) -> Result<T, Failure>
-where
-    F: Future<Output = ClientResult<T>>,
-{
+    call: impl Future<Output = ClientResult<T>>,
+) -> Result<T, Failure> {
     let timeout = state.config.connect_timeout();
-    let mut limited = 0;
-    loop {
-        let error = match tokio::time::timeout(timeout, call()).await {
-            Ok(Ok(answer)) => return Ok(answer),
-            Ok(Err(e)) => ApiError::from_client(method, e),
-            Err(_) => {
-                return Err(Failure::new(
-                    ConnectionErrorKind::Unreachable,
-                    format!(
-                        "Slack's {method} at {} did not answer within {timeout:?}",
-                        state.config.api_url
-                    ),
-                ));
-            }
-        };
-        let failure = error.failure(method);
-        if error.class() != Class::RateLimited || limited >= state.config.rate_limit_retries {
-            return Err(failure);
-        }
-        limited += 1;
-        let wait = error.retry_after().unwrap_or(Duration::from_secs(1));
-        tracing::warn!(
-            session = %state.config.name, kind = ?failure.kind(), retry_in = ?wait,
-            "Slack connection error: {failure}"
-        );
-        if link.connection_error(&failure, Some(wait)).await.is_err() {
-            return Err(failure);
-        }
-        tokio::time::sleep(wait).await;
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(ApiError::from_client(method, e).failure(method)),
+        Err(_) => Err(Failure::new(
+            ConnectionErrorKind::Unreachable,
+            format!(
+                "Slack's {method} at {} did not answer within {timeout:?}",
+                state.config.api_url
+            ),
+        )),
     }
 }
 

@@ -75,7 +75,7 @@ pub(crate) async fn serve(
             Ending::Refresh => {
                 tracing::debug!(session = %state.config.name, "Slack refreshes the connection");
                 socket::close(socket).await;
-                connection = open_socket(state, link).await?;
+                connection = open_socket(state).await?;
             }
         }
     }
@@ -91,7 +91,8 @@ async fn read(
 ) -> Result<Ending, Failure> {
     let lost = |cause: String| {
         let kind = ConnectionErrorKind::Unreachable;
-        tracing::warn!(session = %state.config.name, ?kind, "Slack connection lost: {cause}");
+        // The driver logs the failure, with when it tries again.
+        tracing::debug!(session = %state.config.name, ?kind, "Slack connection lost: {cause}");
         Failure::new(kind, cause)
     };
     let mut last_seen = Instant::now();
@@ -153,7 +154,7 @@ async fn handle(
             return match socket::disconnected(&reason) {
                 None => Ok(Some(Ending::Refresh)),
                 Some(failure) => {
-                    tracing::warn!(session = %state.config.name, "Slack: {failure}");
+                    tracing::debug!(session = %state.config.name, "Slack: {failure}");
                     Err(failure)
                 }
             };

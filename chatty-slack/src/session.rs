@@ -15,10 +15,11 @@ use crate::{connect, download, inbound, outbound, query};
 
 /// A Slack app serving a bot: Events API over Socket Mode in, the Web API out.
 ///
-/// Connecting checks the bot token (`auth.test`), joins the configured channels (at the first
-/// connection), opens Socket Mode with the app-level token, and pushes `SessionStarted` with
-/// the bot's own address (`slack:TEAM/USER;kind=individual`) once the socket said `hello`.
-/// Envelopes are acknowledged as soon as they arrive; the mapping happens after the ack, so a
+/// Connecting checks the bot token (`auth.test`, which names the bot: its own address
+/// `slack:TEAM/USER;kind=individual` from then on), joins the configured channels (at the first
+/// connection) and opens Socket Mode with the app-level token; once the socket said `hello`,
+/// the driver pushes `SessionStarted` with that address. HTTP 429 while connecting fails the
+/// attempt, and the next one waits at least Slack's `Retry-After`. Envelopes are acknowledged as soon as they arrive; the mapping happens after the ack, so a
 /// slow bot never makes Slack redeliver, and a redelivered envelope (same `event_id`) is
 /// dropped. Reconnection, the end of the session and delivery statuses are chatty-core's
 /// driver's.
@@ -73,6 +74,7 @@ impl Protocol for SlackSession {
         PLATFORM
     }
 
+    /// Known once `auth.test` named the bot (the driver asks after `connect`).
     fn own(&self) -> Option<Address> {
         self.address()
     }

@@ -106,20 +106,25 @@ async fn failures_are_logged_at_warn() {
         .expect("a system error");
     capture.expect(&["not JSON"]).await;
 
-    // A lost connection, and the retry: the session logs the loss; when it tries again is
-    // chatty-core's driver's to say, in the signal.
+    // A lost connection, and when the session tries again: chatty-core's driver logs it with
+    // the same `retry_in` as the signal says.
     slack.kill_sockets(&app.app_id);
     let lost = bot
         .remote
         .next_of(SignalKind::ConnectionError)
         .await
         .expect("a connection error");
-    assert!(
-        matches!(&lost.body, chatty_core::Body::ConnectionError(e) if e.retry_in.is_some()),
-        "{lost:?}"
-    );
+    let retry_in = match &lost.body {
+        chatty_core::Body::ConnectionError(e) => e.retry_in.expect("it tries again"),
+        other => panic!("a connection error: {other:?}"),
+    };
     capture
-        .expect(&["Unreachable", "Slack connection lost"])
+        .expect(&[
+            "connection failed; trying again",
+            "session=\"slack\"",
+            "kind=Unreachable",
+            &format!("retry_in={retry_in:?}"),
+        ])
         .await;
     slack.post(&alice, &dm, "back");
     assert_eq!(text(&next_message(&bot).await), "back");

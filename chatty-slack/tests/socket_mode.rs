@@ -1,6 +1,7 @@
 //! Socket Mode as Slack documents it (api.slack.com/apis/socket-mode): raw envelopes whose
 //! metadata a typed model would refuse, unreadable envelopes between good ones, `disconnect`
-//! reasons, and `Retry-After` on `apps.connections.open`.
+//! reasons, `Retry-After` on `auth.test` and `apps.connections.open`, and the bot's address on
+//! the session driver's signals.
 
 mod common;
 
@@ -109,6 +110,18 @@ async fn an_unreadable_envelope_is_a_system_error_between_signals_that_arrive() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_on_apps_connections_open_is_waited_out() {
+    retry_after_is_waited_out("apps.connections.open").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_on_auth_test_is_waited_out() {
+    retry_after_is_waited_out("auth.test").await;
+}
+
+/// HTTP 429 with `Retry-After: 2` on `method` while reconnecting: the connection error says
+/// the session tries again in 2 s or more, and it does not call `method` again before then,
+/// though its backoff is 100 ms; then it connects.
+async fn retry_after_is_waited_out(method: &str) {
     let slack = local_slack().await;
     let alice = slack.add_user("alice");
     let app = slack.add_app("bot");
@@ -116,7 +129,7 @@ async fn retry_after_on_apps_connections_open_is_waited_out() {
     let bot = quick_bot(&slack, app.clone()).await;
     let opened = slack.connections_opened(&app.app_id);
 
-    slack.rate_limit("apps.connections.open", 1, 2);
+    slack.rate_limit(method, 1, 2);
     slack.kill_sockets(&app.app_id);
     let deadline = Instant::now() + WAIT;
     let error = loop {
@@ -136,22 +149,73 @@ async fn retry_after_on_apps_connections_open_is_waited_out() {
         }
     };
     let limited_at = Instant::now();
+    assert!(error.cause.contains(method), "{}", error.cause);
     assert_eq!(error.kind, ConnectionErrorKind::Unreachable);
     let retry_in = error.retry_in.expect("it tries again");
     assert!(retry_in >= Duration::from_secs(2), "{retry_in:?}");
     // Not again before Retry-After, though the backoff is 100 ms.
-    let calls = slack.call_count("apps.connections.open");
+    let calls = slack.call_count(method);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(slack.call_count("apps.connections.open"), calls);
+    assert_eq!(slack.call_count(method), calls, "{method} called again");
     assert!(
         slack
             .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
             .await
     );
     assert!(limited_at.elapsed() >= Duration::from_millis(1900));
+    assert_eq!(slack.call_count(method), calls + 1);
     slack.post(&alice, &dm, "after");
     assert_eq!(text(&next_message(&bot).await), "after");
     bot.stop().await;
+}
+
+/// The driver's own signals come from the bot's address, which `auth.test` told the session:
+/// `SessionStarted`, a lost connection's `ConnectionError`, `SessionAboutToEnd` and
+/// `SessionEnded`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drivers_signals_come_from_the_bots_address() {
+    let slack = local_slack().await;
+    let app = slack.add_app("bot");
+    let mut bot = quick_bot(&slack, app.clone()).await;
+    let own = Some(bot.address.clone());
+    assert_eq!(bot.started.meta.origin, own, "{:?}", bot.started);
+    assert_eq!(bot.session.address(), own);
+
+    slack.kill_sockets(&app.app_id);
+    let lost = bot
+        .remote
+        .next_of(SignalKind::ConnectionError)
+        .await
+        .expect("a connection error");
+    assert_eq!(lost.meta.origin, own, "{lost:?}");
+
+    let handle = bot.remote.handle().await;
+    handle
+        .send(Signal::new(Body::InitiateSessionEnd(
+            chatty_core::SessionEnd::default(),
+        )))
+        .await
+        .expect("the end request is accepted");
+    let mut ending = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while ending.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the session did not end: {ending:?}"
+        );
+        let signal = bot.remote.next().await.expect("the session ends");
+        if matches!(
+            signal.body,
+            Body::SessionAboutToEnd(_) | Body::SessionEnded(_)
+        ) {
+            ending.push(signal);
+        }
+    }
+    assert_eq!(ending[0].kind(), SignalKind::SessionAboutToEnd);
+    assert_eq!(ending[1].kind(), SignalKind::SessionEnded);
+    for signal in &ending {
+        assert_eq!(signal.meta.origin, own, "{signal:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

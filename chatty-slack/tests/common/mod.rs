@@ -56,6 +56,8 @@ pub struct Bot {
     pub remote: ProbeRemote,
     pub session: Arc<SlackSession>,
     pub address: Address,
+    /// The `SessionStarted` signal.
+    pub started: Signal,
     task: JoinHandle<()>,
 }
 
@@ -79,13 +81,14 @@ impl Bot {
         let task = tokio::spawn(async move {
             let _ = router.run(probe).await;
         });
-        remote.started().await;
+        let started = remote.started().await;
         let address = address(slack, &app.bot_user_id);
         Bot {
             app,
             remote,
             session,
             address,
+            started,
             task,
         }
     }
