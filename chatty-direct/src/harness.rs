@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chatty_core::reexports::async_channel;
 use chatty_core::{
-    Address, Answer, Body, Bot, BotError, InboundSink, Message, Query, QueryError, Refusal, Router,
-    Session, Signal, SignalId, now,
+    Address, Answer, Body, Bot, BotError, File, InboundSink, Message, Query, QueryError, Refusal,
+    Router, Session, Signal, SignalId, now,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -80,7 +80,7 @@ impl Person {
     pub async fn send(&self, mut signal: Signal) -> Result<SignalId, Refusal> {
         signal.meta.sent.get_or_insert_with(now);
         let id = signal.meta.id.clone();
-        self.session.send(signal).await.map(|()| id)
+        Session::send(&*self.session, signal).await.map(|()| id)
     }
 
     /// Says `text` to `to`.
@@ -129,15 +129,39 @@ impl Person {
         }
     }
 
-    /// Asks a query as this person.
+    /// Asks a query as this person; supported signals and features come from the endpoint's
+    /// capabilities, as a router answers them.
     pub async fn query(&self, query: Query) -> Result<Answer, QueryError> {
-        self.session.query(query).await
+        let session = &*self.session;
+        match Session::query(session, query.clone()).await {
+            Err(e) if e.is_not_supported() => match query {
+                Query::SupportedSignals { address } => Ok(Answer::SupportedSignals {
+                    signals: Session::capabilities(session, Some(&address)).signals,
+                }),
+                Query::SupportedFeatures { address } => {
+                    let caps = Session::capabilities(session, Some(&address));
+                    Ok(Answer::SupportedFeatures {
+                        features: caps.features,
+                        degraded: caps.degraded,
+                    })
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// Fetches a file published on the network
+    /// ([`Network::publish_file`](crate::Network::publish_file)) as this person; it comes back
+    /// holding its bytes.
+    pub async fn download(&self, file: File) -> Result<File, Refusal> {
+        Session::download(&*self.session, file).await
     }
 
     /// Goes offline: what is sent to this person from now on waits for them.
     pub async fn leave(self) {
         let end = Signal::new(Body::InitiateSessionEnd(Default::default()));
-        let _ = self.session.send(end).await;
+        let _ = Session::send(&*self.session, end).await;
         let _ = self.run.await;
         drop(self.sink);
     }

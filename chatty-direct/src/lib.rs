@@ -1,11 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod connect;
+mod files;
 mod harness;
+mod inbound;
 mod network;
+mod outbound;
+mod query;
 mod session;
 mod state;
 
 pub use harness::{DEFAULT_WAIT, Harness, Person};
 pub use network::Network;
 pub use session::DirectSession;
-pub use state::{DELIVERY_MEMORY, PLATFORM};
+pub use state::PLATFORM;

@@ -1,8 +1,7 @@
 //! The network: the public face of one direct connection's endpoints and channels.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{
@@ -10,7 +9,7 @@ use chatty_core::{
 };
 
 use crate::session::DirectSession;
-use crate::state::{Endpoint, PLATFORM, Shared, State};
+use crate::state::{Endpoint, PLATFORM, Shared};
 
 /// An in-process chat network: endpoints (one per bot or person) and channels, linked directly.
 ///
@@ -75,11 +74,7 @@ impl Network {
             Address::with_session(PLATFORM, network, "x")?;
         }
         Ok(Network {
-            shared: Arc::new(Shared {
-                name: network.to_owned(),
-                limited: AtomicBool::new(false),
-                state: Mutex::new(State::default()),
-            }),
+            shared: Arc::new(Shared::new(network)),
         })
     }
 
@@ -89,6 +84,8 @@ impl Network {
     }
 
     /// The endpoint `name`, made on first use: a session for one bot, carrying everything.
+    /// Each call gives a new session for the endpoint (a session runs once: a bot that comes
+    /// back takes a new one; what was sent to the endpoint meanwhile waits for it).
     ///
     /// # Panics
     /// If `name` is not a valid address id (empty, or with white space); see
@@ -97,9 +94,10 @@ impl Network {
         self.endpoint_with(name, Capabilities::all())
     }
 
-    /// The endpoint `name`, able to receive only what `capabilities` allow: signals for it that
-    /// need more come back to their sender as `Unsupported` (for testing how a bot copes with a
-    /// platform that cannot carry everything).
+    /// The endpoint `name`, able to receive only what `capabilities` allow: a bot's send of a
+    /// signal for it that needs more is refused at once
+    /// ([`SendError::Unsupported`](chatty_core::SendError::Unsupported)), for testing how a bot
+    /// copes with a platform that cannot carry everything.
     ///
     /// # Panics
     /// If `name` is not a valid address id.
@@ -132,7 +130,7 @@ impl Network {
             endpoint.capabilities = capabilities;
         }
         if capabilities != Capabilities::all() {
-            self.shared.limited.store(true, Ordering::Release);
+            self.shared.set_limited();
         }
         Ok(DirectSession::new(self.shared.clone(), name, address))
     }
@@ -173,8 +171,9 @@ impl Network {
         self.shared.address(name, AddressKind::Individual)
     }
 
-    /// Publishes `data` at a `direct-file:` URL that any endpoint can fetch with a
-    /// [`DownloadFile`](chatty_core::DownloadFile) signal.
+    /// Publishes `data` at a `direct-file:` URL that any endpoint can fetch
+    /// ([`Handle::download`](chatty_core::Handle::download), or a
+    /// [`DownloadFile`](chatty_core::DownloadFile) signal).
     pub fn publish_file(&self, data: impl Into<Bytes>) -> String {
         let url = format!("direct-file:{}", SignalId::generate());
         self.shared.lock().files.insert(url.clone(), data.into());

@@ -1,29 +1,27 @@
-//! The network's shared state: endpoints, channels, files and delivery statuses, behind one
-//! lock; what [`Network`](crate::Network) and every [`DirectSession`](crate::DirectSession) of
-//! it share.
+//! The state the crate's modules share: the network's endpoints, channels and files behind one
+//! lock ([`Shared`]), and one endpoint as its own session sees it ([`Port`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use chatty_core::driver::{self, Driver};
+use chatty_core::reexports::async_channel;
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{
-    Address, AddressError, AddressKind, Capabilities, DeliveryStatus, InboundSink, Presence,
-    Signal, SignalId,
+    Address, AddressError, AddressKind, Capabilities, DeliveryStatus, InboundSink, Presence, Signal,
 };
 use rustc_hash::FxHashMap;
 
 /// The platform name of direct addresses: `direct:alice`.
 pub const PLATFORM: &str = "direct";
 
-/// How many delivery statuses a network remembers (the oldest are forgotten first).
-pub const DELIVERY_MEMORY: usize = 100_000;
-
+/// What every endpoint and channel of one network share.
 pub(crate) struct Shared {
     pub(crate) name: String,
     /// Whether any endpoint carries less than everything (else capabilities need no lock).
-    pub(crate) limited: AtomicBool,
-    pub(crate) state: Mutex<State>,
+    limited: AtomicBool,
+    state: Mutex<State>,
 }
 
 #[derive(Default)]
@@ -32,19 +30,23 @@ pub(crate) struct State {
     pub(crate) endpoints: FxHashMap<String, Endpoint>,
     pub(crate) channels: FxHashMap<String, Channel>,
     pub(crate) files: HashMap<String, Bytes>,
-    /// The delivery status of the last [`DELIVERY_MEMORY`] signals, oldest first. Written on
-    /// every send and read only by queries, so it is a ring searched from the newest end rather
-    /// than a map that hashes every id.
-    delivery: VecDeque<(SignalId, DeliveryStatus)>,
 }
 
 pub(crate) struct Endpoint {
     /// Where the running bot listens; `None` while it is not running.
     pub(crate) sink: Option<InboundSink>,
     /// Signals that arrived while the bot was not running, in order.
-    pub(crate) waiting: Vec<Signal>,
+    pub(crate) waiting: Vec<Waiting>,
     pub(crate) presence: Presence,
     pub(crate) capabilities: Capabilities,
+}
+
+/// A signal kept for an endpoint whose bot is not running.
+pub(crate) struct Waiting {
+    pub(crate) signal: Signal,
+    /// The sending session's driver, told when the signal is delivered (gone if that session
+    /// is).
+    pub(crate) sender: Weak<Driver>,
 }
 
 #[derive(Default)]
@@ -53,16 +55,28 @@ pub(crate) struct Channel {
     pub(crate) members: BTreeMap<String, Option<String>>,
 }
 
+/// What an address on this network names.
+pub(crate) enum Target {
+    Endpoint(String),
+    Channel(String),
+}
+
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while the lock was held left plain data behind; the data is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn new(name: &str) -> Self {
+        Shared {
+            name: name.to_owned(),
+            limited: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+        }
     }
 
-    pub(crate) fn is_limited(&self) -> bool {
-        self.limited.load(Ordering::Acquire)
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        driver::lock(&self.state)
+    }
+
+    /// Notes that some endpoint carries less than everything.
+    pub(crate) fn set_limited(&self) {
+        self.limited.store(true, Ordering::Release);
     }
 
     /// The address of the endpoint or channel `id` on this network, if `id` is a valid id.
@@ -89,57 +103,112 @@ impl Shared {
                 None => true,
             }
     }
+
+    /// What `address` names on this network, looked up in `state`.
+    pub(crate) fn target_in(&self, state: &State, address: &Address) -> Option<Target> {
+        if !self.owns(address) {
+            return None;
+        }
+        let id = address.id();
+        if state.endpoints.contains_key(id) {
+            Some(Target::Endpoint(id.to_owned()))
+        } else if state.channels.contains_key(id) {
+            Some(Target::Channel(id.to_owned()))
+        } else {
+            None
+        }
+    }
+
+    /// What `address` names on this network.
+    pub(crate) fn target(&self, address: &Address) -> Option<Target> {
+        self.target_in(&self.lock(), address)
+    }
+
+    /// What the endpoint at `address` can receive (everything, for anything else).
+    pub(crate) fn capabilities(&self, address: Option<&Address>) -> Capabilities {
+        if !self.limited.load(Ordering::Acquire) {
+            return Capabilities::all();
+        }
+        self.capabilities_in(&self.lock(), address)
+    }
+
+    fn capabilities_in(&self, state: &State, address: Option<&Address>) -> Capabilities {
+        address
+            .filter(|a| self.owns(a))
+            .and_then(|a| state.endpoints.get(a.id()))
+            .map_or(Capabilities::all(), |e| e.capabilities)
+    }
 }
 
 impl State {
-    /// Hands `signal` to the endpoint `name`: returns its running bot's sink to push to (outside
-    /// the lock), or keeps the signal until that bot runs. Records the delivery status.
+    /// Hands `signal` from the session whose driver is `sender` to the endpoint `name`: returns
+    /// its running bot's sink to push to (outside the lock), or keeps the signal until that bot
+    /// runs. Records the delivery status in the sender's table.
     pub(crate) fn hand_over(
         &mut self,
         name: &str,
         signal: Signal,
+        sender: &Arc<Driver>,
     ) -> Option<(InboundSink, Signal)> {
         let endpoint = self.endpoints.get_mut(name)?;
         let id = signal.meta.id.clone();
         match &endpoint.sink {
             Some(sink) if !sink.is_closed() => {
                 let sink = sink.clone();
-                self.record_delivery(id, DeliveryStatus::Delivered);
+                sender.deliveries().advance(&id, DeliveryStatus::Delivered);
                 Some((sink, signal))
             }
             _ => {
-                endpoint.waiting.push(signal);
-                self.record_delivery(id, DeliveryStatus::Sent);
+                endpoint.waiting.push(Waiting {
+                    signal,
+                    sender: Arc::downgrade(sender),
+                });
+                sender.deliveries().advance(&id, DeliveryStatus::Sent);
                 None
             }
         }
     }
 
-    /// Records a new delivery status for `id`; a status never moves back.
-    pub(crate) fn set_delivery(&mut self, id: &SignalId, status: DeliveryStatus) {
-        if let Some((_, old)) = self.delivery.iter_mut().rev().find(|(i, _)| i == id) {
-            if status.rank() > old.rank() {
-                *old = status;
-            }
-            return;
-        }
-        self.record_delivery(id.clone(), status);
+    /// The members of channel `name` other than `except`.
+    pub(crate) fn members(&self, name: &str, except: Option<&str>) -> Vec<String> {
+        self.channels
+            .get(name)
+            .map(|c| {
+                c.members
+                    .keys()
+                    .filter(|m| Some(m.as_str()) != except)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
+}
 
-    /// Records the first delivery status of a signal just handed over (no search needed: its id
-    /// is new).
-    fn record_delivery(&mut self, id: SignalId, status: DeliveryStatus) {
-        if self.delivery.len() >= DELIVERY_MEMORY {
-            self.delivery.pop_front();
+/// One endpoint as its own session sees it: the network, the endpoint's name and address, the
+/// session's driver, and the signals the session delivers to its own bot.
+pub(crate) struct Port {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) name: String,
+    pub(crate) own: Address,
+    /// Shared with the waiting signals this session sent, which report their delivery to it.
+    pub(crate) driver: Arc<Driver>,
+    /// Signals for this endpoint's own bot (the reflection of its own join or leave), pushed by
+    /// `serve` rather than from inside the bot's `send`, which would wait on the bot's own
+    /// queue.
+    pub(crate) reflect: async_channel::Sender<Signal>,
+    pub(crate) reflected: async_channel::Receiver<Signal>,
+}
+
+impl Port {
+    pub(crate) fn new(shared: Arc<Shared>, name: &str, own: Address) -> Self {
+        let (reflect, reflected) = async_channel::unbounded();
+        Port {
+            shared,
+            name: name.to_owned(),
+            own,
+            driver: Arc::new(Driver::default()),
+            reflect,
+            reflected,
         }
-        self.delivery.push_back((id, status));
-    }
-
-    pub(crate) fn delivery(&self, id: &SignalId) -> DeliveryStatus {
-        self.delivery
-            .iter()
-            .rev()
-            .find(|(i, _)| i == id)
-            .map_or(DeliveryStatus::Unknown, |(_, s)| s.clone())
     }
 }

@@ -1,13 +1,15 @@
 //! The direct connection end to end: every signal kind and metadata field, queries, channels,
 //! offline delivery, downloads, capabilities, and several sessions serving one bot.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{
     Address, AddressKind, Availability, Body, Capabilities, Content, DeliveryStatus, DownloadFile,
-    FailureKind, Features, File, Media, Message, Page, QueryError, Router, SendFailure, Signal,
-    SignalKind, Signals, Status, StatusChange, TypingState, UserDefined, from_fn,
+    FailureKind, Features, File, InboundSink, Media, Message, Page, QueryError, Router, SendError,
+    SendFailure, Session, Signal, SignalKind, Signals, Status, StatusChange, TypingState,
+    UserDefined, from_fn,
 };
 use chatty_direct::{Harness, Network, Person};
 use chatty_test::{Probe, ProbeRemote};
@@ -21,6 +23,17 @@ async fn probe_on(network: &Network, name: &str) -> ProbeRemote {
     });
     remote.started().await;
     remote
+}
+
+/// Asserts that nothing but lifecycle signals reaches `bot` for a while.
+async fn assert_nothing_but_lifecycle(bot: &ProbeRemote) {
+    let extra: Vec<Signal> = bot
+        .drain_for(Duration::from_millis(100))
+        .await
+        .into_iter()
+        .filter(|s| !ProbeRemote::is_lifecycle(s))
+        .collect();
+    assert!(extra.is_empty(), "{extra:?}");
 }
 
 fn every_io_signal(to: &Address) -> Vec<Signal> {
@@ -104,12 +117,7 @@ async fn every_signal_kind_and_metadata_field_arrives_intact() {
         }
     }
     // The observer was only in visible_to (a Cc with no inbox here): it got nothing.
-    assert!(
-        bot.drain_for(Duration::from_millis(100))
-            .await
-            .iter()
-            .all(ProbeRemote::is_lifecycle)
-    );
+    assert_nothing_but_lifecycle(&bot).await;
 }
 
 #[tokio::test]
@@ -278,6 +286,54 @@ async fn signals_for_a_bot_that_is_not_running_wait_for_it() {
 }
 
 #[tokio::test]
+async fn a_person_who_leaves_is_offline_and_finds_what_waited_on_coming_back() {
+    let network = Network::new();
+    let mut bot = probe_on(&network, "bot").await;
+    let handle = bot.handle().await;
+    let person = Person::join(&network, "person").await;
+    let to = person.address().clone();
+    assert_eq!(
+        handle.status(&to).await.unwrap().availability,
+        Availability::Available
+    );
+    person.leave().await;
+    assert_eq!(
+        handle.status(&to).await.unwrap().availability,
+        Availability::Offline
+    );
+    let id = handle.say(&to, "while you were away").await.unwrap();
+    assert_eq!(
+        handle.delivery_status(&id).await.unwrap(),
+        DeliveryStatus::Sent
+    );
+
+    let back = Person::join(&network, "person").await;
+    let (got, message) = back.expect_message().await;
+    assert_eq!(got.meta.id, id);
+    assert_eq!(message.text, "while you were away");
+    assert_eq!(
+        handle.delivery_status(&id).await.unwrap(),
+        DeliveryStatus::Delivered
+    );
+}
+
+#[tokio::test]
+async fn a_session_runs_once() {
+    let network = Network::new();
+    let session = Arc::new(network.endpoint("once"));
+    let (tx, rx) = chatty_core::reexports::async_channel::unbounded();
+    let sink = InboundSink::new(session.name(), tx);
+    let first = tokio::spawn(session.clone().run(sink.clone()));
+    let started = rx.recv().await.unwrap();
+    assert!(matches!(started.body, Body::SessionStarted(_)));
+    let second = tokio::time::timeout(Duration::from_secs(5), session.clone().run(sink))
+        .await
+        .expect("refused at once");
+    assert!(second.is_err(), "a second run is refused");
+    first.abort();
+}
+
+#[tokio::test]
 async fn download_file_fetches_published_bytes() {
     let network = Network::new();
     let mut bot = probe_on(&network, "bot").await;
@@ -316,7 +372,45 @@ async fn download_file_fetches_published_bytes() {
 }
 
 #[tokio::test]
-async fn what_an_addressee_cannot_receive_comes_back_unsupported() {
+async fn download_is_a_call_on_the_handle_and_on_a_person() {
+    let network = Network::new();
+    let mut bot = probe_on(&network, "bot").await;
+    let person = Person::join(&network, "person").await;
+    let handle = bot.handle().await;
+    let url = network.publish_file(Bytes::from_static(b"file body"));
+    let published = File::url("f.txt", Some("text/plain"), url);
+    let want = File::bytes(
+        "f.txt",
+        Some("text/plain"),
+        Bytes::from_static(b"file body"),
+    );
+
+    assert_eq!(handle.download(&published).await.unwrap(), want);
+    assert_eq!(
+        handle
+            .download_via(&published, &network.address("bot"))
+            .await
+            .unwrap(),
+        want
+    );
+    assert_eq!(person.download(published).await.unwrap(), want);
+
+    let missing = File::url("g", None, "direct-file:nothing");
+    match handle.download(&missing).await {
+        Err(SendError::Refused(refusal)) => {
+            assert_eq!(refusal.code.as_deref(), Some("file_not_found"));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let refusal = person.download(missing).await.unwrap_err();
+    assert_eq!(refusal.code.as_deref(), Some("file_not_found"));
+    assert!(person.download(want).await.is_err(), "nothing to download");
+    // A download is an answer to the caller, never a signal.
+    assert_nothing_but_lifecycle(&bot).await;
+}
+
+#[tokio::test]
+async fn what_an_addressee_cannot_receive_is_refused_by_the_send() {
     let network = Network::new();
     let mut bot = probe_on(&network, "bot").await;
     network.endpoint_with(
@@ -329,42 +423,63 @@ async fn what_an_addressee_cannot_receive_comes_back_unsupported() {
         conversation: plain.clone(),
         state: TypingState::Composing,
     }));
-    let id = handle.send(typing).await.unwrap();
-    let back = bot.next_of(SignalKind::Unsupported).await.unwrap();
-    match back.body {
-        Body::Unsupported(u) => {
-            assert_eq!(u.signal.meta.id, id);
-            assert!(u.reason.contains("typing"), "{}", u.reason);
-        }
-        _ => unreachable!(),
+    match handle.send(typing).await {
+        Err(SendError::Unsupported { reason }) => assert!(reason.contains("typing"), "{reason}"),
+        other => panic!("expected Unsupported, got {other:?}"),
     }
     let subject = Signal::new(Message::text("x").with_subject("s")).to(plain.clone());
-    handle.send(subject).await.unwrap();
-    assert!(bot.next_of(SignalKind::Unsupported).await.is_some());
+    assert!(matches!(
+        handle.send(subject).await,
+        Err(SendError::Unsupported { .. })
+    ));
+    // Nothing was sent, and nothing comes back as a signal.
+    assert_nothing_but_lifecycle(&bot).await;
     assert_eq!(
         handle.supported_signals(&plain).await.unwrap(),
         Signals::MESSAGE
     );
+    // A person in a test is told the same as the bot's router tells it.
+    let person = Person::join(&network, "person").await;
+    assert_eq!(
+        person
+            .query(chatty_core::Query::SupportedSignals {
+                address: plain.clone()
+            })
+            .await
+            .unwrap(),
+        chatty_core::Answer::SupportedSignals {
+            signals: Signals::MESSAGE
+        }
+    );
 }
 
 #[tokio::test]
-async fn unknown_platform_or_addressee_is_a_send_failure() {
+async fn an_unknown_platform_is_refused_and_an_unknown_addressee_is_a_send_failure() {
     let network = Network::new();
     let mut bot = probe_on(&network, "bot").await;
     let handle = bot.handle().await;
+    let xmpp: Address = "xmpp:alice@example.org".parse().unwrap();
+    match handle.say(&xmpp, "hi").await {
+        Err(e @ SendError::NoRoute { .. }) => {
+            assert!(matches!(&e, SendError::NoRoute { address } if *address == xmpp));
+            assert!(
+                e.to_string()
+                    .contains("no session serves xmpp:alice@example.org"),
+                "{e}"
+            );
+        }
+        other => panic!("expected NoRoute, got {other:?}"),
+    }
     let id = handle
-        .say(&"xmpp:alice@example.org".parse().unwrap(), "hi")
+        .say(&network.address("nobody"), "hi")
         .await
-        .unwrap();
+        .expect("the network, not the router, knows its endpoints");
     let failure = bot.next_of(SignalKind::SendFailure).await.unwrap();
     match failure.body {
         Body::SendFailure(f) => {
             assert_eq!(f.failed, id);
             assert_eq!(f.kind, FailureKind::UnknownAddressee);
-            assert!(
-                f.message
-                    .contains("no session serves xmpp:alice@example.org")
-            );
+            assert_eq!(f.code.as_deref(), Some("unknown_addressee"));
         }
         _ => unreachable!(),
     }
@@ -465,7 +580,8 @@ async fn ending_the_session_ends_the_bot_in_order() {
         [SignalKind::SessionAboutToEnd, SignalKind::SessionEnded]
     );
     // After the end, the handle says the connection is closed.
-    assert!(handle.say(&network.address("x"), "late").await.is_err());
+    let late = handle.say(&network.address("x"), "late").await;
+    assert!(matches!(&late, Err(e) if e.is_closed()), "{late:?}");
 }
 
 #[tokio::test]
