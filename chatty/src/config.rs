@@ -636,16 +636,29 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
 fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
     let mut out = Vec::new();
     for session in config.sessions.values_mut() {
+        // Field by field: the three tables are borrowed apart.
         #[cfg(feature = "xmpp")]
-        if let Some(xmpp) = session.xmpp_config_mut() {
+        if let Some(xmpp) = session
+            .xmpp
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_xmpp::XmppConfig>())
+        {
             out.push(&mut xmpp.password);
         }
         #[cfg(feature = "email")]
-        if let Some(email) = session.email_config_mut() {
+        if let Some(email) = session
+            .email
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_email::EmailConfig>())
+        {
             out.push(&mut email.password);
         }
         #[cfg(feature = "slack")]
-        if let Some(slack) = session.slack_config_mut() {
+        if let Some(slack) = session
+            .slack
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_slack::SlackConfig>())
+        {
             out.push(&mut slack.bot_token);
             out.push(&mut slack.app_token);
         }

@@ -49,12 +49,13 @@ impl<T: Any + fmt::Debug + Send + Sync> Table for T {
 impl PlatformTable {
     /// The platform's config, if it was read as a `T`.
     pub(crate) fn get<T: Any>(&self) -> Option<&T> {
-        self.config.as_ref()?.as_any().downcast_ref()
+        // `as_deref`: the table's config, not the box (a box is `Any` too).
+        self.config.as_deref()?.as_any().downcast_ref()
     }
 
     /// The platform's config, to change (paths made relative to the file, names given).
     pub(crate) fn get_mut<T: Any>(&mut self) -> Option<&mut T> {
-        self.config.as_mut()?.as_any_mut().downcast_mut()
+        self.config.as_deref_mut()?.as_any_mut().downcast_mut()
     }
 }
 

@@ -167,7 +167,7 @@ fn environment_variables_override_keys() {
         jail.set_env(format!("{prefix}BOT_PASSWORD"), "hunter2");
         let loaded = load_with_env(&path, prefix).unwrap();
         assert_eq!(
-            loaded.config.sessions["side"].xmpp.as_ref().unwrap().port,
+            loaded.config.sessions["side"].xmpp_config().unwrap().port,
             Some(5299)
         );
         jail.set_env(format!("{prefix}SESSIONS__SIDE__XMPP__PORT"), "high");
@@ -201,8 +201,7 @@ fn a_session_is_named_after_its_key_unless_it_sets_a_name() {
     let loaded = load_quiet(&path).unwrap();
     let name = |key: &str| {
         loaded.config.sessions[key]
-            .xmpp
-            .as_ref()
+            .xmpp_config()
             .unwrap()
             .name
             .clone()
@@ -217,8 +216,7 @@ fn a_session_is_named_after_its_key_unless_it_sets_a_name() {
     let loaded = load_quiet(&path).unwrap();
     let name = |key: &str| {
         loaded.config.sessions[key]
-            .xmpp
-            .as_ref()
+            .xmpp_config()
             .unwrap()
             .name
             .clone()
@@ -313,8 +311,7 @@ fn a_key_that_cannot_name_a_session_needs_a_name() {
     let loaded = load_quiet(&path).unwrap();
     assert_eq!(
         loaded.config.sessions["my chat"]
-            .xmpp
-            .as_ref()
+            .xmpp_config()
             .unwrap()
             .name,
         "mine"
@@ -350,4 +347,17 @@ fn answer_limits_are_off_default_or_a_table() {
     assert!(message.contains("at least 1"), "{message}");
     let (message, _) = error(&with("\"often\""));
     assert!(message.contains("`false`, `true` or"), "{message}");
+}
+
+/// The config types are the same in every build: a platform table is read into its platform's
+/// config at load.
+#[cfg(feature = "xmpp")]
+#[test]
+fn a_platform_table_is_read_into_its_platforms_config() {
+    let (_dir, path) = file(TWO_ACCOUNTS);
+    let loaded = load_quiet(&path).unwrap();
+    let session = &loaded.config.sessions["one"];
+    assert!(session.xmpp.is_some() && session.email.is_none());
+    assert_eq!(session.xmpp_config().unwrap().name, "one");
+    assert!(format!("{session:?}").contains("XmppConfig"), "{session:?}");
 }

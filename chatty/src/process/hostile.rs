@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use chatty_core::reexports::futures::future::{self, BoxFuture};
-use chatty_core::{Answer, Handle, Outlet, Query, QueryError, SendError, Signal, SignalId};
+use chatty_core::{
+    Address, Answer, File, Handle, Outlet, Query, QueryError, SendError, Signal, SignalId,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -25,6 +27,16 @@ impl Outlet for Recording {
     fn query(&self, _query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
         Box::pin(future::ready(Err(QueryError::Failed {
             message: "no answers in this test".into(),
+        })))
+    }
+
+    fn download(
+        &self,
+        _file: File,
+        _via: Option<Address>,
+    ) -> BoxFuture<'_, Result<File, SendError>> {
+        Box::pin(future::ready(Err(SendError::Unsupported {
+            reason: "no downloads in this test".into(),
         })))
     }
 }
