@@ -55,6 +55,7 @@ impl FromStr for AddressKind {
 
 /// Why a text is not an address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AddressError {
     /// No `:` separates the platform from the platform's own id.
     #[error(

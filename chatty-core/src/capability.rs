@@ -78,6 +78,7 @@ bitflags::bitflags! {
 /// assert!(refused.unwrap_err().contains("subject"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The signals carried.
     pub signals: Signals,

@@ -11,7 +11,7 @@ mod metadata;
 mod query;
 mod router;
 mod secret;
-mod session;
+pub mod session;
 mod signal;
 
 pub use address::{Address, AddressError, AddressKind};
@@ -28,7 +28,6 @@ pub use query::{
 };
 pub use router::{DEFAULT_CAPACITY, Router};
 pub use secret::{Revealed, Secret, SecretError};
-pub use session::{Closed, InboundSink, Refusal, Session, SessionError, TrySendError};
 pub use signal::{
     Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, Edit,
     EditKind, FailureKind, File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal,
@@ -44,10 +43,33 @@ pub mod reexports {
     pub use time;
 }
 
-/// Everything a bot author usually needs: `use chatty_core::prelude::*;`.
+/// What a bot author writes most: `use chatty_core::prelude::*;`.
+///
+/// ```
+/// use chatty_core::prelude::*;
+///
+/// /// Answers every message with its text, reversed.
+/// struct Reverser;
+///
+/// impl Bot for Reverser {
+///     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+///         while let Some(signal) = inbound.next().await {
+///             if let Body::Message(m) = &signal.body {
+///                 let text: String = m.text.chars().rev().collect();
+///                 if let Err(e) = handle.send(signal.reply(Message::text(text))).await {
+///                     if e.is_closed() {
+///                         break;
+///                     }
+///                 }
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
 pub mod prelude {
     pub use crate::{
-        Address, AddressKind, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message,
+        Address, Body, Bot, BotError, File, Handle, Inbound, Layer, LayerExt, Message, SendError,
         Signal, SignalId, Status, StatusChange, from_fn,
     };
     pub use futures::StreamExt as _;

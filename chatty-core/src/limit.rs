@@ -14,7 +14,7 @@ use crate::address::Address;
 /// [`RateLimited`](crate::FailureKind::RateLimited) with the code `answer-limit`. The loop then
 /// ends: the other side only answered what the bot sent.
 ///
-/// Each session says its default ([`Session::answer_limit`](crate::Session::answer_limit)):
+/// Each session says its default ([`Session::answer_limit`](crate::session::Session::answer_limit)):
 /// [`AnswerLimit::CHAT`] for chat platforms, [`AnswerLimit::MAIL`] for email; the
 /// [`Router`](crate::Router) can change it per session.
 ///

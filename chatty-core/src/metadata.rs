@@ -108,6 +108,7 @@ impl fmt::Debug for SignalId {
 /// router sets `sent` and the session sets `origin` to the bot's own address. On the way in, the
 /// session fills every field the platform tells it (see `signal-mapping` in the docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Metadata {
     /// The signal's unique id.
     pub id: SignalId,

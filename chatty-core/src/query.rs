@@ -15,6 +15,7 @@ use crate::signal::{Availability, FailureKind, Signal};
 /// A question to a session or decorator: the ten queries of the bot interface.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "query", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Query {
     /// Is the address an individual, a group or a channel?
     AddressKind {
@@ -79,6 +80,7 @@ pub enum Query {
 /// The kind of a query, without its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum QueryKind {
     /// [`Query::AddressKind`]
     AddressKind,
@@ -138,6 +140,7 @@ impl Query {
 
 /// A page of history: at most `limit` signals older than the signal `before` (newest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Page {
     /// How many signals at most.
     pub limit: u32,
@@ -154,6 +157,13 @@ impl Page {
             before: None,
         }
     }
+
+    /// The same page, starting after (older than) the signal `before`.
+    #[must_use]
+    pub fn with_before(mut self, before: SignalId) -> Self {
+        self.before = Some(before);
+        self
+    }
 }
 
 impl Default for Page {
@@ -164,6 +174,7 @@ impl Default for Page {
 
 /// A page of signals, newest first, and the page after it if there are older ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct History {
     /// The signals, newest first.
     pub signals: Vec<Signal>,
@@ -172,8 +183,16 @@ pub struct History {
     pub next: Option<Page>,
 }
 
+impl History {
+    /// A page of `signals`, newest first, and the (older) page after it, if any.
+    pub fn new(signals: Vec<Signal>, next: Option<Page>) -> Self {
+        History { signals, next }
+    }
+}
+
 /// The current presence of an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Presence {
     /// Offline, available, away, …
     pub availability: Availability,
@@ -182,8 +201,26 @@ pub struct Presence {
     pub message: Option<String>,
 }
 
+impl Presence {
+    /// A presence without a status message.
+    pub fn new(availability: Availability) -> Self {
+        Presence {
+            availability,
+            message: None,
+        }
+    }
+
+    /// Sets the status message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
 /// An individual's status in a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MemberStatus {
     /// Present (joined) or not.
     pub present: bool,
@@ -192,9 +229,27 @@ pub struct MemberStatus {
     pub role: Option<String>,
 }
 
+impl MemberStatus {
+    /// Present (joined) or not, without a role.
+    pub fn new(present: bool) -> Self {
+        MemberStatus {
+            present,
+            role: None,
+        }
+    }
+
+    /// Sets the role.
+    #[must_use]
+    pub fn with_role(mut self, role: impl Into<String>) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+}
+
 /// How far a sent signal got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DeliveryStatus {
     /// Nothing is known of it.
     Unknown,
@@ -250,6 +305,7 @@ impl DeliveryStatus {
 /// An answer to a [`Query`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Answer {
     /// To [`Query::AddressKind`].
     AddressKind {
@@ -284,8 +340,12 @@ pub enum Answer {
 }
 
 /// Why a query got no answer.
+///
+/// It is serialized (queries and their answers cross process boundaries), so it carries its
+/// causes in words and has no [`source`](std::error::Error::source).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "error", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum QueryError {
     /// The platform (or this session) cannot answer this kind of query.
     #[error("{query:?} is not supported here: {reason}")]
@@ -301,7 +361,9 @@ pub enum QueryError {
         /// The address.
         address: Address,
     },
-    /// The session could have answered but failed (network, server error).
+    /// The session could have answered but failed (network, server error). The cause is kept
+    /// in words only: a query error crosses process boundaries as JSON (the proxy, the process
+    /// bot), so it carries no [`source`](std::error::Error::source).
     #[error("query failed: {message}")]
     Failed {
         /// In words.

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize, Serializer};
 /// assert!(!err.contains("hunter2"), "{err}");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Secret {
     /// Written in the config itself.
     Inline(String),
@@ -73,18 +74,21 @@ impl fmt::Debug for Revealed {
 }
 
 /// Why a secret could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The environment variable is not set (or not valid Unicode).
     #[error("the environment variable {0} is not set")]
     MissingEnv(String),
-    /// The file could not be read.
-    #[error("cannot read the secret file {path}: {reason}")]
+    /// The file could not be read; what the operating system said is the
+    /// [`source`](std::error::Error::source).
+    #[error("cannot read the secret file {}: {source}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
         /// What the operating system said.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The secret is empty.
     #[error("the secret from {0} is empty")]
@@ -128,9 +132,9 @@ impl Secret {
                 std::env::var(name).map_err(|_| SecretError::MissingEnv(name.clone()))?
             }
             Secret::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| SecretError::Unreadable {
+                .map_err(|source| SecretError::Unreadable {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?
                 .trim()
                 .to_owned(),
@@ -266,14 +270,20 @@ mod tests {
         );
         let err = Secret::file("/nonexistent/chatty/pw").reveal().unwrap_err();
         assert!(matches!(err, SecretError::Unreadable { .. }), "{err:?}");
+        let os = std::error::Error::source(&err).expect("the io::Error is the source");
+        assert_eq!(
+            os.downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind),
+            Some(std::io::ErrorKind::NotFound)
+        );
         assert!(
             err.to_string()
                 .starts_with("cannot read the secret file /nonexistent/chatty/pw:")
         );
-        assert_eq!(
+        assert!(matches!(
             Secret::inline("").reveal().unwrap_err(),
-            SecretError::Empty("inline".into())
-        );
+            SecretError::Empty(from) if from == "inline"
+        ));
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub trait Session: Send + Sync + 'static {
 /// [`SendFailure`](crate::SendFailure) naming the signal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct Refusal {
     /// The kind of failure.
     pub kind: FailureKind,
@@ -117,14 +118,37 @@ impl Refusal {
     }
 }
 
-/// Why a session stopped for good.
+/// Why a session stopped for good. The failure behind it, where there is one (the driver's
+/// permanent [`Failure`](crate::driver::Failure)), is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[error("session {session}: {message}")]
+#[non_exhaustive]
 pub struct SessionError {
     /// The session's name.
     pub session: String,
     /// What happened.
     pub message: String,
+    /// The error behind it, if any.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl SessionError {
+    /// The session named `session` stopped for good: what happened, in words.
+    pub fn new(session: impl Into<String>, message: impl Into<String>) -> Self {
+        SessionError {
+            session: session.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Keeps the error behind this one as its [`source`](std::error::Error::source).
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
 }
 
 /// The bot's inbound stream was closed: the bot has stopped, or the session has already ended.
@@ -134,6 +158,7 @@ pub struct Closed;
 
 /// Why [`InboundSink::try_send`] did not push a signal.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TrySendError {
     /// The bot's queue is full; here is the signal back (boxed: this is the rare path).
     Full(Box<Signal>),
@@ -287,10 +312,7 @@ impl InboundSink {
     pub async fn started(&self, platform: &str, own: Option<Address>) -> Result<(), Closed> {
         self.send(Signal::internal(
             own,
-            SessionStarted {
-                session: self.session.to_string(),
-                platform: platform.to_owned(),
-            },
+            SessionStarted::new(&*self.session, platform),
         ))
         .await
     }

@@ -35,6 +35,7 @@ pub struct Signal {
 /// What a signal says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Body {
     /// A chat message.
     Message(Message),
@@ -68,6 +69,7 @@ pub enum Body {
 /// The kind of a signal's body, without its content: what capabilities and queries speak of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SignalKind {
     /// [`Body::Message`]
     Message,
@@ -302,6 +304,7 @@ body_from!(
 
 /// A chat message: text, and optionally a subject, rich content, inline media and attachments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Message {
     /// The plain text; every platform carries it.
     pub text: String,
@@ -327,6 +330,7 @@ pub struct Message {
 
 /// How a message changes an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Edit {
     /// The id of the message that is changed.
     pub of: SignalId,
@@ -337,11 +341,29 @@ pub struct Edit {
 /// What an [`Edit`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EditKind {
     /// The message's content replaces the earlier message's.
     Correction,
     /// The earlier message is withdrawn (deleted); the message's text may say why.
     Retraction,
+}
+
+impl Edit {
+    /// An edit of `kind` changing the message `of`.
+    pub fn new(of: SignalId, kind: EditKind) -> Self {
+        Edit { of, kind }
+    }
+
+    /// A correction of the message `of`.
+    pub fn correction(of: SignalId) -> Self {
+        Edit::new(of, EditKind::Correction)
+    }
+
+    /// A retraction (withdrawal) of the message `of`.
+    pub fn retraction(of: SignalId) -> Self {
+        Edit::new(of, EditKind::Retraction)
+    }
 }
 
 impl Message {
@@ -384,20 +406,21 @@ impl Message {
     /// Makes this message a correction of the message `of`.
     #[must_use]
     pub fn correcting(mut self, of: SignalId) -> Self {
-        self.edit = Some(Edit {
-            of,
-            kind: EditKind::Correction,
-        });
+        self.edit = Some(Edit::correction(of));
+        self
+    }
+
+    /// Sets how this message changes an earlier one.
+    #[must_use]
+    pub fn with_edit(mut self, edit: Edit) -> Self {
+        self.edit = Some(edit);
         self
     }
 
     /// A message withdrawing the message `of`.
     pub fn retraction(of: SignalId) -> Self {
         Message {
-            edit: Some(Edit {
-                of,
-                kind: EditKind::Retraction,
-            }),
+            edit: Some(Edit::retraction(of)),
             ..Message::default()
         }
     }
@@ -405,6 +428,7 @@ impl Message {
 
 /// A multimedia part shown within a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Media {
     /// The id the rich content refers to it by (`cid:ID`), if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -413,8 +437,23 @@ pub struct Media {
     pub file: File,
 }
 
+impl Media {
+    /// An inline media part without an id.
+    pub fn new(file: File) -> Self {
+        Media { id: None, file }
+    }
+
+    /// Sets the id the rich content refers to it by (`cid:ID`).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
 /// A file: a name, a media type and its content (bytes, or a URL to fetch them from).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct File {
     /// The file name as the sender gave it.
     pub name: String,
@@ -426,6 +465,15 @@ pub struct File {
 }
 
 impl File {
+    /// A file of `name` with its media type, where known, and its content.
+    pub fn new(name: impl Into<String>, media_type: Option<&str>, content: Content) -> Self {
+        File {
+            name: name.into(),
+            media_type: media_type.map(str::to_owned),
+            content,
+        }
+    }
+
     /// A file with its bytes.
     pub fn bytes(
         name: impl Into<String>,
@@ -450,11 +498,29 @@ impl File {
             },
         }
     }
+
+    /// Sets the media (MIME) type.
+    #[must_use]
+    pub fn with_media_type(mut self, media_type: impl Into<String>) -> Self {
+        self.media_type = Some(media_type.into());
+        self
+    }
+
+    /// Sets the size in bytes of a file to be fetched from a URL, where the platform says;
+    /// a file holding its bytes is left as it is.
+    #[must_use]
+    pub fn with_size(mut self, size: u64) -> Self {
+        if let Content::Url { size: known, .. } = &mut self.content {
+            *known = Some(size);
+        }
+        self
+    }
 }
 
 /// A file's content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Content {
     /// The bytes themselves (base64 in JSON).
     Bytes {
@@ -491,6 +557,7 @@ mod base64_bytes {
 
 /// A signal that was sent could not be delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SendFailure {
     /// The id of the signal that failed.
     pub failed: SignalId,
@@ -504,9 +571,37 @@ pub struct SendFailure {
     pub message: String,
 }
 
+impl SendFailure {
+    /// The signal `failed` could not be delivered: a failure of `kind`, in words.
+    ///
+    /// ```
+    /// use chatty_core::{FailureKind, SendFailure};
+    ///
+    /// let failure = SendFailure::new("m1".into(), FailureKind::UnknownAddressee, "no such user")
+    ///     .with_code("550");
+    /// assert_eq!(failure.code.as_deref(), Some("550"));
+    /// ```
+    pub fn new(failed: SignalId, kind: FailureKind, message: impl Into<String>) -> Self {
+        SendFailure {
+            failed,
+            kind,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Sets the platform's own error code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
 /// Why a signal could not be delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FailureKind {
     /// The addressee does not exist.
     UnknownAddressee,
@@ -528,6 +623,7 @@ pub enum FailureKind {
 
 /// Someone's status changed. Whose: the signal's origin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusChange {
     /// The new status.
     pub status: Status,
@@ -544,12 +640,20 @@ impl StatusChange {
             message: None,
         }
     }
+
+    /// Sets the status message (`"in a meeting"`).
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
 }
 
 /// A status. Sent by a bot, it sets the bot's own: its presence, joining (`present: true`) or
 /// leaving a room, typing in a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Status {
     /// Online with an availability, or offline.
     Presence {
@@ -578,6 +682,7 @@ pub enum Status {
 /// Presence availability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Availability {
     /// Not online.
     Offline,
@@ -596,6 +701,7 @@ pub enum Availability {
 /// Chat states (XEP-0085's five).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TypingState {
     /// Typing now.
     Composing,
@@ -623,6 +729,7 @@ pub enum TypingState {
 /// assert_eq!(back, Order { item: "tea".into(), count: 2 });
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UserDefined {
     /// The signal's name, chosen by the bot author.
     pub name: String,
@@ -639,6 +746,14 @@ impl UserDefined {
         })
     }
 
+    /// A user-defined signal with a payload that is JSON already.
+    pub fn from_value(name: impl Into<String>, payload: serde_json::Value) -> Self {
+        UserDefined {
+            name: name.into(),
+            payload,
+        }
+    }
+
     /// The payload as a `T`.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
         T::deserialize(&self.payload)
@@ -647,6 +762,7 @@ impl UserDefined {
 
 /// A connection failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConnectionError {
     /// What kind of failure.
     pub kind: ConnectionErrorKind,
@@ -657,9 +773,29 @@ pub struct ConnectionError {
     pub retry_in: Option<Duration>,
 }
 
+impl ConnectionError {
+    /// A connection failure of `kind`, its cause in words (never containing secrets), after
+    /// which the session does not try again (see [`with_retry_in`](ConnectionError::with_retry_in)).
+    pub fn new(kind: ConnectionErrorKind, cause: impl Into<String>) -> Self {
+        ConnectionError {
+            kind,
+            cause: cause.into(),
+            retry_in: None,
+        }
+    }
+
+    /// Says when the session tries again.
+    #[must_use]
+    pub fn with_retry_in(mut self, retry_in: Duration) -> Self {
+        self.retry_in = Some(retry_in);
+        self
+    }
+}
+
 /// What kind of connection failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ConnectionErrorKind {
     /// Wrong user name, password or token.
     Authentication,
@@ -675,6 +811,7 @@ pub enum ConnectionErrorKind {
 
 /// A session is connected and serves the bot. The signal's origin is the bot's own address on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SessionStarted {
     /// The session's name (the `+session` qualifier of its addresses).
     pub session: String,
@@ -682,24 +819,53 @@ pub struct SessionStarted {
     pub platform: String,
 }
 
+impl SessionStarted {
+    /// The session named `session` on `platform` started.
+    pub fn new(session: impl Into<String>, platform: impl Into<String>) -> Self {
+        SessionStarted {
+            session: session.into(),
+            platform: platform.into(),
+        }
+    }
+}
+
 /// The reason a session ends, for the three session-end signals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SessionEnd {
     /// Why, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
+impl SessionEnd {
+    /// A session end for `reason`; [`SessionEnd::default()`] gives none.
+    pub fn because(reason: impl Into<String>) -> Self {
+        SessionEnd {
+            reason: Some(reason.into()),
+        }
+    }
+}
+
 /// A request to fetch a file's URL with the session's credentials. The session answers with a
 /// [`Body::File`] holding the bytes (`response_to` = this signal's id), or a [`SendFailure`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DownloadFile {
     /// The file whose URL to fetch.
     pub file: File,
 }
 
+impl DownloadFile {
+    /// A request to fetch `file`.
+    pub fn new(file: File) -> Self {
+        DownloadFile { file }
+    }
+}
+
 /// Something went wrong inside a session or decorator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SystemError {
     /// Which part (`"logger"`, `"imap"`).
     pub component: String,
@@ -707,15 +873,36 @@ pub struct SystemError {
     pub message: String,
 }
 
+impl SystemError {
+    /// Something went wrong in `component` (`"logger"`, `"imap"`), in words.
+    pub fn new(component: impl Into<String>, message: impl Into<String>) -> Self {
+        SystemError {
+            component: component.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A signal that a session could not carry after all (the router refuses what it knows at once
 /// with [`SendError::Unsupported`](crate::SendError::Unsupported)); its `response_to` is the
 /// refused signal's id too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Unsupported {
     /// The id of the signal that was not sent.
     pub refused: SignalId,
     /// Why (which capability is missing).
     pub reason: String,
+}
+
+impl Unsupported {
+    /// The signal `refused` was not sent, for `reason` (which capability is missing).
+    pub fn new(refused: SignalId, reason: impl Into<String>) -> Self {
+        Unsupported {
+            refused,
+            reason: reason.into(),
+        }
+    }
 }
 
 #[cfg(test)]

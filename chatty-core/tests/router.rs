@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::reexports::futures::{FutureExt, StreamExt};
+use chatty_core::session::{InboundSink, Refusal, Session, SessionError};
 use chatty_core::{
     Address, Answer, AnswerLimit, Availability, Body, Bot, BotError, Capabilities, DeliveryStatus,
-    DownloadFile, FailureKind, Features, File, Handle, Inbound, InboundSink, Query, QueryError,
-    Refusal, Router, SendError, Session, SessionError, Signal, SignalKind, Signals, Status,
-    StatusChange,
+    DownloadFile, FailureKind, Features, File, Handle, Inbound, Query, QueryError, Router,
+    SendError, Signal, SignalKind, Signals, Status, StatusChange,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -84,10 +84,7 @@ impl Session for Scripted {
             match self.ending {
                 Ending::Silently => return Ok(()),
                 Ending::WithError => {
-                    return Err(SessionError {
-                        session: self.name.clone(),
-                        message: "server went away".into(),
-                    });
+                    return Err(SessionError::new(&self.name, "server went away"));
                 }
                 Ending::WhenAsked => {}
             }
@@ -462,7 +459,7 @@ async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
         matches!(&fetched.content, chatty_core::Content::Bytes { data } if &data[..] == b"https://files.example/p.png")
     );
     // As a signal (the record form): the file comes back as a file signal answering it.
-    let request = Signal::new(DownloadFile { file: picture });
+    let request = Signal::new(DownloadFile::new(picture));
     let id = r.handle.send(request).await.unwrap();
     let answer = r.next_of(SignalKind::File).await;
     assert_eq!(answer.meta.response_to, Some(id));
@@ -477,9 +474,7 @@ async fn a_download_goes_to_the_session_that_delivered_the_file_only() {
     let stranger = File::url("x", None, "https://elsewhere.example/x");
     let refused = r
         .handle
-        .send(Signal::new(DownloadFile {
-            file: stranger.clone(),
-        }))
+        .send(Signal::new(DownloadFile::new(stranger.clone())))
         .await
         .unwrap_err();
     assert!(

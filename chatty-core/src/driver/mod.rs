@@ -3,9 +3,9 @@
 //! A protocol crate implements [`Protocol`], the four things that differ between platforms:
 //! [`connect`](Protocol::connect), inbound mapping ([`serve`](Protocol::serve)), outbound
 //! mapping ([`send`](Protocol::send)) and [`query`](Protocol::query). Every `Protocol` is a
-//! [`Session`](crate::Session); the driver does the rest:
+//! [`Session`](crate::session::Session); the driver does the rest:
 //!
-//! - **runs once**: a second [`run`](crate::Session::run) is an error;
+//! - **runs once**: a second [`run`](crate::session::Session::run) is an error;
 //! - **lifecycle**: [`Body::SessionStarted`](crate::Body::SessionStarted) after the first
 //!   connection; on an end request ([`Body::InitiateSessionEnd`](crate::Body::InitiateSessionEnd)),
 //!   [`Body::SessionAboutToEnd`](crate::Body::SessionAboutToEnd) while the connection still
@@ -17,14 +17,15 @@
 //!   after a capped, jittered [`Backoff`]; a [permanent](Failure::permanent) failure ends the
 //!   session;
 //! - **delivery statuses**: [`Deliveries`], which answers
-//!   [`Query::DeliveryStatus`](crate::Query::DeliveryStatus);
+//!   [`Query::DeliveryStatus`];
 //! - **capability answers**: the router answers supported signals and features from
 //!   [`capabilities`](Protocol::capabilities) unless [`query`](Protocol::query) knows better.
 //!
 //! ```
 //! use std::sync::Arc;
 //! use chatty_core::driver::{Driver, Failure, Link, Protocol};
-//! use chatty_core::{Address, Capabilities, Refusal, Signal};
+//! use chatty_core::session::Refusal;
+//! use chatty_core::{Address, Capabilities, Signal};
 //!
 //! /// A platform where nothing ever happens.
 //! struct Quiet {
@@ -50,7 +51,7 @@
 //!     async fn send(&self, _signal: Signal) -> Result<(), Refusal> { Ok(()) }
 //! }
 //!
-//! let session: Arc<dyn chatty_core::Session> = Arc::new(Quiet { driver: Driver::default() });
+//! let session: Arc<dyn chatty_core::session::Session> = Arc::new(Quiet { driver: Driver::default() });
 //! assert_eq!(session.name(), "quiet");
 //! ```
 
@@ -82,7 +83,7 @@ use crate::session::Refusal;
 use crate::signal::{FailureKind, File, SessionEnd, Signal};
 
 /// What a protocol crate writes for its platform; the driver makes it a
-/// [`Session`](crate::Session) (see the [module](self)).
+/// [`Session`](crate::session::Session) (see the [module](self)).
 pub trait Protocol: Send + Sync + Sized + 'static {
     /// A live connection, from [`connect`](Protocol::connect) to [`serve`](Protocol::serve).
     type Connection: Send + 'static;
@@ -90,19 +91,19 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// The driver's state for this session (its end requests, delivery table, backoff).
     fn driver(&self) -> &Driver;
 
-    /// The session's name: see [`Session::name`](crate::Session::name).
+    /// The session's name: see [`Session::name`](crate::session::Session::name).
     fn name(&self) -> &str;
 
-    /// The platform: see [`Session::platform`](crate::Session::platform).
+    /// The platform: see [`Session::platform`](crate::session::Session::platform).
     fn platform(&self) -> &str;
 
     /// The bot's own address on this session, the origin of its lifecycle signals.
     fn own(&self) -> Option<Address>;
 
-    /// What the session can carry: see [`Session::capabilities`](crate::Session::capabilities).
+    /// What the session can carry: see [`Session::capabilities`](crate::session::Session::capabilities).
     fn capabilities(&self, address: Option<&Address>) -> Capabilities;
 
-    /// See [`Session::answer_limit`](crate::Session::answer_limit).
+    /// See [`Session::answer_limit`](crate::session::Session::answer_limit).
     fn answer_limit(&self) -> Option<AnswerLimit> {
         Some(AnswerLimit::CHAT)
     }

@@ -84,10 +84,7 @@ enum Served {
 /// failure.
 async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), SessionError> {
     let driver = protocol.driver();
-    let error = |message: String| SessionError {
-        session: Protocol::name(&*protocol).to_owned(),
-        message,
-    };
+    let error = |message: String| SessionError::new(Protocol::name(&*protocol), message);
     if driver.ran.swap(true, Ordering::AcqRel) {
         return Err(error("the session is running already, or has run".into()));
     }
@@ -173,7 +170,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
             Ok(())
         }
         Outcome::BotGone => Ok(()),
-        Outcome::Failed(failure) => Err(error(failure.cause().to_owned())),
+        Outcome::Failed(failure) => Err(error(failure.cause().to_owned()).with_source(failure)),
     }
 }
 

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
+use crate::Body;
 use crate::query::DeliveryStatus;
+use crate::session::Session;
 use crate::signal::{ConnectionErrorKind, SignalKind};
-use crate::{Body, Session};
 
 /// A protocol whose connection attempts follow a script, and whose connections serve until
 /// told to stop or to drop.
