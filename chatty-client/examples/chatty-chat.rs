@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_client::{TerminalClient, WebClient};
+use chatty_core::session::Session;
 use chatty_core::{
-    Body, Capabilities, File, Message, Router, Session, Signal, Status, StatusChange, TypingState,
-    from_fn,
+    Body, Capabilities, File, Message, Router, Signal, Status, StatusChange, TypingState, from_fn,
 };
 use chatty_direct::Network;
 use tokio::sync::oneshot;

@@ -22,7 +22,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use chatty_core::driver::lock;
-use chatty_core::{Address, Bot, BotError, Handle, Inbound, Secret, Session};
+use chatty_core::session::Session;
+use chatty_core::{Address, Bot, BotError, Handle, Inbound, Secret};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chatty_client::{Action, ChatState, Connection, EntryKind, Flow, TYPING_EXPIRY, perform};
+use chatty_core::session::Refusal;
 use chatty_core::{
     Availability, Body, ConnectionError, ConnectionErrorKind, Content, FailureKind, File, Message,
-    Refusal, SendError, SendFailure, SessionEnd, Signal, Status, StatusChange, SystemError,
-    TypingState, Unsupported,
+    SendError, SendFailure, SessionEnd, Signal, Status, StatusChange, SystemError, TypingState,
+    Unsupported,
 };
 use common::*;
 use crossterm::event::KeyCode;
@@ -150,12 +151,11 @@ fn a_send_failure_shows_as_an_error_line_in_its_conversation() {
         .unwrap()
         .clone();
     state.open(addr("direct:other"));
-    state.apply(&Signal::new(SendFailure {
-        failed: message.meta.id.clone(),
-        kind: FailureKind::UnknownAddressee,
-        code: None,
-        message: "no such endpoint".into(),
-    }));
+    state.apply(&Signal::new(SendFailure::new(
+        message.meta.id.clone(),
+        FailureKind::UnknownAddressee,
+        "no such endpoint",
+    )));
     let bot = state.conversation(&addr("direct:bot")).unwrap();
     let failure = bot.entries().last().unwrap();
     assert!(matches!(failure.kind, EntryKind::Error(_)));
@@ -178,10 +178,10 @@ fn an_unsupported_signal_shows_as_an_error_line_in_its_conversation() {
         .unwrap()
         .clone();
     state.open(addr("direct:other"));
-    state.apply(&Signal::new(Unsupported {
-        refused: message.meta.id.clone(),
-        reason: "direct:bot cannot receive html".into(),
-    }));
+    state.apply(&Signal::new(Unsupported::new(
+        message.meta.id.clone(),
+        "direct:bot cannot receive html",
+    )));
     let bot = state.conversation(&addr("direct:bot")).unwrap();
     let line = bot.entries().last().unwrap();
     assert!(matches!(line.kind, EntryKind::Error(_)));
@@ -192,10 +192,10 @@ fn an_unsupported_signal_shows_as_an_error_line_in_its_conversation() {
         line.text()
     );
     // Of a signal the window does not know: in the conversation shown.
-    state.apply(&Signal::new(Unsupported {
-        refused: "unknown".into(),
-        reason: "no typing here".into(),
-    }));
+    state.apply(&Signal::new(Unsupported::new(
+        "unknown".into(),
+        "no typing here",
+    )));
     assert!(last(&state).ends_with("! not sent: no typing here"));
 }
 
@@ -300,22 +300,18 @@ fn lifecycle_signals_set_the_connection_state() {
     state = connected();
     assert_eq!(state.own_address(), Some(&addr("direct:you")));
     assert_eq!(state.connection().to_string(), "connected (direct)");
-    state.apply(&Signal::new(ConnectionError {
-        kind: ConnectionErrorKind::Unreachable,
-        cause: "no route".into(),
-        retry_in: Some(Duration::from_secs(5)),
-    }));
+    state.apply(&Signal::new(
+        ConnectionError::new(ConnectionErrorKind::Unreachable, "no route")
+            .with_retry_in(Duration::from_secs(5)),
+    ));
     assert_eq!(state.connection().to_string(), "retrying: no route");
     assert!(last(&state).ends_with("! connection error: no route, retrying in 5s"));
-    state.apply(&Signal::new(Body::SessionEnded(SessionEnd {
-        reason: Some("shutdown".into()),
-    })));
+    state.apply(&Signal::new(Body::SessionEnded(SessionEnd::because(
+        "shutdown",
+    ))));
     assert_eq!(state.connection(), &Connection::Ended);
     assert!(last(&state).ends_with("* the session ended (shutdown)"));
-    state.apply(&Signal::new(SystemError {
-        component: "logger".into(),
-        message: "disk full".into(),
-    }));
+    state.apply(&Signal::new(SystemError::new("logger", "disk full")));
     assert!(last(&state).ends_with("! logger: disk full"));
 }
 
@@ -528,12 +524,12 @@ fn commands_produce_their_actions() {
     };
     assert_eq!(
         signal.body,
-        Body::StatusChange(StatusChange {
-            status: Status::Presence {
+        Body::StatusChange(
+            StatusChange::new(Status::Presence {
                 availability: Availability::Away
-            },
-            message: Some("brb".into())
-        })
+            })
+            .with_message("brb")
+        )
     );
 
     assert_eq!(
@@ -608,12 +604,11 @@ fn save_writes_bytes_or_downloads_a_url_first() {
     // A failed download is an error line.
     let download = enter(&mut state, "/save 2 /tmp/c.txt");
     let id = sent(&download)[0].meta.id.clone();
-    state.apply(&Signal::new(SendFailure {
-        failed: id,
-        kind: FailureKind::UnknownAddressee,
-        code: None,
-        message: "no file at direct-file:9".into(),
-    }));
+    state.apply(&Signal::new(SendFailure::new(
+        id,
+        FailureKind::UnknownAddressee,
+        "no file at direct-file:9",
+    )));
     assert!(last(&state).contains("could not download to /tmp/c.txt"));
 }
 

@@ -1,7 +1,8 @@
 //! The network's files: published with [`Network::publish_file`](crate::Network::publish_file)
 //! at a `direct-file:` URL, fetched by any endpoint.
 
-use chatty_core::{Content, FailureKind, File, Refusal};
+use chatty_core::session::Refusal;
+use chatty_core::{Content, FailureKind, File};
 
 use crate::state::Shared;
 
@@ -17,8 +18,7 @@ pub(crate) fn download(shared: &Shared, file: File) -> Result<File, Refusal> {
         Refusal::new(FailureKind::UnknownAddressee, format!("no file at {url}"))
             .with_code("file_not_found")
     })?;
-    Ok(File {
-        content: Content::Bytes { data },
-        ..file
-    })
+    let mut file = file;
+    file.content = Content::Bytes { data };
+    Ok(file)
 }

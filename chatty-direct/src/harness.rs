@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::reexports::async_channel;
+use chatty_core::session::{InboundSink, Refusal, Session};
 use chatty_core::{
-    Address, Answer, Body, Bot, BotError, File, InboundSink, Message, Query, QueryError, Refusal,
-    Router, Session, Signal, SignalId, now,
+    Address, Answer, Body, Bot, BotError, File, Message, Query, QueryError, Router, Signal,
+    SignalId, now,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -13,7 +13,7 @@ use crate::state::{Endpoint, PLATFORM, Shared};
 
 /// An in-process chat network: endpoints (one per bot or person) and channels, linked directly.
 ///
-/// Each [`endpoint`](Network::endpoint) is a [`Session`](chatty_core::Session) serving one bot
+/// Each [`endpoint`](Network::endpoint) is a [`Session`](chatty_core::session::Session) serving one bot
 /// with the address `direct:NAME` (or `direct+NETWORK:NAME` for a network made with
 /// [`Network::named`]). Messages, files, status changes and user-defined signals go from one
 /// endpoint to another, or to every member of a [`channel`](Network::channel), with the metadata
@@ -121,10 +121,7 @@ impl Network {
                 .or_insert_with(|| Endpoint {
                     sink: None,
                     waiting: Vec::new(),
-                    presence: Presence {
-                        availability: Availability::Offline,
-                        message: None,
-                    },
+                    presence: Presence::new(Availability::Offline),
                     capabilities,
                 });
             endpoint.capabilities = capabilities;

@@ -2,9 +2,9 @@
 //! channel, or (a presence) to everyone online; joins and leaves change channel membership.
 
 use chatty_core::reexports::futures::future::{BoxFuture, Either, Ready, ready};
+use chatty_core::session::{InboundSink, Refusal, TrySendError};
 use chatty_core::{
-    Address, AddressKind, Body, DeliveryStatus, FailureKind, InboundSink, Presence, Refusal,
-    Signal, SignalId, Status, TrySendError,
+    Address, AddressKind, Body, DeliveryStatus, FailureKind, Presence, Signal, SignalId, Status,
 };
 
 use crate::state::{Port, State, Target};
@@ -74,7 +74,8 @@ impl Port {
                         self.finish(sink, *signal).await;
                         Ok(())
                     })),
-                    Err(TrySendError::Closed) => {
+                    // Closed: the endpoint's bot stopped listening.
+                    Err(_) => {
                         self.lost(&id);
                         done(Ok(()))
                     }
@@ -205,12 +206,10 @@ impl Port {
                 let others: Vec<String> = {
                     let mut state = self.shared.lock();
                     if let Some(me) = state.endpoints.get_mut(&self.name) {
-                        me.presence = Presence {
-                            availability: *availability,
-                            message: match &signal.body {
-                                Body::StatusChange(c) => c.message.clone(),
-                                _ => None,
-                            },
+                        me.presence = Presence::new(*availability);
+                        me.presence.message = match &signal.body {
+                            Body::StatusChange(c) => c.message.clone(),
+                            _ => None,
                         };
                     }
                     state
@@ -260,6 +259,10 @@ impl Port {
                 let conversation = conversation.clone();
                 self.send_to(conversation, signal).await
             }
+            _ => Err(Refusal::new(
+                FailureKind::Rejected,
+                "this kind of status is not carried on a direct network",
+            )),
         }
     }
 }

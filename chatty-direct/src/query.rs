@@ -22,10 +22,9 @@ pub(crate) fn answer(port: &Port, query: &Query) -> Result<Answer, QueryError> {
     };
     let member_status = |member: &str, channel: &Address| -> Result<Answer, QueryError> {
         let c = channel_of(channel)?;
-        Ok(Answer::MemberStatus(MemberStatus {
-            present: c.members.contains_key(member),
-            role: c.members.get(member).cloned().flatten(),
-        }))
+        let mut status = MemberStatus::new(c.members.contains_key(member));
+        status.role = c.members.get(member).cloned().flatten();
+        Ok(Answer::MemberStatus(status))
     };
     match query {
         Query::AddressKind { address } => match shared.target_in(&state, address) {

@@ -1,14 +1,13 @@
 //! One endpoint of a direct network, as a [`Protocol`] (and so a
-//! [`Session`](chatty_core::Session)).
+//! [`Session`](chatty_core::session::Session)).
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
 use chatty_core::driver::{Driver, Failure, Link, Protocol};
-use chatty_core::{
-    Address, Answer, AnswerLimit, Capabilities, File, Query, QueryError, Refusal, Signal,
-};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Answer, AnswerLimit, Capabilities, File, Query, QueryError, Signal};
 
 use crate::connect::{self, Attachment};
 use crate::state::{PLATFORM, Port, Shared};

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use chatty_core::driver::{self, Driver};
 use chatty_core::reexports::async_channel;
 use chatty_core::reexports::bytes::Bytes;
+use chatty_core::session::InboundSink;
 use chatty_core::{
-    Address, AddressError, AddressKind, Capabilities, DeliveryStatus, InboundSink, Presence, Signal,
+    Address, AddressError, AddressKind, Capabilities, DeliveryStatus, Presence, Signal,
 };
 use rustc_hash::FxHashMap;
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::reexports::bytes::Bytes;
+use chatty_core::session::{InboundSink, Session};
 use chatty_core::{
     Address, AddressKind, Availability, Body, Capabilities, Content, DeliveryStatus, DownloadFile,
-    FailureKind, Features, File, InboundSink, Media, Message, Page, QueryError, Router, SendError,
-    SendFailure, Session, Signal, SignalKind, Signals, Status, StatusChange, TypingState,
-    UserDefined, from_fn,
+    FailureKind, Features, File, Media, Message, Page, QueryError, Router, SendError, SendFailure,
+    Signal, SignalKind, Signals, Status, StatusChange, TypingState, UserDefined, from_fn,
 };
 use chatty_direct::{Harness, Network, Person};
 use chatty_test::{Probe, ProbeRemote};
@@ -47,10 +47,9 @@ fn every_io_signal(to: &Address) -> Vec<Signal> {
             Message::text("all parts")
                 .with_subject("subject")
                 .with_html("<p>all <b>parts</b></p>")
-                .with_media(Media {
-                    id: Some("img".into()),
-                    file: File::bytes("i.png", Some("image/png"), &b"png"[..]),
-                })
+                .with_media(
+                    Media::new(File::bytes("i.png", Some("image/png"), &b"png"[..])).with_id("img"),
+                )
                 .with_attachment(bytes.clone())
                 .with_attachment(File::url("u.txt", None, "https://example.org/u.txt")),
         ),
@@ -62,12 +61,14 @@ fn every_io_signal(to: &Address) -> Vec<Signal> {
             Some("application/pdf"),
             "https://example.org/r.pdf",
         )),
-        Signal::new(SendFailure {
-            failed: "elsewhere-1".into(),
-            kind: FailureKind::Bounced,
-            code: Some("550".into()),
-            message: "relayed failure".into(),
-        }),
+        Signal::new(
+            SendFailure::new(
+                "elsewhere-1".into(),
+                FailureKind::Bounced,
+                "relayed failure",
+            )
+            .with_code("550"),
+        ),
         Signal::new(StatusChange::new(Status::Typing {
             conversation: to.clone(),
             state: TypingState::Paused,
@@ -141,10 +142,9 @@ async fn presence_is_broadcast_and_queried() {
         .unwrap();
     assert_eq!(
         presence,
-        chatty_core::Answer::Status(chatty_core::Presence {
-            availability: Availability::Busy,
-            message: Some("in a meeting".into()),
-        })
+        chatty_core::Answer::Status(
+            chatty_core::Presence::new(Availability::Busy).with_message("in a meeting")
+        )
     );
     // The person's own presence, as the bot sees it: online since it joined.
     let theirs = handle.status(person.address()).await.unwrap();
@@ -340,9 +340,11 @@ async fn download_file_fetches_published_bytes() {
     let handle = bot.handle().await;
     let url = network.publish_file(Bytes::from_static(b"file body"));
     let request = handle
-        .send(Signal::new(DownloadFile {
-            file: File::url("f.txt", Some("text/plain"), url),
-        }))
+        .send(Signal::new(DownloadFile::new(File::url(
+            "f.txt",
+            Some("text/plain"),
+            url,
+        ))))
         .await
         .unwrap();
     let file = bot.next_of(SignalKind::File).await.unwrap();
@@ -360,9 +362,11 @@ async fn download_file_fetches_published_bytes() {
         _ => unreachable!(),
     }
     let missing = handle
-        .send(Signal::new(DownloadFile {
-            file: File::url("g", None, "direct-file:nothing"),
-        }))
+        .send(Signal::new(DownloadFile::new(File::url(
+            "g",
+            None,
+            "direct-file:nothing",
+        ))))
         .await
         .unwrap();
     let failure = bot.next_of(SignalKind::SendFailure).await.unwrap();

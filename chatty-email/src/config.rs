@@ -261,8 +261,10 @@ fn default_reconnect_max_ms() -> u64 {
     60_000
 }
 
-/// Why a configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a configuration cannot be used. Where another error is behind it (a secret file that
+/// cannot be read, the TLS setup, the state file), that error is its
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The address is not a mail address (`local@domain`).
     #[error("`{0}` is not a mail address like bot@example.org")]
@@ -281,14 +283,15 @@ pub enum ConfigError {
     Invalid(String),
     /// The SMTP transport could not be set up (TLS parameters).
     #[error("the SMTP transport cannot be set up: {0}")]
-    Smtp(String),
+    Smtp(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The state file exists but cannot be read or parsed.
-    #[error("the state file {path} cannot be used: {reason}")]
+    #[error("the state file {} cannot be used: {source}", path.display())]
     State {
         /// The file.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// Why: the I/O or JSON error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 }
 
@@ -552,7 +555,7 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::BadName(_))));
         let mut c = parse(&format!("{{{BASE}}}")).unwrap();
         c.reconnect_min_ms = 0;
-        assert_eq!(c.validate(), Err(ConfigError::Backoff));
+        assert!(matches!(c.validate(), Err(ConfigError::Backoff)));
     }
 
     #[test]

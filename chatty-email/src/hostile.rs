@@ -38,10 +38,9 @@ fn corpus() -> Vec<Sample> {
     let rich = ChattyMessage::text("rich ünïcode text")
         .with_subject("Grüße")
         .with_html("<p>hi<img src=\"cid:p\"></p>")
-        .with_media(Media {
-            id: Some("p".into()),
-            file: File::bytes("p.png", Some("image/png"), &b"\x89PNG"[..]),
-        })
+        .with_media(
+            Media::new(File::bytes("p.png", Some("image/png"), &b"\x89PNG"[..])).with_id("p"),
+        )
         .with_attachment(File::bytes("a.bin", None, &[0u8, 255, 10, 13][..]));
     vec![
         Sample {

@@ -102,13 +102,12 @@ impl Context<'_> {
                 meta.response_to = Some(report.original.clone());
                 Signal {
                     meta,
-                    body: SendFailure {
-                        failed: report.original,
-                        kind: FailureKind::Bounced,
-                        code: report.status,
-                        message: report.message,
-                    }
-                    .into(),
+                    body: {
+                        let mut failure =
+                            SendFailure::new(report.original, FailureKind::Bounced, report.message);
+                        failure.code = report.status;
+                        failure.into()
+                    },
                 }
             }
             Inbound::Malformed(reason) => {
@@ -343,8 +342,9 @@ async fn poll(
 
 #[cfg(test)]
 mod tests {
+    use chatty_core::Body;
     use chatty_core::reexports::async_channel;
-    use chatty_core::{Body, InboundSink};
+    use chatty_core::session::InboundSink;
 
     use super::*;
 

@@ -8,9 +8,8 @@
 //! ids to `Message-ID`s and back. Pure functions: no network here.
 
 use chatty_core::driver::Recent;
-use chatty_core::{
-    Address, AddressKind, FailureKind, Metadata, Refusal, Signal, SignalId, SystemError,
-};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, AddressKind, FailureKind, Metadata, Signal, SignalId, SystemError};
 use mail_parser::MessageParser;
 
 use crate::config::{PLATFORM, is_mail_address};
@@ -31,10 +30,7 @@ const THREAD_MEMORY: usize = 4096;
 
 /// A system error signal about one mail.
 pub(crate) fn system_error(message: impl Into<String>) -> Signal {
-    Signal::new(SystemError {
-        component: COMPONENT.into(),
-        message: message.into(),
-    })
+    Signal::new(SystemError::new(COMPONENT, message))
 }
 
 /// What the session remembers of a mail for replies to it: its subject and references.

@@ -7,7 +7,8 @@ mod mail;
 use std::sync::OnceLock;
 
 use chatty_core::driver::{Deliveries, lock};
-use chatty_core::{Body, DeliveryStatus, FailureKind, Refusal, Revealed, Signal};
+use chatty_core::session::Refusal;
+use chatty_core::{Body, DeliveryStatus, FailureKind, Revealed, Signal};
 use lettre::address::Envelope;
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::transport::smtp::authentication::Credentials;
@@ -32,7 +33,7 @@ impl Smtp {
     pub(crate) fn new(config: &EmailConfig, password: &Revealed) -> Result<Self, ConfigError> {
         let smtp = &config.smtp;
         let tls_parameters =
-            || TlsParameters::new(smtp.host.clone()).map_err(|e| ConfigError::Smtp(e.to_string()));
+            || TlsParameters::new(smtp.host.clone()).map_err(|e| ConfigError::Smtp(e.into()));
         let tls = match smtp.tls {
             TlsMode::Starttls => Tls::Required(tls_parameters()?),
             TlsMode::Implicit => Tls::Wrapper(tls_parameters()?),

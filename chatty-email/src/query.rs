@@ -56,6 +56,10 @@ pub(crate) async fn answer(shared: &Shared, query: Query) -> Result<Answer, Quer
             &query,
             "answered from the delivery table and the capabilities",
         )),
+        _ => Err(QueryError::not_supported(
+            &query,
+            "the email session does not answer this query",
+        )),
     }
 }
 
@@ -140,11 +144,8 @@ async fn history_on(
         }
     }
     let next = match (more, signals.last()) {
-        (true, Some(oldest)) => Some(Page {
-            limit: page.limit,
-            before: Some(oldest.meta.id.clone()),
-        }),
+        (true, Some(oldest)) => Some(Page::first(page.limit).with_before(oldest.meta.id.clone())),
         _ => None,
     };
-    Ok(History { signals, next })
+    Ok(History::new(signals, next))
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
-use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError, Refusal, Signal};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError, Signal};
 
 use crate::caps::CAPABILITIES;
 use crate::config::{ConfigError, EmailConfig, PLATFORM};
@@ -23,7 +24,7 @@ const DELIVERY_MEMORY: usize = 100_000;
 
 /// A mailbox serving a bot: SMTP out, IMAP or POP3 in.
 ///
-/// [`run`](chatty_core::Session::run) connects to the inbound server and pushes
+/// [`run`](chatty_core::session::Session::run) connects to the inbound server and pushes
 /// `SessionStarted` (origin: the bot's own address, `mailto:bot@example.org;kind=individual`)
 /// after the first login, then every new mail as a signal. A failed attempt (wrong password,
 /// TLS refused, unreachable, no answer within the connect timeout) becomes a
@@ -32,7 +33,7 @@ const DELIVERY_MEMORY: usize = 100_000;
 /// lost connection is a `ConnectionError` too, and reading resumes where it stopped (IMAP:
 /// after the last UID handed to the bot; POP3: the UIDLs not seen).
 ///
-/// [`send`](chatty_core::Session::send) sends one mail over SMTP and waits for the server's
+/// [`send`](chatty_core::session::Session::send) sends one mail over SMTP and waits for the server's
 /// answer: a rejection is a [`Refusal`] (the router turns it into a `SendFailure` naming the
 /// signal); acceptance records the delivery status `Sent`. A bounce that arrives later in the
 /// inbound mailbox becomes a `SendFailure` for the original signal and sets its status to
@@ -131,7 +132,8 @@ mod tests {
         assert!(tokio::runtime::Handle::try_current().is_err());
         let session = EmailSession::new(crate::config::offline()).unwrap();
         assert_eq!(session.address().id(), "bot@example.org");
-        let session: std::sync::Arc<dyn chatty_core::Session> = std::sync::Arc::new(session);
+        let session: std::sync::Arc<dyn chatty_core::session::Session> =
+            std::sync::Arc::new(session);
         assert_eq!(session.name(), "mailto");
         drop(session);
     }

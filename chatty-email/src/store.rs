@@ -45,13 +45,13 @@ impl Store {
             Some(path) => match std::fs::read(path) {
                 Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ConfigError::State {
                     path: path.to_owned(),
-                    reason: e.to_string(),
+                    source: e.into(),
                 })?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
                 Err(e) => {
                     return Err(ConfigError::State {
                         path: path.to_owned(),
-                        reason: e.to_string(),
+                        source: e.into(),
                     });
                 }
             },

@@ -12,9 +12,10 @@ use chatty_core::reexports::async_channel;
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::futures::TryStreamExt as _;
 use chatty_core::reexports::serde_json::json;
+use chatty_core::session::{InboundSink, Session};
 use chatty_core::{
-    Address, Body, ConnectionErrorKind, DeliveryStatus, FailureKind, File, InboundSink, Media,
-    Message, Session, SessionEnd, Signal, SignalId, SignalKind, UserDefined,
+    Address, Body, ConnectionErrorKind, DeliveryStatus, FailureKind, File, Media, Message,
+    SessionEnd, Signal, SignalId, SignalKind, UserDefined,
 };
 use chatty_email::{
     EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
@@ -79,10 +80,14 @@ async fn a_rich_mail_is_read_over_imap_and_pop3_and_replies_thread() {
     let message = Message::text("Lunch at noon? The menu is attached.")
         .with_subject("Lunch")
         .with_html("<p>Lunch at <b>noon</b>?</p><img src=\"cid:logo\">")
-        .with_media(Media {
-            id: Some("logo".into()),
-            file: File::bytes("logo.png", Some("image/png"), &b"\x89PNG\r\n\x1a\nlogo"[..]),
-        })
+        .with_media(
+            Media::new(File::bytes(
+                "logo.png",
+                Some("image/png"),
+                &b"\x89PNG\r\n\x1a\nlogo"[..],
+            ))
+            .with_id("logo"),
+        )
         .with_attachment(File::bytes(
             "menu.txt",
             Some("text/plain"),

@@ -129,12 +129,11 @@ impl State {
         match &signal.body {
             Body::SendFailure(failure) => return self.failed(&signal, failure.clone()),
             Body::Unsupported(unsupported) => {
-                let failure = SendFailure {
-                    failed: unsupported.refused.clone(),
-                    kind: FailureKind::Rejected,
-                    code: None,
-                    message: unsupported.reason.clone(),
-                };
+                let failure = SendFailure::new(
+                    unsupported.refused.clone(),
+                    FailureKind::Rejected,
+                    unsupported.reason.clone(),
+                );
                 return self.failed(&signal, failure);
             }
             Body::Message(_) | Body::File(_) | Body::UserDefined(_) | Body::StatusChange(_) => {}
@@ -260,10 +259,8 @@ impl State {
                 }
             },
         };
-        let failure = SendFailure {
-            failed: original.clone(),
-            ..failure
-        };
+        let mut failure = failure;
+        failure.failed = original.clone();
         vec![Outgoing {
             signal: Signal::new(failure).to(sender).in_response_to(original),
         }]
@@ -289,7 +286,8 @@ fn translate_body(
             match &mut change.status {
                 Status::Typing { conversation, .. } => *conversation = to.clone(),
                 Status::Presence { .. } => {}
-                Status::InRoom { .. } => return None,
+                // Rooms, and what the proxy does not know, stay on their side.
+                _ => return None,
             }
             Some(Body::StatusChange(change))
         }

@@ -1,7 +1,8 @@
 //! The proxy's routing and id translation, signal by signal.
 
+use chatty_core::session::Refusal;
 use chatty_core::{
-    Address, Body, EditKind, FailureKind, Message, Refusal, SendError, SendFailure, Signal, Status,
+    Address, Body, EditKind, FailureKind, Message, SendError, SendFailure, Signal, Status,
     StatusChange, TypingState, Unsupported,
 };
 
@@ -135,12 +136,12 @@ fn failures_come_back_with_the_local_id() {
     let forwarded = s.handle(question.clone()).remove(0).signal;
     let failure = from(
         "xmpp:bot@example.org",
-        SendFailure {
-            failed: forwarded.id().clone(),
-            kind: FailureKind::UnknownAddressee,
-            code: Some("item-not-found".into()),
-            message: "no such user".into(),
-        },
+        SendFailure::new(
+            forwarded.id().clone(),
+            FailureKind::UnknownAddressee,
+            "no such user",
+        )
+        .with_code("item-not-found"),
     );
     let out = s.handle(failure);
     let Body::SendFailure(f) = &out[0].signal.body else {
@@ -154,10 +155,7 @@ fn failures_come_back_with_the_local_id() {
     let forwarded = s.handle(question.clone()).remove(0).signal;
     let refused = from(
         "xmpp:bot@example.org",
-        Unsupported {
-            refused: forwarded.id().clone(),
-            reason: "no subjects".into(),
-        },
+        Unsupported::new(forwarded.id().clone(), "no subjects"),
     );
     let out = s.handle(refused);
     let Body::SendFailure(f) = &out[0].signal.body else {
@@ -167,12 +165,7 @@ fn failures_come_back_with_the_local_id() {
     // A failure of something unknown is not passed on.
     let unknown = from(
         "xmpp:bot@example.org",
-        SendFailure {
-            failed: "nobody-knows".into(),
-            kind: FailureKind::Other,
-            code: None,
-            message: String::new(),
-        },
+        SendFailure::new("nobody-knows".into(), FailureKind::Other, String::new()),
     );
     assert!(s.handle(unknown).is_empty());
 }
@@ -250,12 +243,7 @@ fn a_relayed_signal_refused_is_a_failure_for_the_remote_address_but_not_a_room()
     // A failure that comes back later for a relayed signal goes the same way.
     let later = from(
         "direct:proxy",
-        SendFailure {
-            failed: relayed.id().clone(),
-            kind: FailureKind::Unreachable,
-            code: None,
-            message: "gone".into(),
-        },
+        SendFailure::new(relayed.id().clone(), FailureKind::Unreachable, "gone"),
     );
     let out = s.handle(later);
     let (f, to) = failure(&out);
@@ -302,10 +290,7 @@ fn typing_and_presence_cross_over_and_lifecycle_does_not() {
 
     let started = from(
         "xmpp:bot@example.org",
-        chatty_core::SessionStarted {
-            session: "xmpp".into(),
-            platform: "xmpp".into(),
-        },
+        chatty_core::SessionStarted::new("xmpp", "xmpp"),
     );
     assert!(s.handle(started).is_empty());
 }

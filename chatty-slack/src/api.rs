@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chatty_core::driver::Failure;
 use chatty_core::reexports::serde_json::{self, Value};
-use chatty_core::{ConnectionErrorKind, FailureKind, QueryError, Refusal};
+use chatty_core::session::Refusal;
+use chatty_core::{ConnectionErrorKind, FailureKind, QueryError};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use slack_morphism::errors::SlackClientError;

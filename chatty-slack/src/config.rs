@@ -85,7 +85,7 @@ fn default_rate_limit_retries() -> u32 {
 }
 
 /// Why a configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A token cannot be read.
     #[error("{what} token: {source}")]
@@ -264,13 +264,13 @@ mod tests {
         let c = parse(&json).unwrap();
         assert_eq!(c.load_app_token().unwrap().expose(), "xapp-from-file");
         let missing = c.load_bot_token().unwrap_err();
-        assert_eq!(
-            missing,
+        assert!(matches!(
+            &missing,
             ConfigError::Token {
                 what: "bot",
-                source: SecretError::MissingEnv("CHATTY_SLACK_TEST_NO_SUCH_VAR".into()),
-            }
-        );
+                source: SecretError::MissingEnv(name),
+            } if name == "CHATTY_SLACK_TEST_NO_SUCH_VAR"
+        ));
         assert_eq!(
             missing.to_string(),
             "bot token: the environment variable CHATTY_SLACK_TEST_NO_SUCH_VAR is not set"
@@ -283,13 +283,13 @@ mod tests {
                 source: SecretError::Unreadable { .. }
             })
         ));
-        assert_eq!(
+        assert!(matches!(
             SlackConfig::new("", "xapp-1").load_bot_token().unwrap_err(),
             ConfigError::Token {
                 what: "bot",
-                source: SecretError::Empty("inline".into()),
-            }
-        );
+                source: SecretError::Empty(from),
+            } if from == "inline"
+        ));
         let c = SlackConfig::new(Secret::env("PATH"), Secret::file(&path));
         assert!(!c.load_bot_token().unwrap().expose().is_empty());
     }
@@ -332,6 +332,6 @@ mod tests {
         ));
         let backoff = SlackConfig::new("a", "b")
             .with_reconnect_backoff(Duration::from_secs(5), Duration::from_secs(1));
-        assert_eq!(backoff.validate(), Err(ConfigError::Backoff));
+        assert!(matches!(backoff.validate(), Err(ConfigError::Backoff)));
     }
 }

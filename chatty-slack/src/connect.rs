@@ -135,10 +135,7 @@ async fn join(state: &State, conn: &Conn, link: &Link) {
 /// `false` when the bot stopped listening.
 pub(crate) async fn system_error(state: &State, conn: &Conn, link: &Link, message: String) -> bool {
     tracing::warn!(session = %state.config.name, "Slack: {message}");
-    let error = SystemError {
-        component: PLATFORM.into(),
-        message,
-    };
+    let error = SystemError::new(PLATFORM, message);
     link.push(Signal::internal(Some(conn.mapper.own().clone()), error))
         .await
         .is_ok()

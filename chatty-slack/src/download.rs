@@ -8,7 +8,8 @@
 //! another type was expected is an error, not the file.
 
 use chatty_core::reexports::bytes::Bytes;
-use chatty_core::{Content, FailureKind, File, Refusal};
+use chatty_core::session::Refusal;
+use chatty_core::{Content, FailureKind, File};
 use hyper::Uri;
 
 use crate::state::{Http, State};

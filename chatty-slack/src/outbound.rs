@@ -14,8 +14,9 @@
 mod plan;
 
 use chatty_core::driver::{Deliveries, lock};
+use chatty_core::session::Refusal;
 use chatty_core::{
-    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind, Refusal, Signal, Status,
+    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind, Signal, Status,
 };
 use slack_morphism::prelude::*;
 
@@ -277,6 +278,10 @@ async fn status(conn: &Conn, status: &Status) -> Result<(), Refusal> {
         Status::Typing { .. } => Err(Refusal::new(
             FailureKind::Other,
             "typing indicators are not in the Events API (RTM only)",
+        )),
+        other => Err(Refusal::new(
+            FailureKind::Rejected,
+            format!("the Slack session cannot carry the status {other:?}"),
         )),
     }
 }

@@ -98,28 +98,21 @@ async fn ask(state: &State, query: &Query) -> Result<Answer, QueryError> {
                 "active" => Availability::Available,
                 _ => Availability::Away,
             };
-            Ok(Answer::Status(Presence {
-                availability,
-                message: None,
-            }))
+            Ok(Answer::Status(Presence::new(availability)))
         }
         Query::MemberStatus { member, channel } => {
             let id = conversation_id(conn, channel)?;
             let user = conn.mapper.slack_id(member).map_err(failed)?.to_owned();
             let members = members(conn, &id).await?;
-            Ok(Answer::MemberStatus(MemberStatus {
-                present: members.contains(&user),
-                role: None,
-            }))
+            Ok(Answer::MemberStatus(MemberStatus::new(
+                members.contains(&user),
+            )))
         }
         Query::OwnStatus { channel } => {
             let id = conversation_id(conn, channel)?;
             let info = info(conn, &id).await?;
             let present = info.is_member.unwrap_or(info.is_im == Some(true));
-            Ok(Answer::MemberStatus(MemberStatus {
-                present,
-                role: None,
-            }))
+            Ok(Answer::MemberStatus(MemberStatus::new(present)))
         }
         Query::ReceivedFrom { address, page } => history(state, conn, address, page, false).await,
         Query::SentTo { address, page } => history(state, conn, address, page, true).await,
@@ -269,11 +262,8 @@ async fn history(
         }
     }
     let next = match (exhausted, signals.last()) {
-        (false, Some(last)) => Some(Page {
-            limit: page.limit,
-            before: Some(last.meta.id.clone()),
-        }),
+        (false, Some(last)) => Some(Page::first(page.limit).with_before(last.meta.id.clone())),
         _ => None,
     };
-    Ok(Answer::History(History { signals, next }))
+    Ok(Answer::History(History::new(signals, next)))
 }

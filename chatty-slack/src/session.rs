@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
-use chatty_core::{Address, Answer, Capabilities, File, Query, QueryError, Refusal, Signal};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Answer, Capabilities, File, Query, QueryError, Signal};
 
 use crate::PLATFORM;
 use crate::caps::CAPABILITIES;
@@ -24,7 +25,7 @@ use crate::{connect, download, inbound, outbound, query};
 /// dropped. Reconnection, the end of the session and delivery statuses are chatty-core's
 /// driver's.
 ///
-/// [`send`](chatty_core::Session::send) calls the Web API one signal at a time, in order: an
+/// [`send`](chatty_core::session::Session::send) calls the Web API one signal at a time, in order: an
 /// `ok: false` answer becomes the refusal (a `SendFailure` naming the signal, with Slack's
 /// error code); HTTP 429 is waited out for its `Retry-After` and the call made again.
 pub struct SlackSession {

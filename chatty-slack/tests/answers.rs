@@ -151,7 +151,7 @@ async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
     ] {
         let file = File::url("notes.txt", Some("text/plain"), url.clone());
         let id = handle
-            .send(Signal::new(DownloadFile { file }).to(bot.address.clone()))
+            .send(Signal::new(DownloadFile::new(file)).to(bot.address.clone()))
             .await
             .unwrap();
         let failure = bot
@@ -180,7 +180,7 @@ async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
     );
     let file = File::url("secret.txt", Some("text/plain"), url);
     handle
-        .send(Signal::new(DownloadFile { file }).to(bot.address.clone()))
+        .send(Signal::new(DownloadFile::new(file)).to(bot.address.clone()))
         .await
         .unwrap();
     let failure = bot

@@ -221,7 +221,7 @@ async fn files_both_ways_and_downloads_with_the_token() {
     assert!(url.contains("/files-pri/"), "{url}");
 
     let request = handle
-        .send(Signal::new(DownloadFile { file: file.clone() }))
+        .send(Signal::new(DownloadFile::new(file.clone())))
         .await
         .unwrap();
     let fetched = bot
@@ -525,10 +525,7 @@ async fn queries_are_answered_from_the_web_api() {
             })
             .await
             .unwrap(),
-        Answer::MemberStatus(chatty_core::MemberStatus {
-            present: false,
-            role: None
-        })
+        Answer::MemberStatus(chatty_core::MemberStatus::new(false))
     );
     assert_eq!(
         handle
@@ -537,10 +534,7 @@ async fn queries_are_answered_from_the_web_api() {
             })
             .await
             .unwrap(),
-        Answer::MemberStatus(chatty_core::MemberStatus {
-            present: true,
-            role: None
-        })
+        Answer::MemberStatus(chatty_core::MemberStatus::new(true))
     );
     assert_eq!(
         handle
@@ -549,10 +543,7 @@ async fn queries_are_answered_from_the_web_api() {
             })
             .await
             .unwrap(),
-        Answer::MemberStatus(chatty_core::MemberStatus {
-            present: false,
-            role: None
-        })
+        Answer::MemberStatus(chatty_core::MemberStatus::new(false))
     );
     assert!(matches!(
         handle.query(Query::Status { address: address(&slack, &alice) }).await.unwrap(),

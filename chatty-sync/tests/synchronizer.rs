@@ -316,30 +316,15 @@ async fn queries_reach_the_outlet_and_calls_after_the_run_fail_fast() {
             addr("xmpp:bob@example.org")
         ])
     );
-    let away = Presence {
-        availability: Availability::Away,
-        message: Some("lunch".into()),
-    };
+    let away = Presence::new(Availability::Away).with_message("lunch");
     assert_eq!(a.status, Ok(away.clone()));
     let from = a.received_from.unwrap();
     assert_eq!(text(&from.signals[0]), "from");
     assert_eq!(from.next, Some(Page::first(3)));
     assert_eq!(text(&a.sent_to.unwrap().signals[0]), "to");
     assert_eq!(a.delivery, Ok(DeliveryStatus::Delivered));
-    assert_eq!(
-        a.member,
-        Ok(MemberStatus {
-            present: true,
-            role: Some("moderator".into())
-        })
-    );
-    assert_eq!(
-        a.own,
-        Ok(MemberStatus {
-            present: false,
-            role: None
-        })
-    );
+    assert_eq!(a.member, Ok(MemberStatus::new(true).with_role("moderator")));
+    assert_eq!(a.own, Ok(MemberStatus::new(false)));
     assert_eq!(a.signals, Ok(Signals::MESSAGE | Signals::FILE));
     assert_eq!(a.features, Ok((Features::SUBJECT, Features::HTML)));
     assert_eq!(a.untyped, Ok(chatty_core::Answer::Status(away)));

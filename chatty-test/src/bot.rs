@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatty_core::{Address, Body, Router, Session, SessionEnd, Signal, SignalId, Status};
+use chatty_core::session::Session;
+use chatty_core::{Address, Body, Router, SessionEnd, Signal, SignalId, Status};
 use tokio::task::JoinHandle;
 
 use crate::probe::{Probe, ProbeRemote};

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::session::Session;
 use chatty_core::{
     Address, Answer, Body, Content, DeliveryStatus, Features, File, Media, Message, Page, Query,
-    QueryError, Router, Session, SessionEnd, Signal, SignalId, SignalKind, Status, StatusChange,
+    QueryError, Router, SessionEnd, Signal, SignalId, SignalKind, Status, StatusChange,
     TypingState, UserDefined,
 };
 use tokio::task::JoinHandle;
@@ -177,9 +178,9 @@ pub async fn lifecycle_in_order<P: Pair>(pair: &P) {
 
     let handle = remote.handle().await;
     handle
-        .send(Signal::new(Body::InitiateSessionEnd(SessionEnd {
-            reason: Some("conformance".into()),
-        })))
+        .send(Signal::new(Body::InitiateSessionEnd(SessionEnd::because(
+            "conformance",
+        ))))
         .await
         .expect("the end request is accepted");
     let mut rest = Vec::new();
@@ -304,10 +305,16 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
         ),
         (
             "message with inline media",
-            Signal::new(Message::text("look").with_media(Media {
-                id: Some("pic".into()),
-                file: File::bytes("p.png", Some("image/png"), Bytes::from_static(b"\x89PNG")),
-            })),
+            Signal::new(
+                Message::text("look").with_media(
+                    Media::new(File::bytes(
+                        "p.png",
+                        Some("image/png"),
+                        Bytes::from_static(b"\x89PNG"),
+                    ))
+                    .with_id("pic"),
+                ),
+            ),
         ),
         (
             "correction",

@@ -3,7 +3,8 @@
 use chatty_core::reexports::futures::StreamExt;
 use std::time::{Duration, Instant};
 
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Router, Session, Signal};
+use chatty_core::session::Session;
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Router, Signal};
 use tokio::sync::oneshot;
 
 /// A number from the environment variable `name`, or `default`.

@@ -380,11 +380,8 @@ impl PeerCaps {
             let caps = from_features(&info.features);
             union = Some(match union {
                 None => caps,
-                Some(u) => Capabilities {
-                    signals: u.signals | caps.signals,
-                    features: u.features | caps.features,
-                    degraded: (u.degraded | caps.degraded) - (u.features | caps.features),
-                },
+                Some(u) => Capabilities::new(u.signals | caps.signals, u.features | caps.features)
+                    .with_degraded((u.degraded | caps.degraded) - (u.features | caps.features)),
             });
         }
         union

@@ -8,13 +8,17 @@ use tokio_xmpp::jid::BareJid;
 
 /// The bare JID of the account, with a local part.
 pub(crate) fn parse_account_jid(jid: &str) -> Result<BareJid, ConfigError> {
-    let bad = |reason: String| ConfigError::BadJid {
+    let parsed = BareJid::new(jid).map_err(|e| ConfigError::BadJid {
         jid: jid.to_owned(),
-        reason,
-    };
-    let parsed = BareJid::new(jid).map_err(|e| bad(e.to_string()))?;
+        reason: e.to_string(),
+        source: Some(Box::new(e)),
+    })?;
     if parsed.node().is_none() {
-        return Err(bad("it has no local part (user@)".into()));
+        return Err(ConfigError::BadJid {
+            jid: jid.to_owned(),
+            reason: "it has no local part (user@)".into(),
+            source: None,
+        });
     }
     Ok(parsed)
 }
@@ -204,7 +208,7 @@ fn default_reconnect_max_ms() -> u64 {
 }
 
 /// Why a configuration cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The JID is not a valid bare JID with a local part.
     #[error("`{jid}` is not a bare JID like bot@example.org: {reason}")]
@@ -213,6 +217,9 @@ pub enum ConfigError {
         jid: String,
         /// What is wrong with it.
         reason: String,
+        /// The JID parser's error, where it refused the JID.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The password cannot be read.
     #[error("password: {0}")]
@@ -227,6 +234,9 @@ pub enum ConfigError {
         jid: String,
         /// What is wrong with it.
         reason: String,
+        /// The JID parser's error, where it refused the JID.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// The reconnection backoff is empty or inverted.
     #[error("reconnect_min_ms must be at least 1 and at most reconnect_max_ms")]
@@ -341,8 +351,14 @@ impl XmppConfig {
             let bad = |reason: String| ConfigError::BadRoom {
                 jid: room.jid.clone(),
                 reason,
+                source: None,
             };
-            let jid = tokio_xmpp::jid::BareJid::new(&room.jid).map_err(|e| bad(e.to_string()))?;
+            let jid =
+                tokio_xmpp::jid::BareJid::new(&room.jid).map_err(|e| ConfigError::BadRoom {
+                    jid: room.jid.clone(),
+                    reason: e.to_string(),
+                    source: Some(Box::new(e)),
+                })?;
             if jid.node().is_none() {
                 return Err(bad("it has no local part (room@)".into()));
             }

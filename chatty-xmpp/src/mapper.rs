@@ -24,10 +24,7 @@ const COMPONENT: &str = "xmpp";
 
 /// A system error signal about one stanza.
 pub(crate) fn system_error(message: impl Into<String>) -> Signal {
-    Signal::new(SystemError {
-        component: COMPONENT.into(),
-        message: message.into(),
-    })
+    Signal::new(SystemError::new(COMPONENT, message))
 }
 
 /// Converts an XEP-0082 time to a timestamp.

@@ -88,13 +88,12 @@ async fn history(
         .collect();
     signals.reverse();
     let next = match (fin.complete, fin.set.first) {
-        (false, Some(first)) => Some(Page {
-            limit: page.limit,
-            before: Some(chatty_core::SignalId::from(first.item.as_str())),
-        }),
+        (false, Some(first)) => Some(
+            Page::first(page.limit).with_before(chatty_core::SignalId::from(first.item.as_str())),
+        ),
         _ => None,
     };
-    Ok(Answer::History(chatty_core::History { signals, next }))
+    Ok(Answer::History(chatty_core::History::new(signals, next)))
 }
 
 /// Asks `to` for its disco#info (XEP-0030) and returns its identities' categories.
@@ -188,10 +187,9 @@ pub(crate) async fn answer(shared: &Shared, query: &Query) -> Result<Answer, Que
                 message: format!("the bot is not in the room {channel}"),
             })?;
             let occupant = room.occupants.get(&nick);
-            Ok(Answer::MemberStatus(MemberStatus {
-                present: occupant.is_some(),
-                role: occupant.and_then(|o| o.role.clone()),
-            }))
+            let mut status = MemberStatus::new(occupant.is_some());
+            status.role = occupant.and_then(|o| o.role.clone());
+            Ok(Answer::MemberStatus(status))
         }
         Query::OwnStatus { channel } => {
             let jid = room_jid(channel)?;
@@ -199,15 +197,11 @@ pub(crate) async fn answer(shared: &Shared, query: &Query) -> Result<Answer, Que
             let status = match state.room(&jid) {
                 Some(room) => {
                     let own = room.occupants.get(&room.nick);
-                    MemberStatus {
-                        present: room.joined,
-                        role: own.and_then(|o| o.role.clone()),
-                    }
+                    let mut status = MemberStatus::new(room.joined);
+                    status.role = own.and_then(|o| o.role.clone());
+                    status
                 }
-                None => MemberStatus {
-                    present: false,
-                    role: None,
-                },
+                None => MemberStatus::new(false),
             };
             Ok(Answer::MemberStatus(status))
         }
@@ -222,5 +216,9 @@ pub(crate) async fn answer(shared: &Shared, query: &Query) -> Result<Answer, Que
         )),
         Query::ReceivedFrom { address, page } => history(shared, address, page, false).await,
         Query::SentTo { address, page } => history(shared, address, page, true).await,
+        _ => Err(QueryError::not_supported(
+            query,
+            "the XMPP session does not answer this query",
+        )),
     }
 }

@@ -144,10 +144,10 @@ impl State {
 
     /// A contact's last known presence (offline when none was seen).
     pub(crate) fn presence_of(&self, jid: &BareJid) -> Status {
-        self.presences.get(jid).cloned().unwrap_or(Status {
-            availability: Availability::Offline,
-            message: None,
-        })
+        self.presences
+            .get(jid)
+            .cloned()
+            .unwrap_or(Status::new(Availability::Offline))
     }
 
     /// Records that a room gave the message known as `signal` the id `room_id`.

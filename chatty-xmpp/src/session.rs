@@ -4,9 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
-use chatty_core::{
-    Address, Answer, AnswerLimit, Capabilities, File, Query, QueryError, Refusal, Signal,
-};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Answer, AnswerLimit, Capabilities, File, Query, QueryError, Signal};
 
 use crate::config::{ConfigError, PLATFORM, XmppConfig};
 use crate::state::{Connection, Shared};
@@ -15,7 +14,7 @@ use crate::{connect, inbound, outbound, query, transfer};
 /// An XMPP account serving a bot: one-to-one messages, multi-user rooms, typing, presence and
 /// files (see the crate documentation for what is not supported yet).
 ///
-/// Running it (as a [`Session`](chatty_core::Session), which every
+/// Running it (as a [`Session`](chatty_core::session::Session), which every
 /// [`Protocol`] is) connects (STARTTLS, direct TLS or, when configured explicitly, plaintext),
 /// sends the bot's presence, pushes `SessionStarted` with the bot's own address
 /// (`xmpp:bot@example.org;kind=individual`) once the server echoed it, then maps stanzas to

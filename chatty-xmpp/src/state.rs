@@ -51,6 +51,7 @@ impl Shared {
             .map_err(|reason| ConfigError::BadJid {
                 jid: config.jid.clone(),
                 reason,
+                source: None,
             })?
             .with_client_type(config.client_type)
             .with_bots_by_identity(config.bots_by_identity);

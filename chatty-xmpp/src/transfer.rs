@@ -1,7 +1,8 @@
 //! Files through the session: uploads (XEP-0363) before a file or attachment is sent, and
 //! downloads of the files others sent.
 
-use chatty_core::{Body, Content, FailureKind, File, Refusal, Signal};
+use chatty_core::session::Refusal;
+use chatty_core::{Body, Content, FailureKind, File, Signal};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::disco::{DiscoItemsQuery, DiscoItemsResult};
 use tokio_xmpp::parsers::http_upload::{SlotRequest, SlotResult};
@@ -107,14 +108,14 @@ impl Shared {
         self.http()?
             .put(&slot.put.url, &headers, file.media_type.as_deref(), data)
             .await?;
-        Ok(File {
-            name: file.name,
-            media_type: file.media_type,
-            content: Content::Url {
+        Ok(File::new(
+            file.name,
+            file.media_type.as_deref(),
+            Content::Url {
                 url: slot.get.url,
                 size: Some(size),
             },
-        })
+        ))
     }
 
     /// Uploads the bytes of a file signal, or of a message's attachments, first.
@@ -169,11 +170,11 @@ pub(crate) async fn download(shared: &Shared, file: File) -> Result<File, Refusa
     } else {
         file.name
     };
-    Ok(File {
+    Ok(File::new(
         name,
-        media_type: file.media_type.or(media_type),
-        content: Content::Bytes { data },
-    })
+        file.media_type.or(media_type).as_deref(),
+        Content::Bytes { data },
+    ))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ const NS_OOB: &str = "jabber:x:oob";
 fn url_of(file: &File) -> String {
     match &file.content {
         Content::Url { url, .. } => url.clone(),
-        Content::Bytes { .. } => panic!("expected a URL, got bytes: {file:?}"),
+        _ => panic!("expected a URL: {file:?}"),
     }
 }
 
@@ -49,9 +49,7 @@ async fn bytes_go_up_and_come_back_down() {
     let url = url_of(file);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let request = bob
-        .send(Signal::new(DownloadFile { file: file.clone() }))
-        .await;
+    let request = bob.send(Signal::new(DownloadFile::new(file.clone()))).await;
     let fetched = bob
         .remote
         .next_of(SignalKind::File)
@@ -91,7 +89,7 @@ async fn bytes_go_up_and_come_back_down() {
     );
     // No session delivered this URL, so the request names the session to fetch it with.
     let request = bob
-        .send(Signal::new(DownloadFile { file: missing }).to(bob.address.clone()))
+        .send(Signal::new(DownloadFile::new(missing)).to(bob.address.clone()))
         .await;
     let failure = bob.remote.next_of(SignalKind::SendFailure).await.unwrap();
     assert!(

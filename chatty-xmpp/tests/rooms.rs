@@ -308,13 +308,7 @@ async fn corrections_and_retractions_in_a_room_name_the_rooms_ids() {
     let Body::Message(m) = &fixed.body else {
         unreachable!()
     };
-    assert_eq!(
-        m.edit,
-        Some(Edit {
-            of: SignalId::from("carol-1"),
-            kind: EditKind::Correction
-        })
-    );
+    assert_eq!(m.edit, Some(Edit::correction(SignalId::from("carol-1"))));
     let mut withdraw = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
     withdraw
         .bodies

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatty_core::reexports::async_channel;
+use chatty_core::session::{InboundSink, Session};
 use chatty_core::{
-    Availability, Body, ConnectionErrorKind, Edit, EditKind, FailureKind, InboundSink, Message,
-    Session, SessionEnd, Signal, SignalKind, Status, StatusChange, TypingState,
+    Availability, Body, ConnectionErrorKind, Edit, EditKind, FailureKind, Message, SessionEnd,
+    Signal, SignalKind, Status, StatusChange, TypingState,
 };
 use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppSession};
@@ -266,10 +267,7 @@ async fn corrections_and_retractions_one_to_one_are_standard_stanzas() {
     assert_eq!(m.text, "hello");
     assert_eq!(
         m.edit,
-        Some(Edit {
-            of: "plain-9".into(),
-            kind: EditKind::Correction
-        })
+        Some(Edit::new("plain-9".into(), EditKind::Correction))
     );
     let mut withdraw = to_bot("I retracted a message");
     withdraw.payloads.push(xml(
@@ -286,10 +284,7 @@ async fn corrections_and_retractions_one_to_one_are_standard_stanzas() {
     assert_eq!(m.text, "");
     assert_eq!(
         m.edit,
-        Some(Edit {
-            of: "plain-9".into(),
-            kind: EditKind::Retraction
-        })
+        Some(Edit::new("plain-9".into(), EditKind::Retraction))
     );
     bot.finish().await;
     client.close().await;

@@ -181,10 +181,7 @@ mod tests {
         let message = Message::text("see attached")
             .with_subject("Report")
             .with_html("<p>see <img src=\"cid:logo\"></p>")
-            .with_media(chatty_core::Media {
-                id: Some("logo".into()),
-                file: logo,
-            })
+            .with_media(chatty_core::Media::new(logo).with_id("logo"))
             .with_attachment(report);
         harness.send(Signal::new(message.clone())).await.unwrap();
         let (_, reply) = harness.expect_message().await;

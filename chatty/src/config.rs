@@ -272,15 +272,17 @@ pub struct SynchronizerConfig {
 
 /// Why a config file cannot be used. The message names the file (or environment variable), the
 /// key, and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("{file}: cannot read it: {reason}")]
+    /// The file cannot be read; what the operating system said is the
+    /// [`source`](std::error::Error::source).
+    #[error("{}: cannot read it: {source}", file.display())]
     Unreadable {
         /// The file.
         file: PathBuf,
         /// What the operating system said.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
     /// A key has a wrong value, is unknown, or is missing.
     #[error("{origin}: key `{key}`: {message}")]
@@ -423,10 +425,7 @@ fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfi
     let file = file.as_ref().to_path_buf();
     // figment treats a missing file as empty: read it first, for a clear error.
     if let Err(e) = std::fs::read_to_string(&file) {
-        return Err(ConfigError::Unreadable {
-            file,
-            reason: e.to_string(),
-        });
+        return Err(ConfigError::Unreadable { file, source: e });
     }
     let figment = Figment::from(Toml::file_exact(&file)).merge(env);
     let mut config: Config = figment
@@ -553,10 +552,7 @@ fn check_references(loaded: &LoadedConfig) -> Result<(), ConfigError> {
     }
     let mut served_by: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, bot) in &config.bots {
-        let kind = kind_of(file, name, bot);
-        if let Err(e) = &kind {
-            errors.push(e.clone());
-        }
+        let kind = kind_of(file, name, bot).map_err(|e| errors.push(e));
         if bot.sessions.is_empty() {
             errors.push(ConfigError::invalid(
                 file,

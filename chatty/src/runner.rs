@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatty_core::{Address, Bot, BotError, BoxBot, Router, Session};
+use chatty_core::session::Session;
+use chatty_core::{Address, Bot, BotError, BoxBot, Router};
 use clap::{Parser, Subcommand};
 use serde::de::DeserializeOwned;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chatty_core::prelude::*;
 use chatty_core::reexports::serde_json::json;
-use chatty_core::{File, TypingState, UserDefined, now};
+use chatty_core::{AddressKind, File, TypingState, UserDefined, now};
 
 /// The commands the bot knows, with what they do: the text of `/help`.
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -94,11 +94,10 @@ impl DemoBot {
                 Message::text(format!("The time is {clock} UTC on {}.", t.date())).into()
             }
             "/whoami" => Message::text(whoami(from, handle).await).into(),
-            "/stats" => UserDefined {
-                name: "stats".into(),
-                payload: json!({ "from": from.id(), "messages": count }),
+            "/stats" => {
+                UserDefined::from_value("stats", json!({ "from": from.id(), "messages": count }))
+                    .into()
             }
-            .into(),
             "/send" if self.no_files => {
                 Message::text("Sending files is turned off for this bot.").into()
             }
@@ -135,26 +134,37 @@ impl Bot for DemoBot {
                             conversation,
                             state: TypingState::Composing,
                         };
-                        handle.send(Signal::new(StatusChange::new(typing))).await?;
+                        // Where typing cannot be carried (email), the send is refused: the
+                        // answer comes without it.
+                        carry_on(handle.send(Signal::new(StatusChange::new(typing))).await)?;
                     }
                     tokio::time::sleep(self.typing_delay).await;
                     let answer = self.answer(&message.text, &from, count, &handle).await;
-                    handle.send(signal.reply_all(answer)).await?;
+                    carry_on(handle.send(signal.reply_all(answer)).await)?;
                 }
                 Body::File(file) => {
                     let text = format!("Thanks for {} ({}).", file.name, size(file));
-                    handle.send(signal.reply_all(Message::text(text))).await?;
+                    carry_on(handle.send(signal.reply_all(Message::text(text))).await)?;
                 }
                 // The session is about to end: the last chance to send.
                 Body::SessionAboutToEnd(_) => {
                     for person in people.keys() {
-                        handle.say(person, "Goodbye!").await?;
+                        carry_on(handle.say(person, "Goodbye!").await)?;
                     }
                 }
                 _ => {}
             }
         }
         Ok(()) // every session has ended
+    }
+}
+
+/// Stops the bot only when nothing can be sent any more (every session has ended); a send
+/// refused at once (a signal the session cannot carry, the answer limit) is left out.
+fn carry_on(sent: Result<SignalId, SendError>) -> Result<(), SendError> {
+    match sent {
+        Err(e) if e.is_closed() => Err(e),
+        Err(_) | Ok(_) => Ok(()),
     }
 }
 
@@ -221,7 +231,7 @@ fn size(file: &File) -> String {
     match &file.content {
         chatty_core::Content::Bytes { data } => format!("{} bytes", data.len()),
         chatty_core::Content::Url { size: Some(n), .. } => format!("{n} bytes, by URL"),
-        chatty_core::Content::Url { .. } => "by URL".to_owned(),
+        _ => "by URL".to_owned(),
     }
 }
 

@@ -50,6 +50,7 @@ pub fn describe(signal: &Signal) -> Option<String> {
                     line
                 }
                 Content::Url { url, .. } => format!("{who}: file {} ({kind}) at {url}", file.name),
+                _ => format!("{who}: file {} ({kind})", file.name),
             }
         }
         Body::UserDefined(u) => format!("{who}: <{}> {}", u.name, u.payload),
@@ -66,6 +67,7 @@ pub fn describe(signal: &Signal) -> Option<String> {
                 let verb = if *present { "joined" } else { "left" };
                 format!("* {who} {verb} {room}")
             }
+            other => format!("* {who}: {other:?}"),
         },
         Body::SendFailure(f) => format!("! not delivered: {} ({:?})", f.message, f.kind),
         Body::SessionStarted(s) => format!("* {who}: session started on {}", s.platform),
@@ -138,10 +140,10 @@ mod tests {
             describe(&file).unwrap(),
             "08:05:09 bot: file a.txt (text/plain, 8 bytes)\n              | one\n              | two"
         );
-        let stats = from_bot(UserDefined {
-            name: "stats".into(),
-            payload: chatty_core::reexports::serde_json::json!({ "messages": 2 }),
-        });
+        let stats = from_bot(UserDefined::from_value(
+            "stats",
+            chatty_core::reexports::serde_json::json!({ "messages": 2 }),
+        ));
         assert_eq!(
             describe(&stats).unwrap(),
             r#"08:05:09 bot: <stats> {"messages":2}"#

@@ -226,13 +226,17 @@ impl ChatState {
             }],
             Content::Url { .. } => {
                 let to = self.own.clone();
-                let mut request = Signal::new(DownloadFile { file: file.clone() });
+                let mut request = Signal::new(DownloadFile::new(file.clone()));
                 if let Some(own) = to {
                     request = request.to(own);
                 }
                 self.info(format!("downloading {} to {}…", file.name, path.display()));
                 self.downloads.insert(request.meta.id.clone(), path);
                 vec![Action::Send(Box::new(request))]
+            }
+            _ => {
+                self.error(format!("/save: {} cannot be saved", file.name));
+                Vec::new()
             }
         }
     }

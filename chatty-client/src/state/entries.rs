@@ -99,6 +99,7 @@ impl fmt::Display for FileRef {
             Content::Url { url, .. } => {
                 write!(f, "[file {}] {} ({kind}) at {url}", self.number, file.name)
             }
+            _ => write!(f, "[file {}] {} ({kind})", self.number, file.name),
         }
     }
 }
@@ -288,6 +289,7 @@ pub(crate) fn availability_word(availability: Availability) -> &'static str {
         Availability::Away => "away",
         Availability::ExtendedAway => "away for long",
         Availability::Busy => "busy",
+        _ => "unknown",
     }
 }
 
@@ -300,5 +302,7 @@ pub(crate) fn availability_key(availability: Availability) -> &'static str {
         Availability::Away => "away",
         Availability::ExtendedAway => "xa",
         Availability::Busy => "busy",
+        // An availability `/status` has no word for: shown as online.
+        _ => "available",
     }
 }

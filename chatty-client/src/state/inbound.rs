@@ -63,7 +63,7 @@ impl ChatState {
                             path,
                             data: data.clone(),
                         }],
-                        Content::Url { .. } => {
+                        _ => {
                             self.error(format!("the download of {} gave no bytes", file.name));
                             Vec::new()
                         }
@@ -151,7 +151,7 @@ impl ChatState {
             Body::Unsupported(u) => {
                 self.failed(&u.refused, &u.reason, format!("not sent: {}", u.reason));
             }
-            Body::InitiateSessionEnd(_) | Body::DownloadFile(_) => {
+            _ => {
                 self.error(format!("unexpected {:?} signal from {from}", signal.kind()));
             }
         }
@@ -287,6 +287,7 @@ impl ChatState {
                         .push((origin, Instant::now() + TYPING_EXPIRY));
                 }
             }
+            _ => {}
         }
     }
 
@@ -333,6 +334,6 @@ fn failure_word(kind: FailureKind) -> &'static str {
         FailureKind::RateLimited => "rate limited",
         FailureKind::Unreachable => "unreachable",
         FailureKind::Bounced => "bounced",
-        FailureKind::Other => "other",
+        _ => "other",
     }
 }

@@ -352,11 +352,7 @@ async fn upload(
         Ok(data) => data,
         Err(e) => return (e.status(), format!("bad upload: {}\n", e.body_text())).into_response(),
     };
-    let file = File {
-        name,
-        media_type,
-        content: Content::Bytes { data },
-    };
+    let file = File::new(name, media_type.as_deref(), Content::Bytes { data });
     let (reply, answer) = oneshot::channel();
     let command = Command::Upload {
         to: query.to,

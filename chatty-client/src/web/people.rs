@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chatty_core::driver::lock;
+use chatty_core::session::Session;
 use chatty_core::{
-    Address, AddressKind, Body, Bot, BotError, Content, File, Handle, Inbound, Router, Session,
-    Signal,
+    Address, AddressKind, Body, Bot, BotError, Content, File, Handle, Inbound, Router, Signal,
 };
 use futures::StreamExt as _;
 use serde_json::{Value, json};

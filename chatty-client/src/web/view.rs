@@ -80,6 +80,7 @@ fn file(file: &FileRef) -> Value {
     let (size, url) = match &file.file.content {
         Content::Bytes { data } => (Some(data.len() as u64), None),
         Content::Url { url, size } => (*size, Some(url.clone())),
+        _ => (None, None),
     };
     json!({
         "number": file.number,

@@ -30,10 +30,7 @@ pub fn connected() -> ChatState {
     state.open(addr("direct:bot;kind=individual"));
     state.apply(&Signal::internal(
         Some(addr("direct:you;kind=individual")),
-        SessionStarted {
-            session: "direct".into(),
-            platform: "direct".into(),
-        },
+        SessionStarted::new("direct", "direct"),
     ));
     state
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_client::WebClient;
+use chatty_core::session::Session;
 use chatty_core::{
-    Body, BotError, File, Message, Router, Session, Signal, Status, StatusChange, TypingState,
-    from_fn,
+    Body, BotError, File, Message, Router, Signal, Status, StatusChange, TypingState, from_fn,
 };
 use chatty_direct::Network;
 use futures::{SinkExt as _, StreamExt as _};
@@ -85,7 +85,7 @@ pub fn echo_bot(network: &Network) -> impl chatty_core::Bot {
                 Body::File(f) => {
                     let size = match &f.content {
                         chatty_core::Content::Bytes { data } => data.len(),
-                        chatty_core::Content::Url { .. } => 0,
+                        _ => 0,
                     };
                     Message::text(format!("got your file {} ({size} bytes)", f.name)).into()
                 }

@@ -111,7 +111,7 @@ impl Mapper {
             let payload: serde_json::Value = serde_json::from_slice(&json).map_err(|e| {
                 format!("the user-defined signal {name:?} in mail {id} is not JSON: {e}")
             })?;
-            UserDefined { name, payload }.into()
+            UserDefined::from_value(name, payload).into()
         } else {
             match header_text(HEADER_BODY).as_deref() {
                 Some("file") => {
@@ -130,23 +130,23 @@ impl Mapper {
                     let name = header_text(HEADER_FILE_NAME).unwrap_or_else(|| url.clone());
                     File::url(name, parts.url_media_type.as_deref(), url).into()
                 }
-                _ => ChattyMessage {
+                _ => {
                     // An HTML-only mail: its text is the HTML converted by mail-parser.
-                    text: match parts.text {
+                    let text = match parts.text {
                         Some(text) => text,
                         None if parts.html.is_some() => mail
                             .body_text(0)
                             .map(|t| t.into_owned())
                             .unwrap_or_default(),
                         None => String::new(),
-                    },
-                    subject,
-                    html: parts.html,
-                    media: parts.media,
-                    attachments: parts.attachments,
-                    edit: None,
+                    };
+                    let mut message = ChattyMessage::text(text);
+                    message.subject = subject;
+                    message.html = parts.html;
+                    message.media = parts.media;
+                    message.attachments = parts.attachments;
+                    message.into()
                 }
-                .into(),
             }
         };
         Ok((
@@ -268,16 +268,16 @@ impl Parts {
                 }
                 _ => {}
             }
-            let file = File {
-                name: name.unwrap_or_else(|| format!("part-{index}")),
-                media_type: file_type(full_type, ctype, part),
-                content: Content::Bytes {
+            let file = File::new(
+                name.unwrap_or_else(|| format!("part-{index}")),
+                file_type(full_type, ctype, part).as_deref(),
+                Content::Bytes {
                     data: Bytes::from(sent_bytes(mail, part)),
                 },
-            };
+            );
             match content_id {
-                Some(id) if !is_attachment => parts.media.push(Media { id: Some(id), file }),
-                None if shown_inline => parts.media.push(Media { id: None, file }),
+                Some(id) if !is_attachment => parts.media.push(Media::new(file).with_id(id)),
+                None if shown_inline => parts.media.push(Media::new(file)),
                 _ => parts.attachments.push(file),
             }
         }

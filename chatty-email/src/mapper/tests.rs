@@ -34,10 +34,9 @@ fn a_rich_message_round_trips() {
     let message = ChattyMessage::text("hello there")
         .with_subject("greetings")
         .with_html("<p>hello <b>there</b><img src=\"cid:pic\"></p>")
-        .with_media(Media {
-            id: Some("pic".into()),
-            file: File::bytes("p.png", Some("image/png"), &b"\x89PNG\r\n"[..]),
-        })
+        .with_media(
+            Media::new(File::bytes("p.png", Some("image/png"), &b"\x89PNG\r\n"[..])).with_id("pic"),
+        )
         .with_attachment(File::bytes(
             "notes.txt",
             Some("text/plain"),

@@ -2,9 +2,8 @@
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::serde_json;
-use chatty_core::{
-    Automatic, Body, Content, FailureKind, File, Message as ChattyMessage, Refusal, Signal,
-};
+use chatty_core::session::Refusal;
+use chatty_core::{Automatic, Body, Content, FailureKind, File, Message as ChattyMessage, Signal};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::date::Date;
@@ -89,6 +88,12 @@ impl Mapper {
                         part = part.header("X-Chatty-Media-Type", Text::new(media_type.clone()));
                     }
                     part
+                }
+                _ => {
+                    return Err(Refusal::new(
+                        FailureKind::Rejected,
+                        format!("email cannot carry the content of the file {}", file.name),
+                    ));
                 }
             },
             Body::UserDefined(user) => {
@@ -219,6 +224,8 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
             Content::Url { url, .. } => {
                 text.push_str(&format!("\r\n{}: {url}", media.file.name));
             }
+            // Content email has no part for: named, so the mail says what is missing.
+            _ => text.push_str(&format!("\r\n{} (not carried)", media.file.name)),
         }
     }
     let mut files = Vec::new();
@@ -226,6 +233,7 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
         match &file.content {
             Content::Bytes { data } => files.push(attachment(file, data)),
             Content::Url { url, .. } => text.push_str(&format!("\r\n{}: {url}", file.name)),
+            _ => text.push_str(&format!("\r\n{} (not carried)", file.name)),
         }
     }
     let text_part = MimePart::new("text/plain", text);

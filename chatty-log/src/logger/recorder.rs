@@ -52,10 +52,7 @@ impl Recorder {
     pub(super) fn report(&self, message: &str) {
         let error = Signal::internal(
             None,
-            SystemError {
-                component: COMPONENT.to_owned(),
-                message: message.to_owned(),
-            },
+            SystemError::new(COMPONENT.to_owned(), message.to_owned()),
         );
         // Fails only when the bot's inbound stream is gone, and then nobody is left to tell.
         let _ = self.errors.unbounded_send(error);
@@ -102,12 +99,11 @@ mod tests {
 
     #[test]
     fn send_failures_and_unsupported_signals_mark_failures() {
-        let failure = Signal::new(SendFailure {
-            failed: "a".into(),
-            kind: FailureKind::Bounced,
-            code: None,
-            message: "no such user".into(),
-        });
+        let failure = Signal::new(SendFailure::new(
+            "a".into(),
+            FailureKind::Bounced,
+            "no such user",
+        ));
         assert_eq!(
             delivery_updates(&failure),
             vec![(
@@ -120,11 +116,8 @@ mod tests {
         );
 
         let sent = Signal::message("x");
-        let back = Signal::new(Unsupported {
-            refused: sent.meta.id.clone(),
-            reason: "no messages".into(),
-        })
-        .in_response_to(sent.meta.id.clone());
+        let back = Signal::new(Unsupported::new(sent.meta.id.clone(), "no messages"))
+            .in_response_to(sent.meta.id.clone());
         let updates = delivery_updates(&back);
         assert_eq!(updates.len(), 1);
         assert_eq!(&updates[0].0, sent.id());

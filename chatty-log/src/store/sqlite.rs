@@ -203,10 +203,7 @@ impl SqliteStore {
         page: &Page,
     ) -> Result<History, LogError> {
         if page.limit == 0 {
-            return Ok(History {
-                signals: Vec::new(),
-                next: None,
-            });
+            return Ok(History::new(Vec::new(), None));
         }
         let sql = match direction {
             Direction::In => schema::BY_ORIGIN,
@@ -237,13 +234,10 @@ impl SqliteStore {
             signals.push(signal);
         }
         let next = match (more, signals.last()) {
-            (true, Some(last)) => Some(Page {
-                limit: page.limit,
-                before: Some(last.meta.id.clone()),
-            }),
+            (true, Some(last)) => Some(Page::first(page.limit).with_before(last.meta.id.clone())),
             _ => None,
         };
-        Ok(History { signals, next })
+        Ok(History::new(signals, next))
     }
 
     async fn select_status(&self, id: &SignalId) -> Result<Option<DeliveryStatus>, LogError> {

@@ -37,12 +37,8 @@ async fn a_send_failure_naming_it_marks_it_failed() {
     let id = send(&h).await;
     let failure = Signal::internal(
         None,
-        SendFailure {
-            failed: id.clone(),
-            kind: FailureKind::UnknownAddressee,
-            code: Some("item-not-found".into()),
-            message: "no such user".into(),
-        },
+        SendFailure::new(id.clone(), FailureKind::UnknownAddressee, "no such user")
+            .with_code("item-not-found"),
     )
     .in_response_to(id.clone());
     h.deliver(failure).await;
@@ -60,14 +56,8 @@ async fn a_send_failure_naming_it_marks_it_failed() {
 async fn an_unsupported_signal_marks_it_failed() {
     let mut h = harness().await;
     let id = send(&h).await;
-    let back = Signal::internal(
-        None,
-        Unsupported {
-            refused: id.clone(),
-            reason: "no messages here".into(),
-        },
-    )
-    .in_response_to(id.clone());
+    let back = Signal::internal(None, Unsupported::new(id.clone(), "no messages here"))
+        .in_response_to(id.clone());
     h.deliver(back).await;
     let status = h.handle.delivery_status(&id).await.unwrap();
     assert!(

@@ -72,10 +72,7 @@ async fn received_from_pages_newest_first_across_sessions() {
     assert_eq!(got.next, None);
 
     // Edges: an unknown `before` and a zero limit give empty pages.
-    let unknown = Page {
-        limit: 10,
-        before: Some(SignalId::from("never-seen")),
-    };
+    let unknown = Page::first(10).with_before(SignalId::from("never-seen"));
     let got = handle.received_from(&any_alice, unknown).await.unwrap();
     assert!(got.signals.is_empty() && got.next.is_none());
     let got = handle
@@ -141,10 +138,7 @@ async fn sent_to_pages_newest_first_and_matches_any_addressee() {
 
     // The page after the second one, built by hand from the ids, is the same as `next`.
     let first = handle.sent_to(&carol, Page::first(10)).await.unwrap();
-    let by_hand = Page {
-        limit: 10,
-        before: Some(first.signals[9].meta.id.clone()),
-    };
+    let by_hand = Page::first(10).with_before(first.signals[9].meta.id.clone());
     assert_eq!(first.next, Some(by_hand));
     drop(handle);
     h.finish().await;

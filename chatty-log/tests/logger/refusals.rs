@@ -1,7 +1,8 @@
 //! What the Logger does with a send the handle refuses (an `Err`: nothing was sent), and with
 //! downloads (calls, not signals).
 
-use chatty_core::{DeliveryStatus, FailureKind, File, Page, Refusal, SendError, Signal, SignalId};
+use chatty_core::session::Refusal;
+use chatty_core::{DeliveryStatus, FailureKind, File, Page, SendError, Signal, SignalId};
 use chatty_log::{Direction, LogStore, LoggerLayer, SqliteStore};
 
 use crate::support::{Harness, RecordingOutlet, addr, start};

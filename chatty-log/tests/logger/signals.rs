@@ -16,34 +16,26 @@ use crate::support::{RecordingOutlet, addr, start};
 fn every_body() -> Vec<Body> {
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let file = File::bytes("photo.bin", Some("application/octet-stream"), bytes);
-    let end = SessionEnd {
-        reason: Some("bye".into()),
-    };
+    let end = SessionEnd::because("bye");
     vec![
         Message::text("hi")
             .with_subject("s")
             .with_html("<b>hi</b>")
-            .with_media(Media {
-                id: Some("img1".into()),
-                file: File::bytes("p.png", Some("image/png"), &b"\x89PNG\r\n"[..]),
-            })
+            .with_media(
+                Media::new(File::bytes("p.png", Some("image/png"), &b"\x89PNG\r\n"[..]))
+                    .with_id("img1"),
+            )
             .with_attachment(file.clone())
             .into(),
         file.into(),
-        SendFailure {
-            failed: "x".into(),
-            kind: FailureKind::Bounced,
-            code: Some("550".into()),
-            message: "no such user".into(),
-        }
-        .into(),
-        StatusChange {
-            status: Status::Typing {
-                conversation: addr("xmpp:alice@example.org"),
-                state: TypingState::Composing,
-            },
-            message: Some("typing".into()),
-        }
+        SendFailure::new("x".into(), FailureKind::Bounced, "no such user")
+            .with_code("550")
+            .into(),
+        StatusChange::new(Status::Typing {
+            conversation: addr("xmpp:alice@example.org"),
+            state: TypingState::Composing,
+        })
+        .with_message("typing")
         .into(),
         UserDefined::new(
             "order",
@@ -51,34 +43,16 @@ fn every_body() -> Vec<Body> {
         )
         .unwrap()
         .into(),
-        ConnectionError {
-            kind: ConnectionErrorKind::Tls,
-            cause: "bad certificate".into(),
-            retry_in: Some(Duration::from_millis(2500)),
-        }
-        .into(),
-        SessionStarted {
-            session: "work".into(),
-            platform: "xmpp".into(),
-        }
-        .into(),
+        ConnectionError::new(ConnectionErrorKind::Tls, "bad certificate")
+            .with_retry_in(Duration::from_millis(2500))
+            .into(),
+        SessionStarted::new("work", "xmpp").into(),
         Body::InitiateSessionEnd(end.clone()),
         Body::SessionAboutToEnd(end.clone()),
         Body::SessionEnded(end),
-        DownloadFile {
-            file: File::url("f.pdf", None, "https://example.org/f.pdf"),
-        }
-        .into(),
-        SystemError {
-            component: "imap".into(),
-            message: "bad MIME".into(),
-        }
-        .into(),
-        Unsupported {
-            refused: "presence-1".into(),
-            reason: "email has no presence".into(),
-        }
-        .into(),
+        DownloadFile::new(File::url("f.pdf", None, "https://example.org/f.pdf")).into(),
+        SystemError::new("imap", "bad MIME").into(),
+        Unsupported::new("presence-1".into(), "email has no presence").into(),
     ]
 }
 

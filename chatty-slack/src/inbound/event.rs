@@ -243,10 +243,7 @@ impl Mapper {
             .and_then(ts_time)
             .or(signal.meta.sent);
         if let Body::Message(m) = &mut signal.body {
-            m.edit = Some(Edit {
-                of: original,
-                kind: EditKind::Correction,
-            });
+            m.edit = Some(Edit::new(original, EditKind::Correction));
         }
         Inbound::Signal(signal, place)
     }
@@ -328,10 +325,7 @@ fn message_body(event: &Value, text: String, mark: Option<char>, files: Vec<File
         .and_then(|m| m.get("event_payload"))
         .and_then(|p| text_of(p, "chatty_edit_of"))
     {
-        message.edit = Some(Edit {
-            of: SignalId::from(of),
-            kind: EditKind::Correction,
-        });
+        message.edit = Some(Edit::new(SignalId::from(of), EditKind::Correction));
     }
     message
 }
@@ -352,10 +346,7 @@ fn user_defined_of(kind: &str, metadata: &Value) -> Result<UserDefined, String> 
         (Some(_), None) => Value::Null,
         (None, _) => payload,
     };
-    Ok(UserDefined {
-        name: kind.to_owned(),
-        payload,
-    })
+    Ok(UserDefined::from_value(kind.to_owned(), payload))
 }
 
 /// The mrkdwn text of the first `section` block, if any.
@@ -377,14 +368,14 @@ fn file_of(file: &Value) -> Option<File> {
     let name = text_of(file, "name")
         .or_else(|| text_of(file, "title"))
         .unwrap_or("file");
-    Some(File {
-        name: name.to_owned(),
-        media_type: text_of(file, "mimetype").map(str::to_owned),
-        content: Content::Url {
+    Some(File::new(
+        name.to_owned(),
+        text_of(file, "mimetype").map(str::to_owned).as_deref(),
+        Content::Url {
             url: url.to_owned(),
             size: file.get("size").and_then(Value::as_u64),
         },
-    })
+    ))
 }
 
 #[cfg(test)]

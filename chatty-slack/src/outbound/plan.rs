@@ -87,6 +87,7 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                             "cannot delete {}: not a message this session knows on Slack",
                             edit.of
                         )),
+                        other => Err(format!("cannot carry an edit of kind {other:?} on Slack")),
                     };
                 };
                 return Ok(match edit.kind {
@@ -96,6 +97,9 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                         Plan::Update(place, text_content(message).with_metadata(meta))
                     }
                     EditKind::Retraction => Plan::Delete(place),
+                    other => {
+                        return Err(format!("cannot carry an edit of kind {other:?} on Slack"));
+                    }
                 });
             }
             if !message.attachments.is_empty() {
@@ -163,6 +167,12 @@ fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Resul
             }
             // A file known only by URL is linked, not uploaded.
             Content::Url { url, .. } => links.push(format!("<{url}|{}>", file.name)),
+            _ => {
+                return Err(format!(
+                    "cannot carry the content of the file {} on Slack",
+                    file.name
+                ));
+            }
         }
     }
     let mut shown = text.to_owned();

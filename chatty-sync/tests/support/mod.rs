@@ -107,27 +107,19 @@ pub fn expected_answer(query: &Query) -> Result<Answer, QueryError> {
         Query::Members { .. } => Answer::Members {
             members: vec![addr("xmpp:alice@example.org"), addr("xmpp:bob@example.org")],
         },
-        Query::Status { .. } => Answer::Status(Presence {
-            availability: Availability::Away,
-            message: Some("lunch".into()),
-        }),
-        Query::ReceivedFrom { page, .. } => Answer::History(History {
-            signals: vec![Signal::message("from")],
-            next: Some(page.clone()),
-        }),
-        Query::SentTo { .. } => Answer::History(History {
-            signals: vec![Signal::message("to")],
-            next: None,
-        }),
+        Query::Status { .. } => {
+            Answer::Status(Presence::new(Availability::Away).with_message("lunch"))
+        }
+        Query::ReceivedFrom { page, .. } => Answer::History(History::new(
+            vec![Signal::message("from")],
+            Some(page.clone()),
+        )),
+        Query::SentTo { .. } => Answer::History(History::new(vec![Signal::message("to")], None)),
         Query::DeliveryStatus { .. } => Answer::DeliveryStatus(DeliveryStatus::Delivered),
-        Query::MemberStatus { .. } => Answer::MemberStatus(MemberStatus {
-            present: true,
-            role: Some("moderator".into()),
-        }),
-        Query::OwnStatus { .. } => Answer::MemberStatus(MemberStatus {
-            present: false,
-            role: None,
-        }),
+        Query::MemberStatus { .. } => {
+            Answer::MemberStatus(MemberStatus::new(true).with_role("moderator"))
+        }
+        Query::OwnStatus { .. } => Answer::MemberStatus(MemberStatus::new(false)),
         Query::SupportedSignals { .. } => Answer::SupportedSignals {
             signals: Signals::MESSAGE | Signals::FILE,
         },
@@ -135,6 +127,7 @@ pub fn expected_answer(query: &Query) -> Result<Answer, QueryError> {
             features: Features::SUBJECT,
             degraded: Features::HTML,
         },
+        other => return Err(QueryError::not_supported(other, "not in this test outlet")),
     })
 }
 

@@ -55,12 +55,12 @@ pub(crate) async fn page(
         }
         Err(e) => {
             tracing::warn!("catching up from the archive failed: {e}");
-            let error = SystemError {
-                component: "xmpp".into(),
-                message: format!(
+            let error = SystemError::new(
+                "xmpp",
+                format!(
                     "catching up from the archive after a reconnection failed: {e}; messages sent meanwhile may be missing"
                 ),
-            };
+            );
             let _ = link
                 .push(Signal::internal(Some(shared.own().clone()), error))
                 .await;

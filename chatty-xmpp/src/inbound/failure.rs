@@ -66,12 +66,9 @@ impl Mapper {
             (None, _) => format!("{origin} answered with an error"),
         };
         let failed = SignalId::from(failed);
-        let mut signal = Signal::new(SendFailure {
-            failed: failed.clone(),
-            kind,
-            code: condition,
-            message: message_text,
-        });
+        let mut failure = SendFailure::new(failed.clone(), kind, message_text);
+        failure.code = condition;
+        let mut signal = Signal::new(failure);
         signal.meta.response_to = Some(failed);
         signal.meta.sent = Some(now());
         signal.meta.origin = Some(origin);
@@ -116,15 +113,16 @@ impl Mapper {
             ) => FailureKind::Rejected,
             _ => FailureKind::Other,
         };
-        let mut signal = Signal::new(SendFailure {
-            failed: SignalId::from(id),
+        let mut failure = SendFailure::new(
+            SignalId::from(id),
             kind,
-            message: format!(
+            format!(
                 "{from} refused: {}",
                 condition.as_deref().unwrap_or("an error")
             ),
-            code: condition,
-        });
+        );
+        failure.code = condition;
+        let mut signal = Signal::new(failure);
         signal.meta.response_to = Some(SignalId::from(id));
         signal.meta.sent = Some(now());
         signal.meta.origin = self

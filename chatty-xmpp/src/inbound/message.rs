@@ -293,7 +293,7 @@ impl Mapper {
                     .unwrap_or_else(|| SignalId::from(named.as_str())),
                 _ => SignalId::from(named.as_str()),
             };
-            Edit { of, kind }
+            Edit::new(of, kind)
         });
         let mut meta = Metadata::with_id(id);
         meta.response_to = reply_to;
@@ -318,11 +318,7 @@ impl Mapper {
                     let name = shorten(name);
                     format!("the user-defined signal {name:?} from {from} is not JSON: {e}")
                 })?;
-            UserDefined {
-                name: name.to_owned(),
-                payload,
-            }
-            .into()
+            UserDefined::from_value(name.to_owned(), payload).into()
         } else if !oob.is_empty() {
             let text = message
                 .get_best_body(vec![])

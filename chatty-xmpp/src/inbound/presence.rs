@@ -70,13 +70,9 @@ impl Mapper {
             .or_else(|| presence.statuses.values().next())
             .filter(|s| !s.is_empty())
             .cloned();
-        self.state().contact_presence(
-            bare,
-            PresenceStatus {
-                availability,
-                message: change.message.clone(),
-            },
-        );
+        let mut known = PresenceStatus::new(availability);
+        known.message = change.message.clone();
+        self.state().contact_presence(bare, known);
         let mut signal = match presence.id.as_deref().filter(|id| !id.is_empty()) {
             Some(id) => Signal {
                 meta: Metadata::with_id(SignalId::from(id)),

@@ -4,7 +4,8 @@
 pub(crate) mod stanzas;
 
 use chatty_core::driver::Driver;
-use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Refusal, Signal};
+use chatty_core::session::Refusal;
+use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Signal};
 use tokio_xmpp::Stanza;
 
 use crate::archive::Waiter;

@@ -1,9 +1,10 @@
 //! Outbound signals: the stanzas that carry what the bot sends.
 
 use chatty_core::reexports::serde_json;
+use chatty_core::session::Refusal;
 use chatty_core::{
-    Address, AddressKind, Availability, Body, Content, Edit, EditKind, FailureKind, File, Refusal,
-    Signal, Status, TypingState,
+    Address, AddressKind, Availability, Body, Content, Edit, EditKind, FailureKind, File, Signal,
+    Status, TypingState,
 };
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -130,6 +131,10 @@ impl Mapper {
                         }
                     }
                 }
+                other => Err(Refusal::new(
+                    FailureKind::Rejected,
+                    format!("the XMPP session cannot carry the status {other:?}"),
+                )),
             },
             other => Err(Refusal::new(
                 FailureKind::Rejected,
@@ -197,6 +202,7 @@ impl Mapper {
                     Some(Edit {
                         of,
                         kind: EditKind::Correction,
+                        ..
                     }) => message.payloads.push(element(
                         "replace",
                         ns::MESSAGE_CORRECT,
@@ -206,6 +212,7 @@ impl Mapper {
                     Some(Edit {
                         of,
                         kind: EditKind::Retraction,
+                        ..
                     }) => {
                         // In a room, the id the room gave the message (XEP-0424).
                         let named = match to.kind() {
@@ -231,6 +238,15 @@ impl Mapper {
                         if text.is_empty() {
                             text = RETRACTION_FALLBACK.to_owned();
                         }
+                    }
+                    Some(edit) => {
+                        return Err(Refusal::new(
+                            FailureKind::Rejected,
+                            format!(
+                                "the XMPP session cannot carry an edit of kind {:?}",
+                                edit.kind
+                            ),
+                        ));
                     }
                     None => {}
                 }
@@ -275,6 +291,10 @@ fn file_url(file: &File) -> Result<&str, Refusal> {
                 file.name
             ),
         )),
+        _ => Err(Refusal::new(
+            FailureKind::Rejected,
+            format!("the file {} has content XMPP cannot carry", file.name),
+        )),
     }
 }
 
@@ -300,6 +320,8 @@ pub(crate) fn own_presence(
         Availability::Away => Presence::available().with_show(Show::Away),
         Availability::ExtendedAway => Presence::available().with_show(Show::Xa),
         Availability::Busy => Presence::available().with_show(Show::Dnd),
+        // An availability XMPP has no word for: online, without a `<show/>`.
+        _ => Presence::available(),
     };
     if let Some(status) = status {
         presence.statuses.insert(Lang::new(), status.to_owned());
@@ -320,6 +342,8 @@ fn chat_state(state: TypingState) -> ChatState {
         TypingState::Gone => ChatState::Gone,
         TypingState::Inactive => ChatState::Inactive,
         TypingState::Paused => ChatState::Paused,
+        // A state XEP-0085 has no word for: the neutral one.
+        _ => ChatState::Active,
     }
 }
 
@@ -429,13 +453,7 @@ mod tests {
         match mapper.inbound_message(theirs).unwrap().body {
             Body::Message(m) => {
                 assert_eq!(m.text, "But soft, what light through yonder window breaks?");
-                assert_eq!(
-                    m.edit,
-                    Some(Edit {
-                        of: "bad1".into(),
-                        kind: EditKind::Correction
-                    })
-                );
+                assert_eq!(m.edit, Some(Edit::new("bad1".into(), EditKind::Correction)));
             }
             other => panic!("{other:?}"),
         }
@@ -490,13 +508,7 @@ mod tests {
         match mapper.inbound_message(retracted).unwrap().body {
             Body::Message(m) => {
                 assert_eq!(m.text, "");
-                assert_eq!(
-                    m.edit,
-                    Some(Edit {
-                        of: said.meta.id,
-                        kind: EditKind::Retraction
-                    })
-                );
+                assert_eq!(m.edit, Some(Edit::new(said.meta.id, EditKind::Retraction)));
             }
             other => panic!("{other:?}"),
         }

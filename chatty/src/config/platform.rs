@@ -69,7 +69,7 @@ impl fmt::Debug for PlatformTable {
 }
 
 impl<'de> Deserialize<'de> for PlatformTable {
-    /// The first pass only notes that the table is there; [`read_tables`] reads it, by its
+    /// The first pass only notes that the table is there; `read_tables` reads it, by its
     /// key, so that errors name the key.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         IgnoredAny::deserialize(deserializer)?;

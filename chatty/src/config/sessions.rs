@@ -34,7 +34,7 @@ use super::{Config, ConfigError, SessionConfig, platform_of};
 pub enum AnswerLimitConfig {
     /// `false`: no limit.
     Off,
-    /// `true`: the session's own default ([`chatty_core::Session::answer_limit`]).
+    /// `true`: the session's own default ([`chatty_core::session::Session::answer_limit`]).
     Default,
     /// At most `answers` answers to one correspondent per `per`.
     Limit(AnswerLimit),

@@ -10,7 +10,7 @@ use chatty::{Router, Secret};
 use chatty_test::{Probe, ProbeRemote};
 
 /// Runs a probe on `session` until its session has started; the probe, its handle.
-async fn probe_on(session: impl chatty::Session) -> (ProbeRemote, Handle) {
+async fn probe_on(session: impl chatty::session::Session) -> (ProbeRemote, Handle) {
     let (probe, mut remote) = Probe::new();
     let router = Router::new().session(session);
     tokio::spawn(async move {

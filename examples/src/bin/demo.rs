@@ -30,7 +30,8 @@ use std::time::Duration;
 use chatty_client::{TerminalClient, WebClient};
 
 use chatty_core::prelude::*;
-use chatty_core::{Capabilities, Router, Session, now};
+use chatty_core::session::Session;
+use chatty_core::{AddressKind, Capabilities, Router, now};
 use chatty_direct::{Network, Person};
 use chatty_examples::{DemoBot, terminal};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
