@@ -116,6 +116,11 @@ pub struct Link {
     pub(super) sink: InboundSink,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) own: Own,
+    /// Shut (true) once the session is to end: what the session pushes after that would reach
+    /// the bot after `SessionAboutToEnd`, when its answers can no longer go out, so it is
+    /// refused. A push holds it while it waits for room in the bot's queue, so that nothing
+    /// slips in behind the end.
+    pub(super) gate: Arc<tokio::sync::Mutex<bool>>,
 }
 
 /// The bot's own address, asked of the session each time: a session may learn it only once it
@@ -139,18 +144,44 @@ impl Link {
         // The sender is dropped: `stopping` then never fires (a closed watch is not a stop).
         drop(tx);
         let own: Own = Arc::new(move || own.clone());
-        Link { sink, stop, own }
+        Link {
+            sink,
+            stop,
+            own,
+            gate: Arc::default(),
+        }
     }
 
     /// Pushes one inbound signal to the bot, waiting while its queue is full; `Err` once the
-    /// bot stopped listening (then stop serving: nobody reads what comes next).
+    /// bot stopped listening, or once the session is ending (an end was requested: the bot has
+    /// been told `SessionAboutToEnd`, and nothing reaches it after that but the end). Either
+    /// way, what was not pushed was not handed to the bot: leave it unacknowledged on the
+    /// platform where the platform allows.
     pub async fn push(&self, signal: Signal) -> Result<(), Closed> {
-        self.sink.send(signal).await
+        let open = self.gate.lock().await;
+        if *open {
+            return Err(Closed);
+        }
+        let pushed = self.sink.send(signal).await;
+        drop(open);
+        pushed
     }
 
-    /// Pushes one inbound signal if the bot's queue has room, without waiting.
+    /// Pushes one inbound signal if the bot's queue has room, without waiting (the same rules
+    /// as [`push`](Link::push)); a push or the end in progress counts as no room.
     pub fn try_push(&self, signal: Signal) -> Result<(), TrySendError> {
+        let Ok(open) = self.gate.try_lock() else {
+            return Err(TrySendError::Full(Box::new(signal)));
+        };
+        if *open {
+            return Err(TrySendError::Closed);
+        }
         self.sink.try_send(signal)
+    }
+
+    /// Refuses every push from now on; waits for a push in progress to finish first.
+    pub(super) async fn shut(&self) {
+        *self.gate.lock().await = true;
     }
 
     /// Reports a connection failure the session recovers from by itself (a library that

@@ -99,6 +99,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
         sink: sink.clone(),
         stop: stop_rx,
         own,
+        gate: Arc::default(),
     };
     let mut backoff = driver.backoff;
     let outcome = loop {
@@ -160,6 +161,7 @@ async fn drive<P: Protocol>(protocol: Arc<P>, sink: InboundSink) -> Result<(), S
     let own = protocol.own();
     match outcome {
         Outcome::Ended { end, announced } => {
+            link.shut().await;
             if !announced {
                 let about = Signal::internal(own.clone(), Body::SessionAboutToEnd(end.clone()));
                 let _ = sink.send(about).await;
@@ -196,6 +198,8 @@ async fn serve(
             // `SessionAboutToEnd`; only then is `serve` told to stop.
             let about = Signal::internal(link.own(), Body::SessionAboutToEnd(end.clone()));
             let closing = async move {
+                // Nothing the session reads from now on reaches the bot behind the end.
+                link.shut().await;
                 let _ = link.sink.send(about).await;
                 let _ = stop.send(true);
             };

@@ -25,6 +25,8 @@ struct Scripted {
     drop_tx: tokio::sync::broadcast::Sender<()>,
     /// Learnt when connected, as Slack learns the bot's id from `auth.test`.
     own: Mutex<Option<Address>>,
+    /// Whether each connection goes on pushing messages as fast as it can.
+    chatter: AtomicBool,
 }
 
 impl Scripted {
@@ -41,6 +43,7 @@ impl Scripted {
             stopped: AtomicBool::new(false),
             drop_tx: tokio::sync::broadcast::channel(4).0,
             own: Mutex::new(None),
+            chatter: AtomicBool::new(false),
         })
     }
 }
@@ -80,6 +83,13 @@ impl Protocol for Scripted {
         let mut dropped = self.drop_tx.subscribe();
         for i in 0..self.greet {
             let _ = link.push(Signal::message(format!("{number}.{i}"))).await;
+        }
+        let mut i = self.greet;
+        while self.chatter.load(Ordering::SeqCst) && !link.is_stopping() {
+            // Refused once the session is ending: the platform keeps it (unacknowledged).
+            let _ = link.push(Signal::message(format!("{number}.{i}"))).await;
+            i += 1;
+            tokio::task::yield_now().await;
         }
         tokio::select! {
             () = link.stopping() => {
@@ -298,5 +308,40 @@ async fn the_servers_retry_after_is_waited_out_however_short_the_backoff() {
         asked.elapsed()
     );
     drop(rx);
+    run.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_the_session_reads_reaches_the_bot_after_session_about_to_end() {
+    let session = Scripted::new(vec![]);
+    session.chatter.store(true, Ordering::SeqCst);
+    let (tx, rx) = async_channel::unbounded();
+    // A router's sink: the connection serves on while the bot handles `SessionAboutToEnd`.
+    let handled = Arc::new(crate::session::Handled::default());
+    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}));
+    let run = tokio::spawn(Session::run(session.clone(), sink));
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    for _ in 0..50 {
+        assert_eq!(next(&rx).await.kind(), SignalKind::Message);
+    }
+    session.driver().request_end(SessionEnd::default());
+    let about = loop {
+        let signal = next(&rx).await;
+        if signal.kind() == SignalKind::SessionAboutToEnd {
+            break signal;
+        }
+    };
+    // The bot takes its time over the end; the platform goes on talking meanwhile.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let behind: Vec<SignalKind> = std::iter::from_fn(|| rx.try_recv().ok())
+        .map(|s| s.kind())
+        .collect();
+    assert!(
+        behind.is_empty(),
+        "after SessionAboutToEnd: {} signals",
+        behind.len()
+    );
+    handled.take(&about.meta.id).unwrap().send(()).unwrap();
+    assert_eq!(next(&rx).await.kind(), SignalKind::SessionEnded);
     run.await.unwrap().unwrap();
 }
