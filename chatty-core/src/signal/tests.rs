@@ -1,6 +1,7 @@
 //! Unit tests of signals: JSON round trips, replies, kinds.
 
 use super::*;
+use std::time::Duration;
 
 fn addr(s: &str) -> Address {
     s.parse().unwrap()
