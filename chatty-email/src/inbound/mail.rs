@@ -58,22 +58,19 @@ impl Mapper {
                 .and_then(|d| OffsetDateTime::from_unix_timestamp(d.to_timestamp()).ok())
                 .unwrap_or_else(chatty_core::now),
         );
-        meta.addressees = mail
-            .to()
-            .into_iter()
-            .flat_map(|a| a.iter())
-            .filter_map(|a| a.address())
-            .filter(|a| is_mail_address(a))
-            .filter_map(|a| self.address(a).ok())
-            .collect();
-        meta.visible_to = mail
-            .cc()
-            .into_iter()
-            .flat_map(|a| a.iter())
-            .filter_map(|a| a.address())
-            .filter(|a| is_mail_address(a))
-            .filter_map(|a| self.address(a).ok())
-            .collect();
+        // The mail addresses of a header, as chatty addresses (groups and malformed ones
+        // skipped).
+        let addresses = |header: Option<&mail_parser::Address<'_>>| -> Vec<chatty_core::Address> {
+            header
+                .into_iter()
+                .flat_map(|a| a.iter())
+                .filter_map(|a| a.address())
+                .filter(|a| is_mail_address(a))
+                .filter_map(|a| self.address(a).ok())
+                .collect()
+        };
+        meta.addressees = addresses(mail.to());
+        meta.visible_to = addresses(mail.cc());
         let in_reply_to = first_id(mail.in_reply_to());
         let references = id_list(mail.references());
         meta.response_to = in_reply_to

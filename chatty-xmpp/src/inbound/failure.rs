@@ -24,15 +24,7 @@ impl Mapper {
             .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
             .filter(|id| !id.is_empty())
             .ok_or_else(|| format!("an error message from {origin} without an id"))?;
-        let error = message
-            .payloads
-            .iter()
-            .find(|p| p.is("error", ns::DEFAULT_NS));
-        let condition = error.and_then(|e| {
-            e.children()
-                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
-                .map(|c| c.name().to_owned())
-        });
+        let (error, condition) = error_of(&message.payloads);
         let text = error.and_then(|e| {
             e.children()
                 .find(|c| c.is("text", ns::XMPP_STANZAS))
@@ -81,15 +73,7 @@ impl Mapper {
     /// A presence of type error: the failure of the presence with its id (a room refusing a
     /// join, say; the room is then forgotten, so that it is not joined again).
     pub(crate) fn presence_error(&self, presence: &Presence, from: &Jid, in_room: bool) -> Signal {
-        let error = presence
-            .payloads
-            .iter()
-            .find(|p| p.is("error", ns::DEFAULT_NS));
-        let condition = error.and_then(|e| {
-            e.children()
-                .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
-                .map(|c| c.name().to_owned())
-        });
+        let (_, condition) = error_of(&presence.payloads);
         if in_room {
             self.state().leave_room(&from.to_bare());
         }
@@ -133,6 +117,17 @@ impl Mapper {
         signal.meta.automatic = Some(Automatic::Report);
         signal
     }
+}
+
+/// The `<error/>` among a stanza's payloads, and its defined condition (`item-not-found`, …).
+fn error_of(payloads: &[Element]) -> (Option<&Element>, Option<String>) {
+    let error = payloads.iter().find(|p| p.is("error", ns::DEFAULT_NS));
+    let condition = error.and_then(|e| {
+        e.children()
+            .find(|c| c.has_ns(ns::XMPP_STANZAS) && c.name() != "text")
+            .map(|c| c.name().to_owned())
+    });
+    (error, condition)
 }
 
 #[cfg(test)]
