@@ -78,6 +78,10 @@ pub trait Outlet: Send + Sync + 'static {
     /// Fetches a file delivered as a URL through the session that delivered it (or the one
     /// `via` names), with that session's credentials; the file comes back holding its bytes.
     fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>>;
+
+    /// Acknowledges the signal `id`, which the bot has finished (see
+    /// [`Handle::ack`]). A decorator passes it on to the outlet it wraps.
+    fn ack(&self, id: &SignalId);
 }
 
 /// Why a signal was not sent, or a file not fetched. What the platform refuses later (a bounce,
@@ -289,6 +293,15 @@ impl Handle {
     /// inbound file).
     pub async fn download_via(&self, file: &File, via: &Address) -> Result<File, SendError> {
         self.0.download(file.clone(), Some(via.clone())).await
+    }
+
+    /// Says that the bot has finished the signal `id`, for a router that takes explicit
+    /// acknowledgements ([`Acks::Explicit`](crate::journal::Acks::Explicit)): a signal not
+    /// acknowledged when the process stops is given to the bot again after a restart. Under
+    /// the default [`Acks::OnNext`](crate::journal::Acks::OnNext), a signal is acknowledged when
+    /// the bot asks for the next one, and this does nothing.
+    pub fn ack(&self, id: &SignalId) {
+        self.0.ack(id);
     }
 
     /// Asks every session to end; the bot's inbound stream then brings each one's

@@ -5,6 +5,7 @@ mod address;
 mod bot;
 mod capability;
 pub mod driver;
+pub mod journal;
 mod layer;
 mod limit;
 mod metadata;

@@ -144,6 +144,11 @@ pub struct Metadata {
     /// stop. The built-in bots never answer them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automatic: Option<Automatic>,
+    /// Set when the bot is given this signal again after a restart: it was received and kept in
+    /// the [journal](crate::journal) but the bot had not finished handling it when its process
+    /// stopped. Answers it already sent then are not sent again (see the journal).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redelivered: bool,
 }
 
 /// Why a signal counts as sent by a machine (see [`Metadata::automatic`]), after RFC 3834.
@@ -205,6 +210,7 @@ impl Metadata {
             addressees: Vec::new(),
             visible_to: Vec::new(),
             automatic: None,
+            redelivered: false,
         }
     }
 }

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::address::Address;
 use crate::capability::Capabilities;
+use crate::journal::{EntryId, Tap};
 use crate::limit::AnswerLimit;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, Query, QueryError};
@@ -173,14 +174,86 @@ const ENDED: u8 = 2;
 /// Where a session pushes inbound signals: the bot's inbound stream.
 ///
 /// It stamps `received` on signals that lack it and keeps the lifecycle in order (see
-/// [`Session`]). Cheap to clone; every clone shares the lifecycle state.
+/// [`Session`]). Under a router with a [journal](crate::journal), it also appends each signal
+/// from the platform to the journal before handing it on (so that once [`send`] returns, the
+/// signal is durable and the session may tell the platform it was received), drops what the
+/// journal has seen already, and gives the bot the signals it had not finished before a
+/// restart right after `SessionStarted`. Cheap to clone; every clone shares the lifecycle
+/// state.
+///
+/// [`send`]: InboundSink::send
 #[derive(Clone)]
 pub struct InboundSink {
-    tx: async_channel::Sender<Signal>,
+    tx: Tx,
     state: Arc<AtomicU8>,
     session: Arc<str>,
     handled: Option<Arc<Handled>>,
     observe: Option<Observer>,
+    journal: Option<Arc<Tap>>,
+}
+
+/// The channel to the bot: a plain one (tests of a session), or the router's, which carries
+/// each signal's journal entry with it.
+#[derive(Clone)]
+enum Tx {
+    Plain(async_channel::Sender<Signal>),
+    Routed(async_channel::Sender<Queued>),
+}
+
+/// A signal on its way to the router's bot, with its journal entry if it was journaled (to
+/// acknowledge once the bot has finished it).
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) signal: Signal,
+    pub(crate) entry: Option<EntryId>,
+}
+
+impl Tx {
+    fn try_send(&self, queued: Queued) -> Result<(), Offer> {
+        let closed = |_| Offer::Closed;
+        match self {
+            Tx::Plain(tx) => tx.try_send(queued.signal).map_err(|e| match e {
+                async_channel::TrySendError::Full(signal) => Offer::Full(Box::new(Queued {
+                    signal,
+                    entry: None,
+                })),
+                async_channel::TrySendError::Closed(_) => closed(()),
+            }),
+            Tx::Routed(tx) => tx.try_send(queued).map_err(|e| match e {
+                async_channel::TrySendError::Full(queued) => Offer::Full(Box::new(queued)),
+                async_channel::TrySendError::Closed(_) => closed(()),
+            }),
+        }
+    }
+
+    async fn send(&self, queued: Queued) -> Result<(), Closed> {
+        match self {
+            Tx::Plain(tx) => tx.send(queued.signal).await.map_err(|_| Closed),
+            Tx::Routed(tx) => tx.send(queued).await.map_err(|_| Closed),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Tx::Plain(tx) => tx.is_closed(),
+            Tx::Routed(tx) => tx.is_closed(),
+        }
+    }
+
+    async fn closed(&self) {
+        match self {
+            Tx::Plain(tx) => tx.closed().await,
+            Tx::Routed(tx) => tx.closed().await,
+        }
+    }
+}
+
+/// Why a signal was not queued at once.
+enum Offer {
+    /// The bot's queue is full: here it is back.
+    Full(Box<Queued>),
+    /// The bot stopped listening, or the lifecycle refuses it.
+    Closed,
 }
 
 /// What the router learns from each inbound signal (which session delivered which file).
@@ -217,6 +290,7 @@ impl fmt::Debug for InboundSink {
         f.debug_struct("InboundSink")
             .field("session", &self.session)
             .field("state", &self.state.load(Ordering::Relaxed))
+            .field("journaled", &self.journal.is_some())
             .finish()
     }
 }
@@ -225,27 +299,35 @@ impl InboundSink {
     /// A sink for the session `session`, feeding `tx`. The router makes these; tests of a
     /// session may make their own.
     pub fn new(session: &str, tx: async_channel::Sender<Signal>) -> Self {
+        InboundSink::with_tx(session, Tx::Plain(tx))
+    }
+
+    fn with_tx(session: &str, tx: Tx) -> Self {
         InboundSink {
             tx,
             state: Arc::new(AtomicU8::new(NEW)),
             session: session.into(),
             handled: None,
             observe: None,
+            journal: None,
         }
     }
 
     /// A sink whose `SessionAboutToEnd` waits until the router's bot has handled it.
-    /// It also shows every signal to `observe` on its way to the bot.
+    /// It also shows every signal to `observe` on its way to the bot, and journals what the
+    /// platform carries when the router has a journal.
     pub(crate) fn routed(
         session: &str,
-        tx: async_channel::Sender<Signal>,
+        tx: async_channel::Sender<Queued>,
         handled: Arc<Handled>,
         observe: Observer,
+        journal: Option<Arc<Tap>>,
     ) -> Self {
         InboundSink {
             handled: Some(handled),
             observe: Some(observe),
-            ..InboundSink::new(session, tx)
+            journal,
+            ..InboundSink::with_tx(session, Tx::Routed(tx))
         }
     }
 
@@ -255,17 +337,44 @@ impl InboundSink {
     /// handled it (asked for its next signal, or stopped), so that what the bot sends in answer
     /// still goes out before the session closes: the "last chance to send".
     ///
+    /// Under a router with a journal, a signal from the platform is durable in the journal once
+    /// this returns `Ok` (or it was there already, and is not handed to the bot twice).
+    ///
     /// Fails with [`Closed`] when the bot stopped listening or the session already pushed
-    /// [`Body::SessionEnded`]. An I/O signal before [`Body::SessionStarted`] is a bug in the
-    /// session; it is refused the same way, so that the bot always sees `SessionStarted` first.
-    pub async fn send(&self, signal: Signal) -> Result<(), Closed> {
+    /// [`Body::SessionEnded`], and when the journal cannot keep the signal (the bot is told
+    /// with a [`SystemError`](crate::SystemError)): the signal was not taken, so leave it
+    /// unacknowledged on the platform. An I/O signal before [`Body::SessionStarted`] is a bug in
+    /// the session; it is refused the same way, so that the bot always sees `SessionStarted`
+    /// first.
+    pub async fn send(&self, mut signal: Signal) -> Result<(), Closed> {
+        let mut entry = None;
+        if let Some(tap) = &self.journal
+            && Tap::journals(&signal.body)
+        {
+            if self.state.load(Ordering::Acquire) != STARTED {
+                return Err(Closed);
+            }
+            signal.meta.received.get_or_insert_with(now);
+            match tap.keep(&self.session, &signal).await {
+                Ok(Some(kept)) => entry = Some(kept),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.journal_failed(&e).await;
+                    return Err(Closed);
+                }
+            }
+        }
+        let started = matches!(signal.body, Body::SessionStarted(_));
         let handled = match (&signal.body, &self.handled) {
             (Body::SessionAboutToEnd(_), Some(handled)) => {
                 Some(handled.expect(signal.meta.id.clone()))
             }
             _ => None,
         };
-        self.push(signal).await?;
+        self.push(signal, entry).await?;
+        if started && let Some(tap) = &self.journal {
+            self.redeliver(tap).await?;
+        }
         if let Some(handled) = handled {
             // Fired when the bot asks for its next signal, cancelled when it stops: either way
             // the bot has had its chance to answer through the still-open session.
@@ -274,26 +383,64 @@ impl InboundSink {
         Ok(())
     }
 
-    async fn push(&self, signal: Signal) -> Result<(), Closed> {
-        match self.try_send(signal) {
+    /// Gives the bot the signals it had not finished before the session last stopped.
+    async fn redeliver(&self, tap: &Tap) -> Result<(), Closed> {
+        match tap.redeliveries(&self.session).await {
+            Ok(pending) => {
+                for (signal, entry) in pending {
+                    self.push(signal, Some(entry)).await?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.journal_failed(&e).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the bot that the journal failed.
+    async fn journal_failed(&self, e: &crate::journal::JournalError) {
+        tracing::error!(session = &*self.session, error = %e, "the journal failed; the signal is left with the platform");
+        let report = Signal::internal(
+            None,
+            crate::signal::SystemError::new(
+                format!("journal of session {}", self.session),
+                e.to_string(),
+            ),
+        );
+        let _ = self.push(report, None).await;
+    }
+
+    async fn push(&self, signal: Signal, entry: Option<EntryId>) -> Result<(), Closed> {
+        match self.offer(signal, entry) {
             Ok(()) => Ok(()),
             // The waiting future is boxed so that it does not make every caller's future larger.
-            Err(TrySendError::Full(signal)) => {
-                Box::pin(self.tx.send(*signal)).await.map_err(|_| Closed)
-            }
-            Err(TrySendError::Closed) => Err(Closed),
+            Err(Offer::Full(queued)) => Box::pin(self.tx.send(*queued)).await,
+            Err(Offer::Closed) => Err(Closed),
         }
     }
 
     /// Pushes one signal if the bot's queue has room, without waiting; gives the signal back if
-    /// it is full. The same lifecycle rules as [`send`](InboundSink::send) apply.
-    pub fn try_send(&self, mut signal: Signal) -> Result<(), TrySendError> {
+    /// it is full. The same lifecycle rules as [`send`](InboundSink::send) apply. A signal the
+    /// journal is to keep first is always given back as `Full`: use `send` for it.
+    pub fn try_send(&self, signal: Signal) -> Result<(), TrySendError> {
+        if self.journal.is_some() && Tap::journals(&signal.body) {
+            return Err(TrySendError::Full(Box::new(signal)));
+        }
+        self.offer(signal, None).map_err(|e| match e {
+            Offer::Full(queued) => TrySendError::Full(Box::new(queued.signal)),
+            Offer::Closed => TrySendError::Closed,
+        })
+    }
+
+    fn offer(&self, mut signal: Signal, entry: Option<EntryId>) -> Result<(), Offer> {
         let state = self.state.load(Ordering::Acquire);
         match (&signal.body, state) {
-            (_, ENDED) => return Err(TrySendError::Closed),
+            (_, ENDED) => return Err(Offer::Closed),
             (Body::SessionStarted(_), _) => self.state.store(STARTED, Ordering::Release),
             (Body::SessionEnded(_), _) => self.state.store(ENDED, Ordering::Release),
-            (body, NEW) if !body.kind().is_internal() => return Err(TrySendError::Closed),
+            (body, NEW) if !body.kind().is_internal() => return Err(Offer::Closed),
             _ => {}
         }
         if signal.meta.received.is_none() {
@@ -302,10 +449,7 @@ impl InboundSink {
         if let Some(observe) = &self.observe {
             observe(&signal);
         }
-        self.tx.try_send(signal).map_err(|e| match e {
-            async_channel::TrySendError::Full(signal) => TrySendError::Full(Box::new(signal)),
-            async_channel::TrySendError::Closed(_) => TrySendError::Closed,
-        })
+        self.tx.try_send(Queued { signal, entry })
     }
 
     /// Pushes [`Body::SessionStarted`] for a session whose own address is `own`.
@@ -348,6 +492,33 @@ impl InboundSink {
     /// over).
     pub async fn closed(&self) {
         self.tx.closed().await;
+    }
+
+    /// A session's mark in the journal (see [`Journal::mark`](crate::journal::Journal::mark)):
+    /// `None` when there is no journal or no such mark.
+    pub async fn mark(&self, name: &str) -> Result<Option<String>, crate::journal::JournalError> {
+        match &self.journal {
+            Some(tap) => tap.journal().mark(&self.session, name).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Sets a session's mark in the journal, in order after the signals pushed before it (see
+    /// [`Journal::set_mark`](crate::journal::Journal::set_mark)); nothing without a journal.
+    pub async fn set_mark(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<(), crate::journal::JournalError> {
+        match &self.journal {
+            Some(tap) => tap.journal().set_mark(&self.session, name, value).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether signals pushed through this sink are journaled.
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some()
     }
 }
 

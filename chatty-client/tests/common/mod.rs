@@ -107,6 +107,8 @@ impl Outlet for Recorder {
     ) -> BoxFuture<'_, Result<File, SendError>> {
         Box::pin(async { Err(SendError::Closed) })
     }
+
+    fn ack(&self, _id: &SignalId) {}
 }
 
 impl Recorder {

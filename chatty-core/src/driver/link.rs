@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::address::Address;
+use crate::journal::JournalError;
 use crate::session::{Closed, InboundSink, TrySendError};
 use crate::signal::{ConnectionError, ConnectionErrorKind, Signal};
 
@@ -215,6 +216,18 @@ impl Link {
     /// session knows it now ([`Protocol::own`](super::Protocol::own)).
     pub fn own(&self) -> Option<Address> {
         (self.own)()
+    }
+
+    /// The session's mark `name` in the router's journal (a cursor kept beside the signals it
+    /// covers, such as the last archive id read); `None` without a journal or mark.
+    pub async fn mark(&self, name: &str) -> Result<Option<String>, JournalError> {
+        self.sink.mark(name).await
+    }
+
+    /// Sets the session's mark `name` in the router's journal, durably and in order after the
+    /// signals pushed before it; nothing without a journal.
+    pub async fn set_mark(&self, name: &str, value: &str) -> Result<(), JournalError> {
+        self.sink.set_mark(name, value).await
     }
 
     /// The sink under the link, for code written against [`InboundSink`].

@@ -122,6 +122,15 @@ fn start(
     (run, rx)
 }
 
+/// The next signal from a router's channel.
+async fn next_routed(rx: &async_channel::Receiver<crate::session::Queued>) -> Signal {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a signal in time")
+        .expect("the sink is open")
+        .signal
+}
+
 async fn next(rx: &async_channel::Receiver<Signal>) -> Signal {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
@@ -188,14 +197,14 @@ async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
     let (tx, rx) = async_channel::unbounded();
     // A router's sink: `SessionAboutToEnd` waits until the bot has handled it.
     let handled = Arc::new(crate::session::Handled::default());
-    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}));
+    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}), None);
     let run = tokio::spawn(Session::run(session.clone(), sink));
-    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
-    assert_eq!(next(&rx).await.kind(), SignalKind::Message);
+    assert_eq!(next_routed(&rx).await.kind(), SignalKind::SessionStarted);
+    assert_eq!(next_routed(&rx).await.kind(), SignalKind::Message);
     session.driver().request_end(SessionEnd {
         reason: Some("done".into()),
     });
-    let about = next(&rx).await;
+    let about = next_routed(&rx).await;
     assert_eq!(about.kind(), SignalKind::SessionAboutToEnd);
     // The bot answers while handling it: the connection still serves.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -206,7 +215,7 @@ async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
     assert!(!session.stopped.load(Ordering::SeqCst));
     // The bot comes back for its next signal: now the connection closes.
     handled.take(&about.meta.id).unwrap().send(()).unwrap();
-    let ended = next(&rx).await;
+    let ended = next_routed(&rx).await;
     let Body::SessionEnded(end) = &ended.body else {
         panic!("{ended:?}")
     };
@@ -318,15 +327,15 @@ async fn nothing_the_session_reads_reaches_the_bot_after_session_about_to_end() 
     let (tx, rx) = async_channel::unbounded();
     // A router's sink: the connection serves on while the bot handles `SessionAboutToEnd`.
     let handled = Arc::new(crate::session::Handled::default());
-    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}));
+    let sink = InboundSink::routed("test", tx, handled.clone(), Arc::new(|_: &Signal| {}), None);
     let run = tokio::spawn(Session::run(session.clone(), sink));
-    assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
+    assert_eq!(next_routed(&rx).await.kind(), SignalKind::SessionStarted);
     for _ in 0..50 {
-        assert_eq!(next(&rx).await.kind(), SignalKind::Message);
+        assert_eq!(next_routed(&rx).await.kind(), SignalKind::Message);
     }
     session.driver().request_end(SessionEnd::default());
     let about = loop {
-        let signal = next(&rx).await;
+        let signal = next_routed(&rx).await;
         if signal.kind() == SignalKind::SessionAboutToEnd {
             break signal;
         }
@@ -334,7 +343,7 @@ async fn nothing_the_session_reads_reaches_the_bot_after_session_about_to_end() 
     // The bot takes its time over the end; the platform goes on talking meanwhile.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let behind: Vec<SignalKind> = std::iter::from_fn(|| rx.try_recv().ok())
-        .map(|s| s.kind())
+        .map(|q| q.signal.kind())
         .collect();
     assert!(
         behind.is_empty(),
@@ -342,6 +351,6 @@ async fn nothing_the_session_reads_reaches_the_bot_after_session_about_to_end() 
         behind.len()
     );
     handled.take(&about.meta.id).unwrap().send(()).unwrap();
-    assert_eq!(next(&rx).await.kind(), SignalKind::SessionEnded);
+    assert_eq!(next_routed(&rx).await.kind(), SignalKind::SessionEnded);
     run.await.unwrap().unwrap();
 }

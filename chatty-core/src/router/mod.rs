@@ -15,8 +15,9 @@ use futures::future::{self, Either};
 use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
 
 use crate::bot::{Bot, BotError, Handle};
+use crate::journal::{Acks, EntryId, Journal, Tap};
 use crate::limit::{AnswerCounter, AnswerLimit};
-use crate::session::{Handled, InboundSink, Session};
+use crate::session::{Handled, InboundSink, Queued, Session};
 use crate::signal::{Body, SessionEnd, Signal, SystemError};
 use memory::DeliveredFiles;
 use outlet::{RouterOutlet, Served};
@@ -67,6 +68,8 @@ pub struct Router {
     sessions: Vec<Arc<dyn Session>>,
     capacity: usize,
     answer_limits: HashMap<String, Option<AnswerLimit>>,
+    journal: Option<Arc<dyn Journal>>,
+    acks: Acks,
 }
 
 impl fmt::Debug for Router {
@@ -94,7 +97,40 @@ impl Router {
             sessions: Vec::new(),
             capacity: DEFAULT_CAPACITY,
             answer_limits: HashMap::new(),
+            journal: None,
+            acks: Acks::default(),
         }
+    }
+
+    /// Keeps every signal from the platforms in `journal` before the bot sees it, gives the
+    /// bot again what it had not finished when its process stopped, and sends each answer at
+    /// most once: see the [journal](crate::journal) for the rules.
+    ///
+    /// ```
+    /// use chatty_core::Router;
+    /// use chatty_core::journal::MemoryJournal;
+    ///
+    /// let router = Router::new().journal(MemoryJournal::new());
+    /// # let _ = router;
+    /// ```
+    #[must_use]
+    pub fn journal(self, journal: impl Journal) -> Self {
+        self.shared_journal(Arc::new(journal))
+    }
+
+    /// Like [`journal`](Router::journal), with a journal shared with others.
+    #[must_use]
+    pub fn shared_journal(mut self, journal: Arc<dyn Journal>) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// How the bot acknowledges signals ([`Acks::OnNext`] unless told otherwise): with
+    /// [`Acks::Explicit`], each with [`Handle::ack`].
+    #[must_use]
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.acks = acks;
+        self
     }
 
     /// Adds a session.
@@ -169,14 +205,20 @@ impl Router {
             .collect();
         let sessions = self.sessions;
         let files = Arc::new(DeliveredFiles::default());
+        let tap = self.journal.map(|j| Arc::new(Tap::new(j, self.acks)));
         let outlet = Arc::new(RouterOutlet {
             sessions: served,
             feedback: feedback_tx.clone(),
             files: files.clone(),
+            tap: tap.clone(),
         });
 
         // Feedback (send failures, unsupported signals) first: it answers what the bot just did.
-        let merged = futures::stream::select_with_strategy(feedback_rx, rx, |_: &mut ()| {
+        let feedback = feedback_rx.map(|signal| Queued {
+            signal,
+            entry: None,
+        });
+        let merged = futures::stream::select_with_strategy(feedback, rx, |_: &mut ()| {
             futures::stream::PollNext::Left
         });
         let handled = Arc::new(Handled::default());
@@ -184,6 +226,8 @@ impl Router {
             inner: merged.boxed(),
             handled: handled.clone(),
             pending: None,
+            tap: tap.clone(),
+            finishing: None,
         }
         .boxed();
 
@@ -193,8 +237,13 @@ impl Router {
             .map(|(index, session)| {
                 let files = files.clone();
                 let observe = Arc::new(move |signal: &Signal| files.record(index, signal));
-                let sink =
-                    InboundSink::routed(session.name(), tx.clone(), handled.clone(), observe);
+                let sink = InboundSink::routed(
+                    session.name(),
+                    tx.clone(),
+                    handled.clone(),
+                    observe,
+                    tap.clone(),
+                );
                 run_session(session.clone(), sink)
             })
             .collect();
@@ -255,11 +304,15 @@ impl Router {
 
 /// The bot's inbound stream: tells a session that the bot has handled its `SessionAboutToEnd`
 /// when the bot comes back for the next signal, and lets every waiting session go when the bot
-/// drops the stream.
+/// drops the stream. With a journal, it acknowledges each journaled signal when the bot comes
+/// back for the next one (or hands it over for [`Handle::ack`], with [`Acks::Explicit`]).
 struct Acknowledging {
-    inner: BoxStream<'static, Signal>,
+    inner: BoxStream<'static, Queued>,
     handled: Arc<Handled>,
     pending: Option<oneshot::Sender<()>>,
+    tap: Option<Arc<Tap>>,
+    /// The journaled signal the bot is handling, acknowledged when it asks for the next one.
+    finishing: Option<EntryId>,
 }
 
 impl Stream for Acknowledging {
@@ -269,13 +322,22 @@ impl Stream for Acknowledging {
         if let Some(done) = self.pending.take() {
             let _ = done.send(());
         }
-        let next = self.inner.poll_next_unpin(cx);
-        if let Poll::Ready(Some(signal)) = &next
-            && matches!(signal.body, Body::SessionAboutToEnd(_))
-        {
+        if let (Some(entry), Some(tap)) = (self.finishing.take(), &self.tap) {
+            tap.finished(&entry);
+        }
+        let next = match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(Some(queued)) => queued,
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        };
+        let Queued { signal, entry } = next;
+        if matches!(signal.body, Body::SessionAboutToEnd(_)) {
             self.pending = self.handled.take(&signal.meta.id);
         }
-        next
+        if let (Some(entry), Some(tap)) = (entry, &self.tap) {
+            self.finishing = tap.handed(entry);
+        }
+        Poll::Ready(Some(signal))
     }
 }
 

@@ -9,12 +9,13 @@ use futures::future::{self, BoxFuture};
 use super::memory::DeliveredFiles;
 use crate::address::Address;
 use crate::bot::{Outlet, SendError};
+use crate::journal::{AnswerPlan, Tap};
 use crate::limit::AnswerCounter;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, DeliveryStatus, Query, QueryError};
 use crate::session::{Refusal, Session};
 use crate::signal::{
-    Body, Content, DownloadFile, FailureKind, File, SendFailure, SessionEnd, Signal,
+    Body, Content, DownloadFile, FailureKind, File, SendFailure, SessionEnd, Signal, SystemError,
 };
 
 /// One session as the outlet sees it: the session, and the count of answers per correspondent
@@ -29,6 +30,8 @@ pub(super) struct RouterOutlet {
     pub(super) sessions: Arc<[Served]>,
     pub(super) feedback: async_channel::Sender<Signal>,
     pub(super) files: Arc<DeliveredFiles>,
+    /// The journal, when the router has one: answers are numbered and sent at most once.
+    pub(super) tap: Option<Arc<Tap>>,
 }
 
 impl RouterOutlet {
@@ -110,11 +113,34 @@ impl RouterOutlet {
         let _ = self.feedback.try_send(failure);
     }
 
-    async fn deliver(&self, index: usize, signal: Signal) {
+    /// Hands `signal` to session `index`; returns the id it left with. With a journal, an
+    /// answer gets its deterministic id, is not sent again if it left before a restart, and is
+    /// recorded once it left.
+    async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
+        let session = &self.sessions[index].session;
+        let plan = self
+            .tap
+            .as_ref()
+            .and_then(|tap| tap.number(session.name(), &mut signal));
         let id = signal.meta.id.clone();
-        if let Err(refusal) = self.sessions[index].session.send(signal).await {
-            self.refused(id, refusal);
+        if plan == Some(AnswerPlan::LeftAlready) {
+            return id;
         }
+        match session.send(signal).await {
+            Err(refusal) => self.refused(id.clone(), refusal),
+            Ok(()) => {
+                if let (Some(AnswerPlan::Send { of, number }), Some(tap)) = (plan, &self.tap)
+                    && let Err(e) = tap.answered(session.name(), &of, number).await
+                {
+                    let report = SystemError::new(
+                        format!("journal of session {}", session.name()),
+                        format!("answer {id} left but could not be recorded: {e}"),
+                    );
+                    let _ = self.feedback.try_send(Signal::internal(None, report));
+                }
+            }
+        }
+        id
     }
 
     pub(super) async fn end_all(&self, reason: &str) {
@@ -129,13 +155,15 @@ impl RouterOutlet {
 
     /// Sends a signal to each session serving one of its addressees. Every addressee is checked
     /// first (a session serves it, and can carry the signal to it): a refusal sends nothing.
-    async fn route(&self, signal: Signal) -> Result<(), SendError> {
+    async fn route(&self, signal: Signal) -> Result<SignalId, SendError> {
         let targets: Vec<Address> = signal.route_addresses().into_iter().cloned().collect();
+        let id = signal.meta.id.clone();
         if targets.is_empty() {
             return match &signal.body {
                 Body::DownloadFile(_) => self.download_signal(signal).await,
                 _ => self.broadcast(signal).await,
-            };
+            }
+            .map(|()| id);
         }
         let mut groups: Vec<(usize, Vec<Address>)> = Vec::new();
         for target in targets {
@@ -153,20 +181,21 @@ impl RouterOutlet {
             }
         }
         if let Body::DownloadFile(_) = &signal.body {
-            return self.download_signal(signal).await;
+            return self.download_signal(signal).await.map(|()| id);
         }
         for (index, addresses) in &groups {
             self.within_answer_limit(*index, &signal, addresses)?;
         }
         let split = groups.len() > 1;
+        let mut sent = id;
         if let Some(((index, _), rest)) = groups.split_last() {
             for (other, _) in rest {
                 self.deliver(*other, self.part(*other, signal.clone(), split))
                     .await;
             }
-            self.deliver(*index, self.part(*index, signal, split)).await;
+            sent = self.deliver(*index, self.part(*index, signal, split)).await;
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// `signal` as session `index` gets it: with `split`, only the addressees it serves.
@@ -314,6 +343,9 @@ impl Outlet for RouterOutlet {
             {
                 return Box::pin(future::ready(Err(refused)));
             }
+            if self.tap.is_some() {
+                return Box::pin(async move { Ok(self.deliver(index, signal).await) });
+            }
             let sending = session.send(signal);
             return Box::pin(async move {
                 if let Err(refusal) = sending.await {
@@ -322,10 +354,13 @@ impl Outlet for RouterOutlet {
                 Ok(id)
             });
         }
-        Box::pin(async move {
-            self.route(signal).await?;
-            Ok(id)
-        })
+        Box::pin(self.route(signal))
+    }
+
+    fn ack(&self, id: &SignalId) {
+        if let Some(tap) = &self.tap {
+            tap.ack(id);
+        }
     }
 
     fn download(&self, file: File, via: Option<Address>) -> BoxFuture<'_, Result<File, SendError>> {

@@ -58,6 +58,10 @@ impl Outlet for LoggingOutlet {
             }
         })
     }
+
+    fn ack(&self, id: &SignalId) {
+        self.inner.ack(id);
+    }
 }
 
 impl LoggingOutlet {

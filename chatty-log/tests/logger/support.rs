@@ -97,6 +97,8 @@ impl Outlet for RecordingOutlet {
         };
         Box::pin(async move { answer })
     }
+
+    fn ack(&self, _id: &SignalId) {}
 }
 
 /// A bot that hands its handle to the test and passes on everything it receives.

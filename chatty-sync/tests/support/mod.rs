@@ -174,6 +174,8 @@ impl Outlet for RecordingOutlet {
             Ok(fetched(&file))
         })
     }
+
+    fn ack(&self, _id: &SignalId) {}
 }
 
 /// Counts of what passed a [`Counting`] decorator.
@@ -238,6 +240,10 @@ impl Outlet for CountingOutlet {
                 None => self.inner.download(&file).await,
             }
         })
+    }
+
+    fn ack(&self, id: &SignalId) {
+        self.inner.ack(id);
     }
 }
 

@@ -39,6 +39,8 @@ impl Outlet for Recording {
             reason: "no downloads in this test".into(),
         })))
     }
+
+    fn ack(&self, _id: &SignalId) {}
 }
 
 /// A good `send` line whose message text is `text`.

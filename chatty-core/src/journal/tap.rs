@@ -1,0 +1,187 @@
+//! [`Tap`]: the router's use of a journal, shared by its sessions' sinks (which append and
+//! redeliver), the bot's inbound stream (which acknowledges) and its outlet (which numbers
+//! answers and skips those that left already).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Acks, Appended, EntryId, Journal, JournalError, answer_id};
+use crate::driver::Recent;
+use crate::metadata::SignalId;
+use crate::signal::{Body, Signal};
+
+/// How many signals' answer counts are remembered: far more than a bot has in hand at once.
+const COUNTED: usize = 100_000;
+
+/// The router's use of its journal.
+pub(crate) struct Tap {
+    journal: Arc<dyn Journal>,
+    acks: Acks,
+    /// Answers that left before a restart, by answering session and the signal they answer:
+    /// filled from the redelivered entries.
+    left: Mutex<HashMap<(String, SignalId), Vec<u32>>>,
+    /// How many answers each signal has had in this run, by answering session.
+    counts: Mutex<Recent<(String, SignalId), u32>>,
+    /// Entries handed to a bot that acknowledges explicitly, by signal id.
+    outstanding: Mutex<HashMap<SignalId, Vec<EntryId>>>,
+}
+
+/// What the outlet does with an answer to a journaled signal.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AnswerPlan {
+    /// Send it, then record it with [`Tap::answered`].
+    Send { of: SignalId, number: u32 },
+    /// It left before a restart: do not send it again.
+    LeftAlready,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("journal", &self.journal)
+            .field("acks", &self.acks)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Tap {
+    pub(crate) fn new(journal: Arc<dyn Journal>, acks: Acks) -> Self {
+        Tap {
+            journal,
+            acks,
+            left: Mutex::default(),
+            counts: Mutex::new(Recent::new(COUNTED)),
+            outstanding: Mutex::default(),
+        }
+    }
+
+    /// The journal.
+    pub(crate) fn journal(&self) -> &dyn Journal {
+        &*self.journal
+    }
+
+    /// Whether signals of this body are journaled: what the platform carries, but not status
+    /// changes (presence and typing are state, told again by the platform after a restart).
+    pub(crate) fn journals(body: &Body) -> bool {
+        !body.kind().is_internal() && !matches!(body, Body::StatusChange(_))
+    }
+
+    /// Appends `signal`, received by `session`: its entry if it is new (and now durable),
+    /// `None` if the journal had it already.
+    pub(crate) async fn keep(
+        &self,
+        session: &str,
+        signal: &Signal,
+    ) -> Result<Option<EntryId>, JournalError> {
+        match self.journal.append(session, signal).await? {
+            Appended::Seen => Ok(None),
+            _ => Ok(Some(EntryId::of(session, signal))),
+        }
+    }
+
+    /// The signals of `session` the bot had not acknowledged, marked redelivered, with their
+    /// entries; remembers which of their answers left.
+    pub(crate) async fn redeliveries(
+        &self,
+        session: &str,
+    ) -> Result<Vec<(Signal, EntryId)>, JournalError> {
+        let pending = self.journal.pending(session).await?;
+        let mut left = lock(&self.left);
+        Ok(pending
+            .into_iter()
+            .map(|pending| {
+                let mut signal = pending.signal;
+                signal.meta.redelivered = true;
+                for (by, number) in pending.answered {
+                    left.entry((by, signal.meta.id.clone()))
+                        .or_default()
+                        .push(number);
+                }
+                let entry = EntryId::of(session, &signal);
+                (signal, entry)
+            })
+            .collect())
+    }
+
+    /// The bot was handed the signal of `entry`: with [`Acks::OnNext`], the entry to
+    /// acknowledge when it asks for the next one; with [`Acks::Explicit`], kept until
+    /// [`ack`](Tap::ack).
+    pub(crate) fn handed(&self, entry: EntryId) -> Option<EntryId> {
+        match self.acks {
+            Acks::Explicit => {
+                lock(&self.outstanding)
+                    .entry(entry.id.clone())
+                    .or_default()
+                    .push(entry);
+                None
+            }
+            _ => Some(entry),
+        }
+    }
+
+    /// Acknowledges an entry the bot finished.
+    pub(crate) fn finished(&self, entry: &EntryId) {
+        self.journal.ack(entry);
+    }
+
+    /// Acknowledges the signal `id` (explicit acknowledgement); whether it was outstanding.
+    pub(crate) fn ack(&self, id: &SignalId) -> bool {
+        let entry = {
+            let mut outstanding = lock(&self.outstanding);
+            let Some(entries) = outstanding.get_mut(id) else {
+                return false;
+            };
+            let entry = entries.remove(0);
+            if entries.is_empty() {
+                outstanding.remove(id);
+            }
+            entry
+        };
+        self.journal.ack(&entry);
+        true
+    }
+
+    /// Numbers `signal`, about to leave through `session`, if it is an answer (a message,
+    /// file or user-defined signal with a `response_to`): gives it its deterministic id and
+    /// says whether it is to be sent.
+    pub(crate) fn number(&self, session: &str, signal: &mut Signal) -> Option<AnswerPlan> {
+        let of = signal.meta.response_to.clone()?;
+        if !matches!(
+            signal.body,
+            Body::Message(_) | Body::File(_) | Body::UserDefined(_)
+        ) {
+            return None;
+        }
+        let key = (session.to_owned(), of);
+        let number = {
+            let mut counts = lock(&self.counts);
+            let number = counts.get(&key).copied().unwrap_or(0);
+            counts.insert(key.clone(), number + 1);
+            number
+        };
+        let (session, of) = key;
+        signal.meta.id = answer_id(&session, &of, number);
+        let left = lock(&self.left)
+            .get(&(session, of.clone()))
+            .is_some_and(|numbers| numbers.contains(&number));
+        Some(if left {
+            AnswerPlan::LeftAlready
+        } else {
+            AnswerPlan::Send { of, number }
+        })
+    }
+
+    /// Records that answer `number` to `of` left through `session`.
+    pub(crate) async fn answered(
+        &self,
+        session: &str,
+        of: &SignalId,
+        number: u32,
+    ) -> Result<(), JournalError> {
+        self.journal.answered(session, of, number).await
+    }
+}

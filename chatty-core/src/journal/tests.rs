@@ -1,0 +1,290 @@
+//! The journal's rules through a router: a platform that gives its messages again, a bot that
+//! stops in the middle, and a second run on the same journal.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+
+use super::*;
+use crate::driver::{Driver, Failure, Link, Protocol, lock};
+use crate::session::Refusal;
+use crate::{Address, Body, Capabilities, Message, Router, Signal, from_fn};
+
+/// A platform that gives the same `count` messages on every connection (it keeps no cursor),
+/// and records what it is sent.
+struct Replaying {
+    driver: Driver,
+    count: usize,
+    /// How many times the platform gives its messages on one connection.
+    rounds: usize,
+    sent: Arc<Mutex<Vec<Signal>>>,
+}
+
+fn alice() -> Address {
+    "test:alice".parse().unwrap()
+}
+
+/// Message `i` as the platform names it: the same id on every run.
+fn message(i: usize) -> Signal {
+    let mut signal = Signal::message(format!("m{i}"));
+    signal.meta.id = SignalId::from(format!("m{i}"));
+    signal.meta.origin = Some(alice());
+    signal
+}
+
+impl Protocol for Replaying {
+    type Connection = ();
+
+    fn driver(&self) -> &Driver {
+        &self.driver
+    }
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn platform(&self) -> &str {
+        "test"
+    }
+    fn own(&self) -> Option<Address> {
+        None
+    }
+    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
+        Capabilities::all()
+    }
+    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
+        for _ in 0..self.rounds {
+            for i in 0..self.count {
+                if link.push(message(i)).await.is_err() {
+                    break;
+                }
+            }
+        }
+        link.stopping().await;
+        Ok(())
+    }
+    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
+        lock(&self.sent).push(signal);
+        Ok(())
+    }
+}
+
+fn replaying(count: usize) -> (Replaying, Arc<Mutex<Vec<Signal>>>) {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let session = Replaying {
+        driver: Driver::default(),
+        count,
+        rounds: 1,
+        sent: sent.clone(),
+    };
+    (session, sent)
+}
+
+fn text(signal: &Signal) -> &str {
+    match &signal.body {
+        Body::Message(m) => &m.text,
+        _ => "",
+    }
+}
+
+/// A bot that answers every message twice, and stops (as if its process died) when it has
+/// sent `budget` answers.
+async fn answer_twice(
+    journal: &MemoryJournal,
+    count: usize,
+    budget: usize,
+) -> (Vec<Signal>, Vec<Signal>) {
+    let (session, sent) = replaying(count);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_bot = seen.clone();
+    let bot = from_fn(move |signal: Signal, handle| {
+        let seen = seen_by_bot.clone();
+        async move {
+            if !matches!(signal.body, Body::Message(_)) {
+                return Ok(());
+            }
+            lock(&seen).push(signal.clone());
+            for n in 0..2 {
+                if handle
+                    .send(signal.reply(Message::text(format!("{}.{n}", text(&signal)))))
+                    .await
+                    .is_err()
+                {
+                    return Err("closed".into());
+                }
+            }
+            if lock(&seen).len() * 2 >= budget {
+                return Err("the process dies".into());
+            }
+            if text(&signal) == format!("m{}", count - 1) {
+                handle.end_sessions("all answered").await?;
+            }
+            Ok(())
+        }
+    });
+    let _ = Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await;
+    let seen = lock(&seen).clone();
+    let sent = lock(&sent).clone();
+    (seen, sent)
+}
+
+#[tokio::test]
+async fn what_the_bot_did_not_finish_comes_again_and_no_answer_leaves_twice() {
+    let journal = MemoryJournal::new();
+    // First run: the bot dies while it handles m4 (both its answers left, but it never asked
+    // for the next signal); m5..m9 were kept but never handed over.
+    let (seen, sent) = answer_twice(&journal, 10, 10).await;
+    assert_eq!(seen.len(), 5);
+    assert_eq!(sent.len(), 10);
+    assert!(seen.iter().all(|s| !s.meta.redelivered));
+
+    // Second run: the platform gives all ten again; the bot gets m4..m9, marked redelivered,
+    // and none of m0..m3.
+    let (again, sent_again) = answer_twice(&journal, 10, 1000).await;
+    let texts: Vec<&str> = again.iter().map(text).collect();
+    assert_eq!(texts, ["m4", "m5", "m6", "m7", "m8", "m9"]);
+    assert!(again.iter().all(|s| s.meta.redelivered));
+    // m4's answers had left: not again. Every message has exactly its two answers overall.
+    let mut answers: Vec<String> = sent
+        .iter()
+        .chain(&sent_again)
+        .map(|s| text(s).to_owned())
+        .collect();
+    answers.sort();
+    let mut expected: Vec<String> = (0..10)
+        .flat_map(|i| [format!("m{i}.0"), format!("m{i}.1")])
+        .collect();
+    expected.sort();
+    assert_eq!(answers, expected);
+    // The answers' ids are the same on every run: answer n to m_i through `test`.
+    assert!(sent.iter().chain(&sent_again).all(|s| s.meta.id
+        == answer_id(
+            "test",
+            s.meta.response_to.as_ref().unwrap(),
+            text(s).ends_with(".1") as u32
+        )));
+}
+
+#[tokio::test]
+async fn an_answer_that_left_before_the_crash_is_not_sent_again() {
+    let journal = MemoryJournal::new();
+    // The bot dies after the first answer to m0 left, before the second.
+    let (session, sent) = replaying(1);
+    let bot = from_fn(move |signal: Signal, handle| async move {
+        if matches!(signal.body, Body::Message(_)) {
+            handle.send(signal.reply(Message::text("first"))).await?;
+            return Err("the process dies".into());
+        }
+        Ok(())
+    });
+    let _ = Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await;
+    assert_eq!(lock(&sent).len(), 1);
+
+    let (session, sent) = replaying(1);
+    let bot = from_fn(move |signal: Signal, handle| async move {
+        if matches!(signal.body, Body::Message(_)) {
+            assert!(signal.meta.redelivered);
+            let first = handle.send(signal.reply(Message::text("first"))).await?;
+            assert_eq!(first, answer_id("test", signal.id(), 0));
+            handle.send(signal.reply(Message::text("second"))).await?;
+            handle.end_sessions("done").await?;
+        }
+        Ok(())
+    });
+    Router::new()
+        .session(session)
+        .journal(journal)
+        .run(bot)
+        .await
+        .unwrap();
+    let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
+    assert_eq!(texts, ["second"]);
+}
+
+/// A bot that takes six messages at once, acknowledges m0, m2 and m4, and dies.
+struct TakesSix;
+
+impl crate::Bot for TakesSix {
+    async fn run(
+        self,
+        mut inbound: crate::Inbound,
+        handle: crate::Handle,
+    ) -> Result<(), crate::BotError> {
+        let mut messages = 0;
+        while let Some(signal) = inbound.next().await {
+            if let Body::Message(m) = &signal.body {
+                messages += 1;
+                let number: u32 = m.text.trim_start_matches('m').parse()?;
+                if number.is_multiple_of(2) {
+                    handle.ack(signal.id());
+                }
+                if messages == 6 {
+                    return Err("the process dies".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn with_explicit_acks_only_what_the_bot_acknowledged_is_done() {
+    let journal = MemoryJournal::new();
+    let (session, _) = replaying(6);
+    let _ = Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .acks(Acks::Explicit)
+        .run(TakesSix)
+        .await;
+    let pending: Vec<String> = journal
+        .pending("test")
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| text(&p.signal).to_owned())
+        .collect();
+    assert_eq!(pending, ["m1", "m3", "m5"]);
+}
+
+#[tokio::test]
+async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
+    let journal = MemoryJournal::new();
+    let (mut session, _) = replaying(3);
+    session.rounds = 2;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_bot = seen.clone();
+    let bot = from_fn(move |signal: Signal, handle| {
+        let seen = seen_by_bot.clone();
+        async move {
+            if matches!(signal.body, Body::Message(_)) {
+                lock(&seen).push(text(&signal).to_owned());
+            }
+            if let Body::Message(m) = &signal.body
+                && m.text == "m2"
+            {
+                // The platform's second round comes behind m2 and is dropped before the end.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                handle.end_sessions("done").await?;
+            }
+            Ok(())
+        }
+    });
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await
+        .unwrap();
+    assert_eq!(*lock(&seen), ["m0", "m1", "m2"]);
+    assert_eq!(journal.len(), 3);
+}
