@@ -8,6 +8,7 @@ use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 
 use crate::address::Address;
+use crate::journal::Acks;
 use crate::metadata::SignalId;
 use crate::query::{Answer, Query, QueryError};
 use crate::session::Refusal;
@@ -61,6 +62,15 @@ pub trait Bot: Send + 'static {
         inbound: Inbound,
         handle: Handle,
     ) -> impl Future<Output = Result<(), BotError>> + Send;
+
+    /// How this bot acknowledges the signals it finishes, under a router with a
+    /// [journal](crate::journal): by asking for the next one ([`Acks::OnNext`], the default,
+    /// right for a bot that handles one signal at a time), or with [`Handle::ack`]
+    /// ([`Acks::Explicit`], for a bot that reads ahead or handles several at once). A
+    /// decorator answers what the bot it wraps answers.
+    fn acks(&self) -> Acks {
+        Acks::OnNext
+    }
 }
 
 /// Where a bot's signals and queries go: the [`Router`](crate::Router), or a decorator in front of
@@ -337,6 +347,9 @@ pub trait DynBot: Send + 'static {
         inbound: Inbound,
         handle: Handle,
     ) -> BoxFuture<'static, Result<(), BotError>>;
+
+    /// [`Bot::acks`] on a boxed bot.
+    fn acks_boxed(&self) -> Acks;
 }
 
 impl<B: Bot> DynBot for B {
@@ -346,6 +359,10 @@ impl<B: Bot> DynBot for B {
         handle: Handle,
     ) -> BoxFuture<'static, Result<(), BotError>> {
         Box::pin((*self).run(inbound, handle))
+    }
+
+    fn acks_boxed(&self) -> Acks {
+        self.acks()
     }
 }
 
@@ -380,6 +397,10 @@ impl Bot for BoxBot {
         handle: Handle,
     ) -> impl Future<Output = Result<(), BotError>> + Send {
         self.0.run_boxed(inbound, handle)
+    }
+
+    fn acks(&self) -> Acks {
+        self.0.acks_boxed()
     }
 }
 

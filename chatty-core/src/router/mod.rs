@@ -69,7 +69,7 @@ pub struct Router {
     capacity: usize,
     answer_limits: HashMap<String, Option<AnswerLimit>>,
     journal: Option<Arc<dyn Journal>>,
-    acks: Acks,
+    acks: Option<Acks>,
 }
 
 impl fmt::Debug for Router {
@@ -98,7 +98,7 @@ impl Router {
             capacity: DEFAULT_CAPACITY,
             answer_limits: HashMap::new(),
             journal: None,
-            acks: Acks::default(),
+            acks: None,
         }
     }
 
@@ -125,11 +125,11 @@ impl Router {
         self
     }
 
-    /// How the bot acknowledges signals ([`Acks::OnNext`] unless told otherwise): with
+    /// How the bot acknowledges signals, in place of what the bot says ([`Bot::acks`]): with
     /// [`Acks::Explicit`], each with [`Handle::ack`].
     #[must_use]
     pub fn acks(mut self, acks: Acks) -> Self {
-        self.acks = acks;
+        self.acks = Some(acks);
         self
     }
 
@@ -205,7 +205,8 @@ impl Router {
             .collect();
         let sessions = self.sessions;
         let files = Arc::new(DeliveredFiles::default());
-        let tap = self.journal.map(|j| Arc::new(Tap::new(j, self.acks)));
+        let acks = self.acks.unwrap_or_else(|| bot.acks());
+        let tap = self.journal.map(|j| Arc::new(Tap::new(j, acks)));
         let outlet = Arc::new(RouterOutlet {
             sessions: served,
             feedback: feedback_tx.clone(),

@@ -1,5 +1,6 @@
 //! The Logger as a bot: runs the inner bot on a recorded stream and a recording handle.
 
+use chatty_core::journal::Acks;
 use chatty_core::{Bot, BotError, Handle, Inbound};
 use futures::StreamExt;
 use futures::channel::mpsc;
@@ -28,5 +29,9 @@ impl<B: Bot> Bot for Logger<B> {
             recorder,
         });
         self.inner.run(inbound, handle).await
+    }
+
+    fn acks(&self) -> Acks {
+        self.inner.acks()
     }
 }
