@@ -77,6 +77,16 @@ pub trait Session: Send + Sync + 'static {
         ))))
     }
 
+    /// Whether `signal`, which the bot sent through this session before its process stopped
+    /// (an answer, known by its deterministic id, see the [journal](crate::journal)), reached
+    /// the platform: `Some(true)` if the platform shows it, `Some(false)` if the platform shows
+    /// it did not, `None` if the session cannot tell (the default). Asked only for an answer
+    /// that was about to leave when the process stopped; `None` means it is sent again.
+    fn sent<'a>(&'a self, signal: &'a Signal) -> BoxFuture<'a, Option<bool>> {
+        let _ = signal;
+        Box::pin(futures::future::ready(None))
+    }
+
     /// How many answers one correspondent may get from the bot through this session before the
     /// router suspects a loop with another automatic responder ([`AnswerLimit`]); `None` for no
     /// limit. [`AnswerLimit::CHAT`] unless the session says otherwise (email says

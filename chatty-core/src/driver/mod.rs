@@ -140,6 +140,14 @@ pub trait Protocol: Send + Sync + Sized + 'static {
         }
     }
 
+    /// Whether `signal`, an answer the bot sent before its process stopped, reached the
+    /// platform ([`Session::sent`](crate::session::Session::sent)); `None` (the default) when
+    /// the platform cannot tell.
+    fn sent(&self, signal: &Signal) -> impl Future<Output = Option<bool>> + Send {
+        let _ = signal;
+        async { None }
+    }
+
     /// Fetches a file the platform delivered as a URL, with the session's credentials; the file
     /// comes back with its bytes. By default the session downloads nothing.
     fn download(&self, file: File) -> impl Future<Output = Result<File, Refusal>> + Send {

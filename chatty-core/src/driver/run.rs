@@ -58,6 +58,10 @@ impl<P: Protocol> Session for P {
         Box::pin(Protocol::download(self, file))
     }
 
+    fn sent<'a>(&'a self, signal: &'a Signal) -> BoxFuture<'a, Option<bool>> {
+        Box::pin(Protocol::sent(self, signal))
+    }
+
     fn answer_limit(&self) -> Option<AnswerLimit> {
         Protocol::answer_limit(self)
     }

@@ -1,11 +1,11 @@
 //! [`MemoryJournal`]: a journal in memory, for tests of the journal's rules without a database.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::{self, BoxFuture};
 
-use super::{Appended, EntryId, Journal, JournalError, Pending};
+use super::{Appended, EntryId, Journal, JournalError, PastAnswer, Pending};
 use crate::metadata::SignalId;
 use crate::signal::Signal;
 
@@ -35,7 +35,8 @@ struct State {
     /// Every entry in the order appended, with whether it was acknowledged.
     entries: Vec<(EntryId, Signal, bool)>,
     index: HashMap<EntryId, usize>,
-    answers: HashSet<(String, SignalId, u32)>,
+    /// Answers about to leave (`false`) or left (`true`), by session, signal and number.
+    answers: HashMap<(String, SignalId, u32), bool>,
     marks: HashMap<(String, String), String>,
 }
 
@@ -96,17 +97,30 @@ impl Journal for MemoryJournal {
             .iter()
             .filter(|(entry, _, acked)| !acked && &*entry.session == session)
             .map(|(_, signal, _)| {
-                let mut answered: Vec<(String, u32)> = state
+                let mut answers: Vec<PastAnswer> = state
                     .answers
                     .iter()
-                    .filter(|(_, of, _)| of == &signal.meta.id)
-                    .map(|(by, _, number)| (by.clone(), *number))
+                    .filter(|((_, of, _), _)| of == &signal.meta.id)
+                    .map(|((by, _, number), left)| PastAnswer::new(by.clone(), *number, *left))
                     .collect();
-                answered.sort();
-                Pending::new(signal.clone(), answered)
+                answers.sort();
+                Pending::new(signal.clone(), answers)
             })
             .collect();
         Box::pin(future::ready(Ok(pending)))
+    }
+
+    fn answering<'a>(
+        &'a self,
+        session: &'a str,
+        of: &'a SignalId,
+        number: u32,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        self.lock()
+            .answers
+            .entry((session.to_owned(), of.clone(), number))
+            .or_insert(false);
+        Box::pin(future::ready(Ok(())))
     }
 
     fn answered<'a>(
@@ -117,7 +131,7 @@ impl Journal for MemoryJournal {
     ) -> BoxFuture<'a, Result<(), JournalError>> {
         self.lock()
             .answers
-            .insert((session.to_owned(), of.clone(), number));
+            .insert((session.to_owned(), of.clone(), number), true);
         Box::pin(future::ready(Ok(())))
     }
 

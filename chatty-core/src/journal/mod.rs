@@ -17,9 +17,12 @@
 //!   [`Metadata::redelivered`](crate::Metadata::redelivered) set.
 //! - **Answered once.** An answer to a journaled signal (a signal whose `response_to` names it)
 //!   gets a deterministic id, [`answer_id`], from the signal's id, the session and its number
-//!   among the answers; the journal records each answer that left. When the bot answers a
-//!   redelivered signal again, the answers that had left already are not sent again (the send
-//!   returns their id as if they had been).
+//!   among the answers. The journal records each answer as about to leave before the session
+//!   sends it, and as left once the session's send returned (the platform has it). When the bot
+//!   answers a redelivered signal again, the answers that had left are not sent again (the send
+//!   returns their id as if they had been); one that was about to leave when the process
+//!   stopped is sent again unless the session can tell that it left
+//!   ([`Session::sent`](crate::session::Session::sent)).
 //!
 //! The journal itself is a trait, so that it can live in SQLite (chatty-log's `SqliteJournal`,
 //! beside the Logger, on one write path), PostgreSQL, or memory ([`MemoryJournal`], for tests).
@@ -106,20 +109,47 @@ pub enum Appended {
     Seen,
 }
 
-/// A signal the bot had not acknowledged, with the answers to it that had already left.
+/// A signal the bot had not acknowledged, with the answers to it that were on their way.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Pending {
     /// The signal, as it was appended.
     pub signal: Signal,
-    /// The numbers of its answers that left (see [`answer_id`]), per answering session.
-    pub answered: Vec<(String, u32)>,
+    /// Its answers that were about to leave or left (see [`answer_id`]).
+    pub answers: Vec<PastAnswer>,
 }
 
 impl Pending {
-    /// A pending signal with the answers that left.
-    pub fn new(signal: Signal, answered: Vec<(String, u32)>) -> Self {
-        Pending { signal, answered }
+    /// A pending signal with its past answers.
+    pub fn new(signal: Signal, answers: Vec<PastAnswer>) -> Self {
+        Pending { signal, answers }
+    }
+}
+
+/// An answer to a pending signal, from before the restart: recorded as about to leave
+/// ([`Journal::answering`]) and, if the session said it left, confirmed
+/// ([`Journal::answered`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct PastAnswer {
+    /// The session it left (or was to leave) through.
+    pub session: String,
+    /// Its number among the answers to the signal, from 0.
+    pub number: u32,
+    /// Whether the session said it left; if not, the process stopped between the two, and the
+    /// session is asked ([`Session::sent`](crate::session::Session::sent)) before it is sent
+    /// again.
+    pub confirmed: bool,
+}
+
+impl PastAnswer {
+    /// Answer `number` through `session`, confirmed or not.
+    pub fn new(session: impl Into<String>, number: u32, confirmed: bool) -> Self {
+        PastAnswer {
+            session: session.into(),
+            number,
+            confirmed,
+        }
     }
 }
 
@@ -156,8 +186,10 @@ impl JournalError {
 /// [module documentation](self) for the guarantees it gives.
 ///
 /// Writes are applied in the order they are made ([`append`](Journal::append),
-/// [`ack`](Journal::ack), [`answered`](Journal::answered) and [`set_mark`](Journal::set_mark)
-/// alike): a write made after another is never durable without it. An implementation may batch
+/// [`ack`](Journal::ack), [`answering`](Journal::answering), [`answered`](Journal::answered) and
+/// [`set_mark`](Journal::set_mark) alike): a write made after another is never durable without
+/// it. A write is made when the method is called, not when its future is first polled, so a
+/// caller that need not wait for durability may drop the future. An implementation may batch
 /// writes (group commit); the futures resolve once what they wrote is durable.
 pub trait Journal: fmt::Debug + Send + Sync + 'static {
     /// Keeps `signal`, received by `session`, unless it is kept already; resolves once it is
@@ -177,8 +209,17 @@ pub trait Journal: fmt::Debug + Send + Sync + 'static {
     fn pending<'a>(&'a self, session: &'a str)
     -> BoxFuture<'a, Result<Vec<Pending>, JournalError>>;
 
-    /// Records that answer number `number` to the entry `of` left through `session` (named
-    /// `id`); resolves once durable.
+    /// Records that answer number `number` to the entry `of` is about to leave through
+    /// `session`; resolves once durable. The router sends the answer only then.
+    fn answering<'a>(
+        &'a self,
+        session: &'a str,
+        of: &'a SignalId,
+        number: u32,
+    ) -> BoxFuture<'a, Result<(), JournalError>>;
+
+    /// Records that answer number `number` to the entry `of` left through `session` (the
+    /// session's send returned: the platform has it); resolves once durable.
     fn answered<'a>(
         &'a self,
         session: &'a str,

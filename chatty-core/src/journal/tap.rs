@@ -17,9 +17,9 @@ const COUNTED: usize = 100_000;
 pub(crate) struct Tap {
     journal: Arc<dyn Journal>,
     acks: Acks,
-    /// Answers that left before a restart, by answering session and the signal they answer:
-    /// filled from the redelivered entries.
-    left: Mutex<HashMap<(String, SignalId), Vec<u32>>>,
+    /// Answers from before a restart, by answering session and the signal they answer, with
+    /// whether they were confirmed: filled from the redelivered entries.
+    left: Mutex<HashMap<(String, SignalId), Vec<(u32, bool)>>>,
     /// How many answers each signal has had in this run, by answering session.
     counts: Mutex<Recent<(String, SignalId), u32>>,
     /// Entries handed to a bot that acknowledges explicitly, by signal id.
@@ -29,8 +29,11 @@ pub(crate) struct Tap {
 /// What the outlet does with an answer to a journaled signal.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AnswerPlan {
-    /// Send it, then record it with [`Tap::answered`].
+    /// Record it with [`Tap::answering`], send it, then record it with [`Tap::answered`].
     Send { of: SignalId, number: u32 },
+    /// It was about to leave when the process stopped: ask the session whether it left; send
+    /// it as [`AnswerPlan::Send`] unless the session says it did.
+    Unsure { of: SignalId, number: u32 },
     /// It left before a restart: do not send it again.
     LeftAlready,
 }
@@ -96,10 +99,10 @@ impl Tap {
             .map(|pending| {
                 let mut signal = pending.signal;
                 signal.meta.redelivered = true;
-                for (by, number) in pending.answered {
-                    left.entry((by, signal.meta.id.clone()))
+                for answer in pending.answers {
+                    left.entry((answer.session, signal.meta.id.clone()))
                         .or_default()
-                        .push(number);
+                        .push((answer.number, answer.confirmed));
                 }
                 let entry = EntryId::of(session, &signal);
                 (signal, entry)
@@ -165,23 +168,30 @@ impl Tap {
         };
         let (session, of) = key;
         signal.meta.id = answer_id(&session, &of, number);
-        let left = lock(&self.left)
+        let past = lock(&self.left)
             .get(&(session, of.clone()))
-            .is_some_and(|numbers| numbers.contains(&number));
-        Some(if left {
-            AnswerPlan::LeftAlready
-        } else {
-            AnswerPlan::Send { of, number }
+            .and_then(|answers| answers.iter().find(|(n, _)| *n == number).copied());
+        Some(match past {
+            Some((_, true)) => AnswerPlan::LeftAlready,
+            Some((_, false)) => AnswerPlan::Unsure { of, number },
+            None => AnswerPlan::Send { of, number },
         })
     }
 
-    /// Records that answer `number` to `of` left through `session`.
-    pub(crate) async fn answered(
+    /// Records that answer `number` to `of` is about to leave through `session`; resolves once
+    /// durable.
+    pub(crate) async fn answering(
         &self,
         session: &str,
         of: &SignalId,
         number: u32,
     ) -> Result<(), JournalError> {
-        self.journal.answered(session, of, number).await
+        self.journal.answering(session, of, number).await
+    }
+
+    /// Records that answer `number` to `of` left through `session`, without waiting: a
+    /// confirmation lost with the process only means the session is asked after a restart.
+    pub(crate) fn answered(&self, session: &str, of: &SignalId, number: u32) {
+        drop(self.journal.answered(session, of, number));
     }
 }

@@ -17,6 +17,8 @@ struct Replaying {
     count: usize,
     /// How many times the platform gives its messages on one connection.
     rounds: usize,
+    /// What the platform can tell of an answer that was about to leave.
+    says_sent: Option<bool>,
     sent: Arc<Mutex<Vec<Signal>>>,
 }
 
@@ -68,6 +70,9 @@ impl Protocol for Replaying {
         lock(&self.sent).push(signal);
         Ok(())
     }
+    async fn sent(&self, _signal: &Signal) -> Option<bool> {
+        self.says_sent
+    }
 }
 
 fn replaying(count: usize) -> (Replaying, Arc<Mutex<Vec<Signal>>>) {
@@ -76,6 +81,7 @@ fn replaying(count: usize) -> (Replaying, Arc<Mutex<Vec<Signal>>>) {
         driver: Driver::default(),
         count,
         rounds: 1,
+        says_sent: None,
         sent: sent.clone(),
     };
     (session, sent)
@@ -287,4 +293,44 @@ async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
         .unwrap();
     assert_eq!(*lock(&seen), ["m0", "m1", "m2"]);
     assert_eq!(journal.len(), 3);
+}
+
+/// Runs a bot that answers m0 once on a journal where that answer was about to leave when
+/// the process stopped; returns what the platform was sent.
+async fn answer_unsure(says_sent: Option<bool>) -> Vec<Signal> {
+    let journal = MemoryJournal::new();
+    let mut m0 = message(0);
+    m0.meta.received = Some(crate::now());
+    journal.append("test", &m0).await.unwrap();
+    journal.answering("test", m0.id(), 0).await.unwrap();
+    let (mut session, sent) = replaying(1);
+    session.says_sent = says_sent;
+    let bot = from_fn(move |signal: Signal, handle| async move {
+        if matches!(signal.body, Body::Message(_)) {
+            handle.send(signal.reply(Message::text("answer"))).await?;
+            handle.end_sessions("done").await?;
+        }
+        Ok(())
+    });
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await
+        .unwrap();
+    let pending = journal.pending("test").await.unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    lock(&sent).clone()
+}
+
+#[tokio::test]
+async fn an_answer_about_to_leave_at_the_crash_is_sent_again_unless_the_platform_shows_it_left() {
+    // The platform shows it left: not again.
+    assert!(answer_unsure(Some(true)).await.is_empty());
+    // It did not, or the platform cannot tell: sent (once).
+    for says in [Some(false), None] {
+        let sent = answer_unsure(says).await;
+        assert_eq!(sent.len(), 1, "{says:?}");
+        assert_eq!(sent[0].meta.id, answer_id("test", &SignalId::from("m0"), 0));
+    }
 }

@@ -115,32 +115,49 @@ impl RouterOutlet {
 
     /// Hands `signal` to session `index`; returns the id it left with. With a journal, an
     /// answer gets its deterministic id, is not sent again if it left before a restart, and is
-    /// recorded once it left.
+    /// recorded before it leaves and once it left.
     async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
         let session = &self.sessions[index].session;
+        let name = session.name();
         let plan = self
             .tap
             .as_ref()
-            .and_then(|tap| tap.number(session.name(), &mut signal));
+            .and_then(|tap| tap.number(name, &mut signal));
         let id = signal.meta.id.clone();
-        if plan == Some(AnswerPlan::LeftAlready) {
-            return id;
+        let (tap, of, number) = match (plan, &self.tap) {
+            (Some(AnswerPlan::LeftAlready), _) => return id,
+            (Some(AnswerPlan::Unsure { of, number }), Some(tap)) => {
+                if session.sent(&signal).await == Some(true) {
+                    tap.answered(name, &of, number);
+                    return id;
+                }
+                (tap, of, number)
+            }
+            (Some(AnswerPlan::Send { of, number }), Some(tap)) => (tap, of, number),
+            _ => {
+                if let Err(refusal) = session.send(signal).await {
+                    self.refused(id.clone(), refusal);
+                }
+                return id;
+            }
+        };
+        if let Err(e) = tap.answering(name, &of, number).await {
+            self.journal_failed(
+                name,
+                &format!("answer {id} could not be recorded before it left: {e}"),
+            );
         }
         match session.send(signal).await {
             Err(refusal) => self.refused(id.clone(), refusal),
-            Ok(()) => {
-                if let (Some(AnswerPlan::Send { of, number }), Some(tap)) = (plan, &self.tap)
-                    && let Err(e) = tap.answered(session.name(), &of, number).await
-                {
-                    let report = SystemError::new(
-                        format!("journal of session {}", session.name()),
-                        format!("answer {id} left but could not be recorded: {e}"),
-                    );
-                    let _ = self.feedback.try_send(Signal::internal(None, report));
-                }
-            }
+            Ok(()) => tap.answered(name, &of, number),
         }
         id
+    }
+
+    /// Tells the bot that the journal of session `name` failed.
+    fn journal_failed(&self, name: &str, message: &str) {
+        let report = SystemError::new(format!("journal of session {name}"), message.to_owned());
+        let _ = self.feedback.try_send(Signal::internal(None, report));
     }
 
     pub(super) async fn end_all(&self, reason: &str) {
