@@ -13,13 +13,16 @@ use crate::signal::{Body, Signal};
 /// How many signals' answer counts are remembered: far more than a bot has in hand at once.
 const COUNTED: usize = 100_000;
 
+/// A signal answered through a session: (the session's name, the signal's id).
+type AnsweredSignal = (String, SignalId);
+
 /// The router's use of its journal.
 pub(crate) struct Tap {
     journal: Arc<dyn Journal>,
     acks: Acks,
     /// Answers from before a restart, by answering session and the signal they answer, with
     /// whether they were confirmed: filled from the redelivered entries.
-    left: Mutex<HashMap<(String, SignalId), Vec<(u32, bool)>>>,
+    left: Mutex<HashMap<AnsweredSignal, Vec<(u32, bool)>>>,
     /// How many answers each signal has had in this run, by answering session.
     counts: Mutex<Recent<(String, SignalId), u32>>,
     /// Entries handed to a bot that acknowledges explicitly, by signal id.
