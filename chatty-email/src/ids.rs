@@ -1,6 +1,8 @@
-//! Signal ids on the wire: a signal id as a `Message-ID` and back.
+//! Signal ids on the wire: a signal id as a `Message-ID` and back; the id of a mail without
+//! one.
 
 use chatty_core::SignalId;
+use rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
 
 /// The domain given to signal ids that are not mail ids (`<id@chatty.invalid>` on the wire;
 /// the suffix is taken off again on the way in, so the id is kept end to end).
@@ -76,6 +78,25 @@ pub fn signal_id(wire: &str) -> SignalId {
     }
 }
 
+/// The id of a mail without a `Message-ID`: `mail-sha256-` and the first 128 bits of the
+/// SHA-256 of its bytes, in hex. The same mail read again (after a restart, over another
+/// connection, after its folder's UIDVALIDITY changed) gets the same id, so that the journal
+/// knows it again; two deliveries of one text differ in their trace fields (`Received:`,
+/// `Delivered-To:`), so they get two ids.
+pub(crate) fn raw_id(raw: &[u8]) -> SignalId {
+    // SHA-256 of the TLS stack linked already (rustls with ring): no other dependency.
+    let Some(suite) = TLS13_AES_128_GCM_SHA256.tls13() else {
+        // A TLS 1.3 suite always is one.
+        return SignalId::generate();
+    };
+    let digest = suite.common.hash_provider.hash(raw);
+    let mut id = String::from("mail-sha256-");
+    for byte in digest.as_ref().iter().take(16) {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    SignalId::from(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +120,19 @@ mod tests {
             assert_eq!(signal_id(&wire).as_str(), id, "{wire}");
             assert_eq!(signal_id(&format!("<{wire}>")).as_str(), id, "{wire}");
         }
+    }
+
+    #[test]
+    fn a_mail_without_message_id_gets_the_id_of_its_bytes() {
+        let one = raw_id(b"From: a@example.org\r\n\r\nhello\r\n");
+        assert_eq!(one, raw_id(b"From: a@example.org\r\n\r\nhello\r\n"));
+        assert_ne!(one, raw_id(b"From: a@example.org\r\n\r\nhello!\r\n"));
+        // SHA-256 of the empty string: e3b0c442 98fc1c14 9afbf4c8 996fb924 ...
+        assert_eq!(
+            raw_id(b"").as_str(),
+            "mail-sha256-e3b0c44298fc1c149afbf4c8996fb924"
+        );
+        // Kept as it is on the wire and back (an answer's In-Reply-To names it).
+        assert_eq!(signal_id(&wire_id(&one)), one);
     }
 }

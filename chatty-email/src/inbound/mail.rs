@@ -14,7 +14,7 @@ use mail_parser::{Encoding, GetHeader, Message, MessagePart, MimeHeaders, PartTy
 use super::dsn::delivery_report;
 use crate::automatic;
 use crate::config::is_mail_address;
-use crate::ids::signal_id;
+use crate::ids::{raw_id, signal_id};
 use crate::mapper::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Inbound, Mapper, Thread};
 
 impl Mapper {
@@ -26,7 +26,7 @@ impl Mapper {
                 None,
             );
         };
-        match self.try_inbound(&mail) {
+        match self.try_inbound(&mail, raw) {
             Ok(result) => result,
             Err(e) => (Inbound::Malformed(e), None),
         }
@@ -35,6 +35,7 @@ impl Mapper {
     fn try_inbound(
         &self,
         mail: &Message<'_>,
+        raw: &[u8],
     ) -> Result<(Inbound, Option<(SignalId, Thread)>), String> {
         let from = mail
             .from()
@@ -46,10 +47,12 @@ impl Mapper {
                 format!("a mail without a usable From address (Message-ID {id})")
             })?;
         let origin = self.address(from)?;
+        // The same mail read again must get the same id (the journal knows it by its sender
+        // and id): its Message-ID, or else the hash of its bytes.
         let id = mail
             .message_id()
             .filter(|id| !id.is_empty())
-            .map_or_else(SignalId::generate, signal_id);
+            .map_or_else(|| raw_id(raw), signal_id);
         let mut meta = Metadata::with_id(id.clone());
         meta.origin = Some(origin);
         meta.automatic = automatic::detect(mail);
