@@ -173,7 +173,7 @@ impl InboundConfig {
 /// # user = "bot"                       # the login name; default: the address
 /// password = { file = "/run/secrets/mail" }  # or { env = "VAR" }, or { inline = "…" }
 /// # name = "mailto"                    # the session name (`mailto+NAME:` addresses)
-/// # state_path = "/var/lib/bot/mail.json"  # where UIDVALIDITY + UID / seen UIDLs are kept
+/// # state_path = "/var/lib/bot/mail.json"  # UIDVALIDITY + UID / seen UIDLs, without a journal
 ///
 /// [smtp]
 /// host = "smtp.example.org"
@@ -217,7 +217,9 @@ pub struct EmailConfig {
     pub name: String,
     /// A file where the session keeps what it has read (IMAP: UIDVALIDITY and the last UID;
     /// POP3: the UIDLs seen), so that a restarted session neither loses nor repeats mail.
-    /// Without it, that is kept in memory only: reconnects are safe, restarts are not.
+    /// Without it, that is kept in memory only: reconnects are safe, restarts are not. Under a
+    /// router with a journal, the cursor is kept in the journal instead, and this file is only
+    /// read (once, when the session is made) for the cursor it holds.
     #[serde(default)]
     pub state_path: Option<PathBuf>,
     /// How long one connection attempt (TCP, TLS, login) or one SMTP exchange may take, in

@@ -36,6 +36,7 @@ pub(crate) async fn serve(
         deliveries,
         link,
     };
+    shared.store.lock().await.load(link).await?;
     let result = match (&shared.config.inbound, connection.0) {
         (InboundConfig::Imap(config), Client::Imap(session)) => {
             read_imap(config, &context, *session).await
@@ -49,7 +50,7 @@ pub(crate) async fn serve(
         )
         .permanent()),
     };
-    let saved = shared.store.lock().await.save();
+    let saved = shared.store.lock().await.save(link).await;
     if let Err(e) = saved {
         let _ = context.system_error(e).await;
     }
@@ -132,7 +133,7 @@ impl Context<'_> {
                 s.imap.insert(folder.to_owned(), state);
             });
         }
-        let saved = store.save();
+        let saved = store.save(self.link).await;
         drop(store);
         match saved {
             Ok(()) => true,
@@ -280,7 +281,7 @@ async fn poll_pop3(
         if !polled {
             return Ok(());
         }
-        let saved = context.shared.store.lock().await.save();
+        let saved = context.shared.store.lock().await.save(link).await;
         if let Err(e) = saved
             && !context.system_error(e).await
         {
