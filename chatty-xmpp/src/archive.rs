@@ -1,9 +1,11 @@
 //! The server's message archive (MAM, XEP-0313): queries for history, and for catching up on what
-//! arrived while the session was away; the queries a connection has in progress.
+//! arrived while the session was away; the queries a connection has in progress, and where its
+//! catch-up is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field};
@@ -35,8 +37,55 @@ const CATCH_UP_PAGE: usize = 100;
 pub(crate) enum Waiter {
     /// To a query of the bot's.
     Reply(oneshot::Sender<ArchiveAnswer>),
-    /// To the bot as inbound signals: the catch-up after a lost stream.
+    /// To the catch-up (the bot's inbound signals, or where the catch-up starts).
     CatchUp,
+}
+
+/// Where a connection's catch-up from the archive is (see `inbound::catch_up`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Not catching up: live messages go to the bot as they come.
+    #[default]
+    Live,
+    /// The account was asked whether it keeps an archive (disco#info): the request's IQ id.
+    Discovering(String),
+    /// The archive was asked for its newest id (a first start: the catch-up starts there).
+    Newest,
+    /// Pages of what was archived after the mark are coming.
+    Paging,
+}
+
+/// A connection's catch-up: its phase, and the live messages it holds back meanwhile, so that
+/// the bot gets the archived ones first.
+#[derive(Debug, Default)]
+pub(crate) struct CatchUp {
+    /// Where it is.
+    pub(crate) phase: Phase,
+    /// Live messages that arrived while catching up, in their order, for after it.
+    pub(crate) held: VecDeque<Message>,
+    /// When the server is taken not to answer any more (the catch-up then ends, so that live
+    /// messages are not held back for ever).
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl CatchUp {
+    /// Whether live messages are held back now.
+    pub(crate) fn holds(&self) -> bool {
+        self.phase != Phase::Live
+    }
+
+    /// Whether `iq` answers the catch-up's disco#info request.
+    pub(crate) fn is_discovery(&self, iq: &Iq) -> bool {
+        matches!(&self.phase, Phase::Discovering(id) if *id == crate::iq::iq_id(iq))
+    }
+}
+
+/// Resolves once `deadline` has passed; never without one.
+pub(crate) async fn expiry(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// An archive query in progress: its IQ's id, what it found so far, and who waits.
@@ -76,6 +125,11 @@ impl Queries {
         true
     }
 
+    /// Forgets the catch-up's queries (a fresh stream: the old one's answers will not come).
+    pub(crate) fn forget_catch_ups(&mut self) {
+        self.0.retain(|_, p| !matches!(p.waiter, Waiter::CatchUp));
+    }
+
     /// The answer `iq` to a query in progress: the query ends, and a query of the bot's has its
     /// answer; a catch-up page's is returned.
     pub(crate) fn finish(&mut self, iq: Iq) -> Option<ArchiveAnswer> {
@@ -97,13 +151,27 @@ impl Queries {
     }
 }
 
-/// The query for a catch-up page: every message archived after `after`.
-pub(crate) fn catch_up(after: String) -> (String, Iq) {
+/// The query for a catch-up page: every message archived after `after` (from the start of the
+/// archive when `None`).
+pub(crate) fn catch_up(after: Option<String>) -> (String, Iq) {
     let query_id = format!("catchup-{}", chatty_core::SignalId::generate());
     let set = SetQuery {
         max: Some(CATCH_UP_PAGE),
-        after: Some(after),
+        after,
         before: None,
+        index: None,
+    };
+    let iq = query(&query_id, None, set);
+    (query_id, iq)
+}
+
+/// The query for the newest archived message (the last page, of one).
+pub(crate) fn newest() -> (String, Iq) {
+    let query_id = format!("newest-{}", chatty_core::SignalId::generate());
+    let set = SetQuery {
+        max: Some(1),
+        after: None,
+        before: Some(String::new()),
         index: None,
     };
     let iq = query(&query_id, None, set);
@@ -226,7 +294,7 @@ mod tests {
             },
         );
         queries.insert("q1".into(), &asked, Waiter::Reply(tx));
-        let (catch_up_id, catching_up) = catch_up("A0".into());
+        let (catch_up_id, catching_up) = catch_up(Some("A0".into()));
         queries.insert(catch_up_id.clone(), &catching_up, Waiter::CatchUp);
 
         assert!(queries.collect(&result("q1", "A1")));

@@ -25,6 +25,7 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::config::{TlsMode, XmppConfig};
 use crate::inbound;
+use crate::marker::Marker;
 use crate::state::{Connection, Shared};
 use crate::tcp;
 
@@ -49,6 +50,9 @@ pub(crate) async fn connect(shared: &Shared, link: &Link) -> Result<Connection, 
         .load_password()
         .map_err(|e| Failure::new(ConnectionErrorKind::Other, e.to_string()).permanent())?;
     let mut live = shared.live().await;
+    if live.marker.is_none() && link.sink().is_journaled() {
+        live.marker = Some(Marker::spawn(link.clone()));
+    }
     if !live.rooms_wanted {
         want_rooms(shared)?;
         live.rooms_wanted = true;

@@ -15,6 +15,7 @@ mod hostile_tests;
 mod inbound;
 mod iq;
 mod mapper;
+mod marker;
 mod ns;
 mod outbound;
 mod query;

@@ -40,6 +40,9 @@ pub(crate) struct Mapper {
     name: String,
     /// The bot's own address: `xmpp:bare-jid;kind=individual`.
     own: Address,
+    /// The account's bare JID (whose archive ids, `<stanza-id by=…>`, name messages that carry
+    /// no id of their sender's).
+    account: String,
     /// Rooms, contacts' presence, delivery statuses.
     state: Arc<Mutex<State>>,
     /// The nickname in rooms when none is configured: the account's local part.
@@ -62,6 +65,7 @@ impl Mapper {
         let mut mapper = Mapper {
             name: name.to_owned(),
             own: Address::new(PLATFORM, "placeholder").map_err(|e| e.to_string())?,
+            account: jid.as_str().to_owned(),
             state: Arc::default(),
             seen: Arc::new(Mutex::new(Recent::new(SEEN_MEMORY))),
             peers: Arc::default(),
@@ -103,6 +107,11 @@ impl Mapper {
     /// The bot's own address.
     pub(crate) fn own(&self) -> &Address {
         &self.own
+    }
+
+    /// The account's bare JID.
+    pub(crate) fn account(&self) -> &str {
+        &self.account
     }
 
     /// The session's run-time state.

@@ -21,6 +21,7 @@ use crate::config::{ConfigError, XmppConfig, parse_account_jid};
 use crate::files::Http;
 use crate::iq::{self, IQ_TIMEOUT};
 use crate::mapper::Mapper;
+use crate::marker::Marker;
 use crate::unacked::Unacked;
 
 /// How many outbound signals may wait for the connection before `send` waits.
@@ -60,6 +61,7 @@ impl Shared {
             commands: receiver,
             unacked: Unacked::default(),
             last_archived: None,
+            marker: None,
             presence: None,
             bound_before: false,
             rooms_wanted: false,
@@ -163,8 +165,12 @@ pub(crate) struct Live {
     pub(crate) commands: mpsc::Receiver<Command>,
     /// Messages the server has not acknowledged yet, to send again on a fresh stream.
     pub(crate) unacked: Unacked,
-    /// The archive id of the last message received: where a catch-up starts.
+    /// The archive id of the last message the bot was given (or that needed no signal): where
+    /// a catch-up starts; [`FROM_THE_START`](crate::marker::FROM_THE_START) for the whole
+    /// archive.
     pub(crate) last_archived: Option<String>,
+    /// Keeps `last_archived` as the journal's mark, when the router has a journal.
+    pub(crate) marker: Option<Marker>,
     /// The bot's presence as it last set it, sent again on every fresh stream (`None`:
     /// available, the initial presence).
     pub(crate) presence: Option<Presence>,
@@ -173,6 +179,17 @@ pub(crate) struct Live {
     pub(crate) bound_before: bool,
     /// Whether the configured rooms are wanted already (once per run).
     pub(crate) rooms_wanted: bool,
+}
+
+impl Live {
+    /// Notes that the bot was given the archived message `id` (pushed: in the journal, when
+    /// there is one), or that it needed no signal: a catch-up starts after it.
+    pub(crate) fn archived(&mut self, id: &str) {
+        if let Some(marker) = &self.marker {
+            marker.advance(id);
+        }
+        self.last_archived = Some(id.to_owned());
+    }
 }
 
 /// One stanza stream and what it waits for: from `connect` to the end of `serve`.
@@ -184,6 +201,8 @@ pub struct Connection {
     pub(crate) iqs: iq::Pending,
     /// Archive queries in progress.
     pub(crate) archive: archive::Queries,
+    /// Where the catch-up from the archive is, and the live messages it holds back.
+    pub(crate) catch_up: archive::CatchUp,
     /// Stanzas that arrived while connecting, for `serve` to handle first.
     pub(crate) early: Vec<Stanza>,
     pub(crate) live: OwnedMutexGuard<Live>,
@@ -205,6 +224,7 @@ impl Connection {
             bound: None,
             iqs: iq::Pending::default(),
             archive: archive::Queries::default(),
+            catch_up: archive::CatchUp::default(),
             early: Vec::new(),
             live,
         }

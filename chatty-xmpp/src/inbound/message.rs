@@ -260,17 +260,22 @@ impl Mapper {
                 })?);
             }
         }
-        let origin_id_present = origin_id.is_some();
+        // The id is the same each time the message is read (live, from the archive after a
+        // restart, from offline storage): the sender's (XEP-0359 origin-id, else the stanza's
+        // id: kept end to end, and the same when the sender sends it again after its own lost
+        // stream), else the id the account's archive gave it.
         let id = origin_id
+            .filter(|id| !id.is_empty())
             .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
             .filter(|id| !id.is_empty())
-            .map_or_else(SignalId::generate, SignalId::from);
+            .or_else(|| crate::archive::stanza_id(&message, self.account()));
+        let deterministic = id.is_some();
+        let id = id.map_or_else(SignalId::generate, SignalId::from);
         // The same message again (the sender's stream was lost before the server acknowledged
-        // it, and it sent it again): dropped. Only ids the sender chose count, and only the
-        // same sender's: an id someone else used first does not hide a message, nor does one
-        // whose stanza was malformed (it is recorded once the message has become a signal).
-        let repeat_key = (live && (message.id.is_some() || origin_id_present))
-            .then(|| (origin.clone(), id.clone()));
+        // it, and it sent it again; or live and from the archive): dropped. Only the same
+        // sender's ids count: an id someone else used first does not hide a message, nor does
+        // one whose stanza was malformed (it is recorded once the message has become a signal).
+        let repeat_key = (live && deterministic).then(|| (origin.clone(), id.clone()));
         if let Some(key) = &repeat_key
             && self.seen(key)
         {
@@ -555,6 +560,41 @@ mod tests {
         assert_eq!(
             text(mapper.inbound_message(fixed)).as_deref(),
             Some("sorry")
+        );
+    }
+
+    #[test]
+    fn the_id_is_the_senders_else_the_accounts_archive_id() {
+        let id = |xml: &str| mapper().inbound_message(message(xml)).unwrap().meta.id;
+        let archived = "<stanza-id xmlns='urn:xmpp:sid:0' by='bot@example.org' id='A1'/>";
+        let foreign = "<stanza-id xmlns='urn:xmpp:sid:0' by='elsewhere.org' id='X1'/>";
+        let from = "from='alice@example.org/x' type='chat'";
+        assert_eq!(
+            id(&format!(
+                "<message xmlns='jabber:client' {from} id='s1'><body>a</body>\
+                 <origin-id xmlns='urn:xmpp:sid:0' id='o1'/>{archived}</message>"
+            )),
+            SignalId::from("o1")
+        );
+        assert_eq!(
+            id(&format!(
+                "<message xmlns='jabber:client' {from} id='s1'><body>a</body>{archived}</message>"
+            )),
+            SignalId::from("s1")
+        );
+        assert_eq!(
+            id(&format!(
+                "<message xmlns='jabber:client' {from}><body>a</body>{archived}</message>"
+            )),
+            SignalId::from("A1"),
+            "no id of the sender's: the account's archive id, the same when read again"
+        );
+        let unnamed =
+            format!("<message xmlns='jabber:client' {from}><body>a</body>{foreign}</message>");
+        assert_ne!(
+            id(&unnamed),
+            id(&unnamed),
+            "no id to keep: a new one each time"
         );
     }
 

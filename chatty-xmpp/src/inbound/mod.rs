@@ -3,10 +3,12 @@
 //! or the stream is gone for good.
 //!
 //! Its parts: the stream's own events ([`stream`]), one stanza ([`stanza`]), the catch-up from
-//! the archive after a fresh stream ([`catch_up`]); the mapping of messages, presence and error
+//! the archive on a fresh stream ([`catch_up`]), messages given to the bot ([`deliver`]); the
+//! mapping of messages, presence and error
 //! stanzas to signals ([`message`], [`presence`], [`failure`]).
 
 mod catch_up;
+mod deliver;
 mod failure;
 pub(crate) mod message;
 mod presence;
@@ -21,8 +23,8 @@ use chatty_core::reexports::futures::StreamExt as _;
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::stanzastream::{Event, StanzaStage};
 
-use crate::outbound;
 use crate::state::{Connection, Shared};
+use crate::{archive, outbound};
 
 /// How long the session waits for its last stanzas, and then for the stream's close, when it
 /// ends.
@@ -42,8 +44,12 @@ pub(crate) async fn serve(
     let stopping = link.stopping();
     tokio::pin!(stopping);
     loop {
+        let catch_up_deadline = connection.catch_up.deadline;
         tokio::select! {
             () = &mut stopping => break,
+            () = archive::expiry(catch_up_deadline) => {
+                catch_up::gave_up(shared, deliveries, &mut connection, link).await;
+            }
             event = connection.stream.next() => match event {
                 Some(Event::Stanza(stanza)) => {
                     stanza::handle(shared, deliveries, &mut connection, link, stanza).await;

@@ -4,16 +4,12 @@
 
 use chatty_core::driver::{Deliveries, Link};
 use tokio_xmpp::Stanza;
-use tokio_xmpp::minidom::Element;
-use tokio_xmpp::minidom::rxml::xml_ncname;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::{Id, Message, MessageType};
+use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::Presence;
 
-use super::catch_up;
-use crate::archive;
+use super::{catch_up, deliver};
 use crate::iq::answer_iq;
-use crate::ns::NS_RECEIPTS;
 use crate::state::{Connection, Shared};
 
 /// Handles one stanza.
@@ -54,13 +50,16 @@ async fn answered(
     let Some(iq) = connection.iqs.answer(iq) else {
         return;
     };
+    if connection.catch_up.is_discovery(&iq) {
+        return catch_up::discovered(shared, deliveries, connection, link, iq).await;
+    }
     if let Some(page) = connection.archive.finish(iq) {
         catch_up::page(shared, deliveries, connection, link, page).await;
     }
 }
 
-/// A live message: remembered as where a catch-up starts, its sender learnt, its receipt sent,
-/// and its signal pushed.
+/// A live message: its sender learnt, then given to the bot, or held back while a catch-up
+/// from the archive runs (the archived messages go first).
 async fn received_message(
     shared: &Shared,
     deliveries: &Deliveries,
@@ -68,19 +67,12 @@ async fn received_message(
     link: &Link,
     message: Message,
 ) {
-    if let Some(id) = archive::stanza_id(&message, shared.jid.as_str()) {
-        connection.live.last_archived = Some(id);
-    }
     shared.learn_sender(&message);
-    if let Some(receipt) = receipt_for(&message) {
-        connection.send(receipt).await;
-    }
-    let mapped = shared
-        .mapper
-        .inbound_message_noting_deliveries(message, deliveries);
-    if let Some(signal) = mapped {
-        // An error means the bot stopped listening: the driver stops the session.
-        let _ = link.push(signal).await;
+    if connection.catch_up.holds() {
+        connection.catch_up.held.push_back(message);
+    } else {
+        // `false`: the bot stopped listening, and the driver stops the session.
+        let _ = deliver::live(shared, deliveries, connection, link, message).await;
     }
 }
 
@@ -99,32 +91,4 @@ async fn received_presence(
     if let Some(signal) = mapped {
         let _ = link.push(signal).await;
     }
-}
-
-/// The receipt (XEP-0184) for a one-to-one message that asks for one.
-fn receipt_for(message: &Message) -> Option<Message> {
-    if message.type_ == MessageType::Groupchat || message.type_ == MessageType::Error {
-        return None;
-    }
-    if !message
-        .payloads
-        .iter()
-        .any(|p| p.is("request", NS_RECEIPTS))
-    {
-        return None;
-    }
-    let id = message
-        .id
-        .as_ref()
-        .map(|id| id.0.clone())
-        .filter(|id| !id.is_empty())?;
-    let mut receipt = Message::new(message.from.clone());
-    receipt.type_ = message.type_.clone();
-    receipt.id = Some(Id(format!("receipt-{id}")));
-    receipt.payloads.push(
-        Element::builder("received", NS_RECEIPTS)
-            .attr(xml_ncname!("id").into(), id)
-            .build(),
-    );
-    Some(receipt)
 }

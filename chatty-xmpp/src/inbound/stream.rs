@@ -36,8 +36,9 @@ pub(crate) async fn event(
 
 /// A fresh stream bound to `bound`: the server sends every contact's presence again, and wants
 /// the bot's; after a lost stream (the server could not resume it: after a restart, say) what
-/// it never acknowledged goes again and the archive tells what the bot missed; the rooms forgot
-/// the bot, so it joins them again.
+/// it never acknowledged goes again; the archive tells what the bot missed (on the first stream
+/// of a run too: the bot's process may have died); the rooms forgot the bot, so it joins them
+/// again.
 async fn fresh(shared: &Shared, connection: &mut Connection, bound: Jid) {
     tracing::debug!(jid = %bound, "online");
     connection.bound = Some(bound);
@@ -49,8 +50,8 @@ async fn fresh(shared: &Shared, connection: &mut Connection, bound: Jid) {
     connection.send(presence).await;
     if std::mem::replace(&mut connection.live.bound_before, true) {
         resend_unacknowledged(connection).await;
-        catch_up::start(connection).await;
     }
+    catch_up::start(shared, connection).await;
     let joins = shared.mapper.state().rejoin_all();
     for join in joins {
         connection.send(join).await;

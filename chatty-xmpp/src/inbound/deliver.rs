@@ -1,0 +1,116 @@
+//! Giving messages to the bot: live ones (with their receipts) and archived ones. After each,
+//! the archive id it carried becomes where the next catch-up starts (the journal's mark): only
+//! once the message was pushed, so kept in the journal when the router has one.
+
+use chatty_core::driver::{Deliveries, Link};
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::minidom::rxml::xml_ncname;
+use tokio_xmpp::parsers::message::{Id, Message, MessageType};
+use tokio_xmpp::parsers::ns;
+
+use crate::archive::{self, ArchivedMessage};
+use crate::mapper::timestamp;
+use crate::ns::NS_RECEIPTS;
+use crate::state::{Connection, Shared};
+
+/// Gives the bot a live message: its signal pushed, then its receipt sent and its archive id
+/// noted. `false` once the bot stopped listening (the driver then stops the session).
+pub(crate) async fn live(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: &mut Connection,
+    link: &Link,
+    message: Message,
+) -> bool {
+    let archived = archive::stanza_id(&message, shared.jid.as_str());
+    let receipt = receipt_for(&message);
+    let mapped = shared
+        .mapper
+        .inbound_message_noting_deliveries(message, deliveries);
+    if let Some(signal) = mapped
+        && link.push(signal).await.is_err()
+    {
+        return false;
+    }
+    if let Some(receipt) = receipt {
+        connection.send(receipt).await;
+    }
+    if let Some(id) = archived {
+        connection.live.archived(&id);
+    }
+    true
+}
+
+/// Gives the bot a message from the archive, as it would have come live (its id and sender the
+/// same, so that the journal knows it again); what the bot itself sent is skipped. `false` once
+/// the bot stopped listening.
+pub(crate) async fn archived(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: &mut Connection,
+    link: &Link,
+    item: ArchivedMessage,
+) -> bool {
+    let ArchivedMessage {
+        archive_id,
+        mut message,
+        delay,
+    } = item;
+    let from_bot = message
+        .from
+        .as_ref()
+        .is_some_and(|from| from.to_bare() == shared.jid);
+    if !from_bot {
+        // The archived copy does not carry the id the archive gave it, which names a message
+        // without an id of its sender's when it comes live.
+        if archive::stanza_id(&message, shared.jid.as_str()).is_none() {
+            message.payloads.push(
+                Element::builder("stanza-id", ns::SID)
+                    .attr(xml_ncname!("id").into(), archive_id.as_str())
+                    .attr(xml_ncname!("by").into(), shared.jid.as_str())
+                    .build(),
+            );
+        }
+        let mapped = shared
+            .mapper
+            .inbound_message_noting_deliveries(message, deliveries);
+        if let Some(mut signal) = mapped {
+            if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
+                signal.meta.sent = Some(sent);
+            }
+            if link.push(signal).await.is_err() {
+                return false;
+            }
+        }
+    }
+    connection.live.archived(&archive_id);
+    true
+}
+
+/// The receipt (XEP-0184) for a one-to-one message that asks for one.
+fn receipt_for(message: &Message) -> Option<Message> {
+    if message.type_ == MessageType::Groupchat || message.type_ == MessageType::Error {
+        return None;
+    }
+    if !message
+        .payloads
+        .iter()
+        .any(|p| p.is("request", NS_RECEIPTS))
+    {
+        return None;
+    }
+    let id = message
+        .id
+        .as_ref()
+        .map(|id| id.0.clone())
+        .filter(|id| !id.is_empty())?;
+    let mut receipt = Message::new(message.from.clone());
+    receipt.type_ = message.type_.clone();
+    receipt.id = Some(Id(format!("receipt-{id}")));
+    receipt.payloads.push(
+        Element::builder("received", NS_RECEIPTS)
+            .attr(xml_ncname!("id").into(), id)
+            .build(),
+    );
+    Some(receipt)
+}

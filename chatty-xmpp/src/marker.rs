@@ -1,0 +1,51 @@
+//! The archive mark: the id of the last archived message the bot was given (pushed, so kept in
+//! the router's journal), kept as the session's journal mark [`MARK`] so that a catch-up after a
+//! restart of the process starts there.
+//!
+//! The mark is written in the background, one write at a time, always the newest id: a write
+//! per message would double the journal's writes on the way of every message, and a mark that
+//! lags behind only makes a catch-up fetch again what the journal drops as seen. Each id is
+//! handed over only after its message was pushed, so the mark is never durable before the
+//! message it names (the journal applies writes in order).
+
+use chatty_core::driver::Link;
+use tokio::sync::watch;
+
+/// The name of the session's journal mark: the archive id (XEP-0313) to catch up after.
+pub(crate) const MARK: &str = "mam";
+
+/// The mark's value meaning "the whole archive": the archive was empty when the session first
+/// started, so everything in it came after.
+pub(crate) const FROM_THE_START: &str = "";
+
+/// Writes the newest archive id handed to it as the journal mark, in the background.
+#[derive(Debug)]
+pub(crate) struct Marker {
+    newest: watch::Sender<Option<String>>,
+}
+
+impl Marker {
+    /// A marker writing through `link` (nothing is written without a journal).
+    pub(crate) fn spawn(link: Link) -> Self {
+        let (newest, mut changes) = watch::channel(None::<String>);
+        tokio::spawn(async move {
+            // Ends once the marker is dropped (the session ended), after its last write.
+            while changes.changed().await.is_ok() {
+                let Some(id) = changes.borrow_and_update().clone() else {
+                    continue;
+                };
+                if let Err(e) = link.set_mark(MARK, &id).await {
+                    // The journal tells the bot itself when it fails; a mark not kept only
+                    // means a longer catch-up.
+                    tracing::warn!("keeping the archive mark: {e}");
+                }
+            }
+        });
+        Marker { newest }
+    }
+
+    /// Hands over `id`, the archive id of a message that was pushed (or needed none).
+    pub(crate) fn advance(&self, id: &str) {
+        self.newest.send_replace(Some(id.to_owned()));
+    }
+}
