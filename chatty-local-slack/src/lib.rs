@@ -2,6 +2,7 @@
 
 mod control;
 mod http;
+mod redelivery;
 mod shared;
 mod socket;
 mod workspace;
@@ -459,17 +460,49 @@ impl LocalSlack {
     }
 
     /// Fault injection: the next `count` acks from the app's sockets are ignored, so those
-    /// events are sent again after the ack timeout, with `retry_attempt` incremented.
+    /// events are sent again on Slack's timetable (see [`set_retry_schedule`]), with
+    /// `retry_attempt` incremented.
+    ///
+    /// [`set_retry_schedule`]: LocalSlack::set_retry_schedule
     pub fn ignore_acks(&self, app_id: &str, count: u32) {
         if let Some(a) = self.inner.lock().apps.get_mut(app_id) {
             a.ignore_acks += count;
         }
     }
 
-    /// How long an envelope waits for its ack before it is sent again (3 s, as Slack, by
-    /// default).
+    /// How long an envelope waits for its ack before the attempt counts as failed (3 s, as
+    /// Slack, by default).
     pub fn set_ack_timeout(&self, timeout: Duration) {
-        self.inner.lock().ack_timeout = timeout;
+        self.inner.lock().timetable.ack_timeout = timeout;
+    }
+
+    /// When an event whose delivery failed (not acknowledged in time, its socket closed, or no
+    /// socket open) is sent again: retry `n` no earlier than `retries[n - 1]` after the first
+    /// attempt, and no more retries than `retries` has. By default Slack's timetable
+    /// (docs.slack.dev/apis/events-api#retries): nearly immediately, after 1 minute, after 5
+    /// minutes. Tests shorten it to see the same sequence sooner.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// let slack = chatty_local_slack::LocalSlack::start().await?;
+    /// slack.set_retry_schedule(&[Duration::ZERO, Duration::from_secs(1), Duration::from_secs(5)]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_retry_schedule(&self, retries: &[Duration]) {
+        self.inner.lock().timetable.retries = retries.to_vec();
+    }
+
+    /// The event ids Slack gave up on for the app (their last attempt failed), in order: lost
+    /// to the app.
+    pub fn dropped_events(&self, app_id: &str) -> Vec<String> {
+        let mut state = self.inner.lock();
+        let table = state.timetable.clone();
+        state.apps.get_mut(app_id).map_or_else(Vec::new, |a| {
+            a.sweep(std::time::Instant::now(), &table);
+            a.dropped.clone()
+        })
     }
 
     /// Sends `{"type": "disconnect", "reason": reason}` on every socket of the app
@@ -519,13 +552,15 @@ impl LocalSlack {
             .unwrap_or_default()
     }
 
-    /// How many events wait for the app's ack (or for a socket).
+    /// How many events wait for the app's ack or for their next attempt (not those Slack
+    /// gave up on: see [`dropped_events`](LocalSlack::dropped_events)).
     pub fn pending_events(&self, app_id: &str) -> usize {
-        self.inner
-            .lock()
-            .apps
-            .get(app_id)
-            .map_or(0, |a| a.pending.len())
+        let mut state = self.inner.lock();
+        let table = state.timetable.clone();
+        state.apps.get_mut(app_id).map_or(0, |a| {
+            a.sweep(std::time::Instant::now(), &table);
+            a.pending.len()
+        })
     }
 
     /// Waits until `condition` holds, polling every 20 ms; `false` after `timeout`.

@@ -1,5 +1,6 @@
 //! Socket Mode (api.slack.com/apis/socket-mode): `hello`, `events_api` envelopes, acks,
-//! redelivery with `retry_attempt` / `retry_reason`, and `disconnect`.
+//! redelivery with `retry_attempt` / `retry_reason` on Slack's timetable ([`crate::redelivery`]),
+//! and `disconnect`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::control::Control;
+use crate::redelivery::Step;
 use crate::shared::Inner;
 
 /// How long a socket that was told to disconnect stays open for the client to reconnect.
@@ -24,9 +26,12 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let count = {
         let mut ws_state = inner.lock();
+        let table = ws_state.timetable.clone();
         let Some(a) = ws_state.apps.get_mut(&app) else {
             return;
         };
+        // What fell due while no socket was open failed then, not now.
+        a.sweep(Instant::now(), &table);
         a.sockets.insert(id, tx);
         a.sockets.len()
     };
@@ -49,12 +54,10 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
     let mut tick = tokio::time::interval(TICK);
     let mut killed = false;
     while alive {
-        if closing_at.is_none() {
-            for frame in due(&inner, &app, id) {
-                if ws.send(Message::Text(frame.into())).await.is_err() {
-                    alive = false;
-                    break;
-                }
+        for frame in due(&inner, &app, id) {
+            if ws.send(Message::Text(frame.into())).await.is_err() {
+                alive = false;
+                break;
             }
         }
         if !alive {
@@ -70,6 +73,9 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
                         "reason": reason,
                         "debug_info": {"host": "applink-local"},
                     });
+                    if let Some(a) = inner.lock().apps.get_mut(&app) {
+                        a.closing.insert(id);
+                    }
                     if ws.send(Message::Text(message.to_string().into())).await.is_err() {
                         break;
                     }
@@ -103,72 +109,75 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
     // Without a close frame on a kill: the TCP connection is simply dropped.
     drop(ws);
     let mut state = inner.lock();
+    let table = state.timetable.clone();
     if let Some(a) = state.apps.get_mut(&app) {
         a.sockets.remove(&id);
-        for p in a.pending.iter_mut() {
-            if p.in_flight.is_some_and(|(s, _)| s == id) {
-                // Unacknowledged on a socket that is gone: due again at once (on another socket).
-                p.in_flight = Some((id, Instant::now()));
+        a.closing.remove(&id);
+        // Unacknowledged on a socket that is gone: that attempt failed now; the next is due
+        // on Slack's timetable, on whichever socket is open then.
+        let now = Instant::now();
+        let dropped = &mut a.dropped;
+        a.pending.retain_mut(|p| {
+            let again = p.socket_closed(id, now, &table);
+            if !again {
+                dropped.push(p.event_id.clone());
             }
-        }
+            again
+        });
+        a.sweep(now, &table);
         for control in a.sockets.values() {
             let _ = control.send(Control::Wake);
         }
     }
+    drop(state);
+    inner.changed.notify_waiters();
 }
 
-/// The envelopes due on socket `id` now: new events, and events whose ack is overdue (sent
-/// again with `retry_attempt` incremented and `retry_reason: "timeout"`). Events past the last
-/// attempt are dropped, as Slack gives up on them.
+/// The envelopes due on socket `id` now, on Slack's timetable ([`crate::redelivery`]): new
+/// events, and events whose last attempt failed and whose retry is due (`retry_attempt`
+/// counting the attempts before, `retry_reason: "timeout"`). Events past their last attempt
+/// are dropped, as Slack gives up on them. A socket told to disconnect takes nothing more.
 fn due(inner: &Inner, app: &str, id: u64) -> Vec<String> {
     let mut state = inner.lock();
-    let ack_timeout = state.ack_timeout;
-    let max_attempts = state.max_attempts;
-    let mut envelope_ids = Vec::new();
-    let count = state.apps.get(app).map_or(0, |a| {
-        a.pending
-            .iter()
-            .filter(|p| match p.in_flight {
-                None => true,
-                Some((_, deadline)) => Instant::now() >= deadline,
-            })
-            .count()
-    });
-    for _ in 0..count {
-        envelope_ids.push(state.id("E"));
-    }
+    let table = state.timetable.clone();
+    let now = Instant::now();
     let Some(a) = state.apps.get_mut(app) else {
         return Vec::new();
     };
-    let now = Instant::now();
-    a.pending
-        .retain(|p| p.attempts < max_attempts || p.in_flight.is_none_or(|(_, d)| now < d));
-    let mut frames = Vec::new();
+    a.sweep(now, &table);
+    if a.closing.contains(&id) {
+        return Vec::new();
+    }
+    let count = a
+        .pending
+        .iter_mut()
+        .map(|p| p.advance(now, true, &table))
+        .filter(|step| *step == Step::Send)
+        .count();
+    let envelope_ids: Vec<String> = (0..count).map(|_| state.id("E")).collect();
+    let Some(a) = state.apps.get_mut(app) else {
+        return Vec::new();
+    };
     let mut fresh = envelope_ids.into_iter();
+    let mut frames = Vec::new();
     for p in a.pending.iter_mut() {
-        let overdue = match p.in_flight {
-            None => true,
-            Some((_, deadline)) => now >= deadline,
-        };
-        if !overdue {
+        if p.advance(now, true, &table) != Step::Send {
             continue;
         }
         let Some(envelope_id) = fresh.next() else {
             break;
         };
+        let retry_attempt = p.sent(envelope_id.clone(), id, now, &table);
         // api.slack.com/apis/socket-mode#events: the `events_api` envelope.
         let envelope = json!({
             "envelope_id": envelope_id,
             "payload": p.payload,
             "type": "events_api",
             "accepts_response_payload": false,
-            "retry_attempt": p.attempts,
-            "retry_reason": if p.attempts == 0 { "" } else { "timeout" },
+            "retry_attempt": retry_attempt,
+            "retry_reason": if retry_attempt == 0 { "" } else { "timeout" },
         });
-        p.envelopes.push(envelope_id);
-        p.in_flight = Some((id, now + ack_timeout));
-        a.delivered.push((p.event_id.clone(), p.attempts));
-        p.attempts += 1;
+        a.delivered.push((p.event_id.clone(), retry_attempt));
         frames.push(envelope.to_string());
     }
     frames

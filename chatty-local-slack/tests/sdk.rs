@@ -86,6 +86,13 @@ struct World {
     dm: String,
 }
 
+/// Slack's retry timetable, shortened: at once, after 1 s, after 10 s.
+const SHORT_RETRIES: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+];
+
 async fn world() -> World {
     let slack = LocalSlack::start().await.expect("the local Slack starts");
     let alice = slack.add_user("alice");
@@ -248,6 +255,9 @@ async fn socket_mode_redelivers_unacknowledged_envelopes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_mode_reconnects_on_disconnect() {
     let w = world().await;
+    // What finds no socket open while the client reconnects comes on Slack's next retry
+    // (after 1 and 5 minutes; shortened here).
+    w.slack.set_retry_schedule(&SHORT_RETRIES);
     let mut config = w.config.clone();
     config["expect"] = 2.into();
     let mut child = spawn("socket_mode.py", &config);
@@ -283,6 +293,9 @@ async fn socket_mode_reconnects_on_disconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_mode_reconnects_after_a_killed_socket() {
     let w = world().await;
+    // What finds no socket open while the client reconnects comes on Slack's next retry
+    // (after 1 and 5 minutes; shortened here).
+    w.slack.set_retry_schedule(&SHORT_RETRIES);
     let mut config = w.config.clone();
     config["expect"] = 2.into();
     let mut child = spawn("socket_mode.py", &config);

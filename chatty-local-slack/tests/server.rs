@@ -188,7 +188,9 @@ async fn socket_mode_disconnect_tickets_and_queueing() {
     let app = slack.add_app("bot");
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
 
-    // Events wait for a socket.
+    // An event with no socket to go to: its first attempt and first retry fail at once, the
+    // next retry is due on Slack's timetable (shortened here).
+    slack.set_retry_schedule(&[Duration::ZERO, Duration::from_millis(300), WAIT]);
     slack.post(&alice, &dm, "queued");
     assert_eq!(slack.pending_events(&app.app_id), 1);
 
@@ -202,6 +204,8 @@ async fn socket_mode_disconnect_tickets_and_queueing() {
     assert_eq!(next_json(&mut socket).await["type"], "hello");
     let envelope = next_json(&mut socket).await;
     assert_eq!(envelope["payload"]["event"]["text"], "queued");
+    assert_eq!(envelope["retry_attempt"], 2);
+    assert_eq!(envelope["retry_reason"], "timeout");
     socket
         .send(Message::Text(
             json!({"envelope_id": envelope["envelope_id"]})
@@ -590,10 +594,11 @@ async fn raw_frames_acks_app_posts_and_slackbot() {
     let app = slack.add_app("bot");
     let other = slack.add_app("other");
     let general = slack.create_channel("general", &alice, false);
-    slack.join(&app.bot_user_id, &general);
-    slack.join(&other.bot_user_id, &general);
+    // Connected first: an event with no socket to go to waits for Slack's next retry.
     let mut socket = open_socket(&slack, &app.app_token).await;
     assert_eq!(next_json(&mut socket).await["type"], "hello");
+    slack.join(&app.bot_user_id, &general);
+    slack.join(&other.bot_user_id, &general);
     for _ in 0..2 {
         assert_eq!(
             next_event(&mut socket).await["type"],
@@ -659,9 +664,9 @@ async fn in_process_calls_are_web_api_calls() {
     let alice = slack.add_user("alice");
     let app = slack.add_app("bot");
     let general = slack.create_channel("general", &alice, false);
-    slack.join(&app.bot_user_id, &general);
     let mut socket = open_socket(&slack, &app.app_token).await;
     assert_eq!(next_json(&mut socket).await["type"], "hello");
+    slack.join(&app.bot_user_id, &general);
     assert_eq!(
         next_event(&mut socket).await["type"],
         "member_joined_channel"

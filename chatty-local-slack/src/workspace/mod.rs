@@ -13,10 +13,12 @@ mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+
+use crate::redelivery::{Pending, Step, Timetable};
 
 pub use args::DEFAULT_SCOPES;
 
@@ -101,17 +103,33 @@ pub(crate) struct App {
     pub(crate) connections_opened: u32,
     /// The live sockets: id → control channel.
     pub(crate) sockets: BTreeMap<u64, tokio::sync::mpsc::UnboundedSender<crate::control::Control>>,
+    /// The sockets told to disconnect: open still, but nothing more is sent on them.
+    pub(crate) closing: BTreeSet<u64>,
+    /// The events Slack gave up on (their last attempt failed), in order.
+    pub(crate) dropped: Vec<String>,
 }
 
-/// An event on its way to an app.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    pub(crate) event_id: String,
-    pub(crate) payload: Value,
-    pub(crate) envelopes: Vec<String>,
-    pub(crate) attempts: u32,
-    /// The socket it was last sent on and when the ack is due.
-    pub(crate) in_flight: Option<(u64, Instant)>,
+impl App {
+    /// Whether a socket is open to send events on (one told to disconnect does not count).
+    pub(crate) fn socket_open(&self) -> bool {
+        self.sockets.keys().any(|id| !self.closing.contains(id))
+    }
+
+    /// Moves every pending event along Slack's timetable up to `now` without sending anything
+    /// (a socket's task sends what is due): attempts due while no socket is open fail, and the
+    /// events whose last attempt failed are dropped.
+    pub(crate) fn sweep(&mut self, now: Instant, table: &Timetable) {
+        let open = self.socket_open();
+        let dropped = &mut self.dropped;
+        self.pending
+            .retain_mut(|p| match p.advance(now, open, table) {
+                Step::GiveUp => {
+                    dropped.push(p.event_id.clone());
+                    false
+                }
+                Step::Send | Step::Wait => true,
+            });
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,10 +192,8 @@ pub(crate) struct Workspace {
     pub(crate) revoked: HashSet<String>,
     /// How many times each Web API method was called (refused calls included).
     pub(crate) calls: HashMap<String, u32>,
-    /// How long an envelope waits for its ack before it is sent again.
-    pub(crate) ack_timeout: Duration,
-    /// How many times an event is sent at most (the first time and the retries).
-    pub(crate) max_attempts: u32,
+    /// When events are sent again: the ack timeout and the retries.
+    pub(crate) timetable: Timetable,
 }
 
 /// Seconds since the epoch.
@@ -223,8 +239,7 @@ impl Workspace {
             failures: HashMap::new(),
             revoked: HashSet::new(),
             calls: HashMap::new(),
-            ack_timeout: Duration::from_secs(3),
-            max_attempts: 4,
+            timetable: Timetable::default(),
         };
         ws.team_id = ws.id("T");
         // Every workspace has Slackbot (api.slack.com/types/user: `USLACKBOT`).
@@ -355,6 +370,8 @@ impl Workspace {
                 acked: Vec::new(),
                 connections_opened: 0,
                 sockets: BTreeMap::new(),
+                closing: BTreeSet::new(),
+                dropped: Vec::new(),
             },
         );
         app_id
@@ -537,13 +554,8 @@ impl Workspace {
             "is_ext_shared_channel": false,
             "event_context": context,
         });
-        a.pending.push_back(Pending {
-            event_id,
-            payload,
-            envelopes: Vec::new(),
-            attempts: 0,
-            in_flight: None,
-        });
+        a.pending
+            .push_back(Pending::new(event_id, payload, Instant::now()));
         for control in a.sockets.values() {
             let _ = control.send(crate::control::Control::Wake);
         }
