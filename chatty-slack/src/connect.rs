@@ -1,6 +1,8 @@
 //! Connecting: the tokens and clients (once), `auth.test` with the bot token (who the bot is:
-//! the session's own address from then on), the configured channels joined (once), then Socket
-//! Mode opened with the app-level token (`apps.connections.open`, the WebSocket, its `hello`).
+//! the session's own address from then on), Socket Mode opened with the app-level token
+//! (`apps.connections.open`, the WebSocket, its `hello`), then the configured channels joined
+//! (once): after the socket is open, so that the events the joins cause find it (Slack sends
+//! an event that finds no socket again only on its retry timetable, a minute later).
 //!
 //! HTTP 429 on `auth.test` or `apps.connections.open` fails the attempt with Slack's
 //! `Retry-After` ([`Failure::retry_after`]): the driver reports it and waits at least that long
@@ -29,10 +31,11 @@ pub(crate) async fn connect(state: &State, link: &Link) -> Result<Connection, Fa
     let mapper = identify(state, &web).await?;
     let conn = Arc::new(Conn { web, mapper });
     state.set_conn(conn.clone());
+    let connection = open_socket(state).await?;
     if !state.joined.swap(true, Ordering::AcqRel) {
         join(state, &conn, link).await;
     }
-    open_socket(state).await
+    Ok(connection)
 }
 
 /// Opens Socket Mode with the app-level token: `apps.connections.open`, the WebSocket, `hello`.

@@ -19,7 +19,7 @@ fn mapper() -> Mapper {
 /// What the session does with one text frame from the socket.
 fn through(intake: &mut Intake, ids: &mut Ids, text: &str) -> Outcome {
     match envelope::parse(text) {
-        Frame::EventsApi { payload, .. } => intake.payload(&mapper(), ids, &payload),
+        Frame::EventsApi { payload, .. } => intake.payload(&mapper(), ids, &payload).0,
         Frame::Malformed { reason, .. } => Outcome::Error(reason),
         Frame::Hello | Frame::Disconnect { .. } | Frame::Other { .. } => {
             Outcome::Skip("not an event".into())
@@ -171,13 +171,13 @@ proptest! {
     fn mutated_events_never_panic_and_say_what_they_are(event in mutated_event()) {
         let (mut intake, mut ids) = (Intake::default(), Ids::default());
         let payload = json!({"type": "event_callback", "event_id": "Ev1", "event": event});
-        clear(&intake.payload(&mapper(), &mut ids, &payload))?;
+        clear(&intake.payload(&mapper(), &mut ids, &payload).0)?;
     }
 
     #[test]
     fn arbitrary_payloads_never_panic(payload in any_json()) {
         let (mut intake, mut ids) = (Intake::default(), Ids::default());
-        clear(&intake.payload(&mapper(), &mut ids, &payload))?;
+        clear(&intake.payload(&mapper(), &mut ids, &payload).0)?;
     }
 
     #[test]

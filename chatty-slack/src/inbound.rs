@@ -1,30 +1,37 @@
-//! Serving a Socket Mode connection: every envelope acknowledged as soon as it is read, then
-//! its event mapped ([`event`]), deduplicated ([`intake`]) and pushed to the bot, until the
-//! session stops or the connection is lost.
+//! Serving a Socket Mode connection: every envelope read, its event mapped ([`event`]) and
+//! deduplicated ([`intake`]), pushed to the bot in order, and acknowledged once its push
+//! returned ([`pipeline`]), until the session stops or the connection is lost.
 //!
-//! - The connection is pinged every [`PING_INTERVAL`]; no frame for three intervals loses it.
+//! - An envelope is acknowledged only once what it carries was taken by the bot's inbound
+//!   queue (under a router with a journal: once it is durable), so a crash of the bot's process
+//!   loses nothing: Slack sends what was not acknowledged again, on its retry timetable, and
+//!   what the journal holds already is not given to the bot twice. An event delivered twice
+//!   (same `event_id`) reaches the bot once.
+//! - The connection is pinged every [`PING_INTERVAL`]; no frame for three intervals loses it
+//!   (while the bot keeps the pushes waiting, the reader does not read, and that is no silence).
 //! - `disconnect` with `warning` or `refresh_requested` (Slack announces the connection's
 //!   end) opens a new connection at once, quietly; `link_disabled` ends the session; any other
-//!   reason loses the connection (the driver reconnects).
-//! - Since the mapping comes after the ack, a slow bot never makes Slack redeliver; an envelope
-//!   the session could not acknowledge is sent again by Slack on the next connection, and an
-//!   event delivered twice (same `event_id`) reaches the bot once.
+//!   reason loses the connection (the driver reconnects). Either way what was read is pushed
+//!   first, and acknowledged while the old connection still takes acks.
 
 mod event;
 mod intake;
+mod pipeline;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use chatty_core::ConnectionErrorKind;
 use chatty_core::driver::{Failure, Link, lock};
 use chatty_core::reexports::futures::{SinkExt as _, StreamExt as _};
-use chatty_core::reexports::serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 pub(crate) use intake::Outcome;
+use pipeline::{Job, Push, QUEUED, push_in_order};
 
-use crate::connect::{open_socket, system_error};
+use crate::connect::open_socket;
 use crate::envelope::Frame;
 use crate::socket::{self, Connection, Socket};
 use crate::state::{Conn, State};
@@ -54,18 +61,7 @@ pub(crate) async fn serve(
     };
     loop {
         let Connection { mut socket, early } = connection;
-        let mut ending = None;
-        for frame in early {
-            ending = handle(state, &conn, link, &mut socket, frame).await?;
-            if ending.is_some() {
-                break;
-            }
-        }
-        let ending = match ending {
-            Some(ending) => ending,
-            None => read(state, &conn, link, &mut socket).await?,
-        };
-        match ending {
+        match read(state, &conn, link, &mut socket, early).await? {
             Ending::Stop => {
                 socket::close(socket).await;
                 // Sends in progress finish before the session ends.
@@ -81,124 +77,201 @@ pub(crate) async fn serve(
     }
 }
 
-/// Reads frames until the session stops, Slack asks for a new connection, or the
-/// connection is lost.
+/// The failure of a connection that was lost.
+fn lost(state: &State, cause: String) -> Failure {
+    let kind = ConnectionErrorKind::Unreachable;
+    // The driver logs the failure, with when it tries again.
+    tracing::debug!(session = %state.config.name, ?kind, "Slack connection lost: {cause}");
+    Failure::new(kind, cause)
+}
+
+/// Reads frames (the `early` ones first) until the session stops, Slack asks for a new
+/// connection, or the connection is lost; pushes what they carry in order, and acknowledges
+/// each envelope once its push returned. What was read is pushed before it returns (unless
+/// the session stops), so that nothing the intake has seen is left unpushed.
 async fn read(
     state: &State,
     conn: &Conn,
     link: &Link,
     socket: &mut Socket,
+    early: Vec<Frame>,
 ) -> Result<Ending, Failure> {
-    let lost = |cause: String| {
-        let kind = ConnectionErrorKind::Unreachable;
-        // The driver logs the failure, with when it tries again.
-        tracing::debug!(session = %state.config.name, ?kind, "Slack connection lost: {cause}");
-        Failure::new(kind, cause)
-    };
+    let (jobs, queue) = mpsc::channel(QUEUED);
+    let (acks_tx, mut acks) = mpsc::unbounded_channel();
+    let mut pusher = Box::pin(push_in_order(state, conn, link, queue, acks_tx));
+    let mut early = VecDeque::from(early);
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
-    loop {
+    // Whether the socket still takes acks once reading ended.
+    let mut acks_open = true;
+    let ending = loop {
         tokio::select! {
             biased;
-            () = link.stopping() => return Ok(Ending::Stop),
-            frame = socket.next() => {
-                let text = match frame {
-                    Some(Ok(Message::Text(text))) => text,
-                    Some(Ok(Message::Close(close))) => {
-                        let failure = socket::closed(close.as_ref());
-                        return Err(lost(failure.cause().to_owned()));
-                    }
-                    Some(Ok(_)) => {
-                        last_seen = Instant::now();
-                        continue;
-                    }
-                    Some(Err(e)) => return Err(lost(format!("the connection failed: {e}"))),
-                    None => return Err(lost("the connection dropped".into())),
-                };
-                let frame = crate::envelope::parse(text.as_str());
-                if let Some(ending) = handle(state, conn, link, socket, frame).await? {
-                    return Ok(ending);
+            () = link.stopping() => {
+                // What was pushed is acknowledged still, so that Slack does not send it again.
+                flush(socket, &mut acks, acks_open).await;
+                return Ok(Ending::Stop);
+            }
+            Some(envelope_id) = acks.recv() => {
+                if let Err(failure) = socket::ack(socket, &envelope_id).await {
+                    acks_open = false;
+                    break Err(failure);
                 }
-                // After the bot took the signal: a slow bot is not a silent Slack.
+            }
+            // The pusher ends while the reader holds the queue only when a push failed.
+            _ = &mut pusher => {
+                flush(socket, &mut acks, acks_open).await;
+                return Ok(Ending::Stop);
+            }
+            frame = next_frame(socket, &mut early), if jobs.capacity() > 0 => {
                 last_seen = Instant::now();
+                let frame = match frame {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => continue,
+                    Err(cause) => {
+                        acks_open = false;
+                        break Err(lost(state, cause));
+                    }
+                };
+                match read_frame(state, conn, frame) {
+                    Read::Job(job) => {
+                        if let Err(refused) = jobs.try_send(job) {
+                            // The pusher stopped at a failed push: this one is not pushed.
+                            lock(&state.intake).forget(&refused.into_inner().marks);
+                        }
+                    }
+                    Read::Nothing => {}
+                    Read::End(ending) => break ending,
+                }
             }
             _ = ping.tick() => {
+                if jobs.capacity() == 0 {
+                    // The bot keeps the pushes waiting, and the reader with them: not a silent
+                    // Slack.
+                    last_seen = Instant::now();
+                }
                 let silent = last_seen.elapsed();
                 if silent > PING_INTERVAL * 3 {
-                    return Err(lost(format!("no answer from Slack for {} s", silent.as_secs())));
+                    acks_open = false;
+                    break Err(lost(state, format!("no answer from Slack for {} s", silent.as_secs())));
                 }
                 if let Err(e) = socket.send(Message::Ping(Vec::new().into())).await {
-                    return Err(lost(format!("the connection failed: {e}")));
+                    acks_open = false;
+                    break Err(lost(state, format!("the connection failed: {e}")));
                 }
             }
+        }
+    };
+    // What was read is pushed, and acknowledged while the socket takes acks.
+    drop(jobs);
+    let pushed = loop {
+        tokio::select! {
+            biased;
+            () = link.stopping() => break false,
+            Some(envelope_id) = acks.recv() => {
+                if acks_open && socket::ack(socket, &envelope_id).await.is_err() {
+                    acks_open = false;
+                }
+            }
+            pushed = &mut pusher => break pushed,
+        }
+    };
+    drop(pusher);
+    flush(socket, &mut acks, acks_open).await;
+    if pushed { ending } else { Ok(Ending::Stop) }
+}
+
+/// Acknowledges the envelopes whose push returned and whose ack is not sent yet, while the
+/// socket takes acks.
+async fn flush(socket: &mut Socket, acks: &mut mpsc::UnboundedReceiver<String>, open: bool) {
+    while let Ok(envelope_id) = acks.try_recv() {
+        if !open || socket::ack(socket, &envelope_id).await.is_err() {
+            return;
         }
     }
 }
 
-/// Handles one frame: acknowledges it, and pushes what it carries to the bot; `Some` when
-/// reading is to end.
-async fn handle(
-    state: &State,
-    conn: &Conn,
-    link: &Link,
+/// The next frame: an early one, else one from the socket (`None` for a frame that is not
+/// text: a pong); `Err` with the cause when the connection is lost.
+async fn next_frame(
     socket: &mut Socket,
-    frame: Frame,
-) -> Result<Option<Ending>, Failure> {
-    let delivered = match frame {
+    early: &mut VecDeque<Frame>,
+) -> Result<Option<Frame>, String> {
+    if let Some(frame) = early.pop_front() {
+        return Ok(Some(frame));
+    }
+    match socket.next().await {
+        Some(Ok(Message::Text(text))) => Ok(Some(crate::envelope::parse(text.as_str()))),
+        Some(Ok(Message::Close(close))) => Err(socket::closed(close.as_ref()).cause().to_owned()),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => Err(format!("the connection failed: {e}")),
+        None => Err("the connection dropped".into()),
+    }
+}
+
+/// What one frame means for the reader.
+enum Read {
+    /// An envelope to push and acknowledge in order.
+    Job(Job),
+    /// Nothing to do (`hello`).
+    Nothing,
+    /// Reading ends: Slack refreshes the connection, or ends it.
+    End(Result<Ending, Failure>),
+}
+
+/// Reads one frame: an envelope is mapped (and remembered by the intake) into a job.
+fn read_frame(state: &State, conn: &Conn, frame: Frame) -> Read {
+    let job = |envelope_id, push| {
+        Read::Job(Job {
+            envelope_id,
+            push,
+            marks: Default::default(),
+        })
+    };
+    match frame {
         Frame::Hello => {
             tracing::debug!(session = %state.config.name, "Socket Mode: hello");
-            true
+            Read::Nothing
         }
-        Frame::Disconnect { reason } => {
-            return match socket::disconnected(&reason) {
-                None => Ok(Some(Ending::Refresh)),
-                Some(failure) => {
-                    tracing::debug!(session = %state.config.name, "Slack: {failure}");
-                    Err(failure)
-                }
-            };
-        }
+        Frame::Disconnect { reason } => Read::End(match socket::disconnected(&reason) {
+            None => Ok(Ending::Refresh),
+            Some(failure) => {
+                tracing::debug!(session = %state.config.name, "Slack: {failure}");
+                Err(failure)
+            }
+        }),
         Frame::EventsApi {
             envelope_id,
             payload,
         } => {
-            socket::ack(socket, &envelope_id).await?;
-            deliver(state, conn, link, &payload).await
+            let (outcome, marks) = {
+                let mut ids = lock(&state.ids);
+                lock(&state.intake).payload(&conn.mapper, &mut ids, &payload)
+            };
+            let push = match outcome {
+                Outcome::Signal(signal) => Push::Signal(signal),
+                Outcome::Error(message) => Push::Error(message),
+                Outcome::Skip(why) => {
+                    tracing::trace!(session = %state.config.name, "skipped: {why}");
+                    Push::Nothing
+                }
+            };
+            Read::Job(Job {
+                envelope_id: Some(envelope_id),
+                push,
+                marks,
+            })
         }
         Frame::Other { kind, envelope_id } => {
             tracing::debug!(%kind, "Socket Mode: an envelope the session does not map");
-            if let Some(id) = envelope_id {
-                socket::ack(socket, &id).await?;
-            }
-            true
+            job(envelope_id, Push::Nothing)
         }
+        // It will never read better when Slack sends it again: acknowledged once the bot was
+        // told.
         Frame::Malformed {
             envelope_id,
             reason,
-        } => {
-            if let Some(id) = envelope_id {
-                socket::ack(socket, &id).await?;
-            }
-            system_error(state, conn, link, reason).await
-        }
-    };
-    Ok((!delivered).then_some(Ending::Stop))
-}
-
-/// Maps one Events API payload and pushes what it becomes; `false` when the bot stopped
-/// listening.
-async fn deliver(state: &State, conn: &Conn, link: &Link, payload: &Value) -> bool {
-    let outcome = {
-        let mut ids = lock(&state.ids);
-        lock(&state.intake).payload(&conn.mapper, &mut ids, payload)
-    };
-    match outcome {
-        Outcome::Signal(signal) => link.push(*signal).await.is_ok(),
-        Outcome::Error(message) => system_error(state, conn, link, message).await,
-        Outcome::Skip(why) => {
-            tracing::trace!(session = %state.config.name, "skipped: {why}");
-            true
-        }
+        } => job(envelope_id, Push::Error(reason)),
     }
 }

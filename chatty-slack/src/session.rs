@@ -20,10 +20,14 @@ use crate::{connect, download, inbound, outbound, query};
 /// `slack:TEAM/USER;kind=individual` from then on), joins the configured channels (at the first
 /// connection) and opens Socket Mode with the app-level token; once the socket said `hello`,
 /// the driver pushes `SessionStarted` with that address. HTTP 429 while connecting fails the
-/// attempt, and the next one waits at least Slack's `Retry-After`. Envelopes are acknowledged as soon as they arrive; the mapping happens after the ack, so a
-/// slow bot never makes Slack redeliver, and a redelivered envelope (same `event_id`) is
-/// dropped. Reconnection, the end of the session and delivery statuses are chatty-core's
-/// driver's.
+/// attempt, and the next one waits at least Slack's `Retry-After`. Each envelope is
+/// acknowledged once what it carries was pushed to the bot (under a router with a journal:
+/// once it is durable), in the order read, without the socket's reading waiting for it; what
+/// was not taken is left with Slack, which sends it again, and an event delivered twice (same
+/// `event_id`, or a signal the journal holds) reaches the bot once. Every inbound signal's id
+/// comes from the event (the same when Slack sends it again, after a restart too). The
+/// configured channels are joined once the socket is open. Reconnection, the end of the
+/// session and delivery statuses are chatty-core's driver's.
 ///
 /// [`send`](chatty_core::session::Session::send) calls the Web API one signal at a time, in order: an
 /// `ok: false` answer becomes the refusal (a `SendFailure` naming the signal, with Slack's

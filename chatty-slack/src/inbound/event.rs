@@ -91,9 +91,16 @@ impl Mapper {
             present: kind == "member_joined_channel",
             role: None,
         }));
+        // The same each time Slack sends the event (the intake uses its event_id when the
+        // payload has one).
+        let event_ts = text_of(event, "event_ts");
+        signal.meta.id = SignalId::from(format!(
+            "{channel}/{}/{kind}/{user}",
+            event_ts.unwrap_or_default()
+        ));
         signal.meta.origin = Some(origin);
         signal.meta.visible_to = vec![room];
-        signal.meta.sent = text_of(event, "event_ts").and_then(ts_time);
+        signal.meta.sent = event_ts.and_then(ts_time);
         Inbound::Signal(Box::new(signal), None)
     }
 

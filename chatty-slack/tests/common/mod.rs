@@ -18,9 +18,19 @@ use tokio::task::JoinHandle;
 /// Local Slacks kept alive until the test process ends (the conformance pairs own none).
 static KEPT: Mutex<Vec<Arc<LocalSlack>>> = Mutex::new(Vec::new());
 
-/// Starts a local Slack that lives until the process ends.
+/// Slack's retry timetable for events not acknowledged (at once, after 1 minute, after 5
+/// minutes), shortened: what finds no socket while a session reconnects comes within seconds.
+pub const RETRIES: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+];
+
+/// Starts a local Slack that lives until the process ends, with Slack's retry timetable
+/// shortened ([`RETRIES`]).
 pub async fn local_slack() -> Arc<LocalSlack> {
     let slack = Arc::new(LocalSlack::start().await.expect("the local Slack starts"));
+    slack.set_retry_schedule(&RETRIES);
     KEPT.lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(slack.clone());
@@ -73,11 +83,22 @@ impl Bot {
         app: AppCredentials,
         adjust: impl FnOnce(SlackConfig) -> SlackConfig,
     ) -> Bot {
+        Bot::start_routed(slack, app, adjust, |router| router).await
+    }
+
+    /// Starts a probe bot on a session whose config `adjust` changes, under a router that
+    /// `route` changes (a journal, say).
+    pub async fn start_routed(
+        slack: &LocalSlack,
+        app: AppCredentials,
+        adjust: impl FnOnce(SlackConfig) -> SlackConfig,
+        route: impl FnOnce(Router) -> Router,
+    ) -> Bot {
         let session =
             Arc::new(SlackSession::new(adjust(config(slack, &app))).expect("a valid config"));
         let (probe, mut remote) = Probe::new();
         remote.wait = Duration::from_secs(15);
-        let router = Router::new().shared_session(session.clone());
+        let router = route(Router::new().shared_session(session.clone()));
         let task = tokio::spawn(async move {
             let _ = router.run(probe).await;
         });

@@ -1,0 +1,355 @@
+//! Under a router with a journal: an envelope is acknowledged only once what it carries is
+//! durable, an event the journal could not keep is left with Slack (which sends it again), and
+//! what the journal kept before a crash reaches the restarted bot once, though Slack sends it
+//! again.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chatty_core::journal::{Appended, EntryId, Journal, JournalError, MemoryJournal, Pending};
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::{BotError, Handle, Inbound, Router, Signal, SignalId, SignalKind};
+use chatty_slack::SlackSession;
+use common::{Bot, config, local_slack, next_message, text};
+use tokio::sync::{Semaphore, oneshot};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A journal in memory whose appends wait for a permit, and fail while told to.
+#[derive(Debug, Clone)]
+struct Held {
+    inner: MemoryJournal,
+    permits: Arc<Semaphore>,
+    appends: Arc<AtomicUsize>,
+    failures: Arc<AtomicUsize>,
+    /// How long each append takes (a slow disk).
+    delay: Duration,
+}
+
+impl Held {
+    /// Appends wait until [`release`](Held::release)d.
+    fn closed() -> Self {
+        Held {
+            inner: MemoryJournal::new(),
+            permits: Arc::new(Semaphore::new(0)),
+            appends: Arc::default(),
+            failures: Arc::default(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Every append takes `delay`.
+    fn slow(delay: Duration) -> Self {
+        Held {
+            delay,
+            ..Held::failing(0)
+        }
+    }
+
+    /// The next `failures` appends fail, the others go through.
+    fn failing(failures: usize) -> Self {
+        let held = Held::closed();
+        held.permits.add_permits(Semaphore::MAX_PERMITS);
+        held.failures.store(failures, Ordering::SeqCst);
+        held
+    }
+
+    fn release(&self, appends: usize) {
+        self.permits.add_permits(appends);
+    }
+
+    fn appends(&self) -> usize {
+        self.appends.load(Ordering::SeqCst)
+    }
+}
+
+impl Journal for Held {
+    fn append<'a>(
+        &'a self,
+        session: &'a str,
+        signal: &'a Signal,
+    ) -> BoxFuture<'a, Result<Appended, JournalError>> {
+        Box::pin(async move {
+            self.appends.fetch_add(1, Ordering::SeqCst);
+            let failing = self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if failing.is_ok() {
+                return Err(JournalError::new("the disk is full (a test)"));
+            }
+            self.permits.acquire().await.expect("never closed").forget();
+            tokio::time::sleep(self.delay).await;
+            self.inner.append(session, signal).await
+        })
+    }
+
+    fn ack(&self, entry: &EntryId) {
+        self.inner.ack(entry);
+    }
+
+    fn pending<'a>(
+        &'a self,
+        session: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Pending>, JournalError>> {
+        self.inner.pending(session)
+    }
+
+    fn answering<'a>(
+        &'a self,
+        session: &'a str,
+        of: &'a SignalId,
+        number: u32,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        self.inner.answering(session, of, number)
+    }
+
+    fn answered<'a>(
+        &'a self,
+        session: &'a str,
+        of: &'a SignalId,
+        number: u32,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        self.inner.answered(session, of, number)
+    }
+
+    fn mark<'a>(
+        &'a self,
+        session: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, JournalError>> {
+        self.inner.mark(session, name)
+    }
+
+    fn set_mark<'a>(
+        &'a self,
+        session: &'a str,
+        name: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), JournalError>> {
+        self.inner.set_mark(session, name, value)
+    }
+}
+
+/// Polls `condition` every 20 ms for up to [`WAIT`].
+async fn eventually(condition: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let journal = Held::closed();
+    let shared = journal.clone();
+    let bot = Bot::start_routed(
+        &slack,
+        app.clone(),
+        |c| c,
+        |r| r.shared_journal(Arc::new(shared)),
+    )
+    .await;
+
+    slack.post(&alice, &dm, "kept");
+    assert!(eventually(|| journal.appends() == 1).await, "appended");
+    // The journal holds the append: the signal is not durable, the envelope not acknowledged.
+    assert_eq!(slack.deliveries(&app.app_id).len(), 1);
+    assert!(slack.acks_received(&app.app_id).is_empty());
+    assert_eq!(slack.pending_events(&app.app_id), 1);
+
+    journal.release(1);
+    assert_eq!(text(&next_message(&bot).await), "kept");
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    assert_eq!(slack.acks_received(&app.app_id).len(), 1);
+    assert_eq!(journal.inner.len(), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_the_journal_could_not_keep_is_left_with_slack() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let journal = Held::failing(1);
+    let shared = journal.clone();
+    let bot = Bot::start_routed(
+        &slack,
+        app.clone(),
+        |c| c,
+        |r| r.shared_journal(Arc::new(shared)),
+    )
+    .await;
+
+    slack.post(&alice, &dm, "kept");
+    // The bot hears that the journal failed; Slack, not having the ack, sends the event again
+    // (to the connection the session opens anew), and then the journal keeps it.
+    let mut told = false;
+    let message = loop {
+        let signal = bot.next_io().await.expect("a signal");
+        match signal.kind() {
+            SignalKind::SystemError => told = true,
+            SignalKind::Message => break signal,
+            _ => {}
+        }
+    };
+    assert!(told, "the bot was told the journal failed");
+    assert_eq!(text(&message), "kept");
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    assert!(slack.dropped_events(&app.app_id).is_empty());
+    assert!(slack.deliveries(&app.app_id).len() >= 2);
+    assert_eq!(journal.appends(), 2);
+    let extra = bot
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
+    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.stop().await;
+}
+
+/// A bot whose process dies with the first message in hand: it never asks for the next.
+struct Dies(oneshot::Sender<Signal>);
+
+impl chatty_core::Bot for Dies {
+    async fn run(self, mut inbound: Inbound, _handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            if signal.kind() == SignalKind::Message {
+                let _ = self.0.send(signal);
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_journal_kept_reaches_the_restarted_bot_once_though_slack_sends_it_again() {
+    let slack = local_slack().await;
+    // Slack's retries after 1 and 5 minutes, shortened.
+    slack.set_retry_schedule(&[
+        Duration::ZERO,
+        Duration::from_secs(2),
+        Duration::from_secs(8),
+    ]);
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let journal = MemoryJournal::new();
+    // The first process's ack gets lost: Slack will send the event again.
+    slack.ignore_acks(&app.app_id, 1);
+
+    let session = SlackSession::new(config(&slack, &app)).expect("a valid config");
+    let (taken, first) = oneshot::channel();
+    let router = Router::new().session(session).journal(journal.clone());
+    let run = tokio::spawn(router.run(Dies(taken)));
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 1)
+            .await
+    );
+    slack.post(&alice, &dm, "kept");
+    let first = tokio::time::timeout(WAIT, first)
+        .await
+        .expect("in time")
+        .expect("the message");
+    assert!(!first.meta.redelivered);
+    let _ = tokio::time::timeout(WAIT, run).await.expect("the run ends");
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 0)
+            .await
+    );
+    assert_eq!(slack.pending_events(&app.app_id), 1, "Slack has it still");
+    let sent_before = slack.deliveries(&app.app_id).len();
+
+    // The next process: the journal gives the bot what it had not finished; what Slack sends
+    // again is known to the journal and not given twice.
+    let bot = Bot::start_routed(&slack, app.clone(), |c| c, |r| r.journal(journal)).await;
+    let again = next_message(&bot).await;
+    assert_eq!(text(&again), "kept");
+    assert!(again.meta.redelivered);
+    assert_eq!(again.meta.id, first.meta.id);
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    assert!(slack.dropped_events(&app.app_id).is_empty());
+    assert!(
+        slack.deliveries(&app.app_id).len() > sent_before,
+        "Slack sent it again after the restart: {:?}",
+        slack.deliveries(&app.app_id)
+    );
+    let extra = bot
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
+    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_acknowledged_late_come_again_and_reach_the_bot_once_in_order() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    // A slow journal: the later envelopes of a burst are acknowledged after Slack's deadline.
+    slack.set_ack_timeout(Duration::from_millis(300));
+    let journal = Held::slow(Duration::from_millis(5));
+    let shared = journal.clone();
+    let bot = Bot::start_routed(
+        &slack,
+        app.clone(),
+        |c| c,
+        |r| r.shared_journal(Arc::new(shared)),
+    )
+    .await;
+
+    const BURST: usize = 200;
+    for i in 0..BURST {
+        slack.post(&alice, &dm, &format!("m{i}"));
+    }
+    let mut texts = Vec::new();
+    while texts.len() < BURST {
+        texts.push(text(&next_message(&bot).await).to_owned());
+    }
+    assert_eq!(
+        texts,
+        (0..BURST).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    assert!(slack.dropped_events(&app.app_id).is_empty());
+    let sent = slack.deliveries(&app.app_id).len();
+    assert!(
+        sent > BURST,
+        "some envelopes were acknowledged late: {sent} sent"
+    );
+    let extra = bot
+        .arriving(Duration::from_millis(500), &[SignalKind::Message])
+        .await;
+    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.stop().await;
+}
