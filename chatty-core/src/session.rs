@@ -199,7 +199,8 @@ pub struct InboundSink {
     session: Arc<str>,
     handled: Option<Arc<Handled>>,
     observe: Option<Observer>,
-    journal: Option<Arc<Tap>>,
+    /// The router's journal, and the name this session's entries have in it.
+    journal: Option<(Arc<Tap>, Arc<str>)>,
 }
 
 /// The channel to the bot: a plain one (tests of a session), or the router's, which carries
@@ -336,7 +337,10 @@ impl InboundSink {
         InboundSink {
             handled: Some(handled),
             observe: Some(observe),
-            journal,
+            journal: journal.map(|tap| {
+                let name = tap.scoped(session);
+                (tap, name)
+            }),
             ..InboundSink::with_tx(session, Tx::Routed(tx))
         }
     }
@@ -358,14 +362,14 @@ impl InboundSink {
     /// first.
     pub async fn send(&self, mut signal: Signal) -> Result<(), Closed> {
         let mut entry = None;
-        if let Some(tap) = &self.journal
+        if let Some((tap, name)) = &self.journal
             && Tap::journals(&signal.body)
         {
             if self.state.load(Ordering::Acquire) != STARTED {
                 return Err(Closed);
             }
             signal.meta.received.get_or_insert_with(now);
-            match tap.keep(&self.session, &signal).await {
+            match tap.keep(name, &signal).await {
                 Ok(Some(kept)) => entry = Some(kept),
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -382,8 +386,8 @@ impl InboundSink {
             _ => None,
         };
         self.push(signal, entry).await?;
-        if started && let Some(tap) = &self.journal {
-            self.redeliver(tap).await?;
+        if started && let Some((tap, name)) = &self.journal {
+            self.redeliver(tap, name).await?;
         }
         if let Some(handled) = handled {
             // Fired when the bot asks for its next signal, cancelled when it stops: either way
@@ -394,8 +398,8 @@ impl InboundSink {
     }
 
     /// Gives the bot the signals it had not finished before the session last stopped.
-    async fn redeliver(&self, tap: &Tap) -> Result<(), Closed> {
-        match tap.redeliveries(&self.session).await {
+    async fn redeliver(&self, tap: &Tap, name: &str) -> Result<(), Closed> {
+        match tap.redeliveries(name).await {
             Ok(pending) => {
                 for (signal, entry) in pending {
                     self.push(signal, Some(entry)).await?;
@@ -508,7 +512,7 @@ impl InboundSink {
     /// `None` when there is no journal or no such mark.
     pub async fn mark(&self, name: &str) -> Result<Option<String>, crate::journal::JournalError> {
         match &self.journal {
-            Some(tap) => tap.journal().mark(&self.session, name).await,
+            Some((tap, session)) => tap.journal().mark(session, name).await,
             None => Ok(None),
         }
     }
@@ -521,7 +525,7 @@ impl InboundSink {
         value: &str,
     ) -> Result<(), crate::journal::JournalError> {
         match &self.journal {
-            Some(tap) => tap.journal().set_mark(&self.session, name, value).await,
+            Some((tap, session)) => tap.journal().set_mark(session, name, value).await,
             None => Ok(()),
         }
     }

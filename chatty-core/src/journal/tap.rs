@@ -20,6 +20,8 @@ type AnsweredSignal = (String, SignalId);
 pub(crate) struct Tap {
     journal: Arc<dyn Journal>,
     acks: Acks,
+    /// Prefixed (`scope/`) to the session names in the journal, when several routers share it.
+    scope: Option<String>,
     /// Answers from before a restart, by answering session and the signal they answer, with
     /// whether they were confirmed: filled from the redelivered entries.
     left: Mutex<HashMap<AnsweredSignal, Vec<(u32, bool)>>>,
@@ -55,13 +57,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Tap {
-    pub(crate) fn new(journal: Arc<dyn Journal>, acks: Acks) -> Self {
+    pub(crate) fn new(journal: Arc<dyn Journal>, acks: Acks, scope: Option<String>) -> Self {
         Tap {
             journal,
             acks,
+            scope,
             left: Mutex::default(),
             counts: Mutex::new(Recent::new(COUNTED)),
             outstanding: Mutex::default(),
+        }
+    }
+
+    /// The name the session `session` has in the journal: prefixed with the router's scope.
+    pub(crate) fn scoped(&self, session: &str) -> Arc<str> {
+        match &self.scope {
+            Some(scope) => format!("{scope}/{session}").into(),
+            None => session.into(),
         }
     }
 

@@ -334,3 +334,41 @@ async fn an_answer_about_to_leave_at_the_crash_is_sent_again_unless_the_platform
         assert_eq!(sent[0].meta.id, answer_id("test", &SignalId::from("m0"), 0));
     }
 }
+
+#[tokio::test]
+async fn routers_sharing_a_journal_never_take_each_others_entries() {
+    let journal = MemoryJournal::new();
+    let mut m0 = message(0);
+    m0.meta.received = Some(crate::now());
+    // The bot `a` had not finished m0 on its session `test`.
+    journal.append("a/test", &m0).await.unwrap();
+    for (scope, expected) in [("b", 0), ("a", 1)] {
+        let (session, _) = replaying(0);
+        let seen = Arc::new(Mutex::new(0));
+        let seen_by_bot = seen.clone();
+        let bot = from_fn(move |signal: Signal, handle| {
+            let seen = seen_by_bot.clone();
+            async move {
+                match &signal.body {
+                    Body::Message(_) => *lock(&seen) += 1,
+                    Body::SessionStarted(_) => {
+                        // The redelivered signals come right behind SessionStarted.
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        handle.end_sessions("done").await?;
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+        });
+        Router::new()
+            .session(session)
+            .journal(journal.clone())
+            .journal_scope(scope)
+            .run(bot)
+            .await
+            .unwrap();
+        assert_eq!(*lock(&seen), expected, "scope {scope}");
+    }
+    assert!(journal.pending("a/test").await.unwrap().is_empty());
+}

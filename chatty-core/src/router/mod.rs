@@ -69,6 +69,7 @@ pub struct Router {
     capacity: usize,
     answer_limits: HashMap<String, Option<AnswerLimit>>,
     journal: Option<Arc<dyn Journal>>,
+    journal_scope: Option<String>,
     acks: Option<Acks>,
 }
 
@@ -98,6 +99,7 @@ impl Router {
             capacity: DEFAULT_CAPACITY,
             answer_limits: HashMap::new(),
             journal: None,
+            journal_scope: None,
             acks: None,
         }
     }
@@ -122,6 +124,15 @@ impl Router {
     #[must_use]
     pub fn shared_journal(mut self, journal: Arc<dyn Journal>) -> Self {
         self.journal = Some(journal);
+        self
+    }
+
+    /// Keeps this router's entries apart in a journal that other routers share: session names
+    /// are prefixed with `scope/` in it (a runner gives each bot's router its bot's name, since
+    /// two bots may each have a session of the same name).
+    #[must_use]
+    pub fn journal_scope(mut self, scope: impl Into<String>) -> Self {
+        self.journal_scope = Some(scope.into());
         self
     }
 
@@ -206,7 +217,8 @@ impl Router {
         let sessions = self.sessions;
         let files = Arc::new(DeliveredFiles::default());
         let acks = self.acks.unwrap_or_else(|| bot.acks());
-        let tap = self.journal.map(|j| Arc::new(Tap::new(j, acks)));
+        let scope = self.journal_scope;
+        let tap = self.journal.map(|j| Arc::new(Tap::new(j, acks, scope)));
         let outlet = Arc::new(RouterOutlet {
             sessions: served,
             feedback: feedback_tx.clone(),

@@ -118,7 +118,8 @@ impl RouterOutlet {
     /// recorded before it leaves and once it left.
     async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
         let session = &self.sessions[index].session;
-        let name = session.name();
+        let scoped = self.tap.as_ref().map(|tap| tap.scoped(session.name()));
+        let name = scoped.as_deref().unwrap_or(session.name());
         let plan = self
             .tap
             .as_ref()
