@@ -2,7 +2,7 @@
 //!
 //! Loaded with figment from a TOML file, every key overridable from `CHATTY_…` environment
 //! variables (`CHATTY_SESSIONS__CHAT__XMPP__PORT=5223` sets `sessions.chat.xmpp.port`; only
-//! variables starting `CHATTY_SESSIONS__` or `CHATTY_BOTS__` are read). Unknown
+//! variables starting `CHATTY_SESSIONS__`, `CHATTY_BOTS__` or `CHATTY_JOURNAL__`, and `CHATTY_STATE_DIR`, are read). Unknown
 //! keys are errors, and every error names the file (or variable), the key and what was expected.
 
 use std::collections::BTreeMap;
@@ -16,8 +16,10 @@ use serde::de::IgnoredAny;
 
 use chatty_core::Secret;
 
+mod journal;
 mod platform;
 mod sessions;
+pub use journal::{Durability, JournalConfig, state_dir};
 pub use platform::PlatformTable;
 pub use sessions::AnswerLimitConfig;
 
@@ -45,6 +47,14 @@ pub struct Config {
     /// The bots, by name.
     #[serde(default)]
     pub bots: BTreeMap<String, BotConfig>,
+    /// Where the runner keeps what must survive its process (the journal); relative to the
+    /// config file's directory. Default: `<config file name>.state` beside the config file
+    /// ([`state_dir`]).
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// The inbound journal ([`JournalConfig`]); on by default.
+    #[serde(default)]
+    pub journal: JournalConfig,
 }
 
 /// One session: exactly one platform key, holding that platform's own config, and the settings
@@ -414,12 +424,15 @@ pub fn load(file: impl AsRef<Path>) -> Result<LoadedConfig, ConfigError> {
 }
 
 fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfig, ConfigError> {
-    // Only variables for keys under `sessions` and `bots`: other `CHATTY_…` variables (a bot's
+    // Only variables for keys under `sessions`, `bots` and `journal`, and `state_dir`: other `CHATTY_…` variables (a bot's
     // password, say) are not config keys.
     let env = Env::prefixed(env_prefix)
         .filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
-            key.starts_with("sessions__") || key.starts_with("bots__")
+            key.starts_with("sessions__")
+                || key.starts_with("bots__")
+                || key.starts_with("journal__")
+                || key == "state_dir"
         })
         .split("__");
     let file = file.as_ref().to_path_buf();

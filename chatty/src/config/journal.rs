@@ -1,0 +1,97 @@
+//! The `[journal]` table and `state_dir`: where the runner keeps what must survive its process.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The inbound journal: every signal from a platform is kept before the platform is told it was
+/// received, and given to the bot again after a crash if the bot had not finished it (see
+/// `docs/guarantees.md`). On by default.
+///
+/// ```toml
+/// state_dir = "/var/lib/chatty"   # default: `<config name>.state` beside the config file
+///
+/// [journal]
+/// durability = "full"             # default: "normal"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Whether the journal is on (default `true`). Off, a signal that was received but not yet
+    /// handled when the process stops is lost, and an answer may be sent twice after a restart.
+    #[serde(default = "on")]
+    pub enabled: bool,
+    /// The journal's database file; default `journal.sqlite` in the state directory. Relative
+    /// to the config file's directory.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// What a write survives once the platform was told ([`Durability`]).
+    #[serde(default)]
+    pub durability: Durability,
+}
+
+fn on() -> bool {
+    true
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            enabled: true,
+            path: None,
+            durability: Durability::default(),
+        }
+    }
+}
+
+/// What a journal write survives (measured costs in `docs/benchmarks.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Survives the death of the process (a crash, SIGKILL, the machine's out-of-memory
+    /// killer); a power loss or an operating-system crash may lose the last moments (SQLite
+    /// write-ahead log with `synchronous = NORMAL`). The default.
+    #[default]
+    Normal,
+    /// Survives a power loss too: every group commit is synced to disk before the platform is
+    /// told (`synchronous = FULL`).
+    Full,
+}
+
+/// The state directory: `state_dir` from the file (relative to its directory), or
+/// `<file name without extension>.state` beside the config file.
+///
+/// ```
+/// use std::path::Path;
+/// use chatty::config::state_dir;
+///
+/// assert_eq!(state_dir(Path::new("/etc/chatty/bots.toml"), None), Path::new("/etc/chatty/bots.state"));
+/// assert_eq!(state_dir(Path::new("/etc/chatty/bots.toml"), Some(Path::new("var"))), Path::new("/etc/chatty/var"));
+/// ```
+pub fn state_dir(file: &Path, configured: Option<&Path>) -> PathBuf {
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match configured {
+        Some(path) => dir.join(path),
+        None => {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "chatty".to_owned());
+            dir.join(format!("{stem}.state"))
+        }
+    }
+}
+
+impl JournalConfig {
+    /// The journal's file, for a config whose state directory is `state_dir` and whose own
+    /// directory is `dir`.
+    pub fn file(&self, dir: &Path, state_dir: &Path) -> PathBuf {
+        match &self.path {
+            Some(path) => dir.join(path),
+            None => state_dir.join("journal.sqlite"),
+        }
+    }
+}
