@@ -361,3 +361,31 @@ fn a_platform_table_is_read_into_its_platforms_config() {
     assert_eq!(session.xmpp_config().unwrap().name, "one");
     assert!(format!("{session:?}").contains("XmppConfig"), "{session:?}");
 }
+
+#[test]
+fn the_journal_is_on_by_default_in_a_state_directory_beside_the_file() {
+    let (_dir, path) = file(GOOD);
+    let loaded = load_quiet(&path).unwrap();
+    let journal = &loaded.config.journal;
+    assert!(journal.enabled);
+    assert_eq!(journal.durability, Durability::Normal);
+    let state = state_dir(&path, loaded.config.state_dir.as_deref());
+    assert_eq!(state, path.parent().unwrap().join("chatty.state"));
+    assert_eq!(
+        journal.file(loaded.dir(), &state),
+        path.parent().unwrap().join("chatty.state/journal.sqlite")
+    );
+
+    let (_dir, path) = file(&format!(
+        "state_dir = \"var\"\n[journal]\ndurability = \"full\"\n{GOOD}"
+    ));
+    let loaded = load_quiet(&path).unwrap();
+    assert_eq!(loaded.config.journal.durability, Durability::Full);
+    let state = state_dir(&path, loaded.config.state_dir.as_deref());
+    assert_eq!(state, path.parent().unwrap().join("var"));
+
+    let (message, _) = error(&format!("[journal]\ndurability = \"fsync\"\n{GOOD}"));
+    assert!(message.contains("journal.durability"), "{message}");
+    let (message, _) = error(&format!("[journal]\nenable = false\n{GOOD}"));
+    assert!(message.contains("unknown key `enable`"), "{message}");
+}
