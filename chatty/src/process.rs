@@ -1,13 +1,13 @@
 //! Bots in any language: a process that reads signals as JSON lines on its standard input and
 //! writes what it sends on its standard output.
 //!
-//! # The protocol, version 1
+//! # The protocol
 //!
 //! Every line is one JSON object with a `type`. From Chatty to the process (standard input):
 //!
 //! | `type` | fields | when |
 //! |---|---|---|
-//! | `hello` | `version` (1), `bot` (its name in the config) | first, at every start |
+//! | `hello` | `version` (1), `versions` (`[1, 2]`: those the runner speaks), `bot` (its name in the config) | first, at every start |
 //! | `signal` | `signal`: a signal (below) | every signal for the bot, internal ones included |
 //! | `answer` | `id`, and `answer` (an answer) or `error` (a text) | the answer to a query |
 //! | `error` | `message` | a line from the process could not be used |
@@ -16,21 +16,69 @@
 //!
 //! | `type` | fields | what it does |
 //! |---|---|---|
+//! | `hello` | `version`: 2 | version 2 only, as its first line: it speaks version 2 |
 //! | `send` | `signal`: a signal; its `meta.id` may be left out | sends it |
 //! | `query` | `id` (any JSON value, echoed back), `query`: a query | asks it |
+//! | `ack` | `id`: a signal's `meta.id` | version 2: it has finished that signal |
 //!
 //! A signal is `{"meta": {...}, "body": {...}}` as chatty-core serializes it (see
-//! `docs/process-bots.md`); the simplest answer is
+//! `docs/runner.md`); the simplest answer is
 //! `{"type": "send", "signal": {"meta": {"addressees": [ORIGIN], "response_to": ID}, "body":
 //! {"type": "message", "text": "…"}}}`. Standard error is passed through to Chatty's.
+//!
+//! ## Version 2: the program says when it has finished a signal
+//!
+//! The runner's `hello` says `version: 1` (what it speaks to a program that asks for nothing
+//! else, so that a version-1 program that checks the number goes on working) and lists the
+//! versions it speaks in `versions`. A program that speaks version 2 answers, as its **first
+//! line**, `{"type": "hello", "version": 2}`, and then:
+//!
+//! - acknowledges **every** `signal` line it is given, once it has finished with it (sent what
+//!   it sends in answer), with `{"type": "ack", "id": ID}`, `ID` being the signal's `meta.id`;
+//!   in any order, so a program may work on several at once;
+//! - when it dies and is started again, the new program is given first, in their order, the
+//!   signals the dead one had not acknowledged; those the dead one had been given whole carry
+//!   `"redelivered": true` in their `meta`;
+//! - answers the dead program had sent to such a signal are not sent again. The runner counts,
+//!   per signal, the answers a program sends to it (sends whose `meta.response_to` is its id),
+//!   and of the next program's answers to that signal it skips as many. This **assumes that the
+//!   program answers a signal the same way each time** it is given it: the same number of
+//!   answers, in the same order. A program whose answers vary (a random choice, the time, what
+//!   it read elsewhere) may have an answer skipped that was not sent, or one sent twice;
+//! - under a runner with a [journal](chatty_core::journal), a signal the program had not
+//!   acknowledged when the runner itself stopped (crashed, was killed) is given again after the
+//!   runner restarts, also marked `redelivered`, and the answers to it that had left are not
+//!   sent again: nothing the program did not finish is lost, nothing it answered is answered
+//!   twice.
+//!
+//! ## Version 1
+//!
+//! A program that writes any other line first, or nothing at all within 10 seconds of its
+//! start, speaks version 1: every program written before version 2, unchanged. A signal is
+//! acknowledged once it was written whole to the program's standard input. What version 1 then
+//! guarantees: every signal for the bot is written to the program (one whose write failed
+//! because the program had died is written to the next one; under a runner with a journal,
+//! one not written yet when the runner stopped is given after its restart). What the program
+//! had been given but not handled when it, or the runner, died is lost: pipes and the
+//! program's own input buffer can hold several signals. A program that must not lose those
+//! speaks version 2.
 //!
 //! # Crashes
 //! A process that exits is started again after a backoff (doubling from `restart_min_ms` to
 //! `restart_max_ms`, reset after it ran for a minute). Signals that arrive meanwhile wait for it,
-//! in order, and a signal whose write failed because the process had died is written again to the
-//! next one. What the process had already read but not handled when it crashed is gone with it
-//! (pipes and the process's own input buffer can hold several signals); a bot that must not lose
-//! those keeps its own journal, or runs behind the Logger and asks it for history on `hello`.
+//! in order, behind those the last process did not finish (version 2) or whose write failed.
+//!
+//! # Versioning
+//! A new field may appear in any object at any time: ignore what you do not know. A change that
+//! would break a program of an earlier version is a new version, which a program asks for in
+//! its `hello`.
+
+mod flight;
+#[cfg(test)]
+mod hostile;
+mod lines;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,15 +86,26 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chatty_core::{Bot, BotError, Handle, Inbound, Query, Signal, SignalId};
+use chatty_core::journal::Acks;
+use chatty_core::{Bot, BotError, Handle, Inbound, Signal};
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-/// The version of the JSON-lines protocol this runner speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+use flight::{Flight, Version};
+use lines::{Reader, lock};
+
+/// The newest version of the JSON-lines protocol this runner speaks.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The versions of the protocol this runner speaks, told to the program in `hello`.
+pub const PROTOCOL_VERSIONS: [u32; 2] = [1, 2];
+
+/// How long a program may take to say its `hello` (version 2) before it is taken to speak
+/// version 1.
+const HELLO_GRACE: Duration = Duration::from_secs(10);
 
 /// How long a process may take to exit after its input closed, before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(10);
@@ -157,8 +216,8 @@ impl Bot for ProcessBot {
         // that signals arriving while it is down wait in order.
         let (queue_tx, queue_rx) = mpsc::unbounded_channel::<Outgoing>();
         let queue_rx = Arc::new(tokio::sync::Mutex::new(queue_rx));
-        // A signal whose write failed, to be written first to the next process.
-        let retry: Arc<Mutex<Option<Signal>>> = Arc::new(Mutex::new(None));
+        // What the process was given and has not finished: given first to the next one.
+        let flight = Arc::new(Mutex::new(Flight::new(handle.clone())));
         let (inbound_done_tx, inbound_done) = tokio::sync::watch::channel(false);
         let forward = {
             let queue_tx = queue_tx.clone();
@@ -191,6 +250,10 @@ impl Bot for ProcessBot {
             let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
                 return Err("the bot process has no standard input or output".into());
             };
+            let again = lock(&flight).restart();
+            if !again.is_empty() {
+                tracing::info!(bot = %self.name, "giving the new bot process the {} signals the last one did not finish", again.len());
+            }
             let (stop_writer, stop) = tokio::sync::oneshot::channel();
             let mut writer = tokio::spawn(write_lines(
                 stdin,
@@ -198,33 +261,30 @@ impl Bot for ProcessBot {
                     bot: self.name.clone(),
                     generation,
                     queue: queue_rx.clone(),
-                    retry: retry.clone(),
+                    flight: flight.clone(),
+                    again,
                     inbound_done: inbound_done.clone(),
                     stop,
                 },
             ));
-            let mut lines = BufReader::new(stdout).lines();
-            loop {
-                match lines.next_line().await {
-                    Ok(Some(line)) => {
-                        handle_line(&line, generation, &handle, &queue_tx).await;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(bot = %self.name, "reading the bot process's output: {e}");
-                        break;
-                    }
-                }
-            }
+            let reader = Reader {
+                generation,
+                handle: handle.clone(),
+                queue: queue_tx.clone(),
+                flight: flight.clone(),
+            };
+            read_lines(&self.name, BufReader::new(stdout), &reader).await;
             // Its output ended: it exited, or is about to. The writer stops when idle (a write
-            // in progress fails on the closed pipe and keeps its signal for the next process).
+            // in progress fails on the closed pipe and stays unwritten for the next process).
             let _ = stop_writer.send(());
-            if tokio::time::timeout(Duration::from_secs(5), &mut writer)
-                .await
-                .is_err()
+            let closed_input = match tokio::time::timeout(Duration::from_secs(5), &mut writer).await
             {
-                writer.abort();
-            }
+                Ok(closed) => closed.unwrap_or(false),
+                Err(_) => {
+                    writer.abort();
+                    false
+                }
+            };
             let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
                 Ok(status) => status
                     .map(|s| s.to_string())
@@ -234,8 +294,16 @@ impl Bot for ProcessBot {
                     "killed: it closed its output but did not exit".to_owned()
                 }
             };
-            if *inbound_done.borrow() && retry.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
-                // Every session ended and its input was closed: a normal end.
+            if *inbound_done.borrow() && closed_input {
+                // Every session ended, everything was written and its input was closed: a
+                // normal end. A program that never said hello spoke version 1.
+                let mut flight = lock(&flight);
+                if flight.version() == Version::Unknown {
+                    flight.speaks(Version::One);
+                }
+                if flight.len() > 0 {
+                    tracing::warn!(bot = %self.name, "the bot process ended without acknowledging {} signals: with a journal, they are given again when the runner next starts", flight.len());
+                }
                 tracing::info!(bot = %self.name, "the bot process ended ({status})");
                 break;
             }
@@ -248,6 +316,44 @@ impl Bot for ProcessBot {
         }
         forward.abort();
         Ok(())
+    }
+
+    /// Explicitly: the process reads ahead of what it has finished. A version-2 program
+    /// acknowledges each signal itself; a version-1 program's are acknowledged once written.
+    fn acks(&self) -> Acks {
+        Acks::Explicit
+    }
+}
+
+/// Reads the program's lines until its output ends. Until its version is known, waits at most
+/// [`HELLO_GRACE`] for its first line; after that it speaks version 1.
+async fn read_lines(bot: &str, stdout: BufReader<tokio::process::ChildStdout>, reader: &Reader) {
+    let mut lines = stdout.lines();
+    let hello_by = tokio::time::Instant::now() + HELLO_GRACE;
+    loop {
+        let unknown = lock(&reader.flight).version() == Version::Unknown;
+        let next = if unknown {
+            tokio::select! {
+                next = lines.next_line() => next,
+                () = tokio::time::sleep_until(hello_by) => {
+                    let mut flight = lock(&reader.flight);
+                    if flight.version() == Version::Unknown {
+                        flight.speaks(Version::One);
+                    }
+                    continue;
+                }
+            }
+        } else {
+            lines.next_line().await
+        };
+        match next {
+            Ok(Some(line)) => reader.line(&line).await,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(bot = %bot, "reading the bot process's output: {e}");
+                break;
+            }
+        }
     }
 }
 
@@ -269,38 +375,42 @@ struct Writer {
     bot: String,
     generation: u64,
     queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Outgoing>>>,
-    retry: Arc<Mutex<Option<Signal>>>,
+    flight: Arc<Mutex<Flight>>,
+    /// What the last process did not finish, with its entry numbers: written first.
+    again: Vec<(u64, Signal)>,
     inbound_done: tokio::sync::watch::Receiver<bool>,
     stop: tokio::sync::oneshot::Receiver<()>,
 }
 
-/// Writes the hello line and then the queue to one process, until the queue ends (every session
-/// ended: the process's input is closed), a write fails (the process died), or it is stopped.
-async fn write_lines(mut stdin: ChildStdin, writer: Writer) {
+/// Writes the hello line, what the last process did not finish, and then the queue to one
+/// process, until the queue ends (every session ended: the process's input is closed; then
+/// `true`), a write fails (the process died), or it is stopped.
+async fn write_lines(mut stdin: ChildStdin, writer: Writer) -> bool {
     let Writer {
         bot,
         generation,
         queue,
-        retry,
+        flight,
+        again,
         mut inbound_done,
         mut stop,
     } = writer;
-    let hello = json!({"type": "hello", "version": PROTOCOL_VERSION, "bot": bot}).to_string();
+    let hello = json!({"type": "hello", "version": 1, "versions": PROTOCOL_VERSIONS, "bot": bot})
+        .to_string();
     if write_line(&mut stdin, &hello).await.is_err() {
-        return;
+        return false;
     }
-    let first = retry.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(signal) = first
-        && write_signal(&mut stdin, &signal).await.is_err()
-    {
-        *retry.lock().unwrap_or_else(|p| p.into_inner()) = Some(signal);
-        return;
+    for (number, signal) in again {
+        if write_line(&mut stdin, &signal_line(&signal)).await.is_err() {
+            return false;
+        }
+        lock(&flight).written(number);
     }
     let mut queue = queue.lock().await;
     loop {
         let next = tokio::select! {
             biased;
-            _ = &mut stop => return,
+            _ = &mut stop => return false,
             next = queue.recv() => next,
             // Every session ended and nothing waits any more: close the input.
             _ = inbound_done.wait_for(|d| *d), if queue.is_empty() => None,
@@ -308,10 +418,13 @@ async fn write_lines(mut stdin: ChildStdin, writer: Writer) {
         let Some(next) = next else { break };
         match next {
             Outgoing::Signal(signal) => {
-                if write_signal(&mut stdin, &signal).await.is_err() {
-                    *retry.lock().unwrap_or_else(|p| p.into_inner()) = Some(*signal);
-                    return;
+                let line = signal_line(&signal);
+                let number = lock(&flight).add(*signal);
+                if write_line(&mut stdin, &line).await.is_err() {
+                    // It stays in flight, unwritten: the next process gets it.
+                    return false;
                 }
+                lock(&flight).written(number);
             }
             Outgoing::Answer {
                 generation: g,
@@ -323,145 +436,21 @@ async fn write_lines(mut stdin: ChildStdin, writer: Writer) {
             } => {
                 // An answer for a process that is gone means nothing to the next one.
                 if g == generation && write_line(&mut stdin, &line).await.is_err() {
-                    return;
+                    return false;
                 }
             }
         }
     }
     let _ = stdin.shutdown().await;
+    true
 }
 
-async fn write_signal(stdin: &mut ChildStdin, signal: &Signal) -> std::io::Result<()> {
-    let line = json!({"type": "signal", "signal": signal}).to_string();
-    write_line(stdin, &line).await
+fn signal_line(signal: &Signal) -> String {
+    json!({"type": "signal", "signal": signal}).to_string()
 }
 
 async fn write_line(stdin: &mut ChildStdin, line: &str) -> std::io::Result<()> {
     stdin.write_all(line.as_bytes()).await?;
     stdin.write_all(b"\n").await?;
     stdin.flush().await
-}
-
-/// Handles one line from the process: a send or a query; anything else is answered with an
-/// error line.
-async fn handle_line(
-    line: &str,
-    generation: u64,
-    handle: &Handle,
-    queue: &mpsc::UnboundedSender<Outgoing>,
-) {
-    if line.trim().is_empty() {
-        return;
-    }
-    let report = |message: String| {
-        tracing::warn!("bot process: {message}");
-        let line = json!({"type": "error", "message": message}).to_string();
-        let _ = queue.send(Outgoing::Error { generation, line });
-    };
-    let value: Value = match serde_json::from_str(line) {
-        Ok(value) => value,
-        Err(e) => return report(format!("not a JSON line ({e}): {}", shorten(line))),
-    };
-    match value.get("type").and_then(Value::as_str) {
-        Some("send") => match parse_signal(value.get("signal")) {
-            Ok(signal) => {
-                let id = signal.meta.id.clone();
-                match handle.send(signal).await {
-                    Ok(_) => {}
-                    Err(e) if e.is_closed() => {
-                        tracing::debug!("bot process: the bot's connection is closed");
-                    }
-                    // A refusal reaches the program as the signal it has always read for one:
-                    // a send failure or an unsupported signal answering its send.
-                    Err(e) => {
-                        if let Some(failure) = e.to_signal(&id) {
-                            let _ = queue.send(Outgoing::Signal(Box::new(failure)));
-                        }
-                    }
-                }
-            }
-            Err(e) => report(format!("`send`: {e}")),
-        },
-        Some("query") => {
-            let id = value.get("id").cloned().unwrap_or(Value::Null);
-            let query: Query = match value.get("query").cloned().map(serde_json::from_value) {
-                Some(Ok(query)) => query,
-                Some(Err(e)) => return report(format!("`query`: not a query: {e}")),
-                None => return report("`query` without `query`".to_owned()),
-            };
-            let handle = handle.clone();
-            let queue = queue.clone();
-            tokio::spawn(async move {
-                let line = match handle.query(query).await {
-                    Ok(answer) => json!({"type": "answer", "id": id, "answer": answer}),
-                    Err(e) => json!({"type": "answer", "id": id, "error": e.to_string()}),
-                };
-                let _ = queue.send(Outgoing::Answer {
-                    generation,
-                    line: line.to_string(),
-                });
-            });
-        }
-        Some(other) => report(format!(
-            "unknown line type `{other}`: expected `send` or `query`"
-        )),
-        None => report(format!("a line without `type`: {}", shorten(line))),
-    }
-}
-
-/// A signal from the process: `meta.id` may be left out (a fresh one is made), `meta` too.
-fn parse_signal(value: Option<&Value>) -> Result<Signal, String> {
-    let Some(Value::Object(object)) = value else {
-        return Err("`signal` is missing or not an object".to_owned());
-    };
-    let mut object = object.clone();
-    let meta = object
-        .entry("meta")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Value::Object(meta) = meta else {
-        return Err("`signal.meta` is not an object".to_owned());
-    };
-    meta.entry("id")
-        .or_insert_with(|| Value::String(SignalId::generate().as_str().to_owned()));
-    serde_json::from_value(Value::Object(object)).map_err(|e| format!("not a signal: {e}"))
-}
-
-fn shorten(line: &str) -> String {
-    const MAX: usize = 200;
-    if line.len() <= MAX {
-        return line.to_owned();
-    }
-    let mut end = MAX;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &line[..end])
-}
-
-#[cfg(test)]
-mod hostile;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_signal_from_a_process_needs_no_id() {
-        let value = json!({"meta": {"addressees": ["direct:alice"]}, "body": {"type": "message", "text": "hi"}});
-        let signal = parse_signal(Some(&value)).unwrap();
-        assert!(!signal.id().as_str().is_empty());
-        assert_eq!(signal.meta.addressees[0].to_string(), "direct:alice");
-        assert!(parse_signal(Some(&json!({"body": {"nonsense": 1}}))).is_err());
-        assert!(parse_signal(Some(&json!("text"))).is_err());
-        assert!(parse_signal(None).is_err());
-        assert!(parse_signal(Some(&json!({"meta": 3, "body": {}}))).is_err());
-    }
-
-    #[test]
-    fn long_lines_are_shortened_on_a_char_boundary() {
-        let line = "é".repeat(300);
-        let short = shorten(&line);
-        assert!(short.len() <= 204);
-        assert!(short.ends_with('…'));
-    }
 }

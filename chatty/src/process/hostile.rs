@@ -11,7 +11,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Outgoing, handle_line};
+use super::Outgoing;
+use super::flight::Flight;
+use super::lines::Reader;
 
 /// Records what the process sends; answers every query with an error.
 #[derive(Default)]
@@ -60,9 +62,15 @@ fn feed(lines: &[String]) -> (Vec<String>, usize) {
     let outlet = Arc::new(Recording::default());
     let handle = Handle::from_arc(outlet.clone());
     let (queue, mut written) = mpsc::unbounded_channel();
+    let reader = Reader {
+        generation: 1,
+        handle: handle.clone(),
+        queue,
+        flight: Arc::new(Mutex::new(Flight::new(handle))),
+    };
     runtime.block_on(async {
         for line in lines {
-            handle_line(line, 1, &handle, &queue).await;
+            reader.line(line).await;
         }
     });
     let mut errors = 0;
@@ -103,6 +111,8 @@ fn json_value() -> impl Strategy<Value = Value> {
             Just("type"),
             Just("xmpp:a@b"),
             Just("status_change"),
+            Just("hello"),
+            Just("ack"),
         ]
         .prop_map(|s| Value::String(s.to_owned())),
     ];
@@ -119,6 +129,7 @@ fn json_value() -> impl Strategy<Value = Value> {
                         Just("query".to_owned()),
                         Just("id".to_owned()),
                         Just("addressees".to_owned()),
+                        Just("version".to_owned()),
                         Just("text".to_owned()),
                         "[a-z_]{1,8}",
                     ],

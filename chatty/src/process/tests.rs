@@ -1,0 +1,295 @@
+//! The process bot with real `python3` programs behind a router with a journal: a version-2
+//! program SIGKILLed in the middle of a burst while the runner goes on (nothing lost, nothing
+//! answered twice), and a version-1 program, which never says hello.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chatty_core::driver::{Driver, Failure, Link, Protocol, lock};
+use chatty_core::journal::{Journal, MemoryJournal, answer_id};
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Body, Capabilities, Router, Signal, SignalId};
+use tokio::sync::watch;
+
+use super::ProcessBot;
+
+/// A platform that gives `count` messages in one burst, then `end`, and records what it is
+/// sent. Programs handle signals in order, so once `end` is answered every message before it
+/// was answered or lost: the test waits for that, never for a count that a loss would keep
+/// from coming.
+struct Burst {
+    driver: Driver,
+    count: usize,
+    sent: Arc<Mutex<Vec<Signal>>>,
+    /// How many signals were sent, for the test to wait on.
+    progress: watch::Sender<usize>,
+}
+
+fn message(i: usize) -> Signal {
+    let mut signal = Signal::message(format!("m{i}"));
+    signal.meta.id = SignalId::from(format!("m{i}"));
+    signal.meta.origin = Some("test:alice".parse::<Address>().unwrap());
+    signal
+}
+
+impl Protocol for Burst {
+    type Connection = ();
+
+    fn driver(&self) -> &Driver {
+        &self.driver
+    }
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn platform(&self) -> &str {
+        "test"
+    }
+    fn own(&self) -> Option<Address> {
+        None
+    }
+    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
+        Capabilities::all()
+    }
+    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
+        for i in 0..self.count {
+            if link.push(message(i)).await.is_err() {
+                break;
+            }
+        }
+        let mut end = Signal::message("end");
+        end.meta.id = SignalId::from("end");
+        end.meta.origin = Some("test:alice".parse::<Address>().unwrap());
+        let _ = link.push(end).await;
+        link.stopping().await;
+        Ok(())
+    }
+    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
+        let n = {
+            let mut sent = lock(&self.sent);
+            sent.push(signal);
+            sent.len()
+        };
+        self.progress.send_replace(n);
+        Ok(())
+    }
+}
+
+fn burst(count: usize) -> (Burst, Arc<Mutex<Vec<Signal>>>, watch::Receiver<usize>) {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let (progress, watched) = watch::channel(0);
+    let session = Burst {
+        driver: Driver::default(),
+        count,
+        sent: sent.clone(),
+        progress,
+    };
+    (session, sent, watched)
+}
+
+fn text(signal: &Signal) -> &str {
+    match &signal.body {
+        Body::Message(m) => &m.text,
+        _ => "",
+    }
+}
+
+/// A version-2 program: answers each message twice (`m7.0 by 1`, `m7.1 by 1`: the text, the
+/// answer's number, the program's start number) and acknowledges lazily, five signals behind,
+/// so that whenever it dies some signals it answered are not acknowledged yet. Its pid goes
+/// into `$PIDS`; the first program takes a millisecond a message, and stops (hangs) after
+/// answering `$HANG_AT`, so that the test's kill always finds the burst unfinished. At the end of its input it acknowledges the rest.
+const LAZY_V2: &str = r#"
+import json, os, sys, time
+
+with open(os.environ["PIDS"], "a") as f:
+    f.write(f"{os.getpid()}\n")
+with open(os.environ["PIDS"]) as f:
+    start = len(f.read().split())
+
+def out(line):
+    print(json.dumps(line), flush=True)
+
+out({"type": "hello", "version": 2})
+done = []
+for line in sys.stdin:
+    event = json.loads(line)
+    if event["type"] != "signal":
+        continue
+    meta, body = event["signal"]["meta"], event["signal"]["body"]
+    if body["type"] == "message" and "origin" in meta:
+        for n in range(2):
+            out({"type": "send", "signal": {
+                "meta": {"addressees": [meta["origin"]], "response_to": meta["id"]},
+                "body": {"type": "message", "text": f"{body['text']}.{n} by {start}"}}})
+        if start == 1:
+            # Busy: the kill finds it at work. It comes at the latest at HANG_AT.
+            time.sleep(0.001)
+            if body["text"] == os.environ["HANG_AT"]:
+                time.sleep(3600)
+    done.append(meta["id"])
+    if len(done) > 5:
+        out({"type": "ack", "id": done.pop(0)})
+for id in done:
+    out({"type": "ack", "id": id})
+"#;
+
+/// Waits until `progress` reaches `n`.
+async fn reach(progress: &mut watch::Receiver<usize>, n: usize) {
+    progress.wait_for(|&sent| sent >= n).await.unwrap();
+}
+
+/// Waits until an answer whose text starts with `text_start` was sent. If `end` itself was
+/// lost, that never comes: the wait then ends after [`LOST`], and the count that follows says
+/// what is missing (a bound on a wait for a failure, not an assertion about time).
+async fn answered(
+    progress: &mut watch::Receiver<usize>,
+    sent: &Mutex<Vec<Signal>>,
+    text_start: &str,
+) {
+    let answered =
+        progress.wait_for(|_| lock(sent).iter().any(|s| text(s).starts_with(text_start)));
+    let _ = tokio::time::timeout(LOST, answered).await;
+}
+
+/// How long the test waits for the answer to `end` before it counts what it has.
+const LOST: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn python(dir: &Path, source: &str) -> ProcessBot {
+    let script = dir.join("bot.py");
+    std::fs::write(&script, source).unwrap();
+    ProcessBot::new("lazy", "python3")
+        .arg(script.display().to_string())
+        .env("PIDS", dir.join("pids").display().to_string())
+        .restart_backoff(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(10),
+        )
+}
+
+fn pids(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("pids"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_program_killed_mid_burst_loses_nothing_and_answers_nothing_twice() {
+    const COUNT: usize = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = python(dir.path(), LAZY_V2).env("HANG_AT", "m600");
+    let journal = MemoryJournal::new();
+    let (session, sent, mut progress) = burst(COUNT);
+    let router = Router::new().session(session).journal(journal.clone());
+
+    let killer = {
+        let mut progress = progress.clone();
+        let dir = dir.path().to_owned();
+        async move {
+            // 150 messages answered: the program is busy in the middle of the burst.
+            reach(&mut progress, 300).await;
+            let first = pids(&dir).remove(0);
+            let status = std::process::Command::new("kill")
+                .args(["-KILL", &first])
+                .status()
+                .unwrap();
+            assert!(status.success(), "kill {first}");
+        }
+    };
+    let shutdown = {
+        let sent = sent.clone();
+        async move {
+            killer.await;
+            answered(&mut progress, &sent, "end.1").await;
+        }
+    };
+    router.run_until(bot, shutdown).await.unwrap();
+
+    assert_eq!(pids(dir.path()).len(), 2, "one kill, one restart");
+    let sent = lock(&sent).clone();
+    let mut answers: HashMap<String, Vec<String>> = HashMap::new();
+    for answer in sent
+        .iter()
+        .filter(|s| s.meta.response_to != Some("end".into()))
+    {
+        let of = answer.meta.response_to.clone().unwrap();
+        let (said, by) = text(answer).split_once(" by ").unwrap();
+        assert_eq!(said.split_once('.').unwrap().0, of.as_str());
+        answers
+            .entry(of.to_string())
+            .or_default()
+            .push(format!("{said} {by}"));
+    }
+    let lost: Vec<String> = (0..COUNT)
+        .map(|i| format!("m{i}"))
+        .filter(|id| !answers.contains_key(id))
+        .collect();
+    let twice: Vec<&Vec<String>> = answers.values().filter(|a| a.len() != 2).collect();
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    assert!(twice.is_empty(), "not answered exactly twice: {twice:?}");
+    // Answer n to a signal has the same id whichever program sent it.
+    for answer in &sent {
+        let of = answer.meta.response_to.as_ref().unwrap();
+        let number = text(answer)
+            .split([' ', '.'])
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(answer.meta.id, answer_id("test", of, number));
+    }
+    // The second program did answer part of the burst: the kill was in its middle.
+    assert!(sent.iter().any(|s| text(s).ends_with(" by 2")));
+    // Everything was acknowledged: nothing is pending for the next start.
+    assert!(journal.pending("test").await.unwrap().is_empty());
+}
+
+/// A version-1 program: never says hello, answers each message once.
+const PLAIN_V1: &str = r#"
+import json, sys
+for line in sys.stdin:
+    event = json.loads(line)
+    if event["type"] != "signal":
+        continue
+    meta, body = event["signal"]["meta"], event["signal"]["body"]
+    if body["type"] == "message" and "origin" in meta:
+        print(json.dumps({"type": "send", "signal": {
+            "meta": {"addressees": [meta["origin"]], "response_to": meta["id"]},
+            "body": {"type": "message", "text": body["text"][::-1]}}}), flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_once_written() {
+    const COUNT: usize = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let bot = python(dir.path(), PLAIN_V1);
+    let journal = MemoryJournal::new();
+    let (session, sent, mut progress) = burst(COUNT);
+    let shutdown = {
+        let sent = sent.clone();
+        async move { answered(&mut progress, &sent, "dne").await }
+    };
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run_until(bot, shutdown)
+        .await
+        .unwrap();
+    let mut texts: Vec<String> = lock(&sent)
+        .iter()
+        .map(|s| text(s).to_owned())
+        .filter(|t| t != "dne")
+        .collect();
+    texts.sort();
+    let mut expected: Vec<String> = (0..COUNT)
+        .map(|i| format!("m{i}").chars().rev().collect())
+        .collect();
+    expected.sort();
+    assert_eq!(texts, expected);
+    assert!(journal.pending("test").await.unwrap().is_empty());
+}
