@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::pin::pin;
+use std::sync::Arc;
 
+use chatty_core::journal::Acks;
 use chatty_core::reexports::async_channel;
 use chatty_core::{Bot, BotError, Handle, Inbound, Signal};
 use futures::StreamExt as _;
@@ -11,7 +13,7 @@ use futures::channel::oneshot;
 use futures::future::{self, Either};
 
 use crate::handle::{BlockingHandle, Request};
-use crate::queue::SignalQueue;
+use crate::queue::{self, SignalQueue};
 
 /// The default capacity of a [`SignalQueue`]: as many inbound signals as the
 /// [`Router`](chatty_core::Router) lets wait for a bot.
@@ -46,14 +48,16 @@ pub fn channel(capacity: usize) -> (QueueBot, SignalQueue, BlockingHandle) {
     let (signals, rx) = async_channel::bounded(capacity.max(1));
     let (requests_tx, requests) = async_channel::unbounded();
     let (reader, readers_gone) = oneshot::channel();
+    let acks = Arc::new(queue::Acks::default());
     let bot = QueueBot {
         signals,
         requests,
         readers_gone,
+        acks: acks.clone(),
     };
     (
         bot,
-        SignalQueue::new(rx, reader),
+        SignalQueue::new(rx, reader, acks),
         BlockingHandle::new(requests_tx),
     )
 }
@@ -70,11 +74,16 @@ pub fn channel(capacity: usize) -> (QueueBot, SignalQueue, BlockingHandle) {
 ///   its answer, so each thread's requests are carried out in the order it made them.
 /// - The run ends when every `BlockingHandle` has been dropped and the inbound stream has ended
 ///   (or every `SignalQueue` has been dropped). It never fails.
+/// - It reads ahead of the program (the queue holds signals the program has not taken yet), so
+///   it acknowledges explicitly ([`Bot::acks`] is [`Acks::Explicit`]): a signal is acknowledged
+///   when the thread that received it asks the queue for its next one (see
+///   [`SignalQueue`]), never merely for being queued.
 pub struct QueueBot {
     signals: async_channel::Sender<Signal>,
     requests: async_channel::Receiver<Request>,
     /// Resolves (cancelled) when the last `SignalQueue` is dropped.
     readers_gone: oneshot::Receiver<()>,
+    acks: Arc<queue::Acks>,
 }
 
 impl fmt::Debug for QueueBot {
@@ -92,6 +101,12 @@ impl Bot for QueueBot {
         self.drive(inbound, handle).await;
         Ok(())
     }
+
+    /// Explicitly: the queue reads ahead of the program; it acknowledges each signal when the
+    /// thread that received it asks for the next one.
+    fn acks(&self) -> Acks {
+        Acks::Explicit
+    }
 }
 
 impl QueueBot {
@@ -103,7 +118,10 @@ impl QueueBot {
             signals,
             requests,
             readers_gone,
+            acks,
         } = self;
+        // Before the first signal is queued, so that every acknowledgement has somewhere to go.
+        acks.set_handle(&handle);
         // Cancelled once every handle is gone and the requests are all carried out.
         let (served, handles_gone) = oneshot::channel::<()>();
         // However this future ends (finished or dropped), no request may be left waiting.

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::pin::pin;
 use std::thread;
 
+use chatty_core::journal::Acks;
 use chatty_core::{Bot, BotError, Handle, Inbound};
 use futures::channel::oneshot;
 use futures::future::{self, Either};
@@ -29,6 +30,12 @@ use crate::sync_bot::SyncBot;
 ///   stream yields them. At most [`capacity`](Synchronizer::capacity) wait in the queue; beyond
 ///   that the synchronizer stops reading the inbound stream until the bot has taken some
 ///   (backpressure: nothing is lost, memory does not grow).
+/// - **Finished, then acknowledged**: since the queue reads ahead of the bot, the synchronizer
+///   acknowledges explicitly ([`Bot::acks`] is [`Acks::Explicit`]): under a router with a
+///   [journal](chatty_core::journal), a signal is acknowledged when the bot's thread asks for
+///   the next one (see [`SignalQueue`](crate::SignalQueue#finishing-a-signal)), as for an async
+///   bot's loop. What the bot had received and not come back from when it stopped, and what
+///   still waited in the queue, is given again after a restart.
 /// - **Outbound**: sends, downloads and queries from any number of threads, through clones of the
 ///   `BlockingHandle`, are carried out in the order each thread made them, and none is lost.
 ///   Different threads' requests are carried out concurrently.
@@ -158,5 +165,11 @@ impl<S: SyncBot> Bot for Synchronizer<S> {
                 Err(SynchronizerError::Panicked { message: None }.into())
             }
         }
+    }
+
+    /// Explicitly: the queue reads ahead of the blocking bot, which finishes a signal by asking
+    /// for the next one.
+    fn acks(&self) -> Acks {
+        Acks::Explicit
     }
 }
