@@ -700,3 +700,100 @@ async fn in_process_calls_are_web_api_calls() {
         json!({"ok": true, "args": {"foo": "bar"}})
     );
 }
+
+#[tokio::test]
+async fn history_and_replies_read_time_windows_pages_and_metadata() {
+    let slack = LocalSlack::start().await.unwrap();
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let bot = app.bot_token.as_str();
+    let post = |text: &str, thread_ts: Option<&str>| {
+        let mut args = json!({"channel": dm, "text": text,
+            "metadata": {"event_type": "chatty_message", "event_payload": {"chatty_id": text}}});
+        if let Some(t) = thread_ts {
+            args["thread_ts"] = t.into();
+        }
+        let posted = slack.call(bot, "chat.postMessage", args);
+        assert_eq!(posted["ok"], true, "{posted}");
+        posted["ts"].as_str().unwrap().to_owned()
+    };
+    let root = slack.post(&alice, &dm, "root");
+    let a = post("a", None);
+    let b = post("b", None);
+    let r1 = post("r1", Some(&root));
+    let r2 = post("r2", Some(&root));
+    let c = post("c", None);
+    let texts = |answer: &Value| -> Vec<String> {
+        answer["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // conversations.history: newest first in (oldest, latest); `inclusive` takes the ends.
+    let history = |args: Value| {
+        let mut args = args;
+        args["channel"] = dm.clone().into();
+        let answer = slack.call(bot, "conversations.history", args);
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer
+    };
+    assert_eq!(texts(&history(json!({"oldest": a}))), ["c", "b"]);
+    assert_eq!(
+        texts(&history(json!({"oldest": a, "inclusive": true}))),
+        ["c", "b", "a"]
+    );
+    assert_eq!(texts(&history(json!({"oldest": a, "latest": c}))), ["b"]);
+    // Pages by cursor within the window, newest first.
+    let first = history(json!({"oldest": root, "inclusive": true, "limit": 2}));
+    assert_eq!(texts(&first), ["c", "b"]);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["response_metadata"]["next_cursor"].as_str().unwrap();
+    let second = history(json!({"oldest": root, "inclusive": true, "limit": 2, "cursor": cursor}));
+    assert_eq!(texts(&second), ["a", "root"]);
+    assert_eq!(second["has_more"], false);
+    assert_eq!(second["response_metadata"]["next_cursor"], "");
+    // Metadata only when asked for.
+    assert!(first["messages"][0].get("metadata").is_none());
+    let with = history(json!({"oldest": b, "include_all_metadata": true}));
+    assert_eq!(
+        with["messages"][0]["metadata"]["event_payload"]["chatty_id"],
+        "c"
+    );
+
+    // conversations.replies: the thread, oldest first, in the window, paged, metadata asked
+    // for; `ts` may name a reply.
+    let replies = |args: Value| {
+        let mut args = args;
+        args["channel"] = dm.clone().into();
+        let answer = slack.call(bot, "conversations.replies", args);
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer
+    };
+    let thread = replies(json!({"ts": r2}));
+    assert_eq!(texts(&thread), ["root", "r1", "r2"]);
+    assert!(thread["messages"][1].get("metadata").is_none());
+    let since = replies(json!({"ts": root, "oldest": r1, "include_all_metadata": true}));
+    assert_eq!(texts(&since), ["r2"]);
+    assert_eq!(
+        since["messages"][0]["metadata"]["event_payload"]["chatty_id"],
+        "r2"
+    );
+    let first = replies(json!({"ts": root, "limit": 2}));
+    assert_eq!(texts(&first), ["root", "r1"]);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["response_metadata"]["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        texts(&replies(json!({"ts": root, "limit": 2, "cursor": cursor}))),
+        ["r2"]
+    );
+    let bad = slack.call(
+        bot,
+        "conversations.replies",
+        json!({"channel": dm, "ts": root, "cursor": "nonsense"}),
+    );
+    assert_eq!(bad["error"], "invalid_cursor");
+}

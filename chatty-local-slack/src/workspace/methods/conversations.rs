@@ -92,45 +92,39 @@ pub(super) fn members(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     Reply::ok(json!({"members": page, "response_metadata": {"next_cursor": next}}))
 }
 
-/// api.slack.com/methods/conversations.history: newest first, thread replies left out,
-/// `metadata` only with `include_all_metadata`.
-pub(super) fn history(ws: &mut Workspace, call: &Call<'_>) -> Reply {
-    let (me, args) = (call.me, call.args);
-    let Some(ch) = str_arg(args, "channel").and_then(|c| ws.visible(c, me)) else {
-        return Reply::error("channel_not_found");
-    };
-    if !ch.members.iter().any(|m| m == me) {
-        return Reply::error("not_in_channel");
-    }
-    let limit = num_arg(args, "limit").unwrap_or(100).clamp(1, 999) as usize;
+/// The timestamp of a stored message as a number, for `oldest`/`latest` windows.
+fn ts_of(message: &Value) -> f64 {
+    message
+        .get("ts")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The time window of `oldest`, `latest` and `inclusive` (api.slack.com/methods/
+/// conversations.history and conversations.replies, "Arguments"): `latest` defaults to now,
+/// `oldest` to 0, and a message with the very timestamp of either is left out unless
+/// `inclusive` is set.
+fn in_window(args: &Args) -> impl Fn(&Value) -> bool + use<> {
     let inclusive = bool_arg(args, "inclusive");
     let parse = |v: Option<&str>| v.and_then(|s| s.parse::<f64>().ok());
     let latest = parse(str_arg(args, "latest"));
     let oldest = parse(str_arg(args, "oldest"));
-    let metadata = bool_arg(args, "include_all_metadata");
-    let mut roots: Vec<Value> = ch
-        .messages
-        .iter()
-        .rev()
-        .filter(|m| {
-            let ts = m.get("ts").and_then(Value::as_str).unwrap_or_default();
-            match m.get("thread_ts").and_then(Value::as_str) {
-                Some(t) => t == ts,
-                None => true,
-            }
-        })
-        .filter(|m| {
-            let ts: f64 = m
-                .get("ts")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0.0);
-            let below = latest.is_none_or(|l| if inclusive { ts <= l } else { ts < l });
-            let above = oldest.is_none_or(|o| if inclusive { ts >= o } else { ts > o });
-            below && above
-        })
-        .cloned()
-        .collect();
+    move |m: &Value| {
+        let ts = ts_of(m);
+        let below = latest.is_none_or(|l| if inclusive { ts <= l } else { ts < l });
+        let above = oldest.is_none_or(|o| if inclusive { ts >= o } else { ts > o });
+        below && above
+    }
+}
+
+/// One page of `messages` from the `cursor` argument on, at most `limit` (`default_limit`
+/// unless given; at most 999), `metadata` only with `include_all_metadata`, with `has_more`
+/// and the next cursor.
+fn page_of(args: &Args, messages: Vec<Value>, default_limit: u64) -> Reply {
+    let limit = num_arg(args, "limit")
+        .unwrap_or(default_limit)
+        .clamp(1, 999) as usize;
     let start = match str_arg(args, "cursor") {
         Some(c) => match parse_cursor(c) {
             Some(n) => n,
@@ -138,9 +132,9 @@ pub(super) fn history(ws: &mut Workspace, call: &Call<'_>) -> Reply {
         },
         None => 0,
     };
-    let total = roots.len();
-    let mut page: Vec<Value> = roots.drain(..).skip(start).take(limit).collect();
-    if !metadata {
+    let total = messages.len();
+    let mut page: Vec<Value> = messages.into_iter().skip(start).take(limit).collect();
+    if !bool_arg(args, "include_all_metadata") {
         for m in &mut page {
             if let Some(o) = m.as_object_mut() {
                 o.remove("metadata");
@@ -156,13 +150,44 @@ pub(super) fn history(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     Reply::ok(json!({
         "messages": page,
         "has_more": has_more,
-        "pin_count": 0,
         "response_metadata": {"next_cursor": next},
     }))
 }
 
+/// api.slack.com/methods/conversations.history: newest first, thread replies left out, in the
+/// `oldest`/`latest` window, 100 a page unless `limit` says, `metadata` only with
+/// `include_all_metadata`.
+pub(super) fn history(ws: &mut Workspace, call: &Call<'_>) -> Reply {
+    let (me, args) = (call.me, call.args);
+    let Some(ch) = str_arg(args, "channel").and_then(|c| ws.visible(c, me)) else {
+        return Reply::error("channel_not_found");
+    };
+    if !ch.members.iter().any(|m| m == me) {
+        return Reply::error("not_in_channel");
+    }
+    let window = in_window(args);
+    let roots: Vec<Value> = ch
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| {
+            let ts = m.get("ts").and_then(Value::as_str).unwrap_or_default();
+            match m.get("thread_ts").and_then(Value::as_str) {
+                Some(t) => t == ts,
+                None => true,
+            }
+        })
+        .filter(|m| window(m))
+        .cloned()
+        .collect();
+    let mut reply = page_of(args, roots, 100);
+    reply.body["pin_count"] = 0.into();
+    reply
+}
+
 /// api.slack.com/methods/conversations.replies: the thread's root and its replies, oldest
-/// first; `ts` may name the root or any reply.
+/// first; `ts` may name the root or any reply. Like `history`: the `oldest`/`latest` window,
+/// `limit` (1 000 by default) and cursors, `metadata` only with `include_all_metadata`.
 pub(super) fn replies(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     let (me, args) = (call.me, call.args);
     let Some(ch) = str_arg(args, "channel").and_then(|c| ws.visible(c, me)) else {
@@ -182,6 +207,7 @@ pub(super) fn replies(ws: &mut Workspace, call: &Call<'_>) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or(ts)
         .to_owned();
+    let window = in_window(args);
     let messages: Vec<Value> = ch
         .messages
         .iter()
@@ -189,11 +215,10 @@ pub(super) fn replies(ws: &mut Workspace, call: &Call<'_>) -> Reply {
             m.get("ts").and_then(Value::as_str) == Some(&root)
                 || m.get("thread_ts").and_then(Value::as_str) == Some(&root)
         })
+        .filter(|m| window(m))
         .cloned()
         .collect();
-    Reply::ok(
-        json!({"messages": messages, "has_more": false, "response_metadata": {"next_cursor": ""}}),
-    )
+    page_of(args, messages, 1000)
 }
 
 /// api.slack.com/methods/conversations.list: the `types` asked for (public channels unless
