@@ -168,6 +168,27 @@ impl Link {
         pushed
     }
 
+    /// Hands one inbound signal on without waiting for the journal to keep it
+    /// ([`InboundSink::feed`]): it is written in order with the others, together (group
+    /// commit), and reaches the bot once durable. For a platform that is not told when a signal
+    /// was received, or is told after [`synced`](Link::synced). The same `Err` as
+    /// [`push`](Link::push) once the session is ending or the bot stopped listening.
+    pub async fn feed(&self, signal: Signal) -> Result<(), Closed> {
+        let open = self.gate.lock().await;
+        if *open {
+            return Err(Closed);
+        }
+        let fed = self.sink.feed(signal).await;
+        drop(open);
+        fed
+    }
+
+    /// Resolves once every signal pushed or fed so far is durable in the journal and handed
+    /// on: then tell the platform they were received. At once without a journal.
+    pub async fn synced(&self) -> Result<(), Closed> {
+        self.sink.synced().await
+    }
+
     /// Pushes one inbound signal if the bot's queue has room, without waiting (the same rules
     /// as [`push`](Link::push)); a push or the end in progress counts as no room.
     pub fn try_push(&self, signal: Signal) -> Result<(), TrySendError> {

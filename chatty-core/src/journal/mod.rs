@@ -28,6 +28,7 @@
 //! beside the Logger, on one write path), PostgreSQL, or memory ([`MemoryJournal`], for tests).
 
 mod memory;
+pub(crate) mod pipe;
 mod tap;
 #[cfg(test)]
 mod tests;

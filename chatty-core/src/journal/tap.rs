@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Acks, Appended, EntryId, Journal, JournalError, answer_id};
+use super::{Acks, EntryId, Journal, JournalError, answer_id};
 use crate::driver::Recent;
 use crate::metadata::SignalId;
 use crate::signal::{Body, Signal};
@@ -85,19 +85,6 @@ impl Tap {
     /// changes (presence and typing are state, told again by the platform after a restart).
     pub(crate) fn journals(body: &Body) -> bool {
         !body.kind().is_internal() && !matches!(body, Body::StatusChange(_))
-    }
-
-    /// Appends `signal`, received by `session`: its entry if it is new (and now durable),
-    /// `None` if the journal had it already.
-    pub(crate) async fn keep(
-        &self,
-        session: &str,
-        signal: &Signal,
-    ) -> Result<Option<EntryId>, JournalError> {
-        match self.journal.append(session, signal).await? {
-            Appended::Seen => Ok(None),
-            _ => Ok(Some(EntryId::of(session, signal))),
-        }
     }
 
     /// The signals of `session` the bot had not acknowledged, marked redelivered, with their

@@ -19,6 +19,9 @@ struct Replaying {
     rounds: usize,
     /// What the platform can tell of an answer that was about to leave.
     says_sent: Option<bool>,
+    /// Whether the session feeds its messages (not waiting for each to be durable) and waits
+    /// once for them all.
+    feeds: bool,
     sent: Arc<Mutex<Vec<Signal>>>,
 }
 
@@ -58,9 +61,17 @@ impl Protocol for Replaying {
     async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
         for _ in 0..self.rounds {
             for i in 0..self.count {
-                if link.push(message(i)).await.is_err() {
+                let pushed = if self.feeds {
+                    link.feed(message(i)).await
+                } else {
+                    link.push(message(i)).await
+                };
+                if pushed.is_err() {
                     break;
                 }
+            }
+            if self.feeds && link.synced().await.is_err() {
+                break;
             }
         }
         link.stopping().await;
@@ -82,6 +93,7 @@ fn replaying(count: usize) -> (Replaying, Arc<Mutex<Vec<Signal>>>) {
         count,
         rounds: 1,
         says_sent: None,
+        feeds: false,
         sent: sent.clone(),
     };
     (session, sent)
@@ -154,7 +166,11 @@ async fn what_the_bot_did_not_finish_comes_again_and_no_answer_leaves_twice() {
     let (again, sent_again) = answer_twice(&journal, 10, 1000).await;
     let texts: Vec<&str> = again.iter().map(text).collect();
     assert_eq!(texts, ["m4", "m5", "m6", "m7", "m8", "m9"]);
-    assert!(again.iter().all(|s| s.meta.redelivered));
+    // m4 was in hand: redelivered. Of m5..m9, those the session had pushed before the end are
+    // redelivered too; the rest were left with the platform and come from it as new.
+    assert!(again[0].meta.redelivered);
+    let redelivered = again.iter().take_while(|s| s.meta.redelivered).count();
+    assert!(again[redelivered..].iter().all(|s| !s.meta.redelivered));
     // m4's answers had left: not again. Every message has exactly its two answers overall.
     let mut answers: Vec<String> = sent
         .iter()
@@ -371,4 +387,43 @@ async fn routers_sharing_a_journal_never_take_each_others_entries() {
         assert_eq!(*lock(&seen), expected, "scope {scope}");
     }
     assert!(journal.pending("a/test").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn fed_signals_reach_the_bot_in_order_once_kept_and_before_the_end() {
+    let journal = MemoryJournal::new();
+    let (mut session, _) = replaying(300);
+    session.feeds = true;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_bot = seen.clone();
+    let bot = from_fn(move |signal: Signal, handle| {
+        let seen = seen_by_bot.clone();
+        async move {
+            match &signal.body {
+                Body::Message(_) => {
+                    lock(&seen).push(text(&signal).to_owned());
+                    if text(&signal) == "m299" {
+                        handle.end_sessions("done").await?;
+                    }
+                }
+                Body::SessionAboutToEnd(_) | Body::SessionEnded(_) => {
+                    lock(&seen).push(format!("{:?}", signal.kind()));
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    });
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await
+        .unwrap();
+    let mut expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    expected.push("SessionAboutToEnd".into());
+    expected.push("SessionEnded".into());
+    assert_eq!(*lock(&seen), expected);
+    assert_eq!(journal.len(), 300);
+    assert!(journal.pending("test").await.unwrap().is_empty());
 }

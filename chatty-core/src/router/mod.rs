@@ -15,7 +15,7 @@ use futures::future::{self, Either};
 use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
 
 use crate::bot::{Bot, BotError, Handle};
-use crate::journal::{Acks, EntryId, Journal, Tap};
+use crate::journal::{self, Acks, EntryId, Journal, Tap};
 use crate::limit::{AnswerCounter, AnswerLimit};
 use crate::session::{Handled, InboundSink, Queued, Session};
 use crate::signal::{Body, SessionEnd, Signal, SystemError};
@@ -244,6 +244,11 @@ impl Router {
         }
         .boxed();
 
+        // With a journal, every session's signals go through its pipe (one task, batched writes).
+        let (pipe_tx, pipe_rx) = async_channel::bounded(self.capacity);
+        let pipe = tap
+            .clone()
+            .map(|tap| journal::pipe::run(pipe_rx, tx.clone(), tap));
         let runs: FuturesUnordered<_> = sessions
             .iter()
             .enumerate()
@@ -255,7 +260,7 @@ impl Router {
                     tx.clone(),
                     handled.clone(),
                     observe,
-                    tap.clone(),
+                    tap.clone().map(|tap| (tap, pipe_tx.clone())),
                 );
                 run_session(session.clone(), sink)
             })
@@ -273,7 +278,17 @@ impl Router {
             }
         };
         let sessions_driver = async move {
-            runs.collect::<Vec<()>>().await;
+            let runs = async move {
+                runs.collect::<Vec<()>>().await;
+                // A task a session left behind may still hold a sink: nothing more gets in.
+                pipe_tx.close();
+            };
+            match pipe {
+                Some(pipe) => {
+                    futures::join!(runs, pipe);
+                }
+                None => runs.await,
+            }
             tx.close();
             feedback_tx.close();
             let _ = sessions_done_tx.send(());

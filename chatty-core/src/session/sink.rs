@@ -9,7 +9,8 @@ use futures::channel::oneshot;
 
 use super::{Closed, TrySendError};
 use crate::address::Address;
-use crate::journal::{EntryId, Tap};
+use crate::journal::pipe::{Item, Piped};
+use crate::journal::{EntryId, JournalError, Tap};
 use crate::metadata::{SignalId, now};
 use crate::signal::{Body, SessionEnd, SessionStarted, Signal};
 
@@ -35,8 +36,8 @@ pub struct InboundSink {
     session: Arc<str>,
     handled: Option<Arc<Handled>>,
     observe: Option<Observer>,
-    /// The router's journal, and the name this session's entries have in it.
-    journal: Option<(Arc<Tap>, Arc<str>)>,
+    /// The router's journal, when it has one.
+    journal: Option<Journaled>,
 }
 
 /// The channel to the bot: a plain one (tests of a session), or the router's, which carries
@@ -161,21 +162,23 @@ impl InboundSink {
     }
 
     /// A sink whose `SessionAboutToEnd` waits until the router's bot has handled it.
-    /// It also shows every signal to `observe` on its way to the bot, and journals what the
-    /// platform carries when the router has a journal.
+    /// It also shows every signal to `observe` on its way to the bot; with a journal, every
+    /// signal goes through the journal's pipe, which keeps what the platform carries before
+    /// handing it on.
     pub(crate) fn routed(
         session: &str,
         tx: async_channel::Sender<Queued>,
         handled: Arc<Handled>,
         observe: Observer,
-        journal: Option<Arc<Tap>>,
+        journal: Option<(Arc<Tap>, async_channel::Sender<Piped>)>,
     ) -> Self {
         InboundSink {
             handled: Some(handled),
             observe: Some(observe),
-            journal: journal.map(|tap| {
-                let name = tap.scoped(session);
-                (tap, name)
+            journal: journal.map(|(tap, pipe)| Journaled {
+                name: tap.scoped(session),
+                tap,
+                pipe,
             }),
             ..InboundSink::with_tx(session, Tx::Routed(tx))
         }
@@ -197,23 +200,6 @@ impl InboundSink {
     /// the session; it is refused the same way, so that the bot always sees `SessionStarted`
     /// first.
     pub async fn send(&self, mut signal: Signal) -> Result<(), Closed> {
-        let mut entry = None;
-        if let Some((tap, name)) = &self.journal
-            && Tap::journals(&signal.body)
-        {
-            if self.state.load(Ordering::Acquire) != STARTED {
-                return Err(Closed);
-            }
-            signal.meta.received.get_or_insert_with(now);
-            match tap.keep(name, &signal).await {
-                Ok(Some(kept)) => entry = Some(kept),
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    self.journal_failed(&e).await;
-                    return Err(Closed);
-                }
-            }
-        }
         let started = matches!(signal.body, Body::SessionStarted(_));
         let handled = match (&signal.body, &self.handled) {
             (Body::SessionAboutToEnd(_), Some(handled)) => {
@@ -221,9 +207,18 @@ impl InboundSink {
             }
             _ => None,
         };
-        self.push(signal, entry).await?;
-        if started && let Some((tap, name)) = &self.journal {
-            self.redeliver(tap, name).await?;
+        match &self.journal {
+            Some(journaled) => {
+                self.admit(&mut signal)?;
+                let keep = Tap::journals(&signal.body);
+                journaled
+                    .through(journaled.signal(signal, keep), true)
+                    .await?;
+                if started {
+                    self.redeliver(journaled).await?;
+                }
+            }
+            None => self.push(signal).await?,
         }
         if let Some(handled) = handled {
             // Fired when the bot asks for its next signal, cancelled when it stops: either way
@@ -233,37 +228,77 @@ impl InboundSink {
         Ok(())
     }
 
+    /// Hands a signal on without waiting for it to be durable: under a router with a journal,
+    /// it is written in order with what was pushed before it, together with others (group
+    /// commit), and reaches the bot once durable; [`synced`](InboundSink::synced) waits until
+    /// everything fed so far is. For a platform that is not told when a signal was received (or
+    /// is told later, after `synced`). Waits only while the journal's pipe is full. Without a
+    /// journal, the same as [`send`](InboundSink::send).
+    pub async fn feed(&self, mut signal: Signal) -> Result<(), Closed> {
+        match &self.journal {
+            Some(journaled)
+                if !matches!(
+                    signal.body,
+                    Body::SessionStarted(_) | Body::SessionAboutToEnd(_)
+                ) =>
+            {
+                self.admit(&mut signal)?;
+                let keep = Tap::journals(&signal.body);
+                journaled
+                    .through(journaled.signal(signal, keep), false)
+                    .await
+            }
+            _ => self.send(signal).await,
+        }
+    }
+
+    /// Resolves once everything pushed or fed so far is durable in the journal and handed on;
+    /// `Err` when the bot stopped listening. At once without a journal.
+    pub async fn synced(&self) -> Result<(), Closed> {
+        match &self.journal {
+            Some(journaled) => journaled.through(Item::Barrier, true).await,
+            None => Ok(()),
+        }
+    }
+
     /// Gives the bot the signals it had not finished before the session last stopped.
-    async fn redeliver(&self, tap: &Tap, name: &str) -> Result<(), Closed> {
-        match tap.redeliveries(name).await {
+    async fn redeliver(&self, journaled: &Journaled) -> Result<(), Closed> {
+        match journaled.tap.redeliveries(&journaled.name).await {
             Ok(pending) => {
                 for (signal, entry) in pending {
-                    self.push(signal, Some(entry)).await?;
+                    let item = Item::Signal {
+                        name: journaled.name.clone(),
+                        signal,
+                        keep: false,
+                        entry: Some(entry),
+                    };
+                    journaled.through(item, false).await?;
                 }
-                Ok(())
+                journaled.through(Item::Barrier, true).await
             }
             Err(e) => {
-                self.journal_failed(&e).await;
-                Ok(())
+                tracing::error!(session = &*self.session, error = %e, "the journal could not be read; nothing is redelivered");
+                let report = Signal::internal(
+                    None,
+                    crate::signal::SystemError::new(
+                        format!("journal of session {}", self.session),
+                        e.to_string(),
+                    ),
+                );
+                journaled
+                    .through(journaled.signal(report, false), true)
+                    .await
             }
         }
     }
 
-    /// Tells the bot that the journal failed.
-    async fn journal_failed(&self, e: &crate::journal::JournalError) {
-        tracing::error!(session = &*self.session, error = %e, "the journal failed; the signal is left with the platform");
-        let report = Signal::internal(
-            None,
-            crate::signal::SystemError::new(
-                format!("journal of session {}", self.session),
-                e.to_string(),
-            ),
-        );
-        let _ = self.push(report, None).await;
-    }
-
-    async fn push(&self, signal: Signal, entry: Option<EntryId>) -> Result<(), Closed> {
-        match self.offer(signal, entry) {
+    async fn push(&self, mut signal: Signal) -> Result<(), Closed> {
+        self.admit(&mut signal)?;
+        let queued = Queued {
+            signal,
+            entry: None,
+        };
+        match self.tx.try_send(queued) {
             Ok(()) => Ok(()),
             // The waiting future is boxed so that it does not make every caller's future larger.
             Err(Offer::Full(queued)) => Box::pin(self.tx.send(*queued)).await,
@@ -273,33 +308,56 @@ impl InboundSink {
 
     /// Pushes one signal if the bot's queue has room, without waiting; gives the signal back if
     /// it is full. The same lifecycle rules as [`send`](InboundSink::send) apply. A signal the
-    /// journal is to keep first is always given back as `Full`: use `send` for it.
-    pub fn try_send(&self, signal: Signal) -> Result<(), TrySendError> {
-        if self.journal.is_some() && Tap::journals(&signal.body) {
-            return Err(TrySendError::Full(Box::new(signal)));
+    /// journal is to keep first is always given back as `Full`: use `send` or `feed` for it.
+    pub fn try_send(&self, mut signal: Signal) -> Result<(), TrySendError> {
+        if let Some(journaled) = &self.journal {
+            if Tap::journals(&signal.body) || matches!(signal.body, Body::SessionAboutToEnd(_)) {
+                return Err(TrySendError::Full(Box::new(signal)));
+            }
+            self.admit(&mut signal)
+                .map_err(|Closed| TrySendError::Closed)?;
+            let piped = Piped {
+                item: journaled.signal(signal, false),
+                reply: None,
+            };
+            return journaled.pipe.try_send(piped).map_err(|e| match e {
+                async_channel::TrySendError::Full(Piped {
+                    item: Item::Signal { signal, .. },
+                    ..
+                }) => TrySendError::Full(Box::new(signal)),
+                _ => TrySendError::Closed,
+            });
         }
-        self.offer(signal, None).map_err(|e| match e {
+        self.admit(&mut signal)
+            .map_err(|Closed| TrySendError::Closed)?;
+        let queued = Queued {
+            signal,
+            entry: None,
+        };
+        self.tx.try_send(queued).map_err(|e| match e {
             Offer::Full(queued) => TrySendError::Full(Box::new(queued.signal)),
             Offer::Closed => TrySendError::Closed,
         })
     }
 
-    fn offer(&self, mut signal: Signal, entry: Option<EntryId>) -> Result<(), Offer> {
+    /// Applies the lifecycle rules to `signal` on its way in, stamps `received`, and shows it
+    /// to the router.
+    fn admit(&self, signal: &mut Signal) -> Result<(), Closed> {
         let state = self.state.load(Ordering::Acquire);
         match (&signal.body, state) {
-            (_, ENDED) => return Err(Offer::Closed),
+            (_, ENDED) => return Err(Closed),
             (Body::SessionStarted(_), _) => self.state.store(STARTED, Ordering::Release),
             (Body::SessionEnded(_), _) => self.state.store(ENDED, Ordering::Release),
-            (body, NEW) if !body.kind().is_internal() => return Err(Offer::Closed),
+            (body, NEW) if !body.kind().is_internal() => return Err(Closed),
             _ => {}
         }
         if signal.meta.received.is_none() {
             signal.meta.received = Some(now());
         }
         if let Some(observe) = &self.observe {
-            observe(&signal);
+            observe(signal);
         }
-        self.tx.try_send(Queued { signal, entry })
+        Ok(())
     }
 
     /// Pushes [`Body::SessionStarted`] for a session whose own address is `own`.
@@ -346,29 +404,73 @@ impl InboundSink {
 
     /// A session's mark in the journal (see [`Journal::mark`](crate::journal::Journal::mark)):
     /// `None` when there is no journal or no such mark.
-    pub async fn mark(&self, name: &str) -> Result<Option<String>, crate::journal::JournalError> {
+    pub async fn mark(&self, name: &str) -> Result<Option<String>, JournalError> {
         match &self.journal {
-            Some((tap, session)) => tap.journal().mark(session, name).await,
+            Some(journaled) => journaled.tap.journal().mark(&journaled.name, name).await,
             None => Ok(None),
         }
     }
 
-    /// Sets a session's mark in the journal, in order after the signals pushed before it (see
-    /// [`Journal::set_mark`](crate::journal::Journal::set_mark)); nothing without a journal.
-    pub async fn set_mark(
-        &self,
-        name: &str,
-        value: &str,
-    ) -> Result<(), crate::journal::JournalError> {
-        match &self.journal {
-            Some((tap, session)) => tap.journal().set_mark(session, name, value).await,
-            None => Ok(()),
-        }
+    /// Sets a session's mark in the journal, in order after the signals pushed or fed before
+    /// it (see [`Journal::set_mark`](crate::journal::Journal::set_mark)); resolves once
+    /// durable; nothing without a journal.
+    pub async fn set_mark(&self, name: &str, value: &str) -> Result<(), JournalError> {
+        let Some(journaled) = &self.journal else {
+            return Ok(());
+        };
+        let item = Item::Mark {
+            name: journaled.name.clone(),
+            mark: name.to_owned(),
+            value: value.to_owned(),
+        };
+        journaled.through(item, true).await.map_err(|Closed| {
+            JournalError::new(format!(
+                "the mark `{name}` was not kept: the journal failed or the bot stopped listening"
+            ))
+        })
     }
 
     /// Whether signals pushed through this sink are journaled.
     pub fn is_journaled(&self) -> bool {
         self.journal.is_some()
+    }
+}
+
+/// A sink's way into the router's journal.
+#[derive(Clone)]
+struct Journaled {
+    tap: Arc<Tap>,
+    /// The session's name in the journal.
+    name: Arc<str>,
+    pipe: async_channel::Sender<Piped>,
+}
+
+impl Journaled {
+    fn signal(&self, signal: Signal, keep: bool) -> Item {
+        Item::Signal {
+            name: self.name.clone(),
+            signal,
+            keep,
+            entry: None,
+        }
+    }
+
+    /// Sends `item` through the pipe; with `wait`, until it is written and handed on.
+    async fn through(&self, item: Item, wait: bool) -> Result<(), Closed> {
+        if !wait {
+            return self
+                .pipe
+                .send(Piped { item, reply: None })
+                .await
+                .map_err(|_| Closed);
+        }
+        let (reply, done) = oneshot::channel();
+        let piped = Piped {
+            item,
+            reply: Some(reply),
+        };
+        self.pipe.send(piped).await.map_err(|_| Closed)?;
+        done.await.unwrap_or(Err(Closed))
     }
 }
 
