@@ -113,6 +113,12 @@ impl Ids {
         valid.then(|| Place::new(channel, ts, None))
     }
 
+    /// The place of a signal if it is remembered (not read from its id: a place read from a
+    /// `CHANNEL/TS` id does not know its thread).
+    pub(crate) fn remembered(&self, id: &SignalId) -> Option<Place> {
+        self.by_id.get(id).cloned()
+    }
+
     /// The signal id of the message at `channel`/`ts`: remembered, or `CHANNEL/TS`.
     pub(crate) fn id_at(&self, channel: &str, ts: &str) -> SignalId {
         self.by_place

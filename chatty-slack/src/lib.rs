@@ -12,6 +12,7 @@ mod inbound;
 mod mapper;
 mod outbound;
 mod query;
+mod sent;
 mod session;
 mod socket;
 mod state;

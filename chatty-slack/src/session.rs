@@ -12,7 +12,7 @@ use crate::caps::CAPABILITIES;
 use crate::config::{ConfigError, SlackConfig};
 use crate::socket::Connection;
 use crate::state::State;
-use crate::{connect, download, inbound, outbound, query};
+use crate::{connect, download, inbound, outbound, query, sent};
 
 /// A Slack app serving a bot: Events API over Socket Mode in, the Web API out.
 ///
@@ -32,6 +32,10 @@ use crate::{connect, download, inbound, outbound, query};
 /// [`send`](chatty_core::session::Session::send) calls the Web API one signal at a time, in order: an
 /// `ok: false` answer becomes the refusal (a `SendFailure` naming the signal, with Slack's
 /// error code); HTTP 429 is waited out for its `Retry-After` and the call made again.
+///
+/// [`sent`](Protocol::sent) (after a restart, of an answer that may have left just before the
+/// process stopped) looks the answer up by its id in the conversation or thread it would be
+/// in, from the answered message on: at most 1 000 messages, newest first.
 pub struct SlackSession {
     driver: Driver,
     state: State,
@@ -98,6 +102,12 @@ impl Protocol for SlackSession {
 
     async fn send(&self, signal: Signal) -> Result<(), Refusal> {
         outbound::send(&self.state, self.driver.deliveries(), signal).await
+    }
+
+    /// Looks the answer up where it would be on Slack, by the id its metadata (or a file
+    /// share's block id) carries: see "After a restart" under Guarantees in the crate documentation.
+    async fn sent(&self, signal: &Signal) -> Option<bool> {
+        sent::sent(&self.state, signal).await
     }
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {

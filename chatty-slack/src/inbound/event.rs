@@ -104,12 +104,13 @@ impl Mapper {
         Inbound::Signal(Box::new(signal), None)
     }
 
-    fn is_own(&self, message: &Value) -> bool {
+    /// Whether a message is the bot's own (by its user id or bot id).
+    pub(crate) fn is_own(&self, message: &Value) -> bool {
         self.is_bot(text_of(message, "user"), text_of(message, "bot_id"))
     }
 
     /// The signal id and `response_to` that the session's metadata or block ids carry.
-    fn carried(message: &Value) -> (Option<SignalId>, Option<SignalId>, Option<char>) {
+    pub(crate) fn carried(message: &Value) -> (Option<SignalId>, Option<SignalId>, Option<char>) {
         if let Some(meta) = message.get("metadata")
             && let Some(payload) = meta.get("event_payload")
         {
