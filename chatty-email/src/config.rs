@@ -174,6 +174,8 @@ impl InboundConfig {
 /// password = { file = "/run/secrets/mail" }  # or { env = "VAR" }, or { inline = "…" }
 /// # name = "mailto"                    # the session name (`mailto+NAME:` addresses)
 /// # state_path = "/var/lib/bot/mail.json"  # UIDVALIDITY + UID / seen UIDLs, without a journal
+/// # answer_copies = true               # a copy of each answer to the bot's own mailbox
+/// # answer_copies_kept_ms = 3600000    # how long a copy stays once read past
 ///
 /// [smtp]
 /// host = "smtp.example.org"
@@ -233,6 +235,21 @@ pub struct EmailConfig {
     /// The longest wait between reconnection attempts, in milliseconds: 60 000 by default.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// Whether each answer (a signal with `response_to`) goes with a copy to the bot's own
+    /// mailbox, in the same SMTP transaction (the bot's address as one more envelope
+    /// recipient, not in the header; the mail marked `X-Chatty-Copy: NAME`): yes by default.
+    /// The copy is there exactly when the server took the answer, so after a crash the
+    /// session can tell whether the answer that was leaving left
+    /// (`Protocol::sent`), and it is not sent twice. Without copies, an answer the server took
+    /// just before the process died is sent again after the restart. Copies are never handed
+    /// to the bot.
+    #[serde(default = "yes")]
+    pub answer_copies: bool,
+    /// How long a copy stays in the mailbox once the session has read past it, in
+    /// milliseconds: 3 600 000 (one hour) by default. It must cover the time from a restart to
+    /// the bot's answers to what it is given again.
+    #[serde(default = "default_answer_copies_kept_ms")]
+    pub answer_copies_kept_ms: u64,
 }
 
 fn yes() -> bool {
@@ -261,6 +278,10 @@ fn default_reconnect_min_ms() -> u64 {
 
 fn default_reconnect_max_ms() -> u64 {
     60_000
+}
+
+fn default_answer_copies_kept_ms() -> u64 {
+    3_600_000
 }
 
 /// Why a configuration cannot be used. Where another error is behind it (a secret file that
@@ -324,6 +345,8 @@ impl EmailConfig {
             connect_timeout_ms: default_connect_timeout_ms(),
             reconnect_min_ms: default_reconnect_min_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
+            answer_copies: true,
+            answer_copies_kept_ms: default_answer_copies_kept_ms(),
         }
     }
 
@@ -361,6 +384,25 @@ impl EmailConfig {
         self.reconnect_min_ms = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
         self.reconnect_max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// Turns the copies of answers to the bot's own mailbox on or off.
+    #[must_use]
+    pub fn with_answer_copies(mut self, on: bool) -> Self {
+        self.answer_copies = on;
+        self
+    }
+
+    /// Sets how long a copy stays once the session has read past it.
+    #[must_use]
+    pub fn with_answer_copies_kept(mut self, kept: Duration) -> Self {
+        self.answer_copies_kept_ms = u64::try_from(kept.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// How long a copy stays once the session has read past it.
+    pub fn answer_copies_kept(&self) -> Duration {
+        Duration::from_millis(self.answer_copies_kept_ms)
     }
 
     /// The login name: `user`, or else the address.
@@ -482,6 +524,8 @@ mod tests {
         assert!(imap.idle);
         assert_eq!(imap.handled, Handled::Seen);
         assert_eq!(c.inbound.poll_interval(), Duration::from_secs(60));
+        assert!(c.answer_copies);
+        assert_eq!(c.answer_copies_kept(), Duration::from_secs(3600));
         let debug = format!("{c:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("<redacted>"), "{debug}");

@@ -151,21 +151,29 @@ pub(crate) async fn mark_handled(
 ) -> Result<(), Failure> {
     match &config.handled {
         Handled::Keep => Ok(()),
-        Handled::Seen => store_flags(session, set, "+FLAGS.SILENT (\\Seen)").await,
-        Handled::Delete => {
-            store_flags(session, set, "+FLAGS.SILENT (\\Deleted)").await?;
-            expunge(session, set, caps).await
-        }
+        Handled::Seen => flag_seen(session, set).await,
+        Handled::Delete => delete(session, set, caps).await,
         Handled::MoveTo(folder) => {
             if caps.moves {
                 session.uid_mv(set, folder).await.map_err(lost)
             } else {
                 session.uid_copy(set, folder).await.map_err(lost)?;
-                store_flags(session, set, "+FLAGS.SILENT (\\Deleted)").await?;
-                expunge(session, set, caps).await
+                delete(session, set, caps).await
             }
         }
     }
+}
+
+/// Flags the mails `set` `\Seen`.
+pub(crate) async fn flag_seen(session: &mut Imap, set: &str) -> Result<(), Failure> {
+    store_flags(session, set, "+FLAGS.SILENT (\\Seen)").await
+}
+
+/// Deletes the mails `set`: flags them `\Deleted` and expunges them (only them with UIDPLUS,
+/// every mail flagged `\Deleted` without).
+pub(crate) async fn delete(session: &mut Imap, set: &str, caps: &Caps) -> Result<(), Failure> {
+    store_flags(session, set, "+FLAGS.SILENT (\\Deleted)").await?;
+    expunge(session, set, caps).await
 }
 
 async fn store_flags(session: &mut Imap, set: &str, flags: &str) -> Result<(), Failure> {

@@ -13,6 +13,7 @@ use chatty_core::{ConnectionErrorKind, DeliveryStatus, FailureKind, SendFailure,
 
 use crate::config::{ImapConfig, InboundConfig, Pop3Config};
 use crate::connect::{self, Client, Connection, pop3_failure};
+use crate::copies;
 use crate::imap::{self, Caps, Imap};
 use crate::mapper::{Inbound, system_error};
 use crate::net::Stream;
@@ -57,6 +58,17 @@ pub(crate) async fn serve(
     result
 }
 
+/// What became of one mail read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Handed to the bot (durable in the journal, under one).
+    Pushed,
+    /// A copy of the bot's own answer: read past, never the bot's.
+    Copy,
+    /// The bot has stopped listening: not handed over.
+    Stopped,
+}
+
 /// What the read loops deliver mail with.
 struct Context<'a> {
     shared: &'a Shared,
@@ -78,8 +90,22 @@ impl Context<'_> {
     }
 
     /// Turns one raw mail into what the bot gets (a signal, a send failure for a bounce, or a
-    /// system error naming `place`) and pushes it. `false` once the bot has stopped listening.
-    async fn deliver(&self, raw: &[u8], place: &str) -> bool {
+    /// system error naming `place`) and pushes it; a copy of the bot's own answer is not the
+    /// bot's (nothing is pushed or remembered of it).
+    async fn deliver(&self, raw: &[u8], place: &str) -> Delivery {
+        if self.shared.mapper.is_copy(raw) {
+            return Delivery::Copy;
+        }
+        if self.deliver_mail(raw, place).await {
+            Delivery::Pushed
+        } else {
+            Delivery::Stopped
+        }
+    }
+
+    /// [`deliver`](Context::deliver) for a mail that is not a copy: `false` once the bot has
+    /// stopped listening.
+    async fn deliver_mail(&self, raw: &[u8], place: &str) -> bool {
         let (inbound, thread) = self.shared.mapper.inbound(raw);
         if let Some((id, thread)) = thread {
             lock(&self.shared.threads).remember(id, thread);
@@ -208,6 +234,7 @@ async fn read_imap(
             if !context.record(&config.folder, validity, last).await {
                 return close(session).await;
             }
+            copies::sweep_imap(context.shared, &mut session, &caps, validity, last).await?;
         }
         // New mail announced during the commands above (EXISTS): look again before waiting.
         if imap::announced(&mut session) && !link.is_stopping() {
@@ -243,6 +270,7 @@ async fn fetch_chunk(
     caps: &Caps,
 ) -> Result<Option<u32>, Failure> {
     let mut highest = 0;
+    let mut copies = Vec::new();
     for fetch in imap::fetch(session, uids).await? {
         let Some(uid) = fetch.uid else {
             continue;
@@ -252,8 +280,10 @@ async fn fetch_chunk(
             "mail UID {uid} (UIDVALIDITY {validity}) in {:?}",
             config.folder
         );
-        if !context.deliver(raw, &place).await {
-            return Ok(None);
+        match context.deliver(raw, &place).await {
+            Delivery::Pushed => {}
+            Delivery::Copy => copies.push(uid),
+            Delivery::Stopped => return Ok(None),
         }
         highest = highest.max(uid);
     }
@@ -261,8 +291,19 @@ async fn fetch_chunk(
         // Nothing came back (expunged meanwhile): the UIDs asked for are done.
         return Ok(uids.last().copied());
     }
-    let done: Vec<u32> = uids.iter().copied().filter(|u| *u <= highest).collect();
-    imap::mark_handled(config, session, &imap::uid_set(&done), caps).await?;
+    // Copies stay where they are, seen, until they are swept (see `copies`), whatever
+    // `handled` says: they are asked about after a restart.
+    let done: Vec<u32> = uids
+        .iter()
+        .copied()
+        .filter(|u| *u <= highest && !copies.contains(u))
+        .collect();
+    if !done.is_empty() {
+        imap::mark_handled(config, session, &imap::uid_set(&done), caps).await?;
+    }
+    if !copies.is_empty() {
+        imap::flag_seen(session, &imap::uid_set(&copies)).await?;
+    }
     Ok(Some(highest))
 }
 
@@ -309,13 +350,21 @@ async fn poll(
     let mut store = context.shared.store.lock().await;
     // Forget UIDLs no longer on the server (deleted, or expired): the set stays small.
     let present: BTreeSet<&str> = listing.iter().map(|(_, uid)| uid.as_str()).collect();
-    if store
-        .get()
-        .pop3_seen
-        .iter()
-        .any(|u| !present.contains(u.as_str()))
-    {
-        store.update(|s| s.pop3_seen.retain(|u| present.contains(u.as_str())));
+    let gone = |uids: &BTreeSet<String>| uids.iter().any(|u| !present.contains(u.as_str()));
+    if gone(&store.get().pop3_seen) || gone(&store.get().pop3_copies) {
+        store.update(|s| {
+            s.pop3_seen.retain(|u| present.contains(u.as_str()));
+            s.pop3_copies.retain(|u| present.contains(u.as_str()));
+        });
+    }
+    // Copies read past long enough ago (see `copies`): deleted at QUIT.
+    let due = lock(&context.shared.sweep).pop3_due(&store.get().pop3_copies);
+    if let Some(due) = due {
+        for (number, uid) in &listing {
+            if due.contains(uid) {
+                client.dele(*number).await?;
+            }
+        }
     }
     for (number, uid) in &listing {
         if store.get().pop3_seen.contains(uid) {
@@ -326,13 +375,19 @@ async fn poll(
         }
         let raw = client.retr(*number).await?;
         let place = format!("POP3 message {number} (UIDL {uid})");
-        if !context.deliver(&raw, &place).await {
+        let delivery = context.deliver(&raw, &place).await;
+        if delivery == Delivery::Stopped {
             return Ok(false);
         }
+        let copy = delivery == Delivery::Copy;
         store.update(|s| {
             s.pop3_seen.insert(uid.clone());
+            if copy {
+                s.pop3_copies.insert(uid.clone());
+            }
         });
-        if config.delete {
+        // A copy stays until it is swept, whatever `delete` says.
+        if config.delete && !copy {
             client.dele(*number).await?;
         }
     }
@@ -354,6 +409,59 @@ mod tests {
             "From: alice@example.org\r\nTo: bot@example.org\r\nMessage-ID: <good-{n}@example.org>\r\n\r\ngood {n}\r\n"
         )
         .into_bytes()
+    }
+
+    /// A copy of the bot's own answer is read past (nothing pushed, no thread remembered);
+    /// mail from the bot's address without this session's marker, or with it from someone
+    /// else, is the bot's like any mail.
+    #[tokio::test]
+    async fn copies_of_the_bot_s_answers_are_not_the_bot_s() {
+        let shared = Shared::new(crate::config::offline()).unwrap();
+        let deliveries = Deliveries::default();
+        let (tx, rx) = async_channel::unbounded();
+        let own = Some(shared.mapper.own().clone());
+        let sink = InboundSink::new("mailto", tx);
+        assert!(
+            sink.started(crate::config::PLATFORM, own.clone())
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            rx.recv().await.unwrap().kind(),
+            chatty_core::SignalKind::SessionStarted
+        );
+        let link = Link::detached(sink, own);
+        let context = Context {
+            shared: &shared,
+            deliveries: &deliveries,
+            link: &link,
+        };
+        let mail = |n: u32, from: &str, marker: &str| {
+            format!(
+                "Return-Path: <bot@example.org>\r\nDelivered-To: bot@example.org\r\n\
+                 From: {from}\r\nTo: alice@example.org\r\nMessage-ID: <m-{n}@chatty.invalid>\r\n\
+                 In-Reply-To: <q@example.org>\r\nAuto-Submitted: auto-replied\r\n{marker}\
+                 Subject: Re: hi\r\n\r\nan answer\r\n"
+            )
+            .into_bytes()
+        };
+        let copy = mail(1, "bot@example.org", "X-Chatty-Copy: mailto\r\n");
+        assert_eq!(context.deliver(&copy, "copy").await, Delivery::Copy);
+        assert!(rx.try_recv().is_err(), "nothing for the bot");
+        assert!(
+            lock(&shared.threads).get(&"m-1".into()).is_none(),
+            "no thread remembered"
+        );
+        for (n, from, marker) in [
+            (2, "bot@example.org", ""),
+            (3, "bot@example.org", "X-Chatty-Copy: other\r\n"),
+            (4, "alice@example.org", "X-Chatty-Copy: mailto\r\n"),
+        ] {
+            let raw = mail(n, from, marker);
+            assert_eq!(context.deliver(&raw, "mail").await, Delivery::Pushed);
+            let got = rx.try_recv().expect("pushed");
+            assert_eq!(got.meta.id.as_str(), format!("m-{n}"), "{from} {marker:?}");
+        }
     }
 
     proptest::proptest! {
@@ -380,9 +488,9 @@ mod tests {
                 assert_eq!(rx.recv().await.unwrap().kind(), chatty_core::SignalKind::SessionStarted);
                 let link = Link::detached(sink, own);
                 let context = Context { shared: &shared, deliveries: &deliveries, link: &link };
-                assert!(context.deliver(&good(1), "mail 1").await);
-                assert!(context.deliver(&bad, "mail 2").await);
-                assert!(context.deliver(&good(2), "mail 3").await);
+                assert_eq!(context.deliver(&good(1), "mail 1").await, Delivery::Pushed);
+                assert_ne!(context.deliver(&bad, "mail 2").await, Delivery::Stopped);
+                assert_eq!(context.deliver(&good(2), "mail 3").await, Delivery::Pushed);
                 let mut got = Vec::new();
                 while let Ok(signal) = rx.try_recv() {
                     got.push(signal);

@@ -4,6 +4,7 @@ mod automatic;
 mod caps;
 mod config;
 mod connect;
+mod copies;
 #[cfg(test)]
 mod hostile;
 mod ids;
@@ -23,6 +24,7 @@ pub use config::{
     ConfigError, EmailConfig, Handled, ImapConfig, InboundConfig, PLATFORM, Pop3Config, SmtpConfig,
     TlsMode,
 };
+pub use copies::HEADER_COPY;
 pub use ids::{ID_DOMAIN, signal_id, wire_id};
 pub use mapper::{HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL};
 pub use session::EmailSession;

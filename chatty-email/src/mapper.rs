@@ -5,7 +5,8 @@
 //! cannot be understood; the mails around it are unaffected) and `outbound/mail.rs` (a signal
 //! becomes a MIME mail, built with mail-builder, and an SMTP envelope); `automatic.rs`
 //! recognises and writes the markers of mail a machine sent (RFC 3834), `ids.rs` maps signal
-//! ids to `Message-ID`s and back. Pure functions: no network here.
+//! ids to `Message-ID`s and back, `copies.rs` marks and recognises the copies of the bot's
+//! answers to its own mailbox. Pure functions: no network here.
 
 use chatty_core::driver::Recent;
 use chatty_core::session::Refusal;
@@ -67,6 +68,9 @@ impl Threads {
 pub(crate) struct Outbound {
     pub(crate) from: String,
     pub(crate) to: Vec<String>,
+    /// Whether the mail goes to the bot's own mailbox too (an answer's copy, marked): one more
+    /// envelope recipient, not in the header.
+    pub(crate) copy: bool,
     pub(crate) bytes: Vec<u8>,
     pub(crate) thread: Thread,
 }
@@ -105,6 +109,8 @@ pub(crate) struct Mapper {
     pub(crate) own_mail: String,
     /// The MIME parser inbound mail is read with.
     pub(crate) parser: MessageParser,
+    /// Whether answers get a copy to the bot's own mailbox (`answer_copies`).
+    copies: bool,
 }
 
 impl Mapper {
@@ -114,9 +120,26 @@ impl Mapper {
             own: Address::new(PLATFORM, "placeholder@localhost").map_err(|e| e.to_string())?,
             own_mail: own_mail.to_owned(),
             parser: MessageParser::default(),
+            copies: false,
         };
         mapper.own = mapper.address(own_mail)?;
         Ok(mapper)
+    }
+
+    /// The mapper with answer copies on or off (off by default).
+    pub(crate) fn with_copies(mut self, on: bool) -> Self {
+        self.copies = on;
+        self
+    }
+
+    /// Whether answers get a copy to the bot's own mailbox.
+    pub(crate) fn copies(&self) -> bool {
+        self.copies
+    }
+
+    /// The session name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// The bot's own address.

@@ -1,6 +1,7 @@
 //! Outbound: a signal as a mail ([`mail`] maps it), sent over SMTP (lettre)
 //! with the server's answer awaited: acceptance records the delivery status `Sent`, a rejection
-//! is a [`Refusal`] with the SMTP code.
+//! is a [`Refusal`] with the SMTP code. An answer goes to the bot's own address too (one more
+//! envelope recipient, see [`copies`](crate::copies)) when `answer_copies` is on.
 
 mod mail;
 
@@ -104,11 +105,16 @@ pub(crate) async fn send(
         })
     };
     let from = parse(&outbound.from)?;
-    let to = outbound
+    let mut to = outbound
         .to
         .iter()
         .map(|m| parse(m))
         .collect::<Result<Vec<_>, _>>()?;
+    if outbound.copy {
+        // The copy to the bot's own mailbox, in the same transaction: the server's one
+        // acceptance covers both, so the copy exists exactly when the answer left.
+        to.push(from.clone());
+    }
     let envelope = Envelope::new(Some(from), to)
         .map_err(|e| Refusal::new(FailureKind::Other, format!("no envelope: {e}")))?;
     deliveries.advance(&id, DeliveryStatus::Pending);

@@ -164,6 +164,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Pop3<S> {
         self.multiline().await
     }
 
+    /// The header of message `number` and `lines` lines of its body (TOP, an optional command
+    /// of RFC 1939 that Dovecot, Courier and most servers have).
+    pub(crate) async fn top(&mut self, number: u32, lines: u32) -> Result<Vec<u8>, Pop3Error> {
+        self.command(&format!("TOP {number} {lines}")).await?;
+        self.multiline().await
+    }
+
     /// Marks the message `number` for deletion (done at QUIT).
     pub(crate) async fn dele(&mut self, number: u32) -> Result<(), Pop3Error> {
         self.command(&format!("DELE {number}")).await.map(drop)
@@ -201,7 +208,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn login_uidl_retr_dele_quit() {
+    async fn login_uidl_retr_top_dele_quit() {
         let mut pop = scripted(vec![
             ("USER bot", "+OK\r\n"),
             ("PASS pw", "+OK logged in\r\n"),
@@ -210,6 +217,7 @@ mod tests {
                 "RETR 2",
                 "+OK 30 octets\r\nSubject: x\r\n\r\n..dotted\r\nplain\r\n.\r\n",
             ),
+            ("TOP 1 0", "+OK\r\nSubject: y\r\n\r\n.\r\n"),
             ("DELE 2", "+OK deleted\r\n"),
             ("QUIT", "+OK bye\r\n"),
         ])
@@ -223,6 +231,7 @@ mod tests {
             pop.retr(2).await.unwrap(),
             b"Subject: x\r\n\r\n.dotted\r\nplain\r\n"
         );
+        assert_eq!(pop.top(1, 0).await.unwrap(), b"Subject: y\r\n\r\n");
         pop.dele(2).await.unwrap();
         pop.quit().await.unwrap();
     }

@@ -136,9 +136,12 @@ async fn history_on(
             .map_err(failed)?;
         fetched.sort_by_key(|f| std::cmp::Reverse(f.uid.unwrap_or(0)));
         for fetch in &fetched {
-            if let (Inbound::Signal(signal), _) =
-                shared.mapper.inbound(fetch.body().unwrap_or_default())
-            {
+            let raw = fetch.body().unwrap_or_default();
+            // Copies of the bot's own answers were never received.
+            if shared.mapper.is_copy(raw) {
+                continue;
+            }
+            if let (Inbound::Signal(signal), _) = shared.mapper.inbound(raw) {
                 signals.push(*signal);
             }
         }

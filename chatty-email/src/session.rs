@@ -11,6 +11,7 @@ use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError,
 use crate::caps::CAPABILITIES;
 use crate::config::{ConfigError, EmailConfig, PLATFORM};
 use crate::connect::{self, Connection};
+use crate::copies;
 use crate::inbound;
 use crate::outbound::{self, Smtp};
 use crate::query;
@@ -118,6 +119,14 @@ impl Protocol for EmailSession {
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {
         query::answer(&self.shared, query).await
+    }
+
+    /// Whether the answer `signal` left before a restart: its copy is in the bot's mailbox
+    /// (`answer_copies`, on by default; IMAP searches the folder by Message-ID, POP3 reads the
+    /// headers of the newest messages), looked for again until 10 s after the session was
+    /// made; `None` without copies or when the server cannot be asked.
+    async fn sent(&self, signal: &Signal) -> Option<bool> {
+        copies::sent(&self.shared, signal).await
     }
 }
 

@@ -1,12 +1,15 @@
 //! What the session's modules share: the configuration, the password, the mapper, the TLS
-//! setup for the inbound server, the reply-threading memory and the read cursor.
+//! setup for the inbound server, the reply-threading memory, the read cursor and when copies
+//! of answers are deleted.
 
 use std::sync::Mutex;
+use std::time::Instant;
 
 use chatty_core::Revealed;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ConfigError, EmailConfig, InboundConfig, TlsMode};
+use crate::copies::Sweep;
 use crate::mapper::{Mapper, Threads};
 use crate::net::tls_connector;
 use crate::store::Store;
@@ -26,6 +29,11 @@ pub(crate) struct Shared {
     /// How far the mailbox was read (IMAP: UIDVALIDITY and last UID; POP3: the UIDLs seen),
     /// kept across reconnections and saved to the state file.
     pub(crate) store: tokio::sync::Mutex<Store>,
+    /// When the session was made: after a restart, the copy of an answer the server took
+    /// before has had at least the time since then to arrive.
+    pub(crate) created: Instant,
+    /// When the copies read past are deleted.
+    pub(crate) sweep: Mutex<Sweep>,
 }
 
 impl Shared {
@@ -35,7 +43,8 @@ impl Shared {
         config.validate()?;
         let password = config.load_password()?;
         let mapper = Mapper::new(&config.name, &config.address)
-            .map_err(|_| ConfigError::BadAddress(config.address.clone()))?;
+            .map_err(|_| ConfigError::BadAddress(config.address.clone()))?
+            .with_copies(config.answer_copies);
         let store = Store::open(config.state_path.as_deref())?;
         let inbound_tls = match &config.inbound {
             InboundConfig::Imap(c) => c.tls,
@@ -47,6 +56,7 @@ impl Shared {
                 Some(tls_connector().map_err(ConfigError::Invalid)?)
             }
         };
+        let sweep = Mutex::new(Sweep::new(config.answer_copies_kept()));
         Ok(Shared {
             config,
             password,
@@ -54,6 +64,8 @@ impl Shared {
             tls,
             threads: Mutex::new(Threads::default()),
             store: tokio::sync::Mutex::new(store),
+            created: Instant::now(),
+            sweep,
         })
     }
 }

@@ -40,6 +40,10 @@ pub(crate) struct State {
     /// POP3 UIDLs handed to the bot (only those still on the server are kept).
     #[serde(default)]
     pub(crate) pop3_seen: BTreeSet<String>,
+    /// Of those, the UIDLs of copies of the bot's own answers (deleted a while after they were
+    /// read past, see [`copies`](crate::copies)); absent when there are none.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub(crate) pop3_copies: BTreeSet<String>,
 }
 
 impl State {
@@ -54,6 +58,7 @@ impl State {
             }
         }
         self.pop3_seen.extend(other.pop3_seen);
+        self.pop3_copies.extend(other.pop3_copies);
     }
 }
 

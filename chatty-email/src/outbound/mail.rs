@@ -12,6 +12,7 @@ use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 
 use crate::automatic::{SUPPRESS, auto_submitted};
+use crate::copies::HEADER_COPY;
 use crate::ids::wire_id;
 use crate::mapper::{
     HEADER_BODY, HEADER_FILE_NAME, HEADER_SIGNAL, Mapper, Outbound, Thread, Threads,
@@ -33,6 +34,10 @@ impl Mapper {
             builder = builder
                 .header("Auto-Submitted", Text::new(value))
                 .header("X-Auto-Response-Suppress", Text::new(SUPPRESS));
+        }
+        let copy = self.wants_copy(signal);
+        if copy {
+            builder = builder.header(HEADER_COPY, Text::new(self.name().to_owned()));
         }
         if signal.meta.automatic == Some(Automatic::Bulk) {
             builder = builder.header("Precedence", Text::new("bulk"));
@@ -142,6 +147,7 @@ impl Mapper {
         Ok(Outbound {
             from: self.own_mail.clone(),
             to: to.into_iter().chain(cc).map(str::to_owned).collect(),
+            copy,
             bytes,
             thread: Thread {
                 subject,
