@@ -41,10 +41,10 @@ const ELSEWHERE_SECS: u64 = 2;
 
 /// What the search of one conversation found.
 enum Found {
-    /// A message of the bot's with the answer's id.
-    There,
-    /// The window was read to its end: not there.
-    Absent,
+    /// A message of the bot's with the answer's id, on this page (from 1).
+    There(usize),
+    /// The window was read to its end, in this many pages: not there.
+    Absent(usize),
 }
 
 /// Whether `signal` (an answer, with the id it had the first time) is on Slack: `Some(true)`
@@ -107,17 +107,20 @@ pub(crate) async fn sent(state: &State, signal: &Signal) -> Option<bool> {
         };
         match look(&conn, &channel, thread.as_deref(), &oldest, id).await {
             Err(why) => return unsure(format!("in {at}: {why}")),
-            Ok(Found::There) => {
-                tracing::debug!(session = %name, signal = %id, "the answer is in {at}");
-            }
-            Ok(Found::Absent) if bounded => {
+            Ok(Found::There(page)) => {
                 tracing::debug!(
                     session = %name, signal = %id,
-                    "the answer is not in {at} since {oldest}: it did not leave"
+                    "the answer is in {at} (page {page} since {oldest})"
+                );
+            }
+            Ok(Found::Absent(pages)) if bounded => {
+                tracing::debug!(
+                    session = %name, signal = %id,
+                    "the answer is not in {at} since {oldest} ({pages} pages): it did not leave"
                 );
                 return Some(false);
             }
-            Ok(Found::Absent) => {
+            Ok(Found::Absent(_)) => {
                 return unsure(format!(
                     "not in {at} in the last {LOOKBACK_SECS} s, and the answered message's time \
                      is unknown (it may be older)"
@@ -162,7 +165,7 @@ async fn look(
     id: &SignalId,
 ) -> Result<Found, String> {
     let mut cursor: Option<String> = None;
-    for _ in 0..PAGES {
+    for page_number in 1..=PAGES {
         let page = history::since(conn, channel, thread, oldest, cursor.as_deref())
             .await
             .map_err(|(method, e)| e.describe(method))?;
@@ -171,11 +174,11 @@ async fn look(
             .iter()
             .any(|m| conn.mapper.is_own(m) && Mapper::carried(m).0.as_ref() == Some(id));
         if there {
-            return Ok(Found::There);
+            return Ok(Found::There(page_number));
         }
         match page.next {
             Some(next) => cursor = Some(next),
-            None => return Ok(Found::Absent),
+            None => return Ok(Found::Absent(page_number)),
         }
     }
     Err(format!(
