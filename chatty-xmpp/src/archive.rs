@@ -125,6 +125,13 @@ impl Queries {
         true
     }
 
+    /// Whether a query of the bot's still waits for its answer.
+    pub(crate) fn replies_waiting(&self) -> bool {
+        self.0
+            .values()
+            .any(|p| matches!(&p.waiter, Waiter::Reply(reply) if !reply.is_closed()))
+    }
+
     /// Forgets the catch-up's queries (a fresh stream: the old one's answers will not come).
     pub(crate) fn forget_catch_ups(&mut self) {
         self.0.retain(|_, p| !matches!(p.waiter, Waiter::CatchUp));

@@ -52,6 +52,7 @@ pub(crate) async fn connect(shared: &Shared, link: &Link) -> Result<Connection, 
     let mut live = shared.live().await;
     if live.marker.is_none() && link.sink().is_journaled() {
         live.marker = Some(Marker::spawn(link.clone()));
+        shared.confirm_sends();
     }
     if !live.rooms_wanted {
         want_rooms(shared)?;

@@ -39,6 +39,11 @@ impl Pending {
         self.0.insert(iq_id(iq), answer);
     }
 
+    /// Whether a request still waits for its answer.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.0.values().any(|waiting| !waiting.is_closed())
+    }
+
     /// Hands `iq` (a result or an error) to the request it answers; `Some(iq)` when no request
     /// waits for it.
     pub(crate) fn answer(&mut self, iq: Iq) -> Option<Iq> {

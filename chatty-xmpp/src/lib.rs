@@ -20,6 +20,7 @@ mod ns;
 mod outbound;
 mod query;
 mod rooms;
+mod sent;
 mod session;
 mod state;
 mod tcp;

@@ -1,12 +1,12 @@
-//! The archive mark: the id of the last archived message the bot was given (pushed, so kept in
-//! the router's journal), kept as the session's journal mark [`MARK`] so that a catch-up after a
+//! The archive mark: the id of the last archived message the bot was given (handed on to the
+//! router's journal), kept as the session's journal mark [`MARK`] so that a catch-up after a
 //! restart of the process starts there.
 //!
 //! The mark is written in the background, one write at a time, always the newest id: a write
 //! per message would double the journal's writes on the way of every message, and a mark that
 //! lags behind only makes a catch-up fetch again what the journal drops as seen. Each id is
-//! handed over only after its message was pushed, so the mark is never durable before the
-//! message it names (the journal applies writes in order).
+//! handed over only after its message was handed on, and a mark goes through the journal's pipe
+//! behind the signals before it, so the mark is never durable before the message it names.
 
 use chatty_core::driver::Link;
 use tokio::sync::watch;
@@ -44,7 +44,7 @@ impl Marker {
         Marker { newest }
     }
 
-    /// Hands over `id`, the archive id of a message that was pushed (or needed none).
+    /// Hands over `id`, the archive id of a message that was handed on (or needed no signal).
     pub(crate) fn advance(&self, id: &str) {
         self.newest.send_replace(Some(id.to_owned()));
     }

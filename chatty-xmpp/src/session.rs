@@ -9,7 +9,7 @@ use chatty_core::{Address, Answer, AnswerLimit, Capabilities, File, Query, Query
 
 use crate::config::{ConfigError, PLATFORM, XmppConfig};
 use crate::state::{Connection, Shared};
-use crate::{connect, inbound, outbound, query, transfer};
+use crate::{connect, inbound, outbound, query, sent, transfer};
 
 /// An XMPP account serving a bot: one-to-one messages, multi-user rooms, typing, presence and
 /// files (see the crate documentation for what is not supported yet).
@@ -99,6 +99,10 @@ impl Protocol for XmppSession {
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {
         query::answer(&self.shared, &query).await
+    }
+
+    async fn sent(&self, signal: &Signal) -> Option<bool> {
+        sent::sent(&self.shared, signal).await
     }
 
     async fn download(&self, file: File) -> Result<File, Refusal> {

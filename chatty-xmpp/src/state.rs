@@ -2,21 +2,24 @@
 //! connection ([`Shared`]); what outlives one stanza stream ([`Live`]); and one stanza stream
 //! with the answers it waits for ([`Connection`]).
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chatty_core::Address;
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::disco::{DiscoInfoQuery, DiscoInfoResult};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::Presence;
-use tokio_xmpp::stanzastream::StanzaStream;
+use tokio_xmpp::stanzastream::{Event, StanzaStage, StanzaStream, StanzaToken};
 
 use crate::archive;
-use crate::command::Command;
+use crate::command::{CONFIRM_TIMEOUT, Command};
 use crate::config::{ConfigError, XmppConfig, parse_account_jid};
 use crate::files::Http;
 use crate::iq::{self, IQ_TIMEOUT};
@@ -41,6 +44,9 @@ pub(crate) struct Shared {
     http: OnceLock<Result<Http, String>>,
     /// The server's upload service (XEP-0363), once found.
     pub(crate) upload_service: Mutex<Option<Jid>>,
+    /// Whether a send waits until the server has its messages: under a router with a journal,
+    /// which records an answer as gone once the send returns.
+    confirm_sends: AtomicBool,
 }
 
 impl Shared {
@@ -74,6 +80,7 @@ impl Shared {
             live: Arc::new(Mutex::new(live)),
             http: OnceLock::new(),
             upload_service: Mutex::new(None),
+            confirm_sends: AtomicBool::new(false),
         })
     }
 
@@ -85,6 +92,18 @@ impl Shared {
     /// What outlives one stanza stream, for a new connection (waits while another holds it).
     pub(crate) async fn live(&self) -> OwnedMutexGuard<Live> {
         self.live.clone().lock_owned().await
+    }
+
+    /// Whether a send waits until the server has its messages (see [`Confirm`]).
+    ///
+    /// [`Confirm`]: crate::command::Confirm
+    pub(crate) fn confirms_sends(&self) -> bool {
+        self.confirm_sends.load(Ordering::Relaxed)
+    }
+
+    /// Makes sends wait until the server has their messages.
+    pub(crate) fn confirm_sends(&self) {
+        self.confirm_sends.store(true, Ordering::Relaxed);
     }
 
     /// Whether a connection is being made or serves.
@@ -205,6 +224,16 @@ pub struct Connection {
     pub(crate) catch_up: archive::CatchUp,
     /// Stanzas that arrived while connecting, for `serve` to handle first.
     pub(crate) early: Vec<Stanza>,
+    /// What was read from the stream while a push waited for the bot (`None`: the stream
+    /// ended), for `serve` to handle next, in order.
+    pub(crate) ahead: VecDeque<Option<Event>>,
+    /// Messages whose sends wait for the server's acknowledgement (XEP-0198), with when they
+    /// were handed out: while there are any, the stream is read on even when the bot's queue is
+    /// full, since the acknowledgements come behind what the server sent before them (so too
+    /// while requests and queries wait).
+    pub(crate) confirming: VecDeque<(Instant, StanzaToken)>,
+    /// Whether the stream has Stream Management (XEP-0198): the server acknowledges stanzas.
+    pub(crate) sm: bool,
     pub(crate) live: OwnedMutexGuard<Live>,
 }
 
@@ -226,8 +255,28 @@ impl Connection {
             archive: archive::Queries::default(),
             catch_up: archive::CatchUp::default(),
             early: Vec::new(),
+            ahead: VecDeque::new(),
+            confirming: VecDeque::new(),
+            sm: false,
             live,
         }
+    }
+
+    /// Whether to read the stream on while a push waits: while someone waits on the server (a
+    /// send for its acknowledgements, a query or request for its answer), whose answer may come
+    /// behind what the bot has no room for yet.
+    pub(crate) fn reading_ahead(&mut self) -> bool {
+        while let Some((since, token)) = self.confirming.front() {
+            let done = StanzaStage::from(&token.state()) >= StanzaStage::Acked;
+            if done || since.elapsed() >= CONFIRM_TIMEOUT {
+                self.confirming.pop_front();
+            } else {
+                break;
+            }
+        }
+        let waiting =
+            !self.confirming.is_empty() || self.iqs.is_waiting() || self.archive.replies_waiting();
+        waiting && !matches!(self.ahead.back(), Some(None))
     }
 
     /// Queues `stanza` on the stream (sent once it is connected).
@@ -236,9 +285,10 @@ impl Connection {
     }
 
     /// Queues `message`, and keeps it until the server acknowledges it, to send again on a
-    /// fresh stream.
-    pub(crate) async fn send_kept(&mut self, message: Message) {
+    /// fresh stream; its token tells how far it got.
+    pub(crate) async fn send_kept(&mut self, message: Message) -> StanzaToken {
         let token = self.stream.send(Box::new(message.clone().into())).await;
-        self.live.unacked.push(message, token);
+        self.live.unacked.push(message, token.clone());
+        token
     }
 }

@@ -1,8 +1,17 @@
-//! Giving messages to the bot: live ones (with their receipts) and archived ones. After each,
-//! the archive id it carried becomes where the next catch-up starts (the journal's mark): only
-//! once the message was pushed, so kept in the journal when the router has one.
+//! Giving messages to the bot: live ones (with their receipts) and archived ones, fed to the
+//! router's journal (written together with others, group commit; the bot gets each once it is
+//! durable). After each, the archive id it carried becomes where the next catch-up starts (the
+//! journal's mark), set after the message, so never durable before it.
+//!
+//! While a signal waits for room (in the journal's pipe, or the bot's queue), what the bot sends
+//! is carried on, and the stream is read on while someone waits on the server (a send for its
+//! acknowledgement, a query for its answer: they come behind what the server sent before): a bot
+//! waiting in a send would otherwise wait for ever.
 
+use chatty_core::Signal;
 use chatty_core::driver::{Deliveries, Link};
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::session::Closed;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::minidom::rxml::xml_ncname;
 use tokio_xmpp::parsers::message::{Id, Message, MessageType};
@@ -11,10 +20,11 @@ use tokio_xmpp::parsers::ns;
 use crate::archive::{self, ArchivedMessage};
 use crate::mapper::timestamp;
 use crate::ns::NS_RECEIPTS;
+use crate::outbound;
 use crate::state::{Connection, Shared};
 
-/// Gives the bot a live message: its signal pushed, then its receipt sent and its archive id
-/// noted. `false` once the bot stopped listening (the driver then stops the session).
+/// Gives the bot a live message: its signal handed on, then its receipt sent and its archive
+/// id noted. `false` once the bot stopped listening (the driver then stops the session).
 pub(crate) async fn live(
     shared: &Shared,
     deliveries: &Deliveries,
@@ -28,7 +38,7 @@ pub(crate) async fn live(
         .mapper
         .inbound_message_noting_deliveries(message, deliveries);
     if let Some(signal) = mapped
-        && link.push(signal).await.is_err()
+        && push(connection, link, signal).await.is_err()
     {
         return false;
     }
@@ -78,13 +88,37 @@ pub(crate) async fn archived(
             if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
                 signal.meta.sent = Some(sent);
             }
-            if link.push(signal).await.is_err() {
+            if push(connection, link, signal).await.is_err() {
                 return false;
             }
         }
     }
     connection.live.archived(&archive_id);
     true
+}
+
+/// Hands `signal` on to the bot (fed: see the module docs); meanwhile carries what the bot
+/// sends, and reads the stream on (for [`serve`](super::serve) to handle next) while someone
+/// waits on the server.
+pub(crate) async fn push(
+    connection: &mut Connection,
+    link: &Link,
+    signal: Signal,
+) -> Result<(), Closed> {
+    // Never cancelled: a push given up half-way may be in the journal and not with the bot.
+    let push = link.feed(signal);
+    tokio::pin!(push);
+    loop {
+        let read_on = connection.reading_ahead();
+        tokio::select! {
+            biased;
+            pushed = &mut push => return pushed,
+            Some(command) = connection.live.commands.recv() => {
+                outbound::carry(connection, command).await;
+            }
+            event = connection.stream.next(), if read_on => connection.ahead.push_back(event),
+        }
+    }
 }
 
 /// The receipt (XEP-0184) for a one-to-one message that asks for one.

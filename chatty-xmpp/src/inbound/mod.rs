@@ -44,6 +44,22 @@ pub(crate) async fn serve(
     let stopping = link.stopping();
     tokio::pin!(stopping);
     loop {
+        // What was read while a push waited goes first, in order.
+        if let Some(event) = connection.ahead.pop_front() {
+            if link.is_stopping() {
+                break;
+            }
+            match event {
+                Some(Event::Stanza(stanza)) => {
+                    stanza::handle(shared, deliveries, &mut connection, link, stanza).await;
+                }
+                Some(Event::Stream(event)) => {
+                    stream::event(shared, &mut connection, link, event).await;
+                }
+                None => return Err(stream_closed()),
+            }
+            continue;
+        }
         let catch_up_deadline = connection.catch_up.deadline;
         tokio::select! {
             () = &mut stopping => break,

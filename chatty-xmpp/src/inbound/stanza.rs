@@ -80,7 +80,7 @@ async fn received_message(
 /// is one (the server's echo of the bot's own is not).
 async fn received_presence(
     shared: &Shared,
-    connection: &Connection,
+    connection: &mut Connection,
     link: &Link,
     presence: Presence,
 ) {
@@ -89,6 +89,6 @@ async fn received_presence(
         .mapper
         .inbound_presence(presence, connection.bound.as_ref());
     if let Some(signal) = mapped {
-        let _ = link.push(signal).await;
+        let _ = deliver::push(connection, link, signal).await;
     }
 }

@@ -21,7 +21,15 @@ pub(crate) async fn event(
     event: StreamEvent,
 ) {
     match event {
-        StreamEvent::Reset { bound_jid, .. } => fresh(shared, connection, bound_jid).await,
+        StreamEvent::Reset {
+            bound_jid,
+            features,
+        } => {
+            // What a send waited for on the lost stream will not come on this one.
+            connection.confirming.clear();
+            connection.sm = features.stream_management.is_some();
+            fresh(shared, connection, bound_jid).await;
+        }
         StreamEvent::Suspended => {
             let lost = Failure::new(
                 ConnectionErrorKind::Unreachable,
@@ -69,6 +77,6 @@ async fn resend_unacknowledged(connection: &mut Connection) {
         );
     }
     for message in again {
-        connection.send_kept(message).await;
+        let _token = connection.send_kept(message).await;
     }
 }

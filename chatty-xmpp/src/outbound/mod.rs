@@ -6,15 +6,26 @@ pub(crate) mod stanzas;
 use chatty_core::driver::Driver;
 use chatty_core::session::Refusal;
 use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Signal};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_xmpp::Stanza;
+use tokio_xmpp::stanzastream::StanzaStage;
 
 use crate::archive::Waiter;
-use crate::command::Command;
+use crate::command::{Command, Confirm};
 use crate::state::{Connection, Shared};
 
 /// Turns `signal` into stanzas at once (refusing what it cannot carry) and hands them to the
-/// connection, so that sending does not wait on the network; a message to someone (not a room)
-/// is `sent` in `driver`'s deliveries until a receipt says more.
+/// connection; a message to someone (not a room) is `sent` in `driver`'s deliveries until a
+/// receipt says more.
+///
+/// Under a router with a journal, it returns once the server has the messages (acknowledged
+/// with Stream Management, XEP-0198; else written out), or [`CONFIRM_TIMEOUT`] passed: the
+/// journal records an answer as gone when the send returns, and an answer still in this process
+/// when it dies would otherwise never be sent. Without a journal it does not wait on the
+/// network.
+///
+/// [`CONFIRM_TIMEOUT`]: crate::command::CONFIRM_TIMEOUT
 pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
     let ended = || Refusal::new(FailureKind::Unreachable, "the XMPP session has ended");
     // Asked to end before a connection served (nothing will carry it), or ended already.
@@ -24,15 +35,29 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
     let signal = shared.upload_files(signal).await?;
     let mut stanzas = shared.mapper.outbound(&signal)?;
     shared.drop_unwanted_receipt_requests(&mut stanzas);
+    let (confirm, confirmed) = match shared.confirms_sends() {
+        true => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
     shared
         .commands
-        .send(Command::Send(stanzas))
+        .send(Command::Send(stanzas, confirm))
         .await
         .map_err(|_| ended())?;
     if asks_for_receipts(&signal) {
         driver
             .deliveries()
             .advance(&signal.meta.id, DeliveryStatus::Sent);
+    }
+    // No answer: the connection ended before it carried them (they are sent on the next).
+    if let Some(Ok(confirm)) = match confirmed {
+        Some(rx) => Some(rx.await),
+        None => None,
+    } {
+        confirm.wait().await;
     }
     Ok(())
 }
@@ -50,21 +75,34 @@ fn asks_for_receipts(signal: &Signal) -> bool {
         .any(|to| to.kind() != AddressKind::Channel)
 }
 
-/// Carries one command onto the stream: messages are kept until the server acknowledges them,
+/// Carries one command onto the stream: messages are kept until the server acknowledges them
+/// (and a send that waits for that is handed their tokens),
 /// the bot's own presence is remembered for the next fresh stream, and IQ requests and archive
 /// queries wait for their answers.
 pub(crate) async fn carry(connection: &mut Connection, command: Command) {
     match command {
-        Command::Send(stanzas) => {
+        Command::Send(stanzas, confirm) => {
+            let mut tokens = Vec::new();
             for stanza in stanzas {
                 match stanza {
-                    Stanza::Message(message) => connection.send_kept(message).await,
+                    Stanza::Message(message) => tokens.push(connection.send_kept(message).await),
                     Stanza::Presence(presence) if presence.to.is_none() => {
                         connection.live.presence = Some(presence.clone());
                         connection.send(presence).await;
                     }
                     other => connection.send(other).await,
                 }
+            }
+            if let Some(confirm) = confirm {
+                let stage = if connection.sm {
+                    let now = Instant::now();
+                    let waiting = tokens.iter().map(|token| (now, token.clone()));
+                    connection.confirming.extend(waiting);
+                    StanzaStage::Acked
+                } else {
+                    StanzaStage::Sent
+                };
+                let _ = confirm.send(Confirm { tokens, stage });
             }
         }
         Command::Iq(iq, answer) => {

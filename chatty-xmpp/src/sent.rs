@@ -1,0 +1,128 @@
+//! Whether an answer the bot sent before its process stopped reached the server: asked by the
+//! router's journal for an answer it recorded as about to leave and never as gone (the process
+//! died in between), so that it is neither lost nor sent twice. The account's archive (MAM)
+//! keeps what the bot sent; the answer is looked for in the conversation with its addressee,
+//! from the newest message back to the message it answers (it cannot be older).
+
+use chatty_core::{AddressKind, Signal, SignalId};
+use tokio::sync::oneshot;
+use tokio_xmpp::jid::BareJid;
+use tokio_xmpp::parsers::rsm::SetQuery;
+
+use crate::address_id;
+use crate::archive::{self, ArchiveAnswer, ArchivedMessage};
+use crate::command::Command;
+use crate::inbound::message::origin_id;
+use crate::iq::IQ_TIMEOUT;
+use crate::state::Shared;
+
+/// How many archived messages a page holds.
+const PAGE: usize = 100;
+/// How many pages back the answer is looked for at most.
+const PAGES: usize = 50;
+
+/// `Some(true)` when the archive holds `answer` (sent by the bot), `Some(false)` when it does not
+/// (up to the message it answers, or the start of the conversation), `None` when that cannot be
+/// told (not a one-to-one answer, no archive, no answer from it, or too far back).
+pub(crate) async fn sent(shared: &Shared, answer: &Signal) -> Option<bool> {
+    let mut with = None;
+    for to in &answer.meta.addressees {
+        if to.kind() == AddressKind::Channel {
+            // A room's messages are in the room's archive, not the account's.
+            return None;
+        }
+        with = Some(address_id::jid(to.id()).ok()?.to_bare());
+    }
+    let with = with?;
+    let mut before = String::new();
+    for _ in 0..PAGES {
+        let (found, fin) = page(shared, &with, before).await?;
+        for item in found.iter().rev() {
+            match seen(
+                shared,
+                item,
+                &answer.meta.id,
+                answer.meta.response_to.as_ref(),
+            ) {
+                Seen::Answer => return Some(true),
+                Seen::Answered => return Some(false),
+                Seen::Other => {}
+            }
+        }
+        match (fin.complete, fin.set.first) {
+            (false, Some(first)) => before = first.item,
+            _ => return Some(false),
+        }
+    }
+    None
+}
+
+/// What an archived message is to the search.
+enum Seen {
+    /// The answer, from the bot.
+    Answer,
+    /// The message it answers: the answer would come after it.
+    Answered,
+    /// Another.
+    Other,
+}
+
+fn seen(shared: &Shared, item: &ArchivedMessage, id: &SignalId, of: Option<&SignalId>) -> Seen {
+    let message = &item.message;
+    let from_bot = message
+        .from
+        .as_ref()
+        .is_some_and(|from| from.to_bare() == shared.jid);
+    let stanza_id = message
+        .id
+        .as_ref()
+        .map(|id| id.0.clone())
+        .filter(|id| !id.is_empty());
+    if from_bot {
+        let named = |named: &Option<String>| named.as_deref() == Some(id.as_str());
+        if named(&origin_id(message)) || named(&stanza_id) {
+            return Seen::Answer;
+        }
+        return Seen::Other;
+    }
+    // The id the session gave it when it came (see the inbound mapping).
+    let its_id = origin_id(message)
+        .or(stanza_id)
+        .unwrap_or_else(|| item.archive_id.clone());
+    if of.is_some_and(|of| of.as_str() == its_id) {
+        Seen::Answered
+    } else {
+        Seen::Other
+    }
+}
+
+/// The page of the conversation with `with` before the archive id `before` (the newest when
+/// empty).
+async fn page(
+    shared: &Shared,
+    with: &BareJid,
+    before: String,
+) -> Option<(Vec<ArchivedMessage>, tokio_xmpp::parsers::mam::Fin)> {
+    let query_id = format!("sent-{}", SignalId::generate());
+    let set = SetQuery {
+        max: Some(PAGE),
+        after: None,
+        before: Some(before),
+        index: None,
+    };
+    let iq = archive::query(&query_id, Some(&with.clone().into()), set);
+    let (tx, rx) = oneshot::channel::<ArchiveAnswer>();
+    shared
+        .commands
+        .send(Command::Archive(Box::new(iq), query_id, tx))
+        .await
+        .ok()?;
+    match tokio::time::timeout(IQ_TIMEOUT, rx).await {
+        Ok(Ok(Ok(page))) => Some(page),
+        Ok(Ok(Err(e))) => {
+            tracing::debug!("the archive could not tell whether an answer left: {e}");
+            None
+        }
+        _ => None,
+    }
+}
