@@ -190,3 +190,30 @@ proptest! {
         prop_assert!(texts.len() - 2 + errors >= 1);
     }
 }
+
+/// A first line of any kind: text, JSON, or a hello with any version.
+fn first_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,100}",
+        json_value().prop_map(|v| v.to_string()),
+        any::<Option<i64>>().prop_map(|v| json!({"type": "hello", "version": v}).to_string()),
+        Just(json!({"type": "hello", "version": 2}).to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn whatever_the_first_line_the_version_is_settled_and_the_lines_after_it_count(
+        first in first_line(),
+    ) {
+        let late_hello = json!({"type": "hello", "version": 2}).to_string();
+        let lines = [first, good_line("after"), late_hello, good_line("last")];
+        let (texts, errors) = feed(&lines);
+        prop_assert_eq!(texts.first().map(String::as_str), Some("after"));
+        prop_assert_eq!(texts.last().map(String::as_str), Some("last"));
+        // A hello after the first line is refused: the first line settled the version.
+        prop_assert!(errors >= 1);
+    }
+}
