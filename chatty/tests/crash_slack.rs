@@ -8,9 +8,10 @@
 //! message must have exactly one answer: none lost, none twice.
 //!
 //! An answer the platform took just before the kill, whose leaving the journal had not recorded
-//! yet, is sent again after the restart unless the session can tell that it left
-//! (`Protocol::sent`, which the Slack session does not answer yet): the kill, which follows an
-//! answer, often falls in that window, and the test then sees that answer twice.
+//! yet, is sent again after the restart unless the session can tell that it left: the kill,
+//! which follows an answer, often falls in that window. The Slack session answers
+//! `Protocol::sent` by looking the answer up in the DM's history; what it found is in the
+//! second run's log (`chatty_slack::sent` at debug), which the test prints.
 //!
 //! The local Slack's retry timetable is Slack's shortened (at once, 5 s, 20 s after the first
 //! attempt instead of at once, 1 minute, 5 minutes): the same sequence, sooner. The bot is back
@@ -140,6 +141,13 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
         .filter(|(_, attempt)| *attempt > 0)
         .count();
     let dropped = slack.dropped_events(&app.app_id);
+    let asked: Vec<String> = std::fs::read_to_string(&logs[1])
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("chatty_slack::sent"))
+        .map(plain)
+        .collect();
+    eprintln!("asked of Slack after the restart: {asked:#?}");
     eprintln!(
         "{BURST} posted; killed with {at_kill} answers and {sent_at_kill} posted, restarted \
          {DEAD_FOR:?} later; {} answers for {} messages, lost {}, answered twice {}; Slack sent \
@@ -214,7 +222,7 @@ fn start(config: &Path, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chatty"))
         .arg("run")
         .arg(config)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,chatty_slack::sent=debug")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -237,6 +245,24 @@ async fn connected(slack: &LocalSlack, app: &AppCredentials, child: &mut Child, 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A log line without its colours (ANSI escapes).
+fn plain(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The last lines of a log.
