@@ -8,11 +8,15 @@
 )]
 
 mod config;
+mod db;
 mod error;
+mod journal;
 mod logger;
 pub mod store;
 
-pub use config::LoggerConfig;
+pub use config::{Durability, LoggerConfig, StateConfig};
+pub use db::{StateDb, WriteStats};
 pub use error::LogError;
+pub use journal::SqliteJournal;
 pub use logger::{Logger, LoggerLayer};
 pub use store::{Direction, LogStore, SqliteStore};

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 
 use crate::error::LogError;
 
-mod schema;
+pub(crate) mod schema;
 mod sqlite;
 
 pub use sqlite::SqliteStore;

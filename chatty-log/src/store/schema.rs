@@ -3,13 +3,14 @@
 //! Every signal is one row of `signals`, holding the signal's full JSON plus the columns that
 //! lookups need (normalized, never parsed out of the JSON in SQL); each addressee is one row of
 //! `addressees`. `seq` orders the log: it only grows (`AUTOINCREMENT`), across restarts too.
+//! The writes are multi-row statements of the database's writer (`crate::db::sql`).
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 1;
 
 /// Creates the schema if it is missing; run in one transaction. Ends by setting
 /// `user_version` to [`VERSION`].
-pub(super) const CREATE: &str = "
+pub(crate) const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS signals (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     direction       TEXT    NOT NULL CHECK (direction IN ('in', 'out')),
@@ -47,32 +48,14 @@ PRAGMA user_version = 1;
 ";
 
 /// Reads the schema version.
-pub(super) const USER_VERSION: &str = "PRAGMA user_version";
-
-/// Inserts a signal: direction, id, kind, response_to, origin platform/session/id, time, JSON.
-pub(super) const INSERT_SIGNAL: &str = "
-INSERT INTO signals
-    (direction, id, kind, response_to, origin_platform, origin_session, origin_id,
-     recorded_at_ms, signal)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-
-/// Inserts an addressee row: seq, direction, platform, session, id.
-pub(super) const INSERT_ADDRESSEE: &str = "
-INSERT INTO addressees (seq, direction, platform, session, id) VALUES (?1, ?2, ?3, ?4, ?5)";
-
-/// Raises a delivery status, never lowering it: id, rank, status JSON, time.
-pub(super) const UPSERT_STATUS: &str = "
-INSERT INTO delivery_status (id, rank, status, updated_at_ms) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (id) DO UPDATE
-    SET rank = excluded.rank, status = excluded.status, updated_at_ms = excluded.updated_at_ms
-    WHERE excluded.rank > delivery_status.rank";
+pub(crate) const USER_VERSION: &str = "PRAGMA user_version";
 
 /// Reads a delivery status: id.
-pub(super) const SELECT_STATUS: &str = "SELECT status FROM delivery_status WHERE id = ?1";
+pub(crate) const SELECT_STATUS: &str = "SELECT status FROM delivery_status WHERE id = ?1";
 
 /// Signals by origin: direction, platform, id, session (NULL: any), before id (NULL: none),
 /// limit. Newest first.
-pub(super) const BY_ORIGIN: &str = "
+pub(crate) const BY_ORIGIN: &str = "
 SELECT s.seq, s.signal FROM signals s
 WHERE s.direction = ?1 AND s.origin_platform = ?2 AND s.origin_id = ?3
   AND (?4 IS NULL OR s.origin_session = ?4)
@@ -82,7 +65,7 @@ ORDER BY s.seq DESC
 LIMIT ?6";
 
 /// Signals by addressee: the same parameters as [`BY_ORIGIN`].
-pub(super) const BY_ADDRESSEE: &str = "
+pub(crate) const BY_ADDRESSEE: &str = "
 SELECT s.seq, s.signal FROM signals s
 WHERE s.seq IN
       (SELECT a.seq FROM addressees a

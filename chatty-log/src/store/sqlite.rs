@@ -1,29 +1,26 @@
 //! The SQLite log store.
 
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 
 use chatty_core::{Address, DeliveryStatus, History, Page, Signal, SignalId};
-use futures::future::BoxFuture;
+use futures::future::{self, BoxFuture};
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use tokio::sync::oneshot;
 
 use super::{Direction, LogStore, schema};
 use crate::config::LoggerConfig;
+use crate::db::StateDb;
+use crate::db::writer::{Op, Record, Status};
 use crate::error::LogError;
-
-/// How many connections a file store keeps: WAL mode lets readers work beside the one writer.
-const FILE_CONNECTIONS: u32 = 4;
-
-/// The name [`LogError`]s give an in-memory store's database.
-const IN_MEMORY: &str = ":memory:";
 
 /// A [`LogStore`] in an SQLite database file (or in memory, for tests).
 ///
-/// The file is opened in WAL mode with a busy timeout, and its schema is created on open.
-/// Cloning is cheap and shares the connections.
+/// Its records go through the one writer of its [`StateDb`], by group commit, in the order
+/// they are made (a record is queued when [`record`](LogStore::record) is called), beside the
+/// journal's writes when the journal is in the same database
+/// ([`StateDb::log_store`]). By default a record's future resolves once it is committed; with
+/// [`with_queued_records`](SqliteStore::with_queued_records) once it is queued. Reads go
+/// through a pool of their own. Cloning is cheap and shares the database.
 ///
 /// ```
 /// use chatty_core::{Address, Page, Signal};
@@ -42,8 +39,8 @@ const IN_MEMORY: &str = ":memory:";
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    path: PathBuf,
+    db: StateDb,
+    queued: bool,
 }
 
 impl SqliteStore {
@@ -52,147 +49,101 @@ impl SqliteStore {
         Self::open_with(&LoggerConfig::new(path.as_ref())).await
     }
 
-    /// Opens (or creates) the log database file that `config` names.
+    /// Opens (or creates) the log database file that `config` names, with a writer of its own
+    /// (to share one with the journal, open a [`StateDb`] and make both from it).
     ///
     /// Errors: [`LogError::Open`] when the file cannot be opened or created,
     /// [`LogError::NotADatabase`] when it is not an SQLite database or is corrupt,
     /// [`LogError::Locked`] when another process holds it locked for longer than the busy
     /// timeout, [`LogError::NewerSchema`] when a newer chatty-log wrote it.
     pub async fn open_with(config: &LoggerConfig) -> Result<Self, LogError> {
-        let path = config.path.clone();
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if config.sync_every_record {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(config.busy_timeout());
-        let pool = SqlitePoolOptions::new()
-            .max_connections(FILE_CONNECTIONS)
-            // Acquiring waits for the busy timeout inside SQLite; give the pool a little more.
-            .acquire_timeout(config.busy_timeout() * 2 + std::time::Duration::from_secs(1));
-        SqliteStore::connect(path, pool, options).await
+        let db = StateDb::open(&config.into()).await?;
+        Ok(db.log_store().with_queued_records(config.queue_records))
     }
 
     /// A store in memory: empty, and gone when the last clone is dropped. For tests.
     pub async fn in_memory() -> Result<Self, LogError> {
-        let path = PathBuf::from(IN_MEMORY);
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|e| LogError::from_sqlx(&path, e))?;
-        // One connection that is never closed: the database lives as long as it does.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-        SqliteStore::connect(path, pool, options).await
+        Ok(StateDb::in_memory().await?.log_store())
     }
 
-    /// Opens the pool and brings the schema up to date.
-    async fn connect(
-        path: PathBuf,
-        pool: SqlitePoolOptions,
-        options: SqliteConnectOptions,
-    ) -> Result<Self, LogError> {
-        let pool = pool
-            .connect_with(options)
-            .await
-            .map_err(|e| LogError::from_sqlx(&path, e))?;
-        let store = SqliteStore { pool, path };
-        store.migrate().await?;
-        Ok(store)
+    pub(crate) fn from_db(db: StateDb) -> Self {
+        SqliteStore { db, queued: false }
+    }
+
+    /// Whether [`record`](LogStore::record) and
+    /// [`set_delivery_status`](LogStore::set_delivery_status) resolve once the write is queued
+    /// (`true`) rather than once it is committed (`false`, the default).
+    ///
+    /// Queued records are still written in order with everything written after them through
+    /// the same [`StateDb`]: a journal acknowledgement or answer made after a record is never
+    /// durable without it, so with the journal in the same database a record lost in a crash
+    /// belongs to a signal the journal gives again. Reads first wait for what was queued. A
+    /// commit that fails is told with the next record ([`LogError::Unwritten`]).
+    #[must_use]
+    pub fn with_queued_records(mut self, queued: bool) -> Self {
+        self.queued = queued;
+        self
     }
 
     /// The database file (`:memory:` for an in-memory store).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.db.path()
     }
 
-    /// Closes every connection, waiting for those in use to be returned.
+    /// The database this store writes to.
+    pub fn db(&self) -> &StateDb {
+        &self.db
+    }
+
+    /// Closes the database (and with it every journal and store made from it): commits what is
+    /// queued, then closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 
     fn error(&self, e: sqlx::Error) -> LogError {
-        LogError::from_sqlx(&self.path, e)
+        self.db.error(e)
     }
 
-    /// Checks the schema version and creates the schema if it is missing.
-    async fn migrate(&self) -> Result<(), LogError> {
-        let found: i64 = sqlx::query_scalar(schema::USER_VERSION)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        if found > schema::VERSION {
-            return Err(LogError::NewerSchema {
-                path: self.path.clone(),
-                found,
-                supported: schema::VERSION,
+    fn encode_error(&self, source: serde_json::Error) -> LogError {
+        LogError::Encode {
+            path: self.path().to_path_buf(),
+            source,
+        }
+    }
+
+    /// Queues `op` (made with `reply` unless records are queued without waiting) and waits
+    /// for it as this store does.
+    fn write<'a>(
+        &'a self,
+        op: impl FnOnce(Option<oneshot::Sender<Result<(), LogError>>>) -> Op,
+    ) -> BoxFuture<'a, Result<(), LogError>> {
+        if self.queued {
+            let queued = self.db.send(op(None));
+            let lost = self.db.take_unwritten();
+            let result = queued.and(match lost {
+                Some((count, message)) => Err(LogError::Unwritten {
+                    path: self.path().to_path_buf(),
+                    count,
+                    message,
+                }),
+                None => Ok(()),
             });
+            return Box::pin(future::ready(result));
         }
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        sqlx::raw_sql(schema::CREATE)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?;
-        tx.commit().await.map_err(|e| self.error(e))
+        let (reply, answer) = oneshot::channel();
+        let queued = self.db.send(op(Some(reply)));
+        Box::pin(async move {
+            queued?;
+            self.db.wait(answer).await
+        })
     }
 
-    async fn insert(&self, direction: Direction, signal: &Signal) -> Result<(), LogError> {
-        let json = serde_json::to_string(signal).map_err(|source| LogError::Encode {
-            path: self.path.clone(),
-            source,
-        })?;
-        let kind = serde_json::to_value(signal.kind())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| format!("{:?}", signal.kind()));
-        let origin = signal.meta.origin.as_ref();
-        let mut tx = self.pool.begin().await.map_err(|e| self.error(e))?;
-        let seq = sqlx::query(schema::INSERT_SIGNAL)
-            .bind(direction.as_str())
-            .bind(signal.meta.id.as_str())
-            .bind(kind)
-            .bind(signal.meta.response_to.as_ref().map(SignalId::as_str))
-            .bind(origin.map(Address::platform))
-            .bind(origin.and_then(Address::session))
-            .bind(origin.map(Address::id))
-            .bind(now_ms())
-            .bind(json)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.error(e))?
-            .last_insert_rowid();
-        for addressee in &signal.meta.addressees {
-            sqlx::query(schema::INSERT_ADDRESSEE)
-                .bind(seq)
-                .bind(direction.as_str())
-                .bind(addressee.platform())
-                .bind(addressee.session())
-                .bind(addressee.id())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.error(e))?;
+    /// Waits for queued records, so that a read sees them.
+    async fn caught_up(&self) -> Result<(), LogError> {
+        if self.queued {
+            self.db.flush().await?;
         }
-        tx.commit().await.map_err(|e| self.error(e))
-    }
-
-    async fn upsert_status(&self, id: &SignalId, status: &DeliveryStatus) -> Result<(), LogError> {
-        let json = serde_json::to_string(status).map_err(|source| LogError::Encode {
-            path: self.path.clone(),
-            source,
-        })?;
-        sqlx::query(schema::UPSERT_STATUS)
-            .bind(id.as_str())
-            .bind(i64::from(status.rank()))
-            .bind(json)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
         Ok(())
     }
 
@@ -205,6 +156,7 @@ impl SqliteStore {
         if page.limit == 0 {
             return Ok(History::new(Vec::new(), None));
         }
+        self.caught_up().await?;
         let sql = match direction {
             Direction::In => schema::BY_ORIGIN,
             Direction::Out => schema::BY_ADDRESSEE,
@@ -217,7 +169,7 @@ impl SqliteStore {
             .bind(address.session())
             .bind(page.before.as_ref().map(SignalId::as_str))
             .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await
             .map_err(|e| self.error(e))?;
         let more = rows.len() > page.limit as usize;
@@ -227,7 +179,7 @@ impl SqliteStore {
             let json: &str = row.try_get(1).map_err(|e| self.error(e))?;
             let signal: Signal =
                 serde_json::from_str(json).map_err(|source| LogError::BadRecord {
-                    path: self.path.clone(),
+                    path: self.path().to_path_buf(),
                     what: format!("record {seq}"),
                     source,
                 })?;
@@ -241,14 +193,15 @@ impl SqliteStore {
     }
 
     async fn select_status(&self, id: &SignalId) -> Result<Option<DeliveryStatus>, LogError> {
+        self.caught_up().await?;
         let json: Option<String> = sqlx::query_scalar(schema::SELECT_STATUS)
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .map_err(|e| self.error(e))?;
         json.map(|json| {
             serde_json::from_str(&json).map_err(|source| LogError::BadRecord {
-                path: self.path.clone(),
+                path: self.path().to_path_buf(),
                 what: format!("the delivery status of {id}"),
                 source,
             })
@@ -263,7 +216,10 @@ impl LogStore for SqliteStore {
         direction: Direction,
         signal: &'a Signal,
     ) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(self.insert(direction, signal))
+        match encode_record(direction, signal) {
+            Ok(record) => self.write(|reply| Op::Record { record, reply }),
+            Err(e) => Box::pin(future::ready(Err(self.encode_error(e)))),
+        }
     }
 
     fn set_delivery_status<'a>(
@@ -271,7 +227,17 @@ impl LogStore for SqliteStore {
         id: &'a SignalId,
         status: &'a DeliveryStatus,
     ) -> BoxFuture<'a, Result<(), LogError>> {
-        Box::pin(self.upsert_status(id, status))
+        let json = match serde_json::to_string(status) {
+            Ok(json) => json,
+            Err(e) => return Box::pin(future::ready(Err(self.encode_error(e)))),
+        };
+        let status = Status {
+            id: id.as_str().to_owned(),
+            rank: i64::from(status.rank()),
+            json,
+            at_ms: now_ms(),
+        };
+        self.write(|reply| Op::Status { status, reply })
     }
 
     fn history<'a>(
@@ -289,6 +255,36 @@ impl LogStore for SqliteStore {
     ) -> BoxFuture<'a, Result<Option<DeliveryStatus>, LogError>> {
         Box::pin(self.select_status(id))
     }
+}
+
+/// The columns of a record of `signal`.
+fn encode_record(direction: Direction, signal: &Signal) -> Result<Record, serde_json::Error> {
+    let json = serde_json::to_string(signal)?;
+    let kind = serde_json::to_value(signal.kind())
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{:?}", signal.kind()));
+    let parts = |a: &Address| {
+        (
+            a.platform().to_owned(),
+            a.session().map(str::to_owned),
+            a.id().to_owned(),
+        )
+    };
+    Ok(Record {
+        direction: direction.as_str(),
+        id: signal.meta.id.as_str().to_owned(),
+        kind,
+        response_to: signal
+            .meta
+            .response_to
+            .as_ref()
+            .map(|r| r.as_str().to_owned()),
+        origin: signal.meta.origin.as_ref().map(parts),
+        at_ms: now_ms(),
+        json,
+        addressees: signal.meta.addressees.iter().map(parts).collect(),
+    })
 }
 
 /// The local clock in milliseconds since the Unix epoch, for the `*_at_ms` columns.

@@ -1,0 +1,319 @@
+//! Signals per second appended to the SQLite journal with the Logger's records on the same
+//! writer (one `StateDb`, group commit), with many appends in flight; beside it, a bare
+//! baseline: the same rows written with raw sqlx in transactions of the same size.
+//!
+//! `cargo bench -p chatty-log --bench journal`
+//! (`CHATTY_BENCH_SIGNALS`, default 200 000; `CHATTY_BENCH_ROUNDS`, default 3;
+//! `CHATTY_BENCH_INFLIGHT`, default 1 024 appends in flight; `CHATTY_BENCH_ONLY`, one run
+//! alone without the baseline, e.g. `NormalAppendRecord`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatty_core::journal::{EntryId, Journal};
+use chatty_core::{Address, Signal};
+use chatty_log::{
+    Direction, Durability, LogStore, SqliteJournal, SqliteStore, StateConfig, StateDb,
+};
+use chatty_test::load::env_or;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
+
+/// What each in-flight task does per signal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path_ {
+    /// The journal alone: append.
+    Journal,
+    /// Append, then the Logger's record, each awaited (the Logger's default).
+    AppendRecord,
+    /// Append awaited, the record queued (`queue_records`).
+    AppendQueued,
+    /// Append, record, then the bot's acknowledgement (not awaited).
+    AppendRecordAck,
+}
+
+impl Path_ {
+    fn name(self) -> &'static str {
+        match self {
+            Path_::Journal => "journal append only",
+            Path_::AppendRecord => "append + record (awaited)",
+            Path_::AppendQueued => "append + record (queued)",
+            Path_::AppendRecordAck => "append + record + ack",
+        }
+    }
+}
+
+/// `n` inbound messages as a session would push them.
+fn signals(n: usize) -> Vec<Signal> {
+    let bot: Address = "xmpp+work:bot@example.org".parse().unwrap();
+    let alice: Address = "xmpp+work:alice@example.org/phone".parse().unwrap();
+    (0..n)
+        .map(|i| {
+            let mut s = Signal::message(format!("payload {i}")).to(bot.clone());
+            s.meta.origin = Some(alice.clone());
+            s.meta.received = Some(chatty_core::now());
+            s
+        })
+        .collect()
+}
+
+/// Runs `signals` through `path` with `inflight` tasks; the time, commits and writes.
+async fn through(
+    db: &StateDb,
+    path: Path_,
+    signals: Vec<Signal>,
+    inflight: usize,
+) -> (Duration, u64, u64) {
+    let journal = Arc::new(db.journal("bench").await.expect("the journal opens"));
+    let store = Arc::new(
+        db.log_store()
+            .with_queued_records(path == Path_::AppendQueued),
+    );
+    let before = db.stats();
+    // Task k takes signals k, k + inflight, k + 2 inflight, …: what is in flight at once was
+    // received at about the same time, as from sessions pushing concurrently.
+    let mut chunks: Vec<Vec<Signal>> = (0..inflight).map(|_| Vec::new()).collect();
+    for (i, signal) in signals.into_iter().enumerate() {
+        chunks[i % inflight].push(signal);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (journal, store) = (journal.clone(), store.clone());
+            tokio::spawn(async move { work(&journal, &store, path, chunk).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a task ends");
+    }
+    db.flush().await.expect("the queue is written");
+    let elapsed = started.elapsed();
+    let after = db.stats();
+    (
+        elapsed,
+        after.commits - before.commits,
+        after.writes - before.writes,
+    )
+}
+
+async fn work(journal: &SqliteJournal, store: &SqliteStore, path: Path_, chunk: Vec<Signal>) {
+    for signal in chunk {
+        journal.append("work", &signal).await.expect("appended");
+        if path == Path_::Journal {
+            continue;
+        }
+        store
+            .record(Direction::In, &signal)
+            .await
+            .expect("recorded");
+        if path == Path_::AppendRecordAck {
+            journal.ack(&EntryId::of("work", &signal));
+        }
+    }
+}
+
+/// The statements of the baseline for `rows` rows each: journal keys, journal signals, log
+/// records, addressees.
+fn statements(rows: usize) -> [Arc<str>; 4] {
+    let many = |head: &str, row: &str, tail: &str| {
+        let values = vec![row; rows].join(", ");
+        Arc::<str>::from(format!("{head} VALUES {values} {tail}"))
+    };
+    [
+        many(
+            "INSERT INTO journal_keys (session, sender, id)",
+            "(?, ?, ?)",
+            "ON CONFLICT DO NOTHING",
+        ),
+        many(
+            "INSERT INTO journal_pending (seq, session, signal)",
+            "(?, ?, ?)",
+            "",
+        ),
+        many(
+            "INSERT INTO signals (direction, id, kind, response_to, origin_platform, \
+             origin_session, origin_id, recorded_at_ms, signal)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "",
+        ),
+        many(
+            "INSERT INTO addressees (seq, direction, platform, session, id)",
+            "(?, ?, ?, ?, ?)",
+            "",
+        ),
+    ]
+}
+
+/// The same rows as the journal and the Logger write (a journal key and signal, a record, an
+/// addressee per signal), written with raw sqlx on one connection in transactions of `batch` signals;
+/// at most `rows` rows per statement, split as the writer splits them (256, 64, 16, 4, 1), or
+/// one prepared statement per row (`rows` 1).
+async fn baseline(
+    file: &Path,
+    durability: Durability,
+    signals: &[Signal],
+    batch: usize,
+    rows: usize,
+) -> Duration {
+    // The schema, made as the writer makes it.
+    let db = StateDb::open(&StateConfig::new(file).with_durability(durability))
+        .await
+        .expect("the schema is made");
+    db.close().await;
+    let options = SqliteConnectOptions::new()
+        .filename(file)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            _ => SqliteSynchronous::Normal,
+        })
+        .pragma("cache_size", "-32768")
+        .pragma("temp_store", "memory");
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .expect("a connection");
+    let sizes: Vec<usize> = [256, 64, 16, 4, 1]
+        .into_iter()
+        .filter(|&s| s <= rows)
+        .collect();
+    let texts: HashMap<usize, [Arc<str>; 4]> = sizes.iter().map(|&s| (s, statements(s))).collect();
+    let started = Instant::now();
+    for transaction in signals.chunks(batch) {
+        let mut tx = conn.begin().await.expect("begin");
+        let mut rest = transaction;
+        while !rest.is_empty() {
+            let size = sizes
+                .iter()
+                .copied()
+                .find(|&s| s <= rest.len())
+                .unwrap_or(1);
+            let (group, tail) = rest.split_at(size);
+            insert(&mut tx, &texts[&size], group).await;
+            rest = tail;
+        }
+        tx.commit().await.expect("commit");
+    }
+    started.elapsed()
+}
+
+async fn insert(tx: &mut SqliteConnection, texts: &[Arc<str>; 4], group: &[Signal]) {
+    let [keys, pending, records, addressees] = texts;
+    let mut query = sqlx::query(AssertSqlSafe(keys.clone()));
+    for signal in group {
+        let entry = EntryId::of("work", signal);
+        query = query
+            .bind(entry.session.clone())
+            .bind(entry.sender)
+            .bind(entry.id.as_str().to_owned());
+    }
+    let done = query.execute(&mut *tx).await.expect("keys");
+    let first = done.last_insert_rowid() - group.len() as i64 + 1;
+    let mut query = sqlx::query(AssertSqlSafe(pending.clone()));
+    for (seq, signal) in (first..).zip(group) {
+        query = query
+            .bind(seq)
+            .bind("work")
+            .bind(serde_json::to_string(signal).unwrap());
+    }
+    query.execute(&mut *tx).await.expect("pending");
+    let mut query = sqlx::query(AssertSqlSafe(records.clone()));
+    for signal in group {
+        let origin = signal.meta.origin.as_ref().unwrap();
+        query = query
+            .bind("in")
+            .bind(signal.meta.id.as_str().to_owned())
+            .bind("message")
+            .bind(None::<String>)
+            .bind(origin.platform().to_owned())
+            .bind(origin.session().map(str::to_owned))
+            .bind(origin.id().to_owned())
+            .bind(0_i64)
+            .bind(serde_json::to_string(signal).unwrap());
+    }
+    let done = query.execute(&mut *tx).await.expect("records");
+    let first = done.last_insert_rowid() - group.len() as i64 + 1;
+    let mut query = sqlx::query(AssertSqlSafe(addressees.clone()));
+    for (seq, signal) in (first..).zip(group) {
+        let to = &signal.meta.addressees[0];
+        query = query
+            .bind(seq)
+            .bind("in")
+            .bind(to.platform().to_owned())
+            .bind(to.session().map(str::to_owned))
+            .bind(to.id().to_owned());
+    }
+    query.execute(&mut *tx).await.expect("addressees");
+}
+
+fn rate(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    let n = env_or("CHATTY_BENCH_SIGNALS", 200_000);
+    let rounds = env_or("CHATTY_BENCH_ROUNDS", 3);
+    let inflight = env_or("CHATTY_BENCH_INFLIGHT", 1024);
+    // One run alone, for profiling: `NormalAppendRecord`, `FullJournal`, …
+    let only = std::env::var("CHATTY_BENCH_ONLY").ok();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    println!(
+        "signals per run: {n} (a tenth with durability full), in flight: {inflight}, rounds: {rounds}, files in {dir:?}"
+    );
+    runtime.block_on(async {
+        for r in 0..rounds {
+            for durability in [Durability::Normal, Durability::Full] {
+                let count = if durability == Durability::Full { n / 10 } else { n };
+                let mut batch = 1;
+                for path in [
+                    Path_::Journal,
+                    Path_::AppendRecord,
+                    Path_::AppendQueued,
+                    Path_::AppendRecordAck,
+                ] {
+                    if only.as_ref().is_some_and(|o| *o != format!("{durability:?}{path:?}")) {
+                        continue;
+                    }
+                    let file = dir.path().join(format!("state-{r}-{durability:?}-{path:?}.db"));
+                    let config = StateConfig::new(&file).with_durability(durability);
+                    let db = StateDb::open(&config).await.expect("the database opens");
+                    let (elapsed, commits, writes) =
+                        through(&db, path, signals(count), inflight).await;
+                    db.close().await;
+                    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    if path == Path_::AppendRecord {
+                        batch = count.div_ceil(commits.max(1) as usize);
+                    }
+                    println!(
+                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {commits:>6} commits ({:.0} writes each), {:.0} bytes/signal",
+                        path.name(),
+                        rate(count, elapsed),
+                        writes as f64 / commits.max(1) as f64,
+                        size as f64 / count as f64,
+                    );
+                }
+                if only.is_some() {
+                    continue;
+                }
+                let all = signals(count);
+                for rows in [1, 256] {
+                    let file = dir.path().join(format!("raw-{r}-{durability:?}-{rows}.db"));
+                    let elapsed = baseline(&file, durability, &all, batch, rows).await;
+                    println!(
+                        "round {r} {durability:?} {:<28} {:>8.0} signals/s ({} signals per transaction, {rows} rows per statement)",
+                        "bare sqlx, same rows",
+                        rate(count, elapsed),
+                        batch,
+                    );
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,266 @@
+//! The journal's schema, and the writer's statements: multi-row `INSERT`s in a few fixed sizes,
+//! so that a batch of any size is a handful of statements, each prepared once per connection
+//! and kept in sqlx's statement cache.
+
+use std::sync::{Arc, LazyLock};
+
+use sqlx::AssertSqlSafe;
+
+/// The journal's schema version (the `schema` row of `journal_meta`).
+pub(super) const JOURNAL_VERSION: i64 = 1;
+
+/// Whether the journal's tables exist.
+pub(super) const HAS_JOURNAL: &str =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'journal_meta'";
+
+/// The journal's schema version, if it is recorded.
+pub(super) const JOURNAL_SCHEMA: &str = "SELECT value FROM journal_meta WHERE key = 'schema'";
+
+/// Creates the journal's tables if they are missing; run in one transaction.
+///
+/// - `journal_keys`: one row per signal appended, in order (`seq`); `(session, sender, id)` is
+///   the deduplication key ([`EntryId`](chatty_core::journal::EntryId)). It stays after the
+///   acknowledgement, so that the platform giving the signal again is recognised.
+/// - `journal_pending`: the signals not acknowledged yet (their JSON), by `seq`; a row is
+///   deleted when the bot acknowledges it, so this table holds only what is in flight or was
+///   left unfinished by a crash.
+/// - `journal_answers`: the answers about to leave (`confirmed = 0`) or that left
+///   (`confirmed = 1`), by the signal they answer (`of`), the answering session and their
+///   number.
+/// - `journal_marks`: a session's named values (its cursor on the platform).
+/// - `journal_meta`: the schema version and the identity of the configuration that owns it.
+pub(super) const CREATE_JOURNAL: &str = "
+CREATE TABLE IF NOT EXISTS journal_meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS journal_keys (
+    seq     INTEGER PRIMARY KEY,
+    session TEXT    NOT NULL,
+    sender  TEXT    NOT NULL,
+    id      TEXT    NOT NULL,
+    UNIQUE (session, sender, id)
+);
+
+CREATE TABLE IF NOT EXISTS journal_pending (
+    seq     INTEGER PRIMARY KEY,
+    session TEXT    NOT NULL,
+    signal  TEXT    NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS journal_answers (
+    of        TEXT    NOT NULL,
+    session   TEXT    NOT NULL,
+    number    INTEGER NOT NULL,
+    confirmed INTEGER NOT NULL,
+    PRIMARY KEY (of, session, number)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS journal_marks (
+    session TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (session, name)
+) WITHOUT ROWID;
+
+INSERT INTO journal_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTHING;
+";
+
+/// Stores the identity if none is stored: identity.
+pub(super) const CLAIM_IDENTITY: &str =
+    "INSERT INTO journal_meta (key, value) VALUES ('identity', ?) ON CONFLICT DO NOTHING";
+
+/// The stored identity.
+pub(super) const IDENTITY: &str = "SELECT value FROM journal_meta WHERE key = 'identity'";
+
+/// The keys of the entries with `seq` between two numbers: the rows one insert added.
+pub(super) const KEYS_BETWEEN: &str =
+    "SELECT seq, session, sender, id FROM journal_keys WHERE seq BETWEEN ? AND ?";
+
+/// A session's unacknowledged entries, oldest first: session.
+pub(crate) const PENDING: &str =
+    "SELECT seq, signal FROM journal_pending WHERE session = ? ORDER BY seq";
+
+/// The answers to a session's unacknowledged entries: session.
+pub(crate) const PENDING_ANSWERS: &str = "
+SELECT of, session, number, confirmed FROM journal_answers
+WHERE of IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq = k.seq
+             WHERE p.session = ?)
+ORDER BY of, session, number";
+
+/// A mark: session, name.
+pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ? AND name = ?";
+
+/// The row counts one multi-row statement is made in: a batch of `n` rows is split greedily
+/// into these, so that at most a few statement texts exist per table.
+const SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// One multi-row statement in each of the [`SIZES`].
+pub(super) struct MultiRow {
+    texts: [Arc<str>; SIZES.len()],
+}
+
+impl MultiRow {
+    /// `head VALUES row, row, … tail` for each size.
+    fn new(head: &str, row: &str, tail: &str) -> Self {
+        MultiRow {
+            texts: SIZES.map(|n| {
+                let mut sql = String::with_capacity(head.len() + n * (row.len() + 2) + tail.len());
+                sql.push_str(head);
+                sql.push_str(" VALUES ");
+                for i in 0..n {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(row);
+                }
+                sql.push(' ');
+                sql.push_str(tail);
+                Arc::from(sql)
+            }),
+        }
+    }
+
+    /// Splits `rows` into chunks of the statement sizes, each with its statement text.
+    pub(super) fn chunks<'r, T>(
+        &self,
+        mut rows: &'r [T],
+    ) -> impl Iterator<Item = (AssertSqlSafe<Arc<str>>, &'r [T])> + use<'_, 'r, T> {
+        std::iter::from_fn(move || {
+            let i = SIZES.iter().position(|&n| n <= rows.len())?;
+            let (chunk, rest) = rows.split_at(SIZES[i]);
+            rows = rest;
+            Some((AssertSqlSafe(self.texts[i].clone()), chunk))
+        })
+    }
+
+    /// [`chunks`](MultiRow::chunks), mutable: for rows whose values are moved into the
+    /// statement.
+    pub(super) fn chunks_mut<'r, T>(
+        &self,
+        mut rows: &'r mut [T],
+    ) -> impl Iterator<Item = (AssertSqlSafe<Arc<str>>, &'r mut [T])> + use<'_, 'r, T> {
+        std::iter::from_fn(move || {
+            let i = SIZES.iter().position(|&n| n <= rows.len())?;
+            let (chunk, rest) = std::mem::take(&mut rows).split_at_mut(SIZES[i]);
+            rows = rest;
+            Some((AssertSqlSafe(self.texts[i].clone()), chunk))
+        })
+    }
+}
+
+/// New journal keys: session, sender, id. A key the journal holds already is skipped (and
+/// found afterwards from the count of rows added).
+pub(super) static INSERT_KEYS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO journal_keys (session, sender, id)",
+        "(?, ?, ?)",
+        "ON CONFLICT DO NOTHING",
+    )
+});
+
+/// The signals of new entries: seq, session, signal.
+pub(super) static INSERT_PENDING: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO journal_pending (seq, session, signal)",
+        "(?, ?, ?)",
+        "",
+    )
+});
+
+/// Acknowledges entries by number: seq.
+pub(super) static ACK_SEQS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "DELETE FROM journal_pending WHERE seq IN (SELECT column1 FROM (",
+        "(?)",
+        "))",
+    )
+});
+
+/// Acknowledges entries by key (those this writer did not append): session, sender, id.
+pub(super) static ACK_KEYS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "DELETE FROM journal_pending WHERE seq IN (SELECT k.seq FROM journal_keys k JOIN (",
+        "(?, ?, ?)",
+        ") AS a ON k.session = a.column1 AND k.sender = a.column2 AND k.id = a.column3)",
+    )
+});
+
+/// Answers about to leave (confirmed 0) or that left (1): of, session, number, confirmed. An
+/// answer once confirmed stays confirmed, so the rows of a batch may apply in any order.
+pub(super) static INSERT_ANSWERS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO journal_answers (of, session, number, confirmed)",
+        "(?, ?, ?, ?)",
+        "ON CONFLICT (of, session, number) DO UPDATE \
+         SET confirmed = max(confirmed, excluded.confirmed)",
+    )
+});
+
+/// Sets marks (one row per mark: the writer keeps the last value of each): session, name,
+/// value.
+pub(super) static SET_MARKS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO journal_marks (session, name, value)",
+        "(?, ?, ?)",
+        "ON CONFLICT (session, name) DO UPDATE SET value = excluded.value",
+    )
+});
+
+/// Logger records: direction, id, kind, response_to, origin platform/session/id, time, JSON.
+pub(super) static INSERT_SIGNALS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO signals (direction, id, kind, response_to, origin_platform, \
+         origin_session, origin_id, recorded_at_ms, signal)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "",
+    )
+});
+
+/// The addressees of Logger records: seq, direction, platform, session, id.
+pub(super) static INSERT_ADDRESSEES: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO addressees (seq, direction, platform, session, id)",
+        "(?, ?, ?, ?, ?)",
+        "",
+    )
+});
+
+/// Raises delivery statuses, never lowering one: id, rank, status JSON, time. Rows apply in
+/// order, so the furthest of several statuses for one id in a batch wins.
+pub(super) static UPSERT_STATUSES: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT INTO delivery_status (id, rank, status, updated_at_ms)",
+        "(?, ?, ?, ?)",
+        "ON CONFLICT (id) DO UPDATE SET rank = excluded.rank, status = excluded.status, \
+         updated_at_ms = excluded.updated_at_ms WHERE excluded.rank > delivery_status.rank",
+    )
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_into_the_fixed_sizes_in_order() {
+        let rows: Vec<usize> = (0..343).collect();
+        let chunks: Vec<_> = INSERT_ANSWERS.chunks(&rows).collect();
+        let sizes: Vec<usize> = chunks.iter().map(|(_, c)| c.len()).collect();
+        assert_eq!(sizes, [256, 64, 16, 4, 1, 1, 1]);
+        let joined: Vec<usize> = chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+        assert_eq!(joined, rows);
+        let (text, _) = &chunks[6];
+        assert_eq!(
+            &*text.0,
+            "INSERT INTO journal_answers (of, session, number, confirmed) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (of, session, number) DO UPDATE SET confirmed = max(confirmed, excluded.confirmed)"
+        );
+        assert_eq!(INSERT_ANSWERS.chunks::<usize>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn the_journal_schema_records_the_version_it_declares() {
+        assert!(CREATE_JOURNAL.contains(&format!("('schema', '{JOURNAL_VERSION}')")));
+    }
+}
