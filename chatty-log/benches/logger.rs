@@ -1,10 +1,30 @@
 //! Signals per second through a bot with and without the Logger (SQLite file, WAL) on a direct
-//! connection, in the same run.
+//! connection, in the same run: the Logger waiting for each record to be committed (the
+//! default), queueing its records (`queue_records`), and with `sync_every_record` (durability
+//! full). Each line also gives the process's CPU time per signal.
 //!
 //! `cargo bench -p chatty-log --bench logger` (`CHATTY_BENCH_SIGNALS`, default 20 000;
 //! `CHATTY_BENCH_ROUNDS`, default 3).
 
 use std::time::Duration;
+
+/// The CPU time this process used so far (user and system, all threads), from
+/// `/proc/self/stat` (in clock ticks of 10 ms).
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15, the 12th and 13th after the command name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
 
 use chatty_core::{LayerExt, Router};
 use chatty_direct::Network;
@@ -49,25 +69,41 @@ fn main() {
     println!("signals per round: {n}, rounds: {rounds}, SQLite file store (WAL) in {dir:?}");
     runtime.block_on(async {
         for r in 0..rounds {
+            let started = cpu();
             let plain = round(n, None).await;
             let mut line = format!(
-                "round {r}: without logger {:>7.0}/s",
-                n as f64 / plain.as_secs_f64()
+                "round {r}: without logger {:>7.0}/s ({:.1} µs CPU each)",
+                n as f64 / plain.as_secs_f64(),
+                (cpu() - started).as_secs_f64() * 1e6 / n as f64,
             );
-            for sync in [false, true] {
-                let path = dir.path().join(format!("log-{r}-{sync}.db"));
-                let config = LoggerConfig::new(&path).with_sync_every_record(sync);
+            for (name, sync, queued) in [
+                ("awaited", false, false),
+                ("queued", false, true),
+                ("sync_every_record", true, false),
+            ] {
+                let path = dir.path().join(format!("log-{r}-{name}.db"));
+                let config = LoggerConfig::new(&path)
+                    .with_sync_every_record(sync)
+                    .with_queued_records(queued);
                 let store = SqliteStore::open_with(&config)
                     .await
                     .expect("the store opens");
                 // Synced writes are slow: a tenth of the signals is enough to measure them.
                 let count = if sync { n / 10 } else { n };
-                let logged = round(count, Some(store.clone())).await;
+                let started = cpu();
+                let mut logged = round(count, Some(store.clone())).await;
+                // Queued records may still be on their way: the time until they are committed
+                // counts.
+                let flushing = std::time::Instant::now();
+                store.db().flush().await.expect("the records are written");
+                logged += flushing.elapsed();
+                let used = cpu() - started;
                 store.close().await;
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 line.push_str(&format!(
-                    ", logged (sync_every_record = {sync}) {:>6.0}/s ({:.0} bytes/signal)",
+                    ", logged ({name}) {:>6.0}/s ({:.1} µs CPU, {:.0} bytes each)",
                     count as f64 / logged.as_secs_f64(),
+                    used.as_secs_f64() * 1e6 / count as f64,
                     size as f64 / count as f64,
                 ));
             }

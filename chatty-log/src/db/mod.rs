@@ -117,6 +117,8 @@ impl StateDb {
         let acquire = config.busy_timeout() * 2 + Duration::from_secs(1);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // The writer's own connection: no round trip to test it before each commit.
+            .test_before_acquire(false)
             .acquire_timeout(acquire)
             .idle_timeout(None)
             .max_lifetime(None)

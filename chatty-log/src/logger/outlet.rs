@@ -27,8 +27,7 @@ impl Outlet for LoggingOutlet {
             let id = self.inner.send(signal).await?;
             // Only what was handed on is recorded: a refused send (an `Err`) sent nothing, and
             // the bot holds the error already (see the crate documentation).
-            self.recorder.record(Direction::Out, &record).await;
-            self.recorder.set_status(&id, &DeliveryStatus::Sent).await;
+            self.recorder.outbound(&record, &id).await;
             Ok(id)
         })
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chatty_core::{Body, DeliveryStatus, FailureKind, Signal, SignalId, SystemError};
 use futures::channel::mpsc::UnboundedSender;
+use futures::future::join_all;
 
 use crate::error::LogError;
 use crate::store::{Direction, LogStore};
@@ -39,13 +40,26 @@ impl Recorder {
         }
     }
 
-    /// Records an inbound signal and what it says about the delivery of sent ones.
+    /// Records an inbound signal and what it says about the delivery of sent ones: the writes
+    /// are made together (in this order), so that a store that commits in groups commits them
+    /// once.
     pub(super) async fn inbound(&self, signal: Signal) -> Signal {
-        self.record(Direction::In, &signal).await;
-        for (id, status) in delivery_updates(&signal) {
-            self.set_status(&id, &status).await;
-        }
+        let updates = delivery_updates(&signal);
+        let statuses = join_all(
+            updates
+                .iter()
+                .map(|(id, status)| self.set_status(id, status)),
+        );
+        futures::join!(self.record(Direction::In, &signal), statuses);
         signal
+    }
+
+    /// Records a signal that went out, and its status `Sent`, made together.
+    pub(super) async fn outbound(&self, signal: &Signal, id: &SignalId) {
+        futures::join!(
+            self.record(Direction::Out, signal),
+            self.set_status(id, &DeliveryStatus::Sent)
+        );
     }
 
     /// Sends the bot a [`SystemError`] saying `message`.
