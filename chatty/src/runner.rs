@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{self, BotConfig, ConfigError, LoadedConfig, SessionConfig};
 
+mod journal;
 mod web;
 use web::make_web;
 
@@ -326,6 +327,13 @@ impl Runner {
                 message: "no bots: nothing to run".into(),
             }));
         }
+        let journal = journal::open(loaded).await.map_err(|message| {
+            RunError::Config(ConfigError::Invalid {
+                origin: loaded.file.display().to_string(),
+                key: "journal".into(),
+                message,
+            })
+        })?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut runs = tokio::task::JoinSet::new();
         for Built {
@@ -341,6 +349,11 @@ impl Runner {
             }
             for (session, limit) in answer_limits {
                 router = router.answer_limit(&session, limit);
+            }
+            if let Some(journal) = &journal {
+                router = router
+                    .shared_journal(journal.journal.clone())
+                    .journal_scope(&name);
             }
             let mut stop = stop_rx.clone();
             runs.spawn(async move {
@@ -382,6 +395,11 @@ impl Runner {
                     break;
                 }
             }
+        }
+        if let Some(journal) = &journal
+            && let Err(e) = journal.finish().await
+        {
+            failures.push(format!("the journal: {e}"));
         }
         if failures.is_empty() {
             Ok(())

@@ -1,0 +1,92 @@
+//! The runner's inbound journal: one database for every bot of a config, in its state
+//! directory, opened before any session connects.
+
+use std::sync::Arc;
+
+use chatty_core::journal::Journal;
+
+use crate::config::{self, LoadedConfig};
+
+/// The journal a run uses, and what must be done with it at the end.
+pub(super) struct RunJournal {
+    /// What the routers are given.
+    pub(super) journal: Arc<dyn Journal>,
+    #[cfg(feature = "log")]
+    db: chatty_log::StateDb,
+}
+
+impl RunJournal {
+    /// Makes every write durable (the last acknowledgements are not awaited by the bots): a run
+    /// that ends in order leaves nothing to give again.
+    pub(super) async fn finish(&self) -> Result<(), String> {
+        #[cfg(feature = "log")]
+        {
+            self.db.flush().await.map_err(|e| e.to_string())?;
+            self.db.close().await;
+        }
+        Ok(())
+    }
+}
+
+/// What names a config to its journal: its file, canonical. A journal that another config made
+/// is refused, so that two configs pointed at one state directory never take each other's
+/// signals.
+fn identity(loaded: &LoadedConfig) -> String {
+    let file = std::fs::canonicalize(&loaded.file).unwrap_or_else(|_| loaded.file.clone());
+    format!("config {}", file.display())
+}
+
+/// Opens the journal `loaded` asks for (on unless `[journal] enabled = false`), creating the
+/// state directory; `None` when it is off.
+#[cfg(feature = "log")]
+pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, String> {
+    let settings = &loaded.config.journal;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let state_dir = config::state_dir(&loaded.file, loaded.config.state_dir.as_deref());
+    let file = settings.file(loaded.dir(), &state_dir);
+    if let Some(dir) = file.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            format!(
+                "cannot create the state directory {}: {e} (set `state_dir` or `journal.path`)",
+                dir.display()
+            )
+        })?;
+    }
+    let durability = match settings.durability {
+        config::Durability::Normal => chatty_log::Durability::Normal,
+        config::Durability::Full => chatty_log::Durability::Full,
+    };
+    let state = chatty_log::StateConfig::new(&file).with_durability(durability);
+    let db = chatty_log::StateDb::open(&state)
+        .await
+        .map_err(|e| e.to_string())?;
+    let journal = db
+        .journal(&identity(loaded))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(file = %file.display(), ?durability, "journal open");
+    Ok(Some(RunJournal {
+        journal: Arc::new(journal),
+        db,
+    }))
+}
+
+/// Without the `log` feature there is no journal to open: a config that wants one (the
+/// default) is refused, so that the guarantee is never off without the config saying so.
+#[cfg(not(feature = "log"))]
+pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, String> {
+    if !loaded.config.journal.enabled {
+        return Ok(None);
+    }
+    let _ = (identity(loaded), config::state_dir);
+    Err(
+        "the journal (on by default) is not compiled into this program: build chatty with the \
+         feature `log`, or set `[journal] enabled = false` and lose what the bot had not \
+         finished when its process stops"
+            .into(),
+    )
+}

@@ -1,0 +1,129 @@
+//! The runner's state directory and journal: where they are, and what they refuse.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chatty::Runner;
+use chatty::direct::{Network, Person};
+use chatty::prelude::*;
+
+/// A config file `name` in `dir` running an echo bot on the direct network `network`, with
+/// `extra` at the top.
+fn config(dir: &Path, name: &str, network: &str, extra: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "{extra}\n[sessions.echo.direct]\nnetwork = \"{network}\"\nendpoint = \"echo\"\n\n\
+         [bots.echo]\nsessions = [\"echo\"]\necho = {{}}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `path` until one message was echoed; returns the run's result.
+async fn run_once(network: &Network, path: &Path) -> Result<(), chatty::RunError> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = Runner::new().network(network.clone());
+    let path = path.to_path_buf();
+    let run = tokio::spawn(async move {
+        runner
+            .run_file(&path, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let alice = Person::join(network, "alice").await;
+    let echo = network.address("echo");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if run.is_finished() {
+            return run.await.unwrap();
+        }
+        if alice
+            .send(Signal::message("ping").to(echo.clone()))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the echo bot never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, answer) = alice.expect_message().await;
+    assert_eq!(answer.text, "ping");
+    let _ = stop.send(());
+    run.await.unwrap()
+}
+
+/// Runs `path`, which must fail before any session starts; returns the error.
+async fn refused(network: &Network, path: &Path) -> String {
+    let runner = Runner::new().network(network.clone());
+    let run = runner.run_file(path, std::future::pending());
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the run should fail at once")
+        .unwrap_err()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_journal_is_in_a_state_directory_named_after_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-default");
+    let path = config(dir.path(), "bots.toml", "state-default", "");
+    run_once(&network, &path).await.unwrap();
+    assert!(dir.path().join("bots.state/journal.sqlite").is_file());
+
+    // Off: nothing is made.
+    let network = Network::named("state-off");
+    let path = config(
+        dir.path(),
+        "off.toml",
+        "state-off",
+        "[journal]\nenabled = false",
+    );
+    run_once(&network, &path).await.unwrap();
+    assert!(!dir.path().join("off.state").exists());
+}
+
+#[tokio::test]
+async fn a_journal_another_config_made_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-shared");
+    let first = config(
+        dir.path(),
+        "first.toml",
+        "state-shared",
+        "state_dir = \"shared\"",
+    );
+    run_once(&network, &first).await.unwrap();
+
+    let network = Network::named("state-shared-2");
+    let second = config(
+        dir.path(),
+        "second.toml",
+        "state-shared-2",
+        "state_dir = \"shared\"",
+    );
+    let error = refused(&network, &second).await;
+    assert!(error.contains("first.toml"), "{error}");
+    assert!(error.contains("second.toml"), "{error}");
+    assert!(error.contains("journal"), "{error}");
+}
+
+#[tokio::test]
+async fn a_corrupt_journal_is_an_error_and_is_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-corrupt");
+    let path = config(dir.path(), "bot.toml", "state-corrupt", "");
+    let journal = dir.path().join("bot.state/journal.sqlite");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    let garbage = b"this is not an SQLite database, and it must not be reset".repeat(100);
+    std::fs::write(&journal, &garbage).unwrap();
+    let error = refused(&network, &path).await;
+    assert!(error.contains("journal"), "{error}");
+    assert!(error.contains("journal.sqlite"), "{error}");
+    assert_eq!(std::fs::read(&journal).unwrap(), garbage);
+}
