@@ -329,3 +329,45 @@ async fn a_router_dropped_mid_burst_loses_nothing_and_repeats_nothing_unmarked()
         twice.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whether_an_answer_left_is_found_in_the_archive() {
+    use chatty_core::session::Session as _;
+    let account = common::account();
+    let peer = common::account();
+    let bot_jid = Jid::new(&account.jid).unwrap();
+    let mut person = PlainClient::connect(&peer.jid, &peer.password).await;
+    let mut bot = common::bot(common::config(&account)).await;
+    let tag = SignalId::generate();
+    person
+        .send(chat(&bot_jid, &format!("{tag}-question"), Ids::Origin))
+        .await;
+    let question = bot.next_io().await;
+    assert_eq!(question.meta.id.as_str(), format!("o-{tag}-question"));
+
+    // An answer that left, as the journal would ask about it after a restart.
+    let mut answer = question.reply(chatty_core::Message::text("an answer"));
+    answer.meta.id = SignalId::from(format!("{tag}-answer"));
+    bot.send(answer.clone()).await;
+    let heard = person.next_body().await;
+    assert_eq!(
+        heard.bodies.values().next().map(String::as_str),
+        Some("an answer")
+    );
+    assert_eq!(bot.session.sent(&answer).await, Some(true));
+
+    // One that never left: not there, back to the question it answers.
+    let mut never = question.reply(chatty_core::Message::text("never sent"));
+    never.meta.id = SignalId::from(format!("{tag}-never"));
+    assert_eq!(bot.session.sent(&never).await, Some(false));
+
+    // A room's answer is not in the account's archive: the archive cannot tell.
+    let room: chatty_core::Address = "xmpp:somewhere@rooms.localhost;kind=channel"
+        .parse()
+        .unwrap();
+    let mut in_room = never.clone();
+    in_room.meta.addressees = vec![room];
+    assert_eq!(bot.session.sent(&in_room).await, None);
+    bot.finish().await;
+    person.close().await;
+}
