@@ -26,7 +26,13 @@ use crate::{connect, inbound, outbound, query, sent, transfer};
 /// is resumed (XEP-0198) or re-opened.
 ///
 /// [`send`](Protocol::send) turns a signal into stanzas at once (refusing what it cannot carry)
-/// and hands them to the connection, so it does not wait on the network.
+/// and hands them to the connection; without a journal it does not wait on the network, under a
+/// router with a journal it returns once the server acknowledged the messages (XEP-0198), so
+/// that an answer the journal records as gone has left the process.
+/// [`sent`](Protocol::sent) looks an answer the journal is unsure of up in the account's archive.
+///
+/// On every fresh stream the session catches up from the archive (MAM) after the journal's mark
+/// `mam`, so that nothing sent to the bot is lost when its process dies (see the crate README).
 pub struct XmppSession {
     driver: Driver,
     shared: Shared,
