@@ -10,6 +10,10 @@
 //!
 //! Prints round trips per second for each and the ratio. The process's CPU time per round trip is
 //! printed too: the driver is the same in both, so the difference is the echoing side's.
+//!
+//! The Chatty bot runs three ways: bare (no journal), with the journal (SQLite, in a temporary
+//! directory), and with the journal and the Logger on one database (the Logger's records queued
+//! behind the journal's writes), as the runner runs it by default with a `logger`.
 
 use std::time::{Duration, Instant};
 
@@ -209,16 +213,42 @@ async fn bare(nagle: Nagle, rich: bool, n: usize, window: usize) -> Measured {
     measured
 }
 
-/// A Chatty bot echoing: an `XmppSession` behind a `Router`.
-async fn chatty(n: usize, window: usize) -> Measured {
+/// What a Chatty echo bot runs with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Durable {
+    /// Nothing: no journal, no Logger.
+    Nothing,
+    /// The journal.
+    Journal,
+    /// The journal and the Logger, on one database.
+    JournalAndLogger,
+}
+
+/// A Chatty bot echoing: an `XmppSession` behind a `Router`, with what `durable` says.
+async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     let server = xmpp_server();
     let (jid, password) = xmpp_account();
     let config = XmppConfig::new(&jid, Secret::inline(password))
         .with_server(server.host, server.port)
         .with_tls(TlsMode::Starttls);
-    let router = Router::new().session(XmppSession::new(config).unwrap());
+    let mut router = Router::new().session(XmppSession::new(config).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = chatty_core::BoxBot::new(Echo);
+    if durable != Durable::Nothing {
+        let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
+        let db = chatty_log::StateDb::open(&state).await.unwrap();
+        router = router.journal(db.journal("bench").await.unwrap());
+        if durable == Durable::JournalAndLogger {
+            let store = db.log_store().with_queued_records(true);
+            bot = chatty_core::BoxBot::new(chatty_core::LayerExt::wrap(
+                Echo,
+                chatty_log::LoggerLayer::new(store),
+            ));
+        }
+    }
     let task = tokio::spawn(async move {
-        let _ = router.run(Echo).await;
+        let _ = router.run(bot).await;
+        drop(dir);
     });
     println!("  chatty echo: {jid}");
     let measured = measure(&Jid::new(&jid).unwrap(), n, window).await;
@@ -238,20 +268,33 @@ async fn main() {
         let default = bare(Nagle::On, false, n, window).await;
         let nodelay = bare(Nagle::Off, false, n, window).await;
         let rich = bare(Nagle::Off, true, n, window).await;
-        let chatty = chatty(n, window).await;
+        let chatty_bare = chatty(n, window, Durable::Nothing).await;
+        let journal = chatty(n, window, Durable::Journal).await;
+        let logged = chatty(n, window, Durable::JournalAndLogger).await;
         let show = |m: &Measured| format!("{:>4.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
         println!(
-            "run {run}: bare {}  bare+nodelay {}  bare+nodelay, Chatty's stanza {}  chatty {}",
+            "run {run}: bare {}  bare+nodelay {}  bare+nodelay, Chatty's stanza {}",
             show(&default),
             show(&nodelay),
             show(&rich),
-            show(&chatty),
         );
         println!(
-            "       chatty/bare {:.2}  chatty/(bare+nodelay) {:.2}  chatty/(same stanza) {:.2}",
-            chatty.rate / default.rate,
-            chatty.rate / nodelay.rate,
-            chatty.rate / rich.rate,
+            "       chatty {}  chatty+journal {}  chatty+journal+logger {}",
+            show(&chatty_bare),
+            show(&journal),
+            show(&logged),
+        );
+        println!(
+            "       rate: chatty/(same stanza) {:.2}  +journal {:.2}  +journal+logger {:.2}",
+            chatty_bare.rate / rich.rate,
+            journal.rate / rich.rate,
+            logged.rate / rich.rate,
+        );
+        println!(
+            "       CPU per echo: chatty/(same stanza) {:.2}  +journal {:.2}  +journal+logger {:.2}",
+            chatty_bare.cpu_ms / rich.cpu_ms,
+            journal.cpu_ms / rich.cpu_ms,
+            logged.cpu_ms / rich.cpu_ms,
         );
     }
 }
