@@ -21,6 +21,29 @@ use chatty_test::load::env_or;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
+/// The CPU time this process used so far (user and system, all threads), from
+/// `/proc/self/stat` (in clock ticks of 10 ms).
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15, the 12th and 13th after the command name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// CPU microseconds per signal.
+fn per(used: Duration, n: usize) -> f64 {
+    used.as_secs_f64() * 1e6 / n as f64
+}
+
 /// What each in-flight task does per signal.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Path_ {
@@ -248,6 +271,15 @@ async fn insert(tx: &mut SqliteConnection, texts: &[Arc<str>; 4], group: &[Signa
     query.execute(&mut *tx).await.expect("addressees");
 }
 
+/// Removes a database file and SQLite's files beside it (a run writes hundreds of megabytes).
+fn remove(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+}
+
 fn rate(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()
 }
@@ -264,13 +296,11 @@ fn main() {
         .build()
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temporary directory");
-    println!(
-        "signals per run: {n} (a tenth with durability full), in flight: {inflight}, rounds: {rounds}, files in {dir:?}"
-    );
+    println!("signals per run: {n}, in flight: {inflight}, rounds: {rounds}, files in {dir:?}");
     runtime.block_on(async {
         for r in 0..rounds {
             for durability in [Durability::Normal, Durability::Full] {
-                let count = if durability == Durability::Full { n / 10 } else { n };
+                let count = n;
                 let mut batch = 1;
                 for path in [
                     Path_::Journal,
@@ -284,17 +314,21 @@ fn main() {
                     let file = dir.path().join(format!("state-{r}-{durability:?}-{path:?}.db"));
                     let config = StateConfig::new(&file).with_durability(durability);
                     let db = StateDb::open(&config).await.expect("the database opens");
-                    let (elapsed, commits, writes) =
-                        through(&db, path, signals(count), inflight).await;
+                    let all = signals(count);
+                    let started = cpu();
+                    let (elapsed, commits, writes) = through(&db, path, all, inflight).await;
+                    let used = cpu() - started;
                     db.close().await;
                     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    remove(&file);
                     if path == Path_::AppendRecord {
                         batch = count.div_ceil(commits.max(1) as usize);
                     }
                     println!(
-                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {commits:>6} commits ({:.0} writes each), {:.0} bytes/signal",
+                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each, {commits:>6} commits ({:.0} writes each), {:.0} bytes/signal",
                         path.name(),
                         rate(count, elapsed),
+                        per(used, count),
                         writes as f64 / commits.max(1) as f64,
                         size as f64 / count as f64,
                     );
@@ -305,11 +339,15 @@ fn main() {
                 let all = signals(count);
                 for rows in [1, 256] {
                     let file = dir.path().join(format!("raw-{r}-{durability:?}-{rows}.db"));
+                    let started = cpu();
                     let elapsed = baseline(&file, durability, &all, batch, rows).await;
+                    let used = cpu() - started;
+                    remove(&file);
                     println!(
-                        "round {r} {durability:?} {:<28} {:>8.0} signals/s ({} signals per transaction, {rows} rows per statement)",
+                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each ({} signals per transaction, {rows} rows per statement)",
                         "bare sqlx, same rows",
                         rate(count, elapsed),
+                        per(used, count),
                         batch,
                     );
                 }
