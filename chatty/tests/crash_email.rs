@@ -16,14 +16,15 @@
 //! Needs the test mail servers (`scripts/test-servers`; `eval "$(scripts/test-servers env)"`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chatty::reexports::futures::TryStreamExt as _;
 use chatty_test::servers::{MailAccount, bare_imap, mail_account, mail_server, var};
+use common::crash::{Chatty, lost, twice};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::time::Instant;
+
+mod common;
 
 /// How many mails the bot gets.
 const MAILS: usize = 200;
@@ -44,8 +45,8 @@ async fn pop3_sigkill_mid_burst_loses_nothing_and_answers_nothing_twice() {
     crash_test("pop3").await;
 }
 
-/// The config file of the bot on `bot` reading over `protocol`, in `dir`.
-fn config(dir: &Path, bot: &MailAccount, protocol: &str) -> PathBuf {
+/// The config file of the bot on `bot` reading over `protocol`.
+fn config(bot: &MailAccount, protocol: &str) -> String {
     let server = mail_server();
     let (port, extra) = match protocol {
         "imap" => (server.imap_port.to_string(), ""),
@@ -54,11 +55,8 @@ fn config(dir: &Path, bot: &MailAccount, protocol: &str) -> PathBuf {
             ", poll_interval_ms = 200",
         ),
     };
-    let path = dir.join("bot.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
+    format!(
+        r#"
 [sessions.mail]
 answer_limit = false
 
@@ -77,29 +75,12 @@ sessions = ["mail"]
 echo = {{}}
 logger = {{ path = "echo.db" }}
 "#,
-            address = bot.address,
-            user = bot.user,
-            password = bot.password,
-            host = server.host,
-            submission = server.submission_port,
-        ),
+        address = bot.address,
+        user = bot.user,
+        password = bot.password,
+        host = server.host,
+        submission = server.submission_port,
     )
-    .unwrap();
-    path
-}
-
-/// Starts `chatty run config`, its log in `log`.
-fn start(config: &Path, log: &Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_chatty"))
-        .arg("run")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the chatty program starts")
 }
 
 /// The tag that names mail `i` of this run, in its subject and text and so in its answer.
@@ -112,9 +93,8 @@ async fn crash_test(protocol: &str) {
     let bot = mail_account().await;
     let person = mail_account().await;
     let run = format!("{protocol}{}", std::process::id());
-    let config = config(dir.path(), &bot, protocol);
-    let logs = [dir.path().join("run-1.log"), dir.path().join("run-2.log")];
-    let mut child = start(&config, &logs[0]);
+    let config = config(&bot, protocol);
+    let mut chatty = Chatty::start(dir.path(), &config, "info");
 
     let deliveries = tokio::spawn(deliver_all(bot.clone(), person.clone(), run.clone()));
     let started = Instant::now();
@@ -122,23 +102,20 @@ async fn crash_test(protocol: &str) {
     let answered_at_kill = loop {
         let n = count(&person).await;
         if n >= KILL_AFTER {
-            child.kill().expect("SIGKILL");
-            child.wait().unwrap();
+            chatty.kill();
             break n;
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("chatty ended by itself ({status}):\n{}", tail(&logs[0]));
-        }
+        chatty.check();
         assert!(
             started.elapsed() < DEADLINE,
             "only {n} answers:\n{}",
-            tail(&logs[0])
+            chatty.tail()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let killed_after = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut child = start(&config, &logs[1]);
+    chatty.restart();
     deliveries.await.expect("every mail delivered");
 
     // Until every mail has an answer and the mailbox stayed unchanged for QUIET.
@@ -152,12 +129,9 @@ async fn crash_test(protocol: &str) {
         if (n >= MAILS && last.1.elapsed() >= QUIET) || started.elapsed() > DEADLINE {
             break;
         }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("chatty ended by itself ({status}):\n{}", tail(&logs[1]));
-        }
+        chatty.check();
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    chatty.stop();
 
     let answers = inbox(&person).await;
     let mut per_mail: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -168,9 +142,8 @@ async fn crash_test(protocol: &str) {
             None => strangers.push(answer.clone()),
         }
     }
-    let lost: Vec<usize> = (0..MAILS).filter(|i| !per_mail.contains_key(i)).collect();
-    let twice: BTreeMap<&usize, &Vec<String>> =
-        per_mail.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    let lost = lost(MAILS, &per_mail);
+    let twice = twice(&per_mail);
     eprintln!(
         "{protocol}: killed after {killed_after:?} with {answered_at_kill} answers; {} answers for {} mails, lost {}, answered twice {}",
         answers.len(),
@@ -179,19 +152,12 @@ async fn crash_test(protocol: &str) {
         twice.len(),
     );
     // What the restarted session was asked about the answers that were leaving at the kill.
-    let asked: Vec<String> = std::fs::read_to_string(&logs[1])
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("whether an answer left"))
-        .map(plain)
-        .collect();
+    let asked = chatty.second_run_lines("whether an answer left");
     eprintln!("{protocol}: asked whether it left: {asked:#?}");
     let report = || {
         format!(
-            "answers at the kill {answered_at_kill}; lost {lost:?}; twice {twice:?}\n\
-             --- first run:\n{}\n--- second run:\n{}",
-            tail(&logs[0]),
-            tail(&logs[1])
+            "answers at the kill {answered_at_kill}; lost {lost:?}; twice {twice:?}\n{}",
+            chatty.logs()
         )
     };
     assert!(
@@ -280,32 +246,6 @@ fn message_id(raw: &str) -> String {
     raw.lines()
         .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
         .map_or_else(|| "(none)".to_owned(), |l| l[11..].trim().to_owned())
-}
-
-/// A log line without its colours (ANSI escape sequences).
-fn plain(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ parameters final-letter
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The last lines of a log.
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// A plain SMTP client for the test Postfix's loopback port (no TLS, no AUTH).

@@ -12,125 +12,58 @@
 //! Needs the test Prosody (`scripts/test-servers`; `eval "$(scripts/test-servers env)"`) and
 //! `python3`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use chatty_test::servers::{XmppServer, xmpp_account, xmpp_server};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
-use tokio::time::Instant;
+use common::crash::{lost, ranges, twice};
+use common::xmpp_person::{Burst, Ids, start};
+use common::xmpp_session_toml;
 
-/// How many messages the person sends.
-const BURST: usize = 1000;
-/// How many answers must have arrived before the kill.
-const KILL_AFTER: usize = 300;
-/// How long the bot stays dead.
-const DEAD_FOR: Duration = Duration::from_secs(1);
-/// The time between two messages of the burst.
-const PACE: Duration = Duration::from_millis(3);
-/// How many messages may wait for their answer while the bot runs: the person keeps pace with
-/// the bot, so that the burst goes on through the kill (and at full pace while the bot is dead).
-const WINDOW: usize = 200;
-/// How long nothing must come, once every message is answered, to count.
-const QUIET: Duration = Duration::from_secs(6);
-/// The longest the whole exchange may take.
-const DEADLINE: Duration = Duration::from_secs(180);
+mod common;
+
+/// 1 000 messages; the kill after 300 answers, for a second; the person keeps pace with the bot
+/// while it runs.
+const BURST: Burst = Burst {
+    messages: 1000,
+    kill_after: 300,
+    dead_for: Duration::from_secs(1),
+    pace: Duration::from_millis(3),
+    window: 200,
+    window_after_restart: true,
+    quiet: Duration::from_secs(6),
+    deadline: Duration::from_secs(180),
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_runner_mid_burst_loses_and_repeats_no_answer_of_a_process_bot() {
     let dir = tempfile::tempdir().unwrap();
-    let server = xmpp_server();
-    let (bot_jid, bot_password) = xmpp_account();
-    let (person_jid, person_password) = xmpp_account();
-    let config = config(dir.path(), &server, &bot_jid, &bot_password);
-    let logs = [dir.path().join("run-1.log"), dir.path().join("run-2.log")];
-    let mut child = start(&config, &logs[0]);
-    let mut person = Person::connect(&server, &person_jid, &person_password).await;
-    person.warm_up(&bot_jid, &mut child, &logs[0]).await;
+    // The log holds the Python program's standard error too.
+    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    // The bot answers with the text reversed.
+    let hello = |body: &str| body.ends_with("-pu-mraw");
+    let (mut chatty, mut person, bot_jid) = start(dir.path(), config, &rust_log, hello).await;
 
     let run = format!("p{}", std::process::id());
     let text = |i: usize| format!("{run}-{i:04}");
-    let mut answers: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut errors = 0;
-    let mut sent = 0;
-    let mut answered_at_kill = None;
-    let mut killed_at = None;
-    let mut restarted = false;
-    let started = Instant::now();
-    let mut last_answer = Instant::now();
-    // The message whose answer came last before the kill (the kill follows its arrival).
-    let mut latest = None;
-    let mut latest_at_kill = None;
-    let mut pace = tokio::time::interval(PACE);
-    loop {
-        let answered: usize = answers.values().sum();
-        let dead = killed_at.is_some() && !restarted;
-        tokio::select! {
-            _ = pace.tick(), if sent < BURST && (dead || sent < answered + WINDOW) => {
-                person.send(&bot_jid, &text(sent)).await;
-                sent += 1;
-            }
-            element = person.stanzas.recv() => {
-                let element = element.expect("the person's stream is open");
-                match person.handle(&element).await {
-                    // The bot answers with the text reversed.
-                    Some(Heard::Answer(body)) => {
-                        let said: String = body.chars().rev().collect();
-                        if let Some(i) = said
-                            .strip_prefix(&run)
-                            .and_then(|rest| rest.strip_prefix('-'))
-                            .and_then(|n| n.parse::<usize>().ok())
-                            .filter(|i| *i < BURST)
-                        {
-                            *answers.entry(i).or_default() += 1;
-                            last_answer = Instant::now();
-                            latest = Some(i);
-                        }
-                    }
-                    Some(Heard::Error) => errors += 1,
-                    None => {}
-                }
-            }
-            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-        }
-        let total: usize = answers.values().sum();
-        match (killed_at, restarted) {
-            (None, _) if total >= KILL_AFTER => {
-                child.kill().expect("SIGKILL");
-                child.wait().unwrap();
-                answered_at_kill = Some((total, sent));
-                latest_at_kill = latest;
-                killed_at = Some(Instant::now());
-            }
-            (Some(at), false) if at.elapsed() >= DEAD_FOR => {
-                child = start(&config, &logs[1]);
-                restarted = true;
-            }
-            _ => {}
-        }
-        let alive = killed_at.is_none() || restarted;
-        if alive && let Some(status) = child.try_wait().unwrap() {
-            let log = &logs[usize::from(restarted)];
-            panic!("chatty ended by itself ({status}):\n{}", tail(log));
-        }
-        let done = restarted && answers.len() >= BURST && last_answer.elapsed() >= QUIET;
-        if done || started.elapsed() > DEADLINE {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let number = |body: &str| {
+        let said: String = body.chars().rev().collect();
+        said.strip_prefix(&run)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let outcome = person
+        .burst(&bot_jid, &mut chatty, &BURST, text, |_| Ids::Origin, number)
+        .await;
 
-    let (at_kill, sent_at_kill) = answered_at_kill.unwrap_or((0, 0));
-    let lost: Vec<usize> = (0..BURST).filter(|i| !answers.contains_key(i)).collect();
-    let twice: BTreeMap<&usize, &usize> = answers.iter().filter(|(_, n)| **n > 1).collect();
+    let (answers, errors) = (&outcome.answers, outcome.errors);
+    let latest_at_kill = outcome.latest_at_kill;
+    let (at_kill, sent_at_kill) = chatty.at_kill();
+    let lost = lost(BURST.messages, answers);
+    let twice = twice(answers);
+    let (messages, dead_for) = (BURST.messages, BURST.dead_for);
     eprintln!(
-        "{BURST} sent; killed with {at_kill} answers and {sent_at_kill} sent, restarted \
-         {DEAD_FOR:?} later; {} answers for {} messages, lost {}, answered twice {}, {errors} \
+        "{messages} sent; killed with {at_kill} answers and {sent_at_kill} sent, restarted \
+         {dead_for:?} later; {} answers for {} messages, lost {}, answered twice {}, {errors} \
          errors",
         answers.values().sum::<usize>(),
         answers.len(),
@@ -141,373 +74,39 @@ async fn sigkill_of_the_runner_mid_burst_loses_and_repeats_no_answer_of_a_proces
         format!(
             "lost {}; twice {twice:?} (the answer just before the kill: {latest_at_kill:?}; \
              one that left as the process died is sent again unless the session can tell it \
-             left, Protocol::sent)\n--- first run:\n{}\n--- second run:\n{}",
+             left, Protocol::sent)\n{}",
             ranges(&lost),
-            tail(&logs[0]),
-            tail(&logs[1])
+            chatty.logs()
         )
     };
-    if !(restarted && lost.is_empty() && twice.is_empty()) {
+    if !(chatty.restarted() && lost.is_empty() && twice.is_empty()) {
         eprintln!(
             "the logs and the journal are kept in {}",
             dir.keep().display()
         );
     }
-    assert!(restarted, "never killed: {} answers", answers.len());
-    assert!(
-        at_kill < BURST && sent_at_kill < BURST,
-        "the kill came after the burst: {}",
-        report()
-    );
-    assert!(
-        lost.is_empty() && twice.is_empty(),
-        "{} lost, {} answered twice: {}",
-        lost.len(),
-        twice.len(),
-        report()
-    );
+    chatty.assert_once_each(messages, answers.len(), &lost, &twice, report);
 }
 
-/// The config file of the reverse bot (the Python example) on the account `jid`, in `dir` (the
-/// journal beside it, by default). `CHATTY_TEST_PROCESS_BOT` names another program to run
-/// instead (a version-1 program shows what version 2 is for).
-fn config(dir: &Path, server: &XmppServer, jid: &str, password: &str) -> PathBuf {
+/// The config file of the reverse bot (the Python example) on the account `jid`.
+/// `CHATTY_TEST_PROCESS_BOT` names another program to run instead (a version-1 program shows
+/// what version 2 is for).
+fn config(jid: &str, password: &str) -> String {
     let script = std::env::var("CHATTY_TEST_PROCESS_BOT").unwrap_or_else(|_| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples/process/reverse.py")
             .display()
             .to_string()
     });
-    let path = dir.join("bot.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
+    format!(
+        r#"
 [sessions.chat]
 answer_limit = false
-
-[sessions.chat.xmpp]
-jid = "{jid}"
-password = {{ inline = "{password}" }}
-server = "{host}"
-port = {port}
-connect_timeout_ms = 5000
-reconnect_min_ms = 200
-reconnect_max_ms = 2000
-
+{xmpp}
 [bots.reverse]
 sessions = ["chat"]
 process = {{ command = "python3", args = [{script:?}], restart_min_ms = 100 }}
 "#,
-            host = server.host,
-            port = server.port,
-        ),
+        xmpp = xmpp_session_toml("chat", jid, password),
     )
-    .unwrap();
-    path
-}
-
-/// Starts `chatty run config`, its log (and its Python program's standard error) in `log`.
-fn start(config: &Path, log: &Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_chatty"))
-        .arg("run")
-        .arg(config)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
-        )
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the chatty program starts")
-}
-
-/// `numbers` (ascending) as ranges: `3-7, 9`.
-fn ranges(numbers: &[usize]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < numbers.len() {
-        let mut j = i;
-        while j + 1 < numbers.len() && numbers[j + 1] == numbers[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            numbers[i].to_string()
-        } else {
-            format!("{}-{}", numbers[i], numbers[j])
-        });
-        i = j + 1;
-    }
-    out.join(", ")
-}
-
-/// The last lines of a log.
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// What a stanza from the server was, for the test.
-enum Heard {
-    /// A message with a body (an answer).
-    Answer(String),
-    /// An error message.
-    Error,
-}
-
-// The person below is the raw client of tests/crash_xmpp.rs (kept in step with it): a second
-// copy until the two crash tests share it from tests/common.
-
-/// The person: a raw XMPP client over plaintext (the test Prosody allows PLAIN without TLS),
-/// reading top-level elements in a task of its own.
-struct Person {
-    writer: OwnedWriteHalf,
-    stanzas: mpsc::UnboundedReceiver<String>,
-}
-
-impl Person {
-    /// Logs in as `jid`, binds a resource and sends its presence; returns once the server has
-    /// answered a ping sent after it (so it has processed the presence).
-    async fn connect(server: &XmppServer, jid: &str, password: &str) -> Person {
-        let (user, domain) = jid.split_once('@').expect("a JID with a local part");
-        let tcp = TcpStream::connect((server.host.as_str(), server.port))
-            .await
-            .expect("the test Prosody answers");
-        tcp.set_nodelay(true).unwrap();
-        let (mut reader, writer) = tcp.into_split();
-        let (tx, stanzas) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut scanner = Scanner::default();
-            let mut chunk = vec![0; 64 * 1024];
-            loop {
-                match reader.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        for element in scanner.feed(&chunk[..n]) {
-                            if tx.send(element).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        let mut person = Person { writer, stanzas };
-        let header = format!(
-            "<?xml version='1.0'?><stream:stream to='{domain}' xmlns='jabber:client' \
-             xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
-        );
-        person.write(&header).await;
-        person.until("<stream:features").await;
-        let plain = base64(format!("\0{user}\0{password}").as_bytes());
-        person
-            .write(&format!(
-                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
-            ))
-            .await;
-        let answer = person.until("").await;
-        assert!(answer.starts_with("<success"), "login refused: {answer}");
-        person.write(&header).await;
-        person.until("<stream:features").await;
-        person
-            .write(
-                "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
-                 <resource>crash-test</resource></bind></iq>",
-            )
-            .await;
-        let bound = person.until("<iq").await;
-        assert!(bound.contains("type='result'"), "no resource: {bound}");
-        person.write("<presence/>").await;
-        person
-            .write("<iq type='get' id='ping'><ping xmlns='urn:xmpp:ping'/></iq>")
-            .await;
-        while !person.until("<iq").await.contains("id='ping'") {}
-        person
-    }
-
-    async fn write(&mut self, xml: &str) {
-        self.writer
-            .write_all(xml.as_bytes())
-            .await
-            .expect("the person's stream is open");
-    }
-
-    /// The next element that starts with `start`, skipping others (within 10 s).
-    async fn until(&mut self, start: &str) -> String {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                let element = self.stanzas.recv().await.expect("the stream is open");
-                if element.starts_with(start) {
-                    return element;
-                }
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no {start:?} from the server within 10 s"))
-    }
-
-    /// Sends the chat message `text` to `to`, with an origin-id and a stanza id.
-    async fn send(&mut self, to: &str, text: &str) {
-        let xml = format!(
-            "<message to='{to}' type='chat' id='s-{text}'><body>{text}</body>\
-             <origin-id xmlns='urn:xmpp:sid:0' id='o-{text}'/></message>"
-        );
-        self.write(&xml).await;
-    }
-
-    /// What `element` was: a message's body, an error; requests (disco#info, say) are refused.
-    async fn handle(&mut self, element: &str) -> Option<Heard> {
-        if element.starts_with("<iq") {
-            let ask = attr(element, "type").is_some_and(|t| t == "get" || t == "set");
-            if let (true, Some(id), Some(from)) = (ask, attr(element, "id"), attr(element, "from"))
-            {
-                let refusal = format!(
-                    "<iq type='error' id='{id}' to='{from}'><error type='cancel'>\
-                     <service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
-                     </error></iq>"
-                );
-                self.write(&refusal).await;
-            }
-            return None;
-        }
-        if !element.starts_with("<message") {
-            return None;
-        }
-        if attr(element, "type").as_deref() == Some("error") {
-            return Some(Heard::Error);
-        }
-        let body = element.split_once("<body")?.1.split_once('>')?.1;
-        let body = body.split_once("</body>")?.0;
-        Some(Heard::Answer(body.to_owned()))
-    }
-
-    /// Says hello to the bot until it answers (it may still be logging in: what it missed
-    /// before its first start is not replayed).
-    async fn warm_up(&mut self, bot: &str, child: &mut Child, log: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for n in 0.. {
-            assert!(
-                Instant::now() < deadline,
-                "no answer to the warm-up within a minute:\n{}",
-                tail(log)
-            );
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("chatty ended by itself ({status}):\n{}", tail(log));
-            }
-            self.send(bot, &format!("warm-up-{n}")).await;
-            let wait = tokio::time::sleep(Duration::from_secs(1));
-            tokio::pin!(wait);
-            loop {
-                tokio::select! {
-                    () = &mut wait => break,
-                    element = self.stanzas.recv() => {
-                        let element = element.expect("the person's stream is open");
-                        if let Some(Heard::Answer(body)) = self.handle(&element).await
-                            && body.ends_with("-pu-mraw")
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The value of the attribute `name` in `element`'s start tag.
-fn attr(element: &str, name: &str) -> Option<String> {
-    let tag = &element[..element.find('>')?];
-    for quote in ['\'', '"'] {
-        let key = format!(" {name}={quote}");
-        if let Some(at) = tag.find(&key) {
-            let rest = &tag[at + key.len()..];
-            return rest.find(quote).map(|end| rest[..end].to_owned());
-        }
-    }
-    None
-}
-
-/// Base64 (RFC 4648, with padding).
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Splits the server's side of the stream into its top-level elements (stanzas, features, SASL
-/// answers), as text. Enough for what Prosody sends: tags whose attribute values hold no `>`.
-#[derive(Default)]
-struct Scanner {
-    buf: Vec<u8>,
-    /// Where scanning goes on.
-    pos: usize,
-    /// How deep the scan is: 1 inside the stream, 2 inside a top-level element.
-    depth: usize,
-    /// Where the top-level element being read starts.
-    start: usize,
-}
-
-impl Scanner {
-    /// The elements completed by `data`.
-    fn feed(&mut self, data: &[u8]) -> Vec<String> {
-        self.buf.extend_from_slice(data);
-        let mut done = Vec::new();
-        while let Some(lt) = self.buf[self.pos..].iter().position(|b| *b == b'<') {
-            let lt = self.pos + lt;
-            let Some(gt) = self.buf[lt..].iter().position(|b| *b == b'>') else {
-                self.pos = lt;
-                break;
-            };
-            let gt = lt + gt;
-            let tag = &self.buf[lt..=gt];
-            if tag.starts_with(b"<?") || tag.starts_with(b"<!") {
-            } else if tag.starts_with(b"<stream:stream") {
-                self.depth = 1;
-            } else if tag.starts_with(b"</") {
-                if self.depth == 2 {
-                    done.push(String::from_utf8_lossy(&self.buf[self.start..=gt]).into_owned());
-                }
-                self.depth = self.depth.saturating_sub(1);
-            } else if tag.ends_with(b"/>") {
-                if self.depth == 1 {
-                    done.push(String::from_utf8_lossy(tag).into_owned());
-                }
-            } else {
-                if self.depth == 1 {
-                    self.start = lt;
-                }
-                self.depth += 1;
-            }
-            self.pos = gt + 1;
-        }
-        if !self.buf[self.pos..].contains(&b'<') {
-            self.pos = self.buf.len();
-        }
-        // Keep only what is still needed.
-        let keep = if self.depth >= 2 {
-            self.start
-        } else {
-            self.pos
-        };
-        self.buf.drain(..keep);
-        self.pos -= keep;
-        self.start = self.start.saturating_sub(keep);
-        done
-    }
 }

@@ -18,12 +18,13 @@
 //! within a few seconds, well inside either.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chatty_local_slack::{AppCredentials, LocalSlack};
+use common::crash::{Chatty, lost, twice};
 use tokio::time::Instant;
+
+mod common;
 
 /// How many messages the person posts.
 const BURST: usize = 1000;
@@ -52,10 +53,9 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
     let alice = slack.add_user("alice");
     let app = slack.add_app("echo");
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let config = config(dir.path(), &slack, &app);
-    let logs = [dir.path().join("run-1.log"), dir.path().join("run-2.log")];
-    let mut child = start(&config, &logs[0]);
-    connected(&slack, &app, &mut child, &logs[0]).await;
+    let config = config(&slack, &app);
+    let mut chatty = Chatty::start(dir.path(), &config, "info,chatty_slack::sent=debug");
+    connected(&slack, &app, &mut chatty).await;
 
     let run = format!("s{}", std::process::id());
     let text = |i: usize| format!("{run}-{i:04}");
@@ -81,9 +81,6 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
         counts
     };
     let mut sent = 0;
-    let mut answered_at_kill = None;
-    let mut killed_at = None;
-    let mut restarted = false;
     let started = Instant::now();
     let mut last_change = Instant::now();
     let mut last_total = 0;
@@ -104,49 +101,26 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
             last_total = total;
             last_change = Instant::now();
         }
-        match (killed_at, restarted) {
-            (None, _) if total >= KILL_AFTER => {
-                child.kill().expect("SIGKILL");
-                child.wait().unwrap();
-                answered_at_kill = Some((total, sent));
-                killed_at = Some(Instant::now());
-            }
-            (Some(at), false) if at.elapsed() >= DEAD_FOR => {
-                child = start(&config, &logs[1]);
-                restarted = true;
-            }
-            _ => {}
-        }
-        let alive = killed_at.is_none() || restarted;
-        if alive && let Some(status) = child.try_wait().unwrap() {
-            let log = &logs[usize::from(restarted)];
-            panic!("chatty ended by itself ({status}):\n{}", tail(log));
-        }
-        let settled = restarted && sent == BURST && slack.pending_events(&app.app_id) == 0;
+        chatty.step(total, sent, KILL_AFTER, DEAD_FOR);
+        let settled = chatty.restarted() && sent == BURST && slack.pending_events(&app.app_id) == 0;
         let done = settled && last_change.elapsed() >= QUIET;
         if done || started.elapsed() > DEADLINE {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    chatty.stop();
 
     let counts = answers(&slack);
-    let (at_kill, sent_at_kill) = answered_at_kill.unwrap_or((0, 0));
-    let lost: Vec<usize> = (0..BURST).filter(|i| !counts.contains_key(i)).collect();
-    let twice: BTreeMap<&usize, &usize> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let (at_kill, sent_at_kill) = chatty.at_kill();
+    let lost = lost(BURST, &counts);
+    let twice = twice(&counts);
     let deliveries = slack.deliveries(&app.app_id);
     let retried = deliveries
         .iter()
         .filter(|(_, attempt)| *attempt > 0)
         .count();
     let dropped = slack.dropped_events(&app.app_id);
-    let asked: Vec<String> = std::fs::read_to_string(&logs[1])
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("chatty_slack::sent"))
-        .map(plain)
-        .collect();
+    let asked = chatty.second_run_lines("chatty_slack::sent");
     eprintln!("asked of Slack after the restart: {asked:#?}");
     eprintln!(
         "{BURST} posted; killed with {at_kill} answers and {sent_at_kill} posted, restarted \
@@ -162,35 +136,17 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
     );
     let report = || {
         format!(
-            "lost {lost:?}; twice {twice:?}; Slack gave up on {dropped:?}\n--- first run:\n{}\n\
-             --- second run:\n{}",
-            tail(&logs[0]),
-            tail(&logs[1])
+            "lost {lost:?}; twice {twice:?}; Slack gave up on {dropped:?}\n{}",
+            chatty.logs()
         )
     };
-    assert!(restarted, "never killed: {} answers", counts.len());
-    assert!(
-        at_kill < BURST && sent_at_kill < BURST,
-        "the kill came after the burst: {}",
-        report()
-    );
-    assert!(
-        lost.is_empty() && twice.is_empty(),
-        "{} lost, {} answered twice: {}",
-        lost.len(),
-        twice.len(),
-        report()
-    );
+    chatty.assert_once_each(BURST, counts.len(), &lost, &twice, report);
 }
 
-/// The config file of the echo bot on the app `app` of `slack`, in `dir` (the journal beside
-/// it, by default).
-fn config(dir: &Path, slack: &LocalSlack, app: &AppCredentials) -> PathBuf {
-    let path = dir.join("bot.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
+/// The config file of the echo bot on the app `app` of `slack`.
+fn config(slack: &LocalSlack, app: &AppCredentials) -> String {
+    format!(
+        r#"
 [sessions.work]
 answer_limit = false
 
@@ -207,67 +163,23 @@ sessions = ["work"]
 echo = {{}}
 logger = {{ path = "echo.db" }}
 "#,
-            bot = app.bot_token,
-            app_token = app.app_token,
-            api = slack.api_url(),
-        ),
+        bot = app.bot_token,
+        app_token = app.app_token,
+        api = slack.api_url(),
     )
-    .unwrap();
-    path
-}
-
-/// Starts `chatty run config`, its log in `log`.
-fn start(config: &Path, log: &Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_chatty"))
-        .arg("run")
-        .arg(config)
-        .env("RUST_LOG", "info,chatty_slack::sent=debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("the chatty program starts")
 }
 
 /// Waits (up to a minute) until the bot's Socket Mode connection is open: what is posted from
 /// then on reaches it.
-async fn connected(slack: &LocalSlack, app: &AppCredentials, child: &mut Child, log: &Path) {
+async fn connected(slack: &LocalSlack, app: &AppCredentials, chatty: &mut Chatty) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while slack.socket_count(&app.app_id) == 0 {
         assert!(
             Instant::now() < deadline,
             "no Socket Mode connection within a minute:\n{}",
-            tail(log)
+            chatty.tail()
         );
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("chatty ended by itself ({status}):\n{}", tail(log));
-        }
+        chatty.check();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// A log line without its colours (ANSI escapes).
-fn plain(line: &str) -> String {
-    let mut out = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The last lines of a log.
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }

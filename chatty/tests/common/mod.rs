@@ -1,6 +1,12 @@
 //! What the runner's tests against the test servers share: session tables for the config file,
-//! and people (probe bots on pool accounts) to talk to the runner's bots.
+//! and people (probe bots on pool accounts) to talk to the runner's bots; for the SIGKILL crash
+//! tests, the `chatty` program under test ([`crash`]) and a raw XMPP person ([`xmpp_person`]).
 #![allow(dead_code)] // each test file uses its own part
+
+#[cfg(feature = "runner")]
+pub(crate) mod crash;
+#[cfg(feature = "runner")]
+pub(crate) mod xmpp_person;
 
 use std::path::Path;
 use std::time::Duration;
