@@ -18,6 +18,7 @@ mod query;
 mod session;
 mod state;
 mod store;
+mod sweep;
 
 pub use chatty_core::Secret;
 pub use config::{

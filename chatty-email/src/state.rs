@@ -9,10 +9,10 @@ use chatty_core::Revealed;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{ConfigError, EmailConfig, InboundConfig, TlsMode};
-use crate::copies::Sweep;
 use crate::mapper::{Mapper, Threads};
 use crate::net::tls_connector;
 use crate::store::Store;
+use crate::sweep::Sweep;
 
 /// The session's state, borrowed by `connect`, `inbound`, `outbound` and `query`.
 pub(crate) struct Shared {

@@ -150,6 +150,30 @@ impl SqliteJournal {
     }
 }
 
+/// The journal's side of a [`StateDb`]: made here, beside the journal, so that the database
+/// does not depend on the journal.
+impl StateDb {
+    /// The journal in this database, for the configuration named `identity` (the runner gives
+    /// a fingerprint of its sessions). The first journal opened in a file stores its identity;
+    /// another identity later is [`LogError::OtherIdentity`], naming both.
+    pub async fn journal(&self, identity: &str) -> Result<SqliteJournal, LogError> {
+        let (reply, stored) = oneshot::channel();
+        self.send(Op::Claim {
+            identity: identity.to_owned(),
+            reply,
+        })?;
+        let stored = self.wait(stored).await?;
+        if stored != identity {
+            return Err(LogError::OtherIdentity {
+                path: self.path().to_path_buf(),
+                found: stored,
+                expected: identity.to_owned(),
+            });
+        }
+        Ok(SqliteJournal::new(self.clone()))
+    }
+}
+
 impl Journal for SqliteJournal {
     fn append<'a>(
         &'a self,

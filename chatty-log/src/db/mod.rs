@@ -14,7 +14,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Durability, StateConfig};
 use crate::error::LogError;
-use crate::journal::SqliteJournal;
 use crate::store::{SqliteStore, schema};
 
 mod sql;
@@ -182,26 +181,6 @@ impl StateDb {
                 unwritten,
             }),
         }
-    }
-
-    /// The journal in this database, for the configuration named `identity` (the runner gives
-    /// a fingerprint of its sessions). The first journal opened in a file stores its identity;
-    /// another identity later is [`LogError::OtherIdentity`], naming both.
-    pub async fn journal(&self, identity: &str) -> Result<SqliteJournal, LogError> {
-        let (reply, stored) = oneshot::channel();
-        self.send(Op::Claim {
-            identity: identity.to_owned(),
-            reply,
-        })?;
-        let stored = self.wait(stored).await?;
-        if stored != identity {
-            return Err(LogError::OtherIdentity {
-                path: self.shared.path.clone(),
-                found: stored,
-                expected: identity.to_owned(),
-            });
-        }
-        Ok(SqliteJournal::new(self.clone()))
     }
 
     /// The Logger's store in this database: its records go through this database's writer, in
