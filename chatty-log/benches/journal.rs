@@ -17,27 +17,9 @@ use chatty_core::{Address, Signal};
 use chatty_log::{
     Direction, Durability, LogStore, SqliteJournal, SqliteStore, StateConfig, StateDb,
 };
-use chatty_test::load::env_or;
+use chatty_test::load::{cpu_time, env_or};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
-
-/// The CPU time this process used so far (user and system, all threads), from
-/// `/proc/self/stat` (in clock ticks of 10 ms).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // utime and stime are fields 14 and 15, the 12th and 13th after the command name.
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
 
 /// CPU microseconds per signal.
 fn per(used: Duration, n: usize) -> f64 {
@@ -315,9 +297,9 @@ fn main() {
                     let config = StateConfig::new(&file).with_durability(durability);
                     let db = StateDb::open(&config).await.expect("the database opens");
                     let all = signals(count);
-                    let started = cpu();
+                    let started = cpu_time();
                     let (elapsed, commits, writes) = through(&db, path, all, inflight).await;
-                    let used = cpu() - started;
+                    let used = cpu_time() - started;
                     db.close().await;
                     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
                     remove(&file);
@@ -339,9 +321,9 @@ fn main() {
                 let all = signals(count);
                 for rows in [1, 256] {
                     let file = dir.path().join(format!("raw-{r}-{durability:?}-{rows}.db"));
-                    let started = cpu();
+                    let started = cpu_time();
                     let elapsed = baseline(&file, durability, &all, batch, rows).await;
-                    let used = cpu() - started;
+                    let used = cpu_time() - started;
                     remove(&file);
                     println!(
                         "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each ({} signals per transaction, {rows} rows per statement)",

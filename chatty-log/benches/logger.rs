@@ -8,28 +8,10 @@
 
 use std::time::Duration;
 
-/// The CPU time this process used so far (user and system, all threads), from
-/// `/proc/self/stat` (in clock ticks of 10 ms).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // utime and stime are fields 14 and 15, the 12th and 13th after the command name.
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 use chatty_core::{LayerExt, Router};
 use chatty_direct::Network;
 use chatty_log::{LoggerConfig, LoggerLayer, SqliteStore};
-use chatty_test::load::{Count, env_or, time_flood};
+use chatty_test::load::{Count, cpu_time, env_or, time_flood};
 use tokio::sync::oneshot;
 
 /// `n` messages from one bot to another; the receiver is logged when `log` is given.
@@ -69,12 +51,12 @@ fn main() {
     println!("signals per round: {n}, rounds: {rounds}, SQLite file store (WAL) in {dir:?}");
     runtime.block_on(async {
         for r in 0..rounds {
-            let started = cpu();
+            let started = cpu_time();
             let plain = round(n, None).await;
             let mut line = format!(
                 "round {r}: without logger {:>7.0}/s ({:.1} µs CPU each)",
                 n as f64 / plain.as_secs_f64(),
-                (cpu() - started).as_secs_f64() * 1e6 / n as f64,
+                (cpu_time() - started).as_secs_f64() * 1e6 / n as f64,
             );
             for (name, sync, queued) in [
                 ("awaited", false, false),
@@ -90,14 +72,14 @@ fn main() {
                     .expect("the store opens");
                 // Synced writes are slow: a tenth of the signals is enough to measure them.
                 let count = if sync { n / 10 } else { n };
-                let started = cpu();
+                let started = cpu_time();
                 let mut logged = round(count, Some(store.clone())).await;
                 // Queued records may still be on their way: the time until they are committed
                 // counts.
                 let flushing = std::time::Instant::now();
                 store.db().flush().await.expect("the records are written");
                 logged += flushing.elapsed();
-                let used = cpu() - started;
+                let used = cpu_time() - started;
                 store.close().await;
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 line.push_str(&format!(

@@ -16,6 +16,7 @@ use chatty_core::Router;
 use chatty_core::prelude::*;
 use chatty_local_slack::LocalSlack;
 use chatty_slack::{Secret, SlackConfig, SlackSession};
+use chatty_test::load::cpu_time;
 
 struct Echo;
 
@@ -30,23 +31,6 @@ impl Bot for Echo {
         }
         Ok(())
     }
-}
-
-/// User + system CPU time of this process.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the command.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn answers(slack: &LocalSlack, dm: &str, bot: &str) -> usize {

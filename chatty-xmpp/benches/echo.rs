@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
-use chatty_test::load::env_or;
+use chatty_test::load::{cpu_time, env_or};
 use chatty_test::servers::{xmpp_account, xmpp_server};
 use chatty_test::xmpp::{Nagle, PlainClient};
 use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
@@ -150,23 +150,6 @@ async fn drive(driver: &mut PlainClient, to: &Jid, n: usize, window: usize) -> f
     start.elapsed().as_secs_f64()
 }
 
-/// The process's CPU time (user + system), in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime: fields 14 and 15 of the line, 12 and 13 after the command's name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// One echoing side, measured: round trips per second and the process's CPU time per round trip.
 struct Measured {
     rate: f64,
@@ -178,9 +161,9 @@ struct Measured {
 async fn measure(to: &Jid, n: usize, window: usize) -> Measured {
     let (jid, password) = xmpp_account();
     let mut driver = PlainClient::connect_with(&jid, &password, Nagle::Off).await;
-    let cpu = cpu_seconds();
+    let cpu = cpu_time().as_secs_f64();
     let secs = drive(&mut driver, to, n, window).await;
-    let cpu = cpu_seconds() - cpu;
+    let cpu = cpu_time().as_secs_f64() - cpu;
     let quit = XmppMessage::chat(Some(to.clone())).with_body(Lang::new(), QUIT.into());
     driver.send(quit).await;
     driver.close().await;
