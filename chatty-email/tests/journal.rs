@@ -100,12 +100,12 @@ impl Journal for Watched {
         self.inner.pending(session)
     }
 
-    fn answering<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
         number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
+    ) -> BoxFuture<'static, Result<(), JournalError>> {
         self.inner.answering(session, of, number)
     }
 

@@ -76,15 +76,16 @@ impl SqliteJournal {
     }
 
     /// Queues `op`, made with `reply`, and waits for its answer.
-    fn write<'a, T: Send + 'a>(
-        &'a self,
+    fn write<T: Send + 'static>(
+        &self,
         op: impl FnOnce(oneshot::Sender<Result<T, LogError>>) -> Op,
-    ) -> BoxFuture<'a, Result<T, JournalError>> {
+    ) -> BoxFuture<'static, Result<T, JournalError>> {
         let (reply, answer) = oneshot::channel();
         let queued = self.db.send(op(reply));
+        let db = self.db.clone();
         Box::pin(async move {
             queued?;
-            Ok(self.db.wait(answer).await?)
+            Ok(db.wait(answer).await?)
         })
     }
 
@@ -208,12 +209,12 @@ impl Journal for SqliteJournal {
         Box::pin(async move { Ok(self.read_pending(session).await?) })
     }
 
-    fn answering<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
         number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
+    ) -> BoxFuture<'static, Result<(), JournalError>> {
         self.write(|reply| Op::Answered {
             session: session.to_owned(),
             of: of.as_str().to_owned(),

@@ -98,12 +98,12 @@ impl Journal for Held {
         self.inner.pending(session)
     }
 
-    fn answering<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
         number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
+    ) -> BoxFuture<'static, Result<(), JournalError>> {
         self.inner.answering(session, of, number)
     }
 

@@ -110,12 +110,12 @@ impl Journal for MemoryJournal {
         Box::pin(future::ready(Ok(pending)))
     }
 
-    fn answering<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
         number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
+    ) -> BoxFuture<'static, Result<(), JournalError>> {
         self.lock()
             .answers
             .entry((session.to_owned(), of.clone(), number))

@@ -212,12 +212,16 @@ pub trait Journal: fmt::Debug + Send + Sync + 'static {
 
     /// Records that answer number `number` to the entry `of` is about to leave through
     /// `session`; resolves once durable. The router sends the answer only then.
-    fn answering<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
+    ///
+    /// The future borrows nothing: the router hands it, with the answer, to the session's
+    /// lane and lets the bot go on, so that the records of the answers a bot makes in a row
+    /// become durable together.
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
         number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>>;
+    ) -> BoxFuture<'static, Result<(), JournalError>>;
 
     /// Records that answer number `number` to the entry `of` left through `session` (the
     /// session's send returned: the platform has it); resolves once durable.

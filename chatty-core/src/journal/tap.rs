@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures::future::BoxFuture;
+
 use super::{Acks, EntryId, Journal, JournalError, answer_id};
 use crate::driver::Recent;
 use crate::metadata::SignalId;
@@ -29,6 +31,17 @@ pub(crate) struct Tap {
     counts: Mutex<Recent<(String, SignalId), u32>>,
     /// Entries handed to a bot that acknowledges explicitly, by signal id.
     outstanding: Mutex<HashMap<SignalId, Vec<EntryId>>>,
+    /// Signals with answers in a session's lane: how many, and the acknowledgements held back
+    /// until they left (an acknowledged signal is not redelivered, so its answers must have
+    /// left before the acknowledgement is written).
+    in_flight: Mutex<HashMap<SignalId, InFlight>>,
+}
+
+/// The answers to one signal still in a lane, and its acknowledgements waiting for them.
+#[derive(Debug, Default)]
+struct InFlight {
+    answers: usize,
+    acks: Vec<EntryId>,
 }
 
 /// What the outlet does with an answer to a journaled signal.
@@ -65,6 +78,7 @@ impl Tap {
             left: Mutex::default(),
             counts: Mutex::new(Recent::new(COUNTED)),
             outstanding: Mutex::default(),
+            in_flight: Mutex::default(),
         }
     }
 
@@ -127,9 +141,35 @@ impl Tap {
         }
     }
 
-    /// Acknowledges an entry the bot finished.
+    /// Acknowledges an entry the bot finished, once its answers in flight have left.
     pub(crate) fn finished(&self, entry: &EntryId) {
-        self.journal.ack(entry);
+        let mut in_flight = lock(&self.in_flight);
+        match in_flight.get_mut(&entry.id) {
+            Some(waiting) => waiting.acks.push(entry.clone()),
+            None => self.journal.ack(entry),
+        }
+    }
+
+    /// An answer to `of` joins a session's lane: `of` is not acknowledged before it left.
+    pub(crate) fn launched(&self, of: &SignalId) {
+        lock(&self.in_flight).entry(of.clone()).or_default().answers += 1;
+    }
+
+    /// An answer to `of` is done with its lane (it left, or the session refused it): when it
+    /// was the last in flight, the acknowledgements held back for it are written.
+    pub(crate) fn landed(&self, of: &SignalId) {
+        let mut in_flight = lock(&self.in_flight);
+        let Some(waiting) = in_flight.get_mut(of) else {
+            return;
+        };
+        waiting.answers -= 1;
+        if waiting.answers == 0
+            && let Some(done) = in_flight.remove(of)
+        {
+            for entry in &done.acks {
+                self.journal.ack(entry);
+            }
+        }
     }
 
     /// Acknowledges the signal `id` (explicit acknowledgement); whether it was outstanding.
@@ -145,7 +185,7 @@ impl Tap {
             }
             entry
         };
-        self.journal.ack(&entry);
+        self.finished(&entry);
         true
     }
 
@@ -179,15 +219,15 @@ impl Tap {
         })
     }
 
-    /// Records that answer `number` to `of` is about to leave through `session`; resolves once
-    /// durable.
-    pub(crate) async fn answering(
+    /// Records, now, that answer `number` to `of` is about to leave through `session`; the
+    /// future resolves once the record is durable.
+    pub(crate) fn answering(
         &self,
         session: &str,
         of: &SignalId,
         number: u32,
-    ) -> Result<(), JournalError> {
-        self.journal.answering(session, of, number).await
+    ) -> BoxFuture<'static, Result<(), JournalError>> {
+        self.journal.answering(session, of, number)
     }
 
     /// Records that answer `number` to `of` left through `session`, without waiting: a

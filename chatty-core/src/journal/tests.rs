@@ -2,6 +2,7 @@
 //! stops in the middle, and a second run on the same journal.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 
@@ -426,4 +427,134 @@ async fn fed_signals_reach_the_bot_in_order_once_kept_and_before_the_end() {
     assert_eq!(*lock(&seen), expected);
     assert_eq!(journal.len(), 300);
     assert!(journal.pending("test").await.unwrap().is_empty());
+}
+
+/// A journal in memory whose "about to leave" records become durable only when the test opens
+/// its gate, and which lists its writes in the order they were made.
+#[derive(Debug, Clone)]
+struct Gated {
+    inner: MemoryJournal,
+    gate: tokio::sync::watch::Receiver<bool>,
+    writes: Arc<Mutex<Vec<String>>>,
+}
+
+impl Journal for Gated {
+    fn append<'a>(
+        &'a self,
+        session: &'a str,
+        signal: &'a Signal,
+    ) -> futures::future::BoxFuture<'a, Result<Appended, JournalError>> {
+        self.inner.append(session, signal)
+    }
+    fn ack(&self, entry: &EntryId) {
+        lock(&self.writes).push(format!("ack {}", entry.id));
+        self.inner.ack(entry);
+    }
+    fn pending<'a>(
+        &'a self,
+        session: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Pending>, JournalError>> {
+        self.inner.pending(session)
+    }
+    fn answering(
+        &self,
+        session: &str,
+        of: &SignalId,
+        number: u32,
+    ) -> futures::future::BoxFuture<'static, Result<(), JournalError>> {
+        lock(&self.writes).push(format!("answering {of}"));
+        let made = self.inner.answering(session, of, number);
+        let mut gate = self.gate.clone();
+        Box::pin(async move {
+            let _ = gate.wait_for(|open| *open).await;
+            made.await
+        })
+    }
+    fn answered<'a>(
+        &'a self,
+        session: &'a str,
+        of: &'a SignalId,
+        number: u32,
+    ) -> futures::future::BoxFuture<'a, Result<(), JournalError>> {
+        lock(&self.writes).push(format!("answered {of}"));
+        self.inner.answered(session, of, number)
+    }
+    fn mark<'a>(
+        &'a self,
+        session: &'a str,
+        name: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<String>, JournalError>> {
+        self.inner.mark(session, name)
+    }
+    fn set_mark<'a>(
+        &'a self,
+        session: &'a str,
+        name: &'a str,
+        value: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), JournalError>> {
+        self.inner.set_mark(session, name, value)
+    }
+}
+
+#[tokio::test]
+async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave_in_order() {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let journal = Gated {
+        inner: MemoryJournal::new(),
+        gate,
+        writes: writes.clone(),
+    };
+    let (session, sent) = replaying(5);
+    let (handled_tx, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let bot = from_fn(move |signal: Signal, handle| {
+        let handled_tx = handled_tx.clone();
+        async move {
+            if matches!(signal.body, Body::Message(_)) {
+                let answer = signal.reply(Message::text(format!("{}.0", text(&signal))));
+                handle.send(answer).await?;
+                let _ = handled_tx.send(text(&signal).to_owned());
+            }
+            Ok(())
+        }
+    });
+    let check = async move {
+        // All five messages are handled, each answered, while no answer's record is durable.
+        for i in 0..5 {
+            let text = tokio::time::timeout(Duration::from_secs(5), handled.recv())
+                .await
+                .expect("the bot waited for its answer's record")
+                .unwrap();
+            assert_eq!(text, format!("m{i}"));
+        }
+        assert!(lock(&sent).is_empty(), "an answer left before its record");
+        assert!(
+            !lock(&writes).iter().any(|w| w.starts_with("ack")),
+            "a message was acknowledged before its answer left"
+        );
+        open.send(true).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while lock(&sent).len() < 5 {
+            assert!(tokio::time::Instant::now() < deadline, "answers stuck");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
+        assert_eq!(texts, ["m0.0", "m1.0", "m2.0", "m3.0", "m4.0"]);
+        // Each message's acknowledgement was made after its answer left, so a message whose
+        // answer is still in the lane when the process dies is given again after a restart.
+        let writes = lock(&writes).clone();
+        for i in 0..4 {
+            let at = |what: String| writes.iter().position(|w| *w == what);
+            let record = at(format!("answering m{i}")).expect("recorded");
+            let left = at(format!("answered m{i}")).expect("confirmed");
+            let ack = at(format!("ack m{i}")).expect("acknowledged");
+            assert!(record < left && left < ack, "{writes:?}");
+        }
+    };
+    Router::new()
+        .session(session)
+        .journal(journal)
+        .run_until(bot, check)
+        .await
+        .unwrap();
 }

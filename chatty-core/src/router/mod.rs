@@ -1,5 +1,7 @@
 //! The router: runs one bot with the sessions that serve it.
 
+mod feedback;
+mod lane;
 mod memory;
 mod outlet;
 
@@ -20,7 +22,7 @@ use crate::limit::{AnswerCounter, AnswerLimit};
 use crate::session::{Handled, InboundSink, Queued, Session};
 use crate::signal::{Body, SessionEnd, Signal, SystemError};
 use memory::DeliveredFiles;
-use outlet::{RouterOutlet, Served};
+use outlet::{Journaled, RouterOutlet, Served};
 
 /// How many inbound signals wait for a slow bot before sessions are made to wait (backpressure,
 /// never loss).
@@ -219,11 +221,28 @@ impl Router {
         let acks = self.acks.unwrap_or_else(|| bot.acks());
         let scope = self.journal_scope;
         let tap = self.journal.map(|j| Arc::new(Tap::new(j, acks, scope)));
+        // With a journal, what the bot sends through a session leaves from the session's lane.
+        let (lane_senders, lane_runs): (Vec<_>, FuturesUnordered<_>) = match &tap {
+            Some(tap) => sessions
+                .iter()
+                .map(|session| {
+                    let (jobs_tx, jobs_rx) = async_channel::bounded(self.capacity);
+                    let run = lane::run(jobs_rx, session.clone(), tap.clone(), feedback_tx.clone());
+                    (jobs_tx, run)
+                })
+                .unzip(),
+            None => Default::default(),
+        };
+        let journaled = tap.clone().map(|tap| Journaled {
+            names: sessions.iter().map(|s| tap.scoped(s.name())).collect(),
+            lanes: lane_senders.clone(),
+            tap,
+        });
         let outlet = Arc::new(RouterOutlet {
             sessions: served,
             feedback: feedback_tx.clone(),
             files: files.clone(),
-            tap: tap.clone(),
+            journaled,
         });
 
         // Feedback (send failures, unsupported signals) first: it answers what the bot just did.
@@ -291,8 +310,13 @@ impl Router {
             }
             tx.close();
             feedback_tx.close();
+            // What is left in the lanes meets ended sessions, and fails.
+            for lane in &lane_senders {
+                lane.close();
+            }
             let _ = sessions_done_tx.send(());
         };
+        let lanes_driver = lane_runs.collect::<Vec<()>>();
         let ender = async move {
             let shutdown = pin!(shutdown);
             let stop = future::select(shutdown, bot_done_rx);
@@ -304,7 +328,7 @@ impl Router {
                 outlet.end_all(reason).await;
             }
         };
-        let (result, (), ()) = futures::join!(bot_driver, sessions_driver, ender);
+        let (result, (), (), _) = futures::join!(bot_driver, sessions_driver, ender, lanes_driver);
         result
     }
 }

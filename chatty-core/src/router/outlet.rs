@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::future::{self, BoxFuture};
+use tokio::sync::oneshot;
 
+use super::feedback::{self, Feedback};
+use super::lane::{Answer as LaneAnswer, Job};
 use super::memory::DeliveredFiles;
 use crate::address::Address;
 use crate::bot::{Outlet, SendError};
@@ -14,9 +17,7 @@ use crate::limit::AnswerCounter;
 use crate::metadata::{SignalId, now};
 use crate::query::{Answer, DeliveryStatus, Query, QueryError};
 use crate::session::{Refusal, Session};
-use crate::signal::{
-    Body, Content, DownloadFile, FailureKind, File, SendFailure, SessionEnd, Signal, SystemError,
-};
+use crate::signal::{Body, Content, DownloadFile, FailureKind, File, SessionEnd, Signal};
 
 /// One session as the outlet sees it: the session, and the count of answers per correspondent
 /// when its answer limit is on.
@@ -28,10 +29,20 @@ pub(super) struct Served {
 /// The router's side of the bot's [`Handle`](crate::Handle).
 pub(super) struct RouterOutlet {
     pub(super) sessions: Arc<[Served]>,
-    pub(super) feedback: async_channel::Sender<Signal>,
+    pub(super) feedback: Feedback,
     pub(super) files: Arc<DeliveredFiles>,
-    /// The journal, when the router has one: answers are numbered and sent at most once.
-    pub(super) tap: Option<Arc<Tap>>,
+    /// The journal, when the router has one: answers are numbered, sent at most once, and
+    /// leave through each session's lane.
+    pub(super) journaled: Option<Journaled>,
+}
+
+/// The outlet's side of the router's journal.
+pub(super) struct Journaled {
+    pub(super) tap: Arc<Tap>,
+    /// Each session's lane ([`super::lane`]), by the session's index.
+    pub(super) lanes: Vec<async_channel::Sender<Job>>,
+    /// Each session's name in the journal (scoped), by the session's index.
+    pub(super) names: Vec<Arc<str>>,
 }
 
 impl RouterOutlet {
@@ -95,78 +106,86 @@ impl RouterOutlet {
         Ok(())
     }
 
-    /// Tells the bot that a session refused the signal `id` (a refusal that came back from the
-    /// platform, after the router had handed the signal on).
+    /// Tells the bot that a session refused the signal `id`.
     fn refused(&self, id: SignalId, refusal: Refusal) {
-        let mut failure = Signal::internal(
-            None,
-            SendFailure {
-                failed: id.clone(),
-                kind: refusal.kind,
-                code: refusal.code,
-                message: refusal.message,
-            },
-        );
-        failure.meta.response_to = Some(id);
-        // The feedback channel is unbounded so that a bot blocked in `send` can never deadlock
-        // on its own full inbound queue; it only fails once the run is over.
-        let _ = self.feedback.try_send(failure);
+        feedback::refused(&self.feedback, id, refusal);
     }
 
     /// Hands `signal` to session `index`; returns the id it left with. With a journal, an
-    /// answer gets its deterministic id, is not sent again if it left before a restart, and is
-    /// recorded before it leaves and once it left.
+    /// answer gets its deterministic id, is not sent again if it left before a restart, and
+    /// joins the session's lane once its "about to leave" record is made: the bot goes on while
+    /// the lane waits for the record to be durable, sends it, and records that it left.
     async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
-        let session = &self.sessions[index].session;
-        let scoped = self.tap.as_ref().map(|tap| tap.scoped(session.name()));
-        let name = scoped.as_deref().unwrap_or(session.name());
-        let plan = self
-            .tap
-            .as_ref()
-            .and_then(|tap| tap.number(name, &mut signal));
-        let id = signal.meta.id.clone();
-        let (tap, of, number) = match (plan, &self.tap) {
-            (Some(AnswerPlan::LeftAlready), _) => return id,
-            (Some(AnswerPlan::Unsure { of, number }), Some(tap)) => {
-                if session.sent(&signal).await == Some(true) {
-                    tap.answered(name, &of, number);
-                    return id;
-                }
-                (tap, of, number)
+        let Some(journaled) = &self.journaled else {
+            let id = signal.meta.id.clone();
+            if let Err(refusal) = self.sessions[index].session.send(signal).await {
+                self.refused(id.clone(), refusal);
             }
-            (Some(AnswerPlan::Send { of, number }), Some(tap)) => (tap, of, number),
-            _ => {
-                if let Err(refusal) = session.send(signal).await {
+            return id;
+        };
+        let name = &journaled.names[index];
+        let plan = journaled.tap.number(name, &mut signal);
+        let id = signal.meta.id.clone();
+        let (of, number, recorded) = match plan {
+            None => {
+                if let Err(refusal) = self.plain(index, signal).await {
                     self.refused(id.clone(), refusal);
                 }
                 return id;
             }
+            Some(AnswerPlan::LeftAlready) => return id,
+            Some(AnswerPlan::Unsure { of, number }) => (of, number, None),
+            Some(AnswerPlan::Send { of, number }) => {
+                let recorded = journaled.tap.answering(name, &of, number);
+                (of, number, Some(recorded))
+            }
         };
-        if let Err(e) = tap.answering(name, &of, number).await {
-            self.journal_failed(
-                name,
-                &format!("answer {id} could not be recorded before it left: {e}"),
-            );
-        }
-        match session.send(signal).await {
-            Err(refusal) => self.refused(id.clone(), refusal),
-            Ok(()) => tap.answered(name, &of, number),
+        // Counted before the bot can acknowledge the signal: the acknowledgement waits for it.
+        journaled.tap.launched(&of);
+        let answer = LaneAnswer {
+            signal,
+            name: name.clone(),
+            of,
+            number,
+            recorded,
+        };
+        // A lane closed (the sessions ended) keeps the answer counted: its signal stays
+        // unacknowledged, and is given again after a restart, when the answer is sent.
+        if journaled.lanes[index]
+            .send(Job::Answer(answer))
+            .await
+            .is_err()
+        {
+            self.refused(id.clone(), Self::lane_closed());
         }
         id
     }
 
-    /// Tells the bot that the journal of session `name` failed.
-    fn journal_failed(&self, name: &str, message: &str) {
-        let report = SystemError::new(format!("journal of session {name}"), message.to_owned());
-        let _ = self.feedback.try_send(Signal::internal(None, report));
+    /// Sends `signal` through session `index`: in its lane's turn, with a journal; straight to
+    /// the session without one.
+    async fn plain(&self, index: usize, signal: Signal) -> Result<(), Refusal> {
+        let Some(journaled) = &self.journaled else {
+            return self.sessions[index].session.send(signal).await;
+        };
+        let (done, result) = oneshot::channel();
+        let job = Job::Plain { signal, done };
+        if journaled.lanes[index].send(job).await.is_err() {
+            return Err(Self::lane_closed());
+        }
+        result.await.unwrap_or_else(|_| Err(Self::lane_closed()))
+    }
+
+    /// What a send after the sessions ended meets.
+    fn lane_closed() -> Refusal {
+        Refusal::new(FailureKind::Unreachable, "the session has ended")
     }
 
     pub(super) async fn end_all(&self, reason: &str) {
-        let requests = self.sessions.iter().map(|s| {
+        let requests = (0..self.sessions.len()).map(|index| {
             let request = Signal::new(Body::InitiateSessionEnd(SessionEnd {
                 reason: Some(reason.to_owned()),
             }));
-            s.session.send(request)
+            self.plain(index, request)
         });
         future::join_all(requests).await;
     }
@@ -312,7 +331,7 @@ impl RouterOutlet {
     /// that carries it.
     async fn broadcast(&self, signal: Signal) -> Result<(), SendError> {
         if matches!(signal.body, Body::InitiateSessionEnd(_)) {
-            let sends = self.sessions.iter().map(|s| s.session.send(signal.clone()));
+            let sends = (0..self.sessions.len()).map(|index| self.plain(index, signal.clone()));
             future::join_all(sends).await;
             return Ok(());
         }
@@ -361,7 +380,7 @@ impl Outlet for RouterOutlet {
             {
                 return Box::pin(future::ready(Err(refused)));
             }
-            if self.tap.is_some() {
+            if self.journaled.is_some() {
                 return Box::pin(async move { Ok(self.deliver(index, signal).await) });
             }
             let sending = session.send(signal);
@@ -376,8 +395,8 @@ impl Outlet for RouterOutlet {
     }
 
     fn ack(&self, id: &SignalId) {
-        if let Some(tap) = &self.tap {
-            tap.ack(id);
+        if let Some(journaled) = &self.journaled {
+            journaled.tap.ack(id);
         }
     }
 
