@@ -213,9 +213,9 @@ pub trait Journal: fmt::Debug + Send + Sync + 'static {
     /// Records that answer number `number` to the entry `of` is about to leave through
     /// `session`; resolves once durable. The router sends the answer only then.
     ///
-    /// The future borrows nothing: the router hands it, with the answer, to the session's
-    /// lane and lets the bot go on, so that the records of the answers a bot makes in a row
-    /// become durable together.
+    /// The future borrows nothing: a session's lane in the router records the answers waiting
+    /// in it together and waits for them all, so that the records of the answers a bot makes
+    /// in a row become durable in one commit.
     fn answering(
         &self,
         session: &str,

@@ -1,10 +1,10 @@
 //! A session's lane: under a journal, everything the bot sends through one session leaves from
 //! here, in the order it was sent.
 //!
-//! An answer joins the lane as soon as its "about to leave" record is made, and the bot goes on
-//! to its next signal; the lane sends the answer once the record is durable, then records that
-//! it left. So the records of the answers a bot makes in a row are written together (group
-//! commit) instead of each in a commit of its own while the bot waits. The bot's
+//! An answer joins the lane and the bot goes on to its next signal. The lane takes the answers
+//! waiting in it together, records them as about to leave, sends each once that is durable,
+//! then records that it left. So the records of the answers a bot makes in a row are written
+//! together (group commit) instead of each in a commit of its own while the bot waits. The bot's
 //! acknowledgement of a signal is held back until the signal's answers have left the lane
 //! ([`Tap::landed`]): an acknowledged signal is not given again after a restart, so an answer
 //! still in a lane when the process dies must find its signal unacknowledged. A refusal comes
@@ -12,14 +12,19 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
+use futures::future;
 use tokio::sync::oneshot;
 
 use super::feedback::{self, Feedback};
-use crate::journal::{JournalError, Tap};
+use crate::journal::Tap;
 use crate::metadata::SignalId;
 use crate::session::{Refusal, Session};
 use crate::signal::Signal;
+
+/// How many jobs a lane takes at once: their answers' records are written together. It bounds
+/// the answers a crash can leave "about to leave" and unconfirmed, each of which the session is
+/// asked about ([`Session::sent`]) after the restart, so it stays small.
+const BATCH: usize = 32;
 
 /// What waits in a lane.
 pub(super) enum Job {
@@ -40,34 +45,68 @@ pub(super) struct Answer {
     pub(super) name: Arc<str>,
     pub(super) of: SignalId,
     pub(super) number: u32,
-    /// Its "about to leave" record, made when the bot sent it; `None` for an answer recorded so
-    /// before a restart, which the session is asked about ([`Session::sent`]) before it is sent
-    /// again.
-    pub(super) recorded: Option<BoxFuture<'static, Result<(), JournalError>>>,
+    /// Recorded "about to leave" before a restart, and not confirmed: the session is asked
+    /// whether it left ([`Session::sent`]) before it is sent again.
+    pub(super) unsure: bool,
 }
 
-/// Carries the jobs of one session's lane until the lane is closed and empty.
+/// Carries the jobs of one session's lane until the lane is closed and empty: takes what
+/// waits (up to [`BATCH`]), records its answers as about to leave in one go, and once that is
+/// durable sends the jobs in order, recording each answer that left.
 pub(super) async fn run(
     jobs: async_channel::Receiver<Job>,
     session: Arc<dyn Session>,
     tap: Arc<Tap>,
     feedback: Feedback,
 ) {
+    let mut batch = Vec::with_capacity(BATCH);
     while let Ok(job) = jobs.recv().await {
-        match job {
-            Job::Plain { signal, done } => {
-                let _ = done.send(session.send(signal).await);
+        batch.push(job);
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
-            Job::Answer(answer) => {
-                let of = answer.of.clone();
-                deliver(answer, &*session, &tap, &feedback).await;
-                tap.landed(&of);
+        }
+        record(&batch, &tap, &feedback).await;
+        for job in batch.drain(..) {
+            match job {
+                Job::Plain { signal, done } => {
+                    let _ = done.send(session.send(signal).await);
+                }
+                Job::Answer(answer) => {
+                    let of = answer.of.clone();
+                    deliver(answer, &*session, &tap, &feedback).await;
+                    tap.landed(&of);
+                }
             }
         }
     }
 }
 
-/// Sends one answer once its record is durable (or, unsure, once the session says it did not
+/// Records the answers of `batch` as about to leave (those not recorded so before a restart);
+/// resolves once that is durable. A journal that fails is told to the bot, and the answers go
+/// anyway: the bot asked for them.
+async fn record(batch: &[Job], tap: &Tap, feedback: &Feedback) {
+    let records = batch.iter().filter_map(|job| match job {
+        Job::Answer(answer) if !answer.unsure => {
+            let recorded = tap.answering(&answer.name, &answer.of, answer.number);
+            Some(async move { (answer, recorded.await) })
+        }
+        _ => None,
+    });
+    for (answer, result) in future::join_all(records).await {
+        if let Err(e) = result {
+            let message = format!(
+                "answer {} could not be recorded before it left: {e}",
+                answer.signal.meta.id
+            );
+            feedback::journal_failed(feedback, &answer.name, &message);
+        }
+    }
+}
+
+/// Sends one answer whose record is durable (or, unsure, once the session says it did not
 /// leave before the restart), and records that it left.
 async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Feedback) {
     let Answer {
@@ -75,22 +114,12 @@ async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Fe
         name,
         of,
         number,
-        recorded,
+        unsure,
     } = answer;
     let id = signal.meta.id.clone();
-    match recorded {
-        Some(recorded) => {
-            if let Err(e) = recorded.await {
-                let message = format!("answer {id} could not be recorded before it left: {e}");
-                feedback::journal_failed(feedback, &name, &message);
-            }
-        }
-        None => {
-            if session.sent(&signal).await == Some(true) {
-                tap.answered(&name, &of, number);
-                return;
-            }
-        }
+    if unsure && session.sent(&signal).await == Some(true) {
+        tap.answered(&name, &of, number);
+        return;
     }
     match session.send(signal).await {
         Err(refusal) => feedback::refused(feedback, id, refusal),

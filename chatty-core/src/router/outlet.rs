@@ -113,8 +113,8 @@ impl RouterOutlet {
 
     /// Hands `signal` to session `index`; returns the id it left with. With a journal, an
     /// answer gets its deterministic id, is not sent again if it left before a restart, and
-    /// joins the session's lane once its "about to leave" record is made: the bot goes on while
-    /// the lane waits for the record to be durable, sends it, and records that it left.
+    /// joins the session's lane: the bot goes on while the lane records it as about to leave,
+    /// sends it once that is durable, and records that it left.
     async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
         let Some(journaled) = &self.journaled else {
             let id = signal.meta.id.clone();
@@ -126,7 +126,7 @@ impl RouterOutlet {
         let name = &journaled.names[index];
         let plan = journaled.tap.number(name, &mut signal);
         let id = signal.meta.id.clone();
-        let (of, number, recorded) = match plan {
+        let (of, number, unsure) = match plan {
             None => {
                 if let Err(refusal) = self.plain(index, signal).await {
                     self.refused(id.clone(), refusal);
@@ -134,11 +134,8 @@ impl RouterOutlet {
                 return id;
             }
             Some(AnswerPlan::LeftAlready) => return id,
-            Some(AnswerPlan::Unsure { of, number }) => (of, number, None),
-            Some(AnswerPlan::Send { of, number }) => {
-                let recorded = journaled.tap.answering(name, &of, number);
-                (of, number, Some(recorded))
-            }
+            Some(AnswerPlan::Unsure { of, number }) => (of, number, true),
+            Some(AnswerPlan::Send { of, number }) => (of, number, false),
         };
         // Counted before the bot can acknowledge the signal: the acknowledgement waits for it.
         journaled.tap.launched(&of);
@@ -147,7 +144,7 @@ impl RouterOutlet {
             name: name.clone(),
             of,
             number,
-            recorded,
+            unsure,
         };
         // A lane closed (the sessions ended) keeps the answer counted: its signal stays
         // unacknowledged, and is given again after a restart, when the answer is sent.
