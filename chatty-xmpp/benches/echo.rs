@@ -217,9 +217,11 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     let mut router = Router::new().session(XmppSession::new(config).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut bot = chatty_core::BoxBot::new(Echo);
+    let mut stats = None;
     if durable != Durable::Nothing {
         let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
         let db = chatty_log::StateDb::open(&state).await.unwrap();
+        stats = Some(db.clone());
         router = router.journal(db.journal("bench").await.unwrap());
         if durable == Durable::JournalAndLogger {
             let store = db.log_store().with_queued_records(true);
@@ -236,6 +238,13 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     println!("  chatty echo: {jid}");
     let measured = measure(&Jid::new(&jid).unwrap(), n, window).await;
     ended(task).await;
+    if let Some(db) = stats {
+        let stats = db.stats();
+        println!(
+            "    the writer: {} commits for {} writes",
+            stats.commits, stats.writes
+        );
+    }
     measured
 }
 

@@ -261,8 +261,11 @@ fn default_web_bind() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggerSettings {
-    /// The SQLite database file (created if missing; its directory must exist).
-    pub path: PathBuf,
+    /// The SQLite database file (created if missing; its directory must exist). Without it,
+    /// the records go into the journal's database, through the journal's writer (one bot's
+    /// Logger per database; the journal must be on).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
     /// How long to wait for a locked database, in milliseconds: 5 000 by default.
     #[serde(default)]
     pub busy_timeout_ms: Option<u64>,

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::config::{self, BotConfig, ConfigError, LoadedConfig, SessionConfig};
 
 mod journal;
+mod logger;
 mod web;
 use web::make_web;
 
@@ -279,14 +280,17 @@ impl Runner {
                 message: e.to_string(),
             })?;
         }
-        let built = self.build(&loaded, false).await.map_err(|e| match e {
-            RunError::Config(e) => e,
-            other => ConfigError::Invalid {
-                origin: loaded.file.display().to_string(),
-                key: "(top)".into(),
-                message: other.to_string(),
-            },
-        })?;
+        let built = self
+            .build(&loaded, logger::Stores::Closed)
+            .await
+            .map_err(|e| match e {
+                RunError::Config(e) => e,
+                other => ConfigError::Invalid {
+                    origin: loaded.file.display().to_string(),
+                    key: "(top)".into(),
+                    message: other.to_string(),
+                },
+            })?;
         Ok(format!(
             "{} session{}, {} bot{}",
             loaded.config.sessions.len(),
@@ -319,8 +323,7 @@ impl Runner {
         loaded: &LoadedConfig,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
-        let built = self.build(loaded, true).await?;
-        if built.is_empty() {
+        if loaded.config.bots.is_empty() {
             return Err(RunError::Config(ConfigError::Invalid {
                 origin: loaded.file.display().to_string(),
                 key: "bots".into(),
@@ -334,6 +337,9 @@ impl Runner {
                 message,
             })
         })?;
+        let built = self
+            .build(loaded, logger::Stores::Open(journal.as_ref()))
+            .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut runs = tokio::task::JoinSet::new();
         for Built {
@@ -408,13 +414,16 @@ impl Runner {
         }
     }
 
-    /// Builds every bot and its sessions. `open_stores`: open the loggers' databases (not for
-    /// `check`, which must not create files).
+    /// Builds every bot and its sessions. `stores`: where the loggers' databases are opened
+    /// (not for `check`, which must not create files).
     async fn build(
         &self,
         loaded: &LoadedConfig,
-        open_stores: bool,
+        stores: logger::Stores<'_>,
     ) -> Result<Vec<Built>, RunError> {
+        let open_stores = stores.open();
+        // The bot whose Logger keeps its records in the journal's database, if one does.
+        let mut in_journal = None;
         let file = &loaded.file;
         let invalid = |key: String, message: String| {
             RunError::Config(ConfigError::Invalid {
@@ -460,7 +469,7 @@ impl Runner {
                 MakeError::Config(e) => RunError::Config(e),
                 MakeError::Other(message) => invalid(format!("bots.{name}.{kind}"), message),
             })?;
-            let bot = wrap_logger(bot, bot_config, loaded, open_stores)
+            let bot = logger::wrap(bot, bot_config, loaded, stores, &mut in_journal, name)
                 .await
                 .map_err(|message| invalid(format!("bots.{name}.logger"), message))?;
             let bot_sessions: Vec<Arc<dyn Session>> = bot_config
@@ -664,52 +673,6 @@ fn build_session(
         other => Err(format!(
             "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
         )),
-    }
-}
-
-#[cfg(feature = "log")]
-async fn wrap_logger(
-    bot: BoxBot,
-    config: &BotConfig,
-    loaded: &LoadedConfig,
-    open: bool,
-) -> Result<BoxBot, String> {
-    use chatty_core::LayerExt;
-    let Some(settings) = &config.logger else {
-        return Ok(bot);
-    };
-    let path = if settings.path.is_absolute() {
-        settings.path.clone()
-    } else {
-        loaded.dir().join(&settings.path)
-    };
-    let mut logger =
-        chatty_log::LoggerConfig::new(path).with_sync_every_record(settings.sync_every_record);
-    if let Some(ms) = settings.busy_timeout_ms {
-        logger = logger.with_busy_timeout(Duration::from_millis(ms));
-    }
-    if !open {
-        return Ok(bot);
-    }
-    let layer = chatty_log::LoggerLayer::open(&logger)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(BoxBot::new(bot.wrap(layer)))
-}
-
-#[cfg(not(feature = "log"))]
-async fn wrap_logger(
-    bot: BoxBot,
-    config: &BotConfig,
-    _: &LoadedConfig,
-    _: bool,
-) -> Result<BoxBot, String> {
-    match config.logger {
-        Some(_) => Err(
-            "the logger is not compiled into this program: build chatty with the feature `log`"
-                .into(),
-        ),
-        None => Ok(bot),
     }
 }
 

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chatty::Runner;
 use chatty::direct::{Network, Person};
+use chatty::log::{Direction, LogStore};
 use chatty::prelude::*;
+use chatty::{Page, Runner};
 
 /// A config file `name` in `dir` running an echo bot on the direct network `network`, with
 /// `extra` at the top.
@@ -126,4 +127,81 @@ async fn a_corrupt_journal_is_an_error_and_is_left_as_it_is() {
     assert!(error.contains("journal"), "{error}");
     assert!(error.contains("journal.sqlite"), "{error}");
     assert_eq!(std::fs::read(&journal).unwrap(), garbage);
+}
+
+/// A config running an echo bot `bot` on the direct network `network`, with `logger` as its
+/// Logger's table and `extra` at the top.
+fn logged(dir: &Path, name: &str, network: &str, logger: &str, extra: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "{extra}\n[sessions.echo.direct]\nnetwork = \"{network}\"\nendpoint = \"echo\"\n\n\
+         [bots.echo]\nsessions = [\"echo\"]\necho = {{}}\nlogger = {logger}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_logger_without_a_path_keeps_its_records_in_the_journals_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-logger");
+    let path = logged(dir.path(), "bot.toml", "state-logger", "{}", "");
+    run_once(&network, &path).await.unwrap();
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.iter().all(|f| f == "bot.toml" || f == "bot.state"),
+        "the Logger made a file of its own: {files:?}"
+    );
+    let store = chatty::log::SqliteStore::open(dir.path().join("bot.state/journal.sqlite"))
+        .await
+        .unwrap();
+    let alice = network.address("alice");
+    let history = store
+        .history(Direction::In, &alice, &Page::first(10))
+        .await
+        .unwrap();
+    let texts: Vec<&str> = history
+        .signals
+        .iter()
+        .filter_map(|s| match &s.body {
+            Body::Message(m) => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["ping"]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_logger_without_a_path_needs_the_journal_and_has_it_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-logger-off");
+    let path = logged(
+        dir.path(),
+        "off.toml",
+        "state-logger-off",
+        "{}",
+        "[journal]\nenabled = false",
+    );
+    let error = refused(&network, &path).await;
+    assert!(error.contains("bots.echo.logger"), "{error}");
+    assert!(error.contains("`path`"), "{error}");
+
+    // Two bots, each with a Logger without a path: the second is refused, naming the first.
+    let network = Network::named("state-logger-two");
+    let path = dir.path().join("two.toml");
+    std::fs::write(
+        &path,
+        "[sessions.a.direct]\nnetwork = \"state-logger-two\"\nendpoint = \"a\"\n\n\
+         [sessions.b.direct]\nnetwork = \"state-logger-two\"\nendpoint = \"b\"\n\n\
+         [bots.a]\nsessions = [\"a\"]\necho = {}\nlogger = {}\n\n\
+         [bots.b]\nsessions = [\"b\"]\necho = {}\nlogger = {}\n",
+    )
+    .unwrap();
+    let error = refused(&network, &path).await;
+    assert!(error.contains("bots.b.logger"), "{error}");
+    assert!(error.contains("bot `a`"), "{error}");
 }

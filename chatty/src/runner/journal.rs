@@ -16,6 +16,12 @@ pub(super) struct RunJournal {
 }
 
 impl RunJournal {
+    /// The journal's database (the Logger without a `path` keeps its records there).
+    #[cfg(feature = "log")]
+    pub(super) fn db(&self) -> &chatty_log::StateDb {
+        &self.db
+    }
+
     /// Makes every write durable (the last acknowledgements are not awaited by the bots): a run
     /// that ends in order leaves nothing to give again.
     pub(super) async fn finish(&self) -> Result<(), String> {
