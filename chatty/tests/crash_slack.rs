@@ -161,7 +161,7 @@ reconnect_max_ms = 2000
 [bots.echo]
 sessions = ["work"]
 echo = {{}}
-logger = {{ path = "echo.db" }}
+logger = {{}}
 "#,
         bot = app.bot_token,
         app_token = app.app_token,

@@ -75,7 +75,7 @@ answer_limit = false
 [bots.echo]
 sessions = ["chat"]
 echo = {{}}
-logger = {{ path = "echo.db" }}
+logger = {{}}
 "#,
         xmpp = xmpp_session_toml("chat", jid, password),
     )
