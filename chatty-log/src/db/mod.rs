@@ -136,7 +136,7 @@ impl StateDb {
             .max_connections(READERS)
             .acquire_timeout(acquire)
             .connect_lazy_with(options);
-        Ok(StateDb::start(path, config.durability, read, write))
+        Ok(StateDb::start(path, config.durability, read, write, true))
     }
 
     /// A database in memory: empty, and gone when the last clone is dropped. For tests.
@@ -155,15 +155,29 @@ impl StateDb {
             .await
             .map_err(|e| LogError::from_sqlx(&path, e))?;
         migrate(&pool, &path).await?;
-        Ok(StateDb::start(path, Durability::Normal, pool.clone(), pool))
+        Ok(StateDb::start(
+            path,
+            Durability::Normal,
+            pool.clone(),
+            pool,
+            false,
+        ))
     }
 
-    /// Starts the writer.
-    fn start(path: PathBuf, durability: Durability, read: SqlitePool, write: SqlitePool) -> Self {
+    /// Starts the writer; `holds`: it keeps its connection between commits (not when the
+    /// readers share its one connection, in memory).
+    fn start(
+        path: PathBuf,
+        durability: Durability,
+        read: SqlitePool,
+        write: SqlitePool,
+        holds: bool,
+    ) -> Self {
         let (queue, ops) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let unwritten = Unwritten::default();
         let writer = Writer {
+            holds,
             pool: write.clone(),
             path: path.clone(),
             counters: counters.clone(),

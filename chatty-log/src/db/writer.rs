@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chatty_core::journal::{Appended, EntryId};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -136,6 +137,8 @@ pub(crate) type Unwritten = Arc<Mutex<Option<(usize, String)>>>;
 #[derive(Debug)]
 pub(crate) struct Writer {
     pub(crate) pool: SqlitePool,
+    /// Whether the writer keeps its connection between commits (not when readers share it).
+    pub(crate) holds: bool,
     pub(crate) path: PathBuf,
     pub(crate) counters: Arc<Counters>,
     pub(crate) unwritten: Unwritten,
@@ -146,9 +149,24 @@ impl Writer {
     pub(crate) async fn run(self, mut queue: mpsc::UnboundedReceiver<Op>) {
         let mut ops = Vec::new();
         let mut known = Known::new();
+        // The writer keeps its connection from one commit to the next (taking it from the pool
+        // and giving it back each time costs more than a small commit); it takes a new one
+        // after a failed commit.
+        let mut held: Option<PoolConnection<Sqlite>> = None;
         while queue.recv_many(&mut ops, MAX_BATCH).await > 0 {
             let closing = ops.iter().any(|op| matches!(op, Op::Close { .. }));
-            let result = self.commit(&mut ops, &mut known).await;
+            let result = match &mut held {
+                Some(conn) => self.commit(conn, &mut ops, &mut known).await,
+                None => match self.pool.acquire().await {
+                    Ok(conn) => self.commit(held.insert(conn), &mut ops, &mut known).await,
+                    Err(e) => Err(self.error(e)),
+                },
+            };
+            if result.is_err() || closing || !self.holds {
+                // Back to the pool before the close is answered, so that closing it finds the
+                // connection there.
+                held = None;
+            }
             if result.is_ok() {
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
@@ -177,14 +195,17 @@ impl Writer {
 
     /// Applies `ops` in one transaction; then remembers the numbers of the new entries not
     /// acknowledged yet in `known`. Takes the JSON out of the ops (bound without a copy).
-    async fn commit(&self, ops: &mut [Op], known: &mut Known) -> Result<Vec<Outcome>, LogError> {
+    async fn commit(
+        &self,
+        conn: &mut PoolConnection<Sqlite>,
+        ops: &mut [Op],
+        known: &mut Known,
+    ) -> Result<Vec<Outcome>, LogError> {
         let mut plan = Plan::new(ops);
         if plan.is_empty() {
             return Ok(plan.outcomes);
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.error(e))?;
         self.entries(&mut tx, &mut plan, known).await?;
@@ -208,7 +229,7 @@ impl Writer {
     /// then the acknowledgements of entries not added by this batch.
     async fn entries(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         plan: &mut Plan<'_>,
         known: &Known,
     ) -> Result<(), LogError> {
@@ -299,7 +320,7 @@ impl Writer {
     /// into `journal_keys` added.
     async fn added_keys(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         first: i64,
         added: usize,
     ) -> Result<HashMap<(String, String, String), i64>, LogError> {
@@ -321,7 +342,7 @@ impl Writer {
     /// Answers, marks and identity claims.
     async fn journal_rest(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         plan: &mut Plan<'_>,
     ) -> Result<(), LogError> {
         for (statement, chunk) in sql::INSERT_ANSWERS.chunks(&plan.answers) {
@@ -361,7 +382,7 @@ impl Writer {
     /// The Logger's records with their addressees, then delivery statuses.
     async fn records(
         &self,
-        tx: &mut Transaction<'static, Sqlite>,
+        tx: &mut Transaction<'_, Sqlite>,
         plan: &mut Plan<'_>,
     ) -> Result<(), LogError> {
         let mut addressees = Vec::new();
