@@ -158,6 +158,20 @@ pub struct StateConfig {
     /// Default: 5000.
     #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
+    /// How many of the newest journal entries are remembered after the bot finished them, so
+    /// that a platform giving one again (Slack's retries, an archive or mailbox read again) is
+    /// recognised; older ones are forgotten, with the answers of every finished entry. An entry
+    /// the bot has not finished is never forgotten. Default: 100 000.
+    #[serde(default = "default_keys_kept")]
+    pub keys_kept: u64,
+}
+
+/// The default of [`StateConfig::keys_kept`]: far more than any platform gives again (Slack
+/// retries for 5 minutes; archives and mailboxes are read from a cursor).
+pub const DEFAULT_KEYS_KEPT: u64 = 100_000;
+
+fn default_keys_kept() -> u64 {
+    DEFAULT_KEYS_KEPT
 }
 
 impl StateConfig {
@@ -167,7 +181,16 @@ impl StateConfig {
             path: path.into(),
             durability: Durability::Normal,
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
+            keys_kept: DEFAULT_KEYS_KEPT,
         }
+    }
+
+    /// Sets how many finished journal entries are remembered (see
+    /// [`StateConfig::keys_kept`]).
+    #[must_use]
+    pub fn with_keys_kept(mut self, kept: u64) -> Self {
+        self.keys_kept = kept;
+        self
     }
 
     /// Sets the durability.
@@ -201,6 +224,7 @@ impl From<&LoggerConfig> for StateConfig {
                 Durability::Normal
             },
             busy_timeout_ms: config.busy_timeout_ms,
+            keys_kept: DEFAULT_KEYS_KEPT,
         }
     }
 }

@@ -14,7 +14,7 @@ mod journal;
 mod logger;
 pub mod store;
 
-pub use config::{Durability, LoggerConfig, StateConfig};
+pub use config::{DEFAULT_KEYS_KEPT, Durability, LoggerConfig, StateConfig};
 pub use db::{StateDb, WriteStats};
 pub use error::LogError;
 pub use journal::SqliteJournal;

@@ -136,7 +136,14 @@ impl StateDb {
             .max_connections(READERS)
             .acquire_timeout(acquire)
             .connect_lazy_with(options);
-        Ok(StateDb::start(path, config.durability, read, write, true))
+        Ok(StateDb::start(
+            path,
+            config.durability,
+            read,
+            write,
+            true,
+            config.keys_kept,
+        ))
     }
 
     /// A database in memory: empty, and gone when the last clone is dropped. For tests.
@@ -161,6 +168,7 @@ impl StateDb {
             pool.clone(),
             pool,
             false,
+            crate::config::DEFAULT_KEYS_KEPT,
         ))
     }
 
@@ -172,12 +180,14 @@ impl StateDb {
         read: SqlitePool,
         write: SqlitePool,
         holds: bool,
+        keys_kept: u64,
     ) -> Self {
         let (queue, ops) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let unwritten = Unwritten::default();
         let writer = Writer {
             holds,
+            keys_kept,
             pool: write.clone(),
             path: path.clone(),
             counters: counters.clone(),

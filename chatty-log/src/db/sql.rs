@@ -89,6 +89,19 @@ WHERE of IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq = k
              WHERE p.session = ?)
 ORDER BY of, session, number";
 
+/// Forgets the keys of finished entries older than the newest `keep`: keep. An unfinished
+/// entry's key stays (its pending signal is found by it).
+pub(super) const PRUNE_KEYS: &str = "
+DELETE FROM journal_keys
+WHERE seq <= (SELECT MAX(seq) FROM journal_keys) - ?
+  AND seq NOT IN (SELECT seq FROM journal_pending)";
+
+/// Forgets the answers of every finished entry: only a signal given again after a restart
+/// needs them, and a finished one is not given again.
+pub(super) const PRUNE_ANSWERS: &str = "
+DELETE FROM journal_answers
+WHERE of NOT IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq = k.seq)";
+
 /// A mark: session, name.
 pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ? AND name = ?";
 

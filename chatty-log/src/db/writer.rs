@@ -139,6 +139,10 @@ pub(crate) struct Writer {
     pub(crate) pool: SqlitePool,
     /// Whether the writer keeps its connection between commits (not when readers share it).
     pub(crate) holds: bool,
+    /// How many finished entries' keys are kept ([`StateConfig::keys_kept`]).
+    ///
+    /// [`StateConfig::keys_kept`]: crate::StateConfig::keys_kept
+    pub(crate) keys_kept: u64,
     pub(crate) path: PathBuf,
     pub(crate) counters: Arc<Counters>,
     pub(crate) unwritten: Unwritten,
@@ -153,6 +157,7 @@ impl Writer {
         // and giving it back each time costs more than a small commit); it takes a new one
         // after a failed commit.
         let mut held: Option<PoolConnection<Sqlite>> = None;
+        let mut appended_since_pruning = 0_u64;
         while queue.recv_many(&mut ops, MAX_BATCH).await > 0 {
             let closing = ops.iter().any(|op| matches!(op, Op::Close { .. }));
             let result = match &mut held {
@@ -172,8 +177,23 @@ impl Writer {
                 self.counters
                     .writes
                     .fetch_add(ops.len() as u64, Ordering::Relaxed);
+                appended_since_pruning += ops
+                    .iter()
+                    .filter(|op| matches!(op, Op::Append { .. }))
+                    .count() as u64;
             }
             self.answer(std::mem::take(&mut ops), result);
+            if appended_since_pruning >= self.pruning_interval() && !closing {
+                appended_since_pruning = 0;
+                match &mut held {
+                    Some(conn) => self.prune(conn).await,
+                    None => {
+                        if let Ok(mut conn) = self.pool.acquire().await {
+                            self.prune(&mut conn).await;
+                        }
+                    }
+                }
+            }
             if closing {
                 queue.close();
                 while let Ok(op) = queue.try_recv() {
@@ -186,6 +206,31 @@ impl Writer {
                 }
                 return;
             }
+        }
+    }
+
+    /// How many appends go between two prunings: a quarter of the keys kept, so that the
+    /// journal holds at most a quarter more than it keeps, and at least 64.
+    fn pruning_interval(&self) -> u64 {
+        (self.keys_kept / 4).max(64)
+    }
+
+    /// Forgets what the journal no longer needs ([`sql::PRUNE_KEYS`], [`sql::PRUNE_ANSWERS`]),
+    /// in a transaction of its own after a commit. A failure is only logged: the next pruning
+    /// tries again, and nothing depends on it but the file's size.
+    async fn prune(&self, conn: &mut PoolConnection<Sqlite>) {
+        let keep = i64::try_from(self.keys_kept).unwrap_or(i64::MAX);
+        let pruned = async {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
+            sqlx::query(sql::PRUNE_KEYS)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::PRUNE_ANSWERS).execute(&mut *tx).await?;
+            tx.commit().await
+        };
+        if let Err(e) = pruned.await {
+            tracing::warn!(path = %self.path.display(), "pruning the journal failed: {e}");
         }
     }
 

@@ -6,4 +6,5 @@ mod crash;
 mod errors;
 mod methods;
 mod order;
+mod pruning;
 mod shared;

@@ -28,6 +28,15 @@ pub struct JournalConfig {
     /// What a write survives once the platform was told ([`Durability`]).
     #[serde(default)]
     pub durability: Durability,
+    /// How many of the newest finished signals are remembered, so that one the platform gives
+    /// again is recognised (default 100 000); older ones are forgotten, and the file stops
+    /// growing. An unfinished signal is never forgotten.
+    #[serde(default = "keys_kept")]
+    pub keys_kept: u64,
+}
+
+fn keys_kept() -> u64 {
+    100_000
 }
 
 fn on() -> bool {
@@ -40,6 +49,7 @@ impl Default for JournalConfig {
             enabled: true,
             path: None,
             durability: Durability::default(),
+            keys_kept: keys_kept(),
         }
     }
 }

@@ -66,7 +66,9 @@ pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, St
         config::Durability::Normal => chatty_log::Durability::Normal,
         config::Durability::Full => chatty_log::Durability::Full,
     };
-    let state = chatty_log::StateConfig::new(&file).with_durability(durability);
+    let state = chatty_log::StateConfig::new(&file)
+        .with_durability(durability)
+        .with_keys_kept(settings.keys_kept);
     let db = chatty_log::StateDb::open(&state)
         .await
         .map_err(|e| e.to_string())?;
