@@ -9,18 +9,21 @@
 //!   neither posted to nor checked.
 //! - **Threads**: an answer goes into the thread of the message it answers when that message
 //!   is a thread reply, else to the top level of the conversation; a `response_to` made with
-//!   [`thread_of`](crate::thread_of) goes into the thread under the message it names.
+//!   [`thread_of`](crate::thread_of) goes into the thread under the message it names. Whether
+//!   a message the session has not seen is a thread reply (after a restart, the journal gives
+//!   it again) is asked of Slack once, with `conversations.replies`.
 
 mod plan;
 
 use chatty_core::driver::{Deliveries, lock};
 use chatty_core::session::Refusal;
 use chatty_core::{
-    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind, Signal, Status,
+    Address, AddressKind, Availability, Body, DeliveryStatus, FailureKind, Signal, SignalId, Status,
 };
 use slack_morphism::prelude::*;
 
 use crate::api::{ApiError, Named as _, Session};
+use crate::history;
 use crate::ids::{Ids, Place, response_target};
 use crate::mapper::Mapper;
 use crate::state::{Conn, State};
@@ -87,6 +90,18 @@ async fn carry(
         _ => None,
     };
     let plan = plan(signal, edited).map_err(|m| Refusal::new(FailureKind::Rejected, m))?;
+    if let Some(response_to) = &signal.meta.response_to {
+        // A message this session has not seen (the journal gave it again after a restart, or
+        // it is older than what is remembered): whether it is a thread reply is asked of
+        // Slack, so that the answer goes into its thread all the same.
+        let (answered, _) = response_target(response_to);
+        if let Err(why) = answered_place(state, conn, &answered).await {
+            tracing::debug!(
+                session = %state.config.name, signal = %signal.meta.id,
+                "the thread of {answered} is unknown, the answer goes to the top level: {why}"
+            );
+        }
+    }
     for address in &signal.meta.addressees {
         let channel = channel_for(state, conn, address).await?;
         let thread_ts = signal
@@ -105,6 +120,30 @@ async fn carry(
         }
     }
     Ok(())
+}
+
+/// Where the answered message is, its thread included: remembered, or read from a
+/// `CHANNEL/TS` id with its thread asked of Slack (a restarted session has not seen the
+/// message: the journal gave it again) and then remembered, so that the answer, sent again,
+/// goes into that thread as the first one did. `None` for an id that names no place.
+pub(crate) async fn answered_place(
+    state: &State,
+    conn: &Conn,
+    answered: &SignalId,
+) -> Result<Option<Place>, String> {
+    let remembered = lock(&state.ids).remembered(answered);
+    if remembered.is_some() {
+        return Ok(remembered);
+    }
+    let Some(place) = lock(&state.ids).place(answered) else {
+        return Ok(None);
+    };
+    let thread = history::thread_of_message(conn, &place.channel, &place.ts)
+        .await
+        .map_err(|(method, e)| e.describe(method))?;
+    let place = Place::new(&place.channel, &place.ts, thread.as_deref());
+    lock(&state.ids).remember(answered.clone(), place.clone());
+    Ok(Some(place))
 }
 
 /// The `thread_ts` of an answer to `response_to` posted in `channel`: the thread of the

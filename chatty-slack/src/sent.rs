@@ -25,9 +25,9 @@ use chatty_core::driver::lock;
 use chatty_core::{Body, Signal, SignalId};
 
 use crate::history::{self, LIMIT};
-use crate::ids::{Place, response_target};
+use crate::ids::response_target;
 use crate::mapper::Mapper;
-use crate::outbound::{channel_for, thread_for};
+use crate::outbound::{answered_place, channel_for, thread_for};
 use crate::state::{Conn, State};
 
 /// How many pages of history the search reads at most, newest first.
@@ -129,30 +129,6 @@ pub(crate) async fn sent(state: &State, signal: &Signal) -> Option<bool> {
         }
     }
     Some(true)
-}
-
-/// Where the answered message is, its thread included: remembered, or read from a
-/// `CHANNEL/TS` id with its thread asked of Slack (a restarted session has not seen the
-/// message: the journal gave it again) and then remembered, so that the answer, sent again,
-/// goes into that thread as the first one did. `None` for an id that names no place.
-async fn answered_place(
-    state: &State,
-    conn: &Conn,
-    answered: &SignalId,
-) -> Result<Option<Place>, String> {
-    let remembered = lock(&state.ids).remembered(answered);
-    if remembered.is_some() {
-        return Ok(remembered);
-    }
-    let Some(place) = lock(&state.ids).place(answered) else {
-        return Ok(None);
-    };
-    let thread = history::thread_of_message(conn, &place.channel, &place.ts)
-        .await
-        .map_err(|(method, e)| e.describe(method))?;
-    let place = Place::new(&place.channel, &place.ts, thread.as_deref());
-    lock(&state.ids).remember(answered.clone(), place.clone());
-    Ok(Some(place))
 }
 
 /// Reads `channel` (or `thread` in it) from `oldest` on, newest first, for a message of the

@@ -252,3 +252,37 @@ async fn reply_all_posts_once_where_the_message_was() {
     assert!(failures.is_empty(), "{failures:?}");
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_to_a_thread_reply_the_session_never_saw_goes_into_its_thread() {
+    // As after a restart, when the journal gives the bot a thread reply again: a fresh session
+    // has not seen it, and its id (CHANNEL/TS) does not say it is in a thread.
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let general = slack.create_channel("general", &alice, false);
+    let root = slack.post(&alice, &general, "a question");
+    let reply = slack.post_in_thread(&alice, &general, Some(&root), "details");
+    let mut bot =
+        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let handle = bot.remote.handle().await;
+    let answered = chatty_core::SignalId::from(format!("{general}/{reply}"));
+    handle
+        .send(
+            Signal::message("answered after a restart")
+                .to(address(&slack, &general))
+                .in_response_to(answered),
+        )
+        .await
+        .unwrap();
+    assert!(
+        slack
+            .wait_until(WAIT, |s| posted_by(s, &general, &app.bot_user_id).len()
+                == 1)
+            .await
+    );
+    let posted = &posted_by(&slack, &general, &app.bot_user_id)[0];
+    assert_eq!(posted["text"], "answered after a restart");
+    assert_eq!(posted["thread_ts"], root.as_str(), "{posted}");
+    bot.stop().await;
+}
