@@ -201,6 +201,15 @@ pub struct ProcessConfig {
     /// The longest wait between restarts, in milliseconds: 30 000 by default.
     #[serde(default = "default_restart_max_ms")]
     pub restart_max_ms: u64,
+    /// How many signals the program may have in hand at most (given to it or waiting for it,
+    /// not acknowledged): 1 000 by default. The sessions take no more from the platform
+    /// meanwhile.
+    #[serde(default = "default_in_hand")]
+    pub in_hand: usize,
+}
+
+fn default_in_hand() -> usize {
+    1_000
 }
 
 fn default_restart_min_ms() -> u64 {

@@ -68,6 +68,13 @@
 //! `restart_max_ms`, reset after it ran for a minute). Signals that arrive meanwhile wait for it,
 //! in order, behind those the last process did not finish (version 2) or whose write failed.
 //!
+//! # How many signals the program has in hand
+//! At most [`IN_HAND`] signals (by default; [`ProcessBot::in_hand`]) wait for the program or
+//! for its acknowledgement at once (a version-1 program's are acknowledged once written); the
+//! next one is taken from the sessions only when one of them is done. A program that is slow,
+//! or down, or never acknowledges, holds the sessions back (the platform keeps what they did
+//! not take) instead of filling the runner's memory.
+//!
 //! # Versioning
 //! A new field may appear in any object at any time: ignore what you do not know. A change that
 //! would break a program of an earlier version is a new version, which a program asks for in
@@ -92,10 +99,14 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use flight::{Flight, Version};
 use lines::{Reader, lock};
+
+/// How many signals a program has in hand at most by default: given to it or waiting for it,
+/// and not acknowledged ([`ProcessBot::in_hand`]).
+pub const IN_HAND: usize = 1_000;
 
 /// The newest version of the JSON-lines protocol this runner speaks.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -131,6 +142,7 @@ pub struct ProcessBot {
     dir: Option<PathBuf>,
     restart_min: Duration,
     restart_max: Duration,
+    in_hand: usize,
 }
 
 impl ProcessBot {
@@ -144,7 +156,16 @@ impl ProcessBot {
             dir: None,
             restart_min: Duration::from_millis(500),
             restart_max: Duration::from_secs(30),
+            in_hand: IN_HAND,
         }
+    }
+
+    /// How many signals the program may have in hand at most (given to it or waiting for it,
+    /// and not acknowledged): [`IN_HAND`] by default, at least 1.
+    #[must_use]
+    pub fn in_hand(mut self, signals: usize) -> Self {
+        self.in_hand = signals.max(1);
+        self
     }
 
     /// Adds an argument.
@@ -202,8 +223,9 @@ impl ProcessBot {
 /// A line waiting to be written to the process.
 #[derive(Debug)]
 enum Outgoing {
-    /// An inbound signal for the bot.
-    Signal(Box<Signal>),
+    /// An inbound signal for the bot, with its place among those in hand (none for what the
+    /// runner itself tells the program).
+    Signal(Box<Signal>, Option<OwnedSemaphorePermit>),
     /// An answer to a query of the process started `generation`-th.
     Answer { generation: u64, line: String },
     /// An error about one of the process's lines.
@@ -214,7 +236,10 @@ impl Bot for ProcessBot {
     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         // Everything for the process goes through one queue that outlives each process, so
         // that signals arriving while it is down wait in order.
+        // Unbounded, but never holding more than `in_hand` signals (and the answers to the
+        // program's own queries, which it waits for).
         let (queue_tx, queue_rx) = mpsc::unbounded_channel::<Outgoing>();
+        let in_hand = Arc::new(Semaphore::new(self.in_hand));
         let queue_rx = Arc::new(tokio::sync::Mutex::new(queue_rx));
         // What the process was given and has not finished: given first to the next one.
         let flight = Arc::new(Mutex::new(Flight::new(handle.clone())));
@@ -223,7 +248,20 @@ impl Bot for ProcessBot {
             let queue_tx = queue_tx.clone();
             tokio::spawn(async move {
                 while let Some(signal) = inbound.next().await {
-                    if queue_tx.send(Outgoing::Signal(Box::new(signal))).is_err() {
+                    // A signal from a platform takes a place among those in hand, and waits
+                    // for one: the next stays with the sessions meanwhile. What the router
+                    // itself tells the bot (a session ending, a send failure) is not counted.
+                    let place = match signal.body.kind().is_internal() {
+                        true => None,
+                        false => match in_hand.clone().acquire_owned().await {
+                            Ok(place) => Some(place),
+                            Err(_) => break,
+                        },
+                    };
+                    if queue_tx
+                        .send(Outgoing::Signal(Box::new(signal), place))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -417,9 +455,9 @@ async fn write_lines(mut stdin: ChildStdin, writer: Writer) -> bool {
         };
         let Some(next) = next else { break };
         match next {
-            Outgoing::Signal(signal) => {
+            Outgoing::Signal(signal, place) => {
                 let line = signal_line(&signal);
-                let number = lock(&flight).add(*signal);
+                let number = lock(&flight).add(*signal, place);
                 if write_line(&mut stdin, &line).await.is_err() {
                     // It stays in flight, unwritten: the next process gets it.
                     return false;

@@ -524,6 +524,9 @@ impl Runner {
                         "restart_min_ms must be at least 1 and at most restart_max_ms".into(),
                     );
                 }
+                if p.in_hand == 0 {
+                    return Err("in_hand must be at least 1".into());
+                }
                 // Relative to the config file's directory.
                 let dir = loaded
                     .dir()
@@ -534,7 +537,8 @@ impl Runner {
                     .restart_backoff(
                         Duration::from_millis(p.restart_min_ms),
                         Duration::from_millis(p.restart_max_ms),
-                    );
+                    )
+                    .in_hand(p.in_hand);
                 for (key, value) in &p.env {
                     process = process.env(key, value);
                 }

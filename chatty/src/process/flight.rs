@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chatty_core::{Handle, Signal, SignalId};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// What the running program speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ struct Entry {
     left: u32,
     /// Answers to it the running program has sent (those up to `left` are not sent again).
     seen: u32,
+    /// Its place among the signals in hand, given back when it is acknowledged.
+    _place: Option<OwnedSemaphorePermit>,
 }
 
 /// The signals in flight, in the order they were given.
@@ -93,8 +96,9 @@ impl Flight {
         }
     }
 
-    /// `signal` is about to be written to the program for the first time: its entry number.
-    pub(super) fn add(&mut self, signal: Signal) -> u64 {
+    /// `signal` is about to be written to the program for the first time, holding `place`
+    /// among the signals in hand until it is acknowledged: its entry number.
+    pub(super) fn add(&mut self, signal: Signal, place: Option<OwnedSemaphorePermit>) -> u64 {
         let number = self.next;
         self.next += 1;
         self.by_id
@@ -108,6 +112,7 @@ impl Flight {
                 written: false,
                 left: 0,
                 seen: 0,
+                _place: place,
             },
         );
         number
@@ -236,9 +241,9 @@ mod tests {
     #[test]
     fn version_1_acknowledges_what_was_written_once_it_is_known() {
         let (mut flight, acks) = flight();
-        let a = flight.add(signal("a"));
+        let a = flight.add(signal("a"), None);
         flight.written(a);
-        let b = flight.add(signal("b"));
+        let b = flight.add(signal("b"), None);
         // Not known yet: nothing acknowledged.
         assert!(acked(&acks).is_empty());
         flight.speaks(Version::One);
@@ -258,7 +263,7 @@ mod tests {
         let (mut flight, acks) = flight();
         flight.speaks(Version::Two);
         for id in ["a", "b", "c"] {
-            let n = flight.add(signal(id));
+            let n = flight.add(signal(id), None);
             flight.written(n);
         }
         flight.ack(&SignalId::from("b")).unwrap();
@@ -276,11 +281,11 @@ mod tests {
     fn a_new_program_gets_what_was_not_acknowledged_first_marked_redelivered_if_written() {
         let (mut flight, _) = flight();
         flight.speaks(Version::Two);
-        let a = flight.add(signal("a"));
+        let a = flight.add(signal("a"), None);
         flight.written(a);
-        let b = flight.add(signal("b"));
+        let b = flight.add(signal("b"), None);
         flight.written(b);
-        flight.add(signal("c")); // its write failed: the program never had it
+        flight.add(signal("c"), None); // its write failed: the program never had it
         flight.ack(&SignalId::from("a")).unwrap();
         let again = flight.restart();
         assert_eq!(flight.version(), Version::Unknown);
@@ -305,7 +310,7 @@ mod tests {
     fn answers_that_left_before_a_restart_are_not_sent_again() {
         let (mut flight, _) = flight();
         flight.speaks(Version::Two);
-        let a = flight.add(signal("a"));
+        let a = flight.add(signal("a"), None);
         flight.written(a);
         let of = SignalId::from("a");
         // The first program sends two answers to a, then dies.
@@ -335,7 +340,7 @@ mod tests {
         let (mut flight, acks) = flight();
         flight.speaks(Version::Two);
         for _ in 0..2 {
-            let n = flight.add(signal("same"));
+            let n = flight.add(signal("same"), None);
             flight.written(n);
         }
         flight.ack(&SignalId::from("same")).unwrap();

@@ -121,7 +121,7 @@ impl Reader {
             // failure or an unsupported signal answering its send.
             Err(e) => {
                 if let Some(failure) = e.to_signal(&id) {
-                    let _ = self.queue.send(Outgoing::Signal(Box::new(failure)));
+                    let _ = self.queue.send(Outgoing::Signal(Box::new(failure), None));
                 }
             }
         }

@@ -293,3 +293,81 @@ async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_on
     assert_eq!(texts, expected);
     assert!(journal.pending("test").await.unwrap().is_empty());
 }
+
+/// A version-2 program that answers each message at once and acknowledges it 50 ms later (from
+/// another thread), counting how many signals it held unacknowledged at most; it writes that
+/// number to `$MAX` at the end of its input.
+const SLOW_ACKS: &str = r#"
+import json, os, sys, threading
+
+lock = threading.Lock()
+in_hand = 0
+most = 0
+
+def out(line):
+    with lock:
+        print(json.dumps(line), flush=True)
+
+def ack(id):
+    global in_hand
+    with lock:
+        in_hand -= 1
+    out({"type": "ack", "id": id})
+
+out({"type": "hello", "version": 2})
+timers = []
+for line in sys.stdin:
+    event = json.loads(line)
+    if event["type"] != "signal":
+        continue
+    meta, body = event["signal"]["meta"], event["signal"]["body"]
+    if body["type"] != "message" or "origin" not in meta:
+        continue
+    with lock:
+        in_hand += 1
+        most = max(most, in_hand)
+    out({"type": "send", "signal": {
+        "meta": {"addressees": [meta["origin"]], "response_to": meta["id"]},
+        "body": {"type": "message", "text": body["text"][::-1]}}})
+    timer = threading.Timer(0.05, ack, [meta["id"]])
+    timer.start()
+    timers.append(timer)
+for timer in timers:
+    timer.join()
+with open(os.environ["MAX"], "w") as f:
+    f.write(str(most))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_has_no_more_signals_in_hand_than_it_may() {
+    const COUNT: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let max = dir.path().join("max");
+    let bot = python(dir.path(), SLOW_ACKS)
+        .env("MAX", max.display().to_string())
+        .in_hand(4);
+    let (session, sent, mut progress) = burst(COUNT);
+    let shutdown = {
+        let sent = sent.clone();
+        async move { answered(&mut progress, &sent, "dne").await }
+    };
+    Router::new()
+        .session(session)
+        .journal(MemoryJournal::new())
+        .run_until(bot, shutdown)
+        .await
+        .unwrap();
+    assert_eq!(lock(&sent).len(), COUNT + 1, "every message answered");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !max.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let most: usize = std::fs::read_to_string(&max)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The burst comes at once and each acknowledgement takes 50 ms: without the bound the
+    // program would hold many more.
+    assert_eq!(most, 4, "at most 4 signals in hand");
+}
