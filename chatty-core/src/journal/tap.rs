@@ -155,6 +155,20 @@ impl Tap {
         lock(&self.in_flight).entry(of.clone()).or_default().answers += 1;
     }
 
+    /// Answer `number` to `of` left through `session`: recorded as left, unless it is the last
+    /// in flight of a signal the bot has finished, whose acknowledgement ([`Tap::landed`],
+    /// next) says more: an acknowledged signal is not given again, so its answers are never
+    /// looked at again. (Lost with the process before the acknowledgement is durable, the
+    /// answer is "about to leave", and the session is asked whether it left.)
+    pub(crate) fn left(&self, session: &str, of: &SignalId, number: u32) {
+        let finished = lock(&self.in_flight)
+            .get(of)
+            .is_some_and(|waiting| waiting.answers == 1 && !waiting.acks.is_empty());
+        if !finished {
+            self.answered(session, of, number);
+        }
+    }
+
     /// An answer to `of` is done with its lane (it left, or the session refused it): when it
     /// was the last in flight, the acknowledgements held back for it are written.
     pub(crate) fn landed(&self, of: &SignalId) {

@@ -546,9 +546,13 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
         for i in 0..4 {
             let at = |what: String| writes.iter().position(|w| *w == what);
             let record = at(format!("answering m{i}")).expect("recorded");
-            let left = at(format!("answered m{i}")).expect("confirmed");
             let ack = at(format!("ack m{i}")).expect("acknowledged");
-            assert!(record < left && left < ack, "{writes:?}");
+            assert!(record < ack, "{writes:?}");
+            // "Left" is not recorded for the last answer of a finished signal: its
+            // acknowledgement says more. If it is, it comes first.
+            if let Some(left) = at(format!("answered m{i}")) {
+                assert!(left < ack, "{writes:?}");
+            }
         }
     };
     Router::new()

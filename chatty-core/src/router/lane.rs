@@ -118,11 +118,11 @@ async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Fe
     } = answer;
     let id = signal.meta.id.clone();
     if unsure && session.sent(&signal).await == Some(true) {
-        tap.answered(&name, &of, number);
+        tap.left(&name, &of, number);
         return;
     }
     match session.send(signal).await {
         Err(refusal) => feedback::refused(feedback, id, refusal),
-        Ok(()) => tap.answered(&name, &of, number),
+        Ok(()) => tap.left(&name, &of, number),
     }
 }

@@ -124,6 +124,7 @@ impl StateDb {
             .connect_with(
                 options
                     .clone()
+                    .statement_cache_capacity(sql::STATEMENT_CACHE)
                     .pragma("cache_size", (-WRITER_CACHE_KIB).to_string())
                     // Statement journals (a multi-row insert that fails halfway is undone
                     // alone) in memory, not in temporary files.

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use chatty_core::journal::{Appended, EntryId};
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqlitePool;
-use sqlx::{Sqlite, Transaction};
+use sqlx::Sqlite;
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql;
@@ -250,13 +251,17 @@ impl Writer {
         if plan.is_empty() {
             return Ok(plan.outcomes);
         }
-        let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.error(e))?;
-        self.entries(&mut tx, &mut plan, known).await?;
-        self.journal_rest(&mut tx, &mut plan).await?;
-        self.records(&mut tx, &mut plan).await?;
-        tx.commit().await.map_err(|e| self.error(e))?;
+        if plan.statements(known) == 1 {
+            // One statement is a transaction of its own: no BEGIN and COMMIT, two round trips
+            // to SQLite's worker fewer (a quiet bot's commits are mostly of one statement).
+            self.apply(conn, &mut plan, known).await?;
+        } else {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE")
+                .await
+                .map_err(|e| self.error(e))?;
+            self.apply(&mut tx, &mut plan, known).await?;
+            tx.commit().await.map_err(|e| self.error(e))?;
+        }
         for entry in &plan.acks {
             known.remove(*entry);
         }
@@ -270,11 +275,23 @@ impl Writer {
         Ok(plan.outcomes)
     }
 
+    /// Applies the plan's statements on `conn` (in a transaction, or one statement alone).
+    async fn apply(
+        &self,
+        conn: &mut SqliteConnection,
+        plan: &mut Plan<'_>,
+        known: &Known,
+    ) -> Result<(), LogError> {
+        self.entries(conn, plan, known).await?;
+        self.journal_rest(conn, plan).await?;
+        self.records(conn, plan).await
+    }
+
     /// New entries (their keys, then the signals of those not acknowledged in this batch),
     /// then the acknowledgements of entries not added by this batch.
     async fn entries(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &mut SqliteConnection,
         plan: &mut Plan<'_>,
         known: &Known,
     ) -> Result<(), LogError> {
@@ -286,7 +303,7 @@ impl Writer {
                     .bind(row.entry.sender.as_str())
                     .bind(row.entry.id.as_str());
             }
-            let done = query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            let done = query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
             let added = done.rows_affected() as usize;
             // The rows one insert adds have consecutive numbers, in the order of its values,
             // ending with the last one it added.
@@ -297,7 +314,7 @@ impl Writer {
                 }
             } else {
                 // Some were kept already: which were added, the numbers tell.
-                let new = self.added_keys(tx, first, added).await?;
+                let new = self.added_keys(conn, first, added).await?;
                 for row in chunk.iter_mut() {
                     let key = (
                         row.entry.session.to_string(),
@@ -324,7 +341,7 @@ impl Writer {
                     .bind(row.entry.session.clone())
                     .bind(std::mem::take(&mut row.json));
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         // Acknowledgements of entries that were in the journal before this batch: by number
         // when this writer appended them, else by key.
@@ -346,7 +363,7 @@ impl Writer {
             for &seq in chunk {
                 query = query.bind(seq);
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         for (statement, chunk) in sql::ACK_KEYS.chunks(&by_key) {
             let mut query = sqlx::query(statement);
@@ -356,7 +373,7 @@ impl Writer {
                     .bind(entry.sender.as_str())
                     .bind(entry.id.as_str());
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         Ok(())
     }
@@ -365,7 +382,7 @@ impl Writer {
     /// into `journal_keys` added.
     async fn added_keys(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &mut SqliteConnection,
         first: i64,
         added: usize,
     ) -> Result<HashMap<(String, String, String), i64>, LogError> {
@@ -375,7 +392,7 @@ impl Writer {
         let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sql::KEYS_BETWEEN)
             .bind(first)
             .bind(first + added as i64 - 1)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
         Ok(rows
@@ -387,7 +404,7 @@ impl Writer {
     /// Answers, marks and identity claims.
     async fn journal_rest(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &mut SqliteConnection,
         plan: &mut Plan<'_>,
     ) -> Result<(), LogError> {
         for (statement, chunk) in sql::INSERT_ANSWERS.chunks(&plan.answers) {
@@ -399,7 +416,7 @@ impl Writer {
                     .bind(i64::from(number))
                     .bind(confirmed);
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         let marks: Vec<_> = plan.marks.iter().collect();
         for (statement, chunk) in sql::SET_MARKS.chunks(&marks) {
@@ -407,16 +424,16 @@ impl Writer {
             for ((session, name), value) in chunk {
                 query = query.bind(*session).bind(*name).bind(**value);
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         for &(op, identity) in &plan.claims {
             sqlx::query(sql::CLAIM_IDENTITY)
                 .bind(identity)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await
                 .map_err(|e| self.error(e))?;
             let stored: String = sqlx::query_scalar(sql::IDENTITY)
-                .fetch_one(&mut **tx)
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(|e| self.error(e))?;
             plan.outcomes[op] = Outcome::Identity(stored);
@@ -427,7 +444,7 @@ impl Writer {
     /// The Logger's records with their addressees, then delivery statuses.
     async fn records(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        conn: &mut SqliteConnection,
         plan: &mut Plan<'_>,
     ) -> Result<(), LogError> {
         let mut addressees = Vec::new();
@@ -446,7 +463,7 @@ impl Writer {
                     .bind(record.at_ms)
                     .bind(record.json.as_str());
             }
-            let done = query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            let done = query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
             if done.rows_affected() as usize != chunk.len() {
                 return Err(LogError::other(format!(
                     "{}: {} of {} records inserted",
@@ -473,7 +490,7 @@ impl Writer {
                     .bind(session.as_deref())
                     .bind(id.as_str());
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         for (statement, chunk) in sql::UPSERT_STATUSES.chunks(&plan.statuses) {
             let mut query = sqlx::query(statement);
@@ -484,7 +501,7 @@ impl Writer {
                     .bind(status.json.as_str())
                     .bind(status.at_ms);
             }
-            query.execute(&mut **tx).await.map_err(|e| self.error(e))?;
+            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
         }
         Ok(())
     }
@@ -594,6 +611,27 @@ struct Plan<'o> {
 }
 
 impl<'o> Plan<'o> {
+    /// How many statements the plan takes at least; exact when it is one (the writer then
+    /// runs it without a transaction around it). New entries take two or more (their keys,
+    /// then their signals), records two (with their addressees), identity claims two.
+    fn statements(&self, known: &Known) -> usize {
+        if !self.entries.is_empty() || !self.records.is_empty() || !self.claims.is_empty() {
+            return 2;
+        }
+        let by_seq = self.acks.iter().filter(|e| known.get(e).is_some()).count();
+        let by_key = self.acks.len() - by_seq;
+        [
+            by_seq,
+            by_key,
+            self.answers.len(),
+            self.marks.len(),
+            self.statuses.len(),
+        ]
+        .into_iter()
+        .map(sql::statements_for)
+        .sum()
+    }
+
     fn new(ops: &'o mut [Op]) -> Self {
         let mut plan = Plan {
             outcomes: vec![Outcome::Done; ops.len()],
