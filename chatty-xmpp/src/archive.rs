@@ -1,12 +1,12 @@
 //! The server's message archive (MAM, XEP-0313): queries for history, and for catching up on what
-//! arrived while the session was away; the queries a connection has in progress, and where its
-//! catch-up is.
+//! arrived while the session was away (from the account's archive, or a room's); the queries a
+//! connection has in progress, and where its catch-up is.
 
 use std::collections::{HashMap, VecDeque};
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tokio_xmpp::jid::Jid;
+use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field};
 use tokio_xmpp::parsers::delay::Delay;
@@ -39,6 +39,16 @@ pub(crate) enum Waiter {
     Reply(oneshot::Sender<ArchiveAnswer>),
     /// To the catch-up (the bot's inbound signals, or where the catch-up starts).
     CatchUp,
+    /// To the catch-up from the archive of a room (`inbound::room_catch_up`).
+    RoomCatchUp(BareJid),
+}
+
+/// A catch-up page: the answer to a query of the account's catch-up, or of a room's.
+pub(crate) enum CatchUpPage {
+    /// Of the account's catch-up.
+    Account(ArchiveAnswer),
+    /// Of the catch-up from the archive of the room.
+    Room(BareJid, ArchiveAnswer),
 }
 
 /// Where a connection's catch-up from the archive is (see `inbound::catch_up`).
@@ -132,14 +142,24 @@ impl Queries {
             .any(|p| matches!(&p.waiter, Waiter::Reply(reply) if !reply.is_closed()))
     }
 
-    /// Forgets the catch-up's queries (a fresh stream: the old one's answers will not come).
+    /// Forgets the account's catch-up queries (a fresh stream: the old one's answers will not
+    /// come).
     pub(crate) fn forget_catch_ups(&mut self) {
         self.0.retain(|_, p| !matches!(p.waiter, Waiter::CatchUp));
     }
 
+    /// Forgets the queries of the catch-up from `room`'s archive (a fresh join, or one given
+    /// up); of every room's when `None` (a fresh stream).
+    pub(crate) fn forget_room_catch_ups(&mut self, room: Option<&BareJid>) {
+        self.0.retain(|_, p| match &p.waiter {
+            Waiter::RoomCatchUp(of) => room.is_some_and(|room| room != of),
+            _ => true,
+        });
+    }
+
     /// The answer `iq` to a query in progress: the query ends, and a query of the bot's has its
     /// answer; a catch-up page's is returned.
-    pub(crate) fn finish(&mut self, iq: Iq) -> Option<ArchiveAnswer> {
+    pub(crate) fn finish(&mut self, iq: Iq) -> Option<CatchUpPage> {
         let id = crate::iq::iq_id(&iq);
         let query = self
             .0
@@ -153,14 +173,15 @@ impl Queries {
                 let _ = reply.send(answer);
                 None
             }
-            Waiter::CatchUp => Some(answer),
+            Waiter::CatchUp => Some(CatchUpPage::Account(answer)),
+            Waiter::RoomCatchUp(room) => Some(CatchUpPage::Room(room, answer)),
         }
     }
 }
 
 /// The query for a catch-up page: every message archived after `after` (from the start of the
-/// archive when `None`).
-pub(crate) fn catch_up(after: Option<String>) -> (String, Iq) {
+/// archive when `None`), in the account's archive, or in `room`'s.
+pub(crate) fn catch_up(room: Option<&BareJid>, after: Option<String>) -> (String, Iq) {
     let query_id = format!("catchup-{}", chatty_core::SignalId::generate());
     let set = SetQuery {
         max: Some(CATCH_UP_PAGE),
@@ -168,12 +189,13 @@ pub(crate) fn catch_up(after: Option<String>) -> (String, Iq) {
         before: None,
         index: None,
     };
-    let iq = query(&query_id, None, set);
+    let iq = addressed(query(&query_id, None, set), room);
     (query_id, iq)
 }
 
-/// The query for the newest archived message (the last page, of one).
-pub(crate) fn newest() -> (String, Iq) {
+/// The query for the newest archived message (the last page, of one), in the account's archive,
+/// or in `room`'s.
+pub(crate) fn newest(room: Option<&BareJid>) -> (String, Iq) {
     let query_id = format!("newest-{}", chatty_core::SignalId::generate());
     let set = SetQuery {
         max: Some(1),
@@ -181,8 +203,16 @@ pub(crate) fn newest() -> (String, Iq) {
         before: Some(String::new()),
         index: None,
     };
-    let iq = query(&query_id, None, set);
+    let iq = addressed(query(&query_id, None, set), room);
     (query_id, iq)
+}
+
+/// `iq` sent to `room` (a room's archive), or to the account's own when `None`.
+fn addressed(iq: Iq, room: Option<&BareJid>) -> Iq {
+    match room {
+        Some(room) => iq.with_to(Jid::from(room.clone())),
+        None => iq,
+    }
 }
 
 /// The IQ asking the own archive for messages with `with` (all when `None`), paged by `set`.
@@ -248,13 +278,15 @@ pub(crate) fn fin(iq: Iq) -> Result<Fin, String> {
     }
 }
 
-/// The archive id the server gave an inbound message (`<stanza-id by='own@domain' id=…/>`).
-pub(crate) fn stanza_id(message: &Message, own: &str) -> Option<String> {
+/// The archive id an archive gave an inbound message (`<stanza-id by='own@domain' id=…/>`, or
+/// `by` a room's JID): `by` the archive's JID.
+pub(crate) fn stanza_id(message: &Message, by: &str) -> Option<String> {
     message
         .payloads
         .iter()
-        .find(|p| p.is("stanza-id", ns::SID) && p.attr("by") == Some(own))
+        .find(|p| p.is("stanza-id", ns::SID) && p.attr("by") == Some(by))
         .and_then(|p| p.attr("id"))
+        .filter(|id| !id.is_empty())
         .map(str::to_owned)
 }
 
@@ -301,7 +333,7 @@ mod tests {
             },
         );
         queries.insert("q1".into(), &asked, Waiter::Reply(tx));
-        let (catch_up_id, catching_up) = catch_up(Some("A0".into()));
+        let (catch_up_id, catching_up) = catch_up(None, Some("A0".into()));
         queries.insert(catch_up_id.clone(), &catching_up, Waiter::CatchUp);
 
         assert!(queries.collect(&result("q1", "A1")));
@@ -326,10 +358,11 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].archive_id, "A1");
         assert!(fin.complete);
-        let (found, fin) = queries
-            .finish(fin_of(&catching_up, false, "A2"))
-            .expect("a catch-up page")
-            .unwrap();
+        let Some(CatchUpPage::Account(page)) = queries.finish(fin_of(&catching_up, false, "A2"))
+        else {
+            panic!("a page of the account's catch-up");
+        };
+        let (found, fin) = page.unwrap();
         assert_eq!(found[0].archive_id, "A2");
         assert!(!fin.complete);
         assert!(

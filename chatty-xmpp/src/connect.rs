@@ -25,7 +25,7 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 
 use crate::config::{TlsMode, XmppConfig};
 use crate::inbound;
-use crate::marker::Marker;
+use crate::marker::{MARK, Marker, RoomMarkers};
 use crate::state::{Connection, Shared};
 use crate::tcp;
 
@@ -51,7 +51,8 @@ pub(crate) async fn connect(shared: &Shared, link: &Link) -> Result<Connection, 
         .map_err(|e| Failure::new(ConnectionErrorKind::Other, e.to_string()).permanent())?;
     let mut live = shared.live().await;
     if live.marker.is_none() && link.sink().is_journaled() {
-        live.marker = Some(Marker::spawn(link.clone()));
+        live.marker = Some(Marker::spawn(link.clone(), MARK.to_owned()));
+        live.room_markers = RoomMarkers::new(link.clone());
         shared.confirm_sends();
     }
     if !live.rooms_wanted {

@@ -19,6 +19,7 @@ mod marker;
 mod ns;
 mod outbound;
 mod query;
+mod room_archive;
 mod rooms;
 mod sent;
 mod session;

@@ -2,7 +2,7 @@
 //! connection ([`Shared`]); what outlives one stanza stream ([`Live`]); and one stanza stream
 //! with the answers it waits for ([`Connection`]).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -24,7 +24,8 @@ use crate::config::{ConfigError, XmppConfig, parse_account_jid};
 use crate::files::Http;
 use crate::iq::{self, IQ_TIMEOUT};
 use crate::mapper::Mapper;
-use crate::marker::Marker;
+use crate::marker::{Marker, RoomMarkers};
+use crate::room_archive::RoomCatchUps;
 use crate::unacked::Unacked;
 
 /// How many outbound signals may wait for the connection before `send` waits.
@@ -68,6 +69,8 @@ impl Shared {
             unacked: Unacked::default(),
             last_archived: None,
             marker: None,
+            room_last_archived: HashMap::new(),
+            room_markers: RoomMarkers::default(),
             presence: None,
             bound_before: false,
             rooms_wanted: false,
@@ -190,6 +193,11 @@ pub(crate) struct Live {
     pub(crate) last_archived: Option<String>,
     /// Keeps `last_archived` as the journal's mark, when the router has a journal.
     pub(crate) marker: Option<Marker>,
+    /// For each room, the archive id (the room's, XEP-0313 in a MUC) of the last message of
+    /// it the bot was given (or that needed no signal): where the room's catch-up starts.
+    pub(crate) room_last_archived: HashMap<BareJid, String>,
+    /// Keeps `room_last_archived` as the journal's marks, when the router has a journal.
+    pub(crate) room_markers: RoomMarkers,
     /// The bot's presence as it last set it, sent again on every fresh stream (`None`:
     /// available, the initial presence).
     pub(crate) presence: Option<Presence>,
@@ -209,6 +217,14 @@ impl Live {
         }
         self.last_archived = Some(id.to_owned());
     }
+
+    /// Notes that the bot was given the message archived in `room` as `id` (pushed: in the
+    /// journal, when there is one), or that it needed no signal: the room's catch-up starts
+    /// after it.
+    pub(crate) fn archived_in_room(&mut self, room: &BareJid, id: &str) {
+        self.room_markers.advance(room, id);
+        self.room_last_archived.insert(room.clone(), id.to_owned());
+    }
 }
 
 /// One stanza stream and what it waits for: from `connect` to the end of `serve`.
@@ -222,6 +238,8 @@ pub struct Connection {
     pub(crate) archive: archive::Queries,
     /// Where the catch-up from the archive is, and the live messages it holds back.
     pub(crate) catch_up: archive::CatchUp,
+    /// The catch-ups from the rooms' archives, each holding back its room's live messages.
+    pub(crate) room_catch_ups: RoomCatchUps,
     /// Stanzas that arrived while connecting, for `serve` to handle first.
     pub(crate) early: Vec<Stanza>,
     /// What was read from the stream while a push waited for the bot (`None`: the stream
@@ -254,6 +272,7 @@ impl Connection {
             iqs: iq::Pending::default(),
             archive: archive::Queries::default(),
             catch_up: archive::CatchUp::default(),
+            room_catch_ups: RoomCatchUps::default(),
             early: Vec::new(),
             ahead: VecDeque::new(),
             confirming: VecDeque::new(),

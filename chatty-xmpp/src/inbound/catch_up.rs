@@ -29,7 +29,7 @@ use crate::state::{Connection, Shared};
 
 /// How long the server may take over each step of a catch-up before it is given up (and the
 /// live messages it held back are given to the bot).
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Starts catching up on a fresh stream: asks the account whether it keeps an archive. Live
 /// messages are held back from now until the catch-up ends.
@@ -85,9 +85,9 @@ pub(crate) async fn discovered(
             tracing::debug!(after, "catching up from the archive");
             connection.live.last_archived = Some(after.clone());
             let after = (after != FROM_THE_START).then_some(after);
-            ask(connection, Phase::Paging, archive::catch_up(after)).await;
+            ask(connection, Phase::Paging, archive::catch_up(None, after)).await;
         }
-        None => ask(connection, Phase::Newest, archive::newest()).await,
+        None => ask(connection, Phase::Newest, archive::newest(None)).await,
     }
 }
 
@@ -120,14 +120,21 @@ pub(crate) async fn page(
                 }
             }
             match fin.set.last.filter(|_| !fin.complete) {
-                Some(after) => ask(connection, Phase::Paging, archive::catch_up(Some(after))).await,
+                Some(after) => {
+                    ask(
+                        connection,
+                        Phase::Paging,
+                        archive::catch_up(None, Some(after)),
+                    )
+                    .await
+                }
                 None => finish(shared, deliveries, connection, link).await,
             }
         }
         (Phase::Paging, Err(e)) => {
             tracing::warn!("catching up from the archive failed: {e}");
             report(shared, link, format!("catching up from the archive failed: {e}; messages sent while the bot was away may be missing")).await;
-            ask(connection, Phase::Newest, archive::newest()).await;
+            ask(connection, Phase::Newest, archive::newest(None)).await;
         }
         (Phase::Newest, answer) => {
             let newest = match answer {
@@ -189,8 +196,8 @@ async fn finish(
     }
 }
 
-/// Tells the bot that the catch-up failed.
-async fn report(shared: &Shared, link: &Link, message: String) {
+/// Tells the bot that a catch-up failed (`message` says how).
+pub(crate) async fn report(shared: &Shared, link: &Link, message: String) {
     let error = SystemError::new("xmpp", message);
     let _ = link
         .push(Signal::internal(Some(shared.own().clone()), error))

@@ -1,7 +1,8 @@
-//! Giving messages to the bot: live ones (with their receipts) and archived ones, fed to the
-//! router's journal (written together with others, group commit; the bot gets each once it is
-//! durable). After each, the archive id it carried becomes where the next catch-up starts (the
-//! journal's mark), set after the message, so never durable before it.
+//! Giving messages to the bot: live ones (with their receipts) and archived ones (from the
+//! account's archive or a room's), fed to the router's journal (written together with others,
+//! group commit; the bot gets each once it is durable). After each, the archive id it carried
+//! becomes where the next catch-up starts (the journal's mark, the account's or the room's), set
+//! after the message, so never durable before it.
 //!
 //! While a signal waits for room (in the journal's pipe, or the bot's queue), what the bot sends
 //! is carried on, and the stream is read on while someone waits on the server (a send for its
@@ -12,6 +13,7 @@ use chatty_core::Signal;
 use chatty_core::driver::{Deliveries, Link};
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::session::Closed;
+use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::minidom::rxml::xml_ncname;
 use tokio_xmpp::parsers::message::{Id, Message, MessageType};
@@ -33,6 +35,7 @@ pub(crate) async fn live(
     message: Message,
 ) -> bool {
     let archived = archive::stanza_id(&message, shared.jid.as_str());
+    let room_archived = room_archive_id(shared, &message);
     let receipt = receipt_for(&message);
     let mapped = shared
         .mapper
@@ -48,7 +51,82 @@ pub(crate) async fn live(
     if let Some(id) = archived {
         connection.live.archived(&id);
     }
+    if let Some((room, id)) = room_archived {
+        connection.live.archived_in_room(&room, &id);
+    }
     true
+}
+
+/// The room a live groupchat message came from (one the session is in), with the id the
+/// room's archive gave it (`<stanza-id by='room@service'/>`), if it has one.
+fn room_archive_id(shared: &Shared, message: &Message) -> Option<(BareJid, String)> {
+    if message.type_ != MessageType::Groupchat {
+        return None;
+    }
+    let room = message.from.as_ref()?.to_bare();
+    shared.mapper.state().room(&room)?;
+    let id = archive::stanza_id(message, room.as_str())?;
+    Some((room, id))
+}
+
+/// Gives the bot a message from `room`'s archive, as it came live (its id and sender the same,
+/// so that the journal knows it again); what the bot itself said in the room (by its nickname
+/// there, or by its JID where the room shows it) and what is not from the room are skipped.
+/// `false` once the bot stopped listening.
+pub(crate) async fn room_archived(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: &mut Connection,
+    link: &Link,
+    room: &BareJid,
+    item: ArchivedMessage,
+) -> bool {
+    let ArchivedMessage {
+        archive_id,
+        mut message,
+        delay,
+    } = item;
+    let from_room = message.from.as_ref().is_some_and(|f| f.to_bare() == *room);
+    if from_room && !said_by(&message, &shared.jid) {
+        // The archived copy lacks the id the room gave it, which the live copy carries, and
+        // which names a message without an id of its sender's.
+        if archive::stanza_id(&message, room.as_str()).is_none() {
+            message.payloads.push(
+                Element::builder("stanza-id", ns::SID)
+                    .attr(xml_ncname!("id").into(), archive_id.as_str())
+                    .attr(xml_ncname!("by").into(), room.as_str())
+                    .build(),
+            );
+        }
+        let mapped = shared
+            .mapper
+            .inbound_message_noting_deliveries(message, deliveries);
+        if let Some(mut signal) = mapped {
+            if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
+                signal.meta.sent = Some(sent);
+            }
+            if push(connection, link, signal).await.is_err() {
+                return false;
+            }
+        }
+    } else if !from_room {
+        tracing::debug!(%room, "skipping an archived message not from the room");
+    }
+    connection.live.archived_in_room(room, &archive_id);
+    true
+}
+
+/// Whether the room says `message` was sent by `account` (`<x xmlns='…muc#user'><item jid=…/>`,
+/// in rooms that show their occupants' JIDs).
+fn said_by(message: &Message, account: &BareJid) -> bool {
+    message
+        .payloads
+        .iter()
+        .filter(|p| p.is("x", ns::MUC_USER))
+        .flat_map(|x| x.children().filter(|c| c.is("item", ns::MUC_USER)))
+        .filter_map(|item| item.attr("jid"))
+        .filter_map(|jid| tokio_xmpp::jid::Jid::new(jid).ok())
+        .any(|jid| jid.to_bare() == *account)
 }
 
 /// Gives the bot a message from the archive, as it would have come live (its id and sender the
@@ -147,4 +225,32 @@ fn receipt_for(message: &Message) -> Option<Message> {
             .build(),
     );
     Some(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bot_is_known_by_its_jid_where_the_room_shows_it() {
+        let said = |jid: &str| {
+            let xml = format!(
+                "<message xmlns='jabber:client' from='r@rooms.example.org/other' type='groupchat'>\
+                 <body>hi</body><x xmlns='http://jabber.org/protocol/muc#user'>\
+                 <item affiliation='none' role='participant' jid='{jid}'/></x></message>"
+            );
+            Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+        };
+        let bot = BareJid::new("bot@example.org").unwrap();
+        assert!(said_by(&said("bot@example.org/res"), &bot));
+        assert!(!said_by(&said("carol@example.org/res"), &bot));
+        assert!(
+            !said_by(&said("not a jid@@"), &bot),
+            "malformed: not the bot"
+        );
+        let plain =
+            "<message xmlns='jabber:client' from='r@rooms.example.org/x' type='groupchat'/>";
+        let plain = Message::try_from(plain.parse::<Element>().unwrap()).unwrap();
+        assert!(!said_by(&plain, &bot));
+    }
 }

@@ -263,12 +263,16 @@ impl Mapper {
         // The id is the same each time the message is read (live, from the archive after a
         // restart, from offline storage): the sender's (XEP-0359 origin-id, else the stanza's
         // id: kept end to end, and the same when the sender sends it again after its own lost
-        // stream), else the id the account's archive gave it.
+        // stream), else the id the archive gave it: the room's for a room message (live, or
+        // from the room's archive), else the account's.
         let id = origin_id
             .filter(|id| !id.is_empty())
             .or_else(|| message.id.as_ref().map(|id| id.0.clone()))
             .filter(|id| !id.is_empty())
-            .or_else(|| crate::archive::stanza_id(&message, self.account()));
+            .or_else(|| match &room {
+                Some(_) => room_stanza_id(&message, &bare),
+                None => crate::archive::stanza_id(&message, self.account()),
+            });
         let deterministic = id.is_some();
         let id = id.map_or_else(SignalId::generate, SignalId::from);
         // The same message again (the sender's stream was lost before the server acknowledged
@@ -654,5 +658,21 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_room_message_without_an_id_is_known_by_the_id_the_rooms_archive_gave_it() {
+        let mapper = crate::mapper::test_support::mapper_in_room();
+        let xml = "<message xmlns='jabber:client' from='r@rooms.example.org/carol' \
+                   type='groupchat'><body>hi</body>\
+                   <stanza-id xmlns='urn:xmpp:sid:0' by='bot@example.org' id='not-the-room'/>\
+                   <stanza-id xmlns='urn:xmpp:sid:0' by='r@rooms.example.org' id='R-1'/>\
+                   </message>";
+        let signal = mapper.inbound_message(message(xml)).unwrap();
+        assert_eq!(signal.meta.id.as_str(), "R-1");
+        assert!(
+            mapper.inbound_message(message(xml)).is_none(),
+            "the same message again (live, then from the room's archive) is a repeat"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! or the stream is gone for good.
 //!
 //! Its parts: the stream's own events ([`stream`]), one stanza ([`stanza`]), the catch-up from
-//! the archive on a fresh stream ([`catch_up`]), messages given to the bot ([`deliver`]); the
+//! the archive on a fresh stream ([`catch_up`]), and from a room's archive on a fresh join
+//! ([`room_catch_up`]), messages given to the bot ([`deliver`]); the
 //! mapping of messages, presence and error
 //! stanzas to signals ([`message`], [`presence`], [`failure`]).
 
@@ -12,6 +13,7 @@ mod deliver;
 mod failure;
 pub(crate) mod message;
 mod presence;
+mod room_catch_up;
 mod stanza;
 pub(crate) mod stream;
 
@@ -20,9 +22,11 @@ use std::time::Duration;
 use chatty_core::ConnectionErrorKind;
 use chatty_core::driver::{Deliveries, Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
+use tokio::time::Instant;
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::stanzastream::{Event, StanzaStage};
 
+use crate::room_archive::earlier;
 use crate::state::{Connection, Shared};
 use crate::{archive, outbound};
 
@@ -60,11 +64,14 @@ pub(crate) async fn serve(
             }
             continue;
         }
-        let catch_up_deadline = connection.catch_up.deadline;
+        let catch_up_deadline = earlier(
+            connection.catch_up.deadline,
+            connection.room_catch_ups.deadline(),
+        );
         tokio::select! {
             () = &mut stopping => break,
             () = archive::expiry(catch_up_deadline) => {
-                catch_up::gave_up(shared, deliveries, &mut connection, link).await;
+                gave_up(shared, deliveries, &mut connection, link).await;
             }
             event = connection.stream.next() => match event {
                 Some(Event::Stanza(stanza)) => {
@@ -82,6 +89,23 @@ pub(crate) async fn serve(
     }
     close(connection).await;
     Ok(())
+}
+
+/// Gives up the catch-ups (the account's, the rooms') whose step the server did not answer in
+/// time.
+async fn gave_up(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: &mut Connection,
+    link: &Link,
+) {
+    let now = Instant::now();
+    if connection.catch_up.deadline.is_some_and(|d| d <= now) {
+        catch_up::gave_up(shared, deliveries, connection, link).await;
+    }
+    for room in connection.room_catch_ups.expired(now) {
+        room_catch_up::gave_up(shared, deliveries, connection, link, room).await;
+    }
 }
 
 /// The failure of a stream that ended by itself.
