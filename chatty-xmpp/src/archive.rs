@@ -65,17 +65,24 @@ pub(crate) enum Phase {
     Paging,
 }
 
-/// A connection's catch-up: its phase, and the live messages it holds back meanwhile, so that
-/// the bot gets the archived ones first.
+/// How many live messages a catch-up holds back at most (see [`CatchUp::hold`]).
+pub(crate) const HELD_LIMIT: usize = 10_000;
+
+/// A connection's catch-up (from the account's archive, or a room's): its phase, and the live
+/// messages it holds back meanwhile, so that the bot gets the archived ones first.
 #[derive(Debug, Default)]
 pub(crate) struct CatchUp {
     /// Where it is.
     pub(crate) phase: Phase,
-    /// Live messages that arrived while catching up, in their order, for after it.
+    /// Live messages that arrived while catching up, in their order, for after it (at most
+    /// [`HELD_LIMIT`]).
     pub(crate) held: VecDeque<Message>,
     /// When the server is taken not to answer any more (the catch-up then ends, so that live
     /// messages are not held back for ever).
     pub(crate) deadline: Option<Instant>,
+    /// Whether live messages the archive has were let go while paging (too many were held):
+    /// the catch-up pages on past its last page, where the archive gives them again.
+    pub(crate) overflowed: bool,
 }
 
 impl CatchUp {
@@ -87,6 +94,54 @@ impl CatchUp {
     /// Whether `iq` answers the catch-up's disco#info request.
     pub(crate) fn is_discovery(&self, iq: &Iq) -> bool {
         matches!(&self.phase, Phase::Discovering(id) if *id == crate::iq::iq_id(iq))
+    }
+
+    /// Holds the live `message` back, keeping at most [`HELD_LIMIT`]; the stream is read on
+    /// all the same (the catch-up's own answers come on it). Returns the message to give the
+    /// bot now, if one cannot wait.
+    ///
+    /// When the limit is reached while paging, the held messages that the archive being caught
+    /// up has (a `stanza-id` by `archive`, the account's or the room's JID: archived before
+    /// they came) are let go, and so is each such message after, until the catch-up's last page:
+    /// the catch-up then asks for what came after the last message it gave, and so gives them
+    /// in their place, once. What the archive does not have (typing notifications, receipts),
+    /// and everything while asking for the newest id (a first start: nothing archived is
+    /// given), is given to the bot oldest first once the limit is reached, ahead of the
+    /// catch-up. While asking whether there is an archive (one round trip, given up after 30 s)
+    /// nothing is let go: where the catch-up starts is not known yet, and a message given now
+    /// would move it past what the archive has before it.
+    pub(crate) fn hold(&mut self, message: Message, archive: &str) -> Option<Message> {
+        self.hold_within(message, archive, HELD_LIMIT)
+    }
+
+    /// [`hold`](Self::hold) with at most `limit` held.
+    fn hold_within(&mut self, message: Message, archive: &str, limit: usize) -> Option<Message> {
+        if matches!(self.phase, Phase::Discovering(_)) {
+            self.held.push_back(message);
+            return None;
+        }
+        if self.held.len() >= limit && self.phase == Phase::Paging {
+            let before = self.held.len();
+            self.held.retain(|m| stanza_id(m, archive).is_none());
+            self.overflowed |= self.held.len() < before;
+        }
+        if self.overflowed && stanza_id(&message, archive).is_some() {
+            // The archive gives it again, after the pages asked for so far.
+            return None;
+        }
+        let now = if self.held.len() >= limit {
+            self.held.pop_front()
+        } else {
+            None
+        };
+        self.held.push_back(message);
+        now
+    }
+
+    /// Whether the catch-up pages on past a complete page, and no longer lets go of messages
+    /// (see [`hold`](Self::hold)).
+    pub(crate) fn pages_on(&mut self) -> bool {
+        std::mem::take(&mut self.overflowed)
     }
 }
 
@@ -369,6 +424,75 @@ mod tests {
             queries.finish(fin_of(&asked, true, "A1")).is_none(),
             "ended already"
         );
+    }
+
+    /// A live chat message `n`, with the account's archive id `A<n>` when `archived`.
+    fn live(n: usize, archived: bool) -> Message {
+        let id = if archived {
+            format!("<stanza-id xmlns='urn:xmpp:sid:0' by='bot@example.org' id='A{n}'/>")
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            "<message xmlns='jabber:client' from='a@example.org/x' type='chat' id='m{n}'>\
+             <body>{n}</body>{id}</message>"
+        );
+        Message::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    /// The ids of the messages `held`.
+    fn ids(held: &VecDeque<Message>) -> Vec<String> {
+        held.iter()
+            .filter_map(|m| m.id.as_ref().map(|id| id.0.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn holding_back_while_paging_lets_go_of_what_the_archive_gives_again_past_the_limit() {
+        let own = "bot@example.org";
+        let mut catch_up = CatchUp {
+            phase: Phase::Paging,
+            ..CatchUp::default()
+        };
+        for n in 0..3 {
+            assert!(catch_up.hold_within(live(n, n != 1), own, 3).is_none());
+        }
+        // Full: the archived ones go (the archive gives them again), the rest stays.
+        assert!(catch_up.hold_within(live(3, true), own, 3).is_none());
+        assert_eq!(ids(&catch_up.held), ["m1"]);
+        assert!(catch_up.overflowed);
+        assert!(catch_up.hold_within(live(4, false), own, 3).is_none());
+        assert!(
+            catch_up.hold_within(live(5, true), own, 3).is_none(),
+            "let go"
+        );
+        assert!(catch_up.hold_within(live(6, false), own, 3).is_none());
+        // Full of what the archive does not have: the oldest goes to the bot now.
+        let now = catch_up.hold_within(live(7, false), own, 3);
+        assert_eq!(now.and_then(|m| m.id).map(|id| id.0).as_deref(), Some("m1"));
+        assert_eq!(ids(&catch_up.held), ["m4", "m6", "m7"]);
+        assert!(catch_up.pages_on(), "the catch-up pages on");
+        assert!(!catch_up.pages_on(), "once");
+    }
+
+    #[test]
+    fn holding_back_while_asking_for_the_newest_id_gives_the_oldest_past_the_limit() {
+        let own = "bot@example.org";
+        let mut catch_up = CatchUp {
+            phase: Phase::Newest,
+            ..CatchUp::default()
+        };
+        for n in 0..2 {
+            assert!(catch_up.hold_within(live(n, true), own, 2).is_none());
+        }
+        let now = catch_up.hold_within(live(2, true), own, 2);
+        assert_eq!(now.and_then(|m| m.id).map(|id| id.0).as_deref(), Some("m0"));
+        assert_eq!(ids(&catch_up.held), ["m1", "m2"]);
+        assert!(!catch_up.pages_on());
+        // While asking whether there is an archive, nothing is let go or given early.
+        catch_up.phase = Phase::Discovering("d".into());
+        assert!(catch_up.hold_within(live(3, true), own, 2).is_none());
+        assert_eq!(ids(&catch_up.held), ["m1", "m2", "m3"]);
     }
 
     #[test]

@@ -31,6 +31,10 @@ use crate::unacked::Unacked;
 /// How many outbound signals may wait for the connection before `send` waits.
 const COMMAND_QUEUE: usize = 1024;
 
+/// How many stream events are read ahead at most while a push waits for the bot (see
+/// [`Connection::reading_ahead`]).
+pub(crate) const AHEAD_LIMIT: usize = 10_000;
+
 /// What `connect`, `serve`, `send`, `query` and `download` share.
 pub(crate) struct Shared {
     pub(crate) config: XmppConfig,
@@ -227,6 +231,13 @@ impl Live {
     }
 }
 
+/// Whether to read the stream on while a push waits, with the events read `ahead` already:
+/// while someone `waiting` on the server, the stream has not ended, and fewer than
+/// [`AHEAD_LIMIT`] were read.
+fn may_read_ahead(waiting: bool, ahead: &VecDeque<Option<Event>>) -> bool {
+    waiting && !matches!(ahead.back(), Some(None)) && ahead.len() < AHEAD_LIMIT
+}
+
 /// One stanza stream and what it waits for: from `connect` to the end of `serve`.
 pub struct Connection {
     pub(crate) stream: StanzaStream,
@@ -283,7 +294,11 @@ impl Connection {
 
     /// Whether to read the stream on while a push waits: while someone waits on the server (a
     /// send for its acknowledgements, a query or request for its answer), whose answer may come
-    /// behind what the bot has no room for yet.
+    /// behind what the bot has no room for yet; and while fewer than [`AHEAD_LIMIT`] events
+    /// were read ahead. Past that the stream is left unread until the bot takes the signal:
+    /// whoever waits on the server then waits no longer than its own timeout (a send
+    /// [`CONFIRM_TIMEOUT`], a request or query its own), after which the bot goes on and takes
+    /// it; nothing waits for ever.
     pub(crate) fn reading_ahead(&mut self) -> bool {
         while let Some((since, token)) = self.confirming.front() {
             let done = StanzaStage::from(&token.state()) >= StanzaStage::Acked;
@@ -295,7 +310,7 @@ impl Connection {
         }
         let waiting =
             !self.confirming.is_empty() || self.iqs.is_waiting() || self.archive.replies_waiting();
-        waiting && !matches!(self.ahead.back(), Some(None))
+        may_read_ahead(waiting, &self.ahead)
     }
 
     /// Queues `stanza` on the stream (sent once it is connected).
@@ -309,5 +324,28 @@ impl Connection {
         let token = self.stream.send(Box::new(message.clone().into())).await;
         self.live.unacked.push(message, token.clone());
         token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_xmpp::stanzastream::StreamEvent;
+
+    use super::*;
+
+    #[test]
+    fn reading_ahead_stops_at_the_limit_at_the_end_and_when_nobody_waits() {
+        let mut ahead = VecDeque::new();
+        assert!(may_read_ahead(true, &ahead));
+        assert!(!may_read_ahead(false, &ahead), "nobody waits on the server");
+        for _ in 0..AHEAD_LIMIT - 1 {
+            ahead.push_back(Some(Event::Stream(StreamEvent::Resumed)));
+        }
+        assert!(may_read_ahead(true, &ahead));
+        ahead.push_back(Some(Event::Stream(StreamEvent::Resumed)));
+        assert!(!may_read_ahead(true, &ahead), "the limit");
+        ahead.clear();
+        ahead.push_back(None);
+        assert!(!may_read_ahead(true, &ahead), "the stream ended");
     }
 }

@@ -128,6 +128,13 @@ pub(crate) async fn page(
                     )
                     .await
                 }
+                // Live messages were let go meanwhile (too many held): they come after the
+                // last one given.
+                None if connection.catch_up.pages_on() => {
+                    let after = connection.live.last_archived.clone();
+                    let after = after.filter(|a| a != FROM_THE_START);
+                    ask(connection, Phase::Paging, archive::catch_up(None, after)).await;
+                }
                 None => finish(shared, deliveries, connection, link).await,
             }
         }
@@ -189,6 +196,7 @@ async fn finish(
 ) {
     connection.catch_up.phase = Phase::Live;
     connection.catch_up.deadline = None;
+    connection.catch_up.overflowed = false;
     while let Some(message) = connection.catch_up.held.pop_front() {
         if !deliver::live(shared, deliveries, connection, link, message).await {
             return;

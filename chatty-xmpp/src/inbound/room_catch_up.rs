@@ -23,7 +23,7 @@ use tokio_xmpp::parsers::ns;
 
 use super::catch_up::{STEP_TIMEOUT, report};
 use super::deliver;
-use crate::archive::{self, ArchiveAnswer, Phase, Waiter};
+use crate::archive::{self, ArchiveAnswer, CatchUp, Phase, Waiter};
 use crate::marker::{FROM_THE_START, room_mark};
 use crate::state::{Connection, Shared};
 
@@ -138,6 +138,18 @@ pub(crate) async fn page(
             match fin.set.last.filter(|_| !fin.complete) {
                 Some(after) => {
                     let query = archive::catch_up(Some(&room), Some(after));
+                    ask(connection, &room, Phase::Paging, query).await;
+                }
+                // Live messages were let go meanwhile (too many held): they come after the
+                // last one given.
+                None if connection
+                    .room_catch_ups
+                    .get_mut(&room)
+                    .is_some_and(CatchUp::pages_on) =>
+                {
+                    let after = connection.live.room_last_archived.get(&room).cloned();
+                    let after = after.filter(|a| a != FROM_THE_START);
+                    let query = archive::catch_up(Some(&room), after);
                     ask(connection, &room, Phase::Paging, query).await;
                 }
                 None => finish(shared, deliveries, connection, link, &room).await,

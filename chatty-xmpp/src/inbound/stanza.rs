@@ -81,15 +81,22 @@ async fn received_message(
     message: Message,
 ) {
     shared.learn_sender(&message);
-    let room_catch_up = match (&message.type_, &message.from) {
-        (MessageType::Groupchat, Some(from)) => connection.room_catch_ups.get_mut(&from.to_bare()),
+    let room = match (&message.type_, &message.from) {
+        (MessageType::Groupchat, Some(from)) => Some(from.to_bare()),
         _ => None,
     };
-    if let Some(room_catch_up) = room_catch_up {
-        room_catch_up.held.push_back(message);
+    let room_catch_up = room
+        .as_ref()
+        .and_then(|room| Some((room, connection.room_catch_ups.get_mut(room)?)));
+    // What cannot wait any longer (see `CatchUp::hold`), or the message itself.
+    let now = if let Some((room, room_catch_up)) = room_catch_up {
+        room_catch_up.hold(message, room.as_str())
     } else if connection.catch_up.holds() {
-        connection.catch_up.held.push_back(message);
+        connection.catch_up.hold(message, shared.jid.as_str())
     } else {
+        Some(message)
+    };
+    if let Some(message) = now {
         // `false`: the bot stopped listening, and the driver stops the session.
         let _ = deliver::live(shared, deliveries, connection, link, message).await;
     }
