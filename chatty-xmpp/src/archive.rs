@@ -68,6 +68,24 @@ pub(crate) enum Phase {
 /// How many live messages a catch-up holds back at most (see [`CatchUp::hold`]).
 pub(crate) const HELD_LIMIT: usize = 10_000;
 
+/// The hold-back limit the crate's own tests set (0: [`HELD_LIMIT`]), so that a test against
+/// the server reaches it with a few messages.
+#[cfg(test)]
+pub(crate) static HELD_LIMIT_IN_TESTS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// The hold-back limit: [`HELD_LIMIT`], or what a test of the crate set.
+fn held_limit() -> usize {
+    #[cfg(test)]
+    {
+        let set = HELD_LIMIT_IN_TESTS.load(std::sync::atomic::Ordering::Relaxed);
+        if set > 0 {
+            return set;
+        }
+    }
+    HELD_LIMIT
+}
+
 /// A connection's catch-up (from the account's archive, or a room's): its phase, and the live
 /// messages it holds back meanwhile, so that the bot gets the archived ones first.
 #[derive(Debug, Default)]
@@ -111,7 +129,7 @@ impl CatchUp {
     /// nothing is let go: where the catch-up starts is not known yet, and a message given now
     /// would move it past what the archive has before it.
     pub(crate) fn hold(&mut self, message: Message, archive: &str) -> Option<Message> {
-        self.hold_within(message, archive, HELD_LIMIT)
+        self.hold_within(message, archive, held_limit())
     }
 
     /// [`hold`](Self::hold) with at most `limit` held.

@@ -18,6 +18,8 @@ mod mapper;
 mod marker;
 mod ns;
 mod outbound;
+#[cfg(test)]
+mod overflow_tests;
 mod query;
 mod room_archive;
 mod rooms;
