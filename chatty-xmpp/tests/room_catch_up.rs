@@ -1,7 +1,8 @@
 //! The catch-up from a room's archive (MAM in a MUC, XEP-0313) against the test Prosody (whose
 //! rooms keep archives: `muc_mam`): a bot whose process stopped, then started again on the same
 //! journal, is given what was said in its room while it was away, in order, once each, and not
-//! what it said itself there; live messages that come while it catches up follow, once each.
+//! what it said itself there; live messages that come while it catches up follow, once each; a
+//! room without an archive is not caught up, and its live messages come all the same.
 
 mod common;
 
@@ -15,6 +16,8 @@ use chatty_xmpp::{RoomConfig, XmppSession};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
 use tokio_xmpp::parsers::muc::Muc;
 use tokio_xmpp::parsers::ns;
@@ -311,6 +314,53 @@ async fn live_room_messages_during_the_catch_up_follow_the_archived_ones_once() 
     let (heard, _, _, _) = next_message(&mut seen).await;
     assert_eq!(heard, format!("{tag}-last"));
     mark_is(&journal, &room, Some(&last)).await;
+    stop(task).await;
+    carol.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_without_an_archive_is_not_caught_up_and_its_live_messages_come() {
+    let room = room_jid("unarchived");
+    let (bot, person) = (common::account(), common::account());
+    let mut carol = join(&person, &room, "carol").await;
+    // Carol owns the room she made: she turns its archive off (Prosody's muc_mam option).
+    let form: Element = "<query xmlns='http://jabber.org/protocol/muc#owner'>\
+        <x xmlns='jabber:x:data' type='submit'>\
+        <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
+        <field var='muc#roomconfig_enablearchiving'><value>0</value></field>\
+        </x></query>"
+        .parse()
+        .unwrap();
+    let configured = carol
+        .iq(Iq::Set {
+            from: None,
+            to: Some(Jid::new(&room).unwrap()),
+            id: String::new(),
+            payload: form,
+        })
+        .await;
+    assert!(matches!(configured, Iq::Result { .. }), "{configured:?}");
+
+    let journal = MemoryJournal::new();
+    let (task, mut seen) = run(&bot, &room, &journal);
+    started(&mut seen).await;
+    bot_came(&mut carol, &room).await;
+    let tag = SignalId::generate();
+    let said: Vec<String> = (0..3).map(|i| format!("{tag}-live-{i}")).collect();
+    for text in &said {
+        let mut message = XmppMessage::groupchat(Some(Jid::new(&room).unwrap()));
+        message.id = Some(Id(format!("id-{text}")));
+        message.bodies.insert(Lang::new(), text.clone());
+        carol.send(message).await;
+    }
+    for text in &said {
+        let (heard, id, _, _) = next_message(&mut seen).await;
+        assert_eq!(&heard, text);
+        assert_eq!(id.as_str(), format!("id-{text}"));
+    }
+    nothing_more(&mut seen).await;
+    let mark = journal.mark("xmpp", &format!("mam:{room}")).await.unwrap();
+    assert_eq!(mark, None, "no archive, no mark");
     stop(task).await;
     carol.close().await;
 }
