@@ -208,6 +208,22 @@ impl Queries {
         true
     }
 
+    /// Whether `message` is a result of a query whose answer goes to someone waiting (a query
+    /// of the bot's, or a session's lookup), not to a catch-up.
+    pub(crate) fn is_result_for_reply(&self, message: &Message) -> bool {
+        result_query_id(message)
+            .and_then(|query_id| self.0.get(query_id))
+            .is_some_and(|p| matches!(p.waiter, Waiter::Reply(_)))
+    }
+
+    /// Whether `iq` ends a query whose answer goes to someone waiting (not a catch-up's).
+    pub(crate) fn ends_reply(&self, iq: &Iq) -> bool {
+        let id = crate::iq::iq_id(iq);
+        self.0
+            .values()
+            .any(|p| p.iq_id == id && matches!(p.waiter, Waiter::Reply(_)))
+    }
+
     /// Whether a query of the bot's still waits for its answer.
     pub(crate) fn replies_waiting(&self) -> bool {
         self.0

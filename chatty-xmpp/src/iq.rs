@@ -46,6 +46,11 @@ impl Pending {
 
     /// Hands `iq` (a result or an error) to the request it answers; `Some(iq)` when no request
     /// waits for it.
+    /// Whether a request waits for `iq` (an answer to it).
+    pub(crate) fn waits_for(&self, iq: &Iq) -> bool {
+        self.0.contains_key(&iq_id(iq))
+    }
+
     pub(crate) fn answer(&mut self, iq: Iq) -> Option<Iq> {
         match self.0.remove(&iq_id(&iq)) {
             Some(waiting) => {

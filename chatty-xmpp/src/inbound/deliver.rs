@@ -13,11 +13,14 @@ use chatty_core::Signal;
 use chatty_core::driver::{Deliveries, Link};
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::session::Closed;
+use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::BareJid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::minidom::rxml::xml_ncname;
+use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::{Id, Message, MessageType};
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::stanzastream::Event;
 
 use crate::archive::{self, ArchivedMessage};
 use crate::mapper::timestamp;
@@ -194,8 +197,33 @@ pub(crate) async fn push(
             Some(command) = connection.live.commands.recv() => {
                 outbound::carry(connection, command).await;
             }
-            event = connection.stream.next(), if read_on => connection.ahead.push_back(event),
+            event = connection.stream.next(), if read_on => read_ahead(connection, event),
         }
+    }
+}
+
+/// An event read while a push waits. An answer someone waits for (an IQ request's, or an
+/// archive query's whose results go to a waiter: a query of the bot's, a lookup of whether an
+/// answer left) is given at once: the push may wait on the very one who waits for it (the bot
+/// blocked in a query, or behind an answer whose lookup this is), and neither gives the bot a
+/// signal. Everything else is kept, in order, for [`serve`](super::serve).
+fn read_ahead(connection: &mut Connection, event: Option<Event>) {
+    match event {
+        Some(Event::Stanza(Stanza::Iq(iq @ (Iq::Result { .. } | Iq::Error { .. }))))
+            if connection.iqs.waits_for(&iq) || connection.archive.ends_reply(&iq) =>
+        {
+            if let Some(iq) = connection.iqs.answer(iq) {
+                // Not a request's: the end of a waiter's archive query, which gives no page.
+                let page = connection.archive.finish(iq);
+                debug_assert!(page.is_none(), "a catch-up's page read ahead");
+            }
+        }
+        Some(Event::Stanza(Stanza::Message(message)))
+            if connection.archive.is_result_for_reply(&message) =>
+        {
+            connection.archive.collect(&message);
+        }
+        other => connection.ahead.push_back(other),
     }
 }
 
