@@ -24,7 +24,7 @@ use crate::signal::Signal;
 /// How many jobs a lane takes at once: their answers' records are written together. It bounds
 /// the answers a crash can leave "about to leave" and unconfirmed, each of which the session is
 /// asked about ([`Session::sent`]) after the restart, so it stays small.
-const BATCH: usize = 32;
+const BATCH: usize = 8;
 
 /// What waits in a lane.
 pub(super) enum Job {
