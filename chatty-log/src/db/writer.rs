@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chatty_core::journal::{Appended, EntryId};
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqlitePool;
 use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnection;
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql;
