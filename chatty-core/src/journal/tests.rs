@@ -562,3 +562,143 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
         .await
         .unwrap();
 }
+
+/// A platform whose sends take a while, and which refuses them once its session has ended.
+struct Slow {
+    driver: Driver,
+    count: usize,
+    ended: std::sync::atomic::AtomicBool,
+    sent: Arc<Mutex<Vec<Signal>>>,
+    refused: Arc<Mutex<Vec<Signal>>>,
+}
+
+impl Protocol for Slow {
+    type Connection = ();
+
+    fn driver(&self) -> &Driver {
+        &self.driver
+    }
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn platform(&self) -> &str {
+        "test"
+    }
+    fn own(&self) -> Option<Address> {
+        None
+    }
+    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
+        Capabilities::all()
+    }
+    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
+        for i in 0..self.count {
+            if link.push(message(i)).await.is_err() {
+                break;
+            }
+        }
+        link.stopping().await;
+        self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if self.ended.load(std::sync::atomic::Ordering::SeqCst) {
+            lock(&self.refused).push(signal);
+            return Err(Refusal::new(
+                crate::FailureKind::Unreachable,
+                "the session has ended",
+            ));
+        }
+        lock(&self.sent).push(signal);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_answers_in_the_lane_leave_before_the_session_ends() {
+    const COUNT: usize = 10;
+    let journal = MemoryJournal::new();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let session = Slow {
+        driver: Driver::default(),
+        count: COUNT,
+        ended: Default::default(),
+        sent: sent.clone(),
+        refused: refused.clone(),
+    };
+    // The bot answers at once (its answers wait in the lane, 10 ms each) and asks to end at
+    // the first message: the other nine wait in its queue ahead of SessionAboutToEnd, and their
+    // answers join the lane behind the end request.
+    let bot = from_fn(move |signal: Signal, handle| async move {
+        if !matches!(signal.body, Body::Message(_)) {
+            return Ok(());
+        }
+        handle
+            .send(signal.reply(Message::text(format!("{}.0", text(&signal)))))
+            .await?;
+        if text(&signal) == "m0" {
+            handle.end_sessions("enough").await?;
+        }
+        Ok(())
+    });
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await
+        .unwrap();
+    let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
+    let expected: Vec<String> = (0..COUNT).map(|i| format!("m{i}.0")).collect();
+    assert_eq!(texts, expected);
+    assert!(lock(&refused).is_empty(), "refused after the end");
+    assert!(journal.pending("test").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_the_platform_could_not_be_reached_for_leaves_its_signal_unfinished() {
+    let journal = MemoryJournal::new();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let session = Slow {
+        driver: Driver::default(),
+        count: 1,
+        // Ended already: every send is refused as unreachable.
+        ended: true.into(),
+        sent: sent.clone(),
+        refused: refused.clone(),
+    };
+    let failures = Arc::new(Mutex::new(0));
+    let seen = failures.clone();
+    let bot = from_fn(move |signal: Signal, handle| {
+        let seen = seen.clone();
+        async move {
+            match &signal.body {
+                Body::Message(_) => {
+                    handle.send(signal.reply(Message::text("answer"))).await?;
+                }
+                Body::SendFailure(_) => {
+                    *lock(&seen) += 1;
+                    handle.end_sessions("told").await?;
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    });
+    Router::new()
+        .session(session)
+        .journal(journal.clone())
+        .run(bot)
+        .await
+        .unwrap();
+    assert_eq!(*lock(&failures), 1, "the bot is told");
+    assert_eq!(lock(&refused).len(), 1);
+    // Not finished: given again after a restart, when its answer goes.
+    let pending = journal.pending("test").await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].answers.len(), 1, "about to leave");
+}

@@ -19,7 +19,7 @@ use super::feedback::{self, Feedback};
 use crate::journal::Tap;
 use crate::metadata::SignalId;
 use crate::session::{Refusal, Session};
-use crate::signal::Signal;
+use crate::signal::{FailureKind, Signal};
 
 /// How many jobs a lane takes at once: their answers' records are written together. It bounds
 /// the answers a crash can leave "about to leave" and unconfirmed, each of which the session is
@@ -36,6 +36,9 @@ pub(super) enum Job {
         signal: Signal,
         done: oneshot::Sender<Result<(), Refusal>>,
     },
+    /// Told when everything before it in the lane is done: a session's `SessionAboutToEnd` is
+    /// handled only once the answers the bot made to it are out of the lane.
+    Barrier(oneshot::Sender<()>),
 }
 
 /// An answer in a lane, numbered ([`Tap::number`]).
@@ -74,10 +77,14 @@ pub(super) async fn run(
                 Job::Plain { signal, done } => {
                     let _ = done.send(session.send(signal).await);
                 }
+                Job::Barrier(done) => {
+                    let _ = done.send(());
+                }
                 Job::Answer(answer) => {
                     let of = answer.of.clone();
-                    deliver(answer, &*session, &tap, &feedback).await;
-                    tap.landed(&of);
+                    if deliver(answer, &*session, &tap, &feedback).await {
+                        tap.landed(&of);
+                    }
                 }
             }
         }
@@ -107,8 +114,11 @@ async fn record(batch: &[Job], tap: &Tap, feedback: &Feedback) {
 }
 
 /// Sends one answer whose record is durable (or, unsure, once the session says it did not
-/// leave before the restart), and records that it left.
-async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Feedback) {
+/// leave before the restart), and records that it left. Whether it is done with: `false` when
+/// the platform could not be reached (the session ended, or is not connected): its signal then
+/// stays unacknowledged, so the journal gives it again after a restart and the answer goes
+/// then; the bot is told of the failure all the same.
+async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Feedback) -> bool {
     let Answer {
         signal,
         name,
@@ -119,10 +129,28 @@ async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Fe
     let id = signal.meta.id.clone();
     if unsure && session.sent(&signal).await == Some(true) {
         tap.left(&name, &of, number);
-        return;
+        return true;
     }
     match session.send(signal).await {
-        Err(refusal) => feedback::refused(feedback, id, refusal),
-        Ok(()) => tap.left(&name, &of, number),
+        Err(refusal) => {
+            let unreachable = refusal.kind == FailureKind::Unreachable;
+            feedback::refused(feedback, id, refusal);
+            !unreachable
+        }
+        Ok(()) => {
+            tap.left(&name, &of, number);
+            true
+        }
     }
+}
+
+/// Waits until every lane in `lanes` has done what was in it when this was called.
+pub(super) async fn barrier(lanes: &[async_channel::Sender<Job>]) {
+    let waits = lanes.iter().map(|lane| async move {
+        let (done, reached) = oneshot::channel();
+        if lane.send(Job::Barrier(done)).await.is_ok() {
+            let _ = reached.await;
+        }
+    });
+    future::join_all(waits).await;
 }

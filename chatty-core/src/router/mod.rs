@@ -233,6 +233,7 @@ impl Router {
                 .unzip(),
             None => Default::default(),
         };
+        let barrier_lanes = lane_senders.clone();
         let journaled = tap.clone().map(|tap| Journaled {
             names: sessions.iter().map(|s| tap.scoped(s.name())).collect(),
             lanes: lane_senders.clone(),
@@ -254,12 +255,16 @@ impl Router {
             futures::stream::PollNext::Left
         });
         let handled = Arc::new(Handled::default());
+        // With lanes, a handled `SessionAboutToEnd` lets its session go only once the answers
+        // the bot made before are out of the lanes (the last chance to send is kept).
+        let (barrier_tx, barrier_rx) = async_channel::unbounded::<oneshot::Sender<()>>();
         let inbound = Acknowledging {
             inner: merged.boxed(),
             handled: handled.clone(),
             pending: None,
             tap: tap.clone(),
             finishing: None,
+            barriers: tap.is_some().then(|| barrier_tx.clone()),
         }
         .boxed();
 
@@ -314,9 +319,19 @@ impl Router {
             for lane in &lane_senders {
                 lane.close();
             }
+            barrier_tx.close();
             let _ = sessions_done_tx.send(());
         };
         let lanes_driver = lane_runs.collect::<Vec<()>>();
+        let barriers_driver = {
+            let lanes = barrier_lanes;
+            async move {
+                while let Ok(done) = barrier_rx.recv().await {
+                    lane::barrier(&lanes).await;
+                    let _ = done.send(());
+                }
+            }
+        };
         let ender = async move {
             let shutdown = pin!(shutdown);
             let stop = future::select(shutdown, bot_done_rx);
@@ -328,7 +343,13 @@ impl Router {
                 outlet.end_all(reason).await;
             }
         };
-        let (result, (), (), _) = futures::join!(bot_driver, sessions_driver, ender, lanes_driver);
+        let (result, (), (), _, ()) = futures::join!(
+            bot_driver,
+            sessions_driver,
+            ender,
+            lanes_driver,
+            barriers_driver
+        );
         result
     }
 }
@@ -365,6 +386,8 @@ struct Acknowledging {
     tap: Option<Arc<Tap>>,
     /// The journaled signal the bot is handling, acknowledged when it asks for the next one.
     finishing: Option<EntryId>,
+    /// With lanes: where a handled `SessionAboutToEnd` goes to wait for them.
+    barriers: Option<async_channel::Sender<oneshot::Sender<()>>>,
 }
 
 impl Stream for Acknowledging {
@@ -372,7 +395,16 @@ impl Stream for Acknowledging {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Signal>> {
         if let Some(done) = self.pending.take() {
-            let _ = done.send(());
+            match &self.barriers {
+                Some(barriers) => {
+                    if let Err(e) = barriers.try_send(done) {
+                        let _ = e.into_inner().send(());
+                    }
+                }
+                None => {
+                    let _ = done.send(());
+                }
+            }
         }
         if let (Some(entry), Some(tap)) = (self.finishing.take(), &self.tap) {
             tap.finished(&entry);
