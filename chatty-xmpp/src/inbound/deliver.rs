@@ -86,31 +86,29 @@ pub(crate) async fn room_archived(
 ) -> bool {
     let ArchivedMessage {
         archive_id,
-        mut message,
+        message,
         delay,
     } = item;
     let from_room = message.from.as_ref().is_some_and(|f| f.to_bare() == *room);
     if from_room && !said_by(&message, &shared.jid) {
         // The archived copy lacks the id the room gave it, which the live copy carries, and
         // which names a message without an id of its sender's.
-        if archive::stanza_id(&message, room.as_str()).is_none() {
-            message.payloads.push(
-                Element::builder("stanza-id", ns::SID)
-                    .attr(xml_ncname!("id").into(), archive_id.as_str())
-                    .attr(xml_ncname!("by").into(), room.as_str())
-                    .build(),
-            );
-        }
-        let mapped = shared
-            .mapper
-            .inbound_message_noting_deliveries(message, deliveries);
-        if let Some(mut signal) = mapped {
-            if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
-                signal.meta.sent = Some(sent);
-            }
-            if push(connection, link, signal).await.is_err() {
-                return false;
-            }
+        let archived = ArchivedMessage {
+            archive_id: archive_id.clone(),
+            message,
+            delay,
+        };
+        if !hand_on_archived(
+            shared,
+            deliveries,
+            connection,
+            link,
+            archived,
+            room.as_str(),
+        )
+        .await
+        {
+            return false;
         }
     } else if !from_room {
         tracing::debug!(%room, "skipping an archived message not from the room");
@@ -132,6 +130,44 @@ fn said_by(message: &Message, account: &BareJid) -> bool {
         .any(|jid| jid.to_bare() == *account)
 }
 
+/// Hands on an archived message as it came live: with the id the archive `by` gave it (which
+/// the live copy carries, and which names a message without an id of its sender's) and the
+/// time it was sent. `false` once the bot stopped listening.
+async fn hand_on_archived(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    connection: &mut Connection,
+    link: &Link,
+    item: ArchivedMessage,
+    by: &str,
+) -> bool {
+    let ArchivedMessage {
+        archive_id,
+        mut message,
+        delay,
+    } = item;
+    if archive::stanza_id(&message, by).is_none() {
+        message.payloads.push(
+            Element::builder("stanza-id", ns::SID)
+                .attr(xml_ncname!("id").into(), archive_id.as_str())
+                .attr(xml_ncname!("by").into(), by)
+                .build(),
+        );
+    }
+    let mapped = shared
+        .mapper
+        .inbound_message_noting_deliveries(message, deliveries);
+    if let Some(mut signal) = mapped {
+        if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
+            signal.meta.sent = Some(sent);
+        }
+        if push(connection, link, signal).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Gives the bot a message from the archive, as it would have come live (its id and sender the
 /// same, so that the journal knows it again); what the bot itself sent is skipped. `false` once
 /// the bot stopped listening.
@@ -144,7 +180,7 @@ pub(crate) async fn archived(
 ) -> bool {
     let ArchivedMessage {
         archive_id,
-        mut message,
+        message,
         delay,
     } = item;
     let from_bot = message
@@ -154,24 +190,14 @@ pub(crate) async fn archived(
     if !from_bot {
         // The archived copy does not carry the id the archive gave it, which names a message
         // without an id of its sender's when it comes live.
-        if archive::stanza_id(&message, shared.jid.as_str()).is_none() {
-            message.payloads.push(
-                Element::builder("stanza-id", ns::SID)
-                    .attr(xml_ncname!("id").into(), archive_id.as_str())
-                    .attr(xml_ncname!("by").into(), shared.jid.as_str())
-                    .build(),
-            );
-        }
-        let mapped = shared
-            .mapper
-            .inbound_message_noting_deliveries(message, deliveries);
-        if let Some(mut signal) = mapped {
-            if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
-                signal.meta.sent = Some(sent);
-            }
-            if push(connection, link, signal).await.is_err() {
-                return false;
-            }
+        let archived = ArchivedMessage {
+            archive_id: archive_id.clone(),
+            message,
+            delay,
+        };
+        let by = shared.jid.as_str();
+        if !hand_on_archived(shared, deliveries, connection, link, archived, by).await {
+            return false;
         }
     }
     connection.live.archived(&archive_id);
