@@ -1,6 +1,7 @@
 //! Signals per second appended to the SQLite journal with the Logger's records on the same
 //! writer (one `StateDb`, group commit), with many appends in flight; beside it, a bare
-//! baseline: the same rows written with raw sqlx in transactions of the same size.
+//! baseline: the same rows written with raw rusqlite (the writer's binding) in transactions of
+//! the same size, on one thread.
 //!
 //! `cargo bench -p chatty-log --bench journal`
 //! (`CHATTY_BENCH_SIGNALS`, default 200 000; `CHATTY_BENCH_ROUNDS`, default 3;
@@ -18,8 +19,6 @@ use chatty_log::{
     Direction, Durability, LogStore, SqliteJournal, SqliteStore, StateConfig, StateDb,
 };
 use chatty_test::load::{cpu_time, env_or};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 
 /// CPU microseconds per signal.
 fn per(used: Duration, n: usize) -> f64 {
@@ -153,33 +152,30 @@ fn statements(rows: usize) -> [Arc<str>; 4] {
 }
 
 /// The same rows as the journal and the Logger write (a journal key and signal, a record, an
-/// addressee per signal), written with raw sqlx on one connection in transactions of `batch` signals;
-/// at most `rows` rows per statement, split as the writer splits them (256, 64, 16, 4, 1), or
-/// one prepared statement per row (`rows` 1).
-async fn baseline(
+/// addressee per signal), written with raw rusqlite (the writer's binding) on one connection
+/// on this thread, in transactions of `batch` signals: no queue, no futures, no thread
+/// hand-off; at most `rows` rows per statement, split as the writer splits them (256, 64, 16,
+/// 4, 1), or one prepared statement per row (`rows` 1).
+fn baseline(
     file: &Path,
     durability: Durability,
     signals: &[Signal],
     batch: usize,
     rows: usize,
 ) -> Duration {
-    // The schema, made as the writer makes it.
-    let db = StateDb::open(&StateConfig::new(file).with_durability(durability))
-        .await
-        .expect("the schema is made");
-    db.close().await;
-    let options = SqliteConnectOptions::new()
-        .filename(file)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match durability {
-            Durability::Full => SqliteSynchronous::Full,
-            _ => SqliteSynchronous::Normal,
-        })
-        .pragma("cache_size", "-32768")
-        .pragma("temp_store", "memory");
-    let mut conn = SqliteConnection::connect_with(&options)
-        .await
-        .expect("a connection");
+    let mut conn = rusqlite::Connection::open(file).expect("a connection");
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+        .expect("WAL");
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        _ => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)
+        .expect("synchronous");
+    conn.pragma_update(None, "cache_size", -32768)
+        .expect("cache_size");
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .expect("temp_store");
     let sizes: Vec<usize> = [256, 64, 16, 4, 1]
         .into_iter()
         .filter(|&s| s <= rows)
@@ -187,7 +183,7 @@ async fn baseline(
     let texts: HashMap<usize, [Arc<str>; 4]> = sizes.iter().map(|&s| (s, statements(s))).collect();
     let started = Instant::now();
     for transaction in signals.chunks(batch) {
-        let mut tx = conn.begin().await.expect("begin");
+        let tx = conn.transaction().expect("begin");
         let mut rest = transaction;
         while !rest.is_empty() {
             let size = sizes
@@ -196,61 +192,83 @@ async fn baseline(
                 .find(|&s| s <= rest.len())
                 .unwrap_or(1);
             let (group, tail) = rest.split_at(size);
-            insert(&mut tx, &texts[&size], group).await;
+            insert(&tx, &texts[&size], group).expect("the rows are inserted");
             rest = tail;
         }
-        tx.commit().await.expect("commit");
+        tx.commit().expect("commit");
     }
     started.elapsed()
 }
 
-async fn insert(tx: &mut SqliteConnection, texts: &[Arc<str>; 4], group: &[Signal]) {
+/// Binds `values` after the `at` parameters bound so far.
+fn bind(
+    query: &mut rusqlite::CachedStatement<'_>,
+    at: &mut usize,
+    values: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    for value in values {
+        *at += 1;
+        query.raw_bind_parameter(*at, value)?;
+    }
+    Ok(())
+}
+
+fn insert(
+    tx: &rusqlite::Connection,
+    texts: &[Arc<str>; 4],
+    group: &[Signal],
+) -> rusqlite::Result<()> {
     let [keys, pending, records, addressees] = texts;
-    let mut query = sqlx::query(AssertSqlSafe(keys.clone()));
+    let (mut query, mut at) = (tx.prepare_cached(keys)?, 0);
     for signal in group {
         let entry = EntryId::of("work", signal);
-        query = query
-            .bind(entry.session.clone())
-            .bind(entry.sender)
-            .bind(entry.id.as_str().to_owned());
+        bind(
+            &mut query,
+            &mut at,
+            &[&&*entry.session, &entry.sender, &entry.id.as_str()],
+        )?;
     }
-    let done = query.execute(&mut *tx).await.expect("keys");
-    let first = done.last_insert_rowid() - group.len() as i64 + 1;
-    let mut query = sqlx::query(AssertSqlSafe(pending.clone()));
+    query.raw_execute()?;
+    let first = tx.last_insert_rowid() - group.len() as i64 + 1;
+    let (mut query, mut at) = (tx.prepare_cached(pending)?, 0);
     for (seq, signal) in (first..).zip(group) {
-        query = query
-            .bind(seq)
-            .bind("work")
-            .bind(serde_json::to_string(signal).unwrap());
+        let json = serde_json::to_string(signal).unwrap();
+        bind(&mut query, &mut at, &[&seq, &"work", &json])?;
     }
-    query.execute(&mut *tx).await.expect("pending");
-    let mut query = sqlx::query(AssertSqlSafe(records.clone()));
+    query.raw_execute()?;
+    let (mut query, mut at) = (tx.prepare_cached(records)?, 0);
     for signal in group {
         let origin = signal.meta.origin.as_ref().unwrap();
-        query = query
-            .bind("in")
-            .bind(signal.meta.id.as_str().to_owned())
-            .bind("message")
-            .bind(None::<String>)
-            .bind(origin.platform().to_owned())
-            .bind(origin.session().map(str::to_owned))
-            .bind(origin.id().to_owned())
-            .bind(0_i64)
-            .bind(serde_json::to_string(signal).unwrap());
+        let json = serde_json::to_string(signal).unwrap();
+        bind(
+            &mut query,
+            &mut at,
+            &[
+                &"in",
+                &signal.meta.id.as_str(),
+                &"message",
+                &None::<String>,
+                &origin.platform(),
+                &origin.session(),
+                &origin.id(),
+                &0_i64,
+                &json,
+            ],
+        )?;
     }
-    let done = query.execute(&mut *tx).await.expect("records");
-    let first = done.last_insert_rowid() - group.len() as i64 + 1;
-    let mut query = sqlx::query(AssertSqlSafe(addressees.clone()));
+    query.raw_execute()?;
+    let first = tx.last_insert_rowid() - group.len() as i64 + 1;
+    let (mut query, mut at) = (tx.prepare_cached(addressees)?, 0);
     for (seq, signal) in (first..).zip(group) {
         let to = &signal.meta.addressees[0];
-        query = query
-            .bind(seq)
-            .bind("in")
-            .bind(to.platform().to_owned())
-            .bind(to.session().map(str::to_owned))
-            .bind(to.id().to_owned());
+        bind(
+            &mut query,
+            &mut at,
+            &[&seq, &"in", &to.platform(), &to.session(), &to.id()],
+        )?;
     }
-    query.execute(&mut *tx).await.expect("addressees");
+    query.raw_execute()?;
+    Ok(())
 }
 
 /// Removes a database file and SQLite's files beside it (a run writes hundreds of megabytes).
@@ -322,12 +340,17 @@ fn main() {
                 for rows in [1, 256] {
                     let file = dir.path().join(format!("raw-{r}-{durability:?}-{rows}.db"));
                     let started = cpu_time();
-                    let elapsed = baseline(&file, durability, &all, batch, rows).await;
+                    // The schema, made as the writer makes it.
+                    let db = StateDb::open(&StateConfig::new(&file).with_durability(durability))
+                        .await
+                        .expect("the schema is made");
+                    db.close().await;
+                    let elapsed = baseline(&file, durability, &all, batch, rows);
                     let used = cpu_time() - started;
                     remove(&file);
                     println!(
                         "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each ({} signals per transaction, {rows} rows per statement)",
-                        "bare sqlx, same rows",
+                        "bare rusqlite, same rows",
                         rate(count, elapsed),
                         per(used, count),
                         batch,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The default for [`LoggerConfig::busy_timeout_ms`]: five seconds.
-const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
+pub(crate) const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// Where the Logger keeps its log and how it waits for it.
 ///

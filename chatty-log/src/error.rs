@@ -168,6 +168,23 @@ impl LogError {
         }
     }
 
+    /// The SQLite error `source` of the writer's connection (rusqlite) on the database file
+    /// `path`, sorted as [`from_sqlx`](LogError::from_sqlx) sorts sqlx's: the variants carry
+    /// SQLite's message and extended result code either way.
+    pub(crate) fn from_sqlite(path: &Path, source: rusqlite::Error) -> Self {
+        let replica = match &source {
+            rusqlite::Error::SqliteFailure(failure, message) => Replica {
+                message: message.clone().unwrap_or_else(|| failure.to_string()),
+                code: Some(failure.extended_code.to_string()),
+            },
+            other => Replica {
+                message: other.to_string(),
+                code: None,
+            },
+        };
+        LogError::from_sqlx(path, sqlx::Error::Database(Box::new(replica)))
+    }
+
     /// The same error again, for the next of several writes that one failed commit failed
     /// (a group commit fails every write in it): the same variant, path and message.
     pub(crate) fn replicate(&self) -> LogError {

@@ -2,22 +2,22 @@
 //! are made.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Durability, StateConfig};
 use crate::error::LogError;
-use crate::store::{SqliteStore, schema};
+use crate::store::SqliteStore;
 
+mod connection;
 mod sql;
 pub(crate) mod writer;
+
+use connection::Place;
 
 pub(crate) use sql::{MARK, PENDING, PENDING_ANSWERS};
 use writer::{Counters, Op, Unwritten, Writer};
@@ -25,10 +25,6 @@ use writer::{Counters, Op, Unwritten, Writer};
 /// How many connections a file database keeps for reading: WAL mode lets readers work beside
 /// the one writer.
 const READERS: u32 = 4;
-
-/// The writer's page cache, in KiB (SQLite's `cache_size` when negative): the indexes of a
-/// busy journal and log stay in memory.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 /// The name [`LogError`]s give an in-memory database.
 const IN_MEMORY: &str = ":memory:";
@@ -46,7 +42,7 @@ const IN_MEMORY: &str = ":memory:";
 /// journal is created on open, and a file that is not a database, is corrupt or was written by
 /// a newer version is an error naming the file, never reset. Clones share the database; the
 /// writer stops when the last clone (and every journal and store made from it) is dropped, or
-/// at [`close`](StateDb::close). It runs on the tokio runtime that opened the database.
+/// at [`close`](StateDb::close). It runs on a thread of its own, with its own connection.
 ///
 /// ```
 /// use chatty_core::Signal;
@@ -76,7 +72,6 @@ struct Shared {
     path: PathBuf,
     durability: Durability,
     read: SqlitePool,
-    write: SqlitePool,
     queue: mpsc::UnboundedSender<Op>,
     counters: Arc<Counters>,
     unwritten: Unwritten,
@@ -102,110 +97,98 @@ impl StateDb {
     /// chatty-log wrote it.
     pub async fn open(config: &StateConfig) -> Result<Self, LogError> {
         let path = config.path.clone();
-        let error = |e| LogError::from_sqlx(&path, e);
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match config.durability {
-                Durability::Full => SqliteSynchronous::Full,
-                _ => SqliteSynchronous::Normal,
+        let (durability, busy_timeout) = (config.durability, config.busy_timeout());
+        let writer = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || {
+                connection::open(Place::File(&path), &path, durability, busy_timeout)
             })
-            .busy_timeout(config.busy_timeout());
-        // Acquiring waits for the busy timeout inside SQLite; give the pool a little more.
-        let acquire = config.busy_timeout() * 2 + Duration::from_secs(1);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            // The writer's own connection: no round trip to test it before each commit.
-            .test_before_acquire(false)
-            .acquire_timeout(acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(
-                options
-                    .clone()
-                    .statement_cache_capacity(sql::STATEMENT_CACHE)
-                    .pragma("cache_size", (-WRITER_CACHE_KIB).to_string())
-                    // Statement journals (a multi-row insert that fails halfway is undone
-                    // alone) in memory, not in temporary files.
-                    .pragma("temp_store", "memory"),
-            )
             .await
-            .map_err(error)?;
-        migrate(&write, &path).await?;
+            .map_err(LogError::other)??
+        };
+        // Reading waits for the busy timeout inside SQLite; give the pool a little more.
+        let acquire = busy_timeout * 2 + Duration::from_secs(1);
         let read = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(acquire)
-            .connect_lazy_with(options);
-        Ok(StateDb::start(
-            path,
-            config.durability,
-            read,
-            write,
-            true,
-            config.keys_kept,
-        ))
+            .connect_lazy_with(
+                SqliteConnectOptions::new()
+                    .filename(&path)
+                    .busy_timeout(busy_timeout),
+            );
+        StateDb::start(path, durability, read, writer, config.keys_kept)
     }
 
     /// A database in memory: empty, and gone when the last clone is dropped. For tests.
     pub async fn in_memory() -> Result<Self, LogError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        // SQLite's `memdb` VFS: a database in memory that every connection of this process
+        // naming it shares, the writer's and the readers'.
+        let name = format!(
+            "/chatty-state-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let path = PathBuf::from(IN_MEMORY);
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(|e| LogError::from_sqlx(&path, e))?;
-        // One connection that is never closed: the database lives as long as it does. The
-        // writer and the readers take turns on it.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
+        let busy_timeout = Duration::from_millis(crate::config::DEFAULT_BUSY_TIMEOUT_MS);
+        let writer = connection::open(
+            Place::Memory(&name),
+            &path,
+            Durability::Normal,
+            busy_timeout,
+        )?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READERS)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(|e| LogError::from_sqlx(&path, e))?;
-        migrate(&pool, &path).await?;
-        Ok(StateDb::start(
+            .connect_lazy_with(
+                SqliteConnectOptions::new()
+                    .filename(&name)
+                    .vfs("memdb")
+                    .busy_timeout(busy_timeout),
+            );
+        StateDb::start(
             path,
             Durability::Normal,
-            pool.clone(),
-            pool,
-            false,
+            read,
+            writer,
             crate::config::DEFAULT_KEYS_KEPT,
-        ))
+        )
     }
 
-    /// Starts the writer; `holds`: it keeps its connection between commits (not when the
-    /// readers share its one connection, in memory).
+    /// Starts the writer's thread with its connection.
     fn start(
         path: PathBuf,
         durability: Durability,
         read: SqlitePool,
-        write: SqlitePool,
-        holds: bool,
+        connection: rusqlite::Connection,
         keys_kept: u64,
-    ) -> Self {
+    ) -> Result<Self, LogError> {
         let (queue, ops) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let unwritten = Unwritten::default();
         let writer = Writer {
-            holds,
             keys_kept,
-            pool: write.clone(),
             path: path.clone(),
             counters: counters.clone(),
             unwritten: unwritten.clone(),
         };
-        tokio::spawn(writer.run(ops));
-        StateDb {
+        std::thread::Builder::new()
+            .name("chatty-log-writer".into())
+            .spawn(move || writer.run(connection, ops))
+            .map_err(|e| {
+                LogError::other(format!("{}: cannot start the writer: {e}", path.display()))
+            })?;
+        Ok(StateDb {
             shared: Arc::new(Shared {
                 path,
                 durability,
                 read,
-                write,
                 queue,
                 counters,
                 unwritten,
             }),
-        }
+        })
     }
 
     /// The Logger's store in this database: its records go through this database's writer, in
@@ -248,7 +231,6 @@ impl StateDb {
             let _ = done.await;
         }
         self.shared.read.close().await;
-        self.shared.write.close().await;
     }
 
     /// Queues `op` for the writer.
@@ -290,55 +272,4 @@ impl StateDb {
     pub(crate) fn error(&self, e: sqlx::Error) -> LogError {
         LogError::from_sqlx(&self.shared.path, e)
     }
-}
-
-/// Checks the schema versions of the log and the journal, and creates what is missing.
-async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), LogError> {
-    let error = |e| LogError::from_sqlx(path, e);
-    let mut conn = pool.acquire().await.map_err(error)?;
-    let found: i64 = sqlx::query_scalar(schema::USER_VERSION)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error)?;
-    if found > schema::VERSION {
-        return Err(LogError::NewerSchema {
-            path: path.to_path_buf(),
-            found,
-            supported: schema::VERSION,
-        });
-    }
-    let has_journal: i64 = sqlx::query_scalar(sql::HAS_JOURNAL)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error)?;
-    if has_journal > 0 {
-        let version: Option<String> = sqlx::query_scalar(sql::JOURNAL_SCHEMA)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(error)?;
-        // A version that is not a number is not one this crate wrote: newer, or damaged.
-        let found = version.map_or(Ok(0), |v| v.parse::<i64>().map_err(|_| v));
-        match found {
-            Ok(found) if found <= sql::JOURNAL_VERSION => {}
-            found => {
-                return Err(LogError::NewerJournalSchema {
-                    path: path.to_path_buf(),
-                    found: found.unwrap_or(i64::MAX),
-                    supported: sql::JOURNAL_VERSION,
-                });
-            }
-        }
-    }
-    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
-        .await
-        .map_err(error)?;
-    sqlx::raw_sql(schema::CREATE)
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?;
-    sqlx::raw_sql(sql::CREATE_JOURNAL)
-        .execute(&mut *tx)
-        .await
-        .map_err(error)?;
-    tx.commit().await.map_err(error)
 }

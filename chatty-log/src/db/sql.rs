@@ -1,10 +1,8 @@
 //! The journal's schema, and the writer's statements: multi-row `INSERT`s in a few fixed sizes,
 //! so that a batch of any size is a handful of statements, each prepared once per connection
-//! and kept in sqlx's statement cache.
+//! and kept in the writer connection's statement cache.
 
-use std::sync::{Arc, LazyLock};
-
-use sqlx::AssertSqlSafe;
+use std::sync::LazyLock;
 
 /// The journal's schema version (the `schema` row of `journal_meta`).
 pub(super) const JOURNAL_VERSION: i64 = 1;
@@ -109,8 +107,8 @@ pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ?
 /// into these, so that at most a few statement texts exist per table.
 ///
 /// Every count up to 16 has a statement of its own, so that the small batches of a quiet bot
-/// (a commit per message) take one statement per table: each statement is a round trip to
-/// SQLite's worker thread, the main cost of a small commit.
+/// (a commit per message) take one statement per table, and a commit of one statement needs no
+/// transaction around it.
 const SIZES: [usize; 18] = [
     256, 64, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
 ];
@@ -131,7 +129,7 @@ pub(super) fn statements_for(mut rows: usize) -> usize {
 
 /// One multi-row statement in each of the [`SIZES`].
 pub(super) struct MultiRow {
-    texts: [Arc<str>; SIZES.len()],
+    texts: [Box<str>; SIZES.len()],
 }
 
 impl MultiRow {
@@ -150,7 +148,7 @@ impl MultiRow {
                 }
                 sql.push(' ');
                 sql.push_str(tail);
-                Arc::from(sql)
+                sql.into_boxed_str()
             }),
         }
     }
@@ -159,12 +157,12 @@ impl MultiRow {
     pub(super) fn chunks<'r, T>(
         &self,
         mut rows: &'r [T],
-    ) -> impl Iterator<Item = (AssertSqlSafe<Arc<str>>, &'r [T])> + use<'_, 'r, T> {
+    ) -> impl Iterator<Item = (&str, &'r [T])> + use<'_, 'r, T> {
         std::iter::from_fn(move || {
             let i = SIZES.iter().position(|&n| n <= rows.len())?;
             let (chunk, rest) = rows.split_at(SIZES[i]);
             rows = rest;
-            Some((AssertSqlSafe(self.texts[i].clone()), chunk))
+            Some((&*self.texts[i], chunk))
         })
     }
 
@@ -173,12 +171,12 @@ impl MultiRow {
     pub(super) fn chunks_mut<'r, T>(
         &self,
         mut rows: &'r mut [T],
-    ) -> impl Iterator<Item = (AssertSqlSafe<Arc<str>>, &'r mut [T])> + use<'_, 'r, T> {
+    ) -> impl Iterator<Item = (&str, &'r mut [T])> + use<'_, 'r, T> {
         std::iter::from_fn(move || {
             let i = SIZES.iter().position(|&n| n <= rows.len())?;
             let (chunk, rest) = std::mem::take(&mut rows).split_at_mut(SIZES[i]);
             rows = rest;
-            Some((AssertSqlSafe(self.texts[i].clone()), chunk))
+            Some((&*self.texts[i], chunk))
         })
     }
 }
@@ -290,7 +288,7 @@ mod tests {
         let one = [0_usize];
         let (text, _) = INSERT_ANSWERS.chunks(&one).next().unwrap();
         assert_eq!(
-            &*text.0,
+            text,
             "INSERT INTO journal_answers (of, session, number, confirmed) VALUES (?, ?, ?, ?) \
              ON CONFLICT (of, session, number) DO UPDATE SET confirmed = max(confirmed, excluded.confirmed)"
         );

@@ -8,15 +8,8 @@ use std::time::Duration;
 use chatty_core::journal::{Appended, Journal};
 use chatty_log::{Durability, LogError, SqliteJournal, StateConfig, StateDb};
 use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use crate::support::{IDENTITY, alice, dir, journal, texts};
-
-async fn raw_connection(path: &Path) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
-        .await
-        .unwrap()
-}
+use crate::support::{IDENTITY, alice, dir, journal, raw_connection, texts};
 
 fn assert_names(error: &LogError, path: &Path) {
     let message = error.to_string();

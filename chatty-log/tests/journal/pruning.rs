@@ -5,14 +5,11 @@
 use chatty_core::journal::{Appended, EntryId, Journal};
 use chatty_log::{StateConfig, StateDb};
 use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
-use crate::support::{IDENTITY, alice, dir, texts};
+use crate::support::{IDENTITY, alice, dir, raw_connection, texts};
 
 async fn count(path: &std::path::Path, table: &str) -> i64 {
-    let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
-        .await
-        .unwrap();
+    let mut conn = raw_connection(path).await;
     let n = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
         .fetch_one(&mut conn)
         .await

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use chatty_core::journal::Pending;
 use chatty_core::{Address, Body, Signal};
 use chatty_log::{Durability, SqliteJournal, StateConfig, StateDb};
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 /// The identity tests open their journals with.
 pub(crate) const IDENTITY: &str = "test: work=xmpp:bot@example.org";
@@ -61,4 +63,27 @@ pub(crate) async fn journal(path: &Path) -> SqliteJournal {
 /// Opens the database in `path`.
 pub(crate) async fn db(path: &Path) -> StateDb {
     StateDb::open(&StateConfig::new(path)).await.unwrap()
+}
+
+/// A connection of the test's own to the database in `path` (another writer, say).
+pub(crate) async fn raw_connection(path: &Path) -> SqliteConnection {
+    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+        .await
+        .unwrap()
+}
+
+/// A connection of the test's own holding the database in `path` locked for writing (it has
+/// begun an exclusive transaction and written in it) until the test commits it: the writer is
+/// stuck in its first commit meanwhile, and the writes made after that queue up behind it.
+pub(crate) async fn locked(path: &Path) -> SqliteConnection {
+    let mut other = raw_connection(path).await;
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM journal_marks")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
 }

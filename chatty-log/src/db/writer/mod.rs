@@ -1,4 +1,5 @@
-//! The one writer of a [`StateDb`](super::StateDb): group commit.
+//! The one writer of a [`StateDb`](super::StateDb): group commit, on a thread of its own with
+//! its own connection ([`connection`](super::connection)).
 //!
 //! Every write (journal appends, acknowledgements, answers and marks; the Logger's records and
 //! delivery statuses) is an [`Op`] on one channel. The writer takes everything queued (up to
@@ -21,10 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chatty_core::journal::{Appended, EntryId};
-use sqlx::Sqlite;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::sqlite::SqlitePool;
+use rusqlite::{CachedStatement, Connection, ToSql, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql;
@@ -134,12 +132,9 @@ pub(crate) struct Counters {
 /// The store reports them with its next record.
 pub(crate) type Unwritten = Arc<Mutex<Option<(usize, String)>>>;
 
-/// The writer's end: its connection pool and what it reports to.
+/// The writer's end: what it reports to. Its connection is [`run`](Writer::run)'s.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    pub(crate) pool: SqlitePool,
-    /// Whether the writer keeps its connection between commits (not when readers share it).
-    pub(crate) holds: bool,
     /// How many finished entries' keys are kept ([`StateConfig::keys_kept`]).
     ///
     /// [`StateConfig::keys_kept`]: crate::StateConfig::keys_kept
@@ -149,30 +144,70 @@ pub(crate) struct Writer {
     pub(crate) unwritten: Unwritten,
 }
 
+/// Why a commit failed, before it is given the database's path.
+#[derive(Debug)]
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Other(String),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+/// One prepared statement being bound, parameter after parameter.
+struct Bound<'c> {
+    statement: CachedStatement<'c>,
+    next: usize,
+}
+
+impl<'c> Bound<'c> {
+    /// `sql`, from the connection's statement cache.
+    fn new(conn: &'c Connection, sql: &str) -> rusqlite::Result<Self> {
+        Ok(Bound {
+            statement: conn.prepare_cached(sql)?,
+            next: 0,
+        })
+    }
+
+    /// Binds the next parameter.
+    fn bind(&mut self, value: impl ToSql) -> rusqlite::Result<&mut Self> {
+        self.next += 1;
+        self.statement.raw_bind_parameter(self.next, value)?;
+        Ok(self)
+    }
+
+    /// Runs the statement: how many rows it changed.
+    fn execute(mut self) -> rusqlite::Result<usize> {
+        self.statement.raw_execute()
+    }
+}
+
 impl Writer {
-    /// Runs until every sender is gone or a [`Op::Close`] was committed.
-    pub(crate) async fn run(self, mut queue: mpsc::UnboundedReceiver<Op>) {
+    /// Runs on a thread of its own until every sender is gone or a [`Op::Close`] was
+    /// committed; `conn` is closed before the close is answered.
+    pub(crate) fn run(self, conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>) {
+        let mut conn = Some(conn);
         let mut ops = Vec::new();
         let mut known = Known::new();
-        // The writer keeps its connection from one commit to the next (taking it from the pool
-        // and giving it back each time costs more than a small commit); it takes a new one
-        // after a failed commit.
-        let mut held: Option<PoolConnection<Sqlite>> = None;
         let mut appended_since_pruning = 0_u64;
-        while queue.recv_many(&mut ops, MAX_BATCH).await > 0 {
-            let closing = ops.iter().any(|op| matches!(op, Op::Close { .. }));
-            let result = match &mut held {
-                Some(conn) => self.commit(conn, &mut ops, &mut known).await,
-                None => match self.pool.acquire().await {
-                    Ok(conn) => self.commit(held.insert(conn), &mut ops, &mut known).await,
-                    Err(e) => Err(self.error(e)),
-                },
-            };
-            if result.is_err() || closing || !self.holds {
-                // Back to the pool before the close is answered, so that closing it finds the
-                // connection there.
-                held = None;
+        while let Some(first) = queue.blocking_recv() {
+            ops.push(first);
+            while ops.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
             }
+            let closing = ops.iter().any(|op| matches!(op, Op::Close { .. }));
+            let result = match &mut conn {
+                Some(conn) => self.commit(conn, &mut ops, &mut known),
+                None => Err(LogError::Closed {
+                    path: self.path.clone(),
+                }),
+            };
             if result.is_ok() {
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
                 self.counters
@@ -183,17 +218,16 @@ impl Writer {
                     .filter(|op| matches!(op, Op::Append { .. }))
                     .count() as u64;
             }
+            if closing {
+                // Closed before the close is answered: whoever closed may open the file again.
+                conn = None;
+            }
             self.answer(std::mem::take(&mut ops), result);
-            if appended_since_pruning >= self.pruning_interval() && !closing {
+            if appended_since_pruning >= self.pruning_interval()
+                && let Some(conn) = &mut conn
+            {
                 appended_since_pruning = 0;
-                match &mut held {
-                    Some(conn) => self.prune(conn).await,
-                    None => {
-                        if let Ok(mut conn) = self.pool.acquire().await {
-                            self.prune(&mut conn).await;
-                        }
-                    }
-                }
+                self.prune(conn);
             }
             if closing {
                 queue.close();
@@ -219,31 +253,33 @@ impl Writer {
     /// Forgets what the journal no longer needs ([`sql::PRUNE_KEYS`], [`sql::PRUNE_ANSWERS`]),
     /// in a transaction of its own after a commit. A failure is only logged: the next pruning
     /// tries again, and nothing depends on it but the file's size.
-    async fn prune(&self, conn: &mut PoolConnection<Sqlite>) {
+    fn prune(&self, conn: &mut Connection) {
         let keep = i64::try_from(self.keys_kept).unwrap_or(i64::MAX);
-        let pruned = async {
-            let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?;
-            sqlx::query(sql::PRUNE_KEYS)
-                .bind(keep)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(sql::PRUNE_ANSWERS).execute(&mut *tx).await?;
-            tx.commit().await
-        };
-        if let Err(e) = pruned.await {
+        let pruned = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(sql::PRUNE_KEYS)?.execute([keep])?;
+            tx.prepare_cached(sql::PRUNE_ANSWERS)?.execute([])?;
+            tx.commit()
+        })();
+        if let Err(e) = pruned {
             tracing::warn!(path = %self.path.display(), "pruning the journal failed: {e}");
         }
     }
 
-    fn error(&self, e: sqlx::Error) -> LogError {
-        LogError::from_sqlx(&self.path, e)
+    fn error(&self, failure: Failure) -> LogError {
+        match failure {
+            Failure::Sqlite(e) => LogError::from_sqlite(&self.path, e),
+            Failure::Other(message) => {
+                LogError::other(format!("{}: {message}", self.path.display()))
+            }
+        }
     }
 
     /// Applies `ops` in one transaction; then remembers the numbers of the new entries not
-    /// acknowledged yet in `known`. Takes the JSON out of the ops (bound without a copy).
-    async fn commit(
+    /// acknowledged yet in `known`. Takes the JSON out of the ops.
+    fn commit(
         &self,
-        conn: &mut PoolConnection<Sqlite>,
+        conn: &mut Connection,
         ops: &mut [Op],
         known: &mut Known,
     ) -> Result<Vec<Outcome>, LogError> {
@@ -251,17 +287,19 @@ impl Writer {
         if plan.is_empty() {
             return Ok(plan.outcomes);
         }
-        if plan.statements(known) == 1 {
-            // One statement is a transaction of its own: no BEGIN and COMMIT, two round trips
-            // to SQLite's worker fewer (a quiet bot's commits are mostly of one statement).
-            self.apply(conn, &mut plan, known).await?;
+        let applied = if plan.statements(known) == 1 {
+            // One statement is a transaction of its own: no BEGIN and COMMIT (a quiet bot's
+            // commits are mostly of one statement).
+            apply(conn, &mut plan, known)
         } else {
-            let mut tx = sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE")
-                .await
-                .map_err(|e| self.error(e))?;
-            self.apply(&mut tx, &mut plan, known).await?;
-            tx.commit().await.map_err(|e| self.error(e))?;
-        }
+            (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                apply(&tx, &mut plan, known)?;
+                tx.commit()?;
+                Ok(())
+            })()
+        };
+        applied.map_err(|e| self.error(e))?;
         for entry in &plan.acks {
             known.remove(*entry);
         }
@@ -273,237 +311,6 @@ impl Writer {
             }
         }
         Ok(plan.outcomes)
-    }
-
-    /// Applies the plan's statements on `conn` (in a transaction, or one statement alone).
-    async fn apply(
-        &self,
-        conn: &mut SqliteConnection,
-        plan: &mut Plan<'_>,
-        known: &Known,
-    ) -> Result<(), LogError> {
-        self.entries(conn, plan, known).await?;
-        self.journal_rest(conn, plan).await?;
-        self.records(conn, plan).await
-    }
-
-    /// New entries (their keys, then the signals of those not acknowledged in this batch),
-    /// then the acknowledgements of entries not added by this batch.
-    async fn entries(
-        &self,
-        conn: &mut SqliteConnection,
-        plan: &mut Plan<'_>,
-        known: &Known,
-    ) -> Result<(), LogError> {
-        for (statement, chunk) in sql::INSERT_KEYS.chunks_mut(&mut plan.entries) {
-            let mut query = sqlx::query(statement);
-            for row in chunk.iter() {
-                query = query
-                    .bind(row.entry.session.clone())
-                    .bind(row.entry.sender.as_str())
-                    .bind(row.entry.id.as_str());
-            }
-            let done = query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-            let added = done.rows_affected() as usize;
-            // The rows one insert adds have consecutive numbers, in the order of its values,
-            // ending with the last one it added.
-            let first = done.last_insert_rowid() - added as i64 + 1;
-            if added == chunk.len() {
-                for (seq, row) in (first..).zip(chunk.iter_mut()) {
-                    row.seq = Some(seq);
-                }
-            } else {
-                // Some were kept already: which were added, the numbers tell.
-                let new = self.added_keys(conn, first, added).await?;
-                for row in chunk.iter_mut() {
-                    let key = (
-                        row.entry.session.to_string(),
-                        row.entry.sender.clone(),
-                        row.entry.id.as_str().to_owned(),
-                    );
-                    row.seq = new.get(&key).copied();
-                }
-            }
-        }
-        let mut pending: Vec<&mut EntryRow<'_>> = Vec::with_capacity(plan.entries.len());
-        for row in &mut plan.entries {
-            match row.seq {
-                None => plan.outcomes[row.op] = Outcome::Appended(Appended::Seen),
-                Some(_) if !row.acked => pending.push(row),
-                Some(_) => {}
-            }
-        }
-        for (statement, chunk) in sql::INSERT_PENDING.chunks_mut(&mut pending) {
-            let mut query = sqlx::query(statement);
-            for row in chunk.iter_mut() {
-                query = query
-                    .bind(row.seq)
-                    .bind(row.entry.session.clone())
-                    .bind(std::mem::take(&mut row.json));
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        // Acknowledgements of entries that were in the journal before this batch: by number
-        // when this writer appended them, else by key.
-        let (mut by_seq, mut by_key) = (Vec::new(), Vec::new());
-        for &entry in &plan.acks {
-            let before = plan
-                .appended
-                .get(entry)
-                .is_none_or(|&at| plan.entries[at].seq.is_none());
-            if before {
-                match known.get(entry) {
-                    Some(&seq) => by_seq.push(seq),
-                    None => by_key.push(entry),
-                }
-            }
-        }
-        for (statement, chunk) in sql::ACK_SEQS.chunks(&by_seq) {
-            let mut query = sqlx::query(statement);
-            for &seq in chunk {
-                query = query.bind(seq);
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        for (statement, chunk) in sql::ACK_KEYS.chunks(&by_key) {
-            let mut query = sqlx::query(statement);
-            for entry in chunk {
-                query = query
-                    .bind(entry.session.clone())
-                    .bind(entry.sender.as_str())
-                    .bind(entry.id.as_str());
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        Ok(())
-    }
-
-    /// The keys, with their numbers, of the `added` rows numbered from `first` that an insert
-    /// into `journal_keys` added.
-    async fn added_keys(
-        &self,
-        conn: &mut SqliteConnection,
-        first: i64,
-        added: usize,
-    ) -> Result<HashMap<(String, String, String), i64>, LogError> {
-        if added == 0 {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<(i64, String, String, String)> = sqlx::query_as(sql::KEYS_BETWEEN)
-            .bind(first)
-            .bind(first + added as i64 - 1)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.error(e))?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, session, sender, id)| ((session, sender, id), seq))
-            .collect())
-    }
-
-    /// Answers, marks and identity claims.
-    async fn journal_rest(
-        &self,
-        conn: &mut SqliteConnection,
-        plan: &mut Plan<'_>,
-    ) -> Result<(), LogError> {
-        for (statement, chunk) in sql::INSERT_ANSWERS.chunks(&plan.answers) {
-            let mut query = sqlx::query(statement);
-            for &(session, of, number, confirmed) in chunk {
-                query = query
-                    .bind(of)
-                    .bind(session)
-                    .bind(i64::from(number))
-                    .bind(confirmed);
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        let marks: Vec<_> = plan.marks.iter().collect();
-        for (statement, chunk) in sql::SET_MARKS.chunks(&marks) {
-            let mut query = sqlx::query(statement);
-            for ((session, name), value) in chunk {
-                query = query.bind(*session).bind(*name).bind(**value);
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        for &(op, identity) in &plan.claims {
-            sqlx::query(sql::CLAIM_IDENTITY)
-                .bind(identity)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| self.error(e))?;
-            let stored: String = sqlx::query_scalar(sql::IDENTITY)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(|e| self.error(e))?;
-            plan.outcomes[op] = Outcome::Identity(stored);
-        }
-        Ok(())
-    }
-
-    /// The Logger's records with their addressees, then delivery statuses.
-    async fn records(
-        &self,
-        conn: &mut SqliteConnection,
-        plan: &mut Plan<'_>,
-    ) -> Result<(), LogError> {
-        let mut addressees = Vec::new();
-        for (statement, chunk) in sql::INSERT_SIGNALS.chunks(&plan.records) {
-            let mut query = sqlx::query(statement);
-            for record in chunk {
-                let origin = record.origin.as_ref();
-                query = query
-                    .bind(record.direction)
-                    .bind(record.id.as_str())
-                    .bind(record.kind.as_str())
-                    .bind(record.response_to.as_deref())
-                    .bind(origin.map(|o| o.0.as_str()))
-                    .bind(origin.and_then(|o| o.1.as_deref()))
-                    .bind(origin.map(|o| o.2.as_str()))
-                    .bind(record.at_ms)
-                    .bind(record.json.as_str());
-            }
-            let done = query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-            if done.rows_affected() as usize != chunk.len() {
-                return Err(LogError::other(format!(
-                    "{}: {} of {} records inserted",
-                    self.path.display(),
-                    done.rows_affected(),
-                    chunk.len()
-                )));
-            }
-            // The rows of one insert have consecutive numbers, in the order of its values.
-            let first = done.last_insert_rowid() - chunk.len() as i64 + 1;
-            for (seq, record) in (first..).zip(chunk.iter()) {
-                for addressee in &record.addressees {
-                    addressees.push((seq, record.direction, addressee));
-                }
-            }
-        }
-        for (statement, chunk) in sql::INSERT_ADDRESSEES.chunks(&addressees) {
-            let mut query = sqlx::query(statement);
-            for &(seq, direction, (platform, session, id)) in chunk {
-                query = query
-                    .bind(seq)
-                    .bind(direction)
-                    .bind(platform.as_str())
-                    .bind(session.as_deref())
-                    .bind(id.as_str());
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        for (statement, chunk) in sql::UPSERT_STATUSES.chunks(&plan.statuses) {
-            let mut query = sqlx::query(statement);
-            for status in chunk {
-                query = query
-                    .bind(status.id.as_str())
-                    .bind(status.rank)
-                    .bind(status.json.as_str())
-                    .bind(status.at_ms);
-            }
-            query.execute(&mut *conn).await.map_err(|e| self.error(e))?;
-        }
-        Ok(())
     }
 
     /// Answers every op of a batch with its outcome, or with the batch's error.
@@ -544,6 +351,206 @@ impl Writer {
             }
         }
     }
+}
+
+/// Applies the plan's statements on `conn` (in a transaction, or one statement alone).
+fn apply(conn: &Connection, plan: &mut Plan<'_>, known: &Known) -> Result<(), Failure> {
+    entries(conn, plan, known)?;
+    journal_rest(conn, plan)?;
+    records(conn, plan)
+}
+
+/// New entries (their keys, then the signals of those not acknowledged in this batch), then
+/// the acknowledgements of entries not added by this batch.
+fn entries(conn: &Connection, plan: &mut Plan<'_>, known: &Known) -> Result<(), Failure> {
+    for (statement, chunk) in sql::INSERT_KEYS.chunks_mut(&mut plan.entries) {
+        let mut query = Bound::new(conn, statement)?;
+        for row in chunk.iter() {
+            query
+                .bind(&*row.entry.session)?
+                .bind(row.entry.sender.as_str())?
+                .bind(row.entry.id.as_str())?;
+        }
+        let added = query.execute()?;
+        // The rows one insert adds have consecutive numbers, in the order of its values,
+        // ending with the last one it added.
+        let first = conn.last_insert_rowid() - added as i64 + 1;
+        if added == chunk.len() {
+            for (seq, row) in (first..).zip(chunk.iter_mut()) {
+                row.seq = Some(seq);
+            }
+        } else {
+            // Some were kept already: which were added, the numbers tell.
+            let new = added_keys(conn, first, added)?;
+            for row in chunk.iter_mut() {
+                let key = (
+                    row.entry.session.to_string(),
+                    row.entry.sender.clone(),
+                    row.entry.id.as_str().to_owned(),
+                );
+                row.seq = new.get(&key).copied();
+            }
+        }
+    }
+    let mut pending: Vec<&mut EntryRow<'_>> = Vec::with_capacity(plan.entries.len());
+    for row in &mut plan.entries {
+        match row.seq {
+            None => plan.outcomes[row.op] = Outcome::Appended(Appended::Seen),
+            Some(_) if !row.acked => pending.push(row),
+            Some(_) => {}
+        }
+    }
+    for (statement, chunk) in sql::INSERT_PENDING.chunks_mut(&mut pending) {
+        let mut query = Bound::new(conn, statement)?;
+        for row in chunk.iter() {
+            query
+                .bind(row.seq)?
+                .bind(&*row.entry.session)?
+                .bind(row.json.as_str())?;
+        }
+        query.execute()?;
+    }
+    // Acknowledgements of entries that were in the journal before this batch: by number when
+    // this writer appended them, else by key.
+    let (mut by_seq, mut by_key) = (Vec::new(), Vec::new());
+    for &entry in &plan.acks {
+        let before = plan
+            .appended
+            .get(entry)
+            .is_none_or(|&at| plan.entries[at].seq.is_none());
+        if before {
+            match known.get(entry) {
+                Some(&seq) => by_seq.push(seq),
+                None => by_key.push(entry),
+            }
+        }
+    }
+    for (statement, chunk) in sql::ACK_SEQS.chunks(&by_seq) {
+        let mut query = Bound::new(conn, statement)?;
+        for &seq in chunk {
+            query.bind(seq)?;
+        }
+        query.execute()?;
+    }
+    for (statement, chunk) in sql::ACK_KEYS.chunks(&by_key) {
+        let mut query = Bound::new(conn, statement)?;
+        for entry in chunk {
+            query
+                .bind(&*entry.session)?
+                .bind(entry.sender.as_str())?
+                .bind(entry.id.as_str())?;
+        }
+        query.execute()?;
+    }
+    Ok(())
+}
+
+/// The keys, with their numbers, of the `added` rows numbered from `first` that an insert
+/// into `journal_keys` added.
+fn added_keys(
+    conn: &Connection,
+    first: i64,
+    added: usize,
+) -> rusqlite::Result<HashMap<(String, String, String), i64>> {
+    if added == 0 {
+        return Ok(HashMap::new());
+    }
+    let mut statement = conn.prepare_cached(sql::KEYS_BETWEEN)?;
+    let rows = statement.query_map([first, first + added as i64 - 1], |row| {
+        Ok(((row.get(1)?, row.get(2)?, row.get(3)?), row.get(0)?))
+    })?;
+    rows.collect()
+}
+
+/// Answers, marks and identity claims.
+fn journal_rest(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
+    for (statement, chunk) in sql::INSERT_ANSWERS.chunks(&plan.answers) {
+        let mut query = Bound::new(conn, statement)?;
+        for &(session, of, number, confirmed) in chunk {
+            query
+                .bind(of)?
+                .bind(session)?
+                .bind(i64::from(number))?
+                .bind(confirmed)?;
+        }
+        query.execute()?;
+    }
+    let marks: Vec<_> = plan.marks.iter().collect();
+    for (statement, chunk) in sql::SET_MARKS.chunks(&marks) {
+        let mut query = Bound::new(conn, statement)?;
+        for ((session, name), value) in chunk {
+            query.bind(*session)?.bind(*name)?.bind(**value)?;
+        }
+        query.execute()?;
+    }
+    for &(op, identity) in &plan.claims {
+        conn.prepare_cached(sql::CLAIM_IDENTITY)?
+            .execute([identity])?;
+        let stored: String = conn
+            .prepare_cached(sql::IDENTITY)?
+            .query_row([], |row| row.get(0))?;
+        plan.outcomes[op] = Outcome::Identity(stored);
+    }
+    Ok(())
+}
+
+/// The Logger's records with their addressees, then delivery statuses.
+fn records(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
+    let mut addressees = Vec::new();
+    for (statement, chunk) in sql::INSERT_SIGNALS.chunks(&plan.records) {
+        let mut query = Bound::new(conn, statement)?;
+        for record in chunk {
+            let origin = record.origin.as_ref();
+            query
+                .bind(record.direction)?
+                .bind(record.id.as_str())?
+                .bind(record.kind.as_str())?
+                .bind(record.response_to.as_deref())?
+                .bind(origin.map(|o| o.0.as_str()))?
+                .bind(origin.and_then(|o| o.1.as_deref()))?
+                .bind(origin.map(|o| o.2.as_str()))?
+                .bind(record.at_ms)?
+                .bind(record.json.as_str())?;
+        }
+        let added = query.execute()?;
+        if added != chunk.len() {
+            return Err(Failure::Other(format!(
+                "{added} of {} records inserted",
+                chunk.len()
+            )));
+        }
+        // The rows of one insert have consecutive numbers, in the order of its values.
+        let first = conn.last_insert_rowid() - chunk.len() as i64 + 1;
+        for (seq, record) in (first..).zip(chunk.iter()) {
+            for addressee in &record.addressees {
+                addressees.push((seq, record.direction, addressee));
+            }
+        }
+    }
+    for (statement, chunk) in sql::INSERT_ADDRESSEES.chunks(&addressees) {
+        let mut query = Bound::new(conn, statement)?;
+        for &(seq, direction, (platform, session, id)) in chunk {
+            query
+                .bind(seq)?
+                .bind(direction)?
+                .bind(platform.as_str())?
+                .bind(session.as_deref())?
+                .bind(id.as_str())?;
+        }
+        query.execute()?;
+    }
+    for (statement, chunk) in sql::UPSERT_STATUSES.chunks(&plan.statuses) {
+        let mut query = Bound::new(conn, statement)?;
+        for status in chunk {
+            query
+                .bind(status.id.as_str())?
+                .bind(status.rank)?
+                .bind(status.json.as_str())?
+                .bind(status.at_ms)?;
+        }
+        query.execute()?;
+    }
+    Ok(())
 }
 
 /// Sends one op's answer to its waiter, if it has one (a waiter that left is not an error).
@@ -712,3 +719,6 @@ impl<'o> Plan<'o> {
             && self.statuses.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests;
