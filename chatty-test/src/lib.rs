@@ -10,6 +10,7 @@ mod bot;
 pub mod conformance;
 pub mod load;
 mod probe;
+mod room;
 pub mod servers;
 pub mod xmpp;
 

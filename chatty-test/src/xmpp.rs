@@ -32,7 +32,7 @@ use tokio_xmpp::xmlstream::{PendingFeaturesRecv, StreamHeader, Timeouts, initiat
 use crate::servers::xmpp_server;
 
 /// How long the client waits for the server before it panics.
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Whether the client's socket leaves Nagle's algorithm on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

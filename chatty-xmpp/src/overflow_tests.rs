@@ -15,14 +15,8 @@ use chatty_core::{Body, Bot, BotError, Handle, Inbound, Router, SignalId};
 use chatty_test::xmpp::PlainClient;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_xmpp::Stanza;
-use tokio_xmpp::jid::Jid;
-use tokio_xmpp::parsers::message::{Id, Lang, Message, MessageType};
-use tokio_xmpp::parsers::muc::Muc;
-use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 
-use crate::archive::{HELD_LIMIT_IN_TESTS, stanza_id};
+use crate::archive::HELD_LIMIT_IN_TESTS;
 use crate::{RoomConfig, TlsMode, XmppConfig, XmppSession};
 
 /// How long the test waits for what must come.
@@ -88,38 +82,6 @@ async fn next_message(rx: &mut mpsc::UnboundedReceiver<Seen>) -> (String, Signal
     }
 }
 
-/// Waits until the presence of `who` (a full JID in the room) comes to `client`.
-async fn presence_of(client: &mut PlainClient, who: &str) {
-    loop {
-        match tokio::time::timeout(WAIT, client.next()).await {
-            Ok(Some(Stanza::Presence(p)))
-                if p.type_ == PresenceType::None
-                    && p.from.as_ref().is_some_and(|f| f.as_str() == who) =>
-            {
-                return;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("no presence of {who} within {WAIT:?}"),
-        }
-    }
-}
-
-/// Says `text` in `room` (id `id-<text>`) and waits for the room's echo: its archive id.
-async fn say(client: &mut PlainClient, room: &str, text: &str) -> String {
-    let mut message = Message::groupchat(Some(Jid::new(room).unwrap()));
-    message.id = Some(Id(format!("id-{text}")));
-    message.bodies.insert(Lang::new(), text.to_owned());
-    client.send(message).await;
-    let echo = client
-        .next_message(|m| {
-            m.type_ == MessageType::Groupchat
-                && m.get_best_body(vec![]).is_some_and(|(_, b)| b == text)
-        })
-        .await;
-    assert!(echo.payloads.iter().any(|p| p.is("stanza-id", ns::SID)));
-    stanza_id(&echo, room).expect("the room (muc_mam) gives ids")
-}
-
 /// Waits until the journal's mark of `room` is `wanted`.
 async fn mark_is(journal: &MemoryJournal, room: &str, wanted: &str) {
     let name = format!("mam:{room}");
@@ -148,16 +110,12 @@ async fn live_room_messages_past_the_hold_back_limit_come_from_the_archive_once_
     let bot = chatty_test::servers::xmpp_account();
     let (person, password) = chatty_test::servers::xmpp_account();
     let mut carol = PlainClient::connect(&person, &password).await;
-    let join = Presence::available()
-        .with_to(Jid::new(&format!("{room}/carol")).unwrap())
-        .with_payloads(vec![Muc::new().into()]);
-    carol.send(join).await;
-    presence_of(&mut carol, &format!("{room}/carol")).await;
+    carol.join_room(&room, "carol").await;
 
     // A first run: the bot comes in, hears one message, and its mark names it.
     let journal = MemoryJournal::new();
     let (task, mut seen) = run(&bot, &room, &journal);
-    presence_of(&mut carol, &format!("{room}/{NICK}")).await;
+    carol.presence_of(&format!("{room}/{NICK}")).await;
     // The first join's catch-up (from now) is over once the mark is set.
     tokio::time::timeout(WAIT, async {
         while journal
@@ -172,7 +130,7 @@ async fn live_room_messages_past_the_hold_back_limit_come_from_the_archive_once_
     .await
     .expect("the first join sets the mark");
     let first = format!("{tag}-first");
-    let first_id = say(&mut carol, &room, &first).await;
+    let first_id = carol.say_in_room(&room, &first).await;
     assert_eq!(next_message(&mut seen).await.0, first);
     mark_is(&journal, &room, &first_id).await;
     task.abort();
@@ -181,13 +139,13 @@ async fn live_room_messages_past_the_hold_back_limit_come_from_the_archive_once_
     // Three pages while the bot is away; then, as it comes back, 30 more live.
     let away: Vec<String> = (0..230).map(|i| format!("{tag}-away-{i:03}")).collect();
     for text in &away {
-        say(&mut carol, &room, text).await;
+        carol.say_in_room(&room, text).await;
     }
     let (task, mut seen) = run(&bot, &room, &journal);
-    presence_of(&mut carol, &format!("{room}/{NICK}")).await;
+    carol.presence_of(&format!("{room}/{NICK}")).await;
     let live: Vec<String> = (0..30).map(|i| format!("{tag}-live-{i:02}")).collect();
     for text in &live {
-        say(&mut carol, &room, text).await;
+        carol.say_in_room(&room, text).await;
     }
     for text in away.iter().chain(&live) {
         let (heard, id) = next_message(&mut seen).await;

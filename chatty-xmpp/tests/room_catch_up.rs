@@ -18,9 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
-use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
-use tokio_xmpp::parsers::muc::Muc;
-use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage};
 use tokio_xmpp::parsers::presence::Presence;
 
 use common::WAIT;
@@ -161,60 +159,8 @@ async fn stop(task: JoinHandle<()>) {
 /// A person's client in `room` as `nick` (it made the room, if it was first).
 async fn join(account: &common::Account, room: &str, nick: &str) -> PlainClient {
     let mut client = PlainClient::connect(&account.jid, &account.password).await;
-    let join = Presence::available()
-        .with_to(Jid::new(&format!("{room}/{nick}")).unwrap())
-        .with_payloads(vec![Muc::new().into()]);
-    client.send(join).await;
-    let own = format!("{room}/{nick}");
-    loop {
-        match tokio::time::timeout(WAIT, client.next()).await {
-            Ok(Some(tokio_xmpp::Stanza::Presence(p)))
-                if p.from.as_ref().is_some_and(|f| f.as_str() == own) =>
-            {
-                return client;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("{nick} did not get into {room}"),
-        }
-    }
-}
-
-/// Says `text` in `room` (the message's id: `id-<text>`), and returns the id the room's archive
-/// gave it (from the room's echo).
-async fn say(client: &mut PlainClient, room: &str, text: &str) -> String {
-    let mut message = XmppMessage::groupchat(Some(Jid::new(room).unwrap()));
-    message.id = Some(Id(format!("id-{text}")));
-    message.bodies.insert(Lang::new(), text.to_owned());
-    client.send(message).await;
-    let echo = client
-        .next_message(|m| {
-            m.type_ == MessageType::Groupchat
-                && m.get_best_body(vec![]).is_some_and(|(_, b)| b == text)
-        })
-        .await;
-    echo.payloads
-        .iter()
-        .find(|p| p.is("stanza-id", ns::SID) && p.attr("by") == Some(room))
-        .and_then(|p| p.attr("id"))
-        .expect("the room (muc_mam) gives ids")
-        .to_owned()
-}
-
-/// Waits until the bot (`NICK`) has come into `room`, as `client` sees it.
-async fn bot_came(client: &mut PlainClient, room: &str) {
-    let bot = format!("{room}/{NICK}");
-    loop {
-        match tokio::time::timeout(WAIT, client.next()).await {
-            Ok(Some(tokio_xmpp::Stanza::Presence(p)))
-                if p.from.as_ref().is_some_and(|f| f.as_str() == bot)
-                    && p.type_ == tokio_xmpp::parsers::presence::Type::None =>
-            {
-                return;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => panic!("the bot did not come into {room}"),
-        }
-    }
+    client.join_room(room, nick).await;
+    client
 }
 
 /// The first run of the bot in `room` on `journal`: it comes in, hears `first` live (said by
@@ -228,10 +174,10 @@ async fn first_run(
 ) {
     let (task, mut seen) = run(bot, room, journal);
     started(&mut seen).await;
-    bot_came(person, room).await;
+    person.presence_of(&format!("{room}/{NICK}")).await;
     // A first join has no mark: the catch-up starts from now (the room's newest id).
     mark_is(journal, room, None).await;
-    let first_id = say(person, room, first).await;
+    let first_id = person.say_in_room(room, first).await;
     let (text, id, _, redelivered) = next_message(&mut seen).await;
     assert_eq!((text.as_str(), redelivered), (first, false));
     assert_eq!(id.as_str(), format!("id-{first}"));
@@ -254,9 +200,9 @@ async fn what_was_said_in_a_room_while_the_bot_was_away_is_given_once_in_order()
     let mut own = join(&bot, &room, NICK).await;
     let said: Vec<String> = (0..12).map(|i| format!("{tag}-away-{i:02}")).collect();
     for (i, text) in said.iter().enumerate() {
-        say(&mut carol, &room, text).await;
+        carol.say_in_room(&room, text).await;
         if i == 5 {
-            say(&mut own, &room, &format!("{tag}-own")).await;
+            own.say_in_room(&room, &format!("{tag}-own")).await;
         }
     }
     own.send(Presence::unavailable().with_to(Jid::new(&format!("{room}/{NICK}")).unwrap()))
@@ -292,15 +238,15 @@ async fn live_room_messages_during_the_catch_up_follow_the_archived_ones_once() 
     // More than two pages of the archive while the bot is away.
     let away: Vec<String> = (0..230).map(|i| format!("{tag}-away-{i:03}")).collect();
     for text in &away {
-        say(&mut carol, &room, text).await;
+        carol.say_in_room(&room, text).await;
     }
     // As soon as the bot is back in the room (its catch-up has just started), carol goes on.
     let (task, mut seen) = run(&bot, &room, &journal);
     started(&mut seen).await;
-    bot_came(&mut carol, &room).await;
+    carol.presence_of(&format!("{room}/{NICK}")).await;
     let live: Vec<String> = (0..20).map(|i| format!("{tag}-live-{i:02}")).collect();
     for text in &live {
-        say(&mut carol, &room, text).await;
+        carol.say_in_room(&room, text).await;
     }
     for text in away.iter().chain(&live) {
         let (heard, id, _, redelivered) = next_message(&mut seen).await;
@@ -310,7 +256,7 @@ async fn live_room_messages_during_the_catch_up_follow_the_archived_ones_once() 
     }
     nothing_more(&mut seen).await;
     // The mark names the last of them.
-    let last = say(&mut carol, &room, &format!("{tag}-last")).await;
+    let last = carol.say_in_room(&room, &format!("{tag}-last")).await;
     let (heard, _, _, _) = next_message(&mut seen).await;
     assert_eq!(heard, format!("{tag}-last"));
     mark_is(&journal, &room, Some(&last)).await;
@@ -344,7 +290,7 @@ async fn a_room_without_an_archive_is_not_caught_up_and_its_live_messages_come()
     let journal = MemoryJournal::new();
     let (task, mut seen) = run(&bot, &room, &journal);
     started(&mut seen).await;
-    bot_came(&mut carol, &room).await;
+    carol.presence_of(&format!("{room}/{NICK}")).await;
     let tag = SignalId::generate();
     let said: Vec<String> = (0..3).map(|i| format!("{tag}-live-{i}")).collect();
     for text in &said {
