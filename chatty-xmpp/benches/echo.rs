@@ -8,6 +8,9 @@
 //! cargo bench -p chatty-xmpp --bench echo     # CHATTY_BENCH_N=2000 CHATTY_BENCH_WINDOW=32 CHATTY_BENCH_RUNS=3
 //! ```
 //!
+//! `CHATTY_BENCH_ONLY=chatty|journal|logger` runs that Chatty bot alone, without the bare echoes
+//! (for a profiler).
+//!
 //! Prints round trips per second for each and the ratio. The process's CPU time per round trip is
 //! printed too: the driver is the same in both, so the difference is the echoing side's.
 //!
@@ -254,6 +257,20 @@ async fn main() {
     let n = env_or("CHATTY_BENCH_N", 2_000);
     let window = env_or("CHATTY_BENCH_WINDOW", 32);
     let runs = env_or("CHATTY_BENCH_RUNS", 3);
+    // One Chatty run alone, for profiling: `chatty`, `journal` or `logger`.
+    if let Ok(only) = std::env::var("CHATTY_BENCH_ONLY") {
+        let durable = match only.as_str() {
+            "chatty" => Durable::Nothing,
+            "journal" => Durable::Journal,
+            "logger" => Durable::JournalAndLogger,
+            other => panic!("CHATTY_BENCH_ONLY: `chatty`, `journal` or `logger`, not `{other}`"),
+        };
+        for run in 1..=runs {
+            let m = chatty(n, window, durable).await;
+            println!("run {run}: {only} {:>4.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
+        }
+        return;
+    }
     println!("echo round trips through Prosody: {n} per run, {window} in flight, {runs} runs");
     println!("(rt/s, and the whole process's CPU time per round trip)");
     for run in 1..=runs {

@@ -7,17 +7,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::config::{Durability, StateConfig};
 use crate::error::LogError;
 use crate::store::SqliteStore;
 
 mod connection;
+mod queue;
 mod sql;
 pub(crate) mod writer;
 
 use connection::Place;
+use queue::WriteQueue;
 
 pub(crate) use sql::{MARK, PENDING, PENDING_ANSWERS};
 use writer::{Counters, Op, Unwritten, Writer};
@@ -72,9 +74,16 @@ struct Shared {
     path: PathBuf,
     durability: Durability,
     read: SqlitePool,
-    queue: mpsc::UnboundedSender<Op>,
+    queue: Arc<WriteQueue>,
     counters: Arc<Counters>,
     unwritten: Unwritten,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The writer's thread commits what is queued and stops.
+        self.queue.stop();
+    }
 }
 
 /// What the writer has done since the database was opened.
@@ -116,7 +125,14 @@ impl StateDb {
                     .filename(&path)
                     .busy_timeout(busy_timeout),
             );
-        StateDb::start(path, durability, read, writer, config.keys_kept)
+        StateDb::start(
+            path,
+            durability,
+            read,
+            writer,
+            config.keys_kept,
+            busy_timeout,
+        )
     }
 
     /// A database in memory: empty, and gone when the last clone is dropped. For tests.
@@ -153,6 +169,7 @@ impl StateDb {
             read,
             writer,
             crate::config::DEFAULT_KEYS_KEPT,
+            busy_timeout,
         )
     }
 
@@ -163,8 +180,8 @@ impl StateDb {
         read: SqlitePool,
         connection: rusqlite::Connection,
         keys_kept: u64,
+        busy_timeout: Duration,
     ) -> Result<Self, LogError> {
-        let (queue, ops) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let unwritten = Unwritten::default();
         let writer = Writer {
@@ -173,9 +190,13 @@ impl StateDb {
             counters: counters.clone(),
             unwritten: unwritten.clone(),
         };
+        // Tasks commit small batches themselves unless every commit waits for `fsync`.
+        let by_tasks = durability == Durability::Normal;
+        let queue = Arc::new(WriteQueue::new(writer, connection, by_tasks, busy_timeout)?);
+        let thread = queue.clone();
         std::thread::Builder::new()
             .name("chatty-log-writer".into())
-            .spawn(move || writer.run(connection, ops))
+            .spawn(move || thread.run())
             .map_err(|e| {
                 LogError::other(format!("{}: cannot start the writer: {e}", path.display()))
             })?;
@@ -235,7 +256,11 @@ impl StateDb {
 
     /// Queues `op` for the writer.
     pub(crate) fn send(&self, op: Op) -> Result<(), LogError> {
-        self.shared.queue.send(op).map_err(|_| self.closed())
+        if self.shared.queue.push(op) {
+            Ok(())
+        } else {
+            Err(self.closed())
+        }
     }
 
     /// The answer to an op.
@@ -243,6 +268,8 @@ impl StateDb {
         &self,
         answer: oneshot::Receiver<Result<T, LogError>>,
     ) -> Result<T, LogError> {
+        // Commits on this thread when the writer is idle (see `queue`).
+        self.shared.queue.drive();
         answer.await.map_err(|_| self.closed())?
     }
 

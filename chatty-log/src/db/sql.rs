@@ -107,8 +107,7 @@ pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ?
 /// into these, so that at most a few statement texts exist per table.
 ///
 /// Every count up to 16 has a statement of its own, so that the small batches of a quiet bot
-/// (a commit per message) take one statement per table, and a commit of one statement needs no
-/// transaction around it.
+/// (a commit per message) take one statement per table.
 const SIZES: [usize; 18] = [
     256, 64, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
 ];
@@ -116,16 +115,6 @@ const SIZES: [usize; 18] = [
 /// How many prepared statements the writer's connection keeps: every size of every
 /// multi-row statement, and the rest.
 pub(super) const STATEMENT_CACHE: usize = 512;
-
-/// How many multi-row statements `rows` rows take ([`SIZES`], greedily).
-pub(super) fn statements_for(mut rows: usize) -> usize {
-    let mut statements = 0;
-    while let Some(&n) = SIZES.iter().find(|&&n| n <= rows) {
-        rows -= n;
-        statements += 1;
-    }
-    statements
-}
 
 /// One multi-row statement in each of the [`SIZES`].
 pub(super) struct MultiRow {
@@ -279,10 +268,8 @@ mod tests {
         let chunks: Vec<_> = INSERT_ANSWERS.chunks(&rows).collect();
         let sizes: Vec<usize> = chunks.iter().map(|(_, c)| c.len()).collect();
         assert_eq!(sizes, [256, 64, 16, 7]);
-        assert_eq!(statements_for(343), 4);
         // Up to 16 rows, one statement.
-        assert!((1..=16).all(|n| statements_for(n) == 1));
-        assert_eq!(statements_for(0), 0);
+        assert!((1..=16).all(|n| INSERT_ANSWERS.chunks(&rows[..n]).count() == 1));
         let joined: Vec<usize> = chunks.iter().flat_map(|(_, c)| c.iter().copied()).collect();
         assert_eq!(joined, rows);
         let one = [0_usize];

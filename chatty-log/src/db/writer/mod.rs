@@ -1,8 +1,9 @@
-//! The one writer of a [`StateDb`](super::StateDb): group commit, on a thread of its own with
-//! its own connection ([`connection`](super::connection)).
+//! How a batch of writes of a [`StateDb`](super::StateDb) is committed: group commit on the
+//! writer's connection ([`connection`](super::connection)); who commits when is the queue's
+//! business ([`queue`](super::queue)).
 //!
 //! Every write (journal appends, acknowledgements, answers and marks; the Logger's records and
-//! delivery statuses) is an [`Op`] on one channel. The writer takes everything queued (up to
+//! delivery statuses) is an [`Op`] in one queue. A committer takes everything queued (up to
 //! [`MAX_BATCH`]), applies it in one transaction, commits, and only then answers each op's
 //! waiter: a write is durable when its future resolves, and a write made after another is
 //! never durable without it (a batch commits whole, batches commit in order).
@@ -23,13 +24,13 @@ use std::sync::{Arc, Mutex};
 
 use chatty_core::journal::{Appended, EntryId};
 use rusqlite::{CachedStatement, Connection, ToSql, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::sql;
 use crate::error::LogError;
 
 /// The most ops one transaction takes: bounds the memory and the time of one commit.
-const MAX_BATCH: usize = 8192;
+pub(crate) const MAX_BATCH: usize = 8192;
 
 /// How many unacknowledged entries the writer remembers the numbers of (their
 /// acknowledgement then deletes by number; others are found by key). Far more than a bot has
@@ -37,7 +38,7 @@ const MAX_BATCH: usize = 8192;
 const KNOWN: usize = 100_000;
 
 /// The numbers of the entries this writer appended that are not acknowledged yet.
-type Known = HashMap<EntryId, i64>;
+pub(crate) type Known = HashMap<EntryId, i64>;
 
 /// Where a write's result goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
@@ -89,6 +90,19 @@ pub(crate) enum Op {
     Close { reply: Reply<()> },
 }
 
+impl Op {
+    /// Whether someone waits for this write's commit (an acknowledgement, or a record the
+    /// store queues without waiting, rides with the next commit instead of making one).
+    pub(crate) fn waited_for(&self) -> bool {
+        match self {
+            Op::Ack { .. } => false,
+            Op::Record { reply, .. } => reply.is_some(),
+            Op::Status { reply, .. } => reply.is_some(),
+            _ => true,
+        }
+    }
+}
+
 /// A Logger record, encoded by the caller: the columns of `signals` and its addressees.
 #[derive(Debug)]
 pub(crate) struct Record {
@@ -115,7 +129,7 @@ pub(crate) struct Status {
 
 /// What a successful op answers.
 #[derive(Debug, Clone)]
-enum Outcome {
+pub(crate) enum Outcome {
     Done,
     Appended(Appended),
     Identity(String),
@@ -146,9 +160,23 @@ pub(crate) struct Writer {
 
 /// Why a commit failed, before it is given the database's path.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     Sqlite(rusqlite::Error),
     Other(String),
+}
+
+impl Failure {
+    /// Whether another connection held the database: nothing of the batch was written, and
+    /// waiting for the busy timeout may let it through.
+    pub(crate) fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Failure::Sqlite(e) if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            )
+        )
+    }
 }
 
 impl From<rusqlite::Error> for Failure {
@@ -186,74 +214,29 @@ impl<'c> Bound<'c> {
 }
 
 impl Writer {
-    /// Runs on a thread of its own until every sender is gone or a [`Op::Close`] was
-    /// committed; `conn` is closed before the close is answered.
-    pub(crate) fn run(self, conn: Connection, mut queue: mpsc::UnboundedReceiver<Op>) {
-        let mut conn = Some(conn);
-        let mut ops = Vec::new();
-        let mut known = Known::new();
-        let mut appended_since_pruning = 0_u64;
-        while let Some(first) = queue.blocking_recv() {
-            ops.push(first);
-            while ops.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(op) => ops.push(op),
-                    Err(_) => break,
-                }
-            }
-            let closing = ops.iter().any(|op| matches!(op, Op::Close { .. }));
-            let result = match &mut conn {
-                Some(conn) => self.commit(conn, &mut ops, &mut known),
-                None => Err(LogError::Closed {
-                    path: self.path.clone(),
-                }),
-            };
-            if result.is_ok() {
-                self.counters.commits.fetch_add(1, Ordering::Relaxed);
-                self.counters
-                    .writes
-                    .fetch_add(ops.len() as u64, Ordering::Relaxed);
-                appended_since_pruning += ops
-                    .iter()
-                    .filter(|op| matches!(op, Op::Append { .. }))
-                    .count() as u64;
-            }
-            if closing {
-                // Closed before the close is answered: whoever closed may open the file again.
-                conn = None;
-            }
-            self.answer(std::mem::take(&mut ops), result);
-            if appended_since_pruning >= self.pruning_interval()
-                && let Some(conn) = &mut conn
-            {
-                appended_since_pruning = 0;
-                self.prune(conn);
-            }
-            if closing {
-                queue.close();
-                while let Ok(op) = queue.try_recv() {
-                    self.answer(
-                        vec![op],
-                        Err(LogError::Closed {
-                            path: self.path.clone(),
-                        }),
-                    );
-                }
-                return;
-            }
+    /// Counts a commit of `writes` writes.
+    pub(crate) fn count(&self, writes: u64) {
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.counters.writes.fetch_add(writes, Ordering::Relaxed);
+    }
+
+    /// The error of a write the writer did not take: it has closed.
+    pub(crate) fn closed(&self) -> LogError {
+        LogError::Closed {
+            path: self.path.clone(),
         }
     }
 
     /// How many appends go between two prunings: a quarter of the keys kept, so that the
     /// journal holds at most a quarter more than it keeps, and at least 64.
-    fn pruning_interval(&self) -> u64 {
+    pub(crate) fn pruning_interval(&self) -> u64 {
         (self.keys_kept / 4).max(64)
     }
 
     /// Forgets what the journal no longer needs ([`sql::PRUNE_KEYS`], [`sql::PRUNE_ANSWERS`]),
     /// in a transaction of its own after a commit. A failure is only logged: the next pruning
     /// tries again, and nothing depends on it but the file's size.
-    fn prune(&self, conn: &mut Connection) {
+    pub(crate) fn prune(&self, conn: &mut Connection) {
         let keep = i64::try_from(self.keys_kept).unwrap_or(i64::MAX);
         let pruned = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -266,7 +249,7 @@ impl Writer {
         }
     }
 
-    fn error(&self, failure: Failure) -> LogError {
+    pub(crate) fn error(&self, failure: Failure) -> LogError {
         match failure {
             Failure::Sqlite(e) => LogError::from_sqlite(&self.path, e),
             Failure::Other(message) => {
@@ -275,31 +258,22 @@ impl Writer {
         }
     }
 
-    /// Applies `ops` in one transaction; then remembers the numbers of the new entries not
-    /// acknowledged yet in `known`. Takes the JSON out of the ops.
-    fn commit(
+    /// Applies `ops` in one transaction (`BEGIN IMMEDIATE`: a database held by another
+    /// connection fails at the start, with nothing written); then remembers the numbers of the
+    /// new entries not acknowledged yet in `known`.
+    pub(crate) fn commit(
         &self,
         conn: &mut Connection,
-        ops: &mut [Op],
+        ops: &[Op],
         known: &mut Known,
-    ) -> Result<Vec<Outcome>, LogError> {
+    ) -> Result<Vec<Outcome>, Failure> {
         let mut plan = Plan::new(ops);
         if plan.is_empty() {
             return Ok(plan.outcomes);
         }
-        let applied = if plan.statements(known) == 1 {
-            // One statement is a transaction of its own: no BEGIN and COMMIT (a quiet bot's
-            // commits are mostly of one statement).
-            apply(conn, &mut plan, known)
-        } else {
-            (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                apply(&tx, &mut plan, known)?;
-                tx.commit()?;
-                Ok(())
-            })()
-        };
-        applied.map_err(|e| self.error(e))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        apply(&tx, &mut plan, known)?;
+        tx.commit()?;
         for entry in &plan.acks {
             known.remove(*entry);
         }
@@ -314,7 +288,7 @@ impl Writer {
     }
 
     /// Answers every op of a batch with its outcome, or with the batch's error.
-    fn answer(&self, ops: Vec<Op>, result: Result<Vec<Outcome>, LogError>) {
+    pub(crate) fn answer(&self, ops: Vec<Op>, result: Result<Vec<Outcome>, LogError>) {
         match result {
             Ok(outcomes) => {
                 for (op, outcome) in ops.into_iter().zip(outcomes) {
@@ -406,7 +380,7 @@ fn entries(conn: &Connection, plan: &mut Plan<'_>, known: &Known) -> Result<(), 
             query
                 .bind(row.seq)?
                 .bind(&*row.entry.session)?
-                .bind(row.json.as_str())?;
+                .bind(row.json)?;
         }
         query.execute()?;
     }
@@ -590,7 +564,7 @@ struct EntryRow<'o> {
     /// Its op's position in the batch.
     op: usize,
     entry: &'o EntryId,
-    json: String,
+    json: &'o str,
     /// Acknowledged after it was appended, in this batch.
     acked: bool,
     /// Its number, once inserted; `None` if the journal held it already.
@@ -618,28 +592,7 @@ struct Plan<'o> {
 }
 
 impl<'o> Plan<'o> {
-    /// How many statements the plan takes at least; exact when it is one (the writer then
-    /// runs it without a transaction around it). New entries take two or more (their keys,
-    /// then their signals), records two (with their addressees), identity claims two.
-    fn statements(&self, known: &Known) -> usize {
-        if !self.entries.is_empty() || !self.records.is_empty() || !self.claims.is_empty() {
-            return 2;
-        }
-        let by_seq = self.acks.iter().filter(|e| known.get(e).is_some()).count();
-        let by_key = self.acks.len() - by_seq;
-        [
-            by_seq,
-            by_key,
-            self.answers.len(),
-            self.marks.len(),
-            self.statuses.len(),
-        ]
-        .into_iter()
-        .map(sql::statements_for)
-        .sum()
-    }
-
-    fn new(ops: &'o mut [Op]) -> Self {
+    fn new(ops: &'o [Op]) -> Self {
         let mut plan = Plan {
             outcomes: vec![Outcome::Done; ops.len()],
             entries: Vec::new(),
@@ -651,7 +604,7 @@ impl<'o> Plan<'o> {
             records: Vec::new(),
             statuses: Vec::new(),
         };
-        for (i, op) in ops.iter_mut().enumerate() {
+        for (i, op) in ops.iter().enumerate() {
             match op {
                 Op::Append { entry, json, .. } => {
                     let entry: &'o EntryId = entry;
@@ -663,7 +616,7 @@ impl<'o> Plan<'o> {
                         plan.entries.push(EntryRow {
                             op: i,
                             entry,
-                            json: std::mem::take(json),
+                            json,
                             acked: false,
                             seq: None,
                         });

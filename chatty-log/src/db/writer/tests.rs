@@ -55,7 +55,7 @@ fn an_ack_after_its_append_in_one_batch_keeps_the_key_and_no_pending_signal() {
     let (m1, m2) = (Signal::message("m1"), Signal::message("m2"));
     let (a1, mut r1) = append(&m1);
     let (a2, mut r2) = append(&m2);
-    let mut ops = vec![
+    let ops = vec![
         a1,
         Op::Ack {
             entry: EntryId::of("work", &m1),
@@ -63,7 +63,7 @@ fn an_ack_after_its_append_in_one_batch_keeps_the_key_and_no_pending_signal() {
         a2,
     ];
     let mut known = Known::new();
-    let outcomes = writer.commit(&mut conn, &mut ops, &mut known).unwrap();
+    let outcomes = writer.commit(&mut conn, &ops, &mut known).unwrap();
     writer.answer(ops, Ok(outcomes));
     assert_eq!(r1.try_recv().unwrap().unwrap(), Appended::New);
     assert_eq!(r2.try_recv().unwrap().unwrap(), Appended::New);
@@ -80,7 +80,7 @@ fn an_ack_before_its_append_in_one_batch_does_nothing_and_a_repeat_is_seen() {
     let m1 = Signal::message("m1");
     let (a1, mut r1) = append(&m1);
     let (again, mut r2) = append(&m1);
-    let mut ops = vec![
+    let ops = vec![
         Op::Ack {
             entry: EntryId::of("work", &m1),
         },
@@ -88,16 +88,16 @@ fn an_ack_before_its_append_in_one_batch_does_nothing_and_a_repeat_is_seen() {
         again,
     ];
     let mut known = Known::new();
-    let outcomes = writer.commit(&mut conn, &mut ops, &mut known).unwrap();
+    let outcomes = writer.commit(&mut conn, &ops, &mut known).unwrap();
     writer.answer(ops, Ok(outcomes));
     assert_eq!(r1.try_recv().unwrap().unwrap(), Appended::New);
     assert_eq!(r2.try_recv().unwrap().unwrap(), Appended::Seen);
     assert_eq!(count(&conn, "journal_pending"), 1);
     // The next batch's ack finds it by number.
-    let mut ops = vec![Op::Ack {
+    let ops = vec![Op::Ack {
         entry: EntryId::of("work", &m1),
     }];
-    writer.commit(&mut conn, &mut ops, &mut known).unwrap();
+    writer.commit(&mut conn, &ops, &mut known).unwrap();
     assert_eq!(count(&conn, "journal_pending"), 0);
     assert!(known.is_empty());
 }
@@ -110,24 +110,24 @@ fn a_failed_batch_fails_every_waiter_and_the_connection_goes_on() {
     let m1 = Signal::message("m1");
     let (a1, mut r1) = append(&m1);
     let (flush, mut r2) = oneshot::channel();
-    let mut ops = vec![a1, Op::Flush { reply: flush }];
-    let result = writer.commit(&mut conn, &mut ops, &mut Known::new());
-    assert!(result.is_err());
-    writer.answer(ops, result);
+    let ops = vec![a1, Op::Flush { reply: flush }];
+    let result = writer.commit(&mut conn, &ops, &mut Known::new());
+    assert!(result.as_ref().is_err_and(|f| !f.is_busy()));
+    writer.answer(ops, result.map_err(|f| writer.error(f)));
     assert!(r1.try_recv().unwrap().is_err());
     assert!(r2.try_recv().unwrap().is_err());
     // Nothing of the batch stayed: its key was rolled back with it.
     assert_eq!(count(&conn, "journal_keys"), 0);
     // The next batch commits on the same connection.
     let (reply, mut done) = oneshot::channel();
-    let mut ops = vec![Op::SetMark {
+    let ops = vec![Op::SetMark {
         session: "work".into(),
         name: "cursor".into(),
         value: "7".into(),
         reply,
     }];
-    let outcomes = writer.commit(&mut conn, &mut ops, &mut Known::new());
-    writer.answer(ops, outcomes);
+    let outcomes = writer.commit(&mut conn, &ops, &mut Known::new());
+    writer.answer(ops, outcomes.map_err(|f| writer.error(f)));
     done.try_recv().unwrap().unwrap();
     assert_eq!(count(&conn, "journal_marks"), 1);
 }
