@@ -138,8 +138,9 @@ impl WriteQueue {
         if matches!(op, Op::Close { .. }) || (waited_for && !self.by_tasks) {
             state.for_thread = true;
             self.wake.notify_one();
-        } else if state.thread_idle {
-            // Its timer starts: what nobody takes along meanwhile, it commits.
+        } else if !waited_for && state.thread_idle {
+            // Its timer starts: what no commit takes along meanwhile, it commits. (A write
+            // somebody waits for is committed when they come to wait: see `drive`.)
             state.thread_idle = false;
             self.wake.notify_one();
         }
@@ -181,7 +182,11 @@ impl WriteQueue {
         let mut state = self.state();
         loop {
             if !state.committing {
-                if !state.ops.is_empty() && (state.for_thread || state.stopping) {
+                // Writes somebody waits for that came while a batch was committed (their
+                // tasks found it busy) go at once: the commits follow each other, as the
+                // batches gather behind them.
+                if !state.ops.is_empty() && (state.for_thread || state.waited_for || state.stopping)
+                {
                     state = self.commit_queued(state, Committer::Thread);
                     continue;
                 }
