@@ -1,8 +1,8 @@
-//! The writer's own connection: opened with rusqlite, a synchronous binding, on the thread that
-//! writes. Every commit is then one hand-off between the caller's task and that thread, where
-//! sqlx's SQLite driver takes a round trip to its worker thread per statement (and per `BEGIN`
-//! and `COMMIT`): four round trips of about 50 µs of CPU each for a small commit, measured.
-//! Reads stay on sqlx's pool, which is asynchronous.
+//! The writer's own connection, opened with rusqlite, a synchronous binding: a commit runs on
+//! the thread of whoever commits ([`queue`](super::queue)), where sqlx's SQLite driver takes a
+//! round trip to its worker thread per statement (and per `BEGIN` and `COMMIT`): four round
+//! trips of about 50 µs of CPU each for a small commit, measured. Reads stay on sqlx's pool,
+//! which is asynchronous.
 //!
 //! The schema of the log and the journal is checked and created here, before the writer starts.
 
