@@ -79,7 +79,7 @@ use crate::address::Address;
 use crate::capability::Capabilities;
 use crate::limit::AnswerLimit;
 use crate::query::{Answer, Query, QueryError};
-use crate::session::Refusal;
+use crate::session::{Confirmation, Refusal};
 use crate::signal::{FailureKind, File, SessionEnd, Signal};
 
 /// What a protocol crate writes for its platform; the driver makes it a
@@ -127,6 +127,20 @@ pub trait Protocol: Send + Sync + Sized + 'static {
     /// Carries one outbound signal to the platform (end requests never reach it: the driver
     /// handles them).
     fn send(&self, signal: Signal) -> impl Future<Output = Result<(), Refusal>> + Send;
+
+    /// See [`Session::hand_on`](crate::session::Session::hand_on): by default
+    /// [`send`](Protocol::send), then done. A protocol whose `send` queues the signal in order
+    /// and then waits for the platform's acknowledgement returns once it is queued, with the
+    /// wait as the confirmation.
+    fn hand_on(
+        &self,
+        signal: Signal,
+    ) -> impl Future<Output = Result<Confirmation, Refusal>> + Send {
+        async move {
+            self.send(signal).await?;
+            Ok(crate::session::confirmed())
+        }
+    }
 
     /// Answers a query. By default nothing is supported; delivery statuses are answered from
     /// [`Driver::deliveries`] and supported signals and features from

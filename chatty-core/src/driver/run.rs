@@ -13,7 +13,7 @@ use crate::address::Address;
 use crate::capability::Capabilities;
 use crate::limit::AnswerLimit;
 use crate::query::{Answer, Query, QueryError};
-use crate::session::{InboundSink, Refusal, Session, SessionError};
+use crate::session::{Confirmation, InboundSink, Refusal, Session, SessionError, confirmed};
 use crate::signal::{Body, ConnectionErrorKind, File, SessionEnd, Signal};
 
 /// A connection that served at least this long was a good one: the next is tried at once and
@@ -44,6 +44,14 @@ impl<P: Protocol> Session for P {
             return Box::pin(future::ready(Ok(())));
         }
         Box::pin(Protocol::send(self, signal))
+    }
+
+    fn hand_on(&self, signal: Signal) -> BoxFuture<'_, Result<Confirmation, Refusal>> {
+        if let Body::InitiateSessionEnd(end) = &signal.body {
+            self.driver().request_end(end.clone());
+            return Box::pin(future::ready(Ok(confirmed())));
+        }
+        Box::pin(Protocol::hand_on(self, signal))
     }
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {

@@ -2,8 +2,9 @@
 //! here, in the order it was sent.
 //!
 //! An answer joins the lane and the bot goes on to its next signal. The lane takes the answers
-//! waiting in it together, records them as about to leave, sends each once that is durable,
-//! then records that it left. So the records of the answers a bot makes in a row are written
+//! waiting in it together, records them as about to leave, hands each on once that is durable
+//! ([`Session::hand_on`]), and records that it left once the session confirms it; meanwhile
+//! the next answers are taken and handed on (a few at most are on their way unconfirmed). So the records of the answers a bot makes in a row are written
 //! together (group commit) instead of each in a commit of its own while the bot waits. The bot's
 //! acknowledgement of a signal is held back until the signal's answers have left the lane
 //! ([`Tap::landed`]): an acknowledged signal is not given again after a restart, so an answer
@@ -12,7 +13,8 @@
 
 use std::sync::Arc;
 
-use futures::future;
+use futures::future::{self, BoxFuture};
+use futures::stream::{FuturesOrdered, StreamExt as _};
 use tokio::sync::oneshot;
 
 use super::feedback::{self, Feedback};
@@ -55,7 +57,9 @@ pub(super) struct Answer {
 
 /// Carries the jobs of one session's lane until the lane is closed and empty: takes what
 /// waits (up to [`BATCH`]), records its answers as about to leave in one go, and once that is
-/// durable sends the jobs in order, recording each answer that left.
+/// durable hands the jobs on in order ([`Session::hand_on`]); each answer counts as gone (its
+/// record, its signal's acknowledgement) once the session confirms it, in order, while the next
+/// jobs are taken: at most [`ON_THEIR_WAY`] are handed on and not yet confirmed.
 pub(super) async fn run(
     jobs: async_channel::Receiver<Job>,
     session: Arc<dyn Session>,
@@ -63,9 +67,35 @@ pub(super) async fn run(
     feedback: Feedback,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
-    while let Ok(job) = jobs.recv().await {
+    let mut on_their_way: FuturesOrdered<Landing> = FuturesOrdered::new();
+    loop {
+        let job = if on_their_way.len() >= ON_THEIR_WAY {
+            if let Some((job, result)) = on_their_way.next().await {
+                land(job, result, &tap, &feedback);
+            }
+            continue;
+        } else if on_their_way.is_empty() {
+            match jobs.recv().await {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                Some((job, result)) = on_their_way.next() => {
+                    land(job, result, &tap, &feedback);
+                    continue;
+                }
+                job = jobs.recv() => match job {
+                    Ok(job) => job,
+                    Err(_) => break,
+                },
+            }
+        };
         batch.push(job);
-        while batch.len() < BATCH {
+        // At most `ON_THEIR_WAY` handed on and unconfirmed, counting this batch.
+        let room = BATCH.min(ON_THEIR_WAY - on_their_way.len());
+        while batch.len() < room {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
@@ -73,19 +103,98 @@ pub(super) async fn run(
         }
         record(&batch, &tap, &feedback).await;
         for job in batch.drain(..) {
-            match job {
-                Job::Plain { signal, done } => {
-                    let _ = done.send(session.send(signal).await);
+            on_their_way.push_back(hand_on(job, &*session).await);
+        }
+    }
+    while let Some((job, result)) = on_their_way.next().await {
+        land(job, result, &tap, &feedback);
+    }
+}
+
+/// How many jobs a lane has handed on and not yet confirmed. Each such answer is "about to
+/// leave" and unconfirmed if the process dies, and is asked about after the restart
+/// ([`Session::sent`]), so it stays small.
+const ON_THEIR_WAY: usize = 8;
+
+/// A job handed on, with how it went once the session confirmed it (or refused it).
+type Landing = BoxFuture<'static, (Sent, Result<(), Refusal>)>;
+
+/// What a job handed on still has to do once it is confirmed.
+enum Sent {
+    Answer {
+        name: Arc<str>,
+        of: SignalId,
+        number: u32,
+        id: SignalId,
+    },
+    Plain(oneshot::Sender<Result<(), Refusal>>),
+    Barrier(oneshot::Sender<()>),
+}
+
+/// Hands `job` on (an answer whose record is durable; an unsure one only once the session
+/// says it did not leave before the restart): resolves once it is in the session's order, with
+/// its confirmation.
+async fn hand_on(job: Job, session: &dyn Session) -> Landing {
+    let (sent, signal) = match job {
+        Job::Barrier(done) => return Box::pin(future::ready((Sent::Barrier(done), Ok(())))),
+        Job::Plain { signal, done } => (Sent::Plain(done), signal),
+        Job::Answer(answer) => {
+            let Answer {
+                signal,
+                name,
+                of,
+                number,
+                unsure,
+            } = answer;
+            let sent = Sent::Answer {
+                name,
+                of,
+                number,
+                id: signal.meta.id.clone(),
+            };
+            if unsure && session.sent(&signal).await == Some(true) {
+                return Box::pin(future::ready((sent, Ok(()))));
+            }
+            (sent, signal)
+        }
+    };
+    match session.hand_on(signal).await {
+        Ok(confirmation) => Box::pin(async move { (sent, confirmation.await) }),
+        Err(refusal) => Box::pin(future::ready((sent, Err(refusal)))),
+    }
+}
+
+/// A job handed on is confirmed (or refused): an answer that left is recorded as left and its
+/// signal may be acknowledged ([`Tap::landed`]); one the platform could not be reached for
+/// (the session ended, or is not connected) leaves its signal unacknowledged, so the journal
+/// gives it again after a restart and the answer goes then; the bot is told of every refusal.
+fn land(sent: Sent, result: Result<(), Refusal>, tap: &Tap, feedback: &Feedback) {
+    match sent {
+        Sent::Barrier(done) => {
+            let _ = done.send(());
+        }
+        Sent::Plain(done) => {
+            let _ = done.send(result);
+        }
+        Sent::Answer {
+            name,
+            of,
+            number,
+            id,
+        } => {
+            let done = match result {
+                Ok(()) => {
+                    tap.left(&name, &of, number);
+                    true
                 }
-                Job::Barrier(done) => {
-                    let _ = done.send(());
+                Err(refusal) => {
+                    let unreachable = refusal.kind == FailureKind::Unreachable;
+                    feedback::refused(feedback, id, refusal);
+                    !unreachable
                 }
-                Job::Answer(answer) => {
-                    let of = answer.of.clone();
-                    if deliver(answer, &*session, &tap, &feedback).await {
-                        tap.landed(&of);
-                    }
-                }
+            };
+            if done {
+                tap.landed(&of);
             }
         }
     }
@@ -109,37 +218,6 @@ async fn record(batch: &[Job], tap: &Tap, feedback: &Feedback) {
                 answer.signal.meta.id
             );
             feedback::journal_failed(feedback, &answer.name, &message);
-        }
-    }
-}
-
-/// Sends one answer whose record is durable (or, unsure, once the session says it did not
-/// leave before the restart), and records that it left. Whether it is done with: `false` when
-/// the platform could not be reached (the session ended, or is not connected): its signal then
-/// stays unacknowledged, so the journal gives it again after a restart and the answer goes
-/// then; the bot is told of the failure all the same.
-async fn deliver(answer: Answer, session: &dyn Session, tap: &Tap, feedback: &Feedback) -> bool {
-    let Answer {
-        signal,
-        name,
-        of,
-        number,
-        unsure,
-    } = answer;
-    let id = signal.meta.id.clone();
-    if unsure && session.sent(&signal).await == Some(true) {
-        tap.left(&name, &of, number);
-        return true;
-    }
-    match session.send(signal).await {
-        Err(refusal) => {
-            let unreachable = refusal.kind == FailureKind::Unreachable;
-            feedback::refused(feedback, id, refusal);
-            !unreachable
-        }
-        Ok(()) => {
-            tap.left(&name, &of, number);
-            true
         }
     }
 }

@@ -2,6 +2,8 @@
 
 mod feedback;
 mod lane;
+#[cfg(test)]
+mod lane_tests;
 mod memory;
 mod outlet;
 

@@ -56,6 +56,23 @@ pub trait Session: Send + Sync + 'static {
     /// Carries one outbound signal to the platform.
     fn send(&self, signal: Signal) -> BoxFuture<'_, Result<(), Refusal>>;
 
+    /// Sends `signal` as [`send`](Session::send) does, but returns as soon as it is handed on
+    /// in its turn (a signal handed on after it leaves after it), with a [`Confirmation`] that
+    /// resolves when [`send`](Session::send) would have returned: the platform has it. Under a
+    /// journal, a session's lane hands answers on this way, so that several are on their way
+    /// at once while each counts as gone only once confirmed.
+    ///
+    /// By default it is [`send`](Session::send), then a confirmation already resolved: one
+    /// signal on its way at a time. A session whose `send` waits for the platform after queuing
+    /// the signal in order (XMPP waits for the server's Stream Management acknowledgement)
+    /// returns once it is queued.
+    fn hand_on(&self, signal: Signal) -> BoxFuture<'_, Result<Confirmation, Refusal>> {
+        Box::pin(async move {
+            self.send(signal).await?;
+            Ok(confirmed())
+        })
+    }
+
     /// Answers a query.
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>>;
 
@@ -87,6 +104,15 @@ pub trait Session: Send + Sync + 'static {
     fn answer_limit(&self) -> Option<AnswerLimit> {
         Some(AnswerLimit::CHAT)
     }
+}
+
+/// What [`Session::hand_on`] gives for a signal handed on: resolves once the platform has it
+/// (as far as [`Session::send`] waits), or with the platform's refusal.
+pub type Confirmation = BoxFuture<'static, Result<(), Refusal>>;
+
+/// A [`Confirmation`] that is already resolved: the signal is with the platform.
+pub fn confirmed() -> Confirmation {
+    Box::pin(futures::future::ready(Ok(())))
 }
 
 /// Why a session refused to carry a signal; the router turns it into a

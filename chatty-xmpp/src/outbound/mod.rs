@@ -4,7 +4,7 @@
 pub(crate) mod stanzas;
 
 use chatty_core::driver::Driver;
-use chatty_core::session::Refusal;
+use chatty_core::session::{Confirmation, Refusal};
 use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Signal};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -27,6 +27,17 @@ use crate::state::{Connection, Shared};
 ///
 /// [`CONFIRM_TIMEOUT`]: crate::command::CONFIRM_TIMEOUT
 pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    hand_on(shared, driver, signal).await?.await
+}
+
+/// [`send`], returning once the stanzas are handed to the connection (in the order of the
+/// calls), with the wait for the server as the confirmation: the journal's lane has several
+/// answers on their way at once, each gone once confirmed.
+pub(crate) async fn hand_on(
+    shared: &Shared,
+    driver: &Driver,
+    signal: Signal,
+) -> Result<Confirmation, Refusal> {
     let ended = || Refusal::new(FailureKind::Unreachable, "the XMPP session has ended");
     // Asked to end before a connection served (nothing will carry it), or ended already.
     if driver.end_requested() && !shared.is_connected() {
@@ -52,14 +63,16 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
             .deliveries()
             .advance(&signal.meta.id, DeliveryStatus::Sent);
     }
-    // No answer: the connection ended before it carried them (they are sent on the next).
-    if let Some(Ok(confirm)) = match confirmed {
-        Some(rx) => Some(rx.await),
-        None => None,
-    } {
-        confirm.wait().await;
-    }
-    Ok(())
+    let Some(confirmed) = confirmed else {
+        return Ok(chatty_core::session::confirmed());
+    };
+    Ok(Box::pin(async move {
+        // No answer: the connection ended before it carried them (they are sent on the next).
+        if let Ok(confirm) = confirmed.await {
+            confirm.wait().await;
+        }
+        Ok(())
+    }))
 }
 
 /// Whether `signal` went out as messages asking for receipts (XEP-0184): to someone, not only to
