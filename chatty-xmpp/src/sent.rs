@@ -3,6 +3,14 @@
 //! died in between), so that it is neither lost nor sent twice. The account's archive (MAM)
 //! keeps what the bot sent; the answer is looked for in the conversation with its addressee,
 //! from the newest message back to the message it answers (it cannot be older).
+//!
+//! After a restart the unsure answers are a few in a row (those on their way when the process
+//! died), answering neighbouring messages of the same conversations, and each search may page
+//! back through everything the person sent while the bot was away. So the pages one search read
+//! are kept for the next ([`LookedUp`], for [`KEPT_FOR`]): they hold every message up to when
+//! they were read, and an answer that left before the process died is older than that.
+
+use std::time::{Duration, Instant};
 
 use chatty_core::{AddressKind, Signal, SignalId};
 use tokio::sync::oneshot;
@@ -21,6 +29,18 @@ const PAGE: usize = 100;
 /// How many pages back the answer is looked for at most.
 const PAGES: usize = 50;
 
+/// How long the pages a search read are used for the next searches.
+const KEPT_FOR: Duration = Duration::from_secs(60);
+
+/// The conversation's newest archived messages that the last search read, newest first: a
+/// contiguous run of the archive back from its newest message when they were read.
+#[derive(Debug)]
+pub(crate) struct LookedUp {
+    with: BareJid,
+    read_at: Instant,
+    newest_first: Vec<ArchivedMessage>,
+}
+
 /// `Some(true)` when the archive holds `answer` (sent by the bot), `Some(false)` when it does not
 /// (up to the message it answers, or the start of the conversation), `None` when that cannot be
 /// told (not a one-to-one answer, no archive, no answer from it, or too far back).
@@ -34,27 +54,65 @@ pub(crate) async fn sent(shared: &Shared, answer: &Signal) -> Option<bool> {
         with = Some(address_id::jid(to.id()).ok()?.to_bare());
     }
     let with = with?;
-    let mut before = String::new();
-    for _ in 0..PAGES {
-        let (found, fin) = page(shared, &with, before).await?;
-        for item in found.iter().rev() {
-            match seen(
-                shared,
-                item,
-                &answer.meta.id,
-                answer.meta.response_to.as_ref(),
-            ) {
+    let look = |item: &ArchivedMessage| {
+        seen(
+            shared,
+            item,
+            &answer.meta.id,
+            answer.meta.response_to.as_ref(),
+        )
+    };
+    if let Some(kept) = lock(&shared.looked_up).as_ref()
+        && kept.with == with
+        && kept.read_at.elapsed() < KEPT_FOR
+    {
+        for item in &kept.newest_first {
+            match look(item) {
                 Seen::Answer => return Some(true),
                 Seen::Answered => return Some(false),
                 Seen::Other => {}
             }
         }
+    }
+    let read_at = Instant::now();
+    let mut newest_first = Vec::new();
+    let mut before = String::new();
+    let mut told = None;
+    for _ in 0..PAGES {
+        let (found, fin) = page(shared, &with, before).await?;
+        for item in found.into_iter().rev() {
+            if told.is_none() {
+                match look(&item) {
+                    Seen::Answer => told = Some(true),
+                    Seen::Answered => told = Some(false),
+                    Seen::Other => {}
+                }
+            }
+            newest_first.push(item);
+        }
+        if told.is_some() {
+            break;
+        }
         match (fin.complete, fin.set.first) {
             (false, Some(first)) => before = first.item,
-            _ => return Some(false),
+            _ => {
+                told = Some(false);
+                break;
+            }
         }
     }
-    None
+    *lock(&shared.looked_up) = Some(LookedUp {
+        with,
+        read_at,
+        newest_first,
+    });
+    told
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// What an archived message is to the search.

@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     /// Whether a send waits until the server has its messages: under a router with a journal,
     /// which records an answer as gone once the send returns.
     confirm_sends: AtomicBool,
+    /// The archive pages the last lookup of an unsure answer read ([`crate::sent`]).
+    pub(crate) looked_up: std::sync::Mutex<Option<crate::sent::LookedUp>>,
 }
 
 impl Shared {
@@ -88,6 +90,7 @@ impl Shared {
             http: OnceLock::new(),
             upload_service: Mutex::new(None),
             confirm_sends: AtomicBool::new(false),
+            looked_up: std::sync::Mutex::new(None),
         })
     }
 
