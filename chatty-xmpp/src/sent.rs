@@ -22,7 +22,7 @@ use crate::archive::{self, ArchiveAnswer, ArchivedMessage};
 use crate::command::Command;
 use crate::inbound::message::origin_id;
 use crate::iq::IQ_TIMEOUT;
-use crate::state::Shared;
+use crate::state::{LookedUp, Shared};
 
 /// How many archived messages a page holds.
 const PAGE: usize = 100;
@@ -31,15 +31,6 @@ const PAGES: usize = 50;
 
 /// How long the pages a search read are used for the next searches.
 const KEPT_FOR: Duration = Duration::from_secs(60);
-
-/// The conversation's newest archived messages that the last search read, newest first: a
-/// contiguous run of the archive back from its newest message when they were read.
-#[derive(Debug)]
-pub(crate) struct LookedUp {
-    with: BareJid,
-    read_at: Instant,
-    newest_first: Vec<ArchivedMessage>,
-}
 
 /// `Some(true)` when the archive holds `answer` (sent by the bot), `Some(false)` when it does not
 /// (up to the message it answers, or the start of the conversation), `None` when that cannot be

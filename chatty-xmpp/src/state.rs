@@ -35,6 +35,16 @@ const COMMAND_QUEUE: usize = 1024;
 /// [`Connection::reading_ahead`]).
 pub(crate) const AHEAD_LIMIT: usize = 10_000;
 
+/// The conversation's newest archived messages that the last lookup of an unsure answer read
+/// (`crate::sent`), newest first: a contiguous run of the archive back from its newest message
+/// when they were read.
+#[derive(Debug)]
+pub(crate) struct LookedUp {
+    pub(crate) with: BareJid,
+    pub(crate) read_at: std::time::Instant,
+    pub(crate) newest_first: Vec<crate::archive::ArchivedMessage>,
+}
+
 /// What `connect`, `serve`, `send`, `query` and `download` share.
 pub(crate) struct Shared {
     pub(crate) config: XmppConfig,
@@ -53,7 +63,7 @@ pub(crate) struct Shared {
     /// which records an answer as gone once the send returns.
     confirm_sends: AtomicBool,
     /// The archive pages the last lookup of an unsure answer read ([`crate::sent`]).
-    pub(crate) looked_up: std::sync::Mutex<Option<crate::sent::LookedUp>>,
+    pub(crate) looked_up: std::sync::Mutex<Option<LookedUp>>,
 }
 
 impl Shared {
