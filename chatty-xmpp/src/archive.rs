@@ -297,7 +297,7 @@ pub(crate) fn newest(room: Option<&BareJid>) -> (String, Iq) {
 }
 
 /// `iq` sent to `room` (a room's archive), or to the account's own when `None`.
-fn addressed(iq: Iq, room: Option<&BareJid>) -> Iq {
+pub(crate) fn addressed(iq: Iq, room: Option<&BareJid>) -> Iq {
     match room {
         Some(room) => iq.with_to(Jid::from(room.clone())),
         None => iq,

@@ -2,7 +2,9 @@
 //! router's journal for an answer it recorded as about to leave and never as gone (the process
 //! died in between), so that it is neither lost nor sent twice. The account's archive (MAM)
 //! keeps what the bot sent; the answer is looked for in the conversation with its addressee,
-//! from the newest message back to the message it answers (it cannot be older).
+//! from the newest message back to the message it answers (it cannot be older). An answer in a
+//! room is looked for the same way in the room's own archive (XEP-0313 on the room, as the
+//! room catch-up reads it), known by its id.
 //!
 //! After a restart the unsure answers are a few in a row (those on their way when the process
 //! died), answering neighbouring messages of the same conversations, and each search may page
@@ -34,20 +36,23 @@ const KEPT_FOR: Duration = Duration::from_secs(60);
 
 /// `Some(true)` when the archive holds `answer` (sent by the bot), `Some(false)` when it does not
 /// (up to the message it answers, or the start of the conversation), `None` when that cannot be
-/// told (not a one-to-one answer, no archive, no answer from it, or too far back).
+/// told (no archive, no answer from it, or too far back).
 pub(crate) async fn sent(shared: &Shared, answer: &Signal) -> Option<bool> {
-    let mut with = None;
+    let mut place = None;
     for to in &answer.meta.addressees {
-        if to.kind() == AddressKind::Channel {
-            // A room's messages are in the room's archive, not the account's.
-            return None;
-        }
-        with = Some(address_id::jid(to.id()).ok()?.to_bare());
+        let jid = address_id::jid(to.id()).ok()?.to_bare();
+        place = Some(match to.kind() {
+            // A room's messages are in the room's own archive.
+            AddressKind::Channel => Place::Room(jid),
+            _ => Place::Person(jid),
+        });
     }
-    let with = with?;
+    let place = place?;
+    let with = place.jid().clone();
     let look = |item: &ArchivedMessage| {
         seen(
             shared,
+            &place,
             item,
             &answer.meta.id,
             answer.meta.response_to.as_ref(),
@@ -70,7 +75,7 @@ pub(crate) async fn sent(shared: &Shared, answer: &Signal) -> Option<bool> {
     let mut before = String::new();
     let mut told = None;
     for _ in 0..PAGES {
-        let (found, fin) = page(shared, &with, before).await?;
+        let (found, fin) = page(shared, &place, before).await?;
         for item in found.into_iter().rev() {
             if told.is_none() {
                 match look(&item) {
@@ -116,19 +121,46 @@ enum Seen {
     Other,
 }
 
-fn seen(shared: &Shared, item: &ArchivedMessage, id: &SignalId, of: Option<&SignalId>) -> Seen {
+/// Where an answer is archived if it left.
+enum Place {
+    /// The account's archive, in the conversation with this person.
+    Person(BareJid),
+    /// This room's archive.
+    Room(BareJid),
+}
+
+impl Place {
+    fn jid(&self) -> &BareJid {
+        match self {
+            Place::Person(jid) | Place::Room(jid) => jid,
+        }
+    }
+}
+
+fn seen(
+    shared: &Shared,
+    place: &Place,
+    item: &ArchivedMessage,
+    id: &SignalId,
+    of: Option<&SignalId>,
+) -> Seen {
     let message = &item.message;
-    let from_bot = message
-        .from
-        .as_ref()
-        .is_some_and(|from| from.to_bare() == shared.jid);
     let stanza_id = message
         .id
         .as_ref()
         .map(|id| id.0.clone())
         .filter(|id| !id.is_empty());
+    let named = |named: &Option<String>| named.as_deref() == Some(id.as_str());
+    let from_bot = match place {
+        Place::Person(_) => message
+            .from
+            .as_ref()
+            .is_some_and(|from| from.to_bare() == shared.jid),
+        // In a room everyone writes as the room (`room/nick`): the answer is known by its id
+        // alone, which the bot made for it.
+        Place::Room(_) => named(&origin_id(message)) || named(&stanza_id),
+    };
     if from_bot {
-        let named = |named: &Option<String>| named.as_deref() == Some(id.as_str());
         if named(&origin_id(message)) || named(&stanza_id) {
             return Seen::Answer;
         }
@@ -145,11 +177,11 @@ fn seen(shared: &Shared, item: &ArchivedMessage, id: &SignalId, of: Option<&Sign
     }
 }
 
-/// The page of the conversation with `with` before the archive id `before` (the newest when
-/// empty).
+/// The page of the conversation (with a person, in the account's archive) or of the room (in
+/// its own archive) before the archive id `before` (the newest when empty).
 async fn page(
     shared: &Shared,
-    with: &BareJid,
+    place: &Place,
     before: String,
 ) -> Option<(Vec<ArchivedMessage>, tokio_xmpp::parsers::mam::Fin)> {
     let query_id = format!("sent-{}", SignalId::generate());
@@ -159,7 +191,10 @@ async fn page(
         before: Some(before),
         index: None,
     };
-    let iq = archive::query(&query_id, Some(&with.clone().into()), set);
+    let iq = match place {
+        Place::Person(with) => archive::query(&query_id, Some(&with.clone().into()), set),
+        Place::Room(room) => archive::addressed(archive::query(&query_id, None, set), Some(room)),
+    };
     let (tx, rx) = oneshot::channel::<ArchiveAnswer>();
     shared
         .commands

@@ -361,13 +361,63 @@ async fn whether_an_answer_left_is_found_in_the_archive() {
     never.meta.id = SignalId::from(format!("{tag}-never"));
     assert_eq!(bot.session.sent(&never).await, Some(false));
 
-    // A room's answer is not in the account's archive: the archive cannot tell.
+    // An answer for a room that is not there: no archive to ask, so it cannot be told.
     let room: chatty_core::Address = "xmpp:somewhere@rooms.localhost;kind=channel"
         .parse()
         .unwrap();
     let mut in_room = never.clone();
     in_room.meta.addressees = vec![room];
     assert_eq!(bot.session.sent(&in_room).await, None);
+    bot.finish().await;
+    person.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whether_an_answer_in_a_room_left_is_found_in_the_rooms_archive() {
+    use chatty_core::session::Session as _;
+    let account = common::account();
+    let peer = common::account();
+    let tag: String = SignalId::generate()
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let room = format!("sent-{tag}@rooms.{}", common::server().domain);
+    let mut person = PlainClient::connect(&peer.jid, &peer.password).await;
+    person.join_room(&room, "carol").await;
+    let config =
+        common::config(&account).with_room(chatty_xmpp::RoomConfig::new(&room).with_nick("chatty"));
+    let mut bot = common::bot(config).await;
+    person.presence_of(&format!("{room}/chatty")).await;
+    person.say_in_room(&room, &format!("{tag}-question")).await;
+    let question = loop {
+        let signal = bot.next_io().await;
+        if matches!(&signal.body, chatty_core::Body::Message(m) if m.text.ends_with("-question")) {
+            break signal;
+        }
+    };
+
+    // An answer that left, in the room.
+    let mut answer = question.reply(chatty_core::Message::text("an answer in the room"));
+    answer.meta.id = SignalId::from(format!("{tag}-answer"));
+    assert!(
+        answer
+            .meta
+            .addressees
+            .iter()
+            .all(|to| to.kind() == chatty_core::AddressKind::Channel),
+        "{answer:?}"
+    );
+    bot.send(answer.clone()).await;
+    person
+        .next_message(|m| m.bodies.values().any(|b| b == "an answer in the room"))
+        .await;
+    assert_eq!(bot.session.sent(&answer).await, Some(true));
+
+    // One that never left: not in the room's archive back to the question.
+    let mut never = question.reply(chatty_core::Message::text("never sent"));
+    never.meta.id = SignalId::from(format!("{tag}-never"));
+    assert_eq!(bot.session.sent(&never).await, Some(false));
     bot.finish().await;
     person.close().await;
 }
