@@ -9,7 +9,7 @@ use chatty_core::journal::{Appended, Journal};
 use chatty_log::{Durability, LogError, SqliteJournal, StateConfig, StateDb};
 use sqlx::Connection;
 
-use crate::support::{IDENTITY, alice, dir, journal, raw_connection, texts};
+use crate::support::{IDENTITY, alice, dir, journal, locked, raw_connection, texts};
 
 fn assert_names(error: &LogError, path: &Path) {
     let message = error.to_string();
@@ -139,15 +139,7 @@ async fn a_locked_database_fails_the_writes_of_that_commit_and_not_later_ones() 
     let db = StateDb::open(&config).await.unwrap();
     let journal = db.journal(IDENTITY).await.unwrap();
 
-    let mut other = raw_connection(&dir.path).await;
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM journal_marks")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    let mut other = locked(&dir.path).await;
     let (m1, m2) = (alice("m1"), alice("m2"));
     let failed = journal.append("work", &m1);
     let failed_too = journal.set_mark("work", "archive", "a1");

@@ -65,10 +65,21 @@ fn answered<T>(mut answer: oneshot::Receiver<Result<T, LogError>>) -> Result<T, 
     }
 }
 
+/// Waits until the writer's thread waits with nothing to do (it commits what it finds queued
+/// when it comes to look, so a test of the task's own commit starts once it is idle).
+fn idle(queue: &WriteQueue) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !queue.state().thread_idle {
+        assert!(Instant::now() < deadline, "the writer's thread is not idle");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn a_waiting_task_commits_a_small_batch_itself_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (queue, counters) = queue(&dir, Durability::Normal);
+    idle(&queue);
     let (a, mut first) = append("m1");
     let (b, mut second) = append("m2");
     assert!(queue.push(a) && queue.push(b));
