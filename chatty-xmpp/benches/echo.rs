@@ -204,6 +204,8 @@ async fn bare(nagle: Nagle, rich: bool, n: usize, window: usize) -> Measured {
 enum Durable {
     /// Nothing: no journal, no Logger.
     Nothing,
+    /// The journal in memory (`MemoryJournal`): the journal's path without the storage.
+    MemoryJournal,
     /// The journal.
     Journal,
     /// The journal and the Logger, on one database.
@@ -221,7 +223,9 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let mut bot = chatty_core::BoxBot::new(Echo);
     let mut stats = None;
-    if durable != Durable::Nothing {
+    if durable == Durable::MemoryJournal {
+        router = router.journal(chatty_core::journal::MemoryJournal::new());
+    } else if durable != Durable::Nothing {
         let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
         let db = chatty_log::StateDb::open(&state).await.unwrap();
         stats = Some(db.clone());
@@ -261,9 +265,12 @@ async fn main() {
     if let Ok(only) = std::env::var("CHATTY_BENCH_ONLY") {
         let durable = match only.as_str() {
             "chatty" => Durable::Nothing,
+            "memory" => Durable::MemoryJournal,
             "journal" => Durable::Journal,
             "logger" => Durable::JournalAndLogger,
-            other => panic!("CHATTY_BENCH_ONLY: `chatty`, `journal` or `logger`, not `{other}`"),
+            other => panic!(
+                "CHATTY_BENCH_ONLY: `chatty`, `memory`, `journal` or `logger`, not `{other}`"
+            ),
         };
         for run in 1..=runs {
             let m = chatty(n, window, durable).await;

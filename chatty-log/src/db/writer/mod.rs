@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chatty_core::journal::{Appended, EntryId};
-use rusqlite::{CachedStatement, Connection, ToSql, TransactionBehavior};
+use rusqlite::{CachedStatement, Connection, ToSql};
 use tokio::sync::oneshot;
 
 use super::sql;
@@ -239,9 +239,9 @@ impl Writer {
     pub(crate) fn prune(&self, conn: &mut Connection) {
         let keep = i64::try_from(self.keys_kept).unwrap_or(i64::MAX);
         let pruned = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached(sql::PRUNE_KEYS)?.execute([keep])?;
-            tx.prepare_cached(sql::PRUNE_ANSWERS)?.execute([])?;
+            let tx = Immediate::begin(conn)?;
+            conn.prepare_cached(sql::PRUNE_KEYS)?.execute([keep])?;
+            conn.prepare_cached(sql::PRUNE_ANSWERS)?.execute([])?;
             tx.commit()
         })();
         if let Err(e) = pruned {
@@ -271,8 +271,8 @@ impl Writer {
         if plan.is_empty() {
             return Ok(plan.outcomes);
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        apply(&tx, &mut plan, known)?;
+        let tx = Immediate::begin(conn)?;
+        apply(conn, &mut plan, known)?;
         tx.commit()?;
         for entry in &plan.acks {
             known.remove(*entry);
@@ -323,6 +323,39 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A transaction begun by `BEGIN IMMEDIATE`, rolled back when dropped uncommitted.
+///
+/// rusqlite's own transaction prepares its `BEGIN` and `COMMIT` anew each time (they run as a
+/// batch); these are kept in the connection's statement cache, which saves parsing two
+/// statements on every commit of the writer.
+struct Immediate<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Immediate<'c> {
+    /// Begins it: a database held by another connection fails here, with nothing written.
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Immediate { conn, open: true })
+    }
+
+    /// Commits it; on an error it is rolled back when dropped.
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Immediate<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
 }
