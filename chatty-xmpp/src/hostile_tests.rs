@@ -578,8 +578,10 @@ fn carries_something(message: &Message) -> bool {
     }
 }
 
-/// A presence that must give a signal or an error: an error, or a contact's availability (not
-/// the bot's own echo, not a room occupant's, whose unchanged presence shows nothing).
+/// A presence that must give a signal or an error: an error with an id or from a room (a
+/// contact's error without one is a bounce of the bot's broadcast presence, only traced), or a
+/// contact's availability (not the bot's own echo, not a room occupant's, whose unchanged
+/// presence shows nothing).
 fn presence_carries_something(presence: &Presence) -> bool {
     let Some(from) = &presence.from else {
         return true;
@@ -589,7 +591,7 @@ fn presence_carries_something(presence: &Presence) -> bool {
     }
     let in_room = from.to_bare().as_str() == ROOM;
     match presence.type_ {
-        PresenceType::Error => true,
+        PresenceType::Error => in_room || presence.id.as_deref().is_some_and(|id| !id.is_empty()),
         PresenceType::None | PresenceType::Unavailable => !in_room,
         _ => false,
     }

@@ -72,16 +72,37 @@ impl Mapper {
 
     /// A presence of type error: the failure of the presence with its id (a room refusing a
     /// join, say; the room is then forgotten, so that it is not joined again).
-    pub(crate) fn presence_error(&self, presence: &Presence, from: &Jid, in_room: bool) -> Signal {
+    ///
+    /// An error without an id from a contact is nothing: it answers the bot's broadcast
+    /// presence, which the server copies to every resource of every contact, and which comes
+    /// back when one of them is gone (Prosody bounces what a hibernated stream-management
+    /// session still held with `recipient-unavailable` when that session ends). Nothing the
+    /// bot sent failed, so it is only traced. A room's error without an id is still reported:
+    /// the room was left.
+    pub(crate) fn presence_error(
+        &self,
+        presence: &Presence,
+        from: &Jid,
+        in_room: bool,
+    ) -> Option<Signal> {
         let (_, condition) = error_of(&presence.payloads);
         if in_room {
             self.state().leave_room(&from.to_bare());
         }
+        let condition_text = || condition.as_deref().unwrap_or("(no condition)").to_owned();
         let Some(id) = presence.id.as_deref().filter(|id| !id.is_empty()) else {
-            return system_error(format!(
+            if !in_room {
+                tracing::debug!(
+                    from = %from,
+                    "a presence error without an id (a broadcast presence bounced): {}",
+                    condition_text()
+                );
+                return None;
+            }
+            return Some(system_error(format!(
                 "{from} answered a presence with the error {}",
-                condition.as_deref().unwrap_or("(no condition)")
-            ));
+                condition_text()
+            )));
         };
         let kind = match condition.as_deref() {
             Some("item-not-found" | "remote-server-not-found" | "jid-malformed") => {
@@ -115,7 +136,7 @@ impl Mapper {
         signal.meta.addressees = vec![self.own().clone()];
         // A machine's answer: never one to answer in turn.
         signal.meta.automatic = Some(Automatic::Report);
-        signal
+        Some(signal)
     }
 }
 
@@ -154,6 +175,55 @@ mod tests {
                 assert_eq!(f.kind, FailureKind::UnknownAddressee);
                 assert_eq!(f.code.as_deref(), Some("service-unavailable"));
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn presence(xml: &str) -> Presence {
+        Presence::try_from(xml.parse::<Element>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_contacts_presence_error_without_an_id_is_no_signal() {
+        // As Prosody bounces the bot's broadcast presence from a contact's hibernated session.
+        let bounced = presence(
+            "<presence xmlns='jabber:client' from='alice@example.org/phone' type='error'>\
+             <error type='cancel'><recipient-unavailable \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>",
+        );
+        let from = Jid::new("alice@example.org/phone").unwrap();
+        assert_eq!(mapper().presence_error(&bounced, &from, false), None);
+    }
+
+    #[test]
+    fn a_presence_error_with_an_id_is_the_failure_of_that_presence() {
+        let refused = presence(
+            "<presence xmlns='jabber:client' from='alice@example.org' type='error' id='p-1'>\
+             <error type='auth'><forbidden \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>",
+        );
+        let from = Jid::new("alice@example.org").unwrap();
+        let signal = mapper().presence_error(&refused, &from, false).unwrap();
+        match signal.body {
+            Body::SendFailure(f) => {
+                assert_eq!(f.failed.as_str(), "p-1");
+                assert_eq!(f.kind, FailureKind::Rejected);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rooms_presence_error_without_an_id_is_reported() {
+        let refused = presence(
+            "<presence xmlns='jabber:client' from='r@rooms.example.org/bot' type='error'>\
+             <error type='cancel'><not-allowed \
+             xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>",
+        );
+        let from = Jid::new("r@rooms.example.org/bot").unwrap();
+        let signal = mapper().presence_error(&refused, &from, true).unwrap();
+        match signal.body {
+            Body::SystemError(e) => assert!(e.message.contains("not-allowed"), "{e:?}"),
             other => panic!("{other:?}"),
         }
     }

@@ -26,7 +26,7 @@ impl Mapper {
         let bare = from.to_bare();
         let in_room = self.state().room(&bare).is_some();
         if presence.type_ == PresenceType::Error {
-            return Some(self.presence_error(&presence, &from, in_room));
+            return self.presence_error(&presence, &from, in_room);
         }
         if in_room && let Some(nick) = from.resource() {
             return self.occupant_signal(&presence, &bare, nick.as_str(), &from);
