@@ -14,6 +14,9 @@ mod router;
 mod secret;
 pub mod session;
 mod signal;
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use address::{Address, AddressError, AddressKind};
 pub use bot::{
