@@ -8,68 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use chatty_core::driver::{Driver, Failure, Link, Protocol, lock};
 use chatty_core::journal::{Acks, Journal, MemoryJournal};
-use chatty_core::session::Refusal;
-use chatty_core::{Address, Body, Bot, Capabilities, LayerExt, Message, Router, Signal, SignalId};
+use chatty_core::testing::{TestPlatform, messages};
+use chatty_core::{Body, Bot, LayerExt, Message, Router, Signal};
 use chatty_sync::{SignalQueue, SyncBot, SynchronizerLayer, sync_fn};
 
 /// A platform that gives `count` messages, `m0`, `m1`, …, and records what it is sent.
-struct Burst {
-    driver: Driver,
-    count: usize,
-    sent: Arc<Mutex<Vec<Signal>>>,
-}
-
-fn message(i: usize) -> Signal {
-    let mut signal = Signal::message(format!("m{i}"));
-    signal.meta.id = SignalId::from(format!("m{i}"));
-    signal.meta.origin = Some("test:alice".parse::<Address>().unwrap());
-    signal
-}
-
-impl Protocol for Burst {
-    type Connection = ();
-
-    fn driver(&self) -> &Driver {
-        &self.driver
-    }
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn platform(&self) -> &str {
-        "test"
-    }
-    fn own(&self) -> Option<Address> {
-        None
-    }
-    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
-        Capabilities::all()
-    }
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
-        Ok(())
-    }
-    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
-        for i in 0..self.count {
-            if link.push(message(i)).await.is_err() {
-                break;
-            }
-        }
-        link.stopping().await;
-        Ok(())
-    }
-    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
-        lock(&self.sent).push(signal);
-        Ok(())
-    }
-}
-
-fn burst(count: usize) -> Burst {
-    Burst {
-        driver: Driver::default(),
-        count,
-        sent: Arc::default(),
-    }
+fn burst(count: usize) -> TestPlatform {
+    TestPlatform::new("test").giving(messages(count))
 }
 
 fn text(signal: &Signal) -> &str {
@@ -123,7 +69,7 @@ fn synchronized<S: SyncBot>(bot: S, capacity: usize) -> chatty_sync::Synchronize
 async fn a_blocking_bot_that_stops_mid_stream_leaves_what_it_did_not_finish_pending() {
     let journal = MemoryJournal::new();
     let session = burst(20);
-    let sent = session.sent.clone();
+    let sent = session.outbound();
     // It answers m0..m4 and dies while it handles m5; the queue (capacity 4) had read ahead.
     let kept_all = journal.clone();
     let bot = sync_fn(move |signal, handle| {
@@ -141,7 +87,7 @@ async fn a_blocking_bot_that_stops_mid_stream_leaves_what_it_did_not_finish_pend
         .journal(journal.clone())
         .run(synchronized(bot, 4))
         .await;
-    assert_eq!(lock(&sent).len(), 5);
+    assert_eq!(sent.len(), 5);
     let expected: Vec<String> = (5..20).map(|i| format!("m{i}")).collect();
     assert_eq!(pending(&journal).await, expected);
 }

@@ -1,8 +1,6 @@
-//! The driver against a scripted protocol.
+//! The driver against a scripted platform.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -10,108 +8,31 @@ use crate::Body;
 use crate::query::DeliveryStatus;
 use crate::session::Session;
 use crate::signal::{ConnectionErrorKind, SignalKind};
+use crate::testing::TestPlatform;
 
-/// A protocol whose connection attempts follow a script, and whose connections serve until
-/// told to stop or to drop.
-struct Scripted {
-    driver: Driver,
-    attempts: Mutex<VecDeque<Result<(), Failure>>>,
-    connects: AtomicUsize,
-    /// Messages each connection pushes first.
-    greet: usize,
-    /// Whether `serve` was told to stop while the bot handled `SessionAboutToEnd`.
-    stopped_early: AtomicBool,
-    stopped: AtomicBool,
-    drop_tx: tokio::sync::broadcast::Sender<()>,
-    /// Learnt when connected, as Slack learns the bot's id from `auth.test`.
-    own: Mutex<Option<Address>>,
-    /// Whether each connection goes on pushing messages as fast as it can.
-    chatter: AtomicBool,
-}
-
-impl Scripted {
-    fn new(attempts: Vec<Result<(), Failure>>) -> Arc<Self> {
-        Arc::new(Scripted {
-            driver: Driver::new(Backoff::new(
-                Duration::from_millis(2),
-                Duration::from_millis(8),
-            )),
-            attempts: Mutex::new(attempts.into()),
-            connects: AtomicUsize::new(0),
-            greet: 1,
-            stopped_early: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            drop_tx: tokio::sync::broadcast::channel(4).0,
-            own: Mutex::new(None),
-            chatter: AtomicBool::new(false),
-        })
-    }
+/// A platform whose first connection attempts fail with `failures`, and whose connections each
+/// push a message naming them ("1.0", "2.0", …) and serve until told to stop or to drop. It
+/// learns the bot's own address when connected, as Slack learns the bot's id from
+/// `auth.test`, and refuses what it is sent once stopped.
+fn scripted(failures: Vec<Failure>) -> TestPlatform {
+    TestPlatform::new("test")
+        .backoff(Backoff::new(
+            Duration::from_millis(2),
+            Duration::from_millis(8),
+        ))
+        .failing_to_connect(failures)
+        .learning_own(Address::new("test", "bot").unwrap())
+        .giving_each_connection(|n| vec![Signal::message(format!("{n}.0"))])
+        .refusing_once_ended()
 }
 
 fn lost() -> Failure {
     Failure::new(ConnectionErrorKind::Unreachable, "refused")
 }
 
-impl Protocol for Scripted {
-    type Connection = usize;
-
-    fn driver(&self) -> &Driver {
-        &self.driver
-    }
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn platform(&self) -> &str {
-        "test"
-    }
-    fn own(&self) -> Option<Address> {
-        lock(&self.own).clone()
-    }
-    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
-        Capabilities::all()
-    }
-
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<usize, Failure> {
-        let next = lock(&self.attempts).pop_front().unwrap_or(Ok(()));
-        if next.is_ok() {
-            *lock(&self.own) = Address::new("test", "bot").ok();
-        }
-        next.map(|()| self.connects.fetch_add(1, Ordering::SeqCst) + 1)
-    }
-
-    async fn serve(self: Arc<Self>, number: usize, link: Link) -> Result<(), Failure> {
-        let mut dropped = self.drop_tx.subscribe();
-        for i in 0..self.greet {
-            let _ = link.push(Signal::message(format!("{number}.{i}"))).await;
-        }
-        let mut i = self.greet;
-        while self.chatter.load(Ordering::SeqCst) && !link.is_stopping() {
-            // Refused once the session is ending: the platform keeps it (unacknowledged).
-            let _ = link.push(Signal::message(format!("{number}.{i}"))).await;
-            i += 1;
-            tokio::task::yield_now().await;
-        }
-        tokio::select! {
-            () = link.stopping() => {
-                self.stopped.store(true, Ordering::SeqCst);
-                Ok(())
-            }
-            _ = dropped.recv() => Err(lost()),
-        }
-    }
-
-    async fn send(&self, _signal: Signal) -> Result<(), Refusal> {
-        if self.stopped.load(Ordering::SeqCst) {
-            self.stopped_early.store(true, Ordering::SeqCst);
-            return Err(Refusal::new(FailureKind::Unreachable, "closed"));
-        }
-        Ok(())
-    }
-}
-
 /// Runs `session` on a plain sink; returns the run and the bot's side.
 fn start(
-    session: &Arc<Scripted>,
+    session: &Arc<TestPlatform>,
 ) -> (
     tokio::task::JoinHandle<Result<(), SessionError>>,
     async_channel::Receiver<Signal>,
@@ -149,7 +70,7 @@ fn text(signal: &Signal) -> &str {
 
 #[tokio::test]
 async fn failed_attempts_back_off_then_the_session_starts_once_and_reconnects() {
-    let session = Scripted::new(vec![Err(lost()), Err(lost())]);
+    let session = Arc::new(scripted(vec![lost(), lost()]));
     let (run, rx) = start(&session);
     for _ in 0..2 {
         let signal = next(&rx).await;
@@ -173,7 +94,7 @@ async fn failed_attempts_back_off_then_the_session_starts_once_and_reconnects() 
     assert_eq!(text(&next(&rx).await), "1.0");
 
     // A short-lived connection is lost: reported, then connected again after a wait.
-    session.drop_tx.send(()).unwrap();
+    assert!(session.drop_connection(), "a connection serves");
     let signal = next(&rx).await;
     assert!(matches!(&signal.body, Body::ConnectionError(e) if e.retry_in.is_some()));
     let signal = next(&rx).await;
@@ -188,12 +109,12 @@ async fn failed_attempts_back_off_then_the_session_starts_once_and_reconnects() 
     assert_eq!(next(&rx).await.kind(), SignalKind::SessionAboutToEnd);
     assert_eq!(next(&rx).await.kind(), SignalKind::SessionEnded);
     run.await.unwrap().unwrap();
-    assert!(session.stopped.load(Ordering::SeqCst));
+    assert!(session.has_stopped());
 }
 
 #[tokio::test]
 async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
-    let session = Scripted::new(vec![]);
+    let session = Arc::new(scripted(vec![]));
     let (tx, rx) = async_channel::unbounded();
     // A router's sink: `SessionAboutToEnd` waits until the bot has handled it.
     let handled = Arc::new(crate::session::Handled::default());
@@ -212,7 +133,7 @@ async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
         Session::send(&*session, Signal::message("last words")).await,
         Ok(())
     );
-    assert!(!session.stopped.load(Ordering::SeqCst));
+    assert!(!session.has_stopped());
     // The bot comes back for its next signal: now the connection closes.
     handled.take(&about.meta.id).unwrap().send(()).unwrap();
     let ended = next_routed(&rx).await;
@@ -221,14 +142,14 @@ async fn the_bot_can_still_send_while_it_handles_session_about_to_end() {
     };
     assert_eq!(end.reason.as_deref(), Some("done"));
     run.await.unwrap().unwrap();
-    assert!(session.stopped.load(Ordering::SeqCst));
-    assert!(!session.stopped_early.load(Ordering::SeqCst));
+    assert!(session.has_stopped());
+    assert!(session.refused().is_empty(), "refused while still serving");
 }
 
 #[tokio::test]
 async fn a_permanent_failure_ends_the_session_with_its_cause() {
     let refused = Failure::new(ConnectionErrorKind::Authentication, "not authorized").permanent();
-    let session = Scripted::new(vec![Err(refused)]);
+    let session = Arc::new(scripted(vec![refused]));
     let (run, rx) = start(&session);
     let signal = next(&rx).await;
     let Body::ConnectionError(e) = &signal.body else {
@@ -242,7 +163,7 @@ async fn a_permanent_failure_ends_the_session_with_its_cause() {
 
 #[tokio::test]
 async fn a_session_runs_once() {
-    let session = Scripted::new(vec![]);
+    let session = Arc::new(scripted(vec![]));
     let (run, rx) = start(&session);
     assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
     let (tx, _rx2) = async_channel::unbounded();
@@ -254,7 +175,7 @@ async fn a_session_runs_once() {
 
 #[tokio::test]
 async fn when_the_bot_stops_listening_the_connection_closes_and_nothing_more_is_pushed() {
-    let session = Scripted::new(vec![]);
+    let session = Arc::new(scripted(vec![]));
     let (run, rx) = start(&session);
     assert_eq!(next(&rx).await.kind(), SignalKind::SessionStarted);
     drop(rx);
@@ -263,12 +184,12 @@ async fn when_the_bot_stops_listening_the_connection_closes_and_nothing_more_is_
         .expect("the run ends")
         .unwrap()
         .unwrap();
-    assert!(session.stopped.load(Ordering::SeqCst));
+    assert!(session.has_stopped());
 }
 
 #[tokio::test]
 async fn an_end_while_waiting_to_reconnect_ends_at_once() {
-    let session = Scripted::new((0..1000).map(|_| Err(lost())).collect());
+    let session = Arc::new(scripted((0..1000).map(|_| lost()).collect()));
     let (run, rx) = start(&session);
     assert_eq!(next(&rx).await.kind(), SignalKind::ConnectionError);
     session.driver().request_end(SessionEnd::default());
@@ -287,7 +208,7 @@ async fn an_end_while_waiting_to_reconnect_ends_at_once() {
 
 #[tokio::test]
 async fn delivery_statuses_are_answered_from_the_table() {
-    let session = Scripted::new(vec![]);
+    let session = Arc::new(scripted(vec![]));
     let id = crate::SignalId::from("m");
     session
         .driver()
@@ -302,7 +223,7 @@ async fn delivery_statuses_are_answered_from_the_table() {
 #[tokio::test]
 async fn the_servers_retry_after_is_waited_out_however_short_the_backoff() {
     let limited = lost().retry_after(Duration::from_millis(300));
-    let session = Scripted::new(vec![Err(limited)]);
+    let session = Arc::new(scripted(vec![limited]));
     let (run, rx) = start(&session);
     let signal = next(&rx).await;
     let Body::ConnectionError(e) = &signal.body else {
@@ -322,8 +243,7 @@ async fn the_servers_retry_after_is_waited_out_however_short_the_backoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_the_session_reads_reaches_the_bot_after_session_about_to_end() {
-    let session = Scripted::new(vec![]);
-    session.chatter.store(true, Ordering::SeqCst);
+    let session = Arc::new(scripted(vec![]).chattering());
     let (tx, rx) = async_channel::unbounded();
     // A router's sink: the connection serves on while the bot handles `SessionAboutToEnd`.
     let handled = Arc::new(crate::session::Handled::default());

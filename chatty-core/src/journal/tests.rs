@@ -7,96 +7,15 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::*;
-use crate::driver::{Driver, Failure, Link, Protocol, lock};
-use crate::session::Refusal;
-use crate::{Address, Body, Capabilities, Message, Router, Signal, from_fn};
+use crate::driver::lock;
+use crate::testing::{Recorded, TestPlatform, message, messages};
+use crate::{Body, Message, Router, Signal, from_fn};
 
 /// A platform that gives the same `count` messages on every connection (it keeps no cursor),
 /// and records what it is sent.
-struct Replaying {
-    driver: Driver,
-    count: usize,
-    /// How many times the platform gives its messages on one connection.
-    rounds: usize,
-    /// What the platform can tell of an answer that was about to leave.
-    says_sent: Option<bool>,
-    /// Whether the session feeds its messages (not waiting for each to be durable) and waits
-    /// once for them all.
-    feeds: bool,
-    sent: Arc<Mutex<Vec<Signal>>>,
-}
-
-fn alice() -> Address {
-    "test:alice".parse().unwrap()
-}
-
-/// Message `i` as the platform names it: the same id on every run.
-fn message(i: usize) -> Signal {
-    let mut signal = Signal::message(format!("m{i}"));
-    signal.meta.id = SignalId::from(format!("m{i}"));
-    signal.meta.origin = Some(alice());
-    signal
-}
-
-impl Protocol for Replaying {
-    type Connection = ();
-
-    fn driver(&self) -> &Driver {
-        &self.driver
-    }
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn platform(&self) -> &str {
-        "test"
-    }
-    fn own(&self) -> Option<Address> {
-        None
-    }
-    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
-        Capabilities::all()
-    }
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
-        Ok(())
-    }
-    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
-        for _ in 0..self.rounds {
-            for i in 0..self.count {
-                let pushed = if self.feeds {
-                    link.feed(message(i)).await
-                } else {
-                    link.push(message(i)).await
-                };
-                if pushed.is_err() {
-                    break;
-                }
-            }
-            if self.feeds && link.synced().await.is_err() {
-                break;
-            }
-        }
-        link.stopping().await;
-        Ok(())
-    }
-    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
-        lock(&self.sent).push(signal);
-        Ok(())
-    }
-    async fn sent(&self, _signal: &Signal) -> Option<bool> {
-        self.says_sent
-    }
-}
-
-fn replaying(count: usize) -> (Replaying, Arc<Mutex<Vec<Signal>>>) {
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let session = Replaying {
-        driver: Driver::default(),
-        count,
-        rounds: 1,
-        says_sent: None,
-        feeds: false,
-        sent: sent.clone(),
-    };
+fn replaying(count: usize) -> (TestPlatform, Recorded) {
+    let session = TestPlatform::new("test").giving(messages(count));
+    let sent = session.outbound();
     (session, sent)
 }
 
@@ -148,8 +67,7 @@ async fn answer_twice(
         .run(bot)
         .await;
     let seen = lock(&seen).clone();
-    let sent = lock(&sent).clone();
-    (seen, sent)
+    (seen, sent.signals())
 }
 
 #[tokio::test]
@@ -210,7 +128,7 @@ async fn an_answer_that_left_before_the_crash_is_not_sent_again() {
         .journal(journal.clone())
         .run(bot)
         .await;
-    assert_eq!(lock(&sent).len(), 1);
+    assert_eq!(sent.len(), 1);
 
     let (session, sent) = replaying(1);
     let bot = from_fn(move |signal: Signal, handle| async move {
@@ -229,8 +147,7 @@ async fn an_answer_that_left_before_the_crash_is_not_sent_again() {
         .run(bot)
         .await
         .unwrap();
-    let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
-    assert_eq!(texts, ["second"]);
+    assert_eq!(sent.texts(), ["second"]);
 }
 
 /// A bot that takes six messages at once, acknowledges m0, m2 and m4, and dies.
@@ -282,8 +199,8 @@ async fn with_explicit_acks_only_what_the_bot_acknowledged_is_done() {
 #[tokio::test]
 async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
     let journal = MemoryJournal::new();
-    let (mut session, _) = replaying(3);
-    session.rounds = 2;
+    let (session, _) = replaying(3);
+    let session = session.rounds(2);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen_by_bot = seen.clone();
     let bot = from_fn(move |signal: Signal, handle| {
@@ -316,12 +233,12 @@ async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
 /// the process stopped; returns what the platform was sent.
 async fn answer_unsure(says_sent: Option<bool>) -> Vec<Signal> {
     let journal = MemoryJournal::new();
-    let mut m0 = message(0);
+    let mut m0 = message("m0");
     m0.meta.received = Some(crate::now());
     journal.append("test", &m0).await.unwrap();
     journal.answering("test", m0.id(), 0).await.unwrap();
-    let (mut session, sent) = replaying(1);
-    session.says_sent = says_sent;
+    let (session, sent) = replaying(1);
+    let session = session.says_sent(says_sent);
     let bot = from_fn(move |signal: Signal, handle| async move {
         if matches!(signal.body, Body::Message(_)) {
             handle.send(signal.reply(Message::text("answer"))).await?;
@@ -337,7 +254,7 @@ async fn answer_unsure(says_sent: Option<bool>) -> Vec<Signal> {
         .unwrap();
     let pending = journal.pending("test").await.unwrap();
     assert!(pending.is_empty(), "{pending:?}");
-    lock(&sent).clone()
+    sent.signals()
 }
 
 #[tokio::test]
@@ -355,7 +272,7 @@ async fn an_answer_about_to_leave_at_the_crash_is_sent_again_unless_the_platform
 #[tokio::test]
 async fn routers_sharing_a_journal_never_take_each_others_entries() {
     let journal = MemoryJournal::new();
-    let mut m0 = message(0);
+    let mut m0 = message("m0");
     m0.meta.received = Some(crate::now());
     // The bot `a` had not finished m0 on its session `test`.
     journal.append("a/test", &m0).await.unwrap();
@@ -393,8 +310,8 @@ async fn routers_sharing_a_journal_never_take_each_others_entries() {
 #[tokio::test]
 async fn fed_signals_reach_the_bot_in_order_once_kept_and_before_the_end() {
     let journal = MemoryJournal::new();
-    let (mut session, _) = replaying(300);
-    session.feeds = true;
+    let (session, _) = replaying(300);
+    let session = session.feeding();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen_by_bot = seen.clone();
     let bot = from_fn(move |signal: Signal, handle| {
@@ -527,19 +444,18 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
                 .unwrap();
             assert_eq!(text, format!("m{i}"));
         }
-        assert!(lock(&sent).is_empty(), "an answer left before its record");
+        assert!(sent.is_empty(), "an answer left before its record");
         assert!(
             !lock(&writes).iter().any(|w| w.starts_with("ack")),
             "a message was acknowledged before its answer left"
         );
         open.send(true).unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while lock(&sent).len() < 5 {
+        while sent.len() < 5 {
             assert!(tokio::time::Instant::now() < deadline, "answers stuck");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
-        assert_eq!(texts, ["m0.0", "m1.0", "m2.0", "m3.0", "m4.0"]);
+        assert_eq!(sent.texts(), ["m0.0", "m1.0", "m2.0", "m3.0", "m4.0"]);
         // Each message's acknowledgement was made after its answer left, so a message whose
         // answer is still in the lane when the process dies is given again after a restart.
         let writes = lock(&writes).clone();
@@ -563,73 +479,21 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
         .unwrap();
 }
 
-/// A platform whose sends take a while, and which refuses them once its session has ended.
-struct Slow {
-    driver: Driver,
-    count: usize,
-    ended: std::sync::atomic::AtomicBool,
-    sent: Arc<Mutex<Vec<Signal>>>,
-    refused: Arc<Mutex<Vec<Signal>>>,
-}
-
-impl Protocol for Slow {
-    type Connection = ();
-
-    fn driver(&self) -> &Driver {
-        &self.driver
-    }
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn platform(&self) -> &str {
-        "test"
-    }
-    fn own(&self) -> Option<Address> {
-        None
-    }
-    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
-        Capabilities::all()
-    }
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
-        Ok(())
-    }
-    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
-        for i in 0..self.count {
-            if link.push(message(i)).await.is_err() {
-                break;
-            }
-        }
-        link.stopping().await;
-        self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    }
-    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        if self.ended.load(std::sync::atomic::Ordering::SeqCst) {
-            lock(&self.refused).push(signal);
-            return Err(Refusal::new(
-                crate::FailureKind::Unreachable,
-                "the session has ended",
-            ));
-        }
-        lock(&self.sent).push(signal);
-        Ok(())
-    }
+/// A platform that gives `count` messages, whose sends take a while, and which refuses them
+/// once its session has ended.
+fn slow(count: usize) -> TestPlatform {
+    TestPlatform::new("test")
+        .giving(messages(count))
+        .sends_taking(Duration::from_millis(10))
+        .refusing_once_ended()
 }
 
 #[tokio::test]
 async fn the_answers_in_the_lane_leave_before_the_session_ends() {
     const COUNT: usize = 10;
     let journal = MemoryJournal::new();
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let refused = Arc::new(Mutex::new(Vec::new()));
-    let session = Slow {
-        driver: Driver::default(),
-        count: COUNT,
-        ended: Default::default(),
-        sent: sent.clone(),
-        refused: refused.clone(),
-    };
+    let session = slow(COUNT);
+    let (sent, refused) = (session.outbound(), session.refused());
     // The bot answers at once (its answers wait in the lane, 10 ms each) and asks to end at
     // the first message: the other nine wait in its queue ahead of SessionAboutToEnd, and their
     // answers join the lane behind the end request.
@@ -651,26 +515,18 @@ async fn the_answers_in_the_lane_leave_before_the_session_ends() {
         .run(bot)
         .await
         .unwrap();
-    let texts: Vec<String> = lock(&sent).iter().map(|s| text(s).to_owned()).collect();
     let expected: Vec<String> = (0..COUNT).map(|i| format!("m{i}.0")).collect();
-    assert_eq!(texts, expected);
-    assert!(lock(&refused).is_empty(), "refused after the end");
+    assert_eq!(sent.texts(), expected);
+    assert!(refused.is_empty(), "refused after the end");
     assert!(journal.pending("test").await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn an_answer_the_platform_could_not_be_reached_for_leaves_its_signal_unfinished() {
     let journal = MemoryJournal::new();
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let refused = Arc::new(Mutex::new(Vec::new()));
-    let session = Slow {
-        driver: Driver::default(),
-        count: 1,
-        // Ended already: every send is refused as unreachable.
-        ended: true.into(),
-        sent: sent.clone(),
-        refused: refused.clone(),
-    };
+    // As if ended already: every send is refused as unreachable.
+    let session = slow(1).refusing_all();
+    let refused = session.refused();
     let failures = Arc::new(Mutex::new(0));
     let seen = failures.clone();
     let bot = from_fn(move |signal: Signal, handle| {
@@ -696,7 +552,7 @@ async fn an_answer_the_platform_could_not_be_reached_for_leaves_its_signal_unfin
         .await
         .unwrap();
     assert_eq!(*lock(&failures), 1, "the bot is told");
-    assert_eq!(lock(&refused).len(), 1);
+    assert_eq!(refused.len(), 1);
     // Not finished: given again after a restart, when its answer goes.
     let pending = journal.pending("test").await.unwrap();
     assert_eq!(pending.len(), 1);

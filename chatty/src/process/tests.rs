@@ -4,13 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use chatty_core::driver::{Driver, Failure, Link, Protocol, lock};
 use chatty_core::journal::{Journal, MemoryJournal, answer_id};
-use chatty_core::session::Refusal;
-use chatty_core::{Address, Body, Capabilities, Router, Signal, SignalId};
-use tokio::sync::watch;
+use chatty_core::testing::{Recorded, TestPlatform, message, messages};
+use chatty_core::{Body, Router, Signal};
 
 use super::ProcessBot;
 
@@ -18,76 +15,12 @@ use super::ProcessBot;
 /// sent. Programs handle signals in order, so once `end` is answered every message before it
 /// was answered or lost: the test waits for that, never for a count that a loss would keep
 /// from coming.
-struct Burst {
-    driver: Driver,
-    count: usize,
-    sent: Arc<Mutex<Vec<Signal>>>,
-    /// How many signals were sent, for the test to wait on.
-    progress: watch::Sender<usize>,
-}
-
-fn message(i: usize) -> Signal {
-    let mut signal = Signal::message(format!("m{i}"));
-    signal.meta.id = SignalId::from(format!("m{i}"));
-    signal.meta.origin = Some("test:alice".parse::<Address>().unwrap());
-    signal
-}
-
-impl Protocol for Burst {
-    type Connection = ();
-
-    fn driver(&self) -> &Driver {
-        &self.driver
-    }
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn platform(&self) -> &str {
-        "test"
-    }
-    fn own(&self) -> Option<Address> {
-        None
-    }
-    fn capabilities(&self, _: Option<&Address>) -> Capabilities {
-        Capabilities::all()
-    }
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<(), Failure> {
-        Ok(())
-    }
-    async fn serve(self: Arc<Self>, (): (), link: Link) -> Result<(), Failure> {
-        for i in 0..self.count {
-            if link.push(message(i)).await.is_err() {
-                break;
-            }
-        }
-        let mut end = Signal::message("end");
-        end.meta.id = SignalId::from("end");
-        end.meta.origin = Some("test:alice".parse::<Address>().unwrap());
-        let _ = link.push(end).await;
-        link.stopping().await;
-        Ok(())
-    }
-    async fn send(&self, signal: Signal) -> Result<(), Refusal> {
-        let n = {
-            let mut sent = lock(&self.sent);
-            sent.push(signal);
-            sent.len()
-        };
-        self.progress.send_replace(n);
-        Ok(())
-    }
-}
-
-fn burst(count: usize) -> (Burst, Arc<Mutex<Vec<Signal>>>, watch::Receiver<usize>) {
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let (progress, watched) = watch::channel(0);
-    let session = Burst {
-        driver: Driver::default(),
-        count,
-        sent: sent.clone(),
-        progress,
-    };
-    (session, sent, watched)
+fn burst(count: usize) -> (TestPlatform, Recorded) {
+    let mut signals = messages(count);
+    signals.push(message("end"));
+    let session = TestPlatform::new("test").giving(signals);
+    let sent = session.outbound();
+    (session, sent)
 }
 
 fn text(signal: &Signal) -> &str {
@@ -137,21 +70,16 @@ for id in done:
     out({"type": "ack", "id": id})
 "#;
 
-/// Waits until `progress` reaches `n`.
-async fn reach(progress: &mut watch::Receiver<usize>, n: usize) {
-    progress.wait_for(|&sent| sent >= n).await.unwrap();
+/// Waits until `n` signals were sent.
+async fn reach(sent: &Recorded, n: usize) {
+    sent.wait_for(|sent| sent.len() >= n).await;
 }
 
 /// Waits until an answer whose text starts with `text_start` was sent. If `end` itself was
 /// lost, that never comes: the wait then ends after [`LOST`], and the count that follows says
 /// what is missing (a bound on a wait for a failure, not an assertion about time).
-async fn answered(
-    progress: &mut watch::Receiver<usize>,
-    sent: &Mutex<Vec<Signal>>,
-    text_start: &str,
-) {
-    let answered =
-        progress.wait_for(|_| lock(sent).iter().any(|s| text(s).starts_with(text_start)));
+async fn answered(sent: &Recorded, text_start: &str) {
+    let answered = sent.wait_for(|sent| sent.iter().any(|s| text(s).starts_with(text_start)));
     let _ = tokio::time::timeout(LOST, answered).await;
 }
 
@@ -184,15 +112,15 @@ async fn a_version_2_program_killed_mid_burst_loses_nothing_and_answers_nothing_
     let dir = tempfile::tempdir().unwrap();
     let bot = python(dir.path(), LAZY_V2).env("HANG_AT", "m600");
     let journal = MemoryJournal::new();
-    let (session, sent, mut progress) = burst(COUNT);
+    let (session, sent) = burst(COUNT);
     let router = Router::new().session(session).journal(journal.clone());
 
     let killer = {
-        let mut progress = progress.clone();
+        let sent = sent.clone();
         let dir = dir.path().to_owned();
         async move {
             // 150 messages answered: the program is busy in the middle of the burst.
-            reach(&mut progress, 300).await;
+            reach(&sent, 300).await;
             let first = pids(&dir).remove(0);
             let status = std::process::Command::new("kill")
                 .args(["-KILL", &first])
@@ -205,13 +133,13 @@ async fn a_version_2_program_killed_mid_burst_loses_nothing_and_answers_nothing_
         let sent = sent.clone();
         async move {
             killer.await;
-            answered(&mut progress, &sent, "end.1").await;
+            answered(&sent, "end.1").await;
         }
     };
     router.run_until(bot, shutdown).await.unwrap();
 
     assert_eq!(pids(dir.path()).len(), 2, "one kill, one restart");
-    let sent = lock(&sent).clone();
+    let sent = sent.signals();
     let mut answers: HashMap<String, Vec<String>> = HashMap::new();
     for answer in sent
         .iter()
@@ -269,10 +197,10 @@ async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_on
     let dir = tempfile::tempdir().unwrap();
     let bot = python(dir.path(), PLAIN_V1);
     let journal = MemoryJournal::new();
-    let (session, sent, mut progress) = burst(COUNT);
+    let (session, sent) = burst(COUNT);
     let shutdown = {
         let sent = sent.clone();
-        async move { answered(&mut progress, &sent, "dne").await }
+        async move { answered(&sent, "dne").await }
     };
     Router::new()
         .session(session)
@@ -280,11 +208,7 @@ async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_on
         .run_until(bot, shutdown)
         .await
         .unwrap();
-    let mut texts: Vec<String> = lock(&sent)
-        .iter()
-        .map(|s| text(s).to_owned())
-        .filter(|t| t != "dne")
-        .collect();
+    let mut texts: Vec<String> = sent.texts().into_iter().filter(|t| t != "dne").collect();
     texts.sort();
     let mut expected: Vec<String> = (0..COUNT)
         .map(|i| format!("m{i}").chars().rev().collect())
@@ -346,10 +270,10 @@ async fn a_program_has_no_more_signals_in_hand_than_it_may() {
     let bot = python(dir.path(), SLOW_ACKS)
         .env("MAX", max.display().to_string())
         .in_hand(4);
-    let (session, sent, mut progress) = burst(COUNT);
+    let (session, sent) = burst(COUNT);
     let shutdown = {
         let sent = sent.clone();
-        async move { answered(&mut progress, &sent, "dne").await }
+        async move { answered(&sent, "dne").await }
     };
     Router::new()
         .session(session)
@@ -357,7 +281,7 @@ async fn a_program_has_no_more_signals_in_hand_than_it_may() {
         .run_until(bot, shutdown)
         .await
         .unwrap();
-    assert_eq!(lock(&sent).len(), COUNT + 1, "every message answered");
+    assert_eq!(sent.len(), COUNT + 1, "every message answered");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !max.exists() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
