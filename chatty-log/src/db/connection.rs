@@ -64,7 +64,9 @@ pub(super) fn open(
     };
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(error)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
+    // Off on the writer's connection: it writes a signal's addressees with the signal, and an
+    // enforced key makes every multi-row insert keep a statement journal (see `sql`).
+    conn.pragma_update(None, "foreign_keys", "OFF")
         .map_err(error)?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
         .map_err(error)?;

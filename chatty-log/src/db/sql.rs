@@ -103,6 +103,16 @@ WHERE of NOT IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq
 /// A mark: session, name.
 pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ? AND name = ?";
 
+/// Every multi-row insert below is `INSERT OR FAIL`: a constraint that fails stops the statement
+/// without undoing its earlier rows, where the default (`ABORT`) undoes them. The writer rolls
+/// its whole transaction back on any error, so undoing one statement alone is never needed, and
+/// with `ABORT` SQLite copies every page a multi-row statement changes into a statement journal
+/// first in case it must (18 000 instructions per XMPP echo with the Logger on, under
+/// callgrind). For the same reason the writer's connection does not enforce the foreign key
+/// of `addressees` (an enforced one makes a multi-row insert keep a statement journal too, and
+/// turning it off for a transaction (`defer_foreign_keys`) expires every prepared statement):
+/// the writer writes each signal's addressees in the transaction that writes the signal.
+///
 /// The row counts one multi-row statement is made in: a batch of `n` rows is split greedily
 /// into these, so that at most a few statement texts exist per table.
 ///
@@ -174,7 +184,7 @@ impl MultiRow {
 /// found afterwards from the count of rows added).
 pub(super) static INSERT_KEYS: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO journal_keys (session, sender, id)",
+        "INSERT OR FAIL INTO journal_keys (session, sender, id)",
         "(?, ?, ?)",
         "ON CONFLICT DO NOTHING",
     )
@@ -183,7 +193,7 @@ pub(super) static INSERT_KEYS: LazyLock<MultiRow> = LazyLock::new(|| {
 /// The signals of new entries: seq, session, signal.
 pub(super) static INSERT_PENDING: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO journal_pending (seq, session, signal)",
+        "INSERT OR FAIL INTO journal_pending (seq, session, signal)",
         "(?, ?, ?)",
         "",
     )
@@ -211,7 +221,7 @@ pub(super) static ACK_KEYS: LazyLock<MultiRow> = LazyLock::new(|| {
 /// answer once confirmed stays confirmed, so the rows of a batch may apply in any order.
 pub(super) static INSERT_ANSWERS: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO journal_answers (of, session, number, confirmed)",
+        "INSERT OR FAIL INTO journal_answers (of, session, number, confirmed)",
         "(?, ?, ?, ?)",
         "ON CONFLICT (of, session, number) DO UPDATE \
          SET confirmed = max(confirmed, excluded.confirmed)",
@@ -222,7 +232,7 @@ pub(super) static INSERT_ANSWERS: LazyLock<MultiRow> = LazyLock::new(|| {
 /// value.
 pub(super) static SET_MARKS: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO journal_marks (session, name, value)",
+        "INSERT OR FAIL INTO journal_marks (session, name, value)",
         "(?, ?, ?)",
         "ON CONFLICT (session, name) DO UPDATE SET value = excluded.value",
     )
@@ -231,7 +241,7 @@ pub(super) static SET_MARKS: LazyLock<MultiRow> = LazyLock::new(|| {
 /// Logger records: direction, id, kind, response_to, origin platform/session/id, time, JSON.
 pub(super) static INSERT_SIGNALS: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO signals (direction, id, kind, response_to, origin_platform, \
+        "INSERT OR FAIL INTO signals (direction, id, kind, response_to, origin_platform, \
          origin_session, origin_id, recorded_at_ms, signal)",
         "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "",
@@ -241,7 +251,7 @@ pub(super) static INSERT_SIGNALS: LazyLock<MultiRow> = LazyLock::new(|| {
 /// The addressees of Logger records: seq, direction, platform, session, id.
 pub(super) static INSERT_ADDRESSEES: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO addressees (seq, direction, platform, session, id)",
+        "INSERT OR FAIL INTO addressees (seq, direction, platform, session, id)",
         "(?, ?, ?, ?, ?)",
         "",
     )
@@ -251,7 +261,7 @@ pub(super) static INSERT_ADDRESSEES: LazyLock<MultiRow> = LazyLock::new(|| {
 /// order, so the furthest of several statuses for one id in a batch wins.
 pub(super) static UPSERT_STATUSES: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
-        "INSERT INTO delivery_status (id, rank, status, updated_at_ms)",
+        "INSERT OR FAIL INTO delivery_status (id, rank, status, updated_at_ms)",
         "(?, ?, ?, ?)",
         "ON CONFLICT (id) DO UPDATE SET rank = excluded.rank, status = excluded.status, \
          updated_at_ms = excluded.updated_at_ms WHERE excluded.rank > delivery_status.rank",
@@ -276,7 +286,7 @@ mod tests {
         let (text, _) = INSERT_ANSWERS.chunks(&one).next().unwrap();
         assert_eq!(
             text,
-            "INSERT INTO journal_answers (of, session, number, confirmed) VALUES (?, ?, ?, ?) \
+            "INSERT OR FAIL INTO journal_answers (of, session, number, confirmed) VALUES (?, ?, ?, ?) \
              ON CONFLICT (of, session, number) DO UPDATE SET confirmed = max(confirmed, excluded.confirmed)"
         );
         assert_eq!(INSERT_ANSWERS.chunks::<usize>(&[]).count(), 0);
