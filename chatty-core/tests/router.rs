@@ -36,6 +36,8 @@ struct Scripted {
     downloads: Arc<Mutex<Vec<String>>>,
     /// Pushed to the bot once the session has started.
     inbound: Vec<Signal>,
+    /// The platforms it relays to ([`Session::relays`]).
+    relays: Vec<String>,
     end: Mutex<Option<oneshot::Sender<()>>>,
     ended: Mutex<Option<oneshot::Receiver<()>>>,
 }
@@ -52,6 +54,7 @@ impl Scripted {
             sent: Arc::default(),
             downloads: Arc::default(),
             inbound: Vec::new(),
+            relays: Vec::new(),
             end: Mutex::new(Some(tx)),
             ended: Mutex::new(Some(rx)),
         }
@@ -73,6 +76,10 @@ impl Session for Scripted {
 
     fn capabilities(&self, _address: Option<&Address>) -> Capabilities {
         self.capabilities
+    }
+
+    fn relays(&self, address: &Address) -> bool {
+        self.relays.iter().any(|p| p == address.platform())
     }
 
     fn run(self: Arc<Self>, inbound: InboundSink) -> BoxFuture<'static, Result<(), SessionError>> {
@@ -278,6 +285,50 @@ async fn routes_by_platform_and_session_qualifier() {
     assert_eq!(to_work.meta.addressees, vec![addr("xmpp+work:a@x")]);
     assert_eq!(to_mail.meta.addressees, vec![addr("mailto:b@x")]);
     assert!(to_work.meta.sent.is_some());
+    r.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_that_relays_carries_other_platforms_but_never_before_their_own() {
+    let mut hub = Scripted::new("nats", "hub");
+    hub.relays = vec!["xmpp".into(), "slack".into()];
+    let hub = Arc::new(hub);
+    let mail = Arc::new(Scripted::new("mailto", "mailto"));
+    let r = run(vec![hub.clone(), mail.clone()]).await;
+    // Addresses of the platforms it relays to, qualified by a session elsewhere or not.
+    r.handle.say(&addr("xmpp:a@x"), "1").await.unwrap();
+    r.handle.say(&addr("slack+acme:U1"), "2").await.unwrap();
+    // A platform with a session of its own goes there, and one nobody carries has no route.
+    r.handle.say(&addr("mailto:b@x"), "3").await.unwrap();
+    assert_eq!(
+        r.handle.say(&addr("irc:c@x"), "4").await.unwrap_err(),
+        SendError::NoRoute {
+            address: addr("irc:c@x")
+        }
+    );
+    let to_hub: Vec<Vec<Address>> = hub
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.meta.addressees.clone())
+        .collect();
+    assert_eq!(
+        to_hub,
+        vec![vec![addr("xmpp:a@x")], vec![addr("slack+acme:U1")]]
+    );
+    assert_eq!(mail.sent.lock().unwrap().len(), 1);
+    r.finish().await;
+
+    // A local session of the platform wins over a relay.
+    let mut hub = Scripted::new("nats", "hub");
+    hub.relays = vec!["xmpp".into()];
+    let hub = Arc::new(hub);
+    let xmpp = Arc::new(Scripted::new("xmpp", "xmpp"));
+    let r = run(vec![hub.clone(), xmpp.clone()]).await;
+    r.handle.say(&addr("xmpp:a@x"), "local").await.unwrap();
+    assert_eq!(xmpp.sent.lock().unwrap().len(), 1);
+    assert!(hub.sent.lock().unwrap().is_empty());
     r.finish().await;
 }
 

@@ -108,6 +108,12 @@ pub trait Protocol: Send + Sync + Sized + 'static {
         Some(AnswerLimit::CHAT)
     }
 
+    /// See [`Session::relays`](crate::session::Session::relays): by default no.
+    fn relays(&self, address: &Address) -> bool {
+        let _ = address;
+        false
+    }
+
     /// Connects and logs in; the connection is ready to serve when this returns. Called again
     /// after every lost connection. Inbound signals may already be pushed through `link`.
     fn connect(

@@ -73,6 +73,10 @@ impl<P: Protocol> Session for P {
     fn answer_limit(&self) -> Option<AnswerLimit> {
         Protocol::answer_limit(self)
     }
+
+    fn relays(&self, address: &Address) -> bool {
+        Protocol::relays(self, address)
+    }
 }
 
 /// How the connection loop ended.

@@ -46,14 +46,20 @@ pub(super) struct Journaled {
 }
 
 impl RouterOutlet {
-    /// The index of the session serving `address`: the one named by its `+session` qualifier;
-    /// else the one named after the platform; else the platform's only session.
+    /// The index of the session serving `address`: of the sessions of its platform, the one
+    /// named by its `+session` qualifier; else the one named after the platform; else the
+    /// platform's only session. With no session of that platform, the first that relays to it
+    /// ([`Session::relays`](crate::session::Session::relays): its `+session` qualifier then names a session elsewhere).
     fn resolve(&self, address: &Address) -> Option<usize> {
         let mut same = self
             .sessions
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.session.platform() == address.platform());
+            .filter(|(_, s)| s.session.platform() == address.platform())
+            .peekable();
+        if same.peek().is_none() {
+            return self.sessions.iter().position(|s| s.session.relays(address));
+        }
         if let Some(name) = address.session() {
             return same.find(|(_, s)| s.session.name() == name).map(|(i, _)| i);
         }

@@ -104,6 +104,16 @@ pub trait Session: Send + Sync + 'static {
     fn answer_limit(&self) -> Option<AnswerLimit> {
         Some(AnswerLimit::CHAT)
     }
+
+    /// Whether this session carries signals to `address`, an address of another platform than
+    /// its own: a session that relays to sessions running elsewhere (a worker's session
+    /// standing for a gateway's XMPP and Slack sessions) says yes for their addresses, so that
+    /// the bot answers `xmpp:alice@example.org` through it. The router asks only when none of
+    /// its sessions is of the address's platform; by default no session relays.
+    fn relays(&self, address: &Address) -> bool {
+        let _ = address;
+        false
+    }
 }
 
 /// What [`Session::hand_on`] gives for a signal handed on: resolves once the platform has it
