@@ -1,1 +1,15 @@
 #![doc = include_str!("../README.md")]
+
+mod acks;
+mod config;
+mod error;
+mod gateway;
+mod hub;
+mod wire;
+mod worker;
+
+pub use acks::WorkerJournal;
+pub use config::{DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, NatsConfig};
+pub use error::NatsError;
+pub use gateway::NatsGateway;
+pub use worker::NatsWorker;

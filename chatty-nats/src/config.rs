@@ -1,0 +1,108 @@
+//! What a gateway and a worker are told: where NATS is, and the name of the hub they share.
+
+use std::time::Duration;
+
+use chatty_core::Secret;
+use serde::{Deserialize, Serialize};
+
+/// How long JetStream remembers a message id to drop a second copy, by default: ten minutes,
+/// longer than Slack's retries (up to about five) and than a restart.
+pub const DEFAULT_DUPLICATE_WINDOW_MS: u64 = 10 * 60 * 1000;
+
+/// How long a worker has to take a signal (acknowledge it) before JetStream gives it again.
+pub const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
+
+/// One hub: where NATS is, and the name a gateway and its workers share.
+///
+/// The hub's name names its JetStream streams and subjects, so two bots on one NATS server are
+/// two hubs. Unknown keys are refused.
+///
+/// ```
+/// use chatty_nats::NatsConfig;
+///
+/// let config: NatsConfig =
+///     serde_json::from_str(r#"{ "url": "nats://127.0.0.1:4222", "hub": "support" }"#).unwrap();
+/// assert_eq!(config, NatsConfig::new("nats://127.0.0.1:4222", "support"));
+/// assert_eq!(config.duplicate_window().as_secs(), 600);
+/// assert!(serde_json::from_str::<NatsConfig>(r#"{ "url": "x", "hub": "h", "hubb": 1 }"#).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct NatsConfig {
+    /// The server: `nats://host:port` (`tls://host:port` for TLS).
+    pub url: String,
+    /// The hub's name: letters, digits, `-` and `_` (it names streams and subjects).
+    pub hub: String,
+    /// A user name, with `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The user's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// A token, instead of a user and password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// How long JetStream drops a second copy of a message id, in milliseconds (at least
+    /// [`DEFAULT_DUPLICATE_WINDOW_MS`] is advised).
+    #[serde(default = "default_duplicate_window_ms")]
+    pub duplicate_window_ms: u64,
+    /// How long a worker has to take a signal before it is given again, in milliseconds.
+    #[serde(default = "default_ack_wait_ms")]
+    pub ack_wait_ms: u64,
+}
+
+fn default_duplicate_window_ms() -> u64 {
+    DEFAULT_DUPLICATE_WINDOW_MS
+}
+
+fn default_ack_wait_ms() -> u64 {
+    DEFAULT_ACK_WAIT_MS
+}
+
+impl NatsConfig {
+    /// The hub `hub` on the server at `url`, without credentials.
+    pub fn new(url: impl Into<String>, hub: impl Into<String>) -> Self {
+        NatsConfig {
+            url: url.into(),
+            hub: hub.into(),
+            user: None,
+            password: None,
+            token: None,
+            duplicate_window_ms: DEFAULT_DUPLICATE_WINDOW_MS,
+            ack_wait_ms: DEFAULT_ACK_WAIT_MS,
+        }
+    }
+
+    /// Logs in as `user` with `password`.
+    #[must_use]
+    pub fn with_user(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.user = Some(user.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Logs in with a token.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// How long a worker has to take a signal before it is given again.
+    #[must_use]
+    pub fn with_ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// How long JetStream drops a second copy of a message id.
+    pub fn duplicate_window(&self) -> Duration {
+        Duration::from_millis(self.duplicate_window_ms)
+    }
+
+    /// How long a worker has to take a signal before it is given again.
+    pub fn ack_wait(&self) -> Duration {
+        Duration::from_millis(self.ack_wait_ms)
+    }
+}

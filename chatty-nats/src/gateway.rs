@@ -1,0 +1,188 @@
+//! The gateway: a bot, beside the platform sessions, that hands what they receive to the hub's
+//! workers and sends what the workers' bots send.
+//!
+//! - Every signal of a platform (messages, files, status changes, user-defined signals, send
+//!   failures; not the sessions' own lifecycle) is published to the hub's inbound stream, and
+//!   the gateway takes the next one only once JetStream has it: under a journal the signal is
+//!   then finished, so a crash of the gateway before that gives it again after the restart, and
+//!   JetStream drops the second copy by its message id.
+//! - What the workers' bots send arrives on the outbound stream; each is sent through the
+//!   gateway's router (which picks the session by the addressees) and acknowledged once sent. A
+//!   send the router refuses goes back to the workers as a `SendFailure`.
+//! - Queries of the workers' bots come by request and reply, and are answered by the gateway's
+//!   router.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use chatty_core::{
+    Bot, BotError, FailureKind, Handle, Inbound, Query, QueryError, SendFailure, Signal,
+};
+use futures::StreamExt;
+
+use crate::config::NatsConfig;
+use crate::hub::Hub;
+use crate::wire::Envelope;
+
+/// The name of the outbound stream's consumer, shared by a hub's gateways.
+const CONSUMER: &str = "gateway";
+
+/// The longest wait between two attempts to publish a signal JetStream did not take.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// A bot that hands its sessions' signals to the workers of a NATS hub and sends what they
+/// answer: the platform side of a bot whose code runs on other machines
+/// ([`NatsWorker`](crate::NatsWorker)).
+///
+/// ```no_run
+/// use chatty_core::Router;
+/// use chatty_nats::{NatsConfig, NatsGateway};
+/// # async fn run(xmpp: impl chatty_core::session::Session) {
+/// let gateway = NatsGateway::new(NatsConfig::new("nats://127.0.0.1:4222", "support"));
+/// Router::new().session(xmpp).run(gateway).await.unwrap();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NatsGateway {
+    config: NatsConfig,
+}
+
+impl NatsGateway {
+    /// A gateway to the hub `config` names.
+    pub fn new(config: NatsConfig) -> Self {
+        NatsGateway { config }
+    }
+}
+
+impl Bot for NatsGateway {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        let hub = Hub::connect(&self.config, "chatty gateway").await?;
+        hub.inbound_stream().await?;
+        let outbound = hub.outbound_stream().await?;
+        let answers = hub.consumer(&outbound, CONSUMER).await?;
+        let queries = hub
+            .client
+            .queue_subscribe(hub.query_subject(), CONSUMER.to_owned())
+            .await
+            .map_err(|e| format!("NATS: cannot subscribe to the hub's queries: {e}"))?;
+        let carrying = tokio::spawn(carry(hub.clone(), answers, handle.clone()));
+        let answering = tokio::spawn(answer_queries(hub.clone(), queries, handle.clone()));
+        while let Some(signal) = inbound.next().await {
+            if signal.body.kind().is_internal() {
+                continue;
+            }
+            let session = origin_session(&signal);
+            publish(&hub, &Envelope::new(session, signal)).await;
+        }
+        carrying.abort();
+        answering.abort();
+        Ok(())
+    }
+}
+
+/// The gateway session a signal came through: its origin's `+session` qualifier, or its
+/// platform (a session named after its platform leaves the qualifier out).
+fn origin_session(signal: &Signal) -> String {
+    signal
+        .meta
+        .origin
+        .as_ref()
+        .map(|origin| origin.session().unwrap_or(origin.platform()).to_owned())
+        .unwrap_or_default()
+}
+
+/// Publishes `envelope` to the inbound stream and waits until JetStream has it; tries again,
+/// waiting longer each time, as long as it does not (the signal stays unfinished meanwhile).
+async fn publish(hub: &Hub, envelope: &Envelope) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match hub
+            .publish(
+                hub.inbound_subject(),
+                envelope.message_id(),
+                envelope.encode(),
+            )
+            .await
+        {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(hub = %hub.name, "JetStream did not take a signal, again in {wait:?}: {e}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_RETRY_WAIT);
+            }
+        }
+    }
+}
+
+/// Sends what the workers' bots send, each acknowledged once the router took it.
+async fn carry(hub: Hub, answers: PullConsumer, handle: Handle) {
+    let mut messages = match answers.messages().await {
+        Ok(messages) => messages,
+        Err(e) => {
+            tracing::error!(hub = %hub.name, "cannot read the hub's outbound stream: {e}");
+            return;
+        }
+    };
+    while let Some(message) = messages.next().await {
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(hub = %hub.name, "reading the outbound stream: {e}");
+                continue;
+            }
+        };
+        match Envelope::decode(&message.payload) {
+            Ok(envelope) => {
+                let id = envelope.signal.meta.id.clone();
+                if let Err(refused) = handle.send(envelope.signal).await {
+                    let failure =
+                        SendFailure::new(id.clone(), FailureKind::Other, refused.to_string());
+                    let mut signal = Signal::new(failure);
+                    signal.meta.response_to = Some(id);
+                    publish(&hub, &Envelope::new(String::new(), signal)).await;
+                }
+            }
+            Err(e) => tracing::error!(hub = %hub.name, "dropped from the outbound stream: {e}"),
+        }
+        if let Err(e) = message.ack().await {
+            tracing::warn!(hub = %hub.name, "acknowledging a sent signal: {e}");
+        }
+    }
+}
+
+/// Answers the workers' queries through the gateway's router.
+async fn answer_queries(hub: Hub, mut queries: async_nats::Subscriber, handle: Handle) {
+    while let Some(request) = queries.next().await {
+        let Some(reply) = request.reply else {
+            continue;
+        };
+        let answer = match serde_json::from_slice::<Query>(&request.payload) {
+            Ok(query) => handle.query(query).await,
+            Err(e) => Err(QueryError::Failed {
+                message: format!("a malformed query: {e}"),
+            }),
+        };
+        let bytes = serde_json::to_vec(&answer).expect("an answer always serializes");
+        if let Err(e) = hub.client.publish(reply, bytes.into()).await {
+            tracing::warn!(hub = %hub.name, "answering a query: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatty_core::Body;
+
+    #[test]
+    fn a_signal_names_the_session_it_came_through() {
+        let mut signal = Signal::message("hi");
+        signal.meta.origin = "xmpp+work:alice@example.org".parse().ok();
+        assert_eq!(origin_session(&signal), "work");
+        signal.meta.origin = "slack:U1".parse().ok();
+        assert_eq!(origin_session(&signal), "slack");
+        signal.meta.origin = None;
+        assert_eq!(origin_session(&signal), "");
+        assert!(matches!(signal.body, Body::Message(_)));
+    }
+}

@@ -1,0 +1,225 @@
+//! A gateway and workers on the test NATS server (JetStream): a platform's messages reach a
+//! worker's bot and its answers the platform, a message given twice is handled once, and what a
+//! stopped worker had not finished is handled by the next, once.
+//!
+//! Needs `CHATTY_TEST_NATS_URL` (`scripts/test` starts the server; see `scripts/test-servers`).
+//! Each test has a hub of its own, so they run in parallel on one server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chatty_core::journal::MemoryJournal;
+use chatty_core::testing::{TestPlatform, messages};
+use chatty_core::{Body, Message, Router, Signal, from_fn};
+use chatty_nats::{NatsConfig, NatsGateway, NatsWorker};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn nats_url() -> String {
+    std::env::var("CHATTY_TEST_NATS_URL").unwrap_or_else(|_| {
+        panic!(
+            "CHATTY_TEST_NATS_URL is not set: this test needs the test servers. `scripts/test` \
+             starts them itself; to run tests alone, start them with `scripts/test-servers` and, \
+             in another shell, run `eval \"$(scripts/test-servers env)\"` before `cargo test`."
+        )
+    })
+}
+
+/// A hub no other test (or earlier run) uses.
+fn hub() -> NatsConfig {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let name = format!(
+        "t{}_{stamp}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    NatsConfig::new(nats_url(), name).with_ack_wait(Duration::from_secs(2))
+}
+
+/// Answers each message with "re " and its text.
+fn echo() -> impl chatty_core::Bot {
+    from_fn(|signal: Signal, handle| async move {
+        if let Body::Message(m) = &signal.body {
+            let text = format!("re {}", m.text);
+            handle.send(signal.reply(Message::text(text))).await?;
+        }
+        Ok(())
+    })
+}
+
+fn sorted(mut texts: Vec<String>) -> Vec<String> {
+    texts.sort();
+    texts
+}
+
+fn expected(count: usize) -> Vec<String> {
+    sorted((0..count).map(|i| format!("re m{i}")).collect())
+}
+
+#[tokio::test]
+async fn a_platforms_messages_reach_a_workers_bot_and_its_answers_the_platform() {
+    let config = hub();
+    let platform = TestPlatform::new("test").giving(messages(20));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    let worker = tokio::spawn(
+        Router::new()
+            .session(NatsWorker::new(config).unwrap())
+            .journal(MemoryJournal::new())
+            .run(echo()),
+    );
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 20))
+        .await
+        .expect("20 answers");
+    let answered = answers.signals();
+    assert_eq!(sorted(answers.texts()), expected(20));
+    // Each answers the message it names, and goes to whoever wrote it.
+    for answer in &answered {
+        let of = answer.meta.response_to.as_ref().expect("an answer");
+        let Body::Message(m) = &answer.body else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(m.text, format!("re {}", of.as_str()));
+        assert_eq!(answer.meta.addressees, vec!["test:alice".parse().unwrap()]);
+    }
+    gateway.abort();
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_message_the_platform_gives_twice_is_handled_once() {
+    let config = hub();
+    // The platform gives the same ten messages (same ids) twice; the gateway has no journal to
+    // notice, and JetStream drops the second copies by their message ids.
+    let platform = TestPlatform::new("test").giving(messages(10)).rounds(2);
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    let worker = tokio::spawn(
+        Router::new()
+            .session(NatsWorker::new(config).unwrap())
+            .run(echo()),
+    );
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
+        .await
+        .expect("10 answers");
+    // Time for any second copy to come through.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sorted(answers.texts()), expected(10));
+    gateway.abort();
+    worker.abort();
+}
+
+#[tokio::test]
+async fn what_a_stopped_worker_had_not_finished_is_answered_by_the_next_once() {
+    let config = hub();
+    let platform = TestPlatform::new("test").giving(messages(30));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    // The worker's journal outlives its first run, as a journal file outlives a process.
+    let journal = MemoryJournal::new();
+    // A bot that answers five messages and stops, leaving what it was given after them.
+    let handled = std::sync::Arc::new(AtomicUsize::new(0));
+    let first = {
+        let handled = handled.clone();
+        from_fn(move |signal: Signal, handle| {
+            let handled = handled.clone();
+            async move {
+                if let Body::Message(m) = &signal.body {
+                    if handled.fetch_add(1, Ordering::SeqCst) == 5 {
+                        return Err("the worker stops".into());
+                    }
+                    let text = format!("re {}", m.text);
+                    handle.send(signal.reply(Message::text(text))).await?;
+                }
+                Ok(())
+            }
+        })
+    };
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(journal.clone());
+    let _ = tokio::time::timeout(
+        DEADLINE,
+        Router::new().session(worker).journal(acking).run(first),
+    )
+    .await
+    .expect("the first worker stops");
+    assert_eq!(answers.len(), 5, "{:?}", answers.texts());
+    let worker = NatsWorker::new(config).unwrap();
+    let acking = worker.journal(journal);
+    let second = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 30))
+        .await
+        .unwrap_or_else(|_| panic!("30 answers, got {:?}", answers.texts()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sorted(answers.texts()), expected(30));
+    gateway.abort();
+    second.abort();
+}
+
+#[tokio::test]
+async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
+    let config = hub();
+    let platform = TestPlatform::new("test").giving(messages(30));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    // The first worker answers five messages, answers the sixth and hangs before finishing
+    // it; then its process dies (the task is dropped, journal and all).
+    let handled = std::sync::Arc::new(AtomicUsize::new(0));
+    let hanging = {
+        let handled = handled.clone();
+        from_fn(move |signal: Signal, handle| {
+            let handled = handled.clone();
+            async move {
+                if let Body::Message(m) = &signal.body {
+                    let text = format!("re {}", m.text);
+                    handle.send(signal.reply(Message::text(text))).await?;
+                    if handled.fetch_add(1, Ordering::SeqCst) == 5 {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                Ok(())
+            }
+        })
+    };
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let first = tokio::spawn(Router::new().session(worker).journal(acking).run(hanging));
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 6))
+        .await
+        .expect("6 answers from the first worker");
+    first.abort();
+    let _ = first.await;
+    // Another worker, with a journal of its own (another machine), takes what the first had
+    // not finished once JetStream's ack wait is over. The sixth answer, sent again with the
+    // same id, is dropped by JetStream.
+    let worker = NatsWorker::new(config).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let second = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 30))
+        .await
+        .unwrap_or_else(|_| panic!("30 answers, got {:?}", answers.texts()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sorted(answers.texts()), expected(30));
+    gateway.abort();
+    second.abort();
+}
