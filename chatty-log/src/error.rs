@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 
 /// Why the log or the journal could not be opened, written or read.
 ///
-/// Every SQLite variant names the database file, so that the message alone tells an operator
-/// which file to look at. A database that cannot be used is always an error: it is never reset
+/// Every database variant names the database file (for PostgreSQL: its URL without the
+/// password, and the schema, in the `path` field), so that the message alone tells an operator
+/// which database to look at. A database that cannot be used is always an error: it is never reset
 /// or replaced silently.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LogError {
     /// The database file cannot be opened or created: the directory does not exist, or
-    /// permissions forbid it.
+    /// permissions forbid it. PostgreSQL: the server cannot be reached, refuses the login,
+    /// or has no such database.
     #[error("cannot open or create the database {}: {source}", .path.display())]
     Open {
         /// The database file.
@@ -93,7 +95,7 @@ pub enum LogError {
         /// The database file.
         path: PathBuf,
     },
-    /// Records queued without waiting ([`SqliteStore::with_queued_records`](crate::SqliteStore::with_queued_records))
+    /// Records queued without waiting ([`StateStore::with_queued_records`](crate::StateStore::with_queued_records))
     /// were lost with a commit that failed; told with the next record.
     #[error("{count} earlier records were not written to the log database {}: {message}", .path.display())]
     Unwritten {
@@ -146,7 +148,7 @@ const SQLITE_CANTOPEN: i32 = 14;
 const SQLITE_NOTADB: i32 = 26;
 
 impl LogError {
-    /// An error from a store other than [`SqliteStore`](crate::SqliteStore).
+    /// An error from a store other than [`StateStore`](crate::StateStore).
     pub fn other(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         LogError::Other(error.into())
     }
@@ -165,6 +167,36 @@ impl LogError {
             Some(SQLITE_CANTOPEN) => LogError::Open { path, source },
             _ if matches!(source, sqlx::Error::Io(_)) => LogError::Open { path, source },
             _ => LogError::Database { path, source },
+        }
+    }
+
+    /// The PostgreSQL error `source` on the database `path` (its URL and schema), sorted as
+    /// [`from_sqlx`](LogError::from_sqlx) sorts SQLite's: a server that cannot be reached,
+    /// refuses the login or has no such database cannot be opened; a lock another transaction
+    /// held past the busy timeout (`lock_timeout`) is [`LogError::Locked`].
+    pub(crate) fn from_postgres(path: &Path, source: sqlx::Error) -> Self {
+        let path = path.to_path_buf();
+        let code = match &source {
+            sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+            _ => None,
+        };
+        match code.as_deref() {
+            // lock_not_available, query_canceled (a lock or statement timeout).
+            Some("55P03" | "57014") => LogError::Locked { path, source },
+            // invalid_catalog_name (no such database), invalid authorization, connection
+            // exceptions, too many connections, the server shutting down.
+            Some(c) if c == "3D000" || c.starts_with("28") || c.starts_with("08") => {
+                LogError::Open { path, source }
+            }
+            Some("53300" | "57P01" | "57P02" | "57P03") => LogError::Open { path, source },
+            Some(_) => LogError::Database { path, source },
+            None => match source {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Configuration(_)
+                | sqlx::Error::PoolTimedOut => LogError::Open { path, source },
+                source => LogError::Database { path, source },
+            },
         }
     }
 

@@ -1,4 +1,5 @@
-//! [`SqliteJournal`]: the inbound journal in SQLite, written by group commit.
+//! [`StateJournal`]: the inbound journal in a state database (SQLite or PostgreSQL), written
+//! by group commit.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -6,15 +7,15 @@ use std::path::Path;
 use chatty_core::journal::{Appended, EntryId, Journal, JournalError, PastAnswer, Pending};
 use chatty_core::{Signal, SignalId};
 use futures::future::{self, BoxFuture};
-use sqlx::Row;
 use tokio::sync::oneshot;
 
 use crate::config::{Durability, StateConfig};
-use crate::db::{self, StateDb, writer::Op};
+use crate::db::{StateDb, ops::Op};
 use crate::error::LogError;
 
-/// A [`Journal`] in an SQLite database: the same rules as
-/// [`MemoryJournal`](chatty_core::journal::MemoryJournal), kept across restarts.
+/// A [`Journal`] in a state database (an SQLite file or a PostgreSQL schema, see
+/// [`StateDb`]): the same rules as [`MemoryJournal`](chatty_core::journal::MemoryJournal),
+/// kept across restarts.
 ///
 /// Its writes go through its [`StateDb`]'s one writer, by group commit, in the order they are
 /// made (a write is queued when its method is called, so even a future never polled is
@@ -31,12 +32,12 @@ use crate::error::LogError;
 /// ```
 /// use chatty_core::Signal;
 /// use chatty_core::journal::{Appended, EntryId, Journal};
-/// use chatty_log::{Durability, SqliteJournal};
+/// use chatty_log::{Durability, StateJournal};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// # let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("journal.sqlite");
-/// let journal = SqliteJournal::open(&path, "work=xmpp:bot@example.org", Durability::Normal).await?;
+/// let journal = StateJournal::open(&path, "work=xmpp:bot@example.org", Durability::Normal).await?;
 /// let hello = Signal::message("hello");
 /// assert_eq!(journal.append("work", &hello).await?, Appended::New);
 /// assert_eq!(journal.append("work", &hello).await?, Appended::Seen);
@@ -47,16 +48,16 @@ use crate::error::LogError;
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct SqliteJournal {
+pub struct StateJournal {
     db: StateDb,
 }
 
-impl SqliteJournal {
+impl StateJournal {
     pub(crate) fn new(db: StateDb) -> Self {
-        SqliteJournal { db }
+        StateJournal { db }
     }
 
-    /// Opens (or creates) the journal in the database file `path`, for the configuration
+    /// Opens (or creates) the journal in the SQLite database file `path`, for the configuration
     /// named `identity`, with its own writer. To share a file and a writer with the Logger,
     /// open a [`StateDb`] and make both from it.
     ///
@@ -91,23 +92,7 @@ impl SqliteJournal {
 
     async fn read_pending(&self, session: &str) -> Result<Vec<Pending>, LogError> {
         self.db.flush().await?;
-        let mut conn = self
-            .db
-            .reader()
-            .acquire()
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let rows = sqlx::query(db::PENDING)
-            .bind(session)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        let answers: Vec<(String, String, i64, bool)> = sqlx::query_as(db::PENDING_ANSWERS)
-            .bind(session)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| self.db.error(e))?;
-        drop(conn);
+        let (rows, answers) = self.db.pending_rows(session).await?;
         let mut answered: HashMap<String, Vec<PastAnswer>> = HashMap::new();
         for (of, by, number, confirmed) in answers {
             let number = u32::try_from(number).unwrap_or(u32::MAX);
@@ -117,9 +102,7 @@ impl SqliteJournal {
                 .push(PastAnswer::new(by, number, confirmed));
         }
         let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
-            let seq: i64 = row.try_get(0).map_err(|e| self.db.error(e))?;
-            let json: Option<&str> = row.try_get(1).map_err(|e| self.db.error(e))?;
+        for (seq, json) in rows {
             let bad = |source| LogError::BadRecord {
                 path: self.db.path().to_path_buf(),
                 what: format!("journal entry {seq}"),
@@ -130,7 +113,7 @@ impl SqliteJournal {
                     "an unacknowledged entry without its signal",
                 ))
             })?;
-            let signal: Signal = serde_json::from_str(json).map_err(bad)?;
+            let signal: Signal = serde_json::from_str(&json).map_err(bad)?;
             let mut answers = answered.get(signal.meta.id.as_str()).cloned();
             if let Some(answers) = &mut answers {
                 answers.sort();
@@ -142,22 +125,16 @@ impl SqliteJournal {
 
     async fn read_mark(&self, session: &str, name: &str) -> Result<Option<String>, LogError> {
         self.db.flush().await?;
-        sqlx::query_scalar(db::MARK)
-            .bind(session)
-            .bind(name)
-            .fetch_optional(self.db.reader())
-            .await
-            .map_err(|e| self.db.error(e))
+        self.db.mark_value(session, name).await
     }
 }
-
 /// The journal's side of a [`StateDb`]: made here, beside the journal, so that the database
 /// does not depend on the journal.
 impl StateDb {
     /// The journal in this database, for the configuration named `identity` (the runner gives
     /// a fingerprint of its sessions). The first journal opened in a file stores its identity;
     /// another identity later is [`LogError::OtherIdentity`], naming both.
-    pub async fn journal(&self, identity: &str) -> Result<SqliteJournal, LogError> {
+    pub async fn journal(&self, identity: &str) -> Result<StateJournal, LogError> {
         let (reply, stored) = oneshot::channel();
         self.send(Op::Claim {
             identity: identity.to_owned(),
@@ -171,11 +148,11 @@ impl StateDb {
                 expected: identity.to_owned(),
             });
         }
-        Ok(SqliteJournal::new(self.clone()))
+        Ok(StateJournal::new(self.clone()))
     }
 }
 
-impl Journal for SqliteJournal {
+impl Journal for StateJournal {
     fn append<'a>(
         &'a self,
         session: &'a str,

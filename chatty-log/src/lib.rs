@@ -14,9 +14,14 @@ mod journal;
 mod logger;
 pub mod store;
 
-pub use config::{DEFAULT_KEYS_KEPT, Durability, LoggerConfig, StateConfig};
+pub use config::{
+    DEFAULT_KEYS_KEPT, DEFAULT_SCHEMA, Durability, Location, LoggerConfig, PostgresConfig,
+    StateConfig,
+};
 pub use db::{StateDb, WriteStats};
 pub use error::LogError;
-pub use journal::SqliteJournal;
+pub use journal::StateJournal;
+/// The name [`StateJournal`] had when it was SQLite's alone.
+pub type SqliteJournal = StateJournal;
 pub use logger::{Logger, LoggerLayer};
-pub use store::{Direction, LogStore, SqliteStore};
+pub use store::{Direction, LogStore, SqliteStore, StateStore};

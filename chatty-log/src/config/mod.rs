@@ -1,9 +1,15 @@
-//! The Logger's configuration, as a config file gives it.
+//! The Logger's and the state database's configuration, as a config file gives it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chatty_core::Secret;
 use serde::{Deserialize, Serialize};
+
+mod location;
+
+use location::LocationKeys;
+pub use location::{DEFAULT_SCHEMA, Location, PostgresConfig};
 
 /// The default for [`LoggerConfig::busy_timeout_ms`]: five seconds.
 pub(crate) const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -20,26 +26,32 @@ pub(crate) const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
 ///
 /// // A misspelt field is an error, not silently ignored.
 /// assert!(serde_json::from_str::<LoggerConfig>(r#"{ "path": "a", "busy_timeout": 1 }"#).is_err());
+///
+/// // Or a PostgreSQL database (see [`PostgresConfig`]).
+/// let config: LoggerConfig =
+///     serde_json::from_str(r#"{ "url": "postgres://chatty@db.example.org/bots" }"#).unwrap();
+/// assert!(matches!(config.location, chatty_log::Location::Postgres(_)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "LoggerKeys", into = "LoggerKeys")]
 pub struct LoggerConfig {
-    /// The SQLite database file. It is created, with its schema, if it does not exist; its
-    /// directory must exist. SQLite keeps two more files next to it while it is open
-    /// (`-wal` and `-shm`).
-    pub path: PathBuf,
+    /// Where the log is: `path`, the SQLite database file (created, with its schema, if it
+    /// does not exist; its directory must exist; SQLite keeps two more files next to it while
+    /// it is open, `-wal` and `-shm`), or `url` (with `password` and `schema`), a PostgreSQL
+    /// database ([`PostgresConfig`]). Exactly one of `path` and `url`.
+    pub location: Location,
     /// How long, in milliseconds, an operation waits for a database that another connection or
-    /// process holds locked, before it fails with [`LogError::Locked`](crate::LogError::Locked).
+    /// process holds locked, before it fails with [`LogError::Locked`](crate::LogError::Locked)
+    /// (with PostgreSQL: a lock held by another transaction, and a connection to the server).
     /// Default: 5000.
-    #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
     /// Whether every record is synced to disk before the signal goes on (SQLite
     /// `synchronous = FULL`): records then survive a power loss or an operating-system crash,
     /// at the cost of one disk sync per signal (about 30 times slower, see
     /// `docs/benchmarks.md`). By default (`false`, SQLite `synchronous = NORMAL` with its
     /// write-ahead log) every record survives a crash or restart of the process, and a power
-    /// loss can lose the last records, never corrupt the file.
-    #[serde(default)]
+    /// loss can lose the last records, never corrupt the file. With PostgreSQL, `true` is
+    /// [`Durability::Full`] and `false` [`Durability::Normal`] (see there).
     pub sync_every_record: bool,
     /// Whether a signal goes on as soon as its record is queued for the database's writer
     /// (`true`), rather than once the record is committed (`false`, the default). Queued
@@ -48,8 +60,62 @@ pub struct LoggerConfig {
     /// never durable without the records before it); a crash can lose the last ones, and the
     /// journal gives their signals again. A failed commit is reported with the next record.
     /// Measured in `docs/benchmarks.md` ("Journal and Logger write path").
-    #[serde(default)]
     pub queue_records: bool,
+}
+
+/// [`LoggerConfig`] as a config file writes it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggerKeys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
+    #[serde(default = "default_busy_timeout_ms")]
+    busy_timeout_ms: u64,
+    #[serde(default)]
+    sync_every_record: bool,
+    #[serde(default)]
+    queue_records: bool,
+}
+
+impl TryFrom<LoggerKeys> for LoggerConfig {
+    type Error = String;
+
+    fn try_from(keys: LoggerKeys) -> Result<Self, String> {
+        let location = LocationKeys {
+            path: keys.path,
+            url: keys.url,
+            password: keys.password,
+            schema: keys.schema,
+        }
+        .location()?;
+        Ok(LoggerConfig {
+            location,
+            busy_timeout_ms: keys.busy_timeout_ms,
+            sync_every_record: keys.sync_every_record,
+            queue_records: keys.queue_records,
+        })
+    }
+}
+
+impl From<LoggerConfig> for LoggerKeys {
+    fn from(config: LoggerConfig) -> Self {
+        let location = LocationKeys::of(&config.location);
+        LoggerKeys {
+            path: location.path,
+            url: location.url,
+            password: location.password,
+            schema: location.schema,
+            busy_timeout_ms: config.busy_timeout_ms,
+            sync_every_record: config.sync_every_record,
+            queue_records: config.queue_records,
+        }
+    }
 }
 
 fn default_busy_timeout_ms() -> u64 {
@@ -59,8 +125,14 @@ fn default_busy_timeout_ms() -> u64 {
 impl LoggerConfig {
     /// The configuration for the database file `path`, with the defaults for everything else.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::at(Location::Sqlite(path.into()))
+    }
+
+    /// The configuration for the database at `location`, with the defaults for everything
+    /// else.
+    pub fn at(location: Location) -> Self {
         LoggerConfig {
-            path: path.into(),
+            location,
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
             sync_every_record: false,
             queue_records: false,
@@ -115,10 +187,20 @@ pub enum Durability {
     /// SQLite's write-ahead log with `synchronous = NORMAL`: a committed write is in the
     /// operating system's hands, so it survives a crash or a SIGKILL of the process; a power
     /// loss or an operating-system crash can lose the last commits (never corrupt the file).
+    ///
+    /// PostgreSQL: the writer's transactions commit with `synchronous_commit = off`: a
+    /// committed write is in the server's hands (its shared memory, written to its WAL within
+    /// `3 × wal_writer_delay`, 600 ms by default), so it survives the death of the bot's
+    /// process; a crash of the database server (or its machine) can lose the last commits,
+    /// never corrupt the database or keep a later commit without an earlier one.
     #[default]
     Normal,
     /// `synchronous = FULL`: each group commit is synced to disk (one `fsync` per commit, shared
     /// by every write in it), so a committed write survives a power loss too.
+    ///
+    /// PostgreSQL: `synchronous_commit = on`: a commit returns once the server flushed it to
+    /// its WAL on disk (and to the synchronous standbys its `synchronous_standby_names` names,
+    /// if any), so a committed write survives a crash of the server and a power loss too.
     Full,
 }
 
@@ -141,29 +223,88 @@ pub enum Durability {
 ///
 /// // A misspelt field is an error, not silently ignored.
 /// assert!(serde_json::from_str::<StateConfig>(r#"{ "path": "a", "durable": "full" }"#).is_err());
+///
+/// // PostgreSQL instead of a file: see [`PostgresConfig`].
+/// let config: StateConfig =
+///     serde_json::from_str(r#"{ "url": "postgres://chatty@db.example.org/bots" }"#).unwrap();
+/// assert_eq!(config.location.shown().to_str(), Some("postgres://chatty@db.example.org/bots (schema chatty)"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "StateKeys", into = "StateKeys")]
 pub struct StateConfig {
-    /// The SQLite database file. It is created, with its schema, if it does not exist; its
-    /// directory must exist. SQLite keeps two more files next to it while it is open (`-wal`
-    /// and `-shm`).
-    pub path: PathBuf,
+    /// Where the database is: `path`, the SQLite database file (created, with its schema, if it
+    /// does not exist; its directory must exist; SQLite keeps two more files next to it while
+    /// it is open, `-wal` and `-shm`), or `url` (with `password` and `schema`), a PostgreSQL
+    /// database ([`PostgresConfig`]). Exactly one of `path` and `url`.
+    pub location: Location,
     /// How durable a write is when its future resolves: `"normal"` (the default) or `"full"`,
     /// see [`Durability`].
-    #[serde(default)]
     pub durability: Durability,
     /// How long, in milliseconds, an operation waits for a database that another connection or
-    /// process holds locked, before it fails with [`LogError::Locked`](crate::LogError::Locked).
+    /// process holds locked, before it fails with [`LogError::Locked`](crate::LogError::Locked)
+    /// (with PostgreSQL: a lock another transaction holds, and a connection to the server).
     /// Default: 5000.
-    #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
     /// How many of the newest journal entries are remembered after the bot finished them, so
     /// that a platform giving one again (Slack's retries, an archive or mailbox read again) is
     /// recognised; older ones are forgotten, with the answers of every finished entry. An entry
     /// the bot has not finished is never forgotten. Default: 100 000.
-    #[serde(default = "default_keys_kept")]
     pub keys_kept: u64,
+}
+
+/// [`StateConfig`] as a config file writes it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateKeys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
+    #[serde(default)]
+    durability: Durability,
+    #[serde(default = "default_busy_timeout_ms")]
+    busy_timeout_ms: u64,
+    #[serde(default = "default_keys_kept")]
+    keys_kept: u64,
+}
+
+impl TryFrom<StateKeys> for StateConfig {
+    type Error = String;
+
+    fn try_from(keys: StateKeys) -> Result<Self, String> {
+        let location = LocationKeys {
+            path: keys.path,
+            url: keys.url,
+            password: keys.password,
+            schema: keys.schema,
+        }
+        .location()?;
+        Ok(StateConfig {
+            location,
+            durability: keys.durability,
+            busy_timeout_ms: keys.busy_timeout_ms,
+            keys_kept: keys.keys_kept,
+        })
+    }
+}
+
+impl From<StateConfig> for StateKeys {
+    fn from(config: StateConfig) -> Self {
+        let location = LocationKeys::of(&config.location);
+        StateKeys {
+            path: location.path,
+            url: location.url,
+            password: location.password,
+            schema: location.schema,
+            durability: config.durability,
+            busy_timeout_ms: config.busy_timeout_ms,
+            keys_kept: config.keys_kept,
+        }
+    }
 }
 
 /// The default of [`StateConfig::keys_kept`]: far more than any platform gives again (Slack
@@ -177,8 +318,14 @@ fn default_keys_kept() -> u64 {
 impl StateConfig {
     /// The configuration for the database file `path`, with the defaults for everything else.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::at(Location::Sqlite(path.into()))
+    }
+
+    /// The configuration for the database at `location`, with the defaults for everything
+    /// else.
+    pub fn at(location: Location) -> Self {
         StateConfig {
-            path: path.into(),
+            location,
             durability: Durability::Normal,
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
             keys_kept: DEFAULT_KEYS_KEPT,
@@ -217,7 +364,7 @@ impl From<&LoggerConfig> for StateConfig {
     /// The Logger's database: `sync_every_record` is [`Durability::Full`].
     fn from(config: &LoggerConfig) -> Self {
         StateConfig {
-            path: config.path.clone(),
+            location: config.location.clone(),
             durability: if config.sync_every_record {
                 Durability::Full
             } else {

@@ -1,5 +1,10 @@
-//! [`StateDb`]: one SQLite file with one writer, from which the journal and the Logger's store
-//! are made.
+//! [`StateDb`]: one database (an SQLite file, or a PostgreSQL schema) with one writer, from
+//! which the journal and the Logger's store are made.
+//!
+//! What does not depend on the database is shared: the queued writes ([`ops`]) and how a
+//! batch of them is sorted by table ([`plan`]). SQLite's writer is [`queue`] (who commits when)
+//! and [`writer`] (the transaction of a batch) on a [`connection`] of its own; PostgreSQL's is
+//! a task in [`postgres`]. Reads go through [`read`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,20 +14,24 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tokio::sync::oneshot;
 
-use crate::config::{Durability, StateConfig};
+use crate::config::{Durability, Location, StateConfig};
 use crate::error::LogError;
-use crate::store::SqliteStore;
+use crate::store::StateStore;
 
 mod connection;
+pub(crate) mod ops;
+pub(crate) mod plan;
+mod postgres;
 mod queue;
+mod read;
 mod sql;
-pub(crate) mod writer;
+mod writer;
 
 use connection::Place;
+use ops::{Counters, Op, Unwritten};
+use postgres::PgDatabase;
 use queue::WriteQueue;
-
-pub(crate) use sql::{MARK, PENDING, PENDING_ANSWERS};
-use writer::{Counters, Op, Unwritten, Writer};
+use writer::Writer;
 
 /// How many connections a file database keeps for reading: WAL mode lets readers work beside
 /// the one writer.
@@ -31,9 +40,10 @@ const READERS: u32 = 4;
 /// The name [`LogError`]s give an in-memory database.
 const IN_MEMORY: &str = ":memory:";
 
-/// One SQLite database file with one background writer: the journal
-/// ([`journal`](StateDb::journal)) and the Logger's store ([`log_store`](StateDb::log_store))
-/// made from it write through the same writer, in one order, by group commit.
+/// One database (an SQLite file, or a schema of a PostgreSQL database) with one background
+/// writer: the journal ([`journal`](StateDb::journal)) and the Logger's store
+/// ([`log_store`](StateDb::log_store)) made from it write through the same writer, in one
+/// order, by group commit.
 ///
 /// Every write is queued for the writer, which takes everything queued, writes it in one
 /// transaction, commits, and then resolves the futures of that batch: a write is durable (as
@@ -45,6 +55,11 @@ const IN_MEMORY: &str = ":memory:";
 /// a newer version is an error naming the file, never reset. Clones share the database; the
 /// writer stops when the last clone (and every journal and store made from it) is dropped, or
 /// at [`close`](StateDb::close). It runs on a thread of its own, with its own connection.
+///
+/// On PostgreSQL ([`Location::Postgres`]) the tables are in the configured schema, the
+/// writer is a task on the tokio runtime that opened the database, with a connection of its
+/// own, and several processes may write the same schema at once; see
+/// [`PostgresConfig`](crate::PostgresConfig) and [`Durability`].
 ///
 /// ```
 /// use chatty_core::Signal;
@@ -71,18 +86,31 @@ pub struct StateDb {
 
 #[derive(Debug)]
 struct Shared {
+    /// The file, or the PostgreSQL URL (without password) and schema: what errors name.
     path: PathBuf,
     durability: Durability,
-    read: SqlitePool,
-    queue: Arc<WriteQueue>,
+    backend: Backend,
     counters: Arc<Counters>,
     unwritten: Unwritten,
 }
 
+/// The database's own connections.
+#[derive(Debug)]
+enum Backend {
+    Sqlite {
+        read: SqlitePool,
+        queue: Arc<WriteQueue>,
+    },
+    Postgres(PgDatabase),
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        // The writer's thread commits what is queued and stops.
-        self.queue.stop();
+        // SQLite: the writer's thread commits what is queued and stops. PostgreSQL: the writer
+        // task does so when its queue's last sender (this one) is dropped.
+        if let Backend::Sqlite { queue, .. } = &self.backend {
+            queue.stop();
+        }
     }
 }
 
@@ -97,16 +125,23 @@ pub struct WriteStats {
 }
 
 impl StateDb {
-    /// Opens (or creates) the database file that `config` names.
+    /// Opens (or creates) the database that `config` names. A PostgreSQL database is opened on
+    /// the current tokio runtime (its writer is a task of it).
     ///
-    /// Errors: [`LogError::Open`] when the file cannot be opened or created,
+    /// Errors: [`LogError::Open`] when the file cannot be opened or created (PostgreSQL: the
+    /// server cannot be reached, refuses the login, or has no such database),
     /// [`LogError::NotADatabase`] when it is not an SQLite database or is corrupt,
     /// [`LogError::Locked`] when another process holds it locked for longer than the busy
     /// timeout, [`LogError::NewerSchema`] or [`LogError::NewerJournalSchema`] when a newer
     /// chatty-log wrote it.
     pub async fn open(config: &StateConfig) -> Result<Self, LogError> {
-        let path = config.path.clone();
         let (durability, busy_timeout) = (config.durability, config.busy_timeout());
+        let path = match &config.location {
+            Location::Sqlite(path) => path.clone(),
+            Location::Postgres(postgres) => {
+                return Self::open_postgres(config, postgres).await;
+            }
+        };
         let writer = {
             let path = path.clone();
             tokio::task::spawn_blocking(move || {
@@ -173,6 +208,39 @@ impl StateDb {
         )
     }
 
+    /// Opens the PostgreSQL database of `config`.
+    async fn open_postgres(
+        config: &StateConfig,
+        postgres: &crate::config::PostgresConfig,
+    ) -> Result<Self, LogError> {
+        let path = config.location.shown();
+        let counters = Arc::new(Counters::default());
+        let unwritten = Unwritten::default();
+        let reports = postgres::WriterReports {
+            keys_kept: config.keys_kept,
+            counters: counters.clone(),
+            unwritten: unwritten.clone(),
+        };
+        let db = postgres::open(
+            postgres,
+            &path,
+            config.durability,
+            config.busy_timeout(),
+            reports,
+        )
+        .await?;
+        tracing::debug!(database = %path.display(), "PostgreSQL state database open");
+        Ok(StateDb {
+            shared: Arc::new(Shared {
+                path,
+                durability: config.durability,
+                backend: Backend::Postgres(db),
+                counters,
+                unwritten,
+            }),
+        })
+    }
+
     /// Starts the writer's thread with its connection.
     fn start(
         path: PathBuf,
@@ -204,8 +272,7 @@ impl StateDb {
             shared: Arc::new(Shared {
                 path,
                 durability,
-                read,
-                queue,
+                backend: Backend::Sqlite { read, queue },
                 counters,
                 unwritten,
             }),
@@ -214,11 +281,12 @@ impl StateDb {
 
     /// The Logger's store in this database: its records go through this database's writer, in
     /// order with the journal's writes.
-    pub fn log_store(&self) -> SqliteStore {
-        SqliteStore::from_db(self.clone())
+    pub fn log_store(&self) -> StateStore {
+        StateStore::from_db(self.clone())
     }
 
-    /// The database file (`:memory:` for an in-memory database).
+    /// The database file (`:memory:` for an in-memory database); for PostgreSQL, its URL
+    /// (without the password) and schema, as errors name it.
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
@@ -251,16 +319,24 @@ impl StateDb {
         if self.send(Op::Close { reply }).is_ok() {
             let _ = done.await;
         }
-        self.shared.read.close().await;
+        match &self.shared.backend {
+            Backend::Sqlite { read, .. } => read.close().await,
+            Backend::Postgres(db) => db.read.close().await,
+        }
+    }
+
+    /// Whether the database is PostgreSQL (rather than SQLite).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.shared.backend, Backend::Postgres(_))
     }
 
     /// Queues `op` for the writer.
     pub(crate) fn send(&self, op: Op) -> Result<(), LogError> {
-        if self.shared.queue.push(op) {
-            Ok(())
-        } else {
-            Err(self.closed())
-        }
+        let queued = match &self.shared.backend {
+            Backend::Sqlite { queue, .. } => queue.push(op),
+            Backend::Postgres(db) => db.queue.send(op).is_ok(),
+        };
+        if queued { Ok(()) } else { Err(self.closed()) }
     }
 
     /// The answer to an op.
@@ -268,8 +344,10 @@ impl StateDb {
         &self,
         answer: oneshot::Receiver<Result<T, LogError>>,
     ) -> Result<T, LogError> {
-        // Commits on this thread when the writer is idle (see `queue`).
-        self.shared.queue.drive();
+        // SQLite: commits on this thread when the writer is idle (see `queue`).
+        if let Backend::Sqlite { queue, .. } = &self.shared.backend {
+            queue.drive();
+        }
         answer.await.map_err(|_| self.closed())?
     }
 
@@ -278,11 +356,6 @@ impl StateDb {
         LogError::Closed {
             path: self.shared.path.clone(),
         }
-    }
-
-    /// The pool that reads go through.
-    pub(crate) fn reader(&self) -> &SqlitePool {
-        &self.shared.read
     }
 
     /// Records written without a waiter that a failed commit lost since the last call: how
@@ -295,8 +368,11 @@ impl StateDb {
             .take()
     }
 
-    /// `e`, on this database's file.
+    /// `e`, on this database.
     pub(crate) fn error(&self, e: sqlx::Error) -> LogError {
-        LogError::from_sqlx(&self.shared.path, e)
+        match self.shared.backend {
+            Backend::Sqlite { .. } => LogError::from_sqlx(&self.shared.path, e),
+            Backend::Postgres(_) => LogError::from_postgres(&self.shared.path, e),
+        }
     }
 }

@@ -77,11 +77,11 @@ pub(super) const KEYS_BETWEEN: &str =
     "SELECT seq, session, sender, id FROM journal_keys WHERE seq BETWEEN ? AND ?";
 
 /// A session's unacknowledged entries, oldest first: session.
-pub(crate) const PENDING: &str =
+pub(super) const PENDING: &str =
     "SELECT seq, signal FROM journal_pending WHERE session = ? ORDER BY seq";
 
 /// The answers to a session's unacknowledged entries: session.
-pub(crate) const PENDING_ANSWERS: &str = "
+pub(super) const PENDING_ANSWERS: &str = "
 SELECT of, session, number, confirmed FROM journal_answers
 WHERE of IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq = k.seq
              WHERE p.session = ?)
@@ -101,7 +101,7 @@ DELETE FROM journal_answers
 WHERE of NOT IN (SELECT k.id FROM journal_keys k JOIN journal_pending p ON p.seq = k.seq)";
 
 /// A mark: session, name.
-pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ? AND name = ?";
+pub(super) const MARK: &str = "SELECT value FROM journal_marks WHERE session = ? AND name = ?";
 
 /// Every multi-row insert below is `INSERT OR FAIL`: a constraint that fails stops the statement
 /// without undoing its earlier rows, where the default (`ABORT`) undoes them. The writer rolls

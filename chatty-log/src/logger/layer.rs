@@ -7,16 +7,16 @@ use chatty_core::Layer;
 use super::Logger;
 use crate::config::LoggerConfig;
 use crate::error::LogError;
-use crate::store::{LogStore, SqliteStore};
+use crate::store::{LogStore, StateStore};
 
 /// Wraps bots in a [`Logger`] recording in one shared [`LogStore`].
 ///
 /// ```
 /// use chatty_core::{LayerExt, from_fn};
-/// use chatty_log::{LoggerLayer, SqliteStore};
+/// use chatty_log::{LoggerLayer, StateStore};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let layer = LoggerLayer::new(SqliteStore::in_memory().await?);
+/// let layer = LoggerLayer::new(StateStore::in_memory().await?);
 /// let bot = from_fn(|_signal, _handle| async { Ok(()) }).wrap(layer);
 /// # let _ = bot;
 /// # Ok::<(), chatty_log::LogError>(())
@@ -39,9 +39,9 @@ impl LoggerLayer {
     }
 
     /// A layer recording in the SQLite database that `config` names, opened (and created if
-    /// missing) now. See [`SqliteStore::open_with`] for the errors.
+    /// missing) now. See [`StateStore::open_with`] for the errors.
     pub async fn open(config: &LoggerConfig) -> Result<Self, LogError> {
-        Ok(LoggerLayer::new(SqliteStore::open_with(config).await?))
+        Ok(LoggerLayer::new(StateStore::open_with(config).await?))
     }
 
     /// The store this layer's loggers record in.

@@ -1,8 +1,8 @@
-//! Where the Logger keeps its records: the [`LogStore`] trait and its SQLite implementation.
+//! Where the Logger keeps its records: the [`LogStore`] trait and its implementation in a
+//! state database, SQLite or PostgreSQL ([`StateStore`]).
 //!
-//! The Logger only speaks to a `LogStore`, through an `Arc<dyn LogStore>`, so another database
-//! (PostgreSQL, for several machines sharing one log) is another implementation of the trait,
-//! with no change to the Logger.
+//! The Logger only speaks to a `LogStore`, through an `Arc<dyn LogStore>`, so another kind of
+//! store is another implementation of the trait, with no change to the Logger.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,9 +13,12 @@ use futures::future::BoxFuture;
 use crate::error::LogError;
 
 pub(crate) mod schema;
-mod sqlite;
+mod state_store;
 
-pub use sqlite::SqliteStore;
+pub use state_store::StateStore;
+
+/// The name [`StateStore`] had when it was SQLite's alone.
+pub type SqliteStore = StateStore;
 
 /// Whether a signal came in to the bot or went out from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,33 +1,33 @@
-//! The SQLite log store.
+//! The log store in a state database (SQLite or PostgreSQL).
 
 use std::path::Path;
 
 use chatty_core::{Address, DeliveryStatus, History, Page, Signal, SignalId};
 use futures::future::{self, BoxFuture};
-use sqlx::Row;
 use tokio::sync::oneshot;
 
-use super::{Direction, LogStore, schema};
+use super::{Direction, LogStore};
 use crate::config::LoggerConfig;
 use crate::db::StateDb;
-use crate::db::writer::{Op, Record, Status};
+use crate::db::ops::{Op, Record, Status};
 use crate::error::LogError;
 
-/// A [`LogStore`] in an SQLite database file (or in memory, for tests).
+/// A [`LogStore`] in a state database: an SQLite file (or in memory, for tests), or a
+/// PostgreSQL schema ([`StateDb`]).
 ///
 /// Its records go through the one writer of its [`StateDb`], by group commit, in the order
 /// they are made (a record is queued when [`record`](LogStore::record) is called), beside the
 /// journal's writes when the journal is in the same database
 /// ([`StateDb::log_store`]). By default a record's future resolves once it is committed; with
-/// [`with_queued_records`](SqliteStore::with_queued_records) once it is queued. Reads go
+/// [`with_queued_records`](StateStore::with_queued_records) once it is queued. Reads go
 /// through a pool of their own. Cloning is cheap and shares the database.
 ///
 /// ```
 /// use chatty_core::{Address, Page, Signal};
-/// use chatty_log::{Direction, LogStore, SqliteStore};
+/// use chatty_log::{Direction, LogStore, StateStore};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let store = SqliteStore::in_memory().await?;
+/// let store = StateStore::in_memory().await?;
 /// let alice: Address = "xmpp:alice@example.org".parse().unwrap();
 /// let hello = Signal::message("hello").to(alice.clone());
 /// store.record(Direction::Out, &hello).await?;
@@ -38,18 +38,18 @@ use crate::error::LogError;
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct StateStore {
     db: StateDb,
     queued: bool,
 }
 
-impl SqliteStore {
+impl StateStore {
     /// Opens (or creates) the log database file at `path`, with the default busy timeout.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
         Self::open_with(&LoggerConfig::new(path.as_ref())).await
     }
 
-    /// Opens (or creates) the log database file that `config` names, with a writer of its own
+    /// Opens (or creates) the log database that `config` names, with a writer of its own
     /// (to share one with the journal, open a [`StateDb`] and make both from it).
     ///
     /// Errors: [`LogError::Open`] when the file cannot be opened or created,
@@ -67,7 +67,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn from_db(db: StateDb) -> Self {
-        SqliteStore { db, queued: false }
+        StateStore { db, queued: false }
     }
 
     /// Whether [`record`](LogStore::record) and
@@ -99,10 +99,6 @@ impl SqliteStore {
     /// queued, then closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         self.db.close().await;
-    }
-
-    fn error(&self, e: sqlx::Error) -> LogError {
-        self.db.error(e)
     }
 
     fn encode_error(&self, source: serde_json::Error) -> LogError {
@@ -157,26 +153,19 @@ impl SqliteStore {
             return Ok(History::new(Vec::new(), None));
         }
         self.caught_up().await?;
-        let sql = match direction {
-            Direction::In => schema::BY_ORIGIN,
-            Direction::Out => schema::BY_ADDRESSEE,
-        };
         // One more than asked for tells whether older records remain.
-        let rows = sqlx::query(sql)
-            .bind(direction.as_str())
-            .bind(address.platform())
-            .bind(address.id())
-            .bind(address.session())
-            .bind(page.before.as_ref().map(SignalId::as_str))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(self.db.reader())
-            .await
-            .map_err(|e| self.error(e))?;
+        let rows = self
+            .db
+            .history_rows(
+                direction,
+                (address.platform(), address.id(), address.session()),
+                page.before.as_ref().map(SignalId::as_str),
+                i64::from(page.limit) + 1,
+            )
+            .await?;
         let more = rows.len() > page.limit as usize;
         let mut signals = Vec::with_capacity(rows.len().min(page.limit as usize));
-        for row in rows.iter().take(page.limit as usize) {
-            let seq: i64 = row.try_get(0).map_err(|e| self.error(e))?;
-            let json: &str = row.try_get(1).map_err(|e| self.error(e))?;
+        for (seq, json) in rows.iter().take(page.limit as usize) {
             let signal: Signal =
                 serde_json::from_str(json).map_err(|source| LogError::BadRecord {
                     path: self.path().to_path_buf(),
@@ -194,11 +183,7 @@ impl SqliteStore {
 
     async fn select_status(&self, id: &SignalId) -> Result<Option<DeliveryStatus>, LogError> {
         self.caught_up().await?;
-        let json: Option<String> = sqlx::query_scalar(schema::SELECT_STATUS)
-            .bind(id.as_str())
-            .fetch_optional(self.db.reader())
-            .await
-            .map_err(|e| self.error(e))?;
+        let json = self.db.status_json(id.as_str()).await?;
         json.map(|json| {
             serde_json::from_str(&json).map_err(|source| LogError::BadRecord {
                 path: self.path().to_path_buf(),
@@ -210,7 +195,7 @@ impl SqliteStore {
     }
 }
 
-impl LogStore for SqliteStore {
+impl LogStore for StateStore {
     fn record<'a>(
         &'a self,
         direction: Direction,

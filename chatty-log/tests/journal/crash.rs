@@ -4,7 +4,8 @@
 //!
 //! The child is this test binary run again on one ignored test,
 //! [`child_appends_until_killed`], which prints `appended N .` each time an append resolves
-//! (a line cut short by the kill has no `.`, and does not count).
+//! (a line cut short by the kill has no `.`, and does not count). It runs against each backend:
+//! the child is given the database's configuration (JSON) in [`CHILD`].
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -16,9 +17,10 @@ use chatty_log::{Direction, LogStore, StateConfig, StateDb};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 
-use crate::support::{IDENTITY, addr, alice, db, dir, text};
+use crate::backends::{Backend, Place};
+use crate::support::{IDENTITY, addr, alice, text};
 
-/// Where the child writes: its database file.
+/// Where the child writes: its database's configuration, as JSON.
 const CHILD: &str = "CHATTY_JOURNAL_CRASH_CHILD";
 
 /// How many resolved appends the parent waits for before it kills the child.
@@ -36,14 +38,15 @@ fn id(i: usize) -> String {
 #[test]
 #[ignore = "the child process of the crash test: runs until killed"]
 fn child_appends_until_killed() {
-    let path = std::env::var(CHILD).expect("run by the crash test");
+    let config: StateConfig =
+        serde_json::from_str(&std::env::var(CHILD).expect("run by the crash test")).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let db = StateDb::open(&StateConfig::new(&path)).await.unwrap();
+        let db = StateDb::open(&config).await.unwrap();
         // Leaked: the futures below borrow them, and the process is killed anyway.
         let journal: &'static _ = Box::leak(Box::new(db.journal(IDENTITY).await.unwrap()));
         let log: &'static _ = Box::leak(Box::new(db.log_store()));
@@ -85,8 +88,21 @@ fn resolved_in(line: &str) -> Option<usize> {
 }
 
 #[test]
-fn every_append_that_resolved_survives_a_sigkill_in_order() {
-    let dir = dir();
+fn every_append_that_resolved_survives_a_sigkill_in_order_in_sqlite() {
+    every_append_that_resolved_survives_a_sigkill_in_order(Backend::Sqlite);
+}
+
+#[test]
+fn every_append_that_resolved_survives_a_sigkill_in_order_in_postgres() {
+    every_append_that_resolved_survives_a_sigkill_in_order(Backend::Postgres);
+}
+
+fn every_append_that_resolved_survives_a_sigkill_in_order(backend: Backend) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let place = runtime.block_on(Place::new(backend));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "crash::child_appends_until_killed",
@@ -95,7 +111,7 @@ fn every_append_that_resolved_survives_a_sigkill_in_order() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD, &dir.path)
+        .env(CHILD, serde_json::to_string(&place.config()).unwrap())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -123,12 +139,8 @@ fn every_append_that_resolved_survives_a_sigkill_in_order() {
     let last = *resolved.last().unwrap();
     assert_eq!(resolved.len(), last + 1, "the child reports in order");
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     runtime.block_on(async {
-        let db = db(&dir.path).await;
+        let db = place.db().await;
         let journal = db.journal(IDENTITY).await.unwrap();
         let log = db.log_store();
 

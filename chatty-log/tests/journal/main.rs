@@ -1,5 +1,9 @@
-//! Integration tests of the SQLite journal and of the one writer it shares with the Logger.
+//! Integration tests of the journal and of the one writer it shares with the Logger, against
+//! SQLite and PostgreSQL (`each_backend!`).
 
+#[macro_use]
+#[path = "../backends/mod.rs"]
+mod backends;
 mod support;
 
 mod crash;

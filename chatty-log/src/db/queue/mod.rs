@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::writer::{Failure, Known, MAX_BATCH, Op, Outcome, Writer};
+use super::ops::{MAX_BATCH, Op, Outcome};
+use super::writer::{Failure, Known, Writer};
 use crate::error::LogError;
 
 /// The most writes a waiting task commits itself; more go to the writer's thread.

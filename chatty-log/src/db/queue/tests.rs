@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::*;
 use crate::config::Durability;
 use crate::db::connection::{self, Place};
-use crate::db::writer::{Counters, Unwritten};
+use crate::db::ops::{Counters, Unwritten};
 
 /// A queue on a file in `dir`, with its thread running.
 fn queue(dir: &tempfile::TempDir, durability: Durability) -> (Arc<WriteQueue>, Arc<Counters>) {

@@ -8,29 +8,23 @@
 //! waiter: a write is durable when its future resolves, and a write made after another is
 //! never durable without it (a batch commits whole, batches commit in order).
 //!
-//! Inside a batch the ops are grouped by table into multi-row statements. The result is the
-//! same as applying them one by one in their order: the tables are independent, and within
-//! the journal the only ops that interact are appends and acknowledgements of the same entry,
-//! which [`Plan`] resolves in order: an acknowledgement after the entry's first append in the
-//! batch means its signal is never stored as pending, one before it does nothing (as it would
-//! have done alone), and one of an entry kept before the batch deletes its pending signal. The
-//! writer remembers the numbers (`seq`) of the entries it appended until they are
+//! Inside a batch the ops are grouped by table ([`Plan`], shared with the PostgreSQL writer)
+//! into multi-row statements, with the same result as applying them one by one in their order.
+//! The writer remembers the numbers (`seq`) of the entries it appended until they are
 //! acknowledged, so that an acknowledgement deletes by number; others are found by key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chatty_core::journal::{Appended, EntryId};
 use rusqlite::{CachedStatement, Connection, ToSql};
-use tokio::sync::oneshot;
 
+use super::ops::{self, Counters, Op, Outcome, Unwritten};
+use super::plan::{EntryRow, Plan};
 use super::sql;
 use crate::error::LogError;
-
-/// The most ops one transaction takes: bounds the memory and the time of one commit.
-pub(crate) const MAX_BATCH: usize = 8192;
 
 /// How many unacknowledged entries the writer remembers the numbers of (their
 /// acknowledgement then deletes by number; others are found by key). Far more than a bot has
@@ -39,112 +33,6 @@ const KNOWN: usize = 100_000;
 
 /// The numbers of the entries this writer appended that are not acknowledged yet.
 pub(crate) type Known = HashMap<EntryId, i64>;
-
-/// Where a write's result goes.
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, LogError>>;
-
-/// One write, queued for the writer.
-#[derive(Debug)]
-pub(crate) enum Op {
-    /// Journal: keep a signal unless its entry is kept already.
-    Append {
-        entry: EntryId,
-        json: String,
-        reply: Reply<Appended>,
-    },
-    /// Journal: the bot finished an entry (nobody waits).
-    Ack { entry: EntryId },
-    /// Journal: an answer is about to leave (`confirmed: false`) or left (`true`).
-    Answered {
-        session: String,
-        of: String,
-        number: u32,
-        confirmed: bool,
-        reply: Reply<()>,
-    },
-    /// Journal: a session's named value.
-    SetMark {
-        session: String,
-        name: String,
-        value: String,
-        reply: Reply<()>,
-    },
-    /// Journal: store this identity if none is stored; answers the stored one.
-    Claim {
-        identity: String,
-        reply: Reply<String>,
-    },
-    /// Logger: a signal in or out (nobody waits when the store queues its records).
-    Record {
-        record: Record,
-        reply: Option<Reply<()>>,
-    },
-    /// Logger: raise a delivery status.
-    Status {
-        status: Status,
-        reply: Option<Reply<()>>,
-    },
-    /// Resolves once everything queued before it is committed.
-    Flush { reply: Reply<()> },
-    /// Commits everything queued before it, then stops the writer.
-    Close { reply: Reply<()> },
-}
-
-impl Op {
-    /// Whether someone waits for this write's commit (an acknowledgement, or a record the
-    /// store queues without waiting, rides with the next commit instead of making one).
-    pub(crate) fn waited_for(&self) -> bool {
-        match self {
-            Op::Ack { .. } => false,
-            Op::Record { reply, .. } => reply.is_some(),
-            Op::Status { reply, .. } => reply.is_some(),
-            _ => true,
-        }
-    }
-}
-
-/// A Logger record, encoded by the caller: the columns of `signals` and its addressees.
-#[derive(Debug)]
-pub(crate) struct Record {
-    pub(crate) direction: &'static str,
-    pub(crate) id: String,
-    pub(crate) kind: String,
-    pub(crate) response_to: Option<String>,
-    /// Platform, session, id.
-    pub(crate) origin: Option<(String, Option<String>, String)>,
-    pub(crate) at_ms: i64,
-    pub(crate) json: String,
-    /// Platform, session, id of each.
-    pub(crate) addressees: Vec<(String, Option<String>, String)>,
-}
-
-/// A delivery status, encoded by the caller.
-#[derive(Debug)]
-pub(crate) struct Status {
-    pub(crate) id: String,
-    pub(crate) rank: i64,
-    pub(crate) json: String,
-    pub(crate) at_ms: i64,
-}
-
-/// What a successful op answers.
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    Done,
-    Appended(Appended),
-    Identity(String),
-}
-
-/// Counts of what the writer did, shared with [`StateDb::stats`](super::StateDb::stats).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) commits: AtomicU64,
-    pub(crate) writes: AtomicU64,
-}
-
-/// Records written without a waiter that were lost with a failed commit: how many, and why.
-/// The store reports them with its next record.
-pub(crate) type Unwritten = Arc<Mutex<Option<(usize, String)>>>;
 
 /// The writer's end: what it reports to. Its connection is [`run`](Writer::run)'s.
 #[derive(Debug)]
@@ -230,7 +118,7 @@ impl Writer {
     /// How many appends go between two prunings: a quarter of the keys kept, so that the
     /// journal holds at most a quarter more than it keeps, and at least 64.
     pub(crate) fn pruning_interval(&self) -> u64 {
-        (self.keys_kept / 4).max(64)
+        ops::pruning_interval(self.keys_kept)
     }
 
     /// Forgets what the journal no longer needs ([`sql::PRUNE_KEYS`], [`sql::PRUNE_ANSWERS`]),
@@ -289,41 +177,7 @@ impl Writer {
 
     /// Answers every op of a batch with its outcome, or with the batch's error.
     pub(crate) fn answer(&self, ops: Vec<Op>, result: Result<Vec<Outcome>, LogError>) {
-        match result {
-            Ok(outcomes) => {
-                for (op, outcome) in ops.into_iter().zip(outcomes) {
-                    answer_one(op, Ok(outcome));
-                }
-            }
-            Err(error) => {
-                let lost = ops
-                    .iter()
-                    .filter(|op| {
-                        matches!(
-                            op,
-                            Op::Record { reply: None, .. } | Op::Status { reply: None, .. }
-                        )
-                    })
-                    .count();
-                if lost > 0 {
-                    let mut unwritten = self.unwritten.lock().unwrap_or_else(|p| p.into_inner());
-                    let count = unwritten.as_ref().map_or(0, |(n, _)| *n) + lost;
-                    *unwritten = Some((count, error.to_string()));
-                }
-                let mut error = Some(error);
-                let last = ops.len().saturating_sub(1);
-                for (i, op) in ops.into_iter().enumerate() {
-                    let e = match (i == last, error.as_ref()) {
-                        (true, _) => error.take(),
-                        (false, Some(e)) => Some(e.replicate()),
-                        (false, None) => None,
-                    };
-                    if let Some(e) = e {
-                        answer_one(op, Err(e));
-                    }
-                }
-            }
-        }
+        ops::answer_batch(ops, result, &self.unwritten);
     }
 }
 
@@ -420,16 +274,10 @@ fn entries(conn: &Connection, plan: &mut Plan<'_>, known: &Known) -> Result<(), 
     // Acknowledgements of entries that were in the journal before this batch: by number when
     // this writer appended them, else by key.
     let (mut by_seq, mut by_key) = (Vec::new(), Vec::new());
-    for &entry in &plan.acks {
-        let before = plan
-            .appended
-            .get(entry)
-            .is_none_or(|&at| plan.entries[at].seq.is_none());
-        if before {
-            match known.get(entry) {
-                Some(&seq) => by_seq.push(seq),
-                None => by_key.push(entry),
-            }
+    for entry in plan.earlier_acks() {
+        match known.get(entry) {
+            Some(&seq) => by_seq.push(seq),
+            None => by_key.push(entry),
         }
     }
     for (statement, chunk) in sql::ACK_SEQS.chunks(&by_seq) {
@@ -558,152 +406,6 @@ fn records(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
         query.execute()?;
     }
     Ok(())
-}
-
-/// Sends one op's answer to its waiter, if it has one (a waiter that left is not an error).
-fn answer_one(op: Op, result: Result<Outcome, LogError>) {
-    fn done(reply: Reply<()>, result: Result<Outcome, LogError>) {
-        let _ = reply.send(result.map(|_| ()));
-    }
-    match op {
-        Op::Append { reply, .. } => {
-            let _ = reply.send(result.map(|o| match o {
-                Outcome::Appended(a) => a,
-                _ => Appended::New,
-            }));
-        }
-        Op::Claim { reply, identity } => {
-            let _ = reply.send(result.map(|o| match o {
-                Outcome::Identity(stored) => stored,
-                _ => identity,
-            }));
-        }
-        Op::Answered { reply, .. }
-        | Op::SetMark { reply, .. }
-        | Op::Flush { reply }
-        | Op::Close { reply } => done(reply, result),
-        Op::Record { reply, .. } | Op::Status { reply, .. } => {
-            if let Some(reply) = reply {
-                done(reply, result);
-            }
-        }
-        Op::Ack { .. } => {}
-    }
-}
-
-/// A journal entry to insert.
-#[derive(Debug)]
-struct EntryRow<'o> {
-    /// Its op's position in the batch.
-    op: usize,
-    entry: &'o EntryId,
-    json: &'o str,
-    /// Acknowledged after it was appended, in this batch.
-    acked: bool,
-    /// Its number, once inserted; `None` if the journal held it already.
-    seq: Option<i64>,
-}
-
-/// A batch sorted by table, with what each op answers if the commit succeeds.
-#[derive(Debug)]
-struct Plan<'o> {
-    outcomes: Vec<Outcome>,
-    /// New entries, in the order appended (the first append of each key).
-    entries: Vec<EntryRow<'o>>,
-    /// The entries appended in this batch, by key: their index in `entries`.
-    appended: HashMap<&'o EntryId, usize>,
-    /// Every key acknowledged in this batch.
-    acks: HashSet<&'o EntryId>,
-    /// Session, of, number, confirmed.
-    answers: Vec<(&'o str, &'o str, u32, bool)>,
-    /// The last value of each mark set in this batch.
-    marks: HashMap<(&'o str, &'o str), &'o str>,
-    /// Op position and identity.
-    claims: Vec<(usize, &'o str)>,
-    records: Vec<&'o Record>,
-    statuses: Vec<&'o Status>,
-}
-
-impl<'o> Plan<'o> {
-    fn new(ops: &'o [Op]) -> Self {
-        let mut plan = Plan {
-            outcomes: vec![Outcome::Done; ops.len()],
-            entries: Vec::new(),
-            appended: HashMap::new(),
-            acks: HashSet::new(),
-            answers: Vec::new(),
-            marks: HashMap::new(),
-            claims: Vec::new(),
-            records: Vec::new(),
-            statuses: Vec::new(),
-        };
-        for (i, op) in ops.iter().enumerate() {
-            match op {
-                Op::Append { entry, json, .. } => {
-                    let entry: &'o EntryId = entry;
-                    if plan.appended.contains_key(entry) {
-                        plan.outcomes[i] = Outcome::Appended(Appended::Seen);
-                    } else {
-                        plan.outcomes[i] = Outcome::Appended(Appended::New);
-                        plan.appended.insert(entry, plan.entries.len());
-                        plan.entries.push(EntryRow {
-                            op: i,
-                            entry,
-                            json,
-                            acked: false,
-                            seq: None,
-                        });
-                    }
-                }
-                Op::Ack { entry } => {
-                    let entry: &'o EntryId = entry;
-                    if let Some(&at) = plan.appended.get(entry) {
-                        plan.entries[at].acked = true;
-                    }
-                    plan.acks.insert(entry);
-                }
-                Op::Answered {
-                    session,
-                    of,
-                    number,
-                    confirmed,
-                    ..
-                } => {
-                    let (session, of): (&'o String, &'o String) = (session, of);
-                    plan.answers.push((session, of, *number, *confirmed));
-                }
-                Op::SetMark {
-                    session,
-                    name,
-                    value,
-                    ..
-                } => {
-                    let (session, name, value): (&'o String, &'o String, &'o String) =
-                        (session, name, value);
-                    plan.marks.insert((session, name), value);
-                }
-                Op::Claim { identity, .. } => {
-                    let identity: &'o String = identity;
-                    plan.claims.push((i, identity));
-                }
-                Op::Record { record, .. } => plan.records.push(record),
-                Op::Status { status, .. } => plan.statuses.push(status),
-                Op::Flush { .. } | Op::Close { .. } => {}
-            }
-        }
-        plan
-    }
-
-    /// Whether nothing is to be written (only flushes and closes).
-    fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-            && self.acks.is_empty()
-            && self.answers.is_empty()
-            && self.marks.is_empty()
-            && self.claims.is_empty()
-            && self.records.is_empty()
-            && self.statuses.is_empty()
-    }
 }
 
 #[cfg(test)]

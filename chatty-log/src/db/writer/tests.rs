@@ -6,6 +6,7 @@ use crate::config::Durability;
 use crate::db::connection::{self, Place};
 use chatty_core::Signal;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 fn writer() -> (Writer, Connection) {
     let name = format!("/chatty-writer-test-{}", next_number());
