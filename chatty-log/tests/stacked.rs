@@ -1,6 +1,6 @@
 //! Decorators from different crates stacked on one bot, over a real (direct) session: the
 //! Logger over the Synchronizer over a blocking bot, with another async decorator inside and
-//! outside the Logger.
+//! outside the Logger; against each backend.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +10,11 @@ use chatty_core::{
     Address, Body, Bot, BotError, Handle, Inbound, Layer, LayerExt, Message, Page, Signal,
 };
 use chatty_direct::Harness;
-use chatty_log::{Direction, LogStore, LoggerLayer, SqliteStore};
+use chatty_log::{Direction, LogStore, LoggerLayer, StateStore};
+
+#[macro_use]
+#[path = "backends/mod.rs"]
+mod backends;
 use chatty_sync::{BlockingHandle, SignalQueue, SyncBot, SynchronizerLayer};
 
 /// A blocking bot: echoes, answers "history" with what the log holds for the asker, and
@@ -68,7 +72,7 @@ impl<B: Bot> Layer<B> for Counts {
     }
 }
 
-async fn converse(bot: impl Bot, store: &SqliteStore) -> Address {
+async fn converse(bot: impl Bot, store: &StateStore) -> Address {
     let harness = Harness::start(bot).await;
     harness.say("one").await;
     assert_eq!(harness.expect_message().await.1.text, "echo: one");
@@ -85,59 +89,65 @@ async fn converse(bot: impl Bot, store: &SqliteStore) -> Address {
     tester
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn logger_over_synchronizer_with_a_decorator_outside() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let counts = Counts::default();
-    let bot = SyncEcho
-        .wrap(SynchronizerLayer::new())
-        .wrap(LoggerLayer::new(store.clone()))
-        .wrap(counts.clone());
-    let tester = converse(bot, &store).await;
-    assert!(counts.inbound.load(Ordering::SeqCst) >= 2);
-    let received = store
-        .history(Direction::In, &tester, &Page::first(10))
-        .await
-        .unwrap();
-    assert_eq!(received.signals.len(), 2);
+each_backend! {
+    #[multi_thread]
+    async fn logger_over_synchronizer_with_a_decorator_outside(place) {
+        let store = place.store().await;
+        let counts = Counts::default();
+        let bot = SyncEcho
+            .wrap(SynchronizerLayer::new())
+            .wrap(LoggerLayer::new(store.clone()))
+            .wrap(counts.clone());
+        let tester = converse(bot, &store).await;
+        assert!(counts.inbound.load(Ordering::SeqCst) >= 2);
+        let received = store
+            .history(Direction::In, &tester, &Page::first(10))
+            .await
+            .unwrap();
+        assert_eq!(received.signals.len(), 2);
+    }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn logger_over_synchronizer_with_a_decorator_inside() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let counts = Counts::default();
-    let bot = SyncEcho
-        .wrap(SynchronizerLayer::new())
-        .wrap(counts.clone())
-        .wrap(LoggerLayer::new(store.clone()));
-    converse(bot, &store).await;
-    assert!(counts.inbound.load(Ordering::SeqCst) >= 2);
+each_backend! {
+    #[multi_thread]
+    async fn logger_over_synchronizer_with_a_decorator_inside(place) {
+        let store = place.store().await;
+        let counts = Counts::default();
+        let bot = SyncEcho
+            .wrap(SynchronizerLayer::new())
+            .wrap(counts.clone())
+            .wrap(LoggerLayer::new(store.clone()));
+        converse(bot, &store).await;
+        assert!(counts.inbound.load(Ordering::SeqCst) >= 2);
+    }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_send_the_router_refuses_is_not_in_the_log() {
-    let store = SqliteStore::in_memory().await.unwrap();
-    let bot = SyncEcho
-        .wrap(SynchronizerLayer::new())
-        .wrap(LoggerLayer::new(store.clone()));
-    let harness = Harness::start(bot).await;
-    harness.say("elsewhere").await;
-    let answer = harness.expect_message().await.1.text;
-    assert!(
-        answer.starts_with("not sent: no session serves slack:U0NOWHERE"),
-        "{answer}"
-    );
-    let tester = harness.tester().address().clone();
-    harness.stop().await.unwrap();
-    let nowhere: Address = "slack:U0NOWHERE".parse().unwrap();
-    let tried = store
-        .history(Direction::Out, &nowhere, &Page::first(10))
-        .await
-        .unwrap();
-    assert!(tried.signals.is_empty(), "{:?}", tried.signals);
-    let answered = store
-        .history(Direction::Out, &tester, &Page::first(10))
-        .await
-        .unwrap();
-    assert_eq!(answered.signals.len(), 1, "the answer is");
+each_backend! {
+    #[multi_thread]
+    async fn a_send_the_router_refuses_is_not_in_the_log(place) {
+        let store = place.store().await;
+        let bot = SyncEcho
+            .wrap(SynchronizerLayer::new())
+            .wrap(LoggerLayer::new(store.clone()));
+        let harness = Harness::start(bot).await;
+        harness.say("elsewhere").await;
+        let answer = harness.expect_message().await.1.text;
+        assert!(
+            answer.starts_with("not sent: no session serves slack:U0NOWHERE"),
+            "{answer}"
+        );
+        let tester = harness.tester().address().clone();
+        harness.stop().await.unwrap();
+        let nowhere: Address = "slack:U0NOWHERE".parse().unwrap();
+        let tried = store
+            .history(Direction::Out, &nowhere, &Page::first(10))
+            .await
+            .unwrap();
+        assert!(tried.signals.is_empty(), "{:?}", tried.signals);
+        let answered = store
+            .history(Direction::Out, &tester, &Page::first(10))
+            .await
+            .unwrap();
+        assert_eq!(answered.signals.len(), 1, "the answer is");
+    }
 }

@@ -1,6 +1,9 @@
 //! Integration tests of the Logger, driven directly: an inbound channel in, a recording outlet
 //! out, and a probe bot in between.
 
+#[macro_use]
+#[path = "../backends/mod.rs"]
+mod backends;
 mod support;
 
 mod delivery;

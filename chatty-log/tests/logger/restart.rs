@@ -1,21 +1,19 @@
-//! Records survive a restart: a file store reopened holds what was written, and new records
+//! Records survive a restart: a store reopened holds what was written, and new records
 //! continue after the old ones.
 
 use chatty_core::{DeliveryStatus, Page, Signal};
-use chatty_log::{LoggerConfig, LoggerLayer, SqliteStore};
+use chatty_log::{LoggerLayer, StateStore};
 
 use crate::support::{RecordingOutlet, addr, from, start, text};
 
-#[tokio::test]
-async fn records_survive_a_restart_and_continue_after_the_old_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("log.sqlite");
+each_backend! {
+async fn records_survive_a_restart_and_continue_after_the_old_ones(place) {
     let bob = addr("xmpp:bob@example.org");
     let alice = addr("xmpp:alice@example.org");
 
     // First run, through the config-file path.
     let first_sent = {
-        let layer = LoggerLayer::open(&LoggerConfig::new(&path)).await.unwrap();
+        let layer = LoggerLayer::open(&place.logger_config()).await.unwrap();
         let mut h = start(layer, RecordingOutlet::new()).await;
         for i in 0..3 {
             h.deliver(from("xmpp:alice@example.org", &format!("old in {i}")))
@@ -29,10 +27,8 @@ async fn records_survive_a_restart_and_continue_after_the_old_ones() {
         assert!(h.finish().await.is_empty());
         sent
     };
-    // Everything from the first run is dropped here; the files stay.
-    assert!(path.exists());
-
-    let store = SqliteStore::open(&path).await.unwrap();
+    // Everything from the first run is dropped here; the database stays.
+    let store = StateStore::open_with(&place.logger_config()).await.unwrap();
     let mut h = start(LoggerLayer::new(store.clone()), RecordingOutlet::new()).await;
     let got = h.handle.sent_to(&bob, Page::first(10)).await.unwrap();
     let mut old = got.signals.clone();
@@ -74,4 +70,5 @@ async fn records_survive_a_restart_and_continue_after_the_old_ones() {
     assert_eq!(got.next, None);
     h.finish().await;
     store.close().await;
+}
 }
