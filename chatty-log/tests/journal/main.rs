@@ -10,5 +10,6 @@ mod crash;
 mod errors;
 mod methods;
 mod order;
+mod postgres;
 mod pruning;
 mod shared;

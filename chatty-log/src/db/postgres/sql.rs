@@ -140,6 +140,9 @@ SELECT value FROM claimed
 UNION ALL SELECT value FROM journal_meta WHERE key = 'identity'
 LIMIT 1";
 
+/// The stored identity.
+pub(super) const IDENTITY: &str = "SELECT value FROM journal_meta WHERE key = 'identity'";
+
 /// Numbers for `$1` new Logger records, taken from the sequence of `signals.seq`.
 pub(super) const NEXT_SEQS: &str =
     "SELECT nextval(pg_get_serial_sequence('signals', 'seq')) FROM generate_series(1, $1)";

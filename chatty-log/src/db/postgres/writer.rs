@@ -282,10 +282,20 @@ async fn journal_rest(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<()
             .await?;
     }
     for &(op, identity) in &plan.claims {
-        let stored: String = sqlx::query_scalar(sql::CLAIM_IDENTITY)
+        let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_IDENTITY)
             .bind(identity)
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
+        // Another writer's claim committed while this one waited for it: the statement's
+        // snapshot did not see it, the next statement's does.
+        let stored = match claimed {
+            Some(stored) => stored,
+            None => {
+                sqlx::query_scalar(sql::IDENTITY)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+        };
         plan.outcomes[op] = Outcome::Identity(stored);
     }
     Ok(())
