@@ -270,11 +270,20 @@ fn default_web_bind() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggerSettings {
-    /// The SQLite database file (created if missing; its directory must exist). Without it,
-    /// the records go into the journal's database, through the journal's writer (one bot's
-    /// Logger per database; the journal must be on).
+    /// The SQLite database file (created if missing; its directory must exist). Without it
+    /// (and without `url`), the records go into the journal's database, through the journal's
+    /// writer (one bot's Logger per database; the journal must be on).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database instead of a file: `postgres://user@host:port/database`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The PostgreSQL password, when the URL has none (a secret).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The PostgreSQL schema the records are in (default `chatty`).
+    #[serde(default)]
+    pub schema: Option<String>,
     /// How long to wait for a locked database, in milliseconds: 5 000 by default.
     #[serde(default)]
     pub busy_timeout_ms: Option<u64>,
@@ -619,6 +628,35 @@ fn check_references(loaded: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    let journal_settings = &config.journal;
+    let logger_keys = config.bots.iter().filter_map(|(name, bot)| {
+        let logger = bot.logger.as_ref()?;
+        Some((
+            format!("bots.{name}.logger"),
+            logger.path.is_some(),
+            &logger.url,
+            &logger.password,
+            &logger.schema,
+        ))
+    });
+    let journal_keys = (
+        "journal".to_owned(),
+        journal_settings.path.is_some(),
+        &journal_settings.url,
+        &journal_settings.password,
+        &journal_settings.schema,
+    );
+    for (table, path, url, password, schema) in std::iter::once(journal_keys).chain(logger_keys) {
+        if let Some((key, message)) =
+            journal::database_keys_error(path, url.as_deref(), password.is_some(), schema.is_some())
+        {
+            errors.push(ConfigError::invalid(
+                file,
+                format!("{table}.{key}"),
+                message,
+            ));
+        }
+    }
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
@@ -649,6 +687,12 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         if let Some(token) = bot.web.as_ref().and_then(|w| w.token.as_ref()) {
             out.push((format!("bots.{name}.web.token"), token));
         }
+        if let Some(password) = bot.logger.as_ref().and_then(|l| l.password.as_ref()) {
+            out.push((format!("bots.{name}.logger.password"), password));
+        }
+    }
+    if let Some(password) = &config.journal.password {
+        out.push(("journal.password".to_owned(), password));
     }
     out
 }
@@ -689,6 +733,12 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
         if let Some(token) = bot.web.as_mut().and_then(|w| w.token.as_mut()) {
             out.push(token);
         }
+        if let Some(password) = bot.logger.as_mut().and_then(|l| l.password.as_mut()) {
+            out.push(password);
+        }
+    }
+    if let Some(password) = &mut config.journal.password {
+        out.push(password);
     }
     out
 }

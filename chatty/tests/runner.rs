@@ -405,7 +405,7 @@ fn chatty_check_gives_the_exact_error_of_each_bad_file() {
                 "echo = {}",
                 "echo = {}\nlogger = { path = \"x.db\", flush = true }",
             ),
-            "key `bots.echo.logger.flush`: unknown key `flush`, expected one of: path, busy_timeout_ms, sync_every_record",
+            "key `bots.echo.logger.flush`: unknown key `flush`, expected one of: path, url, password, schema, busy_timeout_ms, sync_every_record",
         ),
         (
             "wrong type",

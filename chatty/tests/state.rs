@@ -205,3 +205,93 @@ async fn a_logger_without_a_path_needs_the_journal_and_has_it_to_itself() {
     assert!(error.contains("bots.b.logger"), "{error}");
     assert!(error.contains("bot `a`"), "{error}");
 }
+
+/// A PostgreSQL database of the test's own on the test server (`CHATTY_TEST_POSTGRES_URL`),
+/// dropped at the end.
+struct TestDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn new(name: &str) -> TestDatabase {
+        use sqlx::Connection;
+        let server = chatty_test::servers::var("CHATTY_TEST_POSTGRES_URL");
+        let name = format!("chatty_runner_{name}_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        admin.close().await.unwrap();
+        let base = server.rsplit_once('/').unwrap().0;
+        let url = format!("{base}/{name}");
+        TestDatabase { server, name, url }
+    }
+
+    async fn drop_it(self) {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&self.server).await.unwrap();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_journal_and_a_logger_in_postgres_instead_of_files() {
+    let database = TestDatabase::new("state").await;
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-postgres");
+    let url = &database.url;
+    let path = logged(
+        dir.path(),
+        "bot.toml",
+        "state-postgres",
+        &format!("{{ url = \"{url}\", schema = \"echo_log\" }}"),
+        &format!("[journal]\nurl = \"{url}\"\ndurability = \"full\""),
+    );
+    run_once(&network, &path).await.unwrap();
+    // No state directory: everything is in the database.
+    assert!(!dir.path().join("bot.state").exists());
+    let location = chatty::log::Location::Postgres(
+        chatty::log::PostgresConfig::new(url.clone())
+            .unwrap()
+            .with_schema("echo_log")
+            .unwrap(),
+    );
+    let store = chatty::log::StateStore::open_with(&chatty::log::LoggerConfig::at(location))
+        .await
+        .unwrap();
+    let history = store
+        .history(Direction::In, &network.address("alice"), &Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(history.signals.len(), 1);
+    store.close().await;
+
+    // Another config naming the same schema is refused, naming the database.
+    let other = logged(
+        dir.path(),
+        "other.toml",
+        "state-postgres-other",
+        "{}",
+        &format!("[journal]\nurl = \"{url}\""),
+    );
+    let error = refused(&Network::named("state-postgres-other"), &other).await;
+    assert!(
+        error.contains("belongs to another configuration"),
+        "{error}"
+    );
+    assert!(error.contains("(schema chatty)"), "{error}");
+    database.drop_it().await;
+}

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chatty_core::Secret;
 use serde::Deserialize;
 
 /// The inbound journal: every signal from a platform is kept before the platform is told it was
@@ -14,6 +15,15 @@ use serde::Deserialize;
 /// [journal]
 /// durability = "full"             # default: "normal"
 /// ```
+///
+/// Or in PostgreSQL, shared by every process that names the database:
+///
+/// ```toml
+/// [journal]
+/// url = "postgres://chatty@db.example.org/bots"
+/// password = { env = "CHATTY_DB_PASSWORD" }
+/// schema = "support_bot"          # default: "chatty"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
@@ -22,9 +32,21 @@ pub struct JournalConfig {
     #[serde(default = "on")]
     pub enabled: bool,
     /// The journal's database file; default `journal.sqlite` in the state directory. Relative
-    /// to the config file's directory.
+    /// to the config file's directory. Not with `url`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// A PostgreSQL database instead of a file: `postgres://user@host:port/database`. Not
+    /// with `path`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The PostgreSQL password, when the URL has none: a secret (`{ env = "…" }`,
+    /// `{ file = "…" }`, `{ inline = "…" }`).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The PostgreSQL schema the tables are in (default `chatty`): one per config sharing a
+    /// database.
+    #[serde(default)]
+    pub schema: Option<String>,
     /// What a write survives once the platform was told ([`Durability`]).
     #[serde(default)]
     pub durability: Durability,
@@ -48,9 +70,35 @@ impl Default for JournalConfig {
         JournalConfig {
             enabled: true,
             path: None,
+            url: None,
+            password: None,
+            schema: None,
             durability: Durability::default(),
             keys_kept: keys_kept(),
         }
+    }
+}
+
+/// What is wrong with the keys that say where a database is (`[journal]`, a bot's `logger`):
+/// `path` and `url` together, `password` or `schema` without `url`, a `url` that is not
+/// PostgreSQL's. `None` when they are fine.
+pub(crate) fn database_keys_error(
+    path: bool,
+    url: Option<&str>,
+    password: bool,
+    schema: bool,
+) -> Option<(&'static str, String)> {
+    match url {
+        Some(_) if path => Some((
+            "url",
+            "both `path` and `url`: give `path` for an SQLite file or `url` for PostgreSQL".into(),
+        )),
+        Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            Some(("url", "expected a postgres:// or postgresql:// URL".into()))
+        }
+        None if password => Some(("password", "a password is for PostgreSQL: set `url`".into())),
+        None if schema => Some(("schema", "a schema is for PostgreSQL: set `url`".into())),
+        _ => None,
     }
 }
 
@@ -60,11 +108,13 @@ impl Default for JournalConfig {
 pub enum Durability {
     /// Survives the death of the process (a crash, SIGKILL, the machine's out-of-memory
     /// killer); a power loss or an operating-system crash may lose the last moments (SQLite
-    /// write-ahead log with `synchronous = NORMAL`). The default.
+    /// write-ahead log with `synchronous = NORMAL`; PostgreSQL `synchronous_commit = off`, where
+    /// a crash of the database server may lose its last moments). The default.
     #[default]
     Normal,
     /// Survives a power loss too: every group commit is synced to disk before the platform is
-    /// told (`synchronous = FULL`).
+    /// told (`synchronous = FULL`; PostgreSQL `synchronous_commit = on`, which also survives a
+    /// crash of the database server).
     Full,
 }
 

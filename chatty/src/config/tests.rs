@@ -389,3 +389,64 @@ fn the_journal_is_on_by_default_in_a_state_directory_beside_the_file() {
     let (message, _) = error(&format!("[journal]\nenable = false\n{GOOD}"));
     assert!(message.contains("unknown key `enable`"), "{message}");
 }
+
+#[test]
+fn the_journal_and_a_logger_take_a_postgres_url_instead_of_a_path() {
+    let (_dir, path) = file(&format!(
+        "[journal]\nurl = \"postgres://chatty@db.example.org/bots\"\n\
+         password = {{ file = \"db-password\" }}\nschema = \"support\"\n{GOOD}"
+    ));
+    let loaded = load_quiet(&path).unwrap();
+    let journal = &loaded.config.journal;
+    assert_eq!(
+        journal.url.as_deref(),
+        Some("postgres://chatty@db.example.org/bots")
+    );
+    assert_eq!(journal.schema.as_deref(), Some("support"));
+    // A secret file's path is relative to the config's directory, as every secret's.
+    assert_eq!(
+        journal.password,
+        Some(Secret::file(path.parent().unwrap().join("db-password")))
+    );
+    let keys: Vec<String> = secrets(&loaded.config)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(keys.contains(&"journal.password".to_owned()), "{keys:?}");
+
+    let (message, _) = error(&format!(
+        "[journal]\npath = \"j.sqlite\"\nurl = \"postgres://db/bots\"\n{GOOD}"
+    ));
+    assert!(
+        message.contains("key `journal.url`: both `path` and `url`"),
+        "{message}"
+    );
+    let (message, _) = error(&format!("[journal]\nschema = \"s\"\n{GOOD}"));
+    assert!(message.contains("key `journal.schema`"), "{message}");
+    assert!(message.contains("set `url`"), "{message}");
+    let (message, _) = error(&format!("[journal]\nurl = \"mysql://db/bots\"\n{GOOD}"));
+    assert!(message.contains("postgres://"), "{message}");
+    let (message, _) = error(&format!(
+        "[journal]\nurl = \"postgres://db/bots\"\npassword = \"hunter2\"\n{GOOD}"
+    ));
+    assert!(message.contains("journal.password"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+
+    let both = GOOD.replace(
+        "logger = { path = \"echo.db\" }",
+        "logger = { path = \"echo.db\", url = \"postgres://db/bots\" }",
+    );
+    let (message, _) = error(&both);
+    assert!(
+        message.contains("key `bots.echo.logger.url`: both"),
+        "{message}"
+    );
+    let postgres = GOOD.replace(
+        "logger = { path = \"echo.db\" }",
+        "logger = { url = \"postgres://db/bots\", schema = \"echo_log\" }",
+    );
+    let (_dir, path) = file(&postgres);
+    let loaded = load_quiet(&path).unwrap();
+    let logger = loaded.config.bots["echo"].logger.as_ref().unwrap();
+    assert_eq!(logger.schema.as_deref(), Some("echo_log"));
+}

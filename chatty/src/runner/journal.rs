@@ -42,14 +42,62 @@ fn identity(loaded: &LoadedConfig) -> String {
     format!("config {}", file.display())
 }
 
+/// The PostgreSQL database `url` names, with its `password` and `schema` (the `[journal]` or
+/// `logger` keys).
+#[cfg(feature = "log")]
+pub(super) fn postgres(
+    url: &str,
+    password: Option<&chatty_core::Secret>,
+    schema: Option<&str>,
+) -> Result<chatty_log::Location, String> {
+    let mut postgres = chatty_log::PostgresConfig::new(url)?;
+    if let Some(schema) = schema {
+        postgres = postgres.with_schema(schema)?;
+    }
+    if let Some(password) = password {
+        postgres = postgres.with_password(password.clone())?;
+    }
+    Ok(chatty_log::Location::Postgres(postgres))
+}
+
 /// Opens the journal `loaded` asks for (on unless `[journal] enabled = false`), creating the
-/// state directory; `None` when it is off.
+/// state directory (for a file); `None` when it is off.
 #[cfg(feature = "log")]
 pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, String> {
     let settings = &loaded.config.journal;
     if !settings.enabled {
         return Ok(None);
     }
+    let durability = match settings.durability {
+        config::Durability::Normal => chatty_log::Durability::Normal,
+        config::Durability::Full => chatty_log::Durability::Full,
+    };
+    let location = match &settings.url {
+        Some(url) => postgres(url, settings.password.as_ref(), settings.schema.as_deref())
+            .map_err(|e| format!("key `journal`: {e}"))?,
+        None => chatty_log::Location::Sqlite(state_file(loaded)?),
+    };
+    let state = chatty_log::StateConfig::at(location)
+        .with_durability(durability)
+        .with_keys_kept(settings.keys_kept);
+    let db = chatty_log::StateDb::open(&state)
+        .await
+        .map_err(|e| e.to_string())?;
+    let journal = db
+        .journal(&identity(loaded))
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(database = %db.path().display(), ?durability, "journal open");
+    Ok(Some(RunJournal {
+        journal: Arc::new(journal),
+        db,
+    }))
+}
+
+/// The journal's SQLite file, its directory created.
+#[cfg(feature = "log")]
+fn state_file(loaded: &LoadedConfig) -> Result<std::path::PathBuf, String> {
+    let settings = &loaded.config.journal;
     let state_dir = config::state_dir(&loaded.file, loaded.config.state_dir.as_deref());
     let file = settings.file(loaded.dir(), &state_dir);
     if let Some(dir) = file.parent()
@@ -62,25 +110,7 @@ pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, St
             )
         })?;
     }
-    let durability = match settings.durability {
-        config::Durability::Normal => chatty_log::Durability::Normal,
-        config::Durability::Full => chatty_log::Durability::Full,
-    };
-    let state = chatty_log::StateConfig::new(&file)
-        .with_durability(durability)
-        .with_keys_kept(settings.keys_kept);
-    let db = chatty_log::StateDb::open(&state)
-        .await
-        .map_err(|e| e.to_string())?;
-    let journal = db
-        .journal(&identity(loaded))
-        .await
-        .map_err(|e| e.to_string())?;
-    tracing::info!(file = %file.display(), ?durability, "journal open");
-    Ok(Some(RunJournal {
-        journal: Arc::new(journal),
-        db,
-    }))
+    Ok(file)
 }
 
 /// Without the `log` feature there is no journal to open: a config that wants one (the

@@ -43,14 +43,22 @@ pub(super) async fn wrap(
     let Some(settings) = &config.logger else {
         return Ok(bot);
     };
-    let layer = match &settings.path {
-        Some(path) => {
-            let path = if path.is_absolute() {
-                path.clone()
-            } else {
-                loaded.dir().join(path)
-            };
-            let mut logger = chatty_log::LoggerConfig::new(path)
+    let location = match (&settings.path, &settings.url) {
+        (Some(path), _) => Some(chatty_log::Location::Sqlite(if path.is_absolute() {
+            path.clone()
+        } else {
+            loaded.dir().join(path)
+        })),
+        (None, Some(url)) => Some(super::journal::postgres(
+            url,
+            settings.password.as_ref(),
+            settings.schema.as_deref(),
+        )?),
+        (None, None) => None,
+    };
+    let layer = match location {
+        Some(location) => {
+            let mut logger = chatty_log::LoggerConfig::at(location)
                 .with_sync_every_record(settings.sync_every_record);
             if let Some(ms) = settings.busy_timeout_ms {
                 logger = logger.with_busy_timeout(Duration::from_millis(ms));
