@@ -46,10 +46,16 @@ impl Held {
         self.journaled.load(Ordering::Relaxed)
     }
 
-    /// Holds `acker` until the bot finished `signal`.
-    pub(crate) fn hold(&self, signal: &Signal, acker: Acker) {
+    /// Holds `acker` until the bot finished `signal`. Until [`Holding::handed`] is called, the
+    /// hold is undone when the returned guard is dropped (the signal did not reach the bot:
+    /// JetStream gives it again after the ack wait).
+    pub(crate) fn hold(&self, signal: &Signal, acker: Acker) -> Holding {
         let key = key_of(signal);
-        lock(&self.ackers).insert(key, Arc::new(acker));
+        lock(&self.ackers).insert(key.clone(), Arc::new(acker));
+        Holding {
+            held: self.clone(),
+            key: Some(key),
+        }
     }
 
     /// Acknowledges the signal `key` names, if it is held.
@@ -72,6 +78,28 @@ impl Held {
             if let Err(e) = acker.ack_with(AckKind::Progress).await {
                 tracing::debug!("telling JetStream a signal is in progress: {e}");
             }
+        }
+    }
+}
+
+/// A hold on a signal's acknowledgement while the signal is handed to the bot.
+#[derive(Debug)]
+pub(crate) struct Holding {
+    held: Held,
+    key: Option<Key>,
+}
+
+impl Holding {
+    /// The signal reached the bot: the hold stays until the bot finishes it.
+    pub(crate) fn handed(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            lock(&self.held.ackers).remove(&key);
         }
     }
 }

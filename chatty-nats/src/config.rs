@@ -12,6 +12,12 @@ pub const DEFAULT_DUPLICATE_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// How long a worker has to take a signal (acknowledge it) before JetStream gives it again.
 pub const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
 
+/// How many partitions a hub's conversations are spread over, by default.
+pub const DEFAULT_PARTITIONS: u32 = 16;
+
+/// How long a worker's hold on a partition lasts without being renewed, by default.
+pub const DEFAULT_LEASE_MS: u64 = 10_000;
+
 /// One hub: where NATS is, and the name a gateway and its workers share.
 ///
 /// The hub's name names its JetStream streams and subjects, so two bots on one NATS server are
@@ -24,6 +30,7 @@ pub const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
 ///     serde_json::from_str(r#"{ "url": "nats://127.0.0.1:4222", "hub": "support" }"#).unwrap();
 /// assert_eq!(config, NatsConfig::new("nats://127.0.0.1:4222", "support"));
 /// assert_eq!(config.duplicate_window().as_secs(), 600);
+/// assert_eq!(config.partitions, 16);
 /// assert!(serde_json::from_str::<NatsConfig>(r#"{ "url": "x", "hub": "h", "hubb": 1 }"#).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +57,24 @@ pub struct NatsConfig {
     /// How long a worker has to take a signal before it is given again, in milliseconds.
     #[serde(default = "default_ack_wait_ms")]
     pub ack_wait_ms: u64,
+    /// How many partitions the conversations are spread over (1 to 1 024): each is handled by
+    /// one worker at a time, so the signals of one conversation are handled in order. Fixed
+    /// when the hub is first used; a gateway or worker told another number refuses to start.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// How long a worker's hold on a partition lasts unless renewed, in milliseconds: a worker
+    /// that died leaves its partitions to the others after this (and its unfinished signals
+    /// after the ack wait).
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+fn default_partitions() -> u32 {
+    DEFAULT_PARTITIONS
+}
+
+fn default_lease_ms() -> u64 {
+    DEFAULT_LEASE_MS
 }
 
 fn default_duplicate_window_ms() -> u64 {
@@ -71,6 +96,8 @@ impl NatsConfig {
             token: None,
             duplicate_window_ms: DEFAULT_DUPLICATE_WINDOW_MS,
             ack_wait_ms: DEFAULT_ACK_WAIT_MS,
+            partitions: DEFAULT_PARTITIONS,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 
@@ -94,6 +121,25 @@ impl NatsConfig {
     pub fn with_ack_wait(mut self, wait: Duration) -> Self {
         self.ack_wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// Spreads the conversations over `partitions` partitions.
+    #[must_use]
+    pub fn with_partitions(mut self, partitions: u32) -> Self {
+        self.partitions = partitions;
+        self
+    }
+
+    /// How long a worker's hold on a partition lasts unless renewed.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// How long a worker's hold on a partition lasts unless renewed.
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
     }
 
     /// How long JetStream drops a second copy of a message id.

@@ -22,10 +22,11 @@ use futures::StreamExt;
 
 use crate::config::NatsConfig;
 use crate::hub::Hub;
+use crate::partition::{partition_of, partition_of_conversation};
 use crate::wire::Envelope;
 
-/// The name of the outbound stream's consumer, shared by a hub's gateways.
-const CONSUMER: &str = "gateway";
+/// The queue group of a hub's gateways for the workers' queries.
+const QUERIES: &str = "gateways";
 
 /// The longest wait between two attempts to publish a signal JetStream did not take.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -57,12 +58,13 @@ impl NatsGateway {
 impl Bot for NatsGateway {
     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
         let hub = Hub::connect(&self.config, "chatty gateway").await?;
+        hub.agree_on_partitions().await?;
         hub.inbound_stream().await?;
         let outbound = hub.outbound_stream().await?;
-        let answers = hub.consumer(&outbound, CONSUMER).await?;
+        let answers = hub.outbound_consumer(&outbound).await?;
         let queries = hub
             .client
-            .queue_subscribe(hub.query_subject(), CONSUMER.to_owned())
+            .queue_subscribe(hub.query_subject(), QUERIES.to_owned())
             .await
             .map_err(|e| format!("NATS: cannot subscribe to the hub's queries: {e}"))?;
         let carrying = tokio::spawn(carry(hub.clone(), answers, handle.clone()));
@@ -72,7 +74,8 @@ impl Bot for NatsGateway {
                 continue;
             }
             let session = origin_session(&signal);
-            publish(&hub, &Envelope::new(session, signal)).await;
+            let partition = partition_of(&signal, hub.partitions);
+            publish(&hub, partition, &Envelope::new(session, signal)).await;
         }
         carrying.abort();
         answering.abort();
@@ -91,14 +94,15 @@ fn origin_session(signal: &Signal) -> String {
         .unwrap_or_default()
 }
 
-/// Publishes `envelope` to the inbound stream and waits until JetStream has it; tries again,
-/// waiting longer each time, as long as it does not (the signal stays unfinished meanwhile).
-async fn publish(hub: &Hub, envelope: &Envelope) {
+/// Publishes `envelope` to partition `partition` of the inbound stream and waits until
+/// JetStream has it; tries again, waiting longer each time, as long as it does not (the signal
+/// stays unfinished meanwhile).
+async fn publish(hub: &Hub, partition: u32, envelope: &Envelope) {
     let mut wait = Duration::from_millis(100);
     loop {
         match hub
             .publish(
-                hub.inbound_subject(),
+                hub.inbound_subject(partition),
                 envelope.message_id(),
                 envelope.encode(),
             )
@@ -134,12 +138,17 @@ async fn carry(hub: Hub, answers: PullConsumer, handle: Handle) {
         match Envelope::decode(&message.payload) {
             Ok(envelope) => {
                 let id = envelope.signal.meta.id.clone();
+                // A refusal goes to the conversation the signal was for, in its order.
+                let partition = partition_of_conversation(
+                    envelope.signal.meta.addressees.first(),
+                    hub.partitions,
+                );
                 if let Err(refused) = handle.send(envelope.signal).await {
                     let failure =
                         SendFailure::new(id.clone(), FailureKind::Other, refused.to_string());
                     let mut signal = Signal::new(failure);
                     signal.meta.response_to = Some(id);
-                    publish(&hub, &Envelope::new(String::new(), signal)).await;
+                    publish(&hub, partition, &Envelope::new(String::new(), signal)).await;
                 }
             }
             Err(e) => tracing::error!(hub = %hub.name, "dropped from the outbound stream: {e}"),

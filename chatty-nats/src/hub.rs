@@ -2,18 +2,24 @@
 //! streams themselves (made on first use, with the same settings by the gateway and workers).
 //!
 //! A hub named `support` has:
-//! - the stream `CHATTY_support_IN`, subjects `chatty.support.in.>`: what the gateway's sessions
-//!   received, for the workers (one durable consumer, `workers`, that they share);
+//! - the stream `CHATTY_support_IN`, subjects `chatty.support.in.<partition>`: what the
+//!   gateway's sessions received, for the workers, by the partition of its conversation
+//!   ([`partition_of`](crate::partition::partition_of)); one durable consumer per partition
+//!   (`p<partition>`), read by the worker holding the partition's lease
+//!   ([`leases`](crate::leases)), with one signal at a time unacknowledged, so that a
+//!   conversation's signals are handled in order even across a change of worker;
 //! - the stream `CHATTY_support_OUT`, subject `chatty.support.out`: what the workers' bots send,
 //!   for the gateway (durable consumer `gateway`);
-//! - the subject `chatty.support.query`: the workers' queries, answered by a gateway.
+//! - the subject `chatty.support.query`: the workers' queries, answered by a gateway;
+//! - the key-value buckets `CHATTY_support_META` (the partition count, fixed by the first
+//!   gateway or worker) and `CHATTY_support_LEASES` (which worker holds which partition).
 //!
 //! Both streams are work queues (a message is gone once acknowledged) kept in files, and drop a
 //! second copy of a message id for the configured window.
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer, kv, stream};
 
 use crate::config::NatsConfig;
 use crate::error::NatsError;
@@ -29,6 +35,8 @@ pub(crate) struct Hub {
     pub(crate) jetstream: jetstream::Context,
     duplicate_window: Duration,
     ack_wait: Duration,
+    lease: Duration,
+    pub(crate) partitions: u32,
 }
 
 /// Whether `name` may name a hub: it becomes part of stream names and subjects.
@@ -72,12 +80,98 @@ impl Hub {
             jetstream,
             duplicate_window: config.duplicate_window(),
             ack_wait: config.ack_wait(),
+            lease: config.lease(),
+            partitions: config.partitions,
         })
     }
 
-    /// The subject the gateway publishes inbound signals on.
-    pub(crate) fn inbound_subject(&self) -> String {
-        format!("{PREFIX}.{}.in.signals", self.name)
+    /// Checks the partition count against the hub's, fixing it if the hub has none yet: a
+    /// gateway and workers that disagree would leave partitions nobody reads.
+    pub(crate) async fn agree_on_partitions(&self) -> Result<(), NatsError> {
+        if !(1..=1024).contains(&self.partitions) {
+            return Err(NatsError::config(format!(
+                "`partitions` is {}, not 1 to 1 024",
+                self.partitions
+            )));
+        }
+        let store = self
+            .bucket(&self.stream_name("META"), Duration::ZERO)
+            .await?;
+        let ours = self.partitions.to_string();
+        if store
+            .create("partitions", ours.clone().into())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let theirs = store
+            .get("partitions")
+            .await
+            .map_err(|e| NatsError::jetstream("reading the hub's partition count", e))?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        if theirs == ours {
+            Ok(())
+        } else {
+            Err(NatsError::config(format!(
+                "the hub {} has {theirs} partitions, this config says {ours}: give every \
+                 gateway and worker of a hub the same `partitions`",
+                self.name
+            )))
+        }
+    }
+
+    /// The bucket of the partitions' leases, made if missing: an entry lives for a lease time.
+    pub(crate) async fn leases(&self) -> Result<kv::Store, NatsError> {
+        self.bucket(&self.stream_name("LEASES"), self.lease).await
+    }
+
+    /// The key-value bucket `bucket`, made if missing, whose entries live for `max_age` (zero:
+    /// forever).
+    ///
+    /// async-nats makes a bucket only after asking the server for the account's limits, and
+    /// cannot read nats-server 2.9's answer to that: the bucket's stream is made here as
+    /// async-nats would make it (`KV_<bucket>`, subjects `$KV.<bucket>.>`, one value per key),
+    /// then opened as a bucket.
+    async fn bucket(&self, bucket: &str, max_age: Duration) -> Result<kv::Store, NatsError> {
+        let what = || format!("the bucket {bucket}");
+        // The window must not exceed the entries' life.
+        let duplicate_window = if max_age.is_zero() {
+            Duration::from_secs(120)
+        } else {
+            max_age.min(Duration::from_secs(120))
+        };
+        self.jetstream
+            .get_or_create_stream(stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                max_age,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| NatsError::jetstream(what(), e))?;
+        self.jetstream
+            .get_key_value(bucket)
+            .await
+            .map_err(|e| NatsError::jetstream(what(), e))
+    }
+
+    /// How long a lease lasts unless renewed.
+    pub(crate) fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// The subject the gateway publishes the signals of partition `partition` on.
+    pub(crate) fn inbound_subject(&self, partition: u32) -> String {
+        format!("{PREFIX}.{}.in.{partition}", self.name)
     }
 
     /// The subject of what the workers' bots send.
@@ -141,23 +235,53 @@ impl Hub {
             .map_err(|e| NatsError::jetstream(format!("the stream {name}"), e))
     }
 
-    /// The durable pull consumer `name` of `stream`, made if missing: explicit acknowledgements,
-    /// a message given again after the hub's ack wait.
-    pub(crate) async fn consumer(
+    /// The durable pull consumer of partition `partition`, made if missing: explicit
+    /// acknowledgements, one signal at a time unacknowledged (the next comes once the bot
+    /// finished it), a signal given again after the hub's ack wait.
+    pub(crate) async fn partition_consumer(
         &self,
         stream: &stream::Stream,
-        name: &str,
+        partition: u32,
     ) -> Result<consumer::PullConsumer, NatsError> {
+        self.consumer(
+            stream,
+            consumer::pull::Config {
+                durable_name: Some(format!("p{partition}")),
+                filter_subject: self.inbound_subject(partition),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: self.ack_wait,
+                max_ack_pending: 1,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// The durable pull consumer of the outbound stream, shared by the hub's gateways.
+    pub(crate) async fn outbound_consumer(
+        &self,
+        stream: &stream::Stream,
+    ) -> Result<consumer::PullConsumer, NatsError> {
+        self.consumer(
+            stream,
+            consumer::pull::Config {
+                durable_name: Some("gateway".to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: self.ack_wait,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    async fn consumer(
+        &self,
+        stream: &stream::Stream,
+        config: consumer::pull::Config,
+    ) -> Result<consumer::PullConsumer, NatsError> {
+        let name = config.durable_name.clone().unwrap_or_default();
         stream
-            .get_or_create_consumer(
-                name,
-                consumer::pull::Config {
-                    durable_name: Some(name.to_owned()),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: self.ack_wait,
-                    ..Default::default()
-                },
-            )
+            .get_or_create_consumer(&name, config)
             .await
             .map_err(|e| NatsError::jetstream(format!("the consumer {name}"), e))
     }

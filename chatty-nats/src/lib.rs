@@ -5,11 +5,16 @@ mod config;
 mod error;
 mod gateway;
 mod hub;
+mod leases;
+mod partition;
 mod wire;
 mod worker;
 
 pub use acks::WorkerJournal;
-pub use config::{DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, NatsConfig};
+pub use config::{
+    DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_LEASE_MS, DEFAULT_PARTITIONS,
+    NatsConfig,
+};
 pub use error::NatsError;
 pub use gateway::NatsGateway;
 pub use worker::NatsWorker;

@@ -1,26 +1,29 @@
 //! The worker: a session, beside the bot, that stands for a hub's gateway and its platform
 //! sessions.
 //!
-//! - It reads the hub's inbound stream through the consumer every worker of the hub shares (so
-//!   each signal goes to one of them), hands each signal to the bot, and acknowledges it to
-//!   JetStream once the push returned: under a journal (the runner's default) the signal is
-//!   durable in the worker's journal by then, as a mail is before an IMAP cursor moves. A
-//!   signal given again (the worker died before acknowledging it) is marked `redelivered`.
-//! - It relays every address of another platform ([`Session::relays`](chatty_core::session::Session::relays)):
-//!   what the bot sends to `xmpp:alice@example.org` goes to the hub's outbound stream, with
-//!   the signal's id as the message id, and the send returns once JetStream has it. Under a
-//!   journal an answer's id is the same on every run, so an answer sent again after a crash
-//!   within the duplicate window is dropped by JetStream.
+//! - It holds a fair share of the hub's partitions ([`leases`](crate::leases)) and reads each
+//!   partition it holds (one signal unacknowledged at a time per partition, so that a
+//!   conversation's signals reach the bot in order, even across a change of worker), hands each
+//!   signal to the bot, and acknowledges it to JetStream: with
+//!   [`NatsWorker::journal`] once the bot has finished it (a worker that dies leaves what it had
+//!   taken to the others), else once the push returned. A signal given again is marked
+//!   `redelivered`. When workers come or go, the partitions are shared again.
+//! - It relays every address of another platform
+//!   ([`Session::relays`](chatty_core::session::Session::relays)): what the bot sends to
+//!   `xmpp:alice@example.org` goes to the hub's outbound stream, with the signal's id as the
+//!   message id, and the send returns once JetStream has it. Under a journal an answer's id is
+//!   the same on every run, so an answer sent again after a crash within the duplicate window
+//!   is dropped by JetStream.
 //! - Queries go to the gateway by request and reply.
 //!
 //! What the gateway's sessions can carry is checked there: a signal they refuse comes back to
 //! the bot as a `SendFailure`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::AckKind;
-use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::{AckKind, stream};
 use chatty_core::driver::{Driver, Failure, Link, Protocol, lock};
 use chatty_core::journal::Journal;
 use chatty_core::session::Refusal;
@@ -29,15 +32,15 @@ use chatty_core::{
     SystemError,
 };
 use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::acks::{Held, WorkerJournal};
 use crate::config::NatsConfig;
 use crate::error::NatsError;
 use crate::hub::Hub;
+use crate::leases::Leases;
 use crate::wire::Envelope;
-
-/// The name of the inbound stream's consumer, shared by a hub's workers.
-const CONSUMER: &str = "workers";
 
 /// The platform of a worker's session.
 const PLATFORM: &str = "nats";
@@ -140,7 +143,7 @@ fn failure(error: NatsError) -> Failure {
 }
 
 impl Protocol for NatsWorker {
-    type Connection = PullConsumer;
+    type Connection = stream::Stream;
 
     fn driver(&self) -> &Driver {
         &self.driver
@@ -168,82 +171,69 @@ impl Protocol for NatsWorker {
         true
     }
 
-    async fn connect(self: Arc<Self>, _link: Link) -> Result<PullConsumer, Failure> {
+    async fn connect(self: Arc<Self>, _link: Link) -> Result<stream::Stream, Failure> {
         let hub = Hub::connect(&self.config, &format!("chatty worker {}", self.name))
             .await
             .map_err(failure)?;
+        hub.agree_on_partitions().await.map_err(failure)?;
         let inbound = hub.inbound_stream().await.map_err(failure)?;
         hub.outbound_stream().await.map_err(failure)?;
-        let consumer = hub.consumer(&inbound, CONSUMER).await.map_err(failure)?;
         *lock(&self.hub) = Some(hub);
-        Ok(consumer)
+        Ok(inbound)
     }
 
-    async fn serve(self: Arc<Self>, consumer: PullConsumer, link: Link) -> Result<(), Failure> {
-        let mut messages = consumer.messages().await.map_err(|e| {
-            Failure::new(
-                ConnectionErrorKind::Protocol,
-                format!("reading the hub's inbound stream: {e}"),
-            )
-        })?;
-        // Held signals keep their place while the bot works on them.
-        let mut progress =
-            tokio::time::interval((self.config.ack_wait() / 3).max(Duration::from_millis(100)));
-        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let message = tokio::select! {
-                () = link.stopping() => return Ok(()),
-                _ = progress.tick() => {
+    /// Holds a fair share of the hub's partitions ([`leases`](crate::leases)) and reads each
+    /// it holds, one task per partition, until asked to stop; then gives them up.
+    async fn serve(self: Arc<Self>, inbound: stream::Stream, link: Link) -> Result<(), Failure> {
+        let hub = self.hub().expect("connected");
+        let me = hub.client.new_inbox().replace("_INBOX.", "");
+        let mut leases = Leases::open(&hub, me, hub.partitions)
+            .await
+            .map_err(failure)?;
+        let mut readers: HashMap<u32, JoinHandle<()>> = HashMap::new();
+        let (failed_tx, mut failed) = mpsc::unbounded_channel::<Failure>();
+        // Leases renewed, and held signals kept, well within both times.
+        let period = hub.lease().min(self.config.ack_wait()) / 3;
+        let mut tick = tokio::time::interval(period.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                () = link.stopping() => break Ok(()),
+                Some(failure) = failed.recv() => break Err(failure),
+                _ = tick.tick() => {
+                    let changes = match leases.balance().await {
+                        Ok(changes) => changes,
+                        Err(e) => break Err(failure(e)),
+                    };
+                    for partition in changes.dropped {
+                        if let Some(reader) = readers.remove(&partition) {
+                            reader.abort();
+                        }
+                    }
+                    for partition in changes.taken {
+                        let reading = read(
+                            hub.clone(),
+                            inbound.clone(),
+                            partition,
+                            link.clone(),
+                            self.held.clone(),
+                        );
+                        let failed = failed_tx.clone();
+                        readers.insert(partition, tokio::spawn(async move {
+                            if let Err(e) = reading.await {
+                                let _ = failed.send(e);
+                            }
+                        }));
+                    }
                     self.held.in_progress().await;
-                    continue;
                 }
-                message = messages.next() => message,
-            };
-            let message = match message {
-                Some(Ok(message)) => message,
-                Some(Err(e)) => {
-                    return Err(Failure::new(
-                        ConnectionErrorKind::Unreachable,
-                        format!("reading the hub's inbound stream: {e}"),
-                    ));
-                }
-                None => {
-                    return Err(Failure::new(
-                        ConnectionErrorKind::Unreachable,
-                        "the hub's inbound stream ended",
-                    ));
-                }
-            };
-            let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
-            let signal = match Envelope::decode(&message.payload) {
-                Ok(envelope) => {
-                    let mut signal = envelope.signal;
-                    signal.meta.redelivered |= redelivered;
-                    signal
-                }
-                Err(e) => {
-                    // Never given again: it would fail the same way.
-                    let _ = message.ack_with(AckKind::Term).await;
-                    Signal::new(SystemError::new("nats", e))
-                }
-            };
-            let (_, acker) = message.split();
-            let unheld = if self.held.is_journaled() {
-                self.held.hold(&signal, acker);
-                None
-            } else {
-                Some(acker)
-            };
-            if link.push(signal).await.is_err() {
-                // Not handed to the bot: JetStream gives it again.
-                return Ok(());
             }
-            if let Some(acker) = unheld
-                && let Err(e) = acker.ack().await
-            {
-                tracing::warn!(hub = %self.config.hub, "acknowledging a signal: {e}");
-            }
+        };
+        for reader in readers.values() {
+            reader.abort();
         }
+        leases.release().await;
+        result
     }
 
     async fn send(&self, signal: Signal) -> Result<(), Refusal> {
@@ -280,4 +270,75 @@ impl Protocol for NatsWorker {
             }
         })?
     }
+}
+
+/// Reads partition `partition` of the inbound stream and hands each signal to the bot, until
+/// the bot stops listening (`Ok`) or the stream fails.
+async fn read(
+    hub: Hub,
+    inbound: stream::Stream,
+    partition: u32,
+    link: Link,
+    held: Held,
+) -> Result<(), Failure> {
+    let consumer = hub
+        .partition_consumer(&inbound, partition)
+        .await
+        .map_err(failure)?;
+    let mut messages = consumer.messages().await.map_err(|e| {
+        Failure::new(
+            ConnectionErrorKind::Protocol,
+            format!("reading partition {partition} of the hub's inbound stream: {e}"),
+        )
+    })?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(|e| {
+            Failure::new(
+                ConnectionErrorKind::Unreachable,
+                format!("reading partition {partition} of the hub's inbound stream: {e}"),
+            )
+        })?;
+        let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
+        let signal = match Envelope::decode(&message.payload) {
+            Ok(envelope) => {
+                let mut signal = envelope.signal;
+                signal.meta.redelivered |= redelivered;
+                signal
+            }
+            Err(e) => {
+                // Never given again: it would fail the same way.
+                let _ = message.ack_with(AckKind::Term).await;
+                if link
+                    .push(Signal::new(SystemError::new("nats", e)))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let (_, acker) = message.split();
+        let (holding, unheld) = if held.is_journaled() {
+            (Some(held.hold(&signal, acker)), None)
+        } else {
+            (None, Some(acker))
+        };
+        if link.push(signal).await.is_err() {
+            // Not handed to the bot: JetStream gives it again.
+            return Ok(());
+        }
+        if let Some(holding) = holding {
+            holding.handed();
+        }
+        if let Some(acker) = unheld
+            && let Err(e) = acker.ack().await
+        {
+            tracing::warn!(hub = %hub.name, "acknowledging a signal: {e}");
+        }
+    }
+    Err(Failure::new(
+        ConnectionErrorKind::Unreachable,
+        format!("partition {partition} of the hub's inbound stream ended"),
+    ))
 }

@@ -37,7 +37,9 @@ fn hub() -> NatsConfig {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    NatsConfig::new(nats_url(), name).with_ack_wait(Duration::from_secs(2))
+    NatsConfig::new(nats_url(), name)
+        .with_ack_wait(Duration::from_secs(2))
+        .with_lease(Duration::from_secs(2))
 }
 
 /// Answers each message with "re " and its text.
@@ -222,4 +224,149 @@ async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
     assert_eq!(sorted(answers.texts()), expected(30));
     gateway.abort();
     second.abort();
+}
+
+/// `count` messages from each of `people` people, interleaved; message `i` of `who` has the
+/// text and id `who-i`.
+fn conversations(people: usize, count: usize) -> Vec<Signal> {
+    let mut signals = Vec::new();
+    for i in 0..count {
+        for p in 0..people {
+            let text = format!("u{p}-{i}");
+            let mut signal = chatty_core::testing::message(&text);
+            signal.meta.origin = format!("test:u{p}").parse().ok();
+            signals.push(signal);
+        }
+    }
+    signals
+}
+
+/// A bot that answers "<tag> re <text>".
+fn tagged(tag: &'static str) -> impl chatty_core::Bot {
+    from_fn(move |signal: Signal, handle| async move {
+        if let Body::Message(m) = &signal.body {
+            let text = format!("{tag} re {}", m.text);
+            handle.send(signal.reply(Message::text(text))).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Checks that every conversation's answers came in the order of its messages, and that each
+/// message was answered once; returns the tags of the workers that answered.
+fn in_order_once(answers: &[Signal], people: usize, count: usize) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut next = vec![0_usize; people];
+    for answer in answers {
+        let Body::Message(m) = &answer.body else {
+            panic!("{answer:?}")
+        };
+        let (tag, text) = m.text.split_once(" re ").expect("a tagged answer");
+        assert!(seen.insert(text.to_owned()), "{text} answered twice");
+        let (who, i) = text.split_once('-').unwrap();
+        let p: usize = who.trim_start_matches('u').parse().unwrap();
+        let i: usize = i.parse().unwrap();
+        assert_eq!(i, next[p], "{who}'s answers out of order at {text}");
+        next[p] += 1;
+        if !tags.contains(&tag.to_owned()) {
+            tags.push(tag.to_owned());
+        }
+    }
+    assert_eq!(next, vec![count; people], "every message answered");
+    tags
+}
+
+#[tokio::test]
+async fn two_workers_share_the_conversations_and_keep_each_in_order() {
+    let config = hub();
+    let (people, count) = (12, 10);
+    // Two workers first; the second joins while the first holds every partition.
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let a = tokio::spawn(
+        Router::new()
+            .session(worker)
+            .journal(acking)
+            .run(tagged("A")),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let b = tokio::spawn(
+        Router::new()
+            .session(worker)
+            .journal(acking)
+            .run(tagged("B")),
+    );
+    // Time for the partitions to be shared out (renewals every third of the 2 s lease).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let platform = TestPlatform::new("test").giving(conversations(people, count));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config)),
+    );
+    tokio::time::timeout(
+        DEADLINE,
+        answers.wait_for(|sent| sent.len() >= people * count),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{} answers, got {}", people * count, answers.len()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut tags = in_order_once(&answers.signals(), people, count);
+    tags.sort();
+    assert_eq!(tags, ["A", "B"], "both workers answered");
+    gateway.abort();
+    a.abort();
+    b.abort();
+}
+
+#[tokio::test]
+async fn a_conversation_stays_in_order_when_its_worker_dies() {
+    let config = hub();
+    let (people, count) = (4, 15);
+    let platform = TestPlatform::new("test").giving(conversations(people, count));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    // The first worker answers slowly; it dies after ten answers.
+    let slow = from_fn(|signal: Signal, handle| async move {
+        if let Body::Message(m) = &signal.body {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let text = format!("A re {}", m.text);
+            handle.send(signal.reply(Message::text(text))).await?;
+        }
+        Ok(())
+    });
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let a = tokio::spawn(Router::new().session(worker).journal(acking).run(slow));
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
+        .await
+        .expect("10 answers from the first worker");
+    a.abort();
+    let _ = a.await;
+    let worker = NatsWorker::new(config).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let b = tokio::spawn(
+        Router::new()
+            .session(worker)
+            .journal(acking)
+            .run(tagged("B")),
+    );
+    tokio::time::timeout(
+        DEADLINE,
+        answers.wait_for(|sent| sent.len() >= people * count),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{} answers, got {}", people * count, answers.len()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    in_order_once(&answers.signals(), people, count);
+    gateway.abort();
+    b.abort();
 }
