@@ -182,8 +182,9 @@ impl Protocol for NatsWorker {
         Ok(inbound)
     }
 
-    /// Holds a fair share of the hub's partitions (leases in a key-value bucket, see the crate docs) and reads each
-    /// it holds, one task per partition, until asked to stop; then gives them up.
+    /// Holds a fair share of the hub's partitions (leases in a key-value bucket, see the crate
+    /// docs) and reads each it holds, one task per partition, until asked to stop; then gives
+    /// them up.
     async fn serve(self: Arc<Self>, inbound: stream::Stream, link: Link) -> Result<(), Failure> {
         let hub = self.hub().expect("connected");
         let me = hub.client.new_inbox().replace("_INBOX.", "");
