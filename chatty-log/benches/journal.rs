@@ -6,7 +6,10 @@
 //! `cargo bench -p chatty-log --bench journal`
 //! (`CHATTY_BENCH_SIGNALS`, default 200 000; `CHATTY_BENCH_ROUNDS`, default 3;
 //! `CHATTY_BENCH_INFLIGHT`, default 1 024 appends in flight; `CHATTY_BENCH_ONLY`, one run
-//! alone without the baseline, e.g. `NormalAppendRecord`).
+//! alone without the baseline, e.g. `NormalAppendRecord`; `CHATTY_BENCH_BACKENDS`, default
+//! `sqlite`: `sqlite,postgres` runs each round against both, PostgreSQL in a schema of its own
+//! per run in the database `CHATTY_TEST_POSTGRES_URL` names, dropped after the run, with the
+//! server's CPU (every `postgres` process of this machine) beside the bench's own).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,7 +19,8 @@ use std::time::{Duration, Instant};
 use chatty_core::journal::{EntryId, Journal};
 use chatty_core::{Address, Signal};
 use chatty_log::{
-    Direction, Durability, LogStore, SqliteJournal, SqliteStore, StateConfig, StateDb,
+    Direction, Durability, Location, LogStore, PostgresConfig, StateConfig, StateDb, StateJournal,
+    StateStore,
 };
 use chatty_test::load::{cpu_time, env_or};
 
@@ -103,7 +107,7 @@ async fn through(
     )
 }
 
-async fn work(journal: &SqliteJournal, store: &SqliteStore, path: Path_, chunk: Vec<Signal>) {
+async fn work(journal: &StateJournal, store: &StateStore, path: Path_, chunk: Vec<Signal>) {
     for signal in chunk {
         journal.append("work", &signal).await.expect("appended");
         if path == Path_::Journal {
@@ -284,6 +288,83 @@ fn rate(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()
 }
 
+/// The CPU time of every `postgres` process of this machine (the test server's): what the
+/// database server spent, beside the bench's own.
+fn server_cpu_time() -> Duration {
+    let tick = 100.0; // USER_HZ on Linux.
+    let mut ticks = 0_u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        if !name.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        for i in [11, 12] {
+            ticks += fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_secs_f64(ticks as f64 / tick)
+}
+
+/// Where a run writes: an SQLite file, or a schema of the PostgreSQL database.
+enum Place {
+    File(std::path::PathBuf),
+    Schema { url: String, schema: String },
+}
+
+impl Place {
+    fn config(&self, durability: Durability) -> StateConfig {
+        let location = match self {
+            Place::File(file) => Location::Sqlite(file.clone()),
+            Place::Schema { url, schema } => Location::Postgres(
+                PostgresConfig::new(url.clone())
+                    .expect("a PostgreSQL URL")
+                    .with_schema(schema.clone())
+                    .expect("a schema name"),
+            ),
+        };
+        StateConfig::at(location).with_durability(durability)
+    }
+
+    /// How many bytes it holds; then removes it.
+    async fn size_and_remove(&self) -> u64 {
+        match self {
+            Place::File(file) => {
+                let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+                remove(file);
+                size
+            }
+            Place::Schema { url, schema } => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("connects");
+                let size: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relkind = 'r'",
+                )
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await
+                .expect("the size");
+                let drop = format!("DROP SCHEMA {schema} CASCADE");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await
+                    .expect("dropped");
+                size as u64
+            }
+        }
+    }
+}
+
 fn main() {
     let n = env_or("CHATTY_BENCH_SIGNALS", 200_000);
     let rounds = env_or("CHATTY_BENCH_ROUNDS", 3);
@@ -297,66 +378,105 @@ fn main() {
         .expect("a runtime");
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!("signals per run: {n}, in flight: {inflight}, rounds: {rounds}, files in {dir:?}");
+    let backends = std::env::var("CHATTY_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
+    let postgres = backends
+        .contains("postgres")
+        .then(|| chatty_test::servers::var("CHATTY_TEST_POSTGRES_URL"));
     runtime.block_on(async {
         for r in 0..rounds {
-            for durability in [Durability::Normal, Durability::Full] {
-                let count = n;
-                let mut batch = 1;
-                for path in [
-                    Path_::Journal,
-                    Path_::AppendRecord,
-                    Path_::AppendQueued,
-                    Path_::AppendRecordAck,
-                ] {
-                    if only.as_ref().is_some_and(|o| *o != format!("{durability:?}{path:?}")) {
-                        continue;
+            for backend in backends.split(',') {
+                for durability in [Durability::Normal, Durability::Full] {
+                    let name = |path: Path_| format!("{r}_{durability:?}_{path:?}").to_lowercase();
+                    let place = |path: Path_| match (backend, &postgres) {
+                        ("postgres", Some(url)) => Place::Schema {
+                            url: url.clone(),
+                            schema: format!("bench_{}", name(path)),
+                        },
+                        _ => Place::File(dir.path().join(format!("state-{}.db", name(path)))),
+                    };
+                    let batch = runs(&place, backend, durability, r, n, inflight, &only).await;
+                    if only.is_none() && backend == "sqlite" {
+                        baselines(dir.path(), durability, r, n, batch).await;
                     }
-                    let file = dir.path().join(format!("state-{r}-{durability:?}-{path:?}.db"));
-                    let config = StateConfig::new(&file).with_durability(durability);
-                    let db = StateDb::open(&config).await.expect("the database opens");
-                    let all = signals(count);
-                    let started = cpu_time();
-                    let (elapsed, commits, writes) = through(&db, path, all, inflight).await;
-                    let used = cpu_time() - started;
-                    db.close().await;
-                    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-                    remove(&file);
-                    if path == Path_::AppendRecord {
-                        batch = count.div_ceil(commits.max(1) as usize);
-                    }
-                    println!(
-                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each, {commits:>6} commits ({:.0} writes each), {:.0} bytes/signal",
-                        path.name(),
-                        rate(count, elapsed),
-                        per(used, count),
-                        writes as f64 / commits.max(1) as f64,
-                        size as f64 / count as f64,
-                    );
-                }
-                if only.is_some() {
-                    continue;
-                }
-                let all = signals(count);
-                for rows in [1, 256] {
-                    let file = dir.path().join(format!("raw-{r}-{durability:?}-{rows}.db"));
-                    let started = cpu_time();
-                    // The schema, made as the writer makes it.
-                    let db = StateDb::open(&StateConfig::new(&file).with_durability(durability))
-                        .await
-                        .expect("the schema is made");
-                    db.close().await;
-                    let elapsed = baseline(&file, durability, &all, batch, rows);
-                    let used = cpu_time() - started;
-                    remove(&file);
-                    println!(
-                        "round {r} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each ({} signals per transaction, {rows} rows per statement)",
-                        "bare rusqlite, same rows",
-                        rate(count, elapsed),
-                        per(used, count),
-                        batch,
-                    );
                 }
             }
         }
     });
+}
+
+/// The runs of one round with one backend and durability; the signals per commit of
+/// append + record.
+async fn runs(
+    place: &dyn Fn(Path_) -> Place,
+    backend: &str,
+    durability: Durability,
+    r: usize,
+    count: usize,
+    inflight: usize,
+    only: &Option<String>,
+) -> usize {
+    let mut batch = 1;
+    for path in [
+        Path_::Journal,
+        Path_::AppendRecord,
+        Path_::AppendQueued,
+        Path_::AppendRecordAck,
+    ] {
+        if only
+            .as_ref()
+            .is_some_and(|o| *o != format!("{durability:?}{path:?}"))
+        {
+            continue;
+        }
+        let place = place(path);
+        let db = StateDb::open(&place.config(durability))
+            .await
+            .expect("the database opens");
+        let all = signals(count);
+        let (started, server_started) = (cpu_time(), server_cpu_time());
+        let (elapsed, commits, writes) = through(&db, path, all, inflight).await;
+        let (used, server_used) = (cpu_time() - started, server_cpu_time() - server_started);
+        db.close().await;
+        let size = place.size_and_remove().await;
+        if path == Path_::AppendRecord {
+            batch = count.div_ceil(commits.max(1) as usize);
+        }
+        let server = match place {
+            Place::File(_) => String::new(),
+            Place::Schema { .. } => format!(" + {:.1} µs server", per(server_used, count)),
+        };
+        println!(
+            "round {r} {backend} {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each{server}, {commits:>6} commits ({:.0} writes each), {:.0} bytes/signal",
+            path.name(),
+            rate(count, elapsed),
+            per(used, count),
+            writes as f64 / commits.max(1) as f64,
+            size as f64 / count as f64,
+        );
+    }
+    batch
+}
+
+/// The bare rusqlite baselines: the same rows, in transactions of `batch` signals.
+async fn baselines(dir: &Path, durability: Durability, r: usize, count: usize, batch: usize) {
+    let all = signals(count);
+    for rows in [1, 256] {
+        let file = dir.join(format!("raw-{r}-{durability:?}-{rows}.db"));
+        let started = cpu_time();
+        // The schema, made as the writer makes it.
+        let db = StateDb::open(&StateConfig::new(&file).with_durability(durability))
+            .await
+            .expect("the schema is made");
+        db.close().await;
+        let elapsed = baseline(&file, durability, &all, batch, rows);
+        let used = cpu_time() - started;
+        remove(&file);
+        println!(
+            "round {r} sqlite {durability:?} {:<28} {:>8.0} signals/s, {:>5.1} µs CPU each ({} signals per transaction, {rows} rows per statement)",
+            "bare rusqlite, same rows",
+            rate(count, elapsed),
+            per(used, count),
+            batch,
+        );
+    }
 }

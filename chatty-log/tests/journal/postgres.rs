@@ -206,3 +206,28 @@ async fn a_log_from_a_newer_version_is_refused() {
     );
     assert!(error.to_string().contains("schema chatty"), "{error}");
 }
+
+#[tokio::test]
+async fn the_writer_connects_again_after_its_connection_was_cut() {
+    let place = Place::new(Backend::Postgres).await;
+    let db = place.db().await;
+    let journal = db.journal(IDENTITY).await.unwrap();
+    journal.append("work", &alice("m1")).await.unwrap();
+    // The server ends every other connection to the database (as a restart of it would).
+    place
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await;
+    // The write that finds the connection cut fails (nothing is lost silently)…
+    let failed = journal.append("work", &alice("m2")).await;
+    assert!(failed.is_err(), "{failed:?}");
+    // …and the next one goes through a new connection.
+    assert_eq!(
+        journal.append("work", &alice("m2")).await.unwrap(),
+        Appended::New
+    );
+    assert_eq!(texts(&journal.pending("work").await.unwrap()), ["m1", "m2"]);
+    db.close().await;
+}

@@ -53,13 +53,13 @@ pub(crate) async fn open(
         })?
         .map_err(|e| LogError::from_postgres(shown, e))?;
     migrate(&mut conn, config, shown).await?;
-    // The writer's commits: `normal` returns before the server flushed its WAL.
-    let synchronous_commit = match durability {
-        Durability::Full => "SET synchronous_commit = on",
-        _ => "SET synchronous_commit = off",
+    let writer = WriterConnection {
+        options: options.clone(),
+        durability,
+        busy_timeout,
     };
-    sqlx::query(synchronous_commit)
-        .execute(&mut conn)
+    writer
+        .set_up(&mut conn)
         .await
         .map_err(|e| LogError::from_postgres(shown, e))?;
     let read = PgPoolOptions::new()
@@ -68,7 +68,8 @@ pub(crate) async fn open(
         .connect_lazy_with(options);
     let (queue, ops) = mpsc::unbounded_channel();
     let task = writer::PgWriter {
-        conn,
+        conn: Some(conn),
+        connection: writer,
         ops,
         shown: shown.to_path_buf(),
         keys_kept: reports.keys_kept,
@@ -77,6 +78,35 @@ pub(crate) async fn open(
     };
     tokio::spawn(task.run());
     Ok(PgDatabase { read, queue })
+}
+
+/// How the writer connects (again, after its connection broke).
+pub(crate) struct WriterConnection {
+    options: PgConnectOptions,
+    durability: Durability,
+    busy_timeout: Duration,
+}
+
+impl WriterConnection {
+    /// A new connection for the writer, set up.
+    pub(crate) async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+        let mut conn = tokio::time::timeout(self.busy_timeout, self.options.connect())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        self.set_up(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// The writer's commits: with `normal`, a commit returns before the server flushed it to
+    /// its WAL on disk (`synchronous_commit = off`).
+    async fn set_up(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let synchronous_commit = match self.durability {
+            Durability::Full => "SET synchronous_commit = on",
+            _ => "SET synchronous_commit = off",
+        };
+        sqlx::query(synchronous_commit).execute(conn).await?;
+        Ok(())
+    }
 }
 
 /// The connection options: the URL, the password (revealed now), the schema first on the

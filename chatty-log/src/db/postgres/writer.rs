@@ -23,7 +23,7 @@ use chatty_core::journal::Appended;
 use sqlx::{Acquire, Connection, PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
-use super::sql;
+use super::{WriterConnection, sql};
 use crate::db::ops::{self, Counters, MAX_BATCH, Op, Outcome, Status, Unwritten};
 use crate::db::plan::Plan;
 use crate::error::LogError;
@@ -37,7 +37,9 @@ const RETRIES: usize = 5;
 
 /// The writer task's state.
 pub(super) struct PgWriter {
-    pub(super) conn: PgConnection,
+    /// `None` after it broke (the server went away): the next batch connects again.
+    pub(super) conn: Option<PgConnection>,
+    pub(super) connection: WriterConnection,
     pub(super) ops: mpsc::UnboundedReceiver<Op>,
     pub(super) shown: PathBuf,
     pub(super) keys_kept: u64,
@@ -88,7 +90,9 @@ impl PgWriter {
         while let Ok(op) = self.ops.try_recv() {
             ops::answer_batch(vec![op], Err(self.closed()), &self.unwritten);
         }
-        let _ = self.conn.close().await;
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
     }
 
     /// Adds what is queued to `batch`, up to a close; waits a little for a write somebody
@@ -125,7 +129,7 @@ impl PgWriter {
     }
 
     /// Applies `ops` in one transaction and commits it, trying again after a deadlock with
-    /// another writer.
+    /// another writer. A connection that broke is made again for the next batch.
     async fn commit(&mut self, ops: &[Op]) -> Result<Vec<Outcome>, LogError> {
         let mut tries = 0;
         loop {
@@ -133,8 +137,16 @@ impl PgWriter {
             if plan.is_empty() {
                 return Ok(plan.outcomes);
             }
+            let conn = match &mut self.conn {
+                Some(conn) => conn,
+                None => {
+                    let conn = self.connection.connect().await;
+                    let conn = conn.map_err(|e| LogError::from_postgres(&self.shown, e))?;
+                    self.conn.insert(conn)
+                }
+            };
             let result = async {
-                let mut tx = Connection::begin(&mut self.conn).await?;
+                let mut tx = Connection::begin(conn).await?;
                 apply(&mut tx, &mut plan).await?;
                 tx.commit().await
             }
@@ -145,7 +157,13 @@ impl PgWriter {
                     tries += 1;
                     tracing::debug!(database = %self.shown.display(), "batch tried again: {e}");
                 }
-                Err(e) => return Err(LogError::from_postgres(&self.shown, e)),
+                Err(e) => {
+                    if is_broken(&e) {
+                        tracing::warn!(database = %self.shown.display(), "the writer's connection broke: {e}");
+                        self.conn = None;
+                    }
+                    return Err(LogError::from_postgres(&self.shown, e));
+                }
             }
         }
     }
@@ -154,8 +172,11 @@ impl PgWriter {
     /// logged: the next pruning tries again.
     async fn prune(&mut self) {
         let keep = i64::try_from(self.keys_kept).unwrap_or(i64::MAX);
+        let Some(conn) = &mut self.conn else {
+            return;
+        };
         let pruned = async {
-            let mut tx = Connection::begin(&mut self.conn).await?;
+            let mut tx = Connection::begin(conn).await?;
             sqlx::query(sql::PRUNE_KEYS)
                 .bind(keep)
                 .execute(&mut *tx)
@@ -174,6 +195,19 @@ impl PgWriter {
 /// or a serialization failure.
 fn is_conflict(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+}
+
+/// Whether `e` means the connection is gone (the server stopped or the network broke): the
+/// writer connects again for the next batch.
+fn is_broken(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        // admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions.
+        sqlx::Error::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
+    }
 }
 
 type Tx<'c> = Transaction<'c, Postgres>;
