@@ -82,13 +82,14 @@ pub(crate) struct Record {
     pub(crate) id: String,
     pub(crate) kind: String,
     pub(crate) response_to: Option<String>,
-    /// Platform, session, id.
-    pub(crate) origin: Option<(String, Option<String>, String)>,
+    pub(crate) origin: Option<AddressParts>,
     pub(crate) at_ms: i64,
     pub(crate) json: String,
-    /// Platform, session, id of each.
-    pub(crate) addressees: Vec<(String, Option<String>, String)>,
+    pub(crate) addressees: Vec<AddressParts>,
 }
+
+/// An address in the columns of the log: platform, session, id.
+pub(crate) type AddressParts = (String, Option<String>, String);
 
 /// A delivery status, encoded by the caller.
 #[derive(Debug)]

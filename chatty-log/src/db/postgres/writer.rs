@@ -24,7 +24,7 @@ use sqlx::{Acquire, Connection, PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::{WriterConnection, sql};
-use crate::db::ops::{self, Counters, MAX_BATCH, Op, Outcome, Status, Unwritten};
+use crate::db::ops::{self, AddressParts, Counters, MAX_BATCH, Op, Outcome, Status, Unwritten};
 use crate::db::plan::Plan;
 use crate::error::LogError;
 
@@ -345,7 +345,7 @@ async fn records(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<(), sql
             .await?;
         // Ascending, in the order of the records: the log's order.
         seqs.sort_unstable();
-        let origin = |f: fn(&(String, Option<String>, String)) -> Option<&str>| {
+        let origin = |f: fn(&AddressParts) -> Option<&str>| {
             records
                 .iter()
                 .map(|r| r.origin.as_ref().and_then(f))
