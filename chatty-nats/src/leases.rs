@@ -26,6 +26,10 @@ pub(crate) struct Leases {
     partitions: u32,
     /// The partitions this worker holds, with the revision of its last write.
     held: BTreeMap<u32, u64>,
+    /// How long a lease lasts unless renewed.
+    lease: std::time::Duration,
+    /// The live workers at the last count.
+    live: usize,
 }
 
 /// What a worker does with its partitions after a look at the leases.
@@ -52,6 +56,8 @@ impl Leases {
             me,
             partitions,
             held: BTreeMap::new(),
+            lease: hub.lease(),
+            live: 1,
         })
     }
 
@@ -78,7 +84,13 @@ impl Leases {
                 }
             }
         }
-        let share = share(self.partitions, self.live_workers().await?);
+        // Counting the workers reads the bucket through a consumer: if the server is slow to
+        // answer, the last count stands rather than the renewals waiting.
+        let counted = tokio::time::timeout(self.lease / 3, self.live_workers()).await;
+        if let Ok(live) = counted {
+            self.live = live?;
+        }
+        let share = share(self.partitions, self.live);
         while self.held.len() > share {
             let (partition, revision) = self.held.pop_last().expect("more than the share");
             let _ = self

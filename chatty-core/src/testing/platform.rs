@@ -64,6 +64,7 @@ pub struct TestPlatform {
     pub(super) rounds: usize,
     pub(super) feeding: bool,
     pub(super) chattering: bool,
+    pub(super) pace: Option<Duration>,
     // Connecting: the attempts that fail first, the address learnt, the connections made.
     pub(super) failures: Mutex<VecDeque<Failure>>,
     pub(super) own: Option<Address>,
@@ -90,6 +91,7 @@ impl TestPlatform {
             rounds: 1,
             feeding: false,
             chattering: false,
+            pace: None,
             failures: Mutex::default(),
             own: None,
             connections: AtomicUsize::new(0),
@@ -147,6 +149,37 @@ impl TestPlatform {
     #[must_use]
     pub fn feeding(mut self) -> Self {
         self.feeding = true;
+        self
+    }
+
+    /// Waits `pace` before giving each signal (a platform whose people write one message at a
+    /// time), where by default it gives them all at once: for measuring each signal's way
+    /// through, without queues.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use chatty_core::testing::{TestPlatform, messages};
+    /// use chatty_core::{Body, Router, Signal, from_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let platform = TestPlatform::new("test")
+    ///     .giving(messages(3))
+    ///     .paced(Duration::from_millis(20));
+    /// let start = Instant::now();
+    /// let bot = from_fn(|signal: Signal, handle| async move {
+    ///     if matches!(&signal.body, Body::Message(m) if m.text == "m2") {
+    ///         handle.end_sessions("done").await?;
+    ///     }
+    ///     Ok(())
+    /// });
+    /// Router::new().session(platform).run(bot).await.unwrap();
+    /// assert!(start.elapsed() >= Duration::from_millis(60));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn paced(mut self, pace: Duration) -> Self {
+        self.pace = Some(pace);
         self
     }
 

@@ -93,6 +93,9 @@ impl TestPlatform {
     async fn give(&self, signals: &[Signal], link: &Link) {
         for _ in 0..self.rounds {
             for signal in signals {
+                if let Some(pace) = self.pace {
+                    tokio::time::sleep(pace).await;
+                }
                 let given = if self.feeding {
                     link.feed(signal.clone()).await
                 } else {
