@@ -12,6 +12,9 @@ pub const DEFAULT_DUPLICATE_WINDOW_MS: u64 = 10 * 60 * 1000;
 /// How long a worker has to take a signal (acknowledge it) before JetStream gives it again.
 pub const DEFAULT_ACK_WAIT_MS: u64 = 30_000;
 
+/// How many times a signal is given to a worker before it is set aside, by default.
+pub const DEFAULT_MAX_TRIES: u32 = 5;
+
 /// How many partitions a hub's conversations are spread over, by default.
 pub const DEFAULT_PARTITIONS: u32 = 16;
 
@@ -67,6 +70,15 @@ pub struct NatsConfig {
     /// after the ack wait).
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
+    /// How many times a signal is given to a worker (each time one takes it and dies, or its
+    /// bot fails, before finishing it) before it is set aside in the hub's dead-letter stream,
+    /// with a `SystemError` to the bot. The waits between tries double from the ack wait.
+    #[serde(default = "default_max_tries")]
+    pub max_tries: u32,
+}
+
+fn default_max_tries() -> u32 {
+    DEFAULT_MAX_TRIES
 }
 
 fn default_partitions() -> u32 {
@@ -98,6 +110,7 @@ impl NatsConfig {
             ack_wait_ms: DEFAULT_ACK_WAIT_MS,
             partitions: DEFAULT_PARTITIONS,
             lease_ms: DEFAULT_LEASE_MS,
+            max_tries: DEFAULT_MAX_TRIES,
         }
     }
 
@@ -120,6 +133,13 @@ impl NatsConfig {
     #[must_use]
     pub fn with_ack_wait(mut self, wait: Duration) -> Self {
         self.ack_wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Sets a signal aside after `tries` tries (at least 1).
+    #[must_use]
+    pub fn with_max_tries(mut self, tries: u32) -> Self {
+        self.max_tries = tries.max(1);
         self
     }
 

@@ -37,6 +37,7 @@ pub(crate) struct Hub {
     ack_wait: Duration,
     lease: Duration,
     pub(crate) partitions: u32,
+    pub(crate) max_tries: u32,
 }
 
 /// Whether `name` may name a hub: it becomes part of stream names and subjects.
@@ -82,6 +83,7 @@ impl Hub {
             ack_wait: config.ack_wait(),
             lease: config.lease(),
             partitions: config.partitions,
+            max_tries: config.max_tries.max(1),
         })
     }
 
@@ -251,10 +253,47 @@ impl Hub {
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: self.ack_wait,
                 max_ack_pending: 1,
+                backoff: self.backoff(),
+                // The try after the last is the worker's, to set the signal aside.
+                max_deliver: i64::from(self.max_tries) + 1,
                 ..Default::default()
             },
         )
         .await
+    }
+
+    /// The waits before each try again of a signal nobody finished: the ack wait, doubling,
+    /// as many as there are tries (a worker sets the signal aside at the try after the last).
+    fn backoff(&self) -> Vec<Duration> {
+        (0..self.max_tries)
+            .map(|n| self.ack_wait.saturating_mul(1 << n.min(10)))
+            .collect()
+    }
+
+    /// The subject of the signals set aside after their last try.
+    pub(crate) fn dead_subject(&self) -> String {
+        format!("{PREFIX}.{}.dead", self.name)
+    }
+
+    /// The dead-letter stream, made if missing: what was set aside stays until someone
+    /// removes it.
+    pub(crate) async fn dead_stream(&self) -> Result<stream::Stream, NatsError> {
+        let name = self.stream_name("DEAD");
+        self.jetstream
+            .get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![self.dead_subject()],
+                storage: stream::StorageType::File,
+                duplicate_window: self.duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| NatsError::jetstream(format!("the stream {name}"), e))
+    }
+
+    /// The dead-letter stream's name.
+    pub(crate) fn dead_stream_name(&self) -> String {
+        self.stream_name("DEAD")
     }
 
     /// The durable pull consumer of the outbound stream, shared by the hub's gateways.

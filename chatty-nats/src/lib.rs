@@ -12,8 +12,8 @@ mod worker;
 
 pub use acks::WorkerJournal;
 pub use config::{
-    DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_LEASE_MS, DEFAULT_PARTITIONS,
-    NatsConfig,
+    DEFAULT_ACK_WAIT_MS, DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_LEASE_MS, DEFAULT_MAX_TRIES,
+    DEFAULT_PARTITIONS, NatsConfig,
 };
 pub use error::NatsError;
 pub use gateway::NatsGateway;

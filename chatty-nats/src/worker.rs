@@ -178,6 +178,7 @@ impl Protocol for NatsWorker {
         hub.agree_on_partitions().await.map_err(failure)?;
         let inbound = hub.inbound_stream().await.map_err(failure)?;
         hub.outbound_stream().await.map_err(failure)?;
+        hub.dead_stream().await.map_err(failure)?;
         *lock(&self.hub) = Some(hub);
         Ok(inbound)
     }
@@ -299,7 +300,32 @@ async fn read(
                 format!("reading partition {partition} of the hub's inbound stream: {e}"),
             )
         })?;
-        let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
+        let delivered = message.info().map_or(1, |info| info.delivered);
+        let redelivered = delivered > 1;
+        if delivered > i64::from(hub.max_tries) {
+            if set_aside(&hub, &message, delivered).await.is_err() {
+                return Ok(());
+            }
+            let _ = message.ack_with(AckKind::Term).await;
+            let id = Envelope::decode(&message.payload)
+                .map(|e| e.message_id())
+                .unwrap_or_else(|_| "a malformed signal".to_owned());
+            let told = link
+                .push(Signal::new(SystemError::new(
+                    "nats",
+                    format!(
+                        "{id} was given {} times without being finished, and is set aside \
+                         in the stream {}",
+                        delivered - 1,
+                        hub.dead_stream_name()
+                    ),
+                )))
+                .await;
+            if told.is_err() {
+                return Ok(());
+            }
+            continue;
+        }
         let signal = match Envelope::decode(&message.payload) {
             Ok(envelope) => {
                 let mut signal = envelope.signal;
@@ -342,4 +368,24 @@ async fn read(
         ConnectionErrorKind::Unreachable,
         format!("partition {partition} of the hub's inbound stream ended"),
     ))
+}
+
+/// Copies `message` to the hub's dead-letter stream (with its message id, so that a second copy
+/// is dropped); an error if JetStream does not take it (the message then stays where it is).
+async fn set_aside(
+    hub: &Hub,
+    message: &async_nats::jetstream::Message,
+    delivered: i64,
+) -> Result<(), NatsError> {
+    let id = Envelope::decode(&message.payload)
+        .map(|e| e.message_id())
+        .unwrap_or_else(|_| {
+            format!(
+                "undecodable-{}",
+                message.info().map_or(0, |i| i.stream_sequence)
+            )
+        });
+    tracing::error!(hub = %hub.name, id, delivered, "a signal set aside after its last try");
+    hub.publish(hub.dead_subject(), id, message.payload.to_vec())
+        .await
 }

@@ -370,3 +370,80 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
     gateway.abort();
     b.abort();
 }
+
+#[tokio::test]
+async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
+    let config = hub()
+        .with_ack_wait(Duration::from_secs(1))
+        .with_max_tries(3);
+    let mut given = messages(3);
+    let Body::Message(poison) = &mut given[1].body else {
+        unreachable!()
+    };
+    poison.text = "poison".into();
+    let platform = TestPlatform::new("test").giving(given);
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    // Each worker's bot fails on the poison (its router then stops, as a process would die);
+    // a fresh worker (another machine) comes each time.
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bot = |errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>| {
+        from_fn(move |signal: Signal, handle| {
+            let errors = errors.clone();
+            async move {
+                match &signal.body {
+                    Body::Message(m) if m.text == "poison" => return Err("cannot".into()),
+                    Body::Message(m) => {
+                        let text = format!("re {}", m.text);
+                        handle.send(signal.reply(Message::text(text))).await?;
+                    }
+                    Body::SystemError(e) => errors.lock().unwrap().push(e.message.clone()),
+                    _ => {}
+                }
+                Ok(())
+            }
+        })
+    };
+    let mut tries = 0;
+    while answers.len() < 2 {
+        tries += 1;
+        assert!(tries <= 6, "still not set aside after {tries} workers");
+        let worker = NatsWorker::new(config.clone()).unwrap();
+        let acking = worker.journal(MemoryJournal::new());
+        let run = Router::new()
+            .session(worker)
+            .journal(acking)
+            .run(bot(errors.clone()));
+        // A worker whose bot failed stops; the last one answers m2 and goes on.
+        let answered = answers.wait_for(|sent| sent.len() >= 2);
+        let _ = tokio::time::timeout(DEADLINE, async {
+            tokio::select! {
+                _ = run => {}
+                () = answered => {}
+            }
+        })
+        .await;
+    }
+    // Three tries failed, the fourth worker set it aside and went on.
+    assert_eq!(tries, 4, "{:?}", answers.texts());
+    assert_eq!(answers.texts(), ["re m0", "re m2"]);
+    let errors = errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("given 3 times") && errors[0].contains("_DEAD"),
+        "{errors:?}"
+    );
+    // It is kept in the dead-letter stream.
+    let client = async_nats::connect(nats_url()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut dead = jetstream
+        .get_stream(format!("CHATTY_{}_DEAD", config.hub))
+        .await
+        .unwrap();
+    assert_eq!(dead.info().await.unwrap().state.messages, 1);
+    gateway.abort();
+}
