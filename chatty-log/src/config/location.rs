@@ -1,10 +1,13 @@
 //! Where a state database is: an SQLite file, or a PostgreSQL database (its URL, where its
 //! password comes from, and the schema its tables are in).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use chatty_core::Secret;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 
 /// The schema a PostgreSQL state database's tables are in when the config names none.
 pub const DEFAULT_SCHEMA: &str = "chatty";
@@ -154,13 +157,44 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The keys of a config that say where its database is, as they are written.
-#[derive(Debug, Default)]
+/// The keys of a config that say where its database is, as they are written: flattened into
+/// [`StateConfig`](crate::StateConfig)'s and [`LoggerConfig`](crate::LoggerConfig)'s keys.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct LocationKeys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) schema: Option<String>,
+}
+
+/// The names of [`LocationKeys`].
+const LOCATION_KEYS: [&str; 4] = ["path", "url", "password", "schema"];
+
+/// The keys of a config no field took (serde's `deny_unknown_fields` does not work beside a
+/// flattened struct): refused by [`refuse_unknown`].
+pub(crate) type UnknownKeys = BTreeMap<String, IgnoredAny>;
+
+/// An error naming the first of the `unknown` keys, and the keys expected: the location's and
+/// `others`.
+pub(crate) fn refuse_unknown(unknown: &UnknownKeys, others: &[&str]) -> Result<(), String> {
+    match unknown.keys().next() {
+        None => Ok(()),
+        Some(key) => {
+            let expected: Vec<String> = LOCATION_KEYS
+                .iter()
+                .chain(others)
+                .map(|k| format!("`{k}`"))
+                .collect();
+            Err(format!(
+                "unknown field `{key}`, expected one of {}",
+                expected.join(", ")
+            ))
+        }
+    }
 }
 
 impl LocationKeys {
@@ -242,6 +276,24 @@ mod tests {
         assert!(config.with_password(Secret::inline("x")).is_err());
         let plain = PostgresConfig::new("postgres://bot@db.example.org/bots").unwrap();
         assert_eq!(plain.shown_url(), "postgres://bot@db.example.org/bots");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_naming_the_expected_ones() {
+        let error = serde_json::from_str::<crate::StateConfig>(r#"{ "path": "a", "keys": 1 }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field `keys`"), "{error}");
+        assert!(
+            error.contains("`path`, `url`, `password`, `schema`, `durability`"),
+            "{error}"
+        );
+        let config: crate::LoggerConfig =
+            serde_json::from_str(r#"{ "path": "a", "busy_timeout_ms": 7 }"#).unwrap();
+        assert_eq!(config.busy_timeout_ms, 7);
+        let back = serde_json::to_value(&config).unwrap();
+        assert_eq!(back["path"], "a");
+        assert!(back.get("url").is_none());
     }
 
     #[test]

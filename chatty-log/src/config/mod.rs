@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chatty_core::Secret;
 use serde::{Deserialize, Serialize};
 
 mod location;
 
-use location::LocationKeys;
 pub use location::{DEFAULT_SCHEMA, Location, PostgresConfig};
+use location::{LocationKeys, UnknownKeys, refuse_unknown};
 
 /// The default for [`LoggerConfig::busy_timeout_ms`]: five seconds.
 pub(crate) const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
@@ -65,37 +64,29 @@ pub struct LoggerConfig {
 
 /// [`LoggerConfig`] as a config file writes it.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct LoggerKeys {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    path: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    password: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    schema: Option<String>,
+    #[serde(flatten)]
+    location: LocationKeys,
     #[serde(default = "default_busy_timeout_ms")]
     busy_timeout_ms: u64,
     #[serde(default)]
     sync_every_record: bool,
     #[serde(default)]
     queue_records: bool,
+    #[serde(flatten, skip_serializing)]
+    unknown: UnknownKeys,
 }
 
 impl TryFrom<LoggerKeys> for LoggerConfig {
     type Error = String;
 
     fn try_from(keys: LoggerKeys) -> Result<Self, String> {
-        let location = LocationKeys {
-            path: keys.path,
-            url: keys.url,
-            password: keys.password,
-            schema: keys.schema,
-        }
-        .location()?;
+        refuse_unknown(
+            &keys.unknown,
+            &["busy_timeout_ms", "sync_every_record", "queue_records"],
+        )?;
         Ok(LoggerConfig {
-            location,
+            location: keys.location.location()?,
             busy_timeout_ms: keys.busy_timeout_ms,
             sync_every_record: keys.sync_every_record,
             queue_records: keys.queue_records,
@@ -105,15 +96,12 @@ impl TryFrom<LoggerKeys> for LoggerConfig {
 
 impl From<LoggerConfig> for LoggerKeys {
     fn from(config: LoggerConfig) -> Self {
-        let location = LocationKeys::of(&config.location);
         LoggerKeys {
-            path: location.path,
-            url: location.url,
-            password: location.password,
-            schema: location.schema,
+            location: LocationKeys::of(&config.location),
             busy_timeout_ms: config.busy_timeout_ms,
             sync_every_record: config.sync_every_record,
             queue_records: config.queue_records,
+            unknown: UnknownKeys::new(),
         }
     }
 }
@@ -254,37 +242,29 @@ pub struct StateConfig {
 
 /// [`StateConfig`] as a config file writes it.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StateKeys {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    path: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    password: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    schema: Option<String>,
+    #[serde(flatten)]
+    location: LocationKeys,
     #[serde(default)]
     durability: Durability,
     #[serde(default = "default_busy_timeout_ms")]
     busy_timeout_ms: u64,
     #[serde(default = "default_keys_kept")]
     keys_kept: u64,
+    #[serde(flatten, skip_serializing)]
+    unknown: UnknownKeys,
 }
 
 impl TryFrom<StateKeys> for StateConfig {
     type Error = String;
 
     fn try_from(keys: StateKeys) -> Result<Self, String> {
-        let location = LocationKeys {
-            path: keys.path,
-            url: keys.url,
-            password: keys.password,
-            schema: keys.schema,
-        }
-        .location()?;
+        refuse_unknown(
+            &keys.unknown,
+            &["durability", "busy_timeout_ms", "keys_kept"],
+        )?;
         Ok(StateConfig {
-            location,
+            location: keys.location.location()?,
             durability: keys.durability,
             busy_timeout_ms: keys.busy_timeout_ms,
             keys_kept: keys.keys_kept,
@@ -294,15 +274,12 @@ impl TryFrom<StateKeys> for StateConfig {
 
 impl From<StateConfig> for StateKeys {
     fn from(config: StateConfig) -> Self {
-        let location = LocationKeys::of(&config.location);
         StateKeys {
-            path: location.path,
-            url: location.url,
-            password: location.password,
-            schema: location.schema,
+            location: LocationKeys::of(&config.location),
             durability: config.durability,
             busy_timeout_ms: config.busy_timeout_ms,
             keys_kept: config.keys_kept,
+            unknown: UnknownKeys::new(),
         }
     }
 }
