@@ -18,8 +18,9 @@ pub const DEFAULT_MAX_TRIES: u32 = 5;
 /// How many partitions a hub's conversations are spread over, by default.
 pub const DEFAULT_PARTITIONS: u32 = 16;
 
-/// How long a worker's hold on a partition lasts without being renewed, by default.
-pub const DEFAULT_LEASE_MS: u64 = 10_000;
+/// How long a worker's hold on a partition, or a gateway's on its hub, lasts without being
+/// renewed, by default: a standby gateway takes over within about 7 s.
+pub const DEFAULT_LEASE_MS: u64 = 6_000;
 
 /// One hub: where NATS is, and the name a gateway and its workers share.
 ///
@@ -65,9 +66,10 @@ pub struct NatsConfig {
     /// when the hub is first used; a gateway or worker told another number refuses to start.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
-    /// How long a worker's hold on a partition lasts unless renewed, in milliseconds: a worker
-    /// that died leaves its partitions to the others after this (and its unfinished signals
-    /// after the ack wait).
+    /// How long a worker's hold on a partition, or a gateway's on the hub, lasts unless
+    /// renewed, in milliseconds: a worker that died leaves its partitions to the others after
+    /// this (and its unfinished signals after the ack wait), a gateway its hub to a standby
+    /// one.
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
     /// How many times a signal is given to a worker (each time one takes it and dies, or its

@@ -21,8 +21,11 @@ use chatty_core::{
 use futures::StreamExt;
 
 use crate::config::NatsConfig;
+use crate::error::NatsError;
 use crate::hub::Hub;
 use crate::partition::{partition_of, partition_of_conversation};
+use crate::standby::{self, GatewayLease};
+use crate::task::Owned;
 use crate::wire::Envelope;
 
 /// The queue group of a hub's gateways for the workers' queries.
@@ -53,6 +56,31 @@ impl NatsGateway {
     pub fn new(config: NatsConfig) -> Self {
         NatsGateway { config }
     }
+
+    /// Waits until this gateway is the one of its hub that runs (another gateway of the same
+    /// hub, for the same accounts, holds it while alive), and keeps it so until the lease is
+    /// dropped. Run the gateway's router only once this returns, and stop it if
+    /// [`GatewayLease::lost`] resolves: two gateways never run the hub's sessions at once for
+    /// longer than a renewal takes to fail, and a standby takes over within about 1.2 lease
+    /// times of the holder's death.
+    ///
+    /// ```no_run
+    /// use chatty_core::Router;
+    /// use chatty_nats::{NatsConfig, NatsGateway};
+    /// # async fn run(xmpp: impl chatty_core::session::Session, journal: impl chatty_core::journal::Journal) {
+    /// let gateway = NatsGateway::new(NatsConfig::new("nats://127.0.0.1:4222", "support"));
+    /// let lease = gateway.hold().await.unwrap();
+    /// tokio::select! {
+    ///     _ = Router::new().session(xmpp).journal(journal).run(gateway) => {}
+    ///     () = lease.lost() => eprintln!("another gateway runs the hub now"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn hold(&self) -> Result<GatewayLease, NatsError> {
+        let hub = Hub::connect(&self.config, "chatty gateway (lease)").await?;
+        let me = hub.client.new_inbox().replace("_INBOX.", "");
+        standby::hold(&hub, me).await
+    }
 }
 
 impl Bot for NatsGateway {
@@ -67,8 +95,8 @@ impl Bot for NatsGateway {
             .queue_subscribe(hub.query_subject(), QUERIES.to_owned())
             .await
             .map_err(|e| format!("NATS: cannot subscribe to the hub's queries: {e}"))?;
-        let carrying = tokio::spawn(carry(hub.clone(), answers, handle.clone()));
-        let answering = tokio::spawn(answer_queries(hub.clone(), queries, handle.clone()));
+        let _carrying = Owned::spawn(carry(hub.clone(), answers, handle.clone()));
+        let _answering = Owned::spawn(answer_queries(hub.clone(), queries, handle.clone()));
         while let Some(signal) = inbound.next().await {
             if signal.body.kind().is_internal() {
                 continue;
@@ -77,8 +105,6 @@ impl Bot for NatsGateway {
             let partition = partition_of(&signal, hub.partitions);
             publish(&hub, partition, &Envelope::new(session, signal)).await;
         }
-        carrying.abort();
-        answering.abort();
         Ok(())
     }
 }

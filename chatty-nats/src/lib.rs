@@ -7,6 +7,8 @@ mod gateway;
 mod hub;
 mod leases;
 mod partition;
+mod standby;
+mod task;
 mod wire;
 mod worker;
 
@@ -17,4 +19,5 @@ pub use config::{
 };
 pub use error::NatsError;
 pub use gateway::NatsGateway;
+pub use standby::GatewayLease;
 pub use worker::NatsWorker;

@@ -33,13 +33,13 @@ use chatty_core::{
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::acks::{Held, WorkerJournal};
 use crate::config::NatsConfig;
 use crate::error::NatsError;
 use crate::hub::Hub;
 use crate::leases::Leases;
+use crate::task::Owned;
 use crate::wire::Envelope;
 
 /// The platform of a worker's session.
@@ -192,7 +192,7 @@ impl Protocol for NatsWorker {
         let mut leases = Leases::open(&hub, me, hub.partitions)
             .await
             .map_err(failure)?;
-        let mut readers: HashMap<u32, JoinHandle<()>> = HashMap::new();
+        let mut readers: HashMap<u32, Owned> = HashMap::new();
         let (failed_tx, mut failed) = mpsc::unbounded_channel::<Failure>();
         // Leases renewed, and held signals kept, well within both times.
         let period = hub.lease().min(self.config.ack_wait()) / 3;
@@ -208,9 +208,7 @@ impl Protocol for NatsWorker {
                         Err(e) => break Err(failure(e)),
                     };
                     for partition in changes.dropped {
-                        if let Some(reader) = readers.remove(&partition) {
-                            reader.abort();
-                        }
+                        readers.remove(&partition);
                     }
                     for partition in changes.taken {
                         let reading = read(
@@ -221,7 +219,7 @@ impl Protocol for NatsWorker {
                             self.held.clone(),
                         );
                         let failed = failed_tx.clone();
-                        readers.insert(partition, tokio::spawn(async move {
+                        readers.insert(partition, Owned::spawn(async move {
                             if let Err(e) = reading.await {
                                 let _ = failed.send(e);
                             }
@@ -231,9 +229,7 @@ impl Protocol for NatsWorker {
                 }
             }
         };
-        for reader in readers.values() {
-            reader.abort();
-        }
+        drop(readers);
         leases.release().await;
         result
     }

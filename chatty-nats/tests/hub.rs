@@ -447,3 +447,57 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
     assert_eq!(dead.info().await.unwrap().state.messages, 1);
     gateway.abort();
 }
+
+#[tokio::test]
+async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
+    let config = hub();
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let worker = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
+    // The first gateway holds the hub and runs.
+    let first = NatsGateway::new(config.clone());
+    let lease = first.hold().await.unwrap();
+    let platform = TestPlatform::new("test").giving(messages(5));
+    let first_answers = platform.outbound();
+    let running = tokio::spawn(async move {
+        let _lease = lease;
+        Router::new().session(platform).run(first).await
+    });
+    tokio::time::timeout(DEADLINE, first_answers.wait_for(|sent| sent.len() >= 5))
+        .await
+        .expect("the first gateway's answers");
+    // The second waits while the first lives (three lease times here).
+    let second = NatsGateway::new(config.clone());
+    let standby = tokio::spawn(async move {
+        let lease = second.hold().await.unwrap();
+        (second, lease, std::time::Instant::now())
+    });
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(!standby.is_finished(), "two gateways ran the hub at once");
+    // The first dies; the second takes over within 1.2 lease times (2.4 s here), and runs.
+    running.abort();
+    let died = std::time::Instant::now();
+    let (second, lease, took_over) = tokio::time::timeout(DEADLINE, standby)
+        .await
+        .expect("the standby took over")
+        .unwrap();
+    let after = took_over - died;
+    assert!(after < Duration::from_secs(4), "took over after {after:?}");
+    let mut later = messages(10);
+    later.drain(..5);
+    let platform = TestPlatform::new("test").giving(later);
+    let second_answers = platform.outbound();
+    let running = tokio::spawn(async move {
+        let _lease = lease;
+        Router::new().session(platform).run(second).await
+    });
+    tokio::time::timeout(DEADLINE, second_answers.wait_for(|sent| sent.len() >= 5))
+        .await
+        .expect("the second gateway's answers");
+    assert_eq!(
+        sorted(second_answers.texts()),
+        sorted((5..10).map(|i| format!("re m{i}")).collect())
+    );
+    running.abort();
+    worker.abort();
+}
