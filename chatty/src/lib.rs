@@ -41,6 +41,12 @@ pub mod proxy {
     pub use chatty_proxy::*;
 }
 
+/// Scale-out over NATS JetStream: gateways and workers on several machines ([`chatty_nats`]).
+#[cfg(feature = "nats")]
+pub mod nats {
+    pub use chatty_nats::*;
+}
+
 /// Chat windows as bots ([`chatty_client`]).
 #[cfg(feature = "client")]
 pub mod client {
