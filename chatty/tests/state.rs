@@ -115,6 +115,31 @@ async fn a_journal_another_config_made_is_refused_naming_both() {
 }
 
 #[tokio::test]
+async fn configs_that_name_one_identity_share_their_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    // The same bot's config on two machines (two files here), one journal between them.
+    let shared = "state_dir = \"shared\"\n[journal]\nidentity = \"support-desk\"";
+    let network = Network::named("state-identity");
+    let first = config(dir.path(), "first.toml", "state-identity", shared);
+    run_once(&network, &first).await.unwrap();
+    let network = Network::named("state-identity-2");
+    let second = config(dir.path(), "second.toml", "state-identity-2", shared);
+    run_once(&network, &second).await.unwrap();
+
+    // A config without it is still refused, naming the identity it found.
+    let network = Network::named("state-identity-3");
+    let third = config(
+        dir.path(),
+        "third.toml",
+        "state-identity-3",
+        "state_dir = \"shared\"",
+    );
+    let error = refused(&network, &third).await;
+    assert!(error.contains("support-desk"), "{error}");
+    assert!(error.contains("third.toml"), "{error}");
+}
+
+#[tokio::test]
 async fn a_corrupt_journal_is_an_error_and_is_left_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
     let network = Network::named("state-corrupt");

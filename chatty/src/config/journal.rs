@@ -55,6 +55,13 @@ pub struct JournalConfig {
     /// growing. An unfinished signal is never forgotten.
     #[serde(default = "keys_kept")]
     pub keys_kept: u64,
+    /// Who the journal belongs to, checked each time it is opened: by default this config
+    /// file's path, so that a journal another config made is refused. Give the same value to
+    /// the configs that are to share one journal: the same bot's config on two machines that
+    /// run it one at a time (a standby gateway over a PostgreSQL journal), or a config file
+    /// that moved.
+    #[serde(default)]
+    pub identity: Option<String>,
 }
 
 fn keys_kept() -> u64 {
@@ -75,6 +82,7 @@ impl Default for JournalConfig {
             schema: None,
             durability: Durability::default(),
             keys_kept: keys_kept(),
+            identity: None,
         }
     }
 }

@@ -34,10 +34,13 @@ impl RunJournal {
     }
 }
 
-/// What names a config to its journal: its file, canonical. A journal that another config made
-/// is refused, so that two configs pointed at one state directory never take each other's
-/// signals.
+/// What names a config to its journal: `[journal] identity` if set, else its file, canonical. A
+/// journal that another config made is refused, so that two configs pointed at one state
+/// directory never take each other's signals.
 fn identity(loaded: &LoadedConfig) -> String {
+    if let Some(identity) = &loaded.config.journal.identity {
+        return format!("identity {identity}");
+    }
     let file = std::fs::canonicalize(&loaded.file).unwrap_or_else(|_| loaded.file.clone());
     format!("config {}", file.display())
 }
