@@ -501,3 +501,44 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
     running.abort();
     worker.abort();
 }
+
+#[tokio::test]
+async fn a_workers_query_is_answered_by_the_gateways_sessions() {
+    let config = hub();
+    let platform = TestPlatform::new("test").giving(messages(1));
+    let answers = platform.outbound();
+    let gateway = tokio::spawn(
+        Router::new()
+            .session(platform)
+            .run(NatsGateway::new(config.clone())),
+    );
+    // The bot asks about the room of whoever wrote, and says what it was told.
+    let asking = from_fn(|signal: Signal, handle| async move {
+        if let Body::Message(_) = &signal.body {
+            let room = "test:room;kind=channel".parse().unwrap();
+            let told = match handle
+                .query(chatty_core::Query::Members { address: room })
+                .await
+            {
+                Ok(answer) => format!("answer {answer:?}"),
+                Err(e) => format!("error {e}"),
+            };
+            handle.send(signal.reply(Message::text(told))).await?;
+        }
+        Ok(())
+    });
+    let worker = NatsWorker::new(config).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    let worker = tokio::spawn(Router::new().session(worker).journal(acking).run(asking));
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| !sent.is_empty()))
+        .await
+        .expect("an answer");
+    // The test platform answers no query: its refusal came back through the hub.
+    let told = answers.texts().remove(0);
+    assert!(
+        told.starts_with("error") && told.contains("the session cannot answer this"),
+        "{told}"
+    );
+    gateway.abort();
+    worker.abort();
+}
