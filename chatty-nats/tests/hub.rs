@@ -53,6 +53,22 @@ fn echo() -> impl chatty_core::Bot {
     })
 }
 
+/// A running router, dropped with the test.
+type Running = tokio::task::JoinHandle<Result<(), chatty_core::BotError>>;
+
+/// A worker of `config`'s hub with a journal of its own (another machine), running `bot`.
+fn worker(config: &NatsConfig, bot: impl chatty_core::Bot) -> Running {
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(MemoryJournal::new());
+    tokio::spawn(Router::new().session(worker).journal(acking).run(bot))
+}
+
+/// The gateway of `config`'s hub, running `platform`.
+fn gateway(config: &NatsConfig, platform: TestPlatform) -> Running {
+    let gateway = NatsGateway::new(config.clone());
+    tokio::spawn(Router::new().session(platform).run(gateway))
+}
+
 fn sorted(mut texts: Vec<String>) -> Vec<String> {
     texts.sort();
     texts
@@ -67,11 +83,7 @@ async fn a_platforms_messages_reach_a_workers_bot_and_its_answers_the_platform()
     let config = hub();
     let platform = TestPlatform::new("test").giving(messages(20));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     let worker = tokio::spawn(
         Router::new()
             .session(NatsWorker::new(config).unwrap())
@@ -103,11 +115,7 @@ async fn a_message_the_platform_gives_twice_is_handled_once() {
     // notice, and JetStream drops the second copies by their message ids.
     let platform = TestPlatform::new("test").giving(messages(10)).rounds(2);
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     let worker = tokio::spawn(
         Router::new()
             .session(NatsWorker::new(config).unwrap())
@@ -128,11 +136,7 @@ async fn what_a_stopped_worker_had_not_finished_is_answered_by_the_next_once() {
     let config = hub();
     let platform = TestPlatform::new("test").giving(messages(30));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     // The worker's journal outlives its first run, as a journal file outlives a process.
     let journal = MemoryJournal::new();
     // A bot that answers five messages and stops, leaving what it was given after them.
@@ -179,11 +183,7 @@ async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
     let config = hub();
     let platform = TestPlatform::new("test").giving(messages(30));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     // The first worker answers five messages, answers the sixth and hangs before finishing
     // it; then its process dies (the task is dropped, journal and all).
     let handled = std::sync::Arc::new(AtomicUsize::new(0));
@@ -203,9 +203,7 @@ async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
             }
         })
     };
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let first = tokio::spawn(Router::new().session(worker).journal(acking).run(hanging));
+    let first = worker(&config, hanging);
     tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 6))
         .await
         .expect("6 answers from the first worker");
@@ -214,9 +212,7 @@ async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
     // Another worker, with a journal of its own (another machine), takes what the first had
     // not finished once JetStream's ack wait is over. The sixth answer, sent again with the
     // same id, is dropped by JetStream.
-    let worker = NatsWorker::new(config).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let second = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
+    let second = worker(&config, echo());
     tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 30))
         .await
         .unwrap_or_else(|_| panic!("30 answers, got {:?}", answers.texts()));
@@ -282,32 +278,14 @@ async fn two_workers_share_the_conversations_and_keep_each_in_order() {
     let config = hub();
     let (people, count) = (12, 10);
     // Two workers first; the second joins while the first holds every partition.
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let a = tokio::spawn(
-        Router::new()
-            .session(worker)
-            .journal(acking)
-            .run(tagged("A")),
-    );
+    let a = worker(&config, tagged("A"));
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let b = tokio::spawn(
-        Router::new()
-            .session(worker)
-            .journal(acking)
-            .run(tagged("B")),
-    );
+    let b = worker(&config, tagged("B"));
     // Time for the partitions to be shared out (renewals every third of the 2 s lease).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let platform = TestPlatform::new("test").giving(conversations(people, count));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config)),
-    );
+    let gateway = gateway(&config, platform);
     tokio::time::timeout(
         DEADLINE,
         answers.wait_for(|sent| sent.len() >= people * count),
@@ -329,11 +307,7 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
     let (people, count) = (4, 15);
     let platform = TestPlatform::new("test").giving(conversations(people, count));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     // The first worker answers slowly; it dies after ten answers.
     let slow = from_fn(|signal: Signal, handle| async move {
         if let Body::Message(m) = &signal.body {
@@ -343,22 +317,13 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
         }
         Ok(())
     });
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let a = tokio::spawn(Router::new().session(worker).journal(acking).run(slow));
+    let a = worker(&config, slow);
     tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
         .await
         .expect("10 answers from the first worker");
     a.abort();
     let _ = a.await;
-    let worker = NatsWorker::new(config).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let b = tokio::spawn(
-        Router::new()
-            .session(worker)
-            .journal(acking)
-            .run(tagged("B")),
-    );
+    let b = worker(&config, tagged("B"));
     tokio::time::timeout(
         DEADLINE,
         answers.wait_for(|sent| sent.len() >= people * count),
@@ -383,11 +348,7 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
     poison.text = "poison".into();
     let platform = TestPlatform::new("test").giving(given);
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     // Each worker's bot fails on the poison (its router then stops, as a process would die);
     // a fresh worker (another machine) comes each time.
     let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -451,9 +412,7 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
 #[tokio::test]
 async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
     let config = hub();
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let worker = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
+    let worker = worker(&config, echo());
     // The first gateway holds the hub and runs.
     let first = NatsGateway::new(config.clone());
     let lease = first.hold().await.unwrap();
@@ -507,11 +466,7 @@ async fn a_workers_query_is_answered_by_the_gateways_sessions() {
     let config = hub();
     let platform = TestPlatform::new("test").giving(messages(1));
     let answers = platform.outbound();
-    let gateway = tokio::spawn(
-        Router::new()
-            .session(platform)
-            .run(NatsGateway::new(config.clone())),
-    );
+    let gateway = gateway(&config, platform);
     // The bot asks about the room of whoever wrote, and says what it was told.
     let asking = from_fn(|signal: Signal, handle| async move {
         if let Body::Message(_) = &signal.body {
@@ -527,9 +482,7 @@ async fn a_workers_query_is_answered_by_the_gateways_sessions() {
         }
         Ok(())
     });
-    let worker = NatsWorker::new(config).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    let worker = tokio::spawn(Router::new().session(worker).journal(acking).run(asking));
+    let worker = worker(&config, asking);
     tokio::time::timeout(DEADLINE, answers.wait_for(|sent| !sent.is_empty()))
         .await
         .expect("an answer");
