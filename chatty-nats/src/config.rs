@@ -5,6 +5,8 @@ use std::time::Duration;
 use chatty_core::Secret;
 use serde::{Deserialize, Serialize};
 
+use crate::error::NatsError;
+
 /// How long JetStream remembers a message id to drop a second copy, by default: ten minutes,
 /// longer than Slack's retries (up to about five) and than a restart.
 pub const DEFAULT_DUPLICATE_WINDOW_MS: u64 = 10 * 60 * 1000;
@@ -157,6 +159,63 @@ impl NatsConfig {
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// Checks what can be checked without connecting: the hub's name, the partition count,
+    /// a `user` with its `password`, and times that are not zero. A gateway and a worker check
+    /// it before they connect; the runner checks it when it loads the config file.
+    ///
+    /// ```
+    /// use chatty_nats::NatsConfig;
+    ///
+    /// assert!(NatsConfig::new("nats://127.0.0.1:4222", "support").check().is_ok());
+    /// let error = NatsConfig::new("nats://127.0.0.1:4222", "sup port").check().unwrap_err();
+    /// assert!(error.to_string().contains("hub name"), "{error}");
+    /// let error = NatsConfig::new("nats://x", "h").with_partitions(0).check().unwrap_err();
+    /// assert!(error.to_string().contains("partitions"), "{error}");
+    /// ```
+    ///
+    /// # Errors
+    /// A [`NatsError::Config`] saying which key is wrong and what was expected.
+    pub fn check(&self) -> Result<(), NatsError> {
+        if !crate::hub::valid_name(&self.hub) {
+            return Err(NatsError::config(format!(
+                "the hub name {:?} is not 1 to 64 letters, digits, `-` or `_`",
+                self.hub
+            )));
+        }
+        if !(1..=1024).contains(&self.partitions) {
+            return Err(NatsError::config(format!(
+                "`partitions` is {}, not 1 to 1 024",
+                self.partitions
+            )));
+        }
+        if self.user.is_some() && self.password.is_none() {
+            return Err(NatsError::config("`user` is set without `password`"));
+        }
+        if self.password.is_some() && self.user.is_none() {
+            return Err(NatsError::config("`password` is set without `user`"));
+        }
+        if self.token.is_some() && self.user.is_some() {
+            return Err(NatsError::config(
+                "both `token` and `user` are set: log in with one of them",
+            ));
+        }
+        for (key, value) in [
+            ("ack_wait_ms", self.ack_wait_ms),
+            ("lease_ms", self.lease_ms),
+            ("duplicate_window_ms", self.duplicate_window_ms),
+        ] {
+            if value == 0 {
+                return Err(NatsError::config(format!(
+                    "`{key}` is 0: it must be at least 1"
+                )));
+            }
+        }
+        if self.max_tries == 0 {
+            return Err(NatsError::config("`max_tries` is 0: it must be at least 1"));
+        }
+        Ok(())
     }
 
     /// How long a worker's hold on a partition lasts unless renewed.

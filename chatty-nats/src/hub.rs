@@ -52,12 +52,7 @@ pub(crate) fn valid_name(name: &str) -> bool {
 impl Hub {
     /// Connects to the server `config` names, as `client_name` (shown by the server).
     pub(crate) async fn connect(config: &NatsConfig, client_name: &str) -> Result<Self, NatsError> {
-        if !valid_name(&config.hub) {
-            return Err(NatsError::config(format!(
-                "the hub name {:?} is not 1 to 64 letters, digits, `-` or `_`",
-                config.hub
-            )));
-        }
+        config.check()?;
         let mut options = async_nats::ConnectOptions::new().name(client_name);
         if let Some(user) = &config.user {
             let password = match &config.password {
@@ -301,6 +296,14 @@ impl Hub {
         &self,
         stream: &stream::Stream,
     ) -> Result<consumer::PullConsumer, NatsError> {
+        // Made afresh by each gateway that starts (one runs at a time): what a gateway that
+        // died had taken and not acknowledged comes at once and first, not after the ack wait.
+        // The stream is a work queue, so what was acknowledged is gone from it already.
+        if let Err(e) = stream.delete_consumer("gateway").await
+            && !e.to_string().contains("not found")
+        {
+            return Err(NatsError::jetstream("the consumer gateway", e));
+        }
         self.consumer(
             stream,
             consumer::pull::Config {

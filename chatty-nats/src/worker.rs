@@ -80,12 +80,7 @@ pub struct NatsWorker {
 impl NatsWorker {
     /// A worker of the hub `config` names; its session is named after the hub.
     pub fn new(config: NatsConfig) -> Result<Self, NatsError> {
-        if !crate::hub::valid_name(&config.hub) {
-            return Err(NatsError::config(format!(
-                "the hub name {:?} is not 1 to 64 letters, digits, `-` or `_`",
-                config.hub
-            )));
-        }
+        config.check()?;
         Ok(NatsWorker {
             name: config.hub.clone(),
             config,
@@ -207,6 +202,14 @@ impl Protocol for NatsWorker {
                         Ok(changes) => changes,
                         Err(e) => break Err(failure(e)),
                     };
+                    if !changes.dropped.is_empty() || !changes.taken.is_empty() {
+                        tracing::info!(
+                            hub = %hub.name,
+                            taken = ?changes.taken,
+                            given_up = ?changes.dropped,
+                            "partitions taken or given up"
+                        );
+                    }
                     for partition in changes.dropped {
                         readers.remove(&partition);
                     }

@@ -16,9 +16,14 @@ use serde::de::IgnoredAny;
 
 use chatty_core::Secret;
 
+mod bots;
 mod journal;
 mod platform;
 mod sessions;
+pub use bots::{
+    EchoConfig, LoggerSettings, ProcessConfig, ProxyConfig, RelayConfig, SynchronizerConfig,
+    TerminalConfig, WebConfig,
+};
 pub use journal::{Durability, JournalConfig, state_dir};
 pub use platform::PlatformTable;
 pub use sessions::AnswerLimitConfig;
@@ -79,6 +84,11 @@ pub struct SessionConfig {
     /// A Slack app: read as [`chatty_slack::SlackConfig`] ([`SessionConfig::slack_config`]).
     #[serde(default)]
     pub slack: Option<PlatformTable>,
+    /// A worker of a NATS hub, standing for the platform sessions of the hub's gateway on
+    /// another machine: read as [`chatty_nats::NatsConfig`] ([`SessionConfig::nats_config`];
+    /// see `docs/scale-out.md`).
+    #[serde(default)]
+    pub nats: Option<PlatformTable>,
 }
 
 impl SessionConfig {
@@ -99,6 +109,12 @@ impl SessionConfig {
     pub fn slack_config(&self) -> Option<&chatty_slack::SlackConfig> {
         self.slack.as_ref()?.get()
     }
+
+    /// The NATS hub's config, if this session is a worker of one.
+    #[cfg(feature = "nats")]
+    pub fn nats_config(&self) -> Option<&chatty_nats::NatsConfig> {
+        self.nats.as_ref()?.get()
+    }
 }
 
 /// An endpoint on an in-process network: bots of one runner talk to each other this way.
@@ -116,8 +132,8 @@ fn default_network() -> String {
     "direct".to_owned()
 }
 
-/// One bot: exactly one kind key (`echo`, `relay`, `process`, `proxy`, `rust`, `terminal`),
-/// the sessions that serve it, and the decorators around it.
+/// One bot: exactly one kind key (`echo`, `relay`, `process`, `proxy`, `rust`, `terminal`,
+/// `web`, `nats`), the sessions that serve it, and the decorators around it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BotConfig {
@@ -145,6 +161,10 @@ pub struct BotConfig {
     /// A person in a browser, as the bot (operator takeover): a web chat window.
     #[serde(default)]
     pub web: Option<WebConfig>,
+    /// A gateway to a NATS hub: the bot runs on the hub's workers, on other machines; read as
+    /// [`chatty_nats::NatsConfig`] ([`BotConfig::nats_config`]; see `docs/scale-out.md`).
+    #[serde(default)]
+    pub nats: Option<PlatformTable>,
     /// Settings for a `rust` bot, read by its factory through
     /// [`BotContext::settings`](crate::BotContext::settings).
     #[serde(default)]
@@ -158,147 +178,12 @@ pub struct BotConfig {
     pub synchronizer: Option<SynchronizerConfig>,
 }
 
-/// The echo bot's settings (none yet).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EchoConfig {}
-
-/// The relay's settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RelayConfig {
-    /// Pairs of addresses: what one says goes to the other, both ways.
-    pub pairs: Vec<[String; 2]>,
-    /// Whether relayed text starts with who said it (`alice@example.org: hello`); `true` by
-    /// default.
-    #[serde(default = "yes")]
-    pub label: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A bot in another process.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessConfig {
-    /// The program: a path, or a name looked up in `PATH`.
-    pub command: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// More environment variables for it.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    /// Its working directory; the config file's directory by default.
-    #[serde(default)]
-    pub dir: Option<PathBuf>,
-    /// The first wait before restarting it after it exits, in milliseconds (500 by default);
-    /// doubling up to `restart_max_ms`.
-    #[serde(default = "default_restart_min_ms")]
-    pub restart_min_ms: u64,
-    /// The longest wait between restarts, in milliseconds: 30 000 by default.
-    #[serde(default = "default_restart_max_ms")]
-    pub restart_max_ms: u64,
-    /// How many signals the program may have in hand at most (given to it or waiting for it,
-    /// not acknowledged): 1 000 by default. The sessions take no more from the platform
-    /// meanwhile.
-    #[serde(default = "default_in_hand")]
-    pub in_hand: usize,
-}
-
-fn default_in_hand() -> usize {
-    1_000
-}
-
-fn default_restart_min_ms() -> u64 {
-    500
-}
-
-fn default_restart_max_ms() -> u64 {
-    30_000
-}
-
-/// A proxy's settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyConfig {
-    /// The remote bot or person (`xmpp:echo@example.org`).
-    pub remote: String,
-    /// Where the remote's unprompted signals go; whoever spoke last by default.
-    #[serde(default)]
-    pub local: Option<String>,
-}
-
-/// A terminal chat window as the bot.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TerminalConfig {
-    /// The conversation to open first.
-    #[serde(default)]
-    pub talk_to: Option<String>,
-}
-
-/// A web chat window as the bot.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebConfig {
-    /// Where to listen: `127.0.0.1:8080` by default. Any other than a loopback address needs a
-    /// `token`.
-    #[serde(default = "default_web_bind")]
-    pub bind: String,
-    /// The token every request must carry (`?token=` or `Authorization: Bearer`). It is never
-    /// printed or logged: the runner prints the window's URL without it.
-    #[serde(default)]
-    pub token: Option<Secret>,
-    /// The host names (or IP addresses) the window is reached by from other machines (only with
-    /// a `token`): a request naming any other host than these, loopback names and the `bind`
-    /// address is refused, against DNS rebinding.
-    #[serde(default)]
-    pub public_names: Vec<String>,
-    /// The conversation to open first.
-    #[serde(default)]
-    pub talk_to: Option<String>,
-}
-
-fn default_web_bind() -> String {
-    "127.0.0.1:8080".to_owned()
-}
-
-/// The Logger's settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoggerSettings {
-    /// The SQLite database file (created if missing; its directory must exist). Without it
-    /// (and without `url`), the records go into the journal's database, through the journal's
-    /// writer (one bot's Logger per database; the journal must be on).
-    #[serde(default)]
-    pub path: Option<PathBuf>,
-    /// A PostgreSQL database instead of a file: `postgres://user@host:port/database`.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// The PostgreSQL password, when the URL has none (a secret).
-    #[serde(default)]
-    pub password: Option<Secret>,
-    /// The PostgreSQL schema the records are in (default `chatty`).
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// How long to wait for a locked database, in milliseconds: 5 000 by default.
-    #[serde(default)]
-    pub busy_timeout_ms: Option<u64>,
-    /// Sync every record to disk before the signal goes on; `false` by default.
-    #[serde(default)]
-    pub sync_every_record: bool,
-}
-
-/// The Synchronizer's settings.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SynchronizerConfig {
-    /// How many signals may wait in the bot's queue.
-    #[serde(default)]
-    pub capacity: Option<usize>,
+impl BotConfig {
+    /// The NATS hub's config, if this bot is a gateway to one.
+    #[cfg(feature = "nats")]
+    pub fn nats_config(&self) -> Option<&chatty_nats::NatsConfig> {
+        self.nats.as_ref()?.get()
+    }
 }
 
 /// Why a config file cannot be used. The message names the file (or environment variable), the
@@ -509,12 +394,15 @@ pub(crate) fn platform_of(
     if session.slack.is_some() {
         set.push("slack");
     }
+    if session.nats.is_some() {
+        set.push("nats");
+    }
     match set.as_slice() {
         [one] => Ok(one),
         [] => Err(ConfigError::invalid(
             file,
             format!("sessions.{name}"),
-            "no platform: expected exactly one of `direct`, `xmpp`, `email`, `slack`",
+            "no platform: expected exactly one of `direct`, `xmpp`, `email`, `slack`, `nats`",
         )),
         many => Err(ConfigError::invalid(
             file,
@@ -556,12 +444,15 @@ pub(crate) fn kind_of(
     if bot.web.is_some() {
         set.push("web");
     }
+    if bot.nats.is_some() {
+        set.push("nats");
+    }
     match set.as_slice() {
         [one] => Ok(one),
         [] => Err(ConfigError::invalid(
             file,
             format!("bots.{name}"),
-            "no bot kind: expected exactly one of `echo`, `relay`, `process`, `proxy`, `rust`, `terminal`, `web`",
+            "no bot kind: expected exactly one of `echo`, `relay`, `process`, `proxy`, `rust`, `terminal`, `web`, `nats`",
         )),
         many => Err(ConfigError::invalid(
             file,
@@ -681,11 +572,19 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
             out.push((format!("sessions.{name}.slack.bot_token"), &slack.bot_token));
             out.push((format!("sessions.{name}.slack.app_token"), &slack.app_token));
         }
+        #[cfg(feature = "nats")]
+        if let Some(nats) = session.nats_config() {
+            nats_secrets(&format!("sessions.{name}.nats"), nats, &mut out);
+        }
         let _ = (name, session);
     }
     for (name, bot) in &config.bots {
         if let Some(token) = bot.web.as_ref().and_then(|w| w.token.as_ref()) {
             out.push((format!("bots.{name}.web.token"), token));
+        }
+        #[cfg(feature = "nats")]
+        if let Some(nats) = bot.nats_config() {
+            nats_secrets(&format!("bots.{name}.nats"), nats, &mut out);
         }
         if let Some(password) = bot.logger.as_ref().and_then(|l| l.password.as_ref()) {
             out.push((format!("bots.{name}.logger.password"), password));
@@ -695,6 +594,21 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         out.push(("journal.password".to_owned(), password));
     }
     out
+}
+
+/// The password and token of a NATS hub's table at `table`.
+#[cfg(feature = "nats")]
+fn nats_secrets<'a>(
+    table: &str,
+    nats: &'a chatty_nats::NatsConfig,
+    out: &mut Vec<(String, &'a Secret)>,
+) {
+    if let Some(password) = &nats.password {
+        out.push((format!("{table}.password"), password));
+    }
+    if let Some(token) = &nats.token {
+        out.push((format!("{table}.token"), token));
+    }
 }
 
 /// Every secret the sessions name, to change.
@@ -727,9 +641,27 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
             out.push(&mut slack.bot_token);
             out.push(&mut slack.app_token);
         }
+        #[cfg(feature = "nats")]
+        if let Some(nats) = session
+            .nats
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_nats::NatsConfig>())
+        {
+            out.extend(nats.password.as_mut());
+            out.extend(nats.token.as_mut());
+        }
         let _ = session;
     }
     for bot in config.bots.values_mut() {
+        #[cfg(feature = "nats")]
+        if let Some(nats) = bot
+            .nats
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_nats::NatsConfig>())
+        {
+            out.extend(nats.password.as_mut());
+            out.extend(nats.token.as_mut());
+        }
         if let Some(token) = bot.web.as_mut().and_then(|w| w.token.as_mut()) {
             out.push(token);
         }

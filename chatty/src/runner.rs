@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{self, BotConfig, ConfigError, LoadedConfig, SessionConfig};
 
+mod hubs;
 mod journal;
 mod logger;
 mod web;
@@ -141,6 +142,8 @@ struct Built {
     /// Answer limits the config sets, by session name (`None`: no limit).
     answer_limits: Vec<(String, Option<chatty_core::AnswerLimit>)>,
     bot: BoxBot,
+    /// The hub it is a gateway to, and those of its worker sessions.
+    hubs: hubs::Hubs,
 }
 
 impl Runner {
@@ -347,6 +350,7 @@ impl Runner {
             sessions,
             answer_limits,
             bot,
+            hubs,
         } in built
         {
             let mut router = Router::new();
@@ -358,16 +362,38 @@ impl Runner {
             }
             if let Some(journal) = &journal {
                 router = router
-                    .shared_journal(journal.journal.clone())
+                    .shared_journal(hubs.journal(journal.journal.clone()))
                     .journal_scope(&name);
             }
             let mut stop = stop_rx.clone();
             runs.spawn(async move {
-                let shutdown = async move {
-                    let _ = stop.wait_for(|s| *s).await;
+                // A gateway runs only while it holds its hub; a standby waits here.
+                let hold = tokio::select! {
+                    hold = hubs.hold() => hold,
+                    _ = stop.wait_for(|s| *s) => return (name, Ok(())),
+                };
+                let hold = match hold {
+                    Ok(hold) => Arc::new(hold),
+                    Err(e) => return (name, Err(e.into())),
+                };
+                let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let shutdown = {
+                    let (hold, lost) = (hold.clone(), lost.clone());
+                    async move {
+                        tokio::select! {
+                            _ = stop.wait_for(|s| *s) => {}
+                            () = hold.lost() => lost.store(true, std::sync::atomic::Ordering::Relaxed),
+                        }
+                    }
                 };
                 tracing::info!(bot = %name, "running");
-                let result = router.run_until(bot, shutdown).await;
+                let mut result = router.run_until(bot, shutdown).await;
+                if lost.load(std::sync::atomic::Ordering::Relaxed) {
+                    result = Err("it lost its hold on the NATS hub (another gateway may run it \
+                                  now): its sessions were ended"
+                        .into());
+                }
+                drop(hold);
                 (name, result)
             });
         }
@@ -436,9 +462,10 @@ impl Runner {
             #[cfg(feature = "direct")]
             by_name: self.networks.clone(),
         };
+        let mut workers = hubs::Workers::default();
         let mut sessions: BTreeMap<&str, Arc<dyn Session>> = BTreeMap::new();
         for (name, session) in &loaded.config.sessions {
-            let built = build_session(name, session, &mut networks, loaded)
+            let built = build_session(name, session, &mut networks, &mut workers, loaded)
                 .map_err(|message| invalid(format!("sessions.{name}"), message))?;
             sessions.insert(name, built);
         }
@@ -491,6 +518,7 @@ impl Runner {
                 sessions: bot_sessions,
                 answer_limits,
                 bot,
+                hubs: hubs::Hubs::of(bot_config, &workers),
             });
         }
         Ok(out)
@@ -552,6 +580,11 @@ impl Runner {
                     proxy = proxy.local(address(local)?);
                 }
                 Ok(BoxBot::new(proxy))
+            }
+            #[cfg(feature = "nats")]
+            "nats" => {
+                let config = bot.nats_config().cloned().ok_or("missing")?;
+                Ok(BoxBot::new(chatty_nats::NatsGateway::new(config)))
             }
             #[cfg(feature = "client")]
             "terminal" => {
@@ -630,6 +663,7 @@ fn build_session(
     name: &str,
     session: &SessionConfig,
     networks: &mut Networks,
+    workers: &mut hubs::Workers,
     loaded: &LoadedConfig,
 ) -> Result<Arc<dyn Session>, String> {
     let platform = config::platform_of(&loaded.file, name, session).map_err(|e| e.to_string())?;
@@ -674,6 +708,7 @@ fn build_session(
                 chatty_slack::SlackSession::new(slack).map_err(|e| format!("slack: {e}"))?;
             Ok(Arc::new(session))
         }
+        "nats" => workers.build(name, session),
         other => Err(format!(
             "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
         )),

@@ -29,6 +29,7 @@
 
 mod memory;
 pub(crate) mod pipe;
+mod shared;
 mod tap;
 #[cfg(test)]
 mod tests;

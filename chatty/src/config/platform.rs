@@ -14,10 +14,13 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny};
 
 use super::{Config, ConfigError};
 
-/// A platform's table of one session, read when the file is loaded into the platform crate's
-/// config: [`SessionConfig::xmpp_config`](super::SessionConfig::xmpp_config),
+/// A platform's table of one session (or the `nats` table of a gateway bot), read when the file
+/// is loaded into the platform crate's config:
+/// [`SessionConfig::xmpp_config`](super::SessionConfig::xmpp_config),
 /// [`email_config`](super::SessionConfig::email_config),
-/// [`slack_config`](super::SessionConfig::slack_config) (each with its platform's feature).
+/// [`slack_config`](super::SessionConfig::slack_config),
+/// [`nats_config`](super::SessionConfig::nats_config),
+/// [`BotConfig::nats_config`](super::BotConfig::nats_config) (each with its crate's feature).
 #[derive(Default)]
 pub struct PlatformTable {
     config: Option<Box<dyn Table>>,
@@ -25,7 +28,12 @@ pub struct PlatformTable {
 
 /// A platform crate's config, as a table holds it.
 #[cfg_attr(
-    not(any(feature = "xmpp", feature = "email", feature = "slack")),
+    not(any(
+        feature = "xmpp",
+        feature = "email",
+        feature = "slack",
+        feature = "nats"
+    )),
     allow(dead_code)
 )]
 trait Table: Any + fmt::Debug + Send + Sync {
@@ -43,7 +51,12 @@ impl<T: Any + fmt::Debug + Send + Sync> Table for T {
 }
 
 #[cfg_attr(
-    not(any(feature = "xmpp", feature = "email", feature = "slack")),
+    not(any(
+        feature = "xmpp",
+        feature = "email",
+        feature = "slack",
+        feature = "nats"
+    )),
     allow(dead_code)
 )]
 impl PlatformTable {
@@ -104,7 +117,12 @@ pub(super) struct Source<'a> {
 impl Source<'_> {
     /// The value at `key` as a `T`, with errors naming the file (or variable) and key.
     #[cfg_attr(
-        not(any(feature = "xmpp", feature = "email", feature = "slack")),
+        not(any(
+            feature = "xmpp",
+            feature = "email",
+            feature = "slack",
+            feature = "nats"
+        )),
         allow(dead_code)
     )]
     fn extract<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, ConfigError> {
@@ -123,12 +141,20 @@ pub(super) fn read_tables(config: &mut Config, source: &Source<'_>) -> Result<()
             ("xmpp", &mut session.xmpp),
             ("email", &mut session.email),
             ("slack", &mut session.slack),
+            ("nats", &mut session.nats),
         ] {
             let Some(table) = table else { continue };
             match parse(platform, &format!("sessions.{key}.{platform}"), source) {
                 Ok(config) => table.config = Some(config),
                 Err(e) => errors.push(e),
             }
+        }
+    }
+    for (key, bot) in &mut config.bots {
+        let Some(table) = &mut bot.nats else { continue };
+        match parse("nats", &format!("bots.{key}.nats"), source) {
+            Ok(config) => table.config = Some(config),
+            Err(e) => errors.push(e),
         }
     }
     match errors.len() {
@@ -147,12 +173,19 @@ fn parse(platform: &str, key: &str, source: &Source<'_>) -> Result<Box<dyn Table
         "email" => Ok(Box::new(source.extract::<chatty_email::EmailConfig>(key)?)),
         #[cfg(feature = "slack")]
         "slack" => Ok(Box::new(source.extract::<chatty_slack::SlackConfig>(key)?)),
+        #[cfg(feature = "nats")]
+        "nats" => {
+            let nats = source.extract::<chatty_nats::NatsConfig>(key)?;
+            nats.check()
+                .map_err(|e| ConfigError::invalid(source.file, key, e))?;
+            Ok(Box::new(nats))
+        }
         other => Err(ConfigError::invalid(
             source.file,
             key,
             format!(
                 "this program was built without the `{other}` feature: build chatty with it \
-                 (it is on by default) to serve `{other}` sessions"
+                 (it is on by default) to use `{other}` tables"
             ),
         )),
     }

@@ -63,7 +63,7 @@ fn an_unknown_key_is_an_error_naming_file_and_key() {
         message,
         format!(
             "{path}: key `bots.echo.sesions`: unknown key `sesions`, expected one of: sessions, \
-             echo, relay, process, proxy, rust, terminal, web, settings, logger, synchronizer"
+             echo, relay, process, proxy, rust, terminal, web, nats, settings, logger, synchronizer"
         )
     );
     let (message, path) = error(&GOOD.replace("jid =", "jidd = \"x\"\njid ="));
@@ -449,4 +449,95 @@ fn the_journal_and_a_logger_take_a_postgres_url_instead_of_a_path() {
     let loaded = load_quiet(&path).unwrap();
     let logger = loaded.config.bots["echo"].logger.as_ref().unwrap();
     assert_eq!(logger.schema.as_deref(), Some("echo_log"));
+}
+
+#[cfg(feature = "nats")]
+const HUB: &str = r#"
+[sessions.chat.direct]
+endpoint = "bot"
+
+[sessions.hub.nats]
+url = "nats://127.0.0.1:4222"
+hub = "support"
+partitions = 8
+user = "worker"
+password = { env = "HUB_PASSWORD" }
+
+[bots.gateway]
+nats = { url = "nats://127.0.0.1:4222", hub = "support", token = { file = "hub.token" } }
+sessions = ["chat"]
+
+[bots.echo]
+echo = {}
+sessions = ["hub"]
+"#;
+
+#[cfg(feature = "nats")]
+#[test]
+fn a_gateway_bot_and_a_worker_session_are_read_into_the_hubs_config() {
+    let (_dir, path) = file(HUB);
+    let loaded = load_quiet(&path).unwrap();
+    let worker = loaded.config.sessions["hub"].nats_config().unwrap();
+    assert_eq!((worker.hub.as_str(), worker.partitions), ("support", 8));
+    assert_eq!(worker.user.as_deref(), Some("worker"));
+    let gateway = &loaded.config.bots["gateway"];
+    assert_eq!(kind_of(&path, "gateway", gateway).unwrap(), "nats");
+    let hub = gateway.nats_config().unwrap();
+    assert_eq!(hub.ack_wait_ms, chatty_nats::DEFAULT_ACK_WAIT_MS);
+    assert_eq!(
+        platform_of(&path, "hub", &loaded.config.sessions["hub"]).unwrap(),
+        "nats"
+    );
+    // Both secrets are listed for `chatty check`, the file made relative to the config's.
+    let secrets: Vec<String> = secrets(&loaded.config)
+        .into_iter()
+        .map(|(key, secret)| format!("{key}={secret:?}"))
+        .collect();
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s.starts_with("sessions.hub.nats.password=")),
+        "{secrets:?}"
+    );
+    let token = secrets
+        .iter()
+        .find(|s| s.starts_with("bots.gateway.nats.token="))
+        .unwrap();
+    assert!(
+        token.contains(&*path.parent().unwrap().join("hub.token").to_string_lossy()),
+        "{token}"
+    );
+}
+
+#[cfg(feature = "nats")]
+#[test]
+fn a_hub_table_that_cannot_work_is_an_error_naming_its_key() {
+    let (message, file) = error(&HUB.replace(
+        r#"hub = "support"
+partitions"#,
+        r#"hub = "sup port"
+partitions"#,
+    ));
+    assert_eq!(
+        message,
+        format!(
+            "{file}: key `sessions.hub.nats`: NATS config: the hub name \"sup port\" is not 1 to 64 \
+             letters, digits, `-` or `_`"
+        )
+    );
+    let (message, _) = error(&HUB.replace("partitions = 8", "partitions = 8\nhubb = 1"));
+    assert!(
+        message.contains("key `sessions.hub.nats.hubb`: unknown key `hubb`"),
+        "{message}"
+    );
+    let (message, _) = error(&HUB.replace("user = \"worker\"\n", ""));
+    assert!(
+        message.contains("key `sessions.hub.nats`: NATS config: `password` is set without `user`"),
+        "{message}"
+    );
+    let (message, _) = error(&HUB.replace("nats = { url", "echo = {}\nnats = { url"));
+    assert!(
+        message.contains("key `bots.gateway`: 2 bot kinds (echo, nats): expected exactly one"),
+        "{message}"
+    );
 }
