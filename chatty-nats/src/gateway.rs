@@ -61,7 +61,7 @@ impl NatsGateway {
     /// hub, for the same accounts, holds it while alive), and keeps it so until the lease is
     /// dropped. Run the gateway's router only once this returns, and stop it if
     /// [`GatewayLease::lost`] resolves: two gateways never run the hub's sessions at once for
-    /// longer than a renewal takes to fail, and a standby takes over within about 1.2 lease
+    /// longer than a renewal takes to fail, and a standby takes over within about 1.1 lease
     /// times of the holder's death.
     ///
     /// ```no_run

@@ -2,8 +2,8 @@
 //!
 //! Two gateways configured for the same platform accounts must not both run their sessions
 //! (both would take every message). The one that runs holds the entry `gateway` of the hub's
-//! lease bucket, renewed every third of the lease time; the others try to take it every fifth,
-//! so one takes over within about 1.2 lease times (7 s with the default 6 s) of the holder's
+//! lease bucket, renewed every third of the lease time; the others try to take it every tenth,
+//! so one takes over within about 1.1 lease times (about 6 s with the default 5 s) of the holder's
 //! death, and goes on from the journal's cursors (a journal the gateways share, on PostgreSQL).
 
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub(crate) async fn hold(hub: &Hub, me: String) -> Result<GatewayLease, NatsErro
             Ok(revision) => break revision,
             Err(e) => {
                 tracing::debug!(hub = %hub.name, "another gateway holds the hub: {e}");
-                tokio::time::sleep(lease / 5).await;
+                tokio::time::sleep(lease / 10).await;
             }
         }
     };

@@ -433,7 +433,7 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
     });
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(!standby.is_finished(), "two gateways ran the hub at once");
-    // The first dies; the second takes over within 1.2 lease times (2.4 s here), and runs.
+    // The first dies; the second takes over within 1.1 lease times (2.2 s here), and runs.
     running.abort();
     let died = std::time::Instant::now();
     let (second, lease, took_over) = tokio::time::timeout(DEADLINE, standby)

@@ -31,6 +31,11 @@ pub(crate) struct Tap {
     counts: Mutex<Recent<(String, SignalId), u32>>,
     /// Entries handed to a bot that acknowledges explicitly, by signal id.
     outstanding: Mutex<HashMap<SignalId, Vec<EntryId>>>,
+    /// The signals handed to the bot and not finished yet, with how many entries each: only
+    /// their answers are numbered. An answer to a finished signal (a gateway passing on what a
+    /// worker answered, an answer sent long after) is not covered by redelivery anyway, and is
+    /// sent as any other signal: the send returns once the session has it.
+    unfinished: Mutex<HashMap<SignalId, usize>>,
     /// Signals with answers in a session's lane: how many, and the acknowledgements held back
     /// until they left (an acknowledged signal is not redelivered, so its answers must have
     /// left before the acknowledgement is written).
@@ -78,6 +83,7 @@ impl Tap {
             left: Mutex::default(),
             counts: Mutex::new(Recent::new(COUNTED)),
             outstanding: Mutex::default(),
+            unfinished: Mutex::default(),
             in_flight: Mutex::default(),
         }
     }
@@ -129,6 +135,7 @@ impl Tap {
     /// acknowledge when it asks for the next one; with [`Acks::Explicit`], kept until
     /// [`ack`](Tap::ack).
     pub(crate) fn handed(&self, entry: EntryId) -> Option<EntryId> {
+        *lock(&self.unfinished).entry(entry.id.clone()).or_default() += 1;
         match self.acks {
             Acks::Explicit => {
                 lock(&self.outstanding)
@@ -143,6 +150,15 @@ impl Tap {
 
     /// Acknowledges an entry the bot finished, once its answers in flight have left.
     pub(crate) fn finished(&self, entry: &EntryId) {
+        {
+            let mut unfinished = lock(&self.unfinished);
+            if let Some(count) = unfinished.get_mut(&entry.id) {
+                *count -= 1;
+                if *count == 0 {
+                    unfinished.remove(&entry.id);
+                }
+            }
+        }
         let mut in_flight = lock(&self.in_flight);
         match in_flight.get_mut(&entry.id) {
             Some(waiting) => waiting.acks.push(entry.clone()),
@@ -204,14 +220,15 @@ impl Tap {
     }
 
     /// Numbers `signal`, about to leave through `session`, if it is an answer (a message,
-    /// file or user-defined signal with a `response_to`): gives it its deterministic id and
-    /// says whether it is to be sent.
+    /// file or user-defined signal with a `response_to`) to a signal the bot has not finished:
+    /// gives it its deterministic id and says whether it is to be sent.
     pub(crate) fn number(&self, session: &str, signal: &mut Signal) -> Option<AnswerPlan> {
         let of = signal.meta.response_to.clone()?;
         if !matches!(
             signal.body,
             Body::Message(_) | Body::File(_) | Body::UserDefined(_)
-        ) {
+        ) || !lock(&self.unfinished).contains_key(&of)
+        {
             return None;
         }
         let key = (session.to_owned(), of);

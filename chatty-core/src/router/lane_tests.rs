@@ -97,3 +97,78 @@ async fn answers_go_on_their_way_together_and_each_signal_is_finished_once_its_a
         .await
         .unwrap();
 }
+
+/// A bot that passes on answers made elsewhere (a gateway, for its workers) sends them after it
+/// finished the signals they answer: they are not numbered (they keep their own ids), and a
+/// send returns only once the session has the signal, so that the bot can say it was sent.
+#[tokio::test]
+async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_session() {
+    let journal = MemoryJournal::new();
+    let session = TestPlatform::new("test")
+        .giving(messages(2))
+        .sends_taking(Duration::from_millis(150));
+    let sent = session.outbound();
+    let (took_tx, mut took) = tokio::sync::mpsc::unbounded_channel();
+    let bot = crate::from_fn(move |signal: Signal, handle: crate::Handle| {
+        let took_tx = took_tx.clone();
+        async move {
+            if !matches!(signal.body, Body::Message(_)) {
+                return Ok(());
+            }
+            if text(&signal) == "m0" {
+                // Finished at once; answered later, from elsewhere.
+                let handle = handle.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let mut answer = signal.reply(Message::text("from elsewhere"));
+                    answer.meta.id = "made-elsewhere".into();
+                    let started = tokio::time::Instant::now();
+                    let id = handle.send(answer).await.unwrap();
+                    took_tx.send((id, started.elapsed())).unwrap();
+                });
+            } else {
+                // Answered while unfinished: numbered, and on its way at once.
+                let started = tokio::time::Instant::now();
+                let id = handle.send(signal.reply(Message::text("here"))).await?;
+                took_tx.send((id, started.elapsed())).unwrap();
+            }
+            Ok(())
+        }
+    });
+    let router = Router::new().session(session).journal(journal);
+    let collect = async {
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            answers.push(took.recv().await.unwrap());
+        }
+        answers
+    };
+    let answers = tokio::time::timeout(Duration::from_secs(5), async {
+        tokio::select! {
+            answers = collect => answers,
+            _ = router.run(bot) => panic!("the router stopped"),
+        }
+    })
+    .await
+    .expect("both answers sent");
+    let (elsewhere, here): (Vec<_>, Vec<_>) = answers
+        .into_iter()
+        .partition(|(id, _)| id.as_str() == "made-elsewhere");
+    assert_eq!(
+        elsewhere.len(),
+        1,
+        "the passed-on answer was renumbered: {here:?}"
+    );
+    assert!(
+        elsewhere[0].1 >= Duration::from_millis(150),
+        "its send returned before the session had it: {:?}",
+        elsewhere[0].1
+    );
+    let (id, took) = &here[0];
+    assert!(id.as_str().contains("~test~0"), "not numbered: {id}");
+    assert!(
+        took < &Duration::from_millis(150),
+        "numbered answers go on at once: {took:?}"
+    );
+    until(|| sent.len() == 2, "both reach the platform").await;
+}

@@ -166,6 +166,13 @@ impl Chatty {
     }
 }
 
+/// A test that fails leaves no `chatty` running: it would go on answering on its account.
+impl Drop for Chatty {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts `chatty run config`, its log in `log`.
 fn spawn(config: &Path, log: &Path, rust_log: &str) -> Child {
     let log = std::fs::File::create(log).unwrap();
