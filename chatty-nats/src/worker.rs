@@ -166,6 +166,12 @@ impl Protocol for NatsWorker {
         true
     }
 
+    /// No: what the bot sends is delivered by the gateway's sessions, so delivery-status
+    /// queries go to the gateway, as other queries do.
+    fn keeps_deliveries(&self) -> bool {
+        false
+    }
+
     async fn connect(self: Arc<Self>, _link: Link) -> Result<stream::Stream, Failure> {
         let hub = Hub::connect(&self.config, &format!("chatty worker {}", self.name))
             .await

@@ -478,20 +478,32 @@ async fn a_workers_query_is_answered_by_the_gateways_sessions() {
                 Ok(answer) => format!("answer {answer:?}"),
                 Err(e) => format!("error {e}"),
             };
+            let id = handle.send(signal.reply(Message::text(told))).await?;
+            // How far that answer got is known where it was sent: at the gateway.
+            let mut status = chatty_core::DeliveryStatus::Unknown;
+            for _ in 0..100 {
+                status = handle.delivery_status(&id).await?;
+                if status != chatty_core::DeliveryStatus::Unknown {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let told = format!("status {status:?}");
             handle.send(signal.reply(Message::text(told))).await?;
         }
         Ok(())
     });
     let worker = worker(&config, asking);
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| !sent.is_empty()))
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 2))
         .await
-        .expect("an answer");
+        .expect("two answers");
     // The test platform answers no query: its refusal came back through the hub.
-    let told = answers.texts().remove(0);
+    let told = answers.texts();
     assert!(
-        told.starts_with("error") && told.contains("the session cannot answer this"),
-        "{told}"
+        told[0].starts_with("error") && told[0].contains("the session cannot answer this"),
+        "{told:?}"
     );
+    assert_eq!(told[1], "status Sent", "{told:?}");
     gateway.abort();
     worker.abort();
 }

@@ -114,6 +114,14 @@ pub trait Protocol: Send + Sync + Sized + 'static {
         false
     }
 
+    /// Whether the driver answers [`Query::DeliveryStatus`](crate::Query::DeliveryStatus)
+    /// from this session's own table ([`Driver::deliveries`]): yes by default. A session that
+    /// stands for sessions elsewhere (one that [relays](Protocol::relays)) says no, and gets
+    /// the query in [`Protocol::query`], to ask where the signals were sent.
+    fn keeps_deliveries(&self) -> bool {
+        true
+    }
+
     /// Connects and logs in; the connection is ready to serve when this returns. Called again
     /// after every lost connection. Inbound signals may already be pushed through `link`.
     fn connect(

@@ -55,7 +55,9 @@ impl<P: Protocol> Session for P {
     }
 
     fn query(&self, query: Query) -> BoxFuture<'_, Result<Answer, QueryError>> {
-        if let Query::DeliveryStatus { id } = &query {
+        if let Query::DeliveryStatus { id } = &query
+            && self.keeps_deliveries()
+        {
             let status = self.driver().deliveries().get(id);
             return Box::pin(future::ready(Ok(Answer::DeliveryStatus(status))));
         }

@@ -220,14 +220,23 @@ impl Tap {
     }
 
     /// Numbers `signal`, about to leave through `session`, if it is an answer (a message,
-    /// file or user-defined signal with a `response_to`) to a signal the bot has not finished:
-    /// gives it its deterministic id and says whether it is to be sent.
+    /// file or user-defined signal with a `response_to`) to a signal the bot has not finished,
+    /// and was not numbered where it was made (its id is not an [`answer_id`] of that signal
+    /// already: a worker's answer passed on by a gateway): gives it its deterministic id and
+    /// says whether it is to be sent.
     pub(crate) fn number(&self, session: &str, signal: &mut Signal) -> Option<AnswerPlan> {
         let of = signal.meta.response_to.clone()?;
+        let numbered_already = signal
+            .meta
+            .id
+            .as_str()
+            .strip_prefix(of.as_str())
+            .is_some_and(|rest| rest.starts_with('~'));
         if !matches!(
             signal.body,
             Body::Message(_) | Body::File(_) | Body::UserDefined(_)
-        ) || !lock(&self.unfinished).contains_key(&of)
+        ) || numbered_already
+            || !lock(&self.unfinished).contains_key(&of)
         {
             return None;
         }

@@ -105,7 +105,7 @@ async fn answers_go_on_their_way_together_and_each_signal_is_finished_once_its_a
 async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_session() {
     let journal = MemoryJournal::new();
     let session = TestPlatform::new("test")
-        .giving(messages(2))
+        .giving(messages(3))
         .sends_taking(Duration::from_millis(150));
     let sent = session.outbound();
     let (took_tx, mut took) = tokio::sync::mpsc::unbounded_channel();
@@ -126,6 +126,13 @@ async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_
                     let id = handle.send(answer).await.unwrap();
                     took_tx.send((id, started.elapsed())).unwrap();
                 });
+            } else if text(&signal) == "m2" {
+                // Numbered where it was made (a worker's answer, passed on at once).
+                let mut answer = signal.reply(Message::text("numbered elsewhere"));
+                answer.meta.id = crate::journal::answer_id("hub", &signal.meta.id, 0);
+                let started = tokio::time::Instant::now();
+                let id = handle.send(answer).await?;
+                took_tx.send((id, started.elapsed())).unwrap();
             } else {
                 // Answered while unfinished: numbered, and on its way at once.
                 let started = tokio::time::Instant::now();
@@ -138,7 +145,7 @@ async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_
     let router = Router::new().session(session).journal(journal);
     let collect = async {
         let mut answers = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             answers.push(took.recv().await.unwrap());
         }
         answers
@@ -150,25 +157,26 @@ async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_
         }
     })
     .await
-    .expect("both answers sent");
+    .expect("the answers sent");
     let (elsewhere, here): (Vec<_>, Vec<_>) = answers
         .into_iter()
-        .partition(|(id, _)| id.as_str() == "made-elsewhere");
+        .partition(|(id, _)| id.as_str() == "made-elsewhere" || id.as_str().contains("~hub~"));
     assert_eq!(
         elsewhere.len(),
-        1,
-        "the passed-on answer was renumbered: {here:?}"
+        2,
+        "a passed-on answer was renumbered: {here:?}"
     );
-    assert!(
-        elsewhere[0].1 >= Duration::from_millis(150),
-        "its send returned before the session had it: {:?}",
-        elsewhere[0].1
-    );
+    for (id, took) in &elsewhere {
+        assert!(
+            took >= &Duration::from_millis(150),
+            "the send of {id} returned before the session had it: {took:?}"
+        );
+    }
     let (id, took) = &here[0];
     assert!(id.as_str().contains("~test~0"), "not numbered: {id}");
     assert!(
         took < &Duration::from_millis(150),
         "numbered answers go on at once: {took:?}"
     );
-    until(|| sent.len() == 2, "both reach the platform").await;
+    until(|| sent.len() == 3, "all three reach the platform").await;
 }

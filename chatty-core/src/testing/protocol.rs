@@ -72,7 +72,12 @@ impl Protocol for TestPlatform {
             self.refused.push(signal);
             return Err(refusal);
         }
+        // Recorded as a platform's session records what it sent, for delivery-status queries.
+        let id = signal.meta.id.clone();
         let number = self.outbound.push(signal);
+        self.driver()
+            .deliveries()
+            .advance(&id, crate::query::DeliveryStatus::Sent);
         let Some(up_to) = &self.confirmed else {
             return Ok(confirmed());
         };

@@ -133,6 +133,8 @@ fn connect_options(
         .options([
             ("search_path", config.schema.as_str()),
             ("lock_timeout", lock_timeout.as_str()),
+            // Not "schema … already exists, skipping" and the like at every start.
+            ("client_min_messages", "warning"),
         ])
         .disable_statement_logging())
 }
