@@ -14,6 +14,7 @@ mod router;
 mod secret;
 pub mod session;
 mod signal;
+pub mod state;
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

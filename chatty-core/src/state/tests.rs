@@ -1,0 +1,46 @@
+//! The typed layer and the memory store: scopes apart, keys by prefix, wrong types said.
+
+use super::*;
+
+#[tokio::test]
+async fn scopes_are_apart_and_keys_are_listed_by_prefix_in_order() {
+    let store = Arc::new(MemoryStore::new());
+    let support = State::shared(store.clone(), "support");
+    let sales = State::shared(store, "sales");
+    support.put("people/bob", &2).await.unwrap();
+    support.put("people/alice", &1).await.unwrap();
+    support.put("peoplex", &0).await.unwrap();
+    support.put("tickets", &vec!["printer"]).await.unwrap();
+    sales.put("people/carol", &3).await.unwrap();
+    assert_eq!(
+        support.keys("people/").await.unwrap(),
+        vec!["people/alice", "people/bob"]
+    );
+    assert_eq!(support.keys("").await.unwrap().len(), 4);
+    assert_eq!(sales.keys("people/").await.unwrap(), vec!["people/carol"]);
+    assert_eq!(sales.get::<i32>("people/alice").await.unwrap(), None);
+    assert_eq!(
+        support.get::<Vec<String>>("tickets").await.unwrap(),
+        Some(vec!["printer".to_owned()])
+    );
+    support.delete("people/bob").await.unwrap();
+    support.delete("never-there").await.unwrap();
+    assert_eq!(support.keys("people/").await.unwrap(), vec!["people/alice"]);
+}
+
+#[tokio::test]
+async fn a_value_of_another_type_is_an_error_naming_its_key() {
+    let state = State::in_memory("bot");
+    state.put("count", "not a number").await.unwrap();
+    let error = state.get::<u32>("count").await.unwrap_err();
+    assert!(
+        matches!(&error, StateError::Value { key, .. } if key == "count"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("the state value `count`: invalid type"),
+        "{error}"
+    );
+}
