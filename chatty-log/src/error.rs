@@ -363,3 +363,11 @@ impl From<LogError> for chatty_core::journal::JournalError {
         chatty_core::journal::JournalError::new(error.to_string()).with_source(error)
     }
 }
+
+impl From<LogError> for chatty_core::state::StateError {
+    /// [`StateError::Store`](chatty_core::state::StateError::Store), with the message (which
+    /// names the database).
+    fn from(error: LogError) -> Self {
+        chatty_core::state::StateError::Store(error.to_string())
+    }
+}

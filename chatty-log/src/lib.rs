@@ -11,6 +11,7 @@ mod config;
 mod db;
 mod error;
 mod journal;
+mod key_values;
 mod logger;
 pub mod store;
 
@@ -21,6 +22,7 @@ pub use config::{
 pub use db::{StateDb, WriteStats};
 pub use error::LogError;
 pub use journal::StateJournal;
+pub use key_values::KeyValues;
 /// The name [`StateJournal`] had when it was SQLite's alone.
 pub type SqliteJournal = StateJournal;
 pub use logger::{Logger, LoggerLayer};

@@ -4,7 +4,8 @@
 //! trips of about 50 µs of CPU each for a small commit, measured. Reads stay on sqlx's pool,
 //! which is asynchronous.
 //!
-//! The schema of the log and the journal is checked and created here, before the writer starts.
+//! The schema of the log and the journal is checked and created here, before the writer starts,
+//! with the table of the bots' values.
 
 use std::path::Path;
 use std::time::Duration;
@@ -79,7 +80,8 @@ pub(super) fn open(
     Ok(conn)
 }
 
-/// Checks the schema versions of the log and the journal, and creates what is missing.
+/// Checks the schema versions of the log and the journal, and creates what is missing (in a
+/// database of an earlier version: the tables it did not have, such as `bot_state`).
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
     let error = |e| LogError::from_sqlite(path, e);
     let found: i64 = conn
@@ -118,5 +120,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
         .map_err(error)?;
     tx.execute_batch(schema::CREATE).map_err(error)?;
     tx.execute_batch(sql::CREATE_JOURNAL).map_err(error)?;
+    tx.execute_batch(sql::CREATE_STATE).map_err(error)?;
     tx.commit().map_err(error)
 }

@@ -1,5 +1,5 @@
 //! [`StateDb`]: one database (an SQLite file, or a PostgreSQL schema) with one writer, from
-//! which the journal and the Logger's store are made.
+//! which the journal, the Logger's store and the bots' values are made.
 //!
 //! What does not depend on the database is shared: the queued writes ([`ops`]) and how a
 //! batch of them is sorted by table ([`plan`]). SQLite's writer is [`queue`] (who commits when)
@@ -41,8 +41,9 @@ const READERS: u32 = 4;
 const IN_MEMORY: &str = ":memory:";
 
 /// One database (an SQLite file, or a schema of a PostgreSQL database) with one background
-/// writer: the journal ([`journal`](StateDb::journal)) and the Logger's store
-/// ([`log_store`](StateDb::log_store)) made from it write through the same writer, in one
+/// writer: the journal ([`journal`](StateDb::journal)), the Logger's store
+/// ([`log_store`](StateDb::log_store)) and the bots' values
+/// ([`key_values`](StateDb::key_values)) made from it write through the same writer, in one
 /// order, by group commit.
 ///
 /// Every write is queued for the writer, which takes everything queued, writes it in one
@@ -50,8 +51,9 @@ const IN_MEMORY: &str = ":memory:";
 /// far as [`Durability`] says) when its future resolves, and a write made after another is never
 /// durable without it. Reads go through a pool of their own connections (WAL mode).
 ///
-/// The file is opened in WAL mode with a busy timeout; the schema of both the log and the
-/// journal is created on open, and a file that is not a database, is corrupt or was written by
+/// The file is opened in WAL mode with a busy timeout; the schema of the log, the journal and
+/// the bots' values is created on open (the tables missing from a database of an earlier
+/// version too), and a file that is not a database, is corrupt or was written by
 /// a newer version is an error naming the file, never reset. Clones share the database; the
 /// writer stops when the last clone (and every journal and store made from it) is dropped, or
 /// at [`close`](StateDb::close). It runs on a thread of its own, with its own connection.
@@ -120,7 +122,8 @@ impl Drop for Shared {
 pub struct WriteStats {
     /// Transactions committed (group commits).
     pub commits: u64,
-    /// Writes in them (appends, acknowledgements, answers, marks, records, statuses, flushes).
+    /// Writes in them (appends, acknowledgements, answers, marks, records, statuses, bots'
+    /// values, flushes).
     pub writes: u64,
 }
 

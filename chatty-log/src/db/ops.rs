@@ -41,6 +41,13 @@ pub(crate) enum Op {
         value: String,
         reply: Reply<()>,
     },
+    /// Bots' state: set a value (`Some`) or delete it (`None`).
+    PutValue {
+        scope: String,
+        key: String,
+        value: Option<Vec<u8>>,
+        reply: Reply<()>,
+    },
     /// Journal: store this identity if none is stored; answers the stored one.
     Claim {
         identity: String,
@@ -190,6 +197,7 @@ fn answer_one(op: Op, result: Result<Outcome, LogError>) {
         }
         Op::Answered { reply, .. }
         | Op::SetMark { reply, .. }
+        | Op::PutValue { reply, .. }
         | Op::Flush { reply }
         | Op::Close { reply } => done(reply, result),
         Op::Record { reply, .. } | Op::Status { reply, .. } => {

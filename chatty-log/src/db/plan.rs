@@ -6,7 +6,8 @@
 //! and acknowledgements of the same entry, resolved here in order: an acknowledgement after the
 //! entry's first append in the batch means its signal is never stored as pending, one before it
 //! does nothing (as it would have done alone), and one of an entry kept before the batch
-//! deletes its pending signal.
+//! deletes its pending signal. Of the bots' values, as of the marks, the last write of each key
+//! in the batch is the one applied.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +28,12 @@ pub(crate) struct EntryRow<'o> {
     pub(crate) seq: Option<i64>,
 }
 
+/// A bot's value to set: scope, key, value.
+pub(crate) type ValueRow<'o> = (&'o str, &'o str, &'o [u8]);
+
+/// A bot's value to delete: scope, key.
+pub(crate) type ValueKey<'o> = (&'o str, &'o str);
+
 /// A batch sorted by table, with what each op answers if the commit succeeds.
 #[derive(Debug)]
 pub(crate) struct Plan<'o> {
@@ -41,6 +48,9 @@ pub(crate) struct Plan<'o> {
     pub(crate) answers: Vec<(&'o str, &'o str, u32, bool)>,
     /// The last value of each mark set in this batch.
     pub(crate) marks: HashMap<(&'o str, &'o str), &'o str>,
+    /// The last write of each bot's value in this batch, by scope and key: the value, or
+    /// `None` to delete it.
+    pub(crate) values: HashMap<(&'o str, &'o str), Option<&'o [u8]>>,
     /// Op position and identity.
     pub(crate) claims: Vec<(usize, &'o str)>,
     pub(crate) records: Vec<&'o Record>,
@@ -56,6 +66,7 @@ impl<'o> Plan<'o> {
             acks: HashSet::new(),
             answers: Vec::new(),
             marks: HashMap::new(),
+            values: HashMap::new(),
             claims: Vec::new(),
             records: Vec::new(),
             statuses: Vec::new(),
@@ -105,6 +116,12 @@ impl<'o> Plan<'o> {
                         (session, name, value);
                     plan.marks.insert((session, name), value);
                 }
+                Op::PutValue {
+                    scope, key, value, ..
+                } => {
+                    let (scope, key): (&'o String, &'o String) = (scope, key);
+                    plan.values.insert((scope, key), value.as_deref());
+                }
                 Op::Claim { identity, .. } => {
                     let identity: &'o String = identity;
                     plan.claims.push((i, identity));
@@ -123,9 +140,26 @@ impl<'o> Plan<'o> {
             && self.acks.is_empty()
             && self.answers.is_empty()
             && self.marks.is_empty()
+            && self.values.is_empty()
             && self.claims.is_empty()
             && self.records.is_empty()
             && self.statuses.is_empty()
+    }
+
+    /// The values to set (scope, key, value) and the keys to delete (scope, key): the last
+    /// write of each key in the batch, so that the two statements may run in either order.
+    /// Sorted, so that concurrent writers (PostgreSQL) lock the rows in one order.
+    pub(crate) fn value_writes(&self) -> (Vec<ValueRow<'o>>, Vec<ValueKey<'o>>) {
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        for (&(scope, key), &value) in &self.values {
+            match value {
+                Some(value) => puts.push((scope, key, value)),
+                None => deletes.push((scope, key)),
+            }
+        }
+        puts.sort_unstable();
+        deletes.sort_unstable();
+        (puts, deletes)
     }
 
     /// The acknowledgements to apply to the database: those of entries that were in the

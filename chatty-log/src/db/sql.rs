@@ -1,4 +1,4 @@
-//! The journal's schema, and the writer's statements: multi-row `INSERT`s in a few fixed sizes,
+//! The journal's schema and the bots' values', and the writer's statements: multi-row `INSERT`s in a few fixed sizes,
 //! so that a batch of any size is a handful of statements, each prepared once per connection
 //! and kept in the writer connection's statement cache.
 
@@ -64,6 +64,36 @@ CREATE TABLE IF NOT EXISTS journal_marks (
 
 INSERT INTO journal_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTHING;
 ";
+
+/// Creates the table of the bots' values ([`KeyValues`](crate::KeyValues)) if it is missing; run
+/// in the transaction that creates the journal's tables.
+///
+/// - `bot_state`: a bot's values, by scope (the bot) and key; `key` compares as bytes
+///   (`BINARY`, SQLite's default), the order `keys` answers in.
+///
+/// It carries no version of its own and raises neither the log's nor the journal's: a
+/// database of an earlier chatty-log gets it when this version opens it, and an earlier
+/// version opening a database that has it leaves it alone.
+pub(super) const CREATE_STATE: &str = "
+CREATE TABLE IF NOT EXISTS bot_state (
+    scope TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+";
+
+/// A bot's value: scope, key.
+pub(super) const STATE_VALUE: &str = "SELECT value FROM bot_state WHERE scope = ? AND key = ?";
+
+/// A bot's keys from a prefix on, in byte order: scope, prefix.
+pub(super) const STATE_KEYS_FROM: &str =
+    "SELECT key FROM bot_state WHERE scope = ?1 AND key >= ?2 ORDER BY key";
+
+/// A bot's keys from a prefix up to (not including) the prefix's successor, in byte order:
+/// scope, prefix, successor.
+pub(super) const STATE_KEYS_BELOW: &str =
+    "SELECT key FROM bot_state WHERE scope = ?1 AND key >= ?2 AND key < ?3 ORDER BY key";
 
 /// Stores the identity if none is stored: identity.
 pub(super) const CLAIM_IDENTITY: &str =
@@ -235,6 +265,25 @@ pub(super) static SET_MARKS: LazyLock<MultiRow> = LazyLock::new(|| {
         "INSERT OR FAIL INTO journal_marks (session, name, value)",
         "(?, ?, ?)",
         "ON CONFLICT (session, name) DO UPDATE SET value = excluded.value",
+    )
+});
+
+/// Sets bots' values (one row per key: the writer keeps the last write of each): scope, key,
+/// value.
+pub(super) static PUT_VALUES: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "INSERT OR FAIL INTO bot_state (scope, key, value)",
+        "(?, ?, ?)",
+        "ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+    )
+});
+
+/// Deletes bots' values: scope, key.
+pub(super) static DELETE_VALUES: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "DELETE FROM bot_state WHERE (scope, key) IN (SELECT column1, column2 FROM (",
+        "(?, ?)",
+        "))",
     )
 });
 

@@ -106,34 +106,38 @@ impl Place {
                     postgres: None,
                 }
             }
-            Backend::Postgres => {
-                static NEXT: AtomicU64 = AtomicU64::new(0);
-                let server = postgres_server();
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .subsec_nanos();
-                let name = format!(
-                    "chatty_test_{}_{}_{nanos}",
-                    std::process::id(),
-                    NEXT.fetch_add(1, Ordering::Relaxed)
-                );
-                let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|e| {
-                    panic!("cannot reach the test PostgreSQL server ({POSTGRES_URL}): {e}")
-                });
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = with_database(&server, &name);
-                Place {
-                    backend,
-                    location: Location::Postgres(PostgresConfig::new(url).unwrap()),
-                    _dir: None,
-                    postgres: Some((name, server)),
-                }
-            }
+            Backend::Postgres => Place::postgres_with("").await,
+        }
+    }
+
+    /// A fresh PostgreSQL database made with `options` after `CREATE DATABASE name` (such as
+    /// a collation of its own).
+    pub(crate) async fn postgres_with(options: &str) -> Place {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let server = postgres_server();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "chatty_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::connect(&server).await.unwrap_or_else(|e| {
+            panic!("cannot reach the test PostgreSQL server ({POSTGRES_URL}): {e}")
+        });
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name} {options}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let url = with_database(&server, &name);
+        Place {
+            backend: Backend::Postgres,
+            location: Location::Postgres(PostgresConfig::new(url).unwrap()),
+            _dir: None,
+            postgres: Some((name, server)),
         }
     }
 

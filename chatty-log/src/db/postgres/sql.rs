@@ -26,6 +26,10 @@ pub(super) const JOURNAL_SCHEMA: &str = "SELECT value FROM journal_meta WHERE ke
 /// Creates the tables that are missing; run in one transaction, after [`LOCK_SCHEMA`]. The
 /// same tables as SQLite's (see `crate::db::sql` and `crate::store::schema`), with
 /// PostgreSQL's types; `seq`s come from sequences, so several writers never share one.
+///
+/// `bot_state` (the bots' values) has no version of its own, as in SQLite: a schema made by an
+/// earlier chatty-log gets it here. Its `key` is collated `"C"`, so that it compares (and
+/// `keys` lists) in byte order, as SQLite's, whatever the database's collation.
 pub(super) const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS log_meta (
     key   TEXT PRIMARY KEY,
@@ -93,6 +97,13 @@ CREATE TABLE IF NOT EXISTS journal_marks (
     PRIMARY KEY (session, name)
 );
 INSERT INTO journal_meta (key, value) VALUES ('schema', '1') ON CONFLICT DO NOTHING;
+
+CREATE TABLE IF NOT EXISTS bot_state (
+    scope TEXT  NOT NULL,
+    key   TEXT  COLLATE \"C\" NOT NULL,
+    value BYTEA NOT NULL,
+    PRIMARY KEY (scope, key)
+);
 ";
 
 /// New journal keys, in order: sessions, senders, ids. A key the journal holds already (or
@@ -142,6 +153,19 @@ LIMIT 1";
 
 /// The stored identity.
 pub(super) const IDENTITY: &str = "SELECT value FROM journal_meta WHERE key = 'identity'";
+
+/// Sets bots' values: scopes, keys, values (one row per key: the writer keeps the last write of
+/// each).
+pub(super) const PUT_VALUES: &str = "
+INSERT INTO bot_state (scope, key, value)
+SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])
+ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value";
+
+/// Deletes bots' values: scopes, keys.
+pub(super) const DELETE_VALUES: &str = "
+DELETE FROM bot_state s
+USING UNNEST($1::text[], $2::text[]) AS d (scope, key)
+WHERE s.scope = d.scope AND s.key = d.key";
 
 /// Numbers for `$1` new Logger records, taken from the sequence of `signals.seq`.
 pub(super) const NEXT_SEQS: &str =
@@ -197,6 +221,18 @@ ORDER BY of, session, number";
 
 /// A mark: session, name.
 pub(crate) const MARK: &str = "SELECT value FROM journal_marks WHERE session = $1 AND name = $2";
+
+/// A bot's value: scope, key.
+pub(crate) const STATE_VALUE: &str = "SELECT value FROM bot_state WHERE scope = $1 AND key = $2";
+
+/// A bot's keys from a prefix on, in byte order (the column's collation): scope, prefix.
+pub(crate) const STATE_KEYS_FROM: &str =
+    "SELECT key FROM bot_state WHERE scope = $1 AND key >= $2 ORDER BY key";
+
+/// A bot's keys from a prefix up to (not including) the prefix's successor, in byte order:
+/// scope, prefix, successor.
+pub(crate) const STATE_KEYS_BELOW: &str =
+    "SELECT key FROM bot_state WHERE scope = $1 AND key >= $2 AND key < $3 ORDER BY key";
 
 /// A delivery status: id.
 pub(crate) const SELECT_STATUS: &str = "SELECT status FROM delivery_status WHERE id = $1";

@@ -217,6 +217,7 @@ async fn apply(tx: &mut Tx<'_>, plan: &mut Plan<'_>) -> Result<(), sqlx::Error> 
     let conn = tx.acquire().await?;
     entries(conn, plan).await?;
     journal_rest(conn, plan).await?;
+    values(conn, plan).await?;
     records(conn, plan).await
 }
 
@@ -331,6 +332,27 @@ async fn journal_rest(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<()
             }
         };
         plan.outcomes[op] = Outcome::Identity(stored);
+    }
+    Ok(())
+}
+
+/// The bots' values: the last write of each key, set or deleted.
+async fn values(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<(), sqlx::Error> {
+    let (puts, deletes) = plan.value_writes();
+    if !puts.is_empty() {
+        sqlx::query(sql::PUT_VALUES)
+            .bind(puts.iter().map(|p| p.0).collect::<Vec<&str>>())
+            .bind(puts.iter().map(|p| p.1).collect::<Vec<&str>>())
+            .bind(puts.iter().map(|p| p.2).collect::<Vec<&[u8]>>())
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !deletes.is_empty() {
+        sqlx::query(sql::DELETE_VALUES)
+            .bind(deletes.iter().map(|d| d.0).collect::<Vec<&str>>())
+            .bind(deletes.iter().map(|d| d.1).collect::<Vec<&str>>())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! business ([`queue`](super::queue)).
 //!
 //! Every write (journal appends, acknowledgements, answers and marks; the Logger's records and
-//! delivery statuses) is an [`Op`] in one queue. A committer takes everything queued (up to
+//! delivery statuses; the bots' values) is an [`Op`] in one queue. A committer takes everything queued (up to
 //! [`MAX_BATCH`]), applies it in one transaction, commits, and only then answers each op's
 //! waiter: a write is durable when its future resolves, and a write made after another is
 //! never durable without it (a batch commits whole, batches commit in order).
@@ -218,6 +218,7 @@ impl Drop for Immediate<'_> {
 fn apply(conn: &Connection, plan: &mut Plan<'_>, known: &Known) -> Result<(), Failure> {
     entries(conn, plan, known)?;
     journal_rest(conn, plan)?;
+    values(conn, plan)?;
     records(conn, plan)
 }
 
@@ -345,6 +346,26 @@ fn journal_rest(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
             .prepare_cached(sql::IDENTITY)?
             .query_row([], |row| row.get(0))?;
         plan.outcomes[op] = Outcome::Identity(stored);
+    }
+    Ok(())
+}
+
+/// The bots' values: the last write of each key, set or deleted.
+fn values(conn: &Connection, plan: &Plan<'_>) -> Result<(), Failure> {
+    let (puts, deletes) = plan.value_writes();
+    for (statement, chunk) in sql::PUT_VALUES.chunks(&puts) {
+        let mut query = Bound::new(conn, statement)?;
+        for &(scope, key, value) in chunk {
+            query.bind(scope)?.bind(key)?.bind(value)?;
+        }
+        query.execute()?;
+    }
+    for (statement, chunk) in sql::DELETE_VALUES.chunks(&deletes) {
+        let mut query = Bound::new(conn, statement)?;
+        for &(scope, key) in chunk {
+            query.bind(scope)?.bind(key)?;
+        }
+        query.execute()?;
     }
     Ok(())
 }

@@ -132,3 +132,69 @@ fn a_failed_batch_fails_every_waiter_and_the_connection_goes_on() {
     done.try_recv().unwrap().unwrap();
     assert_eq!(count(&conn, "journal_marks"), 1);
 }
+
+fn put(
+    scope: &str,
+    key: &str,
+    value: Option<&[u8]>,
+) -> (Op, oneshot::Receiver<Result<(), LogError>>) {
+    let (reply, answer) = oneshot::channel();
+    let op = Op::PutValue {
+        scope: scope.into(),
+        key: key.into(),
+        value: value.map(<[u8]>::to_vec),
+        reply,
+    };
+    (op, answer)
+}
+
+fn values(conn: &Connection) -> Vec<(String, String, Vec<u8>)> {
+    let mut statement = conn
+        .prepare("SELECT scope, key, value FROM bot_state ORDER BY scope, key")
+        .unwrap();
+    let rows = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap();
+    rows.collect::<rusqlite::Result<_>>().unwrap()
+}
+
+#[test]
+fn the_last_write_of_each_value_in_one_batch_wins() {
+    let (writer, mut conn) = writer();
+    let (kept, _) = put("bot", "kept", Some(b"0"));
+    let (gone, _) = put("bot", "gone", Some(b"0"));
+    let ops = vec![kept, gone];
+    let outcomes = writer.commit(&mut conn, &ops, &mut Known::new());
+    writer.answer(ops, outcomes.map_err(|f| writer.error(f)));
+
+    let mut ops = Vec::new();
+    let mut answers = Vec::new();
+    for (scope, key, value) in [
+        ("bot", "kept", Some(&b"1"[..])),
+        ("bot", "gone", None),
+        ("bot", "back", None),
+        ("bot", "back", Some(b"2")),
+        ("bot", "kept", Some(b"3")),
+        ("other", "kept", Some(b"4")),
+        ("bot", "once", Some(b"5")),
+        ("bot", "once", None),
+    ] {
+        let (op, answer) = put(scope, key, value);
+        ops.push(op);
+        answers.push(answer);
+    }
+    let outcomes = writer.commit(&mut conn, &ops, &mut Known::new());
+    writer.answer(ops, outcomes.map_err(|f| writer.error(f)));
+    for mut answer in answers {
+        answer.try_recv().unwrap().unwrap();
+    }
+    let row = |s: &str, k: &str, v: &[u8]| (s.to_owned(), k.to_owned(), v.to_vec());
+    assert_eq!(
+        values(&conn),
+        [
+            row("bot", "back", b"2"),
+            row("bot", "kept", b"3"),
+            row("other", "kept", b"4"),
+        ]
+    );
+}
