@@ -2,8 +2,9 @@
 //!
 //! Loaded with figment from a TOML file, every key overridable from `CHATTY_…` environment
 //! variables (`CHATTY_SESSIONS__CHAT__XMPP__PORT=5223` sets `sessions.chat.xmpp.port`; only
-//! variables starting `CHATTY_SESSIONS__`, `CHATTY_BOTS__` or `CHATTY_JOURNAL__`, and `CHATTY_STATE_DIR`, are read). Unknown
-//! keys are errors, and every error names the file (or variable), the key and what was expected.
+//! variables starting `CHATTY_SESSIONS__`, `CHATTY_BOTS__`, `CHATTY_JOURNAL__` or
+//! `CHATTY_STATE__`, and `CHATTY_STATE_DIR`, are read). Unknown keys are errors, and every error
+//! names the file (or variable), the key and what was expected.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +25,7 @@ pub use bots::{
     EchoConfig, LoggerSettings, ProcessConfig, ProxyConfig, RelayConfig, SynchronizerConfig,
     TerminalConfig, WebConfig,
 };
-pub use journal::{Durability, JournalConfig, state_dir};
+pub use journal::{Durability, JournalConfig, StateSettings, state_dir};
 pub use platform::PlatformTable;
 pub use sessions::AnswerLimitConfig;
 
@@ -60,6 +61,9 @@ pub struct Config {
     /// The inbound journal ([`JournalConfig`]); on by default.
     #[serde(default)]
     pub journal: JournalConfig,
+    /// Where the bots' state is kept ([`StateSettings`]): in the journal's database by default.
+    #[serde(default)]
+    pub state: Option<StateSettings>,
 }
 
 /// One session: exactly one platform key, holding that platform's own config, and the settings
@@ -330,7 +334,7 @@ pub fn load(file: impl AsRef<Path>) -> Result<LoadedConfig, ConfigError> {
 }
 
 fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfig, ConfigError> {
-    // Only variables for keys under `sessions`, `bots` and `journal`, and `state_dir`: other `CHATTY_…` variables (a bot's
+    // Only variables for keys under `sessions`, `bots`, `journal` and `state`, and `state_dir`: other `CHATTY_…` variables (a bot's
     // password, say) are not config keys.
     let env = Env::prefixed(env_prefix)
         .filter(|key| {
@@ -338,6 +342,7 @@ fn load_with_env(file: impl AsRef<Path>, env_prefix: &str) -> Result<LoadedConfi
             key.starts_with("sessions__")
                 || key.starts_with("bots__")
                 || key.starts_with("journal__")
+                || key.starts_with("state__")
                 || key == "state_dir"
         })
         .split("__");
@@ -519,28 +524,37 @@ fn check_references(loaded: &LoadedConfig) -> Result<(), ConfigError> {
             ));
         }
     }
+    // The database keys of each table that has them: (table, path?, url, password?, schema?).
     let journal_settings = &config.journal;
-    let logger_keys = config.bots.iter().filter_map(|(name, bot)| {
-        let logger = bot.logger.as_ref()?;
-        Some((
-            format!("bots.{name}.logger"),
-            logger.path.is_some(),
-            &logger.url,
-            &logger.password,
-            &logger.schema,
-        ))
-    });
-    let journal_keys = (
+    let mut databases = vec![(
         "journal".to_owned(),
         journal_settings.path.is_some(),
-        &journal_settings.url,
-        &journal_settings.password,
-        &journal_settings.schema,
-    );
-    for (table, path, url, password, schema) in std::iter::once(journal_keys).chain(logger_keys) {
-        if let Some((key, message)) =
-            journal::database_keys_error(path, url.as_deref(), password.is_some(), schema.is_some())
-        {
+        journal_settings.url.as_deref(),
+        journal_settings.password.is_some(),
+        journal_settings.schema.is_some(),
+    )];
+    for (name, bot) in &config.bots {
+        if let Some(logger) = &bot.logger {
+            databases.push((
+                format!("bots.{name}.logger"),
+                logger.path.is_some(),
+                logger.url.as_deref(),
+                logger.password.is_some(),
+                logger.schema.is_some(),
+            ));
+        }
+    }
+    if let Some(state) = &config.state {
+        databases.push((
+            "state".to_owned(),
+            false,
+            Some(state.url.as_str()),
+            state.password.is_some(),
+            state.schema.is_some(),
+        ));
+    }
+    for (table, path, url, password, schema) in databases {
+        if let Some((key, message)) = journal::database_keys_error(path, url, password, schema) {
             errors.push(ConfigError::invalid(
                 file,
                 format!("{table}.{key}"),
@@ -592,6 +606,9 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
     }
     if let Some(password) = &config.journal.password {
         out.push(("journal.password".to_owned(), password));
+    }
+    if let Some(password) = config.state.as_ref().and_then(|s| s.password.as_ref()) {
+        out.push(("state.password".to_owned(), password));
     }
     out
 }
@@ -670,6 +687,9 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
         }
     }
     if let Some(password) = &mut config.journal.password {
+        out.push(password);
+    }
+    if let Some(password) = config.state.as_mut().and_then(|s| s.password.as_mut()) {
         out.push(password);
     }
     out

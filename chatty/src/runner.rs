@@ -12,12 +12,14 @@ use chatty_core::{Address, Bot, BotError, BoxBot, Router};
 use clap::{Parser, Subcommand};
 use serde::de::DeserializeOwned;
 
-use crate::config::{self, BotConfig, ConfigError, LoadedConfig, SessionConfig};
+use crate::config::{self, BotConfig, ConfigError, LoadedConfig};
 
 mod hubs;
 mod journal;
 mod logger;
+mod sessions;
 mod web;
+use sessions::{Networks, build_session};
 use web::make_web;
 
 /// How long the sessions may take to end in order after an interrupt before the runner stops
@@ -33,17 +35,60 @@ struct Registered {
     synchronized: bool,
 }
 
-/// What a bot factory knows: the bot's name in the config, and its settings.
+/// What a bot factory knows: the bot's name in the config, its settings, and where it keeps its
+/// state.
 #[derive(Debug)]
 pub struct BotContext<'a> {
     name: &'a str,
     loaded: &'a LoadedConfig,
+    /// The journal's database, when the run has a journal.
+    store: Option<Arc<dyn chatty_core::state::KeyValueStore>>,
 }
 
 impl BotContext<'_> {
     /// The bot's name in the config (`bots.NAME`).
     pub fn name(&self) -> &str {
         self.name
+    }
+
+    /// Where the bot keeps what it must remember across signals and restarts, under its name:
+    /// in the PostgreSQL database `[state]` names (shared by every process of the bot), else in
+    /// the journal's database (the state directory's SQLite file, or PostgreSQL with `[journal]
+    /// url`), written through the journal's writer. With neither (the journal off), and for
+    /// `chatty check`, in memory: gone when the process ends.
+    ///
+    /// ```no_run
+    /// use chatty::prelude::*;
+    /// use chatty::Runner;
+    /// use chatty::state::State;
+    ///
+    /// /// Tells each person how many messages they sent, across restarts.
+    /// struct Counter(State);
+    ///
+    /// impl Bot for Counter {
+    ///     async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+    ///         while let Some(signal) = inbound.next().await {
+    ///             let (Body::Message(_), Some(from)) = (&signal.body, &signal.meta.origin) else {
+    ///                 continue;
+    ///             };
+    ///             let key = format!("count/{from}");
+    ///             let count = self.0.get::<u64>(&key).await?.unwrap_or(0) + 1;
+    ///             self.0.put(&key, &count).await?;
+    ///             handle.send(signal.reply(Message::text(count.to_string()))).await?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     Runner::new().bot("counter", |ctx| Ok(Counter(ctx.state()))).main()
+    /// }
+    /// ```
+    pub fn state(&self) -> chatty_core::state::State {
+        match &self.store {
+            Some(store) => chatty_core::state::State::shared(store.clone(), self.name),
+            None => chatty_core::state::State::in_memory(self.name),
+        }
     }
 
     /// The bot's `settings` table as a `T` (from an empty table when there is none).
@@ -284,7 +329,7 @@ impl Runner {
             })?;
         }
         let built = self
-            .build(&loaded, logger::Stores::Closed)
+            .build(&loaded, logger::Stores::Closed, None)
             .await
             .map_err(|e| match e {
                 RunError::Config(e) => e,
@@ -340,8 +385,20 @@ impl Runner {
                 message,
             })
         })?;
+        let state = journal::open_state(loaded).await.map_err(|message| {
+            RunError::Config(ConfigError::Invalid {
+                origin: loaded.file.display().to_string(),
+                key: "state".into(),
+                message,
+            })
+        })?;
+        // The bots' state: in `[state]`'s database, else in the journal's.
+        let store = state
+            .as_ref()
+            .map(|state| state.store.clone())
+            .or_else(|| journal.as_ref().map(journal::RunJournal::key_values));
         let built = self
-            .build(loaded, logger::Stores::Open(journal.as_ref()))
+            .build(loaded, logger::Stores::Open(journal.as_ref()), store)
             .await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut runs = tokio::task::JoinSet::new();
@@ -433,6 +490,11 @@ impl Runner {
         {
             failures.push(format!("the journal: {e}"));
         }
+        if let Some(state) = &state
+            && let Err(e) = state.finish().await
+        {
+            failures.push(format!("the bots' state: {e}"));
+        }
         if failures.is_empty() {
             Ok(())
         } else {
@@ -442,10 +504,12 @@ impl Runner {
 
     /// Builds every bot and its sessions. `stores`: where the loggers' databases are opened
     /// (not for `check`, which must not create files).
+    /// `store`: where the bots keep their state (in memory without one).
     async fn build(
         &self,
         loaded: &LoadedConfig,
         stores: logger::Stores<'_>,
+        store: Option<Arc<dyn chatty_core::state::KeyValueStore>>,
     ) -> Result<Vec<Built>, RunError> {
         let open_stores = stores.open();
         // The bot whose Logger keeps its records in the journal's database, if one does.
@@ -472,7 +536,11 @@ impl Runner {
         let mut out = Vec::new();
         for (name, bot_config) in &loaded.config.bots {
             let kind = config::kind_of(file, name, bot_config)?;
-            let ctx = BotContext { name, loaded };
+            let ctx = BotContext {
+                name,
+                loaded,
+                store: store.clone(),
+            };
             if bot_config.synchronizer.is_some()
                 && !bot_config
                     .rust
@@ -651,68 +719,6 @@ pub enum RunError {
     /// A bot failed, or the sessions did not end in time.
     #[error("{0}")]
     Failed(String),
-}
-
-/// The direct networks of one run, by name.
-struct Networks {
-    #[cfg(feature = "direct")]
-    by_name: BTreeMap<String, chatty_direct::Network>,
-}
-
-fn build_session(
-    name: &str,
-    session: &SessionConfig,
-    networks: &mut Networks,
-    workers: &mut hubs::Workers,
-    loaded: &LoadedConfig,
-) -> Result<Arc<dyn Session>, String> {
-    let platform = config::platform_of(&loaded.file, name, session).map_err(|e| e.to_string())?;
-    let _ = &networks;
-    match platform {
-        #[cfg(feature = "direct")]
-        "direct" => {
-            let direct = session.direct.as_ref().ok_or("missing")?;
-            let network = match networks.by_name.get(&direct.network) {
-                Some(network) => network.clone(),
-                None => {
-                    let network = chatty_direct::Network::try_named(&direct.network)
-                        .map_err(|e| format!("direct.network: `{}`: {e}", direct.network))?;
-                    networks
-                        .by_name
-                        .insert(direct.network.clone(), network.clone());
-                    network
-                }
-            };
-            let endpoint = network
-                .try_endpoint_with(&direct.endpoint, chatty_core::Capabilities::all())
-                .map_err(|e| format!("direct.endpoint: `{}`: {e}", direct.endpoint))?;
-            Ok(Arc::new(endpoint))
-        }
-        #[cfg(feature = "xmpp")]
-        "xmpp" => {
-            let xmpp = session.xmpp_config().cloned().ok_or("missing")?;
-            let session = chatty_xmpp::XmppSession::new(xmpp).map_err(|e| format!("xmpp: {e}"))?;
-            Ok(Arc::new(session))
-        }
-        #[cfg(feature = "email")]
-        "email" => {
-            let email = session.email_config().cloned().ok_or("missing")?;
-            let session =
-                chatty_email::EmailSession::new(email).map_err(|e| format!("email: {e}"))?;
-            Ok(Arc::new(session))
-        }
-        #[cfg(feature = "slack")]
-        "slack" => {
-            let slack = session.slack_config().cloned().ok_or("missing")?;
-            let session =
-                chatty_slack::SlackSession::new(slack).map_err(|e| format!("slack: {e}"))?;
-            Ok(Arc::new(session))
-        }
-        "nats" => workers.build(name, session),
-        other => Err(format!(
-            "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
-        )),
-    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -7,6 +7,9 @@ use chatty::direct::{Network, Person};
 use chatty::log::{Direction, LogStore};
 use chatty::prelude::*;
 use chatty::{Page, Runner};
+use common::Counter;
+
+mod common;
 
 /// A config file `name` in `dir` running an echo bot on the direct network `network`, with
 /// `extra` at the top.
@@ -318,5 +321,85 @@ async fn the_journal_and_a_logger_in_postgres_instead_of_files() {
         "{error}"
     );
     assert!(error.contains("(schema chatty)"), "{error}");
+    database.drop_it().await;
+}
+
+/// A config running the counter on the direct network `network`, with `extra` at the top.
+fn counter_config(dir: &Path, network: &str, extra: &str) -> PathBuf {
+    let path = dir.join("counter.toml");
+    let text = format!(
+        "{extra}\n[sessions.counter.direct]\nnetwork = \"{network}\"\nendpoint = \"counter\"\n\n\
+         [bots.counter]\nsessions = [\"counter\"]\nrust = \"counter\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the counter of `path`, sends it `messages` messages from alice, and returns what it
+/// answered; the run then ends in order.
+async fn count(network: &Network, path: &Path, messages: usize) -> Vec<String> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = Runner::new()
+        .network(network.clone())
+        .bot("counter", |ctx| Ok(Counter(ctx.state())));
+    let path = path.to_path_buf();
+    let run = tokio::spawn(async move {
+        runner
+            .run_file(&path, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let alice = Person::join(network, "alice").await;
+    let counter = network.address("counter");
+    let mut answers = Vec::new();
+    for _ in 0..messages {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while alice
+            .send(Signal::message("one more").to(counter.clone()))
+            .await
+            .is_err()
+        {
+            assert!(!run.is_finished(), "the run ended: {:?}", run.await);
+            assert!(tokio::time::Instant::now() < deadline, "no counter");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (_, answer) = alice.expect_message().await;
+        answers.push(answer.text);
+    }
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+    answers
+}
+
+#[tokio::test]
+async fn a_bots_state_is_kept_in_the_journals_database_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-counter");
+    let path = counter_config(dir.path(), "state-counter", "");
+    assert_eq!(count(&network, &path, 2).await, ["1", "2"]);
+    assert_eq!(count(&network, &path, 1).await, ["3"]);
+
+    // With the journal off, the state is in memory: it starts again with each run.
+    let network = Network::named("state-counter-off");
+    let path = counter_config(
+        dir.path(),
+        "state-counter-off",
+        "[journal]\nenabled = false",
+    );
+    assert_eq!(count(&network, &path, 2).await, ["1", "2"]);
+    assert_eq!(count(&network, &path, 1).await, ["1"]);
+}
+
+#[tokio::test]
+async fn a_bots_state_is_kept_in_postgres_with_the_journal() {
+    let database = TestDatabase::new("counter").await;
+    let dir = tempfile::tempdir().unwrap();
+    let network = Network::named("state-counter-postgres");
+    let extra = format!("[journal]\nurl = \"{}\"", database.url);
+    let path = counter_config(dir.path(), "state-counter-postgres", &extra);
+    assert_eq!(count(&network, &path, 2).await, ["1", "2"]);
+    assert_eq!(count(&network, &path, 1).await, ["3"]);
+    assert!(!dir.path().join("counter.state").exists());
     database.drop_it().await;
 }

@@ -8,10 +8,13 @@ use futures::future::{self, BoxFuture};
 use super::{KeyValueStore, StateError};
 use crate::driver::lock;
 
+/// The values of a memory store, by (scope, key).
+type Values = BTreeMap<(String, String), Vec<u8>>;
+
 /// A [`KeyValueStore`] in memory: gone when the process ends. Clones share the values.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    values: Arc<Mutex<BTreeMap<(String, String), Vec<u8>>>>,
+    values: Arc<Mutex<Values>>,
 }
 
 impl MemoryStore {

@@ -110,6 +110,29 @@ pub(crate) fn database_keys_error(
     }
 }
 
+/// Where the bots' state ([`BotContext::state`](crate::BotContext::state)) is kept when not in
+/// the journal's database: a PostgreSQL database every process of the bot names, so that they
+/// share it (the workers of a NATS hub, each with a journal of its own).
+///
+/// ```toml
+/// [state]
+/// url = "postgres://chatty@db.example.org/bots"
+/// password = { env = "CHATTY_DB_PASSWORD" }
+/// schema = "support_state"        # default: "chatty"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// The database: `postgres://user@host:port/database`.
+    pub url: String,
+    /// The password, when the URL has none (a secret).
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// The schema the values are in (default `chatty`).
+    #[serde(default)]
+    pub schema: Option<String>,
+}
+
 /// What a journal write survives (measured costs in `docs/benchmarks.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -541,3 +541,30 @@ partitions"#,
         "{message}"
     );
 }
+
+#[test]
+fn the_state_table_names_a_postgres_database() {
+    let (_dir, path) = file(&format!(
+        "{GOOD}\n[state]\nurl = \"postgres://chatty@db.example.org/bots\"\nschema = \"bots\"\n\
+         password = {{ env = \"DB_PASSWORD\" }}\n"
+    ));
+    let loaded = load_quiet(&path).unwrap();
+    let state = loaded.config.state.as_ref().unwrap();
+    assert_eq!(state.schema.as_deref(), Some("bots"));
+    assert!(
+        secrets(&loaded.config)
+            .iter()
+            .any(|(key, _)| key == "state.password")
+    );
+
+    let (message, file) = error(&format!("{GOOD}\n[state]\nurl = \"mysql://db/bots\"\n"));
+    assert_eq!(
+        message,
+        format!("{file}: key `state.url`: expected a postgres:// or postgresql:// URL")
+    );
+    let (message, _) = error(&format!("{GOOD}\n[state]\nschema = \"bots\"\n"));
+    assert!(
+        message.contains("key `state`: missing key `url`"),
+        "{message}"
+    );
+}

@@ -22,6 +22,18 @@ impl RunJournal {
         &self.db
     }
 
+    /// Where the bots' state is kept: the journal's database, through its writer.
+    #[cfg(feature = "log")]
+    pub(super) fn key_values(&self) -> Arc<dyn chatty_core::state::KeyValueStore> {
+        Arc::new(self.db.key_values())
+    }
+
+    /// Without the `log` feature there is no journal, and so no store.
+    #[cfg(not(feature = "log"))]
+    pub(super) fn key_values(&self) -> Arc<dyn chatty_core::state::KeyValueStore> {
+        Arc::new(chatty_core::state::MemoryStore::new())
+    }
+
     /// Makes every write durable (the last acknowledgements are not awaited by the bots): a run
     /// that ends in order leaves nothing to give again.
     pub(super) async fn finish(&self) -> Result<(), String> {
@@ -130,4 +142,61 @@ pub(super) async fn open(loaded: &LoadedConfig) -> Result<Option<RunJournal>, St
          finished when its process stops"
             .into(),
     )
+}
+
+/// The bots' state database `[state]` names (PostgreSQL, shared by every process of the bot),
+/// and what must be done with it at the end.
+pub(super) struct RunState {
+    /// What the bots are given.
+    pub(super) store: Arc<dyn chatty_core::state::KeyValueStore>,
+    #[cfg(feature = "log")]
+    db: chatty_log::StateDb,
+}
+
+impl RunState {
+    /// Makes every write durable and closes the database.
+    pub(super) async fn finish(&self) -> Result<(), String> {
+        #[cfg(feature = "log")]
+        {
+            self.db.flush().await.map_err(|e| e.to_string())?;
+            self.db.close().await;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the database `[state]` names, if it names one.
+#[cfg(feature = "log")]
+pub(super) async fn open_state(loaded: &LoadedConfig) -> Result<Option<RunState>, String> {
+    let Some(settings) = &loaded.config.state else {
+        return Ok(None);
+    };
+    let location = postgres(
+        &settings.url,
+        settings.password.as_ref(),
+        settings.schema.as_deref(),
+    )?;
+    let durability = match loaded.config.journal.durability {
+        config::Durability::Normal => chatty_log::Durability::Normal,
+        config::Durability::Full => chatty_log::Durability::Full,
+    };
+    let db = chatty_log::StateDb::open(
+        &chatty_log::StateConfig::at(location).with_durability(durability),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    tracing::info!(database = %db.path().display(), "bots' state open");
+    Ok(Some(RunState {
+        store: Arc::new(db.key_values()),
+        db,
+    }))
+}
+
+/// Without the `log` feature there is no database for `[state]`.
+#[cfg(not(feature = "log"))]
+pub(super) async fn open_state(loaded: &LoadedConfig) -> Result<Option<RunState>, String> {
+    if loaded.config.state.is_none() {
+        return Ok(None);
+    }
+    Err("`[state]` needs the database code, which is not compiled into this program: build chatty with the feature `log`".into())
 }

@@ -154,3 +154,23 @@ pub(crate) async fn ask(
     }
     panic!("no answer from {to} to {text:?} within 40 s");
 }
+
+/// A Rust bot that tells each person how many messages they sent, counted in its state.
+pub(crate) struct Counter(pub(crate) chatty::state::State);
+
+impl Bot for Counter {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            let (Body::Message(_), Some(from)) = (&signal.body, &signal.meta.origin) else {
+                continue;
+            };
+            let key = format!("count/{from}");
+            let count = self.0.get::<u64>(&key).await?.unwrap_or(0) + 1;
+            self.0.put(&key, &count).await?;
+            handle
+                .send(signal.reply(Message::text(count.to_string())))
+                .await?;
+        }
+        Ok(())
+    }
+}

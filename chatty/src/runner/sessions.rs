@@ -1,0 +1,71 @@
+//! The sessions of a run, built from their config tables.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chatty_core::session::Session;
+
+use super::hubs;
+use crate::config::{self, LoadedConfig, SessionConfig};
+
+/// The direct networks of one run, by name.
+pub(super) struct Networks {
+    #[cfg(feature = "direct")]
+    pub(super) by_name: BTreeMap<String, chatty_direct::Network>,
+}
+
+pub(super) fn build_session(
+    name: &str,
+    session: &SessionConfig,
+    networks: &mut Networks,
+    workers: &mut hubs::Workers,
+    loaded: &LoadedConfig,
+) -> Result<Arc<dyn Session>, String> {
+    let platform = config::platform_of(&loaded.file, name, session).map_err(|e| e.to_string())?;
+    let _ = &networks;
+    match platform {
+        #[cfg(feature = "direct")]
+        "direct" => {
+            let direct = session.direct.as_ref().ok_or("missing")?;
+            let network = match networks.by_name.get(&direct.network) {
+                Some(network) => network.clone(),
+                None => {
+                    let network = chatty_direct::Network::try_named(&direct.network)
+                        .map_err(|e| format!("direct.network: `{}`: {e}", direct.network))?;
+                    networks
+                        .by_name
+                        .insert(direct.network.clone(), network.clone());
+                    network
+                }
+            };
+            let endpoint = network
+                .try_endpoint_with(&direct.endpoint, chatty_core::Capabilities::all())
+                .map_err(|e| format!("direct.endpoint: `{}`: {e}", direct.endpoint))?;
+            Ok(Arc::new(endpoint))
+        }
+        #[cfg(feature = "xmpp")]
+        "xmpp" => {
+            let xmpp = session.xmpp_config().cloned().ok_or("missing")?;
+            let session = chatty_xmpp::XmppSession::new(xmpp).map_err(|e| format!("xmpp: {e}"))?;
+            Ok(Arc::new(session))
+        }
+        #[cfg(feature = "email")]
+        "email" => {
+            let email = session.email_config().cloned().ok_or("missing")?;
+            let session =
+                chatty_email::EmailSession::new(email).map_err(|e| format!("email: {e}"))?;
+            Ok(Arc::new(session))
+        }
+        #[cfg(feature = "slack")]
+        "slack" => {
+            let slack = session.slack_config().cloned().ok_or("missing")?;
+            let session =
+                chatty_slack::SlackSession::new(slack).map_err(|e| format!("slack: {e}"))?;
+            Ok(Arc::new(session))
+        }
+        "nats" => workers.build(name, session),
+        other => Err(format!(
+            "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
+        )),
+    }
+}
