@@ -18,17 +18,21 @@ use chatty_core::journal::{Appended, EntryId, Journal, JournalError, Pending};
 use chatty_core::{Signal, SignalId};
 use futures::future::BoxFuture;
 
+use crate::retries::Retries;
+
 /// Which signal an acknowledgement is for: its sender (as text) and id, as in the journal's
 /// [`EntryId`] (whose session name the router may have scoped).
 type Key = (String, SignalId);
 
 /// The acknowledgements a worker holds, by signal; shared by the worker and its journal.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Held {
     ackers: Arc<Mutex<HashMap<Key, Arc<Acker>>>>,
     /// Whether a [`WorkerJournal`] was made for the worker: without one, nobody says when the
     /// bot finished, and the worker acknowledges once the signal is handed on.
     journaled: Arc<AtomicBool>,
+    /// The tries of what the worker's journal gives again when it starts.
+    pub(crate) retries: Arc<Retries>,
 }
 
 impl std::fmt::Debug for Held {
@@ -41,6 +45,15 @@ impl std::fmt::Debug for Held {
 }
 
 impl Held {
+    /// Nothing held yet; `retries` counts the tries of what the worker's journal gives again.
+    pub(crate) fn new(retries: Retries) -> Self {
+        Held {
+            ackers: Arc::default(),
+            journaled: Arc::default(),
+            retries: Arc::new(retries),
+        }
+    }
+
     /// Whether the worker's journal tells when the bot finished a signal.
     pub(crate) fn is_journaled(&self) -> bool {
         self.journaled.load(Ordering::Relaxed)
@@ -148,11 +161,16 @@ impl<J: Journal> Journal for WorkerJournal<J> {
         self.held.release(&(entry.sender.clone(), entry.id.clone()));
     }
 
+    /// The inner journal's, each counted as one more try of its signal; a signal past its last
+    /// try is set aside ([`retries`](crate::retries)).
     fn pending<'a>(
         &'a self,
         session: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Pending>, JournalError>> {
-        self.inner.pending(session)
+        Box::pin(async move {
+            let pending = self.inner.pending(session).await?;
+            self.held.retries.count(&self.inner, session, pending).await
+        })
     }
 
     fn answering(

@@ -111,7 +111,7 @@ impl Bot for NatsGateway {
 
 /// The gateway session a signal came through: its origin's `+session` qualifier, or its
 /// platform (a session named after its platform leaves the qualifier out).
-fn origin_session(signal: &Signal) -> String {
+pub(crate) fn origin_session(signal: &Signal) -> String {
     signal
         .meta
         .origin

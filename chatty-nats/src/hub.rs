@@ -49,6 +49,11 @@ pub(crate) fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The name of the hub `hub`'s stream `which` (`IN`, `OUT`, `DEAD`, …).
+pub(crate) fn stream_name(hub: &str, which: &str) -> String {
+    format!("CHATTY_{hub}_{which}")
+}
+
 impl Hub {
     /// Connects to the server `config` names, as `client_name` (shown by the server).
     pub(crate) async fn connect(config: &NatsConfig, client_name: &str) -> Result<Self, NatsError> {
@@ -203,7 +208,7 @@ impl Hub {
     }
 
     fn stream_name(&self, which: &str) -> String {
-        format!("CHATTY_{}_{which}", self.name)
+        stream_name(&self.name, which)
     }
 
     /// The stream of inbound signals, made if missing.

@@ -7,6 +7,7 @@ mod gateway;
 mod hub;
 mod leases;
 mod partition;
+mod retries;
 mod standby;
 mod task;
 mod wire;

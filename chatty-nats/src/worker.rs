@@ -39,6 +39,7 @@ use crate::config::NatsConfig;
 use crate::error::NatsError;
 use crate::hub::Hub;
 use crate::leases::Leases;
+use crate::retries::Retries;
 use crate::task::Owned;
 use crate::wire::Envelope;
 
@@ -81,12 +82,17 @@ impl NatsWorker {
     /// A worker of the hub `config` names; its session is named after the hub.
     pub fn new(config: NatsConfig) -> Result<Self, NatsError> {
         config.check()?;
+        let retries = Retries::new(
+            config.max_tries,
+            &config.hub,
+            crate::hub::stream_name(&config.hub, "DEAD"),
+        );
         Ok(NatsWorker {
             name: config.hub.clone(),
             config,
             driver: Driver::default(),
             hub: Mutex::new(None),
-            held: Held::default(),
+            held: Held::new(retries),
         })
     }
 
@@ -113,6 +119,7 @@ impl NatsWorker {
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self.held.retries.rename(&self.name);
         self
     }
 
@@ -235,6 +242,7 @@ impl Protocol for NatsWorker {
                         }));
                     }
                     self.held.in_progress().await;
+                    set_aside_from_journal(&hub, &self.held).await;
                 }
             }
         };
@@ -377,6 +385,21 @@ async fn read(
 
 /// Copies `message` to the hub's dead-letter stream (with its message id, so that a second copy
 /// is dropped); an error if JetStream does not take it (the message then stays where it is).
+/// Publishes to the dead-letter stream what the worker's journal set aside after its last try.
+async fn set_aside_from_journal(hub: &Hub, held: &Held) {
+    for signal in held.retries.take_aside() {
+        // The message id the gateway gave it: set aside twice (JetStream's count ran out too),
+        // it is kept once.
+        let envelope = Envelope::new(crate::gateway::origin_session(&signal), signal);
+        if let Err(e) = hub
+            .publish(hub.dead_subject(), envelope.message_id(), envelope.encode())
+            .await
+        {
+            tracing::error!(hub = %hub.name, "a signal set aside could not be kept in the dead-letter stream: {e}");
+        }
+    }
+}
+
 async fn set_aside(
     hub: &Hub,
     message: &async_nats::jetstream::Message,

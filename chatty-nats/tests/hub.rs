@@ -410,6 +410,78 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
 }
 
 #[tokio::test]
+async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journal_gives_it_again() {
+    let config = hub()
+        .with_ack_wait(Duration::from_secs(1))
+        .with_max_tries(3);
+    let mut given = messages(3);
+    let Body::Message(poison) = &mut given[1].body else {
+        unreachable!()
+    };
+    poison.text = "poison".into();
+    let platform = TestPlatform::new("test").giving(given);
+    let answers = platform.outbound();
+    let gateway = gateway(&config, platform);
+    // One worker machine: its journal is kept across the worker's restarts, and gives the
+    // poison again at each start, before JetStream would.
+    let journal = MemoryJournal::new();
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut starts = 0;
+    while answers.len() < 2 {
+        starts += 1;
+        assert!(starts <= 8, "still not set aside after {starts} starts");
+        let errors = errors.clone();
+        let bot = from_fn(move |signal: Signal, handle| {
+            let errors = errors.clone();
+            async move {
+                match &signal.body {
+                    Body::Message(m) if m.text == "poison" => return Err("cannot".into()),
+                    Body::Message(m) => {
+                        let text = format!("re {}", m.text);
+                        handle.send(signal.reply(Message::text(text))).await?;
+                    }
+                    Body::SystemError(e) => errors.lock().unwrap().push(e.message.clone()),
+                    _ => {}
+                }
+                Ok(())
+            }
+        });
+        let worker = NatsWorker::new(config.clone()).unwrap();
+        let acking = worker.journal(journal.clone());
+        let run = Router::new().session(worker).journal(acking).run(bot);
+        let answered = answers.wait_for(|sent| sent.len() >= 2);
+        let _ = tokio::time::timeout(DEADLINE, async {
+            tokio::select! {
+                _ = run => {}
+                () = answered => {}
+            }
+        })
+        .await;
+    }
+    assert!(starts <= 5, "{starts} starts");
+    assert_eq!(answers.texts(), ["re m0", "re m2"]);
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        !errors.is_empty() && errors.iter().all(|e| e.contains("_DEAD")),
+        "{errors:?}"
+    );
+    // Kept once in the dead-letter stream, by whichever count ran out.
+    let client = async_nats::connect(nats_url()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut dead = jetstream
+        .get_stream(format!("CHATTY_{}_DEAD", config.hub))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while dead.info().await.unwrap().state.messages == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing set aside");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(dead.info().await.unwrap().state.messages, 1);
+    gateway.abort();
+}
+
+#[tokio::test]
 async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
     let config = hub();
     let worker = worker(&config, echo());
