@@ -178,7 +178,7 @@ impl NatsConfig {
     /// # Errors
     /// A [`NatsError::Config`] saying which key is wrong and what was expected.
     pub fn check(&self) -> Result<(), NatsError> {
-        if !crate::hub::valid_name(&self.hub) {
+        if !valid_name(&self.hub) {
             return Err(NatsError::config(format!(
                 "the hub name {:?} is not 1 to 64 letters, digits, `-` or `_`",
                 self.hub
@@ -231,5 +231,28 @@ impl NatsConfig {
     /// How long a worker has to take a signal before it is given again.
     pub fn ack_wait(&self) -> Duration {
         Duration::from_millis(self.ack_wait_ms)
+    }
+}
+
+/// Whether `name` may name a hub: it becomes part of stream names and subjects.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hub_name_is_what_a_stream_name_and_a_subject_token_take() {
+        assert!(valid_name("support"));
+        assert!(valid_name("desk-2_b"));
+        for bad in ["", "a.b", "a b", "a>", "a*", "ü", &"x".repeat(65)] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
     }
 }

@@ -40,15 +40,6 @@ pub(crate) struct Hub {
     pub(crate) max_tries: u32,
 }
 
-/// Whether `name` may name a hub: it becomes part of stream names and subjects.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 /// The name of the hub `hub`'s stream `which` (`IN`, `OUT`, `DEAD`, …).
 pub(crate) fn stream_name(hub: &str, which: &str) -> String {
     format!("CHATTY_{hub}_{which}")
@@ -331,19 +322,5 @@ impl Hub {
             .get_or_create_consumer(&name, config)
             .await
             .map_err(|e| NatsError::jetstream(format!("the consumer {name}"), e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_hub_name_is_what_a_stream_name_and_a_subject_token_take() {
-        assert!(valid_name("support"));
-        assert!(valid_name("desk-2_b"));
-        for bad in ["", "a.b", "a b", "a>", "a*", "ü", &"x".repeat(65)] {
-            assert!(!valid_name(bad), "{bad:?}");
-        }
     }
 }
