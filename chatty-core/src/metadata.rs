@@ -147,6 +147,11 @@ pub struct Metadata {
     /// Set when the bot is given this signal again after a restart: it was received and kept in
     /// the [journal](crate::journal) but the bot had not finished handling it when its process
     /// stopped. Answers it already sent then are not sent again (see the journal).
+    ///
+    /// On a signal a bot sends: it may have left already, sent by a process that stopped before
+    /// it could say so (a gateway passing on what the one before it had taken). The router asks
+    /// the session first ([`Session::sent`](crate::session::Session::sent)) and sends it only
+    /// if the session does not say it left.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redelivered: bool,
 }

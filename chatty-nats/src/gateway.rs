@@ -89,13 +89,13 @@ impl Bot for NatsGateway {
         hub.agree_on_partitions().await?;
         hub.inbound_stream().await?;
         let outbound = hub.outbound_stream().await?;
-        let answers = hub.outbound_consumer(&outbound).await?;
+        let (answers, taken_before) = hub.outbound_consumer(&outbound).await?;
         let queries = hub
             .client
             .queue_subscribe(hub.query_subject(), QUERIES.to_owned())
             .await
             .map_err(|e| format!("NATS: cannot subscribe to the hub's queries: {e}"))?;
-        let _carrying = Owned::spawn(carry(hub.clone(), answers, handle.clone()));
+        let _carrying = Owned::spawn(carry(hub.clone(), answers, taken_before, handle.clone()));
         let _answering = Owned::spawn(answer_queries(hub.clone(), queries, handle.clone()));
         while let Some(signal) = inbound.next().await {
             if signal.body.kind().is_internal() {
@@ -144,8 +144,12 @@ async fn publish(hub: &Hub, partition: u32, envelope: &Envelope) {
     }
 }
 
-/// Sends what the workers' bots send, each acknowledged once the router took it.
-async fn carry(hub: Hub, answers: PullConsumer, handle: Handle) {
+/// Sends what the workers' bots send, one at a time, each acknowledged (and the acknowledgement
+/// confirmed by the server) once the session has it, before the next is sent. So of what the
+/// gateway before this one had taken (up to the stream sequence `taken_before`), only the first
+/// still in the stream may have left: it is marked redelivered, so that the router asks the
+/// session first; the others were never sent.
+async fn carry(hub: Hub, answers: PullConsumer, mut taken_before: u64, handle: Handle) {
     let mut messages = match answers.messages().await {
         Ok(messages) => messages,
         Err(e) => {
@@ -162,7 +166,12 @@ async fn carry(hub: Hub, answers: PullConsumer, handle: Handle) {
             }
         };
         match Envelope::decode(&message.payload) {
-            Ok(envelope) => {
+            Ok(mut envelope) => {
+                let sequence = message.info().map_or(0, |info| info.stream_sequence);
+                if sequence <= taken_before {
+                    envelope.signal.meta.redelivered = true;
+                    taken_before = 0;
+                }
                 let id = envelope.signal.meta.id.clone();
                 // A refusal goes to the conversation the signal was for, in its order.
                 let partition = partition_of_conversation(
@@ -179,7 +188,7 @@ async fn carry(hub: Hub, answers: PullConsumer, handle: Handle) {
             }
             Err(e) => tracing::error!(hub = %hub.name, "dropped from the outbound stream: {e}"),
         }
-        if let Err(e) = message.ack().await {
+        if let Err(e) = message.double_ack().await {
             tracing::warn!(hub = %hub.name, "acknowledging a sent signal: {e}");
         }
     }

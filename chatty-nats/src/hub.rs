@@ -40,6 +40,9 @@ pub(crate) struct Hub {
     pub(crate) max_tries: u32,
 }
 
+/// How many answers a gateway takes from the outbound stream ahead of sending them.
+const OUTBOUND_TAKEN_AHEAD: i64 = 64;
+
 /// The name of the hub `hub`'s stream `which` (`IN`, `OUT`, `DEAD`, …).
 pub(crate) fn stream_name(hub: &str, which: &str) -> String {
     format!("CHATTY_{hub}_{which}")
@@ -287,29 +290,40 @@ impl Hub {
         self.stream_name("DEAD")
     }
 
-    /// The durable pull consumer of the outbound stream, shared by the hub's gateways.
+    /// The durable pull consumer of the outbound stream, shared by the hub's gateways, and the
+    /// last stream sequence the gateway before this one took: what is still in the stream up
+    /// to there it took and did not acknowledge, so it may have sent it.
     pub(crate) async fn outbound_consumer(
         &self,
         stream: &stream::Stream,
-    ) -> Result<consumer::PullConsumer, NatsError> {
+    ) -> Result<(consumer::PullConsumer, u64), NatsError> {
         // Made afresh by each gateway that starts (one runs at a time): what a gateway that
         // died had taken and not acknowledged comes at once and first, not after the ack wait.
         // The stream is a work queue, so what was acknowledged is gone from it already.
+        let taken = match stream.consumer_info("gateway").await {
+            Ok(info) => info.delivered.stream_sequence,
+            Err(_) => 0,
+        };
         if let Err(e) = stream.delete_consumer("gateway").await
             && !e.to_string().contains("not found")
         {
             return Err(NatsError::jetstream("the consumer gateway", e));
         }
-        self.consumer(
-            stream,
-            consumer::pull::Config {
-                durable_name: Some("gateway".to_owned()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: self.ack_wait,
-                ..Default::default()
-            },
-        )
-        .await
+        let consumer = self
+            .consumer(
+                stream,
+                consumer::pull::Config {
+                    durable_name: Some("gateway".to_owned()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    // The gateway sends one at a time: few taken ahead, so that few are in doubt
+                    // when it dies.
+                    max_ack_pending: OUTBOUND_TAKEN_AHEAD,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok((consumer, taken))
     }
 
     async fn consumer(

@@ -3,7 +3,7 @@
 //! Two gateways configured for the same platform accounts must not both run their sessions
 //! (both would take every message). The one that runs holds the entry `gateway` of the hub's
 //! lease bucket, renewed every third of the lease time; the others try to take it every tenth,
-//! so one takes over within about 1.1 lease times (about 6 s with the default 5 s) of the holder's
+//! so one takes over within about 1.1 lease times (about 4.5 s with the default 4 s) of the holder's
 //! death, and goes on from the journal's cursors (a journal the gateways share, on PostgreSQL).
 
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, stream};
 use chatty_core::driver::{Driver, Failure, Link, Protocol, lock};
-use chatty_core::journal::Journal;
+use chatty_core::journal::{Journal, journals};
 use chatty_core::session::Refusal;
 use chatty_core::{
     Address, Answer, Capabilities, ConnectionErrorKind, FailureKind, Query, QueryError, Signal,
@@ -359,7 +359,9 @@ async fn read(
             }
         };
         let (_, acker) = message.split();
-        let (holding, unheld) = if held.is_journaled() {
+        // Held until the bot has finished it, if the journal keeps it (and so says when); a
+        // status change is not kept, and is acknowledged once handed on.
+        let (holding, unheld) = if held.is_journaled() && journals(&signal.body) {
             (Some(held.hold(&signal, acker)), None)
         } else {
             (None, Some(acker))

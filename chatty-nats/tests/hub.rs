@@ -481,6 +481,71 @@ async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journa
     gateway.abort();
 }
 
+/// A status change (typing, presence) is not kept in a journal: the worker acknowledges it once
+/// handed on, and the conversation's next message comes.
+#[tokio::test]
+async fn a_status_change_does_not_stop_its_conversation() {
+    let config = hub();
+    let mut typing = Signal::new(chatty_core::StatusChange::new(
+        chatty_core::Status::Typing {
+            conversation: "test:alice".parse().unwrap(),
+            state: chatty_core::TypingState::Composing,
+        },
+    ));
+    typing.meta.origin = "test:alice".parse().ok();
+    let mut given = vec![typing];
+    given.extend(messages(2));
+    let platform = TestPlatform::new("test").giving(given);
+    let answers = platform.outbound();
+    let gateway = gateway(&config, platform);
+    let worker = worker(&config, echo());
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 2))
+        .await
+        .expect("both messages answered after the status change");
+    assert_eq!(answers.texts(), ["re m0", "re m1"]);
+    gateway.abort();
+    worker.abort();
+}
+
+/// The next gateway asks its session about each answer the one before had taken and not
+/// acknowledged: one the platform shows is not sent again; one it cannot tell about is.
+#[tokio::test]
+async fn an_answer_a_dead_gateway_may_have_sent_is_sent_again_only_if_the_platform_does_not_show_it()
+ {
+    for (says, again) in [(Some(true), 0), (None, 1)] {
+        let config = hub();
+        // The first gateway hands the answer to its platform, which never confirms it: the
+        // gateway dies before it can acknowledge the answer to JetStream.
+        let (_never, unconfirmed) = tokio::sync::watch::channel(0);
+        let first = TestPlatform::new("test")
+            .giving(messages(1))
+            .confirming(unconfirmed);
+        let handed = first.outbound();
+        let first = gateway(&config, first);
+        let worker = worker(&config, echo());
+        tokio::time::timeout(DEADLINE, handed.wait_for(|sent| !sent.is_empty()))
+            .await
+            .expect("the answer handed to the platform");
+        first.abort();
+        // The next gateway: its platform says whether the answer is there.
+        let next = TestPlatform::new("test").says_sent(says);
+        let sent = next.outbound();
+        let next = gateway(&config, next);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            sent.len(),
+            again,
+            "the platform says {says:?}: {:?}",
+            sent.texts()
+        );
+        if again == 1 {
+            assert_eq!(sent.texts(), ["re m0"]);
+        }
+        next.abort();
+        worker.abort();
+    }
+}
+
 #[tokio::test]
 async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
     let config = hub();

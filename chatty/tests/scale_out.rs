@@ -357,7 +357,8 @@ async fn the_standby_gateway_answers_within_10_s_of_the_active_ones_death_and_no
         quiet: Duration::from_secs(8),
         deadline: Duration::from_secs(240),
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = std::mem::ManuallyDrop::new(tempfile::tempdir().unwrap());
+    eprintln!("DIR {}", dir.path().display());
     let hub = format!("g{}", std::process::id());
     let (bot_jid, bot_password) = chatty_test::servers::xmpp_account();
     // Both gateways keep their journal in one PostgreSQL schema, as one identity: the standby

@@ -250,6 +250,21 @@ pub trait Journal: fmt::Debug + Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), JournalError>>;
 }
 
+/// Whether a router with a journal keeps signals of this body in it (and so acknowledges them
+/// when the bot has finished them): what the platform carries, but not status changes
+/// (presence and typing are state, told again by the platform after a restart) nor the
+/// router's and sessions' own signals.
+///
+/// ```
+/// use chatty_core::Signal;
+/// use chatty_core::journal::journals;
+///
+/// assert!(journals(&Signal::message("hi").body));
+/// ```
+pub fn journals(body: &crate::signal::Body) -> bool {
+    !body.kind().is_internal() && !matches!(body, crate::signal::Body::StatusChange(_))
+}
+
 /// The id of answer number `number` (counted from 0) that `session` sends to the signal `of`:
 /// the same on every run, so that an answer that left before a crash is known again after it.
 ///

@@ -101,10 +101,9 @@ impl Tap {
         &*self.journal
     }
 
-    /// Whether signals of this body are journaled: what the platform carries, but not status
-    /// changes (presence and typing are state, told again by the platform after a restart).
+    /// See [`journals`](super::journals).
     pub(crate) fn journals(body: &Body) -> bool {
-        !body.kind().is_internal() && !matches!(body, Body::StatusChange(_))
+        super::journals(body)
     }
 
     /// The signals of `session` the bot had not acknowledged, marked redelivered, with their

@@ -137,7 +137,13 @@ enum Sent {
 async fn hand_on(job: Job, session: &dyn Session) -> Landing {
     let (sent, signal) = match job {
         Job::Barrier(done) => return Box::pin(future::ready((Sent::Barrier(done), Ok(())))),
-        Job::Plain { signal, done } => (Sent::Plain(done), signal),
+        Job::Plain { signal, done } => {
+            // A signal that may have left already (see `Metadata::redelivered`).
+            if signal.meta.redelivered && session.sent(&signal).await == Some(true) {
+                return Box::pin(future::ready((Sent::Plain(done), Ok(()))));
+            }
+            (Sent::Plain(done), signal)
+        }
         Job::Answer(answer) => {
             let Answer {
                 signal,

@@ -180,3 +180,52 @@ async fn an_answer_to_a_finished_signal_keeps_its_id_and_its_send_waits_for_the_
     );
     until(|| sent.len() == 3, "all three reach the platform").await;
 }
+
+/// A signal the bot marks redelivered may have left already: the session is asked, and it is
+/// sent only if the session does not say it left; with and without a journal.
+#[tokio::test]
+async fn a_signal_marked_redelivered_is_sent_only_if_the_session_does_not_say_it_left() {
+    for journaled in [true, false] {
+        for (says, expected) in [
+            (Some(true), vec!["new"]),
+            (Some(false), vec!["new", "maybe sent before"]),
+            (None, vec!["new", "maybe sent before"]),
+        ] {
+            let session = TestPlatform::new("test")
+                .giving(messages(1))
+                .says_sent(says);
+            let outbound = session.outbound();
+            // On the first message: one new signal, then one that may have left already.
+            let bot = from_fn(|signal: Signal, handle: crate::Handle| async move {
+                if matches!(signal.body, Body::Message(_)) {
+                    let to = signal.reply_addresses()[0].clone();
+                    handle.send(Signal::message("new").to(to.clone())).await?;
+                    let mut again = Signal::message("maybe sent before").to(to.clone());
+                    again.meta.redelivered = true;
+                    handle.send(again).await?;
+                    handle.send(Signal::message("last").to(to)).await?;
+                }
+                Ok(())
+            });
+            let mut router = Router::new().session(session);
+            if journaled {
+                router = router.journal(MemoryJournal::new());
+            }
+            let done = outbound.wait_for(|sent| {
+                sent.iter()
+                    .any(|s| matches!(&s.body, Body::Message(m) if m.text == "last"))
+            });
+            tokio::time::timeout(Duration::from_secs(5), async {
+                tokio::select! {
+                    () = done => {}
+                    _ = router.run(bot) => panic!("the router stopped"),
+                }
+            })
+            .await
+            .expect("the signals sent");
+            let mut texts = outbound.texts();
+            texts.pop();
+            assert_eq!(texts, expected, "journaled {journaled}, says {says:?}");
+        }
+    }
+}

@@ -124,7 +124,12 @@ impl RouterOutlet {
     async fn deliver(&self, index: usize, mut signal: Signal) -> SignalId {
         let Some(journaled) = &self.journaled else {
             let id = signal.meta.id.clone();
-            if let Err(refusal) = self.sessions[index].session.send(signal).await {
+            let session = &self.sessions[index].session;
+            // A signal that may have left already (see `Metadata::redelivered`).
+            if signal.meta.redelivered && session.sent(&signal).await == Some(true) {
+                return id;
+            }
+            if let Err(refusal) = session.send(signal).await {
                 self.refused(id.clone(), refusal);
             }
             return id;
@@ -383,7 +388,7 @@ impl Outlet for RouterOutlet {
             {
                 return Box::pin(future::ready(Err(refused)));
             }
-            if self.journaled.is_some() {
+            if self.journaled.is_some() || signal.meta.redelivered {
                 return Box::pin(async move { Ok(self.deliver(index, signal).await) });
             }
             let sending = session.send(signal);

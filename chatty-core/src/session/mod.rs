@@ -90,7 +90,8 @@ pub trait Session: Send + Sync + 'static {
     /// (an answer, known by its deterministic id, see the [journal](crate::journal)), reached
     /// the platform: `Some(true)` if the platform shows it, `Some(false)` if the platform shows
     /// it did not, `None` if the session cannot tell (the default). Asked only for an answer
-    /// that was about to leave when the process stopped; `None` means it is sent again.
+    /// that was about to leave when the process stopped, and for a signal the bot marks
+    /// [`redelivered`](crate::Metadata::redelivered); `None` means it is sent (again).
     fn sent<'a>(&'a self, signal: &'a Signal) -> BoxFuture<'a, Option<bool>> {
         let _ = signal;
         Box::pin(futures::future::ready(None))
