@@ -161,8 +161,9 @@ impl<J: Journal> Journal for WorkerJournal<J> {
         self.held.release(&(entry.sender.clone(), entry.id.clone()));
     }
 
-    /// The inner journal's, each counted as one more try of its signal; a signal past its last
-    /// try is set aside ([`retries`](crate::retries)).
+    /// The inner journal's, each counted as one more try of its signal: a signal past its last
+    /// try (`max_tries`) is set aside, as JetStream's count would set it aside, and the bot
+    /// gets a `SystemError` instead.
     fn pending<'a>(
         &'a self,
         session: &'a str,

@@ -114,10 +114,10 @@ pub trait Protocol: Send + Sync + Sized + 'static {
         false
     }
 
-    /// Whether the driver answers [`Query::DeliveryStatus`](crate::Query::DeliveryStatus)
-    /// from this session's own table ([`Driver::deliveries`]): yes by default. A session that
-    /// stands for sessions elsewhere (one that [relays](Protocol::relays)) says no, and gets
-    /// the query in [`Protocol::query`], to ask where the signals were sent.
+    /// Whether the driver answers [`Query::DeliveryStatus`] from this session's own table
+    /// ([`Driver::deliveries`]): yes by default. A session that stands for sessions elsewhere
+    /// (one that [relays](Protocol::relays)) says no, and gets the query in
+    /// [`Protocol::query`], to ask where the signals were sent.
     fn keeps_deliveries(&self) -> bool {
         true
     }

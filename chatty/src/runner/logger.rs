@@ -13,6 +13,7 @@ pub(super) enum Stores<'a> {
     /// Not opened: the config is only checked (`chatty check` creates no file).
     Closed,
     /// Opened, with the run's journal if it has one.
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
     Open(Option<&'a RunJournal>),
 }
 

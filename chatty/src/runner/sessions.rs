@@ -1,6 +1,5 @@
 //! The sessions of a run, built from their config tables.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chatty_core::session::Session;
@@ -11,7 +10,7 @@ use crate::config::{self, LoadedConfig, SessionConfig};
 /// The direct networks of one run, by name.
 pub(super) struct Networks {
     #[cfg(feature = "direct")]
-    pub(super) by_name: BTreeMap<String, chatty_direct::Network>,
+    pub(super) by_name: std::collections::BTreeMap<String, chatty_direct::Network>,
 }
 
 pub(super) fn build_session(
