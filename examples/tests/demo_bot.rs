@@ -250,3 +250,59 @@ async fn the_demo_bot_program_answers_on_xmpp_email_and_slack_at_once() {
     bot.start_kill().unwrap();
     let _ = bot.wait().await;
 }
+
+/// Runs `demo-bot run CONFIG` with `vars` set, its state directory in `state`.
+fn run_with(config: &Path, state: &Path, vars: &[(&str, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo-bot"));
+    command
+        .arg("run")
+        .arg(config)
+        .env("CHATTY_STATE_DIR", state)
+        .kill_on_drop(true);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_bot_program_answers_on_workers_behind_a_gateway_from_the_example_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = chatty_test::servers::var("CHATTY_TEST_NATS_URL");
+    let hub = format!("demo{}", std::process::id());
+    let server = xmpp_server();
+    let (jid, password) = xmpp_account();
+    let mut gateway = run_with(
+        &config("scale-out-gateway.toml"),
+        &dir.path().join("gateway"),
+        &[
+            ("CHATTY_SESSIONS__CHAT__XMPP__JID", jid.clone()),
+            ("CHATTY_SESSIONS__CHAT__XMPP__SERVER", server.host.clone()),
+            ("CHATTY_SESSIONS__CHAT__XMPP__PORT", server.port.to_string()),
+            ("CHATTY_BOTS__GATEWAY__NATS__URL", nats.clone()),
+            ("CHATTY_BOTS__GATEWAY__NATS__HUB", hub.clone()),
+            ("BOT_PASSWORD", password),
+        ],
+    );
+    let worker_vars = [
+        ("CHATTY_SESSIONS__HUB__NATS__URL", nats),
+        ("CHATTY_SESSIONS__HUB__NATS__HUB", hub),
+    ];
+    let mut workers = [1, 2].map(|n| {
+        run_with(
+            &config("scale-out-worker.toml"),
+            &dir.path().join(format!("worker-{n}")),
+            &worker_vars,
+        )
+    });
+    let address: Address = format!("xmpp:{jid}").parse().unwrap();
+    let (alice, handle) = xmpp_person().await;
+    assert_eq!(
+        ask(&alice, &handle, &address, "hello").await,
+        "echo: hello (backwards: olleh)"
+    );
+    for child in workers.iter_mut().chain([&mut gateway]) {
+        child.start_kill().unwrap();
+        let _ = child.wait().await;
+    }
+}
