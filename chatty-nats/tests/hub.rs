@@ -336,39 +336,85 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
     b.abort();
 }
 
-#[tokio::test]
-async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
-    let config = hub()
-        .with_ack_wait(Duration::from_secs(1))
-        .with_max_tries(3);
+/// The messages m0, m1 and m2, m1 saying "poison".
+fn poisoned() -> Vec<Signal> {
     let mut given = messages(3);
     let Body::Message(poison) = &mut given[1].body else {
         unreachable!()
     };
     poison.text = "poison".into();
-    let platform = TestPlatform::new("test").giving(given);
+    given
+}
+
+/// The system errors a bot was told of.
+type Errors = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Answers each message with "re " and its text, fails on "poison" (its router then stops, as a
+/// process would die), and keeps the system errors it is told of in `errors`.
+fn failing_on_poison(errors: &Errors) -> impl chatty_core::Bot {
+    let errors = errors.clone();
+    from_fn(move |signal: Signal, handle| {
+        let errors = errors.clone();
+        async move {
+            match &signal.body {
+                Body::Message(m) if m.text == "poison" => return Err("cannot".into()),
+                Body::Message(m) => {
+                    let text = format!("re {}", m.text);
+                    handle.send(signal.reply(Message::text(text))).await?;
+                }
+                Body::SystemError(e) => errors.lock().unwrap().push(e.message.clone()),
+                _ => {}
+            }
+            Ok(())
+        }
+    })
+}
+
+/// Runs a worker's router `run` until it stops (its bot failed) or `answers` has `count`.
+async fn until_stopped_or_answered(
+    run: impl std::future::Future,
+    answers: &chatty_core::testing::Recorded,
+    count: usize,
+) {
+    let answered = answers.wait_for(|sent| sent.len() >= count);
+    let _ = tokio::time::timeout(DEADLINE, async {
+        tokio::select! {
+            _ = run => {}
+            () = answered => {}
+        }
+    })
+    .await;
+}
+
+/// How many signals the hub of `config` keeps in its dead-letter stream, once there is one
+/// (within 5 s).
+async fn set_aside(config: &NatsConfig) -> u64 {
+    let client = async_nats::connect(nats_url()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut dead = jetstream
+        .get_stream(format!("CHATTY_{}_DEAD", config.hub))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let kept = dead.info().await.unwrap().state.messages;
+        if kept > 0 || tokio::time::Instant::now() > deadline {
+            return kept;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
+    let config = hub()
+        .with_ack_wait(Duration::from_secs(1))
+        .with_max_tries(3);
+    let platform = TestPlatform::new("test").giving(poisoned());
     let answers = platform.outbound();
     let gateway = gateway(&config, platform);
-    // Each worker's bot fails on the poison (its router then stops, as a process would die);
-    // a fresh worker (another machine) comes each time.
-    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let bot = |errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>| {
-        from_fn(move |signal: Signal, handle| {
-            let errors = errors.clone();
-            async move {
-                match &signal.body {
-                    Body::Message(m) if m.text == "poison" => return Err("cannot".into()),
-                    Body::Message(m) => {
-                        let text = format!("re {}", m.text);
-                        handle.send(signal.reply(Message::text(text))).await?;
-                    }
-                    Body::SystemError(e) => errors.lock().unwrap().push(e.message.clone()),
-                    _ => {}
-                }
-                Ok(())
-            }
-        })
-    };
+    // Each worker's bot fails on the poison; a fresh worker (another machine) comes each time.
+    let errors = Errors::default();
     let mut tries = 0;
     while answers.len() < 2 {
         tries += 1;
@@ -378,16 +424,9 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
         let run = Router::new()
             .session(worker)
             .journal(acking)
-            .run(bot(errors.clone()));
+            .run(failing_on_poison(&errors));
         // A worker whose bot failed stops; the last one answers m2 and goes on.
-        let answered = answers.wait_for(|sent| sent.len() >= 2);
-        let _ = tokio::time::timeout(DEADLINE, async {
-            tokio::select! {
-                _ = run => {}
-                () = answered => {}
-            }
-        })
-        .await;
+        until_stopped_or_answered(run, &answers, 2).await;
     }
     // Three tries failed, the fourth worker set it aside and went on.
     assert_eq!(tries, 4, "{:?}", answers.texts());
@@ -399,13 +438,7 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
         "{errors:?}"
     );
     // It is kept in the dead-letter stream.
-    let client = async_nats::connect(nats_url()).await.unwrap();
-    let jetstream = async_nats::jetstream::new(client);
-    let mut dead = jetstream
-        .get_stream(format!("CHATTY_{}_DEAD", config.hub))
-        .await
-        .unwrap();
-    assert_eq!(dead.info().await.unwrap().state.messages, 1);
+    assert_eq!(set_aside(&config).await, 1);
     gateway.abort();
 }
 
@@ -414,49 +447,24 @@ async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journa
     let config = hub()
         .with_ack_wait(Duration::from_secs(1))
         .with_max_tries(3);
-    let mut given = messages(3);
-    let Body::Message(poison) = &mut given[1].body else {
-        unreachable!()
-    };
-    poison.text = "poison".into();
-    let platform = TestPlatform::new("test").giving(given);
+    let platform = TestPlatform::new("test").giving(poisoned());
     let answers = platform.outbound();
     let gateway = gateway(&config, platform);
     // One worker machine: its journal is kept across the worker's restarts, and gives the
     // poison again at each start, before JetStream would.
     let journal = MemoryJournal::new();
-    let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let errors = Errors::default();
     let mut starts = 0;
     while answers.len() < 2 {
         starts += 1;
         assert!(starts <= 8, "still not set aside after {starts} starts");
-        let errors = errors.clone();
-        let bot = from_fn(move |signal: Signal, handle| {
-            let errors = errors.clone();
-            async move {
-                match &signal.body {
-                    Body::Message(m) if m.text == "poison" => return Err("cannot".into()),
-                    Body::Message(m) => {
-                        let text = format!("re {}", m.text);
-                        handle.send(signal.reply(Message::text(text))).await?;
-                    }
-                    Body::SystemError(e) => errors.lock().unwrap().push(e.message.clone()),
-                    _ => {}
-                }
-                Ok(())
-            }
-        });
         let worker = NatsWorker::new(config.clone()).unwrap();
         let acking = worker.journal(journal.clone());
-        let run = Router::new().session(worker).journal(acking).run(bot);
-        let answered = answers.wait_for(|sent| sent.len() >= 2);
-        let _ = tokio::time::timeout(DEADLINE, async {
-            tokio::select! {
-                _ = run => {}
-                () = answered => {}
-            }
-        })
-        .await;
+        let run = Router::new()
+            .session(worker)
+            .journal(acking)
+            .run(failing_on_poison(&errors));
+        until_stopped_or_answered(run, &answers, 2).await;
     }
     assert!(starts <= 5, "{starts} starts");
     assert_eq!(answers.texts(), ["re m0", "re m2"]);
@@ -466,18 +474,7 @@ async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journa
         "{errors:?}"
     );
     // Kept once in the dead-letter stream, by whichever count ran out.
-    let client = async_nats::connect(nats_url()).await.unwrap();
-    let jetstream = async_nats::jetstream::new(client);
-    let mut dead = jetstream
-        .get_stream(format!("CHATTY_{}_DEAD", config.hub))
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while dead.info().await.unwrap().state.messages == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "nothing set aside");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(dead.info().await.unwrap().state.messages, 1);
+    assert_eq!(set_aside(&config).await, 1);
     gateway.abort();
 }
 

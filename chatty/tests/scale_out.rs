@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::crash::Chatty;
+use common::crash::{Chatty, plain};
 use common::xmpp_person::{Heard, Ids, Person};
 use common::xmpp_session_toml;
 use tokio::sync::watch;
@@ -166,24 +166,6 @@ fn log_lines(dir: &Path, name: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A log line without its colours (ANSI escape sequences: ESC `[` parameters, a letter).
-fn plain(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// The `nats` table of every process of the hub `hub`: short leases and ack waits, so that a
 /// test does not wait long for a dead worker's partitions.
 fn hub_table(hub: &str, quick: bool) -> String {
@@ -263,16 +245,53 @@ fn check_each_once_in_order(heard: &[Heard1], messages: usize) -> (usize, usize,
     (lost, twice, report)
 }
 
+/// Each person's burst: 250 messages, one every 8 ms, at most 60 unanswered.
+const PACE: Pace = Pace {
+    messages: 250,
+    every: Duration::from_millis(8),
+    window: 60,
+    quiet: Duration::from_secs(8),
+    deadline: Duration::from_secs(240),
+};
+
+/// `people` people on pool accounts (their messages tagged `{prefix}{n}-`), each answered once
+/// by `bot` already.
+async fn talkers(people: usize, prefix: &str, bot: &str) -> Vec<Talker> {
+    let mut talkers = Vec::new();
+    for p in 0..people {
+        let mut talker = Talker::new(format!("{prefix}{p}")).await;
+        talker.warm_up(bot).await;
+        talkers.push(talker);
+    }
+    talkers
+}
+
+/// Starts each talker's burst to `bot`, all counting answers into `total`.
+fn bursts(
+    talkers: Vec<Talker>,
+    bot: &str,
+    total: &Arc<AtomicUsize>,
+    kill: &watch::Receiver<Option<Instant>>,
+) -> Vec<tokio::task::JoinHandle<Heard1>> {
+    talkers
+        .into_iter()
+        .map(|t| tokio::spawn(t.burst(bot.to_owned(), PACE, total.clone(), kill.clone())))
+        .collect()
+}
+
+/// What each burst heard, once all have ended.
+async fn heard(bursts: Vec<tokio::task::JoinHandle<Heard1>>) -> Vec<Heard1> {
+    let mut heard = Vec::new();
+    for burst in bursts {
+        heard.push(burst.await.unwrap());
+    }
+    heard
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_burst_and_one_added_lose_repeat_and_reorder_nothing() {
     const PEOPLE: usize = 8;
-    let pace = Pace {
-        messages: 250,
-        every: Duration::from_millis(8),
-        window: 60,
-        quiet: Duration::from_secs(8),
-        deadline: Duration::from_secs(240),
-    };
+    let pace = PACE;
     let dir = tempfile::tempdir().unwrap();
     let hub = format!("w{}", std::process::id());
     let (bot_jid, bot_password) = chatty_test::servers::xmpp_account();
@@ -282,18 +301,10 @@ async fn a_worker_killed_mid_burst_and_one_added_lose_repeat_and_reorder_nothing
         &gateway_config(&hub, true, &bot_jid, &bot_password, ""),
     );
     let mut first = process(dir.path(), "worker-1", &worker_config(&hub, true));
-    let mut talkers = Vec::new();
-    for p in 0..PEOPLE {
-        let mut talker = Talker::new(format!("p{p}")).await;
-        talker.warm_up(&bot_jid).await;
-        talkers.push(talker);
-    }
+    let talkers = talkers(PEOPLE, "p", &bot_jid).await;
     let total = Arc::new(AtomicUsize::new(0));
     let (_kill_tx, kill) = watch::channel(None);
-    let bursts: Vec<_> = talkers
-        .into_iter()
-        .map(|t| tokio::spawn(t.burst(bot_jid.clone(), pace, total.clone(), kill.clone())))
-        .collect();
+    let bursts = bursts(talkers, &bot_jid, &total, &kill);
 
     // A second worker once a fifth is answered; the first killed once half is.
     let all = PEOPLE * pace.messages;
@@ -320,10 +331,7 @@ async fn a_worker_killed_mid_burst_and_one_added_lose_repeat_and_reorder_nothing
     let at_kill = total.load(Ordering::Relaxed);
     first.kill();
 
-    let mut heard = Vec::new();
-    for burst in bursts {
-        heard.push(burst.await.unwrap());
-    }
+    let heard = heard(bursts).await;
     gateway.check();
     second.check();
     gateway.stop();
@@ -350,13 +358,7 @@ async fn a_worker_killed_mid_burst_and_one_added_lose_repeat_and_reorder_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_gateway_answers_within_10_s_of_the_active_ones_death_and_each_message_once() {
     const PEOPLE: usize = 4;
-    let pace = Pace {
-        messages: 250,
-        every: Duration::from_millis(8),
-        window: 60,
-        quiet: Duration::from_secs(8),
-        deadline: Duration::from_secs(240),
-    };
+    let pace = PACE;
     let dir = std::mem::ManuallyDrop::new(tempfile::tempdir().unwrap());
     eprintln!("DIR {}", dir.path().display());
     let hub = format!("g{}", std::process::id());
@@ -381,12 +383,7 @@ async fn the_standby_gateway_answers_within_10_s_of_the_active_ones_death_and_ea
     .await;
     let mut standby = process(dir.path(), "gateway-2", &config);
     let mut worker = process(dir.path(), "worker", &worker_config(&hub, false));
-    let mut talkers = Vec::new();
-    for p in 0..PEOPLE {
-        let mut talker = Talker::new(format!("q{p}")).await;
-        talker.warm_up(&bot_jid).await;
-        talkers.push(talker);
-    }
+    let talkers = talkers(PEOPLE, "q", &bot_jid).await;
     standby.check();
     assert!(
         log_lines(dir.path(), "gateway-2", "this gateway holds the hub").is_empty(),
@@ -394,10 +391,7 @@ async fn the_standby_gateway_answers_within_10_s_of_the_active_ones_death_and_ea
     );
     let total = Arc::new(AtomicUsize::new(0));
     let (kill_tx, kill) = watch::channel(None);
-    let bursts: Vec<_> = talkers
-        .into_iter()
-        .map(|t| tokio::spawn(t.burst(bot_jid.clone(), pace, total.clone(), kill.clone())))
-        .collect();
+    let bursts = bursts(talkers, &bot_jid, &total, &kill);
     let all = PEOPLE * pace.messages;
     wait_for("a third answered", pace.deadline, || {
         total.load(Ordering::Relaxed) >= all / 3
@@ -407,10 +401,7 @@ async fn the_standby_gateway_answers_within_10_s_of_the_active_ones_death_and_ea
     active.kill();
     kill_tx.send(Some(Instant::now())).unwrap();
 
-    let mut heard = Vec::new();
-    for burst in bursts {
-        heard.push(burst.await.unwrap());
-    }
+    let heard = heard(bursts).await;
     standby.check();
     worker.check();
     standby.stop();

@@ -242,7 +242,7 @@ fn tail(log: &Path) -> String {
 }
 
 /// A log line without its colours (ANSI escape sequences).
-fn plain(line: &str) -> String {
+pub(crate) fn plain(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
