@@ -57,6 +57,10 @@ bitflags::bitflags! {
         /// [`Router`](crate::Router) never refuses one for its lack: it tells a bot (a bridge,
         /// say) whether to put a conversation back in order itself.
         const ORDERED = 1 << 8;
+        /// Questions with options ([`Choice`](crate::Choice)) shown as options: buttons
+        /// (Slack), a data form (XMPP). Degraded: numbered lines in the text, answered by text
+        /// ([`Message::text_with_choice`](crate::Message::text_with_choice)).
+        const CHOICES = 1 << 9;
     }
 }
 
@@ -145,6 +149,11 @@ impl Capabilities {
                     !m.attachments.is_empty(),
                     Features::ATTACHMENTS,
                     "attachments",
+                )?;
+                feature(
+                    m.choice.is_some(),
+                    Features::CHOICES,
+                    "a question with options",
                 )?;
                 feature(
                     m.edit.is_some(),
@@ -263,6 +272,7 @@ mod tests {
             Message::text("x").with_attachment(File::url("f", None, "u")),
             Message::text("x").correcting("earlier".into()),
             Message::retraction("earlier".into()),
+            Message::text("x").with_choice(crate::Choice::new("q").option("a", "A")),
         ] {
             assert!(caps.check(&Signal::new(m)).is_err());
         }

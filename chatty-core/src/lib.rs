@@ -34,9 +34,10 @@ pub use query::{
 pub use router::{DEFAULT_CAPACITY, Router};
 pub use secret::{Revealed, Secret, SecretError};
 pub use signal::{
-    Availability, Body, ConnectionError, ConnectionErrorKind, Content, DownloadFile, Edit,
-    EditKind, FailureKind, File, Media, Message, SendFailure, SessionEnd, SessionStarted, Signal,
-    SignalKind, Status, StatusChange, SystemError, TypingState, Unsupported, UserDefined,
+    Availability, Body, Choice, ChoiceOption, Chosen, ConnectionError, ConnectionErrorKind,
+    Content, DownloadFile, Edit, EditKind, FailureKind, File, Media, Message, SendFailure,
+    SessionEnd, SessionStarted, Signal, SignalKind, Status, StatusChange, SystemError, TypingState,
+    Unsupported, UserDefined,
 };
 
 /// Re-exported so that sessions and bots name the same versions.

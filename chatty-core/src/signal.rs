@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::metadata::{Metadata, SignalId};
 
+mod choice;
 mod content;
 mod internal;
 mod wire;
 
+pub use choice::{Choice, ChoiceOption, Chosen};
 pub use content::{Content, Edit, EditKind, File, Media, Message};
 pub use internal::{
     ConnectionError, ConnectionErrorKind, DownloadFile, SessionEnd, SessionStarted, SystemError,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::metadata::SignalId;
+use crate::signal::choice::{Choice, Chosen};
 
 /// A chat message: text, and optionally a subject, rich content, inline media and attachments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,18 @@ pub struct Message {
     /// retractions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit: Option<Edit>,
+    /// A question with options asked by this message, whose text is the question: buttons,
+    /// a form, or numbered lines where the platform has neither (see [`Choice`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Choice>,
+    /// Set on a message that answers a [`Choice`] by a click or a submitted form: which option
+    /// was chosen. Its text is the option's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<Chosen>,
+    /// Whether the platform marked this message as a command to the bot (a Slack slash
+    /// command): its text is the command as typed, its name first (`/ticket open …`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub command: bool,
 }
 
 /// How a message changes an earlier one.
@@ -119,6 +132,33 @@ impl Message {
     pub fn with_edit(mut self, edit: Edit) -> Self {
         self.edit = Some(edit);
         self
+    }
+
+    /// Asks a question with options (see [`Choice`]).
+    #[must_use]
+    pub fn with_choice(mut self, choice: Choice) -> Self {
+        self.choice = Some(choice);
+        self
+    }
+
+    /// The text a platform without buttons or forms shows for this message: its text, then its
+    /// choice's options as numbered lines and how to answer; the text alone without a choice.
+    ///
+    /// ```
+    /// use chatty_core::{Choice, Message};
+    ///
+    /// let m = Message::text("Priority?").with_choice(Choice::new("p").option("l", "Low"));
+    /// assert_eq!(m.text_with_choice(), "Priority?\n1. Low\n(Answer with a number.)");
+    /// ```
+    pub fn text_with_choice(&self) -> String {
+        match &self.choice {
+            Some(choice) if !choice.options.is_empty() => format!(
+                "{}\n{}\n(Answer with a number.)",
+                self.text,
+                choice.numbered()
+            ),
+            _ => self.text.clone(),
+        }
     }
 
     /// A message withdrawing the message `of`.
