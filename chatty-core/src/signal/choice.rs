@@ -134,7 +134,7 @@ impl Choice {
 fn normalize(text: &str) -> String {
     text.trim()
         .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
-        .trim_end_matches(|c: char| matches!(c, '.' | '!' | ')' | ',' | ';'))
+        .trim_end_matches(['.', '!', ')', ',', ';'])
         .trim()
         .to_lowercase()
 }

@@ -1,0 +1,318 @@
+//! The dispatcher end to end, on an in-process network: commands, order per conversation,
+//! state, questions, timers, middleware.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chatty_core::state::{MemoryStore, State};
+use chatty_core::{Body, Chosen, Message, Signal};
+use chatty_direct::Harness;
+use chatty_dispatch::prelude::*;
+use chatty_dispatch::{ConversationTimers, HandlerService};
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt as _;
+
+/// Tickets for the support desk.
+#[derive(clap::Parser, Debug)]
+#[command(name = "ticket")]
+enum Ticket {
+    /// Opens a ticket.
+    Open {
+        /// What is wrong.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Lists your tickets.
+    List,
+    /// Closes a ticket.
+    Close {
+        /// Its number.
+        n: u32,
+    },
+}
+
+async fn ticket(Command(cmd): Command<Ticket>, person: PersonState) -> Result<String, BotError> {
+    Ok(match cmd {
+        Ticket::Open { text } => {
+            let n = person
+                .update("tickets", |t: &mut Vec<String>| {
+                    t.push(text.join(" "));
+                    t.len()
+                })
+                .await?;
+            format!("opened #{n}: {}", text.join(" "))
+        }
+        Ticket::List => person
+            .get_or_default::<Vec<String>>("tickets")
+            .await?
+            .join("; "),
+        Ticket::Close { n } => format!("closed #{n}"),
+    })
+}
+
+async fn text_of(harness: &Harness) -> String {
+    harness.expect_message().await.1.text
+}
+
+#[tokio::test]
+async fn commands_are_typed_with_errors_help_and_state_per_person() {
+    let bot = Dispatcher::new().command::<Ticket>().to(ticket);
+    let harness = Harness::start(bot).await;
+    harness.say("!ticket open printer's on  fire").await;
+    assert_eq!(text_of(&harness).await, "opened #1: printer's on fire");
+    harness.say("!ticket open -x no paper").await;
+    assert_eq!(text_of(&harness).await, "opened #2: -x no paper");
+    harness.say("!ticket list").await;
+    assert_eq!(text_of(&harness).await, "printer's on fire; -x no paper");
+
+    let error = {
+        harness.say("!ticket close seven").await;
+        text_of(&harness).await
+    };
+    assert!(error.contains("invalid value 'seven'"), "{error}");
+    assert!(error.contains("Usage: !ticket close <N>"), "{error}");
+    assert!(error.contains("'!ticket close --help'"), "{error}");
+
+    harness.say("!help").await;
+    let help = text_of(&harness).await;
+    assert!(
+        help.contains("!ticket  Tickets for the support desk"),
+        "{help}"
+    );
+    harness.say("!help ticket").await;
+    let help = text_of(&harness).await;
+    assert!(help.contains("Opens a ticket"), "{help}");
+    harness.say("!tickets").await;
+    let unknown = text_of(&harness).await;
+    assert!(
+        unknown.starts_with("Unknown command `!tickets`"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("!ticket, !help"), "{unknown}");
+
+    // Another person has tickets of her own.
+    let bob = harness.person("bob").await;
+    bob.say(harness.bot(), "!ticket list").await;
+    assert_eq!(bob.expect_message().await.1.text, "");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_platforms_own_command_needs_no_prefix_and_other_text_is_a_message() {
+    async fn echo(message: Message) -> String {
+        format!("echo: {}", message.text)
+    }
+    let bot = Dispatcher::new()
+        .prefix("")
+        .command::<Ticket>()
+        .to(ticket)
+        .message(echo);
+    let harness = Harness::start(bot).await;
+    let mut slash = Message::text("/ticket open slash");
+    slash.command = true;
+    harness.send(Signal::new(slash)).await.unwrap();
+    assert_eq!(text_of(&harness).await, "opened #1: slash");
+    harness.say("!ticket list").await;
+    assert_eq!(text_of(&harness).await, "echo: !ticket list");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn prefixes_differ_per_session_or_platform() {
+    let bot = Dispatcher::new()
+        .prefix("!")
+        .prefix_on("direct", "bot, ")
+        .command::<Ticket>()
+        .to(ticket);
+    let harness = Harness::start(bot).await;
+    harness.say("bot, ticket open x").await;
+    assert_eq!(text_of(&harness).await, "opened #1: x");
+    harness.stop().await.unwrap();
+}
+
+/// A handler that takes its time for "slow", and answers at once otherwise.
+async fn sometimes_slow(message: Message) -> String {
+    if message.text.starts_with("slow") {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    message.text
+}
+
+#[tokio::test]
+async fn a_slow_answer_holds_up_its_conversation_only() {
+    let bot = Dispatcher::new().typing_after(None).message(sometimes_slow);
+    let harness = Harness::start(bot).await;
+    let bob = harness.person("bob").await;
+    harness.say("slow 1").await;
+    harness.say("fast 2").await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    bob.say(harness.bot(), "fast bob").await;
+    // Bob is answered while the tester's slow answer is still being worked out.
+    let (_, to_bob) = tokio::time::timeout(Duration::from_millis(300), bob.expect_message())
+        .await
+        .expect("bob waited for the tester's slow answer");
+    assert_eq!(to_bob.text, "fast bob");
+    // The tester's answers come in the order of the questions.
+    assert_eq!(text_of(&harness).await, "slow 1");
+    assert_eq!(text_of(&harness).await, "fast 2");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_bot_types_while_a_slow_handler_runs() {
+    let bot = Dispatcher::new()
+        .typing_after(Some(Duration::from_millis(100)))
+        .message(sometimes_slow);
+    let harness = Harness::start(bot).await;
+    harness.say("slow").await;
+    let typing = harness.next().await.unwrap();
+    assert!(
+        matches!(&typing.body, Body::StatusChange(s) if matches!(s.status, chatty_core::Status::Typing { state: TypingState::Composing, .. })),
+        "{typing:?}"
+    );
+    assert_eq!(text_of(&harness).await, "slow");
+    harness.stop().await.unwrap();
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Priority {
+    Low,
+    High,
+}
+
+async fn ask(message: Message) -> Message {
+    question(
+        format!("priority/{}", message.text),
+        "How urgent?",
+        [(Priority::Low, "Low"), (Priority::High, "High")],
+    )
+}
+
+async fn picked(answer: Picked<Priority>) -> String {
+    format!("{:?} for {}", answer.value, answer.tag().unwrap_or("?"))
+}
+
+#[tokio::test]
+async fn a_question_is_answered_by_text_or_by_the_platforms_mark() {
+    let bot = Dispatcher::new().message(ask).choice("priority", picked);
+    let harness = Harness::start(bot).await;
+    harness.say("t1").await;
+    let (_, question) = harness.expect_message().await;
+    let choice = question.choice.expect("the question's options");
+    assert_eq!(choice.id, "priority/t1");
+    assert_eq!(choice.options.len(), 2);
+    // On a platform without buttons the person types the number.
+    harness.say("2").await;
+    assert_eq!(text_of(&harness).await, "High for t1");
+    // Answered: "2" is a message again, which asks again.
+    harness.say("2").await;
+    let (_, again) = harness.expect_message().await;
+    assert_eq!(again.choice.unwrap().id, "priority/2");
+    // A click (the platform marks the message) answers too.
+    let mut click = Message::text("Low");
+    click.chosen = Some(Chosen::new("priority/2", "low"));
+    harness.send(Signal::new(click)).await.unwrap();
+    assert_eq!(text_of(&harness).await, "Low for 2");
+    harness.stop().await.unwrap();
+}
+
+async fn remind_me(message: Message, timers: ConversationTimers) -> Result<&'static str, BotError> {
+    let ms: u64 = message.text.parse()?;
+    timers
+        .after(Duration::from_millis(ms), "remind", &message.text)
+        .await?;
+    Ok("later")
+}
+
+async fn reminder(Fired(what): Fired<String>) -> String {
+    format!("reminder: {what}")
+}
+
+#[tokio::test]
+async fn a_timer_answers_in_its_conversation_and_survives_a_restart() {
+    let state = State::new(MemoryStore::new(), "desk");
+    let bot = || {
+        Dispatcher::new()
+            .state(state.clone())
+            .message(remind_me)
+            .timer("remind", reminder)
+    };
+    let harness = Harness::start(bot()).await;
+    harness.say("50").await;
+    assert_eq!(text_of(&harness).await, "later");
+    assert_eq!(text_of(&harness).await, "reminder: 50");
+    // Set, then the bot stops before it is due: the next run fires it.
+    harness.say("300").await;
+    assert_eq!(text_of(&harness).await, "later");
+    harness.stop().await.unwrap();
+    assert_eq!(state.keys("dispatch/timer/").await.unwrap().len(), 1);
+    let harness = Harness::start(bot()).await;
+    assert_eq!(text_of(&harness).await, "reminder: 300");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(state.keys("dispatch/timer/").await.unwrap().is_empty());
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_or_panicking_handler_does_not_stop_the_bot() {
+    async fn fragile(message: Message) -> Result<String, BotError> {
+        match message.text.as_str() {
+            "panic" => panic!("asked to"),
+            "fail" => Err("asked to".into()),
+            other => Ok(other.to_owned()),
+        }
+    }
+    let harness = Harness::start(Dispatcher::new().message(fragile)).await;
+    harness.say("panic").await;
+    harness.say("fail").await;
+    harness.say("fine").await;
+    assert_eq!(text_of(&harness).await, "fine");
+    harness.stop().await.unwrap();
+}
+
+/// Counts the handler calls.
+#[derive(Clone)]
+struct Count(Arc<AtomicUsize>);
+
+impl tower::Layer<HandlerService> for Count {
+    type Service = HandlerService;
+    fn layer(&self, inner: HandlerService) -> HandlerService {
+        let count = self.0.clone();
+        HandlerService::new(tower::service_fn(move |cx: Context| {
+            count.fetch_add(1, Ordering::SeqCst);
+            inner.clone().oneshot(cx)
+        }))
+    }
+}
+
+#[tokio::test]
+async fn middleware_sees_every_handler_call() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let bot = Dispatcher::new()
+        .layer(Count(calls.clone()))
+        .message(|m: Message| async move { m.text });
+    let harness = Harness::start(bot).await;
+    harness.say("a").await;
+    harness.say("b").await;
+    text_of(&harness).await;
+    text_of(&harness).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn settings_reach_handlers() {
+    struct Greeting(String);
+    async fn greet(settings: Settings<Greeting>, Origin(from): Origin) -> String {
+        format!("{} {}", settings.0.0, from.id())
+    }
+    let bot = Dispatcher::new()
+        .settings(Greeting("hello".into()))
+        .message(greet);
+    let harness = Harness::start(bot).await;
+    harness.say("hi").await;
+    assert_eq!(text_of(&harness).await, "hello tester");
+    harness.stop().await.unwrap();
+}
