@@ -21,7 +21,9 @@ use tokio_xmpp::parsers::ns;
 use crate::config::ClientType;
 use crate::ns::{NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
 
-/// What the session carries to a person or bot.
+/// What the session carries to a person or bot whose clients it does not know: choices degraded
+/// (the question's form goes out, but whether a client shows it is not known; the numbered lines
+/// in the body are there for all).
 pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
@@ -36,10 +38,13 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::DELIVERY_REPORTS)
         .union(Features::EDITS)
         .union(Features::ORDERED),
-);
+)
+.with_degraded(Features::CHOICES);
 
 /// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
-/// messages with one are refused as Unsupported; rooms give no delivery receipts.
+/// messages with one are refused as Unsupported; rooms give no delivery receipts. Choices are
+/// degraded to numbered lines: a form is one person's to fill in (XEP-0004 has no form for a
+/// room), and occupants' clients differ.
 pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
@@ -50,7 +55,8 @@ pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::ATTACHMENTS)
         .union(Features::EDITS)
         .union(Features::ORDERED),
-);
+)
+.with_degraded(Features::CHOICES);
 
 /// The node of the bot's own entity capabilities (XEP-0115).
 pub(crate) const OWN_NODE: &str = "https://crates.io/crates/chatty-xmpp";
@@ -73,6 +79,7 @@ const OWN_FEATURES: &[&str] = &[
     NS_SIGNAL,
     ns::MESSAGE_CORRECT,
     NS_RETRACT,
+    ns::DATA_FORMS,
 ];
 
 /// The session's own disco#info (its identity `client/TYPE`, `client/bot` for a bot), answered
@@ -128,6 +135,7 @@ pub(crate) fn is_own_node(client_type: ClientType, node: Option<&str>) -> bool {
 /// subjects, file URLs in the body (attachments degraded to a link), presence with status text,
 /// all in order (RFC 6120, 10.1). Edits are degraded too: a client without XEP-0308 shows a
 /// correction as a new message, and one without XEP-0424 shows a retraction's fallback text.
+/// Choices are numbered lines in the body, for a client without data forms (XEP-0004).
 const BASE: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
@@ -137,7 +145,11 @@ const BASE: Capabilities = Capabilities::new(
         .union(Features::STATUS_MESSAGE)
         .union(Features::ORDERED),
 )
-.with_degraded(Features::ATTACHMENTS.union(Features::EDITS));
+.with_degraded(
+    Features::ATTACHMENTS
+        .union(Features::EDITS)
+        .union(Features::CHOICES),
+);
 
 /// The capabilities of a client that announces `features`.
 pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
@@ -162,6 +174,10 @@ pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
     }
     if has(NS_RECEIPTS) {
         caps.features |= Features::DELIVERY_REPORTS;
+    }
+    if has(ns::DATA_FORMS) {
+        caps.features |= Features::CHOICES;
+        caps.degraded -= Features::CHOICES;
     }
     caps
 }
@@ -417,6 +433,11 @@ mod tests {
         let bare = from_features(&BTreeSet::new());
         assert_eq!(bare, BASE);
         assert!(bare.degraded.contains(Features::ATTACHMENTS));
+        assert!(
+            bare.degraded.contains(Features::CHOICES),
+            "no data forms: numbered lines in the body"
+        );
+        assert!(!bare.features.contains(Features::CHOICES));
         assert!(!bare.signals.contains(Signals::TYPING));
         assert!(!bare.signals.contains(Signals::USER_DEFINED));
 
@@ -431,7 +452,15 @@ mod tests {
                 .contains(Features::ATTACHMENTS | Features::REPLIES | Features::DELIVERY_REPORTS)
         );
         assert!(full.features.contains(Features::EDITS | Features::ORDERED));
+        assert!(full.features.contains(Features::CHOICES), "data forms");
         assert!(full.degraded.is_empty());
+
+        // Data forms alone: choices as forms, nothing else beyond the base.
+        let forms: BTreeSet<String> = [ns::DATA_FORMS.to_owned()].into();
+        let with_forms = from_features(&forms);
+        assert!(with_forms.features.contains(Features::CHOICES));
+        assert!(!with_forms.degraded.contains(Features::CHOICES));
+        assert_eq!(with_forms.signals, BASE.signals);
 
         // Corrections without retractions: edits stay degraded (a retraction shows its
         // fallback text).
@@ -497,6 +526,37 @@ mod tests {
         // Offline: forgotten.
         peers.unavailable(&jid("alice@example.org/phone"));
         assert_eq!(peers.capabilities(alice_s, None), None);
+    }
+
+    #[test]
+    fn choices_are_forms_only_where_a_client_announces_data_forms() {
+        // The static tables: degraded to numbered lines for a person not known yet, and in rooms.
+        for table in [CAPABILITIES, ROOM_CAPABILITIES] {
+            assert!(table.degraded.contains(Features::CHOICES));
+            assert!(!table.features.contains(Features::CHOICES));
+        }
+        let mut peers = PeerCaps::default();
+        let (phone, desk) = (jid("erin@example.org/phone"), jid("erin@example.org/desk"));
+        assert!(peers.available(phone.clone(), None).is_none());
+        assert!(peers.available(desk.clone(), None).is_none());
+        peers.learned(&phone, None, Some(&info(&[ns::CHATSTATES])));
+        let erin = "erin@example.org";
+        let plain = peers.capabilities(erin, None).unwrap();
+        assert!(plain.degraded.contains(Features::CHOICES));
+        assert!(!plain.features.contains(Features::CHOICES));
+        // A client with data forms (XEP-0004) shows them: the person can answer by the form.
+        peers.learned(&desk, None, Some(&info(&[ns::DATA_FORMS])));
+        let both = peers.capabilities(erin, None).unwrap();
+        assert!(both.features.contains(Features::CHOICES));
+        assert!(!both.degraded.contains(Features::CHOICES));
+        let only_phone = peers.capabilities(erin, Some("phone")).unwrap();
+        assert!(!only_phone.features.contains(Features::CHOICES));
+        // The bot announces data forms itself: Chatty bots carry choices to each other as forms.
+        let own: BTreeSet<String> = own_info(ClientType::Bot, None)
+            .features
+            .into_iter()
+            .collect();
+        assert!(from_features(&own).features.contains(Features::CHOICES));
     }
 
     #[test]

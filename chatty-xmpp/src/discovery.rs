@@ -157,8 +157,10 @@ impl Shared {
     }
 
     /// No receipt request to someone whose clients are known not to give receipts (XEP-0184
-    /// §5.1); the delivery status of such a message stays `sent`.
-    pub(crate) fn drop_unwanted_receipt_requests(&self, stanzas: &mut [Stanza]) {
+    /// §5.1); the delivery status of such a message stays `sent`. No data form (a question's,
+    /// XEP-0004) to someone whose clients are known not to show forms: the numbered lines in the
+    /// body are the question for them.
+    pub(crate) fn drop_what_clients_ignore(&self, stanzas: &mut [Stanza]) {
         for stanza in stanzas {
             let Stanza::Message(message) = stanza else {
                 continue;
@@ -170,8 +172,14 @@ impl Shared {
             let known = self
                 .peers()
                 .capabilities(bare.as_str(), to.resource().map(|r| r.as_str()));
-            if known.is_some_and(|c| !c.features.contains(Features::DELIVERY_REPORTS)) {
+            let Some(known) = known else {
+                continue;
+            };
+            if !known.features.contains(Features::DELIVERY_REPORTS) {
                 message.payloads.retain(|p| !p.is("request", NS_RECEIPTS));
+            }
+            if !known.features.contains(Features::CHOICES) {
+                message.payloads.retain(|p| !p.is("x", ns::DATA_FORMS));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Hostile input: property tests (proptest) of the inbound mapping. Arbitrary and mutated
 //! stanzas (messages, presences and IQs with random attributes, missing ids, bad JIDs, huge
 //! bodies, unknown and duplicate children, bad delay stamps, bad OOB URLs, corrections and
-//! retractions without ids, MUC stanzas) go the way a stanza from the wire goes: serialized,
+//! retractions without ids, MUC stanzas, data forms) go the way a stanza from the wire goes: serialized,
 //! parsed again as XML, parsed by xmpp-parsers (what it refuses, tokio-xmpp drops with a
 //! warning), then mapped by the session's mapper, or answered for IQs.
 //!
@@ -26,6 +26,8 @@ use crate::guard::{Guard, MAX_TOKEN};
 use crate::iq::answer_iq;
 use crate::mapper::Mapper;
 use crate::mapper::test_support::mapper_in_room;
+
+mod forms;
 
 const CLIENT: &str = "jabber:client";
 /// The room the mapper is in (as `bot`).
@@ -231,6 +233,7 @@ fn payload() -> impl Strategy<Value = Node> {
         1 => Just(Node::new("request", crate::ns::NS_RECEIPTS)),
         1 => opt(id()).prop_map(|i| Node::new("received", crate::ns::NS_RECEIPTS).attr("id", i)),
         1 => muc_user(),
+        1 => forms::form(),
         1 => error(),
         1 => unknown(),
     ]

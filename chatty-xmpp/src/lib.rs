@@ -4,6 +4,7 @@ mod address_id;
 mod archive;
 mod automatic;
 mod caps;
+mod choice;
 mod command;
 mod config;
 mod connect;
@@ -32,5 +33,5 @@ mod unacked;
 
 pub use chatty_core::Secret;
 pub use config::{ClientType, ConfigError, PLATFORM, RoomConfig, TlsMode, XmppConfig};
-pub use ns::{NS_REPLY, NS_SIGNAL};
+pub use ns::{FORM_TYPE_CHOICE, NS_REPLY, NS_SIGNAL};
 pub use session::XmppSession;

@@ -15,6 +15,7 @@ use tokio_xmpp::jid::BareJid;
 
 use crate::address_id;
 use crate::caps::PeerCaps;
+use crate::choice::Questions;
 use crate::config::ClientType;
 use crate::config::PLATFORM;
 use crate::rooms::State;
@@ -55,6 +56,8 @@ pub(crate) struct Mapper {
     bots_by_identity: bool,
     /// The ids of recent inbound messages: one sent again after a lost stream is dropped.
     seen: Arc<Mutex<Recent<(Address, SignalId), ()>>>,
+    /// The questions with options the bot asked lately, for the labels of their answers.
+    questions: Arc<Mutex<Questions>>,
 }
 
 /// How many recent inbound messages (by sender and id) are remembered to drop repeats.
@@ -68,6 +71,7 @@ impl Mapper {
             account: jid.as_str().to_owned(),
             state: Arc::default(),
             seen: Arc::new(Mutex::new(Recent::new(SEEN_MEMORY))),
+            questions: Arc::default(),
             peers: Arc::default(),
             client_type: ClientType::default(),
             bots_by_identity: true,
@@ -136,6 +140,11 @@ impl Mapper {
                 self.peers()
                     .is_bot(from.to_bare().as_str(), resource.as_str())
             })
+    }
+
+    /// The questions with options the bot asked lately, locked.
+    pub(crate) fn questions(&self) -> MutexGuard<'_, Questions> {
+        lock(&self.questions)
     }
 
     /// The nickname in rooms when none is given.

@@ -17,3 +17,7 @@ pub(crate) const NS_FALLBACK: &str = "urn:xmpp:fallback:0";
 pub(crate) const NS_HINTS: &str = "urn:xmpp:hints";
 /// HTTP File Upload (XEP-0363).
 pub(crate) const NS_HTTP_UPLOAD: &str = "urn:xmpp:http:upload:0";
+/// The `FORM_TYPE` (XEP-0068) of the data forms (XEP-0004) that carry Chatty's choices: a
+/// question (`type='form'`, one `list-single` field named by the choice's id) and its answer
+/// (`type='submit'`, that field with the chosen value).
+pub const FORM_TYPE_CHOICE: &str = "urn:chatty:choice:0";

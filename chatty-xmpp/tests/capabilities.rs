@@ -95,8 +95,9 @@ async fn a_client_announcing_little_gets_little_learnt_from_its_caps_once() {
     assert!(!features.contains(Features::REPLIES | Features::DELIVERY_REPORTS));
     assert_eq!(
         degraded,
-        Features::EDITS,
-        "no XEP-0308/0424: a correction shows as a new message, a retraction as its fallback"
+        Features::EDITS | Features::CHOICES,
+        "no XEP-0308/0424: a correction shows as a new message, a retraction as its fallback; \
+         no data forms (XEP-0004): a question's options as numbered lines"
     );
 
     // What it cannot take is refused by the send (nothing goes); a message still goes.
@@ -202,6 +203,10 @@ async fn two_bots_learn_each_other_in_full() {
     let (features, degraded) = handle.supported_features(&alice.address).await.unwrap();
     assert!(
         features.contains(Features::ATTACHMENTS | Features::REPLIES | Features::DELIVERY_REPORTS)
+    );
+    assert!(
+        features.contains(Features::CHOICES),
+        "Chatty bots announce data forms (XEP-0004)"
     );
     assert!(degraded.is_empty());
     alice.finish().await;

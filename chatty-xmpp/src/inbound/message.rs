@@ -15,6 +15,7 @@ use tokio_xmpp::parsers::ns;
 
 use crate::address_id;
 use crate::automatic;
+use crate::choice;
 use crate::files::name_from_url;
 use crate::mapper::{Mapper, system_error, timestamp};
 use crate::ns::{NS_FALLBACK, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
@@ -203,6 +204,7 @@ impl Mapper {
         let mut reply_to = None;
         let mut sent = None;
         let mut user_defined = None;
+        let mut form = None;
         let mut chat_state = None;
         let mut edit: Option<(EditKind, String)> = None;
         let mut retraction_fallback = false;
@@ -254,6 +256,10 @@ impl Mapper {
                 sent = timestamp(&delay.stamp);
             } else if payload.is("signal", NS_SIGNAL) {
                 user_defined = Some(payload);
+            } else if payload.is("x", ns::DATA_FORMS) && form.is_none() {
+                // A question or an answer of Chatty's (XEP-0004); other forms are not the bot's.
+                form = choice::read(payload, &from)
+                    .map_err(|e| format!("a data form (XEP-0004) from {from} {e}"))?;
             } else if payload.has_ns(ns::CHATSTATES) {
                 chat_state = Some(ChatState::try_from(payload.clone()).map_err(|e| {
                     format!("a message from {from} has a malformed chat state: {e}")
@@ -317,6 +323,13 @@ impl Mapper {
             None => meta.addressees = vec![self.own().clone()],
         }
 
+        let file = |(url, desc): &(String, Option<String>)| {
+            File::url(
+                desc.clone().unwrap_or_else(|| name_from_url(url)),
+                None,
+                url.clone(),
+            )
+        };
         let body: Body = if let Some(element) = user_defined {
             let name = element
                 .attr("name")
@@ -328,18 +341,16 @@ impl Mapper {
                     format!("the user-defined signal {name:?} from {from} is not JSON: {e}")
                 })?;
             UserDefined::from_value(name.to_owned(), payload).into()
+        } else if let Some(form) = form {
+            let mut m = self.form_message(form, &message, &mut meta)?;
+            m.attachments = oob.iter().map(file).collect();
+            m.edit = edit;
+            m.into()
         } else if !oob.is_empty() {
             let text = message
                 .get_best_body(vec![])
                 .map(|(_, text)| text.trim().to_owned())
                 .unwrap_or_default();
-            let file = |(url, desc): &(String, Option<String>)| {
-                File::url(
-                    desc.clone().unwrap_or_else(|| name_from_url(url)),
-                    None,
-                    url.clone(),
-                )
-            };
             // Senders put the URLs in the body too, for clients without XEP-0066: take them
             // out again.
             let text = text

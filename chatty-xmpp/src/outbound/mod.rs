@@ -45,7 +45,7 @@ pub(crate) async fn hand_on(
     }
     let signal = shared.upload_files(signal).await?;
     let mut stanzas = shared.mapper.outbound(&signal)?;
-    shared.drop_unwanted_receipt_requests(&mut stanzas);
+    shared.drop_what_clients_ignore(&mut stanzas);
     let (confirm, confirmed) = match shared.confirms_sends() {
         true => {
             let (tx, rx) = oneshot::channel();

@@ -188,7 +188,15 @@ impl Mapper {
         }
         match &signal.body {
             Body::Message(m) => {
-                let mut text = m.text.clone();
+                // A question's options as numbered lines too, for clients without forms.
+                let mut text = m.text_with_choice();
+                self.add_form(
+                    &mut message,
+                    to,
+                    &signal.meta.id,
+                    signal.meta.response_to.as_ref(),
+                    m,
+                )?;
                 for file in &m.attachments {
                     let url = file_url(file)?;
                     // The URLs in the body too, for clients without XEP-0066.
