@@ -2,6 +2,7 @@
 
 mod control;
 mod http;
+mod interactions;
 mod redelivery;
 mod shared;
 mod socket;

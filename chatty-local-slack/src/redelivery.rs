@@ -27,6 +27,13 @@
 //!   reason the SDKs show for Socket Mode (slack_sdk's and java-slack-sdk's Socket Mode request
 //!   types and their fixtures); the first attempt carries `retry_reason: ""`. An ack of any of
 //!   an event's envelopes settles the event.
+//!
+//! Interactions (`interactive` envelopes: a click, docs.slack.dev/reference/interaction-payloads/
+//! block_actions-payload) and slash commands (`slash_commands` envelopes,
+//! docs.slack.dev/interactivity/implementing-slash-commands) are not retried: Slack documents
+//! that the app must acknowledge them within 3 seconds, or the person sees an error, and no
+//! retries. So they get one attempt (failing at once when no socket is open), and what was not
+//! acknowledged in time is recorded as failed ([`Envelope::retried`]).
 
 use std::time::{Duration, Instant};
 
@@ -53,6 +60,39 @@ impl Default for Timetable {
                 Duration::from_secs(5 * 60),
             ],
         }
+    }
+}
+
+/// The `type` of a Socket Mode envelope (api.slack.com/apis/socket-mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Envelope {
+    /// `events_api`: an `event_callback`, retried on Slack's timetable.
+    EventsApi,
+    /// `interactive`: a `block_actions` payload (a person clicked a button), sent once.
+    Interactive,
+    /// `slash_commands`: a slash command's payload, sent once.
+    SlashCommands,
+}
+
+impl Envelope {
+    /// The envelope's `type`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Envelope::EventsApi => "events_api",
+            Envelope::Interactive => "interactive",
+            Envelope::SlashCommands => "slash_commands",
+        }
+    }
+
+    /// Whether a failed attempt is tried again: events only (see the module documentation).
+    pub(crate) fn retried(self) -> bool {
+        self == Envelope::EventsApi
+    }
+
+    /// The envelope's `accepts_response_payload`: a slash command may be answered in the ack
+    /// (api.slack.com/apis/socket-mode#command), a click on a message button or an event not.
+    pub(crate) fn accepts_response_payload(self) -> bool {
+        self == Envelope::SlashCommands
     }
 }
 
@@ -84,7 +124,9 @@ pub(crate) enum Step {
 /// An event on its way to an app, until acknowledged or given up.
 #[derive(Debug)]
 pub(crate) struct Pending {
-    /// Its `event_id`.
+    /// The envelope type it goes in.
+    pub(crate) kind: Envelope,
+    /// Its `event_id` (an interaction's or a slash command's `trigger_id`).
     pub(crate) event_id: String,
     /// The `event_callback` payload, the same in every envelope.
     pub(crate) payload: Value,
@@ -101,8 +143,14 @@ pub(crate) struct Pending {
 impl Pending {
     /// An event, due at once.
     pub(crate) fn new(event_id: String, payload: Value, now: Instant) -> Self {
+        Pending::of(Envelope::EventsApi, event_id, payload, now)
+    }
+
+    /// A payload of the envelope type `kind`, due at once, known by `id`.
+    pub(crate) fn of(kind: Envelope, id: String, payload: Value, now: Instant) -> Self {
         Pending {
-            event_id,
+            kind,
+            event_id: id,
             payload,
             envelopes: Vec::new(),
             attempts: 0,
@@ -165,6 +213,9 @@ impl Pending {
 
     /// The attempt made last failed at `at`: schedules the next, or `false` when there is none.
     fn failed(&mut self, at: Instant, table: &Timetable) -> bool {
+        if !self.kind.retried() {
+            return false;
+        }
         // Attempt n (from 1) is retry n; the attempts made so far are the first and
         // `attempts - 1` retries.
         let Some(offset) = table.retries.get(self.attempts as usize - 1) else {
@@ -244,6 +295,20 @@ mod tests {
         assert_eq!(event.attempt, Attempt::Due(t0 + s(300)));
         // And if no socket is open then, Slack gives up.
         assert_eq!(event.advance(t0 + s(400), false, &table), Step::GiveUp);
+    }
+
+    #[test]
+    fn interactions_get_one_attempt() {
+        let table = table();
+        let t0 = Instant::now();
+        let mut click = Pending::of(Envelope::Interactive, "t1".into(), json!({}), t0);
+        assert_eq!(click.advance(t0, true, &table), Step::Send);
+        assert_eq!(click.sent("e0".into(), 1, t0, &table), 0);
+        let late = t0 + table.ack_timeout;
+        assert_eq!(click.advance(late, true, &table), Step::GiveUp);
+        // With no socket open, the attempt fails as it is made.
+        let mut command = Pending::of(Envelope::SlashCommands, "t2".into(), json!({}), t0);
+        assert_eq!(command.advance(t0, false, &table), Step::GiveUp);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Socket Mode (api.slack.com/apis/socket-mode): `hello`, `events_api` envelopes, acks,
+//! Socket Mode (api.slack.com/apis/socket-mode): `hello`, `events_api`, `interactive` and
+//! `slash_commands` envelopes, acks,
 //! redelivery with `retry_attempt` / `retry_reason` on Slack's timetable ([`crate::redelivery`]),
 //! and `disconnect`.
 
@@ -10,8 +11,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::control::Control;
-use crate::redelivery::Step;
+use crate::redelivery::{Envelope, Step};
 use crate::shared::Inner;
+use crate::workspace::give_up;
 
 /// How long a socket that was told to disconnect stays open for the client to reconnect.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(2);
@@ -116,11 +118,11 @@ pub(crate) async fn serve(inner: Arc<Inner>, app: String, mut ws: WebSocket) {
         // Unacknowledged on a socket that is gone: that attempt failed now; the next is due
         // on Slack's timetable, on whichever socket is open then.
         let now = Instant::now();
-        let dropped = &mut a.dropped;
+        let (dropped, failed) = (&mut a.dropped, &mut a.failed_interactions);
         a.pending.retain_mut(|p| {
             let again = p.socket_closed(id, now, &table);
             if !again {
-                dropped.push(p.event_id.clone());
+                give_up(p, dropped, failed);
             }
             again
         });
@@ -168,15 +170,18 @@ fn due(inner: &Inner, app: &str, id: u64) -> Vec<String> {
             break;
         };
         let retry_attempt = p.sent(envelope_id.clone(), id, now, &table);
-        // api.slack.com/apis/socket-mode#events: the `events_api` envelope.
-        let envelope = json!({
+        // api.slack.com/apis/socket-mode#events: the envelope; only `events_api` ones carry
+        // the retry fields (interactions and slash commands are not retried).
+        let mut envelope = json!({
             "envelope_id": envelope_id,
             "payload": p.payload,
-            "type": "events_api",
-            "accepts_response_payload": false,
-            "retry_attempt": retry_attempt,
-            "retry_reason": if retry_attempt == 0 { "" } else { "timeout" },
+            "type": p.kind.name(),
+            "accepts_response_payload": p.kind.accepts_response_payload(),
         });
+        if p.kind == Envelope::EventsApi {
+            envelope["retry_attempt"] = retry_attempt.into();
+            envelope["retry_reason"] = if retry_attempt == 0 { "" } else { "timeout" }.into();
+        }
         a.delivered.push((p.event_id.clone(), retry_attempt));
         frames.push(envelope.to_string());
     }

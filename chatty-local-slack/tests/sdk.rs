@@ -327,3 +327,41 @@ async fn socket_mode_reconnects_after_a_killed_socket() {
         BTreeSet::from(["before".into(), "after kill".into()])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_delivers_clicks_and_slash_commands() {
+    let w = world().await;
+    let app = w.app_id.clone();
+    assert!(w.slack.add_slash_command(&app, "/ticket"));
+    let mut child = spawn("interactions.py", &w.config);
+    expect(
+        &w.slack,
+        &mut child,
+        "the SDK's question with buttons",
+        |s| {
+            s.socket_count(&app) == 1 && s.messages(&w.dm).iter().any(|m| m.get("blocks").is_some())
+        },
+    )
+    .await;
+    let question = w.slack.messages(&w.dm).remove(0);
+    let ts = question["ts"].as_str().expect("a ts").to_owned();
+    w.slack.click(&w.alice, &w.dm, &ts, "no").expect("a click");
+    w.slack
+        .slash_command(&w.alice, &w.dm, "/ticket", "open printer on fire")
+        .expect("a command");
+    let result = finish("interactions.py", child).await;
+    assert_eq!(result["ts"], ts.as_str());
+    let received = result["received"].as_array().expect("requests");
+    assert_eq!(received.len(), 2, "{received:?}");
+    let click = &received[0];
+    assert_eq!(click["type"], "interactive");
+    assert_eq!(click["accepts_response_payload"], false);
+    assert_eq!(click["payload"]["type"], "block_actions");
+    assert_eq!(click["payload"]["actions"][0]["value"], "n");
+    assert_eq!(click["payload"]["actions"][0]["block_id"], "deploy");
+    let command = &received[1];
+    assert_eq!(command["type"], "slash_commands");
+    assert_eq!(command["accepts_response_payload"], true);
+    assert_eq!(command["payload"]["text"], "open printer on fire");
+    assert!(w.slack.failed_interactions(&app).is_empty());
+}

@@ -6,7 +6,9 @@
 //! (api.slack.com/methods/…, api.slack.com/events/…); each builder names the page it follows.
 
 mod args;
+mod blocks;
 mod files;
+mod interactions;
 mod messages;
 mod methods;
 mod shapes;
@@ -107,6 +109,19 @@ pub(crate) struct App {
     pub(crate) closing: BTreeSet<u64>,
     /// The events Slack gave up on (their last attempt failed), in order.
     pub(crate) dropped: Vec<String>,
+    /// The interactions and slash commands not acknowledged in time (or sent while no socket
+    /// was open), by `trigger_id`, in order: the person saw an error.
+    pub(crate) failed_interactions: Vec<String>,
+}
+
+/// Records that Slack gave up on `pending`: an event is lost to the app, an interaction or
+/// slash command failed for the person.
+pub(crate) fn give_up(pending: &Pending, dropped: &mut Vec<String>, failed: &mut Vec<String>) {
+    if pending.kind.retried() {
+        dropped.push(pending.event_id.clone());
+    } else {
+        failed.push(pending.event_id.clone());
+    }
 }
 
 impl App {
@@ -120,11 +135,11 @@ impl App {
     /// events whose last attempt failed are dropped.
     pub(crate) fn sweep(&mut self, now: Instant, table: &Timetable) {
         let open = self.socket_open();
-        let dropped = &mut self.dropped;
+        let (dropped, failed) = (&mut self.dropped, &mut self.failed_interactions);
         self.pending
             .retain_mut(|p| match p.advance(now, open, table) {
                 Step::GiveUp => {
-                    dropped.push(p.event_id.clone());
+                    give_up(p, dropped, failed);
                     false
                 }
                 Step::Send | Step::Wait => true,
@@ -194,6 +209,8 @@ pub(crate) struct Workspace {
     pub(crate) calls: HashMap<String, u32>,
     /// When events are sent again: the ack timeout and the retries.
     pub(crate) timetable: Timetable,
+    /// Slash commands (`/ticket`) → the app that declared them.
+    pub(crate) commands: BTreeMap<String, String>,
 }
 
 /// Seconds since the epoch.
@@ -240,6 +257,7 @@ impl Workspace {
             revoked: HashSet::new(),
             calls: HashMap::new(),
             timetable: Timetable::default(),
+            commands: BTreeMap::new(),
         };
         ws.team_id = ws.id("T");
         // Every workspace has Slackbot (api.slack.com/types/user: `USLACKBOT`).
@@ -372,6 +390,7 @@ impl Workspace {
                 sockets: BTreeMap::new(),
                 closing: BTreeSet::new(),
                 dropped: Vec::new(),
+                failed_interactions: Vec::new(),
             },
         );
         app_id

@@ -4,10 +4,12 @@ use serde_json::{Value, json};
 
 use super::entry::Call;
 use crate::workspace::args::{json_arg, str_arg};
+use crate::workspace::blocks;
 use crate::workspace::{Caller, Kind, Reply, Workspace};
 
 /// api.slack.com/methods/chat.postMessage: `channel` is a conversation id, or a user id for
-/// the DM with that user.
+/// the DM with that user; `blocks` are stored (and checked against Block Kit's limits:
+/// `invalid_blocks` with `errors`, as Slack answers).
 pub(super) fn post_message(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     let (me, args) = (call.me, call.args);
     let Some(target) = str_arg(args, "channel").map(str::to_owned) else {
@@ -36,9 +38,9 @@ pub(super) fn post_message(ws: &mut Workspace, call: &Call<'_>) -> Reply {
         return Reply::error("invalid_blocks");
     }
     if let Some(b) = &blocks
-        && !b.is_array()
+        && let Err(refused) = blocks::check(b)
     {
-        return Reply::error("invalid_blocks_format");
+        return refused;
     }
     if text.is_none() && blocks.is_none() {
         return Reply::error("no_text");
@@ -94,6 +96,11 @@ pub(super) fn update(ws: &mut Workspace, call: &Call<'_>) -> Reply {
     let blocks = json_arg(args, "blocks");
     if text.is_none() && blocks.is_none() {
         return Reply::error("no_text");
+    }
+    if let Some(b) = &blocks
+        && let Err(refused) = blocks::check(b)
+    {
+        return refused;
     }
     match ws.edit(call.me, channel, ts, text, blocks) {
         Ok(message) => Reply::ok(json!({
