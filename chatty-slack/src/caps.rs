@@ -13,5 +13,6 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
     Features::HTML
         .union(Features::ATTACHMENTS)
         .union(Features::REPLIES)
-        .union(Features::EDITS),
+        .union(Features::EDITS)
+        .union(Features::CHOICES),
 );

@@ -25,7 +25,21 @@ pub(crate) enum Frame {
         /// The payload, as JSON.
         payload: Value,
     },
-    /// Another envelope type (slash commands, interactivity) the session does not map.
+    /// An interactivity payload (`block_actions` when a person clicked a button, and others).
+    Interactive {
+        /// To acknowledge.
+        envelope_id: String,
+        /// The payload, as JSON.
+        payload: Value,
+    },
+    /// A slash command's payload (its form fields, as JSON strings).
+    SlashCommand {
+        /// To acknowledge.
+        envelope_id: String,
+        /// The payload, as JSON.
+        payload: Value,
+    },
+    /// Another envelope type the session does not map.
     Other {
         /// The `type` field.
         kind: String,
@@ -85,24 +99,39 @@ pub(crate) fn parse(text: &str) -> Frame {
                 .unwrap_or_default()
                 .to_owned(),
         },
-        "events_api" => match (envelope_id, object.get("payload")) {
-            (Some(envelope_id), Some(payload)) if payload.is_object() => Frame::EventsApi {
-                envelope_id,
-                payload: payload.clone(),
-            },
-            (envelope_id, _) => Frame::Malformed {
-                reason: format!(
-                    "an events_api envelope without {}: {}",
-                    if envelope_id.is_none() {
-                        "an envelope_id"
-                    } else {
-                        "a payload object"
-                    },
-                    quote(text)
-                ),
-                envelope_id,
-            },
-        },
+        "events_api" | "interactive" | "slash_commands" => {
+            match (envelope_id, object.get("payload")) {
+                (Some(envelope_id), Some(payload)) if payload.is_object() => {
+                    let payload = payload.clone();
+                    match kind {
+                        "events_api" => Frame::EventsApi {
+                            envelope_id,
+                            payload,
+                        },
+                        "interactive" => Frame::Interactive {
+                            envelope_id,
+                            payload,
+                        },
+                        _ => Frame::SlashCommand {
+                            envelope_id,
+                            payload,
+                        },
+                    }
+                }
+                (envelope_id, _) => Frame::Malformed {
+                    reason: format!(
+                        "an envelope of type {kind} without {}: {}",
+                        if envelope_id.is_none() {
+                            "an envelope_id"
+                        } else {
+                            "a payload object"
+                        },
+                        quote(text)
+                    ),
+                    envelope_id,
+                },
+            }
+        }
         other => Frame::Other {
             kind: other.to_owned(),
             envelope_id,
@@ -165,11 +194,19 @@ mod tests {
         assert!(
             matches!(parse(envelope), Frame::EventsApi { envelope_id, payload } if envelope_id == "e-1" && payload["event"]["type"] == "message")
         );
+        assert!(matches!(
+            parse(r#"{"envelope_id":"e-2","type":"slash_commands","payload":{"command":"/t"},"accepts_response_payload":true}"#),
+            Frame::SlashCommand { envelope_id, payload } if envelope_id == "e-2" && payload["command"] == "/t"
+        ));
+        assert!(matches!(
+            parse(r#"{"envelope_id":"e-3","type":"interactive","payload":{"type":"block_actions"},"accepts_response_payload":false}"#),
+            Frame::Interactive { envelope_id, payload } if envelope_id == "e-3" && payload["type"] == "block_actions"
+        ));
         assert_eq!(
-            parse(r#"{"envelope_id":"e-2","type":"slash_commands","payload":{}}"#),
+            parse(r#"{"envelope_id":"e-4","type":"something_new","payload":{}}"#),
             Frame::Other {
-                kind: "slash_commands".into(),
-                envelope_id: Some("e-2".into())
+                kind: "something_new".into(),
+                envelope_id: Some("e-4".into())
             }
         );
         assert_eq!(ack("e-1"), r#"{"envelope_id":"e-1"}"#);
@@ -185,6 +222,10 @@ mod tests {
         assert!(matches!(
             parse(r#"{"envelope_id":"e-4","type":"events_api","payload":"text"}"#),
             Frame::Malformed { envelope_id: Some(id), .. } if id == "e-4"
+        ));
+        assert!(matches!(
+            parse(r#"{"envelope_id":"e-6","type":"interactive","payload":[1]}"#),
+            Frame::Malformed { envelope_id: Some(id), reason } if id == "e-6" && reason.contains("of type interactive")
         ));
         assert!(matches!(
             parse(r#"{"envelope_id":"e-5"}"#),

@@ -20,6 +20,14 @@ fn mapper() -> Mapper {
 fn through(intake: &mut Intake, ids: &mut Ids, text: &str) -> Outcome {
     match envelope::parse(text) {
         Frame::EventsApi { payload, .. } => intake.payload(&mapper(), ids, &payload).0,
+        Frame::Interactive {
+            envelope_id,
+            payload,
+        } => intake.interactive(&mapper(), ids, &payload, &envelope_id).0,
+        Frame::SlashCommand {
+            envelope_id,
+            payload,
+        } => intake.slash_command(&mapper(), &payload, &envelope_id).0,
         Frame::Malformed { reason, .. } => Outcome::Error(reason),
         Frame::Hello | Frame::Disconnect { .. } | Frame::Other { .. } => {
             Outcome::Skip("not an event".into())
@@ -66,6 +74,79 @@ fn templates() -> Vec<Value> {
         json!({"type": "member_joined_channel", "user": "W06GH7XHN", "channel": "C0698JE0H",
                "channel_type": "C", "team": "T1", "event_ts": "7.000001"}),
     ]
+}
+
+/// Documented interaction and slash command payloads, as envelopes' (`type`, payload).
+fn interaction_templates() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "interactive",
+            json!({"type": "block_actions",
+            "user": {"id": "U1", "username": "ann", "name": "ann", "team_id": "T1"},
+            "api_app_id": "A1", "token": "t", "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C1",
+                          "is_ephemeral": false},
+            "team": {"id": "T1", "domain": "x"}, "channel": {"id": "C1", "name": "general"},
+            "message": {"type": "message", "user": "UBOT", "text": "q?", "ts": "1.000001"},
+            "response_url": "https://hooks.slack.com/actions/A1/1/x",
+            "actions": [{"action_id": "chatty_choice/0", "block_id": "chatty_choice/0/q",
+                         "text": {"type": "plain_text", "text": "Yes"}, "value": "y",
+                         "type": "button", "action_ts": "2.000001"}]}),
+        ),
+        (
+            "slash_commands",
+            json!({"token": "t", "team_id": "T1", "team_domain": "x",
+            "channel_id": "C1", "channel_name": "general", "user_id": "U1",
+            "user_name": "ann", "command": "/ticket", "text": "open", "api_app_id": "A1",
+            "is_enterprise_install": "false", "trigger_id": "1.2.3",
+            "response_url": "https://hooks.slack.com/commands/T1/1/x"}),
+        ),
+    ]
+}
+
+/// A documented interaction or slash command payload with fields removed, replaced or added
+/// (at its top level or in its first action), in its envelope.
+fn mutated_interaction() -> impl Strategy<Value = String> {
+    let edits = prop::collection::vec(
+        (
+            0usize..32,
+            prop::option::of(any_json()),
+            "[a-z_]{1,12}",
+            any::<bool>(),
+        ),
+        0..5,
+    );
+    (prop::sample::select(interaction_templates()), edits).prop_map(
+        |((kind, mut payload), edits)| {
+            for (index, value, new_key, in_action) in edits {
+                let target = if in_action {
+                    payload.pointer_mut("/actions/0")
+                } else {
+                    Some(&mut payload)
+                };
+                let Some(object) = target.and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                let keys: Vec<String> = object.keys().cloned().collect();
+                let key = keys
+                    .get(index % keys.len().max(1))
+                    .cloned()
+                    .unwrap_or(new_key.clone());
+                match value {
+                    None => {
+                        object.remove(&key);
+                    }
+                    Some(v) if index % 3 == 0 => {
+                        object.insert(new_key, v);
+                    }
+                    Some(v) => {
+                        object.insert(key, v);
+                    }
+                }
+            }
+            json!({"envelope_id": "env-i", "type": kind, "payload": payload}).to_string()
+        },
+    )
 }
 
 /// Any JSON value, a few levels deep.
@@ -146,6 +227,8 @@ fn hostile_frame() -> impl Strategy<Value = String> {
         }),
         // An envelope around a mutated event.
         mutated_event().prop_map(|e| envelope_text("EvMUTATED", &e)),
+        // A mutated click or slash command.
+        mutated_interaction(),
         // A good envelope cut short or with bytes changed.
         (mutated_event(), any::<prop::sample::Index>(), ".{0,3}").prop_map(|(e, at, junk)| {
             let text = envelope_text("EvCUT", &e);

@@ -127,6 +127,13 @@ impl Ids {
             .unwrap_or_else(|| native_id(channel, ts))
     }
 
+    /// The signal id remembered for the message at `channel`/`ts`, if any.
+    pub(crate) fn known_at(&self, channel: &str, ts: &str) -> Option<SignalId> {
+        self.by_place
+            .get(&(channel.to_owned(), ts.to_owned()))
+            .cloned()
+    }
+
     /// Remembers that `user` (a user or bot id) wrote to the bot in the DM `channel`.
     pub(crate) fn learn_dm(&mut self, user: &str, channel: &str) {
         self.dms.insert(user.to_owned(), channel.to_owned());

@@ -1,6 +1,7 @@
 //! Serving a Socket Mode connection: every envelope read, its event mapped ([`event`]) and
-//! deduplicated ([`intake`]), pushed to the bot in order, and acknowledged once its push
-//! returned ([`pipeline`]), until the session stops or the connection is lost.
+//! deduplicated ([`intake`]), or its click or slash command mapped and deduplicated
+//! ([`interaction`]), pushed to the bot in order, and acknowledged once its push returned
+//! ([`pipeline`]), until the session stops or the connection is lost.
 //!
 //! - An envelope is acknowledged only once what it carries was taken by the bot's inbound
 //!   queue (under a router with a journal: once it is durable), so a crash of the bot's process
@@ -16,6 +17,7 @@
 
 mod event;
 mod intake;
+mod interaction;
 mod pipeline;
 
 use std::collections::VecDeque;
@@ -28,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use intake::Marks;
 pub(crate) use intake::Outcome;
 use pipeline::{Job, Push, QUEUED, push_in_order};
 
@@ -249,19 +252,28 @@ fn read_frame(state: &State, conn: &Conn, frame: Frame) -> Read {
                 let mut ids = lock(&state.ids);
                 lock(&state.intake).payload(&conn.mapper, &mut ids, &payload)
             };
-            let push = match outcome {
-                Outcome::Signal(signal) => Push::Signal(signal),
-                Outcome::Error(message) => Push::Error(message),
-                Outcome::Skip(why) => {
-                    tracing::trace!(session = %state.config.name, "skipped: {why}");
-                    Push::Nothing
-                }
+            envelope_job(state, envelope_id, outcome, marks)
+        }
+        Frame::Interactive {
+            envelope_id,
+            payload,
+        } => {
+            let (outcome, marks) = {
+                let mut ids = lock(&state.ids);
+                lock(&state.intake).interactive(&conn.mapper, &mut ids, &payload, &envelope_id)
             };
-            Read::Job(Job {
-                envelope_id: Some(envelope_id),
-                push,
-                marks,
-            })
+            if let Outcome::Skip(why) = &outcome {
+                tracing::debug!(session = %state.config.name, "Socket Mode interactive: {why}");
+            }
+            envelope_job(state, envelope_id, outcome, marks)
+        }
+        Frame::SlashCommand {
+            envelope_id,
+            payload,
+        } => {
+            let (outcome, marks) =
+                lock(&state.intake).slash_command(&conn.mapper, &payload, &envelope_id);
+            envelope_job(state, envelope_id, outcome, marks)
         }
         Frame::Other { kind, envelope_id } => {
             tracing::debug!(%kind, "Socket Mode: an envelope the session does not map");
@@ -274,4 +286,21 @@ fn read_frame(state: &State, conn: &Conn, frame: Frame) -> Read {
             reason,
         } => job(envelope_id, Push::Error(reason)),
     }
+}
+
+/// The job of an envelope whose payload the intake read.
+fn envelope_job(state: &State, envelope_id: String, outcome: Outcome, marks: Marks) -> Read {
+    let push = match outcome {
+        Outcome::Signal(signal) => Push::Signal(signal),
+        Outcome::Error(message) => Push::Error(message),
+        Outcome::Skip(why) => {
+            tracing::trace!(session = %state.config.name, "skipped: {why}");
+            Push::Nothing
+        }
+    };
+    Read::Job(Job {
+        envelope_id: Some(envelope_id),
+        push,
+        marks,
+    })
 }

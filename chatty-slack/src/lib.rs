@@ -2,6 +2,7 @@
 
 mod api;
 mod caps;
+mod choice;
 mod config;
 mod connect;
 mod download;

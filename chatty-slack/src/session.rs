@@ -25,7 +25,10 @@ use crate::{connect, download, inbound, outbound, query, sent};
 /// once it is durable), in the order read, without the socket's reading waiting for it; what
 /// was not taken is left with Slack, which sends it again, and an event delivered twice (same
 /// `event_id`, or a signal the journal holds) reaches the bot once. Every inbound signal's id
-/// comes from the event (the same when Slack sends it again, after a restart too). The
+/// comes from the event (the same when Slack sends it again, after a restart too). Clicks on
+/// the session's buttons (questions with a `choice`) and slash commands come as messages (with
+/// `chosen`, or `command`), the same way: see "Choices and slash commands" in the crate
+/// documentation. The
 /// configured channels are joined once the socket is open. Reconnection, the end of the
 /// session and delivery statuses are chatty-core's driver's.
 ///

@@ -30,6 +30,8 @@ pub(crate) struct Intake {
     pub(crate) events: Recent<String, ()>,
     /// `CHANNEL/TS` of messages.
     pub(crate) places: Recent<String, ()>,
+    /// The signal ids of clicks and slash commands (each made from its payload alone).
+    pub(crate) actions: Recent<String, ()>,
 }
 
 impl Default for Intake {
@@ -37,6 +39,7 @@ impl Default for Intake {
         Intake {
             events: Recent::new(SEEN),
             places: Recent::new(SEEN),
+            actions: Recent::new(SEEN),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Under a router with a journal: an envelope is acknowledged only once what it carries is
 //! durable, an event the journal could not keep is left with Slack (which sends it again), and
 //! what the journal kept before a crash reaches the restarted bot once, though Slack sends it
-//! again.
+//! again; a slash command is acknowledged like an event, once durable.
 
 mod common;
 
@@ -178,6 +178,40 @@ async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
     );
     assert_eq!(slack.acks_received(&app.app_id).len(), 1);
     assert_eq!(journal.inner.len(), 1);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slash_command_is_acknowledged_once_durable() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    assert!(slack.add_slash_command(&app.app_id, "/ticket"));
+    let journal = Held::closed();
+    let shared = journal.clone();
+    let bot = Bot::start_routed(
+        &slack,
+        app.clone(),
+        |c| c,
+        |r| r.shared_journal(Arc::new(shared)),
+    )
+    .await;
+
+    slack.slash_command(&alice, &dm, "/ticket", "list").unwrap();
+    assert!(eventually(|| journal.appends() == 1).await, "appended");
+    assert!(slack.acks_received(&app.app_id).is_empty());
+    assert_eq!(slack.pending_events(&app.app_id), 1);
+
+    journal.release(1);
+    assert_eq!(text(&next_message(&bot).await), "/ticket list");
+    assert!(
+        slack
+            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
+            .await
+    );
+    assert_eq!(slack.acks_received(&app.app_id).len(), 1);
+    assert!(slack.failed_interactions(&app.app_id).is_empty());
     bot.stop().await;
 }
 

@@ -9,6 +9,7 @@ use chatty_core::{
     SignalId, Status, StatusChange, UserDefined,
 };
 
+use crate::choice;
 use crate::ids::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE, Ids, Place, native_id, ts_time};
 use crate::mapper::Mapper;
 use crate::text::{mentions, mrkdwn_to_html, unescape};
@@ -311,8 +312,8 @@ impl Mapper {
 }
 
 /// The message body of a message event: its text (or, for a file share the session made, the
-/// text of its section block), rich content from a `section` block, files, and a correction
-/// that its metadata names.
+/// text of its section block), rich content from a `section` block, files, a question a Chatty
+/// session asked with buttons, and a correction that its metadata names.
 fn message_body(event: &Value, text: String, mark: Option<char>, files: Vec<File>) -> Message {
     let mut message = Message::text(if mark == Some('m') || mark == Some('f') {
         // The text of a file share the session made is in its section block.
@@ -326,6 +327,14 @@ fn message_body(event: &Value, text: String, mark: Option<char>, files: Vec<File
         message.html = Some(mrkdwn_to_html(&section));
     }
     message.attachments = files;
+    // A question a Chatty session asked with buttons: its text is the question (the section's;
+    // the message's `text` holds the numbered options for notifications).
+    if let Some(choice) = choice::read(event) {
+        message.text = section_text(event)
+            .map(|section| unescape(&section))
+            .unwrap_or_default();
+        message.choice = Some(choice);
+    }
     // A correction the sender could not make with chat.update (of a message it never saw on
     // Slack) is a new message naming the corrected one.
     if let Some(of) = event

@@ -279,3 +279,36 @@ fn invalid_ids_are_malformed_not_addresses() {
         Inbound::Malformed(_)
     ));
 }
+
+#[test]
+fn a_question_another_chatty_session_asked_comes_with_its_choice() {
+    let question = json!({
+        "type": "message", "channel": "C1", "channel_type": "channel", "user": "U9",
+        "bot_id": "B9", "ts": "1.000001",
+        "text": "How urgent?\n1. Low\n2. High\n(Answer with a number.)",
+        "blocks": [
+            {"type": "section", "block_id": "chatty:c:q1",
+             "text": {"type": "mrkdwn", "text": "How urgent?"}},
+            {"type": "actions", "block_id": "chatty_choice/0/priority", "elements": [
+                {"type": "button", "action_id": "chatty_choice/0", "value": "low",
+                 "text": {"type": "plain_text", "text": "Low"}},
+                {"type": "button", "action_id": "chatty_choice/1", "value": "high",
+                 "text": {"type": "plain_text", "text": "High"}}]}],
+    });
+    let Inbound::Signal(signal, _) = mapper().inbound(&question, &Ids::default()) else {
+        panic!("a signal")
+    };
+    assert_eq!(signal.meta.id.as_str(), "q1");
+    let Body::Message(message) = signal.body else {
+        panic!()
+    };
+    assert_eq!(message.text, "How urgent?");
+    assert_eq!(
+        message.choice,
+        Some(
+            chatty_core::Choice::new("priority")
+                .option("low", "Low")
+                .option("high", "High")
+        )
+    );
+}

@@ -28,6 +28,8 @@ pub(crate) enum Outcome {
 pub(crate) struct Marks {
     event: Option<String>,
     place: Option<String>,
+    /// A click's or slash command's signal id.
+    pub(super) action: Option<String>,
 }
 
 /// The signal id of an event that names no message (a member joining or leaving): its
@@ -63,6 +65,9 @@ impl Intake {
         }
         if let Some(place) = &marks.place {
             self.places.remove(place);
+        }
+        if let Some(action) = &marks.action {
+            self.actions.remove(action);
         }
     }
 

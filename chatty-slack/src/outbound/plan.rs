@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::serde_json::Value;
-use chatty_core::{Body, Content, EditKind, File, Message, Signal};
+use chatty_core::{Body, Choice, Content, EditKind, File, Message, Signal};
 use slack_morphism::prelude::*;
 
+use crate::choice;
 use crate::ids::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE, Place, response_target};
 use crate::text::html_to_mrkdwn;
 
@@ -81,7 +82,9 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                         EditKind::Correction => {
                             let of = Some(edit.of.as_str());
                             let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, of);
-                            Ok(Plan::Post(text_content(message).with_metadata(meta)))
+                            Ok(Plan::Post(
+                                text_content(signal, message)?.with_metadata(meta),
+                            ))
                         }
                         EditKind::Retraction => Err(format!(
                             "cannot delete {}: not a message this session knows on Slack",
@@ -94,7 +97,7 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                     EditKind::Correction => {
                         let of = Some(edit.of.as_str());
                         let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, of);
-                        Plan::Update(place, text_content(message).with_metadata(meta))
+                        Plan::Update(place, text_content(signal, message)?.with_metadata(meta))
                     }
                     EditKind::Retraction => Plan::Delete(place),
                     other => {
@@ -103,12 +106,15 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
                 });
             }
             if !message.attachments.is_empty() {
-                return upload_plan(signal, &message.text, &message.attachments, 'm');
+                let files = &message.attachments;
+                return upload_plan(signal, &message.text, files, 'm', asked(message));
             }
             let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, None);
-            Ok(Plan::Post(text_content(message).with_metadata(meta)))
+            Ok(Plan::Post(
+                text_content(signal, message)?.with_metadata(meta),
+            ))
         }
-        Body::File(file) => upload_plan(signal, "", std::slice::from_ref(file), 'f'),
+        Body::File(file) => upload_plan(signal, "", std::slice::from_ref(file), 'f', None),
         Body::UserDefined(user_defined) => {
             if !valid_event_type(&user_defined.name) {
                 return Err(format!(
@@ -130,22 +136,40 @@ pub(crate) fn plan(signal: &Signal, edited: Option<Place>) -> Result<Plan, Strin
     }
 }
 
-/// `text` and, for rich content, a `section` block.
-fn text_content(message: &Message) -> SlackMessageContent {
-    let content = SlackMessageContent::new().with_text(message.text.clone());
-    let Some(html) = &message.html else {
-        return content;
+/// The question a message asks with buttons (a choice with options).
+fn asked(message: &Message) -> Option<&Choice> {
+    message.choice.as_ref().filter(|c| !c.options.is_empty())
+}
+
+/// A block id carrying the signal id (`chatty:MARK:ID`), when it fits in Slack's 255
+/// characters.
+fn id_block(signal: &Signal, mark: char) -> Option<String> {
+    let block_id = format!("{BLOCK_ID_PREFIX}{mark}:{}", signal.meta.id);
+    (block_id.len() <= 255).then_some(block_id)
+}
+
+/// `text` and, for rich content, a `section` block; for a question, the numbered options in
+/// `text` (the notification's fallback) and blocks: the question in a `section` block (its id
+/// in the block id, `chatty:c:ID`) and the options as buttons ([`crate::choice`]).
+fn text_content(signal: &Signal, message: &Message) -> Result<SlackMessageContent, String> {
+    let section = message.html.as_deref().map(html_to_mrkdwn);
+    let section = match section {
+        Some(mrkdwn) if !mrkdwn.is_empty() => Some(mrkdwn),
+        Some(_) => Some(message.text.clone()).filter(|t| !t.is_empty()),
+        None => None,
     };
-    let mrkdwn = html_to_mrkdwn(html);
-    let section = if mrkdwn.is_empty() {
-        message.text.clone()
-    } else {
-        mrkdwn
-    };
-    if section.is_empty() {
-        return content;
+    if let Some(choice) = asked(message) {
+        let section = section.unwrap_or_else(|| message.text.clone());
+        let blocks = choice::blocks(choice, &section, id_block(signal, 'c'))?;
+        return Ok(SlackMessageContent::new()
+            .with_text(message.text_with_choice())
+            .with_blocks(blocks));
     }
-    content.with_blocks(vec![section_block(section, None)])
+    let content = SlackMessageContent::new().with_text(message.text.clone());
+    Ok(match section {
+        Some(section) => content.with_blocks(vec![section_block(section, None)]),
+        None => content,
+    })
 }
 
 /// A `section` block of mrkdwn text.
@@ -157,7 +181,15 @@ fn section_block(text: String, block_id: Option<String>) -> SlackBlock {
         .into()
 }
 
-fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Result<Plan, String> {
+/// The plan of files (with bytes: uploaded; by URL: linked in the text), with `text`, and the
+/// buttons of `choice`.
+fn upload_plan(
+    signal: &Signal,
+    text: &str,
+    files: &[File],
+    mark: char,
+    choice: Option<&Choice>,
+) -> Result<Plan, String> {
     let mut with_bytes = Vec::new();
     let mut links = Vec::new();
     for file in files {
@@ -184,9 +216,15 @@ fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Resul
     }
     if with_bytes.is_empty() {
         let meta = id_metadata(signal, EVENT_TYPE_MESSAGE, None, None);
-        let content = SlackMessageContent::new()
-            .with_text(shown)
-            .with_metadata(meta);
+        let mut content = SlackMessageContent::new().with_metadata(meta);
+        if let Some(choice) = choice {
+            let asking = Message::text(shown.clone()).with_choice(choice.clone());
+            content = content
+                .with_text(asking.text_with_choice())
+                .with_blocks(choice::blocks(choice, &shown, id_block(signal, 'c'))?);
+        } else {
+            content = content.with_text(shown);
+        }
         return Ok(Plan::Post(content));
     }
     let section = if shown.is_empty() {
@@ -198,11 +236,14 @@ fn upload_plan(signal: &Signal, text: &str, files: &[File], mark: char) -> Resul
     } else {
         shown
     };
-    let block_id = format!("{BLOCK_ID_PREFIX}{mark}:{}", signal.meta.id);
-    let block_id = (block_id.len() <= 255).then_some(block_id);
+    let blocks = match choice {
+        // The share's text is the question, its block id the signal's.
+        Some(choice) => choice::blocks(choice, &section, id_block(signal, mark))?,
+        None => vec![section_block(section, id_block(signal, mark))],
+    };
     Ok(Plan::Upload {
         files: with_bytes,
-        blocks: vec![section_block(section, block_id)],
+        blocks,
     })
 }
 
@@ -251,6 +292,59 @@ mod tests {
         );
         let bad = Signal::new(UserDefined::new("has space", &1).unwrap());
         assert!(plan(&bad, None).is_err());
+    }
+
+    #[test]
+    fn a_question_is_posted_with_buttons_and_the_numbered_fallback() {
+        let question = Message::text("How urgent?").with_choice(
+            Choice::new("priority")
+                .option("low", "Low")
+                .option("normal", "Normal")
+                .option("high", "High"),
+        );
+        let signal = Signal::new(question.clone());
+        let Plan::Post(content) = plan(&signal, None).unwrap() else {
+            panic!()
+        };
+        let args = wire(&content);
+        assert_eq!(args["text"], question.text_with_choice());
+        assert_eq!(
+            args["text"],
+            "How urgent?\n1. Low\n2. Normal\n3. High\n(Answer with a number.)"
+        );
+        assert_eq!(
+            args["blocks"][0],
+            json!({"type": "section", "block_id": format!("chatty:c:{}", signal.meta.id),
+                   "text": {"type": "mrkdwn", "text": "How urgent?"}})
+        );
+        let buttons = &args["blocks"][1];
+        assert_eq!(buttons["type"], "actions");
+        assert_eq!(buttons["block_id"], "chatty_choice/0/priority");
+        assert_eq!(buttons["elements"][2]["action_id"], "chatty_choice/2");
+        assert_eq!(buttons["elements"][2]["value"], "high");
+        assert_eq!(
+            args["metadata"]["event_payload"]["chatty_id"],
+            signal.meta.id.as_str()
+        );
+        // Rich text: the section holds its mrkdwn.
+        let rich = Signal::new(question.clone().with_html("How <b>urgent</b>?"));
+        let Plan::Post(content) = plan(&rich, None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(wire(&content)["blocks"][0]["text"]["text"], "How *urgent*?");
+        // With a file: the share's blocks carry the buttons.
+        let with_file =
+            Signal::new(question.with_attachment(File::bytes("a.txt", None, &b"a"[..])));
+        let Plan::Upload { blocks, .. } = plan(&with_file, None).unwrap() else {
+            panic!()
+        };
+        assert_eq!(wire(&blocks)[1]["block_id"], "chatty_choice/0/priority");
+        // Too large: refused, naming the limit.
+        let long = Signal::new(
+            Message::text("?").with_choice(Choice::new("q").option("a", "A".repeat(80))),
+        );
+        let error = plan(&long, None).unwrap_err();
+        assert!(error.contains("at most 75"), "{error}");
     }
 
     #[test]
