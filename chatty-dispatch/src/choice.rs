@@ -20,36 +20,65 @@ use crate::context::conversation_key;
 /// Where open questions are kept in the bot's state, by conversation.
 const QUESTIONS: &str = "dispatch/question/";
 
-/// A question with options, as a message: its text is the question, each option a typed
-/// value and a label. Send it as a handler's answer, or with [`Context::reply`](crate::Context::reply);
+/// A question with options, as a message: its text is the question, each option a value and
+/// a label. Send it as a handler's answer, or with [`Context::reply`](crate::Context::reply);
 /// the answer comes to the handler registered with [`Dispatcher::choice`](crate::Dispatcher::choice)
-/// for `id` (or for the part of `id` before a `/`: `priority/17` asks about ticket 17).
+/// for `id` (or for the part of `id` before a `/`: `priority/17` asks about ticket 17), as
+/// [`Picked<T>`](crate::Picked) with the value as a `T`.
 ///
-/// Each platform shows it as it can (see [`Choice`]): buttons, a form, or numbered lines
-/// answered by text, never silently dropped.
+/// An option is a label that is its own value (`"Low"`), or a typed value with its label
+/// (`(Priority::Low, "Low")`). Each platform shows the question as it can (see
+/// [`Choice`]): buttons, a form, or numbered lines answered by text, never silently dropped.
 ///
 /// ```
 /// use chatty_dispatch::question;
 /// use serde::{Deserialize, Serialize};
+///
+/// let ask = question("colour", "Which colour?", ["Red", "Green"]);
+/// assert_eq!(ask.choice.as_ref().unwrap().options[1].value, "Green");
 ///
 /// #[derive(Serialize, Deserialize)]
 /// #[serde(rename_all = "lowercase")]
 /// enum Priority { Low, High }
 ///
 /// let ask = question("priority/17", "How urgent is ticket 17?", [(Priority::Low, "Low"), (Priority::High, "High")]);
-/// let choice = ask.choice.as_ref().unwrap();
-/// assert_eq!(choice.options[1].value, "high");
+/// assert_eq!(ask.choice.as_ref().unwrap().options[1].value, "high");
 /// ```
-pub fn question<V: Serialize>(
+pub fn question<O: QuestionOption>(
     id: impl Into<String>,
     text: impl Into<String>,
-    options: impl IntoIterator<Item = (V, impl Into<String>)>,
+    options: impl IntoIterator<Item = O>,
 ) -> Message {
     let mut choice = Choice::new(id);
-    for (value, label) in options {
-        choice = choice.option(encode_value(&value), label);
+    for option in options {
+        let (value, label) = option.value_and_label();
+        choice = choice.option(value, label);
     }
     Message::text(text).with_choice(choice)
+}
+
+/// An option of a [`question`]: a label that is its own value, or a typed value and its label.
+pub trait QuestionOption {
+    /// The value the answer carries, and the label the person sees.
+    fn value_and_label(self) -> (String, String);
+}
+
+impl QuestionOption for &str {
+    fn value_and_label(self) -> (String, String) {
+        (self.to_owned(), self.to_owned())
+    }
+}
+
+impl QuestionOption for String {
+    fn value_and_label(self) -> (String, String) {
+        (self.clone(), self)
+    }
+}
+
+impl<V: Serialize, L: Into<String>> QuestionOption for (V, L) {
+    fn value_and_label(self) -> (String, String) {
+        (encode_value(&self.0), self.1.into())
+    }
 }
 
 /// A typed option value as the text a choice carries: a string as it is, anything else as JSON.

@@ -108,6 +108,25 @@ impl Context {
         &self.0.shared.state
     }
 
+    /// The values of the person who sent the signal ([`PersonState`](crate::PersonState)).
+    ///
+    /// # Errors
+    /// When the signal has no origin.
+    pub fn person(&self) -> Result<crate::PersonState, chatty_core::BotError> {
+        crate::state::PersonState::of(self)
+    }
+
+    /// The bot's settings ([`Settings`](crate::Settings)), as given to
+    /// [`Dispatcher::settings`](crate::Dispatcher::settings).
+    ///
+    /// # Errors
+    /// When the dispatcher has no settings of type `T`.
+    pub fn settings<T: Send + Sync + 'static>(
+        &self,
+    ) -> Result<crate::Settings<T>, chatty_core::BotError> {
+        crate::extract::Settings::of(self)
+    }
+
     /// The prefix the command was written with (`!`), empty when the signal is not a command.
     pub fn prefix(&self) -> &str {
         &self.0.prefix

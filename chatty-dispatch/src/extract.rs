@@ -159,8 +159,15 @@ impl<T> Deref for Settings<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> FromContext for Settings<T> {
-    async fn from_context(cx: &Context) -> Result<Self, Rejection> {
+impl<T: Send + Sync + 'static> Settings<T> {
+    pub(crate) fn of(cx: &Context) -> Result<Self, BotError> {
+        Self::make(cx).map_err(|r| match r {
+            Rejection::Failed(e) => e,
+            skip @ Rejection::Skip(_) => skip.to_string().into(),
+        })
+    }
+
+    fn make(cx: &Context) -> Result<Self, Rejection> {
         let settings = cx.shared().settings.clone().ok_or_else(|| {
             Rejection::failed("Settings: the dispatcher has none (Dispatcher::settings sets them)")
         })?;
@@ -170,6 +177,12 @@ impl<T: Send + Sync + 'static> FromContext for Settings<T> {
                 std::any::type_name::<T>()
             ))
         })
+    }
+}
+
+impl<T: Send + Sync + 'static> FromContext for Settings<T> {
+    async fn from_context(cx: &Context) -> Result<Self, Rejection> {
+        Settings::make(cx)
     }
 }
 

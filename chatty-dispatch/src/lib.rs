@@ -14,7 +14,7 @@ mod state;
 mod timers;
 mod words;
 
-pub use choice::question;
+pub use choice::{QuestionOption, question};
 pub use context::Context;
 pub use dispatcher::{CommandRoute, Dispatcher, HandlerService};
 pub use extract::{

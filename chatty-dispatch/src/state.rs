@@ -97,6 +97,18 @@ impl Scoped {
             .collect())
     }
 
+    /// Adds one to the number kept under `key` (0 when missing) and returns it: ticket numbers.
+    ///
+    /// # Errors
+    /// The store's error, or a stored value that is not a number.
+    pub async fn increment(&self, key: &str) -> Result<u64, StateError> {
+        self.update(key, |n: &mut u64| {
+            *n += 1;
+            *n
+        })
+        .await
+    }
+
     /// Reads `key` (its default when missing), lets `change` modify it, and stores it; returns
     /// what `change` returned. Updates of one key in this process run one at a time, so two
     /// handlers counting for one person never lose a count.
@@ -141,8 +153,8 @@ macro_rules! scope {
             }
         }
 
-        impl FromContext for $name {
-            async fn from_context($cx: &Context) -> Result<Self, Rejection> {
+        impl $name {
+            fn make($cx: &Context) -> Result<Self, Rejection> {
                 let prefix: Option<String> = $prefix;
                 match prefix {
                     Some(p) => Ok($name(Scoped::new($cx, p))),
@@ -151,6 +163,17 @@ macro_rules! scope {
                         ": the signal has no origin"
                     ))),
                 }
+            }
+
+            #[allow(dead_code)]
+            pub(crate) fn of(cx: &Context) -> Result<Self, chatty_core::BotError> {
+                Self::make(cx).map_err(|r| r.to_string().into())
+            }
+        }
+
+        impl FromContext for $name {
+            async fn from_context($cx: &Context) -> Result<Self, Rejection> {
+                $name::make($cx)
             }
         }
     };

@@ -23,6 +23,13 @@ pub mod direct {
     pub use chatty_direct::*;
 }
 
+/// Writing bots: typed commands, handlers with extractors, state per person, timers and
+/// choices ([`chatty_dispatch`]).
+#[cfg(feature = "dispatch")]
+pub mod dispatch {
+    pub use chatty_dispatch::*;
+}
+
 /// The Synchronizer, for blocking bots ([`chatty_sync`]).
 #[cfg(feature = "sync")]
 pub mod sync {

@@ -170,6 +170,20 @@ impl Message {
     }
 }
 
+impl From<String> for Message {
+    /// A message of plain text only.
+    fn from(text: String) -> Self {
+        Message::text(text)
+    }
+}
+
+impl From<&str> for Message {
+    /// A message of plain text only.
+    fn from(text: &str) -> Self {
+        Message::text(text)
+    }
+}
+
 /// A multimedia part shown within a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -1,0 +1,50 @@
+//! The support desk: tickets per person, a priority to choose, a reminder; on every platform.
+use chatty::dispatch::prelude::*;
+use std::{collections::BTreeMap, time::Duration};
+
+/// Tickets for the support desk.
+#[derive(clap::Parser)]
+#[command(name = "ticket")]
+enum Ticket {
+    /// Opens a ticket: what is wrong.
+    Open { text: Vec<String> },
+    /// Lists your open tickets.
+    List,
+    /// Closes ticket N.
+    Close { n: u64 },
+}
+
+async fn ticket(Command(cmd): Command<Ticket>, cx: Context) -> Result<Message, BotError> {
+    let me = cx.person()?;
+    let mut open: BTreeMap<u64, String> = me.get_or_default("open").await?;
+    let reply = match cmd {
+        Ticket::Open { text } => {
+            let n = me.increment("count").await?;
+            open.insert(n, format!("#{n} {}", text.join(" ")));
+            cx.after(*cx.settings::<Duration>()?, "remind", &n).await?;
+            let ask = format!("Opened #{n}. How urgent is it?");
+            question(format!("priority/#{n}"), ask, ["Low", "Normal", "Urgent"])
+        }
+        Ticket::List if open.is_empty() => "No open tickets.".into(),
+        Ticket::List => Vec::from_iter(open.values().cloned()).join("\n").into(),
+        Ticket::Close { n } if open.remove(&n).is_some() => format!("Closed #{n}.").into(),
+        Ticket::Close { n } => format!("You have no open ticket #{n}.").into(),
+    };
+    me.put("open", &open).await?;
+    Ok(reply)
+}
+
+async fn remind(Fired(n): Fired<u64>, me: PersonState) -> Result<Option<String>, BotError> {
+    let open: BTreeMap<u64, String> = me.get_or_default("open").await?;
+    Ok(open.get(&n).map(|t| format!("Still open: {t}")))
+}
+
+/// The bot: reminders `remind_after` a ticket is opened; tickets and timers kept in `state`.
+pub fn support_desk(remind_after: Duration, state: chatty::state::State) -> Dispatcher {
+    let priority = |p: Picked<String>| async move { Some(format!("{} is {}.", p.tag()?, p.value)) };
+    let bot = Dispatcher::new().settings(remind_after).state(state);
+    bot.command::<Ticket>()
+        .to(ticket)
+        .choice("priority", priority)
+        .timer("remind", remind)
+}
