@@ -15,7 +15,7 @@
 //! limit.
 
 use chatty_core::reexports::serde_json::Value;
-use chatty_core::{Choice, ChoiceOption, Chosen};
+use chatty_core::{Choice, ChoiceOption, Chosen, Message};
 use slack_morphism::prelude::*;
 
 /// The prefix of the `block_id`s and `action_id`s of the session's buttons.
@@ -33,6 +33,23 @@ pub(crate) const MAX_VALUE: usize = 2000;
 pub(crate) const MAX_ID: usize = 255;
 /// A `section` block's text: at most this many characters.
 pub(crate) const MAX_SECTION: usize = 3000;
+/// A message's `text`: Slack truncates it past this many characters.
+pub(crate) const MAX_TEXT: usize = 40_000;
+
+/// The notification text of a question: its text and numbered options
+/// ([`Message::text_with_choice`]); `Err` past the 40 000 characters Slack keeps of a
+/// message's `text` (it truncates the rest).
+pub(crate) fn fallback(message: &Message) -> Result<String, String> {
+    let text = message.text_with_choice();
+    let chars = text.chars().count();
+    if chars > MAX_TEXT {
+        return Err(format!(
+            "the question with its numbered options has {chars} characters: Slack keeps at most \
+             {MAX_TEXT} of a message's text"
+        ));
+    }
+    Ok(text)
+}
 
 /// The `block_id` of the actions block `part` of the question `choice`.
 fn block_id(part: usize, choice: &str) -> String {
@@ -193,7 +210,8 @@ pub(crate) fn read(message: &Value) -> Option<Choice> {
         if id.get_or_insert_with(|| choice.to_owned()) != choice {
             continue;
         }
-        for element in block.get("elements").and_then(Value::as_array)? {
+        let elements = block.get("elements").and_then(Value::as_array);
+        for element in elements.into_iter().flatten() {
             let Some(index) = option_of_action(str_at(element, "/action_id")) else {
                 continue;
             };
@@ -294,6 +312,19 @@ mod tests {
         assert!(e.contains("at most 255"), "{e}");
         let e = blocks(&priority(), &"q".repeat(3001), None).unwrap_err();
         assert!(e.contains("at most 3000"), "{e}");
+    }
+
+    #[test]
+    fn a_fallback_text_slack_would_truncate_is_refused() {
+        let mut choice = Choice::new("wide");
+        for i in 0..600 {
+            choice = choice.option(i.to_string(), format!("{i:>70}"));
+        }
+        let message = Message::text("Which?").with_choice(choice);
+        assert!(blocks(message.choice.as_ref().unwrap(), "Which?", None).is_ok());
+        let e = fallback(&message).unwrap_err();
+        assert!(e.contains("at most 40000"), "{e}");
+        assert!(fallback(&Message::text("Which?").with_choice(priority())).is_ok());
     }
 
     #[test]

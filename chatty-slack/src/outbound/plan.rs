@@ -162,7 +162,7 @@ fn text_content(signal: &Signal, message: &Message) -> Result<SlackMessageConten
         let section = section.unwrap_or_else(|| message.text.clone());
         let blocks = choice::blocks(choice, &section, id_block(signal, 'c'))?;
         return Ok(SlackMessageContent::new()
-            .with_text(message.text_with_choice())
+            .with_text(choice::fallback(message)?)
             .with_blocks(blocks));
     }
     let content = SlackMessageContent::new().with_text(message.text.clone());
@@ -220,7 +220,7 @@ fn upload_plan(
         if let Some(choice) = choice {
             let asking = Message::text(shown.clone()).with_choice(choice.clone());
             content = content
-                .with_text(asking.text_with_choice())
+                .with_text(choice::fallback(&asking)?)
                 .with_blocks(choice::blocks(choice, &shown, id_block(signal, 'c'))?);
         } else {
             content = content.with_text(shown);
