@@ -1,6 +1,7 @@
 //! Choices and slash commands against the local Slack: a question posted as Block Kit buttons
 //! with its numbered fallback text, a person's click arriving as the answer (once, however
-//! often it is sent) and the bot's reply landing where the question was, a slash command as a
+//! often it is sent, and naming the question after a restart too) and the bot's reply landing
+//! where the question was (in its thread, if it is in one), a slash command as a
 //! command message, a malformed interaction between messages that arrive, and a question too
 //! large for Slack refused at send.
 
@@ -169,6 +170,77 @@ async fn a_click_answers_the_question_and_the_reply_lands_in_the_channel() {
     assert_eq!(posted[1]["text"], "On it: high priority.");
     assert!(posted[1].get("thread_ts").is_none(), "{}", posted[1]);
     bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_on_a_question_in_a_thread_is_answered_in_the_thread() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let general = slack.create_channel("general", &alice, false);
+    let mut bot =
+        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let handle = bot.remote.handle().await;
+
+    let root = slack.post(
+        &alice,
+        &general,
+        &format!("<@{}> new ticket", app.bot_user_id),
+    );
+    let report = next_message(&bot).await;
+    let asked = report
+        .reply(question())
+        .in_response_to(chatty_slack::thread_of(report.id()));
+    handle.send(asked).await.unwrap();
+    let posted = bot_messages(&slack, &general, &app.bot_user_id, 1).await;
+    assert_eq!(posted[0]["thread_ts"], root.as_str());
+    let ts = posted[0]["ts"].as_str().unwrap().to_owned();
+
+    slack
+        .click(&alice, &general, &ts, "chatty_choice/0")
+        .unwrap();
+    let answer = next_message(&bot).await;
+    assert_eq!(message(&answer).text, "Low");
+    handle
+        .send(answer.reply(Message::text("Low, noted.")))
+        .await
+        .unwrap();
+    let posted = bot_messages(&slack, &general, &app.bot_user_id, 2).await;
+    assert_eq!(posted[1]["text"], "Low, noted.");
+    assert_eq!(
+        posted[1]["thread_ts"],
+        root.as_str(),
+        "in the question's thread"
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_after_a_restart_still_names_the_question() {
+    let slack = local_slack().await;
+    let alice = slack.add_user("alice");
+    let app = slack.add_app("bot");
+    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let mut first = Bot::start(&slack, app.clone()).await;
+    let handle = first.remote.handle().await;
+    let question_id = handle
+        .send(Signal::new(question()).to(address(&slack, &alice)))
+        .await
+        .unwrap();
+    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
+    let ts = posted[0]["ts"].as_str().unwrap().to_owned();
+    first.stop().await;
+
+    // A fresh session remembers nothing: the question's block id names it.
+    let second = Bot::start(&slack, app.clone()).await;
+    slack.click(&alice, &dm, &ts, "chatty_choice/1").unwrap();
+    let answer = next_message(&second).await;
+    assert_eq!(answer.meta.response_to.as_ref(), Some(&question_id));
+    assert_eq!(
+        message(&answer).chosen,
+        Some(Chosen::new("priority", "normal"))
+    );
+    second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
