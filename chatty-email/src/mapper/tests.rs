@@ -115,6 +115,48 @@ fn a_plain_message_has_no_subject_or_html() {
 }
 
 #[test]
+fn a_question_goes_as_numbered_lines_and_an_ordered_list() {
+    let choice = chatty_core::Choice::new("priority")
+        .option("low", "Low")
+        .option("high", "High & hot");
+    let question = ChattyMessage::text("How urgent is it?").with_choice(choice.clone());
+    let numbered = "How urgent is it?\n1. Low\n2. High & hot\n(Answer with a number.)";
+    // Text only: the numbered lines are the text (CRLF on the wire).
+    let signal = Signal::new(question.clone()).to(addr("bob@example.org"));
+    let out = mapper("alice@example.org")
+        .outbound(&signal, &Threads::default())
+        .unwrap();
+    let wire = String::from_utf8_lossy(&out.bytes);
+    assert!(
+        wire.contains("1. Low\r\n2. High & hot\r\n(Answer with a number.)"),
+        "{wire}"
+    );
+    let Body::Message(m) = round_trip(&signal).body else {
+        panic!()
+    };
+    assert_eq!(m.text.replace("\r\n", "\n").trim_end(), numbered);
+    assert_eq!(
+        m.choice, None,
+        "mail carries no choice: the person answers by text"
+    );
+    assert_eq!(choice.answer_in("2"), choice.chosen("high"));
+    // With HTML: the options as an ordered list in it too.
+    let rich = question.with_html("<p>How <i>urgent</i> is it?</p>");
+    let Body::Message(m) = round_trip(&Signal::new(rich).to(addr("bob@example.org"))).body else {
+        panic!()
+    };
+    assert_eq!(m.text.replace("\r\n", "\n").trim_end(), numbered);
+    assert!(
+        m.html.as_deref().unwrap().contains(
+            "<p>How <i>urgent</i> is it?</p><ol><li>Low</li><li>High &amp; hot</li></ol>\
+             <p>(Answer with a number.)</p>"
+        ),
+        "{:?}",
+        m.html
+    );
+}
+
+#[test]
 fn files_and_user_defined_signals_round_trip() {
     let file = File::bytes("hello.txt", Some("text/plain"), &b"hello file"[..]);
     let got = round_trip(&Signal::new(file.clone()).to(addr("bob@example.org")));

@@ -212,9 +212,10 @@ fn reply_subject(subject: &str) -> String {
 
 /// The MIME body of a message: text and HTML as alternatives, the media the HTML refers to
 /// (by `Content-ID`) in a `multipart/related` with the HTML, other media as inline parts and
-/// attachments after them.
+/// attachments after them. A question's options (`Message::choice`) are numbered lines in the
+/// text, and an ordered list in the HTML: mail has no buttons, the person answers by text.
 fn message_body(message: &ChattyMessage) -> MimePart<'static> {
-    let mut text = message.text.clone();
+    let mut text = message.text_with_choice();
     let mut related = Vec::new();
     let mut inline = Vec::new();
     for media in &message.media {
@@ -245,7 +246,7 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
     let text_part = MimePart::new("text/plain", text);
     let main = match &message.html {
         Some(html) => {
-            let html_part = MimePart::new("text/html", html.clone());
+            let html_part = MimePart::new("text/html", html_with_choice(message, html));
             let html_part = if related.is_empty() {
                 html_part
             } else {
@@ -263,6 +264,45 @@ fn message_body(message: &ChattyMessage) -> MimePart<'static> {
     parts.append(&mut inline);
     parts.append(&mut files);
     MimePart::new("multipart/mixed", parts)
+}
+
+/// `html` with the options of `message`'s choice as an ordered list (numbered as in the text)
+/// and the text's line on how to answer, before `</body>` if it has one, else at its end;
+/// `html` as it is without a choice (or one without options).
+fn html_with_choice(message: &ChattyMessage, html: &str) -> String {
+    let Some(choice) = message.choice.as_ref().filter(|c| !c.options.is_empty()) else {
+        return html.to_owned();
+    };
+    let mut list = String::from("<ol>");
+    for option in &choice.options {
+        list.push_str(&format!("<li>{}</li>", escape_html(&option.label)));
+    }
+    list.push_str("</ol>");
+    // How to answer: the last line of the text chatty-core writes for the choice.
+    let text = message.text_with_choice();
+    if let Some(how) = text.lines().last().filter(|l| !l.is_empty()) {
+        list.push_str(&format!("<p>{}</p>", escape_html(how)));
+    }
+    match html.to_ascii_lowercase().rfind("</body>") {
+        Some(end) => format!("{}{list}{}", &html[..end], &html[end..]),
+        None => format!("{html}{list}"),
+    }
+}
+
+/// Text as HTML: `&`, `<`, `>` and quotes as character references.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// A file's `Content-Type`: its media type (`type/subtype`, with parameters such as a text
@@ -355,6 +395,29 @@ fn unencoded(data: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_choice_is_an_ordered_list_in_the_html() {
+        let choice = chatty_core::Choice::new("p")
+            .option("low", "Low")
+            .option("high", "<b>High</b> & \"hot\"");
+        let message = ChattyMessage::text("How urgent?").with_choice(choice);
+        let list = "<ol><li>Low</li><li>&lt;b&gt;High&lt;/b&gt; &amp; &quot;hot&quot;</li></ol>\
+                    <p>(Answer with a number.)</p>";
+        assert_eq!(
+            html_with_choice(&message, "<p>How urgent?</p>"),
+            format!("<p>How urgent?</p>{list}")
+        );
+        assert_eq!(
+            html_with_choice(&message, "<html><BODY><p>How urgent?</p></BODY></html>"),
+            format!("<html><BODY><p>How urgent?</p>{list}</BODY></html>"),
+            "inside the body"
+        );
+        let plain = ChattyMessage::text("No question");
+        assert_eq!(html_with_choice(&plain, "<p>x</p>"), "<p>x</p>");
+        let empty = ChattyMessage::text("?").with_choice(chatty_core::Choice::new("e"));
+        assert_eq!(html_with_choice(&empty, "<p>x</p>"), "<p>x</p>");
+    }
 
     #[test]
     fn what_may_go_unencoded() {
