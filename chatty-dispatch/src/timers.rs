@@ -66,6 +66,15 @@ impl Schedule {
         })
     }
 
+    /// The last firing at or before `at` (milliseconds since the epoch).
+    fn last_until(&self, at: i64) -> Option<i64> {
+        let start = DateTime::<Utc>::from_timestamp_millis(at)?;
+        self.cron
+            .find_previous_occurrence(&start, true)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
+
     /// The first firing after `after` (milliseconds since the epoch).
     fn next_after(&self, after: i64) -> Option<i64> {
         let start = DateTime::<Utc>::from_timestamp_millis(after)?;
@@ -196,8 +205,10 @@ impl Timers {
                     continue;
                 };
                 if next <= now {
-                    lock(&self.0.last).insert(schedule.name.clone(), next);
-                    return Ok(self.fire_schedule(schedule, next));
+                    // Fired once however many firings were missed: at the latest of them.
+                    let at = schedule.last_until(now).unwrap_or(next).max(next);
+                    lock(&self.0.last).insert(schedule.name.clone(), at);
+                    return Ok(self.fire_schedule(schedule, at));
                 }
                 soonest = Some(soonest.map_or(next, |s| s.min(next)));
             }
@@ -376,6 +387,29 @@ mod tests {
         let every_10s = Schedule::parse("fast", "*/10 * * * * *").unwrap();
         assert_eq!(every_10s.next_after(monday_8), Some(monday_8 + 10_000));
         assert!(Schedule::parse("bad", "61 * * * *").is_err());
+    }
+
+    #[tokio::test]
+    async fn firings_missed_while_down_happen_once_at_the_latest() {
+        let state = State::in_memory("t");
+        let three_years_ago = now_ms() - 3 * 365 * 24 * 3_600_000;
+        state
+            .put(&format!("{CRON}new-year"), &three_years_ago)
+            .await
+            .unwrap();
+        let yearly = Schedule::parse("new-year", "0 0 1 1 *").unwrap();
+        let timers = Timers::new(state.clone(), vec![yearly.clone()]);
+        timers.load().await.unwrap();
+        let due = timers.next_due().await.unwrap();
+        let at = due.payload["at_ms"].as_i64().unwrap();
+        assert_eq!(Some(at), yearly.last_until(now_ms()));
+        timers.done(&due).await;
+        assert_eq!(
+            state.get::<i64>(&format!("{CRON}new-year")).await.unwrap(),
+            Some(at)
+        );
+        let next = tokio::time::timeout(Duration::from_millis(100), timers.next_due()).await;
+        assert!(next.is_err(), "fired again: {next:?}");
     }
 
     #[test]

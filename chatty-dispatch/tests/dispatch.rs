@@ -316,3 +316,81 @@ async fn settings_reach_handlers() {
     assert_eq!(text_of(&harness).await, "hello tester");
     harness.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_schedule_fires_on_time_and_a_missed_firing_happens_at_start() {
+    let state = State::new(MemoryStore::new(), "desk");
+    let fired = Arc::new(AtomicUsize::new(0));
+    let bot = |fired: Arc<AtomicUsize>| {
+        Dispatcher::new()
+            .state(state.clone())
+            .every(
+                "* * * * * *",
+                "tick",
+                move |Fired(at): Fired<serde_json::Value>| {
+                    let fired = fired.clone();
+                    async move {
+                        assert!(at["at_ms"].as_i64().is_some(), "{at}");
+                        fired.fetch_add(1, Ordering::SeqCst);
+                    }
+                },
+            )
+            .unwrap()
+    };
+    let harness = Harness::start(bot(fired.clone())).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let first = fired.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&first), "fired {first} times in 2.3 s");
+    harness.stop().await.unwrap();
+    // Down for more than a second: the first run's last firing is kept, and one missed
+    // firing happens as soon as the bot starts again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = Arc::new(AtomicUsize::new(0));
+    let harness = Harness::start(bot(again.clone())).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(again.load(Ordering::SeqCst) >= 1, "the missed firing");
+    harness.stop().await.unwrap();
+}
+
+#[test]
+fn a_bad_schedule_is_an_error_naming_it() {
+    let e = Dispatcher::new()
+        .every("61 * * * *", "tick", || async {})
+        .unwrap_err();
+    assert!(e.to_string().contains("`61 * * * *`"), "{e}");
+}
+
+#[tokio::test]
+async fn help_is_html_too_where_the_conversation_shows_html() {
+    let harness = Harness::start(Dispatcher::new().command::<Ticket>().to(ticket)).await;
+    harness.say("!ticket list --help").await;
+    let (_, help) = harness.expect_message().await;
+    assert!(help.text.contains("Usage: !ticket list"), "{}", help.text);
+    let html = help.html.expect("the direct connection shows HTML");
+    assert!(
+        html.starts_with("<pre>") && html.contains("Usage: !ticket list"),
+        "{html}"
+    );
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn reply_all_keeps_the_other_addressees_as_copies() {
+    async fn all(cx: Context) -> Result<(), BotError> {
+        cx.reply_all(Message::text("to all")).await?;
+        Ok(())
+    }
+    let harness = Harness::start(Dispatcher::new().message(all)).await;
+    let carol: chatty_core::Address = "direct:carol".parse().unwrap();
+    harness
+        .send(
+            Signal::message("hi")
+                .to(harness.bot().clone())
+                .visible_to(carol.clone()),
+        )
+        .await
+        .unwrap();
+    let (answer, _) = harness.expect_message().await;
+    assert!(answer.meta.visible_to.contains(&carol), "{answer:?}");
+    harness.stop().await.unwrap();
+}

@@ -1,0 +1,95 @@
+//! The support desk under the runner, as `chatty-support-desk run` runs it: on a direct network,
+//! with the journal (SQLite, in the state directory) holding its tickets and timers, and the
+//! Logger around it. Tickets, answers and reminders survive a restart.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chatty::direct::{Network, Person};
+use chatty::{Runner, Signal};
+use chatty_support_desk::support_desk;
+
+/// Runs the desk from `config` until `talk` is done.
+async fn run_desk<F, Fut>(network: &Network, config: &Path, talk: F)
+where
+    F: FnOnce(Person, chatty::Address) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = Runner::new()
+        .network(network.clone())
+        .bot("support-desk", |ctx| {
+            Ok(support_desk(Duration::from_millis(1500), ctx.state()))
+        });
+    let config = config.to_path_buf();
+    let run = tokio::spawn(async move {
+        runner
+            .run_file(&config, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let alice = Person::join(network, "alice").await;
+    let desk = network.address("desk");
+    // The first message goes once the desk's session is up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while alice
+        .send(Signal::message("hello").to(desk.clone()))
+        .await
+        .is_err()
+    {
+        assert!(!run.is_finished(), "{:?}", run.await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the desk never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    talk(alice, desk).await;
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+}
+
+async fn said(alice: &Person, desk: &chatty::Address, text: &str) -> String {
+    alice.say(desk, text).await;
+    alice.expect_message().await.1.text
+}
+
+#[tokio::test]
+async fn tickets_and_reminders_survive_a_restart_in_the_journals_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desk.toml");
+    std::fs::write(
+        &config,
+        "[sessions.desk.direct]\nnetwork = \"desk-runner\"\nendpoint = \"desk\"\n\n\
+         [bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n\
+         settings = { remind_after_minutes = 1 }\nlogger = { path = \"desk-log.db\" }\n",
+    )
+    .unwrap();
+    let network = Network::named("desk-runner");
+    run_desk(&network, &config, |alice, desk| async move {
+        let asked = said(&alice, &desk, "!ticket open printer on fire").await;
+        assert_eq!(asked, "Opened #1. How urgent is it?");
+        assert_eq!(said(&alice, &desk, "urgent").await, "#1 is Urgent.");
+    })
+    .await;
+    assert!(dir.path().join("desk.state/journal.sqlite").is_file());
+    assert!(dir.path().join("desk-log.db").is_file());
+
+    // Started again after the reminder was due: it comes, and the ticket is still there.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let network = Network::named("desk-runner");
+    run_desk(&network, &config, |alice, desk| async move {
+        let reminder = alice.expect_message().await.1.text;
+        assert_eq!(reminder, "Still open: #1 printer on fire");
+        assert_eq!(
+            said(&alice, &desk, "!ticket list").await,
+            "#1 printer on fire"
+        );
+        assert_eq!(
+            said(&alice, &desk, "!ticket open second").await,
+            "Opened #2. How urgent is it?"
+        );
+    })
+    .await;
+}
