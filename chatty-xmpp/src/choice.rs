@@ -78,8 +78,10 @@ pub(crate) fn answer_form(chosen: &Chosen) -> DataForm {
 pub(crate) enum Form {
     /// A question of Chatty's (another Chatty session asking): its text and the choice.
     Question { text: String, choice: Choice },
-    /// An answer to a question.
-    Answer(Chosen),
+    /// An answer to a question: the submitted fields (but `FORM_TYPE`), by name with their
+    /// values; which of them answers is the question's to say (XEP-0004: fields a submission
+    /// adds are ignored).
+    Answer(Vec<(String, Vec<String>)>),
 }
 
 /// The `FORM_TYPE` a form names, read leniently (before the form is parsed): the first value of
@@ -114,24 +116,29 @@ pub(crate) fn read(element: &Element, from: &Jid) -> Result<Option<Form>, String
         lines.push(line.text());
     }
     let form = DataForm::try_from(element).map_err(|e| format!("is malformed: {e}"))?;
-    let mut fields = form
+    if !matches!(form.type_, DataFormType::Submit | DataFormType::Form) {
+        return ignored("a result");
+    }
+    // Every field but a fixed one has a `var` (xmpp-parsers checks).
+    let mut fields: Vec<_> = form
         .fields
         .iter()
-        .filter(|f| !f.is_form_type(&form.type_) && f.type_ != FieldType::Fixed);
-    let (Some(field), None) = (fields.next(), fields.next()) else {
+        .filter(|f| !f.is_form_type(&form.type_) && f.type_ != FieldType::Fixed)
+        .filter_map(|f| Some((f.var.clone()?, f)))
+        .collect();
+    if form.type_ == DataFormType::Submit {
+        if fields.is_empty() {
+            return Err("submits no field besides FORM_TYPE".into());
+        }
+        let named = fields.drain(..).map(|(var, f)| (var, f.values.clone()));
+        return Ok(Some(Form::Answer(named.collect())));
+    }
+    let [(var, field)] = fields.as_slice() else {
         return Err("has not exactly one field besides FORM_TYPE".into());
     };
-    // Every field but a fixed one has a `var` (xmpp-parsers checks).
-    let var = field.var.clone().unwrap_or_default();
-    match form.type_ {
-        DataFormType::Submit => match field.values.as_slice() {
-            [value] => Ok(Some(Form::Answer(Chosen::new(var, value.clone())))),
-            values => Err(format!(
-                "submits {} values for the choice, not one",
-                values.len()
-            )),
-        },
-        DataFormType::Form if field.type_ == FieldType::ListSingle => {
+    let var = var.clone();
+    match field.type_ {
+        FieldType::ListSingle => {
             if field.options.is_empty() {
                 return Err("asks a choice without options".into());
             }
@@ -142,8 +149,7 @@ pub(crate) fn read(element: &Element, from: &Jid) -> Result<Option<Form>, String
             let text = lines.join("\n");
             Ok(Some(Form::Question { text, choice }))
         }
-        DataFormType::Form => Err("asks a choice in a field that is not list-single".into()),
-        _ => ignored("a result"),
+        _ => Err("asks a choice in a field that is not list-single".into()),
     }
 }
 
@@ -165,6 +171,16 @@ impl Questions {
     /// The message `id` asked `choice`.
     pub(crate) fn asked(&mut self, id: SignalId, choice: Choice) {
         self.asked.insert(id, choice);
+    }
+
+    /// The question the message `id` asked, if it is remembered.
+    pub(crate) fn get(&self, id: &SignalId) -> Option<&Choice> {
+        self.asked.get(id)
+    }
+
+    /// Whether a question named `choice` is remembered.
+    pub(crate) fn knows(&self, choice: &str) -> bool {
+        self.asked.iter().any(|(_, c)| c.id == choice)
     }
 
     /// The label of the option `chosen` names, in the question it answers: the one asked by the
@@ -240,9 +256,11 @@ impl Mapper {
         Ok(())
     }
 
-    /// The message a form of Chatty's carries: a question, or an answer whose text is the
-    /// option's label (its value when the session does not know the question) and which answers
-    /// (`response_to`) the message its reply reference (XEP-0461) names, else its thread.
+    /// The message a form of Chatty's carries: a question, or an answer which answers
+    /// (`response_to`) the message its reply reference (XEP-0461) names, else its thread. The
+    /// answer is the field named by that question's choice; without such a field (or a known
+    /// question), the one field submitted, else the field of a question the session knows.
+    /// Its text is the option's label, the value when the session does not know the question.
     pub(crate) fn form_message(
         &self,
         form: Form,
@@ -250,7 +268,7 @@ impl Mapper {
         meta: &mut Metadata,
     ) -> Result<ChattyMessage, String> {
         match form {
-            Form::Answer(chosen) => {
+            Form::Answer(fields) => {
                 if meta.response_to.is_none() {
                     meta.response_to = message
                         .thread
@@ -259,7 +277,27 @@ impl Mapper {
                         .filter(|id| !id.is_empty())
                         .map(SignalId::from);
                 }
-                let label = self.questions().label(meta.response_to.as_ref(), &chosen)?;
+                let questions = self.questions();
+                let of_question = meta
+                    .response_to
+                    .as_ref()
+                    .and_then(|id| questions.get(id))
+                    .and_then(|c| fields.iter().find(|(var, _)| *var == c.id));
+                let (var, values) = match (of_question, fields.as_slice()) {
+                    (Some(field), _) | (None, [field]) => field,
+                    (None, _) => fields
+                        .iter()
+                        .find(|(var, _)| questions.knows(var))
+                        .ok_or("submits several fields, none for a question the session knows")?,
+                };
+                let [value] = values.as_slice() else {
+                    return Err(format!(
+                        "submits {} values for the choice, not one",
+                        values.len()
+                    ));
+                };
+                let chosen = Chosen::new(var.clone(), value.clone());
+                let label = questions.label(meta.response_to.as_ref(), &chosen)?;
                 let mut m = ChattyMessage::text(label.unwrap_or_else(|| chosen.value.clone()));
                 m.chosen = Some(chosen);
                 Ok(m)

@@ -214,6 +214,21 @@ fn a_submitted_form_answers_the_question_its_thread_or_reply_names() {
         Some(Body::SystemError(e)) => assert!(e.message.contains("options"), "{e:?}"),
         other => panic!("{other:?}"),
     }
+
+    // Fields a submission adds are ignored (XEP-0004): the question's field answers, named by
+    // the thread, or without one as the field of a question the session knows.
+    for (id, extra) in [("a-6", thread.as_str()), ("a-7", "")] {
+        let xml = format!(
+            "<message xmlns='jabber:client' from='alice@example.org/phone' type='chat' \
+             id='{id}'>{extra}<x xmlns='jabber:x:data' type='submit'>\
+             <field var='FORM_TYPE'><value>{FORM_TYPE_CHOICE}</value></field>\
+             <field var='comment'><value>asap</value><value>please</value></field>\
+             <field var='priority'><value>high</value></field></x></message>"
+        );
+        let (_, m) = chatty_message(mapper.inbound_message(message(&xml)));
+        assert_eq!(m.chosen, Some(Chosen::new("priority", "high")), "{id}");
+        assert_eq!(m.text, "High: on fire", "{id}");
+    }
 }
 
 #[test]
@@ -307,6 +322,10 @@ fn forms_that_are_not_chattys_are_ignored_and_their_body_arrives() {
         format!(
             "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
              <value>{FORM_TYPE_CHOICE}</value></field><field var='p'><value>x</value></field></x>"
+        ),
+        format!(
+            "<x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'>\
+             <value>{FORM_TYPE_CHOICE}</value></field><field var='p'/><field var='q'/></x>"
         ),
         // Malformed, but not Chatty's: not the bot's business either.
         "<x xmlns='jabber:x:data' type='bogus'><field/></x>".to_owned(),

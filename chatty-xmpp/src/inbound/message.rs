@@ -342,7 +342,9 @@ impl Mapper {
                 })?;
             UserDefined::from_value(name.to_owned(), payload).into()
         } else if let Some(form) = form {
-            let mut m = self.form_message(form, &message, &mut meta)?;
+            let mut m = self
+                .form_message(form, &message, &mut meta)
+                .map_err(|e| format!("a data form (XEP-0004) from {from} {e}"))?;
             m.attachments = oob.iter().map(file).collect();
             m.edit = edit;
             m.into()
