@@ -43,8 +43,8 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
 
 /// What the session carries to a room (XEP-0045): a subject would set the room's topic, so
 /// messages with one are refused as Unsupported; rooms give no delivery receipts. Choices are
-/// degraded to numbered lines: a form is one person's to fill in (XEP-0004 has no form for a
-/// room), and occupants' clients differ.
+/// degraded to numbered lines: a form is one person's to fill in, every occupant would get it,
+/// and occupants' clients differ.
 pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
     Signals::MESSAGE
         .union(Signals::FILE)
