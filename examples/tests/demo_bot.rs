@@ -5,116 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chatty_core::{Address, Body, Handle, Router};
-use chatty_email::{EmailConfig, EmailSession, ImapConfig, InboundConfig, SmtpConfig};
-use chatty_test::servers::{mail_account, mail_server, xmpp_account, xmpp_server};
-use chatty_test::{Probe, ProbeRemote};
-use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
+use chatty_core::{Address, Body};
+use chatty_test::servers::{xmpp_account, xmpp_server};
+use people::{ask, email_env, email_person, xmpp_person};
 use tokio::process::{Child, Command};
+
+mod people;
 
 fn config(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("config")
         .join(name)
-}
-
-/// A person on XMPP: a probe on a pool account, with its handle.
-async fn xmpp_person() -> (ProbeRemote, Handle) {
-    let server = xmpp_server();
-    let (jid, password) = xmpp_account();
-    let config = XmppConfig::new(&jid, Secret::inline(password))
-        .with_server(server.host, server.port)
-        .with_tls(TlsMode::Starttls)
-        .with_connect_timeout(Duration::from_secs(5));
-    let (probe, mut remote) = Probe::new();
-    let router = Router::new().session(XmppSession::new(config).unwrap());
-    tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    let handle = remote.handle().await;
-    (remote, handle)
-}
-
-/// A person on email: a probe on a pool mail account (SMTP out, IMAP in).
-async fn email_person() -> (ProbeRemote, Handle) {
-    let server = mail_server();
-    let account = mail_account().await;
-    let config = EmailConfig::new(
-        &account.address,
-        Secret::inline(account.password.clone()),
-        SmtpConfig {
-            host: server.host.clone(),
-            port: Some(server.submission_port),
-            tls: chatty_email::TlsMode::Starttls,
-            auth: true,
-        },
-        InboundConfig::Imap(ImapConfig {
-            host: server.host.clone(),
-            port: Some(server.imap_port),
-            tls: chatty_email::TlsMode::Starttls,
-            folder: "INBOX".into(),
-            idle: true,
-            poll_interval_ms: 1_000,
-            handled: chatty_email::Handled::Seen,
-            history: false,
-        }),
-    )
-    .with_user(&account.user);
-    let (probe, mut remote) = Probe::new();
-    let router = Router::new().session(EmailSession::new(config).unwrap());
-    tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    remote.started().await;
-    let handle = remote.handle().await;
-    (remote, handle)
-}
-
-/// The environment that points the example config's email session `mail` at a pool account of
-/// the test servers; returns the bot's address.
-async fn email_env(command: &mut Command, db_dir: &Path, password_var: &str) -> Address {
-    let server = mail_server();
-    let account = mail_account().await;
-    command
-        .env("CHATTY_SESSIONS__MAIL__EMAIL__ADDRESS", &account.address)
-        .env("CHATTY_SESSIONS__MAIL__EMAIL__USER", &account.user)
-        .env("CHATTY_SESSIONS__MAIL__EMAIL__SMTP__HOST", &server.host)
-        .env(
-            "CHATTY_SESSIONS__MAIL__EMAIL__SMTP__PORT",
-            server.submission_port.to_string(),
-        )
-        .env("CHATTY_SESSIONS__MAIL__EMAIL__INBOUND__HOST", &server.host)
-        .env(
-            "CHATTY_SESSIONS__MAIL__EMAIL__INBOUND__PORT",
-            server.imap_port.to_string(),
-        )
-        .env(
-            "CHATTY_SESSIONS__MAIL__EMAIL__STATE_PATH",
-            db_dir.join("mail-state.json").display().to_string(),
-        )
-        .env(password_var, &account.password);
-    format!("mailto:{}", account.address).parse().unwrap()
-}
-
-/// Says `text` to `to` until a message comes back (the bot may still be logging in), and
-/// returns the first answer that echoes it.
-async fn ask(probe: &ProbeRemote, handle: &Handle, to: &Address, text: &str) -> String {
-    for _ in 0..6 {
-        handle.say(to, text).await.unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while let Some(signal) = probe
-            .next_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
-            .await
-        {
-            if let Body::Message(m) = signal.body
-                && m.text.contains(text)
-            {
-                return m.text;
-            }
-        }
-    }
-    panic!("no answer from {to} within 30 s");
 }
 
 /// Runs `demo-bot run CONFIG` with the XMPP session on a pool account; returns the bot's
