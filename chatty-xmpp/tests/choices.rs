@@ -1,7 +1,8 @@
 //! Questions with options (chatty-core's `Choice`) against the test Prosody: a person whose
 //! client announces data forms (XEP-0004) gets the question as a form with the numbered lines as
 //! its body, and submitting it gives the bot a message with `chosen` answering the question; a
-//! client without forms gets the numbered lines only; malformed submissions are harmless.
+//! client without forms gets the numbered lines only; malformed submissions are harmless; two
+//! Chatty bots carry the question and its answer as they are.
 
 mod common;
 
@@ -209,4 +210,30 @@ async fn a_client_without_forms_gets_the_numbered_lines_only() {
     );
     client.close().await;
     chatty.finish().await;
+}
+
+#[tokio::test]
+async fn two_chatty_bots_ask_and_answer_with_forms() {
+    let mut alice = bot(common::config(&common::account())).await;
+    let mut bob = bot(common::config(&common::account())).await;
+    let asked = alice
+        .send(Signal::new(question()).to(bob.address.clone()))
+        .await;
+    let got = bob.next_io().await;
+    assert_eq!(got.meta.id, asked);
+    assert_eq!(
+        got.body,
+        Body::Message(question()),
+        "the question with its choice, not the numbered lines"
+    );
+
+    // Bob's bot answers it as a click would: a message with `chosen`, its label as text.
+    let mut answer = Message::text("High: on fire");
+    answer.chosen = Some(Chosen::new("priority", "high"));
+    bob.send(got.reply(answer.clone())).await;
+    let back = alice.next_io().await;
+    assert_eq!(back.meta.response_to, Some(asked));
+    assert_eq!(back.body, Body::Message(answer));
+    alice.finish().await;
+    bob.finish().await;
 }
