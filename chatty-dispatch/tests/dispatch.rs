@@ -394,3 +394,91 @@ async fn reply_all_keeps_the_other_addressees_as_copies() {
     assert!(answer.meta.visible_to.contains(&carol), "{answer:?}");
     harness.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn files_status_user_defined_and_internal_signals_reach_their_handlers() {
+    use chatty_core::{Availability, File, Status, StatusChange, UserDefined};
+    use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+    type Seen = Settings<UnboundedSender<String>>;
+    async fn file(f: File, seen: Seen) {
+        seen.send(format!("file {}", f.name)).unwrap();
+    }
+    async fn status(s: StatusChange, seen: Seen) {
+        seen.send(format!("status {:?}", s.status)).unwrap();
+    }
+    async fn stats(Payload(n): Payload<u32>, seen: Seen) {
+        seen.send(format!("stats {n}")).unwrap();
+    }
+    async fn other(signal: Signal, seen: Seen) {
+        if let Body::UserDefined(u) = &signal.body {
+            seen.send(format!("other {}", u.name)).unwrap();
+        }
+    }
+    async fn internal(signal: Signal, seen: Seen) {
+        seen.send(format!("internal {:?}", signal.kind())).unwrap();
+    }
+    let (tx, mut rx) = unbounded_channel::<String>();
+    let bot = Dispatcher::new()
+        .settings(tx)
+        .file(file)
+        .status(status)
+        .user_defined("stats", stats)
+        .any_user_defined(other)
+        .internal(internal);
+    let harness = Harness::start(bot).await;
+    assert_eq!(rx.recv().await.unwrap(), "internal SessionStarted");
+    harness
+        .send(Signal::new(File::bytes("a.txt", None, &b"x"[..])))
+        .await
+        .unwrap();
+    assert_eq!(rx.recv().await.unwrap(), "file a.txt");
+    let away = Status::Presence {
+        availability: Availability::Away,
+    };
+    harness
+        .send(Signal::new(StatusChange::new(away)))
+        .await
+        .unwrap();
+    assert_eq!(
+        rx.recv().await.unwrap(),
+        "status Presence { availability: Away }"
+    );
+    harness
+        .send(Signal::new(UserDefined::new("stats", &7u32).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(rx.recv().await.unwrap(), "stats 7");
+    harness
+        .send(Signal::new(UserDefined::new("ping", &()).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(rx.recv().await.unwrap(), "other ping");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_handler_for_a_kind_comes_before_the_others_and_a_skipped_argument_skips_the_call() {
+    async fn any_message(signal: Signal) -> String {
+        format!("kind {:?}", signal.kind())
+    }
+    async fn needs_a_file(_: chatty_core::File) -> &'static str {
+        "never"
+    }
+    let bot = Dispatcher::new()
+        .on(chatty_core::SignalKind::Message, any_message)
+        .command::<Ticket>()
+        .to(needs_a_file);
+    let harness = Harness::start(bot).await;
+    harness.say("!ticket list").await;
+    assert_eq!(text_of(&harness).await, "kind Message");
+    let bot = Dispatcher::new().command::<Ticket>().to(needs_a_file);
+    let harness2 = Harness::start(bot).await;
+    harness2.say("!ticket list").await;
+    harness2.say("!nope").await;
+    // The handler was skipped (its argument is not in a message): the next answer is the
+    // unknown command's.
+    assert!(text_of(&harness2).await.starts_with("Unknown command"));
+    harness.stop().await.unwrap();
+    harness2.stop().await.unwrap();
+}
