@@ -9,6 +9,6 @@ pub use client::{ChatWindow, Flow, TICK, TerminalClient, perform};
 pub use render::{Areas, SIDE_MIN_TOTAL_WIDTH, SIDE_WIDTH, max_scroll, render, wrap};
 pub use state::{
     Action, ChatState, Connection, Conversation, Entry, EntryKind, FileRef, HISTORY_LIMIT,
-    SCROLL_PAGE, TYPING_EXPIRY, TYPING_PAUSE, TYPING_REFRESH,
+    Question, SCROLL_PAGE, TYPING_EXPIRY, TYPING_PAUSE, TYPING_REFRESH,
 };
 pub use web::{WebClient, WebError};

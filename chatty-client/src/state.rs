@@ -5,8 +5,10 @@
 //! through its [`Handle`](chatty_core::Handle).
 //!
 //! The model is split by concern: what it shows (`entries`), inbound signals (`inbound`), keys
-//! and the input line (`keys`), and the commands of a submitted line (`commands`).
+//! and the input line (`keys`), the commands of a submitted line (`commands`), and answers to
+//! questions with options (`answers`).
 
+mod answers;
 mod commands;
 mod entries;
 mod inbound;
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chatty_core::{Address, AddressKind, Availability, File, Signal, SignalId, Timestamp, now};
 
-pub use entries::{Action, Connection, Conversation, Entry, EntryKind, FileRef};
+pub use entries::{Action, Connection, Conversation, Entry, EntryKind, FileRef, Question};
 pub(crate) use entries::{availability_key, availability_word};
 
 /// How long someone else's "typing" shows without news from them.
@@ -84,6 +86,9 @@ pub struct ChatState {
     draft: String,
     scroll: usize,
     sent: HashMap<SignalId, Address>,
+    /// Answers sent to questions: where the question is (conversation, entry), to open it
+    /// again if the answer does not arrive.
+    answers: HashMap<SignalId, (usize, usize)>,
     downloads: HashMap<SignalId, PathBuf>,
     own_typing: Option<OwnTyping>,
     /// Typing notifications sent: their failures are not worth an error line.
@@ -114,6 +119,7 @@ impl ChatState {
             draft: String::new(),
             scroll: 0,
             sent: HashMap::new(),
+            answers: HashMap::new(),
             downloads: HashMap::new(),
             own_typing: None,
             quiet: HashSet::new(),
@@ -291,8 +297,19 @@ impl ChatState {
             entry.kind,
             EntryKind::Message { mine: false, .. } | EntryKind::File { mine: false, .. }
         );
+        let asks = matches!(
+            entry.kind,
+            EntryKind::Message {
+                mine: false,
+                question: Some(_),
+                ..
+            }
+        );
         let shown = self.current == Some(index);
         let conversation = &mut self.conversations[index];
+        if asks {
+            conversation.last_question = Some(conversation.entries.len());
+        }
         conversation.entries.push(entry);
         if counts && !shown {
             conversation.unread += 1;

@@ -1,7 +1,8 @@
 //! The web window end to end in headless Chromium, through chromedriver (WebDriver): open the
-//! page, see the bot type while you type, send a message and see the reply, upload a file,
-//! download the bot's files, and a second tab as a second person. A screenshot of the page is
-//! saved as `target/chatty-client-web.png` (next to the `tmp` directory of the target dir).
+//! page, see the bot type while you type, send a message and see the reply, answer a question by
+//! a click on its button, upload a file, download the bot's files, and a second tab as a second
+//! person. A screenshot of the page is saved as `target/chatty-client-web.png` (next to the `tmp`
+//! directory of the target dir).
 //!
 //! Needs `CHATTY_TEST_WEBDRIVER` (chromedriver's URL), which `scripts/test` and
 //! `scripts/test-servers` set (scripts/lib/servers.d/client-tools.sh).
@@ -186,6 +187,24 @@ async fn drive(client: &Client, web: &Web, dir: &Path, downloads: &Path) {
         text(client, "#typing").await.is_empty().then_some(())
     })
     .await;
+
+    // A question's options are buttons, labels as text (no HTML); a click answers it, and the
+    // question's buttons are disabled from then on.
+    say(client, "ask").await;
+    let option = "//div[@class='choice']/button[text()='High <b>now</b>']";
+    wait_for(client, "a click on the question's button", || async {
+        let button = client.find(Locator::XPath(option)).await.ok()?;
+        button.click().await.ok()
+    })
+    .await;
+    wait_text(client, "#log", "chose high for priority").await;
+    let buttons = js(
+        client,
+        "return [document.querySelectorAll('#log b').length, \
+         Array.from(document.querySelectorAll('#log .choice button')).map(b => b.disabled)];",
+    )
+    .await;
+    assert_eq!(buttons, json!([0, [true, true]]));
 
     // Upload a file.
     let upload = dir.join("notes.txt");

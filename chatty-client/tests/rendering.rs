@@ -5,7 +5,7 @@ mod common;
 use std::time::Instant;
 
 use chatty_client::{Areas, ChatState, render};
-use chatty_core::{Message, Signal, Status, StatusChange, TypingState};
+use chatty_core::{Choice, Message, Signal, Status, StatusChange, TypingState};
 use common::*;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
@@ -251,4 +251,37 @@ fn tiny_and_resized_terminals_render_without_panic() {
     assert_eq!(areas.side.width, 0, "no side list when narrow");
     let status = row(terminal.backend().buffer(), areas.status, 0);
     assert!(status.starts_with(" direct:you"), "{status}");
+}
+
+#[test]
+fn a_question_shows_its_options_as_numbered_lines_under_its_text() {
+    let mut state = chat();
+    let choice = Choice::new("priority")
+        .option("low", "Low")
+        .option("high", "High");
+    state.apply(&from(
+        "direct:bot",
+        Message::text("How urgent is it?").with_choice(choice),
+    ));
+    let (buffer, areas) = draw(&state, 80, 12);
+    let pane = rows(&buffer, areas.conversation);
+    let end = pane.len();
+    assert_eq!(
+        pane[end - 4..],
+        [
+            "08:05:09 bot: How urgent is it?",
+            "1. Low",
+            "2. High",
+            "(Answer with a number.)",
+        ],
+        "{pane:#?}"
+    );
+
+    // Answered by its number: the question says which, and the answer is the label.
+    enter(&mut state, "2");
+    let (buffer, areas) = draw(&state, 80, 12);
+    let pane = rows(&buffer, areas.conversation);
+    let end = pane.len();
+    assert_eq!(pane[end - 2], "(answered: High)", "{pane:#?}");
+    assert!(pane[end - 1].ends_with(" you: High"), "{pane:#?}");
 }

@@ -18,6 +18,7 @@ const HELP: &[&str] = &[
     "/send PATH           send the file at PATH",
     "/save N PATH         save file number N of this conversation to PATH",
     "/status AVAILABILITY [MESSAGE]   available, chat, away, xa, busy or offline",
+    "A question's options are numbered lines: type a number or a label to answer it.",
     "/help                this help;  /quit (or Ctrl-C) leaves",
     "Any other /command goes to the conversation as it is (a bot's /time, /whoami);",
     "  a line starting with // sends the rest with one / (//help sends /help to the bot).",
@@ -48,11 +49,11 @@ impl ChatState {
                 actions
             }
             Some(literal) => self.send_text(literal),
-            None => self.send_text(&line),
+            None => self.send_line(&line),
         }
     }
 
-    fn send_text(&mut self, text: &str) -> Vec<Action> {
+    pub(super) fn send_text(&mut self, text: &str) -> Vec<Action> {
         let Some(index) = self.current else {
             self.error("no conversation to send to: /to ADDRESS opens one");
             return Vec::new();
@@ -68,6 +69,7 @@ impl ChatState {
                 subject: None,
                 text: text.to_owned(),
                 attachments: Vec::new(),
+                question: None,
             }),
         );
         let mut actions = vec![Action::Send(Box::new(signal))];

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use chatty_core::reexports::bytes::Bytes;
-use chatty_core::{Address, Availability, Content, File, Signal, Timestamp, now};
+use chatty_core::{
+    Address, Availability, Choice, Content, File, Message, Signal, SignalId, Timestamp, now,
+};
 
 /// What the client does for the state, through its handle or on disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +106,48 @@ impl fmt::Display for FileRef {
     }
 }
 
+/// A question with options asked in a message ([`Message::choice`]), as its conversation keeps
+/// it: the terminal window shows the options as numbered lines, the web window as buttons.
+///
+/// The person answers it by typing a number or a label (the conversation's
+/// [open question](Conversation::open_question)), or by a click in the web window
+/// ([`ChatState::choose`](super::ChatState::choose)): the window then sends a message whose
+/// text is the option's label and whose [`Message::chosen`] names it, in response to the
+/// question's message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    /// The id of the message that asks it: the answer is sent in response to it.
+    pub message: SignalId,
+    /// The question's id and options.
+    pub choice: Choice,
+    /// The value of the option the person chose, once they answered it here.
+    pub answer: Option<String>,
+}
+
+impl Question {
+    /// The label of the option the person chose, once they answered.
+    pub fn answer_label(&self) -> Option<&str> {
+        let answer = self.answer.as_deref()?;
+        self.choice
+            .options
+            .iter()
+            .find(|o| o.value == answer)
+            .map(|o| o.label.as_str())
+    }
+
+    /// The message's text with the options as numbered lines, as platforms without buttons show
+    /// it ([`Message::text_with_choice`]); once answered, the last line says which option was
+    /// chosen instead of how to answer.
+    pub fn text_with_options(&self, text: &str) -> String {
+        match self.answer_label() {
+            None => Message::text(text)
+                .with_choice(self.choice.clone())
+                .text_with_choice(),
+            Some(label) => format!("{text}\n{}\n(answered: {label})", self.choice.numbered()),
+        }
+    }
+}
+
 /// What an entry of a conversation is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {
@@ -119,6 +163,8 @@ pub enum EntryKind {
         text: String,
         /// Its attachments.
         attachments: Vec<FileRef>,
+        /// The question with options it asks, if it asks one (its text is the question).
+        question: Option<Question>,
     },
     /// A file on its own.
     File {
@@ -169,13 +215,17 @@ impl Entry {
                 subject,
                 text,
                 attachments,
+                question,
                 ..
             } => {
                 let mut out = format!("{time} {from}: ");
                 if let Some(subject) = subject {
                     out.push_str(&format!("[{subject}] "));
                 }
-                out.push_str(text);
+                match question {
+                    Some(question) => out.push_str(&question.text_with_options(text)),
+                    None => out.push_str(text),
+                }
                 for file in attachments {
                     out.push_str(&format!("\n  {file}"));
                 }
@@ -199,6 +249,8 @@ pub struct Conversation {
     pub(super) unread: usize,
     pub(super) presence: Option<(Availability, Option<String>)>,
     pub(super) typing: Vec<(Address, Instant)>,
+    /// The index in `entries` of the newest question someone else asked here.
+    pub(super) last_question: Option<usize>,
 }
 
 impl Conversation {
@@ -211,6 +263,7 @@ impl Conversation {
             unread: 0,
             presence: None,
             typing: Vec::new(),
+            last_question: None,
         }
     }
 
@@ -242,6 +295,18 @@ impl Conversation {
     /// The last presence this person announced, and its status message.
     pub fn presence(&self) -> Option<&(Availability, Option<String>)> {
         self.presence.as_ref()
+    }
+
+    /// The question a typed line answers: the newest question someone else asked here, while
+    /// the person has not answered it.
+    pub fn open_question(&self) -> Option<&Question> {
+        match &self.entries.get(self.last_question?)?.kind {
+            EntryKind::Message {
+                question: Some(question),
+                ..
+            } if question.answer.is_none() => Some(question),
+            _ => None,
+        }
     }
 
     /// The files of the conversation, in order: file number `N` of `/save N PATH` (and of the

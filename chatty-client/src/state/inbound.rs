@@ -7,7 +7,7 @@ use chatty_core::{
     StatusChange, Timestamp, TypingState,
 };
 
-use super::entries::{Action, Connection, Entry, EntryKind, availability_word};
+use super::entries::{Action, Connection, Entry, EntryKind, Question, availability_word};
 use super::{ChatState, TYPING_EXPIRY, TYPING_PAUSE};
 
 impl ChatState {
@@ -19,6 +19,16 @@ impl ChatState {
         let mine = self.is_own(signal.meta.origin.as_ref());
         match &signal.body {
             Body::Message(m) => {
+                // A question shows its options (a choice without options asks nothing).
+                let question = m
+                    .choice
+                    .as_ref()
+                    .filter(|c| !c.options.is_empty())
+                    .map(|choice| Question {
+                        message: signal.meta.id.clone(),
+                        choice: choice.clone(),
+                        answer: None,
+                    });
                 let Some(address) = self.conversation_of(signal) else {
                     self.notice(EntryKind::Message {
                         from,
@@ -26,6 +36,7 @@ impl ChatState {
                         subject: m.subject.clone(),
                         text: m.text.clone(),
                         attachments: Vec::new(),
+                        question,
                     });
                     return Vec::new();
                 };
@@ -47,6 +58,7 @@ impl ChatState {
                         subject: m.subject.clone(),
                         text: m.text.clone(),
                         attachments,
+                        question,
                     },
                 };
                 self.push(index, entry);
@@ -169,6 +181,7 @@ impl ChatState {
         if self.quiet.remove(id) {
             return;
         }
+        self.reopen(id);
         match self.sent.get(id).cloned() {
             Some(address) => {
                 let index = self.index_of(&address);

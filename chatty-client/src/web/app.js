@@ -143,11 +143,39 @@
       div.appendChild(el("span", "from", entry.from + ":"));
       if (entry.subject) div.appendChild(el("span", "subject", "[" + entry.subject + "]"));
       if (entry.kind === "message") div.appendChild(el("span", "text", entry.text));
-      for (const f of entry.files) div.appendChild(renderFile(f, conversation));
+      if (entry.kind === "message" && entry.choice) div.appendChild(renderChoice(entry.choice, entry.text));
+      for (const f of entry.files || []) div.appendChild(renderFile(f, conversation));
     } else {
       div.appendChild(el("span", "text", (entry.kind === "status" ? "* " : entry.kind === "error" ? "! " : "") + entry.text));
     }
     return div;
+  }
+
+  // A question's options as buttons (labels as text, never HTML): a click answers it, once.
+  function renderChoice(choice, question) {
+    const group = el("div", "choice");
+    group.setAttribute("role", "group");
+    if (question) group.setAttribute("aria-label", question);
+    const buttons = [];
+    for (const option of choice.options || []) {
+      const button = el("button", "option", option.label);
+      button.type = "button";
+      button.disabled = !choice.open;
+      if (choice.answer !== null && choice.answer !== undefined && choice.answer === option.value) {
+        button.classList.add("chosen");
+        button.setAttribute("aria-pressed", "true");
+      }
+      button.addEventListener("click", () => {
+        if (!choice.open) return;
+        if (send({ type: "choose", question: choice.question, value: option.value })) {
+          // Until the next view says it is answered, a second click sends nothing.
+          for (const b of buttons) b.disabled = true;
+        }
+      });
+      buttons.push(button);
+      group.appendChild(button);
+    }
+    return group;
   }
 
   function renderFile(f, conversation) {

@@ -182,6 +182,8 @@ enum TabMessage {
     Input { text: String },
     /// Show a conversation.
     Open { conversation: String },
+    /// Answer a question by one of its options (a click on its button).
+    Choose { question: String, value: String },
     /// Set one's own presence.
     Status {
         availability: String,
@@ -281,6 +283,7 @@ async fn handle_tab_message(person: &Person, text: &str) -> Result<(), String> {
         TabMessage::Say { text } => Command::Line(text),
         TabMessage::Input { text } => Command::Input(text),
         TabMessage::Open { conversation } => Command::Open(conversation),
+        TabMessage::Choose { question, value } => Command::Choose { question, value },
         TabMessage::Status {
             availability,
             message,

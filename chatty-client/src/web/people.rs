@@ -9,6 +9,7 @@ use chatty_core::driver::lock;
 use chatty_core::session::Session;
 use chatty_core::{
     Address, AddressKind, Body, Bot, BotError, Content, File, Handle, Inbound, Router, Signal,
+    SignalId,
 };
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -100,6 +101,8 @@ pub(super) enum Command {
     Input(String),
     /// Show the conversation with this address.
     Open(String),
+    /// Answer the question asked by the message `question` with its option `value`.
+    Choose { question: String, value: String },
     /// Send an uploaded file to `to` (the current conversation if `None`).
     Upload {
         to: Option<String>,
@@ -283,6 +286,7 @@ const WEB_HELP: &[&str] = &[
     "/to ADDRESS   talk to ADDRESS (direct:bot, or just bot on your own platform); or click a conversation in the list, or type an address in the box under it",
     "/join ROOM   join a room;  /leave [ROOM]   leave it",
     "/status AVAILABILITY [MESSAGE]   available, chat, away, xa, busy or offline; or the status selector at the top",
+    "A question's options are buttons: a click answers it (typing its number or label does too)",
     "Files: the file button under the input sends one; the name of a file in the conversation is its download link",
     "Any other /command goes to the conversation as it is (a bot's /time, /whoami); a line starting with // sends the rest with one / (//help sends /help to the bot)",
     "/help   this help;  /quit   closes the window (for every tab)",
@@ -374,6 +378,9 @@ impl PersonLoop {
                 }
             }
             Command::Input(text) => self.state.set_input(&text),
+            Command::Choose { question, value } => {
+                self.state.choose(&SignalId::from(question), &value)
+            }
             Command::Open(address) => {
                 match self.state.parse_address(&address) {
                     Ok(address) => {

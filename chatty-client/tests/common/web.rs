@@ -8,7 +8,8 @@ use std::time::Duration;
 use chatty_client::WebClient;
 use chatty_core::session::Session;
 use chatty_core::{
-    Body, BotError, File, Message, Router, Signal, Status, StatusChange, TypingState, from_fn,
+    Body, BotError, Choice, File, Message, Router, Signal, Status, StatusChange, TypingState,
+    from_fn,
 };
 use chatty_direct::Network;
 use futures::{SinkExt as _, StreamExt as _};
@@ -26,9 +27,22 @@ pub const HELLO: &[u8] = b"hello from the echo bot\n";
 /// The bytes of the file the bot sends by URL.
 pub const BY_URL: &[u8] = b"fetched by URL\n";
 
+/// The question the bot asks on `ask`: [`QUESTION`] with these options (a label that looks like
+/// HTML, which the page must show as text).
+pub fn priority() -> Choice {
+    Choice::new("priority")
+        .option("low", "Low")
+        .option("high", "High <b>now</b>")
+}
+
+/// The text of the bot's question.
+pub const QUESTION: &str = "How urgent is it?";
+
 /// The bot `direct:bot`: in the room `lobby`; shows that it is typing while someone types to it
 /// (typing both ways) and before each answer; echoes messages (`echo: TEXT`); `files` makes it
-/// send `hello.txt` (bytes) and `by-url.txt` (a URL); a file is acknowledged with its size.
+/// send `hello.txt` (bytes) and `by-url.txt` (a URL); a file is acknowledged with its size;
+/// `ask` makes it ask [`QUESTION`] with the options of [`priority`], and an answer with `chosen`
+/// set is acknowledged as `chose VALUE for CHOICE (in response to ID): TEXT`.
 pub fn echo_bot(network: &Network) -> impl chatty_core::Bot {
     let lobby = network.channel("lobby");
     let files = network.clone();
@@ -75,6 +89,24 @@ pub fn echo_bot(network: &Network) -> impl chatty_core::Bot {
                 return Ok(());
             };
             let answer: Body = match &signal.body {
+                Body::Message(m) if m.text.trim() == "ask" => {
+                    Message::text(QUESTION).with_choice(priority()).into()
+                }
+                Body::Message(Message {
+                    chosen: Some(chosen),
+                    text,
+                    ..
+                }) => Message::text(format!(
+                    "chose {} for {} (in response to {}): {text}",
+                    chosen.value,
+                    chosen.choice,
+                    signal
+                        .meta
+                        .response_to
+                        .as_ref()
+                        .map_or("nothing", |id| id.as_str()),
+                ))
+                .into(),
                 Body::Message(m) if m.text.trim() == "files" => {
                     let bytes = File::bytes("hello.txt", Some("text/plain"), HELLO);
                     handle.send(signal.reply(bytes)).await?;
