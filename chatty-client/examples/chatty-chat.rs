@@ -7,8 +7,9 @@
 //! ```
 //!
 //! You are `direct:you`; the bot is `direct:bot`. It shows that it is typing, then echoes each
-//! message; `files` makes it send two files (one with its bytes, one by URL) to try `/save`; a
-//! file you `/send` is acknowledged. The bot is also in the room `direct:lobby` (`/join lobby`),
+//! message; `files` makes it send two files (one with its bytes, one by URL) to try `/save`;
+//! `ask` makes it ask a question with options (numbered lines in the terminal, buttons in the
+//! browser), and it says which option you chose; a file you `/send` is acknowledged. The bot is also in the room `direct:lobby` (`/join lobby`),
 //! where it echoes too. `/quit` or Ctrl-C leaves and puts the terminal back. With `--web`, the
 //! web window on 127.0.0.1 instead: each further browser tab is a further person
 //! (`direct:guest-1`, …); Ctrl-C stops it.
@@ -20,7 +21,8 @@ use std::time::Duration;
 use chatty_client::{TerminalClient, WebClient};
 use chatty_core::session::Session;
 use chatty_core::{
-    Body, Capabilities, File, Message, Router, Signal, Status, StatusChange, TypingState, from_fn,
+    Body, Capabilities, Choice, File, Message, Router, Signal, Status, StatusChange, TypingState,
+    from_fn,
 };
 use chatty_direct::Network;
 use tokio::sync::oneshot;
@@ -61,6 +63,18 @@ async fn main() -> ExitCode {
                     let url = files.publish_file(&b"fetched by URL\n"[..]);
                     File::url("by-url.txt", Some("text/plain"), url).into()
                 }
+                Body::Message(m) if m.text.trim() == "ask" => Message::text("How urgent is it?")
+                    .with_choice(
+                        Choice::new("priority")
+                            .option("low", "Low")
+                            .option("high", "High"),
+                    )
+                    .into(),
+                Body::Message(Message {
+                    chosen: Some(chosen),
+                    ..
+                }) => Message::text(format!("you chose {} for {}", chosen.value, chosen.choice))
+                    .into(),
                 Body::Message(m) => Message::text(format!("echo: {}", m.text)).into(),
                 Body::File(f) => Message::text(format!("got your file {}", f.name)).into(),
                 _ => return Ok(()),
