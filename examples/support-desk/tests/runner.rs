@@ -58,27 +58,45 @@ async fn said(alice: &Person, desk: &chatty::Address, text: &str) -> String {
 #[tokio::test]
 async fn tickets_and_reminders_survive_a_restart_in_the_journals_database() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("desk.toml");
+    survive_a_restart(dir.path(), "desk-runner", "").await;
+    assert!(dir.path().join("desk.state/journal.sqlite").is_file());
+    assert!(dir.path().join("desk-log.db").is_file());
+}
+
+#[tokio::test]
+async fn tickets_and_reminders_survive_a_restart_in_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = chatty_test::servers::var("CHATTY_TEST_POSTGRES_URL");
+    let schema = format!("desk_{}", std::process::id());
+    let journal = format!("[journal]\nurl = \"{url}\"\nschema = \"{schema}\"\n");
+    survive_a_restart(dir.path(), "desk-runner-pg", &journal).await;
+    assert!(!dir.path().join("desk.state").exists());
+}
+
+/// Opens a ticket and answers its question, stops, starts again after the reminder was due:
+/// the reminder comes, and the ticket is still there.
+async fn survive_a_restart(dir: &Path, network_name: &str, extra: &str) {
+    let config = dir.join("desk.toml");
     std::fs::write(
         &config,
-        "[sessions.desk.direct]\nnetwork = \"desk-runner\"\nendpoint = \"desk\"\n\n\
-         [bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n\
-         settings = { remind_after_minutes = 1 }\nlogger = { path = \"desk-log.db\" }\n",
+        format!(
+            "{extra}\n[sessions.desk.direct]\nnetwork = \"{network_name}\"\nendpoint = \"desk\"\n\n\
+             [bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n\
+             settings = {{ remind_after_minutes = 1 }}\nlogger = {{ path = \"desk-log.db\" }}\n"
+        ),
     )
     .unwrap();
-    let network = Network::named("desk-runner");
+    let network = Network::named(network_name);
     run_desk(&network, &config, |alice, desk| async move {
         let asked = said(&alice, &desk, "!ticket open printer on fire").await;
         assert_eq!(asked, "Opened #1. How urgent is it?");
         assert_eq!(said(&alice, &desk, "urgent").await, "#1 is Urgent.");
     })
     .await;
-    assert!(dir.path().join("desk.state/journal.sqlite").is_file());
-    assert!(dir.path().join("desk-log.db").is_file());
 
     // Started again after the reminder was due: it comes, and the ticket is still there.
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let network = Network::named("desk-runner");
+    let network = Network::named(network_name);
     run_desk(&network, &config, |alice, desk| async move {
         let reminder = alice.expect_message().await.1.text;
         assert_eq!(reminder, "Still open: #1 printer on fire");
