@@ -290,6 +290,20 @@ impl Signal {
     }
 }
 
+impl From<String> for Body {
+    /// A text message.
+    fn from(text: String) -> Self {
+        Body::Message(Message::text(text))
+    }
+}
+
+impl From<&str> for Body {
+    /// A text message.
+    fn from(text: &str) -> Self {
+        Body::Message(Message::text(text))
+    }
+}
+
 macro_rules! body_from {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         $(impl From<$ty> for Body {

@@ -67,6 +67,7 @@ pub struct Dispatcher {
     pub(crate) queue: usize,
     pub(crate) typing_after: Option<Duration>,
     pub(crate) layers: Vec<LayerFn>,
+    pub(crate) automatic: bool,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -129,6 +130,7 @@ impl Dispatcher {
             queue: 1024,
             typing_after: Some(Duration::from_secs(1)),
             layers: Vec::new(),
+            automatic: false,
         }
     }
 
@@ -271,6 +273,16 @@ impl Dispatcher {
         self.routes
             .prefixes
             .insert(session.to_owned(), prefix.to_owned());
+        self
+    }
+
+    /// Whether messages and files a machine sent ([`Signal::is_automatic`](chatty_core::Signal::is_automatic):
+    /// an out-of-office, a bounce, a mailing list, another bot) go to the handlers. Off by
+    /// default: they are finished unanswered (neither handlers nor the dispatcher's own
+    /// answers to commands), so that two responders never answer each other forever.
+    #[must_use]
+    pub fn automatic(mut self, handle: bool) -> Self {
+        self.automatic = handle;
         self
     }
 

@@ -14,8 +14,9 @@ use crate::context::Context;
 /// Why an argument could not be made: the handler is then not called.
 #[derive(Debug)]
 pub enum Rejection {
-    /// The signal is not what this argument needs (a `Message` argument for a file): the
-    /// handler is skipped, with a debug log.
+    /// The signal is not what this argument needs (a `Message` argument for a file, a
+    /// `PersonState` for a schedule's signal, which has no origin): the handler is skipped,
+    /// with a warning in the log.
     Skip(String),
     /// Making it failed (the state store, a payload of the wrong type): the handler is skipped
     /// and the error logged, as a handler's own error is.

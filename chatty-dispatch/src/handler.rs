@@ -100,7 +100,8 @@ pub(crate) fn erase<Args, H: Handler<Args>>(handler: H) -> ErasedHandler {
 pub(crate) fn rejected(rejection: Rejection) -> Result<(), BotError> {
     match rejection {
         Rejection::Skip(why) => {
-            tracing::debug!("handler not called: {why}");
+            // The handler's arguments do not fit the signals it was registered for.
+            tracing::warn!("handler not called: {why}");
             Ok(())
         }
         Rejection::Failed(e) => Err(e),

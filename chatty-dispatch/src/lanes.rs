@@ -38,6 +38,7 @@ struct Runner {
     service: HandlerService,
     running: Arc<Semaphore>,
     typing_after: Option<Duration>,
+    automatic: bool,
 }
 
 /// A lane: its queue and how many of its jobs are not finished.
@@ -85,6 +86,7 @@ pub(crate) async fn run(
         service,
         running: Arc::new(Semaphore::new(dispatcher.concurrency)),
         typing_after: dispatcher.typing_after,
+        automatic: dispatcher.automatic,
     });
     let queued = Arc::new(Semaphore::new(dispatcher.queue));
     let (due_tx, mut due_rx) = mpsc::unbounded_channel::<Due>();
@@ -172,6 +174,10 @@ async fn drive_lane(
 impl Runner {
     async fn handle(&self, job: Job) {
         match job {
+            Job::Signal(signal) if self.unanswered(&signal) => {
+                tracing::debug!("{} was sent by a machine: not handled", signal.meta.id);
+                self.raw.ack(&signal.meta.id);
+            }
             Job::Signal(mut signal) => {
                 let id = signal.meta.id.clone();
                 let chosen = self.questions.answer(&mut signal).await;
@@ -218,6 +224,14 @@ impl Runner {
                 self.shared.timers.done(&due).await;
             }
         }
+    }
+
+    /// Whether `signal` is a message or file a machine sent, which this dispatcher leaves
+    /// alone.
+    fn unanswered(&self, signal: &Signal) -> bool {
+        !self.automatic
+            && signal.is_automatic()
+            && matches!(signal.body, Body::Message(_) | Body::File(_))
     }
 
     /// Runs the handler through the middleware, showing the bot typing if it takes long; logs

@@ -29,6 +29,10 @@ pub use words::words;
 /// work without a dependency of your own.
 pub use clap;
 
+/// tower, for middleware ([`Dispatcher::layer`]): its layers (`tower::timeout::TimeoutLayer`
+/// with tower's `timeout` feature) and [`ServiceExt`](tower::ServiceExt).
+pub use tower;
+
 /// What a bot written with the dispatcher uses most: `use chatty_dispatch::prelude::*;`.
 pub mod prelude {
     pub use crate::{

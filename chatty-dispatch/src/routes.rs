@@ -96,7 +96,10 @@ impl Routes {
             return None;
         }
         let prefix = if marked { "/" } else { self.prefix_for(origin) };
-        let line = command_line(text, prefix, marked)?;
+        // The first line that is not empty: a mail's signature and quoted text are not
+        // arguments.
+        let first = text.lines().find(|l| !l.trim().is_empty())?;
+        let line = command_line(first, prefix, marked)?;
         let words = crate::words(line);
         let name = words.first()?;
         if let Some((spec, handler)) = self

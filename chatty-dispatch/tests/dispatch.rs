@@ -482,3 +482,61 @@ async fn a_handler_for_a_kind_comes_before_the_others_and_a_skipped_argument_ski
     harness.stop().await.unwrap();
     harness2.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn what_a_machine_sent_is_not_answered_unless_asked_for() {
+    async fn echo(message: Message) -> String {
+        message.text
+    }
+    let out_of_office = || {
+        let mut s = Signal::message("!nope I am away");
+        s.meta.automatic = Some(chatty_core::Automatic::Replied);
+        s
+    };
+    let harness = Harness::start(
+        Dispatcher::new()
+            .command::<Ticket>()
+            .to(ticket)
+            .message(echo),
+    )
+    .await;
+    harness.send(out_of_office()).await.unwrap();
+    let mut away = Signal::message("away");
+    away.meta.automatic = Some(chatty_core::Automatic::Replied);
+    harness.send(away).await.unwrap();
+    harness.say("a person").await;
+    // Neither the unknown command's answer nor the echo of the machine's message.
+    assert_eq!(text_of(&harness).await, "a person");
+    harness.stop().await.unwrap();
+
+    let harness = Harness::start(Dispatcher::new().automatic(true).message(echo)).await;
+    let mut away = Signal::message("away");
+    away.meta.automatic = Some(chatty_core::Automatic::Replied);
+    harness.send(away).await.unwrap();
+    assert_eq!(text_of(&harness).await, "away");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_command_is_its_first_line_so_a_mails_signature_is_not_an_argument() {
+    let harness = Harness::start(Dispatcher::new().command::<Ticket>().to(ticket)).await;
+    harness
+        .say("\n!ticket open printer on fire\n\n-- \nBob, room 12\n> quoted")
+        .await;
+    assert_eq!(text_of(&harness).await, "opened #1: printer on fire");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_may_be_plain_text() {
+    async fn twice(cx: Context) -> Result<(), BotError> {
+        cx.reply("one").await?;
+        cx.reply(String::from("two")).await?;
+        Ok(())
+    }
+    let harness = Harness::start(Dispatcher::new().message(twice)).await;
+    harness.say("go").await;
+    assert_eq!(text_of(&harness).await, "one");
+    assert_eq!(text_of(&harness).await, "two");
+    harness.stop().await.unwrap();
+}

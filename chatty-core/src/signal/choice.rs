@@ -68,6 +68,10 @@ impl Chosen {
 }
 
 impl Choice {
+    /// The line that tells a person how to answer numbered lines, after them in
+    /// [`Message::text_with_choice`](crate::Message::text_with_choice).
+    pub const HOW_TO_ANSWER: &'static str = "(Answer with a number.)";
+
     /// A question named `id`, without options yet.
     pub fn new(id: impl Into<String>) -> Self {
         Choice {
@@ -107,8 +111,27 @@ impl Choice {
 
     /// Which option a text answer names: its number as shown by [`numbered`](Choice::numbered)
     /// (`2`, `2.`), its label or its value, without regard to case, surrounding spaces or
-    /// trailing punctuation. `None` when it names none, or more than one.
+    /// trailing punctuation; or, when the whole text names none, its first line that is not
+    /// empty (a mail's answer above the quoted question). `None` when it names none, or more
+    /// than one.
+    ///
+    /// ```
+    /// use chatty_core::Choice;
+    ///
+    /// let c = Choice::new("p").option("low", "Low").option("high", "High");
+    /// let reply = "2\n\nOn Monday, the desk wrote:\n> How urgent is it?\n> 1. Low\n> 2. High";
+    /// assert_eq!(c.answer_in(reply).unwrap().value, "high");
+    /// ```
     pub fn answer_in(&self, text: &str) -> Option<Chosen> {
+        self.answer_in_line(text).or_else(|| {
+            let first = text.lines().find(|l| !l.trim().is_empty())?;
+            (first.len() < text.trim().len())
+                .then(|| self.answer_in_line(first))
+                .flatten()
+        })
+    }
+
+    fn answer_in_line(&self, text: &str) -> Option<Chosen> {
         let said = normalize(text);
         if said.is_empty() {
             return None;
@@ -179,6 +202,14 @@ mod tests {
         let twice = Choice::new("q").option("a", "Same").option("b", "same");
         assert_eq!(twice.answer_in("same"), None);
         assert_eq!(twice.answer_in("2"), Some(Chosen::new("q", "b")));
+    }
+
+    #[test]
+    fn the_first_line_answers_above_a_quote() {
+        let c = priority();
+        let reply = "\n  low \r\n\r\n> How urgent?\r\n> 1. Low\r\n";
+        assert_eq!(c.answer_in(reply), Some(Chosen::new("priority", "low")));
+        assert_eq!(c.answer_in("I think\n2"), None, "only the first line");
     }
 
     #[test]

@@ -153,9 +153,10 @@ impl Message {
     pub fn text_with_choice(&self) -> String {
         match &self.choice {
             Some(choice) if !choice.options.is_empty() => format!(
-                "{}\n{}\n(Answer with a number.)",
+                "{}\n{}\n{}",
                 self.text,
-                choice.numbered()
+                choice.numbered(),
+                Choice::HOW_TO_ANSWER
             ),
             _ => self.text.clone(),
         }

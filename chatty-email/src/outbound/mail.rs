@@ -278,11 +278,10 @@ fn html_with_choice(message: &ChattyMessage, html: &str) -> String {
         list.push_str(&format!("<li>{}</li>", escape_html(&option.label)));
     }
     list.push_str("</ol>");
-    // How to answer: the last line of the text chatty-core writes for the choice.
-    let text = message.text_with_choice();
-    if let Some(how) = text.lines().last().filter(|l| !l.is_empty()) {
-        list.push_str(&format!("<p>{}</p>", escape_html(how)));
-    }
+    list.push_str(&format!(
+        "<p>{}</p>",
+        escape_html(chatty_core::Choice::HOW_TO_ANSWER)
+    ));
     match html.to_ascii_lowercase().rfind("</body>") {
         Some(end) => format!("{}{list}{}", &html[..end], &html[end..]),
         None => format!("{html}{list}"),
