@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::context::conversation_key;
+use crate::keys::conversation_key;
 
 /// Where open questions are kept in the bot's state, by conversation.
 const QUESTIONS: &str = "dispatch/question/";

@@ -1,32 +1,22 @@
 //! What a handler runs with: the signal, the handle, the bot's settings and state, and what the
 //! dispatcher found in the signal (the command, the answer to a question, the timer).
 
-use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chatty_core::state::State;
 use chatty_core::{
-    Address, Body, Chosen, Handle, SendError, Signal, SignalId, Status, StatusChange, TypingState,
+    Address, Body, BotError, Chosen, Handle, SendError, Signal, SignalId, Status, StatusChange,
+    TypingState,
 };
+use futures::future::BoxFuture;
 
 use crate::command::Parsed;
-use crate::handler::ErasedHandler;
-use crate::keys::KeyLocks;
-use crate::timers::Timers;
+use crate::shared::Shared;
 
-/// What every handler of one dispatcher shares.
-pub(crate) struct Shared {
-    /// The bot's settings ([`Dispatcher::settings`](crate::Dispatcher::settings)).
-    pub(crate) settings: Option<Arc<dyn Any + Send + Sync>>,
-    /// The bot's state.
-    pub(crate) state: State,
-    /// Locks for read-modify-write of one key.
-    pub(crate) locks: KeyLocks,
-    /// The timers.
-    pub(crate) timers: Timers,
-}
+/// A handler with its argument types forgotten: what the dispatcher calls.
+pub(crate) type ErasedHandler =
+    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<(), BotError>> + Send + Sync>;
 
 /// The context of one handler call: the signal it handles and everything the dispatcher knows
 /// about it. Extractors read it; a handler may take it whole. Cheap to clone.
@@ -108,25 +98,6 @@ impl Context {
         &self.0.shared.state
     }
 
-    /// The values of the person who sent the signal ([`PersonState`](crate::PersonState)).
-    ///
-    /// # Errors
-    /// When the signal has no origin.
-    pub fn person(&self) -> Result<crate::PersonState, chatty_core::BotError> {
-        crate::state::PersonState::of(self)
-    }
-
-    /// The bot's settings ([`Settings`](crate::Settings)), as given to
-    /// [`Dispatcher::settings`](crate::Dispatcher::settings).
-    ///
-    /// # Errors
-    /// When the dispatcher has no settings of type `T`.
-    pub fn settings<T: Send + Sync + 'static>(
-        &self,
-    ) -> Result<crate::Settings<T>, chatty_core::BotError> {
-        crate::extract::Settings::of(self)
-    }
-
     /// The prefix the command was written with (`!`), empty when the signal is not a command.
     pub fn prefix(&self) -> &str {
         &self.0.prefix
@@ -168,25 +139,6 @@ impl Context {
         Ok(())
     }
 
-    /// Runs the handler of the timer `name` with `payload` after `delay`, in this conversation
-    /// (see [`ConversationTimers::after`](crate::ConversationTimers::after)).
-    ///
-    /// # Errors
-    /// The state store's error, or a payload that does not serialize.
-    pub async fn after<T: serde::Serialize>(
-        &self,
-        delay: Duration,
-        name: &str,
-        payload: &T,
-    ) -> Result<crate::TimerId, chatty_core::state::StateError> {
-        self.timers().after(delay, name, payload).await
-    }
-
-    /// The timers, set from this conversation.
-    pub fn timers(&self) -> crate::timers::ConversationTimers {
-        self.0.shared.timers.set_from(&self.0.signal)
-    }
-
     fn answer(&self, body: impl Into<Body>, all: bool) -> Signal {
         let signal = &self.0.signal;
         let mut answer = if all {
@@ -225,20 +177,5 @@ impl Context {
 
     pub(crate) fn timer_payload(&self) -> Option<&serde_json::Value> {
         self.0.timer.as_ref()
-    }
-}
-
-/// The key of a conversation: its reply addresses, without their kinds.
-pub(crate) fn conversation_key(addresses: &[Address]) -> String {
-    let mut parts: Vec<String> = addresses.iter().map(address_key).collect();
-    parts.sort();
-    parts.join(" ")
-}
-
-/// An address as a key: `platform[+session]:id`, without its kind.
-pub(crate) fn address_key(address: &Address) -> String {
-    match address.session() {
-        Some(session) => format!("{}+{}:{}", address.platform(), session, address.id()),
-        None => format!("{}:{}", address.platform(), address.id()),
     }
 }

@@ -6,9 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatty_core::journal::Acks;
 use chatty_core::state::State;
-use chatty_core::{Bot, BotError, Handle, Inbound, SignalKind};
+use chatty_core::{BotError, SignalKind};
 use tower::util::BoxCloneSyncService;
 
 use crate::command::CommandSpec;
@@ -356,15 +355,5 @@ impl Dispatcher {
             HandlerService::new(layer.layer(inner))
         }));
         self
-    }
-}
-
-impl Bot for Dispatcher {
-    async fn run(self, inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        crate::lanes::run(self, inbound, handle).await
-    }
-
-    fn acks(&self) -> Acks {
-        Acks::Explicit
     }
 }

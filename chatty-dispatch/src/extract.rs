@@ -10,6 +10,7 @@ use chatty_core::{Address, Body, BotError, File, Handle, Message, Signal, Status
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
+use crate::timers::{ConversationTimers, TimerId};
 
 /// Why an argument could not be made: the handler is then not called.
 #[derive(Debug)]
@@ -275,5 +276,41 @@ impl<T: DeserializeOwned + Send> FromContext for Payload<T> {
                 other.kind()
             ))),
         }
+    }
+}
+
+impl FromContext for ConversationTimers {
+    async fn from_context(cx: &Context) -> Result<Self, Rejection> {
+        Ok(cx.timers())
+    }
+}
+
+impl Context {
+    /// The bot's settings ([`Settings`]), as given to
+    /// [`Dispatcher::settings`](crate::Dispatcher::settings).
+    ///
+    /// # Errors
+    /// When the dispatcher has no settings of type `T`.
+    pub fn settings<T: Send + Sync + 'static>(&self) -> Result<Settings<T>, BotError> {
+        Settings::of(self)
+    }
+
+    /// The timers, set from this conversation ([`ConversationTimers`]).
+    pub fn timers(&self) -> ConversationTimers {
+        self.shared().timers.set_from(self.signal())
+    }
+
+    /// Runs the handler of the timer `name` with `payload` after `delay`, in this conversation
+    /// (see [`ConversationTimers::after`]).
+    ///
+    /// # Errors
+    /// The state store's error, or a payload that does not serialize.
+    pub async fn after<T: serde::Serialize + ?Sized>(
+        &self,
+        delay: std::time::Duration,
+        name: &str,
+        payload: &T,
+    ) -> Result<TimerId, chatty_core::state::StateError> {
+        self.timers().after(delay, name, payload).await
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chatty_core::{Body, BotError, File, Message, Signal};
 use futures::future::BoxFuture;
 
-use crate::context::Context;
+use crate::context::{Context, ErasedHandler};
 use crate::extract::{FromContext, Rejection};
 
 /// What a handler returns: sent as the answer to the signal (to its conversation), or nothing.
@@ -85,10 +85,6 @@ pub trait Handler<Args>: Clone + Send + Sync + 'static {
     /// Makes the arguments and calls the function; a rejected argument skips the call.
     fn call(&self, cx: Context) -> BoxFuture<'static, Result<(), BotError>>;
 }
-
-/// A handler with its argument types forgotten.
-pub(crate) type ErasedHandler =
-    Arc<dyn Fn(Context) -> BoxFuture<'static, Result<(), BotError>> + Send + Sync>;
 
 /// `handler` as an [`ErasedHandler`].
 pub(crate) fn erase<Args, H: Handler<Args>>(handler: H) -> ErasedHandler {

@@ -6,18 +6,20 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatty_core::journal::Acks;
 use chatty_core::state::State;
-use chatty_core::{Body, BotError, Handle, Inbound, Message, Signal, TypingState};
+use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Signal, TypingState};
 use futures::{FutureExt as _, StreamExt as _};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::choice::{AskingOutlet, Questions};
-use crate::context::{Context, Found, Shared, conversation_key};
+use crate::context::{Context, Found};
 use crate::dispatcher::{Dispatcher, HandlerService};
-use crate::keys::KeyLocks;
+use crate::keys::{KeyLocks, conversation_key};
 use crate::routes::{Route, Routes};
+use crate::shared::Shared;
 use crate::timers::{Due, Timers};
 
 /// Something for a lane to handle.
@@ -47,11 +49,17 @@ struct Lane {
     pending: usize,
 }
 
-pub(crate) async fn run(
-    dispatcher: Dispatcher,
-    mut inbound: Inbound,
-    raw: Handle,
-) -> Result<(), BotError> {
+impl Bot for Dispatcher {
+    async fn run(self, inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        run(self, inbound, handle).await
+    }
+
+    fn acks(&self) -> Acks {
+        Acks::Explicit
+    }
+}
+
+async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Result<(), BotError> {
     let state = dispatcher
         .state
         .clone()

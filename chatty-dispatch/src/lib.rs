@@ -10,6 +10,7 @@ mod handler;
 mod keys;
 mod lanes;
 mod routes;
+mod shared;
 mod state;
 mod timers;
 mod words;

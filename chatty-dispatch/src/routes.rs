@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use chatty_core::{Address, Body, SignalKind};
 
 use crate::command::{CommandSpec, Outcome, command_line};
-use crate::context::Found;
-use crate::handler::ErasedHandler;
+use crate::context::{ErasedHandler, Found};
 
 /// The handlers a dispatcher was given, by what they handle.
 #[derive(Default, Clone)]

@@ -11,8 +11,9 @@ use chatty_core::state::{State, StateError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::context::{Context, address_key, conversation_key};
+use crate::context::Context;
 use crate::extract::{FromContext, Rejection};
+use crate::keys::{address_key, conversation_key};
 
 /// Values under one prefix of the bot's state, with a lock per key for [`update`](Scoped::update).
 #[derive(Clone)]
@@ -211,3 +212,13 @@ scope!(
     BotState,
     |cx| Some("global/".to_owned())
 );
+
+impl Context {
+    /// The values of the person who sent the signal ([`PersonState`]).
+    ///
+    /// # Errors
+    /// When the signal has no origin.
+    pub fn person(&self) -> Result<PersonState, chatty_core::BotError> {
+        PersonState::of(self)
+    }
+}

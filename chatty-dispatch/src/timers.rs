@@ -19,9 +19,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::context::Context;
-use crate::extract::{FromContext, Rejection};
-
 const TIMERS: &str = "dispatch/timer/";
 const CRON: &str = "dispatch/cron/";
 
@@ -365,12 +362,6 @@ impl ConversationTimers {
     /// The state store's error.
     pub async fn cancel(&self, id: &TimerId) -> Result<(), StateError> {
         self.timers.0.state.delete(&id.0).await
-    }
-}
-
-impl FromContext for ConversationTimers {
-    async fn from_context(cx: &Context) -> Result<Self, Rejection> {
-        Ok(cx.timers())
     }
 }
 
