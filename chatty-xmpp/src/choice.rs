@@ -16,24 +16,19 @@
 //! malformed is an error of that one stanza.
 
 use chatty_core::driver::Recent;
-use chatty_core::session::Refusal;
-use chatty_core::{
-    Address, AddressKind, Choice, Chosen, FailureKind, Message as ChattyMessage, Metadata, SignalId,
-};
+use chatty_core::{Choice, Chosen, Message as ChattyMessage, SignalId};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::data_forms::{DataForm, DataFormType, Field, FieldType, Option_};
-use tokio_xmpp::parsers::message::{Message, Thread};
 use tokio_xmpp::parsers::ns;
 
-use crate::mapper::Mapper;
 use crate::ns::FORM_TYPE_CHOICE;
 
 /// How many questions (by the id of the message that asked) the session remembers.
 pub(crate) const MAX_QUESTIONS: usize = 10_000;
 
 /// The name of the field that holds a form's type (XEP-0068), which no choice may have.
-const FORM_TYPE: &str = "FORM_TYPE";
+pub(crate) const FORM_TYPE: &str = "FORM_TYPE";
 
 /// The form that asks `choice`: `message`'s text as the instructions, one `<instructions>` per
 /// line (XEP-0004 wants no newlines in one, and allows several; xmpp-parsers holds one, so they
@@ -213,101 +208,6 @@ impl Questions {
             .iter()
             .filter(|(_, c)| c.id == chosen.choice)
             .find_map(|(_, c)| label_in(c)))
-    }
-}
-
-impl Mapper {
-    /// Adds the form of `m`'s choice, or of its answer, to `message` (the message `id` to `to`,
-    /// answering `response_to`): none in a room (a question there is its numbered lines only),
-    /// nor for a choice without options.
-    pub(crate) fn add_form(
-        &self,
-        message: &mut Message,
-        to: &Address,
-        id: &SignalId,
-        response_to: Option<&SignalId>,
-        m: &ChattyMessage,
-    ) -> Result<(), Refusal> {
-        if let Some(choice) = &m.choice {
-            if choice.id == FORM_TYPE {
-                return Err(Refusal::new(
-                    FailureKind::Rejected,
-                    "a choice cannot be named FORM_TYPE in XMPP (XEP-0068 names the form's type so)",
-                ));
-            }
-            if to.kind() == AddressKind::Channel || choice.options.is_empty() {
-                return Ok(());
-            }
-            message.payloads.push(question_form(m, choice));
-            message.thread = Some(Thread {
-                parent: None,
-                id: id.to_string(),
-            });
-            self.questions().asked(id.clone(), choice.clone());
-        } else if let Some(chosen) = &m.chosen
-            && to.kind() != AddressKind::Channel
-        {
-            message.payloads.push(answer_form(chosen).into());
-            message.thread = response_to.map(|of| Thread {
-                parent: None,
-                id: of.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The message a form of Chatty's carries: a question, or an answer which answers
-    /// (`response_to`) the message its reply reference (XEP-0461) names, else its thread. The
-    /// answer is the field named by that question's choice; without such a field (or a known
-    /// question), the one field submitted, else the field of a question the session knows.
-    /// Its text is the option's label, the value when the session does not know the question.
-    pub(crate) fn form_message(
-        &self,
-        form: Form,
-        message: &Message,
-        meta: &mut Metadata,
-    ) -> Result<ChattyMessage, String> {
-        match form {
-            Form::Answer(fields) => {
-                if meta.response_to.is_none() {
-                    meta.response_to = message
-                        .thread
-                        .as_ref()
-                        .map(|t| t.id.trim())
-                        .filter(|id| !id.is_empty())
-                        .map(SignalId::from);
-                }
-                let questions = self.questions();
-                let of_question = meta
-                    .response_to
-                    .as_ref()
-                    .and_then(|id| questions.get(id))
-                    .and_then(|c| fields.iter().find(|(var, _)| *var == c.id));
-                let (var, values) = match (of_question, fields.as_slice()) {
-                    (Some(field), _) | (None, [field]) => field,
-                    (None, _) => fields
-                        .iter()
-                        .find(|(var, _)| questions.knows(var))
-                        .ok_or("submits several fields, none for a question the session knows")?,
-                };
-                let [value] = values.as_slice() else {
-                    return Err(format!(
-                        "submits {} values for the choice, not one",
-                        values.len()
-                    ));
-                };
-                let chosen = Chosen::new(var.clone(), value.clone());
-                let label = questions.label(meta.response_to.as_ref(), &chosen)?;
-                let mut m = ChattyMessage::text(label.unwrap_or_else(|| chosen.value.clone()));
-                m.chosen = Some(chosen);
-                Ok(m)
-            }
-            Form::Question { text, choice } => {
-                let mut m = ChattyMessage::text(text).with_choice(choice);
-                m.subject = message.get_best_subject(vec![]).map(|(_, s)| s.clone());
-                Ok(m)
-            }
-        }
     }
 }
 

@@ -5,6 +5,7 @@ mod archive;
 mod automatic;
 mod caps;
 mod choice;
+mod choice_forms;
 mod command;
 mod config;
 mod connect;
