@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chatty_core::state::State;
 use chatty_core::{BotError, SignalKind};
+use futures::future::BoxFuture;
 use tower::util::BoxCloneSyncService;
 
 use crate::command::CommandSpec;
@@ -19,6 +20,10 @@ use crate::timers::Schedule;
 /// The service a handler call is, for middleware ([`Dispatcher::layer`]): it takes the
 /// [`Context`] and runs the handler the dispatcher chose for it.
 pub type HandlerService = BoxCloneSyncService<Context, (), BotError>;
+
+/// What a dispatcher calls with a handler's error ([`Dispatcher::on_error`]).
+pub(crate) type ErrorFn =
+    Arc<dyn Fn(Context, BotError) -> BoxFuture<'static, Result<(), BotError>> + Send + Sync>;
 
 /// Turns the service of the layers inside into the service with this one around it.
 pub(crate) type LayerFn = Arc<dyn Fn(HandlerService) -> HandlerService + Send + Sync>;
@@ -67,6 +72,7 @@ pub struct Dispatcher {
     pub(crate) typing_after: Option<Duration>,
     pub(crate) layers: Vec<LayerFn>,
     pub(crate) automatic: bool,
+    pub(crate) on_error: Option<ErrorFn>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -130,6 +136,7 @@ impl Dispatcher {
             typing_after: Some(Duration::from_secs(1)),
             layers: Vec::new(),
             automatic: false,
+            on_error: None,
         }
     }
 
@@ -282,6 +289,29 @@ impl Dispatcher {
     #[must_use]
     pub fn automatic(mut self, handle: bool) -> Self {
         self.automatic = handle;
+        self
+    }
+
+    /// What to do when a handler fails or panics, besides logging it (the default: nothing
+    /// more): `f` gets the handler's context and the error, and may tell the person. The
+    /// signal is finished either way.
+    ///
+    /// ```
+    /// use chatty_dispatch::Dispatcher;
+    ///
+    /// let bot = Dispatcher::new().on_error(|cx, error| async move {
+    ///     cx.reply(format!("Sorry, that went wrong: {error}")).await?;
+    ///     Ok(())
+    /// });
+    /// # let _ = bot;
+    /// ```
+    #[must_use]
+    pub fn on_error<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Context, BotError) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), BotError>> + Send + 'static,
+    {
+        self.on_error = Some(Arc::new(move |cx, e| Box::pin(f(cx, e))));
         self
     }
 

@@ -41,6 +41,7 @@ struct Runner {
     running: Arc<Semaphore>,
     typing_after: Option<Duration>,
     automatic: bool,
+    on_error: Option<crate::dispatcher::ErrorFn>,
 }
 
 /// A lane: its queue and how many of its jobs are not finished.
@@ -95,6 +96,7 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
         running: Arc::new(Semaphore::new(dispatcher.concurrency)),
         typing_after: dispatcher.typing_after,
         automatic: dispatcher.automatic,
+        on_error: dispatcher.on_error,
     });
     let queued = Arc::new(Semaphore::new(dispatcher.queue));
     let (due_tx, mut due_rx) = mpsc::unbounded_channel::<Due>();
@@ -267,9 +269,12 @@ impl Runner {
             },
             None => call.await,
         };
-        match outcome {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("the handler of {id} failed: {e}"),
+        let error: BotError = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => {
+                tracing::warn!("the handler of {id} failed: {e}");
+                e
+            }
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -277,6 +282,13 @@ impl Runner {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!("the handler of {id} panicked: {what}");
+                format!("the handler panicked: {what}").into()
+            }
+        };
+        if let Some(on_error) = &self.on_error {
+            let told = AssertUnwindSafe(on_error(cx, error)).catch_unwind().await;
+            if !matches!(told, Ok(Ok(()))) {
+                tracing::warn!("the error handler of {id} failed too");
             }
         }
     }

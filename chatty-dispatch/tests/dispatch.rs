@@ -270,6 +270,23 @@ async fn a_failing_or_panicking_handler_does_not_stop_the_bot() {
     harness.say("fine").await;
     assert_eq!(text_of(&harness).await, "fine");
     harness.stop().await.unwrap();
+
+    // With an error handler, the person is told.
+    let bot = Dispatcher::new()
+        .message(fragile)
+        .on_error(|cx, error| async move {
+            cx.reply(format!("sorry: {error}")).await?;
+            Ok(())
+        });
+    let harness = Harness::start(bot).await;
+    harness.say("fail").await;
+    assert_eq!(text_of(&harness).await, "sorry: asked to");
+    harness.say("panic").await;
+    assert_eq!(
+        text_of(&harness).await,
+        "sorry: the handler panicked: asked to"
+    );
+    harness.stop().await.unwrap();
 }
 
 /// Counts the handler calls.

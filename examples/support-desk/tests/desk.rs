@@ -1,5 +1,6 @@
 //! The support desk with the Harness (an in-process network), and its configs.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -94,4 +95,24 @@ fn every_config_passes_check() {
         );
         assert!(said.contains("ok ("), "{config}: {said}");
     }
+}
+
+#[test]
+fn the_guide_shows_the_desk_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("../../docs/writing-bots.md")).unwrap();
+    let after = guide
+        .split_once("### The bot: `src/lib.rs`")
+        .expect("the guide's section on the bot")
+        .1;
+    let shown = after
+        .split_once("```rust\n")
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .expect("the bot's code block")
+        .0;
+    let source = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert_eq!(
+        shown, source,
+        "docs/writing-bots.md shows another desk than src/lib.rs"
+    );
 }
