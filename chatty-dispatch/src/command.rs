@@ -6,8 +6,9 @@
 //! Slack slash command) and renders clap's output for a chat.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::CommandFactory;
 
@@ -73,7 +74,24 @@ impl CommandSpec {
         CommandSpec {
             names,
             abouts,
-            parse: Arc::new(parse::<T>),
+            parse: {
+                // clap's command built once per prefix: building it for each line cost more
+                // than the parsing.
+                let built: Mutex<HashMap<String, clap::Command>> = Mutex::default();
+                Arc::new(move |prefix: &str, words: &[String]| {
+                    let mut command = built
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(prefix.to_owned())
+                        .or_insert_with(|| {
+                            let mut command = for_chat::<T>(prefix);
+                            command.build();
+                            command
+                        })
+                        .clone();
+                    parse::<T>(&mut command, prefix, words)
+                })
+            },
             help: Arc::new(|prefix| {
                 let mut command = for_chat::<T>(prefix);
                 command.render_help().to_string()
@@ -107,14 +125,18 @@ fn for_chat<T: CommandFactory>(prefix: &str) -> clap::Command {
     }
 }
 
-fn parse<T: clap::Parser + Send + 'static>(prefix: &str, words: &[String]) -> Outcome {
-    let mut command = for_chat::<T>(prefix);
+/// Parses `words` with `command`, `T`'s clap command for `prefix`.
+fn parse<T: clap::Parser + Send + 'static>(
+    command: &mut clap::Command,
+    prefix: &str,
+    words: &[String],
+) -> Outcome {
     let result = command
         .try_get_matches_from_mut(words)
-        .and_then(|matches| T::from_arg_matches(&matches).map_err(|e| e.format(&mut command)));
+        .and_then(|matches| T::from_arg_matches(&matches).map_err(|e| e.format(command)));
     match result {
         Ok(parsed) => Outcome::Parsed(Box::new(parsed)),
-        Err(e) => Outcome::Answer(in_chat(&mut command, prefix, words, &e)),
+        Err(e) => Outcome::Answer(in_chat(command, prefix, words, &e)),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chatty_core::journal::Acks;
 use chatty_core::state::State;
@@ -48,7 +48,13 @@ struct Runner {
 struct Lane {
     jobs: mpsc::UnboundedSender<(Job, OwnedSemaphorePermit)>,
     pending: usize,
+    /// When its last job finished (while `pending` is 0).
+    idle_since: Instant,
 }
+
+/// How long a lane without jobs is kept, so that a conversation going back and forth does not
+/// start a task for each message.
+const KEEP_IDLE: Duration = Duration::from_secs(10);
 
 impl Bot for Dispatcher {
     async fn run(self, inbound: Inbound, handle: Handle) -> Result<(), BotError> {
@@ -103,6 +109,8 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
     let ticking = tokio::spawn(tick(timers, due_tx));
     let (idle_tx, mut idle_rx) = mpsc::unbounded_channel::<String>();
     let mut lanes: HashMap<String, Lane> = HashMap::new();
+    let mut sweep = tokio::time::interval(KEEP_IDLE);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tasks = JoinSet::new();
     loop {
         let (key, job) = tokio::select! {
@@ -111,9 +119,14 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
                 if let Some(lane) = lanes.get_mut(&key) {
                     lane.pending -= 1;
                     if lane.pending == 0 {
-                        lanes.remove(&key);
+                        lane.idle_since = Instant::now();
                     }
                 }
+                continue;
+            }
+            _ = sweep.tick() => {
+                // Lanes idle for a while end (their task ends with its queue).
+                lanes.retain(|_, lane| lane.pending > 0 || lane.idle_since.elapsed() < KEEP_IDLE);
                 continue;
             }
             Some(due) = due_rx.recv() => {
@@ -136,7 +149,11 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
         let lane = lanes.entry(key.clone()).or_insert_with(|| {
             let (jobs, rx) = mpsc::unbounded_channel();
             tasks.spawn(drive_lane(runner.clone(), key.clone(), rx, idle_tx.clone()));
-            Lane { jobs, pending: 0 }
+            Lane {
+                jobs,
+                pending: 0,
+                idle_since: Instant::now(),
+            }
         });
         lane.pending += 1;
         if lane.jobs.send((job, permit)).is_err() {
