@@ -8,70 +8,43 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chatty::Runner;
 use chatty::direct::{Network, Person};
 use chatty::prelude::*;
-use chatty::{RunError, Runner};
 use common::Counter;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use common::running::Running;
 
 mod common;
 
-/// A runner running `config` (written to `name.toml` in `dir`) until told to stop.
-struct Running {
-    stop: oneshot::Sender<()>,
-    run: JoinHandle<Result<(), RunError>>,
+/// Writes `config` to `name.toml` in a directory `name` of `dir` and runs it, with the counter
+/// bot, until told to stop.
+fn start(dir: &Path, name: &str, config: &str, network: &Network) -> Running {
+    let dir: PathBuf = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).unwrap();
+    let runner = Runner::new()
+        .network(network.clone())
+        .bot("counter", |ctx| Ok(Counter(ctx.state())));
+    Running::start(runner, path)
 }
 
-impl Running {
-    fn start(dir: &Path, name: &str, config: &str, network: &Network) -> Running {
-        let dir: PathBuf = dir.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.toml"));
-        std::fs::write(&path, config).unwrap();
-        let runner = Runner::new()
-            .network(network.clone())
-            .bot("counter", |ctx| Ok(Counter(ctx.state())));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let run = tokio::spawn(async move {
-            runner
-                .run_file(&path, async move {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Running { stop, run }
-    }
-
-    /// Ends its sessions in order and waits for the run to end.
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(30), self.run)
-            .await
-            .expect("the run ends")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-/// Sends `messages` messages from `alice` to `desk` and returns the answers.
-async fn talk(alice: &Person, desk: &Address, messages: usize) -> Vec<String> {
+/// Sends `messages` messages from `alice` to `desk` through `gateway` (whose session may not be
+/// up yet) and returns the answers.
+async fn talk(
+    gateway: &mut Running,
+    alice: &Person,
+    desk: &Address,
+    messages: usize,
+) -> Vec<String> {
     let mut answers = Vec::new();
     for _ in 0..messages {
-        // The gateway's session may not be up yet: try until it is.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while alice
-            .send(Signal::message("one more").to(desk.clone()))
-            .await
-            .is_err()
-        {
-            assert!(tokio::time::Instant::now() < deadline, "no gateway");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let (_, answer) = tokio::time::timeout(Duration::from_secs(30), alice.expect_message())
-            .await
-            .expect("an answer within 30 s");
-        answers.push(answer.text);
+        let answer = gateway.ask(alice, desk, "one more", Duration::from_secs(20));
+        answers.push(
+            answer
+                .await
+                .unwrap_or_else(|ended| panic!("the gateway ended: {ended:?}")),
+        );
     }
     answers
 }
@@ -85,7 +58,7 @@ async fn a_conversation_that_moves_to_another_worker_goes_on_from_the_shared_sta
         format!("{{ url = \"{nats}\", hub = \"state{id}\", lease_ms = 1000, ack_wait_ms = 3000 }}");
     let network = Network::named(&format!("shared-state-{id}"));
     let dir = tempfile::tempdir().unwrap();
-    let gateway = Running::start(
+    let mut gateway = start(
         dir.path(),
         "gateway",
         &format!(
@@ -99,16 +72,16 @@ async fn a_conversation_that_moves_to_another_worker_goes_on_from_the_shared_sta
          [bots.counter]\nsessions = [\"hub\"]\nrust = \"counter\"\n\n\
          [state]\nurl = \"{postgres}\"\nschema = \"shared_state_{id}\"\n"
     );
-    let first = Running::start(dir.path(), "worker-1", &worker, &network);
+    let first = start(dir.path(), "worker-1", &worker, &network);
     let alice = Person::join(&network, "alice").await;
     let desk = network.address("desk");
-    assert_eq!(talk(&alice, &desk, 3).await, ["1", "2", "3"]);
+    assert_eq!(talk(&mut gateway, &alice, &desk, 3).await, ["1", "2", "3"]);
 
     // The first worker stops; the second, with a journal of its own, takes the conversation
     // and goes on from the count the first kept.
-    first.stop().await;
-    let second = Running::start(dir.path(), "worker-2", &worker, &network);
-    assert_eq!(talk(&alice, &desk, 2).await, ["4", "5"]);
-    second.stop().await;
-    gateway.stop().await;
+    first.stop().await.unwrap();
+    let second = start(dir.path(), "worker-2", &worker, &network);
+    assert_eq!(talk(&mut gateway, &alice, &desk, 2).await, ["4", "5"]);
+    second.stop().await.unwrap();
+    gateway.stop().await.unwrap();
 }

@@ -8,6 +8,7 @@ use chatty::log::{Direction, LogStore};
 use chatty::prelude::*;
 use chatty::{Page, Runner};
 use common::Counter;
+use common::running::Running;
 
 mod common;
 
@@ -25,40 +26,17 @@ fn config(dir: &Path, name: &str, network: &str, extra: &str) -> PathBuf {
 
 /// Runs `path` until one message was echoed; returns the run's result.
 async fn run_once(network: &Network, path: &Path) -> Result<(), chatty::RunError> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let runner = Runner::new().network(network.clone());
-    let path = path.to_path_buf();
-    let run = tokio::spawn(async move {
-        runner
-            .run_file(&path, async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let mut running = Running::start(Runner::new().network(network.clone()), path.to_path_buf());
     let alice = Person::join(network, "alice").await;
     let echo = network.address("echo");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if run.is_finished() {
-            return run.await.unwrap();
-        }
-        if alice
-            .send(Signal::message("ping").to(echo.clone()))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the echo bot never came"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    match running
+        .ask(&alice, &echo, "ping", Duration::from_secs(10))
+        .await
+    {
+        Ok(answer) => assert_eq!(answer, "ping"),
+        Err(ended) => return ended,
     }
-    let (_, answer) = alice.expect_message().await;
-    assert_eq!(answer.text, "ping");
-    let _ = stop.send(());
-    run.await.unwrap()
+    running.stop().await
 }
 
 /// Runs `path`, which must fail before any session starts; returns the error.
@@ -338,37 +316,22 @@ fn counter_config(dir: &Path, network: &str, extra: &str) -> PathBuf {
 /// Runs the counter of `path`, sends it `messages` messages from alice, and returns what it
 /// answered; the run then ends in order.
 async fn count(network: &Network, path: &Path, messages: usize) -> Vec<String> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = Runner::new()
         .network(network.clone())
         .bot("counter", |ctx| Ok(Counter(ctx.state())));
-    let path = path.to_path_buf();
-    let run = tokio::spawn(async move {
-        runner
-            .run_file(&path, async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let mut running = Running::start(runner, path.to_path_buf());
     let alice = Person::join(network, "alice").await;
     let counter = network.address("counter");
     let mut answers = Vec::new();
     for _ in 0..messages {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while alice
-            .send(Signal::message("one more").to(counter.clone()))
-            .await
-            .is_err()
-        {
-            assert!(!run.is_finished(), "the run ended: {:?}", run.await);
-            assert!(tokio::time::Instant::now() < deadline, "no counter");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let (_, answer) = alice.expect_message().await;
-        answers.push(answer.text);
+        let answer = running.ask(&alice, &counter, "one more", Duration::from_secs(10));
+        answers.push(
+            answer
+                .await
+                .unwrap_or_else(|ended| panic!("the run ended: {ended:?}")),
+        );
     }
-    let _ = stop.send(());
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
     answers
 }
 

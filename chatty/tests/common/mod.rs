@@ -6,6 +6,8 @@
 #[cfg(feature = "runner")]
 pub(crate) mod crash;
 #[cfg(feature = "runner")]
+pub(crate) mod running;
+#[cfg(feature = "runner")]
 pub(crate) mod xmpp_person;
 
 use std::path::Path;
