@@ -382,15 +382,11 @@ impl IrcConfig {
     }
 
     /// The server password, read from where the config says.
-    // Used by the session (next step).
-    #[allow(dead_code)]
     pub(crate) fn load_password(&self) -> Result<Option<Revealed>, ConfigError> {
         Ok(self.password.as_ref().map(Secret::reveal).transpose()?)
     }
 
     /// The SASL credentials, read from where the config says.
-    // Used by the session (next step).
-    #[allow(dead_code)]
     pub(crate) fn load_sasl(&self) -> Result<Option<Sasl>, ConfigError> {
         let Some(sasl) = &self.sasl else {
             return Ok(None);

@@ -1,9 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+mod caps;
 mod config;
+mod connect;
 #[cfg(test)]
 mod hostile_tests;
+mod inbound;
+mod net;
+mod outbound;
 pub mod proto;
+mod query;
+mod session;
+mod state;
 
 pub use chatty_core::Secret;
 pub use config::{ChannelConfig, ConfigError, IrcConfig, PLATFORM, SaslConfig, TlsMode};
+pub use session::IrcSession;

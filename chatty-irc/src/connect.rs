@@ -1,0 +1,224 @@
+//! Connecting: TCP (and TLS), registration (CAP negotiation, SASL, nick fallback), then the
+//! writer task that sends the channel joins and, paced, everything the bot sends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatty_core::driver::{Failure, Link};
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::{ConnectionErrorKind, DeliveryStatus, Signal, SystemError};
+use tokio::io::{AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::task::JoinHandle;
+use tokio_util::codec::FramedRead;
+
+use crate::net::{self, Io};
+use crate::proto::{IrcCodec, Line, Pacer, Registration, RegistrationError, encode_line};
+use crate::session::IrcSession;
+use crate::state::{Echo, Outgoing};
+
+/// The lines read from the server.
+pub(crate) type Reader = FramedRead<ReadHalf<Box<dyn Io>>, IrcCodec>;
+
+/// A registered IRC connection (opaque): the lines to read, and the task writing.
+pub struct Connection {
+    pub(crate) reader: Reader,
+    pub(crate) writer: WriterTask,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+/// The writer task; stopped when dropped, so that the next connection's writer takes the queue.
+#[derive(Debug)]
+pub(crate) struct WriterTask(pub(crate) JoinHandle<Result<(), String>>);
+
+impl Drop for WriterTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The component name of the session's system errors.
+pub(crate) const COMPONENT: &str = "chatty-irc";
+
+/// Connects, registers and starts the writer (which joins the configured channels first).
+pub(crate) async fn connect(session: Arc<IrcSession>, link: &Link) -> Result<Connection, Failure> {
+    net::install_crypto_provider();
+    let config = &session.shared.config;
+    let password = config
+        .load_password()
+        .map_err(|e| Failure::new(ConnectionErrorKind::Other, e.to_string()).permanent())?;
+    let sasl = config
+        .load_sasl()
+        .map_err(|e| Failure::new(ConnectionErrorKind::Other, e.to_string()).permanent())?;
+    let mut joins = Vec::new();
+    for channel in &config.channels {
+        let key = match channel.key.as_ref().map(chatty_core::Secret::reveal) {
+            Some(Err(e)) => {
+                let cause = format!("channel {}: key: {e}", channel.name);
+                return Err(Failure::new(ConnectionErrorKind::Other, cause).permanent());
+            }
+            Some(Ok(key)) => Some(key.expose().to_owned()),
+            None => None,
+        };
+        let mut params = vec![channel.name.clone()];
+        params.extend(key);
+        joins.push(Line::new("JOIN", params));
+    }
+    let mut registration = Registration::new(
+        &config.nick,
+        config.username(),
+        &config.realname,
+        password.map(|p| p.expose().to_owned()),
+        sasl,
+    );
+    let attempt = async {
+        let io = net::connect(config).await?;
+        let (read, mut write) = tokio::io::split(io);
+        let mut reader = FramedRead::new(read, IrcCodec::default());
+        for line in registration.start() {
+            write_line(&mut write, &line).await?;
+        }
+        let registered = loop {
+            let line = match reader.next().await {
+                None => return Err(lost("the server closed the connection during registration")),
+                Some(Err(e)) => return Err(lost(&e.to_string())),
+                Some(Ok(Err(e))) => {
+                    report(link, &e.to_string()).await;
+                    continue;
+                }
+                Some(Ok(Ok(line))) => line,
+            };
+            let progress = registration.handle(&line).map_err(refused)?;
+            for line in &progress.send {
+                write_line(&mut write, line).await?;
+            }
+            if let Some(registered) = progress.registered {
+                break registered;
+            }
+        };
+        Ok((reader, write, registered))
+    };
+    let (reader, write, registered) = tokio::time::timeout(config.connect_timeout(), attempt)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                ConnectionErrorKind::Unreachable,
+                format!(
+                    "no welcome from {}:{} within {:?}",
+                    config.server,
+                    config.port(),
+                    config.connect_timeout()
+                ),
+            )
+        })??;
+    tracing::info!(session = %config.name, nick = %registered.nick, caps = ?registered.caps, "registered");
+    {
+        let mut live = session.shared.live();
+        live.reset(&registered.nick);
+        live.caps = registered.caps;
+        live.connected = true;
+    }
+    let writer = WriterTask(tokio::spawn(write_loop(session.clone(), write, joins)));
+    Ok(Connection { reader, writer })
+}
+
+/// A connection lost (or never made): the driver tries again.
+fn lost(cause: &str) -> Failure {
+    Failure::new(ConnectionErrorKind::Unreachable, cause)
+}
+
+/// A registration the server refused.
+fn refused(error: RegistrationError) -> Failure {
+    let kind = match error {
+        RegistrationError::SaslUnavailable
+        | RegistrationError::SaslFailed(_)
+        | RegistrationError::BadPassword(_) => ConnectionErrorKind::Authentication,
+        RegistrationError::Nick(_) | RegistrationError::Refused(_) => ConnectionErrorKind::Protocol,
+    };
+    let permanent = error.is_permanent();
+    let failure = Failure::new(kind, error.to_string());
+    if permanent {
+        failure.permanent()
+    } else {
+        failure
+    }
+}
+
+/// Tells the bot about a line that could not be read (the connection goes on).
+pub(crate) async fn report(link: &Link, error: &str) {
+    tracing::warn!(error, "a line from the IRC server was skipped");
+    let body = SystemError::new(COMPONENT, error);
+    let _ = link.push(Signal::internal(link.own(), body)).await;
+}
+
+/// Writes one line with its CRLF.
+async fn write_line(write: &mut WriteHalf<Box<dyn Io>>, line: &Line) -> Result<(), Failure> {
+    let text = encode_line(line)
+        .map_err(|e| Failure::new(ConnectionErrorKind::Protocol, e.to_string()))?;
+    write
+        .write_all(format!("{text}\r\n").as_bytes())
+        .await
+        .map_err(|e| lost(&e.to_string()))
+}
+
+/// The writer: the joins first, then the session's queue, paced; ends after a `QUIT` or when
+/// a write fails.
+async fn write_loop(
+    session: Arc<IrcSession>,
+    mut write: WriteHalf<Box<dyn Io>>,
+    joins: Vec<Line>,
+) -> Result<(), String> {
+    let shared = &session.shared;
+    let mut pacer = Pacer::new(shared.config.pace_burst, shared.config.pace_interval());
+    let mut paced = async |write: &mut WriteHalf<Box<dyn Io>>, line: &Line| {
+        let wait = pacer.reserve(Instant::now());
+        if wait > Duration::ZERO {
+            tokio::time::sleep(wait).await;
+        }
+        write_line(write, line)
+            .await
+            .map_err(|e| e.cause().to_owned())
+    };
+    for line in &joins {
+        paced(&mut write, line).await?;
+    }
+    let mut queue = shared.queue.lock().await;
+    while let Some(Outgoing { mut line, confirms }) = queue.recv().await {
+        let echoed = {
+            let mut live = shared.live();
+            let echoed =
+                live.has("echo-message") && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE");
+            if echoed {
+                let label = live.has("labeled-response").then(|| {
+                    live.next_label += 1;
+                    format!("c{}", live.next_label)
+                });
+                if let Some(label) = &label {
+                    line = line.with_tag("label", Some(label));
+                }
+                live.echoes.push_back(Echo {
+                    label,
+                    confirms: confirms.clone(),
+                });
+            }
+            echoed
+        };
+        paced(&mut write, &line).await?;
+        if !echoed && let Some(id) = confirms {
+            session
+                .driver
+                .deliveries()
+                .advance(&id, DeliveryStatus::Sent);
+        }
+        if line.command == "QUIT" {
+            let _ = write.flush().await;
+            let _ = write.shutdown().await;
+            break;
+        }
+    }
+    Ok(())
+}

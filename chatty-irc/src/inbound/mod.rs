@@ -1,0 +1,127 @@
+//! Serving a connection: reading lines, mapping them ([`map`]), answering `PING`, keeping the
+//! connection alive, and quitting politely when the session ends.
+
+mod map;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chatty_core::driver::{Failure, Link};
+use chatty_core::reexports::futures::StreamExt as _;
+use chatty_core::{ConnectionErrorKind, DeliveryStatus};
+
+use crate::connect::{self, Connection};
+use crate::proto::Line;
+use crate::session::IrcSession;
+use crate::state::Outgoing;
+
+pub(crate) use map::{Effect, handle};
+
+/// With nothing read for this long, the session sends a `PING` to the server.
+const IDLE: Duration = Duration::from_secs(120);
+/// With nothing read for this long, the connection counts as lost.
+const DEAD: Duration = Duration::from_secs(240);
+/// How long the session waits for the server to close after its `QUIT`.
+pub(crate) const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `connection` until it is lost or the session is to stop.
+pub(crate) async fn serve(
+    session: Arc<IrcSession>,
+    connection: Connection,
+    link: &Link,
+) -> Result<(), Failure> {
+    let Connection {
+        mut reader,
+        mut writer,
+    } = connection;
+    let shared = &session.shared;
+    let send = |line: Line| {
+        let _ = shared.outgoing.send(Outgoing {
+            line,
+            confirms: None,
+        });
+    };
+    let mut last_read = Instant::now();
+    let mut pinged = false;
+    let mut quitting: Option<tokio::time::Instant> = None;
+    let mut closing: Option<String> = None;
+    let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    let result = loop {
+        let quit_deadline = quitting.unwrap_or_else(|| tokio::time::Instant::now() + DEAD);
+        tokio::select! {
+            biased;
+            () = link.stopping(), if quitting.is_none() => {
+                send(Line::new("QUIT", ["Chatty session ending"]));
+                quitting = Some(tokio::time::Instant::now() + QUIT_TIMEOUT);
+            }
+            () = tokio::time::sleep_until(quit_deadline), if quitting.is_some() => break Ok(()),
+            written = &mut writer.0 => {
+                if quitting.is_some() {
+                    // QUIT written: wait for the server to close, briefly.
+                    let _ = tokio::time::timeout(QUIT_TIMEOUT, async {
+                        while reader.next().await.is_some() {}
+                    }).await;
+                    break Ok(());
+                }
+                let cause = match written {
+                    Ok(Err(cause)) => cause,
+                    _ => "the writer stopped".to_owned(),
+                };
+                break Err(lost(&cause));
+            }
+            _ = ticks.tick() => {
+                let idle = last_read.elapsed();
+                if idle >= DEAD {
+                    break Err(lost(&format!("nothing from the server for {idle:?}")));
+                }
+                if idle >= IDLE && !pinged {
+                    pinged = true;
+                    send(Line::new("PING", ["chatty"]));
+                }
+            }
+            item = reader.next() => {
+                let line = match item {
+                    None if quitting.is_some() => break Ok(()),
+                    None => {
+                        let cause = closing.take().map_or_else(
+                            || "the server closed the connection".to_owned(),
+                            |c| format!("the server closed the connection: {c}"),
+                        );
+                        break Err(lost(&cause));
+                    }
+                    Some(Err(e)) => break Err(lost(&e.to_string())),
+                    Some(Ok(Err(e))) => {
+                        connect::report(link, &e.to_string()).await;
+                        continue;
+                    }
+                    Some(Ok(Ok(line))) => line,
+                };
+                last_read = Instant::now();
+                pinged = false;
+                for effect in handle(shared, &line) {
+                    match effect {
+                        Effect::Push(signal) => {
+                            // Refused once the session ends or the bot is gone: the driver
+                            // stops serving then.
+                            let _ = link.push(*signal).await;
+                        }
+                        Effect::Send(line) => send(line),
+                        Effect::Confirmed(id) => {
+                            session.driver.deliveries().advance(&id, DeliveryStatus::Sent);
+                        }
+                        Effect::Closing(text) => closing = Some(text),
+                    }
+                }
+            }
+        }
+    };
+    shared.live().connected = false;
+    result
+}
+
+/// A lost connection.
+fn lost(cause: &str) -> Failure {
+    Failure::new(ConnectionErrorKind::Unreachable, cause)
+}

@@ -1,0 +1,161 @@
+//! The inbound mapping, line by line.
+
+use chatty_core::{Automatic, Body, Signal, Status, TypingState};
+
+use super::{Effect, handle};
+use crate::config::IrcConfig;
+use crate::proto::Line;
+use crate::state::{Echo, Shared};
+
+fn shared() -> Shared {
+    let shared = Shared::new(IrcConfig::new("s", "bot"));
+    shared.live().caps.insert("message-tags".into());
+    shared
+}
+
+fn feed(shared: &Shared, line: &str) -> Vec<Effect> {
+    handle(shared, &line.parse::<Line>().unwrap())
+}
+
+fn signals(effects: Vec<Effect>) -> Vec<Signal> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Push(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn one(shared: &Shared, line: &str) -> Signal {
+    let mut all = signals(feed(shared, line));
+    assert_eq!(all.len(), 1, "{line}: {all:?}");
+    all.remove(0)
+}
+
+fn text(signal: &Signal) -> &str {
+    match &signal.body {
+        Body::Message(m) => &m.text,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+#[test]
+fn channel_message_with_msgid_and_time() {
+    let s = shared();
+    let m = one(
+        &s,
+        "@msgid=abc;time=2026-12-07T08:00:00.123Z :Alice!al@host PRIVMSG #Chat :hello all",
+    );
+    assert_eq!(text(&m), "hello all");
+    assert_eq!(m.meta.id.as_str(), "abc");
+    assert_eq!(m.meta.sent.unwrap().unix_timestamp(), 1_796_630_400);
+    assert_eq!(
+        m.meta.origin.unwrap().to_string(),
+        "irc:Alice;kind=individual"
+    );
+    assert_eq!(m.meta.visible_to[0].to_string(), "irc:#chat;kind=channel");
+    assert_eq!(m.meta.addressees[0].to_string(), "irc:#chat;kind=channel");
+    assert_eq!(m.meta.automatic, None);
+}
+
+#[test]
+fn private_message_notice_action_and_what_is_dropped() {
+    let s = shared();
+    let m = one(&s, ":alice!a@h PRIVMSG bot :hi bot");
+    assert_eq!(m.meta.addressees[0].to_string(), "irc:bot;kind=individual");
+    assert!(m.meta.visible_to.is_empty());
+    let n = one(&s, ":alice!a@h NOTICE bot :automatic");
+    assert_eq!(n.meta.automatic, Some(Automatic::Generated));
+    let a = one(&s, ":alice!a@h PRIVMSG #c :\u{1}ACTION waves\u{1}");
+    assert_eq!(text(&a), "/me waves");
+    // Other CTCP, server notices, history replayed in a batch: no signal.
+    assert!(signals(feed(&s, ":alice!a@h PRIVMSG bot :\u{1}VERSION\u{1}")).is_empty());
+    assert!(
+        signals(feed(
+            &s,
+            ":irc.server NOTICE * :*** Looking up your hostname"
+        ))
+        .is_empty()
+    );
+    feed(&s, ":srv BATCH +h1 chathistory #c");
+    assert!(signals(feed(&s, "@batch=h1 :alice!a@h PRIVMSG #c :old")).is_empty());
+    feed(&s, ":srv BATCH -h1");
+    assert_eq!(
+        signals(feed(&s, "@batch=h1 :alice!a@h PRIVMSG #c :new")).len(),
+        1
+    );
+}
+
+#[test]
+fn own_echo_confirms_by_label_or_in_order() {
+    let s = shared();
+    s.live().echoes.push_back(Echo {
+        label: None,
+        confirms: Some("one".into()),
+    });
+    s.live().echoes.push_back(Echo {
+        label: Some("c2".into()),
+        confirms: Some("two".into()),
+    });
+    let by_label = feed(&s, "@label=c2 :bot!b@h PRIVMSG #c :second");
+    assert!(matches!(&by_label[..], [Effect::Confirmed(id)] if id.as_str() == "two"));
+    let in_order = feed(&s, ":BOT!b@h PRIVMSG #c :first");
+    assert!(matches!(&in_order[..], [Effect::Confirmed(id)] if id.as_str() == "one"));
+    assert!(feed(&s, ":bot!b@h PRIVMSG #c :unexpected").is_empty());
+}
+
+#[test]
+fn join_part_kick_quit_as_room_presence() {
+    let s = shared();
+    let own = one(&s, ":bot!~b@cloak JOIN #chat");
+    assert!(
+        matches!(&own.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: true, .. }))
+    );
+    assert_eq!(s.live().host.as_deref(), Some("cloak"));
+    feed(&s, ":srv 353 bot = #chat :@bot +alice carol");
+    one(&s, ":dave!d@h JOIN #chat");
+    assert_eq!(s.live().channels["#chat"].len(), 4);
+    let part = one(&s, ":carol!c@h PART #chat :bye now");
+    match &part.body {
+        Body::StatusChange(c) => {
+            assert!(matches!(c.status, Status::InRoom { present: false, .. }));
+            assert_eq!(c.message.as_deref(), Some("bye now"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let kick = one(&s, ":bot!b@h KICK #chat dave :spam");
+    assert_eq!(kick.meta.origin.unwrap().id(), "dave");
+    let quit = one(&s, ":alice!a@h QUIT :Quit: gone");
+    assert_eq!(quit.meta.visible_to[0].id(), "#chat");
+    assert!(signals(feed(&s, ":alice!a@h QUIT :again")).is_empty());
+    feed(&s, ":bot!b@h NICK :bot2");
+    assert_eq!(s.live().nick, "bot2");
+    assert!(s.live().channels["#chat"].contains("bot2"));
+}
+
+#[test]
+fn typing_tags_ping_error_and_isupport() {
+    let s = shared();
+    let t = one(&s, "@+typing=active :alice!a@h TAGMSG #c");
+    match &t.body {
+        Body::StatusChange(c) => assert!(matches!(
+            c.status,
+            Status::Typing {
+                state: TypingState::Composing,
+                ..
+            }
+        )),
+        other => panic!("{other:?}"),
+    }
+    let done = one(&s, "@+draft/typing=done :alice!a@h TAGMSG bot");
+    assert_eq!(done.meta.addressees[0].id(), "bot");
+    assert!(signals(feed(&s, "@+typing=bogus :alice!a@h TAGMSG #c")).is_empty());
+    let pong = feed(&s, "PING :x y");
+    assert!(matches!(&pong[..], [Effect::Send(l)] if l.to_string() == "PONG :x y"));
+    let error = feed(&s, "ERROR :Closing link");
+    assert!(matches!(&error[..], [Effect::Closing(t)] if t == "Closing link"));
+    feed(&s, ":srv 005 bot CHANTYPES=#! NICKLEN=30 :are supported");
+    assert!(s.live().is_channel("!x"));
+    assert!(!s.live().is_channel("&x"));
+}

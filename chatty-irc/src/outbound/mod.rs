@@ -1,0 +1,177 @@
+//! Outbound mapping: a signal becomes lines (messages split to fit, typing as `TAGMSG`,
+//! joining and leaving as `JOIN`/`PART`), queued in order for the connection's writer.
+
+#[cfg(test)]
+mod tests;
+
+use chatty_core::driver::Driver;
+use chatty_core::session::Refusal;
+use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Signal, Status, TypingState};
+
+use crate::caps;
+use crate::config::valid_nick;
+use crate::proto::{Line, encode_line, relay_prefix_len, split_text, text_budget};
+use crate::state::{Outgoing, Shared, fold};
+
+/// Bytes a CTCP ACTION adds around its text: `\x01ACTION ` and `\x01`.
+const ACTION_OVERHEAD: usize = 9;
+
+/// Maps `signal` and queues its lines; it is `Pending` until the server echoes the last line
+/// (with echo-message) or the writer wrote it (without).
+pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    if driver.end_requested() && !shared.live().connected {
+        return Err(Refusal::new(
+            FailureKind::Unreachable,
+            "the IRC session has ended",
+        ));
+    }
+    let lines = lines(shared, &signal)?;
+    driver
+        .deliveries()
+        .advance(&signal.meta.id, DeliveryStatus::Pending);
+    for out in lines {
+        shared
+            .outgoing
+            .send(out)
+            .map_err(|_| Refusal::new(FailureKind::Unreachable, "the IRC session has ended"))?;
+    }
+    Ok(())
+}
+
+/// The lines carrying `signal`, the last one confirming it; refuses what IRC cannot carry.
+pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, Refusal> {
+    let rejected = |reason: String| Refusal::new(FailureKind::Rejected, reason);
+    let targets = targets(shared, signal)?;
+    {
+        let live = shared.live();
+        for target in &targets {
+            let address = shared.address(&target.0, target.1);
+            caps::capabilities(&live, address.as_ref())
+                .check(signal)
+                .map_err(rejected)?;
+        }
+    }
+    let mut lines = Vec::new();
+    match &signal.body {
+        Body::Message(message) => {
+            let text = message.text_with_choice();
+            let (text, action) = match text.strip_prefix("/me ") {
+                Some(action) => (action.to_owned(), true),
+                None => (text, false),
+            };
+            // What a bot sends by itself goes as NOTICE, which no client answers automatically.
+            let command = if signal.meta.automatic.is_some() {
+                "NOTICE"
+            } else {
+                "PRIVMSG"
+            };
+            let live = shared.live();
+            for (target, _) in &targets {
+                let prefix = relay_prefix_len(
+                    &live.nick,
+                    live.user.as_deref(),
+                    live.host.as_deref(),
+                    command,
+                    target,
+                );
+                let overhead = if action { ACTION_OVERHEAD } else { 0 };
+                let parts = split_text(&text, text_budget(prefix + overhead));
+                if parts.is_empty() {
+                    return Err(rejected("IRC cannot send an empty message".into()));
+                }
+                for part in parts {
+                    let part = if action {
+                        format!("\u{1}ACTION {part}\u{1}")
+                    } else {
+                        part
+                    };
+                    lines.push(Line::new(command, [target.clone(), part]));
+                }
+            }
+        }
+        Body::StatusChange(change) => match &change.status {
+            Status::Typing { state, .. } => {
+                let value = match state {
+                    TypingState::Composing => "active",
+                    TypingState::Paused => "paused",
+                    _ => "done",
+                };
+                for (target, _) in &targets {
+                    let line = Line::new("TAGMSG", [target.as_str()]);
+                    lines.push(line.with_tag("+typing", Some(value)));
+                }
+            }
+            Status::InRoom { room, present, .. } => {
+                let name = room.id().to_owned();
+                if !shared.live().is_channel(&name) {
+                    return Err(rejected(format!("`{name}` is not an IRC channel")));
+                }
+                lines.push(match (present, &change.message) {
+                    (true, _) => Line::new("JOIN", [name]),
+                    (false, Some(reason)) => Line::new("PART", [name, reason.clone()]),
+                    (false, None) => Line::new("PART", [name]),
+                });
+            }
+            _ => return Err(rejected("IRC sessions carry no presence".into())),
+        },
+        other => {
+            return Err(rejected(format!(
+                "IRC sessions cannot carry {:?} signals",
+                other.kind()
+            )));
+        }
+    }
+    for line in &lines {
+        encode_line(line).map_err(|e| rejected(e.to_string()))?;
+    }
+    let count = lines.len();
+    Ok(lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| Outgoing {
+            line,
+            confirms: (i + 1 == count).then(|| signal.meta.id.clone()),
+        })
+        .collect())
+}
+
+/// Where `signal` goes: channels and nicks (an address `nick!user@host` names the nick), each
+/// once, with the kind of address it is.
+fn targets(shared: &Shared, signal: &Signal) -> Result<Vec<(String, AddressKind)>, Refusal> {
+    let unknown = |reason: String| Refusal::new(FailureKind::UnknownAddressee, reason);
+    let mut out: Vec<(String, AddressKind)> = Vec::new();
+    let addresses = match &signal.body {
+        Body::StatusChange(change) => match &change.status {
+            Status::Typing { conversation, .. } => vec![conversation],
+            Status::InRoom { room, .. } => vec![room],
+            Status::Presence { .. } => vec![],
+            _ => vec![],
+        },
+        _ => signal
+            .meta
+            .addressees
+            .iter()
+            .chain(&signal.meta.visible_to)
+            .collect(),
+    };
+    let live = shared.live();
+    for address in addresses {
+        let id = address.id();
+        let (target, kind) = if live.is_channel(id) {
+            (id.to_owned(), AddressKind::Channel)
+        } else {
+            let nick = id.split('!').next().unwrap_or(id);
+            if !valid_nick(nick) {
+                return Err(unknown(format!("`{id}` is neither a nick nor a channel")));
+            }
+            (nick.to_owned(), AddressKind::Individual)
+        };
+        if !out.iter().any(|(t, _)| fold(t) == fold(&target)) {
+            out.push((target, kind));
+        }
+    }
+    if out.is_empty() && !matches!(signal.body, Body::StatusChange(_)) {
+        return Err(unknown("the signal names no nick or channel".into()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,283 @@
+//! The session against a scripted server in the test: registration with a nick collision,
+//! joining, messages both ways (a long answer split and confirmed by its echoes), a malformed
+//! line reported as a system error with the next message still read, and a polite quit.
+
+use std::time::Duration;
+
+use chatty_core::{
+    Answer, Body, DeliveryStatus, Handle, Message, Query, Router, Signal, Status, from_fn,
+};
+use chatty_irc::{ChannelConfig, IrcConfig, IrcSession, TlsMode};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The server's side of one client connection.
+struct Client {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
+}
+
+impl Client {
+    async fn expect(&mut self, want: &str) -> String {
+        let line = self.read().await;
+        assert_eq!(line, want);
+        line
+    }
+
+    async fn read(&mut self) -> String {
+        timeout(WAIT, self.lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("reading")
+            .expect("the client is still connected")
+    }
+
+    async fn say(&mut self, line: &[u8]) {
+        self.write.write_all(line).await.unwrap();
+        self.write.write_all(b"\r\n").await.unwrap();
+    }
+}
+
+/// A bot passing every signal (with its handle) to the test.
+fn spy() -> (
+    impl chatty_core::Bot,
+    mpsc::UnboundedReceiver<(Signal, Handle)>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let bot = from_fn(move |signal: Signal, handle: Handle| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((signal, handle));
+            Ok(())
+        }
+    });
+    (bot, rx)
+}
+
+async fn next_where(
+    rx: &mut mpsc::UnboundedReceiver<(Signal, Handle)>,
+    mut want: impl FnMut(&Signal) -> bool,
+) -> (Signal, Handle) {
+    loop {
+        let (signal, handle) = timeout(WAIT, rx.recv())
+            .await
+            .expect("a signal in time")
+            .expect("the bot runs");
+        if want(&signal) {
+            return (signal, handle);
+        }
+    }
+}
+
+fn text(signal: &Signal) -> Option<&str> {
+    match &signal.body {
+        Body::Message(m) => Some(&m.text),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn registers_joins_and_carries_messages_both_ways() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_pacing(100, Duration::ZERO)
+        .with_channel(ChannelConfig::new("#chat"));
+    let session = IrcSession::new(config).unwrap();
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(Router::new().session(session).run(bot));
+
+    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    let (read, write) = socket.into_split();
+    let mut c = Client {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :message-tags echo-message labeled-response multi-prefix")
+        .await;
+    c.expect("CAP REQ :message-tags echo-message labeled-response")
+        .await;
+    c.say(b":srv CAP * ACK :message-tags echo-message labeled-response")
+        .await;
+    c.expect("CAP END").await;
+    c.say(b":srv 433 * bot :Nickname is already in use").await;
+    c.expect("NICK bot_").await;
+    c.say(b":srv 001 bot_ :Welcome").await;
+    c.expect("JOIN #chat").await;
+    c.say(b":bot_!~bot@host JOIN #chat").await;
+
+    let (started, _) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    assert_eq!(
+        started.meta.origin.unwrap().to_string(),
+        "irc:bot_;kind=individual"
+    );
+    next_where(&mut rx, |s| {
+        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: true, .. }))
+    })
+    .await;
+
+    // A message in the channel; a line that is not UTF-8; a private message after it.
+    c.say(b"@msgid=m1 :alice!a@h PRIVMSG #chat :hello bot")
+        .await;
+    c.say(b":alice!a@h PRIVMSG #chat :\xff\xfe broken").await;
+    c.say(b":alice!a@h PRIVMSG bot_ :in private").await;
+    let (hello, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&hello), Some("hello bot"));
+    assert_eq!(hello.meta.id.as_str(), "m1");
+    assert_eq!(
+        hello.meta.visible_to[0].to_string(),
+        "irc:#chat;kind=channel"
+    );
+    let (error, _) = next_where(&mut rx, |s| matches!(s.body, Body::SystemError(_))).await;
+    let Body::SystemError(error) = &error.body else {
+        unreachable!()
+    };
+    assert!(error.message.contains("UTF-8"), "{}", error.message);
+    let (private, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&private), Some("in private"));
+    assert_eq!(
+        private.meta.addressees[0].to_string(),
+        "irc:bot_;kind=individual"
+    );
+
+    // A long answer in the channel: split, each line labeled, confirmed by the last echo.
+    let long = "ü".repeat(200) + " " + &"word ".repeat(80);
+    let answer = hello.reply_all(Message::text(long.clone()));
+    let id = handle.send(answer).await.unwrap();
+    let mut parts = Vec::new();
+    let mut labels = Vec::new();
+    while parts.iter().map(String::len).sum::<usize>() < long.len() {
+        let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
+        assert_eq!(line.command, "PRIVMSG");
+        assert_eq!(line.params[0], "#chat");
+        assert!(line.format().unwrap().len() - line.tags.len() < 512);
+        labels.push(line.tag("label").expect("labeled").to_owned());
+        parts.push(line.params[1].clone());
+    }
+    assert!(parts.len() > 1);
+    assert_eq!(parts.concat(), long);
+    let status = || async {
+        match handle.query(Query::DeliveryStatus { id: id.clone() }).await {
+            Ok(Answer::DeliveryStatus(status)) => status,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(status().await, DeliveryStatus::Pending);
+    for (label, part) in labels.iter().zip(&parts) {
+        let echo = format!("@label={label} :bot_!~bot@host PRIVMSG #chat :{part}");
+        c.say(echo.as_bytes()).await;
+    }
+    timeout(WAIT, async {
+        while status().await != DeliveryStatus::Sent {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("confirmed by the echoes");
+
+    // Ending: the session quits, the server closes.
+    handle.end_sessions("done").await.unwrap();
+    let quit = c.read().await;
+    assert!(quit.starts_with("QUIT"), "{quit}");
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_server_without_ircv3_and_a_refused_sasl_login() {
+    // No CAP at all (421): registration goes on, messages are confirmed once written.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_pacing(100, Duration::ZERO);
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(IrcSession::new(config).unwrap())
+            .run(bot),
+    );
+    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    let (read, write) = socket.into_split();
+    let mut c = Client {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    c.expect("CAP LS 302").await;
+    c.say(b":srv 421 * CAP :Unknown command").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    let to = "irc:alice".parse().unwrap();
+    let id = handle.say(&to, "hi alice").await.unwrap();
+    c.expect("PRIVMSG alice :hi alice").await;
+    timeout(WAIT, async {
+        loop {
+            let answer = handle.query(Query::DeliveryStatus { id: id.clone() }).await;
+            if matches!(answer, Ok(Answer::DeliveryStatus(DeliveryStatus::Sent))) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("sent once written");
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+
+    // SASL configured, refused by the server: the session ends with an authentication error.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_sasl(None, "wrong");
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(IrcSession::new(config).unwrap())
+            .run(bot),
+    );
+    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    let (read, write) = socket.into_split();
+    let mut c = Client {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    c.expect("CAP LS 302").await;
+    c.say(b":srv CAP * LS :sasl=PLAIN").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.expect("CAP REQ sasl").await;
+    c.say(b":srv CAP * ACK sasl").await;
+    c.expect("AUTHENTICATE PLAIN").await;
+    c.say(b"AUTHENTICATE +").await;
+    c.expect("AUTHENTICATE Ym90AGJvdAB3cm9uZw==").await;
+    c.say(b":srv 904 bot :SASL authentication failed").await;
+    let (failed, _) = next_where(&mut rx, |s| matches!(s.body, Body::ConnectionError(_))).await;
+    let Body::ConnectionError(error) = &failed.body else {
+        unreachable!()
+    };
+    assert_eq!(error.kind, chatty_core::ConnectionErrorKind::Authentication);
+    assert_eq!(error.retry_in, None);
+    // No retry: the router ends with its only session.
+    timeout(WAIT, running)
+        .await
+        .expect("the session ended without trying again")
+        .unwrap()
+        .unwrap();
+}
