@@ -1,20 +1,21 @@
 //! Connecting: TCP (and TLS), registration (CAP negotiation, SASL, nick fallback), then the
-//! writer task that sends the channel joins and, paced, everything the bot sends.
+//! [writer](crate::writer) task that sends the channel joins and, paced, everything the bot
+//! sends.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{ConnectionErrorKind, DeliveryStatus, Signal, SystemError};
+use chatty_core::{ConnectionErrorKind, Signal, SystemError};
 use tokio::io::{AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 
 use crate::net::{self, Io};
-use crate::proto::{IrcCodec, Line, Pacer, Registration, RegistrationError, encode_line};
+use crate::proto::{IrcCodec, Line, Registration, RegistrationError, encode_line};
 use crate::session::IrcSession;
-use crate::state::{Echo, Outgoing};
+use crate::writer;
 
 /// The lines read from the server.
 pub(crate) type Reader = FramedRead<ReadHalf<Box<dyn Io>>, IrcCodec>;
@@ -23,6 +24,8 @@ pub(crate) type Reader = FramedRead<ReadHalf<Box<dyn Io>>, IrcCodec>;
 pub struct Connection {
     pub(crate) reader: Reader,
     pub(crate) writer: WriterTask,
+    /// Lines the writer sends ahead of the paced queue (`PONG`).
+    pub(crate) urgent: mpsc::UnboundedSender<Line>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -122,8 +125,13 @@ pub(crate) async fn connect(session: Arc<IrcSession>, link: &Link) -> Result<Con
         live.caps = registered.caps;
         live.connected = true;
     }
-    let writer = WriterTask(tokio::spawn(write_loop(session.clone(), write, joins)));
-    Ok(Connection { reader, writer })
+    let (urgent, urgent_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(writer::write_loop(session.clone(), write, joins, urgent_rx));
+    Ok(Connection {
+        reader,
+        writer: WriterTask(writer),
+        urgent,
+    })
 }
 
 /// A connection lost (or never made): the driver tries again.
@@ -156,69 +164,14 @@ pub(crate) async fn report(link: &Link, error: &str) {
 }
 
 /// Writes one line with its CRLF.
-async fn write_line(write: &mut WriteHalf<Box<dyn Io>>, line: &Line) -> Result<(), Failure> {
+pub(crate) async fn write_line(
+    write: &mut WriteHalf<Box<dyn Io>>,
+    line: &Line,
+) -> Result<(), Failure> {
     let text = encode_line(line)
         .map_err(|e| Failure::new(ConnectionErrorKind::Protocol, e.to_string()))?;
     write
         .write_all(format!("{text}\r\n").as_bytes())
         .await
         .map_err(|e| lost(&e.to_string()))
-}
-
-/// The writer: the joins first, then the session's queue, paced; ends after a `QUIT` or when
-/// a write fails.
-async fn write_loop(
-    session: Arc<IrcSession>,
-    mut write: WriteHalf<Box<dyn Io>>,
-    joins: Vec<Line>,
-) -> Result<(), String> {
-    let shared = &session.shared;
-    let mut pacer = Pacer::new(shared.config.pace_burst, shared.config.pace_interval());
-    let mut paced = async |write: &mut WriteHalf<Box<dyn Io>>, line: &Line| {
-        let wait = pacer.reserve(Instant::now());
-        if wait > Duration::ZERO {
-            tokio::time::sleep(wait).await;
-        }
-        write_line(write, line)
-            .await
-            .map_err(|e| e.cause().to_owned())
-    };
-    for line in &joins {
-        paced(&mut write, line).await?;
-    }
-    let mut queue = shared.queue.lock().await;
-    while let Some(Outgoing { mut line, confirms }) = queue.recv().await {
-        let echoed = {
-            let mut live = shared.live();
-            let echoed =
-                live.has("echo-message") && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE");
-            if echoed {
-                let label = live.has("labeled-response").then(|| {
-                    live.next_label += 1;
-                    format!("c{}", live.next_label)
-                });
-                if let Some(label) = &label {
-                    line = line.with_tag("label", Some(label));
-                }
-                live.echoes.push_back(Echo {
-                    label,
-                    confirms: confirms.clone(),
-                });
-            }
-            echoed
-        };
-        paced(&mut write, &line).await?;
-        if !echoed && let Some(id) = confirms {
-            session
-                .driver
-                .deliveries()
-                .advance(&id, DeliveryStatus::Sent);
-        }
-        if line.command == "QUIT" {
-            let _ = write.flush().await;
-            let _ = write.shutdown().await;
-            break;
-        }
-    }
-    Ok(())
 }

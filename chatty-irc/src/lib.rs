@@ -12,6 +12,7 @@ pub mod proto;
 mod query;
 mod session;
 mod state;
+mod writer;
 
 pub use chatty_core::Secret;
 pub use config::{ChannelConfig, ConfigError, IrcConfig, PLATFORM, SaslConfig, TlsMode};

@@ -281,3 +281,41 @@ async fn a_server_without_ircv3_and_a_refused_sasl_login() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn pong_goes_ahead_of_a_paced_backlog() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // One line, then one every 30 s: the backlog below would take a minute.
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_pacing(1, Duration::from_secs(30));
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(IrcSession::new(config).unwrap())
+            .run(bot),
+    );
+    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    let (read, write) = socket.into_split();
+    let mut c = Client {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :multi-prefix").await;
+    c.expect("CAP END").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    let to = "irc:alice".parse().unwrap();
+    handle.say(&to, "one").await.unwrap();
+    handle.say(&to, "two").await.unwrap();
+    handle.say(&to, "three").await.unwrap();
+    c.expect("PRIVMSG alice one").await;
+    c.say(b"PING :are-you-there").await;
+    c.expect("PONG are-you-there").await;
+    running.abort();
+}

@@ -35,13 +35,18 @@ pub(crate) async fn serve(
     let Connection {
         mut reader,
         mut writer,
+        urgent,
     } = connection;
     let shared = &session.shared;
+    // QUIT goes behind what the bot sent last; PING and PONG ahead of it.
     let send = |line: Line| {
         let _ = shared.outgoing.send(Outgoing {
             line,
             confirms: None,
         });
+    };
+    let send_now = |line: Line| {
+        let _ = urgent.send(line);
     };
     let mut last_read = Instant::now();
     let mut pinged = false;
@@ -78,7 +83,7 @@ pub(crate) async fn serve(
                 }
                 if idle >= IDLE && !pinged {
                     pinged = true;
-                    send(Line::new("PING", ["chatty"]));
+                    send_now(Line::new("PING", ["chatty"]));
                 }
             }
             item = reader.next() => {
@@ -107,7 +112,7 @@ pub(crate) async fn serve(
                             // stops serving then.
                             let _ = link.push(*signal).await;
                         }
-                        Effect::Send(line) => send(line),
+                        Effect::Send(line) => send_now(line),
                         Effect::Confirmed(id) => {
                             session.driver.deliveries().advance(&id, DeliveryStatus::Sent);
                         }
