@@ -74,3 +74,70 @@ fn each_bad_line_is_its_own_error() {
     assert!(out[1..6].iter().all(Result::is_err));
     assert_eq!(out[6].as_ref().unwrap().params, ["b"]);
 }
+
+mod mapping {
+    //! Whatever lines a server sends, the inbound mapping never panics.
+
+    use proptest::prelude::*;
+
+    use crate::config::IrcConfig;
+    use crate::inbound::handle;
+    use crate::proto::{Line, Source};
+    use crate::state::Shared;
+
+    fn command() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("PRIVMSG"),
+            Just("NOTICE"),
+            Just("TAGMSG"),
+            Just("JOIN"),
+            Just("PART"),
+            Just("KICK"),
+            Just("QUIT"),
+            Just("NICK"),
+            Just("BATCH"),
+            Just("PING"),
+            Just("ERROR"),
+            Just("005"),
+            Just("353"),
+            Just("396"),
+            Just("001"),
+        ]
+        .prop_map(str::to_owned)
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("bot".to_owned()),
+            Just("#chat".to_owned()),
+            Just("@#chat".to_owned()),
+            Just("".to_owned()),
+            Just("+h1".to_owned()),
+            Just("-h1".to_owned()),
+            "\\PC{0,20}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_line_maps_without_panicking(
+            command in command(),
+            params in proptest::collection::vec(word(), 0..6),
+            nick in proptest::option::of(word()),
+            user in proptest::option::of(word()),
+            tags in proptest::collection::vec((prop_oneof![Just("msgid"), Just("time"), Just("label"), Just("batch"), Just("+typing")], "\\PC{0,30}"), 0..4),
+        ) {
+            let shared = Shared::new(IrcConfig::new("s", "bot"));
+            let mut line = Line::new(&command, params);
+            line.source = nick.map(|nick| Source { nick, user: user.clone(), host: user });
+            for (key, value) in tags {
+                line = line.with_tag(key, Some(&value));
+            }
+            // Twice: the first may change the state the second meets (joins, batches).
+            let _ = handle(&shared, &line);
+            let _ = handle(&shared, &line);
+        }
+    }
+}

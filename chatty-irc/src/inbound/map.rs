@@ -34,7 +34,9 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
         "PING" => vec![Effect::Send(Line::new("PONG", line.params.iter().cloned()))],
         "ERROR" => vec![Effect::Closing(param(0).to_owned())],
         "005" => {
-            for token in &line.params[1..line.params.len().saturating_sub(1)] {
+            // `005 nick TOKEN… :are supported`: the tokens between the nick and the text.
+            let tokens = line.params.len().saturating_sub(2);
+            for token in line.params.iter().skip(1).take(tokens) {
                 if let Some(types) = token.strip_prefix("CHANTYPES=") {
                     shared.live().chantypes = types.to_owned();
                 }
@@ -204,6 +206,11 @@ fn message(shared: &Shared, line: &Line) -> Vec<Effect> {
             .and_then(|b| live.batches.get(b))
             .is_some_and(|kind| kind.ends_with("chathistory"));
         (live.is_own(&source.nick), live.is_channel(target), replayed)
+    };
+    // STATUSMSG (`@#chat`: to the channel's operators only) is still the channel's.
+    let (target, channel) = match target.strip_prefix(['@', '+', '%', '~', '&']) {
+        Some(rest) if !channel && shared.live().is_channel(rest) => (rest, true),
+        _ => (target, channel),
     };
     if own {
         return echo(shared, line);

@@ -67,6 +67,8 @@ fn private_message_notice_action_and_what_is_dropped() {
     assert!(m.meta.visible_to.is_empty());
     let n = one(&s, ":alice!a@h NOTICE bot :automatic");
     assert_eq!(n.meta.automatic, Some(Automatic::Generated));
+    let ops = one(&s, ":alice!a@h PRIVMSG @#chat :ops only");
+    assert_eq!(ops.meta.visible_to[0].id(), "#chat");
     let a = one(&s, ":alice!a@h PRIVMSG #c :\u{1}ACTION waves\u{1}");
     assert_eq!(text(&a), "/me waves");
     // Other CTCP, server notices, history replayed in a batch: no signal.
