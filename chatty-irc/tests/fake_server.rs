@@ -319,3 +319,65 @@ async fn pong_goes_ahead_of_a_paced_backlog() {
     c.expect("PONG are-you-there").await;
     running.abort();
 }
+
+/// Accepts one connection and registers it as `bot` without capabilities.
+async fn accept_registered(listener: &TcpListener) -> Client {
+    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
+    let (read, write) = socket.into_split();
+    let mut c = Client {
+        lines: BufReader::new(read).lines(),
+        write,
+    };
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :").await;
+    c.expect("CAP END").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    c
+}
+
+#[tokio::test]
+async fn a_lost_connection_is_reported_and_made_again_with_the_channels() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_pacing(100, Duration::ZERO)
+        .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100))
+        .with_channel(ChannelConfig::new("#chat"));
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(IrcSession::new(config).unwrap())
+            .run(bot),
+    );
+    let mut c = accept_registered(&listener).await;
+    c.expect("JOIN #chat").await;
+    next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    c.say(b"ERROR :Closing link: (bot@127.0.0.1) [Ping timeout]")
+        .await;
+    drop(c);
+    let (lost, _) = next_where(&mut rx, |s| matches!(s.body, Body::ConnectionError(_))).await;
+    let Body::ConnectionError(error) = &lost.body else {
+        unreachable!()
+    };
+    assert!(error.cause.contains("Ping timeout"), "{}", error.cause);
+    assert!(error.retry_in.is_some());
+    // The second connection registers and joins again; messages flow.
+    let mut c = accept_registered(&listener).await;
+    c.expect("JOIN #chat").await;
+    c.say(b":alice!a@h PRIVMSG #chat :back?").await;
+    let (back, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&back), Some("back?"));
+    handle
+        .send(back.reply_all(Message::text("yes")))
+        .await
+        .unwrap();
+    c.expect("PRIVMSG #chat yes").await;
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}
