@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use chatty_core::{
-    Answer, Body, DeliveryStatus, Handle, Message, Query, Router, Signal, Status, from_fn,
+    Answer, Body, DeliveryStatus, Handle, Message, Query, Router, SendError, Signal, Status,
+    StatusChange, TypingState, from_fn,
 };
 use chatty_irc::{ChannelConfig, IrcConfig, IrcSession, TlsMode};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -220,7 +221,24 @@ async fn a_server_without_ircv3_and_a_refused_sasl_login() {
     c.expect("USER bot 0 * :Chatty bot").await;
     c.say(b":srv 001 bot :Welcome").await;
     let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
-    let to = "irc:alice".parse().unwrap();
+    let to: chatty_core::Address = "irc:alice".parse().unwrap();
+    // What IRC cannot carry is refused by the router, typed, before it reaches the session;
+    // typing too, on a server without message-tags.
+    let subject = Signal::new(Message::text("x").with_subject("s")).to(to.clone());
+    let refused = handle.send(subject).await;
+    assert!(
+        matches!(refused, Err(SendError::Unsupported { .. })),
+        "{refused:?}"
+    );
+    let typing = Signal::new(StatusChange::new(Status::Typing {
+        conversation: to.clone(),
+        state: TypingState::Composing,
+    }));
+    let refused = handle.send(typing).await;
+    assert!(
+        matches!(refused, Err(SendError::Unsupported { .. })),
+        "{refused:?}"
+    );
     let id = handle.say(&to, "hi alice").await.unwrap();
     c.expect("PRIVMSG alice :hi alice").await;
     timeout(WAIT, async {
