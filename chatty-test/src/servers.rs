@@ -225,3 +225,78 @@ pub async fn empty_inbox(account: &MailAccount) {
     }
     let _ = session.logout().await;
 }
+
+/// Where a test IRC server is (`scripts/lib/servers.d/irc.sh` starts them).
+#[derive(Debug, Clone)]
+pub struct IrcServer {
+    /// Its host (an IP address).
+    pub host: String,
+    /// The plain-text client port.
+    pub port: u16,
+    /// The TLS client port (its certificate is from the test CA, `CHATTY_TEST_CA`), if the server
+    /// has one.
+    pub tls_port: Option<u16>,
+}
+
+/// The test InspIRCd 3: IRCv3 (message-tags, server-time, msgid, echo-message, batch,
+/// labeled-response, and SASL PLAIN through Atheme's services), every new channel `+H 50:1d`
+/// (a join replays the channel's recent history in a `chathistory` batch), plain and TLS ports.
+/// Registration takes about a second there (InspIRCd 3 completes it in its once-a-second loop).
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn irc_server() -> IrcServer {
+    IrcServer {
+        host: var("CHATTY_TEST_IRC_HOST"),
+        port: port("CHATTY_TEST_IRC_PORT"),
+        tls_port: Some(port("CHATTY_TEST_IRC_TLS_PORT")),
+    }
+}
+
+/// The test ngircd: a plain RFC 2812 server without IRCv3 (its one capability is `multi-prefix`)
+/// or TLS, for checking that nothing depends on IRCv3.
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn ngircd_server() -> IrcServer {
+    IrcServer {
+        host: var("CHATTY_TEST_IRC_HOST"),
+        port: port("CHATTY_TEST_NGIRCD_PORT"),
+        tls_port: None,
+    }
+}
+
+/// An account registered with the test InspIRCd's services (for SASL PLAIN, or `IDENTIFY` to
+/// NickServ) that no other running test uses: its account name and password, from the pool in
+/// `CHATTY_TEST_IRC_ACCOUNTS` (`i00:secret-i00 i01:secret-i01 …`). Each is locked until the
+/// process exits, as for [`xmpp_account`].
+///
+/// # Panics
+/// When the environment is not set or malformed, or every account is in use.
+pub fn irc_account() -> (String, String) {
+    let server = irc_server();
+    let pool = var("CHATTY_TEST_IRC_ACCOUNTS");
+    let accounts: Vec<(&str, &str)> = pool
+        .split_whitespace()
+        .map(|pair| {
+            pair.split_once(':').unwrap_or_else(|| {
+                panic!("CHATTY_TEST_IRC_ACCOUNTS: `{pair}` is not `user:password`")
+            })
+        })
+        .collect();
+    assert!(
+        !accounts.is_empty(),
+        "CHATTY_TEST_IRC_ACCOUNTS is empty: the test IRC server has no services accounts"
+    );
+    let account = pool_account("i", &server.port.to_string(), accounts.len());
+    let (user, password) = accounts
+        .iter()
+        .find(|(user, _)| *user == account.user)
+        .unwrap_or_else(|| {
+            panic!(
+                "CHATTY_TEST_IRC_ACCOUNTS has no `{}`: its accounts must be i00, i01, …",
+                account.user
+            )
+        });
+    ((*user).to_owned(), (*password).to_owned())
+}
