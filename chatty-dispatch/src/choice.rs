@@ -15,7 +15,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::conversation_key;
+use crate::keys::{address_key, conversation_key};
 
 /// Where open questions are kept in the bot's state, by conversation.
 const QUESTIONS: &str = "dispatch/question/";
@@ -105,6 +105,10 @@ struct Open {
     choice: Choice,
     /// The message that asked it.
     asked: SignalId,
+    /// Whom it asks (the key of the address whose signal the handler that asked was
+    /// handling): in a room, only their text answers it. `None`: anyone's.
+    #[serde(default)]
+    person: Option<String>,
 }
 
 /// The open questions: the last asked in each conversation, until answered.
@@ -141,11 +145,18 @@ impl Questions {
         Ok(())
     }
 
-    async fn asked(&self, conversation: &[Address], choice: &Choice, asked: SignalId) {
+    async fn asked(
+        &self,
+        conversation: &[Address],
+        person: Option<&Address>,
+        choice: &Choice,
+        asked: SignalId,
+    ) {
         let key = conversation_key(conversation);
         let open = Open {
             choice: choice.clone(),
             asked,
+            person: person.map(address_key),
         };
         match self.state.put(&format!("{QUESTIONS}{key}"), &open).await {
             Ok(()) => {
@@ -187,6 +198,11 @@ impl Questions {
                 return None;
             }
         };
+        let from = signal.meta.origin.as_ref().map(address_key);
+        if open.person.is_some() && open.person != from {
+            // Someone else in the room: their `2` is theirs, not the answer.
+            return None;
+        }
         let chosen = open.choice.answer_in(&message.text)?;
         self.close(&key).await;
         signal.meta.response_to.get_or_insert(open.asked);
@@ -201,15 +217,21 @@ impl Questions {
     }
 }
 
-/// The outlet handlers send through: the dispatcher's handle, remembering each question asked.
+/// The outlet a handler sends through: the dispatcher's handle, remembering each question
+/// asked, and whom (the person whose signal the handler handles).
 pub(crate) struct AskingOutlet {
     inner: Handle,
     questions: Questions,
+    person: Option<Address>,
 }
 
 impl AskingOutlet {
-    pub(crate) fn new(inner: Handle, questions: Questions) -> Self {
-        AskingOutlet { inner, questions }
+    pub(crate) fn new(inner: Handle, questions: Questions, person: Option<Address>) -> Self {
+        AskingOutlet {
+            inner,
+            questions,
+            person,
+        }
     }
 }
 
@@ -223,8 +245,9 @@ impl Outlet for AskingOutlet {
             let conversation = signal.meta.addressees.clone();
             let id = self.inner.send(signal).await?;
             if let Some(choice) = choice {
+                let person = self.person.as_ref();
                 self.questions
-                    .asked(&conversation, &choice, id.clone())
+                    .asked(&conversation, person, &choice, id.clone())
                     .await;
             }
             Ok(id)
@@ -278,6 +301,7 @@ mod tests {
         questions
             .asked(
                 std::slice::from_ref(&alice),
+                Some(&alice),
                 ask.choice.as_ref().unwrap(),
                 "q1".into(),
             )

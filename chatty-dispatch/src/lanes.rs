@@ -34,7 +34,6 @@ enum Job {
 struct Runner {
     routes: Routes,
     shared: Arc<Shared>,
-    handle: Handle,
     raw: Handle,
     questions: Questions,
     service: HandlerService,
@@ -75,7 +74,6 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
     questions.load().await?;
     let timers = Timers::new(state.clone(), dispatcher.schedules.clone());
     timers.load().await?;
-    let handle = Handle::new(AskingOutlet::new(raw.clone(), questions.clone()));
     let shared = Arc::new(Shared {
         settings: dispatcher.settings.clone(),
         state,
@@ -95,7 +93,6 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
     let runner = Arc::new(Runner {
         routes: dispatcher.routes,
         shared,
-        handle,
         raw,
         questions,
         service,
@@ -214,8 +211,8 @@ impl Runner {
                 match route {
                     Route::Handler(handler, found) => {
                         let cx = Context::new(
-                            signal,
-                            self.handle.clone(),
+                            signal.clone(),
+                            self.handle_for(&signal),
                             self.shared.clone(),
                             found,
                             Some(handler),
@@ -236,7 +233,7 @@ impl Runner {
                         };
                         let cx = Context::new(
                             due.signal.clone(),
-                            self.handle.clone(),
+                            self.handle_for(&due.signal),
                             self.shared.clone(),
                             found,
                             Some(handler.clone()),
@@ -251,6 +248,16 @@ impl Runner {
                 self.shared.timers.done(&due).await;
             }
         }
+    }
+
+    /// The handle a handler of `signal` sends through: questions it asks ask the signal's
+    /// origin.
+    fn handle_for(&self, signal: &Signal) -> Handle {
+        Handle::new(AskingOutlet::new(
+            self.raw.clone(),
+            self.questions.clone(),
+            signal.meta.origin.clone(),
+        ))
     }
 
     /// Whether `signal` is a message or file a machine sent, which this dispatcher leaves
@@ -316,14 +323,14 @@ impl Runner {
         let mut message = Message::text(text.clone());
         if let Some(to) = signal.reply_addresses().first() {
             let html = matches!(
-                self.handle.supported_features(to).await,
+                self.raw.supported_features(to).await,
                 Ok((features, _)) if features.contains(chatty_core::Features::HTML)
             );
             if html {
                 message = message.with_html(format!("<pre>{}</pre>", escape(&text)));
             }
         }
-        if let Err(e) = self.handle.send(signal.reply(message)).await {
+        if let Err(e) = self.raw.send(signal.reply(message)).await {
             tracing::warn!("the answer to {} was not sent: {e}", signal.meta.id);
         }
     }

@@ -557,3 +557,37 @@ async fn a_reply_may_be_plain_text() {
     assert_eq!(text_of(&harness).await, "two");
     harness.stop().await.unwrap();
 }
+
+/// The next message `person` gets from the bot (passing over the room's other messages).
+async fn from_bot(person: &chatty_direct::Person, bot: &chatty_core::Address) -> Message {
+    loop {
+        let (signal, message) = person.expect_message().await;
+        if signal.meta.origin.as_ref() == Some(bot) {
+            return message;
+        }
+    }
+}
+
+#[tokio::test]
+async fn in_a_room_only_the_person_asked_answers_by_text() {
+    let harness = Harness::start(Dispatcher::new().message(ask).choice("priority", picked)).await;
+    let bob = harness.person("bob").await;
+    let network = harness.network();
+    let lobby = network.channel("lobby");
+    for member in ["bot", "tester", "bob"] {
+        network.join("lobby", member);
+    }
+    let bot = harness.bot();
+    let said = |text: &str| Signal::message(text).to(lobby.clone());
+    harness.tester().send(said("t7")).await.unwrap();
+    let question = from_bot(&bob, bot).await;
+    assert_eq!(question.choice.unwrap().id, "priority/t7");
+    // Bob's "1" in the room is his own message (which asks again), not the tester's answer.
+    bob.send(said("1")).await.unwrap();
+    let again = from_bot(&bob, bot).await;
+    assert_eq!(again.choice.unwrap().id, "priority/1");
+    // Bob's own answer answers his question.
+    bob.send(said("2")).await.unwrap();
+    assert_eq!(from_bot(&bob, bot).await.text, "High for 1");
+    harness.stop().await.unwrap();
+}
