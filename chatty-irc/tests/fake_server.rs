@@ -4,18 +4,18 @@
 
 use std::time::Duration;
 
+mod common;
+
 use chatty_core::{
-    Answer, Body, DeliveryStatus, Handle, Message, Query, Router, SendError, Signal, Status,
-    StatusChange, TypingState, from_fn,
+    Answer, Body, DeliveryStatus, Message, Query, Router, SendError, Signal, Status, StatusChange,
+    TypingState,
 };
 use chatty_irc::{ChannelConfig, IrcConfig, IrcSession, TlsMode};
+use common::{WAIT, next_where, spy, text};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
 use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 /// The server's side of one client connection.
 struct Client {
@@ -41,44 +41,6 @@ impl Client {
     async fn say(&mut self, line: &[u8]) {
         self.write.write_all(line).await.unwrap();
         self.write.write_all(b"\r\n").await.unwrap();
-    }
-}
-
-/// A bot passing every signal (with its handle) to the test.
-fn spy() -> (
-    impl chatty_core::Bot,
-    mpsc::UnboundedReceiver<(Signal, Handle)>,
-) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let bot = from_fn(move |signal: Signal, handle: Handle| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send((signal, handle));
-            Ok(())
-        }
-    });
-    (bot, rx)
-}
-
-async fn next_where(
-    rx: &mut mpsc::UnboundedReceiver<(Signal, Handle)>,
-    mut want: impl FnMut(&Signal) -> bool,
-) -> (Signal, Handle) {
-    loop {
-        let (signal, handle) = timeout(WAIT, rx.recv())
-            .await
-            .expect("a signal in time")
-            .expect("the bot runs");
-        if want(&signal) {
-            return (signal, handle);
-        }
-    }
-}
-
-fn text(signal: &Signal) -> Option<&str> {
-    match &signal.body {
-        Body::Message(m) => Some(&m.text),
-        _ => None,
     }
 }
 
