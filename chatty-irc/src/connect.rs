@@ -7,14 +7,14 @@ use std::sync::Arc;
 use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{ConnectionErrorKind, Signal, SystemError};
-use tokio::io::{AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::io::ReadHalf;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 
-use crate::net::{self, Io};
-use crate::proto::{IrcCodec, Line, Registration, RegistrationError, encode_line};
-use crate::session::IrcSession;
+use crate::net::{self, Io, lost, write_line};
+use crate::parts::SessionParts;
+use crate::proto::{IrcCodec, Line, Registration, RegistrationError};
 use crate::writer;
 
 /// The lines read from the server.
@@ -48,7 +48,10 @@ impl Drop for WriterTask {
 pub(crate) const COMPONENT: &str = "chatty-irc";
 
 /// Connects, registers and starts the writer (which joins the configured channels first).
-pub(crate) async fn connect(session: Arc<IrcSession>, link: &Link) -> Result<Connection, Failure> {
+pub(crate) async fn connect(
+    session: Arc<SessionParts>,
+    link: &Link,
+) -> Result<Connection, Failure> {
     net::install_crypto_provider();
     let config = &session.shared.config;
     let password = config
@@ -134,11 +137,6 @@ pub(crate) async fn connect(session: Arc<IrcSession>, link: &Link) -> Result<Con
     })
 }
 
-/// A connection lost (or never made): the driver tries again.
-fn lost(cause: &str) -> Failure {
-    Failure::new(ConnectionErrorKind::Unreachable, cause)
-}
-
 /// A registration the server refused.
 fn refused(error: RegistrationError) -> Failure {
     let kind = match error {
@@ -161,17 +159,4 @@ pub(crate) async fn report(link: &Link, error: &str) {
     tracing::warn!(error, "a line from the IRC server was skipped");
     let body = SystemError::new(COMPONENT, error);
     let _ = link.push(Signal::internal(link.own(), body)).await;
-}
-
-/// Writes one line with its CRLF.
-pub(crate) async fn write_line(
-    write: &mut WriteHalf<Box<dyn Io>>,
-    line: &Line,
-) -> Result<(), Failure> {
-    let text = encode_line(line)
-        .map_err(|e| Failure::new(ConnectionErrorKind::Protocol, e.to_string()))?;
-    write
-        .write_all(format!("{text}\r\n").as_bytes())
-        .await
-        .map_err(|e| lost(&e.to_string()))
 }

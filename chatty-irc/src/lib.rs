@@ -8,6 +8,7 @@ mod hostile_tests;
 mod inbound;
 mod net;
 mod outbound;
+mod parts;
 pub mod proto;
 mod query;
 mod session;

@@ -8,11 +8,12 @@ use chatty_core::driver::Failure;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::config::{IrcConfig, TlsMode};
+use crate::proto::{Line, encode_line};
 
 /// A byte stream the IRC lines run over: TCP, or TLS over TCP.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -84,4 +85,22 @@ pub(crate) async fn connect(config: &IrcConfig) -> Result<Box<dyn Io>, Failure> 
             Ok(Box::new(tls))
         }
     }
+}
+
+/// A connection lost (or never made): the driver tries again.
+pub(crate) fn lost(cause: &str) -> Failure {
+    Failure::new(ConnectionErrorKind::Unreachable, cause)
+}
+
+/// Writes one line with its CRLF.
+pub(crate) async fn write_line(
+    write: &mut WriteHalf<Box<dyn Io>>,
+    line: &Line,
+) -> Result<(), Failure> {
+    let text = encode_line(line)
+        .map_err(|e| Failure::new(ConnectionErrorKind::Protocol, e.to_string()))?;
+    write
+        .write_all(format!("{text}\r\n").as_bytes())
+        .await
+        .map_err(|e| lost(&e.to_string()))
 }

@@ -9,6 +9,7 @@ use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError,
 
 use crate::config::{ConfigError, IrcConfig, PLATFORM};
 use crate::connect::{self, Connection};
+use crate::parts::SessionParts;
 use crate::state::Shared;
 use crate::{caps, inbound, outbound, query};
 
@@ -28,16 +29,15 @@ use crate::{caps, inbound, outbound, query};
 /// queues them; the connection's writer sends them paced, so a burst from the bot does not get
 /// it disconnected for flooding.
 pub struct IrcSession {
-    pub(crate) driver: Driver,
-    pub(crate) shared: Shared,
+    parts: Arc<SessionParts>,
 }
 
 impl fmt::Debug for IrcSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IrcSession")
-            .field("server", &self.shared.config.server)
-            .field("nick", &self.shared.live().nick)
-            .field("name", &self.shared.config.name)
+            .field("server", &self.parts.shared.config.server)
+            .field("nick", &self.parts.shared.live().nick)
+            .field("name", &self.parts.shared.config.name)
             .finish()
     }
 }
@@ -50,15 +50,17 @@ impl IrcSession {
         let driver =
             Driver::new(Backoff::new(min, max)).with_stop_timeout(inbound::QUIT_TIMEOUT * 2);
         Ok(IrcSession {
-            driver,
-            shared: Shared::new(config),
+            parts: Arc::new(SessionParts {
+                driver,
+                shared: Shared::new(config),
+            }),
         })
     }
 
     /// The bot's own address on this session: `irc:nick;kind=individual`, with the nick the
     /// server accepted once registered.
     pub fn address(&self) -> Option<Address> {
-        self.shared.own()
+        self.parts.shared.own()
     }
 }
 
@@ -66,11 +68,11 @@ impl Protocol for IrcSession {
     type Connection = Connection;
 
     fn driver(&self) -> &Driver {
-        &self.driver
+        &self.parts.driver
     }
 
     fn name(&self) -> &str {
-        &self.shared.config.name
+        &self.parts.shared.config.name
     }
 
     fn platform(&self) -> &str {
@@ -78,11 +80,11 @@ impl Protocol for IrcSession {
     }
 
     fn own(&self) -> Option<Address> {
-        self.shared.own()
+        self.parts.shared.own()
     }
 
     fn capabilities(&self, address: Option<&Address>) -> Capabilities {
-        caps::capabilities(&self.shared.live(), address)
+        caps::capabilities(&self.parts.shared.live(), address)
     }
 
     fn answer_limit(&self) -> Option<AnswerLimit> {
@@ -90,18 +92,18 @@ impl Protocol for IrcSession {
     }
 
     async fn connect(self: Arc<Self>, link: Link) -> Result<Connection, Failure> {
-        connect::connect(self, &link).await
+        connect::connect(self.parts.clone(), &link).await
     }
 
     async fn serve(self: Arc<Self>, connection: Connection, link: Link) -> Result<(), Failure> {
-        inbound::serve(self, connection, &link).await
+        inbound::serve(self.parts.clone(), connection, &link).await
     }
 
     async fn send(&self, signal: Signal) -> Result<(), Refusal> {
-        outbound::send(&self.shared, &self.driver, signal).await
+        outbound::send(&self.parts.shared, &self.parts.driver, signal).await
     }
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {
-        query::answer(&self.shared, &query)
+        query::answer(&self.parts.shared, &query)
     }
 }

@@ -9,10 +9,10 @@ use chatty_core::DeliveryStatus;
 use tokio::io::{AsyncWriteExt as _, WriteHalf};
 use tokio::sync::mpsc;
 
-use crate::connect::write_line;
 use crate::net::Io;
+use crate::net::write_line;
+use crate::parts::SessionParts;
 use crate::proto::{Line, Pacer};
-use crate::session::IrcSession;
 use crate::state::{Echo, Outgoing};
 
 /// A write half and the lines that jump the queue.
@@ -47,7 +47,7 @@ impl Writer {
 
 /// Writes until a `QUIT` is written or a write fails.
 pub(crate) async fn write_loop(
-    session: Arc<IrcSession>,
+    session: Arc<SessionParts>,
     write: WriteHalf<Box<dyn Io>>,
     joins: Vec<Line>,
     urgent: mpsc::UnboundedReceiver<Line>,
@@ -95,7 +95,7 @@ pub(crate) async fn write_loop(
 /// With echo-message, notes that `line` (a message) will come back, labeled when the server
 /// has labeled-response; whether it will.
 fn expect_echo(
-    session: &IrcSession,
+    session: &SessionParts,
     line: &mut Line,
     confirms: Option<&chatty_core::SignalId>,
 ) -> bool {

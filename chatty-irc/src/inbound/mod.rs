@@ -8,13 +8,14 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chatty_core::DeliveryStatus;
 use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{ConnectionErrorKind, DeliveryStatus};
 
 use crate::connect::{self, Connection};
+use crate::net::lost;
+use crate::parts::SessionParts;
 use crate::proto::Line;
-use crate::session::IrcSession;
 use crate::state::Outgoing;
 
 pub(crate) use map::{Effect, handle};
@@ -28,7 +29,7 @@ pub(crate) const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `connection` until it is lost or the session is to stop.
 pub(crate) async fn serve(
-    session: Arc<IrcSession>,
+    session: Arc<SessionParts>,
     connection: Connection,
     link: &Link,
 ) -> Result<(), Failure> {
@@ -124,9 +125,4 @@ pub(crate) async fn serve(
     };
     shared.live().connected = false;
     result
-}
-
-/// A lost connection.
-fn lost(cause: &str) -> Failure {
-    Failure::new(ConnectionErrorKind::Unreachable, cause)
 }
