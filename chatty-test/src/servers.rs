@@ -300,3 +300,122 @@ pub fn irc_account() -> (String, String) {
         });
     ((*user).to_owned(), (*password).to_owned())
 }
+
+/// Where a test Matrix homeserver (Synapse) is (`scripts/lib/servers.d/matrix.sh` starts them).
+#[derive(Debug, Clone)]
+pub struct MatrixServer {
+    /// The base URL of its client-server API (`http://127.0.0.1:18008`: plain HTTP, loopback).
+    pub url: String,
+    /// Its port.
+    pub port: u16,
+    /// Its server name: a user `m07` is `@m07:{server_name}`.
+    pub server_name: String,
+    /// Its `registration_shared_secret`, for registering more users through
+    /// `POST /_synapse/admin/v1/register` (a nonce from `GET` there, then an HMAC-SHA1 of
+    /// `nonce\0user\0password\0notadmin` keyed with this secret).
+    pub shared_secret: String,
+    /// The script that stops and starts it (`ctl stop`, `ctl start`, `ctl restart`; `start`
+    /// returns once the client API answers), for the restartable server only.
+    pub ctl: Option<String>,
+}
+
+/// The test Synapse shared by every Matrix test: server name `localhost`, SQLite, presence on,
+/// rate limits far past any test's burst, users `m00`… (see [`matrix_account`]). Never restart it:
+/// the tests beside yours use it too ([`matrix_restart_server`] is for that).
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn matrix_server() -> MatrixServer {
+    MatrixServer {
+        url: var("CHATTY_TEST_MATRIX_URL"),
+        port: port("CHATTY_TEST_MATRIX_PORT"),
+        server_name: var("CHATTY_TEST_MATRIX_SERVER_NAME"),
+        shared_secret: var("CHATTY_TEST_MATRIX_SHARED_SECRET"),
+        ctl: None,
+    }
+}
+
+/// A second test Synapse, configured like [`matrix_server`], for the tests that stop and restart
+/// the server mid-conversation through its [`MatrixServer::ctl`] (a start takes about 2 s; access
+/// tokens stay valid across restarts). Users `mr00`… (see [`matrix_restart_account`]).
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn matrix_restart_server() -> MatrixServer {
+    MatrixServer {
+        url: var("CHATTY_TEST_MATRIX_RESTART_URL"),
+        port: port("CHATTY_TEST_MATRIX_RESTART_PORT"),
+        server_name: var("CHATTY_TEST_MATRIX_SERVER_NAME"),
+        shared_secret: var("CHATTY_TEST_MATRIX_SHARED_SECRET"),
+        ctl: Some(var("CHATTY_TEST_MATRIX_RESTART_CTL")),
+    }
+}
+
+/// A Matrix account of a test server's pool.
+#[derive(Debug, Clone)]
+pub struct MatrixAccount {
+    /// The localpart, which logs in (`m07`).
+    pub user: String,
+    /// The full user ID (`@m07:localhost`).
+    pub user_id: String,
+    /// Its password (`secret-m07`).
+    pub password: String,
+}
+
+/// The account of `server`'s pool listed in the environment variable `list`
+/// (`m00:secret-m00 m01:secret-m01 …`) that no other running test uses.
+fn matrix_pool_account(server: &MatrixServer, list: &str, prefix: &str) -> MatrixAccount {
+    let pool = var(list);
+    let accounts: Vec<(&str, &str)> = pool
+        .split_whitespace()
+        .map(|pair| {
+            pair.split_once(':')
+                .unwrap_or_else(|| panic!("{list}: `{pair}` is not `user:password`"))
+        })
+        .collect();
+    assert!(
+        !accounts.is_empty(),
+        "{list} is empty: the test Synapse has no users"
+    );
+    let account = pool_account(prefix, &server.port.to_string(), accounts.len());
+    let (user, password) = accounts
+        .iter()
+        .find(|(user, _)| *user == account.user)
+        .unwrap_or_else(|| {
+            panic!(
+                "{list} has no `{}`: its accounts must be {prefix}00, {prefix}01, …",
+                account.user
+            )
+        });
+    MatrixAccount {
+        user: (*user).to_owned(),
+        user_id: format!("@{user}:{}", server.server_name),
+        password: (*password).to_owned(),
+    }
+}
+
+/// A user of the shared test Synapse ([`matrix_server`]) that no other running test uses, from
+/// the pool in `CHATTY_TEST_MATRIX_ACCOUNTS` (`m00:secret-m00 m01:secret-m01 …`, 16 of them).
+/// Each is locked until the process exits, as for [`xmpp_account`]. The account keeps the rooms
+/// and devices earlier tests left it in: create a fresh room rather than relying on an empty
+/// `/sync`. A test that needs more users can register them with
+/// [`MatrixServer::shared_secret`].
+///
+/// # Panics
+/// When the environment is not set or malformed, or every account is in use.
+pub fn matrix_account() -> MatrixAccount {
+    matrix_pool_account(&matrix_server(), "CHATTY_TEST_MATRIX_ACCOUNTS", "m")
+}
+
+/// A user of the restartable test Synapse ([`matrix_restart_server`]) that no other running
+/// test uses, from `CHATTY_TEST_MATRIX_RESTART_ACCOUNTS` (`mr00:secret-mr00 …`, 4 of them).
+///
+/// # Panics
+/// When the environment is not set or malformed, or every account is in use.
+pub fn matrix_restart_account() -> MatrixAccount {
+    matrix_pool_account(
+        &matrix_restart_server(),
+        "CHATTY_TEST_MATRIX_RESTART_ACCOUNTS",
+        "mr",
+    )
+}
