@@ -3,9 +3,11 @@
 mod caps;
 mod config;
 mod connect;
+mod history;
 #[cfg(test)]
 mod hostile_tests;
 mod inbound;
+mod marker;
 mod net;
 mod outbound;
 mod parts;

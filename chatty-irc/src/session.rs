@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
-use chatty_core::session::Refusal;
+use chatty_core::session::{Confirmation, Refusal};
 use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError, Signal};
 
 use crate::config::{ConfigError, IrcConfig, PLATFORM};
@@ -101,6 +101,10 @@ impl Protocol for IrcSession {
 
     async fn send(&self, signal: Signal) -> Result<(), Refusal> {
         outbound::send(&self.parts.shared, &self.parts.driver, signal).await
+    }
+
+    async fn hand_on(&self, signal: Signal) -> Result<Confirmation, Refusal> {
+        outbound::hand_on(&self.parts.shared, &self.parts.driver, signal).await
     }
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {

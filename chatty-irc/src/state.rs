@@ -1,15 +1,16 @@
 //! What the session keeps between its parts: the config, the queue of lines to send, and what
 //! the current connection learned (nick, capabilities, channels and their members, lines waiting
-//! for their echo).
+//! for their echo), and the channels' histories.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use chatty_core::driver::lock;
 use chatty_core::{Address, AddressKind, SignalId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{IrcConfig, PLATFORM};
+use crate::history::History;
 use crate::proto::Line;
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
@@ -18,6 +19,20 @@ use crate::proto::Line;
 pub(crate) struct Outgoing {
     pub(crate) line: Line,
     pub(crate) confirms: Option<SignalId>,
+    /// Told once the line is with the server (echoed, or written without echo-message); dropped
+    /// untold when the connection ends first, after writing it.
+    pub(crate) done: Option<oneshot::Sender<()>>,
+}
+
+impl Outgoing {
+    /// A line confirming nothing.
+    pub(crate) fn line(line: Line) -> Self {
+        Outgoing {
+            line,
+            confirms: None,
+            done: None,
+        }
+    }
 }
 
 /// A line sent that waits for its echo.
@@ -27,6 +42,8 @@ pub(crate) struct Echo {
     pub(crate) label: Option<String>,
     /// The signal to mark `Sent` once it is echoed.
     pub(crate) confirms: Option<SignalId>,
+    /// Told once it is echoed.
+    pub(crate) done: Option<oneshot::Sender<()>>,
 }
 
 /// What one connection learned; reset on every new connection.
@@ -48,10 +65,11 @@ pub(crate) struct Live {
     pub(crate) channels: HashMap<String, BTreeSet<String>>,
     /// Lines sent waiting for their echo, in order.
     pub(crate) echoes: VecDeque<Echo>,
-    /// Open batches: reference → type.
-    pub(crate) batches: HashMap<String, String>,
     /// The next `label` tag's number.
     pub(crate) next_label: u64,
+    /// How many messages a `CHATHISTORY` request asks for, when the server takes them
+    /// (`draft/chathistory` acknowledged and ISUPPORT `CHATHISTORY`).
+    pub(crate) chathistory: Option<usize>,
 }
 
 impl Live {
@@ -65,8 +83,8 @@ impl Live {
             chantypes: "#&".to_owned(),
             channels: HashMap::new(),
             echoes: VecDeque::new(),
-            batches: HashMap::new(),
             next_label: 0,
+            chathistory: None,
         }
     }
 
@@ -85,8 +103,14 @@ impl Live {
         fold(nick) == fold(&self.nick)
     }
 
-    /// Starts a new connection's state, keeping the nick asked for.
+    /// Starts a new connection's state, keeping the nick asked for. The lines waiting for
+    /// their echo were written: they count as with the server (their echo will not come).
     pub(crate) fn reset(&mut self, nick: &str) {
+        for echo in self.echoes.drain(..) {
+            if let Some(done) = echo.done {
+                let _ = done.send(());
+            }
+        }
         *self = Live::new(nick);
     }
 }
@@ -100,6 +124,8 @@ pub(crate) struct Shared {
     /// The receiving end, held by one connection's writer at a time.
     pub(crate) queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Outgoing>>,
     live: Mutex<Live>,
+    /// The channels' histories: kept across connections.
+    history: Mutex<History>,
 }
 
 impl Shared {
@@ -112,12 +138,18 @@ impl Shared {
             outgoing,
             queue: tokio::sync::Mutex::new(queue),
             live,
+            history: Mutex::default(),
         }
     }
 
     /// The connection's state.
     pub(crate) fn live(&self) -> MutexGuard<'_, Live> {
         lock(&self.live)
+    }
+
+    /// The channels' histories (positions, message ids given, history batches being read).
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        lock(&self.history)
     }
 
     /// An address on this session for the platform's own `id`.

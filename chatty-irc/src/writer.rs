@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chatty_core::DeliveryStatus;
 use tokio::io::{AsyncWriteExt as _, WriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::net::Io;
 use crate::net::write_line;
@@ -72,16 +72,26 @@ pub(crate) async fn write_loop(
             }
             next = queue.recv() => next,
         };
-        let Some(Outgoing { mut line, confirms }) = next else {
+        let Some(Outgoing {
+            mut line,
+            confirms,
+            mut done,
+        }) = next
+        else {
             break;
         };
-        let echoed = expect_echo(&session, &mut line, confirms.as_ref());
+        let echoed = expect_echo(&session, &mut line, confirms.as_ref(), &mut done);
         writer.paced(&line).await?;
-        if !echoed && let Some(id) = confirms {
-            session
-                .driver
-                .deliveries()
-                .advance(&id, DeliveryStatus::Sent);
+        if !echoed {
+            if let Some(id) = confirms {
+                session
+                    .driver
+                    .deliveries()
+                    .advance(&id, DeliveryStatus::Sent);
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
         }
         if line.command == "QUIT" {
             let _ = writer.write.flush().await;
@@ -93,11 +103,12 @@ pub(crate) async fn write_loop(
 }
 
 /// With echo-message, notes that `line` (a message) will come back, labeled when the server
-/// has labeled-response; whether it will.
+/// has labeled-response, and who to tell then (`done`, taken); whether it will.
 fn expect_echo(
     session: &SessionParts,
     line: &mut Line,
     confirms: Option<&chatty_core::SignalId>,
+    done: &mut Option<oneshot::Sender<()>>,
 ) -> bool {
     let mut live = session.shared.live();
     let echoed = live.has("echo-message") && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE");
@@ -112,6 +123,7 @@ fn expect_echo(
         live.echoes.push_back(Echo {
             label,
             confirms: confirms.cloned(),
+            done: done.take(),
         });
     }
     echoed

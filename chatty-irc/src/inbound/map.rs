@@ -8,7 +8,9 @@ use chatty_core::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::proto::Line;
+use super::catch_up;
+use crate::history::{Position, Selected, mark_name};
+use crate::proto::{CHATHISTORY_CAP, Line};
 use crate::state::{Shared, fold};
 
 /// What a line asks of the serving loop.
@@ -22,6 +24,13 @@ pub(crate) enum Effect {
     Confirmed(SignalId),
     /// The server closes the connection (`ERROR`), with its words.
     Closing(String),
+    /// The bot joined this channel (folded name): its history position must be known before
+    /// the lines that follow (a history batch) are mapped.
+    Joined(String),
+    /// Set the journal mark (name, value), behind the signals before it.
+    Mark(String, String),
+    /// Tell the bot of a problem (a `SystemError`), the connection going on.
+    Report(String),
 }
 
 /// The CTCP ACTION (`/me`) prefix of a PRIVMSG's text.
@@ -39,6 +48,14 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
             for token in line.params.iter().skip(1).take(tokens) {
                 if let Some(types) = token.strip_prefix("CHANTYPES=") {
                     shared.live().chantypes = types.to_owned();
+                }
+                // `CHATHISTORY=limit` (0: no limit) where `draft/chathistory` was acknowledged.
+                if let Some(limit) = token.strip_prefix("CHATHISTORY=") {
+                    let mut live = shared.live();
+                    if live.has(CHATHISTORY_CAP) {
+                        let limit = limit.parse().unwrap_or(0);
+                        live.chathistory = Some(if limit == 0 { 100 } else { limit.min(100) });
+                    }
                 }
             }
             vec![]
@@ -60,17 +77,7 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
             }
             vec![]
         }
-        "BATCH" => {
-            let reference = param(0);
-            let mut live = shared.live();
-            if let Some(reference) = reference.strip_prefix('+') {
-                live.batches
-                    .insert(reference.to_owned(), param(1).to_owned());
-            } else if let Some(reference) = reference.strip_prefix('-') {
-                live.batches.remove(reference);
-            }
-            vec![]
-        }
+        "BATCH" => batch(shared, line),
         "NICK" => {
             let (Some(old), new) = (line.nick(), param(0)) else {
                 return vec![];
@@ -135,9 +142,10 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
     let (Some(source), Some(channel)) = (line.source.as_ref(), line.param(0)) else {
         return vec![];
     };
-    {
+    let own = {
         let mut live = shared.live();
-        if live.is_own(&source.nick) {
+        let own = live.is_own(&source.nick);
+        if own {
             live.user.clone_from(&source.user);
             live.host.clone_from(&source.host);
             live.channels.insert(fold(channel), Default::default());
@@ -145,10 +153,71 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
         if let Some(members) = live.channels.get_mut(&fold(channel)) {
             members.insert(source.nick.clone());
         }
-    }
-    in_room(shared, line, &source.nick, channel, true, None)
+        own
+    };
+    let mut effects: Vec<Effect> = in_room(shared, line, &source.nick, channel, true, None)
         .into_iter()
-        .collect()
+        .collect();
+    if own {
+        effects.push(Effect::Joined(fold(channel)));
+    }
+    effects
+}
+
+/// `BATCH +ref type params…` opens a batch, `BATCH -ref` closes it: a history batch's
+/// messages are held until it closes, then what is new of them is given.
+fn batch(shared: &Shared, line: &Line) -> Vec<Effect> {
+    let reference = line.param(0).unwrap_or_default();
+    if let Some(reference) = reference.strip_prefix('+') {
+        let target = line.param(2).map(fold);
+        let kind = line.param(1).unwrap_or_default();
+        shared.history().open(reference, kind, target);
+        return vec![];
+    }
+    let Some(reference) = reference.strip_prefix('-') else {
+        return vec![];
+    };
+    let closed = shared.history().close(reference);
+    closed.map(|s| caught_up(shared, s)).unwrap_or_default()
+}
+
+/// The effects of a history batch: what is new of it as messages, then the channel's mark.
+fn caught_up(shared: &Shared, selected: Selected) -> Vec<Effect> {
+    let Selected {
+        channel,
+        new,
+        position,
+        gap,
+        live,
+        count,
+    } = selected;
+    let mut effects = Vec::new();
+    // An answer to CHATHISTORY AFTER starts after the position's message, so only a history
+    // replayed on join can tell a gap.
+    if gap && shared.live().chathistory.is_none() {
+        effects.push(Effect::Report(format!(
+            "messages in {channel} from while the bot was away may be missing: the server's \
+             history no longer reaches back to the last one the bot was given"
+        )));
+    }
+    for line in &new {
+        effects.extend(message_of(shared, line, true));
+    }
+    if let Some(position) = position {
+        // A full page of an answer to CHATHISTORY: there may be more after it.
+        let limit = shared.live().chathistory;
+        if limit.is_some_and(|limit| count >= limit)
+            && let Some(ask) = catch_up::request(shared, &channel, &position)
+        {
+            effects.push(Effect::Send(ask));
+        }
+        effects.push(Effect::Mark(mark_name(&channel), position.to_mark()));
+    }
+    // What came live while the history was read, after it.
+    for line in &live {
+        effects.extend(message_of(shared, line, false));
+    }
+    effects
 }
 
 fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
@@ -194,18 +263,25 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
 }
 
 fn message(shared: &Shared, line: &Line) -> Vec<Effect> {
+    // A line of a history batch, or of its channel while one is read, waits for the batch's
+    // end.
+    if shared.history().hold(line) {
+        return vec![];
+    }
+    message_of(shared, line, false)
+}
+
+/// Maps a message, live or (`replayed`) from a history batch, once: a message id given before
+/// is dropped; a channel's message moves its position and then its journal mark.
+fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     let (Some(source), Some(target), Some(text)) =
         (line.source.as_ref(), line.param(0), line.param(1))
     else {
         return vec![];
     };
-    let (own, channel, replayed) = {
+    let (own, channel) = {
         let live = shared.live();
-        let replayed = line
-            .tag("batch")
-            .and_then(|b| live.batches.get(b))
-            .is_some_and(|kind| kind.ends_with("chathistory"));
-        (live.is_own(&source.nick), live.is_channel(target), replayed)
+        (live.is_own(&source.nick), live.is_channel(target))
     };
     // STATUSMSG (`@#chat`: to the channel's operators only) is still the channel's.
     let (target, channel) = match target.strip_prefix(['@', '+', '%', '~', '&']) {
@@ -213,10 +289,15 @@ fn message(shared: &Shared, line: &Line) -> Vec<Effect> {
         _ => (target, channel),
     };
     if own {
-        return echo(shared, line);
+        // The bot's own lines in a history batch are no echoes of lines waiting.
+        return if replayed { vec![] } else { echo(shared, line) };
     }
-    // Server notices (no user@host) and history replayed on join are not messages to the bot.
-    if source.user.is_none() || replayed {
+    // Server notices (no user@host) are not messages to the bot.
+    if source.user.is_none() {
+        return vec![];
+    }
+    let folded = channel.then(|| fold(target));
+    if !replayed && !shared.history().given(folded.as_deref(), line) {
         return vec![];
     }
     let text = match text.strip_prefix(ACTION) {
@@ -243,7 +324,14 @@ fn message(shared: &Shared, line: &Line) -> Vec<Effect> {
         // NOTICE is IRC's automatic traffic: never to be answered automatically (RFC 2812).
         signal.meta.automatic = Some(Automatic::Generated);
     }
-    vec![Effect::Push(Box::new(signal))]
+    let mut effects = vec![Effect::Push(Box::new(signal))];
+    // A batch marks once, after its last message.
+    if let (Some(folded), false) = (folded, replayed)
+        && let Some(position) = Position::of(line)
+    {
+        effects.push(Effect::Mark(mark_name(&folded), position.to_mark()));
+    }
+    effects
 }
 
 /// An echo of the bot's own line (echo-message): matched by its label, else the oldest.
@@ -258,10 +346,13 @@ fn echo(shared: &Shared, line: &Line) -> Vec<Effect> {
         None => Some(0),
     };
     let echo = found.and_then(|at| live.echoes.remove(at));
-    echo.and_then(|e| e.confirms)
-        .map(Effect::Confirmed)
-        .into_iter()
-        .collect()
+    let Some(echo) = echo else {
+        return vec![];
+    };
+    if let Some(done) = echo.done {
+        let _ = done.send(());
+    }
+    echo.confirms.map(Effect::Confirmed).into_iter().collect()
 }
 
 /// A `TAGMSG` with `+typing` (or the older `+draft/typing`).

@@ -1,6 +1,7 @@
 //! Serving a connection: reading lines, mapping them ([`map`]), answering `PING`, keeping the
 //! connection alive, and quitting politely when the session ends.
 
+mod catch_up;
 mod map;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
 
 use crate::connect::{self, Connection};
+use crate::marker::Markers;
 use crate::net::lost;
 use crate::parts::SessionParts;
 use crate::proto::Line;
@@ -41,10 +43,7 @@ pub(crate) async fn serve(
     let shared = &session.shared;
     // QUIT goes behind what the bot sent last; PING and PONG ahead of it.
     let send = |line: Line| {
-        let _ = shared.outgoing.send(Outgoing {
-            line,
-            confirms: None,
-        });
+        let _ = shared.outgoing.send(Outgoing::line(line));
     };
     let send_now = |line: Line| {
         let _ = urgent.send(line);
@@ -54,6 +53,7 @@ pub(crate) async fn serve(
     let mut quitting: Option<tokio::time::Instant> = None;
     let mut closing: Option<String> = None;
     let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    let mut markers = Markers::new(link.clone());
     let result = loop {
         let quit_deadline = quitting.unwrap_or_else(|| tokio::time::Instant::now() + DEAD);
         tokio::select! {
@@ -109,20 +109,36 @@ pub(crate) async fn serve(
                 for effect in handle(shared, &line) {
                     match effect {
                         Effect::Push(signal) => {
-                            // Refused once the session ends or the bot is gone: the driver
-                            // stops serving then.
-                            let _ = link.push(*signal).await;
+                            // Into the journal with the others (IRC is told of nothing
+                            // received). Refused once the session ends or the bot is gone:
+                            // the driver stops serving then.
+                            let _ = link.feed(*signal).await;
                         }
                         Effect::Send(line) => send_now(line),
                         Effect::Confirmed(id) => {
                             session.driver.deliveries().advance(&id, DeliveryStatus::Sent);
                         }
                         Effect::Closing(text) => closing = Some(text),
+                        Effect::Joined(channel) => {
+                            if let Some(ask) = catch_up::joined(shared, link, &channel).await {
+                                send_now(ask);
+                            }
+                        }
+                        Effect::Mark(name, value) => markers.advance(name, value),
+                        Effect::Report(text) => connect::report(link, &text).await,
                     }
                 }
             }
         }
     };
     shared.live().connected = false;
+    shared.history().connection_lost();
+    if result.is_ok() {
+        // The session ends: what is still queued will not be sent (its confirmations are
+        // refused as unreachable).
+        drop(writer);
+        let mut queue = shared.queue.lock().await;
+        while queue.try_recv().is_ok() {}
+    }
     result
 }

@@ -95,10 +95,12 @@ fn own_echo_confirms_by_label_or_in_order() {
     s.live().echoes.push_back(Echo {
         label: None,
         confirms: Some("one".into()),
+        done: None,
     });
     s.live().echoes.push_back(Echo {
         label: Some("c2".into()),
         confirms: Some("two".into()),
+        done: None,
     });
     let by_label = feed(&s, "@label=c2 :bot!b@h PRIVMSG #c :second");
     assert!(matches!(&by_label[..], [Effect::Confirmed(id)] if id.as_str() == "two"));
@@ -160,4 +162,135 @@ fn typing_tags_ping_error_and_isupport() {
     feed(&s, ":srv 005 bot CHANTYPES=#! NICKLEN=30 :are supported");
     assert!(s.live().is_channel("!x"));
     assert!(!s.live().is_channel("&x"));
+}
+
+/// The effects other than signals, as text, for checking their order.
+fn kinds(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .map(|e| match e {
+            Effect::Push(s) => match &s.body {
+                Body::Message(m) => format!("message {}", m.text),
+                other => format!("{:?}", other.kind()),
+            },
+            Effect::Mark(name, value) => format!("mark {name} {value}"),
+            Effect::Joined(channel) => format!("joined {channel}"),
+            Effect::Report(_) => "report".to_owned(),
+            Effect::Send(line) => format!("send {}", line.format().unwrap()),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn history_after_a_reconnection_is_given_once_and_marked() {
+    let s = shared();
+    let joined = feed(&s, ":bot!b@h JOIN #Chat");
+    assert_eq!(kinds(&joined)[1], "joined #chat");
+    // The first join: the channel's past is not given; its newest line is the position.
+    s.history().learn("#chat", None);
+    feed(&s, ":srv BATCH +h1 chathistory #Chat");
+    let old = "@batch=h1;msgid=m1;time=2026-12-07T08:00:01.000Z :alice!a@h PRIVMSG #Chat :old";
+    assert!(feed(&s, old).is_empty());
+    assert_eq!(
+        kinds(&feed(&s, ":srv BATCH -h1")),
+        ["mark history:#chat 2026-12-07T08:00:01Z m1"]
+    );
+    // Live, then the connection is lost; meanwhile two more lines; joining again replays all.
+    let live = "@msgid=m2;time=2026-12-07T08:00:02.500Z :alice!a@h PRIVMSG #chat :live";
+    assert_eq!(
+        kinds(&feed(&s, live)),
+        [
+            "message live",
+            "mark history:#chat 2026-12-07T08:00:02.5Z m2"
+        ]
+    );
+    s.history().connection_lost();
+    feed(&s, ":srv BATCH +h2 chathistory #chat");
+    let replayed = [
+        "@batch=h2;msgid=m1;time=2026-12-07T08:00:01Z :alice!a@h PRIVMSG #chat :old",
+        "@batch=h2;msgid=m2;time=2026-12-07T08:00:02Z :alice!a@h PRIVMSG #chat :live",
+        "@batch=h2;msgid=m3;time=2026-12-07T08:00:03Z :bot!b@h PRIVMSG #chat :own answer",
+        "@batch=h2;msgid=m4;time=2026-12-07T08:00:04Z :bob!b@h PRIVMSG #chat :missed",
+    ];
+    for line in replayed {
+        assert!(feed(&s, line).is_empty());
+    }
+    // A live line while the history is read comes after it.
+    let during = "@msgid=m5;time=2026-12-07T08:00:05Z :bob!b@h PRIVMSG #chat :during";
+    assert!(feed(&s, during).is_empty());
+    let effects = feed(&s, ":srv BATCH -h2");
+    assert_eq!(
+        kinds(&effects),
+        [
+            "message missed",
+            "mark history:#chat 2026-12-07T08:00:04Z m4",
+            "message during",
+            "mark history:#chat 2026-12-07T08:00:05Z m5"
+        ]
+    );
+    let missed = signals(effects).remove(0);
+    assert_eq!(missed.meta.id.as_str(), "m4");
+    assert_eq!(missed.meta.origin.unwrap().id(), "bob");
+    // The same line live again (a server relaying it twice): not given.
+    assert!(signals(feed(&s, during)).is_empty());
+    // The bot's own line in the history confirmed nothing.
+    assert!(s.live().echoes.is_empty());
+}
+
+#[test]
+fn chathistory_requests_where_the_server_takes_them_page_by_page() {
+    let s = shared();
+    s.live().caps.insert("draft/chathistory".into());
+    feed(&s, ":srv 005 bot CHATHISTORY=2 CHANTYPES=# :are supported");
+    assert_eq!(s.live().chathistory, Some(2));
+    s.history().learn(
+        "#chat",
+        crate::history::Position::from_mark("2026-12-07T08:00:01Z m1"),
+    );
+    feed(&s, ":srv BATCH +p chathistory #chat");
+    feed(
+        &s,
+        "@batch=p;msgid=m2;time=2026-12-07T08:00:02Z :alice!a@h PRIVMSG #chat :two",
+    );
+    feed(
+        &s,
+        "@batch=p;msgid=m3;time=2026-12-07T08:00:03Z :alice!a@h PRIVMSG #chat :three",
+    );
+    // A full page: the next is asked for, after its newest line.
+    assert_eq!(
+        kinds(&feed(&s, ":srv BATCH -p")),
+        [
+            "message two",
+            "message three",
+            "send CHATHISTORY AFTER #chat msgid=m3 2",
+            "mark history:#chat 2026-12-07T08:00:03Z m3"
+        ]
+    );
+    // Without the capability, the token is ignored.
+    let plain = shared();
+    feed(&plain, ":srv 005 bot CHATHISTORY=50 :are supported");
+    assert_eq!(plain.live().chathistory, None);
+}
+
+#[test]
+fn a_history_that_no_longer_reaches_the_position_is_reported() {
+    let s = shared();
+    s.history().learn(
+        "#chat",
+        crate::history::Position::from_mark("2026-12-07T07:00:00Z gone"),
+    );
+    feed(&s, ":srv BATCH +h chathistory #chat");
+    feed(
+        &s,
+        "@batch=h;msgid=m9;time=2026-12-07T08:00:00Z :alice!a@h PRIVMSG #chat :later",
+    );
+    assert_eq!(
+        kinds(&feed(&s, ":srv BATCH -h")),
+        [
+            "report",
+            "message later",
+            "mark history:#chat 2026-12-07T08:00:00Z m9"
+        ]
+    );
 }

@@ -5,8 +5,9 @@
 mod tests;
 
 use chatty_core::driver::Driver;
-use chatty_core::session::Refusal;
+use chatty_core::session::{Confirmation, Refusal};
 use chatty_core::{AddressKind, Body, DeliveryStatus, FailureKind, Signal, Status, TypingState};
+use tokio::sync::oneshot;
 
 use crate::caps;
 use crate::config::valid_nick;
@@ -19,13 +20,48 @@ const ACTION_OVERHEAD: usize = 9;
 /// Maps `signal` and queues its lines; it is `Pending` until the server echoes the last line
 /// (with echo-message) or the writer wrote it (without).
 pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    queue(shared, driver, signal, None)
+}
+
+/// [`send`], with a confirmation that resolves once the last line is with the server (echoed,
+/// or written without echo-message; or written when the connection ended before its echo):
+/// under a journal, an answer counts as gone only then, so that one still queued when the
+/// process dies is sent after the restart. Lines still queued when the session ends are
+/// refused as `Unreachable` (the journal gives their signal again after a restart).
+pub(crate) async fn hand_on(
+    shared: &Shared,
+    driver: &Driver,
+    signal: Signal,
+) -> Result<Confirmation, Refusal> {
+    let (done, confirmed) = oneshot::channel();
+    queue(shared, driver, signal, Some(done))?;
+    Ok(Box::pin(async move {
+        // Dropped untold: the session ended before the line was written (or a write failed).
+        confirmed.await.map_err(|_| {
+            Refusal::new(
+                FailureKind::Unreachable,
+                "the IRC session ended before the message was sent",
+            )
+        })
+    }))
+}
+
+fn queue(
+    shared: &Shared,
+    driver: &Driver,
+    signal: Signal,
+    done: Option<oneshot::Sender<()>>,
+) -> Result<(), Refusal> {
     if driver.end_requested() && !shared.live().connected {
         return Err(Refusal::new(
             FailureKind::Unreachable,
             "the IRC session has ended",
         ));
     }
-    let lines = lines(shared, &signal)?;
+    let mut lines = lines(shared, &signal)?;
+    if let Some(last) = lines.last_mut() {
+        last.done = done;
+    }
     driver
         .deliveries()
         .advance(&signal.meta.id, DeliveryStatus::Pending);
@@ -131,6 +167,7 @@ pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, R
         .map(|(i, line)| Outgoing {
             line,
             confirms: (i + 1 == count).then(|| signal.meta.id.clone()),
+            done: None,
         })
         .collect())
 }

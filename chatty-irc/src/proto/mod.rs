@@ -13,6 +13,7 @@ pub use codec::{IrcCodec, LineError, MAX_CLIENT_TAGS, MAX_MESSAGE, MAX_SERVER_TA
 pub use line::{FormatError, Line, ParseError, Source, escape_tag_value, unescape_tag_value};
 pub use pace::Pacer;
 pub use register::{
-    Progress, Registered, Registration, RegistrationError, Sasl, WANTED_CAPS, sasl_plain_lines,
+    CHATHISTORY_CAP, Progress, Registered, Registration, RegistrationError, Sasl, WANTED_CAPS,
+    sasl_plain_lines,
 };
 pub use split::{UNKNOWN_HOST_LEN, UNKNOWN_USER_LEN, relay_prefix_len, split_text, text_budget};

@@ -10,13 +10,17 @@ use super::line::Line;
 
 /// The IRCv3 capabilities requested when the server offers them (`sasl` only when SASL is
 /// configured).
-pub const WANTED_CAPS: [&str; 5] = [
+pub const WANTED_CAPS: [&str; 6] = [
     "message-tags",
     "server-time",
     "echo-message",
     "batch",
     "labeled-response",
+    CHATHISTORY_CAP,
 ];
+
+/// The capability of servers that answer `CHATHISTORY` requests (IRCv3, still a draft).
+pub const CHATHISTORY_CAP: &str = "draft/chathistory";
 
 /// How many fallback nicks are tried after the configured one before giving up.
 const MAX_NICK_ATTEMPTS: u32 = 10;
