@@ -1,0 +1,1 @@
+//! Matrix sessions for Chatty bots (work in progress).
