@@ -266,6 +266,23 @@ pub fn ngircd_server() -> IrcServer {
     }
 }
 
+/// The restartable test InspIRCd, for the tests that restart the server mid-conversation
+/// (restarting the shared one would break the tests beside them): the same IRCv3 modules as
+/// [`irc_server`], plain text only, no services (no SASL); and its control script, run as
+/// `ctl stop` (returns once the server exited), `ctl start` (returns once its port listens) or
+/// `ctl restart`. From `CHATTY_TEST_IRC_RESTART_PORT` and `CHATTY_TEST_IRC_RESTART_CTL`.
+///
+/// # Panics
+/// With the command to run when the environment is not set.
+pub fn irc_restart_server() -> (IrcServer, std::path::PathBuf) {
+    let server = IrcServer {
+        host: var("CHATTY_TEST_IRC_HOST"),
+        port: port("CHATTY_TEST_IRC_RESTART_PORT"),
+        tls_port: None,
+    };
+    (server, var("CHATTY_TEST_IRC_RESTART_CTL").into())
+}
+
 /// An account registered with the test InspIRCd's services (for SASL PLAIN, or `IDENTIFY` to
 /// NickServ) that no other running test uses: its account name and password, from the pool in
 /// `CHATTY_TEST_IRC_ACCOUNTS` (`i00:secret-i00 i01:secret-i01 …`). Each is locked until the
