@@ -1,0 +1,36 @@
+//! What the session can carry: text with HTML, replies, room presence and typing; questions
+//! with options go as numbered lines.
+
+use chatty_core::{Capabilities, Features, Signals};
+
+/// What the session carries, to any address: messages (text, HTML, `/me`, notices for
+/// automatic messages), replies, joining and leaving rooms (a leave's reason as the status
+/// message), typing.
+pub(crate) fn capabilities() -> Capabilities {
+    // The server orders a room's events (one DAG, one timeline per room as the server sees it),
+    // and the session sends one message at a time.
+    Capabilities::new(
+        Signals::MESSAGE | Signals::IN_ROOM | Signals::TYPING,
+        Features::HTML | Features::REPLIES | Features::ORDERED | Features::STATUS_MESSAGE,
+    )
+    .with_degraded(Features::CHOICES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatty_core::{Choice, Message, Signal};
+
+    #[test]
+    fn text_html_replies_rooms_and_typing() {
+        let caps = capabilities();
+        let check = |m: Message| caps.check(&Signal::new(m));
+        assert!(check(Message::text("hi")).is_ok());
+        assert!(check(Message::text("hi").with_html("<b>hi</b>")).is_ok());
+        assert!(check(Message::text("hi").with_subject("s")).is_err());
+        let question = Message::text("Which?").with_choice(Choice::new("q").option("a", "A"));
+        assert!(check(question).is_ok());
+        assert!(caps.signals.contains(Signals::TYPING | Signals::IN_ROOM));
+        assert!(!caps.signals.contains(Signals::PRESENCE | Signals::FILE));
+    }
+}

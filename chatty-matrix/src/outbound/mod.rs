@@ -1,0 +1,203 @@
+//! Outbound: a signal becomes requests to the homeserver (a message per room, typing, joining
+//! or leaving), sent at once; the signal is `Sent` once the server accepted every event.
+
+mod map;
+
+use std::time::Duration;
+
+use chatty_core::driver::Driver;
+use chatty_core::session::Refusal;
+use chatty_core::{Address, Body, DeliveryStatus, FailureKind, Signal, Status, TypingState};
+use ruma::api::client::membership::{join_room_by_id_or_alias, leave_room};
+use ruma::api::client::message::send_message_event;
+use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
+use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
+
+use crate::caps;
+use crate::http::CallError;
+use crate::state::Shared;
+
+pub(crate) use map::txn_id;
+
+/// How long one request of a send may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a send rate-limited by the server is tried again.
+const RATE_LIMIT_TRIES: usize = 5;
+/// How long a typing notification lasts on the server unless renewed.
+const TYPING_FOR: Duration = Duration::from_secs(30);
+
+/// Sends `signal`; it is `Pending` until the server accepted it, then `Sent`.
+pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    caps::capabilities()
+        .check(&signal)
+        .map_err(|reason| Refusal::new(FailureKind::Rejected, reason))?;
+    let token = shared
+        .live()
+        .token
+        .clone()
+        .ok_or_else(|| Refusal::new(FailureKind::Unreachable, "not logged in (yet)"))?;
+    driver
+        .deliveries()
+        .advance(&signal.meta.id, DeliveryStatus::Pending);
+    match &signal.body {
+        Body::Message(message) => {
+            let rooms = targets(shared, &signal)?;
+            let reply_to = signal
+                .meta
+                .response_to
+                .as_ref()
+                .and_then(|id| OwnedEventId::try_from(id.as_str()).ok());
+            let thread = reply_to.as_ref().and_then(|event| {
+                let live = shared.live();
+                let root = live.threads.get(event.as_str())?;
+                OwnedEventId::try_from(root.as_str()).ok()
+            });
+            let automatic = signal.meta.automatic.is_some();
+            let content = map::content(message, automatic, reply_to, thread);
+            for (n, room) in rooms.into_iter().enumerate() {
+                let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
+                let request = send_message_event::v3::Request::new(room, txn, &content)
+                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
+                let response = call(shared, request, &token).await?;
+                shared.live().seen.insert(response.event_id.to_string(), ());
+            }
+        }
+        Body::StatusChange(change) => match &change.status {
+            Status::Typing {
+                conversation,
+                state,
+            } => {
+                let room = room_of(shared, conversation)?;
+                let user = own_user(shared)?;
+                let typing = match state {
+                    TypingState::Composing => {
+                        Typing::Yes(create_typing_event::v3::TypingInfo::new(TYPING_FOR))
+                    }
+                    _ => Typing::No,
+                };
+                let request = create_typing_event::v3::Request::new(user, room, typing);
+                call(shared, request, &token).await?;
+            }
+            Status::InRoom { room, present, .. } => {
+                let id = room.id();
+                if *present {
+                    let target = OwnedRoomOrAliasId::try_from(id)
+                        .map_err(|e| unknown(format!("{id}: {e}")))?;
+                    let request = join_room_by_id_or_alias::v3::Request::new(target);
+                    call(shared, request, &token).await?;
+                } else {
+                    let target =
+                        OwnedRoomId::try_from(id).map_err(|e| unknown(format!("{id}: {e}")))?;
+                    let mut request = leave_room::v3::Request::new(target);
+                    request.reason = change.message.clone();
+                    call(shared, request, &token).await?;
+                }
+            }
+            _ => {
+                return Err(Refusal::new(
+                    FailureKind::Rejected,
+                    "the Matrix session does not set presence yet",
+                ));
+            }
+        },
+        _ => {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("the Matrix session cannot send a {:?}", signal.kind()),
+            ));
+        }
+    }
+    driver
+        .deliveries()
+        .advance(&signal.meta.id, DeliveryStatus::Sent);
+    Ok(())
+}
+
+/// The rooms a message goes to: its rooms, and the direct chat of each person (each once;
+/// never the bot itself).
+fn targets(shared: &Shared, signal: &Signal) -> Result<Vec<OwnedRoomId>, Refusal> {
+    let own = shared.own();
+    let mut rooms: Vec<OwnedRoomId> = Vec::new();
+    for address in signal.meta.addressees.iter().chain(&signal.meta.visible_to) {
+        if own.as_ref() == Some(address) {
+            continue;
+        }
+        let room = room_of(shared, address)?;
+        if !rooms.contains(&room) {
+            rooms.push(room);
+        }
+    }
+    if rooms.is_empty() {
+        return Err(unknown("the message has no addressee".to_owned()));
+    }
+    Ok(rooms)
+}
+
+/// The room `address` names: a room ID, or a person's direct chat with the bot.
+fn room_of(shared: &Shared, address: &Address) -> Result<OwnedRoomId, Refusal> {
+    let id = address.id();
+    if id.starts_with('@') {
+        let live = shared.live();
+        let room = live.direct_room(id).ok_or_else(|| {
+            unknown(format!(
+                "the bot has no direct chat with {id} (creating one is not done yet)"
+            ))
+        })?;
+        return OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()));
+    }
+    OwnedRoomId::try_from(id).map_err(|e| unknown(format!("{id} is not a room ID: {e}")))
+}
+
+/// The bot's user ID.
+fn own_user(shared: &Shared) -> Result<OwnedUserId, Refusal> {
+    let user = shared.live().user_id.clone();
+    user.and_then(|u| OwnedUserId::try_from(u).ok())
+        .ok_or_else(|| Refusal::new(FailureKind::Unreachable, "not logged in (yet)"))
+}
+
+fn unknown(reason: String) -> Refusal {
+    Refusal::new(FailureKind::UnknownAddressee, reason)
+}
+
+/// Calls the server, waiting out rate limits a few times; a failure as a refusal.
+async fn call<R>(shared: &Shared, request: R, token: &str) -> Result<R::IncomingResponse, Refusal>
+where
+    R: ruma::api::OutgoingRequest<PathBuilder = ruma::api::path_builder::VersionHistory>,
+    for<'a> R::Authentication:
+        ruma::api::auth_scheme::AuthScheme<Input<'a> = ruma::api::auth_scheme::SendAccessToken<'a>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match shared
+            .http
+            .call(request.clone(), Some(token), SEND_TIMEOUT)
+            .await
+        {
+            Ok(response) => return Ok(response),
+            Err(CallError::Status {
+                status: 429,
+                retry_after,
+                ..
+            }) if tries < RATE_LIMIT_TRIES => {
+                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+            }
+            Err(error) => return Err(refusal(&error)),
+        }
+    }
+}
+
+/// A failed request as a refusal of the signal.
+fn refusal(error: &CallError) -> Refusal {
+    let kind = match error {
+        CallError::Transport(_) => FailureKind::Unreachable,
+        CallError::Status { status: 429, .. } => FailureKind::RateLimited,
+        CallError::Status { status: 413, .. } => FailureKind::TooLarge,
+        CallError::Status { status: 403, .. } => FailureKind::Rejected,
+        CallError::Status { status: 404, .. } => FailureKind::UnknownAddressee,
+        _ if error.is_transient() => FailureKind::Unreachable,
+        _ => FailureKind::Other,
+    };
+    Refusal::new(kind, error.to_string())
+}

@@ -1,0 +1,110 @@
+//! What the session learns and keeps in memory: the login, the sync position, the rooms (their
+//! members, which are direct chats, who types), the event IDs seen lately.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use chatty_core::driver::{Recent, lock};
+use chatty_core::{Address, AddressKind};
+
+use crate::config::{MatrixConfig, PLATFORM};
+use crate::http::Http;
+
+/// How many event IDs the session remembers for dropping repeats.
+const SEEN: usize = 4096;
+
+/// The config, the HTTP client and what the session learnt.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: MatrixConfig,
+    pub(crate) http: Http,
+    live: Mutex<Live>,
+}
+
+/// The state of the account as the syncs told it.
+#[derive(Debug)]
+pub(crate) struct Live {
+    /// The access token, once logged in (kept in memory only).
+    pub(crate) token: Option<String>,
+    /// The bot's full user ID, once logged in.
+    pub(crate) user_id: Option<String>,
+    /// The `next_batch` of the last sync handled.
+    pub(crate) since: Option<String>,
+    /// Whether a sync loop is serving.
+    pub(crate) connected: bool,
+    /// The rooms the bot is in: their joined members.
+    pub(crate) rooms: HashMap<String, BTreeSet<String>>,
+    /// Direct chats: room → the other person (from `m.direct` or an `is_direct` invitation).
+    pub(crate) direct: HashMap<String, String>,
+    /// Who types in each room, as the last `m.typing` said.
+    pub(crate) typing: HashMap<String, BTreeSet<String>>,
+    /// Event IDs given to the bot (or skipped as the past) lately.
+    pub(crate) seen: Recent<String, ()>,
+    /// The last event seen in each room's timeline, where a gap's back-fill stops.
+    pub(crate) last_event: HashMap<String, String>,
+    /// Events lately seen in a thread: event ID → the thread's root.
+    pub(crate) threads: Recent<String, String>,
+}
+
+impl Live {
+    /// The room of the direct chat with `user`, if the bot has one.
+    pub(crate) fn direct_room(&self, user: &str) -> Option<&str> {
+        self.direct
+            .iter()
+            .filter(|(room, _)| self.rooms.contains_key(room.as_str()))
+            .find(|(_, other)| other.as_str() == user)
+            .map(|(room, _)| room.as_str())
+    }
+}
+
+impl Shared {
+    /// The state of a session for `config`, not logged in.
+    pub(crate) fn new(config: MatrixConfig, http: Http) -> Self {
+        Shared {
+            config,
+            http,
+            live: Mutex::new(Live {
+                token: None,
+                user_id: None,
+                since: None,
+                connected: false,
+                rooms: HashMap::new(),
+                direct: HashMap::new(),
+                typing: HashMap::new(),
+                seen: Recent::new(SEEN),
+                last_event: HashMap::new(),
+                threads: Recent::new(SEEN),
+            }),
+        }
+    }
+
+    /// The live state, locked.
+    pub(crate) fn live(&self) -> MutexGuard<'_, Live> {
+        lock(&self.live)
+    }
+
+    /// The bot's own address, once logged in.
+    pub(crate) fn own(&self) -> Option<Address> {
+        let user = self.live().user_id.clone()?;
+        self.person(&user)
+    }
+
+    /// The address of the user `user_id` (`matrix:@alice:example.org;kind=individual`).
+    pub(crate) fn person(&self, user_id: &str) -> Option<Address> {
+        self.address(user_id, AddressKind::Individual)
+    }
+
+    /// The address of the room `room_id` (`matrix:!abc;kind=channel`).
+    pub(crate) fn room(&self, room_id: &str) -> Option<Address> {
+        self.address(room_id, AddressKind::Channel)
+    }
+
+    fn address(&self, id: &str, kind: AddressKind) -> Option<Address> {
+        let address = if self.config.name == PLATFORM {
+            Address::new(PLATFORM, id)
+        } else {
+            Address::with_session(PLATFORM, &self.config.name, id)
+        };
+        address.ok().map(|a| a.with_kind(kind))
+    }
+}
