@@ -81,6 +81,9 @@ pub struct SessionConfig {
     /// An XMPP account: read as [`chatty_xmpp::XmppConfig`] ([`SessionConfig::xmpp_config`]).
     #[serde(default)]
     pub xmpp: Option<PlatformTable>,
+    /// An IRC nick on a server: read as [`chatty_irc::IrcConfig`] ([`SessionConfig::irc_config`]).
+    #[serde(default)]
+    pub irc: Option<PlatformTable>,
     /// An email account: read as [`chatty_email::EmailConfig`]
     /// ([`SessionConfig::email_config`]).
     #[serde(default)]
@@ -100,6 +103,12 @@ impl SessionConfig {
     #[cfg(feature = "xmpp")]
     pub fn xmpp_config(&self) -> Option<&chatty_xmpp::XmppConfig> {
         self.xmpp.as_ref()?.get()
+    }
+
+    /// The IRC connection's config, if this session is one.
+    #[cfg(feature = "irc")]
+    pub fn irc_config(&self) -> Option<&chatty_irc::IrcConfig> {
+        self.irc.as_ref()?.get()
     }
 
     /// The email account's config, if this session is one.
@@ -393,6 +402,9 @@ pub(crate) fn platform_of(
     if session.xmpp.is_some() {
         set.push("xmpp");
     }
+    if session.irc.is_some() {
+        set.push("irc");
+    }
     if session.email.is_some() {
         set.push("email");
     }
@@ -407,7 +419,7 @@ pub(crate) fn platform_of(
         [] => Err(ConfigError::invalid(
             file,
             format!("sessions.{name}"),
-            "no platform: expected exactly one of `direct`, `xmpp`, `email`, `slack`, `nats`",
+            "no platform: expected exactly one of `direct`, `xmpp`, `irc`, `email`, `slack`, `nats`",
         )),
         many => Err(ConfigError::invalid(
             file,
@@ -577,6 +589,10 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         if let Some(xmpp) = session.xmpp_config() {
             out.push((format!("sessions.{name}.xmpp.password"), &xmpp.password));
         }
+        #[cfg(feature = "irc")]
+        if let Some(irc) = session.irc_config() {
+            irc_secrets(&format!("sessions.{name}.irc"), irc, &mut out);
+        }
         #[cfg(feature = "email")]
         if let Some(email) = session.email_config() {
             out.push((format!("sessions.{name}.email.password"), &email.password));
@@ -613,6 +629,26 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
     out
 }
 
+/// The server password, SASL password and channel keys of an IRC table at `table`.
+#[cfg(feature = "irc")]
+fn irc_secrets<'a>(
+    table: &str,
+    irc: &'a chatty_irc::IrcConfig,
+    out: &mut Vec<(String, &'a Secret)>,
+) {
+    if let Some(password) = &irc.password {
+        out.push((format!("{table}.password"), password));
+    }
+    if let Some(sasl) = &irc.sasl {
+        out.push((format!("{table}.sasl.password"), &sasl.password));
+    }
+    for (i, channel) in irc.channels.iter().enumerate() {
+        if let Some(key) = &channel.key {
+            out.push((format!("{table}.channels[{i}].key"), key));
+        }
+    }
+}
+
 /// The password and token of a NATS hub's table at `table`.
 #[cfg(feature = "nats")]
 fn nats_secrets<'a>(
@@ -640,6 +676,16 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
             .and_then(|t| t.get_mut::<chatty_xmpp::XmppConfig>())
         {
             out.push(&mut xmpp.password);
+        }
+        #[cfg(feature = "irc")]
+        if let Some(irc) = session
+            .irc
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_irc::IrcConfig>())
+        {
+            out.extend(irc.password.as_mut());
+            out.extend(irc.sasl.as_mut().map(|s| &mut s.password));
+            out.extend(irc.channels.iter_mut().filter_map(|c| c.key.as_mut()));
         }
         #[cfg(feature = "email")]
         if let Some(email) = session
@@ -695,9 +741,18 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
     out
 }
 
-/// Makes the relative paths of secret files (and of an email session's state file) relative to
-/// `dir` (the config file's directory).
+/// Makes the relative paths of secret files (and of an email session's state file and an IRC
+/// session's CA file) relative to `dir` (the config file's directory).
 fn resolve_secret_files(config: &mut Config, dir: &Path) {
+    #[cfg(feature = "irc")]
+    for session in config.sessions.values_mut() {
+        if let Some(irc) = session.irc_config_mut()
+            && let Some(path) = &mut irc.ca_file
+            && path.is_relative()
+        {
+            *path = dir.join(&*path);
+        }
+    }
     #[cfg(feature = "email")]
     for session in config.sessions.values_mut() {
         if let Some(email) = session.email_config_mut()

@@ -66,6 +66,12 @@ pub mod email {
     pub use chatty_email::*;
 }
 
+/// IRC sessions ([`chatty_irc`]).
+#[cfg(feature = "irc")]
+pub mod irc {
+    pub use chatty_irc::*;
+}
+
 /// Slack sessions ([`chatty_slack`]).
 #[cfg(feature = "slack")]
 pub mod slack {

@@ -17,6 +17,7 @@ use super::{Config, ConfigError};
 /// A platform's table of one session (or the `nats` table of a gateway bot), read when the file
 /// is loaded into the platform crate's config:
 /// [`SessionConfig::xmpp_config`](super::SessionConfig::xmpp_config),
+/// [`irc_config`](super::SessionConfig::irc_config),
 /// [`email_config`](super::SessionConfig::email_config),
 /// [`slack_config`](super::SessionConfig::slack_config),
 /// [`nats_config`](super::SessionConfig::nats_config),
@@ -30,6 +31,7 @@ pub struct PlatformTable {
 #[cfg_attr(
     not(any(
         feature = "xmpp",
+        feature = "irc",
         feature = "email",
         feature = "slack",
         feature = "nats"
@@ -53,6 +55,7 @@ impl<T: Any + fmt::Debug + Send + Sync> Table for T {
 #[cfg_attr(
     not(any(
         feature = "xmpp",
+        feature = "irc",
         feature = "email",
         feature = "slack",
         feature = "nats"
@@ -96,6 +99,11 @@ impl super::SessionConfig {
         self.xmpp.as_mut()?.get_mut()
     }
 
+    #[cfg(feature = "irc")]
+    pub(crate) fn irc_config_mut(&mut self) -> Option<&mut chatty_irc::IrcConfig> {
+        self.irc.as_mut()?.get_mut()
+    }
+
     #[cfg(feature = "email")]
     pub(crate) fn email_config_mut(&mut self) -> Option<&mut chatty_email::EmailConfig> {
         self.email.as_mut()?.get_mut()
@@ -119,6 +127,7 @@ impl Source<'_> {
     #[cfg_attr(
         not(any(
             feature = "xmpp",
+            feature = "irc",
             feature = "email",
             feature = "slack",
             feature = "nats"
@@ -139,6 +148,7 @@ pub(super) fn read_tables(config: &mut Config, source: &Source<'_>) -> Result<()
     for (key, session) in &mut config.sessions {
         for (platform, table) in [
             ("xmpp", &mut session.xmpp),
+            ("irc", &mut session.irc),
             ("email", &mut session.email),
             ("slack", &mut session.slack),
             ("nats", &mut session.nats),
@@ -169,6 +179,8 @@ fn parse(platform: &str, key: &str, source: &Source<'_>) -> Result<Box<dyn Table
     match platform {
         #[cfg(feature = "xmpp")]
         "xmpp" => Ok(Box::new(source.extract::<chatty_xmpp::XmppConfig>(key)?)),
+        #[cfg(feature = "irc")]
+        "irc" => Ok(Box::new(source.extract::<chatty_irc::IrcConfig>(key)?)),
         #[cfg(feature = "email")]
         "email" => Ok(Box::new(source.extract::<chatty_email::EmailConfig>(key)?)),
         #[cfg(feature = "slack")]

@@ -119,6 +119,8 @@ fn name_slot<'a>(session: &'a mut SessionConfig, platform: &str) -> Option<&'a m
     match platform {
         #[cfg(feature = "xmpp")]
         "xmpp" => session.xmpp_config_mut().map(|x| &mut x.name),
+        #[cfg(feature = "irc")]
+        "irc" => session.irc_config_mut().map(|i| &mut i.name),
         #[cfg(feature = "email")]
         "email" => session.email_config_mut().map(|e| &mut e.name),
         #[cfg(feature = "slack")]

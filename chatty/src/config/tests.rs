@@ -362,6 +362,133 @@ fn a_platform_table_is_read_into_its_platforms_config() {
     assert!(format!("{session:?}").contains("XmppConfig"), "{session:?}");
 }
 
+#[cfg(feature = "irc")]
+const IRC: &str = r##"
+[sessions.chat.irc]
+server = "irc.example.net"
+nick = "chattybot"
+password = { env = "IRC_SERVER_PASSWORD" }
+ca_file = "test-ca.pem"
+sasl = { password = { file = "irc-password" } }
+channels = [{ name = "#chatty" }, { name = "#ops", key = { env = "OPS_KEY" } }]
+
+[bots.echo]
+echo = {}
+sessions = ["chat"]
+"##;
+
+/// An `irc` table is read into chatty-irc's config, with its defaults, the key as the session
+/// name, relative paths (CA file, secret files) made relative to the file, and its secrets
+/// named for `chatty check`.
+#[cfg(feature = "irc")]
+#[test]
+fn an_irc_table_is_read_with_its_defaults_and_named_after_its_key() {
+    let (_dir, path) = file(IRC);
+    let loaded = load_quiet(&path).unwrap();
+    let dir = path.parent().unwrap();
+    let session = &loaded.config.sessions["chat"];
+    assert!(session.irc.is_some() && session.xmpp.is_none());
+    let irc = session.irc_config().unwrap();
+    assert_eq!(irc.name, "chat", "named after its key");
+    assert_eq!(
+        (irc.server.as_str(), irc.nick.as_str()),
+        ("irc.example.net", "chattybot")
+    );
+    assert_eq!(irc.tls, chatty_irc::TlsMode::Direct);
+    assert_eq!(irc.port(), 6697);
+    assert_eq!(irc.username(), "chattybot");
+    assert_eq!(irc.realname, "Chatty bot");
+    assert_eq!((irc.pace_burst, irc.pace_interval_ms), (5, 1_000));
+    assert_eq!(
+        (
+            irc.connect_timeout_ms,
+            irc.reconnect_min_ms,
+            irc.reconnect_max_ms
+        ),
+        (10_000, 1_000, 60_000)
+    );
+    assert_eq!(
+        irc.ca_file.as_deref(),
+        Some(dir.join("test-ca.pem").as_path())
+    );
+    let sasl = irc.sasl.as_ref().unwrap();
+    assert_eq!(sasl.account, None);
+    assert_eq!(sasl.password, Secret::file(dir.join("irc-password")));
+    let channels: Vec<_> = irc.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(channels, ["#chatty", "#ops"]);
+    assert_eq!(irc.channels[1].key, Some(Secret::env("OPS_KEY")));
+    irc.validate().unwrap();
+    let keys: Vec<String> = secrets(&loaded.config)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "sessions.chat.irc.password",
+            "sessions.chat.irc.sasl.password",
+            "sessions.chat.irc.channels[1].key"
+        ]
+    );
+
+    let named = IRC.replace(
+        "nick = \"chattybot\"",
+        "nick = \"chattybot\"\nname = \"libera\"",
+    );
+    let (_dir, path) = file(&named);
+    let loaded = load_quiet(&path).unwrap();
+    let irc = loaded.config.sessions["chat"].irc_config().unwrap();
+    assert_eq!(irc.name, "libera", "a `name` that is set is kept");
+}
+
+/// Unknown keys in an `irc` table (and in its `sasl` and `channels`) are refused, naming the
+/// key; so are a bare password and a TLS mode IRC does not have.
+#[cfg(feature = "irc")]
+#[test]
+fn an_irc_table_refuses_unknown_keys_naming_them() {
+    let (message, path) = error(&IRC.replace("nick =", "nik = \"x\"\nnick ="));
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.chat.irc.nik`: unknown key `nik`, expected one of: server, \
+             port, tls, ca_file, nick"
+        )),
+        "{message}"
+    );
+    let (message, path) = error(&IRC.replace("sasl = {", "sasl = { acount = \"bot\","));
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.chat.irc.sasl.acount`: unknown key `acount`"
+        )),
+        "{message}"
+    );
+    let (message, path) = error(&IRC.replace(
+        "{ name = \"#chatty\" }",
+        "{ name = \"#chatty\", pass = \"x\" }",
+    ));
+    assert!(
+        message.starts_with(&format!("{path}: key `sessions.chat.irc.channels")),
+        "{message}"
+    );
+    assert!(message.contains("unknown key `pass`"), "{message}");
+    let (message, path) = error(&IRC.replace("{ env = \"IRC_SERVER_PASSWORD\" }", "\"hunter2\""));
+    assert!(
+        message.starts_with(&format!("{path}: key `sessions.chat.irc.password`: ")),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    let (message, path) = error(&IRC.replace("nick =", "tls = \"starttls\"\nnick ="));
+    assert!(
+        message.starts_with(&format!("{path}: key `sessions.chat.irc.tls`: ")),
+        "{message}"
+    );
+    let (message, path) = error(&IRC.replace("server = \"irc.example.net\"\n", ""));
+    assert!(
+        message.starts_with(&format!("{path}: key `sessions.chat.irc")),
+        "{message}"
+    );
+    assert!(message.contains("server"), "{message}");
+}
+
 #[test]
 fn the_journal_is_on_by_default_in_a_state_directory_beside_the_file() {
     let (_dir, path) = file(GOOD);

@@ -48,6 +48,12 @@ pub(super) fn build_session(
             let session = chatty_xmpp::XmppSession::new(xmpp).map_err(|e| format!("xmpp: {e}"))?;
             Ok(Arc::new(session))
         }
+        #[cfg(feature = "irc")]
+        "irc" => {
+            let irc = session.irc_config().cloned().ok_or("missing")?;
+            let session = chatty_irc::IrcSession::new(irc).map_err(|e| format!("irc: {e}"))?;
+            Ok(Arc::new(session))
+        }
         #[cfg(feature = "email")]
         "email" => {
             let email = session.email_config().cloned().ok_or("missing")?;
