@@ -204,7 +204,7 @@ fn member_update(shared: &Shared, room: &str, user: &str, membership: &Membershi
             .entry(room.to_owned())
             .or_default()
             .insert(user.to_owned()),
-        _ if own => {
+        MembershipState::Leave | MembershipState::Ban if own => {
             live.direct.remove(room);
             live.typing.remove(room);
             live.rooms.remove(room).is_some()

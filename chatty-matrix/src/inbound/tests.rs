@@ -257,3 +257,29 @@ fn a_direct_invitation_names_its_inviter() {
     );
     assert_eq!(direct_inviter("@other:localhost", &state), None);
 }
+
+#[test]
+fn the_bots_own_invitation_before_its_join_keeps_a_direct_chat() {
+    let shared = shared();
+    shared
+        .live()
+        .direct
+        .insert(ROOM.into(), "@alice:localhost".into());
+    let _ = timeline_event(&shared, ROOM, &member("@bot:localhost", "invite", None));
+    let _ = timeline_event(
+        &shared,
+        ROOM,
+        &member("@bot:localhost", "join", Some("invite")),
+    );
+    assert_eq!(shared.live().direct_room("@alice:localhost"), Some(ROOM));
+    let _ = timeline_event(
+        &shared,
+        ROOM,
+        &member("@bot:localhost", "leave", Some("join")),
+    );
+    assert_eq!(
+        shared.live().direct_room("@alice:localhost"),
+        None,
+        "left: forgotten"
+    );
+}

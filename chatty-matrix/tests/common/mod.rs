@@ -1,0 +1,256 @@
+//! What the integration tests share: a bot that passes every signal to the test, waiting for
+//! signals, and a person on the test Synapse speaking plain client-server HTTP.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chatty_core::{Body, Handle, Signal, from_fn};
+use chatty_test::servers::{MatrixAccount, matrix_server};
+use http_body_util::{BodyExt as _, Full};
+use hyper::Method;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+/// How long a test waits for one thing.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The signals the spy bot passes on.
+pub type Signals = mpsc::UnboundedReceiver<(Signal, Handle)>;
+
+/// A bot passing every signal (with its handle) to the test.
+pub fn spy() -> (impl chatty_core::Bot, Signals) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let bot = from_fn(move |signal: Signal, handle: Handle| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((signal, handle));
+            Ok(())
+        }
+    });
+    (bot, rx)
+}
+
+/// The next signal `want` accepts (the others are skipped).
+pub async fn next_where(
+    rx: &mut Signals,
+    mut want: impl FnMut(&Signal) -> bool,
+) -> (Signal, Handle) {
+    loop {
+        let (signal, handle) = timeout(WAIT, rx.recv())
+            .await
+            .expect("a signal in time")
+            .expect("the bot runs");
+        if want(&signal) {
+            return (signal, handle);
+        }
+    }
+}
+
+/// A message's text.
+pub fn text(signal: &Signal) -> Option<&str> {
+    match &signal.body {
+        Body::Message(m) => Some(&m.text),
+        _ => None,
+    }
+}
+
+/// A person on the test Synapse, logged in with a password, speaking plain HTTP.
+pub struct Person {
+    /// The full user ID.
+    pub user_id: String,
+    token: String,
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+    txn: AtomicU64,
+}
+
+impl Person {
+    /// Logs `account` in (a new device).
+    pub async fn login(account: &MatrixAccount) -> Person {
+        let server = matrix_server();
+        let mut person = Person {
+            user_id: account.user_id.clone(),
+            token: String::new(),
+            base: server.url.trim_end_matches('/').to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            txn: AtomicU64::new(0),
+        };
+        let login = person
+            .request(
+                Method::POST,
+                "/login",
+                Some(json!({"type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": account.user},
+                    "password": account.password})),
+            )
+            .await;
+        person.token = login["access_token"].as_str().expect("a token").to_owned();
+        person
+    }
+
+    /// A client-server API request (`path` after `/_matrix/client/v3`); panics unless 2xx.
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let uri = format!("{}/_matrix/client/v3{path}", self.base);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut request = hyper::Request::builder().method(method).uri(&uri);
+        if !self.token.is_empty() {
+            request = request.header("authorization", format!("Bearer {}", self.token));
+        }
+        let request = request
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let response = timeout(WAIT * 2, self.client.request(request))
+            .await
+            .expect("an answer in time")
+            .expect("the test Synapse");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert!(status.is_success(), "{uri}: {status} {value}");
+        value
+    }
+
+    /// Creates a private room inviting `invite`, a direct chat when `direct`: its ID.
+    pub async fn create_room(&self, invite: &str, direct: bool) -> String {
+        let room = self
+            .request(
+                Method::POST,
+                "/createRoom",
+                Some(json!({"preset": "private_chat", "invite": [invite], "is_direct": direct})),
+            )
+            .await;
+        room["room_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Waits until `user` is a joined member of `room`.
+    pub async fn wait_joined(&self, room: &str, user: &str) {
+        timeout(WAIT, async {
+            loop {
+                let members = self
+                    .request(Method::GET, &format!("/rooms/{room}/joined_members"), None)
+                    .await;
+                if members["joined"].get(user).is_some() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("joined in time");
+    }
+
+    /// Sends a message with `content`: its event ID.
+    pub async fn send(&self, room: &str, content: Value) -> String {
+        let txn = self.txn.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = format!("/rooms/{room}/send/m.room.message/t{nanos}-{txn}");
+        let sent = self.request(Method::PUT, &path, Some(content)).await;
+        sent["event_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Says `text` in `room`.
+    pub async fn say(&self, room: &str, text: &str) -> String {
+        self.send(room, json!({"msgtype": "m.text", "body": text}))
+            .await
+    }
+
+    /// Types in `room` (or stops).
+    pub async fn typing(&self, room: &str, on: bool) {
+        let path = format!("/rooms/{room}/typing/{}", self.user_id);
+        self.request(
+            Method::PUT,
+            &path,
+            Some(json!({"typing": on, "timeout": 30000})),
+        )
+        .await;
+    }
+
+    /// The first message event from `sender` in `room` that `want` accepts (the last 50 events
+    /// asked again until one does).
+    pub async fn until_message(
+        &self,
+        room: &str,
+        sender: &str,
+        mut want: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        timeout(WAIT, async {
+            loop {
+                let page = self
+                    .request(
+                        Method::GET,
+                        &format!("/rooms/{room}/messages?dir=b&limit=50"),
+                        None,
+                    )
+                    .await;
+                let found = page["chunk"].as_array().and_then(|events| {
+                    events
+                        .iter()
+                        .rev()
+                        .find(|e| e["type"] == "m.room.message" && e["sender"] == sender && want(e))
+                        .cloned()
+                });
+                if let Some(event) = found {
+                    return event;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the message in time")
+    }
+
+    /// Waits until a sync shows `user` typing in `room`.
+    pub async fn until_typing(&self, room: &str, user: &str) {
+        let filter = r#"{"room":{"timeline":{"limit":1}}}"#;
+        let mut since: Option<String> = None;
+        timeout(WAIT, async {
+            loop {
+                let mut path = format!("/sync?timeout=5000&filter={}", encode(filter));
+                if let Some(since) = &since {
+                    path.push_str(&format!("&since={}", encode(since)));
+                }
+                let sync = self.request(Method::GET, &path, None).await;
+                let typing = sync["rooms"]["join"][room]["ephemeral"]["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e["type"] == "m.typing")
+                    .any(|e| {
+                        e["content"]["user_ids"]
+                            .as_array()
+                            .is_some_and(|ids| ids.iter().any(|id| id == user))
+                    });
+                if typing {
+                    return;
+                }
+                since = sync["next_batch"].as_str().map(str::to_owned);
+            }
+        })
+        .await
+        .expect("typing seen in time");
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! The session against the test Synapse (`scripts/test` starts it; see
+//! `chatty_test::servers::matrix_server`), with a person in the test speaking plain
+//! client-server HTTP: messages both ways in a room and in a direct chat, typing both ways, a
+//! gap of 250 messages filled, and a restart on a shared journal.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chatty_core::journal::MemoryJournal;
+use chatty_core::{
+    Address, Answer, Body, DeliveryStatus, Handle, Message, Query, Router, Signal, Status,
+    StatusChange, TypingState,
+};
+use chatty_matrix::{MatrixConfig, MatrixSession};
+use chatty_test::servers::{matrix_account, matrix_server};
+use common::{Person, Signals, WAIT, next_where, spy, text};
+use serde_json::json;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+type Running = JoinHandle<Result<(), chatty_core::BotError>>;
+
+/// The bot's config for the pool account `account`.
+fn config(account: &chatty_test::servers::MatrixAccount) -> MatrixConfig {
+    let server = matrix_server();
+    MatrixConfig::new(server.url, &account.user, account.password.as_str())
+        .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+/// Runs a session with `config` under a router (with `journal` if given).
+fn run(config: MatrixConfig, journal: Option<&MemoryJournal>) -> (Running, Signals) {
+    let (bot, rx) = spy();
+    let session = MatrixSession::new(config).expect("a valid config");
+    let mut router = Router::new().session(session);
+    if let Some(journal) = journal {
+        router = router.journal(journal.clone());
+    }
+    (tokio::spawn(router.run(bot)), rx)
+}
+
+/// Waits for the session to start: its handle and the bot's address.
+async fn started(rx: &mut Signals) -> (Handle, Address) {
+    let (started, handle) = next_where(rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    (handle, started.meta.origin.expect("the bot's address"))
+}
+
+/// Waits for the bot's own join of `room`.
+async fn joined(rx: &mut Signals, own: &Address, room: &str) {
+    next_where(rx, |s| {
+        matches!(&s.body, Body::StatusChange(c)
+            if matches!(&c.status, Status::InRoom { present: true, room: r, .. } if r.id() == room))
+            && s.meta.origin.as_ref() == Some(own)
+    })
+    .await;
+}
+
+async fn end(handle: &Handle, running: Running) {
+    handle.end_sessions("test over").await.unwrap();
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}
+
+/// Waits until `id` is `Sent`.
+async fn sent(handle: &Handle, id: &chatty_core::SignalId) {
+    timeout(WAIT, async {
+        loop {
+            let answer = handle.query(Query::DeliveryStatus { id: id.clone() }).await;
+            if matches!(answer, Ok(Answer::DeliveryStatus(DeliveryStatus::Sent))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("confirmed sent");
+}
+
+/// Messages both ways in a room (HTML, a reply, members) and in a direct chat, typing both
+/// ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_both_ways_in_a_room_and_a_direct_chat_and_typing() {
+    let bot_account = matrix_account();
+    let alice = Person::login(&matrix_account()).await;
+    let (running, mut rx) = run(config(&bot_account), None);
+    let (handle, own) = started(&mut rx).await;
+    assert_eq!(
+        own.to_string(),
+        format!("matrix:{};kind=individual", bot_account.user_id)
+    );
+
+    // A room: the invitation is accepted.
+    let room = alice.create_room(&bot_account.user_id, false).await;
+    joined(&mut rx, &own, &room).await;
+    alice.wait_joined(&room, &bot_account.user_id).await;
+    let asked = alice
+        .send(
+            &room,
+            json!({"msgtype": "m.text", "body": "hello *bot*",
+                   "format": "org.matrix.custom.html", "formatted_body": "hello <em>bot</em>"}),
+        )
+        .await;
+    let (hello, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&hello), Some("hello *bot*"));
+    let Body::Message(m) = &hello.body else {
+        unreachable!()
+    };
+    assert_eq!(m.html.as_deref(), Some("hello <em>bot</em>"));
+    assert_eq!(hello.meta.id.as_str(), asked);
+    assert_eq!(hello.meta.origin.as_ref().unwrap().id(), alice.user_id);
+    assert_eq!(hello.meta.visible_to[0].id(), room);
+    assert!(hello.meta.sent.is_some());
+
+    let answer = hello.reply_all(Message::text("hi alice").with_html("hi <b>alice</b>"));
+    let id = handle.send(answer).await.unwrap();
+    sent(&handle, &id).await;
+    let event = alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["body"] == "hi alice"
+        })
+        .await;
+    assert_eq!(event["content"]["formatted_body"], "hi <b>alice</b>");
+    assert_eq!(
+        event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        asked.as_str()
+    );
+    let emote = hello.reply(Message::text("/me waves"));
+    handle.send(emote).await.unwrap();
+    let event = alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["msgtype"] == "m.emote"
+        })
+        .await;
+    assert_eq!(event["content"]["body"], "waves");
+
+    let members = handle
+        .query(Query::Members {
+            address: hello.meta.visible_to[0].clone(),
+        })
+        .await
+        .unwrap();
+    let Answer::Members { members } = members else {
+        panic!("{members:?}")
+    };
+    let mut ids: Vec<_> = members.iter().map(|m| m.id().to_owned()).collect();
+    ids.sort();
+    let mut want = vec![alice.user_id.clone(), bot_account.user_id.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+
+    // Typing both ways.
+    alice.typing(&room, true).await;
+    let (typing, _) = next_where(&mut rx, |s| matches!(&s.body, Body::StatusChange(_))).await;
+    let Body::StatusChange(change) = &typing.body else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&change.status, Status::Typing { state: TypingState::Composing, conversation } if conversation.id() == room),
+        "{change:?}"
+    );
+    alice.typing(&room, false).await;
+    let mut typing = Signal::new(StatusChange::new(Status::Typing {
+        conversation: hello.meta.visible_to[0].clone(),
+        state: TypingState::Composing,
+    }));
+    typing.meta.addressees = vec![hello.meta.visible_to[0].clone()];
+    handle.send(typing).await.unwrap();
+    alice.until_typing(&room, &bot_account.user_id).await;
+
+    // A direct chat: addressed to the bot, answered to the person.
+    let direct = alice.create_room(&bot_account.user_id, true).await;
+    joined(&mut rx, &own, &direct).await;
+    alice.wait_joined(&direct, &bot_account.user_id).await;
+    alice.say(&direct, "psst").await;
+    let (psst, _) = next_where(&mut rx, |s| text(s) == Some("psst")).await;
+    assert_eq!(psst.meta.addressees, vec![own.clone()]);
+    assert!(psst.meta.visible_to.is_empty());
+    let answer = psst.reply(Message::text("psst yourself"));
+    assert_eq!(answer.meta.addressees[0].id(), alice.user_id);
+    let id = handle.send(answer).await.unwrap();
+    sent(&handle, &id).await;
+    alice
+        .until_message(&direct, &bot_account.user_id, |e| {
+            e["content"]["body"] == "psst yourself"
+        })
+        .await;
+
+    end(&handle, running).await;
+}
+
+/// The bot away while 250 messages are said (more than a sync's limited timeline holds), then
+/// back on the same journal: what was said while it was away is given once, in order, gap
+/// filled; nothing from before; live messages again after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_the_journal_gives_what_was_said_while_away_once_gap_filled() {
+    let bot_account = matrix_account();
+    let alice = Person::login(&matrix_account()).await;
+    let journal = MemoryJournal::new();
+    let room = alice.create_room(&bot_account.user_id, false).await;
+    alice.say(&room, "before the bot came").await;
+
+    let (running, mut rx) = run(config(&bot_account), Some(&journal));
+    let (handle, own) = started(&mut rx).await;
+    joined(&mut rx, &own, &room).await;
+    alice.wait_joined(&room, &bot_account.user_id).await;
+    alice.say(&room, "one").await;
+    let (one, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&one), Some("one"), "the room's past is not given");
+    end(&handle, running).await;
+
+    let began = Instant::now();
+    for n in 0..250 {
+        alice.say(&room, &format!("away {n:03}")).await;
+    }
+    eprintln!("250 messages sent in {:?}", began.elapsed());
+
+    let (running, mut rx) = run(config(&bot_account), Some(&journal));
+    let (handle, _) = started(&mut rx).await;
+    let began = Instant::now();
+    let mut given = Vec::new();
+    while given.len() < 250 {
+        let (signal, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+        given.push(text(&signal).unwrap().to_owned());
+    }
+    eprintln!("250 given after the restart in {:?}", began.elapsed());
+    let want: Vec<String> = (0..250).map(|n| format!("away {n:03}")).collect();
+    assert_eq!(given, want);
+    alice.say(&room, "live again").await;
+    let (live, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&live), Some("live again"), "nothing given twice");
+    end(&handle, running).await;
+}
