@@ -17,17 +17,21 @@
 //! join), the history is the channel's past: nothing of it is given, and its newest line
 //! becomes the position.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chatty_core::driver::Recent;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::proto::Line;
-use crate::state::fold;
+use crate::proto::fold;
 
 /// How many message ids are remembered for deduplication.
 const SEEN: usize = 10_000;
+
+/// The client tag carrying the id of the signal a message of the bot is the last line of
+/// (`+` and a vendor's DNS name, as IRCv3 message-tags asks).
+pub(crate) const ID_TAG: &str = "+chatty-rs.github.io/id";
 
 /// The prefix of a channel's journal mark.
 pub(crate) const MARK_PREFIX: &str = "history:";
@@ -121,6 +125,11 @@ pub(crate) struct History {
     seen: Recent<String, ()>,
     /// Open `chathistory` batches by reference.
     replays: HashMap<String, Replay>,
+    /// The ids of the bot's own messages seen in histories or echoed (their id tag): they
+    /// left.
+    left: Recent<String, ()>,
+    /// The channels whose history was read on this connection.
+    read: HashSet<String>,
 }
 
 impl Default for History {
@@ -129,6 +138,8 @@ impl Default for History {
             positions: HashMap::new(),
             seen: Recent::new(SEEN),
             replays: HashMap::new(),
+            left: Recent::new(SEEN),
+            read: HashSet::new(),
         }
     }
 }
@@ -201,10 +212,20 @@ impl History {
         }
     }
 
-    /// A batch closed: for a history batch of a channel, what it brings.
-    pub(crate) fn close(&mut self, reference: &str) -> Option<Selected> {
+    /// A batch closed: for a history batch of a channel, what it brings. The bot's own
+    /// messages in it (from `own`, the bot's nick) with an id tag (`id_tag`) are noted as
+    /// left.
+    pub(crate) fn close(&mut self, reference: &str, own: &str, id_tag: &str) -> Option<Selected> {
         let replay = self.replays.remove(reference)?;
         let channel = replay.channel?;
+        for line in &replay.lines {
+            if let (Some(nick), Some(id)) = (line.nick(), line.tag(id_tag))
+                && fold(nick) == fold(own)
+            {
+                self.left.first_time(id.to_owned());
+            }
+        }
+        self.read.insert(channel.clone());
         let position = self.positions.get(&channel).cloned().flatten();
         let count = replay.lines.len();
         let mut selected = select(position.as_ref(), replay.lines);
@@ -225,6 +246,22 @@ impl History {
     /// Forgets the batches of a connection that ended.
     pub(crate) fn connection_lost(&mut self) {
         self.replays.clear();
+        self.read.clear();
+    }
+
+    /// Notes that the bot's own message with this id reached the server (echoed).
+    pub(crate) fn left(&mut self, id: &str) {
+        self.left.first_time(id.to_owned());
+    }
+
+    /// Whether the bot's message with this id was seen in a history or echoed.
+    pub(crate) fn has_left(&self, id: &str) -> bool {
+        self.left.contains(id)
+    }
+
+    /// Whether the history of `channel` was read on this connection.
+    pub(crate) fn was_read(&self, channel: &str) -> bool {
+        self.read.contains(channel)
     }
 }
 
@@ -304,7 +341,7 @@ mod tests {
         for l in lines {
             assert!(history.hold(l));
         }
-        history.close("h").unwrap()
+        history.close("h", "bot", "+id").unwrap()
     }
 
     fn three() -> Vec<Line> {
@@ -404,11 +441,33 @@ mod tests {
         for l in three() {
             assert!(history.hold(&l));
         }
-        let selected = history.close("h").unwrap();
+        let selected = history.close("h", "bot", "+id").unwrap();
         assert_eq!(texts(&selected), ["two", "three"]);
         assert_eq!(selected.live, std::slice::from_ref(&live));
         // Once read, the channel's lines are live again.
         assert!(!history.hold(&live));
+    }
+
+    #[test]
+    fn the_bots_own_messages_in_a_history_left() {
+        let mut history = History::default();
+        history.learn("#chat", None);
+        assert!(!history.was_read("#chat"));
+        let own: Line = "@batch=h;msgid=o;+id=answer-1 :Bot!b@h PRIVMSG #chat :answer"
+            .parse()
+            .unwrap();
+        let other: Line = "@batch=h;msgid=p;+id=answer-2 :other!b@h PRIVMSG #chat :theirs"
+            .parse()
+            .unwrap();
+        let mut lines = three();
+        lines.extend([own, other]);
+        replay(&mut history, &lines);
+        assert!(history.has_left("answer-1"));
+        assert!(!history.has_left("answer-2"), "another bot's id");
+        assert!(history.was_read("#chat"));
+        history.connection_lost();
+        assert!(!history.was_read("#chat"));
+        assert!(history.has_left("answer-1"));
     }
 
     #[test]
@@ -417,7 +476,7 @@ mod tests {
         history.open("n", "netjoin", None);
         let l: Line = "@batch=n :alice!a@h PRIVMSG #chat :x".parse().unwrap();
         assert!(!history.hold(&l));
-        assert!(history.close("n").is_none());
+        assert!(history.close("n", "bot", "+id").is_none());
         history.open("h", "chathistory", Some("#chat".into()));
         history.connection_lost();
         assert!(!history.hold(&three()[0]));

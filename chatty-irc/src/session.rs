@@ -11,7 +11,7 @@ use crate::config::{ConfigError, IrcConfig, PLATFORM};
 use crate::connect::{self, Connection};
 use crate::parts::SessionParts;
 use crate::state::Shared;
-use crate::{caps, inbound, outbound, query};
+use crate::{caps, inbound, outbound, query, sent};
 
 /// One nick on an IRC server serving a bot: channels and private messages, room presence and
 /// typing (see the crate documentation for the mapping and what is not supported yet).
@@ -105,6 +105,10 @@ impl Protocol for IrcSession {
 
     async fn hand_on(&self, signal: Signal) -> Result<Confirmation, Refusal> {
         outbound::hand_on(&self.parts.shared, &self.parts.driver, signal).await
+    }
+
+    async fn sent(&self, signal: &Signal) -> Option<bool> {
+        sent::sent(&self.parts.shared, signal).await
     }
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::{IrcConfig, PLATFORM};
 use crate::history::History;
 use crate::proto::Line;
+pub(crate) use crate::proto::fold;
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
 /// the server echoed it (echo-message) or, without echo-message, once it was written.
@@ -179,20 +180,6 @@ impl Shared {
         let nick = self.live().nick.clone();
         self.person(&nick)
     }
-}
-
-/// Folds a nick or channel name for comparison as RFC 1459's case mapping says (ASCII letters,
-/// and `[]\~` as the lower case of `{}|^`).
-pub(crate) fn fold(name: &str) -> String {
-    name.chars()
-        .map(|c| match c {
-            '[' => '{',
-            ']' => '}',
-            '\\' => '|',
-            '~' => '^',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

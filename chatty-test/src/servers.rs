@@ -239,7 +239,7 @@ pub struct IrcServer {
 }
 
 /// The test InspIRCd 3: IRCv3 (message-tags, server-time, msgid, echo-message, batch,
-/// labeled-response, and SASL PLAIN through Atheme's services), every new channel `+H 50:1d`
+/// labeled-response, and SASL PLAIN through Atheme's services), every new channel `+H 5000:1d`
 /// (a join replays the channel's recent history in a `chathistory` batch), plain and TLS ports.
 /// Registration takes about a second there (InspIRCd 3 completes it in its once-a-second loop).
 ///

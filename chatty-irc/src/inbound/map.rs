@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::catch_up;
-use crate::history::{Position, Selected, mark_name};
+use crate::history::{ID_TAG, Position, Selected, mark_name};
 use crate::proto::{CHATHISTORY_CAP, Line};
 use crate::state::{Shared, fold};
 
@@ -177,7 +177,8 @@ fn batch(shared: &Shared, line: &Line) -> Vec<Effect> {
     let Some(reference) = reference.strip_prefix('-') else {
         return vec![];
     };
-    let closed = shared.history().close(reference);
+    let own = shared.live().nick.clone();
+    let closed = shared.history().close(reference, &own, ID_TAG);
     closed.map(|s| caught_up(shared, s)).unwrap_or_default()
 }
 
@@ -289,6 +290,9 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
         _ => (target, channel),
     };
     if own {
+        if let Some(id) = line.tag(ID_TAG) {
+            shared.history().left(id);
+        }
         // The bot's own lines in a history batch are no echoes of lines waiting.
         return if replayed { vec![] } else { echo(shared, line) };
     }

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use crate::caps;
 use crate::config::valid_nick;
+use crate::history::ID_TAG;
 use crate::proto::{Line, encode_line, relay_prefix_len, split_text, text_budget};
 use crate::state::{Outgoing, Shared, fold};
 
@@ -115,13 +116,21 @@ pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, R
                 if parts.is_empty() {
                     return Err(rejected("IRC cannot send an empty message".into()));
                 }
-                for part in parts {
+                let last = parts.len() - 1;
+                for (i, part) in parts.into_iter().enumerate() {
                     let part = if action {
                         format!("\u{1}ACTION {part}\u{1}")
                     } else {
                         part
                     };
-                    lines.push(Line::new(command, [target.clone(), part]));
+                    let mut line = Line::new(command, [target.clone(), part]);
+                    // The signal's id on its last line, where the server relays client tags:
+                    // it comes back in the channel's history, which tells after a restart
+                    // whether the message left ([`crate::sent`]).
+                    if i == last && live.has("message-tags") {
+                        line = line.with_tag(ID_TAG, Some(signal.meta.id.as_str()));
+                    }
+                    lines.push(line);
                 }
             }
         }

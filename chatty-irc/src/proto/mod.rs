@@ -3,12 +3,14 @@
 //!
 //! Public so that tests and tools can speak IRC the same way the session does.
 
+mod casemap;
 mod codec;
 mod line;
 mod pace;
 mod register;
 mod split;
 
+pub use casemap::fold;
 pub use codec::{IrcCodec, LineError, MAX_CLIENT_TAGS, MAX_MESSAGE, MAX_SERVER_TAGS, encode_line};
 pub use line::{FormatError, Line, ParseError, Source, escape_tag_value, unescape_tag_value};
 pub use pace::Pacer;

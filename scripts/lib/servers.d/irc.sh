@@ -4,8 +4,8 @@
 # - InspIRCd 3.15 (Debian `inspircd`) on 127.0.0.1: plain 16667, TLS 16697 (the shared test CA,
 #   make_test_ca). IRCv3: message-tags (+typing and other client tags), server-time, msgid,
 #   echo-message, batch, labeled-response, and sasl (PLAIN, through the services below). Every new
-#   channel gets `+H 50:1d` (chanhistory): a join replays its last 50 lines of the last day in a
-#   `BATCH chathistory`. No DNS or ident look-ups, no flood kills, fakelag or clone limits: every
+#   channel gets `+H 5000:1d` (chanhistory): a join replays its last 5 000 lines of the last day in
+#   a `BATCH chathistory` (enough for the SIGKILL test's burst of 1 000 messages and answers). No DNS or ident look-ups, no flood kills, fakelag or clone limits: every
 #   client is on 127.0.0.1.
 # - Atheme 7.2 services (Debian `atheme-services`) linked to it on 127.0.0.1:16900 (server link
 #   only): NickServ and SaslServ, with a pool of registered accounts i00…i15 (password
@@ -82,7 +82,7 @@ $tls
 <cidr ipv4clone="32" ipv6clone="128">
 <files motd="$base/motd.txt">
 <dns timeout="1">
-<options defaultmodes="ntH 50:1d" syntaxhints="no" casemapping="ascii" hostintopic="no"
+<options defaultmodes="ntH 5000:1d" syntaxhints="no" casemapping="ascii" hostintopic="no"
     pingwarning="15" serverpingfreq="1m" prefixquit="" prefixpart="" suffixpart="">
 <performance netbuffersize="10240" somaxconn="128" softlimit="10000" clonesonconnect="no"
     quietbursts="yes">
@@ -103,7 +103,7 @@ $tls
 <module name="ircv3_accounttag">
 <module name="ircv3_capnotify">
 <module name="chanhistory">
-<chanhistory bots="yes" enableumode="no" maxlines="50" prefixmsg="yes">
+<chanhistory bots="yes" enableumode="no" maxlines="5000" prefixmsg="yes">
 $link
 CONF
 }
