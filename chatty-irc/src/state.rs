@@ -68,6 +68,9 @@ pub(crate) struct Live {
     pub(crate) echoes: VecDeque<Echo>,
     /// The next `label` tag's number.
     pub(crate) next_label: u64,
+    /// The last signal whose message went to each target (folded), for a reply naming the
+    /// target without a label (`401 ERR_NOSUCHNICK`).
+    pub(crate) sent_to: HashMap<String, SignalId>,
     /// How many messages a `CHATHISTORY` request asks for, when the server takes them
     /// (`draft/chathistory` acknowledged and ISUPPORT `CHATHISTORY`).
     pub(crate) chathistory: Option<usize>,
@@ -86,6 +89,7 @@ impl Live {
             echoes: VecDeque::new(),
             next_label: 0,
             chathistory: None,
+            sent_to: HashMap::new(),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::net::Io;
 use crate::net::write_line;
 use crate::parts::SessionParts;
 use crate::proto::{Line, Pacer};
-use crate::state::{Echo, Outgoing};
+use crate::state::{Echo, Outgoing, fold};
 
 /// A write half and the lines that jump the queue.
 struct Writer {
@@ -81,6 +81,15 @@ pub(crate) async fn write_loop(
             break;
         };
         let echoed = expect_echo(&session, &mut line, confirms.as_ref(), &mut done);
+        if let (Some(id), Some(target)) = (&confirms, line.param(0))
+            && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE")
+        {
+            let mut live = session.shared.live();
+            if live.sent_to.len() > 10_000 {
+                live.sent_to.clear();
+            }
+            live.sent_to.insert(fold(target), id.clone());
+        }
         writer.paced(&line).await?;
         if !echoed {
             if let Some(id) = confirms {

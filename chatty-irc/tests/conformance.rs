@@ -52,11 +52,12 @@ impl Pair for IrcPair {
         Box::pin(async { (side('a'), side('b')) })
     }
 
-    /// None: the server answers a message to a nick nobody has with `401 ERR_NOSUCHNICK`
-    /// (labelled with the message's label under labeled-response), but the session does not
-    /// map that reply to a `SendFailure` yet, so the check is skipped.
+    /// A nick nobody has: the server answers the message with `401 ERR_NOSUCHNICK` (labelled
+    /// with the message's label under labeled-response), which the session maps to a
+    /// `SendFailure` naming the message.
     fn unknown_address(&self) -> Option<Address> {
-        None
+        let nobody = format!("irc:nobody{};kind=individual", std::process::id());
+        Some(nobody.parse().expect("a valid address"))
     }
 
     /// InspIRCd 3 completes a registration in its once-a-second loop: a session starts about a

@@ -3,7 +3,8 @@
 //! members, batches).
 
 use chatty_core::{
-    Automatic, Body, Message, Signal, SignalId, Status, StatusChange, TypingState, now,
+    Automatic, Body, DeliveryStatus, FailureKind, Message, SendFailure, Signal, SignalId, Status,
+    StatusChange, TypingState, now,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -22,6 +23,8 @@ pub(crate) enum Effect {
     Send(Line),
     /// The server echoed a line the bot sent: this signal reached the server.
     Confirmed(SignalId),
+    /// A signal of the bot failed (its new delivery status).
+    Failed(SignalId, DeliveryStatus),
     /// The server closes the connection (`ERROR`), with its words.
     Closing(String),
     /// The bot joined this channel (folded name): its history position must be known before
@@ -93,6 +96,8 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
             }
             vec![]
         }
+        // ERR_NOSUCHNICK, ERR_NOSUCHCHANNEL, ERR_CANNOTSENDTOCHAN: a message that failed.
+        "401" | "403" | "404" => send_failed(shared, line),
         "JOIN" => join(shared, line),
         "PART" | "KICK" | "QUIT" => leave(shared, line),
         "PRIVMSG" | "NOTICE" => message(shared, line),
@@ -336,6 +341,73 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
         effects.push(Effect::Mark(mark_name(&folded), position.to_mark()));
     }
     effects
+}
+
+/// A reply saying a message of the bot failed (`401 me nick :No such nick`): the signal it
+/// was the last line of, by its `label` (labeled-response), else the last one sent to that
+/// target, comes back as a [`SendFailure`].
+fn send_failed(shared: &Shared, line: &Line) -> Vec<Effect> {
+    let (Some(target), text) = (line.param(1), line.param(2).unwrap_or_default()) else {
+        return vec![];
+    };
+    let id = {
+        let mut live = shared.live();
+        let labeled = line.tag("label").and_then(|label| {
+            let at = live
+                .echoes
+                .iter()
+                .position(|e| e.label.as_deref() == Some(label))?;
+            let echo = live.echoes.remove(at)?;
+            // It reached the server, which answered: the confirmation is the failure.
+            if let Some(done) = echo.done {
+                let _ = done.send(());
+            }
+            echo.confirms
+        });
+        match labeled {
+            Some(id) => {
+                live.sent_to.remove(&fold(target));
+                Some(id)
+            }
+            None if line.tag("label").is_some() => None,
+            None => live.sent_to.remove(&fold(target)),
+        }
+    };
+    let Some(id) = id else {
+        return vec![];
+    };
+    let kind = match line.command.as_str() {
+        "404" => FailureKind::Rejected,
+        _ => FailureKind::UnknownAddressee,
+    };
+    let words = if text.is_empty() {
+        format!("{target}: the server refused the message")
+    } else {
+        format!("{target}: {text}")
+    };
+    let failure = SendFailure::new(id.clone(), kind, words.clone()).with_code(&line.command);
+    let mut signal = Signal::new(failure);
+    signal.meta.response_to = Some(id.clone());
+    signal.meta.sent = Some(now());
+    let is_channel = shared.live().is_channel(target);
+    signal.meta.origin = if is_channel {
+        shared.channel(target)
+    } else {
+        shared.person(target)
+    };
+    signal.meta.addressees = shared.own().into_iter().collect();
+    // A machine's answer: never one to answer in turn.
+    signal.meta.automatic = Some(Automatic::Report);
+    vec![
+        Effect::Failed(
+            id,
+            DeliveryStatus::Failed {
+                kind,
+                message: words,
+            },
+        ),
+        Effect::Push(Box::new(signal)),
+    ]
 }
 
 /// An echo of the bot's own line (echo-message): matched by its label, else the oldest.

@@ -118,6 +118,9 @@ pub(crate) async fn serve(
                         Effect::Confirmed(id) => {
                             session.driver.deliveries().advance(&id, DeliveryStatus::Sent);
                         }
+                        Effect::Failed(id, status) => {
+                            session.driver.deliveries().advance(&id, status);
+                        }
                         Effect::Closing(text) => closing = Some(text),
                         Effect::Joined(channel) => {
                             if let Some(ask) = catch_up::joined(shared, link, &channel).await {

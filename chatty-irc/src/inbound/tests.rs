@@ -294,3 +294,39 @@ fn a_history_that_no_longer_reaches_the_position_is_reported() {
         ]
     );
 }
+
+#[test]
+fn no_such_nick_fails_the_message_by_label_or_target() {
+    let s = shared();
+    // Labeled: the echo waiting for the label is the failed signal.
+    s.live().echoes.push_back(Echo {
+        label: Some("c7".into()),
+        confirms: Some("sig-1".into()),
+        done: None,
+    });
+    let effects = feed(&s, "@label=c7 :srv 401 bot nobody :No such nick");
+    assert!(s.live().echoes.is_empty());
+    assert!(matches!(
+        &effects[0],
+        Effect::Failed(id, chatty_core::DeliveryStatus::Failed { .. }) if id.as_str() == "sig-1"
+    ));
+    let failure = signals(effects).remove(0);
+    let Body::SendFailure(f) = &failure.body else {
+        panic!("{failure:?}");
+    };
+    assert_eq!(f.failed.as_str(), "sig-1");
+    assert_eq!(f.kind, chatty_core::FailureKind::UnknownAddressee);
+    assert_eq!(f.code.as_deref(), Some("401"));
+    assert_eq!(failure.meta.response_to.as_ref().unwrap().as_str(), "sig-1");
+    assert_eq!(failure.meta.automatic, Some(Automatic::Report));
+    // Without a label: the last message to that target.
+    s.live().sent_to.insert("#quiet".into(), "sig-2".into());
+    let failure = one(&s, ":srv 404 bot #Quiet :Cannot send to channel");
+    let Body::SendFailure(f) = &failure.body else {
+        panic!("{failure:?}");
+    };
+    assert_eq!(f.failed.as_str(), "sig-2");
+    assert_eq!(f.kind, chatty_core::FailureKind::Rejected);
+    // A 401 answering nothing the bot sent (a WHOIS): nothing.
+    assert!(feed(&s, ":srv 401 bot someone :No such nick").is_empty());
+}
