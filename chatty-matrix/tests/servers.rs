@@ -132,6 +132,22 @@ async fn messages_both_ways_in_a_room_and_a_direct_chat_and_typing() {
         .await;
     assert_eq!(event["content"]["body"], "waves");
 
+    // The same signal sent again (as after a restart) is the same transaction: one event.
+    let once = hello.reply(Message::text("once"));
+    handle.send(once.clone()).await.unwrap();
+    handle.send(once).await.unwrap();
+    alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["body"] == "once"
+        })
+        .await;
+    let bodies = alice.bodies(&room, &bot_account.user_id).await;
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "once").count(),
+        1,
+        "{bodies:?}"
+    );
+
     let members = handle
         .query(Query::Members {
             address: hello.meta.visible_to[0].clone(),

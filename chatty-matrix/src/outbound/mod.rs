@@ -36,9 +36,26 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
         .token
         .clone()
         .ok_or_else(|| Refusal::new(FailureKind::Unreachable, "not logged in (yet)"))?;
-    driver
-        .deliveries()
-        .advance(&signal.meta.id, DeliveryStatus::Pending);
+    let id = signal.meta.id.clone();
+    driver.deliveries().advance(&id, DeliveryStatus::Pending);
+    let status = match deliver(shared, &token, signal).await {
+        Ok(()) => DeliveryStatus::Sent,
+        Err(refusal) => {
+            let failed = DeliveryStatus::Failed {
+                kind: refusal.kind,
+                message: refusal.message.clone(),
+            };
+            driver.deliveries().advance(&id, failed);
+            return Err(refusal);
+        }
+    };
+    driver.deliveries().advance(&id, status);
+    Ok(())
+}
+
+/// Carries `signal` to the server.
+async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Refusal> {
+    let token = token.to_owned();
     match &signal.body {
         Body::Message(message) => {
             let rooms = targets(shared, &signal)?;
@@ -107,9 +124,6 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
             ));
         }
     }
-    driver
-        .deliveries()
-        .advance(&signal.meta.id, DeliveryStatus::Sent);
     Ok(())
 }
 

@@ -72,13 +72,17 @@ pub struct Person {
 }
 
 impl Person {
-    /// Logs `account` in (a new device).
+    /// Logs `account` of the shared test Synapse in (a new device).
     pub async fn login(account: &MatrixAccount) -> Person {
-        let server = matrix_server();
+        Person::login_at(&matrix_server().url, account).await
+    }
+
+    /// Logs `account` of the homeserver at `url` in (a new device).
+    pub async fn login_at(url: &str, account: &MatrixAccount) -> Person {
         let mut person = Person {
             user_id: account.user_id.clone(),
             token: String::new(),
-            base: server.url.trim_end_matches('/').to_owned(),
+            base: url.trim_end_matches('/').to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             txn: AtomicU64::new(0),
         };
@@ -174,6 +178,26 @@ impl Person {
             Some(json!({"typing": on, "timeout": 30000})),
         )
         .await;
+    }
+
+    /// The bodies of the last 50 messages from `sender` in `room`, oldest first.
+    pub async fn bodies(&self, room: &str, sender: &str) -> Vec<String> {
+        let page = self
+            .request(
+                Method::GET,
+                &format!("/rooms/{room}/messages?dir=b&limit=50"),
+                None,
+            )
+            .await;
+        let mut bodies: Vec<String> = page["chunk"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["type"] == "m.room.message" && e["sender"] == sender)
+            .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+            .collect();
+        bodies.reverse();
+        bodies
     }
 
     /// The first message event from `sender` in `room` that `want` accepts (the last 50 events
