@@ -11,6 +11,9 @@ mod query;
 mod session;
 mod state;
 
+/// The component name of the session's system errors.
+const COMPONENT: &str = "chatty-matrix";
+
 pub use chatty_core::Secret;
 pub use config::{ConfigError, MatrixConfig, PLATFORM};
 pub use connect::Connection;

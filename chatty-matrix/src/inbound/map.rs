@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chatty_core::{
-    Automatic, Body, Message, Signal, SignalId, Status, StatusChange, TypingState, now,
+    Automatic, Body, Message, Signal, SignalId, Status, StatusChange, SystemError, TypingState, now,
 };
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
@@ -17,6 +17,7 @@ use ruma::serde::Raw;
 use ruma::{MilliSecondsSinceUnixEpoch, OwnedEventId, UserId};
 use time::OffsetDateTime;
 
+use crate::COMPONENT;
 use crate::state::Shared;
 
 /// The HTML format of `formatted_body`.
@@ -55,6 +56,18 @@ pub(crate) fn timeline_event(
             member.unsigned.prev_content.as_ref().map(|c| &c.membership),
             member.origin_server_ts,
         ),
+        AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomEncrypted(encrypted)) => {
+            // No end-to-end encryption here: the bot is told that a message could not be read.
+            let text = format!(
+                "an encrypted message ({}) from {} in {room} cannot be read: chatty-matrix has no \
+                 end-to-end encryption",
+                encrypted.event_id(),
+                encrypted.sender()
+            );
+            let mut signal = Signal::internal(shared.own(), SystemError::new(COMPONENT, text));
+            signal.meta.visible_to = shared.room(room).into_iter().collect();
+            Some(signal)
+        }
         _ => None,
     }
 }

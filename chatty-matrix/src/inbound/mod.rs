@@ -17,11 +17,9 @@ use ruma::api::client::sync::sync_events::v3::{self as sync, State};
 use ruma::events::{AnySyncEphemeralRoomEvent, AnySyncTimelineEvent};
 use ruma::serde::Raw;
 
+use crate::COMPONENT;
 use crate::connect::{self, Connection, MARK};
 use crate::state::Shared;
-
-/// The component name of the session's system errors.
-pub(crate) const COMPONENT: &str = "chatty-matrix";
 
 /// Serves `connection`: its first sync, then one long-poll sync after the other, until the
 /// connection is lost or the session is to stop.

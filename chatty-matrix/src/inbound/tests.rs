@@ -283,3 +283,19 @@ fn the_bots_own_invitation_before_its_join_keeps_a_direct_chat() {
         "left: forgotten"
     );
 }
+
+#[test]
+fn an_encrypted_message_is_a_system_error() {
+    let shared = shared();
+    let raw = event(json!({
+        "type": "m.room.encrypted", "event_id": "$x", "sender": "@alice:localhost",
+        "origin_server_ts": 1_765_000_000_000_u64,
+        "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA", "sender_key": "k",
+                    "device_id": "D", "session_id": "s"},
+    }));
+    let signal = timeline_event(&shared, ROOM, &raw).unwrap();
+    let Body::SystemError(error) = &signal.body else {
+        panic!("{signal:?}")
+    };
+    assert!(error.message.contains("encrypted"), "{error:?}");
+}
