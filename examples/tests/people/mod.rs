@@ -32,6 +32,44 @@ pub(crate) async fn xmpp_person() -> (ProbeRemote, Handle) {
     (remote, handle)
 }
 
+/// A person on IRC: a probe on a session with a nick of its own on the test InspIRCd (plain
+/// text, unpaced), with its handle.
+pub(crate) async fn irc_person() -> (ProbeRemote, Handle) {
+    let server = chatty_test::servers::irc_server();
+    let nick = format!("person{}", std::process::id());
+    let config = chatty_irc::IrcConfig::new(&server.host, &nick)
+        .with_tls(chatty_irc::TlsMode::Plaintext)
+        .with_port(server.port)
+        .with_pacing(50, Duration::ZERO);
+    let (probe, mut remote) = Probe::new();
+    let router = Router::new().session(chatty_irc::IrcSession::new(config).unwrap());
+    tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    let handle = remote.handle().await;
+    (remote, handle)
+}
+
+/// Points the config's IRC session `key` at the test InspIRCd (plain text, unpaced) with a
+/// services account as its nick and SASL login, its password in `password_var`; the bot's
+/// address.
+pub(crate) fn irc_env(command: &mut Command, key: &str, password_var: &str) -> Address {
+    let server = chatty_test::servers::irc_server();
+    let (account, password) = chatty_test::servers::irc_account();
+    let upper = key.to_uppercase();
+    let var = |name: &str| format!("CHATTY_SESSIONS__{upper}__IRC__{name}");
+    command
+        .env(var("SERVER"), &server.host)
+        .env(var("PORT"), server.port.to_string())
+        .env(var("TLS"), "plaintext")
+        .env(var("NICK"), &account)
+        .env(var("SASL__ACCOUNT"), &account)
+        .env(var("PACE_INTERVAL_MS"), "0")
+        .env(password_var, password);
+    format!("irc:{account};kind=individual").parse().unwrap()
+}
+
 /// A person on email: a probe on a pool mail account (SMTP out, IMAP in).
 pub(crate) async fn email_person() -> (ProbeRemote, Handle) {
     let server = mail_server();
