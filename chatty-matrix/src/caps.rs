@@ -7,8 +7,8 @@ use chatty_core::{Capabilities, Features, Signals};
 /// automatic messages), replies, joining and leaving rooms (a leave's reason as the status
 /// message), typing.
 pub(crate) fn capabilities() -> Capabilities {
-    // The server orders a room's events (one DAG, one timeline per room as the server sees it),
-    // and the session sends one message at a time.
+    // A send returns once the server put the event in the room's timeline, so messages sent
+    // one after the other keep their order; the timeline is given in its order.
     Capabilities::new(
         Signals::MESSAGE | Signals::IN_ROOM | Signals::TYPING,
         Features::HTML | Features::REPLIES | Features::ORDERED | Features::STATUS_MESSAGE,
