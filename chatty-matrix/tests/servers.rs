@@ -244,4 +244,64 @@ async fn a_restart_on_the_journal_gives_what_was_said_while_away_once_gap_filled
     let (live, _) = next_where(&mut rx, |s| text(s).is_some()).await;
     assert_eq!(text(&live), Some("live again"), "nothing given twice");
     end(&handle, running).await;
+
+    // A third run with nothing said meanwhile: nothing is given again.
+    let (running, mut rx) = run(config(&bot_account), Some(&journal));
+    let (handle, _) = started(&mut rx).await;
+    let more = timeout(Duration::from_millis(1500), async {
+        loop {
+            let (signal, _) = rx.recv().await?;
+            if let Some(text) = text(&signal) {
+                return Some(text.to_owned());
+            }
+        }
+    })
+    .await;
+    assert!(matches!(more, Err(_) | Ok(None)), "given again: {more:?}");
+    alice.say(&room, "third run").await;
+    let (third, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&third), Some("third run"));
+    end(&handle, running).await;
+}
+
+/// A message to a person the bot has no direct chat with: the session creates one (the person
+/// invited, `is_direct`), and the person's answer there is the direct chat's, answered in the
+/// same room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_to_a_person_opens_a_direct_chat() {
+    let bot_account = matrix_account();
+    let alice = Person::login(&matrix_account()).await;
+    let (running, mut rx) = run(config(&bot_account), None);
+    let (handle, _) = started(&mut rx).await;
+    let to_alice: Address = format!("matrix:{};kind=individual", alice.user_id)
+        .parse()
+        .unwrap();
+    let id = handle
+        .send(Signal::message("hello alice").to(to_alice.clone()))
+        .await
+        .unwrap();
+    sent(&handle, &id).await;
+    let room = alice.until_invited(&bot_account.user_id).await;
+    alice.join(&room).await;
+    alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["body"] == "hello alice"
+        })
+        .await;
+    alice.say(&room, "hi bot").await;
+    let (hi, _) = next_where(&mut rx, |s| text(s) == Some("hi bot")).await;
+    assert_eq!(hi.meta.origin.as_ref(), Some(&to_alice));
+    assert!(
+        hi.meta.visible_to.is_empty(),
+        "a direct chat: {:?}",
+        hi.meta
+    );
+    let id = handle.send(hi.reply(Message::text("again"))).await.unwrap();
+    sent(&handle, &id).await;
+    alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["body"] == "again"
+        })
+        .await;
+    end(&handle, running).await;
 }

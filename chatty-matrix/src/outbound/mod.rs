@@ -10,6 +10,7 @@ use chatty_core::session::Refusal;
 use chatty_core::{Address, Body, DeliveryStatus, FailureKind, Signal, Status, TypingState};
 use ruma::api::client::membership::{join_room_by_id_or_alias, leave_room};
 use ruma::api::client::message::send_message_event;
+use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
 use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
 
@@ -58,7 +59,7 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
     let token = token.to_owned();
     match &signal.body {
         Body::Message(message) => {
-            let rooms = targets(shared, &signal)?;
+            let rooms = targets(shared, &token, &signal).await?;
             let reply_to = signal
                 .meta
                 .response_to
@@ -84,7 +85,7 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
                 conversation,
                 state,
             } => {
-                let room = room_of(shared, conversation)?;
+                let room = room_of(shared, &token, conversation).await?;
                 let user = own_user(shared)?;
                 let typing = match state {
                     TypingState::Composing => {
@@ -129,14 +130,18 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
 
 /// The rooms a message goes to: its rooms, and the direct chat of each person (each once;
 /// never the bot itself).
-fn targets(shared: &Shared, signal: &Signal) -> Result<Vec<OwnedRoomId>, Refusal> {
+async fn targets(
+    shared: &Shared,
+    token: &str,
+    signal: &Signal,
+) -> Result<Vec<OwnedRoomId>, Refusal> {
     let own = shared.own();
     let mut rooms: Vec<OwnedRoomId> = Vec::new();
     for address in signal.meta.addressees.iter().chain(&signal.meta.visible_to) {
         if own.as_ref() == Some(address) {
             continue;
         }
-        let room = room_of(shared, address)?;
+        let room = room_of(shared, token, address).await?;
         if !rooms.contains(&room) {
             rooms.push(room);
         }
@@ -147,19 +152,30 @@ fn targets(shared: &Shared, signal: &Signal) -> Result<Vec<OwnedRoomId>, Refusal
     Ok(rooms)
 }
 
-/// The room `address` names: a room ID, or a person's direct chat with the bot.
-fn room_of(shared: &Shared, address: &Address) -> Result<OwnedRoomId, Refusal> {
+/// The room `address` names: a room ID, or a person's direct chat with the bot (created, with
+/// the person invited, when there is none yet).
+async fn room_of(shared: &Shared, token: &str, address: &Address) -> Result<OwnedRoomId, Refusal> {
     let id = address.id();
-    if id.starts_with('@') {
-        let live = shared.live();
-        let room = live.direct_room(id).ok_or_else(|| {
-            unknown(format!(
-                "the bot has no direct chat with {id} (creating one is not done yet)"
-            ))
-        })?;
+    if !id.starts_with('@') {
+        return OwnedRoomId::try_from(id)
+            .map_err(|e| unknown(format!("{id} is not a room ID: {e}")));
+    }
+    let known = shared.live().direct_room(id).map(str::to_owned);
+    if let Some(room) = known {
         return OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()));
     }
-    OwnedRoomId::try_from(id).map_err(|e| unknown(format!("{id} is not a room ID: {e}")))
+    let person = OwnedUserId::try_from(id).map_err(|e| unknown(format!("{id}: {e}")))?;
+    let mut request = create_room::v3::Request::new();
+    request.invite = vec![person];
+    request.is_direct = true;
+    request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
+    let room = call(shared, request, token).await?.room_id;
+    // Known at once, so that the next message goes to the same room.
+    shared.live().rooms.entry(room.to_string()).or_default();
+    if let Err(e) = crate::direct::record(shared, token, room.as_str(), id, SEND_TIMEOUT).await {
+        tracing::warn!(%room, error = %e, "cannot record a direct chat in m.direct");
+    }
+    Ok(room)
 }
 
 /// The bot's user ID.

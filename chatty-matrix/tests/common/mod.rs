@@ -234,6 +234,46 @@ impl Person {
         .expect("the message in time")
     }
 
+    /// Waits until a sync shows an invitation from `inviter`: the room's ID.
+    pub async fn until_invited(&self, inviter: &str) -> String {
+        let mut since: Option<String> = None;
+        timeout(WAIT, async {
+            loop {
+                let mut path = String::from("/sync?timeout=5000");
+                if let Some(since) = &since {
+                    path.push_str(&format!("&since={}", encode(since)));
+                }
+                let sync = self.request(Method::GET, &path, None).await;
+                let invited = sync["rooms"]["invite"].as_object().and_then(|rooms| {
+                    rooms.iter().find_map(|(room, invite)| {
+                        let from_inviter =
+                            invite["invite_state"]["events"]
+                                .as_array()?
+                                .iter()
+                                .any(|e| {
+                                    e["type"] == "m.room.member"
+                                        && e["state_key"] == self.user_id.as_str()
+                                        && e["sender"] == inviter
+                                });
+                        from_inviter.then(|| room.clone())
+                    })
+                });
+                if let Some(room) = invited {
+                    return room;
+                }
+                since = sync["next_batch"].as_str().map(str::to_owned);
+            }
+        })
+        .await
+        .expect("invited in time")
+    }
+
+    /// Joins `room`.
+    pub async fn join(&self, room: &str) {
+        self.request(Method::POST, &format!("/join/{room}"), Some(json!({})))
+            .await;
+    }
+
     /// Waits until a sync shows `user` typing in `room`.
     pub async fn until_typing(&self, room: &str, user: &str) {
         let filter = r#"{"room":{"timeline":{"limit":1}}}"#;
