@@ -9,6 +9,7 @@ use chatty_core::{
 };
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
+use ruma::events::room::redaction::SyncRoomRedactionEvent;
 use ruma::events::{
     AnyStrippedStateEvent, AnySyncMessageLikeEvent, AnySyncStateEvent, AnySyncTimelineEvent,
     SyncMessageLikeEvent, SyncStateEvent,
@@ -56,6 +57,22 @@ pub(crate) fn timeline_event(
             member.unsigned.prev_content.as_ref().map(|c| &c.membership),
             member.origin_server_ts,
         ),
+        AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(
+            SyncRoomRedactionEvent::Original(redaction),
+        )) => {
+            let redacts = redaction.content.redacts.or(redaction.redacts)?;
+            if shared.live().user_id.as_deref() == Some(redaction.sender.as_str()) {
+                return None;
+            }
+            let retraction = Message::retraction(SignalId::from(redacts.as_str()));
+            let mut signal = Signal::new(retraction);
+            signal.meta.id = SignalId::from(redaction.event_id.as_str());
+            signal.meta.sent = timestamp(redaction.origin_server_ts);
+            signal.meta.received = Some(now());
+            signal.meta.origin = Some(shared.person(redaction.sender.as_str())?);
+            address(shared, room, &mut signal)?;
+            Some(signal)
+        }
         AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomEncrypted(encrypted)) => {
             // No end-to-end encryption here: the bot is told that a message could not be read.
             let text = format!(
@@ -106,7 +123,25 @@ fn message_signal(
         // The bot's own messages come back in the sync: not news to it.
         return None;
     }
-    let (text, html, automatic) = match content.msgtype {
+    let response_to = match &content.relates_to {
+        Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id.clone()),
+        Some(Relation::Thread(thread)) => Some(
+            thread
+                .in_reply_to
+                .as_ref()
+                .filter(|_| !thread.is_falling_back)
+                .map_or(thread.event_id.clone(), |r| r.event_id.clone()),
+        ),
+        _ => None,
+    };
+    // An edit (`m.replace`) carries the new message in `m.new_content`.
+    let (msgtype, corrects) = match content.relates_to {
+        Some(Relation::Replacement(replacement)) => {
+            (replacement.new_content.msgtype, Some(replacement.event_id))
+        }
+        _ => (content.msgtype, None),
+    };
+    let (text, html, automatic) = match msgtype {
         MessageType::Text(text) => (text.body, html(text.formatted.as_ref()), false),
         MessageType::Notice(notice) => (notice.body, html(notice.formatted.as_ref()), true),
         MessageType::Emote(emote) => (
@@ -120,22 +155,15 @@ fn message_signal(
     };
     let mut message = Message::text(text);
     message.html = html;
+    if let Some(original) = corrects {
+        message = message.correcting(SignalId::from(original.as_str()));
+    }
     let mut signal = Signal::new(message);
     signal.meta.id = SignalId::from(id);
     signal.meta.sent = timestamp(sent);
     signal.meta.received = Some(now());
     signal.meta.origin = Some(shared.person(sender.as_str())?);
-    signal.meta.response_to = match content.relates_to {
-        Some(Relation::Reply(reply)) => Some(reply.in_reply_to.event_id),
-        Some(Relation::Thread(thread)) => Some(
-            thread
-                .in_reply_to
-                .filter(|_| !thread.is_falling_back)
-                .map_or(thread.event_id, |r| r.event_id),
-        ),
-        _ => None,
-    }
-    .map(|event: OwnedEventId| SignalId::from(event.as_str()));
+    signal.meta.response_to = response_to.map(|event: OwnedEventId| SignalId::from(event.as_str()));
     address(shared, room, &mut signal)?;
     if automatic {
         // m.notice is Matrix's automatic traffic: bots must not answer it (spec, m.notice).

@@ -299,3 +299,40 @@ fn an_encrypted_message_is_a_system_error() {
     };
     assert!(error.message.contains("encrypted"), "{error:?}");
 }
+
+#[test]
+fn edits_and_redactions_change_earlier_messages() {
+    let shared = shared();
+    let edit = message(
+        "$e2",
+        "@alice:localhost",
+        json!({"msgtype": "m.text", "body": "* hello there",
+               "m.new_content": {"msgtype": "m.text", "body": "hello there"},
+               "m.relates_to": {"rel_type": "m.replace", "event_id": "$e1"}}),
+    );
+    let edit = timeline_event(&shared, ROOM, &edit).unwrap();
+    assert_eq!(
+        text(&edit),
+        "hello there",
+        "the new content, not the fallback"
+    );
+    let Body::Message(m) = &edit.body else {
+        unreachable!()
+    };
+    let change = m.edit.as_ref().unwrap();
+    assert_eq!(change.of.as_str(), "$e1");
+    assert_eq!(change.kind, chatty_core::EditKind::Correction);
+    let redaction = event(json!({
+        "type": "m.room.redaction", "event_id": "$r", "sender": "@alice:localhost",
+        "origin_server_ts": 1_765_000_000_000_u64, "redacts": "$e1",
+        "content": {"redacts": "$e1"},
+    }));
+    let redaction = timeline_event(&shared, ROOM, &redaction).unwrap();
+    let Body::Message(m) = &redaction.body else {
+        panic!("{redaction:?}")
+    };
+    let change = m.edit.as_ref().unwrap();
+    assert_eq!(change.of.as_str(), "$e1");
+    assert_eq!(change.kind, chatty_core::EditKind::Retraction);
+    assert_eq!(redaction.meta.visible_to[0].id(), ROOM);
+}
