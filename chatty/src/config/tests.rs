@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use chatty_core::Secret;
 
 /// Writes `text` to a config file in a fresh directory.
 fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
