@@ -85,6 +85,10 @@ pub struct SessionConfig {
     /// An IRC nick on a server: read as [`chatty_irc::IrcConfig`] ([`SessionConfig::irc_config`]).
     #[serde(default)]
     pub irc: Option<PlatformTable>,
+    /// A Matrix account: read as [`chatty_matrix::MatrixConfig`]
+    /// ([`SessionConfig::matrix_config`]).
+    #[serde(default)]
+    pub matrix: Option<PlatformTable>,
     /// An email account: read as [`chatty_email::EmailConfig`]
     /// ([`SessionConfig::email_config`]).
     #[serde(default)]
@@ -110,6 +114,12 @@ impl SessionConfig {
     #[cfg(feature = "irc")]
     pub fn irc_config(&self) -> Option<&chatty_irc::IrcConfig> {
         self.irc.as_ref()?.get()
+    }
+
+    /// The Matrix account's config, if this session is one.
+    #[cfg(feature = "matrix")]
+    pub fn matrix_config(&self) -> Option<&chatty_matrix::MatrixConfig> {
+        self.matrix.as_ref()?.get()
     }
 
     /// The email account's config, if this session is one.
@@ -406,6 +416,9 @@ pub(crate) fn platform_of(
     if session.irc.is_some() {
         set.push("irc");
     }
+    if session.matrix.is_some() {
+        set.push("matrix");
+    }
     if session.email.is_some() {
         set.push("email");
     }
@@ -420,7 +433,7 @@ pub(crate) fn platform_of(
         [] => Err(ConfigError::invalid(
             file,
             format!("sessions.{name}"),
-            "no platform: expected exactly one of `direct`, `xmpp`, `irc`, `email`, `slack`, `nats`",
+            "no platform: expected exactly one of `direct`, `xmpp`, `irc`, `matrix`, `email`, `slack`, `nats`",
         )),
         many => Err(ConfigError::invalid(
             file,

@@ -66,6 +66,12 @@ pub mod email {
     pub use chatty_email::*;
 }
 
+/// Matrix sessions ([`chatty_matrix`]).
+#[cfg(feature = "matrix")]
+pub mod matrix {
+    pub use chatty_matrix::*;
+}
+
 /// IRC sessions ([`chatty_irc`]).
 #[cfg(feature = "irc")]
 pub mod irc {

@@ -18,6 +18,7 @@ use super::{Config, ConfigError};
 /// is loaded into the platform crate's config:
 /// [`SessionConfig::xmpp_config`](super::SessionConfig::xmpp_config),
 /// [`irc_config`](super::SessionConfig::irc_config),
+/// [`matrix_config`](super::SessionConfig::matrix_config),
 /// [`email_config`](super::SessionConfig::email_config),
 /// [`slack_config`](super::SessionConfig::slack_config),
 /// [`nats_config`](super::SessionConfig::nats_config),
@@ -32,6 +33,7 @@ pub struct PlatformTable {
     not(any(
         feature = "xmpp",
         feature = "irc",
+        feature = "matrix",
         feature = "email",
         feature = "slack",
         feature = "nats"
@@ -56,6 +58,7 @@ impl<T: Any + fmt::Debug + Send + Sync> Table for T {
     not(any(
         feature = "xmpp",
         feature = "irc",
+        feature = "matrix",
         feature = "email",
         feature = "slack",
         feature = "nats"
@@ -104,6 +107,11 @@ impl super::SessionConfig {
         self.irc.as_mut()?.get_mut()
     }
 
+    #[cfg(feature = "matrix")]
+    pub(crate) fn matrix_config_mut(&mut self) -> Option<&mut chatty_matrix::MatrixConfig> {
+        self.matrix.as_mut()?.get_mut()
+    }
+
     #[cfg(feature = "email")]
     pub(crate) fn email_config_mut(&mut self) -> Option<&mut chatty_email::EmailConfig> {
         self.email.as_mut()?.get_mut()
@@ -128,6 +136,7 @@ impl Source<'_> {
         not(any(
             feature = "xmpp",
             feature = "irc",
+            feature = "matrix",
             feature = "email",
             feature = "slack",
             feature = "nats"
@@ -149,6 +158,7 @@ pub(super) fn read_tables(config: &mut Config, source: &Source<'_>) -> Result<()
         for (platform, table) in [
             ("xmpp", &mut session.xmpp),
             ("irc", &mut session.irc),
+            ("matrix", &mut session.matrix),
             ("email", &mut session.email),
             ("slack", &mut session.slack),
             ("nats", &mut session.nats),
@@ -181,6 +191,10 @@ fn parse(platform: &str, key: &str, source: &Source<'_>) -> Result<Box<dyn Table
         "xmpp" => Ok(Box::new(source.extract::<chatty_xmpp::XmppConfig>(key)?)),
         #[cfg(feature = "irc")]
         "irc" => Ok(Box::new(source.extract::<chatty_irc::IrcConfig>(key)?)),
+        #[cfg(feature = "matrix")]
+        "matrix" => Ok(Box::new(
+            source.extract::<chatty_matrix::MatrixConfig>(key)?,
+        )),
         #[cfg(feature = "email")]
         "email" => Ok(Box::new(source.extract::<chatty_email::EmailConfig>(key)?)),
         #[cfg(feature = "slack")]

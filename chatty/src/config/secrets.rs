@@ -15,6 +15,10 @@ pub(crate) fn secrets(config: &Config) -> Vec<(String, &Secret)> {
         if let Some(xmpp) = session.xmpp_config() {
             out.push((format!("sessions.{name}.xmpp.password"), &xmpp.password));
         }
+        #[cfg(feature = "matrix")]
+        if let Some(matrix) = session.matrix_config() {
+            out.push((format!("sessions.{name}.matrix.password"), &matrix.password));
+        }
         #[cfg(feature = "irc")]
         if let Some(irc) = session.irc_config() {
             irc_secrets(&format!("sessions.{name}.irc"), irc, &mut out);
@@ -103,6 +107,14 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
         {
             out.push(&mut xmpp.password);
         }
+        #[cfg(feature = "matrix")]
+        if let Some(matrix) = session
+            .matrix
+            .as_mut()
+            .and_then(|t| t.get_mut::<chatty_matrix::MatrixConfig>())
+        {
+            out.push(&mut matrix.password);
+        }
         #[cfg(feature = "irc")]
         if let Some(irc) = session
             .irc
@@ -167,9 +179,18 @@ fn secrets_mut(config: &mut Config) -> Vec<&mut Secret> {
     out
 }
 
-/// Makes the relative paths of secret files (and of an email session's state file and an IRC
-/// session's CA file) relative to `dir` (the config file's directory).
+/// Makes the relative paths of secret files (and of an email session's state file and an IRC or
+/// Matrix session's CA file) relative to `dir` (the config file's directory).
 pub(super) fn resolve_secret_files(config: &mut Config, dir: &Path) {
+    #[cfg(feature = "matrix")]
+    for session in config.sessions.values_mut() {
+        if let Some(matrix) = session.matrix_config_mut()
+            && let Some(path) = &mut matrix.ca_file
+            && path.is_relative()
+        {
+            *path = dir.join(&*path);
+        }
+    }
     #[cfg(feature = "irc")]
     for session in config.sessions.values_mut() {
         if let Some(irc) = session.irc_config_mut()

@@ -121,6 +121,8 @@ fn name_slot<'a>(session: &'a mut SessionConfig, platform: &str) -> Option<&'a m
         "xmpp" => session.xmpp_config_mut().map(|x| &mut x.name),
         #[cfg(feature = "irc")]
         "irc" => session.irc_config_mut().map(|i| &mut i.name),
+        #[cfg(feature = "matrix")]
+        "matrix" => session.matrix_config_mut().map(|m| &mut m.name),
         #[cfg(feature = "email")]
         "email" => session.email_config_mut().map(|e| &mut e.name),
         #[cfg(feature = "slack")]

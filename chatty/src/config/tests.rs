@@ -696,3 +696,51 @@ fn the_state_table_names_a_postgres_database() {
         "{message}"
     );
 }
+
+const MATRIX: &str = r##"
+[sessions.room.matrix]
+homeserver = "https://matrix.example.org"
+user = "chattybot"
+password = { file = "matrix-password" }
+ca_file = "test-ca.pem"
+rooms = ["#lobby:example.org"]
+
+[bots.echo]
+echo = {}
+sessions = ["room"]
+"##;
+
+#[test]
+fn a_matrix_table_is_read_with_its_defaults_named_after_its_key_and_refuses_unknown_keys() {
+    let (_dir, path) = file(MATRIX);
+    let loaded = load_quiet(&path).unwrap();
+    let dir = path.parent().unwrap();
+    let session = &loaded.config.sessions["room"];
+    let matrix = session.matrix_config().unwrap();
+    assert_eq!(matrix.name, "room", "named after its key");
+    assert_eq!(matrix.homeserver, "https://matrix.example.org");
+    assert_eq!(matrix.rooms, ["#lobby:example.org"]);
+    assert_eq!(matrix.password, Secret::file(dir.join("matrix-password")));
+    assert_eq!(
+        matrix.ca_file.as_deref(),
+        Some(dir.join("test-ca.pem").as_path())
+    );
+    assert_eq!(
+        (matrix.connect_timeout_ms, matrix.sync_timeout_ms),
+        (10_000, 30_000)
+    );
+    matrix.validate().unwrap();
+    let keys: Vec<String> = secrets(&loaded.config)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["sessions.room.matrix.password"]);
+
+    let (message, path) = error(&MATRIX.replace("user =", "usr = \"x\"\nuser ="));
+    assert!(
+        message.starts_with(&format!(
+            "{path}: key `sessions.room.matrix.usr`: unknown key `usr`"
+        )),
+        "{message}"
+    );
+}

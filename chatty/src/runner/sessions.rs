@@ -54,6 +54,13 @@ pub(super) fn build_session(
             let session = chatty_irc::IrcSession::new(irc).map_err(|e| format!("irc: {e}"))?;
             Ok(Arc::new(session))
         }
+        #[cfg(feature = "matrix")]
+        "matrix" => {
+            let matrix = session.matrix_config().cloned().ok_or("missing")?;
+            let session =
+                chatty_matrix::MatrixSession::new(matrix).map_err(|e| format!("matrix: {e}"))?;
+            Ok(Arc::new(session))
+        }
         #[cfg(feature = "email")]
         "email" => {
             let email = session.email_config().cloned().ok_or("missing")?;
