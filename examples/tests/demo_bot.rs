@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chatty_core::{Address, Body};
 use chatty_test::servers::{xmpp_account, xmpp_server};
-use people::{ask, email_env, email_person, irc_env, irc_person, xmpp_person};
+use people::{
+    ask, email_env, email_person, irc_env, irc_person, matrix_env, matrix_person, xmpp_person,
+};
 use tokio::process::{Child, Command};
 
 mod people;
@@ -86,7 +88,7 @@ async fn the_demo_bot_program_answers_on_email_from_the_example_config() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_bot_program_answers_on_xmpp_email_slack_and_irc_at_once() {
+async fn the_demo_bot_program_answers_on_all_five_platforms_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let slack = chatty_local_slack::LocalSlack::start().await.unwrap();
     let app = slack.add_app("demo");
@@ -113,20 +115,23 @@ async fn the_demo_bot_program_answers_on_xmpp_email_slack_and_irc_at_once() {
         .kill_on_drop(true);
     let mail_address = email_env(&mut command, dir.path(), "MAIL_PASSWORD").await;
     let irc_address = irc_env(&mut command, "irc", "IRC_PASSWORD");
+    let matrix_address = matrix_env(&mut command, "home", "MATRIX_PASSWORD");
     let xmpp_address: Address = format!("xmpp:{jid}").parse().unwrap();
     let mut bot = command.spawn().unwrap();
 
-    // People on XMPP, email and IRC talk to the same bot at the same time.
-    let ((alice, alice_handle), (bob, bob_handle), (dave, dave_handle)) =
-        tokio::join!(xmpp_person(), email_person(), irc_person());
-    let (on_xmpp, on_email, on_irc) = tokio::join!(
+    // People on XMPP, email, IRC and Matrix talk to the same bot at the same time.
+    let ((alice, alice_handle), (bob, bob_handle), (dave, dave_handle), (erin, erin_handle)) =
+        tokio::join!(xmpp_person(), email_person(), irc_person(), matrix_person());
+    let (on_xmpp, on_email, on_irc, on_matrix) = tokio::join!(
         ask(&alice, &alice_handle, &xmpp_address, "from xmpp"),
         ask(&bob, &bob_handle, &mail_address, "from email"),
         ask(&dave, &dave_handle, &irc_address, "from irc"),
+        ask(&erin, &erin_handle, &matrix_address, "from matrix"),
     );
     assert_eq!(on_xmpp, "echo: from xmpp (backwards: ppmx morf)");
     assert_eq!(on_email, "echo: from email (backwards: liame morf)");
     assert_eq!(on_irc, "echo: from irc (backwards: cri morf)");
+    assert_eq!(on_matrix, "echo: from matrix (backwards: xirtam morf)");
 
     // And carol on Slack.
     slack

@@ -51,6 +51,43 @@ pub(crate) async fn irc_person() -> (ProbeRemote, Handle) {
     (remote, handle)
 }
 
+/// A person on Matrix: a probe on a session with a pool account of the test Synapse, with its
+/// handle.
+pub(crate) async fn matrix_person() -> (ProbeRemote, Handle) {
+    let server = chatty_test::servers::matrix_server();
+    let account = chatty_test::servers::matrix_account();
+    let config = chatty_matrix::MatrixConfig::new(
+        &server.url,
+        &account.user,
+        chatty_matrix::Secret::inline(account.password),
+    );
+    let (probe, mut remote) = Probe::new();
+    let router = Router::new().session(chatty_matrix::MatrixSession::new(config).unwrap());
+    tokio::spawn(async move {
+        let _ = router.run(probe).await;
+    });
+    remote.started().await;
+    let handle = remote.handle().await;
+    (remote, handle)
+}
+
+/// Points the config's Matrix session `key` at the test Synapse with a pool account, its
+/// password in `password_var`; the bot's address.
+pub(crate) fn matrix_env(command: &mut Command, key: &str, password_var: &str) -> Address {
+    let server = chatty_test::servers::matrix_server();
+    let account = chatty_test::servers::matrix_account();
+    let upper = key.to_uppercase();
+    let var = |name: &str| format!("CHATTY_SESSIONS__{upper}__MATRIX__{name}");
+    command
+        .env(var("HOMESERVER"), &server.url)
+        .env(var("USER"), &account.user)
+        .env(var("ROOMS"), "[]")
+        .env(password_var, account.password);
+    format!("matrix:{};kind=individual", account.user_id)
+        .parse()
+        .unwrap()
+}
+
 /// Points the config's IRC session `key` at the test InspIRCd (plain text, unpaced) with a
 /// services account as its nick and SASL login, its password in `password_var`; the bot's
 /// address.
