@@ -11,7 +11,11 @@ pub(crate) fn capabilities() -> Capabilities {
     // one after the other keep their order; the timeline is given in its order.
     Capabilities::new(
         Signals::MESSAGE | Signals::IN_ROOM | Signals::TYPING,
-        Features::HTML | Features::REPLIES | Features::ORDERED | Features::STATUS_MESSAGE,
+        Features::HTML
+            | Features::REPLIES
+            | Features::EDITS
+            | Features::ORDERED
+            | Features::STATUS_MESSAGE,
     )
     .with_degraded(Features::CHOICES)
 }

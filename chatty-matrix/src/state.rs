@@ -36,6 +36,9 @@ pub(crate) struct Live {
     pub(crate) rooms: HashMap<String, BTreeSet<String>>,
     /// Direct chats: room → the other person (from `m.direct` or an `is_direct` invitation).
     pub(crate) direct: HashMap<String, String>,
+    /// The direct chat each person wrote in last: person → room (a person may have several
+    /// direct chats with the bot; an answer goes where they spoke).
+    pub(crate) last_direct: HashMap<String, String>,
     /// Who types in each room, as the last `m.typing` said.
     pub(crate) typing: HashMap<String, BTreeSet<String>>,
     /// Event IDs given to the bot (or skipped as the past) lately.
@@ -44,11 +47,21 @@ pub(crate) struct Live {
     pub(crate) last_event: HashMap<String, String>,
     /// Events lately seen in a thread: event ID → the thread's root.
     pub(crate) threads: Recent<String, String>,
+    /// Messages the bot sent lately: signal id → the rooms and event IDs it became (what an
+    /// edit of it changes).
+    pub(crate) sent: Recent<String, Vec<(String, String)>>,
 }
 
 impl Live {
-    /// The room of the direct chat with `user`, if the bot has one.
+    /// The room of the direct chat with `user`, if the bot has one: the one they wrote in
+    /// last, else any.
     pub(crate) fn direct_room(&self, user: &str) -> Option<&str> {
+        if let Some(room) = self.last_direct.get(user)
+            && self.rooms.contains_key(room)
+            && self.direct.get(room).map(String::as_str) == Some(user)
+        {
+            return Some(room);
+        }
         self.direct
             .iter()
             .filter(|(room, _)| self.rooms.contains_key(room.as_str()))
@@ -70,10 +83,12 @@ impl Shared {
                 connected: false,
                 rooms: HashMap::new(),
                 direct: HashMap::new(),
+                last_direct: HashMap::new(),
                 typing: HashMap::new(),
                 seen: Recent::new(SEEN),
                 last_event: HashMap::new(),
                 threads: Recent::new(SEEN),
+                sent: Recent::new(SEEN),
             }),
         }
     }

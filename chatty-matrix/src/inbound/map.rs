@@ -176,6 +176,10 @@ fn message_signal(
 fn address(shared: &Shared, room: &str, signal: &mut Signal) -> Option<()> {
     let direct = shared.live().direct.contains_key(room);
     if direct {
+        if let Some(person) = signal.meta.origin.as_ref() {
+            let person = person.id().to_owned();
+            shared.live().last_direct.insert(person, room.to_owned());
+        }
         signal.meta.addressees = shared.own().into_iter().collect();
     } else {
         let room = shared.room(room)?;

@@ -151,6 +151,22 @@ fn a_direct_chat_is_addressed_to_the_bot_and_answered_to_the_person() {
     );
     shared.live().rooms.entry(ROOM.into()).or_default();
     assert_eq!(shared.live().direct_room("@alice:localhost"), Some(ROOM));
+    // A second direct chat with her: an answer goes where she wrote last.
+    let other = "!other";
+    {
+        let mut live = shared.live();
+        live.direct.insert(other.into(), "@alice:localhost".into());
+        live.rooms.entry(other.into()).or_default();
+    }
+    for room in [other, ROOM, other] {
+        let raw = message(
+            &format!("$in-{room}"),
+            "@alice:localhost",
+            json!({"msgtype": "m.text", "body": "hi"}),
+        );
+        timeline_event(&shared, room, &raw).unwrap();
+        assert_eq!(shared.live().direct_room("@alice:localhost"), Some(room));
+    }
 }
 
 #[test]

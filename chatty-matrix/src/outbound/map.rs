@@ -4,7 +4,7 @@
 use chatty_core::{Message, SignalId};
 use ruma::OwnedEventId;
 use ruma::events::relation::{InReplyTo, Reply, Thread};
-use ruma::events::room::message::{Relation, RoomMessageEventContent};
+use ruma::events::room::message::{Relation, ReplacementMetadata, RoomMessageEventContent};
 
 /// The transaction ID of the `n`th event sent for the signal `id`: derived from the id alone,
 /// so that sending the same signal again (after a restart, from the journal) is the same
@@ -64,6 +64,16 @@ pub(crate) fn content(
     content
 }
 
+/// The content of an edit replacing the event `of` with `message` (`m.replace`, the new content
+/// in `m.new_content`, a `* …` fallback for clients without edits).
+pub(crate) fn replacement(
+    message: &Message,
+    automatic: bool,
+    of: OwnedEventId,
+) -> RoomMessageEventContent {
+    content(message, automatic, None, None).make_replacement(ReplacementMetadata::new(of, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +113,16 @@ mod tests {
         assert!(matches!(&emote.msgtype, MessageType::Emote(e) if e.body == "waves"));
         let notice = json(&content(&Message::text("build done"), true, None, None));
         assert_eq!(notice["msgtype"], "m.notice");
+    }
+
+    #[test]
+    fn an_edit_replaces_the_event_with_new_content() {
+        let of: OwnedEventId = "$typo".try_into().unwrap();
+        let edit = json(&replacement(&Message::text("fixed"), false, of));
+        assert_eq!(edit["m.relates_to"]["rel_type"], "m.replace");
+        assert_eq!(edit["m.relates_to"]["event_id"], "$typo");
+        assert_eq!(edit["m.new_content"]["body"], "fixed");
+        assert_eq!(edit["body"], "* fixed");
     }
 
     #[test]

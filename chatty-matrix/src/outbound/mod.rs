@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use chatty_core::driver::Driver;
 use chatty_core::session::Refusal;
-use chatty_core::{Address, Body, DeliveryStatus, FailureKind, Signal, Status, TypingState};
+use chatty_core::{
+    Address, Body, DeliveryStatus, EditKind, FailureKind, Signal, Status, TypingState,
+};
 use ruma::api::client::membership::{join_room_by_id_or_alias, leave_room};
 use ruma::api::client::message::send_message_event;
+use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
 use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
@@ -71,14 +74,24 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
                 OwnedEventId::try_from(root.as_str()).ok()
             });
             let automatic = signal.meta.automatic.is_some();
+            if let Some(edit) = &message.edit {
+                return change(shared, &token, &signal, message, edit, rooms).await;
+            }
             let content = map::content(message, automatic, reply_to, thread);
+            let mut events = Vec::new();
             for (n, room) in rooms.into_iter().enumerate() {
                 let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
-                let request = send_message_event::v3::Request::new(room, txn, &content)
+                let request = send_message_event::v3::Request::new(room.clone(), txn, &content)
                     .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
                 let response = call(shared, request, &token).await?;
-                shared.live().seen.insert(response.event_id.to_string(), ());
+                let event = response.event_id.to_string();
+                shared.live().seen.insert(event.clone(), ());
+                events.push((room.to_string(), event));
             }
+            shared
+                .live()
+                .sent
+                .insert(signal.meta.id.as_str().to_owned(), events);
         }
         Body::StatusChange(change) => match &change.status {
             Status::Typing {
@@ -128,6 +141,52 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
     Ok(())
 }
 
+/// An edit: each event the message `edit.of` became (one the bot sent lately, or an event ID
+/// in the rooms addressed) is replaced (`m.replace`) or redacted.
+async fn change(
+    shared: &Shared,
+    token: &str,
+    signal: &Signal,
+    message: &chatty_core::Message,
+    edit: &chatty_core::Edit,
+    rooms: Vec<OwnedRoomId>,
+) -> Result<(), Refusal> {
+    let of = edit.of.as_str();
+    let known = shared.live().sent.get(of).cloned();
+    let events: Vec<(String, String)> = match known {
+        Some(events) => events,
+        None if of.starts_with('$') => rooms
+            .iter()
+            .map(|room| (room.to_string(), of.to_owned()))
+            .collect(),
+        None => {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("{of} is not a message this session sent lately: its event is not known"),
+            ));
+        }
+    };
+    let automatic = signal.meta.automatic.is_some();
+    for (n, (room, event)) in events.into_iter().enumerate() {
+        let room = OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()))?;
+        let event = OwnedEventId::try_from(event).map_err(|e| unknown(e.to_string()))?;
+        let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
+        match edit.kind {
+            EditKind::Retraction => {
+                let request = redact_event::v3::Request::new(room, event, txn);
+                call(shared, request, token).await?;
+            }
+            _ => {
+                let content = map::replacement(message, automatic, event);
+                let request = send_message_event::v3::Request::new(room, txn, &content)
+                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
+                call(shared, request, token).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The rooms a message goes to: its rooms, and the direct chat of each person (each once;
 /// never the bot itself).
 async fn targets(
@@ -171,7 +230,11 @@ async fn room_of(shared: &Shared, token: &str, address: &Address) -> Result<Owne
     request.preset = Some(create_room::v3::RoomPreset::TrustedPrivateChat);
     let room = call(shared, request, token).await?.room_id;
     // Known at once, so that the next message goes to the same room.
-    shared.live().rooms.entry(room.to_string()).or_default();
+    {
+        let mut live = shared.live();
+        live.rooms.entry(room.to_string()).or_default();
+        live.last_direct.insert(id.to_owned(), room.to_string());
+    }
     if let Err(e) = crate::direct::record(shared, token, room.as_str(), id, SEND_TIMEOUT).await {
         tracing::warn!(%room, error = %e, "cannot record a direct chat in m.direct");
     }

@@ -208,6 +208,18 @@ impl Person {
         sender: &str,
         mut want: impl FnMut(&Value) -> bool,
     ) -> Value {
+        self.until_event(room, sender, |e| e["type"] == "m.room.message" && want(e))
+            .await
+    }
+
+    /// The first event from `sender` in `room` that `want` accepts (the last 50 events asked
+    /// again until one does).
+    pub async fn until_event(
+        &self,
+        room: &str,
+        sender: &str,
+        mut want: impl FnMut(&Value) -> bool,
+    ) -> Value {
         timeout(WAIT, async {
             loop {
                 let page = self
@@ -221,7 +233,7 @@ impl Person {
                     events
                         .iter()
                         .rev()
-                        .find(|e| e["type"] == "m.room.message" && e["sender"] == sender && want(e))
+                        .find(|e| e["sender"] == sender && want(e))
                         .cloned()
                 });
                 if let Some(event) = found {
