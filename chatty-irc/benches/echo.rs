@@ -17,7 +17,7 @@
 //! (for a profiler).
 //!
 //! Prints round trips per second for each and the ratios. The process's CPU time per round trip
-//! is printed too: the driver is the same for every echoing side, so the differences are the
+//! (its threads' schedstat, in nanoseconds) is printed too: the driver is the same for every echoing side, so the differences are the
 //! echoing side's (InspIRCd runs in its own process, on the same 2 cores).
 //!
 //! The echoing sides:
@@ -35,7 +35,7 @@ use chatty_core::reexports::futures::{SinkExt, StreamExt as _};
 use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
 use chatty_irc::proto::WANTED_CAPS;
 use chatty_irc::{IrcConfig, IrcSession, TlsMode};
-use chatty_test::load::{cpu_time, env_or};
+use chatty_test::load::env_or;
 use chatty_test::servers::irc_server;
 use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LinesCodec};
@@ -231,6 +231,22 @@ async fn drive(driver: &mut Lines, to: &str, n: usize, window: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
+/// The CPU time this process's threads used so far, in nanoseconds: the sum of their
+/// `/proc/self/task/*/schedstat` (time on a CPU, user and system). `chatty_test::load::cpu_time`
+/// counts in 10 ms ticks, too coarse for a bare echo's 20-50 ms per run; a thread that ends
+/// during a measurement takes its time with it (the runtime's workers and the journal's writer
+/// live through it).
+fn cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 /// One echoing side, measured: round trips per second and the process's CPU time per round trip.
 struct Measured {
     rate: f64,
@@ -240,9 +256,9 @@ struct Measured {
 /// Drives `n` round trips to `to` from a fresh driver (Nagle off, no capabilities).
 async fn measure(to: &str, n: usize, window: usize) -> Measured {
     let mut driver = connect(&nick("d"), &[]).await;
-    let cpu = cpu_time().as_secs_f64();
+    let cpu = cpu_ns();
     let secs = drive(&mut driver, to, n, window).await;
-    let cpu = cpu_time().as_secs_f64() - cpu;
+    let cpu = cpu_ns().saturating_sub(cpu) as f64 / 1e9;
     say(&mut driver, &format!("PRIVMSG {to} :{QUIT}")).await;
     say(&mut driver, "QUIT :done").await;
     Measured {
@@ -343,7 +359,7 @@ async fn main() {
         };
         for run in 1..=runs {
             let m = chatty(n, window, durable).await;
-            println!("run {run}: {only} {:>5.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
+            println!("run {run}: {only} {:>5.0}/s ({:.4} ms)", m.rate, m.cpu_ms);
         }
         return;
     }
@@ -355,7 +371,7 @@ async fn main() {
         let chatty_bare = chatty(n, window, Durable::Nothing).await;
         let journal = chatty(n, window, Durable::Journal).await;
         let logged = chatty(n, window, Durable::JournalAndLogger).await;
-        let show = |m: &Measured| format!("{:>5.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
+        let show = |m: &Measured| format!("{:>5.0}/s ({:.4} ms)", m.rate, m.cpu_ms);
         println!(
             "run {run}: bare {}  bare, same wire {}",
             show(&plain),
