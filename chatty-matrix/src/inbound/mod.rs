@@ -87,6 +87,8 @@ pub(crate) async fn handle(
         }
     }
     let own = shared.live().user_id.clone().unwrap_or_default();
+    // Whether every signal reached the journal (or the bot): else the position stays.
+    let mut fed = true;
     for (room, invited) in &response.rooms.invite {
         // Invitations are accepted: a bot is where it is asked to be.
         let request = join_room_by_id::v3::Request::new(room.clone());
@@ -148,18 +150,18 @@ pub(crate) async fn handle(
                 report(link, &text).await;
             }
             for raw in &events {
-                take(shared, link, room, raw, true).await;
+                fed &= take(shared, link, room, raw, true).await;
             }
         }
         for raw in &timeline.events {
-            take(shared, link, room, raw, give && past == 0).await;
+            fed &= take(shared, link, room, raw, give && past == 0).await;
             past = past.saturating_sub(1);
         }
         for raw in &joined.ephemeral.events {
             if let Ok(AnySyncEphemeralRoomEvent::Typing(typing)) = raw.deserialize() {
                 for signal in map::typing(shared, room, &typing.content.user_ids) {
                     if give {
-                        let _ = link.feed(signal).await;
+                        fed &= link.feed(signal).await.is_ok();
                     }
                 }
             }
@@ -167,9 +169,14 @@ pub(crate) async fn handle(
     }
     for (room_id, left) in response.rooms.leave {
         for raw in &left.timeline.events {
-            take(shared, link, room_id.as_str(), raw, give).await;
+            fed &= take(shared, link, room_id.as_str(), raw, give).await;
         }
         shared.live().rooms.remove(room_id.as_str());
+    }
+    if !fed {
+        // The session is ending or the bot stopped listening: what was not fed is given by
+        // the next process, from the position before this sync.
+        return Ok(());
     }
     shared.live().since = Some(response.next_batch.clone());
     if let Err(e) = link.set_mark(MARK, &response.next_batch).await {
@@ -179,27 +186,28 @@ pub(crate) async fn handle(
 }
 
 /// One timeline event of `room`: dropped when seen already, else mapped and (with `give`)
-/// fed to the bot.
+/// fed to the bot; `false` when it could not be fed.
 async fn take(
     shared: &Shared,
     link: &Link,
     room: &str,
     raw: &Raw<AnySyncTimelineEvent>,
     give: bool,
-) {
+) -> bool {
     if let Ok(Some(id)) = raw.get_field::<String>("event_id") {
         let mut live = shared.live();
         if !live.seen.first_time(id.clone()) {
-            return;
+            return true;
         }
         live.last_event.insert(room.to_owned(), id);
     }
     let signal = map::timeline_event(shared, room, raw);
-    if let (true, Some(signal)) = (give, signal) {
+    match (give, signal) {
         // Into the journal with the others (Matrix is told of nothing received). Refused once
         // the session ends or the bot is gone: the driver stops serving then, and the position
         // is not moved past it.
-        let _ = link.feed(signal).await;
+        (true, Some(signal)) => link.feed(signal).await.is_ok(),
+        _ => true,
     }
 }
 
