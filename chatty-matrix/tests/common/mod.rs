@@ -280,6 +280,44 @@ impl Person {
         .expect("invited in time")
     }
 
+    /// Waits until `text` from `sender` shows in a room the person is in, joining the rooms
+    /// `sender` invites them to on the way: the room's ID.
+    pub async fn until_said_anywhere(&self, sender: &str, text: &str) -> String {
+        let mut since: Option<String> = None;
+        timeout(WAIT, async {
+            loop {
+                let mut path = String::from("/sync?timeout=5000");
+                if let Some(since) = &since {
+                    path.push_str(&format!("&since={}", encode(since)));
+                }
+                let sync = self.request(Method::GET, &path, None).await;
+                for (room, invite) in sync["rooms"]["invite"].as_object().into_iter().flatten() {
+                    let from_sender = invite["invite_state"]["events"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|e| e["state_key"] == self.user_id.as_str() && e["sender"] == sender);
+                    if from_sender {
+                        self.join(room).await;
+                    }
+                }
+                for (room, joined) in sync["rooms"]["join"].as_object().into_iter().flatten() {
+                    let said = joined["timeline"]["events"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|e| e["sender"] == sender && e["content"]["body"] == text);
+                    if said {
+                        return room.clone();
+                    }
+                }
+                since = sync["next_batch"].as_str().map(str::to_owned);
+            }
+        })
+        .await
+        .expect("said in time")
+    }
+
     /// Joins `room`.
     pub async fn join(&self, room: &str) {
         self.request(Method::POST, &format!("/join/{room}"), Some(json!({})))
