@@ -308,13 +308,13 @@ async fn a_restart_on_the_journal_gives_what_was_said_while_away_once_gap_filled
     end(&handle, running).await;
 }
 
-/// A message to a person: the direct chat with them, which the session opens (the person
-/// invited, `is_direct`) when it knows none (the pool accounts may have one from an earlier
-/// run); the person's answer there is the direct chat's, answered in the same room.
+/// A message to a person the bot has no direct chat with (a user registered for the test): the
+/// session opens one (the person invited, `is_direct`); the person's answer there is the
+/// direct chat's, answered in the same room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_to_a_person_opens_a_direct_chat() {
     let bot_account = matrix_account();
-    let alice = Person::login(&matrix_account()).await;
+    let alice = Person::register("dm").await;
     let (running, mut rx) = run(config(&bot_account), None);
     let (handle, _) = started(&mut rx).await;
     let to_alice: Address = format!("matrix:{};kind=individual", alice.user_id)
@@ -326,8 +326,12 @@ async fn a_message_to_a_person_opens_a_direct_chat() {
         .await
         .unwrap();
     sent(&handle, &id).await;
-    let room = alice
-        .until_said_anywhere(&bot_account.user_id, &hello)
+    let room = alice.until_invited(&bot_account.user_id).await;
+    alice.join(&room).await;
+    alice
+        .until_message(&room, &bot_account.user_id, |e| {
+            e["content"]["body"] == hello.as_str()
+        })
         .await;
     alice.say(&room, "hi bot").await;
     let (hi, _) = next_where(&mut rx, |s| text(s) == Some("hi bot")).await;

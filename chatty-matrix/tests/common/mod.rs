@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+mod register;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -99,11 +101,48 @@ impl Person {
         person
     }
 
+    /// Registers a new user on the shared test Synapse (an account without history) and logs
+    /// it in.
+    pub async fn register(prefix: &str) -> Person {
+        let server = matrix_server();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let user = format!("{prefix}{}", nanos % 1_000_000_000_000);
+        let password = format!("secret-{user}");
+        let mut person = Person {
+            user_id: format!("@{user}:{}", server.server_name),
+            token: String::new(),
+            base: server.url.trim_end_matches('/').to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            txn: AtomicU64::new(0),
+        };
+        let admin = format!("{}/_synapse/admin/v1/register", person.base);
+        let nonce = person.raw(Method::GET, &admin, None).await;
+        let nonce = nonce["nonce"].as_str().expect("a nonce").to_owned();
+        let data = format!("{nonce}\0{user}\0{password}\0notadmin");
+        let mac = register::hmac_sha1_hex(server.shared_secret.as_bytes(), data.as_bytes());
+        let body = json!({"nonce": nonce, "username": user, "password": password,
+                          "admin": false, "mac": mac});
+        let registered = person.raw(Method::POST, &admin, Some(body)).await;
+        person.token = registered["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        person
+    }
+
     /// A client-server API request (`path` after `/_matrix/client/v3`); panics unless 2xx.
     pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let uri = format!("{}/_matrix/client/v3{path}", self.base);
+        self.raw(method, &uri, body).await
+    }
+
+    /// A request to `uri`; panics unless 2xx.
+    async fn raw(&self, method: Method, uri: &str, body: Option<Value>) -> Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = hyper::Request::builder().method(method).uri(&uri);
+        let mut request = hyper::Request::builder().method(method).uri(uri);
         if !self.token.is_empty() {
             request = request.header("authorization", format!("Bearer {}", self.token));
         }
