@@ -265,6 +265,8 @@ async fn a_restart_on_the_journal_gives_what_was_said_while_away_once_gap_filled
     alice.say(&room, "one").await;
     let (one, _) = next_where(&mut rx, |s| text(s).is_some()).await;
     assert_eq!(text(&one), Some("one"), "the room's past is not given");
+    let answer = one.reply(Message::text("answered once"));
+    handle.send(answer.clone()).await.unwrap();
     end(&handle, running).await;
 
     let began = Instant::now();
@@ -284,6 +286,16 @@ async fn a_restart_on_the_journal_gives_what_was_said_while_away_once_gap_filled
     eprintln!("250 given after the restart in {:?}", began.elapsed());
     let want: Vec<String> = (0..250).map(|n| format!("away {n:03}")).collect();
     assert_eq!(given, want);
+    // The same answer sent again by the next process (logged in again as the same device): the
+    // same transaction, one event.
+    let again = handle.send(answer).await.unwrap();
+    sent(&handle, &again).await;
+    let bodies = alice.bodies(&room, &bot_account.user_id).await;
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "answered once").count(),
+        1,
+        "{bodies:?}"
+    );
     alice.say(&room, "live again").await;
     let (live, _) = next_where(&mut rx, |s| text(s).is_some()).await;
     assert_eq!(text(&live), Some("live again"), "nothing given twice");

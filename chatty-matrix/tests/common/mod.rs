@@ -219,12 +219,13 @@ impl Person {
         .await;
     }
 
-    /// The bodies of the last 50 messages from `sender` in `room`, oldest first.
+    /// The bodies of the messages from `sender` among the last 400 events of `room`, oldest
+    /// first.
     pub async fn bodies(&self, room: &str, sender: &str) -> Vec<String> {
         let page = self
             .request(
                 Method::GET,
-                &format!("/rooms/{room}/messages?dir=b&limit=50"),
+                &format!("/rooms/{room}/messages?dir=b&limit=400"),
                 None,
             )
             .await;
