@@ -332,6 +332,33 @@ async fn a_message_to_a_person_opens_a_direct_chat() {
     let to_alice: Address = format!("matrix:{};kind=individual", alice.user_id)
         .parse()
         .unwrap();
+    // Typing alone opens no direct chat.
+    let typing = |state| {
+        let mut signal = Signal::new(StatusChange::new(Status::Typing {
+            conversation: to_alice.clone(),
+            state,
+        }));
+        signal.meta.addressees = vec![to_alice.clone()];
+        signal
+    };
+    let refused = handle.send(typing(TypingState::Composing)).await.unwrap();
+    timeout(WAIT, async {
+        loop {
+            let status = handle
+                .query(Query::DeliveryStatus {
+                    id: refused.clone(),
+                })
+                .await;
+            if let Ok(Answer::DeliveryStatus(DeliveryStatus::Failed { kind, .. })) = status {
+                assert_eq!(kind, chatty_core::FailureKind::UnknownAddressee);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("refused in time");
+
     let hello = format!("hello alice {}", std::process::id());
     let id = handle
         .send(Signal::message(hello.as_str()).to(to_alice.clone()))
@@ -345,6 +372,10 @@ async fn a_message_to_a_person_opens_a_direct_chat() {
             e["content"]["body"] == hello.as_str()
         })
         .await;
+    // Now typing to her goes to the direct chat.
+    let id = handle.send(typing(TypingState::Composing)).await.unwrap();
+    sent(&handle, &id).await;
+    alice.until_typing(&room, &bot_account.user_id).await;
     alice.say(&room, "hi bot").await;
     let (hi, _) = next_where(&mut rx, |s| text(s) == Some("hi bot")).await;
     assert_eq!(hi.meta.origin.as_ref(), Some(&to_alice));

@@ -98,7 +98,8 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
                 conversation,
                 state,
             } => {
-                let room = room_of(shared, &token, conversation).await?;
+                // Typing alone does not open a direct chat.
+                let room = room_of(shared, &token, conversation, false).await?;
                 let user = own_user(shared)?;
                 let typing = match state {
                     TypingState::Composing => {
@@ -200,7 +201,7 @@ async fn targets(
         if own.as_ref() == Some(address) {
             continue;
         }
-        let room = room_of(shared, token, address).await?;
+        let room = room_of(shared, token, address, true).await?;
         if !rooms.contains(&room) {
             rooms.push(room);
         }
@@ -211,9 +212,14 @@ async fn targets(
     Ok(rooms)
 }
 
-/// The room `address` names: a room ID, or a person's direct chat with the bot (created, with
-/// the person invited, when there is none yet).
-async fn room_of(shared: &Shared, token: &str, address: &Address) -> Result<OwnedRoomId, Refusal> {
+/// The room `address` names: a room ID, or a person's direct chat with the bot (with `open`,
+/// created with the person invited when there is none yet).
+async fn room_of(
+    shared: &Shared,
+    token: &str,
+    address: &Address,
+    open: bool,
+) -> Result<OwnedRoomId, Refusal> {
     let id = address.id();
     if !id.starts_with('@') {
         return OwnedRoomId::try_from(id)
@@ -222,6 +228,9 @@ async fn room_of(shared: &Shared, token: &str, address: &Address) -> Result<Owne
     let known = shared.live().direct_room(id).map(str::to_owned);
     if let Some(room) = known {
         return OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()));
+    }
+    if !open {
+        return Err(unknown(format!("the bot has no direct chat with {id}")));
     }
     let person = OwnedUserId::try_from(id).map_err(|e| unknown(format!("{id}: {e}")))?;
     let mut request = create_room::v3::Request::new();
