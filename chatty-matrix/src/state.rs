@@ -22,7 +22,6 @@ pub(crate) struct Shared {
 }
 
 /// The state of the account as the syncs told it.
-#[derive(Debug)]
 pub(crate) struct Live {
     /// The access token, once logged in (kept in memory only).
     pub(crate) token: Option<String>,
@@ -50,6 +49,19 @@ pub(crate) struct Live {
     /// Messages the bot sent lately: signal id → the rooms and event IDs it became (what an
     /// edit of it changes).
     pub(crate) sent: Recent<String, Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Live {
+    /// Never shows the access token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("logged_in", &self.token.is_some())
+            .field("user_id", &self.user_id)
+            .field("since", &self.since)
+            .field("rooms", &self.rooms.len())
+            .field("direct", &self.direct.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Live {

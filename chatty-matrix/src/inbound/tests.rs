@@ -352,3 +352,10 @@ fn edits_and_redactions_change_earlier_messages() {
     assert_eq!(change.kind, chatty_core::EditKind::Retraction);
     assert_eq!(redaction.meta.visible_to[0].id(), ROOM);
 }
+
+#[test]
+fn the_access_token_is_not_in_debug_output() {
+    let shared = shared();
+    shared.live().token = Some("syt_secret_token".into());
+    assert!(!format!("{shared:?}").contains("syt_secret_token"));
+}
