@@ -1,0 +1,159 @@
+//! The session against a homeserver scripted in the test on 127.0.0.1 (plain HTTP/1.1): a
+//! rate-limited sync (429 with `retry_after_ms`) is a `ConnectionError` whose retry waits at
+//! least what the server asked, and the session connects again without logging in again, from
+//! the position it had.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chatty_core::{Body, Router};
+use chatty_matrix::{MatrixConfig, MatrixSession};
+use common::{next_where, spy};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The requests the server saw: method and path with query.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+/// The answer to one request: status and JSON body.
+fn answer(seen: &Seen, method: &str, target: &str) -> (u16, String) {
+    let path = target.split('?').next().unwrap_or(target);
+    let syncs = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(format!("{method} {target}"));
+        seen.iter().filter(|r| r.contains("/sync")).count()
+    };
+    match path {
+        "/_matrix/client/v3/login" => (
+            200,
+            r#"{"user_id":"@bot:fake","access_token":"tok","device_id":"chatty-matrix"}"#.into(),
+        ),
+        "/_matrix/client/v3/joined_rooms" => (200, r#"{"joined_rooms":[]}"#.into()),
+        "/_matrix/client/v3/sync" => match syncs {
+            1 => (200, r#"{"next_batch":"s1"}"#.into()),
+            2 => (
+                429,
+                r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1500}"#
+                    .into(),
+            ),
+            n => (200, format!(r#"{{"next_batch":"s{n}"}}"#)),
+        },
+        // m.direct and anything else: not found.
+        _ => (404, r#"{"errcode":"M_NOT_FOUND","error":"not here"}"#.into()),
+    }
+}
+
+/// Serves one connection: request after request (keep-alive).
+async fn serve(mut socket: TcpStream, seen: Seen) {
+    let mut buffer = Vec::new();
+    loop {
+        let head_end = loop {
+            if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0u8; 4096];
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..head_end + length);
+        let mut words = head.split_whitespace();
+        let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+        let (status, body) = answer(&seen, method, target);
+        if target.contains("/sync") && target.contains("since=") {
+            // A long poll with nothing new.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let response = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if socket.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Seen = Arc::default();
+    let server_seen = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(serve(socket, server_seen.clone()));
+        }
+    });
+    let config = MatrixConfig::new(format!("http://127.0.0.1:{port}"), "bot", "pw")
+        .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(MatrixSession::new(config).unwrap())
+            .run(bot),
+    );
+    let (started, handle) =
+        next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    assert_eq!(
+        started.meta.origin.unwrap().to_string(),
+        "matrix:@bot:fake;kind=individual"
+    );
+    let (limited, _) = next_where(&mut rx, |s| matches!(s.body, Body::ConnectionError(_))).await;
+    let Body::ConnectionError(error) = &limited.body else {
+        unreachable!()
+    };
+    assert!(error.cause.contains("429"), "{error:?}");
+    let retry = error.retry_in.expect("it tries again");
+    assert!(
+        retry >= Duration::from_millis(1500),
+        "the server's wait: {retry:?}"
+    );
+
+    // Back, from the position of the first sync, without a second login.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let resumed = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.contains("/sync") && r.contains("since=s1"))
+                .count();
+            if resumed >= 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("synced again from s1");
+    let seen = seen.lock().unwrap().clone();
+    let logins = seen.iter().filter(|r| r.contains("/login")).count();
+    assert_eq!(logins, 1, "{seen:#?}");
+
+    handle.end_sessions("test over").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
