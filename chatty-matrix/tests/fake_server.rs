@@ -1,7 +1,7 @@
 //! The session against a homeserver scripted in the test on 127.0.0.1 (plain HTTP/1.1): a
 //! rate-limited sync (429 with `retry_after_ms`) is a `ConnectionError` whose retry waits at
 //! least what the server asked, and the session connects again without logging in again, from
-//! the position it had.
+//! the position it had; a gap back-filled while connected stops at the last event seen.
 
 mod common;
 
@@ -10,21 +10,30 @@ use std::time::Duration;
 
 use chatty_core::{Body, Router};
 use chatty_matrix::{MatrixConfig, MatrixSession};
-use common::{next_where, spy};
+use common::{next_where, spy, text};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The requests the server saw: method and path with query.
 type Seen = Arc<Mutex<Vec<String>>>;
 
-/// The answer to one request: status and JSON body.
-fn answer(seen: &Seen, method: &str, target: &str) -> (u16, String) {
+/// What the scripted server answers to a path, given how many syncs it saw (this one
+/// included): status and JSON body.
+type Script = fn(&str, usize) -> (u16, String);
+
+/// Records a request; answers it as `script` says.
+fn answer(seen: &Seen, script: Script, method: &str, target: &str) -> (u16, String) {
     let path = target.split('?').next().unwrap_or(target);
     let syncs = {
         let mut seen = seen.lock().unwrap();
         seen.push(format!("{method} {target}"));
         seen.iter().filter(|r| r.contains("/sync")).count()
     };
+    script(path, syncs)
+}
+
+/// A server whose second sync is rate-limited.
+fn rate_limited(path: &str, syncs: usize) -> (u16, String) {
     match path {
         "/_matrix/client/v3/login" => (
             200,
@@ -46,7 +55,7 @@ fn answer(seen: &Seen, method: &str, target: &str) -> (u16, String) {
 }
 
 /// Serves one connection: request after request (keep-alive).
-async fn serve(mut socket: TcpStream, seen: Seen) {
+async fn serve(mut socket: TcpStream, seen: Seen, script: Script) {
     let mut buffer = Vec::new();
     loop {
         let head_end = loop {
@@ -78,7 +87,7 @@ async fn serve(mut socket: TcpStream, seen: Seen) {
         buffer.drain(..head_end + length);
         let mut words = head.split_whitespace();
         let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-        let (status, body) = answer(&seen, method, target);
+        let (status, body) = answer(&seen, script, method, target);
         if target.contains("/sync") && target.contains("since=") {
             // A long poll with nothing new.
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -93,17 +102,23 @@ async fn serve(mut socket: TcpStream, seen: Seen) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
+/// Starts a server answering as `script`: its port.
+async fn start(script: Script, seen: &Seen) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen: Seen = Arc::default();
-    let server_seen = seen.clone();
+    let seen = seen.clone();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(serve(socket, server_seen.clone()));
+            tokio::spawn(serve(socket, seen.clone(), script));
         }
     });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
+    let seen: Seen = Arc::default();
+    let port = start(rate_limited, &seen).await;
     let config = MatrixConfig::new(format!("http://127.0.0.1:{port}"), "bot", "pw")
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
     let (bot, mut rx) = spy();
@@ -150,6 +165,97 @@ async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
     let logins = seen.iter().filter(|r| r.contains("/login")).count();
     assert_eq!(logins, 1, "{seen:#?}");
 
+    handle.end_sessions("test over").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// A room message event.
+fn event(id: &str, body: &str) -> String {
+    format!(
+        r#"{{"type":"m.room.message","event_id":"${id}","sender":"@alice:fake","origin_server_ts":1,"content":{{"msgtype":"m.text","body":"{body}"}}}}"#
+    )
+}
+
+/// A server with a room whose second sync is limited: the back-fill returns the events
+/// missed, then ones the session saw in the first sync.
+fn gap(path: &str, syncs: usize) -> (u16, String) {
+    match path {
+        "/_matrix/client/v3/login" => (
+            200,
+            r#"{"user_id":"@bot:fake","access_token":"tok","device_id":"chatty-matrix"}"#.into(),
+        ),
+        "/_matrix/client/v3/joined_rooms" => (200, r#"{"joined_rooms":["!room"]}"#.into()),
+        "/_matrix/client/v3/sync" => match syncs {
+            1 => (
+                200,
+                format!(
+                    r#"{{"next_batch":"s1","rooms":{{"join":{{"!room":{{"timeline":{{"events":[{},{}],"limited":false}}}}}}}}}}"#,
+                    event("e1", "one"),
+                    event("e2", "two")
+                ),
+            ),
+            2 => (
+                200,
+                format!(
+                    r#"{{"next_batch":"s2","rooms":{{"join":{{"!room":{{"timeline":{{"events":[{},{}],"limited":true,"prev_batch":"p"}}}}}}}}}}"#,
+                    event("e9", "nine"),
+                    event("e10", "ten")
+                ),
+            ),
+            n => (200, format!(r#"{{"next_batch":"s{n}"}}"#)),
+        },
+        p if p.ends_with("/messages") => (
+            200,
+            format!(
+                r#"{{"start":"p","end":"q","chunk":[{},{},{},{}]}}"#,
+                event("e8", "eight"),
+                event("e7", "seven"),
+                event("e2", "two"),
+                event("e1", "one")
+            ),
+        ),
+        _ => (
+            404,
+            r#"{"errcode":"M_NOT_FOUND","error":"not here"}"#.into(),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_while_connected_is_filled_back_to_the_last_event_seen() {
+    let seen: Seen = Arc::default();
+    let port = start(gap, &seen).await;
+    let config = MatrixConfig::new(format!("http://127.0.0.1:{port}"), "bot", "pw");
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(MatrixSession::new(config).unwrap())
+            .run(bot),
+    );
+    let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    let mut given = Vec::new();
+    while given.len() < 4 {
+        let (signal, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+        given.push(text(&signal).unwrap().to_owned());
+    }
+    // "one" and "two" were the first sync's past; the back-fill stops at "two", seen already.
+    assert_eq!(given, ["seven", "eight", "nine", "ten"]);
+    let asked: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("/messages"))
+        .cloned()
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains("dir=b") && asked[0].contains("from=p") && asked[0].contains("to=s1"),
+        "{asked:?}"
+    );
     handle.end_sessions("test over").await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
