@@ -244,6 +244,32 @@ async fn messages_both_ways_in_a_room_and_a_direct_chat_and_typing() {
         })
         .await;
 
+    // The bot leaves the room, with a reason: the person sees it go, the bot is told.
+    let room_address = hello.meta.visible_to[0].clone();
+    let mut leave = Signal::new(
+        StatusChange::new(Status::InRoom {
+            room: room_address.clone(),
+            present: false,
+            role: None,
+        })
+        .with_message("done here"),
+    );
+    leave.meta.addressees = vec![room_address];
+    let id = handle.send(leave).await.unwrap();
+    sent(&handle, &id).await;
+    let left = alice
+        .until_event(&room, &bot_account.user_id, |e| {
+            e["type"] == "m.room.member" && e["content"]["membership"] == "leave"
+        })
+        .await;
+    assert_eq!(left["content"]["reason"], "done here");
+    next_where(&mut rx, |s| {
+        matches!(&s.body, Body::StatusChange(c)
+            if matches!(&c.status, Status::InRoom { present: false, room: r, .. } if r.id() == room))
+            && s.meta.origin.as_ref() == Some(&own)
+    })
+    .await;
+
     end(&handle, running).await;
 }
 
