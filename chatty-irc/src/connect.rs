@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{ConnectionErrorKind, Signal, SystemError};
+use chatty_core::{ConnectionErrorKind, DeliveryStatus, Signal, SystemError};
 use tokio::io::ReadHalf;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 
-use crate::net::{self, Io, lost, write_line};
+use crate::net::{self, Io, QuickAck, lost, write_line};
 use crate::parts::SessionParts;
 use crate::proto::{IrcCodec, Line, Registration, RegistrationError};
 use crate::writer;
@@ -26,6 +26,8 @@ pub struct Connection {
     pub(crate) writer: WriterTask,
     /// Lines the writer sends ahead of the paced queue (`PONG`).
     pub(crate) urgent: mpsc::UnboundedSender<Line>,
+    /// Quick acknowledgements, switched on again after each read.
+    pub(crate) quick: QuickAck,
 }
 
 impl std::fmt::Debug for Connection {
@@ -82,7 +84,7 @@ pub(crate) async fn connect(
         sasl,
     );
     let attempt = async {
-        let io = net::connect(config).await?;
+        let (io, quick) = net::connect(config).await?;
         let (read, mut write) = tokio::io::split(io);
         let mut reader = FramedRead::new(read, IrcCodec::default());
         for line in registration.start() {
@@ -106,27 +108,36 @@ pub(crate) async fn connect(
                 break registered;
             }
         };
-        Ok((reader, write, registered))
+        Ok((reader, write, registered, quick))
     };
-    let (reader, write, registered) = tokio::time::timeout(config.connect_timeout(), attempt)
-        .await
-        .map_err(|_| {
-            Failure::new(
-                ConnectionErrorKind::Unreachable,
-                format!(
-                    "no welcome from {}:{} within {:?}",
-                    config.server,
-                    config.port(),
-                    config.connect_timeout()
-                ),
-            )
-        })??;
+    let (reader, write, registered, quick) =
+        tokio::time::timeout(config.connect_timeout(), attempt)
+            .await
+            .map_err(|_| {
+                Failure::new(
+                    ConnectionErrorKind::Unreachable,
+                    format!(
+                        "no welcome from {}:{} within {:?}",
+                        config.server,
+                        config.port(),
+                        config.connect_timeout()
+                    ),
+                )
+            })??;
     tracing::info!(session = %config.name, nick = %registered.nick, caps = ?registered.caps, "registered");
-    {
+    let written = {
         let mut live = session.shared.live();
-        live.reset(&registered.nick);
+        let written = live.reset(&registered.nick);
         live.caps = registered.caps;
         live.connected = true;
+        written
+    };
+    // Written on the connection before, their echoes lost with it.
+    for id in written {
+        session
+            .driver
+            .deliveries()
+            .advance(&id, DeliveryStatus::Sent);
     }
     let (urgent, urgent_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(writer::write_loop(session.clone(), write, joins, urgent_rx));
@@ -134,6 +145,7 @@ pub(crate) async fn connect(
         reader,
         writer: WriterTask(writer),
         urgent,
+        quick,
     })
 }
 

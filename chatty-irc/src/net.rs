@@ -57,8 +57,40 @@ fn tls_connector(config: &IrcConfig) -> Result<TlsConnector, Failure> {
     Ok(TlsConnector::from(Arc::new(tls)))
 }
 
+/// A second handle on the connection's TCP socket, to switch Linux's quick acknowledgements
+/// back on after each read.
+///
+/// The server may hold a line for the bot until the bot acknowledged the last one it sent
+/// (Nagle's algorithm, on at the server's end: InspIRCd sets no `TCP_NODELAY` on clients),
+/// and the bot's kernel delays the acknowledgement of a line it does not answer (the echo of
+/// its own message) by up to 40 ms: measured, a message for the bot waited about 42 ms at the
+/// server whenever the bot's previous answer had been echoed. `TCP_QUICKACK` acknowledges at
+/// once, but the kernel leaves quick mode again by itself, so it is set again after each read.
+#[derive(Debug)]
+pub(crate) struct QuickAck(Option<socket2::Socket>);
+
+impl QuickAck {
+    fn of(tcp: &TcpStream) -> QuickAck {
+        use std::os::fd::AsFd as _;
+        let socket = tcp
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(socket2::Socket::from);
+        QuickAck(socket)
+    }
+
+    /// Acknowledges at once what comes next.
+    pub(crate) fn again(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(socket) = &self.0 {
+            let _ = socket.set_tcp_quickack(true);
+        }
+    }
+}
+
 /// Connects to the configured server, with TLS unless the config says plaintext.
-pub(crate) async fn connect(config: &IrcConfig) -> Result<Box<dyn Io>, Failure> {
+pub(crate) async fn connect(config: &IrcConfig) -> Result<(Box<dyn Io>, QuickAck), Failure> {
     let address = (config.server.as_str(), config.port());
     let tcp = TcpStream::connect(address).await.map_err(|e| {
         Failure::new(
@@ -68,8 +100,10 @@ pub(crate) async fn connect(config: &IrcConfig) -> Result<Box<dyn Io>, Failure> 
     })?;
     // Lines are small and each should leave at once.
     let _ = tcp.set_nodelay(true);
+    let quick = QuickAck::of(&tcp);
+    quick.again();
     match config.tls {
-        TlsMode::Plaintext => Ok(Box::new(tcp)),
+        TlsMode::Plaintext => Ok((Box::new(tcp), quick)),
         TlsMode::Direct => {
             let connector = tls_connector(config)?;
             let name = ServerName::try_from(config.server.clone()).map_err(|e| {
@@ -82,7 +116,7 @@ pub(crate) async fn connect(config: &IrcConfig) -> Result<Box<dyn Io>, Failure> 
                     format!("TLS with {}: {e}", config.server),
                 )
             })?;
-            Ok(Box::new(tls))
+            Ok((Box::new(tls), quick))
         }
     }
 }

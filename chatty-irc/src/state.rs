@@ -109,14 +109,18 @@ impl Live {
     }
 
     /// Starts a new connection's state, keeping the nick asked for. The lines waiting for
-    /// their echo were written: they count as with the server (their echo will not come).
-    pub(crate) fn reset(&mut self, nick: &str) {
+    /// their echo were written: they count as with the server (their echo will not come); the
+    /// signals they confirm are returned, to be marked `Sent`.
+    pub(crate) fn reset(&mut self, nick: &str) -> Vec<SignalId> {
+        let mut written = Vec::new();
         for echo in self.echoes.drain(..) {
             if let Some(done) = echo.done {
                 let _ = done.send(());
             }
+            written.extend(echo.confirms);
         }
         *self = Live::new(nick);
+        written
     }
 }
 

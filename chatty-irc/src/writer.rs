@@ -26,6 +26,10 @@ impl Writer {
     /// Writes `line` once the pacer allows, writing urgent lines while it waits.
     async fn paced(&mut self, line: &Line) -> Result<(), String> {
         let wait = self.pacer.reserve(Instant::now());
+        // A timer rounds up to tokio's next 1 ms tick: a line the pacer allows now goes now.
+        if wait.is_zero() {
+            return self.write(line).await;
+        }
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
@@ -91,16 +95,17 @@ pub(crate) async fn write_loop(
             live.sent_to.insert(fold(target), id.clone());
         }
         writer.paced(&line).await?;
-        if !echoed {
-            if let Some(id) = confirms {
-                session
-                    .driver
-                    .deliveries()
-                    .advance(&id, DeliveryStatus::Sent);
-            }
-            if let Some(done) = done {
-                let _ = done.send(());
-            }
+        // Sent once written (as the XMPP session counts a stanza handed to its stream): the
+        // server relays it to the addressee possibly before its echo comes back to the bot. The
+        // echo (or, without echo-message, the write) is what the journal waits for.
+        if let Some(id) = confirms {
+            session
+                .driver
+                .deliveries()
+                .advance(&id, DeliveryStatus::Sent);
+        }
+        if !echoed && let Some(done) = done {
+            let _ = done.send(());
         }
         if line.command == "QUIT" {
             let _ = writer.write.flush().await;

@@ -135,18 +135,32 @@ async fn registers_joins_and_carries_messages_both_ways() {
             other => panic!("{other:?}"),
         }
     };
-    assert_eq!(status().await, DeliveryStatus::Pending);
-    for (label, part) in labels.iter().zip(&parts) {
-        let echo = format!("@label={label} :bot_!~bot@host PRIVMSG #chat :{part}");
-        c.say(echo.as_bytes()).await;
-    }
+    // Sent once its last line is written (the server relays it before it echoes it).
     timeout(WAIT, async {
         while status().await != DeliveryStatus::Sent {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await
-    .expect("confirmed by the echoes");
+    .expect("sent once written");
+    for (label, part) in labels.iter().zip(&parts) {
+        let echo = format!("@label={label} :bot_!~bot@host PRIVMSG #chat :{part}");
+        c.say(echo.as_bytes()).await;
+    }
+    // The echoes are the bot's own lines: not messages to it.
+    assert!(
+        timeout(Duration::from_millis(300), async {
+            loop {
+                let (signal, _) = rx.recv().await.expect("the bot runs");
+                if matches!(signal.body, chatty_core::Body::Message(_)) {
+                    return signal;
+                }
+            }
+        })
+        .await
+        .is_err(),
+        "an echo given as a message"
+    );
 
     // Ending: the session quits, the server closes.
     handle.end_sessions("done").await.unwrap();

@@ -39,6 +39,7 @@ pub(crate) async fn serve(
         mut reader,
         mut writer,
         urgent,
+        quick,
     } = connection;
     let shared = &session.shared;
     // QUIT goes behind what the bot sent last; PING and PONG ahead of it.
@@ -106,6 +107,7 @@ pub(crate) async fn serve(
                 };
                 last_read = Instant::now();
                 pinged = false;
+                quick.again();
                 for effect in handle(shared, &line) {
                     match effect {
                         Effect::Push(signal) => {
