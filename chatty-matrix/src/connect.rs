@@ -138,6 +138,12 @@ pub(crate) async fn sync(
     room.timeline = timeline;
     let mut filter = FilterDefinition::default();
     filter.room = room;
+    // Synapse keeps a sync's answer for 2 minutes (`sync_response_cache_duration`) and gives
+    // it again for the same request: a process starting again within that time, without a
+    // position, would get the previous process's first sync, and then everything since it
+    // as news. A filter of this process's own (excluding an event type that does not exist)
+    // makes its requests its own.
+    filter.account_data.not_types = vec![format!("chatty.nonce.{}", shared.nonce)];
     let mut request = sync_events::v3::Request::new();
     request.filter = Some(sync_events::v3::Filter::FilterDefinition(filter));
     request.since = since.map(str::to_owned);

@@ -18,6 +18,8 @@ const SEEN: usize = 4096;
 pub(crate) struct Shared {
     pub(crate) config: MatrixConfig,
     pub(crate) http: Http,
+    /// A value of this process's own in its sync filter (see `connect::sync`).
+    pub(crate) nonce: String,
     live: Mutex<Live>,
 }
 
@@ -85,9 +87,14 @@ impl Live {
 impl Shared {
     /// The state of a session for `config`, not logged in.
     pub(crate) fn new(config: MatrixConfig, http: Http) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let nonce = format!("{:x}{:x}", now, std::process::id());
         Shared {
             config,
             http,
+            nonce,
             live: Mutex::new(Live {
                 token: None,
                 user_id: None,
