@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chatty_test::servers::irc_server;
-use common::crash::{Chatty, lost, ranges, twice};
+use common::crash::Chatty;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -100,19 +100,7 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
     }
     chatty.stop();
 
-    let (at_kill, sent_at_kill) = chatty.at_kill();
-    let lost = lost(MESSAGES, &answers);
-    let twice = twice(&answers);
-    eprintln!(
-        "{sent} of {MESSAGES} sent; killed with {at_kill} answers and {sent_at_kill} sent, restarted {DEAD_FOR:?} later; \
-         {} answers for {} messages, lost {}, answered twice {}",
-        answers.values().sum::<usize>(),
-        answers.len(),
-        lost.len(),
-        twice.len(),
-    );
-    let report = || format!("lost {}; twice {twice:?}\n{}", ranges(&lost), chatty.logs());
-    chatty.assert_once_each(MESSAGES, answers.len(), &lost, &twice, report);
+    chatty.assert_burst(MESSAGES, sent, DEAD_FOR, &answers);
 }
 
 /// The config file of the echo bot as `nick` in `channel` (no pacing: the test server has no

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chatty_test::servers::{MatrixAccount, matrix_account, matrix_server};
-use common::crash::{Chatty, lost, ranges, twice};
+use common::crash::Chatty;
 use http_body_util::{BodyExt as _, Full};
 use hyper::Method;
 use hyper_util::client::legacy::Client;
@@ -114,19 +114,7 @@ async fn sigkill_mid_burst_loses_and_repeats_no_answer() {
     sender.abort();
     let sent = sent.load(Ordering::Relaxed);
 
-    let (at_kill, sent_at_kill) = chatty.at_kill();
-    let lost = lost(MESSAGES, &answers);
-    let twice = twice(&answers);
-    eprintln!(
-        "{sent} of {MESSAGES} sent; killed with {at_kill} answers and {sent_at_kill} sent, restarted {DEAD_FOR:?} later; \
-         {} answers for {} messages, lost {}, answered twice {}",
-        answers.values().sum::<usize>(),
-        answers.len(),
-        lost.len(),
-        twice.len(),
-    );
-    let report = || format!("lost {}; twice {twice:?}\n{}", ranges(&lost), chatty.logs());
-    chatty.assert_once_each(MESSAGES, answers.len(), &lost, &twice, report);
+    chatty.assert_burst(MESSAGES, sent, DEAD_FOR, &answers);
 }
 
 /// The config file of the echo bot on the account `bot`.

@@ -166,6 +166,33 @@ impl Chatty {
     }
 }
 
+impl Chatty {
+    /// Prints what a burst of `burst` messages came to (`sent` of them sent, `answers` counted
+    /// per message, the bot dead for `dead_for`), then asserts as
+    /// [`assert_once_each`](Chatty::assert_once_each) does.
+    pub(crate) fn assert_burst(
+        &self,
+        burst: usize,
+        sent: usize,
+        dead_for: Duration,
+        answers: &BTreeMap<usize, usize>,
+    ) {
+        let (at_kill, sent_at_kill) = self.at_kill();
+        let lost = lost(burst, answers);
+        let twice = twice(answers);
+        eprintln!(
+            "{sent} of {burst} sent; killed with {at_kill} answers and {sent_at_kill} sent, \
+             restarted {dead_for:?} later; {} answers for {} messages, lost {}, answered twice {}",
+            answers.values().sum::<usize>(),
+            answers.len(),
+            lost.len(),
+            twice.len(),
+        );
+        let report = || format!("lost {}; twice {twice:?}\n{}", ranges(&lost), self.logs());
+        self.assert_once_each(burst, answers.len(), &lost, &twice, report);
+    }
+}
+
 /// A test that fails leaves no `chatty` running: it would go on answering on its account.
 impl Drop for Chatty {
     fn drop(&mut self) {
