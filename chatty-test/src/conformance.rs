@@ -156,8 +156,10 @@ fn assert_same_ids<T: Ord + std::fmt::Debug>(
 async fn next_io(remote: &ProbeRemote) -> Option<Signal> {
     loop {
         let signal = remote.next().await?;
+        // Presence, and room presence: a platform that opens a room for a conversation between
+        // two (Matrix's direct chats) reports the joins to it.
         let presence = matches!(&signal.body, Body::StatusChange(c)
-            if matches!(c.status, Status::Presence { .. }));
+            if matches!(c.status, Status::Presence { .. } | Status::InRoom { .. }));
         if !ProbeRemote::is_lifecycle(&signal) && !presence {
             return Some(signal);
         }
