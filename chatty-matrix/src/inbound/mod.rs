@@ -123,18 +123,27 @@ pub(crate) async fn handle(
             map::state_event(shared, room, raw);
         }
         let timeline = joined.timeline;
-        // A room joined in this sync: its events before the bot's join are the past.
+        // A room joined in this sync: its events before the bot was invited (or, without an
+        // invitation in the timeline, before its join) are the past. What was said between the
+        // invitation and the join is for the bot: the first message of a person opening a
+        // direct chat comes before the bot has joined it.
         let mut past = if known || !give {
             0
         } else {
-            timeline
-                .events
-                .iter()
-                .position(|raw| is_own_join(raw, &own))
-                .unwrap_or(0)
+            let at = |membership: &str| {
+                timeline
+                    .events
+                    .iter()
+                    .position(|raw| is_own_membership(raw, &own, membership))
+            };
+            // A cut timeline starts after the invitation: the gap below is filled back to the
+            // previous sync (after the invitation), and all of the timeline is given.
+            let join = if timeline.limited { None } else { at("join") };
+            at("invite").or(join).unwrap_or(0)
         };
-        if let (true, true, Some(since), Some(prev)) =
-            (give, known, since, timeline.prev_batch.as_deref())
+        // A gap: the timeline was cut. Filled back to the last event seen or the previous sync
+        // (for a room joined in this sync: what came after the invitation, before the cut).
+        if let (true, Some(since), Some(prev)) = (give, since, timeline.prev_batch.as_deref())
             && timeline.limited
         {
             let last_seen = shared.live().last_event.get(room).cloned();
@@ -211,8 +220,8 @@ async fn take(
     }
 }
 
-/// Whether `raw` is the bot's own join.
-fn is_own_join(raw: &Raw<AnySyncTimelineEvent>, own: &str) -> bool {
+/// Whether `raw` is the bot's own membership event of `membership` (`invite`, `join`).
+fn is_own_membership(raw: &Raw<AnySyncTimelineEvent>, own: &str, membership: &str) -> bool {
     let field = |name: &str| raw.get_field::<String>(name).ok().flatten();
     field("type").as_deref() == Some("m.room.member")
         && field("state_key").as_deref() == Some(own)
@@ -226,7 +235,7 @@ fn is_own_join(raw: &Raw<AnySyncTimelineEvent>, own: &str) -> bool {
                     .map(str::to_owned)
             })
             .as_deref()
-            == Some("join")
+            == Some(membership)
 }
 
 /// Tells the bot about something the session could not do (the connection goes on).

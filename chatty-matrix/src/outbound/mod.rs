@@ -12,6 +12,7 @@ use chatty_core::{
 };
 use ruma::api::client::membership::{join_room_by_id_or_alias, leave_room};
 use ruma::api::client::message::send_message_event;
+use ruma::api::client::profile::get_profile;
 use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
@@ -233,6 +234,15 @@ async fn room_of(
         return Err(unknown(format!("the bot has no direct chat with {id}")));
     }
     let person = OwnedUserId::try_from(id).map_err(|e| unknown(format!("{id}: {e}")))?;
+    // Synapse makes the room, and "invites", also for a user it does not have: ask for the
+    // person's profile first. Only a 404 refuses; another failure (a remote server out of
+    // reach over federation) leaves it to the invitation.
+    let profile = get_profile::v3::Request::new(person.clone());
+    if let Err(refusal) = call(shared, profile, token).await
+        && refusal.kind == FailureKind::UnknownAddressee
+    {
+        return Err(unknown(format!("{id}: no such user ({})", refusal.message)));
+    }
     let mut request = create_room::v3::Request::new();
     request.invite = vec![person];
     request.is_direct = true;
