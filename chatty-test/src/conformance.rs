@@ -332,11 +332,8 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
         Some("text/plain"),
         Bytes::from_static(b"hello file"),
     );
-    // The correction corrects the plain message, sent first: a message the platform knows.
-    let plain = Signal::message("plain");
-    let plain_id = plain.meta.id.clone();
     let list = [
-        ("plain message", plain),
+        ("plain message", Signal::message("plain")),
         (
             "message with subject",
             Signal::new(Message::text("body").with_subject("subject")),
@@ -364,7 +361,7 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
         ),
         (
             "correction",
-            Signal::new(Message::text("corrected").correcting(plain_id)),
+            Signal::new(Message::text("corrected").correcting("an-earlier-message".into())),
         ),
         ("file", Signal::new(file)),
         (
