@@ -44,25 +44,45 @@ impl Client {
     }
 }
 
-#[tokio::test]
-async fn registers_joins_and_carries_messages_both_ways() {
+/// The signals the spy bot passes on, and the router running the session.
+type Started = (
+    TcpListener,
+    tokio::sync::mpsc::UnboundedReceiver<(Signal, chatty_core::Handle)>,
+    tokio::task::JoinHandle<Result<(), chatty_core::BotError>>,
+);
+
+/// A scripted server's listener on a free port of 127.0.0.1, and a session to it (plain text,
+/// `configure`d further) under a router with the spy bot.
+async fn start(configure: impl FnOnce(IrcConfig) -> IrcConfig) -> Started {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = IrcConfig::new("127.0.0.1", "bot")
         .with_tls(TlsMode::Plaintext)
-        .with_port(port)
-        .with_pacing(100, Duration::ZERO)
-        .with_channel(ChannelConfig::new("#chat"));
-    let session = IrcSession::new(config).unwrap();
-    let (bot, mut rx) = spy();
+        .with_port(port);
+    let session = IrcSession::new(configure(config)).unwrap();
+    let (bot, rx) = spy();
     let running = tokio::spawn(Router::new().session(session).run(bot));
+    (listener, rx, running)
+}
 
+/// Accepts the session's connection.
+async fn accept(listener: &TcpListener) -> Client {
     let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
     let (read, write) = socket.into_split();
-    let mut c = Client {
+    Client {
         lines: BufReader::new(read).lines(),
         write,
-    };
+    }
+}
+
+#[tokio::test]
+async fn registers_joins_and_carries_messages_both_ways() {
+    let (listener, mut rx, running) = start(|c| {
+        c.with_pacing(100, Duration::ZERO)
+            .with_channel(ChannelConfig::new("#chat"))
+    })
+    .await;
+    let mut c = accept(&listener).await;
     c.expect("CAP LS 302").await;
     c.expect("NICK bot").await;
     c.expect("USER bot 0 * :Chatty bot").await;
@@ -173,24 +193,8 @@ async fn registers_joins_and_carries_messages_both_ways() {
 #[tokio::test]
 async fn a_server_without_ircv3_and_a_refused_sasl_login() {
     // No CAP at all (421): registration goes on, messages are confirmed once written.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = IrcConfig::new("127.0.0.1", "bot")
-        .with_tls(TlsMode::Plaintext)
-        .with_port(port)
-        .with_pacing(100, Duration::ZERO);
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(IrcSession::new(config).unwrap())
-            .run(bot),
-    );
-    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-    let (read, write) = socket.into_split();
-    let mut c = Client {
-        lines: BufReader::new(read).lines(),
-        write,
-    };
+    let (listener, mut rx, running) = start(|c| c.with_pacing(100, Duration::ZERO)).await;
+    let mut c = accept(&listener).await;
     c.expect("CAP LS 302").await;
     c.say(b":srv 421 * CAP :Unknown command").await;
     c.expect("NICK bot").await;
@@ -234,24 +238,8 @@ async fn a_server_without_ircv3_and_a_refused_sasl_login() {
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 
     // SASL configured, refused by the server: the session ends with an authentication error.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = IrcConfig::new("127.0.0.1", "bot")
-        .with_tls(TlsMode::Plaintext)
-        .with_port(port)
-        .with_sasl(None, "wrong");
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(IrcSession::new(config).unwrap())
-            .run(bot),
-    );
-    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-    let (read, write) = socket.into_split();
-    let mut c = Client {
-        lines: BufReader::new(read).lines(),
-        write,
-    };
+    let (listener, mut rx, running) = start(|c| c.with_sasl(None, "wrong")).await;
+    let mut c = accept(&listener).await;
     c.expect("CAP LS 302").await;
     c.say(b":srv CAP * LS :sasl=PLAIN").await;
     c.expect("NICK bot").await;
@@ -278,25 +266,9 @@ async fn a_server_without_ircv3_and_a_refused_sasl_login() {
 
 #[tokio::test]
 async fn pong_goes_ahead_of_a_paced_backlog() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     // One line, then one every 30 s: the backlog below would take a minute.
-    let config = IrcConfig::new("127.0.0.1", "bot")
-        .with_tls(TlsMode::Plaintext)
-        .with_port(port)
-        .with_pacing(1, Duration::from_secs(30));
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(IrcSession::new(config).unwrap())
-            .run(bot),
-    );
-    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-    let (read, write) = socket.into_split();
-    let mut c = Client {
-        lines: BufReader::new(read).lines(),
-        write,
-    };
+    let (listener, mut rx, running) = start(|c| c.with_pacing(1, Duration::from_secs(30))).await;
+    let mut c = accept(&listener).await;
     c.expect("CAP LS 302").await;
     c.expect("NICK bot").await;
     c.expect("USER bot 0 * :Chatty bot").await;
@@ -316,12 +288,7 @@ async fn pong_goes_ahead_of_a_paced_backlog() {
 
 /// Accepts one connection and registers it as `bot` without capabilities.
 async fn accept_registered(listener: &TcpListener) -> Client {
-    let (socket, _) = timeout(WAIT, listener.accept()).await.unwrap().unwrap();
-    let (read, write) = socket.into_split();
-    let mut c = Client {
-        lines: BufReader::new(read).lines(),
-        write,
-    };
+    let mut c = accept(listener).await;
     c.expect("CAP LS 302").await;
     c.expect("NICK bot").await;
     c.expect("USER bot 0 * :Chatty bot").await;
@@ -333,20 +300,12 @@ async fn accept_registered(listener: &TcpListener) -> Client {
 
 #[tokio::test]
 async fn a_lost_connection_is_reported_and_made_again_with_the_channels() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = IrcConfig::new("127.0.0.1", "bot")
-        .with_tls(TlsMode::Plaintext)
-        .with_port(port)
-        .with_pacing(100, Duration::ZERO)
-        .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100))
-        .with_channel(ChannelConfig::new("#chat"));
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(IrcSession::new(config).unwrap())
-            .run(bot),
-    );
+    let (listener, mut rx, running) = start(|c| {
+        c.with_pacing(100, Duration::ZERO)
+            .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100))
+            .with_channel(ChannelConfig::new("#chat"))
+    })
+    .await;
     let mut c = accept_registered(&listener).await;
     c.expect("JOIN #chat").await;
     next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
