@@ -56,6 +56,20 @@ fn echo() -> impl chatty_core::Bot {
 /// A running router, dropped with the test.
 type Running = tokio::task::JoinHandle<Result<(), chatty_core::BotError>>;
 
+/// For a test that waited in vain: which of `running` ended, and how (a gateway or worker that
+/// failed at start leaves the test waiting for answers that cannot come).
+async fn ended(running: &mut [(&str, &mut Running)]) -> String {
+    let mut said = Vec::new();
+    for (name, task) in running.iter_mut() {
+        if task.is_finished() {
+            said.push(format!("{name} ended: {:?}", (&mut **task).await));
+        } else {
+            said.push(format!("{name} still runs"));
+        }
+    }
+    said.join("; ")
+}
+
 /// A worker of `config`'s hub with a journal of its own (another machine), running `bot`.
 fn worker(config: &NatsConfig, bot: impl chatty_core::Bot) -> Running {
     let worker = NatsWorker::new(config.clone()).unwrap();
@@ -317,10 +331,15 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
         }
         Ok(())
     });
-    let a = worker(&config, slow);
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
+    let mut a = worker(&config, slow);
+    let mut gateway = gateway;
+    if tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
         .await
-        .expect("10 answers from the first worker");
+        .is_err()
+    {
+        let ended = ended(&mut [("the gateway", &mut gateway), ("the worker", &mut a)]).await;
+        panic!("no 10 answers from the first worker within {DEADLINE:?}; {ended}");
+    }
     a.abort();
     let _ = a.await;
     let b = worker(&config, tagged("B"));
@@ -556,9 +575,14 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
         let _lease = lease;
         Router::new().session(platform).run(first).await
     });
-    tokio::time::timeout(DEADLINE, first_answers.wait_for(|sent| sent.len() >= 5))
+    if tokio::time::timeout(DEADLINE, first_answers.wait_for(|sent| sent.len() >= 5))
         .await
-        .expect("the first gateway's answers");
+        .is_err()
+    {
+        let mut worker = worker;
+        let ended = ended(&mut [("the worker", &mut worker)]).await;
+        panic!("the first gateway's answers did not come within {DEADLINE:?}; {ended}");
+    }
     // The second waits while the first lives (three lease times here).
     let second = NatsGateway::new(config.clone());
     let standby = tokio::spawn(async move {
