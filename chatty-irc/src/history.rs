@@ -23,8 +23,7 @@ use chatty_core::driver::Recent;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::proto::Line;
-use crate::proto::fold;
+use crate::proto::{CaseMapping, Line};
 
 /// How many message ids are remembered for deduplication.
 const SEEN: usize = 10_000;
@@ -130,6 +129,8 @@ pub(crate) struct History {
     left: Recent<String, ()>,
     /// The channels whose history was read on this connection.
     read: HashSet<String>,
+    /// How the server compares names (ISUPPORT `CASEMAPPING`).
+    pub(crate) casemapping: CaseMapping,
 }
 
 impl Default for History {
@@ -140,6 +141,7 @@ impl Default for History {
             replays: HashMap::new(),
             left: Recent::new(SEEN),
             read: HashSet::new(),
+            casemapping: CaseMapping::default(),
         }
     }
 }
@@ -198,6 +200,7 @@ impl History {
             return false;
         };
         // The channel, or the channel of a STATUSMSG (`@#chat`).
+        let fold = |name: &str| self.casemapping.fold(name);
         let names = [Some(fold(target)), target.get(1..).map(fold)];
         let reading = self
             .replays
@@ -220,7 +223,7 @@ impl History {
         let channel = replay.channel?;
         for line in &replay.lines {
             if let (Some(nick), Some(id)) = (line.nick(), line.tag(id_tag))
-                && fold(nick) == fold(own)
+                && self.casemapping.same(nick, own)
             {
                 self.left.first_time(id.to_owned());
             }

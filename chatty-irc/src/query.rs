@@ -4,13 +4,13 @@
 
 use chatty_core::{Address, AddressKind, Answer, MemberStatus, Query, QueryError};
 
-use crate::state::{Shared, fold};
+use crate::state::Shared;
 
 /// Answers `query`; supported signals and features and delivery statuses are the driver's and
 /// the router's.
 pub(crate) fn answer(shared: &Shared, query: &Query) -> Result<Answer, QueryError> {
     let live = shared.live();
-    let members = |channel: &Address| live.channels.get(&fold(channel.id()));
+    let members = |channel: &Address| live.channels.get(&live.fold(channel.id()));
     let nick = |a: &Address| a.id().split('!').next().unwrap_or(a.id()).to_owned();
     match query {
         Query::AddressKind { address } => {
@@ -32,7 +32,9 @@ pub(crate) fn answer(shared: &Shared, query: &Query) -> Result<Answer, QueryErro
         },
         Query::MemberStatus { member, channel } => match members(channel) {
             Some(members) => {
-                let present = members.iter().any(|m| fold(m) == fold(&nick(member)));
+                let present = members
+                    .iter()
+                    .any(|m| live.casemapping.same(m, &nick(member)));
                 Ok(Answer::MemberStatus(MemberStatus::new(present)))
             }
             None => Err(QueryError::not_supported(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chatty_core::{Body, Signal};
 
-use crate::state::{Shared, fold};
+use crate::state::Shared;
 
 /// How long the question waits for the channels' histories (the session connecting and
 /// joining).
@@ -46,7 +46,7 @@ pub(crate) async fn sent(shared: &Shared, signal: &Signal) -> Option<bool> {
                 // A private message: no history to look in.
                 return None;
             }
-            channels.push(fold(target));
+            channels.push(live.fold(target));
         }
     }
     if channels.is_empty() {

@@ -11,8 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{IrcConfig, PLATFORM};
 use crate::history::History;
-use crate::proto::Line;
-pub(crate) use crate::proto::fold;
+use crate::proto::{CaseMapping, Line};
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
 /// the server echoed it (echo-message) or, without echo-message, once it was written.
@@ -62,6 +61,9 @@ pub(crate) struct Live {
     pub(crate) connected: bool,
     /// The channel prefixes (ISUPPORT `CHANTYPES`; `#&` until the server says).
     pub(crate) chantypes: String,
+    /// How the server folds nicks and channel names (ISUPPORT `CASEMAPPING`; RFC 1459's until
+    /// the server says).
+    pub(crate) casemapping: CaseMapping,
     /// Joined channels (folded name) and their members (nicks as last seen).
     pub(crate) channels: HashMap<String, BTreeSet<String>>,
     /// Lines sent waiting for their echo, in order.
@@ -85,6 +87,7 @@ impl Live {
             caps: BTreeSet::new(),
             connected: false,
             chantypes: "#&".to_owned(),
+            casemapping: CaseMapping::default(),
             channels: HashMap::new(),
             echoes: VecDeque::new(),
             next_label: 0,
@@ -105,7 +108,12 @@ impl Live {
 
     /// Whether `nick` is the bot's own.
     pub(crate) fn is_own(&self, nick: &str) -> bool {
-        fold(nick) == fold(&self.nick)
+        self.casemapping.same(nick, &self.nick)
+    }
+
+    /// `name` (a nick or channel) folded as the server compares names.
+    pub(crate) fn fold(&self, name: &str) -> String {
+        self.casemapping.fold(name)
     }
 
     /// Starts a new connection's state, keeping the nick asked for. The lines waiting for
@@ -161,6 +169,12 @@ impl Shared {
         lock(&self.history)
     }
 
+    /// `name` (a nick or channel) folded as the server compares names. Locks the connection's
+    /// state: not to be called while holding it.
+    pub(crate) fn fold(&self, name: &str) -> String {
+        self.live().fold(name)
+    }
+
     /// An address on this session for the platform's own `id`.
     pub(crate) fn address(&self, id: &str, kind: AddressKind) -> Option<Address> {
         let name = &self.config.name;
@@ -207,8 +221,10 @@ mod tests {
             named.person("alice").unwrap().to_string(),
             "irc+libera:alice;kind=individual"
         );
-        assert_eq!(fold("[Bot]\\~"), "{bot}|^");
+        assert_eq!(shared.fold("[Bot]\\~"), "{bot}|^");
         assert!(shared.live().is_own("bOT"));
+        shared.live().casemapping = CaseMapping::Ascii;
+        assert_eq!(shared.fold("[Bot]\\~"), "[bot]\\~");
         assert!(shared.live().is_channel("&local"));
         assert!(!shared.live().is_channel("alice"));
     }

@@ -13,7 +13,7 @@ use crate::net::Io;
 use crate::net::write_line;
 use crate::parts::SessionParts;
 use crate::proto::{Line, Pacer};
-use crate::state::{Echo, Outgoing, fold};
+use crate::state::{Echo, Outgoing};
 
 /// A write half and the lines that jump the queue.
 struct Writer {
@@ -92,7 +92,8 @@ pub(crate) async fn write_loop(
             if live.sent_to.len() > 10_000 {
                 live.sent_to.clear();
             }
-            live.sent_to.insert(fold(target), id.clone());
+            let target = live.fold(target);
+            live.sent_to.insert(target, id.clone());
         }
         writer.paced(&line).await?;
         // Sent once written (as the XMPP session counts a stanza handed to its stream): the

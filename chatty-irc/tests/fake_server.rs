@@ -334,3 +334,44 @@ async fn a_lost_connection_is_reported_and_made_again_with_the_channels() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+/// Whether `signal` says that `nick` left a room.
+fn left(signal: &Signal, nick: &str) -> bool {
+    matches!(&signal.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: false, .. }))
+        && signal.meta.origin.as_ref().is_some_and(|o| o.id() == nick)
+}
+
+#[tokio::test]
+async fn names_compare_as_the_servers_casemapping_says() {
+    let (listener, mut rx, running) = start(|c| {
+        c.with_pacing(100, Duration::ZERO)
+            .with_channel(ChannelConfig::new("#chat"))
+    })
+    .await;
+    let mut c = accept_registered(&listener).await;
+    c.say(b":srv 005 bot CHANTYPES=# CASEMAPPING=ascii :are supported")
+        .await;
+    c.expect("JOIN #chat").await;
+    c.say(b":bot!b@h JOIN #chat").await;
+    c.say(b":srv 353 bot = #chat :bot x[y] x{y}").await;
+    let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    // `x{y}` leaving is not `x[y]` leaving (under RFC 1459's mapping both were one nick).
+    c.say(b":x{y}!a@h QUIT :bye").await;
+    next_where(&mut rx, |s| left(s, "x{y}")).await;
+    let chat: chatty_core::Address = "irc:#chat".parse().unwrap();
+    let members = handle
+        .query(Query::Members {
+            address: chat.clone(),
+        })
+        .await
+        .unwrap();
+    let Answer::Members { members } = members else {
+        panic!("{members:?}")
+    };
+    let nicks: Vec<&str> = members.iter().map(chatty_core::Address::id).collect();
+    assert_eq!(nicks, ["bot", "x[y]"]);
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

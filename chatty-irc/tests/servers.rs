@@ -255,3 +255,43 @@ async fn inspircd_wrong_sasl_password_ends_the_session() {
     assert_eq!(error.retry_in, None);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+/// InspIRCd compares names by ASCII (`CASEMAPPING=ascii`): `x[1]` and `x{1}` are two people,
+/// and one of them leaving is not the other leaving.
+#[tokio::test]
+async fn inspircd_ascii_casemapping() {
+    let server = irc_server();
+    let channel = format!("#{}", unique("m"));
+    let nick = unique("b");
+    let (running, mut rx) = run(config(&server, &nick, &channel));
+    let (handle, _) = started(&mut rx).await;
+    let base = unique("x");
+    let (square, curly) = (format!("{base}[1]"), format!("{base}{{1}}"));
+    let mut first = Raw::connect(&server.host, server.port, &square, &[]).await;
+    let mut second = Raw::connect(&server.host, server.port, &curly, &[]).await;
+    first.join(&channel).await;
+    second.join(&channel).await;
+    next_where(&mut rx, |s| {
+        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: true, .. }))
+            && s.meta.origin.as_ref().is_some_and(|o| o.id() == curly)
+    })
+    .await;
+    second.say("QUIT :bye").await;
+    next_where(&mut rx, |s| {
+        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: false, .. }))
+            && s.meta.origin.as_ref().is_some_and(|o| o.id() == curly)
+    })
+    .await;
+    let room: chatty_core::Address = format!("irc:{channel}").parse().unwrap();
+    let Ok(Answer::Members { members }) = handle.query(Query::Members { address: room }).await
+    else {
+        panic!("members of the channel")
+    };
+    let mut nicks: Vec<&str> = members.iter().map(chatty_core::Address::id).collect();
+    nicks.sort_unstable();
+    let mut want = vec![nick.as_str(), square.as_str()];
+    want.sort_unstable();
+    assert_eq!(nicks, want);
+    drop(first);
+    end(&handle, running).await;
+}

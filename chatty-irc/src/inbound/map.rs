@@ -11,8 +11,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::catch_up;
 use crate::history::{ID_TAG, Position, Selected, mark_name};
+use crate::proto::CaseMapping;
 use crate::proto::{CHATHISTORY_CAP, Line};
-use crate::state::{Shared, fold};
+use crate::state::Shared;
 
 /// What a line asks of the serving loop.
 #[derive(Debug)]
@@ -52,6 +53,14 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
                 if let Some(types) = token.strip_prefix("CHANTYPES=") {
                     shared.live().chantypes = types.to_owned();
                 }
+                // How names compare; a mapping not known here leaves RFC 1459's.
+                if let Some(mapping) = token
+                    .strip_prefix("CASEMAPPING=")
+                    .and_then(CaseMapping::from_token)
+                {
+                    shared.live().casemapping = mapping;
+                    shared.history().casemapping = mapping;
+                }
                 // `CHATHISTORY=limit` (0: no limit) where `draft/chathistory` was acknowledged.
                 if let Some(limit) = token.strip_prefix("CHATHISTORY=") {
                     let mut live = shared.live();
@@ -71,7 +80,8 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
         // RPL_NAMREPLY: `353 me = #chan :@alice +bob carol`.
         "353" => {
             let mut live = shared.live();
-            if let Some(members) = live.channels.get_mut(&fold(param(2))) {
+            let channel = live.fold(param(2));
+            if let Some(members) = live.channels.get_mut(&channel) {
                 for name in param(3).split(' ').filter(|n| !n.is_empty()) {
                     let nick = name.trim_start_matches(['@', '+', '%', '&', '~', '!']);
                     let nick = nick.split('!').next().unwrap_or(nick);
@@ -153,9 +163,11 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
         if own {
             live.user.clone_from(&source.user);
             live.host.clone_from(&source.host);
-            live.channels.insert(fold(channel), Default::default());
+            let folded = live.fold(channel);
+            live.channels.insert(folded, Default::default());
         }
-        if let Some(members) = live.channels.get_mut(&fold(channel)) {
+        let folded = live.fold(channel);
+        if let Some(members) = live.channels.get_mut(&folded) {
             members.insert(source.nick.clone());
         }
         own
@@ -164,7 +176,7 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
         .into_iter()
         .collect();
     if own {
-        effects.push(Effect::Joined(fold(channel)));
+        effects.push(Effect::Joined(shared.fold(channel)));
     }
     effects
 }
@@ -174,7 +186,7 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
 fn batch(shared: &Shared, line: &Line) -> Vec<Effect> {
     let reference = line.param(0).unwrap_or_default();
     if let Some(reference) = reference.strip_prefix('+') {
-        let target = line.param(2).map(fold);
+        let target = line.param(2).map(|t| shared.fold(t));
         let kind = line.param(1).unwrap_or_default();
         shared.history().open(reference, kind, target);
         return vec![];
@@ -247,7 +259,7 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
             let shared_with: Vec<String> = live
                 .channels
                 .iter()
-                .filter(|(_, members)| members.iter().any(|m| fold(m) == fold(source)))
+                .filter(|(_, members)| members.iter().any(|m| live.casemapping.same(m, source)))
                 .map(|(channel, _)| channel.clone())
                 .collect();
             (source, shared_with, line.param(0))
@@ -257,10 +269,12 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
     for channel in channels {
         {
             let mut live = shared.live();
+            let folded = live.fold(&channel);
+            let mapping = live.casemapping;
             if live.is_own(nick) {
-                live.channels.remove(&fold(&channel));
-            } else if let Some(members) = live.channels.get_mut(&fold(&channel)) {
-                members.retain(|m| fold(m) != fold(nick));
+                live.channels.remove(&folded);
+            } else if let Some(members) = live.channels.get_mut(&folded) {
+                members.retain(|m| !mapping.same(m, nick));
             }
         }
         effects.extend(in_room(shared, line, nick, &channel, false, reason));
@@ -305,7 +319,7 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     if source.user.is_none() {
         return vec![];
     }
-    let folded = channel.then(|| fold(target));
+    let folded = channel.then(|| shared.fold(target));
     if !replayed && !shared.history().given(folded.as_deref(), line) {
         return vec![];
     }
@@ -366,11 +380,15 @@ fn send_failed(shared: &Shared, line: &Line) -> Vec<Effect> {
         });
         match labeled {
             Some(id) => {
-                live.sent_to.remove(&fold(target));
+                let target = live.fold(target);
+                live.sent_to.remove(&target);
                 Some(id)
             }
             None if line.tag("label").is_some() => None,
-            None => live.sent_to.remove(&fold(target)),
+            None => {
+                let target = live.fold(target);
+                live.sent_to.remove(&target)
+            }
         }
     };
     let Some(id) = id else {

@@ -330,3 +330,34 @@ fn no_such_nick_fails_the_message_by_label_or_target() {
     // A 401 answering nothing the bot sent (a WHOIS): nothing.
     assert!(feed(&s, ":srv 401 bot someone :No such nick").is_empty());
 }
+
+#[test]
+fn names_compare_as_the_servers_casemapping_says() {
+    // RFC 1459's until the server says: `{` is the lower case of `[`.
+    let s = Shared::new(IrcConfig::new("s", "bot[1]"));
+    assert!(signals(feed(&s, ":BOT{1}!b@h PRIVMSG #c :mine")).is_empty());
+    let s = Shared::new(IrcConfig::new("s", "bot[1]"));
+    feed(
+        &s,
+        ":srv 005 bot[1] CHANTYPES=# CASEMAPPING=ascii :are supported",
+    );
+    assert_eq!(s.live().casemapping, crate::proto::CaseMapping::Ascii);
+    // ASCII: another nick, whose message is the bot's to read; the bot's own in other case
+    // is still the bot's.
+    assert_eq!(text(&one(&s, ":BOT{1}!b@h PRIVMSG #c :theirs")), "theirs");
+    assert!(signals(feed(&s, ":BOT[1]!b@h PRIVMSG #c :mine")).is_empty());
+    // Channels: `#[x]` and `#{x}` are two.
+    feed(&s, ":bot[1]!b@h JOIN #[x]");
+    feed(&s, ":srv 353 bot[1] = #{x} :alice");
+    feed(&s, ":srv 353 bot[1] = #[X] :carol");
+    let members = s.live().channels.get("#[x]").cloned().unwrap();
+    assert_eq!(members.into_iter().collect::<Vec<_>>(), ["bot[1]", "carol"]);
+    // A mapping not known here leaves the one the session has.
+    feed(&s, ":srv 005 bot[1] CASEMAPPING=rfc7613 :are supported");
+    assert_eq!(s.live().casemapping, crate::proto::CaseMapping::Ascii);
+    assert_eq!(
+        s.history().casemapping,
+        crate::proto::CaseMapping::Ascii,
+        "the histories fold as the connection does"
+    );
+}

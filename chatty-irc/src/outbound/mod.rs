@@ -13,7 +13,7 @@ use crate::caps;
 use crate::config::valid_nick;
 use crate::history::ID_TAG;
 use crate::proto::{Line, encode_line, relay_prefix_len, split_text, text_budget};
-use crate::state::{Outgoing, Shared, fold};
+use crate::state::{Outgoing, Shared};
 
 /// Bytes a CTCP ACTION adds around its text: `\x01ACTION ` and `\x01`.
 const ACTION_OVERHEAD: usize = 9;
@@ -212,7 +212,7 @@ fn targets(shared: &Shared, signal: &Signal) -> Result<Vec<(String, AddressKind)
             }
             (nick.to_owned(), AddressKind::Individual)
         };
-        if !out.iter().any(|(t, _)| fold(t) == fold(&target)) {
+        if !out.iter().any(|(t, _)| live.casemapping.same(t, &target)) {
             out.push((target, kind));
         }
     }

@@ -10,7 +10,7 @@ mod pace;
 mod register;
 mod split;
 
-pub use casemap::fold;
+pub use casemap::{CaseMapping, fold};
 pub use codec::{IrcCodec, LineError, MAX_CLIENT_TAGS, MAX_MESSAGE, MAX_SERVER_TAGS, encode_line};
 pub use line::{FormatError, Line, ParseError, Source, escape_tag_value, unescape_tag_value};
 pub use pace::Pacer;
