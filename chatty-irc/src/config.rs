@@ -44,6 +44,8 @@ pub enum TlsMode {
 /// # reconnect_max_ms = 60000
 /// # pace_burst = 5                     # lines sent at once before pacing starts
 /// # pace_interval_ms = 1000            # then one line per interval
+/// # rejoin_delay_ms = 2000             # joining again after a kick: first wait, doubling
+/// # rejoin_attempts = 5                # tries before giving up; 0: never join again
 ///
 /// [sasl]                               # SASL PLAIN; the session fails if the server lacks it
 /// # account = "chattybot"              # default: the nick
@@ -109,6 +111,14 @@ pub struct IrcConfig {
     /// off (only for test servers without flood limits).
     #[serde(default = "default_pace_interval_ms")]
     pub pace_interval_ms: u64,
+    /// After the bot was kicked from a channel, how long it waits before joining again, in
+    /// milliseconds (2 000 by default); the wait doubles with each further try.
+    #[serde(default = "default_rejoin_delay_ms")]
+    pub rejoin_delay_ms: u64,
+    /// How many times the bot tries to join a channel again after a kick before it gives up
+    /// (5 by default; 0: it never joins again). A ban (`474`) gives up at once.
+    #[serde(default = "default_rejoin_attempts")]
+    pub rejoin_attempts: u32,
 }
 
 /// SASL PLAIN credentials.
@@ -178,6 +188,14 @@ fn default_pace_interval_ms() -> u64 {
     1_000
 }
 
+fn default_rejoin_delay_ms() -> u64 {
+    2_000
+}
+
+fn default_rejoin_attempts() -> u32 {
+    5
+}
+
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -230,6 +248,8 @@ impl IrcConfig {
             reconnect_max_ms: default_reconnect_max_ms(),
             pace_burst: default_pace_burst(),
             pace_interval_ms: default_pace_interval_ms(),
+            rejoin_delay_ms: default_rejoin_delay_ms(),
+            rejoin_attempts: default_rejoin_attempts(),
         }
     }
 
@@ -306,6 +326,24 @@ impl IrcConfig {
         self.pace_burst = burst;
         self.pace_interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
         self
+    }
+
+    /// Sets how the bot joins a channel again after a kick: the first wait (doubling with
+    /// each further try) and how many tries before it gives up (0: never).
+    #[must_use]
+    pub fn with_rejoin(mut self, delay: Duration, attempts: u32) -> Self {
+        self.rejoin_delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.rejoin_attempts = attempts;
+        self
+    }
+
+    /// The wait before the `attempt`th try (1, 2, …) to join a channel again after a kick:
+    /// the configured delay, doubled for each try after the first, at most an hour.
+    pub fn rejoin_delay(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .rejoin_delay_ms
+            .saturating_mul(1 << attempt.saturating_sub(1).min(20));
+        Duration::from_millis(doubled.min(3_600_000))
     }
 
     /// The port to connect to.
@@ -445,6 +483,12 @@ mod tests {
             (c.pace_burst, c.pace_interval()),
             (5, Duration::from_secs(1))
         );
+        assert_eq!(c.rejoin_attempts, 5);
+        assert_eq!(
+            [1, 2, 3].map(|n| c.rejoin_delay(n)),
+            [2, 4, 8].map(Duration::from_secs)
+        );
+        assert_eq!(c.rejoin_delay(u32::MAX), Duration::from_secs(3600));
         c.validate().unwrap();
         let sasl = c.load_sasl().unwrap().unwrap();
         assert_eq!(

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{IrcConfig, PLATFORM};
 use crate::history::History;
+use crate::inbound::Rejoin;
 use crate::proto::{CaseMapping, Line};
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
@@ -76,6 +77,8 @@ pub(crate) struct Live {
     /// How many messages a `CHATHISTORY` request asks for, when the server takes them
     /// (`draft/chathistory` acknowledged and ISUPPORT `CHATHISTORY`).
     pub(crate) chathistory: Option<usize>,
+    /// The channels the bot was kicked from (folded name), and its tries to join them again.
+    pub(crate) rejoins: HashMap<String, Rejoin>,
 }
 
 impl Live {
@@ -93,6 +96,7 @@ impl Live {
             next_label: 0,
             chathistory: None,
             sent_to: HashMap::new(),
+            rejoins: HashMap::new(),
         }
     }
 

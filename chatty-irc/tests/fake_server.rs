@@ -375,3 +375,50 @@ async fn names_compare_as_the_servers_casemapping_says() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+/// Whether `signal` is the bot's own room presence in `#chat`, `present` or not.
+fn own_in_room(signal: &Signal, present: bool) -> bool {
+    matches!(&signal.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: p, .. } if p == present))
+        && signal.meta.origin.as_ref().is_some_and(|o| o.id() == "bot")
+}
+
+#[tokio::test]
+async fn kicked_the_bot_joins_again_until_banned() {
+    let (listener, mut rx, running) = start(|c| {
+        c.with_pacing(100, Duration::ZERO)
+            .with_rejoin(Duration::from_millis(50), 3)
+            .with_channel(ChannelConfig::new("#chat"))
+    })
+    .await;
+    let mut c = accept_registered(&listener).await;
+    c.expect("JOIN #chat").await;
+    c.say(b":bot!b@h JOIN #chat").await;
+    let (_, handle) = next_where(&mut rx, |s| own_in_room(s, true)).await;
+    // Kicked: told (its presence ended, with the reason), and it joins again by itself.
+    c.say(b":op!o@h KICK #chat bot :behave").await;
+    let (kicked, _) = next_where(&mut rx, |s| own_in_room(s, false)).await;
+    let Body::StatusChange(change) = &kicked.body else {
+        unreachable!()
+    };
+    assert_eq!(change.message.as_deref(), Some("behave"));
+    c.expect("JOIN #chat").await;
+    c.say(b":bot!b@h JOIN #chat").await;
+    next_where(&mut rx, |s| own_in_room(s, true)).await;
+    // Kicked and banned: one try, the ban, a system error, no more tries.
+    c.say(b":op!o@h KICK #chat bot :enough").await;
+    c.expect("JOIN #chat").await;
+    c.say(b":srv 474 bot #chat :Cannot join channel (you're banned)")
+        .await;
+    let (error, _) = next_where(&mut rx, |s| matches!(s.body, Body::SystemError(_))).await;
+    let Body::SystemError(error) = &error.body else {
+        unreachable!()
+    };
+    assert!(error.message.contains("banned"), "{}", error.message);
+    assert!(error.message.contains("#chat"), "{}", error.message);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    handle.end_sessions("done").await.unwrap();
+    let quit = c.read().await;
+    assert!(quit.starts_with("QUIT"), "no other JOIN first: {quit}");
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

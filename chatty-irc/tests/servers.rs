@@ -295,3 +295,42 @@ async fn inspircd_ascii_casemapping() {
     drop(first);
     end(&handle, running).await;
 }
+
+/// Kicked by a channel operator, the bot joins again; kicked once banned, it tries once, is
+/// refused (`474`) and tells the bot. On ngircd: the test InspIRCd makes no one a channel's
+/// operator (its `defaultmodes` has no `o`, and its services have no ChanServ).
+#[tokio::test]
+async fn ngircd_kicked_joins_again_until_banned() {
+    let server = ngircd_server();
+    let channel = format!("#{}", unique("k"));
+    let op = unique("o");
+    // The first to join a channel is its operator.
+    let mut alice = Raw::connect(&server.host, server.port, &op, &[]).await;
+    alice.join(&channel).await;
+    let nick = unique("b");
+    let config = config(&server, &nick, &channel).with_rejoin(Duration::from_millis(100), 3);
+    let (running, mut rx) = run(config);
+    let (handle, _) = started(&mut rx).await;
+    let own_in_room = |s: &Signal, present: bool| {
+        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: p, .. } if p == present))
+            && s.meta.origin.as_ref().is_some_and(|o| o.id() == nick)
+    };
+    alice.say(&format!("KICK {channel} {nick} :behave")).await;
+    next_where(&mut rx, |s| own_in_room(s, false)).await;
+    next_where(&mut rx, |s| own_in_room(s, true)).await;
+    let joined = alice
+        .until(|l| l.command == "JOIN" && l.nick() == Some(nick.as_str()))
+        .await;
+    assert_eq!(joined.params[0], channel);
+
+    alice.say(&format!("MODE {channel} +b {nick}!*@*")).await;
+    alice.say(&format!("KICK {channel} {nick} :enough")).await;
+    next_where(&mut rx, |s| own_in_room(s, false)).await;
+    let (error, _) = next_where(&mut rx, |s| matches!(s.body, Body::SystemError(_))).await;
+    let Body::SystemError(error) = &error.body else {
+        unreachable!()
+    };
+    assert!(error.message.contains("banned"), "{}", error.message);
+    assert!(error.message.contains("474"), "{}", error.message);
+    end(&handle, running).await;
+}

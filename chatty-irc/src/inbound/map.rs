@@ -9,7 +9,7 @@ use chatty_core::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::catch_up;
+use super::{catch_up, rejoin};
 use crate::history::{ID_TAG, Position, Selected, mark_name};
 use crate::proto::CaseMapping;
 use crate::proto::{CHATHISTORY_CAP, Line};
@@ -35,6 +35,15 @@ pub(crate) enum Effect {
     Mark(String, String),
     /// Tell the bot of a problem (a `SystemError`), the connection going on.
     Report(String),
+    /// Send this line (a `JOIN` after a kick) once this long has passed, on this connection.
+    Rejoin(std::time::Duration, Line),
+}
+
+impl Effect {
+    /// Whether it tells the bot of a problem.
+    pub(crate) fn is_report(&self) -> bool {
+        matches!(self, Effect::Report(_))
+    }
 }
 
 /// The CTCP ACTION (`/me`) prefix of a PRIVMSG's text.
@@ -108,6 +117,7 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
         }
         // ERR_NOSUCHNICK, ERR_NOSUCHCHANNEL, ERR_CANNOTSENDTOCHAN: a message that failed.
         "401" | "403" | "404" => send_failed(shared, line),
+        code if rejoin::REFUSALS.contains(&code) => rejoin::refused(shared, line),
         "JOIN" => join(shared, line),
         "PART" | "KICK" | "QUIT" => leave(shared, line),
         "PRIVMSG" | "NOTICE" => message(shared, line),
@@ -176,6 +186,7 @@ fn join(shared: &Shared, line: &Line) -> Vec<Effect> {
         .into_iter()
         .collect();
     if own {
+        rejoin::joined(shared, channel);
         effects.push(Effect::Joined(shared.fold(channel)));
     }
     effects
@@ -267,7 +278,7 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
     };
     let mut effects = Vec::new();
     for channel in channels {
-        {
+        let kicked = {
             let mut live = shared.live();
             let folded = live.fold(&channel);
             let mapping = live.casemapping;
@@ -276,8 +287,12 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
             } else if let Some(members) = live.channels.get_mut(&folded) {
                 members.retain(|m| !mapping.same(m, nick));
             }
-        }
+            line.command == "KICK" && live.is_own(nick)
+        };
         effects.extend(in_room(shared, line, nick, &channel, false, reason));
+        if kicked {
+            effects.extend(rejoin::kicked(shared, &channel));
+        }
     }
     effects
 }

@@ -3,6 +3,7 @@
 
 mod catch_up;
 mod map;
+mod rejoin;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ use crate::proto::Line;
 use crate::state::Outgoing;
 
 pub(crate) use map::{Effect, handle};
+pub(crate) use rejoin::Rejoin;
 
 /// With nothing read for this long, the session sends a `PING` to the server.
 const IDLE: Duration = Duration::from_secs(120);
@@ -55,8 +57,11 @@ pub(crate) async fn serve(
     let mut closing: Option<String> = None;
     let mut ticks = tokio::time::interval(Duration::from_secs(10));
     let mut markers = Markers::new(link.clone());
+    // `JOIN`s after a kick, each with its time.
+    let mut rejoins: Vec<(tokio::time::Instant, Line)> = Vec::new();
     let result = loop {
         let quit_deadline = quitting.unwrap_or_else(|| tokio::time::Instant::now() + DEAD);
+        let next_rejoin = rejoins.iter().map(|(at, _)| *at).min();
         tokio::select! {
             biased;
             () = link.stopping(), if quitting.is_none() => {
@@ -77,6 +82,14 @@ pub(crate) async fn serve(
                     _ => "the writer stopped".to_owned(),
                 };
                 break Err(lost(&cause));
+            }
+            () = tokio::time::sleep_until(next_rejoin.unwrap_or(quit_deadline)),
+                if next_rejoin.is_some() && quitting.is_none() =>
+            {
+                let now = tokio::time::Instant::now();
+                for (_, line) in rejoins.extract_if(.., |(at, _)| *at <= now) {
+                    send(line);
+                }
             }
             _ = ticks.tick() => {
                 let idle = last_read.elapsed();
@@ -131,6 +144,9 @@ pub(crate) async fn serve(
                         }
                         Effect::Mark(name, value) => markers.advance(name, value),
                         Effect::Report(text) => connect::report(link, &text).await,
+                        Effect::Rejoin(after, line) => {
+                            rejoins.push((tokio::time::Instant::now() + after, line));
+                        }
                     }
                 }
             }

@@ -361,3 +361,63 @@ fn names_compare_as_the_servers_casemapping_says() {
         "the histories fold as the connection does"
     );
 }
+
+/// What the effects ask, for rejoining: `rejoin <secs> <line>`, `report <text>`, `in-room`.
+fn rejoin_kinds(effects: Vec<Effect>) -> Vec<String> {
+    effects
+        .into_iter()
+        .map(|e| match e {
+            Effect::Rejoin(after, line) => {
+                format!("rejoin {} {}", after.as_secs(), line.format().unwrap())
+            }
+            Effect::Report(text) => format!("report {text}"),
+            Effect::Push(_) => "in-room".to_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn kicked_joins_again_with_backoff_and_gives_up() {
+    let config = IrcConfig::new("s", "bot")
+        .with_rejoin(std::time::Duration::from_secs(1), 2)
+        .with_channel(crate::ChannelConfig::new("#chat").with_key("k3y"));
+    let s = Shared::new(config);
+    let kinds = |line: &str| rejoin_kinds(feed(&s, line));
+    feed(&s, ":bot!b@h JOIN #Chat");
+    let kick = ":op!o@h KICK #Chat bot :out";
+    assert_eq!(kinds(kick), ["in-room", "rejoin 1 JOIN #Chat k3y"]);
+    let full = ":srv 471 bot #Chat :Cannot join channel (+l)";
+    assert_eq!(kinds(full), ["rejoin 2 JOIN #Chat k3y"]);
+    let gave_up = kinds(full);
+    assert_eq!(gave_up.len(), 1);
+    assert!(gave_up[0].starts_with("report #Chat:"), "{gave_up:?}");
+    assert!(gave_up[0].contains("2 tries"), "{gave_up:?}");
+    assert!(gave_up[0].contains("(+l) (471)"), "{gave_up:?}");
+    // A ban: given up at once.
+    feed(&s, ":bot!b@h JOIN #chat");
+    assert_eq!(kinds(kick), ["in-room", "rejoin 1 JOIN #Chat k3y"]);
+    let banned = kinds(":srv 474 bot #chat :Cannot join channel (+b)");
+    assert!(banned[0].contains("banned"), "{banned:?}");
+    // Kicked each time it comes back: the tries count together.
+    feed(&s, ":bot!b@h JOIN #chat");
+    assert_eq!(kinds(kick), ["in-room", "rejoin 1 JOIN #Chat k3y"]);
+    feed(&s, ":bot!b@h JOIN #chat");
+    assert_eq!(kinds(kick), ["in-room", "rejoin 2 JOIN #Chat k3y"]);
+    feed(&s, ":bot!b@h JOIN #chat");
+    let again = kinds(kick);
+    assert_eq!(again[0], "in-room");
+    assert!(again[1].contains("kicked each time"), "{again:?}");
+    // Someone else kicked: no rejoin; a refused join of a channel not kicked from: reported.
+    feed(&s, ":bot!b@h JOIN #chat");
+    assert_eq!(kinds(":op!o@h KICK #chat alice :out"), ["in-room"]);
+    let refused = kinds(":srv 473 bot #other :Cannot join channel (+i)");
+    assert_eq!(
+        refused,
+        ["report joining #other failed: Cannot join channel (+i) (473)"]
+    );
+    // Rejoining turned off.
+    let s = Shared::new(IrcConfig::new("s", "bot").with_rejoin(std::time::Duration::ZERO, 0));
+    feed(&s, ":bot!b@h JOIN #chat");
+    assert_eq!(rejoin_kinds(feed(&s, kick)), ["in-room"]);
+}
