@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use chatty_core::{
-    Automatic, Body, Message, Signal, SignalId, Status, StatusChange, SystemError, TypingState, now,
+    Automatic, Body, Edit, Message, Signal, SignalId, Status, StatusChange, SystemError,
+    TypingState, now,
 };
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
@@ -38,14 +39,22 @@ pub(crate) fn timeline_event(
             SyncMessageLikeEvent::Original(message),
         )) => {
             let id = message.event_id.to_string();
-            message_signal(
+            let mut signal = message_signal(
                 shared,
                 room,
                 &id,
                 &message.sender,
                 message.origin_server_ts,
                 message.content,
-            )
+            )?;
+            // A correction of a message Matrix has no event for (see `CORRECTS`).
+            if let Body::Message(m) = &mut signal.body
+                && m.edit.is_none()
+                && let Some(of) = corrects(raw)
+            {
+                m.edit = Some(Edit::correction(SignalId::from(of.as_str())));
+            }
+            Some(signal)
         }
         AnySyncTimelineEvent::State(AnySyncStateEvent::RoomMember(SyncStateEvent::Original(
             member,
@@ -87,6 +96,12 @@ pub(crate) fn timeline_event(
         }
         _ => None,
     }
+}
+
+/// The id a message names under [`CORRECTS`](crate::CORRECTS), if it does.
+fn corrects(raw: &Raw<AnySyncTimelineEvent>) -> Option<String> {
+    let content = raw.get_field::<serde_json::Value>("content").ok()??;
+    content.get(crate::CORRECTS)?.as_str().map(str::to_owned)
 }
 
 /// Takes a state event of `room` (from a sync's `state` section) into the room's members,

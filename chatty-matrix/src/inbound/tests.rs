@@ -354,6 +354,39 @@ fn edits_and_redactions_change_earlier_messages() {
 }
 
 #[test]
+fn a_new_message_naming_what_it_corrects_is_a_correction() {
+    let shared = shared();
+    let raw = message(
+        "$c1",
+        "@alice:localhost",
+        json!({"msgtype": "m.text", "body": "hello there",
+               "io.github.chatty-rs.corrects": "an-earlier-message"}),
+    );
+    let signal = timeline_event(&shared, ROOM, &raw).unwrap();
+    assert_eq!(text(&signal), "hello there");
+    let Body::Message(m) = &signal.body else {
+        unreachable!()
+    };
+    let change = m.edit.as_ref().expect("a correction");
+    assert_eq!(change.of.as_str(), "an-earlier-message");
+    assert_eq!(change.kind, chatty_core::EditKind::Correction);
+    // A real edit keeps the event it replaces, whatever else it names.
+    let edit = message(
+        "$c2",
+        "@alice:localhost",
+        json!({"msgtype": "m.text", "body": "* again",
+               "io.github.chatty-rs.corrects": "elsewhere",
+               "m.new_content": {"msgtype": "m.text", "body": "again"},
+               "m.relates_to": {"rel_type": "m.replace", "event_id": "$e1"}}),
+    );
+    let edit = timeline_event(&shared, ROOM, &edit).unwrap();
+    let Body::Message(m) = &edit.body else {
+        unreachable!()
+    };
+    assert_eq!(m.edit.as_ref().unwrap().of.as_str(), "$e1");
+}
+
+#[test]
 fn the_access_token_is_not_in_debug_output() {
     let shared = shared();
     shared.live().token = Some("syt_secret_token".into());

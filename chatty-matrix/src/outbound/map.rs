@@ -3,8 +3,10 @@
 
 use chatty_core::{Message, SignalId};
 use ruma::OwnedEventId;
+use ruma::events::AnyMessageLikeEventContent;
 use ruma::events::relation::{InReplyTo, Reply, Thread};
 use ruma::events::room::message::{Relation, ReplacementMetadata, RoomMessageEventContent};
+use ruma::serde::Raw;
 
 /// The transaction ID of the `n`th event sent for the signal `id`: derived from the id alone,
 /// so that sending the same signal again (after a restart, from the journal) is the same
@@ -64,6 +66,20 @@ pub(crate) fn content(
     content
 }
 
+/// The content of a new message that corrects `of`, a message without a known event: the
+/// message's content, with `of` under [`CORRECTS`](crate::CORRECTS).
+pub(crate) fn unrelated_correction(
+    message: &Message,
+    automatic: bool,
+    of: &str,
+) -> serde_json::Result<Raw<AnyMessageLikeEventContent>> {
+    let mut value = serde_json::to_value(content(message, automatic, None, None))?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert(crate::CORRECTS.to_owned(), of.into());
+    }
+    Ok(Raw::from_json(serde_json::value::to_raw_value(&value)?))
+}
+
 /// The content of an edit replacing the event `of` with `message` (`m.replace`, the new content
 /// in `m.new_content`, a `* …` fallback for clients without edits).
 pub(crate) fn replacement(
@@ -81,6 +97,17 @@ mod tests {
 
     fn json(content: &RoomMessageEventContent) -> serde_json::Value {
         serde_json::to_value(content).unwrap()
+    }
+
+    #[test]
+    fn a_correction_without_an_event_is_a_new_message_naming_what_it_corrects() {
+        let raw =
+            unrelated_correction(&Message::text("fixed"), false, "an-earlier-message").unwrap();
+        let value: serde_json::Value = serde_json::from_str(raw.json().get()).unwrap();
+        assert_eq!(value["msgtype"], "m.text");
+        assert_eq!(value["body"], "fixed");
+        assert_eq!(value[crate::CORRECTS], "an-earlier-message");
+        assert!(value.get("m.relates_to").is_none());
     }
 
     #[test]

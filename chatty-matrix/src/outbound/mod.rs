@@ -16,6 +16,8 @@ use ruma::api::client::profile::get_profile;
 use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
+use ruma::events::{AnyMessageLikeEventContent, MessageLikeEventType};
+use ruma::serde::Raw;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
 
 use crate::caps;
@@ -79,20 +81,11 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
                 return change(shared, &token, &signal, message, edit, rooms).await;
             }
             let content = map::content(message, automatic, reply_to, thread);
-            let mut events = Vec::new();
-            for (n, room) in rooms.into_iter().enumerate() {
-                let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
-                let request = send_message_event::v3::Request::new(room.clone(), txn, &content)
-                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
-                let response = call(shared, request, &token).await?;
-                let event = response.event_id.to_string();
-                shared.live().seen.insert(event.clone(), ());
-                events.push((room.to_string(), event));
-            }
-            shared
-                .live()
-                .sent
-                .insert(signal.meta.id.as_str().to_owned(), events);
+            let content = Raw::from_json(
+                serde_json::value::to_raw_value(&content)
+                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?,
+            );
+            post(shared, &token, &signal, rooms, &content).await?;
         }
         Body::StatusChange(change) => match &change.status {
             Status::Typing {
@@ -143,8 +136,40 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
     Ok(())
 }
 
+/// Posts `content` (an `m.room.message`) to each of `rooms`, one transaction each; the events
+/// are remembered as what `signal` became (for an edit of it).
+async fn post(
+    shared: &Shared,
+    token: &str,
+    signal: &Signal,
+    rooms: Vec<OwnedRoomId>,
+    content: &Raw<AnyMessageLikeEventContent>,
+) -> Result<(), Refusal> {
+    let mut events = Vec::new();
+    for (n, room) in rooms.into_iter().enumerate() {
+        let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
+        let request = send_message_event::v3::Request::new_raw(
+            room.clone(),
+            txn,
+            MessageLikeEventType::RoomMessage,
+            content.clone(),
+        );
+        let response = call(shared, request, token).await?;
+        let event = response.event_id.to_string();
+        shared.live().seen.insert(event.clone(), ());
+        events.push((room.to_string(), event));
+    }
+    shared
+        .live()
+        .sent
+        .insert(signal.meta.id.as_str().to_owned(), events);
+    Ok(())
+}
+
 /// An edit: each event the message `edit.of` became (one the bot sent lately, or an event ID
-/// in the rooms addressed) is replaced (`m.replace`) or redacted.
+/// in the rooms addressed) is replaced (`m.replace`) or redacted. A correction of a message
+/// without a known event is posted as a new message that names what it corrects
+/// ([`CORRECTS`](crate::CORRECTS)); a retraction of one is refused.
 async fn change(
     shared: &Shared,
     token: &str,
@@ -161,6 +186,12 @@ async fn change(
             .iter()
             .map(|room| (room.to_string(), of.to_owned()))
             .collect(),
+        None if edit.kind == EditKind::Correction => {
+            let automatic = signal.meta.automatic.is_some();
+            let content = map::unrelated_correction(message, automatic, of)
+                .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
+            return post(shared, token, signal, rooms, &content).await;
+        }
         None => {
             return Err(Refusal::new(
                 FailureKind::Rejected,
