@@ -1,5 +1,5 @@
-//! What the session can carry: IRC carries plain text, room presence, and typing where the
-//! server has message-tags; questions with options go as numbered lines.
+//! What the session can carry: IRC carries plain text, room presence, and typing and replies
+//! where the server has message-tags; questions with options go as numbered lines.
 
 use chatty_core::{Address, Capabilities, Features, Signals};
 
@@ -10,8 +10,11 @@ use crate::state::Live;
 /// leaving need a channel.
 pub(crate) fn capabilities(live: &Live, address: Option<&Address>) -> Capabilities {
     let mut signals = Signals::MESSAGE;
+    let mut features = Features::ORDERED | Features::STATUS_MESSAGE;
     if live.has("message-tags") {
         signals |= Signals::TYPING;
+        // A reply's `+draft/reply` tag.
+        features |= Features::REPLIES;
     }
     if address.is_none_or(|a| live.is_channel(a.id())) {
         signals |= Signals::IN_ROOM;
@@ -19,8 +22,7 @@ pub(crate) fn capabilities(live: &Live, address: Option<&Address>) -> Capabiliti
     // Servers relay what one client sends to one target in order (one TCP stream each way, and
     // server links keep order). A status message is a PART's reason (with typing it is not
     // sent).
-    Capabilities::new(signals, Features::ORDERED | Features::STATUS_MESSAGE)
-        .with_degraded(Features::CHOICES)
+    Capabilities::new(signals, features).with_degraded(Features::CHOICES)
 }
 
 #[cfg(test)]
@@ -41,12 +43,11 @@ mod tests {
             capabilities(&shared.live(), Some(&alice)).signals,
             Signals::MESSAGE
         );
+        assert!(!caps.features.contains(Features::REPLIES));
         shared.live().caps.insert("message-tags".into());
-        assert!(
-            capabilities(&shared.live(), Some(&alice))
-                .signals
-                .contains(Signals::TYPING)
-        );
+        let tagged = capabilities(&shared.live(), Some(&alice));
+        assert!(tagged.signals.contains(Signals::TYPING));
+        assert!(tagged.features.contains(Features::REPLIES));
         let check = |m: Message| caps.check(&Signal::new(m));
         assert!(check(Message::text("hi")).is_ok());
         assert!(check(Message::text("hi").with_subject("s")).is_err());

@@ -422,3 +422,36 @@ async fn kicked_the_bot_joins_again_until_banned() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn replies_carry_the_msgid_they_answer_both_ways() {
+    let (listener, mut rx, running) = start(|c| c.with_pacing(100, Duration::ZERO)).await;
+    let mut c = accept(&listener).await;
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :message-tags").await;
+    c.expect("CAP REQ message-tags").await;
+    c.say(b":srv CAP * ACK message-tags").await;
+    c.expect("CAP END").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    c.say(b"@msgid=q1;+draft/reply=a0 :alice!a@h PRIVMSG bot :about your answer")
+        .await;
+    let (question, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(
+        question.meta.response_to.as_ref().map(|id| id.as_str()),
+        Some("a0")
+    );
+    handle
+        .send(question.reply(Message::text("noted")))
+        .await
+        .unwrap();
+    let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
+    assert_eq!(line.command, "PRIVMSG");
+    assert_eq!(line.params, ["alice", "noted"]);
+    assert_eq!(line.tag("+draft/reply"), Some("q1"));
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

@@ -334,3 +334,40 @@ async fn ngircd_kicked_joins_again_until_banned() {
     assert!(error.message.contains("474"), "{}", error.message);
     end(&handle, running).await;
 }
+
+/// Replies both ways through InspIRCd, which relays client tags (`ircv3_ctctags`): the bot's
+/// answer names the person's message by its `msgid`, and the person's reply to the answer
+/// comes with the answer's `msgid` as `response_to`.
+#[tokio::test]
+async fn inspircd_replies_both_ways() {
+    let server = irc_server();
+    let channel = format!("#{}", unique("r"));
+    let nick = unique("b");
+    let (running, mut rx) = run(config(&server, &nick, &channel));
+    let person = unique("p");
+    let (mut alice, (handle, _)) = tokio::join!(
+        Raw::connect(&server.host, server.port, &person, &["message-tags"]),
+        started(&mut rx)
+    );
+    alice.join(&channel).await;
+    alice.say(&format!("PRIVMSG {channel} :a question")).await;
+    let (question, _) = next_where(&mut rx, |s| text(s) == Some("a question")).await;
+    handle
+        .send(question.reply_all(Message::text("an answer")))
+        .await
+        .unwrap();
+    let answer = alice.until(|l| l.command == "PRIVMSG").await;
+    assert_eq!(answer.tag("+draft/reply"), Some(question.meta.id.as_str()));
+    let answer_id = answer.tag("msgid").expect("a msgid").to_owned();
+    alice
+        .say(&format!(
+            "@+draft/reply={answer_id} PRIVMSG {channel} :thanks"
+        ))
+        .await;
+    let (thanks, _) = next_where(&mut rx, |s| text(s) == Some("thanks")).await;
+    assert_eq!(
+        thanks.meta.response_to.as_ref().map(|id| id.as_str()),
+        Some(answer_id.as_str())
+    );
+    end(&handle, running).await;
+}

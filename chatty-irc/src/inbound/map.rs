@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{catch_up, rejoin};
 use crate::history::{ID_TAG, Position, Selected, mark_name};
+use crate::outbound::REPLY_TAG;
 use crate::proto::CaseMapping;
 use crate::proto::{CHATHISTORY_CAP, Line};
 use crate::state::Shared;
@@ -349,6 +350,13 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     };
     let mut signal = stamp(line, Signal::new(Message::text(text)));
     signal.meta.origin = Some(origin);
+    // A reply names the message it answers by its msgid (`+draft/reply`; `+reply` once the
+    // specification is ratified).
+    signal.meta.response_to = line
+        .tag(REPLY_TAG)
+        .or_else(|| line.tag("+reply"))
+        .filter(|id| !id.is_empty())
+        .map(SignalId::from);
     if channel {
         let Some(room) = shared.channel(target) else {
             return vec![];

@@ -421,3 +421,23 @@ fn kicked_joins_again_with_backoff_and_gives_up() {
     feed(&s, ":bot!b@h JOIN #chat");
     assert_eq!(rejoin_kinds(feed(&s, kick)), ["in-room"]);
 }
+
+#[test]
+fn a_reply_tag_is_what_the_message_answers() {
+    let s = shared();
+    let m = one(
+        &s,
+        "@+draft/reply=abc;msgid=def :alice!a@h PRIVMSG #chat :yes",
+    );
+    assert_eq!(
+        m.meta.response_to.as_ref().map(|id| id.as_str()),
+        Some("abc")
+    );
+    let m = one(&s, "@+reply=ghi :alice!a@h PRIVMSG bot :ratified");
+    assert_eq!(
+        m.meta.response_to.as_ref().map(|id| id.as_str()),
+        Some("ghi")
+    );
+    let m = one(&s, "@+draft/reply= :alice!a@h PRIVMSG bot :empty");
+    assert_eq!(m.meta.response_to, None);
+}

@@ -18,6 +18,14 @@ use crate::state::{Outgoing, Shared};
 /// Bytes a CTCP ACTION adds around its text: `\x01ACTION ` and `\x01`.
 const ACTION_OVERHEAD: usize = 9;
 
+/// The client tag naming the message a message replies to (IRCv3 `+draft/reply`, by its
+/// `msgid`).
+pub(crate) const REPLY_TAG: &str = "+draft/reply";
+
+/// The longest id a reply tag carries: longer ones are no server's `msgid` (and would eat the
+/// client tags' 4094 bytes).
+const MAX_REPLY_ID: usize = 512;
+
 /// Maps `signal` and queues its lines; it is `Pending` until the server echoes the last line
 /// (with echo-message) or the writer wrote it (without).
 pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
@@ -103,6 +111,16 @@ pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, R
                 "PRIVMSG"
             };
             let live = shared.live();
+            // Where the server relays client tags, a reply names what it answers, on its first
+            // line (each line is a message of its own to the people reading).
+            let reply_to = signal
+                .meta
+                .response_to
+                .as_ref()
+                .map(chatty_core::SignalId::as_str)
+                .filter(|id| {
+                    live.has("message-tags") && !id.is_empty() && id.len() <= MAX_REPLY_ID
+                });
             for (target, _) in &targets {
                 let prefix = relay_prefix_len(
                     &live.nick,
@@ -124,6 +142,11 @@ pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, R
                         part
                     };
                     let mut line = Line::new(command, [target.clone(), part]);
+                    if i == 0
+                        && let Some(id) = reply_to
+                    {
+                        line = line.with_tag(REPLY_TAG, Some(id));
+                    }
                     // The signal's id on its last line, where the server relays client tags:
                     // it comes back in the channel's history, which tells after a restart
                     // whether the message left ([`crate::sent`]).

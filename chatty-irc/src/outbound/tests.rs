@@ -129,3 +129,23 @@ fn join_and_part() {
     );
     assert_eq!(texts(&s, &part), ["PART #chat :bye all"]);
 }
+
+#[test]
+fn a_reply_names_what_it_answers_on_its_first_line_where_tags_go() {
+    let s = shared();
+    let mut reply = to("irc:#chat", Message::text("one\ntwo"));
+    reply.meta.response_to = Some("msg-1".into());
+    // Without message-tags: no tag.
+    assert_eq!(
+        texts(&s, &reply),
+        ["PRIVMSG #chat one", "PRIVMSG #chat two"]
+    );
+    s.live().caps.insert("message-tags".into());
+    let out = lines(&s, &reply).unwrap();
+    assert_eq!(out[0].line.tag("+draft/reply"), Some("msg-1"));
+    assert_eq!(out[1].line.tag("+draft/reply"), None);
+    // An id no server gives as a msgid: left out, the message still goes.
+    reply.meta.response_to = Some("x".repeat(600).into());
+    let out = lines(&s, &reply).unwrap();
+    assert_eq!(out[0].line.tag("+draft/reply"), None);
+}
