@@ -62,6 +62,7 @@ proptest! {
 fn each_bad_line_is_its_own_error() {
     let mut input = Vec::new();
     input.extend_from_slice(b"PING a\r\n");
+    // Read as Latin-1 (not UTF-8): `ÿþ` is no command.
     input.extend_from_slice(b"\xff\xfe not utf-8\r\n");
     input.extend_from_slice(b"@only-tags\r\n");
     input.extend_from_slice(b":src\r\n");

@@ -109,10 +109,12 @@ async fn registers_joins_and_carries_messages_both_ways() {
     })
     .await;
 
-    // A message in the channel; a line that is not UTF-8; a private message after it.
+    // A message in the channel; a line in Latin-1; a line that is no message; a private
+    // message after them.
     c.say(b"@msgid=m1 :alice!a@h PRIVMSG #chat :hello bot")
         .await;
-    c.say(b":alice!a@h PRIVMSG #chat :\xff\xfe broken").await;
+    c.say(b":alice!a@h PRIVMSG #chat :caf\xe9 \xe0 3\xa3").await;
+    c.say(b":alice!a@h").await;
     c.say(b":alice!a@h PRIVMSG bot_ :in private").await;
     let (hello, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
     assert_eq!(text(&hello), Some("hello bot"));
@@ -121,11 +123,17 @@ async fn registers_joins_and_carries_messages_both_ways() {
         hello.meta.visible_to[0].to_string(),
         "irc:#chat;kind=channel"
     );
+    let (latin1, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&latin1), Some("café à 3£"));
     let (error, _) = next_where(&mut rx, |s| matches!(s.body, Body::SystemError(_))).await;
     let Body::SystemError(error) = &error.body else {
         unreachable!()
     };
-    assert!(error.message.contains("UTF-8"), "{}", error.message);
+    assert!(
+        error.message.contains("not an IRC message"),
+        "{}",
+        error.message
+    );
     let (private, _) = next_where(&mut rx, |s| text(s).is_some()).await;
     assert_eq!(text(&private), Some("in private"));
     assert_eq!(
@@ -143,7 +151,13 @@ async fn registers_joins_and_carries_messages_both_ways() {
         let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
         assert_eq!(line.command, "PRIVMSG");
         assert_eq!(line.params[0], "#chat");
-        assert!(line.format().unwrap().len() - line.tags.len() < 512);
+        // The message without its tags (which do not count) fits in 512 bytes with CRLF.
+        let mut bare = line.clone();
+        bare.tags.clear();
+        assert!(bare.format().unwrap().len() + 2 <= 512);
+        // A reply: the first line names the message answered.
+        let reply_tag = if parts.is_empty() { Some("m1") } else { None };
+        assert_eq!(line.tag("+draft/reply"), reply_tag);
         labels.push(line.tag("label").expect("labeled").to_owned());
         parts.push(line.params[1].clone());
     }

@@ -4,8 +4,10 @@
 //! A message is at most 512 bytes with its CRLF; the tags in front of it do not count toward
 //! that: a server may send up to 8191 bytes of tags (the `@` and the space after them
 //! included), a client up to 4094 bytes (plus the `@` and the space). Input ending lines with a
-//! bare LF is read as well. A line that is too long, not UTF-8 or not a message is an error
-//! *for that line* ([`LineError`]): the decoder goes on with the next one, and never panics.
+//! bare LF is read as well. A line that is not UTF-8 is read as Latin-1 (ISO 8859-1), as irssi
+//! and WeeChat do by default: old clients still send it, and servers pass it on as it is. A line
+//! that is too long or not a message is an error *for that line* ([`LineError`]): the decoder
+//! goes on with the next one, and never panics.
 
 use bytes::BytesMut;
 use tokio_util::codec::{Decoder, Encoder};
@@ -35,12 +37,6 @@ pub enum LineError {
         /// Which part: `""` for the message, `" of tags"` for the tags.
         part: &'static str,
     },
-    /// The line is not UTF-8.
-    #[error("a line is not UTF-8 (byte {at} starts an invalid sequence)")]
-    NotUtf8 {
-        /// Where the first invalid byte is.
-        at: usize,
-    },
     /// The line is not an IRC message.
     #[error("a line is not an IRC message: {0}")]
     Malformed(#[from] ParseError),
@@ -52,10 +48,10 @@ pub enum LineError {
 /// Frames IRC lines: decodes bytes into [`Line`]s and encodes [`Line`]s with CRLF.
 ///
 /// Each decoded item is a `Result`: a line that is too long (more than 512 bytes with its CRLF,
-/// tags not counted; more than [`MAX_SERVER_TAGS`] of tags), not UTF-8 or not a message is a
-/// [`LineError`] for that line alone, and the next line is read as usual. Lines ending in a bare
-/// LF are read too; empty lines are skipped. Encoding refuses what a client may not send
-/// ([`encode_line`]).
+/// tags not counted; more than [`MAX_SERVER_TAGS`] of tags) or not a message is a [`LineError`]
+/// for that line alone, and the next line is read as usual. A line that is not UTF-8 is decoded
+/// as Latin-1 (each byte the character of that number). Lines ending in a bare LF are read too;
+/// empty lines are skipped. Encoding refuses what a client may not send ([`encode_line`]).
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -63,10 +59,11 @@ pub enum LineError {
 /// use tokio_util::codec::Decoder;
 ///
 /// let mut codec = IrcCodec::default();
-/// let mut input = BytesMut::from(&b"PING :a\r\nPI\xffNG\nPING :b\r\n"[..]);
+/// let mut input = BytesMut::from(&b"PING :a\r\n:src\nPRIVMSG #c :caf\xe9\r\n"[..]);
 /// assert_eq!(codec.decode(&mut input).unwrap().unwrap().unwrap().params, ["a"]);
-/// assert!(codec.decode(&mut input).unwrap().unwrap().is_err()); // not UTF-8
-/// assert_eq!(codec.decode(&mut input).unwrap().unwrap().unwrap().params, ["b"]);
+/// assert!(codec.decode(&mut input).unwrap().unwrap().is_err()); // not a message
+/// let latin1 = codec.decode(&mut input).unwrap().unwrap().unwrap();
+/// assert_eq!(latin1.params, ["#c", "café"]);
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct IrcCodec {
@@ -104,10 +101,15 @@ fn read_line(bytes: &[u8]) -> Result<Line, LineError> {
             part: "",
         });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| LineError::NotUtf8 {
-        at: e.valid_up_to(),
-    })?;
-    Ok(text.parse()?)
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.parse()?),
+        Err(_) => Ok(latin1(bytes).parse()?),
+    }
+}
+
+/// `bytes` read as Latin-1 (ISO 8859-1): each byte is the character of its number.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Formats `line` for sending and checks the client's limits: the text without CRLF.
@@ -219,6 +221,20 @@ mod tests {
             out.push(item);
         }
         out
+    }
+
+    #[test]
+    fn a_line_not_utf8_is_latin1() {
+        let out = decode_all(b"PRIVMSG #c :caf\xe9 \xa3 5\r\nPRIVMSG #c :caf\xc3\xa9\r\n");
+        assert_eq!(out[0].as_ref().unwrap().params, ["#c", "café £ 5"]);
+        assert_eq!(
+            out[1].as_ref().unwrap().params,
+            ["#c", "café"],
+            "UTF-8 first"
+        );
+        // Every byte is a character: nothing in Latin-1 is left undecoded.
+        let all: Vec<u8> = (0x20..=0xff).collect();
+        assert_eq!(latin1(&all).chars().count(), all.len());
     }
 
     #[test]

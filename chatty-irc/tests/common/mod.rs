@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::{Body, Handle, Signal, from_fn};
-use chatty_irc::proto::{IrcCodec, Line, LineError};
+use chatty_irc::proto::{IrcCodec, Line};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -122,7 +122,6 @@ impl Raw {
                 .expect("reading");
             let line = match item {
                 Ok(line) => line,
-                Err(LineError::NotUtf8 { .. }) => continue,
                 Err(e) => panic!("{e}"),
             };
             if line.command == "PING" {
