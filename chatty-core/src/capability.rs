@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::signal::{Body, Signal, Status};
+use crate::signal::{Body, EditKind, Signal, Status};
 
 bitflags::bitflags! {
     /// The signals a session can carry to an address.
@@ -61,6 +61,10 @@ bitflags::bitflags! {
         /// (Slack), a data form (XMPP). Degraded: numbered lines in the text, answered by text
         /// ([`Message::text_with_choice`](crate::Message::text_with_choice)).
         const CHOICES = 1 << 9;
+        /// Reactions to earlier messages ([`Message::reaction`](crate::Message::reaction)): an
+        /// emoji or a short text annotating a message, as Matrix (`m.annotation`) and Slack
+        /// carry them.
+        const REACTIONS = 1 << 10;
     }
 }
 
@@ -155,8 +159,11 @@ impl Capabilities {
                     Features::CHOICES,
                     "a question with options",
                 )?;
+                feature(m.is_reaction(), Features::REACTIONS, "reactions")?;
                 feature(
-                    m.edit.is_some(),
+                    m.edit
+                        .as_ref()
+                        .is_some_and(|e| e.kind != EditKind::Reaction),
                     Features::EDITS,
                     "edits of earlier messages",
                 )
@@ -272,11 +279,24 @@ mod tests {
             Message::text("x").with_attachment(File::url("f", None, "u")),
             Message::text("x").correcting("earlier".into()),
             Message::retraction("earlier".into()),
+            Message::reaction("earlier".into(), "👍"),
             Message::text("x").with_choice(crate::Choice::new("q").option("a", "A")),
         ] {
             assert!(caps.check(&Signal::new(m)).is_err());
         }
         assert!(caps.check(&Signal::message("plain")).is_ok());
+    }
+
+    #[test]
+    fn a_reaction_needs_reactions_and_an_edit_edits() {
+        let edits = Capabilities::new(Signals::MESSAGE, Features::EDITS);
+        let reaction = Signal::new(Message::reaction("earlier".into(), "👍"));
+        assert!(edits.check(&reaction).unwrap_err().contains("reactions"));
+        let reactions = Capabilities::new(Signals::MESSAGE, Features::REACTIONS);
+        assert!(reactions.check(&reaction).is_ok());
+        let correction = Signal::new(Message::text("x").correcting("earlier".into()));
+        assert!(reactions.check(&correction).unwrap_err().contains("edits"));
+        assert!(edits.check(&correction).is_ok());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What the session can carry: text with HTML, replies, room presence and typing; questions
+//! What the session can carry: text with HTML, replies, edits, reactions, room presence and
+//! typing; questions
 //! with options go as numbered lines.
 
 use chatty_core::{Capabilities, Features, Signals};
@@ -14,6 +15,7 @@ pub(crate) fn capabilities() -> Capabilities {
         Features::HTML
             | Features::REPLIES
             | Features::EDITS
+            | Features::REACTIONS
             | Features::ORDERED
             | Features::STATUS_MESSAGE,
     )

@@ -363,6 +363,11 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
             "correction",
             Signal::new(Message::text("corrected").correcting("an-earlier-message".into())),
         ),
+        (
+            // Of the signal sent just before (see `REACTS_TO_PREVIOUS`).
+            "reaction",
+            Signal::new(Message::reaction(REACTS_TO_PREVIOUS.into(), "👍")),
+        ),
         ("file", Signal::new(file)),
         (
             "user-defined",
@@ -389,6 +394,10 @@ fn samples(to: &Address) -> Vec<(&'static str, Signal)> {
         .collect()
 }
 
+/// The id a sample reaction names for the signal sent just before it, which the platform knows
+/// (a reaction needs a message to annotate: Matrix relates it to the message's event).
+const REACTS_TO_PREVIOUS: &str = "the-previous-signal";
+
 fn serde_json_value() -> chatty_core::reexports::serde_json::Value {
     chatty_core::reexports::serde_json::json!({"item": "tea", "count": 2, "notes": ["hot"]})
 }
@@ -400,9 +409,19 @@ pub async fn every_signal_delivered_or_unsupported<P: Pair>(pair: &P) {
     let mut run = start(pair).await;
     let a = run.a.handle().await;
     let to = run.b_side.address.clone();
-    for (name, signal) in samples(&to) {
+    let mut previous: Option<SignalId> = None;
+    for (name, mut signal) in samples(&to) {
+        if let Body::Message(m) = &mut signal.body
+            && let Some(edit) = &mut m.edit
+            && edit.of.as_str() == REACTS_TO_PREVIOUS
+        {
+            edit.of = previous.clone().expect("a signal sent before the reaction");
+        }
         let expected = run.a_side.session.capabilities(Some(&to)).check(&signal);
         let sent = a.send(signal.clone()).await;
+        if let Ok(id) = &sent {
+            previous = Some(id.clone());
+        }
         match expected {
             Ok(()) => {
                 let id = sent.unwrap_or_else(|e| panic!("{name}: carried per capabilities: {e}"));

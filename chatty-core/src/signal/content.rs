@@ -64,6 +64,10 @@ pub enum EditKind {
     Correction,
     /// The earlier message is withdrawn (deleted); the message's text may say why.
     Retraction,
+    /// A reaction to the earlier message: the message's text is the reaction (an emoji, or a
+    /// short text such as `+1`). A reaction is withdrawn by a retraction of the reaction's own
+    /// id. Carried where a session has [`Features::REACTIONS`](crate::Features::REACTIONS).
+    Reaction,
 }
 
 impl Edit {
@@ -80,6 +84,11 @@ impl Edit {
     /// A retraction (withdrawal) of the message `of`.
     pub fn retraction(of: SignalId) -> Self {
         Edit::new(of, EditKind::Retraction)
+    }
+
+    /// A reaction to the message `of`.
+    pub fn reaction(of: SignalId) -> Self {
+        Edit::new(of, EditKind::Reaction)
     }
 }
 
@@ -168,6 +177,32 @@ impl Message {
             edit: Some(Edit::retraction(of)),
             ..Message::default()
         }
+    }
+
+    /// A reaction `key` (an emoji, or a short text) to the message `of`; withdrawn by a
+    /// [`retraction`](Message::retraction) of the reaction's own id.
+    ///
+    /// ```
+    /// use chatty_core::{EditKind, Message, Signal, SignalId};
+    ///
+    /// let thumbs = Signal::new(Message::reaction(SignalId::from("$question"), "👍"));
+    /// let chatty_core::Body::Message(m) = &thumbs.body else { unreachable!() };
+    /// assert_eq!(m.text, "👍");
+    /// assert_eq!(m.edit.as_ref().unwrap().kind, EditKind::Reaction);
+    /// ```
+    pub fn reaction(of: SignalId, key: impl Into<String>) -> Self {
+        Message {
+            text: key.into(),
+            edit: Some(Edit::reaction(of)),
+            ..Message::default()
+        }
+    }
+
+    /// Whether this message is a reaction to an earlier one.
+    pub fn is_reaction(&self) -> bool {
+        self.edit
+            .as_ref()
+            .is_some_and(|e| e.kind == EditKind::Reaction)
     }
 }
 

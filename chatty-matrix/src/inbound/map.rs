@@ -26,7 +26,7 @@ use crate::state::Shared;
 const HTML_FORMAT: &str = "org.matrix.custom.html";
 
 /// Maps one timeline event of `room` to the signals it carries (none for what is not mapped:
-/// the bot's own messages, reactions, state other than membership, redacted events). Updates
+/// the bot's own messages and reactions, state other than membership, redacted events). Updates
 /// the room's members and the threads remembered.
 pub(crate) fn timeline_event(
     shared: &Shared,
@@ -66,6 +66,22 @@ pub(crate) fn timeline_event(
             member.unsigned.prev_content.as_ref().map(|c| &c.membership),
             member.origin_server_ts,
         ),
+        AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::Reaction(
+            SyncMessageLikeEvent::Original(reaction),
+        )) => {
+            if shared.live().user_id.as_deref() == Some(reaction.sender.as_str()) {
+                return None;
+            }
+            let annotation = reaction.content.relates_to;
+            let of = SignalId::from(annotation.event_id.as_str());
+            let mut signal = Signal::new(Message::reaction(of, annotation.key));
+            signal.meta.id = SignalId::from(reaction.event_id.as_str());
+            signal.meta.sent = timestamp(reaction.origin_server_ts);
+            signal.meta.received = Some(now());
+            signal.meta.origin = Some(shared.person(reaction.sender.as_str())?);
+            address(shared, room, &mut signal)?;
+            Some(signal)
+        }
         AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(
             SyncRoomRedactionEvent::Original(redaction),
         )) => {

@@ -354,6 +354,31 @@ fn edits_and_redactions_change_earlier_messages() {
 }
 
 #[test]
+fn a_reaction_annotates_the_event_and_the_bots_own_is_not_news() {
+    let shared = shared();
+    let reaction = |id: &str, sender: &str| {
+        event(json!({
+            "type": "m.reaction", "event_id": id, "sender": sender,
+            "origin_server_ts": 1_765_000_000_000_u64,
+            "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$q", "key": "👍"}},
+        }))
+    };
+    let signal = timeline_event(&shared, ROOM, &reaction("$r1", "@alice:localhost")).unwrap();
+    let Body::Message(m) = &signal.body else {
+        panic!("{signal:?}")
+    };
+    assert!(m.is_reaction());
+    assert_eq!(m.text, "👍");
+    assert_eq!(m.edit.as_ref().unwrap().of.as_str(), "$q");
+    assert_eq!(signal.meta.id.as_str(), "$r1");
+    assert_eq!(
+        signal.meta.origin.as_ref().unwrap().id(),
+        "@alice:localhost"
+    );
+    assert!(timeline_event(&shared, ROOM, &reaction("$r2", "@bot:localhost")).is_none());
+}
+
+#[test]
 fn a_new_message_naming_what_it_corrects_is_a_correction() {
     let shared = shared();
     let raw = message(

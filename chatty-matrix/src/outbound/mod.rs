@@ -16,6 +16,8 @@ use ruma::api::client::profile::get_profile;
 use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
+use ruma::events::reaction::ReactionEventContent;
+use ruma::events::relation::Annotation;
 use ruma::events::{AnyMessageLikeEventContent, MessageLikeEventType};
 use ruma::serde::Raw;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
@@ -169,7 +171,8 @@ async fn post(
 /// An edit: each event the message `edit.of` became (one the bot sent lately, or an event ID
 /// in the rooms addressed) is replaced (`m.replace`) or redacted. A correction of a message
 /// without a known event is posted as a new message that names what it corrects
-/// ([`CORRECTS`](crate::CORRECTS)); a retraction of one is refused.
+/// ([`CORRECTS`](crate::CORRECTS)); a retraction of one, or a reaction to one, is refused. A
+/// reaction is an `m.reaction` annotating the event.
 async fn change(
     shared: &Shared,
     token: &str,
@@ -186,6 +189,12 @@ async fn change(
             .iter()
             .map(|room| (room.to_string(), of.to_owned()))
             .collect(),
+        None if edit.kind == EditKind::Reaction => {
+            return Err(Refusal::new(
+                FailureKind::Rejected,
+                format!("cannot react to {of}: not a message this session knows on Matrix"),
+            ));
+        }
         None if edit.kind == EditKind::Correction => {
             let automatic = signal.meta.automatic.is_some();
             let content = map::unrelated_correction(message, automatic, of)
@@ -200,6 +209,7 @@ async fn change(
         }
     };
     let automatic = signal.meta.automatic.is_some();
+    let mut reactions = Vec::new();
     for (n, (room, event)) in events.into_iter().enumerate() {
         let room = OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()))?;
         let event = OwnedEventId::try_from(event).map_err(|e| unknown(e.to_string()))?;
@@ -209,6 +219,16 @@ async fn change(
                 let request = redact_event::v3::Request::new(room, event, txn);
                 call(shared, request, token).await?;
             }
+            EditKind::Reaction => {
+                let content =
+                    ReactionEventContent::new(Annotation::new(event, message.text.clone()));
+                let request = send_message_event::v3::Request::new(room.clone(), txn, &content)
+                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
+                let reaction = call(shared, request, token).await?.event_id.to_string();
+                // A retraction of the reaction's id redacts it.
+                shared.live().seen.insert(reaction.clone(), ());
+                reactions.push((room.to_string(), reaction));
+            }
             _ => {
                 let content = map::replacement(message, automatic, event);
                 let request = send_message_event::v3::Request::new(room, txn, &content)
@@ -216,6 +236,12 @@ async fn change(
                 call(shared, request, token).await?;
             }
         }
+    }
+    if !reactions.is_empty() {
+        shared
+            .live()
+            .sent
+            .insert(signal.meta.id.as_str().to_owned(), reactions);
     }
     Ok(())
 }
