@@ -32,10 +32,16 @@ const SEEN: usize = 10_000;
 /// (`+` and a vendor's DNS name, as IRCv3 message-tags asks).
 pub(crate) const ID_TAG: &str = "+chatty-rs.github.io/id";
 
-/// The prefix of a channel's journal mark.
+/// The prefix of a channel's (or a private conversation's) journal mark.
 pub(crate) const MARK_PREFIX: &str = "history:";
 
-/// The journal mark of `channel` (its folded name).
+/// The journal mark of the private conversations as a whole: the time of the newest private
+/// message given, from which `CHATHISTORY TARGETS` asks who wrote since (no nick or channel
+/// has this name).
+pub(crate) const PRIVATE_MARK: &str = "history-private";
+
+/// The journal mark of `channel` (its folded name), or of the private conversation with a nick
+/// (folded).
 pub(crate) fn mark_name(channel: &str) -> String {
     format!("{MARK_PREFIX}{channel}")
 }
@@ -131,6 +137,9 @@ pub(crate) struct History {
     read: HashSet<String>,
     /// How the server compares names (ISUPPORT `CASEMAPPING`).
     pub(crate) casemapping: CaseMapping,
+    /// Where the private conversations as a whole were given up to: `None` until read from the
+    /// journal, then `Some(None)` when there is no mark.
+    private: Option<Option<Position>>,
 }
 
 impl Default for History {
@@ -142,6 +151,7 @@ impl Default for History {
             left: Recent::new(SEEN),
             read: HashSet::new(),
             casemapping: CaseMapping::default(),
+            private: None,
         }
     }
 }
@@ -176,6 +186,35 @@ impl History {
         true
     }
 
+    /// Whether the private conversations' position is known (read from the journal).
+    pub(crate) fn knows_private(&self) -> bool {
+        self.private.is_some()
+    }
+
+    /// The private conversations' position, if known and there is one.
+    pub(crate) fn private_position(&self) -> Option<&Position> {
+        self.private.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Sets what the journal says of the private conversations, unless known already.
+    pub(crate) fn learn_private(&mut self, position: Option<Position>) {
+        self.private.get_or_insert(position);
+    }
+
+    /// A private message at `position` was given: whether it moved the private conversations'
+    /// position on (a later time than the one kept, or none kept).
+    pub(crate) fn private_given(&mut self, position: &Position) -> bool {
+        let newer = match (self.private_position().and_then(|p| p.time), position.time) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(kept), Some(time)) => time > kept,
+        };
+        if newer {
+            self.private = Some(Some(position.clone()));
+        }
+        newer
+    }
+
     /// A batch opened: `kind` and, for `chathistory`, the target it is the history of.
     pub(crate) fn open(&mut self, reference: &str, kind: &str, target: Option<String>) {
         if is_history(kind) {
@@ -190,8 +229,10 @@ impl History {
 
     /// Holds `line`, a message, if it belongs to an open history batch, or is a live message
     /// to a channel whose history is being read (so that it comes after the history, and does
-    /// not move the position before the history is read); whether it did.
-    pub(crate) fn hold(&mut self, line: &Line) -> bool {
+    /// not move the position before the history is read), or a private message from `sender`
+    /// (folded; `None` for a channel's message) whose conversation's history is being read;
+    /// whether it did.
+    pub(crate) fn hold(&mut self, line: &Line, sender: Option<&str>) -> bool {
         if let Some(replay) = line.tag("batch").and_then(|b| self.replays.get_mut(b)) {
             replay.lines.push(line.clone());
             return true;
@@ -201,7 +242,11 @@ impl History {
         };
         // The channel, or the channel of a STATUSMSG (`@#chat`).
         let fold = |name: &str| self.casemapping.fold(name);
-        let names = [Some(fold(target)), target.get(1..).map(fold)];
+        let names = [
+            Some(fold(target)),
+            target.get(1..).map(fold),
+            sender.map(str::to_owned),
+        ];
         let reading = self
             .replays
             .values_mut()
@@ -342,7 +387,7 @@ mod tests {
     fn replay(history: &mut History, lines: &[Line]) -> Selected {
         history.open("h", "chathistory", Some("#chat".into()));
         for l in lines {
-            assert!(history.hold(l));
+            assert!(history.hold(l, None));
         }
         history.close("h", "bot", "+id").unwrap()
     }
@@ -439,16 +484,16 @@ mod tests {
         let other: Line = "@msgid=e :bob!b@h PRIVMSG #other :elsewhere"
             .parse()
             .unwrap();
-        assert!(history.hold(&live));
-        assert!(!history.hold(&other));
+        assert!(history.hold(&live, None));
+        assert!(!history.hold(&other, None));
         for l in three() {
-            assert!(history.hold(&l));
+            assert!(history.hold(&l, None));
         }
         let selected = history.close("h", "bot", "+id").unwrap();
         assert_eq!(texts(&selected), ["two", "three"]);
         assert_eq!(selected.live, std::slice::from_ref(&live));
         // Once read, the channel's lines are live again.
-        assert!(!history.hold(&live));
+        assert!(!history.hold(&live, None));
     }
 
     #[test]
@@ -478,10 +523,10 @@ mod tests {
         let mut history = History::default();
         history.open("n", "netjoin", None);
         let l: Line = "@batch=n :alice!a@h PRIVMSG #chat :x".parse().unwrap();
-        assert!(!history.hold(&l));
+        assert!(!history.hold(&l, None));
         assert!(history.close("n", "bot", "+id").is_none());
         history.open("h", "chathistory", Some("#chat".into()));
         history.connection_lost();
-        assert!(!history.hold(&three()[0]));
+        assert!(!history.hold(&three()[0], None));
     }
 }

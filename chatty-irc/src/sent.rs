@@ -100,7 +100,7 @@ mod tests {
         shared
             .history()
             .open("h", "chathistory", Some("#chat".into()));
-        assert!(shared.history().hold(&read));
+        assert!(shared.history().hold(&read, None));
         shared.history().close("h", "bot", crate::history::ID_TAG);
         assert_eq!(sent(&shared, &answer("#chat")).await, Some(false));
         // Echoed, or seen in the history: it left.

@@ -469,3 +469,144 @@ async fn replies_carry_the_msgid_they_answer_both_ways() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+/// A session to a scripted server, as [`start`], under a router with `journal` (one run of the
+/// bot's process).
+async fn start_journaled(journal: &chatty_core::journal::MemoryJournal) -> Started {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = IrcConfig::new("127.0.0.1", "bot")
+        .with_tls(TlsMode::Plaintext)
+        .with_port(port)
+        .with_pacing(100, Duration::ZERO);
+    let session = IrcSession::new(config).unwrap();
+    let (bot, rx) = spy();
+    let router = Router::new().session(session).journal(journal.clone());
+    (listener, rx, tokio::spawn(router.run(bot)))
+}
+
+/// Registers a connection with the capabilities a server keeping private history offers.
+async fn accept_with_chathistory(listener: &TcpListener) -> Client {
+    let mut c = accept(listener).await;
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :message-tags server-time batch draft/chathistory")
+        .await;
+    c.expect("CAP REQ :message-tags server-time batch draft/chathistory")
+        .await;
+    c.say(b":srv CAP * ACK :message-tags server-time batch draft/chathistory")
+        .await;
+    c.expect("CAP END").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    c.say(b":srv 005 bot CHANTYPES=# CHATHISTORY=50 :are supported")
+        .await;
+    c
+}
+
+/// Waits until the journal's mark `name` of the session is `want` (or is set, for `None`).
+async fn mark_is(journal: &chatty_core::journal::MemoryJournal, name: &str, want: Option<&str>) {
+    use chatty_core::journal::Journal as _;
+    timeout(WAIT, async {
+        loop {
+            let mark = journal.mark("irc", name).await.unwrap();
+            if mark.is_some() && (want.is_none() || mark.as_deref() == want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the mark {name} set to {want:?}"));
+}
+
+/// An RFC 3339 time `seconds` from now, with milliseconds, as server-time writes it.
+fn server_time(seconds: i64) -> String {
+    let time = time::OffsetDateTime::now_utc() + time::Duration::seconds(seconds);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time.format(format).unwrap()
+}
+
+#[tokio::test]
+async fn private_messages_from_while_away_come_from_chathistory_targets() {
+    let journal = chatty_core::journal::MemoryJournal::new();
+    // The first run: no mark, so the private past is not asked for; a message is given live.
+    let (listener, mut rx, running) = start_journaled(&journal).await;
+    let mut c = accept_with_chathistory(&listener).await;
+    let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    mark_is(&journal, "history-private", None).await;
+    let first = format!(
+        "@msgid=p1;time={} :alice!a@h PRIVMSG bot :first",
+        server_time(0)
+    );
+    c.say(first.as_bytes()).await;
+    let (given, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&given), Some("first"));
+    mark_is(&journal, "history:alice", None).await;
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"), "no CHATHISTORY before");
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+
+    // The second run: who wrote since, then what each wrote after their position.
+    let (listener, mut rx, running) = start_journaled(&journal).await;
+    let mut c = accept_with_chathistory(&listener).await;
+    let targets = c.read().await;
+    assert!(
+        targets.starts_with("CHATHISTORY TARGETS timestamp=") && targets.ends_with(" 50"),
+        "{targets}"
+    );
+    c.say(b":srv BATCH +t draft/chathistory-targets").await;
+    for target in ["alice", "#chat", "bob"] {
+        let line = format!(
+            "@batch=t :srv CHATHISTORY TARGETS {target} {}",
+            server_time(2)
+        );
+        c.say(line.as_bytes()).await;
+    }
+    c.say(b":srv BATCH -t").await;
+    c.expect("CHATHISTORY AFTER alice msgid=p1 50").await;
+    let bob = c.read().await;
+    assert!(
+        bob.starts_with("CHATHISTORY AFTER bob timestamp="),
+        "from the private messages' time: {bob}"
+    );
+    let history = [
+        ":srv BATCH +a chathistory alice".to_owned(),
+        format!(
+            "@batch=a;msgid=p1;time={} :alice!a@h PRIVMSG bot :first",
+            server_time(0)
+        ),
+        format!(
+            "@batch=a;msgid=p2;time={} :alice!a@h PRIVMSG bot :while away",
+            server_time(1)
+        ),
+        format!(
+            "@batch=a;msgid=p3;time={} :bot!b@h PRIVMSG alice :answer",
+            server_time(1)
+        ),
+        ":srv BATCH -a".to_owned(),
+        ":srv BATCH +b chathistory bob".to_owned(),
+        format!(
+            "@batch=b;msgid=b1;time={} :bob!b@h PRIVMSG bot :hello from bob",
+            server_time(2)
+        ),
+        ":srv BATCH -b".to_owned(),
+    ];
+    for line in &history {
+        c.say(line.as_bytes()).await;
+    }
+    let (away, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&away), Some("while away"));
+    assert_eq!(away.meta.id.as_str(), "p2");
+    let (from_bob, _) = next_where(&mut rx, |s| text(s).is_some()).await;
+    assert_eq!(text(&from_bob), Some("hello from bob"));
+    assert_eq!(from_bob.meta.origin.as_ref().unwrap().id(), "bob");
+    mark_is(&journal, "history:bob", None).await;
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{catch_up, rejoin};
-use crate::history::{ID_TAG, Position, Selected, mark_name};
+use crate::history::{ID_TAG, PRIVATE_MARK, Position, Selected, mark_name};
 use crate::outbound::REPLY_TAG;
 use crate::proto::CaseMapping;
 use crate::proto::{CHATHISTORY_CAP, Line};
@@ -32,6 +32,12 @@ pub(crate) enum Effect {
     /// The bot joined this channel (folded name): its history position must be known before
     /// the lines that follow (a history batch) are mapped.
     Joined(String),
+    /// The server takes `CHATHISTORY` requests: ask who wrote to the bot in private since the
+    /// private conversations' position (`CHATHISTORY TARGETS`).
+    Targets,
+    /// This nick (folded) wrote to the bot while it was away (an answer to `CHATHISTORY
+    /// TARGETS`): ask for what came after its conversation's position.
+    Target(String),
     /// Set the journal mark (name, value), behind the signals before it.
     Mark(String, String),
     /// Tell the bot of a problem (a `SystemError`), the connection going on.
@@ -59,6 +65,7 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
         "005" => {
             // `005 nick TOKEN… :are supported`: the tokens between the nick and the text.
             let tokens = line.params.len().saturating_sub(2);
+            let mut effects = Vec::new();
             for token in line.params.iter().skip(1).take(tokens) {
                 if let Some(types) = token.strip_prefix("CHANTYPES=") {
                     shared.live().chantypes = types.to_owned();
@@ -76,11 +83,24 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
                     let mut live = shared.live();
                     if live.has(CHATHISTORY_CAP) {
                         let limit = limit.parse().unwrap_or(0);
+                        if live.chathistory.is_none() {
+                            effects.push(Effect::Targets);
+                        }
                         live.chathistory = Some(if limit == 0 { 100 } else { limit.min(100) });
                     }
                 }
             }
-            vec![]
+            effects
+        }
+        // `CHATHISTORY TARGETS <target> <time>`: one who wrote (a nick) or where (a channel,
+        // caught up on joining it).
+        "CHATHISTORY" if param(0) == "TARGETS" => {
+            let live = shared.live();
+            let target = param(1);
+            if target.is_empty() || live.is_channel(target) || live.is_own(target) {
+                return vec![];
+            }
+            vec![Effect::Target(live.fold(target))]
         }
         // RPL_VISIBLEHOST: the host others see (a cloak).
         "396" => {
@@ -242,6 +262,10 @@ fn caught_up(shared: &Shared, selected: Selected) -> Vec<Effect> {
             effects.push(Effect::Send(ask));
         }
         effects.push(Effect::Mark(mark_name(&channel), position.to_mark()));
+        let private = !shared.live().is_channel(&channel);
+        if private && shared.history().private_given(&position) {
+            effects.push(Effect::Mark(PRIVATE_MARK.to_owned(), position.to_mark()));
+        }
     }
     // What came live while the history was read, after it.
     for line in &live {
@@ -299,9 +323,15 @@ fn leave(shared: &Shared, line: &Line) -> Vec<Effect> {
 }
 
 fn message(shared: &Shared, line: &Line) -> Vec<Effect> {
-    // A line of a history batch, or of its channel while one is read, waits for the batch's
-    // end.
-    if shared.history().hold(line) {
+    // A line of a history batch, or of its conversation while one is read, waits for the
+    // batch's end.
+    let sender = {
+        let live = shared.live();
+        let target = line.param(0).unwrap_or_default();
+        let private = !live.is_channel(target) && !live.is_channel(target.get(1..).unwrap_or(""));
+        line.nick().filter(|_| private).map(|nick| live.fold(nick))
+    };
+    if shared.history().hold(line, sender.as_deref()) {
         return vec![];
     }
     message_of(shared, line, false)
@@ -335,7 +365,18 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     if source.user.is_none() {
         return vec![];
     }
-    let folded = channel.then(|| shared.fold(target));
+    // The conversation whose position the message moves: its channel, or (where the server
+    // keeps private history) the private conversation with its sender.
+    let (folded, private) = {
+        let live = shared.live();
+        if channel {
+            (Some(live.fold(target)), false)
+        } else if live.chathistory.is_some() {
+            (Some(live.fold(&source.nick)), true)
+        } else {
+            (None, false)
+        }
+    };
     if !replayed && !shared.history().given(folded.as_deref(), line) {
         return vec![];
     }
@@ -376,6 +417,9 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
         && let Some(position) = Position::of(line)
     {
         effects.push(Effect::Mark(mark_name(&folded), position.to_mark()));
+        if private && shared.history().private_given(&position) {
+            effects.push(Effect::Mark(PRIVATE_MARK.to_owned(), position.to_mark()));
+        }
     }
     effects
 }

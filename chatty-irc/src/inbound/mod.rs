@@ -15,6 +15,7 @@ use chatty_core::driver::{Failure, Link};
 use chatty_core::reexports::futures::StreamExt as _;
 
 use crate::connect::{self, Connection};
+use crate::history::PRIVATE_MARK;
 use crate::marker::Markers;
 use crate::net::lost;
 use crate::parts::SessionParts;
@@ -139,6 +140,20 @@ pub(crate) async fn serve(
                         Effect::Closing(text) => closing = Some(text),
                         Effect::Joined(channel) => {
                             if let Some(ask) = catch_up::joined(shared, link, &channel).await {
+                                send_now(ask);
+                            }
+                        }
+                        Effect::Targets => {
+                            let (ask, mark) = catch_up::targets(shared, link).await;
+                            if let Some(mark) = mark {
+                                markers.advance(PRIVATE_MARK.to_owned(), mark);
+                            }
+                            if let Some(ask) = ask {
+                                send_now(ask);
+                            }
+                        }
+                        Effect::Target(nick) => {
+                            if let Some(ask) = catch_up::target(shared, link, &nick).await {
                                 send_now(ask);
                             }
                         }

@@ -4,6 +4,7 @@ use chatty_core::{Automatic, Body, Signal, Status, TypingState};
 
 use super::{Effect, handle};
 use crate::config::IrcConfig;
+use crate::history::Position;
 use crate::proto::Line;
 use crate::state::{Echo, Shared};
 
@@ -440,4 +441,66 @@ fn a_reply_tag_is_what_the_message_answers() {
     );
     let m = one(&s, "@+draft/reply= :alice!a@h PRIVMSG bot :empty");
     assert_eq!(m.meta.response_to, None);
+}
+
+#[test]
+fn private_history_by_targets_where_the_server_keeps_it() {
+    let s = shared();
+    s.live().caps.insert("draft/chathistory".into());
+    let effects = feed(&s, ":srv 005 bot CHATHISTORY=50 CHANTYPES=# :are supported");
+    assert_eq!(kinds(&effects), ["Targets"]);
+    // Once per connection.
+    assert!(feed(&s, ":srv 005 bot CHATHISTORY=50 :are supported").is_empty());
+    // Who wrote: nicks are asked after; channels (caught up on joining) and the bot are not.
+    feed(&s, ":srv BATCH +t draft/chathistory-targets");
+    let target = |t: &str| {
+        kinds(&feed(
+            &s,
+            &format!("@batch=t :srv CHATHISTORY TARGETS {t} 2026-12-07T08:00:03Z"),
+        ))
+    };
+    assert_eq!(target("Alice"), ["Target(\"alice\")"]);
+    assert!(target("#chat").is_empty());
+    assert!(target("BOT").is_empty());
+    assert!(feed(&s, ":srv BATCH -t").is_empty());
+    // Alice's conversation after its position: hers given, the bot's own not, a live line of
+    // hers while it is read after it; marks for her and for the private messages as a whole.
+    s.history()
+        .learn("alice", Position::from_mark("2026-12-07T08:00:01Z m1"));
+    s.history()
+        .learn_private(Position::from_mark("2026-12-07T08:00:01Z m1"));
+    feed(&s, ":srv BATCH +p chathistory alice");
+    for line in [
+        "@batch=p;msgid=m1;time=2026-12-07T08:00:01Z :alice!a@h PRIVMSG bot :seen",
+        "@batch=p;msgid=m2;time=2026-12-07T08:00:02Z :alice!a@h PRIVMSG bot :missed",
+        "@batch=p;msgid=m3;time=2026-12-07T08:00:03Z :bot!b@h PRIVMSG alice :answer",
+    ] {
+        assert!(feed(&s, line).is_empty());
+    }
+    let during = "@msgid=m4;time=2026-12-07T08:00:04Z :Alice!a@h PRIVMSG bot :during";
+    assert!(feed(&s, during).is_empty(), "held");
+    let effects = feed(&s, ":srv BATCH -p");
+    assert_eq!(
+        kinds(&effects),
+        [
+            "message missed",
+            "mark history:alice 2026-12-07T08:00:03Z m3",
+            "mark history-private 2026-12-07T08:00:03Z m3",
+            "message during",
+            "mark history:alice 2026-12-07T08:00:04Z m4",
+            "mark history-private 2026-12-07T08:00:04Z m4"
+        ]
+    );
+    let missed = signals(effects).remove(0);
+    assert_eq!(missed.meta.addressees[0].id(), "bot");
+    assert!(missed.meta.visible_to.is_empty());
+    // An older private message of someone else does not move the private position back.
+    let late = "@msgid=m0;time=2026-12-07T07:00:00Z :carol!c@h PRIVMSG bot :late";
+    assert_eq!(
+        kinds(&feed(&s, late)),
+        ["message late", "mark history:carol 2026-12-07T07:00:00Z m0"]
+    );
+    // Without chathistory, private messages keep no position.
+    let plain = shared();
+    assert_eq!(kinds(&feed(&plain, during)), ["message during"], "no marks");
 }

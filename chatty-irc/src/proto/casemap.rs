@@ -6,9 +6,9 @@
 /// ```
 /// use chatty_irc::proto::CaseMapping;
 ///
-/// assert_eq!(CaseMapping::Rfc1459.fold("[Bot]^"), "{bot}~");
-/// assert_eq!(CaseMapping::StrictRfc1459.fold("[Bot]^"), "{bot}^");
-/// assert_eq!(CaseMapping::Ascii.fold("[Bot]^"), "[bot]^");
+/// assert_eq!(CaseMapping::Rfc1459.fold("[Bot]~"), "{bot}^");
+/// assert_eq!(CaseMapping::StrictRfc1459.fold("[Bot]~"), "{bot}~");
+/// assert_eq!(CaseMapping::Ascii.fold("[Bot]~"), "[bot]~");
 /// assert_eq!(CaseMapping::from_token("ascii"), Some(CaseMapping::Ascii));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
