@@ -16,6 +16,7 @@ pub(crate) fn capabilities() -> Capabilities {
             | Features::REPLIES
             | Features::EDITS
             | Features::REACTIONS
+            | Features::DELIVERY_REPORTS
             | Features::ORDERED
             | Features::STATUS_MESSAGE,
     )

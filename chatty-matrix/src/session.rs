@@ -92,7 +92,13 @@ impl Protocol for MatrixSession {
     }
 
     async fn serve(self: Arc<Self>, connection: Connection, link: Link) -> Result<(), Failure> {
-        inbound::serve(self.shared.clone(), connection, &link).await
+        inbound::serve(
+            self.shared.clone(),
+            connection,
+            &link,
+            self.driver.deliveries(),
+        )
+        .await
     }
 
     async fn send(&self, signal: Signal) -> Result<(), Refusal> {

@@ -1,11 +1,11 @@
 //! What the session learns and keeps in memory: the login, the sync position, the rooms (their
 //! members, which are direct chats, who types), the event IDs seen lately.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use chatty_core::driver::{Recent, lock};
-use chatty_core::{Address, AddressKind};
+use chatty_core::{Address, AddressKind, SignalId};
 
 use crate::config::{MatrixConfig, PLATFORM};
 use crate::http::Http;
@@ -51,6 +51,9 @@ pub(crate) struct Live {
     /// Messages the bot sent lately: signal id → the rooms and event IDs it became (what an
     /// edit of it changes).
     pub(crate) sent: Recent<String, Vec<(String, String)>>,
+    /// The bot's messages nobody has read yet, per room in the order sent: (event ID, signal
+    /// id). A read receipt of another member on one of them marks it and those before it read.
+    pub(crate) unread: HashMap<String, VecDeque<(String, SignalId)>>,
 }
 
 impl std::fmt::Debug for Live {
@@ -66,7 +69,32 @@ impl std::fmt::Debug for Live {
     }
 }
 
+/// How many of the bot's unread messages the session keeps per room (the oldest are dropped).
+const UNREAD: usize = 1024;
+
 impl Live {
+    /// Notes that the bot's message `signal` became the event `event` of `room`.
+    pub(crate) fn sent_unread(&mut self, room: &str, event: String, signal: SignalId) {
+        let unread = self.unread.entry(room.to_owned()).or_default();
+        if unread.len() == UNREAD {
+            unread.pop_front();
+        }
+        unread.push_back((event, signal));
+    }
+
+    /// A read receipt of another member of `room` on `event`: the bot's messages it marks read
+    /// (`event`, if the bot's, and the bot's messages sent before it there), no longer unread.
+    /// A receipt on another event says nothing here.
+    pub(crate) fn read_up_to(&mut self, room: &str, event: &str) -> Vec<SignalId> {
+        let Some(unread) = self.unread.get_mut(room) else {
+            return Vec::new();
+        };
+        match unread.iter().position(|(e, _)| e == event) {
+            Some(at) => unread.drain(..=at).map(|(_, signal)| signal).collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The room of the direct chat with `user`, if the bot has one: the one they wrote in
     /// last, else any.
     pub(crate) fn direct_room(&self, user: &str) -> Option<&str> {
@@ -108,6 +136,7 @@ impl Shared {
                 last_event: HashMap::new(),
                 threads: Recent::new(SEEN),
                 sent: Recent::new(SEEN),
+                unread: HashMap::new(),
             }),
         }
     }
@@ -140,5 +169,35 @@ impl Shared {
             Address::with_session(PLATFORM, &self.config.name, id)
         };
         address.ok().map(|a| a.with_kind(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Http;
+
+    #[test]
+    fn a_receipt_on_a_bots_message_marks_it_and_those_before_it_read_once() {
+        let config = MatrixConfig::new("http://127.0.0.1:1", "bot", "pw");
+        let shared = Shared::new(config.clone(), Http::new(&config).unwrap());
+        let mut live = shared.live();
+        for n in 1..=3 {
+            live.sent_unread("!r", format!("$e{n}"), SignalId::from(format!("s{n}")));
+        }
+        live.sent_unread("!other", "$x".into(), SignalId::from("x"));
+        assert!(live.read_up_to("!r", "$someone-elses").is_empty());
+        assert!(
+            live.read_up_to("!other", "$e2").is_empty(),
+            "another room's event"
+        );
+        let read: Vec<String> = live
+            .read_up_to("!r", "$e2")
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        assert_eq!(read, ["s1", "s2"]);
+        assert!(live.read_up_to("!r", "$e2").is_empty(), "read once");
+        assert_eq!(live.read_up_to("!r", "$e3").len(), 1);
     }
 }

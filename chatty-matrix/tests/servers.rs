@@ -9,71 +9,14 @@ use std::time::{Duration, Instant};
 
 use chatty_core::journal::MemoryJournal;
 use chatty_core::{
-    Address, Answer, Body, DeliveryStatus, Handle, Message, Query, Router, Signal, Status,
-    StatusChange, TypingState,
+    Address, Answer, Body, DeliveryStatus, Message, Query, Signal, Status, StatusChange,
+    TypingState,
 };
-use chatty_matrix::{MatrixConfig, MatrixSession};
-use chatty_test::servers::{matrix_account, matrix_server};
-use common::{Person, Signals, WAIT, next_where, spy, text};
+use chatty_test::servers::matrix_account;
+use common::bot::{config, end, joined, run, sent, started};
+use common::{Person, WAIT, next_where, text};
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
-
-type Running = JoinHandle<Result<(), chatty_core::BotError>>;
-
-/// The bot's config for the pool account `account`.
-fn config(account: &chatty_test::servers::MatrixAccount) -> MatrixConfig {
-    let server = matrix_server();
-    MatrixConfig::new(server.url, &account.user, account.password.as_str())
-        .with_reconnect_backoff(Duration::from_millis(200), Duration::from_secs(2))
-}
-
-/// Runs a session with `config` under a router (with `journal` if given).
-fn run(config: MatrixConfig, journal: Option<&MemoryJournal>) -> (Running, Signals) {
-    let (bot, rx) = spy();
-    let session = MatrixSession::new(config).expect("a valid config");
-    let mut router = Router::new().session(session);
-    if let Some(journal) = journal {
-        router = router.journal(journal.clone());
-    }
-    (tokio::spawn(router.run(bot)), rx)
-}
-
-/// Waits for the session to start: its handle and the bot's address.
-async fn started(rx: &mut Signals) -> (Handle, Address) {
-    let (started, handle) = next_where(rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
-    (handle, started.meta.origin.expect("the bot's address"))
-}
-
-/// Waits for the bot's own join of `room`.
-async fn joined(rx: &mut Signals, own: &Address, room: &str) {
-    next_where(rx, |s| {
-        matches!(&s.body, Body::StatusChange(c)
-            if matches!(&c.status, Status::InRoom { present: true, room: r, .. } if r.id() == room))
-            && s.meta.origin.as_ref() == Some(own)
-    })
-    .await;
-}
-
-async fn end(handle: &Handle, running: Running) {
-    handle.end_sessions("test over").await.unwrap();
-    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
-}
-
-/// Waits until `id` is `Sent`.
-async fn sent(handle: &Handle, id: &chatty_core::SignalId) {
-    timeout(WAIT, async {
-        loop {
-            let answer = handle.query(Query::DeliveryStatus { id: id.clone() }).await;
-            if matches!(answer, Ok(Answer::DeliveryStatus(DeliveryStatus::Sent))) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("confirmed sent");
-}
 
 /// Messages both ways in a room (HTML, a reply, members) and in a direct chat, typing both
 /// ways.

@@ -10,10 +10,11 @@ mod tests;
 
 use std::sync::Arc;
 
-use chatty_core::driver::{Failure, Link};
-use chatty_core::{ConnectionErrorKind, Signal, SystemError};
+use chatty_core::driver::{Deliveries, Failure, Link};
+use chatty_core::{ConnectionErrorKind, DeliveryStatus, Signal, SystemError};
 use ruma::api::client::membership::join_room_by_id;
 use ruma::api::client::sync::sync_events::v3::{self as sync, State};
+use ruma::events::receipt::{ReceiptEventContent, ReceiptType};
 use ruma::events::{AnySyncEphemeralRoomEvent, AnySyncTimelineEvent};
 use ruma::serde::Raw;
 
@@ -27,17 +28,23 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     connection: Connection,
     link: &Link,
+    deliveries: &Deliveries,
 ) -> Result<(), Failure> {
-    let result = run(&shared, connection, link).await;
+    let result = run(&shared, connection, link, deliveries).await;
     shared.live().connected = false;
     result
 }
 
-async fn run(shared: &Shared, connection: Connection, link: &Link) -> Result<(), Failure> {
+async fn run(
+    shared: &Shared,
+    connection: Connection,
+    link: &Link,
+    deliveries: &Deliveries,
+) -> Result<(), Failure> {
     let Connection { first, since } = connection;
     // Without a position, the first sync is the past: taken in, not given.
     let give = since.is_some();
-    handle(shared, link, *first, since.as_deref(), give).await?;
+    handle(shared, link, deliveries, *first, since.as_deref(), give).await?;
     let config = &shared.config;
     loop {
         let (token, since) = {
@@ -56,18 +63,19 @@ async fn run(shared: &Shared, connection: Connection, link: &Link) -> Result<(),
                 config.connect_timeout(),
             ) => {
                 let response = synced.map_err(|e| connect::lost_token(shared, &e))?;
-                handle(shared, link, response, since.as_deref(), true).await?;
+                handle(shared, link, deliveries, response, since.as_deref(), true).await?;
             }
         }
     }
 }
 
 /// Takes in one sync's answer: direct chats, invitations (accepted), each room's events (a gap
-/// filled first) and typing; `give`: feed the signals to the bot (not for the past). Then the
+/// filled first), typing and read receipts (the bot's messages read, into `deliveries`); `give`: feed the signals to the bot (not for the past). Then the
 /// position moves on, in memory and in the journal.
 pub(crate) async fn handle(
     shared: &Shared,
     link: &Link,
+    deliveries: &Deliveries,
     response: sync::Response,
     since: Option<&str>,
     give: bool,
@@ -167,12 +175,18 @@ pub(crate) async fn handle(
             past = past.saturating_sub(1);
         }
         for raw in &joined.ephemeral.events {
-            if let Ok(AnySyncEphemeralRoomEvent::Typing(typing)) = raw.deserialize() {
-                for signal in map::typing(shared, room, &typing.content.user_ids) {
-                    if give {
-                        fed &= link.feed(signal).await.is_ok();
+            match raw.deserialize() {
+                Ok(AnySyncEphemeralRoomEvent::Typing(typing)) => {
+                    for signal in map::typing(shared, room, &typing.content.user_ids) {
+                        if give {
+                            fed &= link.feed(signal).await.is_ok();
+                        }
                     }
                 }
+                Ok(AnySyncEphemeralRoomEvent::Receipt(receipt)) => {
+                    read(shared, deliveries, room, &own, &receipt.content);
+                }
+                _ => {}
             }
         }
     }
@@ -217,6 +231,27 @@ async fn take(
         // is not moved past it.
         (true, Some(signal)) => link.feed(signal).await.is_ok(),
         _ => true,
+    }
+}
+
+/// Public read receipts (`m.read`) of other members of `room`: the bot's messages they mark
+/// read become `Read`.
+fn read(
+    shared: &Shared,
+    deliveries: &Deliveries,
+    room: &str,
+    own: &str,
+    receipts: &ReceiptEventContent,
+) {
+    for (event, by_type) in receipts.iter() {
+        let Some(readers) = by_type.get(&ReceiptType::Read) else {
+            continue;
+        };
+        if readers.keys().any(|user| user.as_str() != own) {
+            for signal in shared.live().read_up_to(room, event.as_str()) {
+                deliveries.advance(&signal, DeliveryStatus::Read);
+            }
+        }
     }
 }
 

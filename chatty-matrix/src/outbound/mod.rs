@@ -158,7 +158,11 @@ async fn post(
         );
         let response = call(shared, request, token).await?;
         let event = response.event_id.to_string();
-        shared.live().seen.insert(event.clone(), ());
+        {
+            let mut live = shared.live();
+            live.seen.insert(event.clone(), ());
+            live.sent_unread(room.as_str(), event.clone(), signal.meta.id.clone());
+        }
         events.push((room.to_string(), event));
     }
     shared

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod bot;
 mod register;
 
 use std::sync::atomic::{AtomicU64, Ordering};
