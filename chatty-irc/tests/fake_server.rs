@@ -610,3 +610,39 @@ async fn private_messages_from_while_away_come_from_chathistory_targets() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn kicked_the_bot_does_not_join_again_once_it_left_itself() {
+    let (listener, mut rx, running) = start(|c| {
+        c.with_pacing(100, Duration::ZERO)
+            .with_rejoin(Duration::from_millis(300), 3)
+            .with_channel(ChannelConfig::new("#chat"))
+    })
+    .await;
+    let mut c = accept_registered(&listener).await;
+    c.expect("JOIN #chat").await;
+    c.say(b":bot!b@h JOIN #chat").await;
+    let (joined, handle) = next_where(&mut rx, |s| own_in_room(s, true)).await;
+    c.say(b":op!o@h KICK #chat bot :out").await;
+    next_where(&mut rx, |s| own_in_room(s, false)).await;
+    // The bot leaves the channel itself before the try: there is none.
+    let Body::StatusChange(change) = &joined.body else {
+        unreachable!()
+    };
+    let Status::InRoom { room, .. } = &change.status else {
+        unreachable!()
+    };
+    let leave = StatusChange::new(Status::InRoom {
+        room: room.clone(),
+        present: false,
+        role: None,
+    });
+    handle.send(Signal::new(leave)).await.unwrap();
+    c.expect("PART #chat").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.end_sessions("done").await.unwrap();
+    let quit = c.read().await;
+    assert!(quit.starts_with("QUIT"), "no JOIN first: {quit}");
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

@@ -23,7 +23,7 @@ use crate::proto::Line;
 use crate::state::Outgoing;
 
 pub(crate) use map::{Effect, handle};
-pub(crate) use rejoin::Rejoin;
+pub(crate) use rejoin::{Rejoin, cancel as cancel_rejoin};
 
 /// With nothing read for this long, the session sends a `PING` to the server.
 const IDLE: Duration = Duration::from_secs(120);
@@ -89,7 +89,9 @@ pub(crate) async fn serve(
             {
                 let now = tokio::time::Instant::now();
                 for (_, line) in rejoins.extract_if(.., |(at, _)| *at <= now) {
-                    send(line);
+                    if rejoin::wanted(shared, &line) {
+                        send(line);
+                    }
                 }
             }
             _ = ticks.tick() => {

@@ -107,6 +107,26 @@ pub(crate) fn joined(shared: &Shared, channel: &str) {
     }
 }
 
+/// The bot leaves `channel` itself (it sent its own presence there as ended): no more tries
+/// to join it again.
+pub(crate) fn cancel(shared: &Shared, channel: &str) {
+    let mut live = shared.live();
+    let key = live.fold(channel);
+    live.rejoins.remove(&key);
+}
+
+/// Whether `join`, a try whose wait is over, is still wanted: the bot did not leave the
+/// channel meanwhile (nor did a new connection start).
+pub(crate) fn wanted(shared: &Shared, join: &Line) -> bool {
+    let Some(channel) = join.param(0) else {
+        return false;
+    };
+    let live = shared.live();
+    live.rejoins
+        .get(&live.fold(channel))
+        .is_some_and(|r| r.pending)
+}
+
 /// The next try for `rejoin` (a `JOIN` after its wait), or, with every try used, giving up
 /// (`last`: what went wrong the last time).
 fn again(config: &IrcConfig, mapping: CaseMapping, rejoin: &mut Rejoin, last: &str) -> Effect {

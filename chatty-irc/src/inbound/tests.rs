@@ -504,3 +504,20 @@ fn private_history_by_targets_where_the_server_keeps_it() {
     let plain = shared();
     assert_eq!(kinds(&feed(&plain, during)), ["message during"], "no marks");
 }
+
+#[test]
+fn a_try_to_join_again_is_not_wanted_once_the_bot_left() {
+    let s = Shared::new(IrcConfig::new("s", "bot"));
+    feed(&s, ":bot!b@h JOIN #chat");
+    let effects = feed(&s, ":op!o@h KICK #chat bot :out");
+    let Some(Effect::Rejoin(_, join)) = effects.into_iter().last() else {
+        panic!("no rejoin")
+    };
+    assert!(super::rejoin::wanted(&s, &join));
+    super::cancel_rejoin(&s, "#CHAT");
+    assert!(!super::rejoin::wanted(&s, &join));
+    assert!(!super::rejoin::wanted(
+        &s,
+        &Line::new("JOIN", [] as [&str; 0])
+    ));
+}

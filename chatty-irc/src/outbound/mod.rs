@@ -68,6 +68,16 @@ fn queue(
         ));
     }
     let mut lines = lines(shared, &signal)?;
+    // The bot leaving a channel it was kicked from: it is not to join again by itself.
+    if let Body::StatusChange(change) = &signal.body
+        && let Status::InRoom {
+            room,
+            present: false,
+            ..
+        } = &change.status
+    {
+        crate::inbound::cancel_rejoin(shared, room.id());
+    }
     if let Some(last) = lines.last_mut() {
         last.done = done;
     }
