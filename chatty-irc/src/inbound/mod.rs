@@ -155,8 +155,9 @@ pub(crate) async fn serve(
                             }
                         }
                         Effect::Target(nick) => {
+                            // Paced: an answer to TARGETS may name up to its limit of nicks.
                             if let Some(ask) = catch_up::target(shared, link, &nick).await {
-                                send_now(ask);
+                                send(ask);
                             }
                         }
                         Effect::Mark(name, value) => markers.advance(name, value),
