@@ -6,7 +6,7 @@
 #   reused). Server name `localhost`, client API over plain HTTP on 127.0.0.1:18008 only (no
 #   federation listener, no TLS), SQLite, presence on, every rate limit raised far past what a
 #   test's burst reaches, bcrypt at 4 rounds (logins cost no CPU), log at WARNING. A pool of users
-#   m00…m15 (password secret-m00, …) registered through the shared-secret admin API; tests may
+#   m00…m23 (password secret-m00, …) registered through the shared-secret admin API; tests may
 #   register more the same way (POST /_synapse/admin/v1/register, nonce + HMAC-SHA1 with
 #   CHATTY_TEST_MATRIX_SHARED_SECRET).
 # - A second Synapse ("restartable", 127.0.0.1:18009, same config, server name `localhost` too,
@@ -26,7 +26,7 @@ MATRIX_PORT_OFFSET=${CHATTY_TEST_MATRIX_PORT_OFFSET:-0}
 MATRIX_PORT=$((18008 + MATRIX_PORT_OFFSET))
 MATRIX_RESTART_PORT=$((18009 + MATRIX_PORT_OFFSET))
 MATRIX_SERVER_NAME=localhost
-MATRIX_POOL_SIZE=16
+MATRIX_POOL_SIZE=24
 MATRIX_RESTART_POOL_SIZE=4
 # Test-only secrets, on loopback, in the temp dir.
 MATRIX_SHARED_SECRET=chatty-test-matrix-shared-secret
