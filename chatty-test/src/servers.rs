@@ -412,10 +412,10 @@ fn matrix_pool_account(server: &MatrixServer, list: &str, prefix: &str) -> Matri
 }
 
 /// A user of the shared test Synapse ([`matrix_server`]) that no other running test uses, from
-/// the pool in `CHATTY_TEST_MATRIX_ACCOUNTS` (`m00:secret-m00 m01:secret-m01 …`, 24 of them: the conformance suite alone holds 16 at once under `cargo test`).
-/// Each is locked until the process exits, as for [`xmpp_account`]. The account keeps the rooms
-/// and devices earlier tests left it in: create a fresh room rather than relying on an empty
-/// `/sync`. A test that needs more users can register them with
+/// the pool in `CHATTY_TEST_MATRIX_ACCOUNTS` (`m00:secret-m00 m01:secret-m01 …`, 24 of them:
+/// the conformance suite alone holds 16 at once under `cargo test`). Each is locked until the
+/// process exits, as for [`xmpp_account`]. The account keeps the rooms and devices earlier
+/// tests left it in: create a fresh room rather than relying on an empty `/sync`. A test that needs more users can register them with
 /// [`MatrixServer::shared_secret`].
 ///
 /// # Panics
