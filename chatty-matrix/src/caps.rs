@@ -5,14 +5,20 @@
 use chatty_core::{Capabilities, Features, Signals};
 
 /// What the session carries, to any address: messages (text, HTML, `/me`, notices for
-/// automatic messages), replies, joining and leaving rooms (a leave's reason as the status
+/// automatic messages, files and inline media), files and their download, replies, joining and leaving rooms (a leave's reason as the status
 /// message), typing.
 pub(crate) fn capabilities() -> Capabilities {
     // A send returns once the server put the event in the room's timeline, so messages sent
     // one after the other keep their order; the timeline is given in its order.
     Capabilities::new(
-        Signals::MESSAGE | Signals::IN_ROOM | Signals::TYPING,
+        Signals::MESSAGE
+            | Signals::FILE
+            | Signals::DOWNLOAD_FILE
+            | Signals::IN_ROOM
+            | Signals::TYPING,
         Features::HTML
+            | Features::ATTACHMENTS
+            | Features::MEDIA
             | Features::REPLIES
             | Features::EDITS
             | Features::REACTIONS
@@ -35,9 +41,16 @@ mod tests {
         assert!(check(Message::text("hi")).is_ok());
         assert!(check(Message::text("hi").with_html("<b>hi</b>")).is_ok());
         assert!(check(Message::text("hi").with_subject("s")).is_err());
+        let file = chatty_core::File::url("a.txt", None, "mxc://localhost/a");
+        assert!(check(Message::text("hi").with_attachment(file.clone())).is_ok());
+        assert!(caps.check(&Signal::new(file)).is_ok());
         let question = Message::text("Which?").with_choice(Choice::new("q").option("a", "A"));
         assert!(check(question).is_ok());
         assert!(caps.signals.contains(Signals::TYPING | Signals::IN_ROOM));
-        assert!(!caps.signals.contains(Signals::PRESENCE | Signals::FILE));
+        assert!(!caps.signals.contains(Signals::PRESENCE));
+        assert!(
+            caps.signals
+                .contains(Signals::FILE | Signals::DOWNLOAD_FILE)
+        );
     }
 }

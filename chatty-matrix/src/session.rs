@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chatty_core::driver::{Backoff, Driver, Failure, Link, Protocol};
 use chatty_core::session::Refusal;
-use chatty_core::{Address, Answer, AnswerLimit, Capabilities, Query, QueryError, Signal};
+use chatty_core::{Address, Answer, AnswerLimit, Capabilities, File, Query, QueryError, Signal};
 
 use crate::config::{ConfigError, MatrixConfig, PLATFORM};
 use crate::connect::{self, Connection};
@@ -107,5 +107,10 @@ impl Protocol for MatrixSession {
 
     async fn query(&self, query: Query) -> Result<Answer, QueryError> {
         query::answer(&self.shared, &query).await
+    }
+
+    /// Fetches an `mxc://` file with the session's token (authenticated media).
+    async fn download(&self, file: File) -> Result<File, Refusal> {
+        outbound::download(&self.shared, file).await
     }
 }

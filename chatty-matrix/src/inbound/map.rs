@@ -39,6 +39,11 @@ pub(crate) fn timeline_event(
             SyncMessageLikeEvent::Original(message),
         )) => {
             let id = message.event_id.to_string();
+            let file = raw
+                .get_field::<serde_json::Value>("content")
+                .ok()
+                .flatten()
+                .and_then(|content| super::media::body(&content));
             let mut signal = message_signal(
                 shared,
                 room,
@@ -46,6 +51,7 @@ pub(crate) fn timeline_event(
                 &message.sender,
                 message.origin_server_ts,
                 message.content,
+                file,
             )?;
             // A correction of a message Matrix has no event for (see `CORRECTS`).
             if let Body::Message(m) = &mut signal.body
@@ -133,7 +139,8 @@ pub(crate) fn state_event(shared: &Shared, room: &str, raw: &Raw<AnySyncStateEve
     }
 }
 
-/// A message event, as a signal.
+/// A message event, as a signal; `file`: the body of an event that carries a file (see
+/// [`media`](super::media)), else the message is taken from the content.
 fn message_signal(
     shared: &Shared,
     room: &str,
@@ -141,6 +148,7 @@ fn message_signal(
     sender: &UserId,
     sent: MilliSecondsSinceUnixEpoch,
     content: RoomMessageEventContent,
+    file: Option<Body>,
 ) -> Option<Signal> {
     let own = shared.live().user_id.clone();
     let thread = match &content.relates_to {
@@ -180,16 +188,21 @@ fn message_signal(
             html(emote.formatted.as_ref()).map(|h| format!("/me {h}")),
             false,
         ),
-        // Images, files, locations…: their body is the fallback text (a file name, a
-        // description); the content itself is not mapped yet.
+        // Locations, encrypted files…: their body is the fallback text (a description, a
+        // file name).
         other => (other.body().to_owned(), None, false),
     };
-    let mut message = Message::text(text);
-    message.html = html;
-    if let Some(original) = corrects {
-        message = message.correcting(SignalId::from(original.as_str()));
-    }
-    let mut signal = Signal::new(message);
+    let mut signal = match file {
+        Some(file) if corrects.is_none() => Signal::new(file),
+        _ => {
+            let mut message = Message::text(text);
+            message.html = html;
+            if let Some(original) = corrects {
+                message = message.correcting(SignalId::from(original.as_str()));
+            }
+            Signal::new(message)
+        }
+    };
     signal.meta.id = SignalId::from(id);
     signal.meta.sent = timestamp(sent);
     signal.meta.received = Some(now());

@@ -5,6 +5,7 @@
 
 mod gaps;
 pub(crate) mod map;
+mod media;
 #[cfg(test)]
 mod tests;
 

@@ -114,9 +114,23 @@ fn notices_emotes_and_the_bots_own_messages() {
         "@alice:localhost",
         json!({"msgtype": "m.image", "body": "cat.png", "url": "mxc://localhost/abc"}),
     );
+    // An image is a file signal, its bytes left on the server (see `media`).
+    let image = timeline_event(&shared, ROOM, &image).unwrap();
+    let Body::File(file) = &image.body else {
+        panic!("{image:?}")
+    };
+    assert_eq!(file.name, "cat.png");
+    assert_eq!(image.meta.id.as_str(), "$i");
+    assert_eq!(image.meta.visible_to[0].id(), ROOM);
+    // A location has no file: its body is the text.
+    let location = message(
+        "$l",
+        "@alice:localhost",
+        json!({"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"}),
+    );
     assert_eq!(
-        text(&timeline_event(&shared, ROOM, &image).unwrap()),
-        "cat.png"
+        text(&timeline_event(&shared, ROOM, &location).unwrap()),
+        "here"
     );
 }
 

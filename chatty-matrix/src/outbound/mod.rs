@@ -2,6 +2,7 @@
 //! or leaving), sent at once; the signal is `Sent` once the server accepted every event.
 
 mod map;
+mod media;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use ruma::api::client::room::create_room;
 use ruma::api::client::typing::create_typing_event::{self, v3::Typing};
 use ruma::events::reaction::ReactionEventContent;
 use ruma::events::relation::Annotation;
+use ruma::events::room::message::RoomMessageEventContent;
 use ruma::events::{AnyMessageLikeEventContent, MessageLikeEventType};
 use ruma::serde::Raw;
 use ruma::{OwnedEventId, OwnedRoomId, OwnedRoomOrAliasId, OwnedTransactionId, OwnedUserId};
@@ -27,6 +29,7 @@ use crate::http::CallError;
 use crate::state::Shared;
 
 pub(crate) use map::txn_id;
+pub(crate) use media::download;
 
 /// How long one request of a send may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,11 +86,39 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
                 return change(shared, &token, &signal, message, edit, rooms).await;
             }
             let content = map::content(message, automatic, reply_to, thread);
-            let content = Raw::from_json(
-                serde_json::value::to_raw_value(&content)
-                    .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?,
-            );
-            post(shared, &token, &signal, rooms, &content).await?;
+            let files = media::files_of(message);
+            if files.is_empty() {
+                post(shared, &token, &signal, rooms, &[raw(&content)?]).await?;
+                return Ok(());
+            }
+            // One event per file, the first with the message's text as its caption and the
+            // reply.
+            let relates_to = serde_json::to_value(&content)
+                .ok()
+                .and_then(|c| c.get("m.relates_to").cloned());
+            let text = message.text_with_choice();
+            let mut contents = Vec::new();
+            for (n, outgoing) in files.iter().enumerate() {
+                let (url, size) = media::upload(shared, &token, outgoing.file).await?;
+                let caption = (n == 0).then_some((text.as_str(), message.html.as_deref()));
+                let relates = relates_to.as_ref().filter(|_| n == 0);
+                contents.push(media::content(outgoing, &url, size, caption, relates)?);
+            }
+            // A caption the first file could not carry (its name as the text) goes first.
+            if !text.is_empty() && text == files[0].file.name {
+                contents.insert(0, raw(&content)?);
+            }
+            post(shared, &token, &signal, rooms, &contents).await?;
+        }
+        Body::File(file) => {
+            let rooms = targets(shared, &token, &signal).await?;
+            let outgoing = media::Outgoing {
+                file,
+                inline: false,
+            };
+            let (url, size) = media::upload(shared, &token, file).await?;
+            let content = media::content(&outgoing, &url, size, None, None)?;
+            post(shared, &token, &signal, rooms, &[content]).await?;
         }
         Body::StatusChange(change) => match &change.status {
             Status::Typing {
@@ -138,17 +169,33 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
     Ok(())
 }
 
-/// Posts `content` (an `m.room.message`) to each of `rooms`, one transaction each; the events
-/// are remembered as what `signal` became (for an edit of it).
+/// A message content as raw JSON.
+fn raw(content: &RoomMessageEventContent) -> Result<Raw<AnyMessageLikeEventContent>, Refusal> {
+    let json = serde_json::value::to_raw_value(content)
+        .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
+    Ok(Raw::from_json(json))
+}
+
+/// Posts `contents` (`m.room.message`s, in order) to each of `rooms`, one transaction each
+/// (numbered room by room, so that the one content of a message keeps the room's number); the
+/// events are remembered as what `signal` became (for an edit of it).
 async fn post(
     shared: &Shared,
     token: &str,
     signal: &Signal,
     rooms: Vec<OwnedRoomId>,
-    content: &Raw<AnyMessageLikeEventContent>,
+    contents: &[Raw<AnyMessageLikeEventContent>],
 ) -> Result<(), Refusal> {
     let mut events = Vec::new();
-    for (n, room) in rooms.into_iter().enumerate() {
+    let each = contents.len();
+    let mut sends = Vec::new();
+    for (r, room) in rooms.iter().enumerate() {
+        for (c, content) in contents.iter().enumerate() {
+            sends.push((r * each + c, room, content));
+        }
+    }
+    for (n, room, content) in sends {
+        let room = room.clone();
         let txn = OwnedTransactionId::from(txn_id(&signal.meta.id, n));
         let request = send_message_event::v3::Request::new_raw(
             room.clone(),
@@ -203,7 +250,7 @@ async fn change(
             let automatic = signal.meta.automatic.is_some();
             let content = map::unrelated_correction(message, automatic, of)
                 .map_err(|e| Refusal::new(FailureKind::Other, e.to_string()))?;
-            return post(shared, token, signal, rooms, &content).await;
+            return post(shared, token, signal, rooms, &[content]).await;
         }
         None => {
             return Err(Refusal::new(

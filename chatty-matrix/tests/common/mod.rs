@@ -140,6 +140,50 @@ impl Person {
         self.raw(method, &uri, body).await
     }
 
+    /// Uploads `data` to the media repository: its `mxc://` URL.
+    pub async fn upload(&self, name: &str, media_type: &str, data: &'static [u8]) -> String {
+        let uri = format!("{}/_matrix/media/v3/upload?filename={name}", self.base);
+        let bytes = self.bytes(Method::POST, &uri, media_type, data).await;
+        let value: Value = serde_json::from_slice(&bytes).expect("JSON");
+        value["content_uri"]
+            .as_str()
+            .expect("an mxc URL")
+            .to_owned()
+    }
+
+    /// The bytes at `mxc` (authenticated media).
+    pub async fn fetch(&self, mxc: &str) -> Bytes {
+        let path = mxc.strip_prefix("mxc://").expect("an mxc URL");
+        let uri = format!("{}/_matrix/client/v1/media/download/{path}", self.base);
+        self.bytes(Method::GET, &uri, "application/octet-stream", b"")
+            .await
+    }
+
+    /// A request with a body of bytes: the answer's bytes; panics unless 2xx.
+    async fn bytes(
+        &self,
+        method: Method,
+        uri: &str,
+        media_type: &str,
+        data: &'static [u8],
+    ) -> Bytes {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", media_type)
+            .body(Full::new(Bytes::from_static(data)))
+            .unwrap();
+        let response = timeout(WAIT * 2, self.client.request(request))
+            .await
+            .expect("an answer in time")
+            .expect("the test Synapse");
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(status.is_success(), "{uri}: {status} {bytes:?}");
+        bytes
+    }
+
     /// A request to `uri`; panics unless 2xx.
     async fn raw(&self, method: Method, uri: &str, body: Option<Value>) -> Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
