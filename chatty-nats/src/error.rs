@@ -31,6 +31,17 @@ pub enum NatsError {
 }
 
 impl NatsError {
+    /// Whether trying again cannot help: a config that cannot work, an unreadable secret, a
+    /// refused login. Anything else (a server out of reach, a JetStream request that timed out)
+    /// may pass.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            NatsError::Config(_) | NatsError::Secret(_) => true,
+            NatsError::Connect { cause, .. } => cause.contains("authorization"),
+            NatsError::JetStream { .. } => false,
+        }
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         NatsError::Config(message.into())
     }
@@ -51,5 +62,19 @@ impl NatsError {
             what: what.into(),
             cause: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_secrets_and_refused_logins_are_permanent_the_rest_may_pass() {
+        assert!(NatsError::config("bad hub").is_permanent());
+        assert!(NatsError::secret("unreadable").is_permanent());
+        assert!(NatsError::connect("nats://x", "authorization violation").is_permanent());
+        assert!(!NatsError::connect("nats://x", "connection refused").is_permanent());
+        assert!(!NatsError::jetstream("the stream", "timed out").is_permanent());
     }
 }

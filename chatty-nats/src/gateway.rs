@@ -83,8 +83,36 @@ impl NatsGateway {
     }
 }
 
-impl Bot for NatsGateway {
-    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+/// A gateway's hold on its hub, set up.
+struct SetUp {
+    hub: Hub,
+    /// The outbound stream's consumer, and the last sequence the gateway before took.
+    answers: PullConsumer,
+    taken_before: u64,
+    queries: async_nats::Subscriber,
+}
+
+impl NatsGateway {
+    /// Connects to the hub and makes its streams, consumer and query subscription, trying again
+    /// (waiting longer each time) after a failure that may pass: a gateway that starts while
+    /// NATS is out of reach or slow to answer (a JetStream request times out under load) runs
+    /// once it answers. A config that cannot work or a refused login ends it at once.
+    async fn set_up(&self) -> Result<SetUp, NatsError> {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.try_set_up().await {
+                Ok(set_up) => return Ok(set_up),
+                Err(e) if e.is_permanent() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(hub = %self.config.hub, "the gateway could not set up its hub, again in {wait:?}: {e}");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_RETRY_WAIT);
+                }
+            }
+        }
+    }
+
+    async fn try_set_up(&self) -> Result<SetUp, NatsError> {
         let hub = Hub::connect(&self.config, "chatty gateway").await?;
         hub.agree_on_partitions().await?;
         hub.inbound_stream().await?;
@@ -94,16 +122,37 @@ impl Bot for NatsGateway {
             .client
             .queue_subscribe(hub.query_subject(), QUERIES.to_owned())
             .await
-            .map_err(|e| format!("NATS: cannot subscribe to the hub's queries: {e}"))?;
+            .map_err(|e| NatsError::jetstream("subscribing to the hub's queries", e))?;
+        tracing::debug!(hub = %hub.name, taken_before, "the gateway's hub is set up");
+        Ok(SetUp {
+            hub,
+            answers,
+            taken_before,
+            queries,
+        })
+    }
+}
+
+impl Bot for NatsGateway {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        let SetUp {
+            hub,
+            answers,
+            taken_before,
+            queries,
+        } = self.set_up().await?;
         let _carrying = Owned::spawn(carry(hub.clone(), answers, taken_before, handle.clone()));
         let _answering = Owned::spawn(answer_queries(hub.clone(), queries, handle.clone()));
         while let Some(signal) = inbound.next().await {
+            tracing::debug!(hub = %hub.name, kind = ?signal.body.kind(), "gateway got a signal");
             if signal.body.kind().is_internal() {
                 continue;
             }
             let session = origin_session(&signal);
             let partition = partition_of(&signal, hub.partitions);
-            publish(&hub, partition, &Envelope::new(session, signal)).await;
+            let envelope = Envelope::new(session, signal);
+            publish(&hub, partition, &envelope).await;
+            tracing::debug!(hub = %hub.name, partition, id = envelope.message_id(), "handed to the workers");
         }
         Ok(())
     }
@@ -150,13 +199,31 @@ async fn publish(hub: &Hub, partition: u32, envelope: &Envelope) {
 /// still in the stream may have left: it is marked redelivered, so that the router asks the
 /// session first; the others were never sent.
 async fn carry(hub: Hub, answers: PullConsumer, mut taken_before: u64, handle: Handle) {
-    let mut messages = match answers.messages().await {
-        Ok(messages) => messages,
-        Err(e) => {
-            tracing::error!(hub = %hub.name, "cannot read the hub's outbound stream: {e}");
-            return;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        // Read again (waiting longer each time) when reading could not start or stopped: what
+        // the gateway took and did not acknowledge comes again after the ack wait.
+        match answers.messages().await {
+            Ok(messages) => {
+                carry_from(&hub, messages, &mut taken_before, &handle).await;
+                tracing::warn!(hub = %hub.name, "reading the hub's outbound stream stopped, again in {wait:?}");
+            }
+            Err(e) => {
+                tracing::warn!(hub = %hub.name, "cannot read the hub's outbound stream, again in {wait:?}: {e}");
+            }
         }
-    };
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_RETRY_WAIT);
+    }
+}
+
+/// Sends what `messages` gives, until it ends.
+async fn carry_from(
+    hub: &Hub,
+    mut messages: async_nats::jetstream::consumer::pull::Stream,
+    taken_before: &mut u64,
+    handle: &Handle,
+) {
     while let Some(message) = messages.next().await {
         let message = match message {
             Ok(message) => message,
@@ -168,11 +235,12 @@ async fn carry(hub: Hub, answers: PullConsumer, mut taken_before: u64, handle: H
         match Envelope::decode(&message.payload) {
             Ok(mut envelope) => {
                 let sequence = message.info().map_or(0, |info| info.stream_sequence);
-                if sequence <= taken_before {
+                if sequence <= *taken_before {
                     envelope.signal.meta.redelivered = true;
-                    taken_before = 0;
+                    *taken_before = 0;
                 }
                 let id = envelope.signal.meta.id.clone();
+                tracing::debug!(hub = %hub.name, sequence, %id, "a worker's signal to send");
                 // A refusal goes to the conversation the signal was for, in its order.
                 let partition = partition_of_conversation(
                     envelope.signal.meta.addressees.first(),
@@ -183,7 +251,7 @@ async fn carry(hub: Hub, answers: PullConsumer, mut taken_before: u64, handle: H
                         SendFailure::new(id.clone(), FailureKind::Other, refused.to_string());
                     let mut signal = Signal::new(failure);
                     signal.meta.response_to = Some(id);
-                    publish(&hub, partition, &Envelope::new(String::new(), signal)).await;
+                    publish(hub, partition, &Envelope::new(String::new(), signal)).await;
                 }
             }
             Err(e) => tracing::error!(hub = %hub.name, "dropped from the outbound stream: {e}"),
@@ -200,6 +268,7 @@ async fn answer_queries(hub: Hub, mut queries: async_nats::Subscriber, handle: H
         let Some(reply) = request.reply else {
             continue;
         };
+        tracing::debug!(hub = %hub.name, "a worker's query");
         let answer = match serde_json::from_slice::<Query>(&request.payload) {
             Ok(query) => handle.query(query).await,
             Err(e) => Err(QueryError::Failed {

@@ -131,11 +131,11 @@ impl NatsWorker {
 /// A connection failure from a hub error: a refused login is permanent, the rest is retried.
 fn failure(error: NatsError) -> Failure {
     match &error {
-        NatsError::Config(_) | NatsError::Secret(_) => {
-            Failure::new(ConnectionErrorKind::Other, error.to_string()).permanent()
-        }
-        NatsError::Connect { cause, .. } if cause.contains("authorization") => {
+        NatsError::Connect { .. } if error.is_permanent() => {
             Failure::new(ConnectionErrorKind::Authentication, error.to_string()).permanent()
+        }
+        _ if error.is_permanent() => {
+            Failure::new(ConnectionErrorKind::Other, error.to_string()).permanent()
         }
         NatsError::Connect { .. } => {
             Failure::new(ConnectionErrorKind::Unreachable, error.to_string())
@@ -300,6 +300,7 @@ async fn read(
         .partition_consumer(&inbound, partition)
         .await
         .map_err(failure)?;
+    tracing::debug!(hub = %hub.name, partition, "reading a partition");
     let mut messages = consumer.messages().await.map_err(|e| {
         Failure::new(
             ConnectionErrorKind::Protocol,
@@ -314,6 +315,7 @@ async fn read(
             )
         })?;
         let delivered = message.info().map_or(1, |info| info.delivered);
+        tracing::debug!(hub = %hub.name, partition, delivered, "a signal from the inbound stream");
         let redelivered = delivered > 1;
         if delivered > i64::from(hub.max_tries) {
             if set_aside(&hub, &message, delivered).await.is_err() {

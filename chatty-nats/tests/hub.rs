@@ -25,8 +25,20 @@ fn nats_url() -> String {
     })
 }
 
+/// The hub's warnings (and what it logs of its partitions) in the test's output: shown when a
+/// test fails. `RUST_LOG` sets another level.
+fn log() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,chatty_nats=info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// A hub no other test (or earlier run) uses.
 fn hub() -> NatsConfig {
+    log();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -663,5 +675,80 @@ async fn a_workers_query_is_answered_by_the_gateways_sessions() {
     );
     assert_eq!(told[1], "status Sent", "{told:?}");
     gateway.abort();
+    worker.abort();
+}
+
+/// Forwards connections on `listener` to `to` (a NATS server), both ways.
+async fn forward(listener: tokio::net::TcpListener, to: String) {
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        let to = to.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&to).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_that_starts_before_nats_answers_runs_once_it_does() {
+    // A port where nothing listens yet: the gateway's first tries to set up its hub fail.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let late = hub();
+    let config = NatsConfig::new(format!("nats://127.0.0.1:{port}"), late.hub.clone())
+        .with_ack_wait(Duration::from_secs(2))
+        .with_lease(Duration::from_secs(2));
+    let platform = TestPlatform::new("test").giving(messages(3));
+    let answers = platform.outbound();
+    let mut gateway = gateway(&config, platform);
+    let worker = worker(&late, echo());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !gateway.is_finished(),
+        "the gateway gave up: {:?}",
+        (&mut gateway).await
+    );
+    // NATS answers on that port now.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let nats = nats_url().trim_start_matches("nats://").to_owned();
+    let _forwarding = tokio::spawn(forward(listener, nats));
+    if tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 3))
+        .await
+        .is_err()
+    {
+        let ended = ended(&mut [("the gateway", &mut gateway)]).await;
+        panic!("3 answers, got {:?}; {ended}", answers.texts());
+    }
+    assert_eq!(sorted(answers.texts()), expected(3));
+    gateway.abort();
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_gateway_with_a_config_that_cannot_work_ends_at_once() {
+    let config = hub();
+    // The hub has 16 partitions (a first gateway's message answered: the count is set)…
+    let worker = worker(&config, echo());
+    let platform = TestPlatform::new("test").giving(messages(1));
+    let answers = platform.outbound();
+    let first = gateway(&config, platform);
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| !sent.is_empty()))
+        .await
+        .expect("an answer through the hub");
+    first.abort();
+    // … and this gateway says 8.
+    let other = NatsConfig::new(nats_url(), config.hub.clone()).with_partitions(8);
+    let ended = tokio::time::timeout(DEADLINE, gateway(&other, TestPlatform::new("test")))
+        .await
+        .expect("the gateway ended")
+        .unwrap();
+    let error = ended.expect_err("a config that cannot work");
+    assert!(error.to_string().contains("partitions"), "{error}");
     worker.abort();
 }
