@@ -1,5 +1,5 @@
-//! What the session can carry: IRC carries plain text, room presence, and typing and replies
-//! where the server has message-tags; questions with options go as numbered lines.
+//! What the session can carry: IRC carries plain text, room presence, and typing, replies and
+//! reactions where the server has message-tags; questions with options go as numbered lines.
 
 use chatty_core::{Address, Capabilities, Features, Signals};
 
@@ -13,8 +13,8 @@ pub(crate) fn capabilities(live: &Live, address: Option<&Address>) -> Capabiliti
     let mut features = Features::ORDERED | Features::STATUS_MESSAGE;
     if live.has("message-tags") {
         signals |= Signals::TYPING;
-        // A reply's `+draft/reply` tag.
-        features |= Features::REPLIES;
+        // A reply's `+draft/reply` tag; a reaction's `TAGMSG` with `+draft/react`.
+        features |= Features::REPLIES | Features::REACTIONS;
     }
     if address.is_none_or(|a| live.is_channel(a.id())) {
         signals |= Signals::IN_ROOM;
@@ -44,10 +44,12 @@ mod tests {
             Signals::MESSAGE
         );
         assert!(!caps.features.contains(Features::REPLIES));
+        assert!(!caps.features.contains(Features::REACTIONS));
         shared.live().caps.insert("message-tags".into());
         let tagged = capabilities(&shared.live(), Some(&alice));
         assert!(tagged.signals.contains(Signals::TYPING));
         assert!(tagged.features.contains(Features::REPLIES));
+        assert!(tagged.features.contains(Features::REACTIONS));
         let check = |m: Message| caps.check(&Signal::new(m));
         assert!(check(Message::text("hi")).is_ok());
         assert!(check(Message::text("hi").with_subject("s")).is_err());

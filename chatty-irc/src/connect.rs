@@ -134,6 +134,7 @@ pub(crate) async fn connect(
     };
     // Written on the connection before, their echoes lost with it.
     for id in written {
+        session.shared.msgids().unechoed(&id);
         session
             .driver
             .deliveries()

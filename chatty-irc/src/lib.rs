@@ -13,6 +13,7 @@ mod outbound;
 mod parts;
 pub mod proto;
 mod query;
+mod react;
 mod sent;
 mod session;
 mod state;

@@ -13,6 +13,7 @@ use crate::config::{IrcConfig, PLATFORM};
 use crate::history::History;
 use crate::inbound::Rejoin;
 use crate::proto::{CaseMapping, Line};
+use crate::react::MsgIds;
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
 /// the server echoed it (echo-message) or, without echo-message, once it was written.
@@ -147,6 +148,8 @@ pub(crate) struct Shared {
     live: Mutex<Live>,
     /// The channels' histories: kept across connections.
     history: Mutex<History>,
+    /// The msgids a reaction can name: kept across connections.
+    msgids: Mutex<MsgIds>,
 }
 
 impl Shared {
@@ -160,6 +163,7 @@ impl Shared {
             queue: tokio::sync::Mutex::new(queue),
             live,
             history: Mutex::default(),
+            msgids: Mutex::default(),
         }
     }
 
@@ -171,6 +175,11 @@ impl Shared {
     /// The channels' histories (positions, message ids given, history batches being read).
     pub(crate) fn history(&self) -> MutexGuard<'_, History> {
         lock(&self.history)
+    }
+
+    /// The msgids of messages given to the bot and of the bot's own (echoed), for reactions.
+    pub(crate) fn msgids(&self) -> MutexGuard<'_, MsgIds> {
+        lock(&self.msgids)
     }
 
     /// `name` (a nick or channel) folded as the server compares names. Locks the connection's

@@ -85,8 +85,10 @@ pub(crate) async fn write_loop(
             break;
         };
         let echoed = expect_echo(&session, &mut line, confirms.as_ref(), &mut done);
+        // A failure (`401`) without a label is the last message's to that target (a reaction's
+        // or typing's `TAGMSG` too).
         if let (Some(id), Some(target)) = (&confirms, line.param(0))
-            && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE")
+            && matches!(line.command.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG")
         {
             let mut live = session.shared.live();
             if live.sent_to.len() > 10_000 {

@@ -4,7 +4,8 @@
 //! only this crate's tests).
 //!
 //! What IRC cannot carry (subjects, HTML, media, attachments, files, edits, user-defined
-//! signals) is checked as refused by the send, as the session's capabilities say; typing is
+//! signals) is checked as refused by the send, as the session's capabilities say; typing and
+//! a reaction (a `TAGMSG`, naming the msgid the echo of the message reacted to brought) are
 //! carried (the server has message-tags).
 
 use std::sync::Arc;

@@ -646,3 +646,83 @@ async fn kicked_the_bot_does_not_join_again_once_it_left_itself() {
     drop(c);
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn reactions_go_and_come_as_tagmsg_with_react_and_reply() {
+    let (listener, mut rx, running) = start(|c| c.with_pacing(100, Duration::ZERO)).await;
+    let mut c = accept(&listener).await;
+    c.expect("CAP LS 302").await;
+    c.expect("NICK bot").await;
+    c.expect("USER bot 0 * :Chatty bot").await;
+    c.say(b":srv CAP * LS :message-tags echo-message").await;
+    c.expect("CAP REQ :message-tags echo-message").await;
+    c.say(b":srv CAP * ACK :message-tags echo-message").await;
+    c.expect("CAP END").await;
+    c.say(b":srv 001 bot :Welcome").await;
+    // Someone's message, reacted to by its msgid.
+    c.say(b"@msgid=q1 :alice!a@h PRIVMSG bot :tea?").await;
+    let (question, handle) = next_where(&mut rx, |s| text(s).is_some()).await;
+    let alice = question.meta.origin.clone().unwrap();
+    handle
+        .send(Signal::new(Message::reaction(question.meta.id.clone(), "👍")).to(alice.clone()))
+        .await
+        .unwrap();
+    let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
+    assert_eq!(
+        (line.command.as_str(), &line.params[..]),
+        ("TAGMSG", &["alice".to_owned()][..])
+    );
+    assert_eq!(line.tag("+draft/react"), Some("👍"));
+    assert_eq!(line.tag("+draft/reply"), Some("q1"));
+    // The bot's own message, reacted to at once: the reaction waits for the echo's msgid.
+    let own = handle.say(&alice, "yes").await.unwrap();
+    let reacting = {
+        let (handle, alice) = (handle.clone(), alice.clone());
+        tokio::spawn(async move {
+            handle
+                .send(Signal::new(Message::reaction(own, "☕")).to(alice))
+                .await
+        })
+    };
+    let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
+    assert_eq!(line.params, ["alice", "yes"]);
+    c.say(b"@msgid=e1 :bot!b@h PRIVMSG alice yes").await;
+    let line: chatty_irc::proto::Line = c.read().await.parse().unwrap();
+    assert_eq!(line.command, "TAGMSG");
+    assert_eq!(line.tag("+draft/react"), Some("☕"));
+    assert_eq!(line.tag("+draft/reply"), Some("e1"));
+    reacting.await.unwrap().unwrap();
+    // A message without a msgid the session knows: refused, typed.
+    let unknown = handle
+        .send(Signal::new(Message::reaction("nowhere".into(), "👎")).to(alice.clone()))
+        .await
+        .unwrap();
+    let (failure, _) = next_where(&mut rx, |s| matches!(&s.body, Body::SendFailure(_))).await;
+    let Body::SendFailure(failure) = &failure.body else {
+        unreachable!()
+    };
+    assert_eq!(failure.failed, unknown);
+    assert_eq!(failure.kind, chatty_core::FailureKind::Rejected);
+    // Alice's reaction to the bot's message, and the echo of the bot's own, not news.
+    c.say(b"@+draft/react=x;+draft/reply=q1 :bot!b@h TAGMSG alice")
+        .await;
+    c.say(b"@msgid=r1;+draft/react=\xf0\x9f\x8e\x89;+draft/reply=e1 :alice!a@h TAGMSG bot")
+        .await;
+    let (reaction, _) = next_where(
+        &mut rx,
+        |s| matches!(&s.body, Body::Message(m) if m.is_reaction()),
+    )
+    .await;
+    let Body::Message(m) = &reaction.body else {
+        unreachable!()
+    };
+    assert_eq!(m.text, "🎉");
+    assert_eq!(m.edit.as_ref().unwrap().of.as_str(), "e1");
+    assert_eq!(reaction.meta.id.as_str(), "r1");
+    assert_eq!(reaction.meta.origin.as_ref(), Some(&alice));
+    assert_eq!(reaction.meta.addressees[0].id(), "bot");
+    handle.end_sessions("done").await.unwrap();
+    assert!(c.read().await.starts_with("QUIT"));
+    drop(c);
+    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+}

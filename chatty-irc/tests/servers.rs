@@ -371,3 +371,62 @@ async fn inspircd_replies_both_ways() {
     );
     end(&handle, running).await;
 }
+
+#[tokio::test]
+async fn inspircd_reactions_both_ways() {
+    let server = irc_server();
+    let channel = format!("#{}", unique("x"));
+    let nick = unique("b");
+    let (running, mut rx) = run(config(&server, &nick, &channel));
+    let person = unique("p");
+    let (mut alice, (handle, _)) = tokio::join!(
+        Raw::connect(&server.host, server.port, &person, &["message-tags"]),
+        started(&mut rx)
+    );
+    alice.join(&channel).await;
+    alice.say(&format!("PRIVMSG {channel} :lunch?")).await;
+    let (question, _) = next_where(&mut rx, |s| text(s) == Some("lunch?")).await;
+    let room = question.meta.visible_to[0].clone();
+    // The bot reacts to her message (its id is the server's msgid) …
+    handle
+        .send(Signal::new(Message::reaction(question.meta.id.clone(), "👍")).to(room.clone()))
+        .await
+        .unwrap();
+    let reaction = alice.until(|l| l.command == "TAGMSG").await;
+    assert_eq!(reaction.params, [channel.as_str()]);
+    assert_eq!(reaction.tag("+draft/react"), Some("👍"));
+    assert_eq!(
+        reaction.tag("+draft/reply"),
+        Some(question.meta.id.as_str())
+    );
+    // … and to its own answer at once, by the answer's signal id: the echo's msgid.
+    let own = handle.say(&room, "at noon").await.unwrap();
+    handle
+        .send(Signal::new(Message::reaction(own, "🍜")).to(room.clone()))
+        .await
+        .unwrap();
+    let answer = alice.until(|l| l.command == "PRIVMSG").await;
+    let answer_id = answer.tag("msgid").expect("a msgid").to_owned();
+    let reaction = alice.until(|l| l.command == "TAGMSG").await;
+    assert_eq!(reaction.tag("+draft/react"), Some("🍜"));
+    assert_eq!(reaction.tag("+draft/reply"), Some(answer_id.as_str()));
+    // She reacts to the answer; InspIRCd relays the client-only tags.
+    alice
+        .say(&format!(
+            "@+draft/react=🎉;+draft/reply={answer_id} TAGMSG {channel}"
+        ))
+        .await;
+    let (got, _) = next_where(
+        &mut rx,
+        |s| matches!(&s.body, Body::Message(m) if m.is_reaction()),
+    )
+    .await;
+    let Body::Message(m) = &got.body else {
+        unreachable!()
+    };
+    assert_eq!(m.text, "🎉");
+    assert_eq!(m.edit.as_ref().unwrap().of.as_str(), answer_id);
+    assert_eq!(got.meta.origin.as_ref().unwrap().id(), person);
+    assert_eq!(got.meta.visible_to, [room]);
+    end(&handle, running).await;
+}

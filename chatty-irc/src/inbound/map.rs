@@ -14,6 +14,7 @@ use crate::history::{ID_TAG, PRIVATE_MARK, Position, Selected, mark_name};
 use crate::outbound::REPLY_TAG;
 use crate::proto::CaseMapping;
 use crate::proto::{CHATHISTORY_CAP, Line};
+use crate::react::{self, REACT_TAG};
 use crate::state::Shared;
 
 /// What a line asks of the serving loop.
@@ -142,6 +143,10 @@ pub(crate) fn handle(shared: &Shared, line: &Line) -> Vec<Effect> {
         "JOIN" => join(shared, line),
         "PART" | "KICK" | "QUIT" => leave(shared, line),
         "PRIVMSG" | "NOTICE" => message(shared, line),
+        "TAGMSG" if line.tag(REACT_TAG).is_some() => react::inbound(shared, line)
+            .map(|signal| Effect::Push(Box::new(signal)))
+            .into_iter()
+            .collect(),
         "TAGMSG" => typing(shared, line),
         _ => vec![],
     }
@@ -357,6 +362,10 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     if own {
         if let Some(id) = line.tag(ID_TAG) {
             shared.history().left(id);
+            // Its msgid (also from a history), for a reaction to it.
+            shared
+                .msgids()
+                .echoed(&SignalId::from(id), line.tag("msgid"));
         }
         // The bot's own lines in a history batch are no echoes of lines waiting.
         return if replayed { vec![] } else { echo(shared, line) };
@@ -410,6 +419,10 @@ fn message_of(shared: &Shared, line: &Line, replayed: bool) -> Vec<Effect> {
     if line.command == "NOTICE" {
         // NOTICE is IRC's automatic traffic: never to be answered automatically (RFC 2812).
         signal.meta.automatic = Some(Automatic::Generated);
+    }
+    // A reaction can name it.
+    if let Some(msgid) = line.tag("msgid") {
+        shared.msgids().seen(msgid);
     }
     let mut effects = vec![Effect::Push(Box::new(signal))];
     // A batch marks once, after its last message.
@@ -512,6 +525,11 @@ fn echo(shared: &Shared, line: &Line) -> Vec<Effect> {
     };
     if let Some(done) = echo.done {
         let _ = done.send(());
+    }
+    drop(live);
+    // Its msgid, for a reaction to it.
+    if let Some(id) = &echo.confirms {
+        shared.msgids().echoed(id, line.tag("msgid"));
     }
     echo.confirms.map(Effect::Confirmed).into_iter().collect()
 }

@@ -521,3 +521,37 @@ fn a_try_to_join_again_is_not_wanted_once_the_bot_left() {
         &Line::new("JOIN", [] as [&str; 0])
     ));
 }
+
+#[test]
+fn reactions_come_as_tagmsg_and_msgids_are_learned_for_reacting() {
+    let s = shared();
+    s.live().echoes.push_back(Echo {
+        label: None,
+        confirms: Some("sig".into()),
+        done: None,
+    });
+    feed(&s, "@msgid=own1 :bot!b@h PRIVMSG #c :mine");
+    assert_eq!(s.msgids().msgid("sig"), Some("own1"));
+    // The bot's own message in a history, by its id tag.
+    feed(
+        &s,
+        "@batch=h;msgid=own0;+chatty-rs.github.io/id=old :bot!b@h PRIVMSG #c :before",
+    );
+    one(&s, "@msgid=in1 :alice!a@h PRIVMSG #c :theirs");
+    assert_eq!(s.msgids().msgid("in1"), Some("in1"));
+    assert_eq!(s.msgids().msgid("old"), Some("own0"));
+    let reaction = one(
+        &s,
+        "@msgid=r1;+draft/react=🎉;+draft/reply=own1 :alice!a@h TAGMSG #c",
+    );
+    let Body::Message(m) = &reaction.body else {
+        panic!("{reaction:?}")
+    };
+    assert!(m.is_reaction());
+    assert_eq!(m.edit.as_ref().unwrap().of.as_str(), "own1");
+    assert_eq!(reaction.meta.visible_to[0].id(), "#c");
+    // The echo of the bot's own reaction is not news; typing still is typing.
+    assert!(feed(&s, "@+draft/react=x;+draft/reply=in1 :bot!b@h TAGMSG #c").is_empty());
+    let typing = one(&s, "@+typing=active :alice!a@h TAGMSG #c");
+    assert!(matches!(typing.body, Body::StatusChange(_)));
+}

@@ -1,5 +1,6 @@
-//! Outbound mapping: a signal becomes lines (messages split to fit, typing as `TAGMSG`,
-//! joining and leaving as `JOIN`/`PART`), queued in order for the connection's writer.
+//! Outbound mapping: a signal becomes lines (messages split to fit, typing and reactions as
+//! `TAGMSG`, joining and leaving as `JOIN`/`PART`), queued in order for the connection's
+//! writer.
 
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use crate::caps;
 use crate::config::valid_nick;
 use crate::history::ID_TAG;
 use crate::proto::{Line, encode_line, relay_prefix_len, split_text, text_budget};
+use crate::react;
 use crate::state::{Outgoing, Shared};
 
 /// Bytes a CTCP ACTION adds around its text: `\x01ACTION ` and `\x01`.
@@ -29,6 +31,7 @@ const MAX_REPLY_ID: usize = 512;
 /// Maps `signal` and queues its lines; it is `Pending` until the server echoes the last line
 /// (with echo-message) or the writer wrote it (without).
 pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Result<(), Refusal> {
+    react::settle(shared, &signal).await;
     queue(shared, driver, signal, None)
 }
 
@@ -42,6 +45,7 @@ pub(crate) async fn hand_on(
     driver: &Driver,
     signal: Signal,
 ) -> Result<Confirmation, Refusal> {
+    react::settle(shared, &signal).await;
     let (done, confirmed) = oneshot::channel();
     queue(shared, driver, signal, Some(done))?;
     Ok(Box::pin(async move {
@@ -81,6 +85,13 @@ fn queue(
     if let Some(last) = lines.last_mut() {
         last.done = done;
     }
+    // A message whose echo will bring its msgid, which a reaction to it names.
+    if let Body::Message(message) = &signal.body
+        && !message.is_reaction()
+        && shared.live().has("echo-message")
+    {
+        shared.msgids().queued(&signal.meta.id);
+    }
     driver
         .deliveries()
         .advance(&signal.meta.id, DeliveryStatus::Pending);
@@ -108,6 +119,9 @@ pub(crate) fn lines(shared: &Shared, signal: &Signal) -> Result<Vec<Outgoing>, R
     }
     let mut lines = Vec::new();
     match &signal.body {
+        Body::Message(message) if message.is_reaction() => {
+            lines = react::lines(shared, message, &targets)?;
+        }
         Body::Message(message) => {
             let text = message.text_with_choice();
             let (text, action) = match text.strip_prefix("/me ") {

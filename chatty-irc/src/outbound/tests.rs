@@ -149,3 +149,36 @@ fn a_reply_names_what_it_answers_on_its_first_line_where_tags_go() {
     let out = lines(&s, &reply).unwrap();
     assert_eq!(out[0].line.tag("+draft/reply"), None);
 }
+
+#[test]
+fn a_reaction_is_a_tagmsg_naming_a_known_msgid_else_refused() {
+    let s = shared();
+    let reaction = to("irc:#chat", Message::reaction("m1".into(), "👍"));
+    // Without message-tags: no reactions.
+    let refused = lines(&s, &reaction).unwrap_err();
+    assert_eq!(refused.kind, FailureKind::Rejected);
+    s.live().caps.insert("message-tags".into());
+    // A message whose msgid the session does not know: nothing to attach it to.
+    let refused = lines(&s, &reaction).unwrap_err();
+    assert_eq!(refused.kind, FailureKind::Rejected);
+    assert!(refused.message.contains("msgid"), "{}", refused.message);
+    s.msgids().seen("m1");
+    let out = lines(&s, &reaction).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].line.command, "TAGMSG");
+    assert_eq!(out[0].line.params, ["#chat"]);
+    assert_eq!(out[0].line.tag("+draft/react"), Some("👍"));
+    assert_eq!(out[0].line.tag("+draft/reply"), Some("m1"));
+    assert_eq!(out[0].confirms.as_ref(), Some(&reaction.meta.id));
+    // The bot's own message, by its signal id, once its echo brought the msgid.
+    let own = chatty_core::SignalId::from("sig-1");
+    s.msgids().queued(&own);
+    s.msgids().echoed(&own, Some("m9"));
+    let to_own = to("irc:alice", Message::reaction(own, "ok"));
+    assert_eq!(
+        texts(&s, &to_own),
+        ["@+draft/react=ok;+draft/reply=m9 TAGMSG alice"]
+    );
+    let empty = to("irc:alice", Message::reaction("m1".into(), " "));
+    assert_eq!(lines(&s, &empty).unwrap_err().kind, FailureKind::Rejected);
+}
