@@ -14,6 +14,7 @@ pub(crate) fn capabilities() -> Capabilities {
         Signals::MESSAGE
             | Signals::FILE
             | Signals::DOWNLOAD_FILE
+            | Signals::PRESENCE
             | Signals::IN_ROOM
             | Signals::TYPING,
         Features::HTML
@@ -47,7 +48,7 @@ mod tests {
         let question = Message::text("Which?").with_choice(Choice::new("q").option("a", "A"));
         assert!(check(question).is_ok());
         assert!(caps.signals.contains(Signals::TYPING | Signals::IN_ROOM));
-        assert!(!caps.signals.contains(Signals::PRESENCE));
+        assert!(caps.signals.contains(Signals::PRESENCE));
         assert!(
             caps.signals
                 .contains(Signals::FILE | Signals::DOWNLOAD_FILE)

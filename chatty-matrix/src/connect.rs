@@ -148,6 +148,11 @@ pub(crate) async fn sync(
     request.filter = Some(sync_events::v3::Filter::FilterDefinition(filter));
     request.since = since.map(str::to_owned);
     request.timeout = Some(wait);
+    // A sync marks the account online unless told otherwise: once the bot set its presence,
+    // each sync keeps it.
+    if let Some(own) = shared.live().own_presence.clone() {
+        request.set_presence = own;
+    }
     shared.http.call(request, Some(token), wait + timeout).await
 }
 

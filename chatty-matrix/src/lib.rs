@@ -7,6 +7,7 @@ mod direct;
 mod http;
 mod inbound;
 mod outbound;
+mod presence;
 mod query;
 mod session;
 mod state;

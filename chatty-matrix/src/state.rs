@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use chatty_core::driver::{Recent, lock};
-use chatty_core::{Address, AddressKind, SignalId};
+use chatty_core::{Address, AddressKind, Availability, SignalId};
+use ruma::presence::PresenceState;
 
 use crate::config::{MatrixConfig, PLATFORM};
 use crate::http::Http;
@@ -20,6 +21,9 @@ pub(crate) struct Shared {
     pub(crate) http: Http,
     /// A value of this process's own in its sync filter (see `connect::sync`).
     pub(crate) nonce: String,
+    /// Asks the sync loop to drop its long poll and sync again at once (the bot's presence
+    /// changed: a sync in flight would keep the account online).
+    pub(crate) resync: tokio::sync::Notify,
     live: Mutex<Live>,
 }
 
@@ -54,6 +58,10 @@ pub(crate) struct Live {
     /// The bot's messages nobody has read yet, per room in the order sent: (event ID, signal
     /// id). A read receipt of another member on one of them marks it and those before it read.
     pub(crate) unread: HashMap<String, VecDeque<(String, SignalId)>>,
+    /// The presence each person last had, as far as the syncs told (to give changes only).
+    pub(crate) presence: HashMap<String, (Availability, Option<String>)>,
+    /// The presence the bot set for itself, if it did: each sync keeps it (`set_presence`).
+    pub(crate) own_presence: Option<PresenceState>,
 }
 
 impl std::fmt::Debug for Live {
@@ -123,6 +131,7 @@ impl Shared {
             config,
             http,
             nonce,
+            resync: tokio::sync::Notify::new(),
             live: Mutex::new(Live {
                 token: None,
                 user_id: None,
@@ -137,6 +146,8 @@ impl Shared {
                 threads: Recent::new(SEEN),
                 sent: Recent::new(SEEN),
                 unread: HashMap::new(),
+                presence: HashMap::new(),
+                own_presence: None,
             }),
         }
     }

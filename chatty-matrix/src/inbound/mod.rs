@@ -56,6 +56,8 @@ async fn run(
             token.ok_or_else(|| Failure::new(ConnectionErrorKind::Authentication, "logged out"))?;
         tokio::select! {
             () = link.stopping() => return Ok(()),
+            // The same sync again, from the same position, with what changed.
+            () = shared.resync.notified() => {}
             synced = connect::sync(
                 shared,
                 &token,
@@ -71,7 +73,7 @@ async fn run(
 }
 
 /// Takes in one sync's answer: direct chats, invitations (accepted), each room's events (a gap
-/// filled first), typing and read receipts (the bot's messages read, into `deliveries`); `give`: feed the signals to the bot (not for the past). Then the
+/// filled first), typing, read receipts and presence (the bot's messages read, into `deliveries`); `give`: feed the signals to the bot (not for the past). Then the
 /// position moves on, in memory and in the journal.
 pub(crate) async fn handle(
     shared: &Shared,
@@ -189,6 +191,13 @@ pub(crate) async fn handle(
                 }
                 _ => {}
             }
+        }
+    }
+    for raw in &response.presence.events {
+        if let Some(signal) = crate::presence::change(shared, raw)
+            && give
+        {
+            fed &= link.feed(signal).await.is_ok();
         }
     }
     for (room_id, left) in response.rooms.leave {

@@ -13,6 +13,7 @@ use chatty_core::{
 };
 use ruma::api::client::membership::{join_room_by_id_or_alias, leave_room};
 use ruma::api::client::message::send_message_event;
+use ruma::api::client::presence::set_presence;
 use ruma::api::client::profile::get_profile;
 use ruma::api::client::redact::redact_event;
 use ruma::api::client::room::create_room;
@@ -121,6 +122,16 @@ async fn deliver(shared: &Shared, token: &str, signal: Signal) -> Result<(), Ref
             post(shared, &token, &signal, rooms, &[content]).await?;
         }
         Body::StatusChange(change) => match &change.status {
+            Status::Presence { availability } => {
+                let user = own_user(shared)?;
+                let state = crate::presence::state(*availability);
+                let mut request = set_presence::v3::Request::new(user, state.clone());
+                request.status_msg = change.message.clone();
+                call(shared, request, &token).await?;
+                // Each sync keeps it (see `connect::sync`), starting with a new one now.
+                shared.live().own_presence = Some(state);
+                shared.resync.notify_one();
+            }
             Status::Typing {
                 conversation,
                 state,
