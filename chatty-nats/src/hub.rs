@@ -94,28 +94,38 @@ impl Hub {
             .bucket(&self.stream_name("META"), Duration::ZERO)
             .await?;
         let ours = self.partitions.to_string();
-        if store
-            .create("partitions", ours.clone().into())
-            .await
-            .is_ok()
-        {
-            return Ok(());
+        // The first gateway or worker of a hub sets the count; the others read it. Two that
+        // start together may both fail to create it and, for a moment, read nothing (the other
+        // one's create not yet readable, or failed on the bucket being made at the same time):
+        // then try again, and only a count that is there and differs is a config error.
+        let mut failed = String::new();
+        for attempt in 1..=5u32 {
+            match store.create("partitions", ours.clone().into()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => failed = e.to_string(),
+            }
+            let theirs = store
+                .get("partitions")
+                .await
+                .map_err(|e| NatsError::jetstream("reading the hub's partition count", e))?
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            match theirs {
+                Some(theirs) if theirs == ours => return Ok(()),
+                Some(theirs) => {
+                    return Err(NatsError::config(format!(
+                        "the hub {} has {theirs} partitions, this config says {ours}: give \
+                         every gateway and worker of a hub the same `partitions`",
+                        self.name
+                    )));
+                }
+                None => tokio::time::sleep(Duration::from_millis(50) * attempt).await,
+            }
         }
-        let theirs = store
-            .get("partitions")
-            .await
-            .map_err(|e| NatsError::jetstream("reading the hub's partition count", e))?
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
-        if theirs == ours {
-            Ok(())
-        } else {
-            Err(NatsError::config(format!(
-                "the hub {} has {theirs} partitions, this config says {ours}: give every \
-                 gateway and worker of a hub the same `partitions`",
-                self.name
-            )))
-        }
+        // Not a config error: whoever calls tries again.
+        Err(NatsError::jetstream(
+            "setting the hub's partition count (neither made nor readable)",
+            failed,
+        ))
     }
 
     /// The bucket of the partitions' leases, made if missing: an entry lives for a lease time.

@@ -752,3 +752,19 @@ async fn a_gateway_with_a_config_that_cannot_work_ends_at_once() {
     assert!(error.to_string().contains("partitions"), "{error}");
     worker.abort();
 }
+
+#[tokio::test]
+async fn gateways_and_workers_that_start_together_agree_on_the_partitions() {
+    // Each creates the hub's partition count or reads it; started at the same moment, some
+    // fail to create it before the first one's count can be read.
+    for _ in 0..3 {
+        let config = hub();
+        let mut running: Vec<Running> = (0..4).map(|_| worker(&config, echo())).collect();
+        running.extend((0..2).map(|_| gateway(&config, TestPlatform::new("test"))));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        for task in &mut running {
+            assert!(!task.is_finished(), "one ended: {:?}", task.await);
+        }
+        running.iter().for_each(Running::abort);
+    }
+}
