@@ -4,6 +4,7 @@ mod caps;
 mod config;
 mod connect;
 mod direct;
+mod history;
 mod http;
 mod inbound;
 mod outbound;

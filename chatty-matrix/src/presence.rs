@@ -6,7 +6,13 @@
 //! extended away and busy all go as `unavailable`, the status message saying more), `offline` ↔
 //! offline.
 
-use chatty_core::{Availability, Signal, Status, StatusChange, now};
+use std::time::Duration;
+
+use chatty_core::{
+    Address, Answer, Availability, Presence, Query, QueryError, Signal, Status, StatusChange, now,
+};
+use ruma::OwnedUserId;
+use ruma::api::client::presence::get_presence;
 use ruma::events::presence::PresenceEvent;
 use ruma::presence::PresenceState;
 use ruma::serde::Raw;
@@ -59,6 +65,33 @@ pub(crate) fn change(shared: &Shared, raw: &Raw<PresenceEvent>) -> Option<Signal
     signal.meta.origin = Some(shared.person(sender)?);
     signal.meta.addressees = shared.own().into_iter().collect();
     Some(signal)
+}
+
+/// Answers [`Query::Status`](chatty_core::Query::Status) for a person: their presence as the
+/// homeserver has it (`/presence/{userId}/status`).
+pub(crate) async fn status(
+    shared: &Shared,
+    query: &Query,
+    address: &Address,
+) -> Result<Answer, QueryError> {
+    let user = OwnedUserId::try_from(address.id())
+        .map_err(|_| QueryError::not_supported(query, "only a person (@…) has a presence"))?;
+    let token = shared
+        .live()
+        .token
+        .clone()
+        .ok_or_else(|| QueryError::not_supported(query, "not logged in (yet)"))?;
+    let request = get_presence::v3::Request::new(user);
+    let answer = shared
+        .http
+        .call(request, Some(&token), Duration::from_secs(30))
+        .await
+        .map_err(|e| QueryError::Failed {
+            message: e.to_string(),
+        })?;
+    let mut presence = Presence::new(availability(&answer.presence));
+    presence.message = answer.status_msg.filter(|m| !m.is_empty());
+    Ok(Answer::Status(presence))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Queries the session answers: address kinds (by the ID's sigil), a room's members
-//! (`/joined_members`), whether someone or the bot is in a room.
+//! (`/joined_members`), whether someone or the bot is in a room, history (see
+//! [`history`](crate::history)) and a person's presence.
 
 use std::time::Duration;
 
@@ -44,6 +45,13 @@ pub(crate) async fn answer(shared: &Shared, query: &Query) -> Result<Answer, Que
             let present = shared.live().rooms.contains_key(channel.id());
             Ok(Answer::MemberStatus(MemberStatus::new(present)))
         }
+        Query::ReceivedFrom { address, page } => {
+            crate::history::answer(shared, query, address, page, false).await
+        }
+        Query::SentTo { address, page } => {
+            crate::history::answer(shared, query, address, page, true).await
+        }
+        Query::Status { address } => crate::presence::status(shared, query, address).await,
         _ => Err(QueryError::not_supported(
             query,
             "the Matrix session cannot answer this yet",

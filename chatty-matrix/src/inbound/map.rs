@@ -9,7 +9,7 @@ use chatty_core::{
     TypingState, now,
 };
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
-use ruma::events::room::message::{MessageType, Relation, RoomMessageEventContent};
+use ruma::events::room::message::{MessageType, OriginalSyncRoomMessageEvent, Relation};
 use ruma::events::room::redaction::SyncRoomRedactionEvent;
 use ruma::events::{
     AnyStrippedStateEvent, AnySyncMessageLikeEvent, AnySyncStateEvent, AnySyncTimelineEvent,
@@ -38,21 +38,12 @@ pub(crate) fn timeline_event(
         AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
             SyncMessageLikeEvent::Original(message),
         )) => {
-            let id = message.event_id.to_string();
             let file = raw
                 .get_field::<serde_json::Value>("content")
                 .ok()
                 .flatten()
                 .and_then(|content| super::media::body(&content));
-            let mut signal = message_signal(
-                shared,
-                room,
-                &id,
-                &message.sender,
-                message.origin_server_ts,
-                message.content,
-                file,
-            )?;
+            let mut signal = message_signal(shared, room, message, file, false)?;
             // A correction of a message Matrix has no event for (see `CORRECTS`).
             if let Body::Message(m) = &mut signal.body
                 && m.edit.is_none()
@@ -126,6 +117,27 @@ fn corrects(raw: &Raw<AnySyncTimelineEvent>) -> Option<String> {
     content.get(crate::CORRECTS)?.as_str().map(str::to_owned)
 }
 
+/// A message of `room`'s past (a history page), the bot's own included, as a signal; `None`
+/// for other events (they change nothing here: the room's state is the syncs').
+pub(crate) fn past_message(
+    shared: &Shared,
+    room: &str,
+    raw: &Raw<AnySyncTimelineEvent>,
+) -> Option<Signal> {
+    let AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+        SyncMessageLikeEvent::Original(message),
+    )) = raw.deserialize().ok()?
+    else {
+        return None;
+    };
+    let file = raw
+        .get_field::<serde_json::Value>("content")
+        .ok()
+        .flatten()
+        .and_then(|content| super::media::body(&content));
+    message_signal(shared, room, message, file, true)
+}
+
 /// Takes a state event of `room` (from a sync's `state` section) into the room's members,
 /// without a signal: state before the timeline is not news.
 pub(crate) fn state_event(shared: &Shared, room: &str, raw: &Raw<AnySyncStateEvent>) {
@@ -144,12 +156,14 @@ pub(crate) fn state_event(shared: &Shared, room: &str, raw: &Raw<AnySyncStateEve
 fn message_signal(
     shared: &Shared,
     room: &str,
-    id: &str,
-    sender: &UserId,
-    sent: MilliSecondsSinceUnixEpoch,
-    content: RoomMessageEventContent,
+    message: OriginalSyncRoomMessageEvent,
     file: Option<Body>,
+    keep_own: bool,
 ) -> Option<Signal> {
+    let id = message.event_id.as_str();
+    let sender: &UserId = &message.sender;
+    let sent = message.origin_server_ts;
+    let content = message.content;
     let own = shared.live().user_id.clone();
     let thread = match &content.relates_to {
         Some(Relation::Thread(thread)) => Some(thread.event_id.to_string()),
@@ -158,7 +172,7 @@ fn message_signal(
     if let Some(root) = &thread {
         shared.live().threads.insert(id.to_owned(), root.clone());
     }
-    if own.as_deref() == Some(sender.as_str()) {
+    if own.as_deref() == Some(sender.as_str()) && !keep_own {
         // The bot's own messages come back in the sync: not news to it.
         return None;
     }
