@@ -73,6 +73,13 @@ pub struct MatrixConfig {
     /// default.
     #[serde(default = "default_sync_timeout_ms")]
     pub sync_timeout_ms: u64,
+    /// How long a send keeps trying while the homeserver is out of reach or failing (a
+    /// transport error, a 5xx: a restart), in milliseconds: 30 000 by default; 0 refuses it at
+    /// once. The send (and so the bot's `Handle::send`) waits meanwhile; after it, the send is
+    /// refused as `Unreachable`. The transaction ID makes a try after one that did reach the
+    /// server harmless.
+    #[serde(default = "default_send_retry_ms")]
+    pub send_retry_ms: u64,
 }
 
 fn default_name() -> String {
@@ -92,6 +99,10 @@ fn default_reconnect_max_ms() -> u64 {
 }
 
 fn default_sync_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_send_retry_ms() -> u64 {
     30_000
 }
 
@@ -145,6 +156,7 @@ impl MatrixConfig {
             reconnect_min_ms: default_reconnect_min_ms(),
             reconnect_max_ms: default_reconnect_max_ms(),
             sync_timeout_ms: default_sync_timeout_ms(),
+            send_retry_ms: default_send_retry_ms(),
         }
     }
 
@@ -196,6 +208,19 @@ impl MatrixConfig {
     pub fn with_sync_timeout(mut self, timeout: Duration) -> Self {
         self.sync_timeout_ms = millis(timeout);
         self
+    }
+
+    /// Sets how long a send keeps trying while the homeserver is out of reach (zero: not at
+    /// all).
+    #[must_use]
+    pub fn with_send_retry(mut self, retry: Duration) -> Self {
+        self.send_retry_ms = millis(retry);
+        self
+    }
+
+    /// How long a send keeps trying while the homeserver is out of reach.
+    pub fn send_retry(&self) -> Duration {
+        Duration::from_millis(self.send_retry_ms)
     }
 
     /// The connect timeout.
@@ -321,6 +346,7 @@ mod tests {
         assert_eq!(c.device_id(), "chatty-matrix");
         assert_eq!(c.connect_timeout(), Duration::from_secs(10));
         assert_eq!(c.sync_timeout(), Duration::from_secs(30));
+        assert_eq!(c.send_retry(), Duration::from_secs(30));
         assert_eq!(
             c.reconnect_backoff(),
             (Duration::from_secs(1), Duration::from_secs(60))

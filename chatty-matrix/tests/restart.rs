@@ -2,7 +2,8 @@
 //! Synapse (`chatty_test::servers::matrix_restart_server`; restarting the shared one would
 //! break the tests beside this one): the long-poll sync in flight is cut, the session reports a
 //! `ConnectionError`, connects again by itself with the token it kept, goes on from its sync
-//! position, and messages flow both ways again.
+//! position, and messages flow both ways again; what the bot sent while the server was down is
+//! sent once it is back.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chatty_core::{
-    Answer, Body, ConnectionErrorKind, DeliveryStatus, FailureKind, Message, Query, Router, Status,
+    Answer, Body, ConnectionErrorKind, DeliveryStatus, Message, Query, Router, Status,
 };
 use chatty_matrix::{MatrixConfig, MatrixSession};
 use chatty_test::servers::{matrix_restart_account, matrix_restart_server};
@@ -85,28 +86,24 @@ async fn the_session_reconnects_after_a_homeserver_restart() {
     };
     assert_eq!(error.kind, ConnectionErrorKind::Unreachable, "{error:?}");
     assert!(error.retry_in.is_some(), "it tries again: {error:?}");
-    // What the bot sends meanwhile is refused as unreachable (sends are not queued yet).
-    let refused = handle.send(before.reply(Message::text("while down"))).await;
-    let refused = refused.expect("handed to the session");
-    timeout(WAIT, async {
-        loop {
-            let status = handle
-                .query(Query::DeliveryStatus {
-                    id: refused.clone(),
-                })
-                .await;
-            match status {
-                Ok(Answer::DeliveryStatus(DeliveryStatus::Failed { kind, .. })) => {
-                    assert_eq!(kind, FailureKind::Unreachable);
-                    return;
-                }
-                Ok(Answer::DeliveryStatus(DeliveryStatus::Sent)) => panic!("sent while down?"),
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    })
-    .await
-    .expect("refused in time");
+    // What the bot sends meanwhile waits for the server: pending while it is down…
+    let waiting = {
+        let handle = handle.clone();
+        let answer = before.reply(Message::text("while down"));
+        let id = answer.meta.id.clone();
+        (id, tokio::spawn(async move { handle.send(answer).await }))
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.1.is_finished(), "the send waits for the server");
+    let status = handle
+        .query(Query::DeliveryStatus {
+            id: waiting.0.clone(),
+        })
+        .await;
+    assert!(
+        matches!(status, Ok(Answer::DeliveryStatus(DeliveryStatus::Pending))),
+        "pending while the server is down: {status:?}"
+    );
 
     ctl(&ctl_script, "start").await;
     guard.0 = None;
@@ -127,6 +124,24 @@ async fn the_session_reconnects_after_a_homeserver_restart() {
             e["content"]["body"] == "answer after"
         })
         .await;
+    // … and sent once it is back, once.
+    let (id, send) = waiting;
+    timeout(WAIT, send)
+        .await
+        .expect("the send ends once the server is back")
+        .unwrap()
+        .expect("sent");
+    let status = handle.query(Query::DeliveryStatus { id }).await;
+    assert!(
+        matches!(status, Ok(Answer::DeliveryStatus(DeliveryStatus::Sent))),
+        "{status:?}"
+    );
+    let bodies = alice.bodies(&room, &bot_account.user_id).await;
+    assert_eq!(
+        bodies.iter().filter(|b| *b == "while down").count(),
+        1,
+        "{bodies:?}"
+    );
 
     handle.end_sessions("test over").await.unwrap();
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();

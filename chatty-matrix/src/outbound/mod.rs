@@ -44,13 +44,20 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
     caps::capabilities()
         .check(&signal)
         .map_err(|reason| Refusal::new(FailureKind::Rejected, reason))?;
-    let token = shared
-        .live()
-        .token
-        .clone()
-        .ok_or_else(|| Refusal::new(FailureKind::Unreachable, "not logged in (yet)"))?;
     let id = signal.meta.id.clone();
     driver.deliveries().advance(&id, DeliveryStatus::Pending);
+    let token = match logged_in(shared).await {
+        Some(token) => token,
+        None => {
+            let refusal = Refusal::new(FailureKind::Unreachable, "not logged in (yet)");
+            let failed = DeliveryStatus::Failed {
+                kind: refusal.kind,
+                message: refusal.message.clone(),
+            };
+            driver.deliveries().advance(&id, failed);
+            return Err(refusal);
+        }
+    };
     let status = match deliver(shared, &token, signal).await {
         Ok(()) => DeliveryStatus::Sent,
         Err(refusal) => {
@@ -64,6 +71,21 @@ pub(crate) async fn send(shared: &Shared, driver: &Driver, signal: Signal) -> Re
     };
     driver.deliveries().advance(&id, status);
     Ok(())
+}
+
+/// The access token, waiting for the session's login (as long as a send keeps trying): a
+/// send right at the start goes once the session has logged in.
+async fn logged_in(shared: &Shared) -> Option<String> {
+    let give_up = tokio::time::Instant::now() + shared.config.send_retry();
+    loop {
+        if let Some(token) = shared.live().token.clone() {
+            return Some(token);
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Carries `signal` to the server.
@@ -390,7 +412,9 @@ fn unknown(reason: String) -> Refusal {
     Refusal::new(FailureKind::UnknownAddressee, reason)
 }
 
-/// Calls the server, waiting out rate limits a few times; a failure as a refusal.
+/// Calls the server, waiting out rate limits a few times and, for the session's
+/// `send_retry` (30 s by default), a server out of reach or failing (a transport error,
+/// a 5xx: a restart); a failure as a refusal.
 async fn call<R>(shared: &Shared, request: R, token: &str) -> Result<R::IncomingResponse, Refusal>
 where
     R: ruma::api::OutgoingRequest<PathBuilder = ruma::api::path_builder::VersionHistory>,
@@ -398,6 +422,8 @@ where
         ruma::api::auth_scheme::AuthScheme<Input<'a> = ruma::api::auth_scheme::SendAccessToken<'a>>,
 {
     let mut tries = 0;
+    let give_up = tokio::time::Instant::now() + shared.config.send_retry();
+    let mut wait = Duration::from_millis(200);
     loop {
         tries += 1;
         match shared
@@ -406,6 +432,11 @@ where
             .await
         {
             Ok(response) => return Ok(response),
+            Err(error) if unreachable(&error) && tokio::time::Instant::now() + wait < give_up => {
+                tracing::debug!(error = %error, "the homeserver is out of reach, again in {wait:?}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
             Err(CallError::Status {
                 status: 429,
                 retry_after,
@@ -416,6 +447,16 @@ where
             }
             Err(error) => return Err(refusal(&error)),
         }
+    }
+}
+
+/// Whether `error` says the server is out of reach or failing for now (not a rate limit,
+/// which has its own tries).
+fn unreachable(error: &CallError) -> bool {
+    match error {
+        CallError::Transport(_) => true,
+        CallError::Status { status, .. } => *status >= 500,
+        CallError::Decode(_) => false,
     }
 }
 
