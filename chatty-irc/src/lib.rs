@@ -7,7 +7,9 @@ mod history;
 #[cfg(test)]
 mod hostile_tests;
 mod inbound;
+mod kicks;
 mod marker;
+mod msgids;
 mod net;
 mod outbound;
 mod parts;

@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{IrcConfig, PLATFORM};
 use crate::history::History;
-use crate::inbound::Rejoin;
+use crate::kicks::Rejoin;
+use crate::msgids::MsgIds;
 use crate::proto::{CaseMapping, Line};
-use crate::react::MsgIds;
 
 /// One line for the writer; `confirms`: the signal it is the last line of, marked `Sent` once
 /// the server echoed it (echo-message) or, without echo-message, once it was written.
@@ -175,6 +175,14 @@ impl Shared {
     /// The channels' histories (positions, message ids given, history batches being read).
     pub(crate) fn history(&self) -> MutexGuard<'_, History> {
         lock(&self.history)
+    }
+
+    /// The bot leaves `channel` itself (it sent its own presence there as ended): no more
+    /// tries to join it again after a kick.
+    pub(crate) fn cancel_rejoin(&self, channel: &str) {
+        let mut live = self.live();
+        let key = live.fold(channel);
+        live.rejoins.remove(&key);
     }
 
     /// The msgids of messages given to the bot and of the bot's own (echoed), for reactions.

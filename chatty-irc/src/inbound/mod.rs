@@ -2,6 +2,7 @@
 //! connection alive, and quitting politely when the session ends.
 
 mod catch_up;
+mod effect;
 mod map;
 mod rejoin;
 #[cfg(test)]
@@ -23,7 +24,6 @@ use crate::proto::Line;
 use crate::state::Outgoing;
 
 pub(crate) use map::{Effect, handle};
-pub(crate) use rejoin::{Rejoin, cancel as cancel_rejoin};
 
 /// With nothing read for this long, the session sends a `PING` to the server.
 const IDLE: Duration = Duration::from_secs(120);

@@ -9,27 +9,15 @@ use std::time::{Duration, Instant};
 
 use chatty_core::Secret;
 
-use super::map::Effect;
+use super::effect::Effect;
 use crate::config::IrcConfig;
+use crate::kicks::Rejoin;
 use crate::proto::{CaseMapping, Line};
 use crate::state::Shared;
 
 /// Kicks within this long of the first count their tries together (a channel that kicks the
 /// bot each time it comes back is given up too).
 const SERIES: Duration = Duration::from_secs(600);
-
-/// A channel the bot was kicked from, and its tries to join it again.
-#[derive(Debug)]
-pub(crate) struct Rejoin {
-    /// The channel's name as the server gave it.
-    name: String,
-    /// Tries so far (in this series of kicks).
-    tries: u32,
-    /// When the series began.
-    since: Instant,
-    /// A `JOIN` went (or waits to go) and has had no answer yet.
-    pending: bool,
-}
 
 /// The numerics refusing a `JOIN`: too many channels, full, invite only, banned, bad key,
 /// registered nicks only, TLS only.
@@ -105,14 +93,6 @@ pub(crate) fn joined(shared: &Shared, channel: &str) {
     if let Some(rejoin) = live.rejoins.get_mut(&key) {
         rejoin.pending = false;
     }
-}
-
-/// The bot leaves `channel` itself (it sent its own presence there as ended): no more tries
-/// to join it again.
-pub(crate) fn cancel(shared: &Shared, channel: &str) {
-    let mut live = shared.live();
-    let key = live.fold(channel);
-    live.rejoins.remove(&key);
 }
 
 /// Whether `join`, a try whose wait is over, is still wanted: the bot did not leave the

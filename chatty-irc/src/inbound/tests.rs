@@ -514,7 +514,7 @@ fn a_try_to_join_again_is_not_wanted_once_the_bot_left() {
         panic!("no rejoin")
     };
     assert!(super::rejoin::wanted(&s, &join));
-    super::cancel_rejoin(&s, "#CHAT");
+    s.cancel_rejoin("#CHAT");
     assert!(!super::rejoin::wanted(&s, &join));
     assert!(!super::rejoin::wanted(
         &s,

@@ -13,16 +13,12 @@ use tokio::sync::oneshot;
 use crate::caps;
 use crate::config::valid_nick;
 use crate::history::ID_TAG;
-use crate::proto::{Line, encode_line, relay_prefix_len, split_text, text_budget};
+use crate::proto::{Line, REPLY_TAG, encode_line, relay_prefix_len, split_text, text_budget};
 use crate::react;
 use crate::state::{Outgoing, Shared};
 
 /// Bytes a CTCP ACTION adds around its text: `\x01ACTION ` and `\x01`.
 const ACTION_OVERHEAD: usize = 9;
-
-/// The client tag naming the message a message replies to (IRCv3 `+draft/reply`, by its
-/// `msgid`).
-pub(crate) const REPLY_TAG: &str = "+draft/reply";
 
 /// The longest id a reply tag carries: longer ones are no server's `msgid` (and would eat the
 /// client tags' 4094 bytes).
@@ -80,7 +76,7 @@ fn queue(
             ..
         } = &change.status
     {
-        crate::inbound::cancel_rejoin(shared, room.id());
+        shared.cancel_rejoin(room.id());
     }
     if let Some(last) = lines.last_mut() {
         last.done = done;

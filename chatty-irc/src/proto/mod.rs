@@ -19,3 +19,7 @@ pub use register::{
     sasl_plain_lines,
 };
 pub use split::{UNKNOWN_HOST_LEN, UNKNOWN_USER_LEN, relay_prefix_len, split_text, text_budget};
+
+/// The client tag naming the message a message replies to (IRCv3 `+draft/reply`, by its
+/// `msgid`).
+pub(crate) const REPLY_TAG: &str = "+draft/reply";
