@@ -8,8 +8,6 @@ use chatty_core::{Address, Answer, Availability, Message, Page, Query, Signal};
 use chatty_test::servers::matrix_account;
 use common::bot::{config, end, joined, run, sent, started};
 use common::{Person, next_where, text};
-use hyper::Method;
-use serde_json::json;
 
 fn texts(answer: &Answer) -> Vec<String> {
     let Answer::History(history) = answer else {
@@ -92,19 +90,15 @@ async fn history_of_a_room_page_by_page_and_a_persons_presence() {
 
     // The person's presence, as the server has it.
     let lunch = format!("lunch {}", std::process::id());
-    alice
-        .request(
-            Method::PUT,
-            &format!("/presence/{}/status", alice.user_id),
-            Some(json!({"presence": "unavailable", "status_msg": lunch})),
-        )
-        .await;
     let person: Address = format!("matrix:{};kind=individual", alice.user_id)
         .parse()
         .unwrap();
-    // Synapse takes a moment to apply a presence: asked again until it says it.
+    // Set, and asked, again until the server says it (see `Person::set_presence`).
     let mut said = None;
-    for _ in 0..100 {
+    for n in 0..100 {
+        if n % 10 == 0 {
+            alice.set_presence("unavailable", &lunch).await;
+        }
         let status = handle
             .query(Query::Status {
                 address: person.clone(),

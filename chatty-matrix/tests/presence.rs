@@ -25,20 +25,24 @@ async fn presence_both_ways() {
 
     // A status message of this run's own (the account may be away from an earlier run).
     let lunch = format!("at lunch {}", std::process::id());
-    let path = format!("/presence/{}/status", alice.user_id);
-    alice
-        .request(
-            Method::PUT,
-            &path,
-            Some(json!({"presence": "unavailable", "status_msg": lunch})),
-        )
-        .await;
+    // Set again every second until the bot has it (see `Person::set_presence`).
+    let alice = std::sync::Arc::new(alice);
+    let setting = {
+        let (alice, lunch) = (alice.clone(), lunch.clone());
+        tokio::spawn(async move {
+            loop {
+                alice.set_presence("unavailable", &lunch).await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        })
+    };
     let (away, _) = next_where(&mut rx, |s| {
         matches!(&s.body, Body::StatusChange(c)
             if matches!(c.status, Status::Presence { availability: Availability::Away })
                 && c.message.as_deref() == Some(lunch.as_str()))
     })
     .await;
+    setting.abort();
     assert_eq!(away.meta.origin.as_ref().unwrap().id(), alice.user_id);
 
     // The bot's own: busy goes as unavailable, with its status message.

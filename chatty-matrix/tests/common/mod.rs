@@ -140,6 +140,15 @@ impl Person {
         self.raw(method, &uri, body).await
     }
 
+    /// Sets this person's presence (`online`, `unavailable`, `offline`) with a status message.
+    /// Synapse marks an account that was just active (it sent a message) online again a little
+    /// later, so a test sets it again until what it waits for shows.
+    pub async fn set_presence(&self, presence: &str, message: &str) {
+        let path = format!("/presence/{}/status", self.user_id);
+        let body = json!({"presence": presence, "status_msg": message});
+        self.request(Method::PUT, &path, Some(body)).await;
+    }
+
     /// Uploads `data` to the media repository: its `mxc://` URL.
     pub async fn upload(&self, name: &str, media_type: &str, data: &'static [u8]) -> String {
         let uri = format!("{}/_matrix/media/v3/upload?filename={name}", self.base);
