@@ -37,7 +37,14 @@ pub(crate) async fn connect(shared: Arc<Shared>, link: &Link) -> Result<Connecti
     let token = shared.live().token.clone();
     let token = match token {
         Some(token) => token,
-        None => login(&shared, timeout).await?,
+        None => {
+            shared
+                .http
+                .discover(timeout)
+                .await
+                .map_err(|e| e.failure())?;
+            login(&shared, timeout).await?
+        }
     };
     crate::direct::load(&shared, &token, timeout)
         .await

@@ -117,13 +117,17 @@ impl CallError {
 #[derive(Clone)]
 pub(crate) struct Http {
     client: Client<Connector, Full<Bytes>>,
-    base: Arc<str>,
+    /// The client-server API's base URL: the configured one, or what its
+    /// `/.well-known/matrix/client` names ([`Http::discover`]).
+    base: Arc<std::sync::RwLock<Arc<str>>>,
+    /// The configured homeserver URL, where discovery looks.
+    configured: Arc<str>,
     versions: Arc<SupportedVersions>,
 }
 
 impl std::fmt::Debug for Http {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http").field("base", &self.base).finish()
+        f.debug_struct("Http").field("base", &self.base()).finish()
     }
 }
 
@@ -168,7 +172,8 @@ impl Http {
         };
         Ok(Http {
             client,
-            base: config.base_url().into(),
+            base: Arc::new(std::sync::RwLock::new(config.base_url().into())),
+            configured: config.base_url().into(),
             versions: Arc::new(versions),
         })
     }
@@ -188,7 +193,7 @@ impl Http {
         let token = token.map_or(SendAccessToken::None, SendAccessToken::IfRequired);
         let request = request
             .try_into_http_request::<Vec<u8>>(
-                &self.base,
+                &self.base(),
                 token,
                 Cow::Borrowed(self.versions.as_ref()),
             )
@@ -200,6 +205,50 @@ impl Http {
             body.as_slice(),
         ))
         .map_err(|e| CallError::Decode(format!("cannot read the server's answer: {e}")))
+    }
+
+    /// The client-server API's base URL now.
+    pub(crate) fn base(&self) -> Arc<str> {
+        self.base
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Server discovery (the spec's `/.well-known/matrix/client`): where the configured URL
+    /// names another base URL for the client-server API (`m.homeserver.base_url`), requests go
+    /// there from now on. No such file (or an unreadable one, with a warning) keeps the
+    /// configured URL; a server out of reach is an error (the connection is tried again).
+    pub(crate) async fn discover(&self, timeout: Duration) -> Result<(), CallError> {
+        let url = format!("{}/.well-known/matrix/client", self.configured);
+        let request = hyper::Request::get(url.as_str())
+            .body(Vec::new())
+            .map_err(|e| CallError::Decode(format!("{url}: {e}")))?;
+        let answer = match self.raw(request, timeout).await {
+            Ok(answer) => answer,
+            Err(CallError::Status { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let named = serde_json::from_slice::<serde_json::Value>(answer.body())
+            .ok()
+            .and_then(|v| v["m.homeserver"]["base_url"].as_str().map(str::to_owned))
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        match named {
+            Some(base) => {
+                let base = base.trim_end_matches('/');
+                if *self.base() != *base {
+                    tracing::info!(configured = %self.configured, base, "the homeserver's client API, as its .well-known names it");
+                }
+                *self
+                    .base
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = base.into();
+            }
+            None => {
+                tracing::warn!(%url, "no m.homeserver.base_url in it: the configured URL is used")
+            }
+        }
+        Ok(())
     }
 
     /// Sends a built request; an error status is a [`CallError::Status`].

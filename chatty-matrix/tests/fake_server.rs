@@ -1,7 +1,8 @@
 //! The session against a homeserver scripted in the test on 127.0.0.1 (plain HTTP/1.1): a
 //! rate-limited sync (429 with `retry_after_ms`) is a `ConnectionError` whose retry waits at
 //! least what the server asked, and the session connects again without logging in again, from
-//! the position it had; a gap back-filled while connected stops at the last event seen.
+//! the position it had; a gap back-filled while connected stops at the last event seen; a
+//! server whose `/.well-known/matrix/client` names the test Synapse sends the session there.
 
 mod common;
 
@@ -255,6 +256,58 @@ async fn a_gap_while_connected_is_filled_back_to_the_last_event_seen() {
     assert!(
         asked[0].contains("dir=b") && asked[0].contains("from=p") && asked[0].contains("to=s1"),
         "{asked:?}"
+    );
+    handle.end_sessions("test over").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// A server that only names the test Synapse as its client API (`/.well-known/matrix/client`).
+fn well_known(path: &str, _syncs: usize) -> (u16, String) {
+    match path {
+        "/.well-known/matrix/client" => {
+            let synapse = chatty_test::servers::matrix_server().url;
+            (
+                200,
+                format!(r#"{{"m.homeserver":{{"base_url":"{synapse}"}}}}"#),
+            )
+        }
+        _ => (
+            404,
+            r#"{"errcode":"M_NOT_FOUND","error":"not here"}"#.into(),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_well_known_file_names_the_homeservers_client_api() {
+    let seen: Seen = Arc::default();
+    let port = start(well_known, &seen).await;
+    let account = chatty_test::servers::matrix_account();
+    let config = MatrixConfig::new(
+        format!("http://127.0.0.1:{port}/"),
+        &account.user,
+        account.password.as_str(),
+    )
+    .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
+    let (bot, mut rx) = spy();
+    let running = tokio::spawn(
+        Router::new()
+            .session(MatrixSession::new(config).unwrap())
+            .run(bot),
+    );
+    // Logged in at the test Synapse: the bot's own address is its user there.
+    let (started, handle) =
+        next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
+    assert_eq!(started.meta.origin.unwrap().id(), account.user_id);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        ["GET /.well-known/matrix/client"],
+        "nothing else asked here"
     );
     handle.end_sessions("test over").await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), running)
