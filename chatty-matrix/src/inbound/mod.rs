@@ -4,6 +4,8 @@
 //! goes on from there.
 
 mod gaps;
+#[cfg(test)]
+mod hostile_tests;
 pub(crate) mod map;
 mod media;
 #[cfg(test)]
