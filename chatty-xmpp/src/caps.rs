@@ -37,6 +37,7 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::STATUS_MESSAGE)
         .union(Features::DELIVERY_REPORTS)
         .union(Features::EDITS)
+        .union(Features::REACTIONS)
         .union(Features::ORDERED),
 )
 .with_degraded(Features::CHOICES);
@@ -54,6 +55,7 @@ pub(crate) const ROOM_CAPABILITIES: Capabilities = Capabilities::new(
     Features::REPLIES
         .union(Features::ATTACHMENTS)
         .union(Features::EDITS)
+        .union(Features::REACTIONS)
         .union(Features::ORDERED),
 )
 .with_degraded(Features::CHOICES);
@@ -79,6 +81,7 @@ const OWN_FEATURES: &[&str] = &[
     NS_SIGNAL,
     ns::MESSAGE_CORRECT,
     NS_RETRACT,
+    ns::REACTIONS,
     ns::DATA_FORMS,
 ];
 
@@ -174,6 +177,9 @@ pub(crate) fn from_features(features: &BTreeSet<String>) -> Capabilities {
     }
     if has(NS_RECEIPTS) {
         caps.features |= Features::DELIVERY_REPORTS;
+    }
+    if has(ns::REACTIONS) {
+        caps.features |= Features::REACTIONS;
     }
     if has(ns::DATA_FORMS) {
         caps.features |= Features::CHOICES;
@@ -452,6 +458,12 @@ mod tests {
                 .contains(Features::ATTACHMENTS | Features::REPLIES | Features::DELIVERY_REPORTS)
         );
         assert!(full.features.contains(Features::EDITS | Features::ORDERED));
+        assert!(full.features.contains(Features::REACTIONS), "XEP-0444");
+        assert!(!bare.features.contains(Features::REACTIONS));
+        assert!(
+            !bare.carries(Features::REACTIONS),
+            "no fallback for reactions"
+        );
         assert!(full.features.contains(Features::CHOICES), "data forms");
         assert!(full.degraded.is_empty());
 

@@ -23,6 +23,9 @@ mod outbound;
 #[cfg(test)]
 mod overflow_tests;
 mod query;
+#[cfg(test)]
+mod reaction_tests;
+mod reactions;
 mod room_archive;
 mod rooms;
 mod sent;

@@ -18,6 +18,7 @@ use crate::caps::PeerCaps;
 use crate::choice::Questions;
 use crate::config::ClientType;
 use crate::config::PLATFORM;
+use crate::reactions::Reactions;
 use crate::rooms::State;
 
 /// The component named in system errors.
@@ -58,6 +59,8 @@ pub(crate) struct Mapper {
     seen: Arc<Mutex<Recent<(Address, SignalId), ()>>>,
     /// The questions with options the bot asked lately, for the labels of their answers.
     questions: Arc<Mutex<Questions>>,
+    /// The reactions (XEP-0444) the bot sent and saw lately.
+    reactions: Arc<Mutex<Reactions>>,
 }
 
 /// How many recent inbound messages (by sender and id) are remembered to drop repeats.
@@ -72,6 +75,7 @@ impl Mapper {
             state: Arc::default(),
             seen: Arc::new(Mutex::new(Recent::new(SEEN_MEMORY))),
             questions: Arc::default(),
+            reactions: Arc::default(),
             peers: Arc::default(),
             client_type: ClientType::default(),
             bots_by_identity: true,
@@ -145,6 +149,11 @@ impl Mapper {
     /// The questions with options the bot asked lately, locked.
     pub(crate) fn questions(&self) -> MutexGuard<'_, Questions> {
         lock(&self.questions)
+    }
+
+    /// The reactions (XEP-0444) the bot sent and saw lately, locked.
+    pub(crate) fn reactions(&self) -> MutexGuard<'_, Reactions> {
+        lock(&self.reactions)
     }
 
     /// The nickname in rooms when none is given.

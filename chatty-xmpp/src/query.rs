@@ -80,10 +80,10 @@ async fn history(
                 .is_some_and(|f| f.to_bare().as_str() == own);
             from_own == sent
         })
-        .filter_map(|item| {
+        .flat_map(|item| {
             shared
                 .mapper
-                .archived_message(item.message, item.delay.as_ref().map(|d| &d.stamp))
+                .archived_signals(item.message, item.delay.as_ref().map(|d| &d.stamp))
         })
         .collect();
     signals.reverse();

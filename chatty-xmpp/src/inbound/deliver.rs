@@ -42,11 +42,11 @@ pub(crate) async fn live(
     let receipt = receipt_for(&message);
     let mapped = shared
         .mapper
-        .inbound_message_noting_deliveries(message, deliveries);
-    if let Some(signal) = mapped
-        && push(connection, link, signal).await.is_err()
-    {
-        return false;
+        .inbound_signals_noting_deliveries(message, deliveries);
+    for signal in mapped {
+        if push(connection, link, signal).await.is_err() {
+            return false;
+        }
     }
     if let Some(receipt) = receipt {
         connection.send(receipt).await;
@@ -156,8 +156,8 @@ async fn hand_on_archived(
     }
     let mapped = shared
         .mapper
-        .inbound_message_noting_deliveries(message, deliveries);
-    if let Some(mut signal) = mapped {
+        .inbound_signals_noting_deliveries(message, deliveries);
+    for mut signal in mapped {
         if let Some(sent) = delay.as_ref().and_then(|d| timestamp(&d.stamp)) {
             signal.meta.sent = Some(sent);
         }

@@ -12,6 +12,7 @@ use tokio_xmpp::parsers::chatstates::ChatState;
 use tokio_xmpp::parsers::delay::Delay;
 use tokio_xmpp::parsers::message::{Message, MessageType};
 use tokio_xmpp::parsers::ns;
+use tokio_xmpp::parsers::reactions::Reactions;
 
 use crate::address_id;
 use crate::automatic;
@@ -86,70 +87,92 @@ fn room_stanza_id(message: &Message, room: &BareJid) -> Option<String> {
 }
 
 impl Mapper {
-    /// The signal for an inbound message, if it carries one; malformed ones become a system
-    /// error.
-    pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
-        self.try_inbound_message(message, true)
-            .unwrap_or_else(|e| Some(system_error(e)))
+    /// The signals an inbound message carries (none, one, or one per reaction that changed);
+    /// a malformed one becomes a system error.
+    pub(crate) fn inbound_signals(&self, message: Message) -> Vec<Signal> {
+        self.try_inbound_signals(message, true)
+            .unwrap_or_else(|e| vec![system_error(e)])
     }
 
-    /// The signal for an inbound message, as [`inbound_message`](Self::inbound_message); what
+    /// The first signal of [`inbound_signals`](Self::inbound_signals), for tests of messages
+    /// that carry one.
+    #[cfg(test)]
+    pub(crate) fn inbound_message(&self, message: Message) -> Option<Signal> {
+        self.inbound_signals(message).into_iter().next()
+    }
+
+    /// The signals of an inbound message, as [`inbound_signals`](Self::inbound_signals); what
     /// it says of the bot's own messages goes into `deliveries`: a receipt (XEP-0184) that one
     /// was delivered, an error that one failed.
-    pub(crate) fn inbound_message_noting_deliveries(
+    pub(crate) fn inbound_signals_noting_deliveries(
         &self,
         message: Message,
         deliveries: &Deliveries,
-    ) -> Option<Signal> {
+    ) -> Vec<Signal> {
         for id in receipts(&message) {
             deliveries.advance(&SignalId::from(id), DeliveryStatus::Delivered);
         }
-        let signal = self.inbound_message(message)?;
-        if let Body::SendFailure(failure) = &signal.body {
-            let status = DeliveryStatus::Failed {
-                kind: failure.kind,
-                message: failure.message.clone(),
-            };
-            deliveries.advance(&failure.failed, status);
+        let signals = self.inbound_signals(message);
+        for signal in &signals {
+            if let Body::SendFailure(failure) = &signal.body {
+                let status = DeliveryStatus::Failed {
+                    kind: failure.kind,
+                    message: failure.message.clone(),
+                };
+                deliveries.advance(&failure.failed, status);
+            }
         }
-        Some(signal)
+        signals
     }
 
-    /// A message from the archive (MAM), as the signal it was: sent by the bot (origin: the bot,
-    /// addressees: whom it went to) or received. `None` for what carries no signal.
-    pub(crate) fn archived_message(
+    /// A message from the archive (MAM), as the signals it was: sent by the bot (origin: the
+    /// bot, addressees: whom it went to) or received. None for what carries no signal.
+    pub(crate) fn archived_signals(
         &self,
         message: Message,
         stamp: Option<&tokio_xmpp::parsers::date::DateTime>,
-    ) -> Option<Signal> {
+    ) -> Vec<Signal> {
         let to = message.to.clone();
         let from_own = message
             .from
             .as_ref()
             .is_some_and(|f| address_id::encode(f.to_bare().as_str()) == self.own().id());
-        let mut signal = match self.try_inbound_message(message, false) {
-            Ok(Some(signal)) => signal,
-            Ok(None) => return None,
-            Err(e) => return Some(system_error(e)),
+        let mut signals = match self.try_inbound_signals(message, false) {
+            Ok(signals) => signals,
+            Err(e) => return vec![system_error(e)],
         };
-        if let Some(sent) = stamp.and_then(timestamp) {
-            signal.meta.sent = Some(sent);
+        let to = to.filter(|_| from_own).and_then(|to| {
+            self.address(to.to_bare().as_str(), AddressKind::Individual)
+                .ok()
+        });
+        for signal in &mut signals {
+            if let Some(sent) = stamp.and_then(timestamp) {
+                signal.meta.sent = Some(sent);
+            }
+            if let Some(to) = &to {
+                signal.meta.addressees = vec![to.clone()];
+            }
         }
-        if from_own
-            && let Some(to) = to
-            && let Ok(to) = self.address(to.to_bare().as_str(), AddressKind::Individual)
-        {
-            signal.meta.addressees = vec![to];
-        }
-        Some(signal)
+        signals
     }
 
-    /// `live`: a message arriving now (repeats dropped); else one from the archive.
+    /// The first signal of [`try_inbound_signals`](Self::try_inbound_signals).
+    #[cfg(test)]
     pub(crate) fn try_inbound_message(
         &self,
         message: Message,
         live: bool,
     ) -> Result<Option<Signal>, String> {
+        Ok(self.try_inbound_signals(message, live)?.into_iter().next())
+    }
+
+    /// `live`: a message arriving now (repeats dropped; reactions compared with the sender's
+    /// set seen last); else one from the archive read out of order (a history query's).
+    pub(crate) fn try_inbound_signals(
+        &self,
+        message: Message,
+        live: bool,
+    ) -> Result<Vec<Signal>, String> {
         let from = message
             .from
             .clone()
@@ -170,11 +193,11 @@ impl Mapper {
             .or_else(|| self.is_bot(&from).then_some(Automatic::Bot));
         let mut room = None;
         match message.type_ {
-            MessageType::Error => return self.send_failure(&message, origin).map(Some),
+            MessageType::Error => return self.send_failure(&message, origin).map(|s| vec![s]),
             MessageType::Groupchat => {
                 let Some(own_nick) = own_nick else {
                     tracing::debug!(from = %from, "ignoring a groupchat message from a room the session is not in");
-                    return Ok(None);
+                    return Ok(Vec::new());
                 };
                 match from.resource() {
                     // The room itself: its subject on join, notices (marked as generated).
@@ -188,13 +211,13 @@ impl Mapper {
                             self.state()
                                 .room_message_id(room_id, SignalId::from(own_id));
                         }
-                        return Ok(None);
+                        return Ok(Vec::new());
                     }
                     Some(_) => {}
                 }
                 if automatic::is_room_history(&message, &bare) {
                     tracing::debug!(from = %from, "dropping a message of the room's history");
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 room = Some(self.address(bare.as_str(), AddressKind::Channel)?);
             }
@@ -208,6 +231,7 @@ impl Mapper {
         let mut chat_state = None;
         let mut edit: Option<(EditKind, String)> = None;
         let mut retraction_fallback = false;
+        let mut reactions = None;
         let mut oob: Vec<(String, Option<String>)> = Vec::new();
         for payload in &message.payloads {
             if payload.is("x", NS_OOB) {
@@ -247,6 +271,10 @@ impl Mapper {
                         format!("a retraction (XEP-0424) from {from} does not say what it retracts")
                     })?;
                 edit = Some((EditKind::Retraction, id.to_owned()));
+            } else if payload.is("reactions", ns::REACTIONS) {
+                reactions = Some(Reactions::try_from(payload.clone()).map_err(|e| {
+                    format!("a message from {from} has malformed reactions (XEP-0444): {e}")
+                })?);
             } else if payload.is("fallback", NS_FALLBACK) && payload.attr("for") == Some(NS_RETRACT)
             {
                 retraction_fallback = true;
@@ -290,7 +318,7 @@ impl Mapper {
             && self.seen(key)
         {
             tracing::debug!(id = %id, from = %from, "dropping a message seen already");
-            return Ok(None);
+            return Ok(Vec::new());
         }
         if room.is_some()
             && let Some(room_id) = room_stanza_id(&message, &bare)
@@ -321,6 +349,16 @@ impl Mapper {
                 meta.visible_to = vec![room.clone()];
             }
             None => meta.addressees = vec![self.own().clone()],
+        }
+
+        if let Some(reactions) = reactions {
+            let signals = self.reaction_signals(&meta, room.is_some(), &reactions, live)?;
+            if let Some(key) = repeat_key
+                && !signals.is_empty()
+            {
+                self.remember(key);
+            }
+            return Ok(signals);
         }
 
         let file = |(url, desc): &(String, Option<String>)| {
@@ -392,7 +430,7 @@ impl Mapper {
             .into()
         } else {
             // Receipts, markers and the like: nothing a bot sees yet.
-            return Ok(None);
+            return Ok(Vec::new());
         };
         // Only what a repeat would show twice: a typing notification may come again.
         if let Some(key) = repeat_key
@@ -403,7 +441,7 @@ impl Mapper {
         {
             self.remember(key);
         }
-        Ok(Some(Signal { meta, body }))
+        Ok(vec![Signal { meta, body }])
     }
 }
 
@@ -435,8 +473,8 @@ mod tests {
         );
         assert!(
             mapper
-                .inbound_message_noting_deliveries(receipt, &deliveries)
-                .is_none(),
+                .inbound_signals_noting_deliveries(receipt, &deliveries)
+                .is_empty(),
             "a receipt alone is no signal"
         );
         assert_eq!(deliveries.get(&one), DeliveryStatus::Delivered);
@@ -445,9 +483,9 @@ mod tests {
              <error type='cancel'><service-unavailable \
              xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
         );
-        let failure = mapper
-            .inbound_message_noting_deliveries(error, &deliveries)
-            .unwrap();
+        let [failure] =
+            <[Signal; 1]>::try_from(mapper.inbound_signals_noting_deliveries(error, &deliveries))
+                .unwrap();
         assert!(matches!(failure.body, Body::SendFailure(_)), "{failure:?}");
         assert!(
             matches!(deliveries.get(&two), DeliveryStatus::Failed { .. }),

@@ -6,13 +6,15 @@
 //! the archive on a fresh stream ([`catch_up`]), and from a room's archive on a fresh join
 //! ([`room_catch_up`]), messages given to the bot ([`deliver`]); the
 //! mapping of messages, presence and error
-//! stanzas to signals ([`message`], [`presence`], [`failure`]).
+//! stanzas to signals ([`message`], [`presence`], [`failure`]), reactions among them
+//! ([`reaction`]).
 
 mod catch_up;
 mod deliver;
 mod failure;
 pub(crate) mod message;
 mod presence;
+mod reaction;
 mod room_catch_up;
 mod stanza;
 pub(crate) mod stream;

@@ -4,7 +4,7 @@ use chatty_core::reexports::serde_json;
 use chatty_core::session::Refusal;
 use chatty_core::{
     Address, AddressKind, Availability, Body, Content, Edit, EditKind, FailureKind, File, Signal,
-    Status, TypingState,
+    SignalId, Status, TypingState,
 };
 use tokio_xmpp::Stanza;
 use tokio_xmpp::jid::{BareJid, Jid};
@@ -21,6 +21,7 @@ use crate::config::ClientType;
 use crate::config::PLATFORM;
 use crate::mapper::Mapper;
 use crate::ns::{NS_FALLBACK, NS_HINTS, NS_OOB, NS_RECEIPTS, NS_REPLY, NS_RETRACT, NS_SIGNAL};
+use crate::reactions;
 use crate::rooms::{join_presence, leave_presence};
 
 /// The body of a retraction for clients without XEP-0424 (the XEP's own example).
@@ -161,6 +162,18 @@ impl Mapper {
         })
     }
 
+    /// The id a stanza to `to` names the message `of` by: in a room the id the room gave it
+    /// (its `stanza-id`, as XEP-0424 and XEP-0444 ask), where the session saw it; else `of`.
+    fn named_id(&self, to: &Address, of: &SignalId) -> String {
+        match to.kind() {
+            AddressKind::Channel => self
+                .state()
+                .room_id_of(of)
+                .map_or_else(|| of.to_string(), str::to_owned),
+            _ => of.to_string(),
+        }
+    }
+
     /// A one-to-one message to `to` carrying `signal` (a message or a user-defined signal).
     fn message_to(&self, to: &Address, signal: &Signal) -> Result<Message, Refusal> {
         let id = signal.meta.id.to_string();
@@ -219,17 +232,41 @@ impl Mapper {
                     )),
                     Some(Edit {
                         of,
+                        kind: EditKind::Reaction,
+                        ..
+                    }) => {
+                        let key = m.text.trim();
+                        if key.is_empty() {
+                            return Err(Refusal::new(
+                                FailureKind::Rejected,
+                                "a reaction without a key (its text is empty)",
+                            ));
+                        }
+                        // XEP-0444 sends the bot's whole set for the message each time.
+                        let named = self.named_id(to, of);
+                        let keys = self.reactions().react(
+                            &to.to_string(),
+                            &named,
+                            key,
+                            signal.meta.id.clone(),
+                        );
+                        message.payloads.push(reactions::element(&named, keys));
+                        message.payloads.push(element("store", NS_HINTS, &[], None));
+                        return Ok(message);
+                    }
+                    Some(Edit {
+                        of,
                         kind: EditKind::Retraction,
                         ..
                     }) => {
-                        // In a room, the id the room gave the message (XEP-0424).
-                        let named = match to.kind() {
-                            AddressKind::Channel => self
-                                .state()
-                                .room_id_of(of)
-                                .map_or_else(|| of.to_string(), str::to_owned),
-                            _ => of.to_string(),
-                        };
+                        // A reaction of the bot's: the set without it (XEP-0444).
+                        let withdrawn = self.reactions().withdraw(&to.to_string(), of);
+                        if let Some((target, keys)) = withdrawn {
+                            message.payloads.push(reactions::element(&target, keys));
+                            message.payloads.push(element("store", NS_HINTS, &[], None));
+                            return Ok(message);
+                        }
+                        let named = self.named_id(to, of);
                         message.payloads.push(element(
                             "retract",
                             NS_RETRACT,
