@@ -272,6 +272,25 @@ impl LocalSlack {
             .map_err(str::to_owned)
     }
 
+    /// `user` reacts to the message `ts` with the emoji `name` (`thumbsup`, no colons), as
+    /// reactions.add does: `reaction_added` goes out; `Err` with Slack's code
+    /// (`already_reacted`, `message_not_found`, `invalid_name`, `channel_not_found`).
+    pub fn react(&self, user: &str, channel: &str, ts: &str, name: &str) -> Result<(), String> {
+        self.inner
+            .lock()
+            .react(user, channel, ts, name)
+            .map_err(str::to_owned)
+    }
+
+    /// `user` takes their reaction `name` off the message `ts`, as reactions.remove does:
+    /// `reaction_removed` goes out; `Err` with Slack's code (`no_reaction`, …).
+    pub fn unreact(&self, user: &str, channel: &str, ts: &str, name: &str) -> Result<(), String> {
+        self.inner
+            .lock()
+            .unreact(user, channel, ts, name)
+            .map_err(str::to_owned)
+    }
+
     /// `user` uploads a file and shares it in `channel` with an optional comment, as Slack's
     /// client does: a `file_share` message and `file_shared`.
     pub fn share_file(

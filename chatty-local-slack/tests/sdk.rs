@@ -371,3 +371,44 @@ async fn socket_mode_delivers_clicks_and_slash_commands() {
     assert_eq!(command["payload"]["text"], "open printer on fire");
     assert!(w.slack.failed_interactions(&app).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_through_the_sdk() {
+    let w = world().await;
+    let result = run("reactions.py", &w.config).await;
+    let ts = result["ts"].as_str().expect("the message's ts");
+    let bot = w.config["bot_user"].as_str().expect("the bot user");
+    assert_eq!(
+        result["errors"],
+        json!({"again": "already_reacted", "colons": "invalid_name",
+               "no_message": "message_not_found", "not_reacted": "no_reaction"})
+    );
+    let reactions = json!([{"name": "thumbsup", "users": [bot], "count": 1}]);
+    assert_eq!(result["get"]["type"], "message");
+    assert_eq!(result["get"]["channel"], w.dm.as_str());
+    assert_eq!(result["get"]["message"]["reactions"], reactions);
+    assert_eq!(result["history"], json!([reactions]));
+    assert_eq!(result["after"], Value::Null);
+    let events = result["events"].as_array().expect("events");
+    let kinds: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default();
+            (s("type"), s("user"), s("reaction"))
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("reaction_added", bot, "thumbsup"),
+            ("reaction_added", w.alice.as_str(), "tada"),
+            ("reaction_removed", w.alice.as_str(), "tada"),
+            ("reaction_removed", bot, "thumbsup"),
+        ]
+    );
+    assert_eq!(
+        events[1]["item"],
+        json!({"type": "message", "channel": w.dm, "ts": ts})
+    );
+    assert_eq!(events[1]["item_user"], w.alice.as_str());
+}

@@ -169,7 +169,13 @@ impl ApiError {
             | "cant_delete_message"
             | "cannot_dm_bot"
             | "messages_tab_disabled"
-            | "method_not_supported_for_channel_type" => Class::Rejected,
+            | "method_not_supported_for_channel_type"
+            | "already_reacted"
+            | "no_reaction"
+            | "invalid_name"
+            | "too_many_emoji"
+            | "too_many_reactions"
+            | "not_reactable" => Class::Rejected,
             "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
                 Class::Transport
             }

@@ -14,5 +14,6 @@ pub(crate) const CAPABILITIES: Capabilities = Capabilities::new(
         .union(Features::ATTACHMENTS)
         .union(Features::REPLIES)
         .union(Features::EDITS)
-        .union(Features::CHOICES),
+        .union(Features::CHOICES)
+        .union(Features::REACTIONS),
 );

@@ -70,13 +70,50 @@ impl Place {
     }
 }
 
-/// Signal ids ↔ Slack places for the messages seen and sent lately, and the DM channel of
-/// each person who wrote to the bot; each bounded to the last `REMEMBERED`.
+/// A reaction on Slack: the message it annotates (channel and `ts`) and the emoji's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reacted {
+    pub(crate) channel: String,
+    pub(crate) ts: String,
+    pub(crate) name: String,
+}
+
+/// The prefix of the ids of reactions made on Slack: `reaction/CHANNEL/TS/USER/NAME`.
+const REACTION_PREFIX: &str = "reaction/";
+
+/// The id of the reaction `name` of `user` to the message `channel`/`ts`: the same each time
+/// (Slack gives reactions no id), so that its removal names it without memory.
+pub(crate) fn reaction_id(channel: &str, ts: &str, user: &str, name: &str) -> SignalId {
+    SignalId::from(format!("{REACTION_PREFIX}{channel}/{ts}/{user}/{name}"))
+}
+
+/// The reaction a [`reaction_id`] names.
+pub(crate) fn parse_reaction_id(id: &SignalId) -> Option<Reacted> {
+    let rest = id.as_str().strip_prefix(REACTION_PREFIX)?;
+    let mut parts = rest.splitn(4, '/');
+    let (channel, ts, user, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let id_like = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let valid = id_like(channel)
+        && id_like(user)
+        && ts.contains('.')
+        && ts.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && !name.is_empty();
+    valid.then(|| Reacted {
+        channel: channel.to_owned(),
+        ts: ts.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// Signal ids ↔ Slack places for the messages seen and sent lately, the DM channel of each
+/// person who wrote to the bot, and the reactions the session made; each bounded to the last
+/// `REMEMBERED`.
 #[derive(Debug)]
 pub(crate) struct Ids {
     by_id: Recent<SignalId, Place>,
     by_place: Recent<(String, String), SignalId>,
     dms: Recent<String, String>,
+    reactions: Recent<SignalId, Reacted>,
 }
 
 impl Default for Ids {
@@ -85,6 +122,7 @@ impl Default for Ids {
             by_id: Recent::new(REMEMBERED),
             by_place: Recent::new(REMEMBERED),
             dms: Recent::new(REMEMBERED),
+            reactions: Recent::new(REMEMBERED),
         }
     }
 }
@@ -142,6 +180,24 @@ impl Ids {
     /// The DM channel with `user`, if known.
     pub(crate) fn dm_with(&self, user: &str) -> Option<String> {
         self.dms.get(user).cloned()
+    }
+
+    /// Remembers the reaction the signal `id` made.
+    pub(crate) fn remember_reaction(&mut self, id: SignalId, reacted: Reacted) {
+        self.reactions.insert(id, reacted);
+    }
+
+    /// The reaction the signal `id` made (remembered), or the one a [`reaction_id`] names.
+    pub(crate) fn reaction(&self, id: &SignalId) -> Option<Reacted> {
+        self.reactions
+            .get(id)
+            .cloned()
+            .or_else(|| parse_reaction_id(id))
+    }
+
+    /// Forgets the reaction the signal `id` made (it was removed).
+    pub(crate) fn forget_reaction(&mut self, id: &SignalId) {
+        self.reactions.remove(id);
     }
 }
 
@@ -210,6 +266,31 @@ mod tests {
             response_target(&"thread:".into()),
             ("thread:".into(), false)
         );
+    }
+
+    #[test]
+    fn reactions_are_remembered_or_read_from_their_ids() {
+        let mut ids = Ids::default();
+        let id = reaction_id("C1", "1.000001", "U1", "+1::skin-tone-2");
+        assert_eq!(id.as_str(), "reaction/C1/1.000001/U1/+1::skin-tone-2");
+        let named = Reacted {
+            channel: "C1".into(),
+            ts: "1.000001".into(),
+            name: "+1::skin-tone-2".into(),
+        };
+        assert_eq!(ids.reaction(&id), Some(named.clone()));
+        for bad in [
+            "reaction/C1/1.000001/U1",
+            "reaction/C1/x/U1/a",
+            "reaction//1.1/U1/a",
+            "C1/1.1",
+        ] {
+            assert_eq!(ids.reaction(&bad.into()), None, "{bad}");
+        }
+        ids.remember_reaction("mine".into(), named.clone());
+        assert_eq!(ids.reaction(&"mine".into()), Some(named));
+        ids.forget_reaction(&"mine".into());
+        assert_eq!(ids.reaction(&"mine".into()), None);
     }
 
     #[test]

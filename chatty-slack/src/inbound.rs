@@ -19,6 +19,7 @@ mod event;
 mod intake;
 mod interaction;
 mod pipeline;
+mod reaction;
 
 use std::collections::VecDeque;
 use std::time::Duration;

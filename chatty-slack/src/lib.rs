@@ -6,6 +6,7 @@ mod choice;
 mod config;
 mod connect;
 mod download;
+mod emoji;
 mod envelope;
 mod history;
 mod ids;

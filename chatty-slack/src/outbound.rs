@@ -12,8 +12,12 @@
 //!   [`thread_of`](crate::thread_of) goes into the thread under the message it names. Whether
 //!   a message the session has not seen is a thread reply (after a restart, the journal gives
 //!   it again) is asked of Slack once, with `conversations.replies`.
+//! - **Reactions** (`react`): `reactions.add` of the emoji's name on the message a reaction
+//!   names, `reactions.remove` for a retraction of a reaction's id; carried once, whatever the
+//!   addressees.
 
 mod plan;
+mod react;
 
 use chatty_core::driver::{Deliveries, lock};
 use chatty_core::session::Refusal;
@@ -84,6 +88,12 @@ async fn carry(
             FailureKind::UnknownAddressee,
             "the signal has no addressee",
         ));
+    }
+    if let Body::Message(message) = &signal.body {
+        let change = react::change(&lock(&state.ids), message);
+        if let Some(change) = change {
+            return react::carry(state, conn, deliveries, signal, change?).await;
+        }
     }
     let edited = match &signal.body {
         Body::Message(m) => m.edit.as_ref().and_then(|e| lock(&state.ids).place(&e.of)),

@@ -20,6 +20,8 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "mpim:history",
     "mpim:read",
     "mpim:write",
+    "reactions:read",
+    "reactions:write",
     "users:read",
     "users:write",
 ];

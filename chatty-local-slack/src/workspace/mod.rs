@@ -11,6 +11,7 @@ mod files;
 mod interactions;
 mod messages;
 mod methods;
+mod reactions;
 mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};

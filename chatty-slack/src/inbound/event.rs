@@ -9,6 +9,7 @@ use chatty_core::{
     SignalId, Status, StatusChange, UserDefined,
 };
 
+use super::reaction::NotMapped;
 use crate::choice;
 use crate::ids::{BLOCK_ID_PREFIX, EVENT_TYPE_MESSAGE, Ids, Place, native_id, ts_time};
 use crate::mapper::Mapper;
@@ -67,6 +68,13 @@ impl Mapper {
             },
             "app_mention" => self.message(event, ids),
             "member_joined_channel" | "member_left_channel" => self.membership(kind, event),
+            "reaction_added" | "reaction_removed" => {
+                match self.reaction(kind == "reaction_added", event, ids) {
+                    Ok(signal) => Inbound::Signal(Box::new(signal), None),
+                    Err(NotMapped::Skip(why)) => Inbound::Skip(why),
+                    Err(NotMapped::Malformed(why)) => Inbound::Malformed(why),
+                }
+            }
             _ => Inbound::Skip("an event the session does not map"),
         }
     }

@@ -1,6 +1,6 @@
 //! The Web API methods: one table entry per method (its handler, the token it takes, the
 //! scope a bot token needs), the handlers by family (`api`, `apps`, `auth`, `chat`,
-//! `conversations`, `files`, `users`), and the dispatcher: authentication, rate limiting,
+//! `conversations`, `files`, `reactions`, `users`), and the dispatcher: authentication, rate limiting,
 //! injected failures, token kinds and scopes, with Slack's error codes.
 
 mod api;
@@ -10,6 +10,7 @@ mod chat;
 mod conversations;
 mod entry;
 mod files;
+mod reactions;
 mod users;
 
 use serde_json::json;
@@ -33,6 +34,9 @@ static METHODS: &[Method] = &[
     web("conversations.list", conversations::list).needs("channels:read"),
     web("conversations.join", conversations::join).needs("channels:join"),
     web("conversations.leave", conversations::leave),
+    web("reactions.add", reactions::add).needs("reactions:write"),
+    web("reactions.remove", reactions::remove).needs("reactions:write"),
+    web("reactions.get", reactions::get).needs("reactions:read"),
     web("users.info", users::info).needs("users:read"),
     web("users.getPresence", users::get_presence).needs("users:read"),
     web("users.setPresence", users::set_presence).needs("users:write"),
