@@ -1,12 +1,7 @@
 //! The session conformance suite against the local Slack: two apps of one workspace talking
-//! in their DM.
-//!
-//! Slack keeps the sender's ids of messages, files and user-defined signals (message metadata,
-//! block ids), but not of reactions: a reaction carries nothing but the emoji's name, so the
-//! receiver names it `reaction/CHANNEL/TS/USER/NAME`. The suite checks one id per pair, so
-//! `every_signal_delivered_or_unsupported` (which sends a reaction among its samples) runs
-//! with ids not kept: it still checks that each sample arrives as the same kind with the same
-//! content (the reaction as a reaction with its key), and every other check keeps ids.
+//! in their DM. Slack keeps the sender's ids of messages, files and user-defined signals
+//! (message metadata, block ids), but not of reactions: a reaction event carries the emoji's
+//! name only, and the receiver names it `reaction/CHANNEL/TS/USER/NAME`.
 
 mod common;
 
@@ -20,8 +15,6 @@ use chatty_test::{Pair, Side};
 /// Two apps of a fresh local Slack, one session each.
 struct SlackPair {
     team: Mutex<Option<String>>,
-    /// Whether the checks may compare the receiver's ids with the sender's (see above).
-    ids_kept: bool,
 }
 
 impl Pair for SlackPair {
@@ -57,56 +50,11 @@ impl Pair for SlackPair {
         )
     }
 
-    fn ids_kept(&self) -> bool {
-        self.ids_kept
+    fn reaction_ids_kept(&self) -> bool {
+        false
     }
 }
 
-chatty_test::session_conformance_tests!(@tests SlackPair {
-        team: Mutex::new(None),
-        ids_kept: true,
-    };
-    lifecycle_in_order,
-    ids_unique_and_kept,
-    response_to_kept,
-    addresses_and_times_right,
-    nothing_delivered_twice,
-    unknown_addressee_fails,
-    queries_answered_or_refused,
-);
-
-/// Every sample, a reaction among them, delivered with its kind and content, or refused as
-/// unsupported; ids are not compared (a reaction's is not carried: see above).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_signal_delivered_or_unsupported() {
-    let pair = SlackPair {
-        team: Mutex::new(None),
-        ids_kept: false,
-    };
-    chatty_test::conformance::every_signal_delivered_or_unsupported(&pair).await;
-}
-
-/// The checks above are the whole suite: one the suite gains fails here until it is listed.
-#[test]
-fn every_check_of_the_suite_is_run() {
-    let suite = include_str!("../../chatty-test/src/conformance.rs");
-    let listed = suite
-        .split("session_conformance_tests!(@tests $pair;")
-        .nth(1)
-        .and_then(|rest| rest.split(");").next())
-        .expect("the suite's list of checks");
-    let checks: Vec<&str> = listed
-        .split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
-    assert!(checks.len() >= 8, "the suite's checks: {checks:?}");
-    let here = include_str!("conformance.rs");
-    for check in checks {
-        assert!(
-            here.contains(&format!("    {check},"))
-                || here.contains(&format!("async fn {check}()")),
-            "the conformance check {check} is not run for Slack"
-        );
-    }
-}
+chatty_test::session_conformance_tests!(SlackPair {
+    team: Mutex::new(None)
+});
