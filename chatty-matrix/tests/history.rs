@@ -23,7 +23,8 @@ fn texts(answer: &Answer) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_of_a_room_page_by_page_and_a_persons_presence() {
     let bot_account = matrix_account();
-    let alice = Person::login(&matrix_account()).await;
+    // An account of its own, for its presence (see `fresh_account`).
+    let alice = Person::register("halice").await;
     let (running, mut rx) = run(config(&bot_account), None);
     let (handle, own) = started(&mut rx).await;
     let room = alice.create_room(&bot_account.user_id, false).await;

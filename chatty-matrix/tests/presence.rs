@@ -5,17 +5,17 @@
 mod common;
 
 use chatty_core::{Availability, Body, Signal, Status, StatusChange};
-use chatty_test::servers::matrix_account;
 use common::bot::{config, end, joined, run, sent, started};
-use common::{Person, WAIT, next_where};
+use common::{Person, WAIT, fresh_account, next_where};
 use hyper::Method;
 use serde_json::json;
 use tokio::time::timeout;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_both_ways() {
-    let bot_account = matrix_account();
-    let alice = Person::login(&matrix_account()).await;
+    // Accounts of their own (see `fresh_account`).
+    let bot_account = fresh_account("pbot").await;
+    let alice = Person::register("palice").await;
     let (running, mut rx) = run(config(&bot_account), None);
     let (handle, own) = started(&mut rx).await;
     // Presence goes to those who share a room.

@@ -64,6 +64,25 @@ pub fn text(signal: &Signal) -> Option<&str> {
     }
 }
 
+/// A user registered for the test, as an account to log in with: no other device, no history.
+/// Synapse's presence is the most present of a user's devices, so a pool account that another
+/// test's session synced with shortly before stays "online" whatever this test sets.
+pub async fn fresh_account(prefix: &str) -> MatrixAccount {
+    let person = Person::register(prefix).await;
+    let user = person
+        .user_id
+        .trim_start_matches('@')
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    MatrixAccount {
+        password: format!("secret-{user}"),
+        user_id: person.user_id.clone(),
+        user,
+    }
+}
+
 /// A person on the test Synapse, logged in with a password, speaking plain HTTP.
 pub struct Person {
     /// The full user ID.
