@@ -31,11 +31,11 @@
 
 use std::time::{Duration, Instant};
 
+use chatty_core::Router;
 use chatty_core::reexports::futures::{SinkExt, StreamExt as _};
-use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
 use chatty_irc::proto::WANTED_CAPS;
 use chatty_irc::{IrcConfig, IrcSession, TlsMode};
-use chatty_test::load::env_or;
+use chatty_test::load::{EchoUntil, env_or};
 use chatty_test::servers::irc_server;
 use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LinesCodec};
@@ -126,27 +126,6 @@ fn nick(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{}x{n}", std::process::id())
-}
-
-/// Answers every message with its text, until [`QUIT`].
-struct Echo;
-
-impl Bot for Echo {
-    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        while let Some(signal) = inbound.next().await {
-            if let Body::Message(m) = &signal.body {
-                if m.text == QUIT {
-                    let end = Body::InitiateSessionEnd(chatty_core::SessionEnd::default());
-                    handle.send(Signal::new(end)).await?;
-                    break;
-                }
-                handle
-                    .send(signal.reply(Message::text(m.text.clone())))
-                    .await?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The bare echo: answers every PRIVMSG to it with its text, until [`QUIT`]. With `labels`,
@@ -314,7 +293,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
         .with_pacing(1, Duration::ZERO);
     let mut router = Router::new().session(IrcSession::new(config).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let mut bot = chatty_core::BoxBot::new(Echo);
+    let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;
     if durable != Durable::Nothing {
         let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
@@ -324,7 +303,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
         if durable == Durable::JournalAndLogger {
             let store = db.log_store().with_queued_records(true);
             bot = chatty_core::BoxBot::new(chatty_core::LayerExt::wrap(
-                Echo,
+                EchoUntil(QUIT),
                 chatty_log::LoggerLayer::new(store),
             ));
         }

@@ -38,10 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
+use chatty_core::Router;
 use chatty_matrix::{MatrixConfig, MatrixSession};
-use chatty_test::load::env_or;
+use chatty_test::load::{EchoUntil, env_or};
 use chatty_test::servers::{MatrixAccount, matrix_account, matrix_server};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Method, StatusCode};
@@ -446,27 +445,6 @@ async fn bare(accounts: &Accounts, n: usize, window: usize) -> Measured {
     measured
 }
 
-/// Answers every message with its text, until [`QUIT`].
-struct Echo;
-
-impl Bot for Echo {
-    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        while let Some(signal) = inbound.next().await {
-            if let Body::Message(m) = &signal.body {
-                if m.text == QUIT {
-                    let end = Body::InitiateSessionEnd(chatty_core::SessionEnd::default());
-                    handle.send(Signal::new(end)).await?;
-                    break;
-                }
-                handle
-                    .send(signal.reply(Message::text(m.text.clone())))
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// What a Chatty echo bot runs with.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Durable {
@@ -495,7 +473,7 @@ async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) 
     .with_room(&room);
     let mut router = Router::new().session(MatrixSession::new(config).expect("a valid config"));
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut bot = chatty_core::BoxBot::new(Echo);
+    let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;
     if durable != Durable::Nothing {
         let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
@@ -505,7 +483,7 @@ async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) 
         if durable == Durable::JournalAndLogger {
             let store = db.log_store().with_queued_records(true);
             bot = chatty_core::BoxBot::new(chatty_core::LayerExt::wrap(
-                Echo,
+                EchoUntil(QUIT),
                 chatty_log::LoggerLayer::new(store),
             ));
         }

@@ -4,7 +4,7 @@ use chatty_core::reexports::futures::StreamExt;
 use std::time::{Duration, Instant};
 
 use chatty_core::session::Session;
-use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Router, Signal};
+use chatty_core::{Address, Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
 use tokio::sync::oneshot;
 
 /// The CPU time this process used so far (user and system, all threads), from
@@ -104,4 +104,27 @@ pub async fn time_flood(
     let elapsed = start.elapsed();
     let _ = sending.await;
     elapsed
+}
+
+/// An echo bot for round-trip benchmarks: answers every message with its text, until a
+/// message says `quit`; then it ends its sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct EchoUntil(pub &'static str);
+
+impl Bot for EchoUntil {
+    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
+        while let Some(signal) = inbound.next().await {
+            if let Body::Message(m) = &signal.body {
+                if m.text == self.0 {
+                    let end = Body::InitiateSessionEnd(chatty_core::SessionEnd::default());
+                    handle.send(Signal::new(end)).await?;
+                    break;
+                }
+                handle
+                    .send(signal.reply(Message::text(m.text.clone())))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
