@@ -263,6 +263,23 @@ impl Dispatcher {
         self
     }
 
+    /// Where the state goes unless [`Dispatcher::state`] named a place: what the runner gives
+    /// a dispatcher it builds (`Runner::dispatcher`), so that a bot's own choice wins.
+    ///
+    /// ```
+    /// use chatty_core::state::State;
+    /// use chatty_dispatch::Dispatcher;
+    ///
+    /// let bot = Dispatcher::new().state(State::in_memory("mine"));
+    /// let bot = bot.default_state(State::in_memory("the runner's")); // still "mine"
+    /// # let _ = bot;
+    /// ```
+    #[must_use]
+    pub fn default_state(mut self, state: State) -> Self {
+        self.state.get_or_insert(state);
+        self
+    }
+
     /// The prefix of commands (`!` by default; `/` belongs to the client on Slack and in many
     /// chat windows). An empty prefix turns text commands off (a Slack slash command still
     /// arrives).

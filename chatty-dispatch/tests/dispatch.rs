@@ -591,3 +591,29 @@ async fn in_a_room_only_the_person_asked_answers_by_text() {
     assert_eq!(from_bot(&bob, bot).await.text, "High for 1");
     harness.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_state_of_its_own_wins_over_the_default_state() {
+    let count = |all: BotState| async move { all.increment("n").await.map(|n| n.to_string()) };
+    let mine = State::new(MemoryStore::new(), "mine");
+    let given = State::new(MemoryStore::new(), "given");
+    let bot = Dispatcher::new().state(mine.clone()).message(count);
+    let harness = Harness::start(bot.default_state(given.clone())).await;
+    harness.say("hi").await;
+    assert_eq!(harness.expect_message().await.1.text, "1");
+    harness.stop().await.unwrap();
+    assert_eq!(mine.keys("").await.unwrap().len(), 1);
+    assert!(given.keys("").await.unwrap().is_empty());
+
+    // Without one, the dispatcher keeps its values in the default.
+    let harness = Harness::start(
+        Dispatcher::new()
+            .message(count)
+            .default_state(given.clone()),
+    )
+    .await;
+    harness.say("hi").await;
+    assert_eq!(harness.expect_message().await.1.text, "1");
+    harness.stop().await.unwrap();
+    assert_eq!(given.keys("").await.unwrap().len(), 1);
+}

@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{self, BotConfig, ConfigError, LoadedConfig};
 
+#[cfg(feature = "dispatch")]
+mod dispatch;
 mod hubs;
 mod journal;
 mod logger;

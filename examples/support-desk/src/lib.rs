@@ -2,6 +2,13 @@
 use chatty::dispatch::prelude::*;
 use std::{collections::BTreeMap, time::Duration};
 
+/// The desk's settings (`[bots.NAME] settings`).
+#[derive(Debug, serde::Deserialize)]
+pub struct Desk {
+    /// Minutes from a ticket to its reminder.
+    pub remind_after_minutes: f64,
+}
+
 /// Tickets for the support desk.
 #[derive(clap::Parser)]
 #[command(name = "ticket")]
@@ -39,12 +46,10 @@ async fn remind(Fired(n): Fired<u64>, me: PersonState) -> Result<Option<String>,
     Ok(open.get(&n).map(|t| format!("Still open: {t}")))
 }
 
-/// The bot: reminders `remind_after` a ticket is opened; tickets and timers kept in `state`.
-pub fn support_desk(remind_after: Duration, state: chatty::state::State) -> Dispatcher {
-    let priority = |p: Picked<String>| async move { Some(format!("{} is {}.", p.tag()?, p.value)) };
-    let bot = Dispatcher::new().settings(remind_after).state(state);
-    bot.command::<Ticket>()
-        .to(ticket)
-        .choice("priority", priority)
-        .timer("remind", remind)
+/// The bot, made from its settings.
+pub fn support_desk(desk: Desk) -> Dispatcher {
+    let pick = |p: Picked<String>| async move { Some(format!("{} is {}.", p.tag()?, p.value)) };
+    let after = Duration::from_secs_f64(desk.remind_after_minutes * 60.0);
+    let bot = Dispatcher::new().settings(after).timer("remind", remind);
+    bot.command::<Ticket>().to(ticket).choice("priority", pick)
 }

@@ -5,8 +5,18 @@ use std::process::Command;
 use std::time::Duration;
 
 use chatty::direct::Harness;
+use chatty::dispatch::Dispatcher;
 use chatty::state::{MemoryStore, State};
-use chatty_support_desk::support_desk;
+use chatty_support_desk::{Desk, support_desk};
+
+/// The desk with reminders `after` a ticket is opened, keeping what it knows in `state`.
+fn desk(after: Duration, state: State) -> Dispatcher {
+    let remind_after_minutes = after.as_secs_f64() / 60.0;
+    support_desk(Desk {
+        remind_after_minutes,
+    })
+    .state(state)
+}
 
 async fn text(harness: &Harness) -> String {
     harness.expect_message().await.1.text
@@ -15,7 +25,7 @@ async fn text(harness: &Harness) -> String {
 #[tokio::test]
 async fn tickets_are_opened_listed_and_closed_per_person() {
     let state = State::new(MemoryStore::new(), "desk");
-    let harness = Harness::start(support_desk(Duration::from_secs(3600), state)).await;
+    let harness = Harness::start(desk(Duration::from_secs(3600), state)).await;
     harness.say("!ticket open printer on fire").await;
     let (_, asked) = harness.expect_message().await;
     assert_eq!(asked.text, "Opened #1. How urgent is it?");
@@ -58,7 +68,7 @@ async fn tickets_are_opened_listed_and_closed_per_person() {
 async fn a_ticket_still_open_is_reminded_once_across_a_restart() {
     let state = State::new(MemoryStore::new(), "desk");
     let after = Duration::from_millis(300);
-    let harness = Harness::start(support_desk(after, state.clone())).await;
+    let harness = Harness::start(desk(after, state.clone())).await;
     harness.say("!ticket open kept").await;
     text(&harness).await;
     harness.say("!ticket open closed soon").await;
@@ -67,7 +77,7 @@ async fn a_ticket_still_open_is_reminded_once_across_a_restart() {
     assert_eq!(text(&harness).await, "Closed #2.");
     // The bot stops before the reminders are due, and starts again on the same state.
     harness.stop().await.unwrap();
-    let harness = Harness::start(support_desk(after, state)).await;
+    let harness = Harness::start(desk(after, state)).await;
     assert_eq!(text(&harness).await, "Still open: #1 kept");
     // Ticket 2 was closed: no reminder for it.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -114,5 +124,23 @@ fn the_guide_shows_the_desk_as_it_is() {
     assert_eq!(
         shown, source,
         "docs/writing-bots.md shows another desk than src/lib.rs"
+    );
+    let after = guide
+        .split_once("### The program: `src/main.rs`")
+        .expect("the guide's section on the program")
+        .1;
+    let shown = after
+        .split_once("```rust\n")
+        .and_then(|(_, rest)| rest.split_once("```\n"))
+        .expect("the program's code block")
+        .0;
+    // The guide's project is called `desk`.
+    let source = std::fs::read_to_string(root.join("src/main.rs"))
+        .unwrap()
+        .replace("chatty_support_desk", "desk")
+        .replace("chatty-support-desk", "desk");
+    assert_eq!(
+        shown, source,
+        "docs/writing-bots.md shows another program than src/main.rs"
     );
 }

@@ -16,11 +16,10 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // As the program registers it: the settings from the config, the state from the journal.
     let runner = Runner::new()
         .network(network.clone())
-        .bot("support-desk", |ctx| {
-            Ok(support_desk(Duration::from_millis(1500), ctx.state()))
-        });
+        .dispatcher("support-desk", support_desk);
     let config = config.to_path_buf();
     let run = tokio::spawn(async move {
         runner
@@ -82,7 +81,7 @@ async fn survive_a_restart(dir: &Path, network_name: &str, extra: &str) {
         format!(
             "{extra}\n[sessions.desk.direct]\nnetwork = \"{network_name}\"\nendpoint = \"desk\"\n\n\
              [bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n\
-             settings = {{ remind_after_minutes = 1 }}\nlogger = {{ path = \"desk-log.db\" }}\n"
+             settings = {{ remind_after_minutes = 0.025 }}\nlogger = {{ path = \"desk-log.db\" }}\n"
         ),
     )
     .unwrap();
@@ -110,4 +109,25 @@ async fn survive_a_restart(dir: &Path, network_name: &str, extra: &str) {
         );
     })
     .await;
+}
+
+#[tokio::test]
+async fn settings_that_do_not_fit_the_desk_are_a_config_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desk.toml");
+    let bot = "[bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n";
+    let session = "[sessions.desk.direct]\nnetwork = \"desk-check\"\nendpoint = \"desk\"\n";
+    let runner = Runner::new().dispatcher("support-desk", support_desk);
+    for (settings, expected) in [
+        (
+            "settings = { remind_after_minutes = \"soon\" }",
+            "invalid type",
+        ),
+        ("", "remind_after_minutes"),
+    ] {
+        std::fs::write(&config, format!("{session}\n{bot}{settings}\n")).unwrap();
+        let error = runner.check(&config).await.unwrap_err().to_string();
+        assert!(error.contains("bots.desk.settings"), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
 }
