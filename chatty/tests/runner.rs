@@ -9,7 +9,9 @@ use std::time::Duration;
 use chatty::direct::{Network, Person};
 use chatty::prelude::*;
 use chatty::{BotContext, Runner};
-use tokio::sync::oneshot;
+
+mod common;
+use common::running::Running;
 
 /// A config file in a fresh directory.
 fn config(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -24,25 +26,6 @@ fn repo() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// Runs `runner` on `path` in the background; the sender stops it, the handle is its result.
-fn start(
-    runner: Runner,
-    path: PathBuf,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), chatty::RunError>>,
-) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        runner
-            .run_file(&path, async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    (stop, run)
 }
 
 /// Says `text` to `to`, waiting (up to 10 s) until the runner, which builds its sessions after
@@ -72,6 +55,22 @@ async fn expect_text(person: &Person) -> (Signal, String) {
     (signal, message.text)
 }
 
+/// Replaces `from` with `to` in the config file at `path`.
+fn rewrite(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "`{from}` is not in {}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+/// Why `runner` refuses to run `path` (it must refuse before it starts).
+async fn run_error(runner: Runner, path: &Path) -> String {
+    runner
+        .run_file(path, std::future::pending())
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_python_process_bot_answers_and_survives_its_crashes() {
     let network = Network::named("proc");
@@ -91,7 +90,7 @@ process = {{ command = "python3", args = [{script:?}], restart_min_ms = 1000, en
         script = script.display().to_string(),
         counter = counter_file.display().to_string(),
     ));
-    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let running = Running::start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
     let bot = network.address("bot");
 
@@ -118,8 +117,7 @@ process = {{ command = "python3", args = [{script:?}], restart_min_ms = 1000, en
     say(&alice, &bot, "still there?").await;
     assert_eq!(expect_text(&alice).await.1, "2: still there?");
 
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -138,7 +136,7 @@ process = {{ command = "python3", args = [{script:?}] }}
 "#,
         script = script.display().to_string(),
     ));
-    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let running = Running::start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
     say(&alice, &network.address("bot"), "stressed").await;
     assert_eq!(expect_text(&alice).await.1, "desserts");
@@ -148,8 +146,7 @@ process = {{ command = "python3", args = [{script:?}] }}
     alice.send(away).await.unwrap();
     say(&alice, &network.address("bot"), "live").await;
     assert_eq!(expect_text(&alice).await.1, "evil");
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 /// Greets with the greeting from its settings.
@@ -201,26 +198,15 @@ rust = "greeter"
 settings = { greeting = "Good morning" }
 "#,
     );
-    let (stop, run) = start(greeter_runner(&network), path.clone());
+    let running = Running::start(greeter_runner(&network), path.clone());
     let alice = Person::join(&network, "alice").await;
     say(&alice, &network.address("bot"), "Alice").await;
     assert_eq!(expect_text(&alice).await.1, "Good morning, Alice");
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 
     // Settings that do not fit are named by file and key.
-    std::fs::write(
-        &path,
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("greeting = ", "greting = "),
-    )
-    .unwrap();
-    let err = greeter_runner(&network)
-        .run_file(&path, std::future::pending())
-        .await
-        .unwrap_err()
-        .to_string();
+    rewrite(&path, "greeting = ", "greting = ");
+    let err = run_error(greeter_runner(&network), &path).await;
     assert_eq!(
         err,
         format!(
@@ -229,12 +215,7 @@ settings = { greeting = "Good morning" }
         )
     );
     // An unregistered name says what the program has.
-    let err = Runner::new()
-        .bot("other", |_| Ok(chatty::EchoBot))
-        .run_file(&path, std::future::pending())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = run_error(Runner::new().bot("other", |_| Ok(chatty::EchoBot)), &path).await;
     assert!(
         err.ends_with("key `bots.hello.rust`: no Rust bot is registered as `greeter` in this program; it has: other"),
         "{err}"
@@ -263,15 +244,14 @@ sessions = ["relay"]
 relay = { pairs = [["direct+two:alice", "direct+two:bob"]] }
 "#,
     );
-    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let running = Running::start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
     let bob = Person::join(&network, "bob").await;
     say(&alice, &network.address("echo"), "ping").await;
     assert_eq!(expect_text(&alice).await.1, "ping");
     say(&alice, &network.address("relay"), "hi bob").await;
     assert_eq!(expect_text(&bob).await.1, "alice: hi bob");
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -303,14 +283,13 @@ sessions = ["proxy-near", "proxy-far"]
 proxy = { remote = "direct+far:echo" }
 "#,
     );
-    let (stop, run) = start(Runner::new().network(near.clone()).network(far), path);
+    let running = Running::start(Runner::new().network(near.clone()).network(far), path);
     let alice = Person::join(&near, "alice").await;
     let asked = say(&alice, &near.address("proxy"), "through the proxy").await;
     let (answer, text) = expect_text(&alice).await;
     assert_eq!(text, "through the proxy");
     assert_eq!(answer.meta.response_to, Some(asked));
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -349,17 +328,12 @@ rust = "polite"
     let runner = Runner::new()
         .network(network.clone())
         .bot("polite", |_| Ok(Polite));
-    let (stop, run) = start(runner, path);
+    let running = Running::start(runner, path);
     let alice = Person::join(&network, "alice").await;
     say(&alice, &network.address("bot"), "hi").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    stop.send(()).unwrap();
+    running.stop().await.unwrap();
     assert_eq!(expect_text(&alice).await.1, "goodbye");
-    tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .expect("the run ends after the interrupt")
-        .unwrap()
-        .unwrap();
 }
 
 /// Runs `chatty check FILE` and returns (exit code, stdout, stderr).
@@ -455,7 +429,7 @@ sessions = ["local"]
 web = {{ bind = "127.0.0.1:{port}" }}
 "#
     ));
-    let (stop, run) = start(Runner::new().network(network.clone()), path);
+    let running = Running::start(Runner::new().network(network.clone()), path);
     let alice = Person::join(&network, "alice").await;
     let bot = network.address("bot");
     // The window listens once the runner has built it.
@@ -501,8 +475,7 @@ web = {{ bind = "127.0.0.1:{port}" }}
     let (answer, text) = expect_text(&alice).await;
     assert_eq!(text, "yes, a person: how can I help?");
     assert_eq!(answer.meta.origin.as_ref(), Some(&bot));
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -517,11 +490,7 @@ sessions = ["local"]
 web = { bind = "0.0.0.0:8080" }
 "#,
     );
-    let err = Runner::new()
-        .run_file(&path, std::future::pending())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = run_error(Runner::new(), &path).await;
     assert_eq!(
         err,
         format!(
@@ -581,11 +550,7 @@ web = {{ {settings} }}
         let (code, out, err) = check(&path);
         assert_eq!(code, 2, "check of {settings}: {out}{err}");
         assert!(err.starts_with(&prefix), "check of {settings}: {err}");
-        let run = Runner::new()
-            .run_file(&path, std::future::pending())
-            .await
-            .unwrap_err()
-            .to_string();
+        let run = run_error(Runner::new(), &path).await;
         assert!(run.starts_with(&prefix), "run of {settings}: {run}");
     }
     // And what run accepts, check accepts.
@@ -724,26 +689,15 @@ synchronizer = { capacity = 4 }
     let runner = Runner::new()
         .network(network.clone())
         .sync_bot("blocking", |_| Ok(Blocking));
-    let (stop, run) = start(runner, path.clone());
+    let running = Running::start(runner, path.clone());
     let alice = Person::join(&network, "alice").await;
     say(&alice, &network.address("bot"), "hi").await;
     assert_eq!(expect_text(&alice).await.1, "capacity 4: hi");
-    stop.send(()).unwrap();
-    run.await.unwrap().unwrap();
+    running.stop().await.unwrap();
 
     // Synchronizer settings for a bot that is not blocking are an error naming the key.
-    std::fs::write(
-        &path,
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("rust = \"blocking\"", "echo = {}"),
-    )
-    .unwrap();
-    let err = Runner::new()
-        .run_file(&path, std::future::pending())
-        .await
-        .unwrap_err()
-        .to_string();
+    rewrite(&path, "rust = \"blocking\"", "echo = {}");
+    let err = run_error(Runner::new(), &path).await;
     assert_eq!(
         err,
         format!(
