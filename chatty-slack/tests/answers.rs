@@ -9,20 +9,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chatty_core::{
-    Automatic, Body, DownloadFile, EditKind, FailureKind, File, Message, Signal, SignalKind, Status,
+    Automatic, Body, DownloadFile, EditKind, File, Message, Signal, SignalKind, Status,
 };
-use common::{Bot, address, local_slack, next_message, posted_by, text};
-
-const WAIT: Duration = Duration::from_secs(15);
+use common::{
+    Bot, address, bot_post_where, bot_posts, next_message, posted_by, text, workspace,
+    workspace_with_general,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_to_inbound_ids_go_where_the_original_is() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let (slack, alice, app, general) = workspace_with_general().await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
 
     // The bot's own join: an InRoom status with an id of its own; an answer to it goes to
@@ -35,12 +32,7 @@ async fn answers_to_inbound_ids_go_where_the_original_is() {
         .send(joined.reply(Message::text("hello channel")))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &general, &app.bot_user_id).len()
-                == 1)
-            .await
-    );
+    bot_posts(&slack, &general, &app, 1).await;
 
     // A thread reply, edited: the edit's id (CHANNEL/EDIT_TS) names no message, yet an answer
     // to it goes into the thread of the message it edits.
@@ -56,13 +48,7 @@ async fn answers_to_inbound_ids_go_where_the_original_is() {
         .send(edit.reply(Message::text("noted")))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &general, &app.bot_user_id).len()
-                == 2)
-            .await
-    );
-    let noted = &posted_by(&slack, &general, &app.bot_user_id)[1];
+    let noted = &bot_posts(&slack, &general, &app, 2).await[1];
     assert_eq!(noted["text"], "noted");
     assert_eq!(noted["thread_ts"], root.as_str(), "{noted}");
 
@@ -74,29 +60,17 @@ async fn answers_to_inbound_ids_go_where_the_original_is() {
         )
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &general, &app.bot_user_id)
-                .iter()
-                .any(|m| m["text"] == "noted, thanks"))
-            .await
-    );
-    let failures: Vec<_> = bot
-        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
-        .await;
-    assert!(failures.is_empty(), "{failures:?}");
+    bot_post_where(&slack, &general, &app, |m| m["text"] == "noted, thanks").await;
+    bot.assert_no_send_failure_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_bots_and_slackbot_arrive_marked_automatic() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
+    let (slack, alice, app, general) = workspace_with_general().await;
     let other = slack.add_app("other");
-    let general = slack.create_channel("general", &alice, false);
     slack.join(&other.bot_user_id, &general);
-    let bot = Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let bot = Bot::start_in(&slack, app.clone(), &general).await;
 
     slack.post_as_app(&app.app_id, &general, "my own").unwrap();
     slack
@@ -128,10 +102,8 @@ async fn other_bots_and_slackbot_arrive_marked_automatic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
+    let (slack, alice, app) = workspace().await;
     let carol = slack.add_user("carol");
-    let app = slack.add_app("bot");
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
@@ -154,16 +126,7 @@ async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
             .send(Signal::new(DownloadFile::new(file)).to(bot.address.clone()))
             .await
             .unwrap();
-        let failure = bot
-            .remote
-            .next_of(SignalKind::SendFailure)
-            .await
-            .expect("a failure");
-        let Body::SendFailure(f) = &failure.body else {
-            unreachable!()
-        };
-        assert_eq!(f.failed, id);
-        assert_eq!(f.kind, FailureKind::Rejected);
+        let f = bot.rejection_of(&id).await;
         assert!(f.message.contains("not a Slack file URL"), "{}", f.message);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -183,12 +146,8 @@ async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
         .send(Signal::new(DownloadFile::new(file)).to(bot.address.clone()))
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
-    assert!(matches!(&failure.body, Body::SendFailure(f) if f.message.contains("sign-in page")));
+    let f = bot.next_send_failure().await;
+    assert!(f.message.contains("sign-in page"), "{}", f.message);
     assert!(
         bot.remote
             .drain_for(Duration::from_millis(300))
@@ -202,15 +161,11 @@ async fn downloads_are_refused_for_urls_that_are_not_slack_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_all_posts_once_where_the_message_was() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
+    let (slack, alice, app, general) = workspace_with_general().await;
     let carol = slack.add_user("carol");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
     slack.join(&carol, &general);
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
 
     // A mention of the bot and carol: the answer to all is visible to the bot and carol.
@@ -231,11 +186,7 @@ async fn reply_all_posts_once_where_the_message_was() {
     assert_eq!(answer.meta.visible_to, vec![bot.address.clone()]);
     handle.send(answer).await.unwrap();
 
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() == 1)
-            .await
-    );
+    bot_posts(&slack, &dm, &app, 1).await;
     let in_channel: Vec<_> = posted_by(&slack, &general, &app.bot_user_id)
         .iter()
         .map(|m| m["text"].clone())
@@ -246,10 +197,7 @@ async fn reply_all_posts_once_where_the_message_was() {
         0,
         "no DM with anyone, the bot itself included"
     );
-    let failures: Vec<_> = bot
-        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
-        .await;
-    assert!(failures.is_empty(), "{failures:?}");
+    bot.assert_no_send_failure_arrives().await;
     bot.stop().await;
 }
 
@@ -257,14 +205,10 @@ async fn reply_all_posts_once_where_the_message_was() {
 async fn an_answer_to_a_thread_reply_the_session_never_saw_goes_into_its_thread() {
     // As after a restart, when the journal gives the bot a thread reply again: a fresh session
     // has not seen it, and its id (CHANNEL/TS) does not say it is in a thread.
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
+    let (slack, alice, app, general) = workspace_with_general().await;
     let root = slack.post(&alice, &general, "a question");
     let reply = slack.post_in_thread(&alice, &general, Some(&root), "details");
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
     let answered = chatty_core::SignalId::from(format!("{general}/{reply}"));
     handle
@@ -275,13 +219,7 @@ async fn an_answer_to_a_thread_reply_the_session_never_saw_goes_into_its_thread(
         )
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &general, &app.bot_user_id).len()
-                == 1)
-            .await
-    );
-    let posted = &posted_by(&slack, &general, &app.bot_user_id)[0];
+    let posted = &bot_posts(&slack, &general, &app, 1).await[0];
     assert_eq!(posted["text"], "answered after a restart");
     assert_eq!(posted["thread_ts"], root.as_str(), "{posted}");
     bot.stop().await;

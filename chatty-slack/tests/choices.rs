@@ -7,13 +7,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use chatty_core::reexports::serde_json::{Value, json};
-use chatty_core::{Body, Choice, Chosen, DeliveryStatus, FailureKind, Message, Signal, SignalKind};
-use common::{Bot, address, local_slack, next_message, posted_by, text};
-
-const WAIT: Duration = Duration::from_secs(15);
+use chatty_core::reexports::serde_json::json;
+use chatty_core::{Body, Choice, Chosen, Handle, Message, Signal, SignalId};
+use chatty_local_slack::{AppCredentials, LocalSlack};
+use common::{
+    Bot, WAIT, address, assert_all_acknowledged, assert_sent, bot_posts, next_message,
+    system_errors, text, workspace_with_dm, workspace_with_general,
+};
 
 fn priority() -> Choice {
     Choice::new("priority")
@@ -34,29 +34,26 @@ fn message(signal: &Signal) -> &Message {
     }
 }
 
-/// Waits until the bot's messages in `channel` number `count`; returns them.
-async fn bot_messages(
-    slack: &chatty_local_slack::LocalSlack,
-    channel: &str,
-    bot_user: &str,
-    count: usize,
-) -> Vec<Value> {
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, channel, bot_user).len() >= count)
-            .await,
-        "{count} messages of the bot in {channel}: {:?}",
-        slack.messages(channel)
-    );
-    posted_by(slack, channel, bot_user)
+/// Sends [`question`] to alice through `handle` and waits until it is posted in `dm`, the bot's
+/// first message there; returns the question's id and its `ts`.
+async fn ask_alice(
+    handle: &Handle,
+    slack: &LocalSlack,
+    app: &AppCredentials,
+    alice: &str,
+    dm: &str,
+) -> (SignalId, String) {
+    let id = handle
+        .send(Signal::new(question()).to(address(slack, alice)))
+        .await
+        .unwrap();
+    let posted = bot_posts(slack, dm, app, 1).await;
+    (id, posted[0]["ts"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_is_posted_as_buttons_with_the_numbered_fallback_text() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
@@ -64,7 +61,7 @@ async fn a_question_is_posted_as_buttons_with_the_numbered_fallback_text() {
         .send(Signal::new(question()).to(address(&slack, &alice)))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
+    let posted = bot_posts(&slack, &dm, &app, 1).await;
     let stored = &posted[0];
     assert_eq!(
         stored["text"],
@@ -103,10 +100,7 @@ async fn a_question_is_posted_as_buttons_with_the_numbered_fallback_text() {
             ),
         ]
     );
-    assert_eq!(
-        handle.delivery_status(&id).await.unwrap(),
-        DeliveryStatus::Sent
-    );
+    assert_sent(&handle, &id).await;
     // conversations.history gives the blocks back.
     let history = slack.call(
         &app.bot_token,
@@ -122,12 +116,8 @@ async fn a_question_is_posted_as_buttons_with_the_numbered_fallback_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_answers_the_question_and_the_reply_lands_in_the_channel() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let (slack, alice, app, general) = workspace_with_general().await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
 
     slack.post(
@@ -139,7 +129,7 @@ async fn a_click_answers_the_question_and_the_reply_lands_in_the_channel() {
     let asked = report.reply(question());
     let question_id = asked.meta.id.clone();
     handle.send(asked).await.unwrap();
-    let posted = bot_messages(&slack, &general, &app.bot_user_id, 1).await;
+    let posted = bot_posts(&slack, &general, &app, 1).await;
     let question_ts = posted[0]["ts"].as_str().unwrap().to_owned();
 
     let payload = slack
@@ -155,18 +145,14 @@ async fn a_click_answers_the_question_and_the_reply_lands_in_the_channel() {
     assert_eq!(answer.meta.origin.as_ref(), Some(&address(&slack, &alice)));
     assert_eq!(answer.meta.visible_to, vec![address(&slack, &general)]);
     // Acknowledged.
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert!(slack.failed_interactions(&app.app_id).is_empty());
 
     handle
         .send(answer.reply(Message::text("On it: high priority.")))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &general, &app.bot_user_id, 2).await;
+    let posted = bot_posts(&slack, &general, &app, 2).await;
     assert_eq!(posted[1]["text"], "On it: high priority.");
     assert!(posted[1].get("thread_ts").is_none(), "{}", posted[1]);
     bot.stop().await;
@@ -174,12 +160,8 @@ async fn a_click_answers_the_question_and_the_reply_lands_in_the_channel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_on_a_question_in_a_thread_is_answered_in_the_thread() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let (slack, alice, app, general) = workspace_with_general().await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
 
     let root = slack.post(
@@ -192,7 +174,7 @@ async fn a_click_on_a_question_in_a_thread_is_answered_in_the_thread() {
         .reply(question())
         .in_response_to(chatty_slack::thread_of(report.id()));
     handle.send(asked).await.unwrap();
-    let posted = bot_messages(&slack, &general, &app.bot_user_id, 1).await;
+    let posted = bot_posts(&slack, &general, &app, 1).await;
     assert_eq!(posted[0]["thread_ts"], root.as_str());
     let ts = posted[0]["ts"].as_str().unwrap().to_owned();
 
@@ -205,7 +187,7 @@ async fn a_click_on_a_question_in_a_thread_is_answered_in_the_thread() {
         .send(answer.reply(Message::text("Low, noted.")))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &general, &app.bot_user_id, 2).await;
+    let posted = bot_posts(&slack, &general, &app, 2).await;
     assert_eq!(posted[1]["text"], "Low, noted.");
     assert_eq!(
         posted[1]["thread_ts"],
@@ -217,18 +199,10 @@ async fn a_click_on_a_question_in_a_thread_is_answered_in_the_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_after_a_restart_still_names_the_question() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut first = Bot::start(&slack, app.clone()).await;
     let handle = first.remote.handle().await;
-    let question_id = handle
-        .send(Signal::new(question()).to(address(&slack, &alice)))
-        .await
-        .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
-    let ts = posted[0]["ts"].as_str().unwrap().to_owned();
+    let (question_id, ts) = ask_alice(&handle, &slack, &app, &alice, &dm).await;
     first.stop().await;
 
     // A fresh session remembers nothing: the question's block id names it.
@@ -245,19 +219,11 @@ async fn a_click_after_a_restart_still_names_the_question() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_in_a_dm_is_answered_in_the_dm() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
-    let question_id = handle
-        .send(Signal::new(question()).to(address(&slack, &alice)))
-        .await
-        .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
-    let ts = posted[0]["ts"].as_str().unwrap().to_owned();
+    let (question_id, ts) = ask_alice(&handle, &slack, &app, &alice, &dm).await;
     slack.click(&alice, &dm, &ts, "chatty_choice/0").unwrap();
     let answer = next_message(&bot).await;
     assert_eq!(
@@ -272,7 +238,7 @@ async fn a_click_in_a_dm_is_answered_in_the_dm() {
         .send(answer.reply(Message::text("Low it is.")))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 2).await;
+    let posted = bot_posts(&slack, &dm, &app, 2).await;
     assert_eq!(posted[1]["text"], "Low it is.");
     // The DM is known from the click: no conversations.open for the reply.
     assert_eq!(slack.call_count("conversations.open"), opened);
@@ -281,19 +247,11 @@ async fn a_click_in_a_dm_is_answered_in_the_dm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_sent_again_is_handled_once() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
-    handle
-        .send(Signal::new(question()).to(address(&slack, &alice)))
-        .await
-        .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
-    let ts = posted[0]["ts"].as_str().unwrap().to_owned();
+    let (_, ts) = ask_alice(&handle, &slack, &app, &alice, &dm).await;
     let payload = slack.click(&alice, &dm, &ts, "chatty_choice/1").unwrap();
     let first = next_message(&bot).await;
     assert_eq!(message(&first).text, "Normal");
@@ -331,13 +289,9 @@ async fn a_click_sent_again_is_handled_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slash_command_arrives_as_a_command_and_is_answered_in_its_channel() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
+    let (slack, alice, app, general) = workspace_with_general().await;
     assert!(slack.add_slash_command(&app.app_id, "/ticket"));
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
 
     slack
@@ -354,7 +308,7 @@ async fn a_slash_command_arrives_as_a_command_and_is_answered_in_its_channel() {
         .send(command.reply(Message::text("Ticket 1 opened.")))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &general, &app.bot_user_id, 1).await;
+    let posted = bot_posts(&slack, &general, &app, 1).await;
     assert_eq!(posted[0]["text"], "Ticket 1 opened.");
 
     slack
@@ -363,21 +317,14 @@ async fn a_slash_command_arrives_as_a_command_and_is_answered_in_its_channel() {
     let bare = next_message(&bot).await;
     assert_eq!(message(&bare).text, "/ticket");
     assert!(message(&bare).command);
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert!(slack.failed_interactions(&app.app_id).is_empty());
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_interaction_is_an_error_and_the_next_message_arrives() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let bot = Bot::start(&slack, app.clone()).await;
 
     // One of Chatty's buttons, but nobody clicked it; another app's button; a modal.
@@ -420,13 +367,7 @@ async fn a_malformed_interaction_is_an_error_and_the_next_message_arrives() {
             break;
         }
     }
-    let errors: Vec<&str> = seen
-        .iter()
-        .filter_map(|s| match &s.body {
-            Body::SystemError(e) => Some(e.message.as_str()),
-            _ => None,
-        })
-        .collect();
+    let errors = system_errors(&seen);
     assert_eq!(errors.len(), 2, "{seen:?}");
     assert!(errors[0].contains("click"), "{}", errors[0]);
     assert!(errors[1].contains("not JSON"), "{}", errors[1]);
@@ -436,10 +377,7 @@ async fn a_malformed_interaction_is_an_error_and_the_next_message_arrives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_question_too_large_for_slack_is_refused_naming_the_limit() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
@@ -452,16 +390,7 @@ async fn a_question_too_large_for_slack_is_refused_naming_the_limit() {
         .send(Signal::new(long).to(address(&slack, &alice)))
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
-    let Body::SendFailure(f) = &failure.body else {
-        unreachable!()
-    };
-    assert_eq!(f.failed, id);
-    assert_eq!(f.kind, FailureKind::Rejected);
+    let f = bot.rejection_of(&id).await;
     assert!(f.message.contains("at most 75"), "{}", f.message);
     assert_eq!(
         slack.call_count("chat.postMessage"),
@@ -478,11 +407,8 @@ async fn a_question_too_large_for_slack_is_refused_naming_the_limit() {
         .send(Signal::new(Message::text("Pick one").with_choice(many)).to(address(&slack, &alice)))
         .await
         .unwrap();
-    let posted = bot_messages(&slack, &dm, &app.bot_user_id, 1).await;
+    let posted = bot_posts(&slack, &dm, &app, 1).await;
     assert_eq!(posted[0]["blocks"].as_array().unwrap().len(), 4);
-    assert_eq!(
-        handle.delivery_status(&sent).await.unwrap(),
-        DeliveryStatus::Sent
-    );
+    assert_sent(&handle, &sent).await;
     bot.stop().await;
 }

@@ -8,24 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use chatty_core::{Body, ConnectionErrorKind, FailureKind, Message, Router, Signal, SignalKind};
-use chatty_slack::{Secret, SlackConfig, SlackSession};
-use chatty_test::{Probe, ProbeRemote};
-use common::{Bot, address, local_slack, next_message, posted_by};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// Runs a probe on a session for `config` without waiting for it to start.
-fn run(config: SlackConfig) -> (ProbeRemote, tokio::task::JoinHandle<()>) {
-    let session = Arc::new(SlackSession::new(config).expect("a valid config"));
-    let (probe, mut remote) = Probe::new();
-    remote.wait = WAIT;
-    let router = Router::new().shared_session(session);
-    let task = tokio::spawn(async move {
-        let _ = router.run(probe).await;
-    });
-    (remote, task)
-}
+use chatty_core::{Body, ConnectionErrorKind, Message, Signal, SignalKind};
+use chatty_slack::{Secret, SlackConfig};
+use chatty_test::ProbeRemote;
+use common::{
+    Bot, WAIT, address, bot_posts, local_slack, next_message, run_unstarted, workspace_with_dm,
+};
 
 /// The first connection error of `kind` within the wait, skipping others (an endless series
 /// of other errors fails too).
@@ -75,7 +63,7 @@ async fn a_bad_token_answered_with_http_401_is_an_authentication_error() {
     let config = SlackConfig::new(Secret::inline("xoxb-wrong"), Secret::inline("xapp-wrong"))
         .with_api_url(format!("http://{addr}/api/"))
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
-    let (remote, task) = run(config);
+    let (remote, task) = run_unstarted(config);
     let error = connection_error(&remote, ConnectionErrorKind::Authentication).await;
     assert!(error.cause.contains("invalid_auth"), "{}", error.cause);
     assert_eq!(error.retry_in, None, "no retry: the token is wrong");
@@ -99,14 +87,8 @@ async fn a_bad_token_answered_with_http_401_is_an_authentication_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_app_token_stops_socket_mode_with_an_authentication_error() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let bot = Bot::start_with(&slack, app.clone(), |c| {
-        c.with_reconnect_backoff(Duration::from_millis(100), Duration::from_millis(200))
-    })
-    .await;
+    let (slack, alice, app, dm) = workspace_with_dm().await;
+    let bot = Bot::start_quick(&slack, app.clone()).await;
     slack.post(&alice, &dm, "before");
     assert_eq!(common::text(&next_message(&bot).await), "before");
 
@@ -120,11 +102,7 @@ async fn a_revoked_app_token_stops_socket_mode_with_an_authentication_error() {
         error.cause
     );
     assert_eq!(error.retry_in, None);
-    let ended = bot
-        .remote
-        .next_of(SignalKind::SessionEnded)
-        .await
-        .expect("the session ends");
+    let ended = bot.next_of(SignalKind::SessionEnded).await;
     assert!(matches!(&ended.body, Body::SessionEnded(e)
         if e.reason.as_deref().is_some_and(|r| r.contains("token_revoked"))));
     let calls = slack.call_count("apps.connections.open");
@@ -156,26 +134,16 @@ async fn a_dm_refused_for_a_missing_scope_fails_once_naming_it() {
         .send(Signal::message("hello carol").to(address(&slack, &carol)))
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a send failure");
-    let Body::SendFailure(f) = &failure.body else {
-        unreachable!()
-    };
-    assert_eq!(f.failed, id);
-    assert_eq!(f.kind, FailureKind::Rejected);
+    let f = bot.rejection_of(&id).await;
     assert_eq!(f.code.as_deref(), Some("missing_scope"));
     assert!(f.message.contains("conversations.open"), "{}", f.message);
     assert!(f.message.contains("`im:write`"), "{}", f.message);
-    let more: Vec<_> = bot
-        .arriving(
-            Duration::from_millis(800),
-            &[SignalKind::SendFailure, SignalKind::SystemError],
-        )
-        .await;
-    assert!(more.is_empty(), "one failure only: {more:?}");
+    bot.assert_none_arrive(
+        Duration::from_millis(800),
+        &[SignalKind::SendFailure, SignalKind::SystemError],
+        "one failure only",
+    )
+    .await;
     assert_eq!(slack.call_count("conversations.open"), 1, "tried once");
 
     // Alice wrote to the bot: the answer goes to her DM, known from her message, without
@@ -186,12 +154,7 @@ async fn a_dm_refused_for_a_missing_scope_fails_once_naming_it() {
         .send(got.reply(Message::text("hi alice")))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| !posted_by(s, &dm, &app.bot_user_id).is_empty())
-            .await,
-        "the answer is posted"
-    );
+    bot_posts(&slack, &dm, &app, 1).await;
     assert_eq!(slack.call_count("conversations.open"), 1);
     bot.stop().await;
 }

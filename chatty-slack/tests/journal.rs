@@ -13,11 +13,13 @@ use chatty_core::journal::{Appended, EntryId, Journal, JournalError, MemoryJourn
 use chatty_core::reexports::futures::StreamExt as _;
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{BotError, Handle, Inbound, Router, Signal, SignalId, SignalKind};
+use chatty_local_slack::{AppCredentials, LocalSlack};
 use chatty_slack::SlackSession;
-use common::{Bot, config, local_slack, next_message, text};
+use common::{
+    Bot, WAIT, assert_all_acknowledged, assert_sockets, config, next_message, text,
+    workspace_with_dm,
+};
 use tokio::sync::{Semaphore, oneshot};
-
-const WAIT: Duration = Duration::from_secs(15);
 
 /// A journal in memory whose appends wait for a permit, and fail while told to.
 #[derive(Debug, Clone)]
@@ -134,6 +136,12 @@ impl Journal for Held {
     }
 }
 
+/// Starts a probe bot for `app` under a router whose journal is (a clone of) `journal`.
+async fn start_journaled(slack: &LocalSlack, app: &AppCredentials, journal: &Held) -> Bot {
+    let shared = Arc::new(journal.clone());
+    Bot::start_routed(slack, app.clone(), |c| c, |r| r.shared_journal(shared)).await
+}
+
 /// Polls `condition` every 20 ms for up to [`WAIT`].
 async fn eventually(condition: impl Fn() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -148,19 +156,9 @@ async fn eventually(condition: impl Fn() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let journal = Held::closed();
-    let shared = journal.clone();
-    let bot = Bot::start_routed(
-        &slack,
-        app.clone(),
-        |c| c,
-        |r| r.shared_journal(Arc::new(shared)),
-    )
-    .await;
+    let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.post(&alice, &dm, "kept");
     assert!(eventually(|| journal.appends() == 1).await, "appended");
@@ -171,11 +169,7 @@ async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
 
     journal.release(1);
     assert_eq!(text(&next_message(&bot).await), "kept");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert_eq!(slack.acks_received(&app.app_id).len(), 1);
     assert_eq!(journal.inner.len(), 1);
     bot.stop().await;
@@ -183,20 +177,10 @@ async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slash_command_is_acknowledged_once_durable() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     assert!(slack.add_slash_command(&app.app_id, "/ticket"));
     let journal = Held::closed();
-    let shared = journal.clone();
-    let bot = Bot::start_routed(
-        &slack,
-        app.clone(),
-        |c| c,
-        |r| r.shared_journal(Arc::new(shared)),
-    )
-    .await;
+    let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.slash_command(&alice, &dm, "/ticket", "list").unwrap();
     assert!(eventually(|| journal.appends() == 1).await, "appended");
@@ -205,11 +189,7 @@ async fn a_slash_command_is_acknowledged_once_durable() {
 
     journal.release(1);
     assert_eq!(text(&next_message(&bot).await), "/ticket list");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert_eq!(slack.acks_received(&app.app_id).len(), 1);
     assert!(slack.failed_interactions(&app.app_id).is_empty());
     bot.stop().await;
@@ -217,19 +197,9 @@ async fn a_slash_command_is_acknowledged_once_durable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_journal_could_not_keep_is_left_with_slack() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let journal = Held::failing(1);
-    let shared = journal.clone();
-    let bot = Bot::start_routed(
-        &slack,
-        app.clone(),
-        |c| c,
-        |r| r.shared_journal(Arc::new(shared)),
-    )
-    .await;
+    let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.post(&alice, &dm, "kept");
     // The bot hears that the journal failed; Slack, not having the ack, sends the event again
@@ -245,18 +215,11 @@ async fn an_event_the_journal_could_not_keep_is_left_with_slack() {
     };
     assert!(told, "the bot was told the journal failed");
     assert_eq!(text(&message), "kept");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert!(slack.dropped_events(&app.app_id).is_empty());
     assert!(slack.deliveries(&app.app_id).len() >= 2);
     assert_eq!(journal.appends(), 2);
-    let extra = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }
 
@@ -277,16 +240,13 @@ impl chatty_core::Bot for Dies {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_journal_kept_reaches_the_restarted_bot_once_though_slack_sends_it_again() {
-    let slack = local_slack().await;
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     // Slack's retries after 1 and 5 minutes, shortened.
     slack.set_retry_schedule(&[
         Duration::ZERO,
         Duration::from_secs(2),
         Duration::from_secs(8),
     ]);
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
     let journal = MemoryJournal::new();
     // The first process's ack gets lost: Slack will send the event again.
     slack.ignore_acks(&app.app_id, 1);
@@ -295,11 +255,7 @@ async fn what_the_journal_kept_reaches_the_restarted_bot_once_though_slack_sends
     let (taken, first) = oneshot::channel();
     let router = Router::new().session(session).journal(journal.clone());
     let run = tokio::spawn(router.run(Dies(taken)));
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 1)
-            .await
-    );
+    assert_sockets(&slack, &app, 1).await;
     slack.post(&alice, &dm, "kept");
     let first = tokio::time::timeout(WAIT, first)
         .await
@@ -307,11 +263,7 @@ async fn what_the_journal_kept_reaches_the_restarted_bot_once_though_slack_sends
         .expect("the message");
     assert!(!first.meta.redelivered);
     let _ = tokio::time::timeout(WAIT, run).await.expect("the run ends");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 0)
-            .await
-    );
+    assert_sockets(&slack, &app, 0).await;
     assert_eq!(slack.pending_events(&app.app_id), 1, "Slack has it still");
     let sent_before = slack.deliveries(&app.app_id).len();
 
@@ -322,41 +274,24 @@ async fn what_the_journal_kept_reaches_the_restarted_bot_once_though_slack_sends
     assert_eq!(text(&again), "kept");
     assert!(again.meta.redelivered);
     assert_eq!(again.meta.id, first.meta.id);
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert!(slack.dropped_events(&app.app_id).is_empty());
     assert!(
         slack.deliveries(&app.app_id).len() > sent_before,
         "Slack sent it again after the restart: {:?}",
         slack.deliveries(&app.app_id)
     );
-    let extra = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_acknowledged_late_come_again_and_reach_the_bot_once_in_order() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     // A slow journal: the later envelopes of a burst are acknowledged after Slack's deadline.
     slack.set_ack_timeout(Duration::from_millis(300));
     let journal = Held::slow(Duration::from_millis(5));
-    let shared = journal.clone();
-    let bot = Bot::start_routed(
-        &slack,
-        app.clone(),
-        |c| c,
-        |r| r.shared_journal(Arc::new(shared)),
-    )
-    .await;
+    let bot = start_journaled(&slack, &app, &journal).await;
 
     const BURST: usize = 200;
     for i in 0..BURST {
@@ -370,20 +305,13 @@ async fn envelopes_acknowledged_late_come_again_and_reach_the_bot_once_in_order(
         texts,
         (0..BURST).map(|i| format!("m{i}")).collect::<Vec<_>>()
     );
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    assert_all_acknowledged(&slack, &app).await;
     assert!(slack.dropped_events(&app.app_id).is_empty());
     let sent = slack.deliveries(&app.app_id).len();
     assert!(
         sent > BURST,
         "some envelopes were acknowledged late: {sent} sent"
     );
-    let extra = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }

@@ -9,12 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatty_core::{Signal, SignalKind};
-use common::{Bot, address, local_slack, next_message, text};
+use common::{Bot, WAIT, address, next_message, text, workspace_with_dm};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
-
-const WAIT: Duration = Duration::from_secs(15);
 
 /// Every event at warn or above: its fields as text.
 #[derive(Clone, Default)]
@@ -74,14 +72,8 @@ impl Capture {
 async fn failures_are_logged_at_warn() {
     let capture = Capture::default();
     tracing::subscriber::set_global_default(capture.clone()).expect("the only subscriber");
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let mut bot = Bot::start_with(&slack, app.clone(), |c| {
-        c.with_reconnect_backoff(Duration::from_millis(100), Duration::from_millis(200))
-    })
-    .await;
+    let (slack, alice, app, dm) = workspace_with_dm().await;
+    let mut bot = Bot::start_quick(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
     // A refused signal: its id, Slack's code and what it means.
@@ -90,30 +82,20 @@ async fn failures_are_logged_at_warn() {
         .send(Signal::message("x").to(address(&slack, &alice)))
         .await
         .unwrap();
-    bot.remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
+    bot.next_of(SignalKind::SendFailure).await;
     capture
         .expect(&[id.as_str(), "restricted_action", "chat.postMessage"])
         .await;
 
     // An unreadable envelope.
     slack.send_raw(&app.app_id, "{not json");
-    bot.remote
-        .next_of(SignalKind::SystemError)
-        .await
-        .expect("a system error");
+    bot.next_of(SignalKind::SystemError).await;
     capture.expect(&["not JSON"]).await;
 
     // A lost connection, and when the session tries again: chatty-core's driver logs it with
     // the same `retry_in` as the signal says.
     slack.kill_sockets(&app.app_id);
-    let lost = bot
-        .remote
-        .next_of(SignalKind::ConnectionError)
-        .await
-        .expect("a connection error");
+    let lost = bot.next_of(SignalKind::ConnectionError).await;
     let retry_in = match &lost.body {
         chatty_core::Body::ConnectionError(e) => e.retry_in.expect("it tries again"),
         other => panic!("a connection error: {other:?}"),

@@ -5,13 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chatty_core::reexports::serde_json::{Value, json};
-use chatty_core::{Body, EditKind, FailureKind, Message, Signal, SignalKind};
-use common::{Bot, address, local_slack, next_message, text};
-
-const WAIT: Duration = Duration::from_secs(15);
+use chatty_core::{Body, EditKind, FailureKind, Message, Signal};
+use common::{Bot, WAIT, address, next_message, text, workspace_with_dm};
 
 /// The reactions on the message `ts` of `channel`, as the local Slack keeps them.
 fn reactions(slack: &chatty_local_slack::LocalSlack, channel: &str, ts: &str) -> Value {
@@ -25,10 +21,7 @@ fn reactions(slack: &chatty_local_slack::LocalSlack, channel: &str, ts: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persons_reactions_reach_the_bot_and_their_removal_too() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let channel = slack.create_channel("general", &alice, false);
     slack.join(&app.bot_user_id, &channel);
     let mut bot = Bot::start(&slack, app.clone()).await;
@@ -87,10 +80,7 @@ async fn a_persons_reactions_reach_the_bot_and_their_removal_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bots_reactions_go_out_by_name_and_are_withdrawn() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
     let ts = slack.post(&alice, &dm, "good news");
@@ -144,16 +134,7 @@ async fn the_bots_reactions_go_out_by_name_and_are_withdrawn() {
         ),
     ] {
         let id = handle.send(signal).await.unwrap();
-        let failure = bot
-            .remote
-            .next_of(SignalKind::SendFailure)
-            .await
-            .expect("a failure");
-        let Body::SendFailure(f) = &failure.body else {
-            unreachable!()
-        };
-        assert_eq!(f.failed, id);
-        assert_eq!(f.kind, FailureKind::Rejected);
+        let f = bot.rejection_of(&id).await;
         assert!(f.message.contains(says), "{}", f.message);
     }
     // Slack's refusal comes back with its code: a removal of a reaction that is not there (one
@@ -167,13 +148,12 @@ async fn the_bots_reactions_go_out_by_name_and_are_withdrawn() {
         )
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
-    assert!(matches!(&failure.body, Body::SendFailure(f)
-        if f.failed == gone && f.code.as_deref() == Some("no_reaction")
-            && f.kind == FailureKind::Rejected));
+    let f = bot.next_send_failure().await;
+    assert!(
+        f.failed == gone
+            && f.code.as_deref() == Some("no_reaction")
+            && f.kind == FailureKind::Rejected,
+        "{f:?}"
+    );
     bot.stop().await;
 }

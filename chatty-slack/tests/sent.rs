@@ -6,15 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chatty_core::driver::Protocol;
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::{Edit, File, Message, Signal, SignalId};
 use chatty_slack::SlackSession;
-use common::{Bot, config, local_slack, next_message, posted_by};
-
-const WAIT: Duration = Duration::from_secs(15);
+use common::{Bot, WAIT, bot_post_where, config, next_message, posted_by, workspace_with_dm};
 
 /// Sends `signals` through `bot` and waits until the bot's messages in `channels` number
 /// `total`.
@@ -45,10 +41,7 @@ async fn post_all(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_that_left_are_found_after_a_restart_and_others_are_not() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let general = slack.create_channel("general", &alice, false);
     slack.join(&app.bot_user_id, &general);
     let mut first = Bot::start(&slack, app.clone()).await;
@@ -124,27 +117,14 @@ async fn answers_that_left_are_found_after_a_restart_and_others_are_not() {
     let handle = second.remote.handle().await;
     let again = threaded.reply(Message::text("sent again"));
     handle.send(again).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id)
-                .iter()
-                .any(|m| m["text"] == "sent again"))
-            .await
-    );
-    let resent = posted_by(&slack, &dm, &app.bot_user_id)
-        .into_iter()
-        .find(|m| m["text"] == "sent again")
-        .unwrap();
+    let resent = bot_post_where(&slack, &dm, &app, |m| m["text"] == "sent again").await;
     assert_eq!(resent["thread_ts"], ts.as_str(), "{resent}");
     second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cannot_tell_on_a_failure_past_its_window_or_without_a_place() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
 
     // Not connected: nothing to ask.
     let idle = SlackSession::new(config(&slack, &app)).unwrap();

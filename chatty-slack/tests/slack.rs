@@ -12,16 +12,15 @@ use chatty_core::{
     FailureKind, File, Message, Page, Query, SendError, Signal, SignalKind, Status, StatusChange,
     TypingState, UserDefined,
 };
-use common::{Bot, address, local_slack, next_message, posted_by, text};
-
-const WAIT: Duration = Duration::from_secs(15);
+use common::{
+    Bot, WAIT, address, assert_all_acknowledged, assert_reconnected, assert_sent, assert_sockets,
+    bot_post_where, bot_posts, first_connection_error, local_slack, next_message, run_unstarted,
+    text, workspace, workspace_with_dm, workspace_with_general,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_messages_both_ways_threads_only_where_the_original_is() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
 
     let ts = slack.post(&alice, &dm, "hello &lt;bot&gt;");
@@ -43,12 +42,7 @@ async fn direct_messages_both_ways_threads_only_where_the_original_is() {
         .send(got.reply(Message::text("hi alice")))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| !posted_by(s, &dm, &app.bot_user_id).is_empty())
-            .await
-    );
-    let answer = &posted_by(&slack, &dm, &app.bot_user_id)[0];
+    let answer = &bot_posts(&slack, &dm, &app, 1).await[0];
     assert_eq!(answer["text"], "hi alice");
     assert!(
         answer.get("thread_ts").is_none(),
@@ -65,13 +59,8 @@ async fn direct_messages_both_ways_threads_only_where_the_original_is() {
         .send(threaded.reply(Message::text("in the thread too")))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() == 2)
-            .await
-    );
     assert_eq!(
-        posted_by(&slack, &dm, &app.bot_user_id)[1]["thread_ts"],
+        bot_posts(&slack, &dm, &app, 2).await[1]["thread_ts"],
         ts.as_str()
     );
 
@@ -86,33 +75,21 @@ async fn direct_messages_both_ways_threads_only_where_the_original_is() {
         )
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() == 3)
-            .await
-    );
     assert_eq!(
-        posted_by(&slack, &dm, &app.bot_user_id)[2]["thread_ts"],
+        bot_posts(&slack, &dm, &app, 3).await[2]["thread_ts"],
         second.as_str()
     );
 
     // The bot's own messages never come back to it.
-    let extra: Vec<_> = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "{extra:?}");
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_messages_mentions_joins_and_leaves() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
+    let (slack, alice, app, general) = workspace_with_general().await;
     let carol = slack.add_user("carol");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let room = address(&slack, &general);
 
     // The bot's own join (conversations.join at start) comes as its presence in the room.
@@ -135,13 +112,7 @@ async fn channel_messages_mentions_joins_and_leaves() {
 
     let handle = bot.remote.handle().await;
     handle.send(got.reply(Message::text("seen"))).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| !posted_by(s, &general, &app.bot_user_id)
-                .is_empty())
-            .await
-    );
-    let answer = &posted_by(&slack, &general, &app.bot_user_id)[0];
+    let answer = &bot_posts(&slack, &general, &app, 1).await[0];
     assert!(
         answer.get("thread_ts").is_none(),
         "an answer to a top-level message {ts} is at the top level: {answer}"
@@ -201,10 +172,7 @@ async fn channel_messages_mentions_joins_and_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_both_ways_and_downloads_with_the_token() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
@@ -224,11 +192,7 @@ async fn files_both_ways_and_downloads_with_the_token() {
         .send(Signal::new(DownloadFile::new(file.clone())))
         .await
         .unwrap();
-    let fetched = bot
-        .remote
-        .next_of(SignalKind::File)
-        .await
-        .expect("the bytes");
+    let fetched = bot.next_of(SignalKind::File).await;
     assert_eq!(fetched.meta.response_to, Some(request));
     assert!(matches!(&fetched.body, Body::File(f)
         if matches!(&f.content, Content::Bytes { data } if data.as_ref() == b"file content")));
@@ -249,17 +213,7 @@ async fn files_both_ways_and_downloads_with_the_token() {
         .send(Signal::new(out).to(address(&slack, &alice)))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id)
-                .iter()
-                .any(|m| m["subtype"] == "file_share"))
-            .await
-    );
-    let share = posted_by(&slack, &dm, &app.bot_user_id)
-        .into_iter()
-        .find(|m| m["subtype"] == "file_share")
-        .unwrap();
+    let share = bot_post_where(&slack, &dm, &app, |m| m["subtype"] == "file_share").await;
     let file_id = share["files"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(share["files"][0]["name"], "report.csv");
     assert_eq!(slack.file_bytes(&file_id).unwrap().as_ref(), b"a,b\n1,2\n");
@@ -268,9 +222,7 @@ async fn files_both_ways_and_downloads_with_the_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ok_false_is_a_send_failure_with_slacks_code() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
+    let (slack, alice, app) = workspace().await;
     let elsewhere = slack.create_channel("elsewhere", &alice, false);
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
@@ -279,19 +231,8 @@ async fn ok_false_is_a_send_failure_with_slacks_code() {
         .send(Signal::message("hello?").to(address(&slack, &elsewhere)))
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
-    match &failure.body {
-        Body::SendFailure(f) => {
-            assert_eq!(f.failed, id);
-            assert_eq!(f.code.as_deref(), Some("not_in_channel"));
-            assert_eq!(f.kind, FailureKind::Rejected);
-        }
-        _ => unreachable!(),
-    }
+    let f = bot.rejection_of(&id).await;
+    assert_eq!(f.code.as_deref(), Some("not_in_channel"));
     assert_eq!(
         handle.delivery_status(&id).await.unwrap(),
         DeliveryStatus::Failed {
@@ -306,29 +247,18 @@ async fn ok_false_is_a_send_failure_with_slacks_code() {
         .send(Signal::message("x").to(dm.clone()))
         .await
         .unwrap();
-    let failure = bot
-        .remote
-        .next_of(SignalKind::SendFailure)
-        .await
-        .expect("a failure");
-    assert!(matches!(&failure.body, Body::SendFailure(f)
-        if f.failed == id && f.code.as_deref() == Some("restricted_action")));
+    let f = bot.next_send_failure().await;
+    assert!(f.failed == id && f.code.as_deref() == Some("restricted_action"));
 
     // The next message goes out.
     let ok = handle.send(Signal::message("fine").to(dm)).await.unwrap();
-    assert_eq!(
-        handle.delivery_status(&ok).await.unwrap(),
-        DeliveryStatus::Sent
-    );
+    assert_sent(&handle, &ok).await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_storm_delivers_every_message_once_in_order() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
 
@@ -340,29 +270,19 @@ async fn a_429_storm_delivers_every_message_once_in_order() {
             .await
             .unwrap();
     }
-    assert!(
-        slack
-            .wait_until(WAIT, |s| posted_by(s, &dm, &app.bot_user_id).len() >= 8)
-            .await
-    );
-    let texts: Vec<String> = posted_by(&slack, &dm, &app.bot_user_id)
+    let texts: Vec<String> = bot_posts(&slack, &dm, &app, 8)
+        .await
         .iter()
         .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(texts, (0..8).map(|i| format!("m{i}")).collect::<Vec<_>>());
-    let failures: Vec<_> = bot
-        .arriving(Duration::from_millis(300), &[SignalKind::SendFailure])
-        .await;
-    assert!(failures.is_empty(), "{failures:?}");
+    bot.assert_no_send_failure_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_envelope_is_not_delivered_twice() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let bot = Bot::start(&slack, app.clone()).await;
     slack.set_ack_timeout(Duration::from_millis(300));
     slack.ignore_acks(&app.app_id, 2);
@@ -379,24 +299,14 @@ async fn a_redelivered_envelope_is_not_delivered_twice() {
         "the envelope was sent again: {:?}",
         slack.deliveries(&app.app_id)
     );
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
-    let extra: Vec<_> = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "delivered twice: {extra:?}");
+    assert_all_acknowledged(&slack, &app).await;
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnect_and_a_killed_socket_lose_nothing() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let bot = Bot::start(&slack, app.clone()).await;
 
     slack.post(&alice, &dm, "m0");
@@ -409,43 +319,24 @@ async fn a_disconnect_and_a_killed_socket_lose_nothing() {
     assert_eq!(text(&next_message(&bot).await), "m1");
     assert_eq!(text(&next_message(&bot).await), "m2");
     // (The messages may have gone out on the old socket before it processed the fault.)
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
-            .await,
-        "the session reconnected"
-    );
+    assert_reconnected(&slack, &app, opened).await;
 
     let opened = slack.connections_opened(&app.app_id);
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 1)
-            .await
-    );
+    assert_sockets(&slack, &app, 1).await;
     slack.kill_sockets(&app.app_id);
     slack.post(&alice, &dm, "m3");
     slack.post(&alice, &dm, "m4");
     assert_eq!(text(&next_message(&bot).await), "m3");
     assert_eq!(text(&next_message(&bot).await), "m4");
     // (The messages may have gone out on the old socket before it processed the fault.)
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
-            .await,
-        "the session reconnected"
-    );
-    let extra: Vec<_> = bot
-        .arriving(Duration::from_millis(500), &[SignalKind::Message])
-        .await;
-    assert!(extra.is_empty(), "{extra:?}");
+    assert_reconnected(&slack, &app, opened).await;
+    bot.assert_no_message_arrives().await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subject_and_typing_come_back_unsupported() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
+    let (slack, alice, app) = workspace().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
     let to = address(&slack, &alice);
@@ -475,16 +366,12 @@ async fn subject_and_typing_come_back_unsupported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_are_answered_from_the_web_api() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
+    let (slack, alice, app, general) = workspace_with_general().await;
     let bob = slack.add_user("bob");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
     let other = slack.create_channel("other", &alice, false);
     slack.join(&bob, &general);
     let group = slack.open_conversation(&[&alice, &bob, &app.bot_user_id]);
-    let mut bot =
-        Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let mut bot = Bot::start_in(&slack, app.clone(), &general).await;
     let handle = bot.remote.handle().await;
     let room = address(&slack, &general);
 
@@ -569,12 +456,7 @@ async fn queries_are_answered_from_the_web_api() {
         .send(Signal::message("from the bot").to(room.clone()))
         .await
         .unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| !posted_by(s, &general, &app.bot_user_id)
-                .is_empty())
-            .await
-    );
+    bot_posts(&slack, &general, &app, 1).await;
     let Answer::History(history) = handle
         .query(Query::ReceivedFrom {
             address: room.clone(),
@@ -602,31 +484,20 @@ async fn queries_are_answered_from_the_web_api() {
         mine.signals[0].meta.id, sent,
         "the signal id is kept in the metadata"
     );
-    assert_eq!(
-        handle.delivery_status(&sent).await.unwrap(),
-        DeliveryStatus::Sent
-    );
+    assert_sent(&handle, &sent).await;
     bot.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_defined_signals_ride_in_message_metadata() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let mut bot = Bot::start(&slack, app.clone()).await;
     let handle = bot.remote.handle().await;
     let signal =
         Signal::new(UserDefined::new("order", &json!({"item": "tea", "count": 2})).unwrap())
             .to(address(&slack, &alice));
     handle.send(signal).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| !posted_by(s, &dm, &app.bot_user_id).is_empty())
-            .await
-    );
-    let posted = &posted_by(&slack, &dm, &app.bot_user_id)[0];
+    let posted = &bot_posts(&slack, &dm, &app, 1).await[0];
     assert_eq!(posted["metadata"]["event_type"], "order");
     let payload: Value = chatty_core::reexports::serde_json::from_str(
         posted["metadata"]["event_payload"]["chatty_payload"]
@@ -647,23 +518,12 @@ async fn a_bad_token_is_an_authentication_error() {
         bot_token: chatty_slack::Secret::inline("xoxb-wrong"),
         ..config
     };
-    let session = std::sync::Arc::new(chatty_slack::SlackSession::new(config).unwrap());
-    let (probe, remote) = chatty_test::Probe::new();
-    let router = chatty_core::Router::new().shared_session(session);
-    let task = tokio::spawn(async move { router.run(probe).await });
-    let error = remote
-        .next_of(SignalKind::ConnectionError)
-        .await
-        .expect("a connection error");
-    match &error.body {
-        Body::ConnectionError(e) => {
-            assert_eq!(e.kind, chatty_core::ConnectionErrorKind::Authentication);
-            assert!(e.cause.contains("invalid_auth"), "{}", e.cause);
-            assert!(!e.cause.contains("xoxb-wrong"), "no token in the cause");
-            assert_eq!(e.retry_in, None);
-        }
-        _ => unreachable!(),
-    }
+    let (remote, task) = run_unstarted(config);
+    let e = first_connection_error(&remote).await;
+    assert_eq!(e.kind, chatty_core::ConnectionErrorKind::Authentication);
+    assert!(e.cause.contains("invalid_auth"), "{}", e.cause);
+    assert!(!e.cause.contains("xoxb-wrong"), "no token in the cause");
+    assert_eq!(e.retry_in, None);
     let _ = tokio::time::timeout(WAIT, task).await;
 }
 
@@ -675,24 +535,13 @@ async fn an_unreadable_token_is_a_connection_error_naming_it() {
         app_token: chatty_slack::Secret::env("CHATTY_SLACK_TEST_NO_SUCH_TOKEN_VAR"),
         ..common::config(&slack, &app)
     };
-    let session = std::sync::Arc::new(chatty_slack::SlackSession::new(config).unwrap());
-    let (probe, remote) = chatty_test::Probe::new();
-    let router = chatty_core::Router::new().shared_session(session);
-    let task = tokio::spawn(async move { router.run(probe).await });
-    let error = remote
-        .next_of(SignalKind::ConnectionError)
-        .await
-        .expect("a connection error");
-    match &error.body {
-        Body::ConnectionError(e) => {
-            assert_eq!(
-                e.cause,
-                "app token: the environment variable CHATTY_SLACK_TEST_NO_SUCH_TOKEN_VAR is not set"
-            );
-            assert!(!e.cause.contains(&app.bot_token), "no token in the cause");
-            assert_eq!(e.retry_in, None);
-        }
-        _ => unreachable!(),
-    }
+    let (remote, task) = run_unstarted(config);
+    let e = first_connection_error(&remote).await;
+    assert_eq!(
+        e.cause,
+        "app token: the environment variable CHATTY_SLACK_TEST_NO_SUCH_TOKEN_VAR is not set"
+    );
+    assert!(!e.cause.contains(&app.bot_token), "no token in the cause");
+    assert_eq!(e.retry_in, None);
     let _ = tokio::time::timeout(WAIT, task).await;
 }

@@ -9,28 +9,15 @@ use std::time::{Duration, Instant};
 
 use chatty_core::reexports::serde_json::json;
 use chatty_core::{Body, ConnectionErrorKind, Signal, SignalKind};
-use common::{Bot, local_slack, next_message, text};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// Starts a bot with a short reconnection backoff (100 ms to 200 ms).
-async fn quick_bot(
-    slack: &chatty_local_slack::LocalSlack,
-    app: chatty_local_slack::AppCredentials,
-) -> Bot {
-    Bot::start_with(slack, app, |c| {
-        c.with_reconnect_backoff(Duration::from_millis(100), Duration::from_millis(200))
-    })
-    .await
-}
+use common::{
+    Bot, WAIT, assert_reconnected, assert_sockets, local_slack, next_message, system_errors, text,
+    workspace_with_dm, workspace_with_general,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_with_numbers_and_objects_arrives_whole() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let bot = Bot::start_with(&slack, app.clone(), |c| c.with_channels([general.clone()])).await;
+    let (slack, alice, app, general) = workspace_with_general().await;
+    let bot = Bot::start_in(&slack, app.clone(), &general).await;
     let payload = json!({"id": 42, "done": false, "owner": {"name": "ann"}, "tags": ["a"]});
     let token = slack.user_token(&alice).unwrap();
     let posted = slack.call(
@@ -53,10 +40,7 @@ async fn metadata_with_numbers_and_objects_arrives_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_envelope_is_a_system_error_between_signals_that_arrive() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = workspace_with_dm().await;
     let bot = Bot::start(&slack, app.clone()).await;
 
     slack.post(&alice, &dm, "m1");
@@ -91,13 +75,7 @@ async fn an_unreadable_envelope_is_a_system_error_between_signals_that_arrive() 
         let signal = bot.remote.next().await.expect("signals keep coming");
         seen.push(signal);
     }
-    let errors: Vec<&str> = seen
-        .iter()
-        .filter_map(|s| match &s.body {
-            Body::SystemError(e) => Some(e.message.as_str()),
-            _ => None,
-        })
-        .collect();
+    let errors = system_errors(&seen);
     assert_eq!(errors.len(), 2, "{seen:?}");
     assert!(errors[0].contains("events_api"), "{}", errors[0]);
     assert!(errors[1].contains("not JSON"), "{}", errors[1]);
@@ -122,11 +100,8 @@ async fn retry_after_on_auth_test_is_waited_out() {
 /// the session tries again in 2 s or more, and it does not call `method` again before then,
 /// though its backoff is 100 ms; then it connects.
 async fn retry_after_is_waited_out(method: &str) {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let bot = quick_bot(&slack, app.clone()).await;
+    let (slack, alice, app, dm) = workspace_with_dm().await;
+    let bot = Bot::start_quick(&slack, app.clone()).await;
     let opened = slack.connections_opened(&app.app_id);
 
     slack.rate_limit(method, 1, 2);
@@ -137,11 +112,7 @@ async fn retry_after_is_waited_out(method: &str) {
             Instant::now() < deadline,
             "no connection error naming the 429"
         );
-        let signal = bot
-            .remote
-            .next_of(SignalKind::ConnectionError)
-            .await
-            .expect("a connection error");
+        let signal = bot.next_of(SignalKind::ConnectionError).await;
         if let Body::ConnectionError(e) = signal.body
             && e.cause.contains("429")
         {
@@ -157,11 +128,7 @@ async fn retry_after_is_waited_out(method: &str) {
     let calls = slack.call_count(method);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(slack.call_count(method), calls, "{method} called again");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
-            .await
-    );
+    assert_reconnected(&slack, &app, opened).await;
     assert!(limited_at.elapsed() >= Duration::from_millis(1900));
     assert_eq!(slack.call_count(method), calls + 1);
     slack.post(&alice, &dm, "after");
@@ -176,17 +143,13 @@ async fn retry_after_is_waited_out(method: &str) {
 async fn the_drivers_signals_come_from_the_bots_address() {
     let slack = local_slack().await;
     let app = slack.add_app("bot");
-    let mut bot = quick_bot(&slack, app.clone()).await;
+    let mut bot = Bot::start_quick(&slack, app.clone()).await;
     let own = Some(bot.address.clone());
     assert_eq!(bot.started.meta.origin, own, "{:?}", bot.started);
     assert_eq!(bot.session.address(), own);
 
     slack.kill_sockets(&app.app_id);
-    let lost = bot
-        .remote
-        .next_of(SignalKind::ConnectionError)
-        .await
-        .expect("a connection error");
+    let lost = bot.next_of(SignalKind::ConnectionError).await;
     assert_eq!(lost.meta.origin, own, "{lost:?}");
 
     let handle = bot.remote.handle().await;
@@ -220,30 +183,19 @@ async fn the_drivers_signals_come_from_the_bots_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_warning_reconnects_and_link_disabled_stops() {
-    let slack = local_slack().await;
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
-    let bot = quick_bot(&slack, app.clone()).await;
+    let (slack, alice, app, dm) = workspace_with_dm().await;
+    let bot = Bot::start_quick(&slack, app.clone()).await;
 
     // `warning`: the connection ends soon; the session reconnects at once, quietly.
     let opened = slack.connections_opened(&app.app_id);
     slack.disconnect(&app.app_id, "warning");
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.connections_opened(&app.app_id) > opened)
-            .await
-    );
+    assert_reconnected(&slack, &app, opened).await;
     slack.post(&alice, &dm, "still here");
     let got = next_message(&bot).await;
     assert_eq!(text(&got), "still here");
 
     // `link_disabled`: Socket Mode was turned off for the app; the session stops and says so.
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 1)
-            .await
-    );
+    assert_sockets(&slack, &app, 1).await;
     slack.disconnect(&app.app_id, "link_disabled");
     let mut before_end = Vec::new();
     let deadline = Instant::now() + WAIT;
