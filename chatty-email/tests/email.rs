@@ -5,65 +5,23 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatty_core::reexports::async_channel;
 use chatty_core::reexports::bytes::Bytes;
 use chatty_core::reexports::futures::TryStreamExt as _;
 use chatty_core::reexports::serde_json::json;
-use chatty_core::session::{InboundSink, Session};
 use chatty_core::{
-    Address, Body, ConnectionErrorKind, DeliveryStatus, FailureKind, File, Media, Message,
-    SessionEnd, Signal, SignalId, SignalKind, UserDefined,
+    Address, Body, ConnectionErrorKind, DeliveryStatus, FailureKind, File, Media, Message, Signal,
+    SignalId, SignalKind, UserDefined,
 };
 use chatty_email::{
     EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig, Pop3Config, SmtpConfig, TlsMode,
 };
+use chatty_test::bare::Bare;
 use common::WAIT;
 
 fn mailto(address: &str) -> Address {
     Address::new("mailto", address).expect("a mail address")
-}
-
-/// Runs a session with a plain sink (no router) and returns its signals' receiver.
-fn run_bare(session: EmailSession) -> (Arc<EmailSession>, async_channel::Receiver<Signal>) {
-    let (tx, rx) = async_channel::unbounded();
-    let session = Arc::new(session);
-    let running = session.clone();
-    tokio::spawn(async move {
-        let _ = running.run(InboundSink::new("mailto", tx)).await;
-    });
-    (session, rx)
-}
-
-async fn next_signal(rx: &async_channel::Receiver<Signal>) -> Signal {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("a signal in time")
-        .expect("the session is running")
-}
-
-async fn end_bare(session: &EmailSession, rx: &async_channel::Receiver<Signal>) {
-    session
-        .send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
-        .await
-        .expect("the end request is accepted");
-    let mut kinds = Vec::new();
-    while let Ok(Ok(signal)) = tokio::time::timeout(WAIT, rx.recv()).await {
-        kinds.push(signal.kind());
-        if signal.kind() == SignalKind::SessionEnded {
-            break;
-        }
-    }
-    assert_eq!(
-        kinds
-            .iter()
-            .filter(|k| matches!(k, SignalKind::SessionAboutToEnd | SignalKind::SessionEnded))
-            .collect::<Vec<_>>(),
-        [&SignalKind::SessionAboutToEnd, &SignalKind::SessionEnded],
-        "{kinds:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,9 +232,13 @@ async fn bad_credentials_are_an_authentication_error_within_seconds() {
     let a = common::account().await;
     for inbound in [common::imap_inbound(), common::pop3_inbound()] {
         let config = bad_password(common::config(&a, inbound));
-        let (session, rx) = run_bare(EmailSession::new(config).expect("a valid config"));
+        let bare = Bare::run(
+            EmailSession::new(config).expect("a valid config"),
+            "mailto",
+            WAIT,
+        );
         let started = Instant::now();
-        let first = next_signal(&rx).await;
+        let first = bare.next().await;
         let elapsed = started.elapsed();
         match &first.body {
             Body::ConnectionError(e) => {
@@ -292,8 +254,8 @@ async fn bad_credentials_are_an_authentication_error_within_seconds() {
         }
         assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
         // It keeps trying (with backoff), reporting each failure, until asked to end.
-        assert_eq!(next_signal(&rx).await.kind(), SignalKind::ConnectionError);
-        end_bare(&session, &rx).await;
+        assert_eq!(bare.next().await.kind(), SignalKind::ConnectionError);
+        bare.end().await;
     }
 }
 
@@ -323,15 +285,19 @@ async fn a_closed_port_is_unreachable_and_refused_tls_is_a_tls_error() {
     ];
     for (inbound, kind) in cases {
         let config = common::config(&a, inbound).with_connect_timeout(Duration::from_secs(3));
-        let (session, rx) = run_bare(EmailSession::new(config).expect("a valid config"));
-        match next_signal(&rx).await.body {
+        let bare = Bare::run(
+            EmailSession::new(config).expect("a valid config"),
+            "mailto",
+            WAIT,
+        );
+        match bare.next().await.body {
             Body::ConnectionError(e) => {
                 assert_eq!(e.kind, kind, "{e:?} on {}", server.host);
                 assert!(e.retry_in.is_some());
             }
             other => panic!("expected a connection error, got {other:?}"),
         }
-        end_bare(&session, &rx).await;
+        bare.end().await;
     }
 }
 

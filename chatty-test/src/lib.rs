@@ -6,6 +6,7 @@
 //!
 //! Not published: protocol crates use it as a path dev-dependency.
 
+pub mod bare;
 mod bot;
 pub mod conformance;
 pub mod load;

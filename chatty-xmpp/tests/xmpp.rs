@@ -4,15 +4,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatty_core::reexports::async_channel;
-use chatty_core::session::{InboundSink, Session};
 use chatty_core::{
-    Availability, Body, ConnectionErrorKind, Edit, EditKind, FailureKind, Message, SessionEnd,
-    Signal, SignalKind, Status, StatusChange, TypingState,
+    Availability, Body, ConnectionErrorKind, Edit, EditKind, FailureKind, Message, Signal,
+    SignalKind, Status, StatusChange, TypingState,
 };
+use chatty_test::bare::Bare;
 use chatty_test::xmpp::PlainClient;
 use chatty_xmpp::{NS_REPLY, NS_SIGNAL, TlsMode, XmppSession};
 
@@ -30,54 +28,18 @@ async fn plain_client(account: &common::Account) -> PlainClient {
     PlainClient::connect(&account.jid, &account.password).await
 }
 
-/// Runs a session with a plain sink (no router) and returns its signals' receiver.
-fn run_bare(session: XmppSession) -> (Arc<XmppSession>, async_channel::Receiver<Signal>) {
-    let (tx, rx) = async_channel::unbounded();
-    let session = Arc::new(session);
-    let running = session.clone();
-    tokio::spawn(async move {
-        let _ = running.run(InboundSink::new("xmpp", tx)).await;
-    });
-    (session, rx)
-}
-
-async fn next_signal(rx: &async_channel::Receiver<Signal>) -> Signal {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("a signal in time")
-        .expect("the session is running")
-}
-
-async fn end_bare(session: &XmppSession, rx: &async_channel::Receiver<Signal>) {
-    session
-        .send(Signal::new(Body::InitiateSessionEnd(SessionEnd::default())))
-        .await
-        .expect("the end request is accepted");
-    let mut kinds = Vec::new();
-    while let Ok(Ok(signal)) = tokio::time::timeout(WAIT, rx.recv()).await {
-        kinds.push(signal.kind());
-        if signal.kind() == SignalKind::SessionEnded {
-            break;
-        }
-    }
-    assert_eq!(
-        kinds
-            .iter()
-            .filter(|k| matches!(k, SignalKind::SessionAboutToEnd | SignalKind::SessionEnded))
-            .collect::<Vec<_>>(),
-        [&SignalKind::SessionAboutToEnd, &SignalKind::SessionEnded],
-        "{kinds:?}"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_password_is_an_authentication_error_within_seconds() {
     let account = common::account();
     let mut config = common::config(&account).with_connect_timeout(Duration::from_secs(3));
     config.password = "not-the-password".into();
-    let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
+    let bare = Bare::run(
+        XmppSession::new(config).expect("a valid config"),
+        "xmpp",
+        WAIT,
+    );
     let started = Instant::now();
-    let first = next_signal(&rx).await;
+    let first = bare.next().await;
     let elapsed = started.elapsed();
     match &first.body {
         Body::ConnectionError(e) => {
@@ -93,9 +55,9 @@ async fn bad_password_is_an_authentication_error_within_seconds() {
     }
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     // It keeps trying (with backoff), reporting each failure, until asked to end.
-    let second = next_signal(&rx).await;
+    let second = bare.next().await;
     assert_eq!(second.kind(), SignalKind::ConnectionError);
-    end_bare(&session, &rx).await;
+    bare.end().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,15 +66,19 @@ async fn closed_port_is_an_unreachable_error() {
     let server = common::server();
     // Port 9 (discard) has no listener on the test machine.
     let config = common::config(&account).with_server(server.host, 9);
-    let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
-    match next_signal(&rx).await.body {
+    let bare = Bare::run(
+        XmppSession::new(config).expect("a valid config"),
+        "xmpp",
+        WAIT,
+    );
+    match bare.next().await.body {
         Body::ConnectionError(e) => {
             assert_eq!(e.kind, ConnectionErrorKind::Unreachable, "{e:?}");
             assert!(e.retry_in.is_some());
         }
         other => panic!("expected a connection error, got {other:?}"),
     }
-    end_bare(&session, &rx).await;
+    bare.end().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,8 +93,12 @@ async fn every_tls_mode_connects() {
         let config = common::config(&account)
             .with_server(server.host.clone(), port)
             .with_tls(mode);
-        let (session, rx) = run_bare(XmppSession::new(config).expect("a valid config"));
-        let first = next_signal(&rx).await;
+        let bare = Bare::run(
+            XmppSession::new(config).expect("a valid config"),
+            "xmpp",
+            WAIT,
+        );
+        let first = bare.next().await;
         match &first.body {
             Body::SessionStarted(s) => assert_eq!(s.platform, "xmpp"),
             other => panic!("{mode:?}: expected SessionStarted, got {other:?}"),
@@ -138,7 +108,7 @@ async fn every_tls_mode_connects() {
             Some(format!("xmpp:{};kind=individual", account.jid)),
             "{mode:?}: the own address"
         );
-        end_bare(&session, &rx).await;
+        bare.end().await;
     }
 }
 
