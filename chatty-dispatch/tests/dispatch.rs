@@ -617,3 +617,90 @@ async fn a_state_of_its_own_wins_over_the_default_state() {
     harness.stop().await.unwrap();
     assert_eq!(given.keys("").await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_handle_the_conversation_and_its_state_reach_handlers() {
+    // Sends through the handle to the whole conversation, counting its messages.
+    async fn count(
+        handle: Handle,
+        Conversation(to): Conversation,
+        here: ConversationState,
+    ) -> Result<(), BotError> {
+        let n = here.increment("messages").await?;
+        let mut said = Signal::message(format!("{n} here"));
+        said.meta.addressees = to;
+        handle.send(said).await?;
+        Ok(())
+    }
+    let harness = Harness::start(Dispatcher::new().typing_after(None).message(count)).await;
+    let bob = harness.person("bob").await;
+    let network = harness.network();
+    let lobby = network.channel("lobby");
+    for member in ["bot", "tester", "bob"] {
+        network.join("lobby", member);
+    }
+    let bot = harness.bot().clone();
+    // Two people in one room share its state; a one-to-one chat has its own.
+    harness
+        .tester()
+        .send(Signal::message("a").to(lobby.clone()))
+        .await
+        .unwrap();
+    assert_eq!(from_bot(&bob, &bot).await.text, "1 here");
+    bob.send(Signal::message("b").to(lobby.clone()))
+        .await
+        .unwrap();
+    assert_eq!(from_bot(&bob, &bot).await.text, "2 here");
+    bob.say(&bot, "c").await;
+    assert_eq!(from_bot(&bob, &bot).await.text, "1 here");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn at_most_the_concurrency_handlers_run_at_once() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now, peak) = (running.clone(), most.clone());
+    let slow = move |message: Message| {
+        let (now, peak) = (now.clone(), peak.clone());
+        async move {
+            peak.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            message.text
+        }
+    };
+    let bot = Dispatcher::new()
+        .typing_after(None)
+        .concurrency(2)
+        .message(slow);
+    let harness = Harness::start(bot).await;
+    let mut people = Vec::new();
+    for name in ["p1", "p2", "p3", "p4", "p5"] {
+        people.push(harness.person(name).await);
+    }
+    for person in &people {
+        person.say(harness.bot(), "hi").await;
+    }
+    // Every conversation is answered, two at a time.
+    for person in &people {
+        assert_eq!(person.expect_message().await.1.text, "hi");
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sessions_prefix_wins_over_its_platforms() {
+    let bot = Dispatcher::new()
+        .prefix_on("direct", "?")
+        .prefix_on("office", "desk, ")
+        .command::<Ticket>()
+        .to(ticket);
+    let network = chatty_direct::Network::named("office");
+    let harness = Harness::start_on(network, "bot", bot).await;
+    harness.say("?ticket open x").await;
+    harness.say("desk, ticket open y").await;
+    assert_eq!(text_of(&harness).await, "opened #1: y");
+    harness.stop().await.unwrap();
+}

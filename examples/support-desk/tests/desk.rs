@@ -87,12 +87,14 @@ async fn a_ticket_still_open_is_reminded_once_across_a_restart() {
 
 #[test]
 fn every_config_passes_check() {
-    for config in ["xmpp", "email", "slack", "all"] {
+    for config in ["xmpp", "email", "slack", "irc", "matrix", "all"] {
         let path = format!("{}/config/{config}.toml", env!("CARGO_MANIFEST_DIR"));
         let out = Command::new(env!("CARGO_BIN_EXE_chatty-support-desk"))
             .args(["check", &path])
             .env("BOT_PASSWORD", "x")
             .env("MAIL_PASSWORD", "x")
+            .env("IRC_PASSWORD", "x")
+            .env("MATRIX_PASSWORD", "x")
             .env("SLACK_BOT_TOKEN", "xoxb-1")
             .env("SLACK_APP_TOKEN", "xapp-1")
             .output()

@@ -1,7 +1,8 @@
 //! The support desk's program, compiled once and run unchanged from `config/all.toml` on XMPP
 //! (the test Prosody), email (the test mail servers) and Slack (the local Slack) at once: a
 //! person on each opens a ticket and answers the priority question as their platform lets them
-//! (a Slack slash command and a button; a number typed on XMPP and by mail).
+//! (a Slack slash command and a button; a number typed on XMPP and by mail). And from
+//! `config/irc.toml` and `config/matrix.toml`, on the test InspIRCd and Synapse.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +10,10 @@ use std::time::Duration;
 use chatty_core::Address;
 use chatty_core::reexports::serde_json::Value;
 use chatty_test::servers::{xmpp_account, xmpp_server};
-use people::{ask_until, email_env, email_person, next_text, xmpp_person};
+use people::{
+    ask_until, email_env, email_person, irc_env, irc_person, matrix_env, matrix_person, next_text,
+    xmpp_person,
+};
 use tokio::process::Command;
 
 #[path = "../../tests/people/mod.rs"]
@@ -122,4 +126,78 @@ async fn one_program_serves_tickets_on_xmpp_email_and_slack_at_once() {
     );
     desk.start_kill().unwrap();
     let _ = desk.wait().await;
+}
+
+/// The program run with `config/NAME.toml`, its state in `state` (the test points its session at
+/// a test server).
+fn desk_program(name: &str, state: &Path) -> Command {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("config/{name}.toml"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chatty-support-desk"));
+    command
+        .arg("run")
+        .arg(config)
+        .env("CHATTY_STATE_DIR", state)
+        .kill_on_drop(true);
+    command
+}
+
+/// The next answer `person` gets: its first message within `WAIT` and those that follow it
+/// within a second and a half, joined by line breaks (IRC carries each line as a message).
+async fn answer(person: &chatty_test::ProbeRemote) -> String {
+    let mut lines = vec![next_text(person, WAIT).await];
+    while let Some(signal) = person.next_within(Duration::from_millis(1500)).await {
+        if let chatty_core::Body::Message(m) = signal.body {
+            lines.push(m.text);
+        }
+    }
+    lines.join("\n")
+}
+
+/// A person opens a ticket at `desk`, answers the question by its number and lists the ticket.
+async fn open_answer_and_list(
+    person: &chatty_test::ProbeRemote,
+    handle: &chatty_core::Handle,
+    desk: &Address,
+) {
+    // Until the desk is up (it may answer more than one of these: they are drained).
+    ask_until(person, handle, desk, "!ticket list", |t| {
+        t.starts_with("No open tickets")
+    })
+    .await;
+    while person.next_within(Duration::from_secs(3)).await.is_some() {}
+    handle
+        .say(desk, "!ticket open printer on fire")
+        .await
+        .unwrap();
+    let question = answer(person).await;
+    assert!(
+        question.starts_with("Opened #1. How urgent is it?"),
+        "{desk}: {question}"
+    );
+    assert!(question.contains("3. Urgent"), "{desk}: {question}");
+    handle.say(desk, "3").await.unwrap();
+    assert_eq!(answer(person).await, "#1 is Urgent.", "{desk}");
+    handle.say(desk, "!ticket list").await.unwrap();
+    assert_eq!(answer(person).await, "#1 printer on fire", "{desk}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_program_serves_tickets_on_irc_and_on_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut on_irc = desk_program("irc", &dir.path().join("irc"));
+    let irc_address = irc_env(&mut on_irc, "irc", "IRC_PASSWORD");
+    let mut on_matrix = desk_program("matrix", &dir.path().join("matrix"));
+    let matrix_address = matrix_env(&mut on_matrix, "home", "MATRIX_PASSWORD");
+    let mut irc_desk = on_irc.spawn().unwrap();
+    let mut matrix_desk = on_matrix.spawn().unwrap();
+
+    let ((dave, dave_handle), (erin, erin_handle)) = tokio::join!(irc_person(), matrix_person());
+    tokio::join!(
+        open_answer_and_list(&dave, &dave_handle, &irc_address),
+        open_answer_and_list(&erin, &erin_handle, &matrix_address),
+    );
+    for desk in [&mut irc_desk, &mut matrix_desk] {
+        desk.start_kill().unwrap();
+        let _ = desk.wait().await;
+    }
 }

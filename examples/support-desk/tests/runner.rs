@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chatty::direct::{Network, Person};
+use chatty::log::{Direction, LogStore};
 use chatty::{Runner, Signal};
 use chatty_support_desk::support_desk;
 
@@ -59,7 +60,37 @@ async fn tickets_and_reminders_survive_a_restart_in_the_journals_database() {
     let dir = tempfile::tempdir().unwrap();
     survive_a_restart(dir.path(), "desk-runner", "").await;
     assert!(dir.path().join("desk.state/journal.sqlite").is_file());
-    assert!(dir.path().join("desk-log.db").is_file());
+    // The Logger wrapped the whole desk: what alice said, and what the desk answered her, timer
+    // and question included, across both runs.
+    let store = chatty::log::SqliteStore::open(dir.path().join("desk-log.db"))
+        .await
+        .unwrap();
+    let alice = Network::named("desk-runner").address("alice");
+    let texts = |direction| {
+        let (store, alice) = (&store, &alice);
+        async move {
+            let page = store
+                .history(direction, alice, &chatty::Page::first(50))
+                .await
+                .unwrap();
+            let texts = page.signals.iter().filter_map(|s| match &s.body {
+                chatty::Body::Message(m) => Some(m.text.clone()),
+                _ => None,
+            });
+            texts.collect::<Vec<String>>()
+        }
+    };
+    let said = texts(Direction::In).await;
+    assert!(
+        said.contains(&"!ticket open printer on fire".to_owned()),
+        "{said:?}"
+    );
+    assert!(said.contains(&"urgent".to_owned()), "{said:?}");
+    let answered = texts(Direction::Out).await;
+    for answer in ["#1 is Urgent.", "Still open: #1 printer on fire"] {
+        assert!(answered.contains(&answer.to_owned()), "{answered:?}");
+    }
+    store.close().await;
 }
 
 #[tokio::test]
