@@ -1,14 +1,15 @@
-//! The model: inbound signals, keys and commands, without a terminal.
+//! The model: inbound signals, keys and commands, without a terminal. Files (numbered, sent,
+//! saved and downloaded) are in `files.rs`.
 
 mod common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chatty_client::{Action, ChatState, Connection, EntryKind, Flow, TYPING_EXPIRY, perform};
+use chatty_client::{Action, ChatState, Connection, EntryKind, Flow, TYPING_EXPIRY};
 use chatty_core::session::Refusal;
 use chatty_core::{
-    Availability, Body, ConnectionError, ConnectionErrorKind, Content, FailureKind, File, Message,
+    Availability, Body, ConnectionError, ConnectionErrorKind, FailureKind, File, Message,
     SendError, SendFailure, SessionEnd, Signal, Status, StatusChange, SystemError, TypingState,
     Unsupported,
 };
@@ -32,19 +33,6 @@ fn a_message_shows_time_sender_subject_and_attachments() {
 }
 
 #[test]
-fn a_file_is_numbered_in_its_conversation() {
-    let mut state = connected();
-    state.apply(&from(
-        "direct:bot",
-        File::url("big.bin", None, "direct-file:1"),
-    ));
-    assert_eq!(
-        last(&state),
-        "08:05:09 bot: [file 1] big.bin (unknown type) at direct-file:1"
-    );
-}
-
-#[test]
 fn a_room_message_shows_in_the_room_with_its_sender() {
     let mut state = connected();
     let mut said = from("direct:alice", Message::text("hi all"));
@@ -59,13 +47,13 @@ fn a_room_message_shows_in_the_room_with_its_sender() {
 }
 
 fn in_room(who: &str, present: bool) -> Signal {
-    from(
+    status_from(
         who,
-        StatusChange::new(Status::InRoom {
+        Status::InRoom {
             room: addr("direct:lobby;kind=channel"),
             present,
             role: None,
-        }),
+        },
     )
 }
 
@@ -95,12 +83,12 @@ fn joins_and_leaves_show_as_lines_and_keep_the_members_list() {
 }
 
 fn typing(who: &str, state: TypingState) -> Signal {
-    from(
+    status_from(
         who,
-        StatusChange::new(Status::Typing {
+        Status::Typing {
             conversation: addr("direct:you"),
             state,
-        }),
+        },
     )
 }
 
@@ -143,53 +131,32 @@ fn presence_shows_as_a_line_and_in_the_conversation() {
 
 #[test]
 fn a_send_failure_shows_as_an_error_line_in_its_conversation() {
-    let mut state = connected();
-    let actions = enter(&mut state, "hello?");
-    let message = sent(&actions)
-        .into_iter()
-        .find(|s| matches!(s.body, Body::Message(_)))
-        .unwrap()
-        .clone();
-    state.open(addr("direct:other"));
+    let (mut state, actions) = hello_then_other();
+    let hello = sent_message(&actions);
     state.apply(&Signal::new(SendFailure::new(
-        message.meta.id.clone(),
+        hello.meta.id.clone(),
         FailureKind::UnknownAddressee,
         "no such endpoint",
     )));
-    let bot = state.conversation(&addr("direct:bot")).unwrap();
-    let failure = bot.entries().last().unwrap();
-    assert!(matches!(failure.kind, EntryKind::Error(_)));
-    assert!(
-        failure
-            .text()
-            .ends_with("! not delivered: no such endpoint (unknown addressee)"),
-        "{}",
-        failure.text()
+    assert_error_line(
+        &state,
+        "direct:bot",
+        "! not delivered: no such endpoint (unknown addressee)",
     );
 }
 
 #[test]
 fn an_unsupported_signal_shows_as_an_error_line_in_its_conversation() {
-    let mut state = connected();
-    let actions = enter(&mut state, "hello?");
-    let message = sent(&actions)
-        .into_iter()
-        .find(|s| matches!(s.body, Body::Message(_)))
-        .unwrap()
-        .clone();
-    state.open(addr("direct:other"));
+    let (mut state, actions) = hello_then_other();
+    let hello = sent_message(&actions);
     state.apply(&Signal::new(Unsupported::new(
-        message.meta.id.clone(),
+        hello.meta.id.clone(),
         "direct:bot cannot receive html",
     )));
-    let bot = state.conversation(&addr("direct:bot")).unwrap();
-    let line = bot.entries().last().unwrap();
-    assert!(matches!(line.kind, EntryKind::Error(_)));
-    assert!(
-        line.text()
-            .ends_with("! not sent: direct:bot cannot receive html"),
-        "{}",
-        line.text()
+    assert_error_line(
+        &state,
+        "direct:bot",
+        "! not sent: direct:bot cannot receive html",
     );
     // Of a signal the window does not know: in the conversation shown.
     state.apply(&Signal::new(Unsupported::new(
@@ -225,20 +192,13 @@ async fn a_send_refused_at_once_shows_why_in_its_conversation() {
         (SendError::Closed, "! not sent: the connection is closed"),
     ];
     for (error, line) in refusals {
-        let mut state = connected();
-        let actions = enter(&mut state, "hello?");
-        state.open(addr("direct:other"));
+        let (mut state, actions) = hello_then_other();
         recorder.refuse(Some(error.clone()));
-        for action in actions {
-            assert_eq!(
-                perform(&mut state, &recorder.handle(), action).await,
-                Flow::Continue
-            );
+        for flow in perform_all(&mut state, &recorder, actions).await {
+            assert_eq!(flow, Flow::Continue, "{error}");
         }
+        assert_error_line(&state, "direct:bot", line);
         let bot = state.conversation(&addr("direct:bot")).unwrap();
-        let shown = bot.entries().last().unwrap();
-        assert!(matches!(shown.kind, EntryKind::Error(_)), "{error}");
-        assert!(shown.text().ends_with(line), "{error}: {}", shown.text());
         // The refused typing notification says nothing; only the message has a line.
         let errors = bot
             .entries()
@@ -265,9 +225,7 @@ async fn a_send_refused_at_once_shows_why_in_its_conversation() {
     recorder.refuse(Some(SendError::Unsupported {
         reason: "this session cannot carry files".into(),
     }));
-    for action in enter(&mut state, &format!("/send {}", path.display())) {
-        perform(&mut state, &recorder.handle(), action).await;
-    }
+    enter_and_perform(&mut state, &recorder, &format!("/send {}", path.display())).await;
     assert!(
         last(&state).ends_with("! not sent: this session cannot carry files"),
         "{}",
@@ -283,9 +241,7 @@ async fn a_send_refused_at_once_shows_why_in_its_conversation() {
     recorder.refuse(Some(SendError::NoRoute {
         address: addr("direct:you"),
     }));
-    for action in enter(&mut state, "/save 1 /tmp/b.txt") {
-        perform(&mut state, &recorder.handle(), action).await;
-    }
+    enter_and_perform(&mut state, &recorder, "/save 1 /tmp/b.txt").await;
     assert!(
         last(&state).contains("could not download to /tmp/b.txt: no connection reaches direct:you"),
         "{}",
@@ -330,17 +286,9 @@ fn enter_sends_the_line_as_a_message_to_the_current_conversation() {
 
     // `//` sends a line that starts with `/`.
     let actions = enter(&mut state, "//etc/passwd is a path");
-    assert!(
-        sent(&actions)
-            .iter()
-            .any(|s| matches!(&s.body, Body::Message(m) if m.text == "/etc/passwd is a path"))
-    );
+    assert!(message_texts(&actions).contains(&"/etc/passwd is a path"));
     // An empty line sends nothing.
-    assert!(
-        sent(&enter(&mut state, "   "))
-            .iter()
-            .all(|s| !matches!(s.body, Body::Message(_)))
-    );
+    assert!(message_texts(&enter(&mut state, "   ")).is_empty());
 }
 
 #[test]
@@ -569,116 +517,6 @@ fn commands_produce_their_actions() {
 }
 
 #[test]
-fn save_writes_bytes_or_downloads_a_url_first() {
-    let mut state = connected();
-    state.apply(&from("direct:bot", File::bytes("a.txt", None, &b"abc"[..])));
-    state.apply(&from(
-        "direct:bot",
-        File::url("b.txt", None, "direct-file:9"),
-    ));
-    let save = enter(&mut state, "/save 1 /tmp/a.txt");
-    assert_eq!(
-        save,
-        [Action::SaveFile {
-            path: "/tmp/a.txt".into(),
-            data: b"abc"[..].into()
-        }]
-    );
-
-    let download = enter(&mut state, "/save 2 /tmp/b.txt");
-    let [request] = sent(&download)[..] else {
-        panic!("{download:?}")
-    };
-    assert!(matches!(&request.body, Body::DownloadFile(d) if d.file.name == "b.txt"));
-    // The session answers with the bytes: the state asks for them to be saved.
-    let mut answer = from("direct:you", File::bytes("b.txt", None, &b"fetched"[..]));
-    answer.meta.response_to = Some(request.meta.id.clone());
-    assert_eq!(
-        state.apply(&answer),
-        [Action::SaveFile {
-            path: "/tmp/b.txt".into(),
-            data: b"fetched"[..].into()
-        }]
-    );
-
-    // A failed download is an error line.
-    let download = enter(&mut state, "/save 2 /tmp/c.txt");
-    let id = sent(&download)[0].meta.id.clone();
-    state.apply(&Signal::new(SendFailure::new(
-        id,
-        FailureKind::UnknownAddressee,
-        "no file at direct-file:9",
-    )));
-    assert!(last(&state).contains("could not download to /tmp/c.txt"));
-}
-
-#[tokio::test]
-async fn sending_a_missing_file_gives_an_error_line_not_a_panic() {
-    let mut state = connected();
-    let recorder = Recorder::default();
-    let actions = enter(&mut state, "/send /nonexistent/for/sure.txt");
-    for action in actions {
-        assert_eq!(
-            perform(&mut state, &recorder.handle(), action).await,
-            Flow::Continue
-        );
-    }
-    assert!(
-        last(&state).contains("! cannot read /nonexistent/for/sure.txt"),
-        "{}",
-        last(&state)
-    );
-    assert!(
-        recorder
-            .signals()
-            .iter()
-            .all(|s| !matches!(s.body, Body::File(_)))
-    );
-}
-
-#[tokio::test]
-async fn sending_and_saving_files_go_through_the_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("note.txt");
-    std::fs::write(&path, "a note").unwrap();
-    let mut state = connected();
-    let recorder = Recorder::default();
-    for action in enter(&mut state, &format!("/send {}", path.display())) {
-        perform(&mut state, &recorder.handle(), action).await;
-    }
-    let signals = recorder.signals();
-    let file = signals
-        .iter()
-        .find_map(|s| match &s.body {
-            Body::File(f) => Some((s, f)),
-            _ => None,
-        })
-        .expect("the file was sent");
-    assert_eq!(file.0.meta.addressees, [addr("direct:bot")]);
-    assert_eq!(file.1.name, "note.txt");
-    assert_eq!(file.1.media_type.as_deref(), Some("text/plain"));
-    assert!(matches!(&file.1.content, Content::Bytes { data } if &data[..] == b"a note"));
-    assert!(last(&state).ends_with("you: [file 1] note.txt (text/plain, 6 bytes)"));
-
-    let out = dir.path().join("copy.txt");
-    for action in enter(&mut state, &format!("/save 1 {}", out.display())) {
-        perform(&mut state, &recorder.handle(), action).await;
-    }
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), "a note");
-    assert!(last(&state).starts_with("saved 6 bytes to "));
-
-    let bad = dir.path().join("no/such/dir/x");
-    for action in enter(&mut state, &format!("/save 1 {}", bad.display())) {
-        perform(&mut state, &recorder.handle(), action).await;
-    }
-    assert!(
-        last(&state).contains("! cannot save to"),
-        "{}",
-        last(&state)
-    );
-}
-
-#[test]
 fn without_a_conversation_lines_go_to_the_console() {
     let mut state = ChatState::new();
     enter(&mut state, "hello");
@@ -731,23 +569,6 @@ fn a_whole_input_line_at_once_gives_the_same_typing_and_commands_as_keys() {
 }
 
 #[test]
-fn a_conversation_lists_its_files_by_number() {
-    let mut state = connected();
-    state.apply(&from(
-        "direct:bot",
-        File::bytes("a.txt", Some("text/plain"), &b"a"[..]),
-    ));
-    state.apply(&from(
-        "direct:bot",
-        Message::text("two").with_attachment(File::url("b.txt", None, "direct-file:b")),
-    ));
-    let files = state.current().unwrap().files();
-    assert_eq!(files.len(), 2);
-    assert_eq!(files[0].name, "a.txt");
-    assert!(matches!(&files[1].content, Content::Url { url, .. } if url == "direct-file:b"));
-}
-
-#[test]
 fn other_slash_commands_go_to_the_conversation_as_they_are() {
     let mut state = connected();
     // A bot's command (the demo bot's `/time`) is sent to the bot as typed.
@@ -762,29 +583,17 @@ fn other_slash_commands_go_to_the_conversation_as_they_are() {
     assert_eq!(messages, [("/time".to_owned(), "bot".to_owned())]);
     assert!(last(&state).ends_with("you: /time"), "{}", last(&state));
     let actions = enter(&mut state, "/whoami  please");
-    assert!(
-        sent(&actions)
-            .iter()
-            .any(|s| matches!(&s.body, Body::Message(m) if m.text == "/whoami  please"))
-    );
+    assert!(message_texts(&actions).contains(&"/whoami  please"));
     // The window's own commands stay the window's; `//` sends one of them to the bot.
     let actions = enter(&mut state, "/help");
-    assert!(
-        sent(&actions)
-            .iter()
-            .all(|s| !matches!(s.body, Body::Message(_)))
-    );
+    assert!(message_texts(&actions).is_empty());
     assert!(
         texts(&state)
             .iter()
             .any(|t| t.contains("Any other /command goes to the conversation"))
     );
     let actions = enter(&mut state, "//help");
-    assert!(
-        sent(&actions)
-            .iter()
-            .any(|s| matches!(&s.body, Body::Message(m) if m.text == "/help"))
-    );
+    assert!(message_texts(&actions).contains(&"/help"));
 }
 
 #[test]

@@ -12,7 +12,6 @@ use chatty_client::WebClient;
 use chatty_client::web::WebOptions;
 use chatty_core::Secret;
 use common::web::*;
-use serde_json::json;
 
 const TOKEN: &str = "log-test-0123456789abcdef";
 
@@ -58,12 +57,12 @@ async fn the_token_is_in_no_log_line() {
     tracing::info!(%url, "the URL a program prints");
     let web = Web::start_with(client, Some(TOKEN.to_owned())).await;
 
-    let page = http(web.address, "GET", &web.path("/"), &[], None).await;
+    let page = web.get(&web.path("/")).await;
     assert_eq!(page.status, 200);
     let bearer = format!("Bearer {TOKEN}");
     let page = http(web.address, "GET", "/", &[("Authorization", &bearer)], None).await;
     assert_eq!(page.status, 200);
-    let wrong = http(web.address, "GET", "/?token=wrong-token-0123456", &[], None).await;
+    let wrong = web.get("/?token=wrong-token-0123456").await;
     assert_eq!(wrong.status, 401);
     let rebind = http(
         web.address,
@@ -74,20 +73,18 @@ async fn the_token_is_in_no_log_line() {
     )
     .await;
     assert_eq!(rebind.status, 403);
-    let (kind, body) = multipart("notes.txt", "text/plain", b"notes\n");
-    let upload = http(
-        web.address,
-        "POST",
-        &web.path("/upload?as=you"),
-        &[],
-        Some((&kind, &body)),
-    )
-    .await;
+    let upload = web
+        .upload(
+            &web.path("/upload?as=you"),
+            "notes.txt",
+            "text/plain",
+            b"notes\n",
+        )
+        .await;
     assert_eq!(upload.status, 200, "{}", upload.text());
     let mut tab = web.tab(None).await;
-    tab.send_json(json!({"type": "say", "text": "hello"})).await;
-    tab.until("the echo", |v| has_entry(v, "message", "echo: hello"))
-        .await;
+    tab.say("hello").await;
+    tab.until_entry("the echo", "message", "echo: hello").await;
     tab.send_text("not JSON").await;
     tab.error().await;
     web.stop().await;

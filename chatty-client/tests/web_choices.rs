@@ -7,20 +7,11 @@ mod common;
 use common::web::*;
 use serde_json::{Value, json};
 
-/// The bot's question in `view`, if it is shown.
-fn question(view: &Value) -> Option<Value> {
-    entries(view)
-        .into_iter()
-        .find(|e| e["from"] == "bot" && e["text"] == QUESTION)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_on_an_option_answers_the_question_with_chosen() {
     let web = Web::start().await;
-    let mut tab = web.tab(None).await;
-    tab.until("started", |v| !v["you"].is_null()).await;
-    tab.send_json(json!({"type": "say", "text": "ask"})).await;
-    let view = tab.until("the question", |v| question(v).is_some()).await;
+    let mut tab = web.started_tab(None).await;
+    let view = ask(&mut tab).await;
     let choice = question(&view).unwrap()["choice"].clone();
     assert_eq!(choice["id"], "priority");
     assert_eq!(
@@ -42,9 +33,7 @@ async fn a_click_on_an_option_answers_the_question_with_chosen() {
     let acknowledged = format!("chose high for priority (in response to {id}): High <b>now</b>");
     let view = tab
         .until("the bot's acknowledgement", |v| {
-            entries(v)
-                .iter()
-                .any(|e| e["from"] == "bot" && e["text"] == acknowledged.as_str())
+            has_said(v, "bot", &acknowledged)
         })
         .await;
     let choice = &question(&view).unwrap()["choice"];
@@ -62,13 +51,11 @@ async fn a_click_on_an_option_answers_the_question_with_chosen() {
     // A second click is refused with an error line; the bot hears nothing more.
     tab.send_json(json!({"type": "choose", "question": id, "value": "low"}))
         .await;
-    tab.until("the refusal", |v| {
-        has_entry(
-            v,
-            "error",
-            "you answered that question already: High <b>now</b>",
-        )
-    })
+    tab.until_entry(
+        "the refusal",
+        "error",
+        "you answered that question already: High <b>now</b>",
+    )
     .await;
     assert!(!has_entry(&tab.view, "message", "chose low"));
     web.stop().await;
@@ -77,20 +64,16 @@ async fn a_click_on_an_option_answers_the_question_with_chosen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_an_options_number_in_the_page_answers_too() {
     let web = Web::start().await;
-    let mut tab = web.tab(None).await;
-    tab.until("started", |v| !v["you"].is_null()).await;
-    tab.send_json(json!({"type": "say", "text": "ask"})).await;
-    let view = tab.until("the question", |v| question(v).is_some()).await;
+    let mut tab = web.started_tab(None).await;
+    let view = ask(&mut tab).await;
     let id = question(&view).unwrap()["choice"]["question"]
         .as_str()
         .unwrap()
         .to_owned();
-    tab.send_json(json!({"type": "say", "text": "1"})).await;
+    tab.say("1").await;
     let acknowledged = format!("chose low for priority (in response to {id}): Low");
     let view = tab
-        .until("the bot's acknowledgement", |v| {
-            has_entry(v, "message", &acknowledged)
-        })
+        .until_entry("the bot's acknowledgement", "message", &acknowledged)
         .await;
     assert_eq!(question(&view).unwrap()["choice"]["open"], false);
     web.stop().await;
@@ -99,8 +82,7 @@ async fn typing_an_options_number_in_the_page_answers_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_clicks_are_errors_not_messages() {
     let web = Web::start().await;
-    let mut tab = web.tab(None).await;
-    tab.until("started", |v| !v["you"].is_null()).await;
+    let mut tab = web.started_tab(None).await;
     // Not a message of the window: an error for this tab only.
     tab.send_json(json!({"type": "choose", "question": "q"}))
         .await;
@@ -109,19 +91,18 @@ async fn bad_clicks_are_errors_not_messages() {
     // A question that is not there, an option the question does not have: error lines.
     tab.send_json(json!({"type": "choose", "question": "nowhere", "value": "low"}))
         .await;
-    tab.until("no such question", |v| {
-        has_entry(v, "error", "no such question here")
-    })
-    .await;
-    tab.send_json(json!({"type": "say", "text": "ask"})).await;
-    let view = tab.until("the question", |v| question(v).is_some()).await;
+    tab.until_entry("no such question", "error", "no such question here")
+        .await;
+    let view = ask(&mut tab).await;
     let id = question(&view).unwrap()["choice"]["question"].clone();
     tab.send_json(json!({"type": "choose", "question": id, "value": "urgent"}))
         .await;
     let view = tab
-        .until("not an option", |v| {
-            has_entry(v, "error", "`urgent` is not an option of that question")
-        })
+        .until_entry(
+            "not an option",
+            "error",
+            "`urgent` is not an option of that question",
+        )
         .await;
     assert_eq!(question(&view).unwrap()["choice"]["open"], true);
     web.stop().await;

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chatty_client::{Action, ChatState};
+use chatty_client::{Action, ChatState, EntryKind, Flow, perform};
 use chatty_core::reexports::futures::future::BoxFuture;
 use chatty_core::{
     Address, Answer, Body, File, Handle, Outlet, Query, QueryError, SendError, SessionStarted,
-    Signal, SignalId,
+    Signal, SignalId, Status, StatusChange,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -22,6 +22,11 @@ pub fn from(origin: &str, body: impl Into<Body>) -> Signal {
     signal.meta.origin = Some(addr(origin));
     signal.meta.sent = Some(time::macros::datetime!(2026-11-25 08:05:09 UTC));
     signal
+}
+
+/// A status change of `origin` (see [`from`]).
+pub fn status_from(origin: &str, status: Status) -> Signal {
+    from(origin, StatusChange::new(status))
 }
 
 /// A state connected as `direct:you`, talking to `direct:bot`.
@@ -57,6 +62,15 @@ pub fn enter(state: &mut ChatState, line: &str) -> Vec<Action> {
     actions
 }
 
+/// A state connected as in [`connected`] in which `hello?` was entered for the bot and then the
+/// conversation with `direct:other` opened; the actions of the enter, not performed yet.
+pub fn hello_then_other() -> (ChatState, Vec<Action>) {
+    let mut state = connected();
+    let actions = enter(&mut state, "hello?");
+    state.open(addr("direct:other"));
+    (state, actions)
+}
+
 /// The signals among `actions`.
 pub fn sent(actions: &[Action]) -> Vec<&Signal> {
     actions
@@ -66,6 +80,59 @@ pub fn sent(actions: &[Action]) -> Vec<&Signal> {
             _ => None,
         })
         .collect()
+}
+
+/// The first message among the signals of `actions`.
+pub fn sent_message(actions: &[Action]) -> Signal {
+    sent(actions)
+        .into_iter()
+        .find(|s| matches!(s.body, Body::Message(_)))
+        .unwrap()
+        .clone()
+}
+
+/// The texts of the messages among the signals of `actions`.
+pub fn message_texts(actions: &[Action]) -> Vec<&str> {
+    sent(actions)
+        .into_iter()
+        .filter_map(|s| match &s.body {
+            Body::Message(m) => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Performs `actions` in order, with `recorder` as the window's outlet; the flow of each.
+pub async fn perform_all(
+    state: &mut ChatState,
+    recorder: &Recorder,
+    actions: Vec<Action>,
+) -> Vec<Flow> {
+    let mut flows = Vec::new();
+    for action in actions {
+        flows.push(perform(state, &recorder.handle(), action).await);
+    }
+    flows
+}
+
+/// Types `line`, presses Enter and performs the actions with `recorder` as the window's outlet;
+/// the flow of each.
+pub async fn enter_and_perform(
+    state: &mut ChatState,
+    recorder: &Recorder,
+    line: &str,
+) -> Vec<Flow> {
+    let actions = enter(state, line);
+    perform_all(state, recorder, actions).await
+}
+
+/// Asserts that the last entry of the conversation with `address` is an error line whose text
+/// ends with `ending`.
+pub fn assert_error_line(state: &ChatState, address: &str, ending: &str) {
+    let conversation = state.conversation(&addr(address)).unwrap();
+    let line = conversation.entries().last().unwrap();
+    assert!(matches!(line.kind, EntryKind::Error(_)), "{line:?}");
+    assert!(line.text().ends_with(ending), "{}", line.text());
 }
 
 /// The texts of the shown conversation's entries.
@@ -128,4 +195,5 @@ impl Recorder {
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+pub mod browser;
 pub mod web;

@@ -13,7 +13,7 @@ use chatty_core::{
 };
 use chatty_direct::Network;
 use futures::{SinkExt as _, StreamExt as _};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -209,6 +209,25 @@ impl Web {
         Tab::connect(&url).await.expect("the WebSocket opens")
     }
 
+    /// A tab (as `person`, if given) once its session has started.
+    pub async fn started_tab(&self, person: Option<&str>) -> Tab {
+        let mut tab = self.tab(person).await;
+        tab.until_started().await;
+        tab
+    }
+
+    /// `GET path` with no further headers (the token is not added).
+    pub async fn get(&self, path: &str) -> Response {
+        http(self.address, "GET", path, &[], None).await
+    }
+
+    /// `POST path` of a form with the file `name` of type `media_type` (see [`multipart`]), as
+    /// the page uploads; the token is not added.
+    pub async fn upload(&self, path: &str, name: &str, media_type: &str, data: &[u8]) -> Response {
+        let (kind, body) = multipart(name, media_type, data);
+        http(self.address, "POST", path, &[], Some((&kind, &body))).await
+    }
+
     /// Stops the window and the bot; the window's run must end cleanly.
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
@@ -330,6 +349,28 @@ impl Tab {
         self.view.clone()
     }
 
+    /// Says `text` in the shown conversation, as the page's input box does on Enter.
+    pub async fn say(&mut self, text: &str) {
+        self.send_json(json!({"type": "say", "text": text})).await;
+    }
+
+    /// Reads messages until the session has started (the view has the tab's address); that view.
+    pub async fn until_started(&mut self) -> Value {
+        self.until("started", |v| !v["you"].is_null()).await
+    }
+
+    /// Reads messages until the view's own address is `address`; that view.
+    pub async fn until_you(&mut self, what: &str, address: &str) -> Value {
+        self.until(what, |v| v["you"].as_str() == Some(address))
+            .await
+    }
+
+    /// Reads messages until the view has an entry of `kind` with `text` in its text (see
+    /// [`has_entry`]); that view.
+    pub async fn until_entry(&mut self, what: &str, kind: &str, text: &str) -> Value {
+        self.until(what, |v| has_entry(v, kind, text)).await
+    }
+
     /// Reads messages until an error message arrives; returns it.
     pub async fn error(&mut self) -> String {
         let before = self.errors.len();
@@ -349,6 +390,23 @@ pub fn has_entry(view: &Value, kind: &str, text: &str) -> bool {
         .any(|e| e["kind"] == kind && e["text"].as_str().is_some_and(|t| t.contains(text)))
 }
 
+/// Whether some entry of `view` is from `from` with exactly `text` as its text.
+pub fn has_said(view: &Value, from: &str, text: &str) -> bool {
+    entries(view)
+        .iter()
+        .any(|e| e["from"] == from && e["text"] == text)
+}
+
+/// The names of the people in a `people` message, in its order.
+pub fn people_names(people: &Value) -> Vec<String> {
+    people["people"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 pub fn entries(view: &Value) -> Vec<Value> {
     view["entries"].as_array().cloned().unwrap_or_default()
 }
@@ -359,6 +417,19 @@ pub fn conversation<'a>(view: &'a Value, name: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|c| c["name"] == name)
+}
+
+/// Says `ask` in `tab` (the bot asks [`QUESTION`]) and reads until the bot's question is shown; that view.
+pub async fn ask(tab: &mut Tab) -> Value {
+    tab.say("ask").await;
+    tab.until("the question", |v| question(v).is_some()).await
+}
+
+/// The bot's question in `view`, if it is shown.
+pub fn question(view: &Value) -> Option<Value> {
+    entries(view)
+        .into_iter()
+        .find(|e| e["from"] == "bot" && e["text"] == QUESTION)
 }
 
 /// A plain HTTP/1.1 response.
