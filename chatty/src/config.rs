@@ -76,6 +76,10 @@ pub struct SessionConfig {
     /// ([`AnswerLimitConfig`]); the session's own default when absent.
     #[serde(default)]
     pub answer_limit: Option<AnswerLimitConfig>,
+    /// The prefix of text commands on this session (`"!"`, `"/"`, `"bot, "`; `""` for none),
+    /// for a bot made with chatty-dispatch (`Runner::dispatcher`); the bot's own otherwise.
+    #[serde(default)]
+    pub command_prefix: Option<String>,
     /// An endpoint on an in-process direct network.
     #[serde(default)]
     pub direct: Option<DirectConfig>,

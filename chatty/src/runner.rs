@@ -35,6 +35,8 @@ struct Registered {
     factory: Factory,
     /// Whether it runs behind a Synchronizer (registered with [`Runner::sync_bot`]).
     synchronized: bool,
+    /// Whether it reads its sessions' `command_prefix` (registered with `Runner::dispatcher`).
+    takes_prefixes: bool,
 }
 
 /// What a bot factory knows: the bot's name in the config, its settings, and where it keeps its
@@ -45,6 +47,8 @@ pub struct BotContext<'a> {
     loaded: &'a LoadedConfig,
     /// The journal's database, when the run has a journal.
     store: Option<Arc<dyn chatty_core::state::KeyValueStore>>,
+    /// The `command_prefix` of each of its sessions that sets one, by session name.
+    command_prefixes: Vec<(String, String)>,
 }
 
 impl BotContext<'_> {
@@ -91,6 +95,12 @@ impl BotContext<'_> {
             Some(store) => chatty_core::state::State::shared(store.clone(), self.name),
             None => chatty_core::state::State::in_memory(self.name),
         }
+    }
+
+    /// The prefix of text commands each of the bot's sessions sets (`[sessions.X]
+    /// command_prefix`), as (session name, prefix).
+    pub fn command_prefixes(&self) -> &[(String, String)] {
+        &self.command_prefixes
     }
 
     /// The bot's `settings` table as a `T` (from an empty table when there is none).
@@ -212,6 +222,7 @@ impl Runner {
             Registered {
                 factory: Box::new(move |ctx| factory(ctx).map(BoxBot::new)),
                 synchronized: false,
+                takes_prefixes: false,
             },
         );
         self
@@ -265,6 +276,7 @@ impl Runner {
                     Ok(BoxBot::new(synchronizer))
                 }),
                 synchronized: true,
+                takes_prefixes: false,
             },
         );
         self
@@ -538,10 +550,37 @@ impl Runner {
         let mut out = Vec::new();
         for (name, bot_config) in &loaded.config.bots {
             let kind = config::kind_of(file, name, bot_config)?;
+            let mut command_prefixes = Vec::new();
+            for key in &bot_config.sessions {
+                let (Some(prefix), Some(session)) = (
+                    loaded
+                        .config
+                        .sessions
+                        .get(key)
+                        .and_then(|s| s.command_prefix.as_ref()),
+                    sessions.get(key.as_str()),
+                ) else {
+                    continue;
+                };
+                let registered = bot_config
+                    .rust
+                    .as_ref()
+                    .and_then(|r| self.registered.get(r));
+                if !registered.is_some_and(|r| r.takes_prefixes) {
+                    return Err(invalid(
+                        format!("sessions.{key}.command_prefix"),
+                        format!(
+                            "the bot `{name}` does not read command prefixes: only a bot registered with Runner::dispatcher does"
+                        ),
+                    ));
+                }
+                command_prefixes.push((session.name().to_owned(), prefix.clone()));
+            }
             let ctx = BotContext {
                 name,
                 loaded,
                 store: store.clone(),
+                command_prefixes,
             };
             if bot_config.synchronizer.is_some()
                 && !bot_config

@@ -10,7 +10,9 @@ impl Runner {
     /// table (read as an `S`; a table that does not fit is a config error naming the key, also
     /// for `chatty check`). The dispatcher keeps its state, timers and open questions where
     /// [`BotContext::state`](super::BotContext::state) says (the journal's database by default)
-    /// unless it names a place of its own ([`Dispatcher::state`](chatty_dispatch::Dispatcher::state)).
+    /// unless it names a place of its own ([`Dispatcher::state`](chatty_dispatch::Dispatcher::state)),
+    /// and takes the prefix of text commands each of its sessions sets (`[sessions.X]
+    /// command_prefix`) over its own ([`Dispatcher::prefix_on`](chatty_dispatch::Dispatcher::prefix_on)).
     /// A bot without settings takes [`serde::de::IgnoredAny`]
     /// (`|_: IgnoredAny| Dispatcher::new()…`).
     ///
@@ -39,8 +41,16 @@ impl Runner {
         S: DeserializeOwned,
         F: Fn(S) -> chatty_dispatch::Dispatcher + Send + Sync + 'static,
     {
-        self.bot(name, move |ctx| {
-            Ok(make(ctx.settings::<S>()?).default_state(ctx.state()))
-        })
+        let mut runner = self.bot(name, move |ctx| {
+            let mut dispatcher = make(ctx.settings::<S>()?).default_state(ctx.state());
+            for (session, prefix) in ctx.command_prefixes() {
+                dispatcher = dispatcher.prefix_on(session, prefix);
+            }
+            Ok(dispatcher)
+        });
+        if let Some(registered) = runner.registered.get_mut(name) {
+            registered.takes_prefixes = true;
+        }
+        runner
     }
 }

@@ -162,3 +162,41 @@ async fn settings_that_do_not_fit_the_desk_are_a_config_error_naming_the_key() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[tokio::test]
+async fn a_sessions_command_prefix_in_the_config_is_the_desks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("desk.toml");
+    std::fs::write(
+        &config,
+        "[journal]\nenabled = false\n\n\
+         [sessions.desk]\ncommand_prefix = \"?\"\n\n\
+         [sessions.desk.direct]\nnetwork = \"desk-prefix\"\nendpoint = \"desk\"\n\n\
+         [bots.desk]\nrust = \"support-desk\"\nsessions = [\"desk\"]\n\
+         settings = { remind_after_minutes = 30 }\n",
+    )
+    .unwrap();
+    let network = Network::named("desk-prefix");
+    run_desk(&network, &config, |alice, desk| async move {
+        // `!` is no longer the desk's prefix: that line is a plain message, left alone (had it
+        // opened a ticket, its answer would come first, and the list would not be empty).
+        alice.say(&desk, "!ticket open x").await;
+        assert_eq!(
+            said(&alice, &desk, "?ticket list").await,
+            "No open tickets."
+        );
+    })
+    .await;
+
+    // A bot that does not read prefixes: the key is an error, not ignored.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("rust = \"support-desk\"", "echo = {}")
+        .replace("settings = { remind_after_minutes = 30 }\n", "");
+    std::fs::write(&config, text).unwrap();
+    let error = Runner::new().check(&config).await.unwrap_err().to_string();
+    assert!(
+        error.contains("key `sessions.desk.command_prefix`: the bot `desk` does not read"),
+        "{error}"
+    );
+}
