@@ -21,7 +21,7 @@ mod journal;
 mod logger;
 mod sessions;
 mod web;
-use sessions::{Networks, build_session};
+use sessions::{Networks, build_session, command_prefixes};
 use web::make_web;
 
 /// How long the sessions may take to end in order after an interrupt before the runner stops
@@ -550,32 +550,14 @@ impl Runner {
         let mut out = Vec::new();
         for (name, bot_config) in &loaded.config.bots {
             let kind = config::kind_of(file, name, bot_config)?;
-            let mut command_prefixes = Vec::new();
-            for key in &bot_config.sessions {
-                let (Some(prefix), Some(session)) = (
-                    loaded
-                        .config
-                        .sessions
-                        .get(key)
-                        .and_then(|s| s.command_prefix.as_ref()),
-                    sessions.get(key.as_str()),
-                ) else {
-                    continue;
-                };
-                let registered = bot_config
-                    .rust
-                    .as_ref()
-                    .and_then(|r| self.registered.get(r));
-                if !registered.is_some_and(|r| r.takes_prefixes) {
-                    return Err(invalid(
-                        format!("sessions.{key}.command_prefix"),
-                        format!(
-                            "the bot `{name}` does not read command prefixes: only a bot registered with Runner::dispatcher does"
-                        ),
-                    ));
-                }
-                command_prefixes.push((session.name().to_owned(), prefix.clone()));
-            }
+            let takes_prefixes = bot_config
+                .rust
+                .as_ref()
+                .and_then(|r| self.registered.get(r))
+                .is_some_and(|r| r.takes_prefixes);
+            let command_prefixes =
+                command_prefixes(name, bot_config, takes_prefixes, &sessions, loaded)
+                    .map_err(|(key, message)| invalid(key, message))?;
             let ctx = BotContext {
                 name,
                 loaded,

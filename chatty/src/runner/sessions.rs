@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chatty_core::session::Session;
 
 use super::hubs;
-use crate::config::{self, LoadedConfig, SessionConfig};
+use crate::config::{self, BotConfig, LoadedConfig, SessionConfig};
 
 /// The direct networks of one run, by name.
 pub(super) struct Networks {
@@ -80,4 +80,37 @@ pub(super) fn build_session(
             "the platform `{other}` is not compiled into this program: build chatty with the feature `{other}`"
         )),
     }
+}
+
+/// The `command_prefix` each session of the bot `name` sets, as (session name, prefix); an
+/// error (key, message) where one is set and the bot does not read prefixes (`takes_prefixes`:
+/// it was registered with `Runner::dispatcher`).
+pub(super) fn command_prefixes(
+    name: &str,
+    bot: &BotConfig,
+    takes_prefixes: bool,
+    sessions: &std::collections::BTreeMap<&str, Arc<dyn Session>>,
+    loaded: &LoadedConfig,
+) -> Result<Vec<(String, String)>, (String, String)> {
+    let mut prefixes = Vec::new();
+    for key in &bot.sessions {
+        let prefix = loaded
+            .config
+            .sessions
+            .get(key)
+            .and_then(|s| s.command_prefix.as_ref());
+        let (Some(prefix), Some(session)) = (prefix, sessions.get(key.as_str())) else {
+            continue;
+        };
+        if !takes_prefixes {
+            return Err((
+                format!("sessions.{key}.command_prefix"),
+                format!(
+                    "the bot `{name}` does not read command prefixes: only a bot registered with Runner::dispatcher does"
+                ),
+            ));
+        }
+        prefixes.push((session.name().to_owned(), prefix.clone()));
+    }
+    Ok(prefixes)
 }
