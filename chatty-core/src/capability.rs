@@ -124,6 +124,42 @@ impl Capabilities {
         self.features.union(self.degraded).contains(feature)
     }
 
+    /// The features `signal` uses that this session carries only by their nearest equivalent
+    /// (a question as numbered lines, a subject as a first line, …): what the addressee will not
+    /// see as it was sent. Empty when everything it uses is carried as it is.
+    ///
+    /// ```
+    /// use chatty_core::{Capabilities, Choice, Features, Message, Signal, Signals};
+    ///
+    /// let mail = Capabilities::new(Signals::MESSAGE, Features::HTML).with_degraded(Features::CHOICES);
+    /// let choice = Choice::new("p").option("low", "Low").option("high", "High");
+    /// let question = Message::text("Priority?").with_choice(choice);
+    /// assert_eq!(mail.degraded_in(&Signal::new(question)), Features::CHOICES);
+    /// assert!(mail.degraded_in(&Signal::new(Message::text("hi"))).is_empty());
+    /// ```
+    pub fn degraded_in(&self, signal: &Signal) -> Features {
+        if self.degraded.is_empty() {
+            return Features::empty();
+        }
+        let Body::Message(m) = &signal.body else {
+            return Features::empty();
+        };
+        let mut used = Features::empty();
+        used.set(Features::SUBJECT, m.subject.is_some());
+        used.set(Features::HTML, m.html.is_some());
+        used.set(Features::MEDIA, !m.media.is_empty());
+        used.set(Features::ATTACHMENTS, !m.attachments.is_empty());
+        used.set(Features::CHOICES, m.choice.is_some());
+        used.set(Features::REACTIONS, m.is_reaction());
+        used.set(
+            Features::EDITS,
+            m.edit
+                .as_ref()
+                .is_some_and(|e| e.kind != EditKind::Reaction),
+        );
+        used & self.degraded.difference(self.features)
+    }
+
     /// `Ok` if the signal can be carried; otherwise why not, in words.
     ///
     /// Session-end requests are always accepted (every session can end); the other internal

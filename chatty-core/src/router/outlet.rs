@@ -215,10 +215,8 @@ impl RouterOutlet {
             let index = self.resolve(&target).ok_or_else(|| SendError::NoRoute {
                 address: target.clone(),
             })?;
-            self.sessions[index]
-                .session
-                .capabilities(Some(&target))
-                .check(&signal)
+            let session = &self.sessions[index].session;
+            checked(session.as_ref(), &target, &signal)
                 .map_err(|reason| SendError::Unsupported { reason })?;
             match groups.iter_mut().find(|(i, _)| *i == index) {
                 Some((_, addresses)) => addresses.push(target),
@@ -381,7 +379,7 @@ impl Outlet for RouterOutlet {
                 return Box::pin(future::ready(Err(SendError::NoRoute { address })));
             };
             let session = &self.sessions[index].session;
-            if let Err(reason) = session.capabilities(Some(to)).check(&signal) {
+            if let Err(reason) = checked(session.as_ref(), to, &signal) {
                 return Box::pin(future::ready(Err(SendError::Unsupported { reason })));
             }
             if let Err(refused) = self.within_answer_limit(index, &signal, std::slice::from_ref(to))
@@ -480,4 +478,22 @@ impl RouterOutlet {
             )),
         }
     }
+}
+
+/// Whether `session` can carry `signal` to `to` (why not, in words); what it carries only by a
+/// nearest equivalent (a question as numbered lines, …) is logged, never silent.
+fn checked(session: &dyn Session, to: &Address, signal: &Signal) -> Result<(), String> {
+    let capabilities = session.capabilities(Some(to));
+    capabilities.check(signal)?;
+    let degraded = capabilities.degraded_in(signal);
+    if !degraded.is_empty() {
+        tracing::debug!(
+            session = session.name(),
+            %to,
+            signal = %signal.meta.id,
+            ?degraded,
+            "carried by the nearest equivalent the addressee's platform has"
+        );
+    }
+    Ok(())
 }
