@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chatty_core::reexports::async_channel;
 use chatty_core::session::{InboundSink, Session};
-use chatty_core::{Body, SessionEnd, Signal, SignalKind};
+use chatty_core::{Body, ConnectionErrorKind, SessionEnd, Signal, SignalKind};
 
 /// A session running on a plain sink, and the signals it pushed.
 ///
@@ -54,6 +54,32 @@ impl<S: Session + 'static> Bare<S> {
             .await
             .expect("a signal in time")
             .expect("the session is running")
+    }
+
+    /// Checks that the next signal is a connection error of `kind` that came within `within`,
+    /// says when the session tries again, and does not show `secret` (the password or token
+    /// the test gave).
+    ///
+    /// # Panics
+    /// If it is not.
+    pub async fn expect_connection_error(
+        &self,
+        kind: ConnectionErrorKind,
+        secret: &str,
+        within: Duration,
+    ) {
+        let started = tokio::time::Instant::now();
+        let first = self.next().await;
+        let elapsed = started.elapsed();
+        match &first.body {
+            Body::ConnectionError(e) => {
+                assert_eq!(e.kind, kind, "{e:?}");
+                assert!(e.retry_in.is_some(), "it says when it tries again: {e:?}");
+                assert!(!e.cause.contains(secret), "no secret: {}", e.cause);
+            }
+            other => panic!("expected a connection error, got {other:?}"),
+        }
+        assert!(elapsed < within, "took {elapsed:?}");
     }
 
     /// Asks the session to end and checks that it says it is about to end, then that it ended.
