@@ -7,8 +7,8 @@ use std::time::Duration;
 use chatty_core::reexports::async_channel;
 use chatty_core::session::{InboundSink, Refusal, Session};
 use chatty_core::{
-    Address, Answer, Body, Bot, BotError, File, Message, Query, QueryError, Router, Signal,
-    SignalId, now,
+    Address, Answer, Body, Bot, BotError, Capabilities, File, Message, Query, QueryError, Router,
+    Signal, SignalId, now,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -44,7 +44,17 @@ impl Person {
     /// # Panics
     /// If the endpoint does not start within [`DEFAULT_WAIT`].
     pub async fn join(network: &Network, name: &str) -> Person {
-        let session = Arc::new(network.endpoint(name));
+        Person::join_with(network, name, Capabilities::all()).await
+    }
+
+    /// Connects the person `name`, whose endpoint takes only what `capabilities` allow (see
+    /// [`Network::endpoint_with`]): a person on a platform without HTML, say, to test what a bot
+    /// sends them.
+    ///
+    /// # Panics
+    /// If the endpoint does not start within [`DEFAULT_WAIT`].
+    pub async fn join_with(network: &Network, name: &str, capabilities: Capabilities) -> Person {
+        let session = Arc::new(network.endpoint_with(name, capabilities));
         let (tx, inbound) = async_channel::unbounded();
         let sink = InboundSink::new(session.name(), tx);
         let run = tokio::spawn({

@@ -704,3 +704,19 @@ async fn a_sessions_prefix_wins_over_its_platforms() {
     assert_eq!(text_of(&harness).await, "opened #1: y");
     harness.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn help_is_plain_text_where_the_conversation_shows_no_html() {
+    let harness = Harness::start(Dispatcher::new().command::<Ticket>().to(ticket)).await;
+    let plain = chatty_core::Capabilities::new(
+        chatty_core::Signals::all(),
+        chatty_core::Features::all() - chatty_core::Features::HTML,
+    );
+    // Its endpoint refuses HTML: help sent with HTML would not reach it at all.
+    let bob = chatty_direct::Person::join_with(harness.network(), "bob", plain).await;
+    bob.say(harness.bot(), "!ticket list --help").await;
+    let (_, help) = bob.expect_message().await;
+    assert!(help.text.contains("Usage: !ticket list"), "{}", help.text);
+    assert_eq!(help.html, None);
+    harness.stop().await.unwrap();
+}
