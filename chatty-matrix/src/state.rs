@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     /// Asks the sync loop to drop its long poll and sync again at once (the bot's presence
     /// changed: a sync in flight would keep the account online).
     pub(crate) resync: tokio::sync::Notify,
+    /// Held while a direct chat is opened, so that messages sent at the same moment to a person
+    /// without one open one, not one each.
+    pub(crate) opening: tokio::sync::Mutex<()>,
     live: Mutex<Live>,
 }
 
@@ -132,6 +135,7 @@ impl Shared {
             http,
             nonce,
             resync: tokio::sync::Notify::new(),
+            opening: tokio::sync::Mutex::new(()),
             live: Mutex::new(Live {
                 token: None,
                 user_id: None,

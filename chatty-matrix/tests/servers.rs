@@ -393,3 +393,35 @@ async fn a_second_process_without_a_position_is_given_nothing_from_before() {
     assert_eq!(text(&second), Some("second process"), "{second:?}");
     end(&handle, running).await;
 }
+
+/// Messages sent at the same moment to a person the bot has no direct chat with yet: one
+/// direct chat is opened, and every message is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_at_once_to_a_new_person_open_one_direct_chat() {
+    let bot_account = matrix_account();
+    let alice = Person::register("dm2").await;
+    let (running, mut rx) = run(config(&bot_account), None);
+    let (handle, _) = started(&mut rx).await;
+    let to_alice: Address = format!("matrix:{};kind=individual", alice.user_id)
+        .parse()
+        .unwrap();
+    let texts: Vec<String> = (0..4).map(|n| format!("at once {n}")).collect();
+    let sends = texts
+        .iter()
+        .map(|t| handle.send(Signal::message(t.as_str()).to(to_alice.clone())));
+    for id in chatty_core::reexports::futures::future::join_all(sends).await {
+        sent(&handle, &id.unwrap()).await;
+    }
+    let room = alice.until_invited(&bot_account.user_id).await;
+    alice.join(&room).await;
+    for text in &texts {
+        alice
+            .until_message(&room, &bot_account.user_id, |e| {
+                e["content"]["body"] == text.as_str()
+            })
+            .await;
+    }
+    let rooms = alice.rooms_with(&bot_account.user_id).await;
+    assert_eq!(rooms, [room.clone()], "one direct chat");
+    end(&handle, running).await;
+}

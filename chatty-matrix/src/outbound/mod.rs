@@ -374,6 +374,12 @@ async fn room_of(
     if !open {
         return Err(unknown(format!("the bot has no direct chat with {id}")));
     }
+    // One at a time: a send that waited here finds the chat the one before it opened.
+    let _opening = shared.opening.lock().await;
+    let known = shared.live().direct_room(id).map(str::to_owned);
+    if let Some(room) = known {
+        return OwnedRoomId::try_from(room).map_err(|e| unknown(e.to_string()));
+    }
     let person = OwnedUserId::try_from(id).map_err(|e| unknown(format!("{id}: {e}")))?;
     // Synapse makes the room, and "invites", also for a user it does not have: ask for the
     // person's profile first. Only a 404 refuses; another failure (a remote server out of

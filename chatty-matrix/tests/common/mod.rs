@@ -359,6 +359,26 @@ impl Person {
         .expect("the message in time")
     }
 
+    /// The rooms this person is in or invited to by `inviter` (a first sync, so all of them):
+    /// for a person registered for the test, the rooms the bot opened with them.
+    pub async fn rooms_with(&self, inviter: &str) -> Vec<String> {
+        let sync = self.request(Method::GET, "/sync?timeout=0", None).await;
+        let mut rooms: Vec<String> = sync["rooms"]["join"]
+            .as_object()
+            .map(|joined| joined.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(invited) = sync["rooms"]["invite"].as_object() {
+            for (room, invite) in invited {
+                let events = invite["invite_state"]["events"].as_array();
+                if events.is_some_and(|events| events.iter().any(|e| e["sender"] == inviter)) {
+                    rooms.push(room.clone());
+                }
+            }
+        }
+        rooms.sort();
+        rooms
+    }
+
     /// Waits until a sync shows an invitation from `inviter`: the room's ID.
     pub async fn until_invited(&self, inviter: &str) -> String {
         let mut since: Option<String> = None;
