@@ -422,6 +422,6 @@ async fn messages_at_once_to_a_new_person_open_one_direct_chat() {
             .await;
     }
     let rooms = alice.rooms_with(&bot_account.user_id).await;
-    assert_eq!(rooms, [room.clone()], "one direct chat");
+    assert_eq!(rooms, [room], "one direct chat");
     end(&handle, running).await;
 }
