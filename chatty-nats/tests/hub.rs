@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chatty_core::journal::MemoryJournal;
-use chatty_core::testing::{TestPlatform, messages};
+use chatty_core::testing::{Recorded, TestPlatform, messages};
 use chatty_core::{Body, Message, Router, Signal, from_fn};
 use chatty_nats::{NatsConfig, NatsGateway, NatsWorker};
 
@@ -65,6 +65,38 @@ fn echo() -> impl chatty_core::Bot {
     })
 }
 
+/// What a bot of [`echo_until_the_sixth`] does at its sixth message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AtTheSixth {
+    /// Fails before answering it: its router stops, as a process would.
+    Stop,
+    /// Answers it and hangs before finishing it.
+    Hang,
+}
+
+/// Answers the first five messages as [`echo`] does, and the sixth as `then` says; the ones
+/// after it (if it gets there) as `echo` again.
+fn echo_until_the_sixth(then: AtTheSixth) -> impl chatty_core::Bot {
+    let handled = std::sync::Arc::new(AtomicUsize::new(0));
+    from_fn(move |signal: Signal, handle| {
+        let handled = handled.clone();
+        async move {
+            if let Body::Message(m) = &signal.body {
+                let sixth = handled.fetch_add(1, Ordering::SeqCst) == 5;
+                if sixth && then == AtTheSixth::Stop {
+                    return Err("the worker stops".into());
+                }
+                let text = format!("re {}", m.text);
+                handle.send(signal.reply(Message::text(text))).await?;
+                if sixth {
+                    std::future::pending::<()>().await;
+                }
+            }
+            Ok(())
+        }
+    })
+}
+
 /// A running router, dropped with the test.
 type Running = tokio::task::JoinHandle<Result<(), chatty_core::BotError>>;
 
@@ -82,17 +114,41 @@ async fn ended(running: &mut [(&str, &mut Running)]) -> String {
     said.join("; ")
 }
 
+/// A worker of `config`'s hub that keeps what it was given in `journal`, running `bot`: its
+/// router's run, to be awaited or spawned.
+fn run_worker<B: chatty_core::Bot>(
+    config: &NatsConfig,
+    journal: MemoryJournal,
+    bot: B,
+) -> impl Future<Output = Result<(), chatty_core::BotError>> + use<B> {
+    let worker = NatsWorker::new(config.clone()).unwrap();
+    let acking = worker.journal(journal);
+    Router::new().session(worker).journal(acking).run(bot)
+}
+
 /// A worker of `config`'s hub with a journal of its own (another machine), running `bot`.
 fn worker(config: &NatsConfig, bot: impl chatty_core::Bot) -> Running {
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(MemoryJournal::new());
-    tokio::spawn(Router::new().session(worker).journal(acking).run(bot))
+    tokio::spawn(run_worker(config, MemoryJournal::new(), bot))
 }
 
 /// The gateway of `config`'s hub, running `platform`.
 fn gateway(config: &NatsConfig, platform: TestPlatform) -> Running {
     let gateway = NatsGateway::new(config.clone());
     tokio::spawn(Router::new().session(platform).run(gateway))
+}
+
+/// The gateway of `config`'s hub, running `platform`, and what the platform is sent (the
+/// answers).
+fn serving(config: &NatsConfig, platform: TestPlatform) -> (Recorded, Running) {
+    let answers = platform.outbound();
+    (answers, gateway(config, platform))
+}
+
+/// Whether `answers` has `count` signals within [`DEADLINE`].
+async fn answered(answers: &Recorded, count: usize) -> bool {
+    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= count))
+        .await
+        .is_ok()
 }
 
 fn sorted(mut texts: Vec<String>) -> Vec<String> {
@@ -104,21 +160,30 @@ fn expected(count: usize) -> Vec<String> {
     sorted((0..count).map(|i| format!("re m{i}")).collect())
 }
 
+/// Checks that `answers` has `count` answers within [`DEADLINE`] and, after `settle` (time for
+/// any answer sent twice to come through), that they are [`expected`]: each message answered
+/// once.
+async fn answered_once(answers: &Recorded, count: usize, settle: Duration) {
+    assert!(
+        answered(answers, count).await,
+        "{count} answers, got {:?}",
+        answers.texts()
+    );
+    tokio::time::sleep(settle).await;
+    assert_eq!(sorted(answers.texts()), expected(count));
+}
+
 #[tokio::test]
 async fn a_platforms_messages_reach_a_workers_bot_and_its_answers_the_platform() {
     let config = hub();
-    let platform = TestPlatform::new("test").giving(messages(20));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(messages(20)));
     let worker = tokio::spawn(
         Router::new()
             .session(NatsWorker::new(config).unwrap())
             .journal(MemoryJournal::new())
             .run(echo()),
     );
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 20))
-        .await
-        .expect("20 answers");
+    assert!(answered(&answers, 20).await, "20 answers");
     let answered = answers.signals();
     assert_eq!(sorted(answers.texts()), expected(20));
     // Each answers the message it names, and goes to whoever wrote it.
@@ -139,20 +204,17 @@ async fn a_message_the_platform_gives_twice_is_handled_once() {
     let config = hub();
     // The platform gives the same ten messages (same ids) twice; the gateway has no journal to
     // notice, and JetStream drops the second copies by their message ids.
-    let platform = TestPlatform::new("test").giving(messages(10)).rounds(2);
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(
+        &config,
+        TestPlatform::new("test").giving(messages(10)).rounds(2),
+    );
     let worker = tokio::spawn(
         Router::new()
             .session(NatsWorker::new(config).unwrap())
             .run(echo()),
     );
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
-        .await
-        .expect("10 answers");
-    // Time for any second copy to come through.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(sorted(answers.texts()), expected(10));
+    // With time for any second copy to come through.
+    answered_once(&answers, 10, Duration::from_secs(1)).await;
     gateway.abort();
     worker.abort();
 }
@@ -160,46 +222,17 @@ async fn a_message_the_platform_gives_twice_is_handled_once() {
 #[tokio::test]
 async fn what_a_stopped_worker_had_not_finished_is_answered_by_the_next_once() {
     let config = hub();
-    let platform = TestPlatform::new("test").giving(messages(30));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(messages(30)));
     // The worker's journal outlives its first run, as a journal file outlives a process.
     let journal = MemoryJournal::new();
     // A bot that answers five messages and stops, leaving what it was given after them.
-    let handled = std::sync::Arc::new(AtomicUsize::new(0));
-    let first = {
-        let handled = handled.clone();
-        from_fn(move |signal: Signal, handle| {
-            let handled = handled.clone();
-            async move {
-                if let Body::Message(m) = &signal.body {
-                    if handled.fetch_add(1, Ordering::SeqCst) == 5 {
-                        return Err("the worker stops".into());
-                    }
-                    let text = format!("re {}", m.text);
-                    handle.send(signal.reply(Message::text(text))).await?;
-                }
-                Ok(())
-            }
-        })
-    };
-    let worker = NatsWorker::new(config.clone()).unwrap();
-    let acking = worker.journal(journal.clone());
-    let _ = tokio::time::timeout(
-        DEADLINE,
-        Router::new().session(worker).journal(acking).run(first),
-    )
-    .await
-    .expect("the first worker stops");
-    assert_eq!(answers.len(), 5, "{:?}", answers.texts());
-    let worker = NatsWorker::new(config).unwrap();
-    let acking = worker.journal(journal);
-    let second = tokio::spawn(Router::new().session(worker).journal(acking).run(echo()));
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 30))
+    let first = echo_until_the_sixth(AtTheSixth::Stop);
+    let _ = tokio::time::timeout(DEADLINE, run_worker(&config, journal.clone(), first))
         .await
-        .unwrap_or_else(|_| panic!("30 answers, got {:?}", answers.texts()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(sorted(answers.texts()), expected(30));
+        .expect("the first worker stops");
+    assert_eq!(answers.len(), 5, "{:?}", answers.texts());
+    let second = tokio::spawn(run_worker(&config, journal, echo()));
+    answered_once(&answers, 30, Duration::from_secs(1)).await;
     gateway.abort();
     second.abort();
 }
@@ -207,43 +240,21 @@ async fn what_a_stopped_worker_had_not_finished_is_answered_by_the_next_once() {
 #[tokio::test]
 async fn what_a_worker_that_died_had_taken_is_answered_by_another_once() {
     let config = hub();
-    let platform = TestPlatform::new("test").giving(messages(30));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(messages(30)));
     // The first worker answers five messages, answers the sixth and hangs before finishing
     // it; then its process dies (the task is dropped, journal and all).
-    let handled = std::sync::Arc::new(AtomicUsize::new(0));
-    let hanging = {
-        let handled = handled.clone();
-        from_fn(move |signal: Signal, handle| {
-            let handled = handled.clone();
-            async move {
-                if let Body::Message(m) = &signal.body {
-                    let text = format!("re {}", m.text);
-                    handle.send(signal.reply(Message::text(text))).await?;
-                    if handled.fetch_add(1, Ordering::SeqCst) == 5 {
-                        std::future::pending::<()>().await;
-                    }
-                }
-                Ok(())
-            }
-        })
-    };
-    let first = worker(&config, hanging);
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 6))
-        .await
-        .expect("6 answers from the first worker");
+    let first = worker(&config, echo_until_the_sixth(AtTheSixth::Hang));
+    assert!(
+        answered(&answers, 6).await,
+        "6 answers from the first worker"
+    );
     first.abort();
     let _ = first.await;
     // Another worker, with a journal of its own (another machine), takes what the first had
     // not finished once JetStream's ack wait is over. The sixth answer, sent again with the
     // same id, is dropped by JetStream.
     let second = worker(&config, echo());
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 30))
-        .await
-        .unwrap_or_else(|_| panic!("30 answers, got {:?}", answers.texts()));
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(sorted(answers.texts()), expected(30));
+    answered_once(&answers, 30, Duration::from_secs(3)).await;
     gateway.abort();
     second.abort();
 }
@@ -309,15 +320,16 @@ async fn two_workers_share_the_conversations_and_keep_each_in_order() {
     let b = worker(&config, tagged("B"));
     // Time for the partitions to be shared out (renewals every third of the 2 s lease).
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let platform = TestPlatform::new("test").giving(conversations(people, count));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
-    tokio::time::timeout(
-        DEADLINE,
-        answers.wait_for(|sent| sent.len() >= people * count),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{} answers, got {}", people * count, answers.len()));
+    let (answers, gateway) = serving(
+        &config,
+        TestPlatform::new("test").giving(conversations(people, count)),
+    );
+    assert!(
+        answered(&answers, people * count).await,
+        "{} answers, got {}",
+        people * count,
+        answers.len()
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut tags = in_order_once(&answers.signals(), people, count);
     tags.sort();
@@ -331,9 +343,10 @@ async fn two_workers_share_the_conversations_and_keep_each_in_order() {
 async fn a_conversation_stays_in_order_when_its_worker_dies() {
     let config = hub();
     let (people, count) = (4, 15);
-    let platform = TestPlatform::new("test").giving(conversations(people, count));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(
+        &config,
+        TestPlatform::new("test").giving(conversations(people, count)),
+    );
     // The first worker answers slowly; it dies after ten answers.
     let slow = from_fn(|signal: Signal, handle| async move {
         if let Body::Message(m) = &signal.body {
@@ -345,22 +358,19 @@ async fn a_conversation_stays_in_order_when_its_worker_dies() {
     });
     let mut a = worker(&config, slow);
     let mut gateway = gateway;
-    if tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 10))
-        .await
-        .is_err()
-    {
+    if !answered(&answers, 10).await {
         let ended = ended(&mut [("the gateway", &mut gateway), ("the worker", &mut a)]).await;
         panic!("no 10 answers from the first worker within {DEADLINE:?}; {ended}");
     }
     a.abort();
     let _ = a.await;
     let b = worker(&config, tagged("B"));
-    tokio::time::timeout(
-        DEADLINE,
-        answers.wait_for(|sent| sent.len() >= people * count),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{} answers, got {}", people * count, answers.len()));
+    assert!(
+        answered(&answers, people * count).await,
+        "{} answers, got {}",
+        people * count,
+        answers.len()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     in_order_once(&answers.signals(), people, count);
     gateway.abort();
@@ -404,7 +414,7 @@ fn failing_on_poison(errors: &Errors) -> impl chatty_core::Bot {
 /// Runs a worker's router `run` until it stops (its bot failed) or `answers` has `count`.
 async fn until_stopped_or_answered(
     run: impl std::future::Future,
-    answers: &chatty_core::testing::Recorded,
+    answers: &Recorded,
     count: usize,
 ) {
     let answered = answers.wait_for(|sent| sent.len() >= count);
@@ -415,6 +425,41 @@ async fn until_stopped_or_answered(
         }
     })
     .await;
+}
+
+/// A hub that gives a signal three times at most (after a 1 s ack wait each), and its gateway
+/// running a platform that gives [`poisoned`]: the hub's config, the answers, the gateway.
+fn poisoned_hub() -> (NatsConfig, Recorded, Running) {
+    let config = hub()
+        .with_ack_wait(Duration::from_secs(1))
+        .with_max_tries(3);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(poisoned()));
+    (config, answers, gateway)
+}
+
+/// Starts workers of `config`'s hub one after another, each with the journal `journal` gives and
+/// [`failing_on_poison`] (keeping errors in `errors`), until `answers` has the answers to m0 and
+/// m2: a worker whose bot failed stops; the last one answers m2 and goes on. Returns how many
+/// were started; fails once more than `most` (named `what`) were.
+async fn start_until_answered(
+    config: &NatsConfig,
+    answers: &Recorded,
+    errors: &Errors,
+    mut journal: impl FnMut() -> MemoryJournal,
+    most: usize,
+    what: &str,
+) -> usize {
+    let mut started = 0;
+    while answers.len() < 2 {
+        started += 1;
+        assert!(
+            started <= most,
+            "still not set aside after {started} {what}"
+        );
+        let run = run_worker(config, journal(), failing_on_poison(errors));
+        until_stopped_or_answered(run, answers, 2).await;
+    }
+    started
 }
 
 /// How many signals the hub of `config` keeps in its dead-letter stream, once there is one
@@ -438,27 +483,11 @@ async fn set_aside(config: &NatsConfig) -> u64 {
 
 #[tokio::test]
 async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
-    let config = hub()
-        .with_ack_wait(Duration::from_secs(1))
-        .with_max_tries(3);
-    let platform = TestPlatform::new("test").giving(poisoned());
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (config, answers, gateway) = poisoned_hub();
     // Each worker's bot fails on the poison; a fresh worker (another machine) comes each time.
     let errors = Errors::default();
-    let mut tries = 0;
-    while answers.len() < 2 {
-        tries += 1;
-        assert!(tries <= 6, "still not set aside after {tries} workers");
-        let worker = NatsWorker::new(config.clone()).unwrap();
-        let acking = worker.journal(MemoryJournal::new());
-        let run = Router::new()
-            .session(worker)
-            .journal(acking)
-            .run(failing_on_poison(&errors));
-        // A worker whose bot failed stops; the last one answers m2 and goes on.
-        until_stopped_or_answered(run, &answers, 2).await;
-    }
+    let tries =
+        start_until_answered(&config, &answers, &errors, MemoryJournal::new, 6, "workers").await;
     // Three tries failed, the fourth worker set it aside and went on.
     assert_eq!(tries, 4, "{:?}", answers.texts());
     assert_eq!(answers.texts(), ["re m0", "re m2"]);
@@ -475,28 +504,13 @@ async fn a_signal_that_keeps_failing_is_set_aside_after_its_last_try() {
 
 #[tokio::test]
 async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journal_gives_it_again() {
-    let config = hub()
-        .with_ack_wait(Duration::from_secs(1))
-        .with_max_tries(3);
-    let platform = TestPlatform::new("test").giving(poisoned());
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (config, answers, gateway) = poisoned_hub();
     // One worker machine: its journal is kept across the worker's restarts, and gives the
     // poison again at each start, before JetStream would.
     let journal = MemoryJournal::new();
     let errors = Errors::default();
-    let mut starts = 0;
-    while answers.len() < 2 {
-        starts += 1;
-        assert!(starts <= 8, "still not set aside after {starts} starts");
-        let worker = NatsWorker::new(config.clone()).unwrap();
-        let acking = worker.journal(journal.clone());
-        let run = Router::new()
-            .session(worker)
-            .journal(acking)
-            .run(failing_on_poison(&errors));
-        until_stopped_or_answered(run, &answers, 2).await;
-    }
+    let starts =
+        start_until_answered(&config, &answers, &errors, || journal.clone(), 8, "starts").await;
     assert!(starts <= 5, "{starts} starts");
     assert_eq!(answers.texts(), ["re m0", "re m2"]);
     let errors = errors.lock().unwrap().clone();
@@ -523,13 +537,12 @@ async fn a_status_change_does_not_stop_its_conversation() {
     typing.meta.origin = "test:alice".parse().ok();
     let mut given = vec![typing];
     given.extend(messages(2));
-    let platform = TestPlatform::new("test").giving(given);
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(given));
     let worker = worker(&config, echo());
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 2))
-        .await
-        .expect("both messages answered after the status change");
+    assert!(
+        answered(&answers, 2).await,
+        "both messages answered after the status change"
+    );
     assert_eq!(answers.texts(), ["re m0", "re m1"]);
     gateway.abort();
     worker.abort();
@@ -548,17 +561,15 @@ async fn an_answer_a_dead_gateway_may_have_sent_is_sent_again_only_if_the_platfo
         let first = TestPlatform::new("test")
             .giving(messages(1))
             .confirming(unconfirmed);
-        let handed = first.outbound();
-        let first = gateway(&config, first);
+        let (handed, first) = serving(&config, first);
         let worker = worker(&config, echo());
-        tokio::time::timeout(DEADLINE, handed.wait_for(|sent| !sent.is_empty()))
-            .await
-            .expect("the answer handed to the platform");
+        assert!(
+            answered(&handed, 1).await,
+            "the answer handed to the platform"
+        );
         first.abort();
         // The next gateway: its platform says whether the answer is there.
-        let next = TestPlatform::new("test").says_sent(says);
-        let sent = next.outbound();
-        let next = gateway(&config, next);
+        let (sent, next) = serving(&config, TestPlatform::new("test").says_sent(says));
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert_eq!(
             sent.len(),
@@ -587,10 +598,7 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
         let _lease = lease;
         Router::new().session(platform).run(first).await
     });
-    if tokio::time::timeout(DEADLINE, first_answers.wait_for(|sent| sent.len() >= 5))
-        .await
-        .is_err()
-    {
+    if !answered(&first_answers, 5).await {
         let mut worker = worker;
         let ended = ended(&mut [("the worker", &mut worker)]).await;
         panic!("the first gateway's answers did not come within {DEADLINE:?}; {ended}");
@@ -620,9 +628,10 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
         let _lease = lease;
         Router::new().session(platform).run(second).await
     });
-    tokio::time::timeout(DEADLINE, second_answers.wait_for(|sent| sent.len() >= 5))
-        .await
-        .expect("the second gateway's answers");
+    assert!(
+        answered(&second_answers, 5).await,
+        "the second gateway's answers"
+    );
     assert_eq!(
         sorted(second_answers.texts()),
         sorted((5..10).map(|i| format!("re m{i}")).collect())
@@ -634,9 +643,7 @@ async fn a_standby_gateway_runs_the_hub_only_once_the_other_is_gone() {
 #[tokio::test]
 async fn a_workers_query_is_answered_by_the_gateways_sessions() {
     let config = hub();
-    let platform = TestPlatform::new("test").giving(messages(1));
-    let answers = platform.outbound();
-    let gateway = gateway(&config, platform);
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(messages(1)));
     // The bot asks about the room of whoever wrote, and says what it was told.
     let asking = from_fn(|signal: Signal, handle| async move {
         if let Body::Message(_) = &signal.body {
@@ -664,9 +671,7 @@ async fn a_workers_query_is_answered_by_the_gateways_sessions() {
         Ok(())
     });
     let worker = worker(&config, asking);
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 2))
-        .await
-        .expect("two answers");
+    assert!(answered(&answers, 2).await, "two answers");
     // The test platform answers no query: its refusal came back through the hub.
     let told = answers.texts();
     assert!(
@@ -702,9 +707,7 @@ async fn a_gateway_that_starts_before_nats_answers_runs_once_it_does() {
     let config = NatsConfig::new(format!("nats://127.0.0.1:{port}"), late.hub.clone())
         .with_ack_wait(Duration::from_secs(2))
         .with_lease(Duration::from_secs(2));
-    let platform = TestPlatform::new("test").giving(messages(3));
-    let answers = platform.outbound();
-    let mut gateway = gateway(&config, platform);
+    let (answers, mut gateway) = serving(&config, TestPlatform::new("test").giving(messages(3)));
     let worker = worker(&late, echo());
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
@@ -718,10 +721,7 @@ async fn a_gateway_that_starts_before_nats_answers_runs_once_it_does() {
         .unwrap();
     let nats = nats_url().trim_start_matches("nats://").to_owned();
     let _forwarding = tokio::spawn(forward(listener, nats));
-    if tokio::time::timeout(DEADLINE, answers.wait_for(|sent| sent.len() >= 3))
-        .await
-        .is_err()
-    {
+    if !answered(&answers, 3).await {
         let ended = ended(&mut [("the gateway", &mut gateway)]).await;
         panic!("3 answers, got {:?}; {ended}", answers.texts());
     }
@@ -735,12 +735,8 @@ async fn a_gateway_with_a_config_that_cannot_work_ends_at_once() {
     let config = hub();
     // The hub has 16 partitions (a first gateway's message answered: the count is set)…
     let worker = worker(&config, echo());
-    let platform = TestPlatform::new("test").giving(messages(1));
-    let answers = platform.outbound();
-    let first = gateway(&config, platform);
-    tokio::time::timeout(DEADLINE, answers.wait_for(|sent| !sent.is_empty()))
-        .await
-        .expect("an answer through the hub");
+    let (answers, first) = serving(&config, TestPlatform::new("test").giving(messages(1)));
+    assert!(answered(&answers, 1).await, "an answer through the hub");
     first.abort();
     // … and this gateway says 8.
     let other = NatsConfig::new(nats_url(), config.hub.clone()).with_partitions(8);
