@@ -24,6 +24,46 @@ fn error(text: &str) -> (String, String) {
     (message, path.display().to_string())
 }
 
+/// Writes `text` to a config file in a fresh directory and loads it, which must work: the
+/// directory (kept while the test runs), the file and what was loaded.
+fn load(text: &str) -> (tempfile::TempDir, PathBuf, LoadedConfig) {
+    let (dir, path) = file(text);
+    let loaded = load_quiet(&path).unwrap();
+    (dir, path, loaded)
+}
+
+/// Checks that loading `text` fails with exactly the file's path, `: ` and `after`.
+fn assert_error(text: &str, after: &str) {
+    let (message, path) = error(text);
+    assert_eq!(message, format!("{path}: {after}"));
+}
+
+/// Checks that loading `text` fails with an error that starts with the file's path, `: ` and
+/// `start`; returns the error for more checks.
+fn error_starting(text: &str, start: &str) -> String {
+    let (message, path) = error(text);
+    assert!(
+        message.starts_with(&format!("{path}: {start}")),
+        "{message}"
+    );
+    message
+}
+
+/// Checks that loading `text` fails with an error that contains each of `parts`; returns the
+/// error for more checks.
+fn error_containing(text: &str, parts: &[&str]) -> String {
+    let (message, _) = error(text);
+    for part in parts {
+        assert!(message.contains(part), "{message}");
+    }
+    message
+}
+
+/// The keys of the secrets in `config`, as `chatty check` names them.
+fn secret_keys(config: &Config) -> Vec<String> {
+    secrets(config).into_iter().map(|(k, _)| k).collect()
+}
+
 const GOOD: &str = r#"
 [sessions.chat.direct]
 endpoint = "bot"
@@ -40,8 +80,7 @@ logger = { path = "echo.db" }
 
 #[test]
 fn a_good_file_loads() {
-    let (_dir, path) = file(GOOD);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, path, loaded) = load(GOOD);
     assert_eq!(loaded.config.sessions.len(), 2);
     let echo = &loaded.config.bots["echo"];
     assert_eq!(echo.sessions, ["chat", "side"]);
@@ -59,43 +98,33 @@ fn a_good_file_loads() {
 
 #[test]
 fn an_unknown_key_is_an_error_naming_file_and_key() {
-    let (message, path) = error(&GOOD.replace("echo = {}", "echo = {}\nsesions = []"));
-    assert_eq!(
-        message,
-        format!(
-            "{path}: key `bots.echo.sesions`: unknown key `sesions`, expected one of: sessions, \
-             echo, relay, process, proxy, rust, terminal, web, nats, settings, logger, synchronizer"
-        )
+    assert_error(
+        &GOOD.replace("echo = {}", "echo = {}\nsesions = []"),
+        "key `bots.echo.sesions`: unknown key `sesions`, expected one of: sessions, \
+             echo, relay, process, proxy, rust, terminal, web, nats, settings, logger, synchronizer",
     );
-    let (message, path) = error(&GOOD.replace("jid =", "jidd = \"x\"\njid ="));
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.side.xmpp.jidd`: unknown key `jidd`, expected one of: jid, password, server"
-        )),
-        "{message}"
+    error_starting(
+        &GOOD.replace("jid =", "jidd = \"x\"\njid ="),
+        "key `sessions.side.xmpp.jidd`: unknown key `jidd`, expected one of: jid, password, server",
     );
 }
 
 #[test]
 fn a_wrong_type_is_an_error_naming_the_key_and_what_was_expected() {
-    let (message, path) = error(&GOOD.replace(
-        "password = { env = \"BOT_PASSWORD\" }",
-        "password = { env = \"BOT_PASSWORD\" }\nport = \"high\"",
-    ));
-    assert_eq!(
-        message,
-        format!(
-            "{path}: key `sessions.side.xmpp.port`: invalid type: found string \"high\", expected u16"
-        )
+    assert_error(
+        &GOOD.replace(
+            "password = { env = \"BOT_PASSWORD\" }",
+            "password = { env = \"BOT_PASSWORD\" }\nport = \"high\"",
+        ),
+        "key `sessions.side.xmpp.port`: invalid type: found string \"high\", expected u16",
     );
 }
 
 #[test]
 fn a_bare_password_is_refused_without_repeating_it() {
-    let (message, path) = error(&GOOD.replace("{ env = \"BOT_PASSWORD\" }", "\"hunter2\""));
-    assert!(
-        message.starts_with(&format!("{path}: key `sessions.side.xmpp.password`: ")),
-        "{message}"
+    let message = error_starting(
+        &GOOD.replace("{ env = \"BOT_PASSWORD\" }", "\"hunter2\""),
+        "key `sessions.side.xmpp.password`: ",
     );
     assert!(
         message.contains("{ env = \\\"VARIABLE\\\" }") || message.contains("{ env ="),
@@ -106,22 +135,18 @@ fn a_bare_password_is_refused_without_repeating_it() {
 
 #[test]
 fn references_and_kinds_are_checked() {
-    let (message, path) = error(&GOOD.replace(r#"["chat", "side"]"#, r#"["chat", "nope"]"#));
-    assert_eq!(
-        message,
-        format!(
-            "{path}: key `bots.echo.sessions[1]`: unknown session `nope`, expected one of: chat, side"
-        )
+    assert_error(
+        &GOOD.replace(r#"["chat", "side"]"#, r#"["chat", "nope"]"#),
+        "key `bots.echo.sessions[1]`: unknown session `nope`, expected one of: chat, side",
     );
     let (message, _) = error(&GOOD.replace("echo = {}", "echo = {}\nproxy = { remote = \"x:y\" }"));
     assert!(
         message.ends_with("key `bots.echo`: 2 bot kinds (echo, proxy): expected exactly one"),
         "{message}"
     );
-    let (message, _) = error(&GOOD.replace("echo = {}", ""));
-    assert!(
-        message.contains("key `bots.echo`: no bot kind"),
-        "{message}"
+    error_containing(
+        &GOOD.replace("echo = {}", ""),
+        &["key `bots.echo`: no bot kind"],
     );
     let twice = format!("{GOOD}\n[bots.other]\necho = {{}}\nsessions = [\"chat\"]\n");
     let (message, _) = error(&twice);
@@ -129,13 +154,12 @@ fn references_and_kinds_are_checked() {
         message.ends_with("key `bots.other.sessions[0]`: session `chat` serves bot `echo` already: a session serves one bot"),
         "{message}"
     );
-    let (message, _) = error(&GOOD.replace(
-        "[sessions.chat.direct]\nendpoint = \"bot\"",
-        "[sessions.chat]",
-    ));
-    assert!(
-        message.contains("key `sessions.chat`: no platform"),
-        "{message}"
+    error_containing(
+        &GOOD.replace(
+            "[sessions.chat.direct]\nendpoint = \"bot\"",
+            "[sessions.chat]",
+        ),
+        &["key `sessions.chat`: no platform"],
     );
 }
 
@@ -195,35 +219,33 @@ echo = {}
 sessions = ["one", "two"]
 "#;
 
+/// The name of the XMPP session `key` in `loaded`.
+#[cfg(feature = "xmpp")]
+fn xmpp_name(loaded: &LoadedConfig, key: &str) -> String {
+    loaded.config.sessions[key]
+        .xmpp_config()
+        .unwrap()
+        .name
+        .clone()
+}
+
 #[cfg(feature = "xmpp")]
 #[test]
 fn a_session_is_named_after_its_key_unless_it_sets_a_name() {
-    let (_dir, path) = file(TWO_ACCOUNTS);
-    let loaded = load_quiet(&path).unwrap();
-    let name = |key: &str| {
-        loaded.config.sessions[key]
-            .xmpp_config()
-            .unwrap()
-            .name
-            .clone()
-    };
-    assert_eq!(name("one"), "one");
-    assert_eq!(name("two"), "two");
+    let (_dir, _, loaded) = load(TWO_ACCOUNTS);
+    assert_eq!(xmpp_name(&loaded, "one"), "one");
+    assert_eq!(xmpp_name(&loaded, "two"), "two");
 
-    let (_dir, path) = file(&TWO_ACCOUNTS.replace(
+    let (_dir, _, loaded) = load(&TWO_ACCOUNTS.replace(
         "[sessions.two.xmpp]\n",
         "[sessions.two.xmpp]\nname = \"xmpp\"\n",
     ));
-    let loaded = load_quiet(&path).unwrap();
-    let name = |key: &str| {
-        loaded.config.sessions[key]
-            .xmpp_config()
-            .unwrap()
-            .name
-            .clone()
-    };
-    assert_eq!(name("one"), "one");
-    assert_eq!(name("two"), "xmpp", "a `name` that is set is kept");
+    assert_eq!(xmpp_name(&loaded, "one"), "one");
+    assert_eq!(
+        xmpp_name(&loaded, "two"),
+        "xmpp",
+        "a `name` that is set is kept"
+    );
 }
 
 #[cfg(feature = "xmpp")]
@@ -238,25 +260,23 @@ fn two_sessions_of_one_platform_with_one_name_are_an_error_naming_both_keys() {
             "[sessions.two.xmpp]\n",
             "[sessions.two.xmpp]\nname = \"chat\"\n",
         );
-    let (message, path) = error(&both_named);
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.two`: has the name `chat`, as `sessions.one` has"
-        )),
-        "{message}"
+    error_starting(
+        &both_named,
+        "key `sessions.two`: has the name `chat`, as `sessions.one` has",
     );
     // A key that is another session's explicit name clashes too.
-    let (message, _) = error(&TWO_ACCOUNTS.replace(
-        "[sessions.two.xmpp]\n",
-        "[sessions.two.xmpp]\nname = \"one\"\n",
-    ));
-    assert!(message.contains("`sessions.one`"), "{message}");
-    assert!(message.contains("key `sessions.two`"), "{message}");
+    error_containing(
+        &TWO_ACCOUNTS.replace(
+            "[sessions.two.xmpp]\n",
+            "[sessions.two.xmpp]\nname = \"one\"\n",
+        ),
+        &["`sessions.one`", "key `sessions.two`"],
+    );
 }
 
 #[test]
 fn two_direct_sessions_on_one_network_serving_one_bot_are_an_error() {
-    let (message, path) = error(
+    error_starting(
         r#"
 [sessions.a.direct]
 endpoint = "a"
@@ -266,12 +286,7 @@ endpoint = "b"
 echo = {}
 sessions = ["a", "b"]
 "#,
-    );
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.b`: is on the direct network `direct`, as `sessions.a` is"
-        )),
-        "{message}"
+        "key `sessions.b`: is on the direct network `direct`, as `sessions.a` is",
     );
     // Serving two bots, each has its own addresses: fine.
     let (_dir, path) = file(
@@ -299,24 +314,16 @@ fn a_key_that_cannot_name_a_session_needs_a_name() {
         "sessions = [\"one\", \"two\"]",
         "sessions = [\"one\", \"my chat\"]",
     );
-    let (message, _) = error(&dotted);
-    assert!(
-        message.contains("key `sessions.my chat`: `my chat` cannot name a session"),
-        "{message}"
+    error_containing(
+        &dotted,
+        &["key `sessions.my chat`: `my chat` cannot name a session"],
     );
     let named = dotted.replace(
         "[sessions.\"my chat\".xmpp]\n",
         "[sessions.\"my chat\".xmpp]\nname = \"mine\"\n",
     );
-    let (_dir, path) = file(&named);
-    let loaded = load_quiet(&path).unwrap();
-    assert_eq!(
-        loaded.config.sessions["my chat"]
-            .xmpp_config()
-            .unwrap()
-            .name,
-        "mine"
-    );
+    let (_dir, _, loaded) = load(&named);
+    assert_eq!(xmpp_name(&loaded, "my chat"), "mine");
 }
 
 #[test]
@@ -337,17 +344,15 @@ fn answer_limits_are_off_default_or_a_table() {
             )),
         ),
     ] {
-        let (_dir, path) = file(&with(setting));
-        let loaded = load_quiet(&path).unwrap();
+        let (_dir, _, loaded) = load(&with(setting));
         assert_eq!(loaded.config.sessions["chat"].answer_limit, Some(expected));
     }
-    let (message, _) = error(&with("{ answers = 5 }"));
-    assert!(message.contains("sessions.chat.answer_limit"), "{message}");
-    assert!(message.contains("per_secs"), "{message}");
-    let (message, _) = error(&with("{ answers = 0, per_secs = 60 }"));
-    assert!(message.contains("at least 1"), "{message}");
-    let (message, _) = error(&with("\"often\""));
-    assert!(message.contains("`false`, `true` or"), "{message}");
+    error_containing(
+        &with("{ answers = 5 }"),
+        &["sessions.chat.answer_limit", "per_secs"],
+    );
+    error_containing(&with("{ answers = 0, per_secs = 60 }"), &["at least 1"]);
+    error_containing(&with("\"often\""), &["`false`, `true` or"]);
 }
 
 /// The config types are the same in every build: a platform table is read into its platform's
@@ -355,8 +360,7 @@ fn answer_limits_are_off_default_or_a_table() {
 #[cfg(feature = "xmpp")]
 #[test]
 fn a_platform_table_is_read_into_its_platforms_config() {
-    let (_dir, path) = file(TWO_ACCOUNTS);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, _, loaded) = load(TWO_ACCOUNTS);
     let session = &loaded.config.sessions["one"];
     assert!(session.xmpp.is_some() && session.email.is_none());
     assert_eq!(session.xmpp_config().unwrap().name, "one");
@@ -384,8 +388,7 @@ sessions = ["chat"]
 #[cfg(feature = "irc")]
 #[test]
 fn an_irc_table_is_read_with_its_defaults_and_named_after_its_key() {
-    let (_dir, path) = file(IRC);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, path, loaded) = load(IRC);
     let dir = path.parent().unwrap();
     let session = &loaded.config.sessions["chat"];
     assert!(session.irc.is_some() && session.xmpp.is_none());
@@ -419,10 +422,7 @@ fn an_irc_table_is_read_with_its_defaults_and_named_after_its_key() {
     assert_eq!(channels, ["#chatty", "#ops"]);
     assert_eq!(irc.channels[1].key, Some(Secret::env("OPS_KEY")));
     irc.validate().unwrap();
-    let keys: Vec<String> = secrets(&loaded.config)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let keys = secret_keys(&loaded.config);
     assert_eq!(
         keys,
         [
@@ -436,8 +436,7 @@ fn an_irc_table_is_read_with_its_defaults_and_named_after_its_key() {
         "nick = \"chattybot\"",
         "nick = \"chattybot\"\nname = \"libera\"",
     );
-    let (_dir, path) = file(&named);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, _, loaded) = load(&named);
     let irc = loaded.config.sessions["chat"].irc_config().unwrap();
     assert_eq!(irc.name, "libera", "a `name` that is set is kept");
 }
@@ -447,53 +446,42 @@ fn an_irc_table_is_read_with_its_defaults_and_named_after_its_key() {
 #[cfg(feature = "irc")]
 #[test]
 fn an_irc_table_refuses_unknown_keys_naming_them() {
-    let (message, path) = error(&IRC.replace("nick =", "nik = \"x\"\nnick ="));
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.chat.irc.nik`: unknown key `nik`, expected one of: server, \
-             port, tls, ca_file, nick"
-        )),
-        "{message}"
+    error_starting(
+        &IRC.replace("nick =", "nik = \"x\"\nnick ="),
+        "key `sessions.chat.irc.nik`: unknown key `nik`, expected one of: server, \
+             port, tls, ca_file, nick",
     );
-    let (message, path) = error(&IRC.replace("sasl = {", "sasl = { acount = \"bot\","));
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.chat.irc.sasl.acount`: unknown key `acount`"
-        )),
-        "{message}"
+    error_starting(
+        &IRC.replace("sasl = {", "sasl = { acount = \"bot\","),
+        "key `sessions.chat.irc.sasl.acount`: unknown key `acount`",
     );
-    let (message, path) = error(&IRC.replace(
-        "{ name = \"#chatty\" }",
-        "{ name = \"#chatty\", pass = \"x\" }",
-    ));
-    assert!(
-        message.starts_with(&format!("{path}: key `sessions.chat.irc.channels")),
-        "{message}"
+    let message = error_starting(
+        &IRC.replace(
+            "{ name = \"#chatty\" }",
+            "{ name = \"#chatty\", pass = \"x\" }",
+        ),
+        "key `sessions.chat.irc.channels",
     );
     assert!(message.contains("unknown key `pass`"), "{message}");
-    let (message, path) = error(&IRC.replace("{ env = \"IRC_SERVER_PASSWORD\" }", "\"hunter2\""));
-    assert!(
-        message.starts_with(&format!("{path}: key `sessions.chat.irc.password`: ")),
-        "{message}"
+    let message = error_starting(
+        &IRC.replace("{ env = \"IRC_SERVER_PASSWORD\" }", "\"hunter2\""),
+        "key `sessions.chat.irc.password`: ",
     );
     assert!(!message.contains("hunter2"), "{message}");
-    let (message, path) = error(&IRC.replace("nick =", "tls = \"starttls\"\nnick ="));
-    assert!(
-        message.starts_with(&format!("{path}: key `sessions.chat.irc.tls`: ")),
-        "{message}"
+    error_starting(
+        &IRC.replace("nick =", "tls = \"starttls\"\nnick ="),
+        "key `sessions.chat.irc.tls`: ",
     );
-    let (message, path) = error(&IRC.replace("server = \"irc.example.net\"\n", ""));
-    assert!(
-        message.starts_with(&format!("{path}: key `sessions.chat.irc")),
-        "{message}"
+    let message = error_starting(
+        &IRC.replace("server = \"irc.example.net\"\n", ""),
+        "key `sessions.chat.irc",
     );
     assert!(message.contains("server"), "{message}");
 }
 
 #[test]
 fn the_journal_is_on_by_default_in_a_state_directory_beside_the_file() {
-    let (_dir, path) = file(GOOD);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, path, loaded) = load(GOOD);
     let journal = &loaded.config.journal;
     assert!(journal.enabled);
     assert_eq!(journal.durability, Durability::Normal);
@@ -504,27 +492,29 @@ fn the_journal_is_on_by_default_in_a_state_directory_beside_the_file() {
         path.parent().unwrap().join("chatty.state/journal.sqlite")
     );
 
-    let (_dir, path) = file(&format!(
+    let (_dir, path, loaded) = load(&format!(
         "state_dir = \"var\"\n[journal]\ndurability = \"full\"\n{GOOD}"
     ));
-    let loaded = load_quiet(&path).unwrap();
     assert_eq!(loaded.config.journal.durability, Durability::Full);
     let state = state_dir(&path, loaded.config.state_dir.as_deref());
     assert_eq!(state, path.parent().unwrap().join("var"));
 
-    let (message, _) = error(&format!("[journal]\ndurability = \"fsync\"\n{GOOD}"));
-    assert!(message.contains("journal.durability"), "{message}");
-    let (message, _) = error(&format!("[journal]\nenable = false\n{GOOD}"));
-    assert!(message.contains("unknown key `enable`"), "{message}");
+    error_containing(
+        &format!("[journal]\ndurability = \"fsync\"\n{GOOD}"),
+        &["journal.durability"],
+    );
+    error_containing(
+        &format!("[journal]\nenable = false\n{GOOD}"),
+        &["unknown key `enable`"],
+    );
 }
 
 #[test]
 fn the_journal_and_a_logger_take_a_postgres_url_instead_of_a_path() {
-    let (_dir, path) = file(&format!(
+    let (_dir, path, loaded) = load(&format!(
         "[journal]\nurl = \"postgres://chatty@db.example.org/bots\"\n\
          password = {{ file = \"db-password\" }}\nschema = \"support\"\n{GOOD}"
     ));
-    let loaded = load_quiet(&path).unwrap();
     let journal = &loaded.config.journal;
     assert_eq!(
         journal.url.as_deref(),
@@ -536,45 +526,37 @@ fn the_journal_and_a_logger_take_a_postgres_url_instead_of_a_path() {
         journal.password,
         Some(Secret::file(path.parent().unwrap().join("db-password")))
     );
-    let keys: Vec<String> = secrets(&loaded.config)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let keys = secret_keys(&loaded.config);
     assert!(keys.contains(&"journal.password".to_owned()), "{keys:?}");
 
-    let (message, _) = error(&format!(
-        "[journal]\npath = \"j.sqlite\"\nurl = \"postgres://db/bots\"\n{GOOD}"
-    ));
-    assert!(
-        message.contains("key `journal.url`: both `path` and `url`"),
-        "{message}"
+    error_containing(
+        &format!("[journal]\npath = \"j.sqlite\"\nurl = \"postgres://db/bots\"\n{GOOD}"),
+        &["key `journal.url`: both `path` and `url`"],
     );
-    let (message, _) = error(&format!("[journal]\nschema = \"s\"\n{GOOD}"));
-    assert!(message.contains("key `journal.schema`"), "{message}");
-    assert!(message.contains("set `url`"), "{message}");
-    let (message, _) = error(&format!("[journal]\nurl = \"mysql://db/bots\"\n{GOOD}"));
-    assert!(message.contains("postgres://"), "{message}");
-    let (message, _) = error(&format!(
-        "[journal]\nurl = \"postgres://db/bots\"\npassword = \"hunter2\"\n{GOOD}"
-    ));
-    assert!(message.contains("journal.password"), "{message}");
+    error_containing(
+        &format!("[journal]\nschema = \"s\"\n{GOOD}"),
+        &["key `journal.schema`", "set `url`"],
+    );
+    error_containing(
+        &format!("[journal]\nurl = \"mysql://db/bots\"\n{GOOD}"),
+        &["postgres://"],
+    );
+    let message = error_containing(
+        &format!("[journal]\nurl = \"postgres://db/bots\"\npassword = \"hunter2\"\n{GOOD}"),
+        &["journal.password"],
+    );
     assert!(!message.contains("hunter2"), "{message}");
 
     let both = GOOD.replace(
         "logger = { path = \"echo.db\" }",
         "logger = { path = \"echo.db\", url = \"postgres://db/bots\" }",
     );
-    let (message, _) = error(&both);
-    assert!(
-        message.contains("key `bots.echo.logger.url`: both"),
-        "{message}"
-    );
+    error_containing(&both, &["key `bots.echo.logger.url`: both"]);
     let postgres = GOOD.replace(
         "logger = { path = \"echo.db\" }",
         "logger = { url = \"postgres://db/bots\", schema = \"echo_log\" }",
     );
-    let (_dir, path) = file(&postgres);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, _, loaded) = load(&postgres);
     let logger = loaded.config.bots["echo"].logger.as_ref().unwrap();
     assert_eq!(logger.schema.as_deref(), Some("echo_log"));
 }
@@ -603,8 +585,7 @@ sessions = ["hub"]
 #[cfg(feature = "nats")]
 #[test]
 fn a_gateway_bot_and_a_worker_session_are_read_into_the_hubs_config() {
-    let (_dir, path) = file(HUB);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, path, loaded) = load(HUB);
     let worker = loaded.config.sessions["hub"].nats_config().unwrap();
     assert_eq!((worker.hub.as_str(), worker.partitions), ("support", 8));
     assert_eq!(worker.user.as_deref(), Some("worker"));
@@ -640,43 +621,36 @@ fn a_gateway_bot_and_a_worker_session_are_read_into_the_hubs_config() {
 #[cfg(feature = "nats")]
 #[test]
 fn a_hub_table_that_cannot_work_is_an_error_naming_its_key() {
-    let (message, file) = error(&HUB.replace(
-        r#"hub = "support"
+    assert_error(
+        &HUB.replace(
+            r#"hub = "support"
 partitions"#,
-        r#"hub = "sup port"
+            r#"hub = "sup port"
 partitions"#,
-    ));
-    assert_eq!(
-        message,
-        format!(
-            "{file}: key `sessions.hub.nats`: NATS config: the hub name \"sup port\" is not 1 to 64 \
-             letters, digits, `-` or `_`"
-        )
+        ),
+        "key `sessions.hub.nats`: NATS config: the hub name \"sup port\" is not 1 to 64 \
+             letters, digits, `-` or `_`",
     );
-    let (message, _) = error(&HUB.replace("partitions = 8", "partitions = 8\nhubb = 1"));
-    assert!(
-        message.contains("key `sessions.hub.nats.hubb`: unknown key `hubb`"),
-        "{message}"
+    error_containing(
+        &HUB.replace("partitions = 8", "partitions = 8\nhubb = 1"),
+        &["key `sessions.hub.nats.hubb`: unknown key `hubb`"],
     );
-    let (message, _) = error(&HUB.replace("user = \"worker\"\n", ""));
-    assert!(
-        message.contains("key `sessions.hub.nats`: NATS config: `password` is set without `user`"),
-        "{message}"
+    error_containing(
+        &HUB.replace("user = \"worker\"\n", ""),
+        &["key `sessions.hub.nats`: NATS config: `password` is set without `user`"],
     );
-    let (message, _) = error(&HUB.replace("nats = { url", "echo = {}\nnats = { url"));
-    assert!(
-        message.contains("key `bots.gateway`: 2 bot kinds (echo, nats): expected exactly one"),
-        "{message}"
+    error_containing(
+        &HUB.replace("nats = { url", "echo = {}\nnats = { url"),
+        &["key `bots.gateway`: 2 bot kinds (echo, nats): expected exactly one"],
     );
 }
 
 #[test]
 fn the_state_table_names_a_postgres_database() {
-    let (_dir, path) = file(&format!(
+    let (_dir, _, loaded) = load(&format!(
         "{GOOD}\n[state]\nurl = \"postgres://chatty@db.example.org/bots\"\nschema = \"bots\"\n\
          password = {{ env = \"DB_PASSWORD\" }}\n"
     ));
-    let loaded = load_quiet(&path).unwrap();
     let state = loaded.config.state.as_ref().unwrap();
     assert_eq!(state.schema.as_deref(), Some("bots"));
     assert!(
@@ -685,15 +659,13 @@ fn the_state_table_names_a_postgres_database() {
             .any(|(key, _)| key == "state.password")
     );
 
-    let (message, file) = error(&format!("{GOOD}\n[state]\nurl = \"mysql://db/bots\"\n"));
-    assert_eq!(
-        message,
-        format!("{file}: key `state.url`: expected a postgres:// or postgresql:// URL")
+    assert_error(
+        &format!("{GOOD}\n[state]\nurl = \"mysql://db/bots\"\n"),
+        "key `state.url`: expected a postgres:// or postgresql:// URL",
     );
-    let (message, _) = error(&format!("{GOOD}\n[state]\nschema = \"bots\"\n"));
-    assert!(
-        message.contains("key `state`: missing key `url`"),
-        "{message}"
+    error_containing(
+        &format!("{GOOD}\n[state]\nschema = \"bots\"\n"),
+        &["key `state`: missing key `url`"],
     );
 }
 
@@ -712,8 +684,7 @@ sessions = ["room"]
 
 #[test]
 fn a_matrix_table_is_read_with_its_defaults_named_after_its_key_and_refuses_unknown_keys() {
-    let (_dir, path) = file(MATRIX);
-    let loaded = load_quiet(&path).unwrap();
+    let (_dir, path, loaded) = load(MATRIX);
     let dir = path.parent().unwrap();
     let session = &loaded.config.sessions["room"];
     let matrix = session.matrix_config().unwrap();
@@ -730,17 +701,11 @@ fn a_matrix_table_is_read_with_its_defaults_named_after_its_key_and_refuses_unkn
         (10_000, 30_000)
     );
     matrix.validate().unwrap();
-    let keys: Vec<String> = secrets(&loaded.config)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let keys = secret_keys(&loaded.config);
     assert_eq!(keys, ["sessions.room.matrix.password"]);
 
-    let (message, path) = error(&MATRIX.replace("user =", "usr = \"x\"\nuser ="));
-    assert!(
-        message.starts_with(&format!(
-            "{path}: key `sessions.room.matrix.usr`: unknown key `usr`"
-        )),
-        "{message}"
+    error_starting(
+        &MATRIX.replace("user =", "usr = \"x\"\nuser ="),
+        "key `sessions.room.matrix.usr`: unknown key `usr`",
     );
 }
