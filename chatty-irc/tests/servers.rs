@@ -76,20 +76,85 @@ async fn end(handle: &Handle, running: JoinHandle<Result<(), chatty_core::BotErr
     timeout(WAIT, running).await.unwrap().unwrap().unwrap();
 }
 
+/// A session running on a server, in a fresh channel, with a person there on a raw client.
+struct InChannel {
+    /// The router running the session.
+    running: JoinHandle<Result<(), chatty_core::BotError>>,
+    /// The bot's signals.
+    rx: Signals,
+    /// The bot's handle.
+    handle: Handle,
+    /// The nick the session was configured with.
+    nick: String,
+    /// The nick the session says it has.
+    own: String,
+    /// The channel.
+    channel: String,
+    /// The person's nick.
+    person: String,
+    /// The person's client, in the channel.
+    alice: Raw,
+}
+
+/// Starts a session on `server` in a fresh channel named from `prefix`, and connects a person
+/// (asking for `caps`) while it starts; the person then joins the channel.
+async fn in_channel(server: &IrcServer, prefix: &str, caps: &[&str]) -> InChannel {
+    let nick = unique("b");
+    let channel = format!("#{}", unique(prefix));
+    let (running, mut rx) = run(config(server, &nick, &channel));
+    let person = unique("p");
+    let (mut alice, (handle, own)) = tokio::join!(
+        Raw::connect(&server.host, server.port, &person, caps),
+        started(&mut rx)
+    );
+    alice.join(&channel).await;
+    InChannel {
+        running,
+        rx,
+        handle,
+        nick,
+        own,
+        channel,
+        person,
+        alice,
+    }
+}
+
+impl InChannel {
+    /// The person says `said` in the channel: the message as the bot gets it.
+    async fn says(&mut self, said: &str) -> Signal {
+        let line = format!("PRIVMSG {} :{said}", self.channel);
+        self.alice.say(&line).await;
+        next_where(&mut self.rx, |s| text(s) == Some(said)).await.0
+    }
+
+    /// Ends the session and waits for the router to return.
+    async fn end(self) {
+        end(&self.handle, self.running).await;
+    }
+}
+
+/// Whether `signal` says that `who` is in a room (`present`) or has left it.
+fn in_room(signal: &Signal, who: &str, present: bool) -> bool {
+    matches!(&signal.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: p, .. } if p == present))
+        && signal.meta.origin.as_ref().is_some_and(|o| o.id() == who)
+}
+
 /// Messages both ways in a channel and in private, a long answer split on UTF-8 boundaries and
 /// put back together by the reader, confirmed `Sent`, and a line in Latin-1 (not UTF-8) read as
 /// Latin-1, with the next message still delivered.
 async fn both_ways(server: IrcServer, ircv3: bool) {
-    let nick = unique("b");
-    let channel = format!("#{}", unique("c"));
-    let (running, mut rx) = run(config(&server, &nick, &channel));
-    let person = unique("p");
-    let (mut alice, (handle, own)) = tokio::join!(
-        Raw::connect(&server.host, server.port, &person, &[]),
-        started(&mut rx)
-    );
+    let InChannel {
+        running,
+        mut rx,
+        handle,
+        nick,
+        own,
+        channel,
+        person,
+        mut alice,
+    } = in_channel(&server, "c", &[]).await;
     assert_eq!(own, nick);
-    alice.join(&channel).await;
     next_where(&mut rx, |s| {
         matches!(&s.body, Body::StatusChange(_))
             && s.meta.origin.as_ref().is_some_and(|o| o.id() == person)
@@ -271,17 +336,9 @@ async fn inspircd_ascii_casemapping() {
     let mut second = Raw::connect(&server.host, server.port, &curly, &[]).await;
     first.join(&channel).await;
     second.join(&channel).await;
-    next_where(&mut rx, |s| {
-        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: true, .. }))
-            && s.meta.origin.as_ref().is_some_and(|o| o.id() == curly)
-    })
-    .await;
+    next_where(&mut rx, |s| in_room(s, &curly, true)).await;
     second.say("QUIT :bye").await;
-    next_where(&mut rx, |s| {
-        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: false, .. }))
-            && s.meta.origin.as_ref().is_some_and(|o| o.id() == curly)
-    })
-    .await;
+    next_where(&mut rx, |s| in_room(s, &curly, false)).await;
     let room: chatty_core::Address = format!("irc:{channel}").parse().unwrap();
     let Ok(Answer::Members { members }) = handle.query(Query::Members { address: room }).await
     else {
@@ -311,10 +368,7 @@ async fn ngircd_kicked_joins_again_until_banned() {
     let config = config(&server, &nick, &channel).with_rejoin(Duration::from_millis(100), 3);
     let (running, mut rx) = run(config);
     let (handle, _) = started(&mut rx).await;
-    let own_in_room = |s: &Signal, present: bool| {
-        matches!(&s.body, Body::StatusChange(c) if matches!(c.status, Status::InRoom { present: p, .. } if p == present))
-            && s.meta.origin.as_ref().is_some_and(|o| o.id() == nick)
-    };
+    let own_in_room = |s: &Signal, present: bool| in_room(s, &nick, present);
     alice.say(&format!("KICK {channel} {nick} :behave")).await;
     next_where(&mut rx, |s| own_in_room(s, false)).await;
     next_where(&mut rx, |s| own_in_room(s, true)).await;
@@ -341,58 +395,42 @@ async fn ngircd_kicked_joins_again_until_banned() {
 #[tokio::test]
 async fn inspircd_replies_both_ways() {
     let server = irc_server();
-    let channel = format!("#{}", unique("r"));
-    let nick = unique("b");
-    let (running, mut rx) = run(config(&server, &nick, &channel));
-    let person = unique("p");
-    let (mut alice, (handle, _)) = tokio::join!(
-        Raw::connect(&server.host, server.port, &person, &["message-tags"]),
-        started(&mut rx)
-    );
-    alice.join(&channel).await;
-    alice.say(&format!("PRIVMSG {channel} :a question")).await;
-    let (question, _) = next_where(&mut rx, |s| text(s) == Some("a question")).await;
-    handle
+    let mut chat = in_channel(&server, "r", &["message-tags"]).await;
+    let question = chat.says("a question").await;
+    chat.handle
         .send(question.reply_all(Message::text("an answer")))
         .await
         .unwrap();
-    let answer = alice.until(|l| l.command == "PRIVMSG").await;
+    let answer = chat.alice.until(|l| l.command == "PRIVMSG").await;
     assert_eq!(answer.tag("+draft/reply"), Some(question.meta.id.as_str()));
     let answer_id = answer.tag("msgid").expect("a msgid").to_owned();
-    alice
+    let channel = &chat.channel;
+    chat.alice
         .say(&format!(
             "@+draft/reply={answer_id} PRIVMSG {channel} :thanks"
         ))
         .await;
-    let (thanks, _) = next_where(&mut rx, |s| text(s) == Some("thanks")).await;
+    let (thanks, _) = next_where(&mut chat.rx, |s| text(s) == Some("thanks")).await;
     assert_eq!(
         thanks.meta.response_to.as_ref().map(|id| id.as_str()),
         Some(answer_id.as_str())
     );
-    end(&handle, running).await;
+    chat.end().await;
 }
 
 #[tokio::test]
 async fn inspircd_reactions_both_ways() {
     let server = irc_server();
-    let channel = format!("#{}", unique("x"));
-    let nick = unique("b");
-    let (running, mut rx) = run(config(&server, &nick, &channel));
-    let person = unique("p");
-    let (mut alice, (handle, _)) = tokio::join!(
-        Raw::connect(&server.host, server.port, &person, &["message-tags"]),
-        started(&mut rx)
-    );
-    alice.join(&channel).await;
-    alice.say(&format!("PRIVMSG {channel} :lunch?")).await;
-    let (question, _) = next_where(&mut rx, |s| text(s) == Some("lunch?")).await;
+    let mut chat = in_channel(&server, "x", &["message-tags"]).await;
+    let question = chat.says("lunch?").await;
+    let (handle, channel) = (&chat.handle, &chat.channel);
     let room = question.meta.visible_to[0].clone();
     // The bot reacts to her message (its id is the server's msgid) …
     handle
         .send(Signal::new(Message::reaction(question.meta.id.clone(), "👍")).to(room.clone()))
         .await
         .unwrap();
-    let reaction = alice.until(|l| l.command == "TAGMSG").await;
+    let reaction = chat.alice.until(|l| l.command == "TAGMSG").await;
     assert_eq!(reaction.params, [channel.as_str()]);
     assert_eq!(reaction.tag("+draft/react"), Some("👍"));
     assert_eq!(
@@ -405,19 +443,19 @@ async fn inspircd_reactions_both_ways() {
         .send(Signal::new(Message::reaction(own, "🍜")).to(room.clone()))
         .await
         .unwrap();
-    let answer = alice.until(|l| l.command == "PRIVMSG").await;
+    let answer = chat.alice.until(|l| l.command == "PRIVMSG").await;
     let answer_id = answer.tag("msgid").expect("a msgid").to_owned();
-    let reaction = alice.until(|l| l.command == "TAGMSG").await;
+    let reaction = chat.alice.until(|l| l.command == "TAGMSG").await;
     assert_eq!(reaction.tag("+draft/react"), Some("🍜"));
     assert_eq!(reaction.tag("+draft/reply"), Some(answer_id.as_str()));
     // She reacts to the answer; InspIRCd relays the client-only tags.
-    alice
+    chat.alice
         .say(&format!(
             "@+draft/react=🎉;+draft/reply={answer_id} TAGMSG {channel}"
         ))
         .await;
     let (got, _) = next_where(
-        &mut rx,
+        &mut chat.rx,
         |s| matches!(&s.body, Body::Message(m) if m.is_reaction()),
     )
     .await;
@@ -426,7 +464,7 @@ async fn inspircd_reactions_both_ways() {
     };
     assert_eq!(m.text, "🎉");
     assert_eq!(m.edit.as_ref().unwrap().of.as_str(), answer_id);
-    assert_eq!(got.meta.origin.as_ref().unwrap().id(), person);
+    assert_eq!(got.meta.origin.as_ref().unwrap().id(), chat.person);
     assert_eq!(got.meta.visible_to, [room]);
-    end(&handle, running).await;
+    chat.end().await;
 }
