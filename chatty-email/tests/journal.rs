@@ -6,15 +6,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chatty_core::journal::{Appended, EntryId, Journal, JournalError, MemoryJournal, Pending};
-use chatty_core::reexports::futures::future::BoxFuture;
+use chatty_core::journal::Journal;
 use chatty_core::reexports::serde_json::{self, Value};
 use chatty_core::{Body, Router, SessionEnd, Signal, SignalId, SignalKind};
 use chatty_email::{EmailConfig, EmailSession, Handled, ImapConfig, InboundConfig};
+use chatty_test::journal::{Failed, Watched};
 use chatty_test::{Probe, ProbeRemote};
 
 /// The session's mark that holds the read cursor (the state file's JSON).
@@ -22,121 +20,14 @@ const MARK: &str = "email.cursor";
 /// The session's name (the default).
 const SESSION: &str = "mailto";
 
-/// A [`MemoryJournal`] the test watches and can make fail.
-#[derive(Debug, Clone, Default)]
-struct Watched {
-    inner: MemoryJournal,
-    knobs: Arc<Knobs>,
-}
-
-#[derive(Debug, Default)]
-struct Knobs {
-    /// Appends of a new signal that returned `New`.
-    new: AtomicUsize,
-    /// Appends of a signal the journal had already.
-    seen: AtomicUsize,
-    /// Appends that fail: calls number `fail.0 .. fail.1` (counted from 0).
-    fail: Mutex<(usize, usize)>,
-    calls: AtomicUsize,
-    /// The signal ids whose append failed, with the cursor mark at that moment and how many
-    /// new signals the journal had kept.
-    failed: Mutex<Vec<(SignalId, Option<String>, usize)>>,
-    /// Whether `mark` answers `None` (as if the cursor had not been kept).
-    hide_marks: AtomicBool,
-}
-
-impl Watched {
-    fn failing(from: usize, to: usize) -> Self {
-        let watched = Watched::default();
-        *watched.knobs.fail.lock().unwrap() = (from, to);
-        watched
-    }
-
-    /// The cursor in the journal, as JSON.
-    async fn cursor(&self) -> Option<Value> {
-        let json = self
-            .inner
-            .mark(SESSION, MARK)
-            .await
-            .expect("a memory journal");
-        json.map(|j| serde_json::from_str(&j).expect("the cursor is JSON"))
-    }
-}
-
-impl Journal for Watched {
-    fn append<'a>(
-        &'a self,
-        session: &'a str,
-        signal: &'a Signal,
-    ) -> BoxFuture<'a, Result<Appended, JournalError>> {
-        Box::pin(async move {
-            let call = self.knobs.calls.fetch_add(1, Ordering::SeqCst);
-            let (from, to) = *self.knobs.fail.lock().unwrap();
-            if (from..to).contains(&call) {
-                let mark = self.inner.mark(session, MARK).await?;
-                let new = self.knobs.new.load(Ordering::SeqCst);
-                let failed = (signal.meta.id.clone(), mark, new);
-                self.knobs.failed.lock().unwrap().push(failed);
-                return Err(JournalError::new("the test's journal fails this append"));
-            }
-            let appended = self.inner.append(session, signal).await?;
-            let counter = match appended {
-                Appended::New => &self.knobs.new,
-                _ => &self.knobs.seen,
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(appended)
-        })
-    }
-
-    fn ack(&self, entry: &EntryId) {
-        self.inner.ack(entry);
-    }
-
-    fn pending<'a>(
-        &'a self,
-        session: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Pending>, JournalError>> {
-        self.inner.pending(session)
-    }
-
-    fn answering(
-        &self,
-        session: &str,
-        of: &SignalId,
-        number: u32,
-    ) -> BoxFuture<'static, Result<(), JournalError>> {
-        self.inner.answering(session, of, number)
-    }
-
-    fn answered<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
-        number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
-        self.inner.answered(session, of, number)
-    }
-
-    fn mark<'a>(
-        &'a self,
-        session: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, JournalError>> {
-        if self.knobs.hide_marks.load(Ordering::SeqCst) {
-            return Box::pin(async { Ok(None) });
-        }
-        self.inner.mark(session, name)
-    }
-
-    fn set_mark<'a>(
-        &'a self,
-        session: &'a str,
-        name: &'a str,
-        value: &'a str,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
-        self.inner.set_mark(session, name, value)
-    }
+/// The cursor in `journal` (hidden marks or not), as JSON.
+async fn cursor(journal: &Watched) -> Option<Value> {
+    let json = journal
+        .memory()
+        .mark(SESSION, MARK)
+        .await
+        .expect("a memory journal");
+    json.map(|j| serde_json::from_str(&j).expect("the cursor is JSON"))
 }
 
 /// A probe bot on `config` through a router with `journal`, started.
@@ -235,7 +126,7 @@ async fn the_cursor_is_kept_in_the_journal_and_a_restart_reads_on_from_it() {
     let run = std::process::id();
     for (name, inbound) in inbounds() {
         common::empty_inbox(&b).await;
-        let journal = Watched::default();
+        let journal = Watched::new();
         let config = || common::config(&b, inbound.clone());
         let bot = start(config(), &journal).await;
         let mut sent = Vec::new();
@@ -246,7 +137,7 @@ async fn the_cursor_is_kept_in_the_journal_and_a_restart_reads_on_from_it() {
         }
         let got = bot.collect(3).await;
         bot.finish().await;
-        let cursor = journal.cursor().await;
+        let cursor = cursor(&journal).await;
         let cursor = cursor.unwrap_or_else(|| panic!("{name}: the cursor is in the journal"));
         match name {
             "pop3" => assert_eq!(
@@ -265,7 +156,7 @@ async fn the_cursor_is_kept_in_the_journal_and_a_restart_reads_on_from_it() {
             common::append(&b, &mail(&a.address, &b.address, Some(&id), &id)).await;
             sent.push(SignalId::from(id));
         }
-        let seen_before = journal.knobs.seen.load(Ordering::SeqCst);
+        let seen_before = journal.seen();
         let bot = start(config(), &journal).await;
         let mut all = got;
         all.extend(bot.collect(3).await);
@@ -276,7 +167,7 @@ async fn the_cursor_is_kept_in_the_journal_and_a_restart_reads_on_from_it() {
         }
         assert_eq!(counts.len(), sent.len(), "{name}: nothing else: {counts:?}");
         assert_eq!(
-            journal.knobs.seen.load(Ordering::SeqCst),
+            journal.seen(),
             seen_before,
             "{name}: after the restart, the cursor from the journal: no old mail read again"
         );
@@ -289,7 +180,7 @@ async fn a_mail_without_message_id_read_again_has_the_same_id_and_is_not_given_t
     let run = std::process::id();
     for (name, inbound) in inbounds() {
         common::empty_inbox(&b).await;
-        let journal = Watched::default();
+        let journal = Watched::new();
         let config = || common::config(&b, inbound.clone());
         for i in 0..3 {
             let text = format!("{name} no id {i} {run}");
@@ -308,15 +199,15 @@ async fn a_mail_without_message_id_read_again_has_the_same_id_and_is_not_given_t
         );
         // As if the process had died after the journal kept the mails and before the cursor
         // moved: the session reads them all again.
-        journal.knobs.hide_marks.store(true, Ordering::SeqCst);
+        journal.hide_marks(true);
         let text = format!("{name} no id 3 {run}");
         common::append(&b, &mail(&a.address, &b.address, None, &text)).await;
-        let seen_before = journal.knobs.seen.load(Ordering::SeqCst);
+        let seen_before = journal.seen();
         let bot = start(config(), &journal).await;
         let second = messages(&bot.collect(1).await);
         bot.finish().await;
         assert_eq!(
-            journal.knobs.seen.load(Ordering::SeqCst) - seen_before,
+            journal.seen() - seen_before,
             3,
             "{name}: the three were read again and known by their ids"
         );
@@ -343,7 +234,7 @@ async fn the_cursor_never_passes_a_mail_the_journal_did_not_keep() {
         }
         // The third and fourth appends fail: the session loses its connection, reads again
         // from its cursor, and the mail comes once the journal takes it.
-        let journal = Watched::failing(2, 4);
+        let journal = Watched::new().failing(2..4).noting_mark(MARK);
         let bot = start(common::config(&b, inbound.clone()), &journal).await;
         let got = bot.collect(MAILS).await;
         bot.finish().await;
@@ -356,9 +247,9 @@ async fn the_cursor_never_passes_a_mail_the_journal_did_not_keep() {
             .filter(|s| s.kind() == SignalKind::SystemError)
             .count();
         assert_eq!(errors, 2, "{name}: the bot is told of each failure");
-        let failed = journal.knobs.failed.lock().unwrap().clone();
+        let failed = journal.failed();
         assert_eq!(failed.len(), 2, "{name}: {failed:?}");
-        for (id, mark, kept) in failed {
+        for Failed { id, mark, kept } in failed {
             let mark: Option<Value> = mark.map(|m| serde_json::from_str(&m).unwrap());
             match name {
                 "pop3" => {
@@ -384,7 +275,7 @@ async fn the_cursor_never_passes_a_mail_the_journal_did_not_keep() {
                 }
             }
         }
-        let cursor = journal.cursor().await.expect("a cursor at the end");
+        let cursor = cursor(&journal).await.expect("a cursor at the end");
         match name {
             "pop3" => {
                 assert_eq!(

@@ -6,138 +6,22 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chatty_core::journal::{Appended, EntryId, Journal, JournalError, MemoryJournal, Pending};
+use chatty_core::journal::MemoryJournal;
 use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::reexports::futures::future::BoxFuture;
-use chatty_core::{BotError, Handle, Inbound, Router, Signal, SignalId, SignalKind};
+use chatty_core::{BotError, Handle, Inbound, Router, Signal, SignalKind};
 use chatty_local_slack::{AppCredentials, LocalSlack};
 use chatty_slack::SlackSession;
+use chatty_test::journal::Watched;
 use common::{
     Bot, WAIT, assert_all_acknowledged, assert_sockets, config, next_message, text,
     workspace_with_dm,
 };
-use tokio::sync::{Semaphore, oneshot};
-
-/// A journal in memory whose appends wait for a permit, and fail while told to.
-#[derive(Debug, Clone)]
-struct Held {
-    inner: MemoryJournal,
-    permits: Arc<Semaphore>,
-    appends: Arc<AtomicUsize>,
-    failures: Arc<AtomicUsize>,
-    /// How long each append takes (a slow disk).
-    delay: Duration,
-}
-
-impl Held {
-    /// Appends wait until [`release`](Held::release)d.
-    fn closed() -> Self {
-        Held {
-            inner: MemoryJournal::new(),
-            permits: Arc::new(Semaphore::new(0)),
-            appends: Arc::default(),
-            failures: Arc::default(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Every append takes `delay`.
-    fn slow(delay: Duration) -> Self {
-        Held {
-            delay,
-            ..Held::failing(0)
-        }
-    }
-
-    /// The next `failures` appends fail, the others go through.
-    fn failing(failures: usize) -> Self {
-        let held = Held::closed();
-        held.permits.add_permits(Semaphore::MAX_PERMITS);
-        held.failures.store(failures, Ordering::SeqCst);
-        held
-    }
-
-    fn release(&self, appends: usize) {
-        self.permits.add_permits(appends);
-    }
-
-    fn appends(&self) -> usize {
-        self.appends.load(Ordering::SeqCst)
-    }
-}
-
-impl Journal for Held {
-    fn append<'a>(
-        &'a self,
-        session: &'a str,
-        signal: &'a Signal,
-    ) -> BoxFuture<'a, Result<Appended, JournalError>> {
-        Box::pin(async move {
-            self.appends.fetch_add(1, Ordering::SeqCst);
-            let failing = self
-                .failures
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            if failing.is_ok() {
-                return Err(JournalError::new("the disk is full (a test)"));
-            }
-            self.permits.acquire().await.expect("never closed").forget();
-            tokio::time::sleep(self.delay).await;
-            self.inner.append(session, signal).await
-        })
-    }
-
-    fn ack(&self, entry: &EntryId) {
-        self.inner.ack(entry);
-    }
-
-    fn pending<'a>(
-        &'a self,
-        session: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<Pending>, JournalError>> {
-        self.inner.pending(session)
-    }
-
-    fn answering(
-        &self,
-        session: &str,
-        of: &SignalId,
-        number: u32,
-    ) -> BoxFuture<'static, Result<(), JournalError>> {
-        self.inner.answering(session, of, number)
-    }
-
-    fn answered<'a>(
-        &'a self,
-        session: &'a str,
-        of: &'a SignalId,
-        number: u32,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
-        self.inner.answered(session, of, number)
-    }
-
-    fn mark<'a>(
-        &'a self,
-        session: &'a str,
-        name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, JournalError>> {
-        self.inner.mark(session, name)
-    }
-
-    fn set_mark<'a>(
-        &'a self,
-        session: &'a str,
-        name: &'a str,
-        value: &'a str,
-    ) -> BoxFuture<'a, Result<(), JournalError>> {
-        self.inner.set_mark(session, name, value)
-    }
-}
+use tokio::sync::oneshot;
 
 /// Starts a probe bot for `app` under a router whose journal is (a clone of) `journal`.
-async fn start_journaled(slack: &LocalSlack, app: &AppCredentials, journal: &Held) -> Bot {
+async fn start_journaled(slack: &LocalSlack, app: &AppCredentials, journal: &Watched) -> Bot {
     let shared = Arc::new(journal.clone());
     Bot::start_routed(slack, app.clone(), |c| c, |r| r.shared_journal(shared)).await
 }
@@ -157,7 +41,7 @@ async fn eventually(condition: impl Fn() -> bool) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
     let (slack, alice, app, dm) = workspace_with_dm().await;
-    let journal = Held::closed();
+    let journal = Watched::new().held();
     let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.post(&alice, &dm, "kept");
@@ -171,7 +55,7 @@ async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
     assert_eq!(text(&next_message(&bot).await), "kept");
     assert_all_acknowledged(&slack, &app).await;
     assert_eq!(slack.acks_received(&app.app_id).len(), 1);
-    assert_eq!(journal.inner.len(), 1);
+    assert_eq!(journal.memory().len(), 1);
     bot.stop().await;
 }
 
@@ -179,7 +63,7 @@ async fn an_envelope_is_acknowledged_once_its_signal_is_durable() {
 async fn a_slash_command_is_acknowledged_once_durable() {
     let (slack, alice, app, dm) = workspace_with_dm().await;
     assert!(slack.add_slash_command(&app.app_id, "/ticket"));
-    let journal = Held::closed();
+    let journal = Watched::new().held();
     let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.slash_command(&alice, &dm, "/ticket", "list").unwrap();
@@ -198,7 +82,7 @@ async fn a_slash_command_is_acknowledged_once_durable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_journal_could_not_keep_is_left_with_slack() {
     let (slack, alice, app, dm) = workspace_with_dm().await;
-    let journal = Held::failing(1);
+    let journal = Watched::new().failing(0..1);
     let bot = start_journaled(&slack, &app, &journal).await;
 
     slack.post(&alice, &dm, "kept");
@@ -290,7 +174,7 @@ async fn envelopes_acknowledged_late_come_again_and_reach_the_bot_once_in_order(
     let (slack, alice, app, dm) = workspace_with_dm().await;
     // A slow journal: the later envelopes of a burst are acknowledged after Slack's deadline.
     slack.set_ack_timeout(Duration::from_millis(300));
-    let journal = Held::slow(Duration::from_millis(5));
+    let journal = Watched::new().slow(Duration::from_millis(5));
     let bot = start_journaled(&slack, &app, &journal).await;
 
     const BURST: usize = 200;

@@ -9,6 +9,7 @@
 pub mod bare;
 mod bot;
 pub mod conformance;
+pub mod journal;
 pub mod load;
 mod probe;
 mod room;

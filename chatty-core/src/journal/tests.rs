@@ -1,6 +1,7 @@
 //! The journal's rules through a router: a platform that gives its messages again, a bot that
 //! stops in the middle, and a second run on the same journal.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use futures::StreamExt;
 use super::*;
 use crate::driver::lock;
 use crate::testing::{Recorded, TestPlatform, message, messages};
-use crate::{Body, Message, Router, Signal, from_fn};
+use crate::{Body, BotError, Handle, Message, Router, Signal, from_fn};
 
 /// A platform that gives the same `count` messages on every connection (it keeps no cursor),
 /// and records what it is sent.
@@ -26,6 +27,55 @@ fn text(signal: &Signal) -> &str {
     }
 }
 
+fn is_message(signal: &Signal) -> bool {
+    matches!(signal.body, Body::Message(_))
+}
+
+/// Answer number `n` to the message `signal`: its text and `.n` ("m3.0").
+fn numbered_answer(signal: &Signal, n: u32) -> Signal {
+    signal.reply(Message::text(format!("{}.{n}", text(signal))))
+}
+
+/// The message `text`, received now (as a session's push marks it).
+fn received(text: &str) -> Signal {
+    let mut signal = message(text);
+    signal.meta.received = Some(crate::now());
+    signal
+}
+
+/// A router on `session` with (a clone of) `journal`.
+fn routed(session: TestPlatform, journal: &(impl Journal + Clone)) -> Router {
+    Router::new().session(session).journal(journal.clone())
+}
+
+/// Runs `bot` under a router on `session` with (a clone of) `journal`, to its end.
+async fn run(
+    session: TestPlatform,
+    journal: &(impl Journal + Clone),
+    bot: impl crate::Bot,
+) -> Result<(), BotError> {
+    routed(session, journal).run(bot).await
+}
+
+/// The entries of the session `test` that the bot has not acknowledged.
+async fn unfinished(journal: &MemoryJournal) -> Vec<Pending> {
+    journal.pending("test").await.unwrap()
+}
+
+/// A bot that calls `handler` on every signal, with a record that starts as `record` and that
+/// the test reads (the returned half) once the bot has run.
+fn recording<T, F, Fut>(record: T, mut handler: F) -> (Arc<Mutex<T>>, impl crate::Bot)
+where
+    T: Send + 'static,
+    F: FnMut(Signal, Handle, Arc<Mutex<T>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), BotError>> + Send,
+{
+    let record = Arc::new(Mutex::new(record));
+    let by_bot = record.clone();
+    let bot = from_fn(move |signal, handle| handler(signal, handle, by_bot.clone()));
+    (record, bot)
+}
+
 /// A bot that answers every message twice, and stops (as if its process died) when it has
 /// sent `budget` answers.
 async fn answer_twice(
@@ -34,38 +84,25 @@ async fn answer_twice(
     budget: usize,
 ) -> (Vec<Signal>, Vec<Signal>) {
     let (session, sent) = replaying(count);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen_by_bot = seen.clone();
-    let bot = from_fn(move |signal: Signal, handle| {
-        let seen = seen_by_bot.clone();
-        async move {
-            if !matches!(signal.body, Body::Message(_)) {
-                return Ok(());
-            }
-            lock(&seen).push(signal.clone());
-            for n in 0..2 {
-                if handle
-                    .send(signal.reply(Message::text(format!("{}.{n}", text(&signal)))))
-                    .await
-                    .is_err()
-                {
-                    return Err("closed".into());
-                }
-            }
-            if lock(&seen).len() * 2 >= budget {
-                return Err("the process dies".into());
-            }
-            if text(&signal) == format!("m{}", count - 1) {
-                handle.end_sessions("all answered").await?;
-            }
-            Ok(())
+    let (seen, bot) = recording(Vec::new(), move |signal, handle, seen| async move {
+        if !is_message(&signal) {
+            return Ok(());
         }
+        lock(&seen).push(signal.clone());
+        for n in 0..2 {
+            if handle.send(numbered_answer(&signal, n)).await.is_err() {
+                return Err("closed".into());
+            }
+        }
+        if lock(&seen).len() * 2 >= budget {
+            return Err("the process dies".into());
+        }
+        if text(&signal) == format!("m{}", count - 1) {
+            handle.end_sessions("all answered").await?;
+        }
+        Ok(())
     });
-    let _ = Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await;
+    let _ = run(session, journal, bot).await;
     let seen = lock(&seen).clone();
     (seen, sent.signals())
 }
@@ -117,22 +154,18 @@ async fn an_answer_that_left_before_the_crash_is_not_sent_again() {
     // The bot dies after the first answer to m0 left, before the second.
     let (session, sent) = replaying(1);
     let bot = from_fn(move |signal: Signal, handle| async move {
-        if matches!(signal.body, Body::Message(_)) {
+        if is_message(&signal) {
             handle.send(signal.reply(Message::text("first"))).await?;
             return Err("the process dies".into());
         }
         Ok(())
     });
-    let _ = Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await;
+    let _ = run(session, &journal, bot).await;
     assert_eq!(sent.len(), 1);
 
     let (session, sent) = replaying(1);
     let bot = from_fn(move |signal: Signal, handle| async move {
-        if matches!(signal.body, Body::Message(_)) {
+        if is_message(&signal) {
             assert!(signal.meta.redelivered);
             let first = handle.send(signal.reply(Message::text("first"))).await?;
             assert_eq!(first, answer_id("test", signal.id(), 0));
@@ -141,12 +174,7 @@ async fn an_answer_that_left_before_the_crash_is_not_sent_again() {
         }
         Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal)
-        .run(bot)
-        .await
-        .unwrap();
+    run(session, &journal, bot).await.unwrap();
     assert_eq!(sent.texts(), ["second"]);
 }
 
@@ -180,16 +208,12 @@ impl crate::Bot for TakesSix {
 async fn with_explicit_acks_only_what_the_bot_acknowledged_is_done() {
     let journal = MemoryJournal::new();
     let (session, _) = replaying(6);
-    let _ = Router::new()
-        .session(session)
-        .journal(journal.clone())
+    let _ = routed(session, &journal)
         .acks(Acks::Explicit)
         .run(TakesSix)
         .await;
-    let pending: Vec<String> = journal
-        .pending("test")
+    let pending: Vec<String> = unfinished(&journal)
         .await
-        .unwrap()
         .iter()
         .map(|p| text(&p.signal).to_owned())
         .collect();
@@ -201,30 +225,20 @@ async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
     let journal = MemoryJournal::new();
     let (session, _) = replaying(3);
     let session = session.rounds(2);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen_by_bot = seen.clone();
-    let bot = from_fn(move |signal: Signal, handle| {
-        let seen = seen_by_bot.clone();
-        async move {
-            if matches!(signal.body, Body::Message(_)) {
-                lock(&seen).push(text(&signal).to_owned());
-            }
-            if let Body::Message(m) = &signal.body
-                && m.text == "m2"
-            {
-                // The platform's second round comes behind m2 and is dropped before the end.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                handle.end_sessions("done").await?;
-            }
-            Ok(())
+    let (seen, bot) = recording(Vec::new(), |signal, handle, seen| async move {
+        if is_message(&signal) {
+            lock(&seen).push(text(&signal).to_owned());
         }
+        if let Body::Message(m) = &signal.body
+            && m.text == "m2"
+        {
+            // The platform's second round comes behind m2 and is dropped before the end.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            handle.end_sessions("done").await?;
+        }
+        Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await
-        .unwrap();
+    run(session, &journal, bot).await.unwrap();
     assert_eq!(*lock(&seen), ["m0", "m1", "m2"]);
     assert_eq!(journal.len(), 3);
 }
@@ -233,26 +247,20 @@ async fn what_the_platform_gives_twice_in_one_run_reaches_the_bot_once() {
 /// the process stopped; returns what the platform was sent.
 async fn answer_unsure(says_sent: Option<bool>) -> Vec<Signal> {
     let journal = MemoryJournal::new();
-    let mut m0 = message("m0");
-    m0.meta.received = Some(crate::now());
+    let m0 = received("m0");
     journal.append("test", &m0).await.unwrap();
     journal.answering("test", m0.id(), 0).await.unwrap();
     let (session, sent) = replaying(1);
     let session = session.says_sent(says_sent);
     let bot = from_fn(move |signal: Signal, handle| async move {
-        if matches!(signal.body, Body::Message(_)) {
+        if is_message(&signal) {
             handle.send(signal.reply(Message::text("answer"))).await?;
             handle.end_sessions("done").await?;
         }
         Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await
-        .unwrap();
-    let pending = journal.pending("test").await.unwrap();
+    run(session, &journal, bot).await.unwrap();
+    let pending = unfinished(&journal).await;
     assert!(pending.is_empty(), "{pending:?}");
     sent.signals()
 }
@@ -272,32 +280,24 @@ async fn an_answer_about_to_leave_at_the_crash_is_sent_again_unless_the_platform
 #[tokio::test]
 async fn routers_sharing_a_journal_never_take_each_others_entries() {
     let journal = MemoryJournal::new();
-    let mut m0 = message("m0");
-    m0.meta.received = Some(crate::now());
+    let m0 = received("m0");
     // The bot `a` had not finished m0 on its session `test`.
     journal.append("a/test", &m0).await.unwrap();
     for (scope, expected) in [("b", 0), ("a", 1)] {
         let (session, _) = replaying(0);
-        let seen = Arc::new(Mutex::new(0));
-        let seen_by_bot = seen.clone();
-        let bot = from_fn(move |signal: Signal, handle| {
-            let seen = seen_by_bot.clone();
-            async move {
-                match &signal.body {
-                    Body::Message(_) => *lock(&seen) += 1,
-                    Body::SessionStarted(_) => {
-                        // The redelivered signals come right behind SessionStarted.
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                        handle.end_sessions("done").await?;
-                    }
-                    _ => {}
+        let (seen, bot) = recording(0, |signal, handle, seen| async move {
+            match &signal.body {
+                Body::Message(_) => *lock(&seen) += 1,
+                Body::SessionStarted(_) => {
+                    // The redelivered signals come right behind SessionStarted.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    handle.end_sessions("done").await?;
                 }
-                Ok(())
+                _ => {}
             }
+            Ok(())
         });
-        Router::new()
-            .session(session)
-            .journal(journal.clone())
+        routed(session, &journal)
             .journal_scope(scope)
             .run(bot)
             .await
@@ -312,38 +312,28 @@ async fn fed_signals_reach_the_bot_in_order_once_kept_and_before_the_end() {
     let journal = MemoryJournal::new();
     let (session, _) = replaying(300);
     let session = session.feeding();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let seen_by_bot = seen.clone();
-    let bot = from_fn(move |signal: Signal, handle| {
-        let seen = seen_by_bot.clone();
-        async move {
-            match &signal.body {
-                Body::Message(_) => {
-                    lock(&seen).push(text(&signal).to_owned());
-                    if text(&signal) == "m299" {
-                        handle.end_sessions("done").await?;
-                    }
+    let (seen, bot) = recording(Vec::new(), |signal, handle, seen| async move {
+        match &signal.body {
+            Body::Message(_) => {
+                lock(&seen).push(text(&signal).to_owned());
+                if text(&signal) == "m299" {
+                    handle.end_sessions("done").await?;
                 }
-                Body::SessionAboutToEnd(_) | Body::SessionEnded(_) => {
-                    lock(&seen).push(format!("{:?}", signal.kind()));
-                }
-                _ => {}
             }
-            Ok(())
+            Body::SessionAboutToEnd(_) | Body::SessionEnded(_) => {
+                lock(&seen).push(format!("{:?}", signal.kind()));
+            }
+            _ => {}
         }
+        Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await
-        .unwrap();
+    run(session, &journal, bot).await.unwrap();
     let mut expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
     expected.push("SessionAboutToEnd".into());
     expected.push("SessionEnded".into());
     assert_eq!(*lock(&seen), expected);
     assert_eq!(journal.len(), 300);
-    assert!(journal.pending("test").await.unwrap().is_empty());
+    assert!(unfinished(&journal).await.is_empty());
 }
 
 /// A journal in memory whose "about to leave" records become durable only when the test opens
@@ -427,9 +417,8 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
     let bot = from_fn(move |signal: Signal, handle| {
         let handled_tx = handled_tx.clone();
         async move {
-            if matches!(signal.body, Body::Message(_)) {
-                let answer = signal.reply(Message::text(format!("{}.0", text(&signal))));
-                handle.send(answer).await?;
+            if is_message(&signal) {
+                handle.send(numbered_answer(&signal, 0)).await?;
                 let _ = handled_tx.send(text(&signal).to_owned());
             }
             Ok(())
@@ -471,9 +460,7 @@ async fn the_bot_goes_on_while_its_answers_wait_for_their_records_and_they_leave
             }
         }
     };
-    Router::new()
-        .session(session)
-        .journal(journal)
+    routed(session, &journal)
         .run_until(bot, check)
         .await
         .unwrap();
@@ -498,27 +485,20 @@ async fn the_answers_in_the_lane_leave_before_the_session_ends() {
     // the first message: the other nine wait in its queue ahead of SessionAboutToEnd, and their
     // answers join the lane behind the end request.
     let bot = from_fn(move |signal: Signal, handle| async move {
-        if !matches!(signal.body, Body::Message(_)) {
+        if !is_message(&signal) {
             return Ok(());
         }
-        handle
-            .send(signal.reply(Message::text(format!("{}.0", text(&signal)))))
-            .await?;
+        handle.send(numbered_answer(&signal, 0)).await?;
         if text(&signal) == "m0" {
             handle.end_sessions("enough").await?;
         }
         Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await
-        .unwrap();
+    run(session, &journal, bot).await.unwrap();
     let expected: Vec<String> = (0..COUNT).map(|i| format!("m{i}.0")).collect();
     assert_eq!(sent.texts(), expected);
     assert!(refused.is_empty(), "refused after the end");
-    assert!(journal.pending("test").await.unwrap().is_empty());
+    assert!(unfinished(&journal).await.is_empty());
 }
 
 #[tokio::test]
@@ -527,34 +507,24 @@ async fn an_answer_the_platform_could_not_be_reached_for_leaves_its_signal_unfin
     // As if ended already: every send is refused as unreachable.
     let session = slow(1).refusing_all();
     let refused = session.refused();
-    let failures = Arc::new(Mutex::new(0));
-    let seen = failures.clone();
-    let bot = from_fn(move |signal: Signal, handle| {
-        let seen = seen.clone();
-        async move {
-            match &signal.body {
-                Body::Message(_) => {
-                    handle.send(signal.reply(Message::text("answer"))).await?;
-                }
-                Body::SendFailure(_) => {
-                    *lock(&seen) += 1;
-                    handle.end_sessions("told").await?;
-                }
-                _ => {}
+    let (failures, bot) = recording(0, |signal, handle, failures| async move {
+        match &signal.body {
+            Body::Message(_) => {
+                handle.send(signal.reply(Message::text("answer"))).await?;
             }
-            Ok(())
+            Body::SendFailure(_) => {
+                *lock(&failures) += 1;
+                handle.end_sessions("told").await?;
+            }
+            _ => {}
         }
+        Ok(())
     });
-    Router::new()
-        .session(session)
-        .journal(journal.clone())
-        .run(bot)
-        .await
-        .unwrap();
+    run(session, &journal, bot).await.unwrap();
     assert_eq!(*lock(&failures), 1, "the bot is told");
     assert_eq!(refused.len(), 1);
     // Not finished: given again after a restart, when its answer goes.
-    let pending = journal.pending("test").await.unwrap();
+    let pending = unfinished(&journal).await;
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].answers.len(), 1, "about to leave");
 }
