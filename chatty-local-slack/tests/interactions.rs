@@ -3,26 +3,15 @@
 //! acknowledged like events and never sent again; blocks stored and checked against Block
 //! Kit's limits.
 
+mod common;
+
 use std::time::Duration;
 
 use chatty_local_slack::LocalSlack;
-use futures::{SinkExt as _, StreamExt as _};
+use common::{
+    Socket, WAIT, ack, alice_and_bot_in_a_dm, alice_and_bot_with_a_channel, connect, next_json,
+};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens a Socket Mode connection and reads its `hello`.
-async fn connect(slack: &LocalSlack, app_token: &str) -> Socket {
-    let opened = slack.call(app_token, "apps.connections.open", json!({}));
-    let url = opened["url"].as_str().expect("a socket URL");
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    assert_eq!(next_json(&mut socket).await["type"], "hello");
-    socket
-}
 
 /// The next envelope that is not an `events_api` one (those are acknowledged on the way).
 async fn next_interaction(socket: &mut Socket) -> Value {
@@ -33,24 +22,6 @@ async fn next_interaction(socket: &mut Socket) -> Value {
         }
         ack(socket, &envelope).await;
     }
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).unwrap();
-        }
-    }
-}
-
-async fn ack(socket: &mut Socket, envelope: &Value) {
-    let ack = json!({"envelope_id": envelope["envelope_id"]}).to_string();
-    socket.send(Message::text(ack)).await.unwrap();
 }
 
 /// A question with two buttons, posted by the app in `channel`; its `ts`.
@@ -76,11 +47,8 @@ fn ask(slack: &LocalSlack, bot_token: &str, channel: &str) -> String {
 
 #[tokio::test]
 async fn a_click_is_a_block_actions_payload_in_an_interactive_envelope() {
-    let slack = LocalSlack::start().await.unwrap();
+    let (slack, alice, app, general) = alice_and_bot_with_a_channel().await;
     slack.set_ack_timeout(Duration::from_millis(300));
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
     slack.join(&app.bot_user_id, &general);
     let ts = ask(&slack, &app.bot_token, &general);
     let history = slack.call(
@@ -150,11 +118,8 @@ async fn a_click_is_a_block_actions_payload_in_an_interactive_envelope() {
 
 #[tokio::test]
 async fn an_interaction_not_acknowledged_in_time_fails_and_is_not_sent_again() {
-    let slack = LocalSlack::start().await.unwrap();
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     slack.set_ack_timeout(Duration::from_millis(300));
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
     let ts = ask(&slack, &app.bot_token, &dm);
 
     // No socket open: the click fails at once.
@@ -189,11 +154,8 @@ async fn an_interaction_not_acknowledged_in_time_fails_and_is_not_sent_again() {
 
 #[tokio::test]
 async fn a_slash_command_is_its_form_fields_in_a_slash_commands_envelope() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
+    let (slack, alice, app, general) = alice_and_bot_with_a_channel().await;
     let other = slack.add_app("other");
-    let general = slack.create_channel("general", &alice, false);
     assert!(slack.add_slash_command(&app.app_id, "/ticket"));
     assert!(
         !slack.add_slash_command(&other.app_id, "/ticket"),
@@ -259,10 +221,7 @@ async fn a_slash_command_is_its_form_fields_in_a_slash_commands_envelope() {
 
 #[tokio::test]
 async fn blocks_beyond_block_kits_limits_are_refused() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, _, app, dm) = alice_and_bot_in_a_dm().await;
     let buttons: Vec<Value> = (0..26)
         .map(|i| {
             json!({"type": "button", "action_id": format!("b{i}"),

@@ -3,15 +3,15 @@
 //! person's reactions (`react`, `unreact`). Their events over Socket Mode are checked through
 //! Slack's SDK (`tests/sdk.rs`) and by chatty-slack's tests.
 
+mod common;
+
 use chatty_local_slack::LocalSlack;
+use common::{alice_and_bot_in_a_dm, default_scopes_without};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn reactions_are_added_shown_and_removed_as_slack_documents() {
-    let slack = LocalSlack::start().await.expect("the local Slack starts");
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     let ts = slack.post(&alice, &dm, "react to me");
     let bot = |method: &str, args: Value| slack.call(&app.bot_token, method, args);
     let item = |name: &str| json!({"channel": dm, "timestamp": ts, "name": name});
@@ -87,11 +87,7 @@ async fn reactions_are_added_shown_and_removed_as_slack_documents() {
 async fn reactions_need_their_scopes() {
     let slack = LocalSlack::start().await.expect("the local Slack starts");
     let alice = slack.add_user("alice");
-    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| !s.starts_with("reactions:"))
-        .collect();
+    let scopes = default_scopes_without(|s| s.starts_with("reactions:"));
     let app = slack.add_app_with_scopes("bot", &scopes);
     let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
     let ts = slack.post(&alice, &dm, "hi");

@@ -3,46 +3,18 @@
 //! died), with the same payload and `retry_attempt` counting the attempts before it; past the
 //! last retry Slack gives up.
 
+mod common;
+
 use std::time::Duration;
 
-use chatty_local_slack::LocalSlack;
-use futures::{SinkExt as _, StreamExt as _};
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens a Socket Mode connection and reads its `hello`.
-async fn connect(slack: &LocalSlack, app_token: &str) -> Socket {
-    let opened = slack.call(app_token, "apps.connections.open", json!({}));
-    let url = opened["url"].as_str().expect("a socket URL");
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    assert_eq!(next_json(&mut socket).await["type"], "hello");
-    socket
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).unwrap();
-        }
-    }
-}
+use common::{
+    WAIT, ack, alice_and_bot_in_a_dm, connect, next_json, wait_until_no_socket,
+    wait_until_nothing_pending,
+};
 
 #[tokio::test]
 async fn an_envelope_not_acknowledged_comes_again_on_the_next_connection() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     slack.set_retry_schedule(&[Duration::ZERO, Duration::from_millis(400), WAIT]);
 
     let mut first = connect(&slack, &app.app_token).await;
@@ -51,11 +23,7 @@ async fn an_envelope_not_acknowledged_comes_again_on_the_next_connection() {
     assert_eq!(sent["retry_attempt"], 0);
     // The app's process dies before it acknowledged: the socket closes.
     drop(first);
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 0)
-            .await
-    );
+    wait_until_no_socket(&slack, &app.app_id).await;
     assert_eq!(slack.pending_events(&app.app_id), 1);
 
     // Retry 1 found no socket; retry 2 goes to the process that came back.
@@ -66,13 +34,8 @@ async fn an_envelope_not_acknowledged_comes_again_on_the_next_connection() {
     assert_ne!(again["envelope_id"], sent["envelope_id"]);
     assert_eq!(again["retry_attempt"], 2);
     assert_eq!(again["retry_reason"], "timeout");
-    let ack = json!({"envelope_id": again["envelope_id"]}).to_string();
-    second.send(Message::Text(ack.into())).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    ack(&mut second, &again).await;
+    wait_until_nothing_pending(&slack, &app.app_id).await;
     assert!(slack.dropped_events(&app.app_id).is_empty());
     let event_id = sent["payload"]["event_id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -83,10 +46,7 @@ async fn an_envelope_not_acknowledged_comes_again_on_the_next_connection() {
 
 #[tokio::test]
 async fn slack_gives_up_after_the_third_retry() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     slack.set_ack_timeout(Duration::from_millis(200));
     slack.set_retry_schedule(&[
         Duration::ZERO,
@@ -113,21 +73,14 @@ async fn slack_gives_up_after_the_third_retry() {
             (3, "timeout".into())
         ]
     );
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    wait_until_nothing_pending(&slack, &app.app_id).await;
     assert_eq!(slack.dropped_events(&app.app_id).len(), 1);
     assert_eq!(slack.deliveries(&app.app_id).len(), 4);
 }
 
 #[tokio::test]
 async fn an_event_posted_while_no_socket_is_open_waits_for_its_retry() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     slack.set_retry_schedule(&[Duration::ZERO, Duration::from_millis(300)]);
 
     // No socket at any attempt: lost to the app.

@@ -177,6 +177,7 @@ async fn rate_limits_are_waited_out_by_the_sdks_retry_handler() {
     assert_eq!(texts, ["r0", "r1", "r2", "r3", "r4"]);
 }
 
+/// The texts of alice's messages among `envelopes`, in the order received.
 fn texts_from(envelopes: &[Value], alice: &str) -> Vec<String> {
     envelopes
         .iter()
@@ -185,17 +186,49 @@ fn texts_from(envelopes: &[Value], alice: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_mode_delivers_and_acks_events() {
-    let w = world().await;
+/// Starts `socket_mode.py` (slack_sdk's SocketModeClient), which collects envelopes until
+/// `messages` distinct messages came, and waits until it is connected to the app.
+async fn socket_mode_client(w: &World, messages: u32) -> tokio::process::Child {
     let mut config = w.config.clone();
-    config["expect"] = 2.into();
+    config["expect"] = messages.into();
     let mut child = spawn("socket_mode.py", &config);
     let app = w.app_id.clone();
     expect(&w.slack, &mut child, "the SDK's connection", |s| {
         s.socket_count(&app) == 1
     })
     .await;
+    child
+}
+
+/// Where the reconnection scenarios start: Slack's retries shortened, a SocketModeClient
+/// waiting for two messages, connected, and alice's `before` acknowledged by it. The client,
+/// and how many connections the app had opened by then.
+async fn client_past_a_first_ack(w: &World) -> (tokio::process::Child, u32) {
+    // What finds no socket open while the client reconnects comes on Slack's next retry
+    // (after 1 and 5 minutes; shortened here).
+    w.slack.set_retry_schedule(&SHORT_RETRIES);
+    let mut child = socket_mode_client(w, 2).await;
+    let app = w.app_id.clone();
+    w.slack.post(&w.alice, &w.dm, "before");
+    expect(&w.slack, &mut child, "the first ack", |s| {
+        s.pending_events(&app) == 0
+    })
+    .await;
+    (child, w.slack.connections_opened(&app))
+}
+
+/// Waits for `socket_mode.py` to finish; the texts of alice's messages it received, in any
+/// order.
+async fn texts_received(w: &World, child: tokio::process::Child) -> BTreeSet<String> {
+    let result = finish("socket_mode.py", child).await;
+    let envelopes = result["envelopes"].as_array().expect("envelopes");
+    texts_from(envelopes, &w.alice).into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_delivers_and_acks_events() {
+    let w = world().await;
+    let child = socket_mode_client(&w, 2).await;
     w.slack.post(&w.alice, &w.dm, "one");
     w.slack.post(&w.alice, &w.dm, "two");
     let result = finish("socket_mode.py", child).await;
@@ -218,14 +251,8 @@ async fn socket_mode_redelivers_unacknowledged_envelopes() {
     let w = world().await;
     w.slack.set_ack_timeout(Duration::from_millis(300));
     w.slack.ignore_acks(&w.app_id, 1);
-    let mut config = w.config.clone();
-    config["expect"] = 1.into();
-    let mut child = spawn("socket_mode.py", &config);
+    let mut child = socket_mode_client(&w, 1).await;
     let app = w.app_id.clone();
-    expect(&w.slack, &mut child, "the SDK's connection", |s| {
-        s.socket_count(&app) == 1
-    })
-    .await;
     w.slack.post(&w.alice, &w.dm, "again");
     expect(&w.slack, &mut child, "a redelivery", |s| {
         s.deliveries(&app).len() >= 2
@@ -255,23 +282,8 @@ async fn socket_mode_redelivers_unacknowledged_envelopes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_mode_reconnects_on_disconnect() {
     let w = world().await;
-    // What finds no socket open while the client reconnects comes on Slack's next retry
-    // (after 1 and 5 minutes; shortened here).
-    w.slack.set_retry_schedule(&SHORT_RETRIES);
-    let mut config = w.config.clone();
-    config["expect"] = 2.into();
-    let mut child = spawn("socket_mode.py", &config);
+    let (mut child, opened) = client_past_a_first_ack(&w).await;
     let app = w.app_id.clone();
-    expect(&w.slack, &mut child, "the SDK's connection", |s| {
-        s.socket_count(&app) == 1
-    })
-    .await;
-    w.slack.post(&w.alice, &w.dm, "before");
-    expect(&w.slack, &mut child, "the first ack", |s| {
-        s.pending_events(&app) == 0
-    })
-    .await;
-    let opened = w.slack.connections_opened(&app);
     w.slack.disconnect(&app, "refresh_requested");
     expect(
         &w.slack,
@@ -281,11 +293,8 @@ async fn socket_mode_reconnects_on_disconnect() {
     )
     .await;
     w.slack.post(&w.alice, &w.dm, "after disconnect");
-    let result = finish("socket_mode.py", child).await;
-    let envelopes = result["envelopes"].as_array().expect("envelopes");
-    let texts: BTreeSet<String> = texts_from(envelopes, &w.alice).into_iter().collect();
     assert_eq!(
-        texts,
+        texts_received(&w, child).await,
         BTreeSet::from(["before".into(), "after disconnect".into()])
     );
 }
@@ -293,23 +302,8 @@ async fn socket_mode_reconnects_on_disconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_mode_reconnects_after_a_killed_socket() {
     let w = world().await;
-    // What finds no socket open while the client reconnects comes on Slack's next retry
-    // (after 1 and 5 minutes; shortened here).
-    w.slack.set_retry_schedule(&SHORT_RETRIES);
-    let mut config = w.config.clone();
-    config["expect"] = 2.into();
-    let mut child = spawn("socket_mode.py", &config);
+    let (mut child, opened) = client_past_a_first_ack(&w).await;
     let app = w.app_id.clone();
-    expect(&w.slack, &mut child, "the SDK's connection", |s| {
-        s.socket_count(&app) == 1
-    })
-    .await;
-    w.slack.post(&w.alice, &w.dm, "before");
-    expect(&w.slack, &mut child, "the first ack", |s| {
-        s.pending_events(&app) == 0
-    })
-    .await;
-    let opened = w.slack.connections_opened(&app);
     w.slack.kill_sockets(&app);
     w.slack.post(&w.alice, &w.dm, "after kill");
     expect(
@@ -319,11 +313,8 @@ async fn socket_mode_reconnects_after_a_killed_socket() {
         |s| s.connections_opened(&app) > opened,
     )
     .await;
-    let result = finish("socket_mode.py", child).await;
-    let envelopes = result["envelopes"].as_array().expect("envelopes");
-    let texts: BTreeSet<String> = texts_from(envelopes, &w.alice).into_iter().collect();
     assert_eq!(
-        texts,
+        texts_received(&w, child).await,
         BTreeSet::from(["before".into(), "after kill".into()])
     );
 }

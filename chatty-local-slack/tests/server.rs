@@ -1,115 +1,23 @@
 //! The local Slack itself, over raw HTTP/1.1 and tokio-tungstenite: payload shapes compared
 //! with Slack's documented examples, the argument encodings, errors and fault injection.
 
+mod common;
+
 use std::time::Duration;
 
 use chatty_local_slack::LocalSlack;
-use futures::{SinkExt as _, StreamExt as _};
+use common::{
+    WAIT, ack, alice_and_bot_in_a_dm, alice_and_bot_with_a_channel, call, connect_over_http,
+    default_scopes_without, header, http, next_event, next_json, open_socket, wait_until_no_socket,
+    wait_until_nothing_pending,
+};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// One HTTP/1.1 request: (status, headers lower-cased, body).
-async fn http(
-    slack: &LocalSlack,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = tokio::net::TcpStream::connect(slack.addr()).await.unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        slack.addr(),
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header end");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.lines();
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, raw[split + 4..].to_vec())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// A Web API call with a JSON body and a bearer token.
-async fn call(slack: &LocalSlack, token: &str, method: &str, args: Value) -> Value {
-    let auth = format!("Bearer {token}");
-    let (_, _, body) = http(
-        slack,
-        "POST",
-        &format!("/api/{method}"),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json; charset=utf-8"),
-        ],
-        args.to_string().as_bytes(),
-    )
-    .await;
-    serde_json::from_slice(&body).unwrap()
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open_socket(slack: &LocalSlack, app_token: &str) -> Socket {
-    let opened = call(slack, app_token, "apps.connections.open", json!({})).await;
-    assert_eq!(opened["ok"], true, "{opened}");
-    let url = opened["url"].as_str().unwrap();
-    let (socket, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("the socket opens");
-    socket
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a frame in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).unwrap();
-        }
-    }
-}
 
 #[tokio::test]
 async fn socket_mode_hello_envelopes_acks_and_redelivery() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     slack.set_ack_timeout(Duration::from_millis(200));
     let mut socket = open_socket(&slack, &app.app_token).await;
 
@@ -158,24 +66,14 @@ async fn socket_mode_hello_envelopes_acks_and_redelivery() {
     assert_eq!(again["payload"]["event_id"], payload["event_id"]);
     assert_eq!(again["retry_attempt"], 1);
     assert_eq!(again["retry_reason"], "timeout");
-    let ack = json!({"envelope_id": again["envelope_id"]}).to_string();
-    socket.send(Message::Text(ack.into())).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    ack(&mut socket, &again).await;
+    wait_until_nothing_pending(&slack, &app.app_id).await;
 
     // A second message, acknowledged at once: no redelivery.
     slack.post(&alice, &dm, "second");
     let envelope = next_json(&mut socket).await;
-    let ack = json!({"envelope_id": envelope["envelope_id"]}).to_string();
-    socket.send(Message::Text(ack.into())).await.unwrap();
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.pending_events(&app.app_id) == 0)
-            .await
-    );
+    ack(&mut socket, &envelope).await;
+    wait_until_nothing_pending(&slack, &app.app_id).await;
     let before = slack.deliveries(&app.app_id).len();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(slack.deliveries(&app.app_id).len(), before);
@@ -183,10 +81,7 @@ async fn socket_mode_hello_envelopes_acks_and_redelivery() {
 
 #[tokio::test]
 async fn socket_mode_disconnect_tickets_and_queueing() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
 
     // An event with no socket to go to: its first attempt and first retry fail at once, the
     // next retry is due on Slack's timetable (shortened here).
@@ -206,14 +101,7 @@ async fn socket_mode_disconnect_tickets_and_queueing() {
     assert_eq!(envelope["payload"]["event"]["text"], "queued");
     assert_eq!(envelope["retry_attempt"], 2);
     assert_eq!(envelope["retry_reason"], "timeout");
-    socket
-        .send(Message::Text(
-            json!({"envelope_id": envelope["envelope_id"]})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
+    ack(&mut socket, &envelope).await;
 
     // api.slack.com/apis/socket-mode#disconnect
     slack.disconnect(&app.app_id, "link_disabled");
@@ -233,11 +121,7 @@ async fn socket_mode_disconnect_tickets_and_queueing() {
         closed.is_ok(),
         "the server closes the socket after disconnect"
     );
-    assert!(
-        slack
-            .wait_until(WAIT, |s| s.socket_count(&app.app_id) == 0)
-            .await
-    );
+    wait_until_no_socket(&slack, &app.app_id).await;
 }
 
 #[tokio::test]
@@ -346,13 +230,9 @@ async fn web_api_encodings_errors_and_rate_limits() {
 
 #[tokio::test]
 async fn person_actions_produce_slacks_events() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
+    let (slack, alice, app, channel) = alice_and_bot_with_a_channel().await;
     let bob = slack.add_user("bob");
-    let app = slack.add_app("bot");
-    let channel = slack.create_channel("general", &alice, false);
-    let mut socket = open_socket(&slack, &app.app_token).await;
-    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    let mut socket = connect_over_http(&slack, &app.app_token).await;
 
     slack.join(&app.bot_user_id, &channel);
     // api.slack.com/events/member_joined_channel
@@ -415,20 +295,6 @@ async fn person_actions_produce_slacks_events() {
     slack.leave(&app.bot_user_id, &channel);
     let left = next_event(&mut socket).await;
     assert_eq!(left["type"], "member_left_channel");
-}
-
-/// The next event on the socket, acknowledged.
-async fn next_event(socket: &mut Socket) -> Value {
-    let envelope = next_json(socket).await;
-    socket
-        .send(Message::Text(
-            json!({"envelope_id": envelope["envelope_id"]})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
-    envelope["payload"]["event"].clone()
 }
 
 #[tokio::test]
@@ -513,11 +379,7 @@ async fn conversations_open_takes_users_as_a_string_or_a_json_array() {
     );
 
     // The scope follows the number of users, an array as a string.
-    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| !matches!(*s, "im:write" | "mpim:write"))
-        .collect();
+    let scopes = default_scopes_without(|s| matches!(s, "im:write" | "mpim:write"));
     let narrow = slack.add_app_with_scopes("narrow", &scopes);
     let dm = call(
         &slack,
@@ -542,11 +404,7 @@ async fn withheld_scopes_revoked_tokens_and_call_counts() {
     let slack = LocalSlack::start().await.unwrap();
     let alice = slack.add_user("alice");
     let bob = slack.add_user("bob");
-    let scopes: Vec<&str> = chatty_local_slack::DEFAULT_SCOPES
-        .iter()
-        .copied()
-        .filter(|s| !matches!(*s, "im:write" | "mpim:write"))
-        .collect();
+    let scopes = default_scopes_without(|s| matches!(s, "im:write" | "mpim:write"));
     let app = slack.add_app_with_scopes("bot", &scopes);
     // api.slack.com/methods/conversations.open: im:write for a DM, mpim:write for a group DM.
     let dm = call(
@@ -589,14 +447,10 @@ async fn withheld_scopes_revoked_tokens_and_call_counts() {
 
 #[tokio::test]
 async fn raw_frames_acks_app_posts_and_slackbot() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
+    let (slack, _, app, general) = alice_and_bot_with_a_channel().await;
     let other = slack.add_app("other");
-    let general = slack.create_channel("general", &alice, false);
     // Connected first: an event with no socket to go to waits for Slack's next retry.
-    let mut socket = open_socket(&slack, &app.app_token).await;
-    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    let mut socket = connect_over_http(&slack, &app.app_token).await;
     slack.join(&app.bot_user_id, &general);
     slack.join(&other.bot_user_id, &general);
     for _ in 0..2 {
@@ -613,10 +467,7 @@ async fn raw_frames_acks_app_posts_and_slackbot() {
     );
     let raw = next_json(&mut socket).await;
     assert_eq!(raw["envelope_id"], "raw-1");
-    socket
-        .send(Message::Text(r#"{"envelope_id":"raw-1"}"#.into()))
-        .await
-        .unwrap();
+    ack(&mut socket, &raw).await;
     assert!(
         slack
             .wait_until(WAIT, |s| s.acks_received(&app.app_id).last()
@@ -660,12 +511,8 @@ async fn raw_frames_acks_app_posts_and_slackbot() {
 
 #[tokio::test]
 async fn in_process_calls_are_web_api_calls() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let general = slack.create_channel("general", &alice, false);
-    let mut socket = open_socket(&slack, &app.app_token).await;
-    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    let (slack, alice, app, general) = alice_and_bot_with_a_channel().await;
+    let mut socket = connect_over_http(&slack, &app.app_token).await;
     slack.join(&app.bot_user_id, &general);
     assert_eq!(
         next_event(&mut socket).await["type"],
@@ -703,10 +550,7 @@ async fn in_process_calls_are_web_api_calls() {
 
 #[tokio::test]
 async fn history_and_replies_read_time_windows_pages_and_metadata() {
-    let slack = LocalSlack::start().await.unwrap();
-    let alice = slack.add_user("alice");
-    let app = slack.add_app("bot");
-    let dm = slack.open_conversation(&[&alice, &app.bot_user_id]);
+    let (slack, alice, app, dm) = alice_and_bot_in_a_dm().await;
     let bot = app.bot_token.as_str();
     let post = |text: &str, thread_ts: Option<&str>| {
         let mut args = json!({"channel": dm, "text": text,

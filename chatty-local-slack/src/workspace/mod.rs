@@ -85,6 +85,21 @@ pub(crate) struct User {
     pub(crate) created: u64,
 }
 
+impl User {
+    /// A person `name` (`name` as `real_name` too), created now, not a bot.
+    fn person(id: &str, name: &str) -> Self {
+        User {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            real_name: name.to_owned(),
+            bot_id: None,
+            app_id: None,
+            manual_away: false,
+            created: now_secs(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) id: String,
@@ -166,6 +181,21 @@ pub(crate) struct Channel {
     pub(crate) members: Vec<String>,
     /// Messages in the order posted (roots and replies), as stored message objects.
     pub(crate) messages: Vec<Value>,
+}
+
+impl Channel {
+    /// A conversation created now, with no messages yet.
+    fn new(id: &str, name: String, kind: Kind, creator: String, members: Vec<String>) -> Self {
+        Channel {
+            id: id.to_owned(),
+            name,
+            kind,
+            creator,
+            created: now_secs(),
+            members,
+            messages: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -265,13 +295,9 @@ impl Workspace {
         ws.users.insert(
             SLACKBOT.to_owned(),
             User {
-                id: SLACKBOT.to_owned(),
-                name: "slackbot".into(),
                 real_name: "Slackbot".into(),
-                bot_id: None,
-                app_id: None,
-                manual_away: false,
                 created: 0,
+                ..User::person(SLACKBOT, "slackbot")
             },
         );
         ws
@@ -318,18 +344,7 @@ impl Workspace {
 
     pub(crate) fn add_user(&mut self, name: &str) -> String {
         let id = self.id("U");
-        self.users.insert(
-            id.clone(),
-            User {
-                id: id.clone(),
-                name: name.to_owned(),
-                real_name: name.to_owned(),
-                bot_id: None,
-                app_id: None,
-                manual_away: false,
-                created: now_secs(),
-            },
-        );
+        self.users.insert(id.clone(), User::person(&id, name));
         let token = self.secret("xoxp");
         self.tokens.insert(token, Caller::User { user: id.clone() });
         id
@@ -352,13 +367,9 @@ impl Workspace {
         self.users.insert(
             bot_user.clone(),
             User {
-                id: bot_user.clone(),
-                name: name.to_owned(),
-                real_name: name.to_owned(),
                 bot_id: Some(bot_id.clone()),
                 app_id: Some(app_id.clone()),
-                manual_away: false,
-                created: now_secs(),
+                ..User::person(&bot_user, name)
             },
         );
         self.tokens.insert(
@@ -399,17 +410,10 @@ impl Workspace {
 
     pub(crate) fn create_channel(&mut self, name: &str, creator: &str, private: bool) -> String {
         let id = self.id("C");
+        let kind = if private { Kind::Private } else { Kind::Public };
         self.channels.insert(
             id.clone(),
-            Channel {
-                id: id.clone(),
-                name: name.to_owned(),
-                kind: if private { Kind::Private } else { Kind::Public },
-                creator: creator.to_owned(),
-                created: now_secs(),
-                members: Vec::new(),
-                messages: Vec::new(),
-            },
+            Channel::new(&id, name.to_owned(), kind, creator.to_owned(), Vec::new()),
         );
         self.join(creator, &id);
         id
@@ -454,18 +458,9 @@ impl Workspace {
             }
             _ => id.clone(),
         };
-        self.channels.insert(
-            id.clone(),
-            Channel {
-                id: id.clone(),
-                name,
-                kind,
-                creator: users.first().cloned().unwrap_or_default(),
-                created: now_secs(),
-                members: users,
-                messages: Vec::new(),
-            },
-        );
+        let creator = users.first().cloned().unwrap_or_default();
+        self.channels
+            .insert(id.clone(), Channel::new(&id, name, kind, creator, users));
         id
     }
 
@@ -479,15 +474,8 @@ impl Workspace {
             return false;
         }
         ch.members.push(user.to_owned());
-        let channel_type = if ch.kind == Kind::Public { "C" } else { "G" };
-        let event = json!({
-            "type": "member_joined_channel",
-            "user": user,
-            "channel": channel,
-            "channel_type": channel_type,
-            "team": self.team_id,
-            "event_ts": self.ts(),
-        });
+        let kind = ch.kind;
+        let event = self.membership_event("member_joined_channel", user, channel, kind);
         self.emit_to_members(channel, event);
         true
     }
@@ -501,21 +489,35 @@ impl Workspace {
         if !ch.members.iter().any(|m| m == user) {
             return false;
         }
-        let channel_type = if ch.kind == Kind::Public { "C" } else { "G" };
-        let event = json!({
-            "type": "member_left_channel",
-            "user": user,
-            "channel": channel,
-            "channel_type": channel_type,
-            "team": self.team_id,
-            "event_ts": self.ts(),
-        });
+        let kind = ch.kind;
+        let event = self.membership_event("member_left_channel", user, channel, kind);
         // The leaver's app hears of it too, so the audience is taken before the removal.
         self.emit_to_members(channel, event);
         if let Some(ch) = self.channels.get_mut(channel) {
             ch.members.retain(|m| m != user);
         }
         true
+    }
+
+    /// A `member_joined_channel` or `member_left_channel` event (`event_type`) for `user` in
+    /// `channel` of `kind`, stamped now, `channel_type` `C` for a public channel, else `G`
+    /// (api.slack.com/events/member_joined_channel, api.slack.com/events/member_left_channel).
+    fn membership_event(
+        &mut self,
+        event_type: &str,
+        user: &str,
+        channel: &str,
+        kind: Kind,
+    ) -> Value {
+        let channel_type = if kind == Kind::Public { "C" } else { "G" };
+        json!({
+            "type": event_type,
+            "user": user,
+            "channel": channel,
+            "channel_type": channel_type,
+            "team": self.team_id,
+            "event_ts": self.ts(),
+        })
     }
 
     fn channel_type(kind: Kind) -> &'static str {

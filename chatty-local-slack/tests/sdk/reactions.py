@@ -5,12 +5,10 @@ reaction_removed events of a person's reactions received by the built-in SocketM
 import threading
 import time
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 
-from common import client, config, done
+from common import acknowledged_event, client, config, done, error_of
 
 cfg = config()
 bot = client(cfg)
@@ -20,23 +18,10 @@ lock = threading.Lock()
 
 
 def on_request(sm: SocketModeClient, request: SocketModeRequest):
-    if request.type != "events_api":
-        return
-    sm.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-    event = request.payload["event"]
-    if event["type"].startswith("reaction_"):
+    event = acknowledged_event(sm, request)
+    if event is not None and event["type"].startswith("reaction_"):
         with lock:
             events.append(event)
-
-
-def error_of(call):
-    """Slack's error code of a call that must fail."""
-    try:
-        call()
-    except SlackApiError as e:
-        assert e.response["ok"] is False, e.response
-        return e.response["error"]
-    raise AssertionError("the call did not fail")
 
 
 sm = SocketModeClient(app_token=cfg["app_token"], web_client=bot)

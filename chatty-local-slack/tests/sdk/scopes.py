@@ -1,18 +1,6 @@
 """Withheld scopes, revoked tokens and message metadata of any JSON, through slack_sdk's WebClient."""
 
-from slack_sdk.errors import SlackApiError
-
-from common import client, config, done
-
-
-def failure(call):
-    """The response of a call that must fail with ok: false."""
-    try:
-        call()
-    except SlackApiError as e:
-        assert e.response["ok"] is False, e.response
-        return e.response
-    raise AssertionError("the call did not fail")
+from common import client, config, done, failure
 
 
 cfg = config()

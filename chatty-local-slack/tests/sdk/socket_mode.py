@@ -9,9 +9,8 @@ import time
 
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 
-from common import client, config, done
+from common import acknowledged_event, client, config, done
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
 cfg = config()
@@ -20,10 +19,9 @@ lock = threading.Lock()
 
 
 def on_request(sm: SocketModeClient, request: SocketModeRequest):
-    if request.type != "events_api":
+    event = acknowledged_event(sm, request)
+    if event is None:
         return
-    sm.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
-    event = request.payload["event"]
     with lock:
         envelopes.append(
             {

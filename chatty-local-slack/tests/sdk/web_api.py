@@ -1,18 +1,6 @@
 """The Web API methods chatty-slack uses, called through slack_sdk's WebClient."""
 
-from slack_sdk.errors import SlackApiError
-
-from common import client, config, done
-
-
-def error_of(call):
-    """The `error` of a call that must fail with ok: false."""
-    try:
-        call()
-    except SlackApiError as e:
-        assert e.response["ok"] is False, e.response
-        return e.response["error"]
-    raise AssertionError("the call did not fail")
+from common import client, config, done, error_of
 
 
 cfg = config()
