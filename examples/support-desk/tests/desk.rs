@@ -109,40 +109,38 @@ fn every_config_passes_check() {
     }
 }
 
-#[test]
-fn the_guide_shows_the_desk_as_it_is() {
+/// The first Rust code block after the heading `section` of docs/writing-bots.md.
+fn shown_in_guide(section: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let guide = std::fs::read_to_string(root.join("../../docs/writing-bots.md")).unwrap();
     let after = guide
-        .split_once("### The bot: `src/lib.rs`")
-        .expect("the guide's section on the bot")
+        .split_once(section)
+        .unwrap_or_else(|| panic!("the guide's section {section}"))
         .1;
-    let shown = after
+    let block = after
         .split_once("```rust\n")
         .and_then(|(_, rest)| rest.split_once("```\n"))
-        .expect("the bot's code block")
-        .0;
+        .unwrap_or_else(|| panic!("the code block of {section}"));
+    block.0.to_owned()
+}
+
+#[test]
+fn the_guide_shows_the_desk_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
     assert_eq!(
-        shown, source,
+        shown_in_guide("### The bot: `src/lib.rs`"),
+        source,
         "docs/writing-bots.md shows another desk than src/lib.rs"
     );
-    let after = guide
-        .split_once("### The program: `src/main.rs`")
-        .expect("the guide's section on the program")
-        .1;
-    let shown = after
-        .split_once("```rust\n")
-        .and_then(|(_, rest)| rest.split_once("```\n"))
-        .expect("the program's code block")
-        .0;
     // The guide's project is called `desk`.
     let source = std::fs::read_to_string(root.join("src/main.rs"))
         .unwrap()
         .replace("chatty_support_desk", "desk")
         .replace("chatty-support-desk", "desk");
     assert_eq!(
-        shown, source,
+        shown_in_guide("### The program: `src/main.rs`"),
+        source,
         "docs/writing-bots.md shows another program than src/main.rs"
     );
 }
