@@ -17,8 +17,9 @@
 //! (for a profiler).
 //!
 //! Prints round trips per second for each and the ratios. The process's CPU time per round trip
-//! (its threads' schedstat, in nanoseconds) is printed too: the driver is the same for every echoing side, so the differences are the
-//! echoing side's (InspIRCd runs in its own process, on the same 2 cores).
+//! (its threads' schedstat, `chatty_test::load::threads_cpu_time`) is printed too: the driver is
+//! the same for every echoing side, so the differences are the echoing side's (InspIRCd runs in
+//! its own process, on the same 2 cores).
 //!
 //! The echoing sides:
 //! - **bare**: registers without IRCv3 capabilities and answers `PRIVMSG nick :text`;
@@ -35,7 +36,10 @@ use chatty_core::Router;
 use chatty_core::reexports::futures::{SinkExt, StreamExt as _};
 use chatty_irc::proto::WANTED_CAPS;
 use chatty_irc::{IrcConfig, IrcSession, TlsMode};
-use chatty_test::load::{EchoUntil, env_or};
+use chatty_test::load::{
+    Durable, EchoUntil, Measured, bench_only, ended, env_or, print_ratios, print_writer,
+    threads_cpu_time,
+};
 use chatty_test::servers::irc_server;
 use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LinesCodec};
@@ -210,50 +214,13 @@ async fn drive(driver: &mut Lines, to: &str, n: usize, window: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-/// The CPU time this process's threads used so far, in nanoseconds: the sum of their
-/// `/proc/self/task/*/schedstat` (time on a CPU, user and system). `chatty_test::load::cpu_time`
-/// counts in 10 ms ticks, too coarse for a bare echo's 20-50 ms per run; a thread that ends
-/// during a measurement takes its time with it (the runtime's workers and the journal's writer
-/// live through it).
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-/// One echoing side, measured: round trips per second and the process's CPU time per round trip.
-struct Measured {
-    rate: f64,
-    cpu_ms: f64,
-}
-
 /// Drives `n` round trips to `to` from a fresh driver (Nagle off, no capabilities).
 async fn measure(to: &str, n: usize, window: usize) -> Measured {
     let mut driver = connect(&nick("d"), &[]).await;
-    let cpu = cpu_ns();
-    let secs = drive(&mut driver, to, n, window).await;
-    let cpu = cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+    let measured = Measured::run(n, threads_cpu_time, drive(&mut driver, to, n, window)).await;
     say(&mut driver, &format!("PRIVMSG {to} :{QUIT}")).await;
     say(&mut driver, "QUIT :done").await;
-    Measured {
-        rate: n as f64 / secs,
-        cpu_ms: cpu * 1000.0 / n as f64,
-    }
-}
-
-/// Waits for an echoing side to end after [`QUIT`].
-async fn ended<T>(task: tokio::task::JoinHandle<T>) {
-    if tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .is_err()
-    {
-        println!("  (the echoing side did not end within 10 s)");
-    }
+    measured
 }
 
 /// A bare echo; with `same_wire`, with the session's capabilities and labels.
@@ -269,17 +236,6 @@ async fn bare(same_wire: bool, n: usize, window: usize) -> Measured {
     let measured = measure(&own, n, window).await;
     ended(task).await;
     measured
-}
-
-/// What a Chatty echo bot runs with.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Durable {
-    /// Nothing: no journal, no Logger.
-    Nothing,
-    /// The journal.
-    Journal,
-    /// The journal and the Logger, on one database.
-    JournalAndLogger,
 }
 
 /// A Chatty bot echoing: an `IrcSession` (plain text, no pacing) behind a `Router`, with what
@@ -316,10 +272,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     ended(task).await;
     if let Some(db) = stats {
         let stats = db.stats();
-        println!(
-            "    the writer: {} commits for {} writes",
-            stats.commits, stats.writes
-        );
+        print_writer(stats.commits, stats.writes);
     }
     measured
 }
@@ -329,16 +282,10 @@ async fn main() {
     let n = env_or("CHATTY_BENCH_N", 2_000);
     let window = env_or("CHATTY_BENCH_WINDOW", 32);
     let runs = env_or("CHATTY_BENCH_RUNS", 3);
-    if let Ok(only) = std::env::var("CHATTY_BENCH_ONLY") {
-        let durable = match only.as_str() {
-            "chatty" => Durable::Nothing,
-            "journal" => Durable::Journal,
-            "logger" => Durable::JournalAndLogger,
-            other => panic!("CHATTY_BENCH_ONLY: `chatty`, `journal` or `logger`, not `{other}`"),
-        };
+    if let Some((only, durable)) = bench_only(&[], |durable| durable) {
         for run in 1..=runs {
             let m = chatty(n, window, durable).await;
-            println!("run {run}: {only} {:>5.0}/s ({:.4} ms)", m.rate, m.cpu_ms);
+            println!("run {run}: {only} {}", m.show(0, 4));
         }
         return;
     }
@@ -350,7 +297,7 @@ async fn main() {
         let chatty_bare = chatty(n, window, Durable::Nothing).await;
         let journal = chatty(n, window, Durable::Journal).await;
         let logged = chatty(n, window, Durable::JournalAndLogger).await;
-        let show = |m: &Measured| format!("{:>5.0}/s ({:.4} ms)", m.rate, m.cpu_ms);
+        let show = |m: &Measured| m.show(0, 4);
         println!(
             "run {run}: bare {}  bare, same wire {}",
             show(&plain),
@@ -362,19 +309,11 @@ async fn main() {
             show(&journal),
             show(&logged),
         );
-        println!(
-            "       rate: chatty/(same wire) {:.2}  chatty/bare {:.2}  +journal {:.2}  +journal+logger {:.2}",
-            chatty_bare.rate / wire.rate,
-            chatty_bare.rate / plain.rate,
-            journal.rate / wire.rate,
-            logged.rate / wire.rate,
-        );
-        println!(
-            "       CPU per echo: chatty/(same wire) {:.2}  chatty/bare {:.2}  +journal {:.2}  +journal+logger {:.2}",
-            chatty_bare.cpu_ms / wire.cpu_ms,
-            chatty_bare.cpu_ms / plain.cpu_ms,
-            journal.cpu_ms / wire.cpu_ms,
-            logged.cpu_ms / wire.cpu_ms,
-        );
+        print_ratios(&[
+            ("chatty/(same wire)", &chatty_bare, &wire),
+            ("chatty/bare", &chatty_bare, &plain),
+            ("+journal", &journal, &wire),
+            ("+journal+logger", &logged, &wire),
+        ]);
     }
 }

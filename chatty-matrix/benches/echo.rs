@@ -17,10 +17,11 @@
 //! profiler).
 //!
 //! Prints round trips per second for each side and the ratios. The process's CPU time per round
-//! trip (its threads' schedstat, in nanoseconds) is printed too: the driver is the same for
-//! every echoing side, so the differences are the echoing side's. Synapse runs in its own
-//! process on the same 2 cores; its CPU time per round trip (from `/proc/PID/stat`, 10 ms ticks,
-//! the process found by its port in its command line) is printed when it can be read.
+//! trip (its threads' schedstat, `chatty_test::load::threads_cpu_time`) is printed too: the
+//! driver is the same for every echoing side, so the differences are the echoing side's. Synapse
+//! runs in its own process on the same 2 cores; its CPU time per round trip (from
+//! `/proc/PID/stat`, 10 ms ticks, the process found by its port in its command line) is printed
+//! when it can be read.
 //!
 //! The echoing sides, each in a new private room the driver creates and invites it to, on the
 //! same pool account:
@@ -40,7 +41,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chatty_core::Router;
 use chatty_matrix::{MatrixConfig, MatrixSession};
-use chatty_test::load::{EchoUntil, env_or};
+use chatty_test::load::{
+    Durable, EchoUntil, Measured, bench_only, ended, env_or, print_ratios, print_writer,
+    threads_cpu_time,
+};
 use chatty_test::servers::{MatrixAccount, matrix_account, matrix_server};
 use http_body_util::{BodyExt as _, Full};
 use hyper::{Method, StatusCode};
@@ -307,19 +311,6 @@ fn watch(
     (rx, task)
 }
 
-/// The CPU time this process's threads used so far, in nanoseconds: the sum of their
-/// `/proc/self/task/*/schedstat` (time on a CPU, user and system), as chatty-irc's bench.
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// The test Synapse's process: the one whose command line names its port's directory
 /// (`…/matrix/18008/homeserver.yaml`, as `scripts/test-servers` starts it).
 fn synapse_pid() -> Option<u32> {
@@ -343,17 +334,18 @@ fn process_cpu(pid: Option<u32>) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// One echoing side, measured: round trips per second, this process's CPU time per round trip,
-/// and Synapse's (when its process was found).
-struct Measured {
-    rate: f64,
-    cpu_ms: f64,
+/// One echoing side, measured: round trips per second and this process's CPU time per round
+/// trip, and Synapse's CPU time per round trip (when its process was found).
+struct Side {
+    /// The rate and this process's CPU time.
+    own: Measured,
+    /// Synapse's CPU time per round trip, in milliseconds.
     synapse_ms: Option<f64>,
 }
 
 /// Sends `n` messages to `room` with `window` in flight (each a `PUT` of its own, at once) and
 /// counts `echoer`'s echoes, after a warm-up round trip; then sends [`QUIT`].
-async fn measure(driver: &Http, room: &str, echoer: &str, n: usize, window: usize) -> Measured {
+async fn measure(driver: &Http, room: &str, echoer: &str, n: usize, window: usize) -> Side {
     let since = position(driver, Some(room)).await;
     let (mut echoes, watcher) = watch(driver.clone(), room.into(), echoer.into(), since);
     // Warm up: one round trip (the echoing side may still be starting).
@@ -374,51 +366,44 @@ async fn measure(driver: &Http, room: &str, echoer: &str, n: usize, window: usiz
     }
     let synapse = synapse_pid();
     let synapse_cpu = process_cpu(synapse);
-    let cpu = cpu_ns();
-    let start = Instant::now();
-    let permits = Arc::new(Semaphore::new(window));
-    let sender = {
-        let (driver, room, permits) = (driver.clone(), room.to_owned(), permits.clone());
-        tokio::spawn(async move {
-            for i in 0..n {
-                permits.acquire().await.expect("open").forget();
-                let (driver, room) = (driver.clone(), room.clone());
-                tokio::spawn(async move { driver.say(&room, &format!("m{i}")).await });
+    let mut sender = None;
+    let own = Measured::run(n, threads_cpu_time, async {
+        let start = Instant::now();
+        let permits = Arc::new(Semaphore::new(window));
+        sender = Some({
+            let (driver, room, permits) = (driver.clone(), room.to_owned(), permits.clone());
+            tokio::spawn(async move {
+                for i in 0..n {
+                    permits.acquire().await.expect("open").forget();
+                    let (driver, room) = (driver.clone(), room.clone());
+                    tokio::spawn(async move { driver.say(&room, &format!("m{i}")).await });
+                }
+            })
+        });
+        let mut received = 0;
+        while received < n {
+            let text = timeout(WAIT, echoes.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no echo for {WAIT:?} after {received} of {n}"))
+                .expect("the driver's sync loop runs");
+            if text != WARM {
+                received += 1;
+                permits.add_permits(1);
             }
-        })
-    };
-    let mut received = 0;
-    while received < n {
-        let text = timeout(WAIT, echoes.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no echo for {WAIT:?} after {received} of {n}"))
-            .expect("the driver's sync loop runs");
-        if text != WARM {
-            received += 1;
-            permits.add_permits(1);
         }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_ns().saturating_sub(cpu) as f64 / 1e9;
+        start.elapsed().as_secs_f64()
+    })
+    .await;
     let synapse_ms = match (synapse_cpu, process_cpu(synapse)) {
         (Some(before), Some(after)) => Some((after - before) * 1000.0 / n as f64),
         _ => None,
     };
-    sender.await.expect("the sender");
+    if let Some(sender) = sender {
+        sender.await.expect("the sender");
+    }
     watcher.abort();
     driver.say(room, QUIT).await;
-    Measured {
-        rate: n as f64 / secs,
-        cpu_ms: cpu * 1000.0 / n as f64,
-        synapse_ms,
-    }
-}
-
-/// Waits for an echoing side to end after [`QUIT`].
-async fn ended<T>(task: tokio::task::JoinHandle<T>) {
-    if timeout(Duration::from_secs(10), task).await.is_err() {
-        println!("  (the echoing side did not end within 10 s)");
-    }
+    Side { own, synapse_ms }
 }
 
 /// The pool accounts of a process: the driver's and the echoing sides', logged in once.
@@ -432,7 +417,7 @@ struct Accounts {
 }
 
 /// The bare echo, in a new room.
-async fn bare(accounts: &Accounts, n: usize, window: usize) -> Measured {
+async fn bare(accounts: &Accounts, n: usize, window: usize) -> Side {
     let Accounts { driver, echoer, .. } = accounts;
     let room = driver.create_room(&echoer.user_id).await;
     echoer.join(&room).await;
@@ -445,20 +430,9 @@ async fn bare(accounts: &Accounts, n: usize, window: usize) -> Measured {
     measured
 }
 
-/// What a Chatty echo bot runs with.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Durable {
-    /// Nothing: no journal, no Logger.
-    Nothing,
-    /// The journal.
-    Journal,
-    /// The journal and the Logger, on one database.
-    JournalAndLogger,
-}
-
 /// A Chatty bot echoing in a new room: a `MatrixSession` (the room configured) behind a
 /// `Router`, with what `durable` says.
-async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) -> Measured {
+async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) -> Side {
     let Accounts {
         driver,
         echoer,
@@ -497,10 +471,7 @@ async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) 
     ended(task).await;
     if let Some(db) = stats {
         let stats = db.stats();
-        println!(
-            "    the writer: {} commits for {} writes",
-            stats.commits, stats.writes
-        );
+        print_writer(stats.commits, stats.writes);
     }
     echoer.leave(&room).await;
     driver.leave(&room).await;
@@ -508,14 +479,11 @@ async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) 
 }
 
 /// One side's figures: rate, this process's CPU and Synapse's per round trip.
-fn show(m: &Measured) -> String {
-    let synapse = m
+fn show(side: &Side) -> String {
+    let synapse = side
         .synapse_ms
         .map_or_else(|| "n/a".to_owned(), |ms| format!("{ms:.2}"));
-    format!(
-        "{:>5.1}/s ({:.3} ms, Synapse {synapse} ms)",
-        m.rate, m.cpu_ms
-    )
+    format!("{}, Synapse {synapse} ms", side.own.show(1, 3))
 }
 
 #[tokio::main]
@@ -534,16 +502,12 @@ async fn main() {
         accounts.driver.user_id, accounts.echoer.user_id
     );
     println!("(rt/s, the whole process's CPU time per round trip, Synapse's)");
-    if let Ok(only) = std::env::var("CHATTY_BENCH_ONLY") {
+    // `None` for the bare echo.
+    if let Some((only, durable)) = bench_only(&[("bare", None)], Some) {
         for run in 1..=runs {
-            let m = match only.as_str() {
-                "bare" => bare(&accounts, n, window).await,
-                "chatty" => chatty(&accounts, n, window, Durable::Nothing).await,
-                "journal" => chatty(&accounts, n, window, Durable::Journal).await,
-                "logger" => chatty(&accounts, n, window, Durable::JournalAndLogger).await,
-                other => panic!(
-                    "CHATTY_BENCH_ONLY: `bare`, `chatty`, `journal` or `logger`, not `{other}`"
-                ),
+            let m = match durable {
+                None => bare(&accounts, n, window).await,
+                Some(durable) => chatty(&accounts, n, window, durable).await,
             };
             println!("run {run}: {only} {}", show(&m));
         }
@@ -557,18 +521,11 @@ async fn main() {
             println!("       chatty+journal {}", show(&journal));
             let logged = chatty(&accounts, n, window, Durable::JournalAndLogger).await;
             println!("       chatty+journal+logger {}", show(&logged));
-            println!(
-                "       rate against bare: chatty {:.2}  +journal {:.2}  +journal+logger {:.2}",
-                chatty_bare.rate / plain.rate,
-                journal.rate / plain.rate,
-                logged.rate / plain.rate,
-            );
-            println!(
-                "       CPU per echo against bare: chatty {:.2}  +journal {:.2}  +journal+logger {:.2}",
-                chatty_bare.cpu_ms / plain.cpu_ms,
-                journal.cpu_ms / plain.cpu_ms,
-                logged.cpu_ms / plain.cpu_ms,
-            );
+            print_ratios(&[
+                ("chatty/bare", &chatty_bare.own, &plain.own),
+                ("+journal", &journal.own, &plain.own),
+                ("+journal+logger", &logged.own, &plain.own),
+            ]);
         }
     }
     accounts.driver.logout().await;

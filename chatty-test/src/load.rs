@@ -1,6 +1,9 @@
-//! Bots for benchmarks: one that floods an address with messages, one that counts them.
+//! Bots for benchmarks: one that floods an address with messages, one that counts them; and
+//! what the echo benchmarks share: an echo bot, measuring a run's rate and CPU time per round
+//! trip, the journal and Logger a Chatty echo bot runs with, and the report's ratio lines.
 
 use chatty_core::reexports::futures::StreamExt;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chatty_core::session::Session;
@@ -24,6 +27,23 @@ pub fn cpu_time() -> Duration {
             .unwrap_or(0)
     };
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The CPU time this process's threads used so far: the sum of their
+/// `/proc/self/task/*/schedstat` (time on a CPU, user and system, in nanoseconds). Finer than
+/// [`cpu_time`]'s 10 ms ticks, for runs of tens of milliseconds; a thread that ends during a
+/// measurement takes its time with it (the runtime's workers and the journal's writer live
+/// through one). Zero where there is no `/proc` (not Linux).
+pub fn threads_cpu_time() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let ns = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 /// A number from the environment variable `name`, or `default`.
@@ -126,5 +146,125 @@ impl Bot for EchoUntil {
             }
         }
         Ok(())
+    }
+}
+
+/// One echoing side of an echo benchmark, measured: round trips per second and the process's
+/// CPU time per round trip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// Round trips per second.
+    pub rate: f64,
+    /// The whole process's CPU time per round trip (driver included), in milliseconds.
+    pub cpu_ms: f64,
+}
+
+impl Measured {
+    /// Measures a run of `n` round trips: `run` makes them and returns the seconds they took;
+    /// the CPU time is what `clock` (such as [`cpu_time`] or [`threads_cpu_time`]) counts from
+    /// just before `run` starts to just after it ends.
+    pub async fn run(n: usize, clock: fn() -> Duration, run: impl Future<Output = f64>) -> Self {
+        let before = clock();
+        let secs = run.await;
+        let cpu = clock().saturating_sub(before).as_secs_f64();
+        Measured {
+            rate: n as f64 / secs,
+            cpu_ms: cpu * 1000.0 / n as f64,
+        }
+    }
+
+    /// The rate and the CPU time per round trip with `rate_digits` and `cpu_digits` decimals,
+    /// as a report line shows them: `17979/s (0.0240 ms)`.
+    pub fn show(&self, rate_digits: usize, cpu_digits: usize) -> String {
+        format!(
+            "{:>5.rate_digits$}/s ({:.cpu_digits$} ms)",
+            self.rate, self.cpu_ms
+        )
+    }
+}
+
+/// Prints the two ratio lines of an echo benchmark's run: each `(label, side, baseline)`'s rate
+/// divided by its baseline's, then its CPU time per round trip divided by its baseline's, under
+/// the run's first line:
+///
+/// ```text
+///        rate: chatty/bare 0.85  +journal 0.60
+///        CPU per echo: chatty/bare 1.80  +journal 4.40
+/// ```
+pub fn print_ratios(ratios: &[(&str, &Measured, &Measured)]) {
+    let line = |of: fn(&Measured) -> f64| {
+        ratios
+            .iter()
+            .map(|(label, side, base)| format!("{label} {:.2}", of(side) / of(base)))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("       rate: {}", line(|m| m.rate));
+    println!("       CPU per echo: {}", line(|m| m.cpu_ms));
+}
+
+/// What a Chatty echo bot in a benchmark runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durable {
+    /// Nothing: no journal, no Logger.
+    Nothing,
+    /// The journal.
+    Journal,
+    /// The journal and the Logger, on one database.
+    JournalAndLogger,
+}
+
+impl Durable {
+    /// Each with its name for `CHATTY_BENCH_ONLY`: `chatty`, `journal`, `logger`.
+    pub const NAMED: [(&'static str, Durable); 3] = [
+        ("chatty", Durable::Nothing),
+        ("journal", Durable::Journal),
+        ("logger", Durable::JournalAndLogger),
+    ];
+}
+
+/// The one echoing side the environment variable `CHATTY_BENCH_ONLY` asks a benchmark to run
+/// alone (for a profiler), with its name; `None` when it is not set. The names are a bench's
+/// own sides in `extra` (such as `bare`), then the Chatty bots of [`Durable::NAMED`], which
+/// `chatty` makes into a side.
+///
+/// # Panics
+/// On any other name.
+pub fn bench_only<T: Copy>(
+    extra: &[(&str, T)],
+    chatty: impl Fn(Durable) -> T,
+) -> Option<(String, T)> {
+    let only = std::env::var("CHATTY_BENCH_ONLY").ok()?;
+    let named = extra
+        .iter()
+        .copied()
+        .chain(Durable::NAMED.map(|(name, durable)| (name, chatty(durable))));
+    let mut names = Vec::new();
+    for (name, side) in named {
+        if name == only {
+            return Some((only, side));
+        }
+        names.push(format!("`{name}`"));
+    }
+    let last = names.pop().unwrap_or_default();
+    panic!(
+        "CHATTY_BENCH_ONLY: {} or {last}, not `{only}`",
+        names.join(", ")
+    );
+}
+
+/// Prints the counters of a Chatty echo bot's journal writer after its run.
+pub fn print_writer(commits: u64, writes: u64) {
+    println!("    the writer: {commits} commits for {writes} writes");
+}
+
+/// Waits up to 10 s for an echoing side's task to end after its quit message, and says so
+/// when it does not.
+pub async fn ended<T>(task: tokio::task::JoinHandle<T>) {
+    if tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .is_err()
+    {
+        println!("  (the echoing side did not end within 10 s)");
     }
 }

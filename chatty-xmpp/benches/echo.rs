@@ -20,9 +20,10 @@
 
 use std::time::{Duration, Instant};
 
-use chatty_core::reexports::futures::StreamExt as _;
-use chatty_core::{Body, Bot, BotError, Handle, Inbound, Message, Router, Signal};
-use chatty_test::load::{cpu_time, env_or};
+use chatty_core::Router;
+use chatty_test::load::{
+    Durable, EchoUntil, Measured, bench_only, cpu_time, ended, env_or, print_ratios, print_writer,
+};
 use chatty_test::servers::{xmpp_account, xmpp_server};
 use chatty_test::xmpp::{Nagle, PlainClient};
 use chatty_xmpp::{Secret, TlsMode, XmppConfig, XmppSession};
@@ -36,27 +37,6 @@ use tokio_xmpp::parsers::message::{Lang, Message as XmppMessage, MessageType};
 /// that only disappears stays in the server's Stream Management hibernation for minutes, still
 /// counted as online, and its queued copies of later messages bounce when it expires).
 const QUIT: &str = "/quit";
-
-/// Answers every message with its text, until [`QUIT`].
-struct Echo;
-
-impl Bot for Echo {
-    async fn run(self, mut inbound: Inbound, handle: Handle) -> Result<(), BotError> {
-        while let Some(signal) = inbound.next().await {
-            if let Body::Message(m) = &signal.body {
-                if m.text == QUIT {
-                    let end = Body::InitiateSessionEnd(chatty_core::SessionEnd::default());
-                    handle.send(Signal::new(end)).await?;
-                    break;
-                }
-                handle
-                    .send(signal.reply(Message::text(m.text.clone())))
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A bare echo: answers every chat message with its body, until [`QUIT`]. With `rich`, the
 /// answer is what a Chatty session sends (to the bare JID, with a receipt request, an origin-id
@@ -153,37 +133,16 @@ async fn drive(driver: &mut PlainClient, to: &Jid, n: usize, window: usize) -> f
     start.elapsed().as_secs_f64()
 }
 
-/// One echoing side, measured: round trips per second and the process's CPU time per round trip.
-struct Measured {
-    rate: f64,
-    cpu_ms: f64,
-}
-
 /// Drives `n` round trips to `to` from a fresh driver (Nagle off, so that the driver adds no
 /// delay of its own).
 async fn measure(to: &Jid, n: usize, window: usize) -> Measured {
     let (jid, password) = xmpp_account();
     let mut driver = PlainClient::connect_with(&jid, &password, Nagle::Off).await;
-    let cpu = cpu_time().as_secs_f64();
-    let secs = drive(&mut driver, to, n, window).await;
-    let cpu = cpu_time().as_secs_f64() - cpu;
+    let measured = Measured::run(n, cpu_time, drive(&mut driver, to, n, window)).await;
     let quit = XmppMessage::chat(Some(to.clone())).with_body(Lang::new(), QUIT.into());
     driver.send(quit).await;
     driver.close().await;
-    Measured {
-        rate: n as f64 / secs,
-        cpu_ms: cpu * 1000.0 / n as f64,
-    }
-}
-
-/// Waits for an echoing side to end after [`QUIT`].
-async fn ended(task: tokio::task::JoinHandle<()>) {
-    if tokio::time::timeout(Duration::from_secs(10), task)
-        .await
-        .is_err()
-    {
-        println!("  (the echoing side did not end within 10 s)");
-    }
+    measured
 }
 
 /// A bare tokio-xmpp client echoing, with Nagle's algorithm `nagle` (and Chatty's stanza with
@@ -199,21 +158,17 @@ async fn bare(nagle: Nagle, rich: bool, n: usize, window: usize) -> Measured {
     measured
 }
 
-/// What a Chatty echo bot runs with.
+/// What a Chatty echo bot runs with: what [`Durable`] says, or the journal in memory.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Durable {
-    /// Nothing: no journal, no Logger.
-    Nothing,
+enum Journal {
+    /// Nothing, the journal, or the journal and the Logger (SQLite).
+    Durable(Durable),
     /// The journal in memory (`MemoryJournal`): the journal's path without the storage.
-    MemoryJournal,
-    /// The journal.
-    Journal,
-    /// The journal and the Logger, on one database.
-    JournalAndLogger,
+    Memory,
 }
 
-/// A Chatty bot echoing: an `XmppSession` behind a `Router`, with what `durable` says.
-async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
+/// A Chatty bot echoing: an `XmppSession` behind a `Router`, with what `journal` says.
+async fn chatty(n: usize, window: usize, journal: Journal) -> Measured {
     let server = xmpp_server();
     let (jid, password) = xmpp_account();
     let config = XmppConfig::new(&jid, Secret::inline(password))
@@ -221,11 +176,13 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
         .with_tls(TlsMode::Starttls);
     let mut router = Router::new().session(XmppSession::new(config).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let mut bot = chatty_core::BoxBot::new(Echo);
+    let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;
-    if durable == Durable::MemoryJournal {
+    if journal == Journal::Memory {
         router = router.journal(chatty_core::journal::MemoryJournal::new());
-    } else if durable != Durable::Nothing {
+    } else if let Journal::Durable(durable) = journal
+        && durable != Durable::Nothing
+    {
         let state = chatty_log::StateConfig::new(dir.path().join("state.sqlite"));
         let db = chatty_log::StateDb::open(&state).await.unwrap();
         stats = Some(db.clone());
@@ -233,7 +190,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
         if durable == Durable::JournalAndLogger {
             let store = db.log_store().with_queued_records(true);
             bot = chatty_core::BoxBot::new(chatty_core::LayerExt::wrap(
-                Echo,
+                EchoUntil(QUIT),
                 chatty_log::LoggerLayer::new(store),
             ));
         }
@@ -247,10 +204,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
     ended(task).await;
     if let Some(db) = stats {
         let stats = db.stats();
-        println!(
-            "    the writer: {} commits for {} writes",
-            stats.commits, stats.writes
-        );
+        print_writer(stats.commits, stats.writes);
     }
     measured
 }
@@ -261,20 +215,11 @@ async fn main() {
     let n = env_or("CHATTY_BENCH_N", 2_000);
     let window = env_or("CHATTY_BENCH_WINDOW", 32);
     let runs = env_or("CHATTY_BENCH_RUNS", 3);
-    // One Chatty run alone, for profiling: `chatty`, `journal` or `logger`.
-    if let Ok(only) = std::env::var("CHATTY_BENCH_ONLY") {
-        let durable = match only.as_str() {
-            "chatty" => Durable::Nothing,
-            "memory" => Durable::MemoryJournal,
-            "journal" => Durable::Journal,
-            "logger" => Durable::JournalAndLogger,
-            other => panic!(
-                "CHATTY_BENCH_ONLY: `chatty`, `memory`, `journal` or `logger`, not `{other}`"
-            ),
-        };
+    // One Chatty run alone, for profiling: `memory`, `chatty`, `journal` or `logger`.
+    if let Some((only, journal)) = bench_only(&[("memory", Journal::Memory)], Journal::Durable) {
         for run in 1..=runs {
-            let m = chatty(n, window, durable).await;
-            println!("run {run}: {only} {:>4.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
+            let m = chatty(n, window, journal).await;
+            println!("run {run}: {only} {}", m.show(0, 3));
         }
         return;
     }
@@ -284,10 +229,10 @@ async fn main() {
         let default = bare(Nagle::On, false, n, window).await;
         let nodelay = bare(Nagle::Off, false, n, window).await;
         let rich = bare(Nagle::Off, true, n, window).await;
-        let chatty_bare = chatty(n, window, Durable::Nothing).await;
-        let journal = chatty(n, window, Durable::Journal).await;
-        let logged = chatty(n, window, Durable::JournalAndLogger).await;
-        let show = |m: &Measured| format!("{:>4.0}/s ({:.3} ms)", m.rate, m.cpu_ms);
+        let chatty_bare = chatty(n, window, Journal::Durable(Durable::Nothing)).await;
+        let journal = chatty(n, window, Journal::Durable(Durable::Journal)).await;
+        let logged = chatty(n, window, Journal::Durable(Durable::JournalAndLogger)).await;
+        let show = |m: &Measured| m.show(0, 3);
         println!(
             "run {run}: bare {}  bare+nodelay {}  bare+nodelay, Chatty's stanza {}",
             show(&default),
@@ -300,17 +245,10 @@ async fn main() {
             show(&journal),
             show(&logged),
         );
-        println!(
-            "       rate: chatty/(same stanza) {:.2}  +journal {:.2}  +journal+logger {:.2}",
-            chatty_bare.rate / rich.rate,
-            journal.rate / rich.rate,
-            logged.rate / rich.rate,
-        );
-        println!(
-            "       CPU per echo: chatty/(same stanza) {:.2}  +journal {:.2}  +journal+logger {:.2}",
-            chatty_bare.cpu_ms / rich.cpu_ms,
-            journal.cpu_ms / rich.cpu_ms,
-            logged.cpu_ms / rich.cpu_ms,
-        );
+        print_ratios(&[
+            ("chatty/(same stanza)", &chatty_bare, &rich),
+            ("+journal", &journal, &rich),
+            ("+journal+logger", &logged, &rich),
+        ]);
     }
 }
