@@ -9,9 +9,10 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chatty_core::{Body, Router};
-use chatty_matrix::{MatrixConfig, MatrixSession};
-use common::{next_where, spy, text};
+use chatty_core::Body;
+use chatty_matrix::MatrixConfig;
+use common::bot::{end, run};
+use common::{next_where, text};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -122,12 +123,7 @@ async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
     let port = start(rate_limited, &seen).await;
     let config = MatrixConfig::new(format!("http://127.0.0.1:{port}"), "bot", "pw")
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(MatrixSession::new(config).unwrap())
-            .run(bot),
-    );
+    let (running, mut rx) = run(config, None);
     let (started, handle) =
         next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
     assert_eq!(
@@ -166,12 +162,7 @@ async fn a_rate_limited_sync_waits_and_goes_on_from_its_position() {
     let logins = seen.iter().filter(|r| r.contains("/login")).count();
     assert_eq!(logins, 1, "{seen:#?}");
 
-    handle.end_sessions("test over").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    end(&handle, running).await;
 }
 
 /// A room message event.
@@ -231,12 +222,7 @@ async fn a_gap_while_connected_is_filled_back_to_the_last_event_seen() {
     let seen: Seen = Arc::default();
     let port = start(gap, &seen).await;
     let config = MatrixConfig::new(format!("http://127.0.0.1:{port}"), "bot", "pw");
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(MatrixSession::new(config).unwrap())
-            .run(bot),
-    );
+    let (running, mut rx) = run(config, None);
     let (_, handle) = next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
     let mut given = Vec::new();
     while given.len() < 4 {
@@ -257,12 +243,7 @@ async fn a_gap_while_connected_is_filled_back_to_the_last_event_seen() {
         asked[0].contains("dir=b") && asked[0].contains("from=p") && asked[0].contains("to=s1"),
         "{asked:?}"
     );
-    handle.end_sessions("test over").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    end(&handle, running).await;
 }
 
 /// A server that only names the test Synapse as its client API (`/.well-known/matrix/client`).
@@ -293,12 +274,7 @@ async fn the_well_known_file_names_the_homeservers_client_api() {
         account.password.as_str(),
     )
     .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(100));
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(MatrixSession::new(config).unwrap())
-            .run(bot),
-    );
+    let (running, mut rx) = run(config, None);
     // Logged in at the test Synapse: the bot's own address is its user there.
     let (started, handle) =
         next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
@@ -309,10 +285,5 @@ async fn the_well_known_file_names_the_homeservers_client_api() {
         ["GET /.well-known/matrix/client"],
         "nothing else asked here"
     );
-    handle.end_sessions("test over").await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    end(&handle, running).await;
 }

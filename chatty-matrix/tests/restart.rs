@@ -10,12 +10,11 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chatty_core::{
-    Answer, Body, ConnectionErrorKind, DeliveryStatus, Message, Query, Router, Status,
-};
-use chatty_matrix::{MatrixConfig, MatrixSession};
+use chatty_core::{Answer, Body, ConnectionErrorKind, DeliveryStatus, Message, Query, Status};
+use chatty_matrix::MatrixConfig;
 use chatty_test::servers::{matrix_restart_account, matrix_restart_server};
-use common::{Person, WAIT, next_where, spy, text};
+use common::bot::{end, run};
+use common::{Person, WAIT, next_where, text};
 use tokio::time::timeout;
 
 /// Runs the restartable server's control script with `command` (`stop`, `start`).
@@ -56,12 +55,7 @@ async fn the_session_reconnects_after_a_homeserver_restart() {
     )
     .with_connect_timeout(Duration::from_secs(5))
     .with_reconnect_backoff(Duration::from_millis(100), Duration::from_millis(500));
-    let (bot, mut rx) = spy();
-    let running = tokio::spawn(
-        Router::new()
-            .session(MatrixSession::new(config).unwrap())
-            .run(bot),
-    );
+    let (running, mut rx) = run(config, None);
     let (started, handle) =
         next_where(&mut rx, |s| matches!(s.body, Body::SessionStarted(_))).await;
     let own = started.meta.origin.unwrap();
@@ -143,6 +137,5 @@ async fn the_session_reconnects_after_a_homeserver_restart() {
         "{bodies:?}"
     );
 
-    handle.end_sessions("test over").await.unwrap();
-    timeout(WAIT, running).await.unwrap().unwrap().unwrap();
+    end(&handle, running).await;
 }
