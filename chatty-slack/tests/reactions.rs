@@ -75,6 +75,16 @@ async fn a_persons_reactions_reach_the_bot_and_their_removal_too() {
     assert_eq!(m.edit.as_ref().unwrap().of, lunch.meta.id);
     assert_eq!(party.meta.visible_to, vec![address(&slack, &channel)]);
     assert!(party.meta.addressees.is_empty());
+    // A name of any emoji (emoji-data's, as Slack's clients use) as the emoji, its skin tone
+    // as the modifier.
+    for (name, key) in [
+        ("thinking_face", "🤔"),
+        ("female-technologist::skin-tone-4", "👩🏽‍💻"),
+    ] {
+        slack.react(&alice, &channel, &said, name).unwrap();
+        let named = next_message(&bot).await;
+        assert_eq!(text(&named), key);
+    }
     bot.stop().await;
 }
 
@@ -89,15 +99,20 @@ async fn the_bots_reactions_go_out_by_name_and_are_withdrawn() {
     let react =
         |key: &str| Signal::new(Message::reaction(news.meta.id.clone(), key)).to(to_alice.clone());
 
-    // An emoji by its character, by name, and by name with colons.
+    // An emoji by its character, by name, and by name with colons; any emoji by Slack's name
+    // for it, with a skin tone.
     let thumbs = handle.send(react("👍")).await.unwrap();
     handle.send(react("tada")).await.unwrap();
     handle.send(react(":heart:")).await.unwrap();
+    handle.send(react("🦀")).await.unwrap();
+    handle.send(react("👩🏽‍💻")).await.unwrap();
     let me = app.bot_user_id.as_str();
     let all = json!([
         {"name": "+1", "users": [me], "count": 1},
         {"name": "tada", "users": [me], "count": 1},
         {"name": "heart", "users": [me], "count": 1},
+        {"name": "crab", "users": [me], "count": 1},
+        {"name": "female-technologist::skin-tone-4", "users": [me], "count": 1},
     ]);
     assert!(
         slack
@@ -115,6 +130,8 @@ async fn the_bots_reactions_go_out_by_name_and_are_withdrawn() {
     let left = json!([
         {"name": "tada", "users": [me], "count": 1},
         {"name": "heart", "users": [me], "count": 1},
+        {"name": "crab", "users": [me], "count": 1},
+        {"name": "female-technologist::skin-tone-4", "users": [me], "count": 1},
     ]);
     assert!(
         slack
