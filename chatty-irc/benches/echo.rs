@@ -32,13 +32,12 @@
 
 use std::time::{Duration, Instant};
 
-use chatty_core::Router;
 use chatty_core::reexports::futures::{SinkExt, StreamExt as _};
 use chatty_irc::proto::WANTED_CAPS;
 use chatty_irc::{IrcConfig, IrcSession, TlsMode};
 use chatty_test::load::{
-    Durable, EchoUntil, Measured, bench_only, ended, env_or, print_ratios, print_writer,
-    threads_cpu_time,
+    Durable, EchoUntil, Measured, bench_only, echo_router, ended, env_or, print_ratios,
+    print_writer, threads_cpu_time,
 };
 use chatty_test::servers::irc_server;
 use tokio::net::TcpStream;
@@ -247,7 +246,7 @@ async fn chatty(n: usize, window: usize, durable: Durable) -> Measured {
         .with_tls(TlsMode::Plaintext)
         .with_port(server.port)
         .with_pacing(1, Duration::ZERO);
-    let mut router = Router::new().session(IrcSession::new(config).unwrap());
+    let mut router = echo_router(IrcSession::new(config).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;

@@ -39,11 +39,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chatty_core::Router;
 use chatty_matrix::{MatrixConfig, MatrixSession};
 use chatty_test::load::{
-    Durable, EchoUntil, Measured, bench_only, ended, env_or, print_ratios, print_writer,
-    threads_cpu_time,
+    Durable, EchoUntil, Measured, bench_only, echo_router, ended, env_or, print_ratios,
+    print_writer, threads_cpu_time,
 };
 use chatty_test::servers::{MatrixAccount, matrix_account, matrix_server};
 use http_body_util::{BodyExt as _, Full};
@@ -445,7 +444,7 @@ async fn chatty(accounts: &Accounts, n: usize, window: usize, durable: Durable) 
         echo_account.password.as_str(),
     )
     .with_room(&room);
-    let mut router = Router::new().session(MatrixSession::new(config).expect("a valid config"));
+    let mut router = echo_router(MatrixSession::new(config).expect("a valid config"));
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;

@@ -149,6 +149,15 @@ impl Bot for EchoUntil {
     }
 }
 
+/// A router with the echoing `session` and no answer limit on it: an echo benchmark answers
+/// its one correspondent thousands of times, which the default limit
+/// ([`AnswerLimit::CHAT`](chatty_core::AnswerLimit::CHAT), 3 000 per 10 minutes) takes for a
+/// loop with another bot, so that a run of more round trips would stall at 3 000.
+pub fn echo_router(session: impl Session) -> Router {
+    let name = session.name().to_owned();
+    Router::new().answer_limit(&name, None).session(session)
+}
+
 /// One echoing side of an echo benchmark, measured: round trips per second and the process's
 /// CPU time per round trip.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -20,9 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use chatty_core::Router;
 use chatty_test::load::{
-    Durable, EchoUntil, Measured, bench_only, cpu_time, ended, env_or, print_ratios, print_writer,
+    Durable, EchoUntil, Measured, bench_only, cpu_time, echo_router, ended, env_or, print_ratios,
+    print_writer,
 };
 use chatty_test::servers::{xmpp_account, xmpp_server};
 use chatty_test::xmpp::{Nagle, PlainClient};
@@ -174,7 +174,7 @@ async fn chatty(n: usize, window: usize, journal: Journal) -> Measured {
     let config = XmppConfig::new(&jid, Secret::inline(password))
         .with_server(server.host, server.port)
         .with_tls(TlsMode::Starttls);
-    let mut router = Router::new().session(XmppSession::new(config).unwrap());
+    let mut router = echo_router(XmppSession::new(config).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut bot = chatty_core::BoxBot::new(EchoUntil(QUIT));
     let mut stats = None;
