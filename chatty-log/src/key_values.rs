@@ -19,6 +19,11 @@ use crate::db::{StateDb, ops::Op};
 /// writes queued before them, then read what is committed: a read sees every write made before
 /// it.
 ///
+/// [`swap`](KeyValueStore::swap) is decided in the writer's transaction, which holds
+/// SQLite's write lock (or, on PostgreSQL, waits for another writer's change of the same row
+/// and checks what it committed): of several processes sharing the database, one swap from a
+/// value wins.
+///
 /// [`keys`](KeyValueStore::keys) lists in byte order (UTF-8's, which is the code points'), on
 /// both backends; the prefix is matched as it is (`%` and `_` are not patterns).
 ///
@@ -68,6 +73,29 @@ impl KeyValues {
             scope: scope.to_owned(),
             key: key.to_owned(),
             value: value.map(<[u8]>::to_vec),
+            reply,
+        });
+        let db = self.db.clone();
+        Box::pin(async move {
+            queued?;
+            Ok(db.wait(answer).await?)
+        })
+    }
+
+    /// Queues a swap of `key` from `expected` to `new` and waits for its commit.
+    fn swap_value(
+        &self,
+        scope: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> BoxFuture<'static, Result<bool, StateError>> {
+        let (reply, answer) = oneshot::channel();
+        let queued = self.db.send(Op::SwapValue {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            expected: expected.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
             reply,
         });
         let db = self.db.clone();
@@ -134,5 +162,15 @@ impl KeyValueStore for KeyValues {
             self.db.flush().await?;
             Ok(self.db.state_keys(scope, prefix).await?)
         })
+    }
+
+    fn swap<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        self.swap_value(scope, key, expected, new)
     }
 }

@@ -476,3 +476,81 @@ async fn postgres_keys_are_in_byte_order_whatever_the_database_s_collation() {
     conn.close().await;
     db.close().await;
 }
+
+each_backend! {
+    async fn a_swap_happens_only_from_the_value_expected(place) {
+        let db = place.db().await;
+        let values = db.key_values();
+        let swap = |expected: Option<&'static [u8]>, new: Option<&'static [u8]>| {
+            values.swap("bot", "lease", expected, new)
+        };
+        assert!(swap(None, Some(b"a")).await.unwrap());
+        assert!(!swap(None, Some(b"b")).await.unwrap());
+        assert!(!swap(Some(b"b"), Some(b"c")).await.unwrap());
+        assert_eq!(value(&values, "bot", "lease").await.as_deref(), Some(&b"a"[..]));
+        assert!(swap(Some(b"a"), Some(b"b")).await.unwrap());
+        assert!(!swap(Some(b"a"), None).await.unwrap());
+        assert!(swap(Some(b"b"), None).await.unwrap());
+        assert_eq!(value(&values, "bot", "lease").await, None);
+        assert!(swap(None, None).await.unwrap());
+
+        // In one batch (nothing awaited before the last), each write sees those made before
+        // it: a put, a swap from it, a swap from what it was, a delete, a swap from nothing.
+        let writes = (
+            values.put("bot", "k", b"1"),
+            values.swap("bot", "k", Some(b"1"), Some(b"2")),
+            values.swap("bot", "k", Some(b"1"), Some(b"3")),
+            values.swap("bot", "k", None, None),
+            values.delete("bot", "k"),
+            values.swap("bot", "k", None, Some(b"4")),
+            values.swap("bot", "k", None, Some(b"5")),
+        );
+        let (put, two, three, none, delete, four, five) = futures::join!(
+            writes.0, writes.1, writes.2, writes.3, writes.4, writes.5, writes.6
+        );
+        put.unwrap();
+        delete.unwrap();
+        let swapped = [two, three, none, four, five].map(Result::unwrap);
+        assert_eq!(swapped, [true, false, false, true, false]);
+        assert_eq!(value(&values, "bot", "k").await.as_deref(), Some(&b"4"[..]));
+        db.close().await;
+    }
+}
+
+each_backend! {
+    #[multi_thread]
+    async fn of_two_writers_racing_for_a_key_one_wins(place) {
+        // Two databases opened on one place: two writers, as two processes sharing it.
+        let (first, second) = (place.db().await, place.db().await);
+        const KEYS: usize = 40;
+        let race = |db: StateDb, who: &'static str| {
+            tokio::spawn(async move {
+                let values = db.key_values();
+                let mut won = Vec::new();
+                for k in 0..KEYS {
+                    let key = format!("timer/{k}");
+                    if values.swap("bot", &key, None, Some(who.as_bytes())).await.unwrap() {
+                        won.push(k);
+                    }
+                }
+                won
+            })
+        };
+        let (a, b) = (race(first.clone(), "first"), race(second.clone(), "second"));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert_eq!(a.len() + b.len(), KEYS, "first won {a:?}, second {b:?}");
+        let values = first.key_values();
+        for k in 0..KEYS {
+            let winner = if a.contains(&k) { "first" } else { "second" };
+            let stored = value(&values, "bot", &format!("timer/{k}")).await;
+            assert_eq!(stored.as_deref(), Some(winner.as_bytes()), "timer/{k}");
+        }
+        // A swap from the winner's value succeeds on the other writer too: it reads what the
+        // first committed.
+        let other = if a.contains(&0) { &second } else { &first };
+        let winner: &[u8] = if a.contains(&0) { b"first" } else { b"second" };
+        assert!(other.key_values().swap("bot", "timer/0", Some(winner), None).await.unwrap());
+        first.close().await;
+        second.close().await;
+    }
+}

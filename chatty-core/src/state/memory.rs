@@ -63,4 +63,23 @@ impl KeyValueStore for MemoryStore {
             .collect();
         Box::pin(future::ready(Ok(keys)))
     }
+
+    fn swap<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        let mut values = lock(&self.values);
+        let at = (scope.to_owned(), key.to_owned());
+        let swapped = values.get(&at).map(Vec::as_slice) == expected;
+        if swapped {
+            match new {
+                Some(new) => values.insert(at, new.to_vec()),
+                None => values.remove(&at),
+            };
+        }
+        Box::pin(future::ready(Ok(swapped)))
+    }
 }

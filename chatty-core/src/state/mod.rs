@@ -81,6 +81,19 @@ pub trait KeyValueStore: fmt::Debug + Send + Sync + 'static {
         scope: &'a str,
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StateError>>;
+
+    /// Sets `key` in `scope` to `new` (`None`: removes it), only if its value is `expected`
+    /// (`None`: there is none); true if it did. Atomic against every writer of the store,
+    /// those of other processes sharing it included: of two swaps from the same `expected`,
+    /// one succeeds. Resolves once durable. What a lease is made of: a timer that several
+    /// workers sharing one database see is taken by one of them.
+    fn swap<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
 }
 
 impl<S: KeyValueStore + ?Sized> KeyValueStore for Arc<S> {
@@ -111,6 +124,16 @@ impl<S: KeyValueStore + ?Sized> KeyValueStore for Arc<S> {
         prefix: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
         (**self).keys(scope, prefix)
+    }
+
+    fn swap<'a>(
+        &'a self,
+        scope: &'a str,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        (**self).swap(scope, key, expected, new)
     }
 }
 
@@ -190,5 +213,47 @@ impl State {
     /// [`StateError::Store`] if the store fails.
     pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, StateError> {
         self.store.keys(&self.scope, prefix).await
+    }
+
+    /// Sets `key` to `new` (`None`: removes it) only if its value is `expected` (`None`: there
+    /// is none), as serialized: true if it did ([`KeyValueStore::swap`]). The values compare
+    /// as the bytes of their JSON, so `expected` is best a value read back with
+    /// [`get`](Self::get) of a type whose JSON has one form (no maps in a random order).
+    ///
+    /// ```
+    /// use chatty_core::state::State;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let state = State::in_memory("desk");
+    /// // Whoever swaps first from "nobody" has it.
+    /// assert!(state.swap("lease", None, Some(&"worker-1")).await?);
+    /// assert!(!state.swap("lease", None, Some(&"worker-2")).await?);
+    /// assert!(state.swap("lease", Some(&"worker-1"), None::<&&str>).await?);
+    /// # Ok::<(), chatty_core::state::StateError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`StateError::Store`] if the store fails, [`StateError::Value`] if a value does not
+    /// serialize.
+    pub async fn swap<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        expected: Option<&T>,
+        new: Option<&T>,
+    ) -> Result<bool, StateError> {
+        let bytes = |value: Option<&T>| {
+            value
+                .map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| StateError::Value {
+                    key: key.to_owned(),
+                    message: e.to_string(),
+                })
+        };
+        let (expected, new) = (bytes(expected)?, bytes(new)?);
+        self.store
+            .swap(&self.scope, key, expected.as_deref(), new.as_deref())
+            .await
     }
 }

@@ -44,3 +44,24 @@ async fn a_value_of_another_type_is_an_error_naming_its_key() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_swap_happens_only_from_the_value_expected() {
+    let state = State::in_memory("bot");
+    // From nothing: once.
+    assert!(state.swap("lease", None, Some(&1)).await.unwrap());
+    assert!(!state.swap("lease", None, Some(&2)).await.unwrap());
+    assert_eq!(state.get::<i32>("lease").await.unwrap(), Some(1));
+    // From a value: only that one.
+    assert!(!state.swap("lease", Some(&3), Some(&4)).await.unwrap());
+    assert!(state.swap("lease", Some(&1), Some(&2)).await.unwrap());
+    assert_eq!(state.get::<i32>("lease").await.unwrap(), Some(2));
+    // To nothing: removed.
+    assert!(!state.swap("lease", Some(&1), None).await.unwrap());
+    assert!(state.swap("lease", Some(&2), None).await.unwrap());
+    assert_eq!(state.get::<i32>("lease").await.unwrap(), None);
+    // Nothing to nothing: true while there is nothing.
+    assert!(state.swap::<i32>("lease", None, None).await.unwrap());
+    state.put("lease", &5).await.unwrap();
+    assert!(!state.swap::<i32>("lease", None, None).await.unwrap());
+}

@@ -48,6 +48,15 @@ pub(crate) enum Op {
         value: Option<Vec<u8>>,
         reply: Reply<()>,
     },
+    /// Bots' state: set a value (`new`, `None` to delete it) only if it is `expected` now
+    /// (`None`: absent); answers whether it did.
+    SwapValue {
+        scope: String,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        reply: Reply<bool>,
+    },
     /// Journal: store this identity if none is stored; answers the stored one.
     Claim {
         identity: String,
@@ -113,6 +122,8 @@ pub(crate) enum Outcome {
     Done,
     Appended(Appended),
     Identity(String),
+    /// Whether a [`Op::SwapValue`] set its value.
+    Swapped(bool),
 }
 
 /// Counts of what the writer did, shared with [`StateDb::stats`](super::StateDb::stats).
@@ -188,6 +199,9 @@ fn answer_one(op: Op, result: Result<Outcome, LogError>) {
                 Outcome::Appended(a) => a,
                 _ => Appended::New,
             }));
+        }
+        Op::SwapValue { reply, .. } => {
+            let _ = reply.send(result.map(|o| matches!(o, Outcome::Swapped(true))));
         }
         Op::Claim { reply, identity } => {
             let _ = reply.send(result.map(|o| match o {

@@ -34,6 +34,20 @@ pub(crate) type ValueRow<'o> = (&'o str, &'o str, &'o [u8]);
 /// A bot's value to delete: scope, key.
 pub(crate) type ValueKey<'o> = (&'o str, &'o str);
 
+/// A write of a bot's value, in the order of the batch: what a batch with a swap applies one
+/// by one (a swap's outcome depends on the writes before it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ValueWrite<'o> {
+    /// Set (`Some`) or delete (`None`).
+    Put(Option<&'o [u8]>),
+    /// The op at this position: set `new` if the value is `expected`.
+    Swap {
+        op: usize,
+        expected: Option<&'o [u8]>,
+        new: Option<&'o [u8]>,
+    },
+}
+
 /// A batch sorted by table, with what each op answers if the commit succeeds.
 #[derive(Debug)]
 pub(crate) struct Plan<'o> {
@@ -51,6 +65,11 @@ pub(crate) struct Plan<'o> {
     /// The last write of each bot's value in this batch, by scope and key: the value, or
     /// `None` to delete it.
     pub(crate) values: HashMap<(&'o str, &'o str), Option<&'o [u8]>>,
+    /// Every write of a bot's value, in order (scope, key, write), when the batch has a swap:
+    /// then these are applied one by one instead of `values`.
+    pub(crate) value_sequence: Vec<(&'o str, &'o str, ValueWrite<'o>)>,
+    /// Whether the batch has a swap.
+    pub(crate) swaps: bool,
     /// Op position and identity.
     pub(crate) claims: Vec<(usize, &'o str)>,
     pub(crate) records: Vec<&'o Record>,
@@ -67,6 +86,8 @@ impl<'o> Plan<'o> {
             answers: Vec::new(),
             marks: HashMap::new(),
             values: HashMap::new(),
+            value_sequence: Vec::new(),
+            swaps: false,
             claims: Vec::new(),
             records: Vec::new(),
             statuses: Vec::new(),
@@ -121,6 +142,25 @@ impl<'o> Plan<'o> {
                 } => {
                     let (scope, key): (&'o String, &'o String) = (scope, key);
                     plan.values.insert((scope, key), value.as_deref());
+                    let write = ValueWrite::Put(value.as_deref());
+                    plan.value_sequence.push((scope, key, write));
+                }
+                Op::SwapValue {
+                    scope,
+                    key,
+                    expected,
+                    new,
+                    ..
+                } => {
+                    let (scope, key): (&'o String, &'o String) = (scope, key);
+                    plan.swaps = true;
+                    plan.outcomes[i] = Outcome::Swapped(false);
+                    let write = ValueWrite::Swap {
+                        op: i,
+                        expected: expected.as_deref(),
+                        new: new.as_deref(),
+                    };
+                    plan.value_sequence.push((scope, key, write));
                 }
                 Op::Claim { identity, .. } => {
                     let identity: &'o String = identity;
@@ -141,6 +181,7 @@ impl<'o> Plan<'o> {
             && self.answers.is_empty()
             && self.marks.is_empty()
             && self.values.is_empty()
+            && !self.swaps
             && self.claims.is_empty()
             && self.records.is_empty()
             && self.statuses.is_empty()

@@ -268,6 +268,30 @@ pub(super) static SET_MARKS: LazyLock<MultiRow> = LazyLock::new(|| {
     )
 });
 
+/// Sets one bot's value: scope, key, value (a batch with a swap writes its values one by one).
+pub(super) const PUT_VALUE: &str = "INSERT OR FAIL INTO bot_state (scope, key, value) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value";
+
+/// Deletes one bot's value: scope, key.
+pub(super) const DELETE_VALUE: &str = "DELETE FROM bot_state WHERE scope = ?1 AND key = ?2";
+
+/// A swap from nothing: scope, key, value; one row changed if there was none.
+pub(super) const SWAP_FROM_NOTHING: &str = "INSERT OR FAIL INTO bot_state (scope, key, value) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (scope, key) DO NOTHING";
+
+/// A swap from a value to another: scope, key, expected, new; one row changed if it was
+/// the one expected.
+pub(super) const SWAP_VALUE: &str =
+    "UPDATE bot_state SET value = ?4 WHERE scope = ?1 AND key = ?2 AND value = ?3";
+
+/// A swap from a value to nothing: scope, key, expected; one row changed if it was the one
+/// expected.
+pub(super) const SWAP_TO_NOTHING: &str =
+    "DELETE FROM bot_state WHERE scope = ?1 AND key = ?2 AND value = ?3";
+
+/// Whether a bot's value is there: scope, key.
+pub(super) const HAS_VALUE: &str = "SELECT count(*) FROM bot_state WHERE scope = ?1 AND key = ?2";
+
 /// Sets bots' values (one row per key: the writer keeps the last write of each): scope, key,
 /// value.
 pub(super) static PUT_VALUES: LazyLock<MultiRow> = LazyLock::new(|| {

@@ -167,6 +167,31 @@ DELETE FROM bot_state s
 USING UNNEST($1::text[], $2::text[]) AS d (scope, key)
 WHERE s.scope = d.scope AND s.key = d.key";
 
+/// Sets one bot's value: scope, key, value (a batch with a swap writes its values one by one).
+pub(super) const PUT_VALUE: &str = "INSERT INTO bot_state (scope, key, value) VALUES ($1, $2, $3) \
+     ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value";
+
+/// Deletes one bot's value: scope, key.
+pub(super) const DELETE_VALUE: &str = "DELETE FROM bot_state WHERE scope = $1 AND key = $2";
+
+/// A swap from nothing: scope, key, value; one row changed if there was none (a concurrent
+/// insert of the same key waits for the other transaction, and does nothing if it committed).
+pub(super) const SWAP_FROM_NOTHING: &str = "INSERT INTO bot_state (scope, key, value) \
+     VALUES ($1, $2, $3) ON CONFLICT (scope, key) DO NOTHING";
+
+/// A swap from a value to another: scope, key, expected, new; one row changed if it was the
+/// one expected (a concurrent change of the row is waited for, and the condition checked on
+/// what it committed).
+pub(super) const SWAP_VALUE: &str =
+    "UPDATE bot_state SET value = $4 WHERE scope = $1 AND key = $2 AND value = $3";
+
+/// A swap from a value to nothing: scope, key, expected.
+pub(super) const SWAP_TO_NOTHING: &str =
+    "DELETE FROM bot_state WHERE scope = $1 AND key = $2 AND value = $3";
+
+/// Whether a bot's value is there: scope, key.
+pub(super) const HAS_VALUE: &str = "SELECT count(*) FROM bot_state WHERE scope = $1 AND key = $2";
+
 /// Numbers for `$1` new Logger records, taken from the sequence of `signals.seq`.
 pub(super) const NEXT_SEQS: &str =
     "SELECT nextval(pg_get_serial_sequence('signals', 'seq')) FROM generate_series(1, $1)";

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use super::{WriterConnection, sql};
 use crate::db::ops::{self, AddressParts, Counters, MAX_BATCH, Op, Outcome, Status, Unwritten};
-use crate::db::plan::Plan;
+use crate::db::plan::{Plan, ValueWrite};
 use crate::error::LogError;
 
 /// How long writes nobody waits for stay queued for a write somebody waits for to take them
@@ -336,8 +336,12 @@ async fn journal_rest(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<()
     Ok(())
 }
 
-/// The bots' values: the last write of each key, set or deleted.
-async fn values(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<(), sqlx::Error> {
+/// The bots' values: the last write of each key, set or deleted; one by one, in order, in a
+/// batch with a swap.
+async fn values(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<(), sqlx::Error> {
+    if plan.swaps {
+        return values_in_order(conn, plan).await;
+    }
     let (puts, deletes) = plan.value_writes();
     if !puts.is_empty() {
         sqlx::query(sql::PUT_VALUES)
@@ -353,6 +357,45 @@ async fn values(conn: &mut PgConnection, plan: &Plan<'_>) -> Result<(), sqlx::Er
             .bind(deletes.iter().map(|d| d.1).collect::<Vec<&str>>())
             .execute(&mut *conn)
             .await?;
+    }
+    Ok(())
+}
+
+/// The bots' values one write at a time, in the batch's order: each swap sees the writes
+/// before it, this batch's and those other writers committed.
+async fn values_in_order(conn: &mut PgConnection, plan: &mut Plan<'_>) -> Result<(), sqlx::Error> {
+    for i in 0..plan.value_sequence.len() {
+        let (scope, key, write) = plan.value_sequence[i];
+        let query = |statement| sqlx::query(statement).bind(scope).bind(key);
+        match write {
+            ValueWrite::Put(Some(value)) => {
+                query(sql::PUT_VALUE)
+                    .bind(value)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            ValueWrite::Put(None) => {
+                query(sql::DELETE_VALUE).execute(&mut *conn).await?;
+            }
+            ValueWrite::Swap { op, expected, new } => {
+                let changed = match (expected, new) {
+                    (None, Some(new)) => query(sql::SWAP_FROM_NOTHING).bind(new),
+                    (Some(old), Some(new)) => query(sql::SWAP_VALUE).bind(old).bind(new),
+                    (Some(old), None) => query(sql::SWAP_TO_NOTHING).bind(old),
+                    (None, None) => {
+                        let there: i64 = sqlx::query_scalar(sql::HAS_VALUE)
+                            .bind(scope)
+                            .bind(key)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        plan.outcomes[op] = Outcome::Swapped(there == 0);
+                        continue;
+                    }
+                };
+                let swapped = changed.execute(&mut *conn).await?.rows_affected() == 1;
+                plan.outcomes[op] = Outcome::Swapped(swapped);
+            }
+        }
     }
     Ok(())
 }

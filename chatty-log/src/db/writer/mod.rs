@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chatty_core::journal::{Appended, EntryId};
-use rusqlite::{CachedStatement, Connection, ToSql};
+use rusqlite::{CachedStatement, Connection, ToSql, params};
 
 use super::ops::{self, Counters, Op, Outcome, Unwritten};
-use super::plan::{EntryRow, Plan};
+use super::plan::{EntryRow, Plan, ValueWrite};
 use super::sql;
 use crate::error::LogError;
 
@@ -350,8 +350,12 @@ fn journal_rest(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The bots' values: the last write of each key, set or deleted.
-fn values(conn: &Connection, plan: &Plan<'_>) -> Result<(), Failure> {
+/// The bots' values: the last write of each key, set or deleted; one by one, in order, in a
+/// batch with a swap.
+fn values(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
+    if plan.swaps {
+        return values_in_order(conn, plan);
+    }
     let (puts, deletes) = plan.value_writes();
     for (statement, chunk) in sql::PUT_VALUES.chunks(&puts) {
         let mut query = Bound::new(conn, statement)?;
@@ -366,6 +370,45 @@ fn values(conn: &Connection, plan: &Plan<'_>) -> Result<(), Failure> {
             query.bind(scope)?.bind(key)?;
         }
         query.execute()?;
+    }
+    Ok(())
+}
+
+/// The bots' values one write at a time, in the batch's order: each swap sees the writes
+/// before it, this batch's and every committed one (the transaction holds the write lock).
+fn values_in_order(conn: &Connection, plan: &mut Plan<'_>) -> Result<(), Failure> {
+    for i in 0..plan.value_sequence.len() {
+        let (scope, key, write) = plan.value_sequence[i];
+        match write {
+            ValueWrite::Put(Some(value)) => {
+                conn.prepare_cached(sql::PUT_VALUE)?
+                    .execute(params![scope, key, value])?;
+            }
+            ValueWrite::Put(None) => {
+                conn.prepare_cached(sql::DELETE_VALUE)?
+                    .execute(params![scope, key])?;
+            }
+            ValueWrite::Swap { op, expected, new } => {
+                let swapped = match (expected, new) {
+                    (None, Some(new)) => conn
+                        .prepare_cached(sql::SWAP_FROM_NOTHING)?
+                        .execute(params![scope, key, new])?,
+                    (Some(old), Some(new)) => conn
+                        .prepare_cached(sql::SWAP_VALUE)?
+                        .execute(params![scope, key, old, new])?,
+                    (Some(old), None) => conn
+                        .prepare_cached(sql::SWAP_TO_NOTHING)?
+                        .execute(params![scope, key, old])?,
+                    (None, None) => {
+                        let there: i64 = conn
+                            .prepare_cached(sql::HAS_VALUE)?
+                            .query_row(params![scope, key], |row| row.get(0))?;
+                        usize::from(there == 0)
+                    }
+                };
+                plan.outcomes[op] = Outcome::Swapped(swapped == 1);
+            }
+        }
     }
     Ok(())
 }
