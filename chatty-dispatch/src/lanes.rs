@@ -245,7 +245,7 @@ impl Runner {
                         due.name
                     ),
                 }
-                self.shared.timers.done(&due).await;
+                self.shared.timers.done(due).await;
             }
         }
     }

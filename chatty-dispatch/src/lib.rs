@@ -9,6 +9,7 @@ mod extract;
 mod handler;
 mod keys;
 mod lanes;
+mod lease;
 mod routes;
 mod shared;
 mod state;

@@ -7,6 +7,10 @@
 //! cut short by a crash fires again (at least once, as signals are handled). A schedule keeps
 //! the time of its last firing under `dispatch/cron/NAME`: a firing missed while the bot was
 //! down happens once at start.
+//!
+//! Several workers may share the store (a scale-out's `[state]` database): a due timer or
+//! schedule firing is fired by the worker that takes its lease ([`crate::lease`]), once; a
+//! worker that dies while its handler runs leaves it to fire again after the lease's term.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -14,6 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chatty_core::state::{State, StateError};
+
+use crate::lease::{Held, Leases, TERM, Taken, now_ms};
 use chatty_core::{Address, Signal, SignalId, UserDefined};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -93,6 +99,8 @@ pub(crate) struct Due {
     /// The payload, for [`Fired`](crate::Fired).
     pub(crate) payload: serde_json::Value,
     what: Fired,
+    /// Held until the handler is done: no other worker fires it meanwhile.
+    lease: Held,
 }
 
 #[derive(Debug)]
@@ -107,6 +115,7 @@ pub(crate) struct Timers(Arc<Inner>);
 
 struct Inner {
     state: State,
+    leases: Leases,
     wake: Notify,
     schedules: Vec<Schedule>,
     /// Each schedule's last firing (ms), as kept.
@@ -123,19 +132,19 @@ impl fmt::Debug for Timers {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Timers {
     pub(crate) fn new(state: State, schedules: Vec<Schedule>) -> Self {
+        Timers::with_lease_term(state, schedules, TERM)
+    }
+
+    /// Timers whose leases last `term` unless renewed.
+    pub(crate) fn with_lease_term(state: State, schedules: Vec<Schedule>, term: Duration) -> Self {
         Timers(Arc::new(Inner {
+            leases: Leases::new(state.clone(), term),
             state,
             wake: Notify::new(),
             schedules,
@@ -188,8 +197,13 @@ impl Timers {
                     continue;
                 };
                 if due <= now {
-                    if let Some(due) = self.take(&key).await? {
-                        return Ok(due);
+                    match self.take(&key).await? {
+                        Took::Due(due) => return Ok(*due),
+                        Took::Gone => {}
+                        Took::Elsewhere { until_ms } => {
+                            // Another worker fires it; look again when its lease would run out.
+                            soonest = Some(soonest.map_or(until_ms, |s| s.min(until_ms)));
+                        }
                     }
                     continue;
                 }
@@ -201,12 +215,16 @@ impl Timers {
                 let Some(next) = schedule.next_after(last.unwrap_or(now)) else {
                     continue;
                 };
-                if next <= now {
-                    // Fired once however many firings were missed: at the latest of them.
-                    let at = schedule.last_until(now).unwrap_or(next).max(next);
-                    lock(&self.0.last).insert(schedule.name.clone(), at);
-                    return Ok(self.fire_schedule(schedule, at));
-                }
+                let next = if next <= now {
+                    match self.claim_schedule(schedule, next, now).await? {
+                        Claimed::Due(due) => return Ok(*due),
+                        // Fired by another worker: its next firing.
+                        Claimed::Fired(next) => next,
+                        Claimed::Elsewhere { until_ms } => until_ms,
+                    }
+                } else {
+                    next
+                };
                 soonest = Some(soonest.map_or(next, |s| s.min(next)));
             }
             let wait = soonest.map_or(Duration::from_secs(3600), |at| {
@@ -219,14 +237,25 @@ impl Timers {
         }
     }
 
-    async fn take(&self, key: &str) -> Result<Option<Due>, StateError> {
+    /// Takes the due timer `key`: its lease, then its record (gone if another worker fired it
+    /// meanwhile).
+    async fn take(&self, key: &str) -> Result<Took, StateError> {
+        let name = format!("timer/{}", key.strip_prefix(TIMERS).unwrap_or(key));
+        let lease = match self.0.leases.take(&name).await? {
+            Taken::Held(lease) => lease,
+            Taken::Elsewhere { until_ms } => return Ok(Took::Elsewhere { until_ms }),
+        };
         let record: Record = match self.0.state.get(key).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Ok(None),
+            Ok(None) => {
+                lease.release().await;
+                return Ok(Took::Gone);
+            }
             Err(StateError::Value { message, .. }) => {
                 tracing::warn!("the timer {key} is not readable, and is dropped: {message}");
                 self.0.state.delete(key).await?;
-                return Ok(None);
+                lease.release().await;
+                return Ok(Took::Gone);
             }
             Err(e) => return Err(e),
         };
@@ -238,17 +267,62 @@ impl Timers {
         signal.meta.origin = record.origin;
         signal.meta.visible_to = record.visible_to;
         signal.meta.response_to = record.of;
-        Ok(Some(Due {
+        Ok(Took::Due(Box::new(Due {
             name: record.name,
             signal,
             payload: record.payload,
             what: Fired::Once {
                 key: key.to_owned(),
             },
-        }))
+            lease,
+        })))
     }
 
-    fn fire_schedule(&self, schedule: &Schedule, at: i64) -> Due {
+    /// Takes the lease of `schedule`'s firing due at `next` (`now` or before), and fires it
+    /// unless another worker did meanwhile (the time kept says).
+    async fn claim_schedule(
+        &self,
+        schedule: &Schedule,
+        next: i64,
+        now: i64,
+    ) -> Result<Claimed, StateError> {
+        let lease = match self
+            .0
+            .leases
+            .take(&format!("cron/{}", schedule.name))
+            .await?
+        {
+            Taken::Held(lease) => lease,
+            Taken::Elsewhere { until_ms } => return Ok(Claimed::Elsewhere { until_ms }),
+        };
+        let kept = self
+            .0
+            .state
+            .get::<i64>(&format!("{CRON}{}", schedule.name))
+            .await;
+        let kept = match kept {
+            Ok(kept) => kept,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
+        if let Some(kept) = kept.filter(|kept| *kept >= next) {
+            lease.release().await;
+            lock(&self.0.last).insert(schedule.name.clone(), kept);
+            return Ok(Claimed::Fired(
+                schedule.next_after(kept).unwrap_or(i64::MAX),
+            ));
+        }
+        // Fired once however many firings were missed: at the latest of them.
+        let at = schedule.last_until(now).unwrap_or(next).max(next);
+        lock(&self.0.last).insert(schedule.name.clone(), at);
+        Ok(Claimed::Due(Box::new(
+            self.fire_schedule(schedule, at, lease),
+        )))
+    }
+
+    fn fire_schedule(&self, schedule: &Schedule, at: i64, lease: Held) -> Due {
         let payload = serde_json::json!({ "at_ms": at });
         Due {
             name: schedule.name.clone(),
@@ -258,11 +332,13 @@ impl Timers {
             )),
             payload,
             what: Fired::Schedule { at },
+            lease,
         }
     }
 
-    /// Forgets a timer whose handler finished (or records the schedule's firing).
-    pub(crate) async fn done(&self, due: &Due) {
+    /// Forgets a timer whose handler finished (or records the schedule's firing), then frees
+    /// its lease.
+    pub(crate) async fn done(&self, due: Due) {
         let result = match &due.what {
             Fired::Once { key } => {
                 let result = self.0.state.delete(key).await;
@@ -274,6 +350,7 @@ impl Timers {
         if let Err(e) = result {
             tracing::warn!("the timer `{}` is done but not forgotten: {e}", due.name);
         }
+        due.lease.release().await;
     }
 
     async fn add(&self, at: SystemTime, record: &Record) -> Result<TimerId, StateError> {
@@ -285,6 +362,26 @@ impl Timers {
         self.0.wake.notify_one();
         Ok(TimerId(key))
     }
+}
+
+/// What taking a due one-off timer gave.
+enum Took {
+    /// It is this worker's to fire.
+    Due(Box<Due>),
+    /// Another worker fired it meanwhile (or it was not readable, and is dropped).
+    Gone,
+    /// Another worker holds it, until this time unless it renews its lease.
+    Elsewhere { until_ms: i64 },
+}
+
+/// What claiming a schedule's due firing gave.
+enum Claimed {
+    /// It is this worker's to fire.
+    Due(Box<Due>),
+    /// Another worker fired it: the schedule's next firing.
+    Fired(i64),
+    /// Another worker holds it, until this time unless it renews its lease.
+    Elsewhere { until_ms: i64 },
 }
 
 /// The due time of a timer key.
@@ -394,7 +491,7 @@ mod tests {
         let due = timers.next_due().await.unwrap();
         let at = due.payload["at_ms"].as_i64().unwrap();
         assert_eq!(Some(at), yearly.last_until(now_ms()));
-        timers.done(&due).await;
+        timers.done(due).await;
         assert_eq!(
             state.get::<i64>(&format!("{CRON}new-year")).await.unwrap(),
             Some(at)
@@ -412,9 +509,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_timer_is_due_once_until_done_and_survives_a_new_timers() {
+    async fn a_timer_is_due_once_until_done_and_fires_again_after_a_crash() {
         let state = State::in_memory("t");
-        let timers = Timers::new(state.clone(), Vec::new());
+        let term = Duration::from_millis(300);
+        let timers = Timers::with_lease_term(state.clone(), Vec::new(), term);
         let mut from = Signal::message("remind me");
         from.meta.origin = Some("direct:alice".parse().unwrap());
         let set = timers.set_from(&from);
@@ -426,10 +524,69 @@ mod tests {
         assert_eq!(due.payload, serde_json::json!(5));
         assert_eq!(due.signal.meta.origin, from.meta.origin);
         assert_eq!(due.signal.meta.response_to.as_ref(), Some(from.id()));
-        // Not done: a restart (new Timers on the same state) gives it again.
-        let again = Timers::new(state.clone(), Vec::new());
-        assert_eq!(again.next_due().await.unwrap().name, "remind");
-        again.done(&due).await;
+        // The process dies while the handler runs (its lease neither renewed nor freed): once
+        // the lease's term has run out, the restarted one fires it again.
+        let started = std::time::Instant::now();
+        due.lease.abandon();
+        let again = Timers::with_lease_term(state.clone(), Vec::new(), term);
+        let due = again.next_due().await.unwrap();
+        assert_eq!(due.name, "remind");
+        assert!(started.elapsed() >= term / 2, "{:?}", started.elapsed());
+        again.done(due).await;
         assert!(state.keys(TIMERS).await.unwrap().is_empty());
+        assert!(state.keys("dispatch/lease/").await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_two_workers_sharing_the_store_one_fires_each_timer() {
+        let state = State::in_memory("t");
+        let every_second = Schedule::parse("tick", "* * * * * *").unwrap();
+        let workers: Vec<Timers> = (0..2)
+            .map(|_| Timers::new(state.clone(), vec![every_second.clone()]))
+            .collect();
+        for timers in &workers {
+            timers.load().await.unwrap();
+        }
+        let set = workers[0].set_from(&Signal::message("remind me"));
+        for n in 0..10u32 {
+            set.after(Duration::from_millis(10), "remind", &n)
+                .await
+                .unwrap();
+        }
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        let running: Vec<_> = workers
+            .iter()
+            .enumerate()
+            .map(|(w, timers)| {
+                let (timers, fired) = (timers.clone(), fired.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let due = timers.next_due().await.unwrap();
+                        let what = match &due.what {
+                            Fired::Once { .. } => format!("remind {}", due.payload),
+                            Fired::Schedule { at } => format!("tick {at}"),
+                        };
+                        lock(&fired).push((what, w));
+                        // The handler takes a while: the other worker sees it due meanwhile.
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        timers.done(due).await;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        for task in running {
+            task.abort();
+        }
+        let fired = lock(&fired).clone();
+        let mut whats: Vec<&String> = fired.iter().map(|(what, _)| what).collect();
+        whats.sort();
+        let total = whats.len();
+        whats.dedup();
+        assert_eq!(whats.len(), total, "fired twice: {fired:?}");
+        let reminders = whats.iter().filter(|w| w.starts_with("remind")).count();
+        let ticks = whats.iter().filter(|w| w.starts_with("tick")).count();
+        assert_eq!(reminders, 10, "{fired:?}");
+        assert!(ticks >= 2, "{fired:?}");
     }
 }

@@ -215,6 +215,39 @@ impl State {
         self.store.keys(&self.scope, prefix).await
     }
 
+    /// The value of `key` as it is stored (JSON bytes), if there is one: what
+    /// [`swap_bytes`](Self::swap_bytes) expects, whatever the type that wrote it.
+    ///
+    /// # Errors
+    /// [`StateError::Store`] if the store fails.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get(&self.scope, key).await
+    }
+
+    /// [`swap`](Self::swap) from the bytes stored (as [`get_bytes`](Self::get_bytes) read
+    /// them) to a new value: true if `key` still held `expected`.
+    ///
+    /// # Errors
+    /// [`StateError::Store`] if the store fails, [`StateError::Value`] if `new` does not
+    /// serialize.
+    pub async fn swap_bytes<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&T>,
+    ) -> Result<bool, StateError> {
+        let new = new
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| StateError::Value {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })?;
+        self.store
+            .swap(&self.scope, key, expected, new.as_deref())
+            .await
+    }
+
     /// Sets `key` to `new` (`None`: removes it) only if its value is `expected` (`None`: there
     /// is none), as serialized: true if it did ([`KeyValueStore::swap`]). The values compare
     /// as the bytes of their JSON, so `expected` is best a value read back with
@@ -242,18 +275,14 @@ impl State {
         expected: Option<&T>,
         new: Option<&T>,
     ) -> Result<bool, StateError> {
-        let bytes = |value: Option<&T>| {
-            value
+        let expected =
+            expected
                 .map(serde_json::to_vec)
                 .transpose()
                 .map_err(|e| StateError::Value {
                     key: key.to_owned(),
                     message: e.to_string(),
-                })
-        };
-        let (expected, new) = (bytes(expected)?, bytes(new)?);
-        self.store
-            .swap(&self.scope, key, expected.as_deref(), new.as_deref())
-            .await
+                })?;
+        self.swap_bytes(key, expected.as_deref(), new).await
     }
 }
