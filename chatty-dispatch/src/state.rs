@@ -111,8 +111,11 @@ impl Scoped {
     }
 
     /// Reads `key` (its default when missing), lets `change` modify it, and stores it; returns
-    /// what `change` returned. Updates of one key in this process run one at a time, so two
-    /// handlers counting for one person never lose a count.
+    /// what `change` returned. No update is lost: updates of one key in this process run one at
+    /// a time, and the value is stored only if it is still the one read (a swap,
+    /// [`State::swap_bytes`]), so that workers sharing the store (a scale-out's `[state]`
+    /// database) never hand out one ticket number twice. When another process changed the key
+    /// meanwhile, `change` runs again on what it stored.
     ///
     /// ```
     /// # use chatty_dispatch::PersonState;
@@ -127,17 +130,28 @@ impl Scoped {
     pub async fn update<T, R>(
         &self,
         key: &str,
-        change: impl FnOnce(&mut T) -> R + Send,
+        mut change: impl FnMut(&mut T) -> R + Send,
     ) -> Result<R, StateError>
     where
         T: Serialize + DeserializeOwned + Default + Send,
     {
         let full = self.key(key);
         let _guard = self.cx.shared().locks.lock(&full).await;
-        let mut value: T = self.state().get(&full).await?.unwrap_or_default();
-        let out = change(&mut value);
-        self.state().put(&full, &value).await?;
-        Ok(out)
+        loop {
+            let stored = self.state().get_bytes(&full).await?;
+            let mut value: T = match &stored {
+                Some(bytes) => serde_json::from_slice(bytes).map_err(|e| StateError::Value {
+                    key: full.clone(),
+                    message: e.to_string(),
+                })?,
+                None => T::default(),
+            };
+            let out = change(&mut value);
+            let stored = stored.as_deref();
+            if self.state().swap_bytes(&full, stored, Some(&value)).await? {
+                return Ok(out);
+            }
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Workers sharing one state database (a scale-out's `[state]`, here two writers on one SQLite
 //! file, as two processes would have): each timer and each schedule's firing is fired by one of
-//! them, once.
+//! them, once; and a number counted up by both is never handed out twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chatty_core::state::State;
@@ -73,6 +73,56 @@ async fn workers_sharing_a_state_database_fire_each_timer_once() {
         fired, expected,
         "first worker: {from_one:?}, second: {from_two:?}"
     );
+    one.stop().await.unwrap();
+    two.stop().await.unwrap();
+    first.close().await;
+    second.close().await;
+}
+
+/// The tester asks `harness`'s bot for `n` tickets at once.
+async fn ask(harness: &Harness, n: u64) {
+    let asked = (0..n).map(|i| harness.say(format!("ticket {i}")));
+    futures::future::join_all(asked).await;
+}
+
+/// Hands out the next ticket number, counted for the whole bot.
+async fn ticket(_: Message, bot: BotState) -> Result<String, BotError> {
+    Ok(bot.increment("tickets").await?.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_sharing_a_state_database_never_hand_out_a_number_twice() {
+    const EACH: u64 = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let config = StateConfig::new(dir.path().join("state.sqlite"));
+    let (first, second) = (
+        StateDb::open(&config).await.unwrap(),
+        StateDb::open(&config).await.unwrap(),
+    );
+    let bot = |db: &StateDb| {
+        Dispatcher::new()
+            .state(State::new(db.key_values(), "desk"))
+            .message(ticket)
+    };
+    let (one, two) = (
+        Harness::start(bot(&first)).await,
+        Harness::start(bot(&second)).await,
+    );
+    // Everyone at once, on both workers.
+    tokio::join!(ask(&one, EACH), ask(&two, EACH));
+    let (from_one, from_two) = tokio::join!(received(&one), received(&two));
+    let numbers: Vec<u64> = from_one
+        .iter()
+        .chain(&from_two)
+        .map(|text| text.parse().unwrap())
+        .collect();
+    let distinct: BTreeSet<u64> = numbers.iter().copied().collect();
+    assert_eq!(
+        distinct,
+        (1..=2 * EACH).collect(),
+        "first worker: {from_one:?}, second: {from_two:?}"
+    );
+    assert_eq!(numbers.len(), distinct.len());
     one.stop().await.unwrap();
     two.stop().await.unwrap();
     first.close().await;
