@@ -42,26 +42,57 @@ async fn received(harness: &Harness) -> Vec<String> {
     texts
 }
 
+/// Two workers of `bot` sharing one state database: two writers on one SQLite file, as two
+/// processes would have.
+struct Workers {
+    one: Harness,
+    two: Harness,
+    dbs: [StateDb; 2],
+    _dir: tempfile::TempDir,
+}
+
+impl Workers {
+    async fn start(bot: impl Fn(State) -> Dispatcher) -> Workers {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StateConfig::new(dir.path().join("state.sqlite"));
+        let dbs = [
+            StateDb::open(&config).await.unwrap(),
+            StateDb::open(&config).await.unwrap(),
+        ];
+        let state = |db: &StateDb| State::new(db.key_values(), "desk");
+        Workers {
+            one: Harness::start(bot(state(&dbs[0]))).await,
+            two: Harness::start(bot(state(&dbs[1]))).await,
+            dbs,
+            _dir: dir,
+        }
+    }
+
+    /// What each worker's tester received until nothing came for a second.
+    async fn received(&self) -> (Vec<String>, Vec<String>) {
+        tokio::join!(received(&self.one), received(&self.two))
+    }
+
+    async fn stop(self) {
+        self.one.stop().await.unwrap();
+        self.two.stop().await.unwrap();
+        for db in self.dbs {
+            db.close().await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_sharing_a_state_database_fire_each_timer_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = StateConfig::new(dir.path().join("state.sqlite"));
-    let (first, second) = (
-        StateDb::open(&config).await.unwrap(),
-        StateDb::open(&config).await.unwrap(),
-    );
-    let bot = |db: &StateDb| {
+    let workers = Workers::start(|state| {
         Dispatcher::new()
-            .state(State::new(db.key_values(), "desk"))
+            .state(state)
             .message(remind_many)
             .timer("remind", reminder)
-    };
-    let (one, two) = (
-        Harness::start(bot(&first)).await,
-        Harness::start(bot(&second)).await,
-    );
-    one.say("remind me").await;
-    let (from_one, from_two) = tokio::join!(received(&one), received(&two));
+    })
+    .await;
+    workers.one.say("remind me").await;
+    let (from_one, from_two) = workers.received().await;
     let mut fired: BTreeMap<String, usize> = BTreeMap::new();
     for text in from_one.iter().chain(&from_two) {
         *fired.entry(text.clone()).or_default() += 1;
@@ -73,10 +104,7 @@ async fn workers_sharing_a_state_database_fire_each_timer_once() {
         fired, expected,
         "first worker: {from_one:?}, second: {from_two:?}"
     );
-    one.stop().await.unwrap();
-    two.stop().await.unwrap();
-    first.close().await;
-    second.close().await;
+    workers.stop().await;
 }
 
 /// The tester asks `harness`'s bot for `n` tickets at once.
@@ -93,24 +121,10 @@ async fn ticket(_: Message, bot: BotState) -> Result<String, BotError> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_sharing_a_state_database_never_hand_out_a_number_twice() {
     const EACH: u64 = 30;
-    let dir = tempfile::tempdir().unwrap();
-    let config = StateConfig::new(dir.path().join("state.sqlite"));
-    let (first, second) = (
-        StateDb::open(&config).await.unwrap(),
-        StateDb::open(&config).await.unwrap(),
-    );
-    let bot = |db: &StateDb| {
-        Dispatcher::new()
-            .state(State::new(db.key_values(), "desk"))
-            .message(ticket)
-    };
-    let (one, two) = (
-        Harness::start(bot(&first)).await,
-        Harness::start(bot(&second)).await,
-    );
+    let workers = Workers::start(|state| Dispatcher::new().state(state).message(ticket)).await;
     // Everyone at once, on both workers.
-    tokio::join!(ask(&one, EACH), ask(&two, EACH));
-    let (from_one, from_two) = tokio::join!(received(&one), received(&two));
+    tokio::join!(ask(&workers.one, EACH), ask(&workers.two, EACH));
+    let (from_one, from_two) = workers.received().await;
     let numbers: Vec<u64> = from_one
         .iter()
         .chain(&from_two)
@@ -123,8 +137,5 @@ async fn workers_sharing_a_state_database_never_hand_out_a_number_twice() {
         "first worker: {from_one:?}, second: {from_two:?}"
     );
     assert_eq!(numbers.len(), distinct.len());
-    one.stop().await.unwrap();
-    two.stop().await.unwrap();
-    first.close().await;
-    second.close().await;
+    workers.stop().await;
 }

@@ -5,7 +5,8 @@ use chatty_core::state::{KeyValueStore, StateError};
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
-use crate::db::{StateDb, ops::Op};
+use crate::db::StateDb;
+use crate::db::ops::{Op, Reply};
 
 /// A [`KeyValueStore`] in a state database (an SQLite file or a PostgreSQL schema, see
 /// [`StateDb`]): the bots' values, by scope (the bot) and key, in the table `bot_state`, kept
@@ -61,20 +62,13 @@ impl KeyValues {
         &self.db
     }
 
-    /// Queues a write of `value` (`None`: a delete) and waits for its commit.
-    fn write(
+    /// Queues the op `op` makes with its reply and waits for its commit.
+    fn queued<T: Send + 'static>(
         &self,
-        scope: &str,
-        key: &str,
-        value: Option<&[u8]>,
-    ) -> BoxFuture<'static, Result<(), StateError>> {
+        op: impl FnOnce(Reply<T>) -> Op,
+    ) -> BoxFuture<'static, Result<T, StateError>> {
         let (reply, answer) = oneshot::channel();
-        let queued = self.db.send(Op::PutValue {
-            scope: scope.to_owned(),
-            key: key.to_owned(),
-            value: value.map(<[u8]>::to_vec),
-            reply,
-        });
+        let queued = self.db.send(op(reply));
         let db = self.db.clone();
         Box::pin(async move {
             queued?;
@@ -82,26 +76,18 @@ impl KeyValues {
         })
     }
 
-    /// Queues a swap of `key` from `expected` to `new` and waits for its commit.
-    fn swap_value(
+    /// Queues a write of `value` (`None`: a delete) and waits for its commit.
+    fn write(
         &self,
         scope: &str,
         key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> BoxFuture<'static, Result<bool, StateError>> {
-        let (reply, answer) = oneshot::channel();
-        let queued = self.db.send(Op::SwapValue {
+        value: Option<&[u8]>,
+    ) -> BoxFuture<'static, Result<(), StateError>> {
+        self.queued(|reply| Op::PutValue {
             scope: scope.to_owned(),
             key: key.to_owned(),
-            expected: expected.map(<[u8]>::to_vec),
-            new: new.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
             reply,
-        });
-        let db = self.db.clone();
-        Box::pin(async move {
-            queued?;
-            Ok(db.wait(answer).await?)
         })
     }
 }
@@ -171,6 +157,12 @@ impl KeyValueStore for KeyValues {
         expected: Option<&'a [u8]>,
         new: Option<&'a [u8]>,
     ) -> BoxFuture<'a, Result<bool, StateError>> {
-        self.swap_value(scope, key, expected, new)
+        self.queued(|reply| Op::SwapValue {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            expected: expected.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+            reply,
+        })
     }
 }
