@@ -1,6 +1,7 @@
-//! Workers sharing one state database (a scale-out's `[state]`, here two writers on one SQLite
-//! file, as two processes would have): each timer and each schedule's firing is fired by one of
-//! them, once; and a number counted up by both is never handed out twice.
+//! Workers sharing one state database (a scale-out's `[state]`: here two writers on one SQLite
+//! file, or on one schema of the test PostgreSQL server, as two processes would have): each
+//! timer is fired by one of them, once; and a number counted up by both is never handed out
+//! twice. The PostgreSQL tests need the test servers (`scripts/test-servers`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +10,14 @@ use chatty_core::state::State;
 use chatty_core::{BotError, Message};
 use chatty_direct::Harness;
 use chatty_dispatch::prelude::*;
-use chatty_log::{StateConfig, StateDb};
+use chatty_log::{Location, PostgresConfig, StateConfig, StateDb};
+
+/// Which database the workers share.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// How many reminders one message sets.
 const TIMERS: u32 = 20;
@@ -52,9 +60,22 @@ struct Workers {
 }
 
 impl Workers {
-    async fn start(bot: impl Fn(State) -> Dispatcher) -> Workers {
+    /// Starts them on `backend`: a file in a new directory, or a schema named `name` and this
+    /// process's id.
+    async fn start(backend: Backend, name: &str, bot: impl Fn(State) -> Dispatcher) -> Workers {
         let dir = tempfile::tempdir().unwrap();
-        let config = StateConfig::new(dir.path().join("state.sqlite"));
+        let config = match backend {
+            Backend::Sqlite => StateConfig::new(dir.path().join("state.sqlite")),
+            Backend::Postgres => {
+                let url = chatty_test::servers::var("CHATTY_TEST_POSTGRES_URL");
+                let schema = format!("{name}_{}", std::process::id());
+                let postgres = PostgresConfig::new(url)
+                    .unwrap()
+                    .with_schema(schema)
+                    .unwrap();
+                StateConfig::at(Location::Postgres(postgres))
+            }
+        };
         let dbs = [
             StateDb::open(&config).await.unwrap(),
             StateDb::open(&config).await.unwrap(),
@@ -83,8 +104,17 @@ impl Workers {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn workers_sharing_a_state_database_fire_each_timer_once() {
-    let workers = Workers::start(|state| {
+async fn workers_sharing_sqlite_fire_each_timer_once() {
+    each_timer_fires_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_sharing_postgres_fire_each_timer_once() {
+    each_timer_fires_once(Backend::Postgres).await;
+}
+
+async fn each_timer_fires_once(backend: Backend) {
+    let workers = Workers::start(backend, "timers", |state| {
         Dispatcher::new()
             .state(state)
             .message(remind_many)
@@ -119,9 +149,21 @@ async fn ticket(_: Message, bot: BotState) -> Result<String, BotError> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn workers_sharing_a_state_database_never_hand_out_a_number_twice() {
+async fn workers_sharing_sqlite_never_hand_out_a_number_twice() {
+    no_number_twice(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_sharing_postgres_never_hand_out_a_number_twice() {
+    no_number_twice(Backend::Postgres).await;
+}
+
+async fn no_number_twice(backend: Backend) {
     const EACH: u64 = 30;
-    let workers = Workers::start(|state| Dispatcher::new().state(state).message(ticket)).await;
+    let workers = Workers::start(backend, "tickets", |state| {
+        Dispatcher::new().state(state).message(ticket)
+    })
+    .await;
     // Everyone at once, on both workers.
     tokio::join!(ask(&workers.one, EACH), ask(&workers.two, EACH));
     let (from_one, from_two) = workers.received().await;
