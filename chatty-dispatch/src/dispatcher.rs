@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatty_core::state::State;
-use chatty_core::{BotError, SignalKind};
+use chatty_core::{Address, BotError, SignalKind};
 use futures::future::BoxFuture;
 use tower::util::BoxCloneSyncService;
 
 use crate::command::CommandSpec;
 use crate::context::Context;
 use crate::handler::{Handler, erase};
+use crate::keys::PeopleFn;
 use crate::routes::Routes;
 use crate::timers::Schedule;
 
@@ -73,6 +74,7 @@ pub struct Dispatcher {
     pub(crate) layers: Vec<LayerFn>,
     pub(crate) automatic: bool,
     pub(crate) on_error: Option<ErrorFn>,
+    pub(crate) people: Option<PeopleFn>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -137,6 +139,7 @@ impl Dispatcher {
             layers: Vec::new(),
             automatic: false,
             on_error: None,
+            people: None,
         }
     }
 
@@ -246,6 +249,30 @@ impl Dispatcher {
         self.schedules.push(schedule);
         self.routes.timers.insert(name.to_owned(), erase(handler));
         Ok(self)
+    }
+
+    /// Who a person is, for [`PersonState`](crate::PersonState): `who` names the person an
+    /// address belongs to, so that one person writing from Slack and from email (or from two
+    /// accounts) has one set of values. An address it names no one keeps its own values. By
+    /// default every address is a person of its own.
+    ///
+    /// ```
+    /// use chatty_dispatch::Dispatcher;
+    ///
+    /// // Ann's accounts, from the bot's settings or a directory.
+    /// let ann = [("slack", "U024BE7LH"), ("email", "ann@example.org")];
+    /// let bot = Dispatcher::new().people(move |address| {
+    ///     ann.contains(&(address.platform(), address.id())).then(|| "ann".to_owned())
+    /// });
+    /// # let _ = bot;
+    /// ```
+    #[must_use]
+    pub fn people(
+        mut self,
+        who: impl Fn(&Address) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.people = Some(Arc::new(who));
+        self
     }
 
     /// The bot's settings, for the [`Settings<T>`](crate::Settings) extractor.

@@ -3,6 +3,8 @@
 
 use std::hash::{BuildHasher, RandomState};
 
+use std::sync::Arc;
+
 use chatty_core::Address;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -31,6 +33,19 @@ impl KeyLocks {
     }
 }
 
+/// Names the person an address belongs to ([`Dispatcher::people`](crate::Dispatcher::people)).
+pub(crate) type PeopleFn = Arc<dyn Fn(&Address) -> Option<String> + Send + Sync>;
+
+/// The prefix of the values of the person `address` belongs to: `person/=NAME/` for the name
+/// `people` gives it, else `person/ADDRESS/` (an address key starts with its platform's name,
+/// which has no `=`, so the two never meet).
+pub(crate) fn person_prefix(people: Option<&PeopleFn>, address: &Address) -> String {
+    match people.and_then(|people| people(address)) {
+        Some(name) => format!("person/={name}/"),
+        None => format!("person/{}/", address_key(address)),
+    }
+}
+
 /// The key of a conversation: its reply addresses, without their kinds.
 pub(crate) fn conversation_key(addresses: &[Address]) -> String {
     let mut parts: Vec<String> = addresses.iter().map(address_key).collect();
@@ -43,5 +58,24 @@ pub(crate) fn address_key(address: &Address) -> String {
     match address.session() {
         Some(session) => format!("{}+{}:{}", address.platform(), session, address.id()),
         None => format!("{}:{}", address.platform(), address.id()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_is_their_address_unless_named() {
+        let alice: Address = "xmpp+work:alice@example.org".parse().unwrap();
+        assert_eq!(
+            person_prefix(None, &alice),
+            "person/xmpp+work:alice@example.org/"
+        );
+        let people: PeopleFn =
+            Arc::new(|a: &Address| (a.platform() == "xmpp").then(|| "al".into()));
+        assert_eq!(person_prefix(Some(&people), &alice), "person/=al/");
+        let bob: Address = "slack:U1".parse().unwrap();
+        assert_eq!(person_prefix(Some(&people), &bob), "person/slack:U1/");
     }
 }

@@ -79,6 +79,7 @@ async fn run(dispatcher: Dispatcher, mut inbound: Inbound, raw: Handle) -> Resul
         state,
         locks: KeyLocks::new(),
         timers: timers.clone(),
+        people: dispatcher.people.clone(),
     });
     let base = HandlerService::new(tower::service_fn(|cx: Context| async move {
         match cx.handler() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chatty_core::state::State;
 
-use crate::keys::KeyLocks;
+use crate::keys::{KeyLocks, PeopleFn};
 use crate::timers::Timers;
 
 /// What every handler of one dispatcher shares.
@@ -18,4 +18,6 @@ pub(crate) struct Shared {
     pub(crate) locks: KeyLocks,
     /// The timers.
     pub(crate) timers: Timers,
+    /// Who the person of an address is ([`Dispatcher::people`](crate::Dispatcher::people)).
+    pub(crate) people: Option<PeopleFn>,
 }

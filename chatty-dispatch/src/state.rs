@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::extract::{FromContext, Rejection};
-use crate::keys::{address_key, conversation_key};
+use crate::keys::{conversation_key, person_prefix};
 
 /// Values under one prefix of the bot's state, with a lock per key for [`update`](Scoped::update).
 #[derive(Clone)]
@@ -195,8 +195,10 @@ macro_rules! scope {
 }
 
 scope!(
-    /// The values of the person who sent the signal (by their address, with the session it
-    /// came through), under `person/ADDRESS/` in the bot's state.
+    /// The values of the person who sent the signal: by their address, with the session it
+    /// came through (under `person/ADDRESS/` in the bot's state), or by the name
+    /// [`Dispatcher::people`](crate::Dispatcher::people) gives it (under `person/=NAME/`: one
+    /// person's values whichever of their addresses they write from).
     ///
     /// ```
     /// use chatty_dispatch::PersonState;
@@ -207,7 +209,7 @@ scope!(
     /// }
     /// ```
     PersonState,
-    |cx| cx.origin().map(|a| format!("person/{}/", address_key(a)))
+    |cx| cx.origin().map(|a| person_prefix(cx.shared().people.as_ref(), a))
 );
 
 scope!(

@@ -99,6 +99,25 @@ async fn commands_are_typed_with_errors_help_and_state_per_person() {
 }
 
 #[tokio::test]
+async fn people_named_by_the_dispatcher_have_one_state_across_their_addresses() {
+    // The tester and "tester2" are one person, Ann; Bob is himself.
+    let bot = Dispatcher::new()
+        .command::<Ticket>()
+        .to(ticket)
+        .people(|address| address.id().starts_with("tester").then(|| "ann".to_owned()));
+    let harness = Harness::start(bot).await;
+    harness.say("!ticket open printer").await;
+    assert_eq!(text_of(&harness).await, "opened #1: printer");
+    let other_account = harness.person("tester2").await;
+    other_account.say(harness.bot(), "!ticket list").await;
+    assert_eq!(other_account.expect_message().await.1.text, "printer");
+    let bob = harness.person("bob").await;
+    bob.say(harness.bot(), "!ticket list").await;
+    assert_eq!(bob.expect_message().await.1.text, "");
+    harness.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_platforms_own_command_needs_no_prefix_and_other_text_is_a_message() {
     async fn echo(message: Message) -> String {
         format!("echo: {}", message.text)
