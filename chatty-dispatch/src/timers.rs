@@ -18,12 +18,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chatty_core::state::{State, StateError};
-
-use crate::lease::{Held, Leases, TERM, Taken, now_ms};
 use chatty_core::{Address, Signal, SignalId, UserDefined};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
+
+use crate::lease::{Held, Leases, TERM, Taken, now_ms};
 
 const TIMERS: &str = "dispatch/timer/";
 const CRON: &str = "dispatch/cron/";
@@ -351,6 +351,8 @@ impl Timers {
             tracing::warn!("the timer `{}` is done but not forgotten: {e}", due.name);
         }
         due.lease.release().await;
+        // A firing of this dispatcher that came due meanwhile waited for this lease.
+        self.0.wake.notify_one();
     }
 
     async fn add(&self, at: SystemTime, record: &Record) -> Result<TimerId, StateError> {
