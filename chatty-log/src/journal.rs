@@ -81,13 +81,8 @@ impl StateJournal {
         &self,
         op: impl FnOnce(oneshot::Sender<Result<T, LogError>>) -> Op,
     ) -> BoxFuture<'static, Result<T, JournalError>> {
-        let (reply, answer) = oneshot::channel();
-        let queued = self.db.send(op(reply));
-        let db = self.db.clone();
-        Box::pin(async move {
-            queued?;
-            Ok(db.wait(answer).await?)
-        })
+        let waiting = self.db.queue(op);
+        Box::pin(async move { Ok(waiting.await?) })
     }
 
     async fn read_pending(&self, session: &str) -> Result<Vec<Pending>, LogError> {
@@ -135,12 +130,11 @@ impl StateDb {
     /// a fingerprint of its sessions). The first journal opened in a file stores its identity;
     /// another identity later is [`LogError::OtherIdentity`], naming both.
     pub async fn journal(&self, identity: &str) -> Result<StateJournal, LogError> {
-        let (reply, stored) = oneshot::channel();
-        self.send(Op::Claim {
+        let claim = |reply| Op::Claim {
             identity: identity.to_owned(),
             reply,
-        })?;
-        let stored = self.wait(stored).await?;
+        };
+        let stored = self.queue(claim).await?;
         if stored != identity {
             return Err(LogError::OtherIdentity {
                 path: self.path().to_path_buf(),

@@ -3,7 +3,6 @@
 
 use chatty_core::state::{KeyValueStore, StateError};
 use futures::future::BoxFuture;
-use tokio::sync::oneshot;
 
 use crate::db::StateDb;
 use crate::db::ops::{Op, Reply};
@@ -67,13 +66,8 @@ impl KeyValues {
         &self,
         op: impl FnOnce(Reply<T>) -> Op,
     ) -> BoxFuture<'static, Result<T, StateError>> {
-        let (reply, answer) = oneshot::channel();
-        let queued = self.db.send(op(reply));
-        let db = self.db.clone();
-        Box::pin(async move {
-            queued?;
-            Ok(db.wait(answer).await?)
-        })
+        let waiting = self.db.queue(op);
+        Box::pin(async move { Ok(waiting.await?) })
     }
 
     /// Queues a write of `value` (`None`: a delete) and waits for its commit.

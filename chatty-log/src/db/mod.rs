@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tokio::sync::oneshot;
 
@@ -28,7 +29,7 @@ mod sql;
 mod writer;
 
 use connection::Place;
-use ops::{Counters, Op, Unwritten};
+use ops::{Counters, Op, Reply, Unwritten};
 use postgres::PgDatabase;
 use queue::WriteQueue;
 use writer::Writer;
@@ -309,9 +310,7 @@ impl StateDb {
 
     /// Resolves once everything written before it is committed.
     pub async fn flush(&self) -> Result<(), LogError> {
-        let (reply, done) = oneshot::channel();
-        self.send(Op::Flush { reply })?;
-        self.wait(done).await
+        self.queue(|reply| Op::Flush { reply }).await
     }
 
     /// Commits what is queued, stops the writer and closes every connection (waiting for
@@ -340,6 +339,21 @@ impl StateDb {
             Backend::Postgres(db) => db.queue.send(op).is_ok(),
         };
         if queued { Ok(()) } else { Err(self.closed()) }
+    }
+
+    /// Queues the op `op` makes with its reply (at once: it is written even if the future is
+    /// never polled); the future waits for the answer.
+    pub(crate) fn queue<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(Reply<T>) -> Op,
+    ) -> BoxFuture<'static, Result<T, LogError>> {
+        let (reply, answer) = oneshot::channel();
+        let queued = self.send(op(reply));
+        let db = self.clone();
+        Box::pin(async move {
+            queued?;
+            db.wait(answer).await
+        })
     }
 
     /// The answer to an op.

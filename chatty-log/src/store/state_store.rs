@@ -127,12 +127,7 @@ impl StateStore {
             });
             return Box::pin(future::ready(result));
         }
-        let (reply, answer) = oneshot::channel();
-        let queued = self.db.send(op(Some(reply)));
-        Box::pin(async move {
-            queued?;
-            self.db.wait(answer).await
-        })
+        self.db.queue(|reply| op(Some(reply)))
     }
 
     /// Waits for queued records, so that a read sees them.
