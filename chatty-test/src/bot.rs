@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatty_core::journal::Journal;
 use chatty_core::session::Session;
 use chatty_core::{Address, Body, Router, SessionEnd, Signal, SignalId, Status};
 use tokio::task::JoinHandle;
@@ -39,10 +40,36 @@ impl<S: Session> std::fmt::Debug for TestBot<S> {
 /// # Panics
 /// If `SessionStarted` does not come within `wait`.
 pub async fn run_bot<S: Session>(session: S, address: Address, wait: Duration) -> TestBot<S> {
+    run_bot_on(Router::new(), session, address, wait).await
+}
+
+/// [`run_bot`] under a router with `journal` (a [`MemoryJournal`] shared by two runs is the
+/// journal of a process that is started again).
+///
+/// [`MemoryJournal`]: chatty_core::journal::MemoryJournal
+///
+/// # Panics
+/// If `SessionStarted` does not come within `wait`.
+pub async fn run_journaled_bot<S: Session>(
+    session: S,
+    address: Address,
+    wait: Duration,
+    journal: impl Journal,
+) -> TestBot<S> {
+    run_bot_on(Router::new().journal(journal), session, address, wait).await
+}
+
+/// Starts a probe bot on `session` through `router`.
+async fn run_bot_on<S: Session>(
+    router: Router,
+    session: S,
+    address: Address,
+    wait: Duration,
+) -> TestBot<S> {
     let session = Arc::new(session);
     let (probe, mut remote) = Probe::new();
     remote.wait = wait;
-    let router = Router::new().shared_session(session.clone());
+    let router = router.shared_session(session.clone());
     let task = tokio::spawn(async move {
         let _ = router.run(probe).await;
     });

@@ -16,6 +16,6 @@ mod room;
 pub mod servers;
 pub mod xmpp;
 
-pub use bot::{TestBot, run_bot};
+pub use bot::{TestBot, run_bot, run_journaled_bot};
 pub use conformance::{Pair, Side};
 pub use probe::{Probe, ProbeRemote};

@@ -26,6 +26,7 @@ use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
 use crate::config::{TlsMode, XmppConfig};
 use crate::inbound;
 use crate::marker::{MARK, Marker, RoomMarkers};
+use crate::reaction_marks;
 use crate::state::{Connection, Shared};
 use crate::tcp;
 
@@ -54,6 +55,8 @@ pub(crate) async fn connect(shared: &Shared, link: &Link) -> Result<Connection, 
         live.marker = Some(Marker::spawn(link.clone(), MARK.to_owned()));
         live.room_markers = RoomMarkers::new(link.clone());
         shared.confirm_sends();
+        reaction_marks::restore(&shared.mapper, link).await;
+        let _ = shared.journal_link.set(link.clone());
     }
     if !live.rooms_wanted {
         want_rooms(shared)?;

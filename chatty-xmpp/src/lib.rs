@@ -16,6 +16,7 @@ mod guard;
 mod hostile_tests;
 mod inbound;
 mod iq;
+mod kept;
 mod mapper;
 mod marker;
 mod ns;
@@ -23,6 +24,7 @@ mod outbound;
 #[cfg(test)]
 mod overflow_tests;
 mod query;
+mod reaction_marks;
 #[cfg(test)]
 mod reaction_tests;
 mod reactions;

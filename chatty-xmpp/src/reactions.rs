@@ -4,12 +4,17 @@
 //! the session keeps, per conversation and message, the bot's own current set (a reaction adds
 //! to it, a withdrawal sends it without the key), and per sender and message the set it last
 //! saw with the ids of the reaction signals it gave (a key gone is a retraction of that id).
-//! Both are bounded: the oldest entries are forgotten first.
+//! Both are bounded: the oldest entries are forgotten first. Under a router with a journal,
+//! both are kept as journal marks ([`Kept`]), so that after a restart a sender's set is still
+//! compared with the one seen before (a key given before is not given again as new) and the
+//! bot's own set still holds the reactions it sent before.
 
 use chatty_core::driver::Recent;
 use chatty_core::{Address, SignalId};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::reactions::{Reaction, Reactions as ReactionsElement};
+
+use crate::kept::Kept;
 
 /// How many (conversation or sender, message) sets each memory keeps.
 const MEMORY: usize = 10_000;
@@ -24,19 +29,25 @@ type Set = Vec<(String, SignalId)>;
 pub(crate) struct Reactions {
     /// The bot's own set, by conversation (the addressee's address) and message (the id the
     /// stanza names).
-    sent: Recent<(String, String), Set>,
-    /// The message each of the bot's reactions named, by conversation and reaction id.
+    sent: Kept<(String, String), Set>,
+    /// The message each of the bot's reactions named, by conversation and reaction id (made
+    /// from `sent` again after a restart).
     sent_ids: Recent<(String, SignalId), String>,
     /// Each sender's set as last seen, by sender and message (the id the stanza named).
-    seen: Recent<(Address, String), Set>,
+    seen: Kept<(Address, String), Set>,
 }
+
+/// The marks of [`Reactions::sent`] begin with this.
+const SENT_MARKS: &str = "reactions-sent";
+/// The marks of [`Reactions::seen`] begin with this.
+const SEEN_MARKS: &str = "reactions-seen";
 
 impl Default for Reactions {
     fn default() -> Self {
         Reactions {
-            sent: Recent::new(MEMORY),
+            sent: Kept::new(SENT_MARKS, MEMORY),
             sent_ids: Recent::new(MEMORY),
-            seen: Recent::new(MEMORY),
+            seen: Kept::new(SEEN_MARKS, MEMORY),
         }
     }
 }
@@ -184,6 +195,59 @@ impl Reactions {
     }
 }
 
+/// Keeping the memory in the journal's marks.
+impl Reactions {
+    /// The names of the marks the memory is kept in.
+    pub(crate) fn mark_names(&self) -> Vec<String> {
+        let sent = self.sent.mark_names().map(|(_, name)| name);
+        sent.chain(self.seen.mark_names().map(|(_, name)| name))
+            .collect()
+    }
+
+    /// Fills the memory from its `marks` (name and value, as read from the journal after a
+    /// restart). A mark that will not parse is left out, with why.
+    pub(crate) fn restore(&mut self, marks: &[(String, String)]) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (name, json) in marks {
+            let restored = match bucket_of(name, SENT_MARKS) {
+                Some(at) => self.sent.restore(at, json),
+                None => match bucket_of(name, SEEN_MARKS) {
+                    Some(at) => self.seen.restore(at, json),
+                    None => continue,
+                },
+            };
+            if let Err(e) = restored {
+                errors.push(format!(
+                    "the journal mark {name} is not a reaction memory: {e}"
+                ));
+            }
+        }
+        for ((to, target), set) in self.sent.entries() {
+            for (_, id) in set {
+                self.sent_ids
+                    .insert((to.clone(), id.clone()), target.clone());
+            }
+        }
+        errors
+    }
+
+    /// The marks of what changed in the senders' sets since the last call, to keep once the
+    /// signals of the change are handed on (never durable before them).
+    pub(crate) fn take_seen_changes(&mut self) -> Vec<(String, String)> {
+        self.seen.take_changed()
+    }
+
+    /// The marks of what changed in the bot's own sets since the last call.
+    pub(crate) fn take_sent_changes(&mut self) -> Vec<(String, String)> {
+        self.sent.take_changed()
+    }
+}
+
+/// The bucket a mark named `KIND:N` holds, if `kind` is its kind.
+fn bucket_of(name: &str, kind: &str) -> Option<usize> {
+    name.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+}
+
 /// The changes a set `keys` (the stanza `id`) makes when nothing before it is known: every
 /// key is new. For stanzas read out of order (a history query's answer), which must not
 /// change what the session remembers.
@@ -276,6 +340,48 @@ mod tests {
         let theirs = memory.received(&dave, "m-1", &keys(&["👍"]), &id("d-1"));
         assert_eq!(theirs.added, [("👍".to_owned(), id("d-1"))]);
         assert_eq!(all_new(&keys(&["a", "b"]), &id("h")).added.len(), 2);
+    }
+
+    #[test]
+    fn the_memory_comes_back_from_its_marks_after_a_restart() {
+        let mut before = Reactions::default();
+        let carol: Address = "xmpp:carol@example.org".parse().unwrap();
+        before.received(&carol, "m-1", &keys(&["👍", "🎉"]), &id("s-1"));
+        let alice = "xmpp:alice@example.org";
+        before.react(alice, "m-2", "🚀", id("r-1"));
+        before.react(alice, "m-2", "👀", id("r-2"));
+        let mut marks = before.take_seen_changes();
+        assert_eq!(marks.len(), 1, "one sender's set: one bucket");
+        marks.extend(before.take_sent_changes());
+        assert_eq!(marks.len(), 2);
+        assert!(before.take_seen_changes().is_empty());
+        assert!(
+            before
+                .mark_names()
+                .iter()
+                .all(|n| n.starts_with("reactions-"))
+        );
+
+        let mut after = Reactions::default();
+        let mut with_a_bad_one = marks.clone();
+        with_a_bad_one.push(("reactions-seen:3".to_owned(), "{".to_owned()));
+        with_a_bad_one.push(("mam".to_owned(), "not ours".to_owned()));
+        let errors = after.restore(&with_a_bad_one);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("reactions-seen:3"));
+        // The sender's set is the one seen before the restart: only the new key is new.
+        let changes = after.received(&carol, "m-1", &keys(&["👍", "🎉", "❤"]), &id("s-2"));
+        assert_eq!(changes.added, [("❤".to_owned(), id("s-2"))]);
+        assert!(changes.withdrawn.is_empty());
+        // The bot's set still holds its reactions, and each can be withdrawn by its id.
+        assert_eq!(
+            after.react(alice, "m-2", "✅", id("r-3")),
+            ["🚀", "👀", "✅"]
+        );
+        assert_eq!(
+            after.withdraw(alice, &id("r-1")),
+            Some(("m-2".to_owned(), keys(&["👀", "✅"])))
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chatty_core::Address;
+use chatty_core::driver::Link;
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_xmpp::Stanza;
@@ -64,6 +65,9 @@ pub(crate) struct Shared {
     confirm_sends: AtomicBool,
     /// The archive pages the last lookup of an unsure answer read ([`crate::sent`]).
     pub(crate) looked_up: std::sync::Mutex<Option<LookedUp>>,
+    /// The session's link, under a router with a journal: what the bot's own reactions are
+    /// kept through ([`crate::reaction_marks`]).
+    pub(crate) journal_link: OnceLock<Link>,
 }
 
 impl Shared {
@@ -101,6 +105,7 @@ impl Shared {
             upload_service: Mutex::new(None),
             confirm_sends: AtomicBool::new(false),
             looked_up: std::sync::Mutex::new(None),
+            journal_link: OnceLock::new(),
         })
     }
 

@@ -1,12 +1,14 @@
 //! Message Reactions (XEP-0444) against the test Prosody: reactions both ways between two
 //! sessions one-to-one and in a room, one withdrawn, and the wire format against a plain
-//! tokio-xmpp client. See the crate README to run them.
+//! tokio-xmpp client, and both sets remembered across a restart under a journal. See the crate
+//! README to run them.
 
 mod common;
 
+use chatty_core::journal::MemoryJournal;
 use chatty_core::{Address, Body, EditKind, Message, Signal, SignalId, Status, StatusChange};
 use chatty_test::xmpp::PlainClient;
-use chatty_xmpp::RoomConfig;
+use chatty_xmpp::{RoomConfig, XmppSession};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Id, Lang, Message as XmppMessage, MessageType};
@@ -285,4 +287,74 @@ async fn reactions_in_a_room_name_the_rooms_ids_and_arrive_as_reactions() {
     alice.finish().await;
     bob.finish().await;
     carol.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reaction_sets_are_remembered_across_a_restart_under_a_journal() {
+    let bot_account = common::account();
+    let client_account = common::account();
+    let journal = MemoryJournal::new();
+    let start = || {
+        let session = XmppSession::new(common::config(&bot_account)).expect("a valid config");
+        let address = session.address().clone();
+        chatty_test::run_journaled_bot(session, address, WAIT, journal.clone())
+    };
+    let mut chatty = start().await;
+    let mut client = PlainClient::connect(&client_account.jid, &client_account.password).await;
+    let person: Address = format!("xmpp:{}", client_account.jid).parse().unwrap();
+    let react = |id: &str, keys: &[&str]| {
+        let keys: String = keys
+            .iter()
+            .map(|k| format!("<reaction>{k}</reaction>"))
+            .collect();
+        let mut m = XmppMessage::chat(Some(Jid::new(&bot_account.jid).unwrap()));
+        m.id = Some(Id(id.into()));
+        m.payloads.push(xml(&format!(
+            "<reactions xmlns='urn:xmpp:reactions:0' id='kept-1'>{keys}</reactions>"
+        )));
+        m
+    };
+    let has_reactions = |m: &XmppMessage| reactions_of(m).is_some();
+
+    // First run: the client says something and reacts to it; the bot reacts too.
+    let mut said = XmppMessage::chat(Some(Jid::new(&bot_account.jid).unwrap()))
+        .with_body(Lang::from("en"), "ship it?".into());
+    said.id = Some(Id("kept-1".into()));
+    client.send(said).await;
+    assert_eq!(next_message(&chatty).await.id().as_str(), "kept-1");
+    client.send(react("kept-r1", &["👍"])).await;
+    let got = next_message(&chatty).await;
+    assert_eq!(what(&got), "reaction kept-1 👍");
+    let rocket = chatty
+        .send(Signal::new(Message::reaction("kept-1".into(), "🚀")).to(person.clone()))
+        .await;
+    let m = client.next_message(has_reactions).await;
+    assert_eq!(reactions_of(&m).unwrap().1, ["🚀"]);
+    chatty.finish().await;
+
+    // Second run on the same journal: the client's set grows by one key, and only that key
+    // is a new reaction (with an empty memory, 👍 would come again first, as `kept-r2#1`).
+    let mut chatty = start().await;
+    client.send(react("kept-r2", &["👍", "❤"])).await;
+    let got = next_message(&chatty).await;
+    assert_eq!(what(&got), "reaction kept-1 ❤");
+    assert_eq!(got.id().as_str(), "kept-r2");
+    // The bot's own set still holds its reaction of the first run; withdrawing it by its id
+    // sends the set without it (not a retraction of a message).
+    chatty
+        .send(Signal::new(Message::reaction("kept-1".into(), "👀")).to(person.clone()))
+        .await;
+    let m = client.next_message(has_reactions).await;
+    assert_eq!(reactions_of(&m).unwrap().1, ["🚀", "👀"]);
+    chatty
+        .send(Signal::new(Message::retraction(rocket)).to(person.clone()))
+        .await;
+    let m = client.next_message(has_reactions).await;
+    assert_eq!(reactions_of(&m), Some(("kept-1".into(), vec!["👀".into()])));
+    // And the client's withdrawal of its first-run key withdraws that run's signal.
+    client.send(react("kept-r3", &["❤"])).await;
+    let got = next_message(&chatty).await;
+    assert_eq!(what(&got), "retraction kept-r1");
+    chatty.finish().await;
+    client.close().await;
 }

@@ -251,6 +251,13 @@ impl Link {
         self.sink.set_mark(name, value).await
     }
 
+    /// Sets the session's mark `name` in order after the signals pushed or fed before it,
+    /// without waiting for it to be durable ([`InboundSink::feed_mark`]): never durable before
+    /// them. Nothing without a journal.
+    pub async fn feed_mark(&self, name: &str, value: &str) -> Result<(), Closed> {
+        self.sink.feed_mark(name, value).await
+    }
+
     /// The sink under the link, for code written against [`InboundSink`].
     pub fn sink(&self) -> &InboundSink {
         &self.sink

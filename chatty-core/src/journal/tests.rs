@@ -351,6 +351,7 @@ impl Journal for Gated {
         session: &'a str,
         signal: &'a Signal,
     ) -> futures::future::BoxFuture<'a, Result<Appended, JournalError>> {
+        lock(&self.writes).push(format!("append {}", signal.meta.id));
         self.inner.append(session, signal)
     }
     fn ack(&self, entry: &EntryId) {
@@ -399,8 +400,54 @@ impl Journal for Gated {
         name: &'a str,
         value: &'a str,
     ) -> futures::future::BoxFuture<'a, Result<(), JournalError>> {
+        lock(&self.writes).push(format!("mark {name}={value}"));
         self.inner.set_mark(session, name, value)
     }
+}
+
+impl Gated {
+    /// A gated journal whose gate is open: only the order of its writes is of interest.
+    fn open() -> Self {
+        let (open, gate) = tokio::sync::watch::channel(true);
+        // The gate stays open once its sender is gone.
+        drop(open);
+        Gated {
+            inner: MemoryJournal::new(),
+            gate,
+            writes: Arc::default(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fed_mark_is_written_after_the_signals_fed_before_it() {
+    let journal = Gated::open();
+    let (session, _) = replaying(300);
+    let session = session.feeding().marking();
+    let (seen, bot) = recording(0, |signal, handle, seen| async move {
+        if is_message(&signal) {
+            *lock(&seen) += 1;
+            if text(&signal) == "m299" {
+                handle.end_sessions("done").await?;
+            }
+        }
+        Ok(())
+    });
+    run(session, &journal, bot).await.unwrap();
+    assert_eq!(*lock(&seen), 300);
+    let writes = lock(&journal.writes).clone();
+    let at = |what: String| writes.iter().position(|w| *w == what);
+    for i in 0..300 {
+        let append = at(format!("append m{i}")).expect("appended");
+        let mark = at(format!("mark given=m{i}")).expect("marked");
+        assert!(append < mark, "the mark of m{i} came before it: {writes:?}");
+        if i < 299 {
+            let next = at(format!("append m{}", i + 1)).expect("appended");
+            assert!(mark < next, "the mark of m{i} came after m{}", i + 1);
+        }
+    }
+    let kept = journal.inner.mark("test", "given").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("m299"));
 }
 
 #[tokio::test]

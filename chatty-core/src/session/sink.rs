@@ -430,6 +430,26 @@ impl InboundSink {
         })
     }
 
+    /// Sets a session's mark in the journal in order after the signals pushed or fed before it,
+    /// without waiting for it to be durable: it is written together with them (group commit),
+    /// never durable before them, and [`synced`](InboundSink::synced) waits for it too. For
+    /// what a session keeps beside a signal it fed (what it remembers of the platform's state,
+    /// so that the signal's effect is not given twice after a restart). Waits only while the
+    /// journal's pipe is full; nothing without a journal.
+    ///
+    /// `Err` once the journal's pipe is gone (the router stopped): the mark was not kept.
+    pub async fn feed_mark(&self, name: &str, value: &str) -> Result<(), Closed> {
+        let Some(journaled) = &self.journal else {
+            return Ok(());
+        };
+        let item = Item::Mark {
+            name: journaled.name.clone(),
+            mark: name.to_owned(),
+            value: value.to_owned(),
+        };
+        journaled.through(item, false).await
+    }
+
     /// Whether signals pushed through this sink are journaled.
     pub fn is_journaled(&self) -> bool {
         self.journal.is_some()

@@ -63,6 +63,7 @@ pub struct TestPlatform {
     pub(super) giving: Giving,
     pub(super) rounds: usize,
     pub(super) feeding: bool,
+    pub(super) marking: bool,
     pub(super) chattering: bool,
     pub(super) pace: Option<Duration>,
     // Connecting: the attempts that fail first, the address learnt, the connections made.
@@ -90,6 +91,7 @@ impl TestPlatform {
             giving: Giving(Arc::new(|_| Vec::new())),
             rounds: 1,
             feeding: false,
+            marking: false,
             chattering: false,
             pace: None,
             failures: Mutex::default(),
@@ -149,6 +151,15 @@ impl TestPlatform {
     #[must_use]
     pub fn feeding(mut self) -> Self {
         self.feeding = true;
+        self
+    }
+
+    /// After each signal it gives, sets its journal mark `given` to the signal's id: with
+    /// [`feeding`](TestPlatform::feeding) by [`Link::feed_mark`](crate::driver::Link::feed_mark)
+    /// (in order, not waiting), else by [`Link::set_mark`](crate::driver::Link::set_mark).
+    #[must_use]
+    pub fn marking(mut self) -> Self {
+        self.marking = true;
         self
     }
 

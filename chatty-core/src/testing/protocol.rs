@@ -109,6 +109,16 @@ impl TestPlatform {
                 if given.is_err() {
                     return;
                 }
+                if self.marking {
+                    let id = signal.meta.id.as_str();
+                    let marked = match self.feeding {
+                        true => link.feed_mark("given", id).await.is_ok(),
+                        false => link.set_mark("given", id).await.is_ok(),
+                    };
+                    if !marked {
+                        return;
+                    }
+                }
             }
             if self.feeding && link.synced().await.is_err() {
                 return;

@@ -26,6 +26,7 @@ use crate::archive::{self, ArchivedMessage};
 use crate::mapper::timestamp;
 use crate::ns::NS_RECEIPTS;
 use crate::outbound;
+use crate::reaction_marks;
 use crate::state::{Connection, Shared};
 
 /// Gives the bot a live message: its signal handed on, then its receipt sent and its archive
@@ -47,6 +48,12 @@ pub(crate) async fn live(
         if push(connection, link, signal).await.is_err() {
             return false;
         }
+    }
+    if reaction_marks::keep_seen(&shared.mapper, link)
+        .await
+        .is_err()
+    {
+        return false;
     }
     if let Some(receipt) = receipt {
         connection.send(receipt).await;
@@ -165,7 +172,9 @@ async fn hand_on_archived(
             return false;
         }
     }
-    true
+    reaction_marks::keep_seen(&shared.mapper, link)
+        .await
+        .is_ok()
 }
 
 /// Gives the bot a message from the archive, as it would have come live (its id and sender the

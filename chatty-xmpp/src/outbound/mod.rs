@@ -13,6 +13,7 @@ use tokio_xmpp::stanzastream::StanzaStage;
 
 use crate::archive::Waiter;
 use crate::command::{Command, Confirm};
+use crate::reaction_marks;
 use crate::state::{Connection, Shared};
 
 /// Turns `signal` into stanzas at once (refusing what it cannot carry) and hands them to the
@@ -58,6 +59,10 @@ pub(crate) async fn hand_on(
         .send(Command::Send(stanzas, confirm))
         .await
         .map_err(|_| ended())?;
+    if let Some(link) = shared.journal_link.get() {
+        // The bot's own set is kept once its stanza is on its way.
+        let _ = reaction_marks::keep_sent(&shared.mapper, link).await;
+    }
     if asks_for_receipts(&signal) {
         driver
             .deliveries()
