@@ -62,6 +62,47 @@ fn xml(text: &str) -> Element {
     text.parse().expect("well-formed XML")
 }
 
+/// The bot, whose set for the message `target` of `person` (the `client`) holds 🚀 (its reaction
+/// `rocket`), adds 👀 and then withdraws 🚀: the client sees the whole set each time.
+async fn add_eyes_then_withdraw_rocket(
+    chatty: &mut common::Bot,
+    client: &mut PlainClient,
+    person: &Address,
+    target: &str,
+    rocket: SignalId,
+) {
+    let has_reactions = |m: &XmppMessage| reactions_of(m).is_some();
+    chatty
+        .send(Signal::new(Message::reaction(target.into(), "👀")).to(person.clone()))
+        .await;
+    let m = client.next_message(has_reactions).await;
+    assert_eq!(
+        reactions_of(&m),
+        Some((target.into(), vec!["🚀".into(), "👀".into()]))
+    );
+    chatty
+        .send(Signal::new(Message::retraction(rocket)).to(person.clone()))
+        .await;
+    let m = client.next_message(has_reactions).await;
+    assert_eq!(reactions_of(&m), Some((target.into(), vec!["👀".into()])));
+}
+
+/// A client's message `id` to `to` (a JID) with its whole set of reactions `keys` to the message
+/// `target`, and a store hint, as a client sends them.
+fn reactions_to(to: &str, id: &str, target: &str, keys: &[&str]) -> XmppMessage {
+    let keys: String = keys
+        .iter()
+        .map(|k| format!("<reaction>{k}</reaction>"))
+        .collect();
+    let mut m = XmppMessage::chat(Some(Jid::new(to).unwrap()));
+    m.id = Some(Id(id.into()));
+    m.payloads.push(xml(&format!(
+        "<reactions xmlns='urn:xmpp:reactions:0' id='{target}'>{keys}</reactions>"
+    )));
+    m.payloads.push(xml("<store xmlns='urn:xmpp:hints'/>"));
+    m
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reactions_one_to_one_both_ways_and_one_withdrawn() {
     let mut a = bot(common::config(&common::account())).await;
@@ -138,16 +179,7 @@ async fn reactions_are_standard_stanzas_for_a_plain_client() {
         Some(("plain-1".into(), vec!["🚀".into()]))
     );
     assert!(m.payloads.iter().any(|p| p.is("store", "urn:xmpp:hints")));
-    chatty
-        .send(Signal::new(Message::reaction("plain-1".into(), "👀")).to(person.clone()))
-        .await;
-    let m = client.next_message(has_reactions).await;
-    assert_eq!(reactions_of(&m).unwrap().1, ["🚀", "👀"]);
-    chatty
-        .send(Signal::new(Message::retraction(rocket)).to(person.clone()))
-        .await;
-    let m = client.next_message(has_reactions).await;
-    assert_eq!(reactions_of(&m).unwrap().1, ["👀"]);
+    add_eyes_then_withdraw_rocket(&mut chatty, &mut client, &person, "plain-1", rocket).await;
 
     // The client's reactions to the bot's message, as a client sends them.
     let question = chatty
@@ -156,19 +188,8 @@ async fn reactions_are_standard_stanzas_for_a_plain_client() {
     client
         .next_message(|m| m.get_best_body(vec![]).is_some_and(|(_, b)| b == "ready?"))
         .await;
-    let react = |id: &str, keys: &[&str]| {
-        let keys: String = keys
-            .iter()
-            .map(|k| format!("<reaction>{k}</reaction>"))
-            .collect();
-        let mut m = XmppMessage::chat(Some(Jid::new(&bot_account.jid).unwrap()));
-        m.id = Some(Id(id.into()));
-        m.payloads.push(xml(&format!(
-            "<reactions xmlns='urn:xmpp:reactions:0' id='{question}'>{keys}</reactions>"
-        )));
-        m.payloads.push(xml("<store xmlns='urn:xmpp:hints'/>"));
-        m
-    };
+    let react =
+        |id: &str, keys: &[&str]| reactions_to(&bot_account.jid, id, question.as_str(), keys);
     client.send(react("r-1", &["👍"])).await;
     let got = next_message(&chatty).await;
     assert_eq!(what(&got), format!("reaction {question} 👍"));
@@ -302,18 +323,7 @@ async fn reaction_sets_are_remembered_across_a_restart_under_a_journal() {
     let mut chatty = start().await;
     let mut client = PlainClient::connect(&client_account.jid, &client_account.password).await;
     let person: Address = format!("xmpp:{}", client_account.jid).parse().unwrap();
-    let react = |id: &str, keys: &[&str]| {
-        let keys: String = keys
-            .iter()
-            .map(|k| format!("<reaction>{k}</reaction>"))
-            .collect();
-        let mut m = XmppMessage::chat(Some(Jid::new(&bot_account.jid).unwrap()));
-        m.id = Some(Id(id.into()));
-        m.payloads.push(xml(&format!(
-            "<reactions xmlns='urn:xmpp:reactions:0' id='kept-1'>{keys}</reactions>"
-        )));
-        m
-    };
+    let react = |id: &str, keys: &[&str]| reactions_to(&bot_account.jid, id, "kept-1", keys);
     let has_reactions = |m: &XmppMessage| reactions_of(m).is_some();
 
     // First run: the client says something and reacts to it; the bot reacts too.
@@ -341,16 +351,7 @@ async fn reaction_sets_are_remembered_across_a_restart_under_a_journal() {
     assert_eq!(got.id().as_str(), "kept-r2");
     // The bot's own set still holds its reaction of the first run; withdrawing it by its id
     // sends the set without it (not a retraction of a message).
-    chatty
-        .send(Signal::new(Message::reaction("kept-1".into(), "👀")).to(person.clone()))
-        .await;
-    let m = client.next_message(has_reactions).await;
-    assert_eq!(reactions_of(&m).unwrap().1, ["🚀", "👀"]);
-    chatty
-        .send(Signal::new(Message::retraction(rocket)).to(person.clone()))
-        .await;
-    let m = client.next_message(has_reactions).await;
-    assert_eq!(reactions_of(&m), Some(("kept-1".into(), vec!["👀".into()])));
+    add_eyes_then_withdraw_rocket(&mut chatty, &mut client, &person, "kept-1", rocket).await;
     // And the client's withdrawal of its first-run key withdraws that run's signal.
     client.send(react("kept-r3", &["❤"])).await;
     let got = next_message(&chatty).await;

@@ -418,11 +418,7 @@ impl InboundSink {
         let Some(journaled) = &self.journal else {
             return Ok(());
         };
-        let item = Item::Mark {
-            name: journaled.name.clone(),
-            mark: name.to_owned(),
-            value: value.to_owned(),
-        };
+        let item = journaled.mark(name, value);
         journaled.through(item, true).await.map_err(|Closed| {
             JournalError::new(format!(
                 "the mark `{name}` was not kept: the journal failed or the bot stopped listening"
@@ -442,12 +438,7 @@ impl InboundSink {
         let Some(journaled) = &self.journal else {
             return Ok(());
         };
-        let item = Item::Mark {
-            name: journaled.name.clone(),
-            mark: name.to_owned(),
-            value: value.to_owned(),
-        };
-        journaled.through(item, false).await
+        journaled.through(journaled.mark(name, value), false).await
     }
 
     /// Whether signals pushed through this sink are journaled.
@@ -472,6 +463,15 @@ impl Journaled {
             signal,
             keep,
             entry: None,
+        }
+    }
+
+    /// The session's mark `mark` set to `value`, to send through the pipe.
+    fn mark(&self, mark: &str, value: &str) -> Item {
+        Item::Mark {
+            name: self.name.clone(),
+            mark: mark.to_owned(),
+            value: value.to_owned(),
         }
     }
 
