@@ -33,7 +33,8 @@ pub const PLATFORM: &str = "matrix";
 #[serde(deny_unknown_fields)]
 pub struct MatrixConfig {
     /// The homeserver's base URL (`https://matrix.example.org`; `http://` only for local test
-    /// servers). No `.well-known` discovery is done.
+    /// servers). Before each login the session reads `/.well-known/matrix/client` there and
+    /// uses the `m.homeserver.base_url` it names, if any (so the server name's URL works too).
     pub homeserver: String,
     /// The account: its localpart (`chattybot`) or full user ID (`@chattybot:example.org`).
     pub user: String,
