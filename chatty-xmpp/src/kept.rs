@@ -7,7 +7,9 @@
 //! split into [`BUCKETS`] buckets by a stable hash of the key; each bucket is a [`Recent`] map
 //! and one journal mark (`KIND:N`, its entries as JSON, oldest first), written again whenever
 //! the bucket changes. A change thus writes one small mark, not the whole memory, and a
-//! restart reads [`BUCKETS`] marks.
+//! restart reads [`BUCKETS`] marks. A mark holds at most [`MARK_BYTES`] (the youngest entries
+//! that fit), so that what a sender can make the session write per stanza stays small however
+//! long the keys and ids they send.
 //!
 //! No crate keeps a bounded map in a key-value store this way; the part written here is the
 //! bucket choice (FNV-1a, 64 bits, fixed across versions and processes) and the JSON of a
@@ -21,7 +23,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// How many buckets, and so marks, a memory is split into.
-pub(crate) const BUCKETS: usize = 64;
+pub(crate) const BUCKETS: usize = 256;
+
+/// The most a bucket's mark holds, in bytes of JSON: its youngest entries that fit. An entry
+/// of usual size (a sender, a message id, a few keys with their signals' ids) is about 150
+/// bytes, so a full bucket fits; a larger entry, which only someone sending very long ids or
+/// keys makes, may be kept in memory only.
+pub(crate) const MARK_BYTES: usize = 16 * 1024;
 
 /// A bounded memory in [`BUCKETS`] buckets, each kept as a journal mark.
 #[derive(Debug)]
@@ -39,7 +47,7 @@ where
     V: Clone + Serialize + DeserializeOwned,
 {
     /// An empty memory of about `capacity` entries (each bucket keeps its share), kept as the
-    /// marks `kind:0` to `kind:63`.
+    /// marks `kind:0` to `kind:255`.
     pub(crate) fn new(kind: &'static str, capacity: usize) -> Self {
         let share = capacity.div_ceil(BUCKETS).max(1);
         Kept {
@@ -87,12 +95,7 @@ where
         let changed = std::mem::take(&mut self.changed);
         changed
             .into_iter()
-            .map(|at| {
-                let entries: Vec<(&K, &V)> = oldest_first(&self.buckets[at]).collect();
-                // Keys and values are strings and lists of them: they always serialize.
-                let json = serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned());
-                (format!("{}:{at}", self.kind), json)
-            })
+            .map(|at| (format!("{}:{at}", self.kind), mark(&self.buckets[at])))
             .collect()
     }
 
@@ -110,6 +113,29 @@ where
         }
         Ok(())
     }
+}
+
+/// A bucket's mark: a JSON array of its youngest entries that fit in [`MARK_BYTES`], oldest
+/// first (the order to write them in again).
+fn mark<K: Hash + Eq + Serialize, V: Serialize>(recent: &Recent<K, V>) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    // The brackets, and a comma between two entries.
+    let mut size = 2;
+    for entry in recent.iter() {
+        // Keys and values are strings and lists of them: they always serialize.
+        let Ok(json) = serde_json::to_string(&entry) else {
+            continue;
+        };
+        let grown = size + json.len() + usize::from(!kept.is_empty());
+        if grown > MARK_BYTES {
+            // Older entries are left out too: what is kept is the youngest, in order.
+            break;
+        }
+        size = grown;
+        kept.push(json);
+    }
+    kept.reverse();
+    format!("[{}]", kept.join(","))
 }
 
 /// A bucket's entries, oldest first (the order to write them in again).
@@ -148,10 +174,7 @@ mod tests {
         }
         memory.remove(&key("alice", "m-7"));
         let marks = memory.take_changed();
-        assert!(
-            marks.len() > BUCKETS / 2,
-            "200 keys spread over the buckets"
-        );
+        assert!(marks.len() > 100, "200 keys spread over the buckets");
         assert!(marks.iter().all(|(name, _)| name.starts_with("test:")));
         assert!(memory.take_changed().is_empty(), "nothing changed since");
 
@@ -195,11 +218,49 @@ mod tests {
     }
 
     #[test]
+    fn a_mark_holds_the_youngest_entries_that_fit() {
+        let mut memory = Memory::new("test", BUCKETS * 100);
+        let first = key("dave", "m-0");
+        let at = bucket(&first);
+        let same_bucket: Vec<(String, String)> = (0..)
+            .map(|n| key("dave", &format!("m-{n}")))
+            .filter(|k| bucket(k) == at)
+            .take(20)
+            .collect();
+        // Twenty entries of a little over 2 000 bytes each: the youngest eight fit in 16 KB.
+        let long = vec!["k".repeat(2_000)];
+        for k in &same_bucket {
+            memory.insert(k.clone(), long.clone());
+        }
+        let marks = memory.take_changed();
+        assert_eq!(marks.len(), 1);
+        let json = &marks[0].1;
+        assert!(json.len() <= MARK_BYTES, "{} bytes", json.len());
+        let mut restored = Memory::new("test", BUCKETS * 100);
+        restored.restore(at, json).unwrap();
+        let kept: Vec<&(String, String)> = same_bucket
+            .iter()
+            .filter(|k| restored.get(k).is_some())
+            .collect();
+        assert_eq!(kept.len(), 8);
+        assert_eq!(
+            kept,
+            same_bucket[12..].iter().collect::<Vec<_>>(),
+            "the youngest"
+        );
+        // An entry larger than a mark is kept in memory only.
+        memory.insert(first.clone(), vec!["k".repeat(MARK_BYTES)]);
+        let marks = memory.take_changed();
+        assert_eq!(marks[0].1, "[]");
+        assert!(memory.get(&first).is_some());
+    }
+
+    #[test]
     fn the_bucket_of_a_key_never_changes() {
         // Fixed by FNV-1a of the key's JSON (Python: 64-bit FNV-1a of
-        // `["xmpp:alice@example.org","m-1"]`, modulo 64): a restart, or a new version, finds
+        // `["xmpp:alice@example.org","m-1"]`, modulo 256): a restart, or a new version, finds
         // each entry where it was kept.
-        assert_eq!(bucket(&key("xmpp:alice@example.org", "m-1")), 23);
+        assert_eq!(bucket(&key("xmpp:alice@example.org", "m-1")), 215);
     }
 
     #[test]
