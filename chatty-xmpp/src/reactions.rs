@@ -20,6 +20,9 @@ use crate::kept::Kept;
 const MEMORY: usize = 10_000;
 /// How many keys of one sender's set for one message are taken (the rest are ignored).
 pub(crate) const MAX_KEYS: usize = 64;
+/// The longest key taken, in bytes: the longest emoji (a family of four with skin tones) is 41
+/// bytes of UTF-8; longer keys are ignored, so that the memory stays small.
+pub(crate) const MAX_KEY_BYTES: usize = 128;
 
 /// Keys with the ids of the reaction signals that carried them, in the order they came.
 type Set = Vec<(String, SignalId)>;
@@ -73,12 +76,14 @@ fn nth_id(id: &SignalId, n: usize, count: usize) -> SignalId {
     }
 }
 
-/// The keys of a `<reactions>` element: each once, empty ones left out, at most [`MAX_KEYS`].
+/// The keys of a `<reactions>` element: each once, empty ones and ones longer than
+/// [`MAX_KEY_BYTES`] left out, at most [`MAX_KEYS`].
 pub(crate) fn keys(element: &ReactionsElement) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for reaction in &element.reactions {
         let key = reaction.emoji.trim();
-        if !key.is_empty() && !keys.iter().any(|k| k == key) && keys.len() < MAX_KEYS {
+        let fits = !key.is_empty() && key.len() <= MAX_KEY_BYTES;
+        if fits && !keys.iter().any(|k| k == key) && keys.len() < MAX_KEYS {
             keys.push(key.to_owned());
         }
     }
@@ -388,7 +393,7 @@ mod tests {
     fn keys_are_distinct_non_empty_and_bounded() {
         let many = ReactionsElement {
             id: "m".into(),
-            reactions: ["👍", "", " ", "👍", "🎉"]
+            reactions: ["👍", "", " ", "👍", &"x".repeat(MAX_KEY_BYTES + 1), "🎉"]
                 .into_iter()
                 .map(|k| Reaction { emoji: k.into() })
                 .chain((0..200).map(|n| Reaction {
