@@ -27,7 +27,7 @@ pub use bot::{
 pub use capability::{Capabilities, Features, Signals};
 pub use layer::{Identity, Layer, LayerExt, Stack};
 pub use limit::AnswerLimit;
-pub use metadata::{Automatic, Metadata, SignalId, Timestamp, now};
+pub use metadata::{Automatic, Metadata, SignalId, Timestamp, now, writable_time};
 pub use query::{
     Answer, DeliveryStatus, History, MemberStatus, Page, Presence, Query, QueryError, QueryKind,
 };

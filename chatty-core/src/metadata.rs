@@ -14,6 +14,21 @@ use crate::address::Address;
 /// A point in time, in UTC where a platform says so.
 pub type Timestamp = OffsetDateTime;
 
+/// Whether `time` can be written as RFC 3339, as signals carry their times in JSON: a year from
+/// 0 to 9999, and an offset in whole minutes. A platform's time outside that (a malformed or
+/// hostile timestamp) is dropped where a session hands the signal on.
+///
+/// ```
+/// use chatty_core::writable_time;
+/// use time::macros::datetime;
+///
+/// assert!(writable_time(datetime!(2026-12-07 20:00 UTC)));
+/// assert!(!writable_time(datetime!(-1199-01-01 0:00 UTC)));
+/// ```
+pub fn writable_time(time: Timestamp) -> bool {
+    (0..=9999).contains(&time.year()) && time.offset().seconds_past_minute() == 0
+}
+
 /// The unique id of a signal.
 ///
 /// Ids that Chatty makes ([`SignalId::generate`]) are unique across processes and restarts: a

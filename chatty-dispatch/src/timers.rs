@@ -428,7 +428,14 @@ impl ConversationTimers {
         name: &str,
         payload: &T,
     ) -> Result<TimerId, StateError> {
-        self.at(SystemTime::now() + delay, name, payload).await
+        // A delay from a person or a setting can be past what the clock can say.
+        let at = SystemTime::now()
+            .checked_add(delay)
+            .ok_or_else(|| StateError::Value {
+                key: name.to_owned(),
+                message: format!("a timer {delay:?} from now is past what the clock can say"),
+            })?;
+        self.at(at, name, payload).await
     }
 
     /// Runs the handler for `name` with `payload` at `at`.
@@ -500,6 +507,17 @@ mod tests {
         );
         let next = tokio::time::timeout(Duration::from_millis(100), timers.next_due()).await;
         assert!(next.is_err(), "fired again: {next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_delay_past_the_clock_is_an_error_not_a_panic() {
+        let timers = Timers::new(State::in_memory("t"), Vec::new());
+        let set = timers.set_from(&Signal::message("in a very long time"));
+        let err = set.after(Duration::MAX, "remind", &1u32).await.unwrap_err();
+        assert!(
+            err.to_string().contains("past what the clock can say"),
+            "{err}"
+        );
     }
 
     #[test]

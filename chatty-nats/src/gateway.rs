@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use chatty_core::{
-    Bot, BotError, FailureKind, Handle, Inbound, Query, QueryError, SendFailure, Signal,
+    Answer, Bot, BotError, FailureKind, Handle, Inbound, Query, QueryError, SendFailure, Signal,
 };
 use futures::StreamExt;
 
@@ -275,7 +275,16 @@ async fn answer_queries(hub: Hub, mut queries: async_nats::Subscriber, handle: H
                 message: format!("a malformed query: {e}"),
             }),
         };
-        let bytes = serde_json::to_vec(&answer).expect("an answer always serializes");
+        let bytes = serde_json::to_vec(&answer).or_else(|e| {
+            let failed: Result<Answer, QueryError> = Err(QueryError::Failed {
+                message: format!("the answer could not be written as JSON: {e}"),
+            });
+            serde_json::to_vec(&failed)
+        });
+        let Ok(bytes) = bytes else {
+            tracing::warn!(hub = %hub.name, "a query's answer could not be written as JSON");
+            continue;
+        };
         if let Err(e) = hub.client.publish(reply, bytes.into()).await {
             tracing::warn!(hub = %hub.name, "answering a query: {e}");
         }

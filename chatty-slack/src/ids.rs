@@ -209,7 +209,10 @@ pub(crate) fn native_id(channel: &str, ts: &str) -> SignalId {
 /// A message `ts` (`"1700000000.000100"`, epoch seconds) as a time.
 pub(crate) fn ts_time(ts: &str) -> Option<Timestamp> {
     let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
-    if secs.len() > 12 || !micros.chars().all(|c| c.is_ascii_digit()) {
+    // Seconds since 1970, never negative; twelve digits reach the year 33658, beyond what JSON
+    // times carry, which the check below refuses.
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if secs.is_empty() || secs.len() > 12 || !digits(secs) || !digits(micros) {
         return None;
     }
     let secs: i64 = secs.parse().ok()?;
@@ -218,6 +221,7 @@ pub(crate) fn ts_time(ts: &str) -> Option<Timestamp> {
         i128::from(secs) * 1_000_000_000 + i128::from(micros) * 1000,
     )
     .ok()
+    .filter(|time| chatty_core::writable_time(*time))
 }
 
 #[cfg(test)]
@@ -311,5 +315,13 @@ mod tests {
         assert!(ts_time("99999999999999999999.1").is_none());
         assert!(ts_time("1.x").is_none());
         assert!(ts_time("").is_none());
+        // Never before 1970, nor past what a signal's JSON can carry (the year 9999).
+        assert!(ts_time("-99999999999.000000").is_none());
+        assert!(ts_time("-1.5").is_none());
+        assert!(ts_time("999999999999.1").is_none());
+        assert!(
+            ts_time("253402300799.0").is_some(),
+            "the last second of 9999"
+        );
     }
 }

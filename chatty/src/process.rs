@@ -94,7 +94,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chatty_core::journal::Acks;
-use chatty_core::{Bot, BotError, Handle, Inbound, Signal};
+use chatty_core::{Bot, BotError, Handle, Inbound, Signal, SystemError};
 use futures::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -366,13 +366,16 @@ impl Bot for ProcessBot {
 /// Reads the program's lines until its output ends. Until its version is known, waits at most
 /// [`HELLO_GRACE`] for its first line; after that it speaks version 1.
 async fn read_lines(bot: &str, stdout: BufReader<tokio::process::ChildStdout>, reader: &Reader) {
-    let mut lines = stdout.lines();
+    // Lines as bytes (`split` keeps what it read in itself, so a wait cut short loses nothing,
+    // as `lines` does): a line that is not UTF-8 is answered with an error line, and the lines
+    // after it are read on.
+    let mut lines = stdout.split(b'\n');
     let hello_by = tokio::time::Instant::now() + HELLO_GRACE;
     loop {
         let unknown = lock(&reader.flight).version() == Version::Unknown;
         let next = if unknown {
             tokio::select! {
-                next = lines.next_line() => next,
+                next = lines.next_segment() => next,
                 () = tokio::time::sleep_until(hello_by) => {
                     let mut flight = lock(&reader.flight);
                     if flight.version() == Version::Unknown {
@@ -382,10 +385,20 @@ async fn read_lines(bot: &str, stdout: BufReader<tokio::process::ChildStdout>, r
                 }
             }
         } else {
-            lines.next_line().await
+            lines.next_segment().await
         };
         match next {
-            Ok(Some(line)) => reader.line(&line).await,
+            Ok(Some(mut bytes)) => {
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+                match String::from_utf8(bytes) {
+                    Ok(line) => reader.line(&line).await,
+                    Err(e) => {
+                        reader.report(format!("a line that is not UTF-8: {}", e.utf8_error()))
+                    }
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 tracing::warn!(bot = %bot, "reading the bot process's output: {e}");
@@ -484,7 +497,18 @@ async fn write_lines(mut stdin: ChildStdin, writer: Writer) -> bool {
 }
 
 fn signal_line(signal: &Signal) -> String {
-    json!({"type": "signal", "signal": signal}).to_string()
+    match serde_json::to_value(signal) {
+        Ok(value) => json!({"type": "signal", "signal": value}).to_string(),
+        // The program is told, in the signal's place, rather than the writer failing.
+        Err(e) => {
+            let cause = format!(
+                "signal {} could not be written as JSON: {e}",
+                signal.meta.id
+            );
+            let report = Signal::internal(None, SystemError::new("chatty process bot", cause));
+            json!({"type": "signal", "signal": report}).to_string()
+        }
+    }
 }
 
 async fn write_line(stdin: &mut ChildStdin, line: &str) -> std::io::Result<()> {

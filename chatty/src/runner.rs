@@ -24,6 +24,11 @@ mod web;
 use sessions::{Networks, build_session, command_prefixes};
 use web::make_web;
 
+/// The most signals a config may ask a queue to hold (a Synchronizer's `capacity`, a process
+/// bot's `in_hand`): room for each is made up front, so a larger number would only exhaust
+/// memory.
+const MAX_QUEUE: usize = 1_000_000;
+
 /// How long the sessions may take to end in order after an interrupt before the runner stops
 /// waiting.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -271,6 +276,11 @@ impl Runner {
                     let mut synchronizer = chatty_sync::Synchronizer::new(bot)
                         .with_thread_name(format!("chatty-bot-{}", ctx.name));
                     if let Some(capacity) = settings.capacity {
+                        if !(1..=MAX_QUEUE).contains(&capacity) {
+                            let cause =
+                                format!("synchronizer: capacity must be from 1 to {MAX_QUEUE}");
+                            return Err(cause.into());
+                        }
                         synchronizer = synchronizer.with_capacity(capacity);
                     }
                     Ok(BoxBot::new(synchronizer))
@@ -643,8 +653,8 @@ impl Runner {
                         "restart_min_ms must be at least 1 and at most restart_max_ms".into(),
                     );
                 }
-                if p.in_hand == 0 {
-                    return Err("in_hand must be at least 1".into());
+                if !(1..=MAX_QUEUE).contains(&p.in_hand) {
+                    return Err(format!("in_hand must be from 1 to {MAX_QUEUE}").into());
                 }
                 // Relative to the config file's directory.
                 let dir = loaded

@@ -706,3 +706,50 @@ synchronizer = { capacity = 4 }
         )
     );
 }
+
+#[tokio::test]
+async fn sizes_that_would_exhaust_memory_or_overflow_are_config_errors() {
+    let bot = |settings: &str| {
+        format!(
+            r#"
+[sessions.local.direct]
+endpoint = "bot"
+
+[bots.b]
+sessions = ["local"]
+{settings}
+"#
+        )
+    };
+    let cases = [
+        (
+            r#"process = { command = "python3", in_hand = 3000000000000000000 }"#,
+            "in_hand must be from 1 to 1000000",
+        ),
+        (
+            r#"process = { command = "python3", in_hand = 0 }"#,
+            "in_hand must be from 1 to 1000000",
+        ),
+        (
+            "rust = \"blocking\"\nsynchronizer = { capacity = 9223372036854775807 }",
+            "synchronizer: capacity must be from 1 to 1000000",
+        ),
+        (
+            "rust = \"blocking\"\nsynchronizer = { capacity = 0 }",
+            "synchronizer: capacity must be from 1 to 1000000",
+        ),
+        (
+            "echo = {}\nlogger = { path = \"l.db\", busy_timeout_ms = 2147483648 }",
+            "busy_timeout_ms must be at most 2147483647",
+        ),
+    ];
+    for (settings, expected) in cases {
+        let (_dir, path) = config(&bot(settings));
+        let runner = Runner::new().sync_bot("blocking", |_| Ok(Blocking));
+        let err = runner.check(&path).await.unwrap_err().to_string();
+        assert!(err.contains(expected), "check of {settings}: {err}");
+        let runner = Runner::new().sync_bot("blocking", |_| Ok(Blocking));
+        let run = run_error(runner, &path).await;
+        assert!(run.contains(expected), "run of {settings}: {run}");
+    }
+}

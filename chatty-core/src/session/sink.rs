@@ -11,7 +11,7 @@ use super::{Closed, TrySendError};
 use crate::address::Address;
 use crate::journal::pipe::{Item, Piped};
 use crate::journal::{EntryId, JournalError, Tap};
-use crate::metadata::{SignalId, now};
+use crate::metadata::{SignalId, now, writable_time};
 use crate::signal::{Body, SessionEnd, SessionStarted, Signal};
 
 const NEW: u8 = 0;
@@ -354,6 +354,12 @@ impl InboundSink {
         if signal.meta.received.is_none() {
             signal.meta.received = Some(now());
         }
+        // A time JSON cannot carry would make the signal impossible to journal or hand to a
+        // program: the platform's clock is not needed to deliver it.
+        if signal.meta.sent.is_some_and(|sent| !writable_time(sent)) {
+            tracing::warn!(id = %signal.meta.id, "dropping a sent time out of range");
+            signal.meta.sent = None;
+        }
         if let Some(observe) = &self.observe {
             observe(signal);
         }
@@ -522,6 +528,27 @@ mod tests {
                 kinds,
                 [SessionStarted, Message, SessionAboutToEnd, SessionEnded]
             );
+        });
+    }
+
+    #[test]
+    fn a_sent_time_json_cannot_carry_is_dropped_and_the_signal_goes_on() {
+        block_on(async {
+            let (tx, rx) = async_channel::unbounded();
+            let sink = InboundSink::new("s", tx);
+            sink.started("test", None).await.unwrap();
+            let mut odd = Signal::message("from the year -1199");
+            odd.meta.sent = Some(time::macros::datetime!(-1199-01-01 0:00 UTC));
+            let mut fine = Signal::message("today");
+            let today = time::macros::datetime!(2026-12-07 20:00 UTC);
+            fine.meta.sent = Some(today);
+            sink.send(odd).await.unwrap();
+            sink.send(fine).await.unwrap();
+            let got: Vec<Signal> = std::iter::from_fn(|| rx.try_recv().ok()).skip(1).collect();
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[0].meta.sent, None);
+            assert!(serde_json::to_string(&got[0]).is_ok());
+            assert_eq!(got[1].meta.sent, Some(today));
         });
     }
 

@@ -124,7 +124,8 @@ pub(crate) fn request(shared: &Shared, channel: &str, position: &Position) -> Op
 fn timestamp(time: OffsetDateTime) -> Option<String> {
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time.to_offset(UtcOffset::UTC).format(format).ok()
+    // `to_offset` panics past the year 9999 (a server's `time` tag can say so).
+    time.checked_to_offset(UtcOffset::UTC)?.format(format).ok()
 }
 
 #[cfg(test)]
@@ -150,5 +151,9 @@ mod tests {
                 .unwrap(),
             "CHATHISTORY AFTER #chat timestamp=2026-12-07T08:00:02.400Z 50"
         );
+        // A `time` tag at the end of the year 9999 west of UTC is past the year 9999 in UTC:
+        // no request (and no panic).
+        let past = Position::from_mark("9999-12-31T23:59:59.000-01:00 ").unwrap();
+        assert_eq!(request(&shared, "#chat", &past), None);
     }
 }

@@ -24,7 +24,7 @@ pub(super) fn lock(flight: &Mutex<Flight>) -> MutexGuard<'_, Flight> {
 
 impl Reader {
     /// Reports a line that could not be used, to the log and to the program.
-    fn report(&self, message: String) {
+    pub(super) fn report(&self, message: String) {
         tracing::warn!("bot process: {message}");
         let line = json!({"type": "error", "message": message}).to_string();
         let _ = self.queue.send(Outgoing::Error {
@@ -138,8 +138,13 @@ impl Reader {
         let queue = self.queue.clone();
         let generation = self.generation;
         tokio::spawn(async move {
-            let line = match handle.query(query).await {
-                Ok(answer) => json!({"type": "answer", "id": id, "answer": answer}),
+            let answer = handle.query(query).await.map(serde_json::to_value);
+            let line = match answer {
+                Ok(Ok(answer)) => json!({"type": "answer", "id": id, "answer": answer}),
+                Ok(Err(e)) => {
+                    let error = format!("the answer could not be written as JSON: {e}");
+                    json!({"type": "answer", "id": id, "error": error})
+                }
                 Err(e) => json!({"type": "answer", "id": id, "error": e.to_string()}),
             };
             let _ = queue.send(Outgoing::Answer {

@@ -62,6 +62,10 @@ pub(super) async fn wrap(
             let mut logger = chatty_log::LoggerConfig::at(location)
                 .with_sync_every_record(settings.sync_every_record);
             if let Some(ms) = settings.busy_timeout_ms {
+                // SQLite takes the wait as a C int of milliseconds.
+                if ms > i32::MAX as u64 {
+                    return Err(format!("busy_timeout_ms must be at most {}", i32::MAX));
+                }
                 logger = logger.with_busy_timeout(Duration::from_millis(ms));
             }
             let Stores::Open(_) = stores else {
