@@ -192,20 +192,12 @@ for line in sys.stdin:
 "#;
 
 /// [`PLAIN_V1`] that also writes a line that is not UTF-8 before each answer.
-const NOT_TEXT_V1: &str = r#"
-import json, sys
-for line in sys.stdin:
-    event = json.loads(line)
-    if event["type"] != "signal":
-        continue
-    meta, body = event["signal"]["meta"], event["signal"]["body"]
-    if body["type"] == "message" and "origin" in meta:
-        sys.stdout.buffer.write(b"\xff\xfe not text\n")
-        sys.stdout.buffer.flush()
-        print(json.dumps({"type": "send", "signal": {
-            "meta": {"addressees": [meta["origin"]], "response_to": meta["id"]},
-            "body": {"type": "message", "text": body["text"][::-1]}}}), flush=True)
-"#;
+fn not_text_v1() -> String {
+    let answer = "        print(json.dumps(";
+    let bad = "        sys.stdout.buffer.write(b\"\\xff\\xfe not text\\n\")\n        sys.stdout.buffer.flush()\n";
+    assert!(PLAIN_V1.contains(answer));
+    PLAIN_V1.replace(answer, &format!("{bad}{answer}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_once_written() {
@@ -214,7 +206,7 @@ async fn a_version_1_program_works_unchanged_and_its_signals_are_acknowledged_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_that_is_not_utf8_is_refused_and_the_lines_after_it_count() {
-    reverses_every_message(NOT_TEXT_V1).await;
+    reverses_every_message(&not_text_v1()).await;
 }
 
 /// Runs the version-1 program `source`, which answers each message of a burst with its text
