@@ -83,10 +83,14 @@ where
         self.buckets.iter().flat_map(oldest_first)
     }
 
-    /// The name of each bucket's mark, with its number.
-    pub(crate) fn mark_names(&self) -> impl Iterator<Item = (usize, String)> + use<K, V> {
-        let kind = self.kind;
-        (0..BUCKETS).map(move |at| (at, format!("{kind}:{at}")))
+    /// The name of each bucket's mark.
+    pub(crate) fn mark_names(&self) -> impl Iterator<Item = String> + '_ {
+        (0..BUCKETS).map(|at| self.mark_name(at))
+    }
+
+    /// The name of bucket `at`'s mark: `KIND:AT`.
+    fn mark_name(&self, at: usize) -> String {
+        format!("{}:{at}", self.kind)
     }
 
     /// The marks of the buckets changed since the last call (name, JSON), to write in the
@@ -95,23 +99,35 @@ where
         let changed = std::mem::take(&mut self.changed);
         changed
             .into_iter()
-            .map(|at| (format!("{}:{at}", self.kind), mark(&self.buckets[at])))
+            .map(|at| (self.mark_name(at), mark(&self.buckets[at])))
             .collect()
     }
 
-    /// Fills bucket `at` from its mark's `json` (as [`take_changed`](Kept::take_changed)
-    /// wrote it); the bucket does not count as changed. An entry kept in another bucket than
-    /// its key's (a mark edited by hand) is dropped.
-    pub(crate) fn restore(&mut self, at: usize, json: &str) -> Result<(), serde_json::Error> {
-        let entries: Vec<(K, V)> = serde_json::from_str(json)?;
-        if let Some(recent) = self.buckets.get_mut(at) {
-            for (key, value) in entries {
-                if bucket(&key) == at {
-                    recent.insert(key, value);
-                }
+    /// Fills a bucket from its mark, `name` and `json` (as [`take_changed`](Kept::take_changed)
+    /// wrote it); the bucket does not count as changed. `None` if `name` is not one of this
+    /// memory's marks. An entry kept in another bucket than its key's (a mark edited by hand)
+    /// is dropped.
+    pub(crate) fn restore(
+        &mut self,
+        name: &str,
+        json: &str,
+    ) -> Option<Result<(), serde_json::Error>> {
+        let at: usize = name
+            .strip_prefix(self.kind)?
+            .strip_prefix(':')?
+            .parse()
+            .ok()?;
+        let recent = self.buckets.get_mut(at)?;
+        let entries: Vec<(K, V)> = match serde_json::from_str(json) {
+            Ok(entries) => entries,
+            Err(e) => return Some(Err(e)),
+        };
+        for (key, value) in entries {
+            if bucket(&key) == at {
+                recent.insert(key, value);
             }
         }
-        Ok(())
+        Some(Ok(()))
     }
 }
 
@@ -179,10 +195,11 @@ mod tests {
         assert!(memory.take_changed().is_empty(), "nothing changed since");
 
         let mut restored = Memory::new("test", 1_000);
-        let names: Vec<(usize, String)> = restored.mark_names().collect();
+        let names: Vec<String> = restored.mark_names().collect();
+        assert_eq!(names.len(), BUCKETS);
         for (name, json) in &marks {
-            let (at, _) = names.iter().find(|(_, n)| n == name).unwrap();
-            restored.restore(*at, json).unwrap();
+            assert!(names.contains(name));
+            restored.restore(name, json).unwrap().unwrap();
         }
         assert!(restored.take_changed().is_empty(), "restoring is no change");
         for n in 0..200 {
@@ -237,7 +254,10 @@ mod tests {
         let json = &marks[0].1;
         assert!(json.len() <= MARK_BYTES, "{} bytes", json.len());
         let mut restored = Memory::new("test", BUCKETS * 100);
-        restored.restore(at, json).unwrap();
+        restored
+            .restore(&format!("test:{at}"), json)
+            .unwrap()
+            .unwrap();
         let kept: Vec<&(String, String)> = same_bucket
             .iter()
             .filter(|k| restored.get(k).is_some())
@@ -266,14 +286,27 @@ mod tests {
     #[test]
     fn a_malformed_mark_is_an_error_and_an_entry_in_the_wrong_bucket_is_dropped() {
         let mut memory = Memory::new("test", 100);
-        assert!(memory.restore(0, "not json").is_err());
-        assert!(memory.restore(0, "{\"a\": 1}").is_err());
+        assert!(memory.restore("test:0", "not json").unwrap().is_err());
+        assert!(memory.restore("test:0", "{\"a\": 1}").unwrap().is_err());
+        for other in [
+            "mam",
+            "other:0",
+            "test:",
+            "test:x",
+            &format!("test:{BUCKETS}"),
+        ] {
+            assert!(memory.restore(other, "[]").is_none(), "{other}");
+        }
         let stray = key("carol", "m-1");
         let wrong = (bucket(&stray) + 1) % BUCKETS;
         let json = serde_json::to_string(&[(&stray, vec!["x"])]).unwrap();
-        memory.restore(wrong, &json).unwrap();
+        memory
+            .restore(&format!("test:{wrong}"), &json)
+            .unwrap()
+            .unwrap();
         assert_eq!(memory.get(&stray), None);
-        memory.restore(bucket(&stray), &json).unwrap();
+        let right = format!("test:{}", bucket(&stray));
+        memory.restore(&right, &json).unwrap().unwrap();
         assert_eq!(memory.get(&stray), Some(&vec!["x".to_owned()]));
     }
 }

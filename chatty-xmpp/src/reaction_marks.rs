@@ -28,20 +28,11 @@ pub(crate) async fn restore(mapper: &Mapper, link: &Link) {
     }
 }
 
-/// Keeps what changed in the senders' sets; call once the signals of the change were handed
-/// on. `Err` once the session is ending (the journal's pipe is gone).
-pub(crate) async fn keep_seen(mapper: &Mapper, link: &Link) -> Result<(), Closed> {
-    let changes = mapper.reactions().take_seen_changes();
-    for (name, value) in changes {
-        link.feed_mark(&name, &value).await?;
-    }
-    Ok(())
-}
-
-/// Keeps what changed in the bot's own sets; call once the stanza is handed to the connection.
-pub(crate) async fn keep_sent(mapper: &Mapper, link: &Link) -> Result<(), Closed> {
-    let changes = mapper.reactions().take_sent_changes();
-    for (name, value) in changes {
+/// Keeps `marks` (what changed in the memory: `Reactions::take_seen_changes` once the
+/// signals of the change were handed on, `take_sent_changes` once the bot's stanza is handed to
+/// the connection). `Err` once the session is ending (the journal's pipe is gone).
+pub(crate) async fn keep(link: &Link, marks: Vec<(String, String)>) -> Result<(), Closed> {
+    for (name, value) in marks {
         link.feed_mark(&name, &value).await?;
     }
     Ok(())

@@ -204,8 +204,9 @@ impl Reactions {
 impl Reactions {
     /// The names of the marks the memory is kept in.
     pub(crate) fn mark_names(&self) -> Vec<String> {
-        let sent = self.sent.mark_names().map(|(_, name)| name);
-        sent.chain(self.seen.mark_names().map(|(_, name)| name))
+        self.sent
+            .mark_names()
+            .chain(self.seen.mark_names())
             .collect()
     }
 
@@ -214,14 +215,11 @@ impl Reactions {
     pub(crate) fn restore(&mut self, marks: &[(String, String)]) -> Vec<String> {
         let mut errors = Vec::new();
         for (name, json) in marks {
-            let restored = match bucket_of(name, SENT_MARKS) {
-                Some(at) => self.sent.restore(at, json),
-                None => match bucket_of(name, SEEN_MARKS) {
-                    Some(at) => self.seen.restore(at, json),
-                    None => continue,
-                },
+            let restored = match self.sent.restore(name, json) {
+                None => self.seen.restore(name, json),
+                restored => restored,
             };
-            if let Err(e) = restored {
+            if let Some(Err(e)) = restored {
                 errors.push(format!(
                     "the journal mark {name} is not a reaction memory: {e}"
                 ));
@@ -246,11 +244,6 @@ impl Reactions {
     pub(crate) fn take_sent_changes(&mut self) -> Vec<(String, String)> {
         self.sent.take_changed()
     }
-}
-
-/// The bucket a mark named `KIND:N` holds, if `kind` is its kind.
-fn bucket_of(name: &str, kind: &str) -> Option<usize> {
-    name.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
 }
 
 /// The changes a set `keys` (the stanza `id`) makes when nothing before it is known: every

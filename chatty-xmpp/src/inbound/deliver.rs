@@ -49,10 +49,8 @@ pub(crate) async fn live(
             return false;
         }
     }
-    if reaction_marks::keep_seen(&shared.mapper, link)
-        .await
-        .is_err()
-    {
+    let changed = shared.mapper.reactions().take_seen_changes();
+    if reaction_marks::keep(link, changed).await.is_err() {
         return false;
     }
     if let Some(receipt) = receipt {
@@ -172,9 +170,8 @@ async fn hand_on_archived(
             return false;
         }
     }
-    reaction_marks::keep_seen(&shared.mapper, link)
-        .await
-        .is_ok()
+    let changed = shared.mapper.reactions().take_seen_changes();
+    reaction_marks::keep(link, changed).await.is_ok()
 }
 
 /// Gives the bot a message from the archive, as it would have come live (its id and sender the

@@ -61,7 +61,8 @@ pub(crate) async fn hand_on(
         .map_err(|_| ended())?;
     if let Some(link) = shared.journal_link.get() {
         // The bot's own set is kept once its stanza is on its way.
-        let _ = reaction_marks::keep_sent(&shared.mapper, link).await;
+        let changed = shared.mapper.reactions().take_sent_changes();
+        let _ = reaction_marks::keep(link, changed).await;
     }
     if asks_for_receipts(&signal) {
         driver
