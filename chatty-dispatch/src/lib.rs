@@ -5,6 +5,7 @@ mod choice;
 mod command;
 mod context;
 mod dispatcher;
+mod durations;
 mod extract;
 mod handler;
 mod keys;
@@ -19,6 +20,7 @@ mod words;
 pub use choice::{QuestionOption, question};
 pub use context::Context;
 pub use dispatcher::{CommandRoute, Dispatcher, HandlerService};
+pub use durations::{Minutes, Seconds};
 pub use extract::{
     Command, Conversation, Fired, FromContext, Origin, Payload, Picked, Rejection, Settings,
 };
@@ -39,7 +41,8 @@ pub use tower;
 pub mod prelude {
     pub use crate::{
         BotState, Command, Context, Conversation, ConversationState, ConversationTimers,
-        Dispatcher, Fired, Origin, Payload, PersonState, Picked, Settings, clap, question,
+        Dispatcher, Fired, Minutes, Origin, Payload, PersonState, Picked, Seconds, Settings, clap,
+        question,
     };
     pub use chatty_core::{Body, Bot, BotError, File, Handle, Message, Signal, TypingState};
 }

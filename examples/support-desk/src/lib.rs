@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, time::Duration};
 #[derive(Debug, serde::Deserialize)]
 pub struct Desk {
     /// Minutes from a ticket to its reminder.
-    pub remind_after_minutes: f64,
+    pub remind_after_minutes: Minutes,
 }
 
 /// Tickets for the support desk.
@@ -49,7 +49,7 @@ async fn remind(Fired(n): Fired<u64>, me: PersonState) -> Result<Option<String>,
 /// The bot, made from its settings.
 pub fn support_desk(desk: Desk) -> Dispatcher {
     let pick = |p: Picked<String>| async move { Some(format!("{} is {}.", p.tag()?, p.value)) };
-    let after = Duration::from_secs_f64(desk.remind_after_minutes * 60.0);
+    let after = Duration::from(desk.remind_after_minutes);
     let bot = Dispatcher::new().settings(after).timer("remind", remind);
     bot.command::<Ticket>().to(ticket).choice("priority", pick)
 }

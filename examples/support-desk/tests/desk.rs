@@ -5,15 +5,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use chatty::direct::Harness;
-use chatty::dispatch::Dispatcher;
+use chatty::dispatch::{Dispatcher, Minutes};
 use chatty::state::{MemoryStore, State};
 use chatty_support_desk::{Desk, support_desk};
 
 /// The desk with reminders `after` a ticket is opened, keeping what it knows in `state`.
 fn desk(after: Duration, state: State) -> Dispatcher {
-    let remind_after_minutes = after.as_secs_f64() / 60.0;
     support_desk(Desk {
-        remind_after_minutes,
+        remind_after_minutes: Minutes(after),
     })
     .state(state)
 }

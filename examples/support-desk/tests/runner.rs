@@ -155,6 +155,22 @@ async fn settings_that_do_not_fit_the_desk_are_a_config_error_naming_the_key() {
             "invalid type",
         ),
         ("", "remind_after_minutes"),
+        (
+            "settings = { remind_after_minutes = -1 }",
+            "a number of minutes, 0 or more",
+        ),
+        (
+            "settings = { remind_after_minutes = nan }",
+            "a number of minutes, 0 or more",
+        ),
+        (
+            "settings = { remind_after_minutes = 1e300 }",
+            "that a duration can hold",
+        ),
+        (
+            "settings = { remind_after_minutes = inf }",
+            "that a duration can hold",
+        ),
     ] {
         std::fs::write(&config, format!("{session}\n{bot}{settings}\n")).unwrap();
         let error = runner.check(&config).await.unwrap_err().to_string();
