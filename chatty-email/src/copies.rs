@@ -198,6 +198,9 @@ async fn sent_imap(
                 return Some(true);
             }
             if Instant::now() >= deadline {
+                // Not found on a connection that was still open (a search on a closed one
+                // answers nothing, as if nothing were found).
+                imap::answered_whole(&mut session).await.ok()?;
                 return Some(false);
             }
             tokio::time::sleep(SENT_RETRY).await;

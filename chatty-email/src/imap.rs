@@ -105,6 +105,32 @@ pub(crate) async fn fetch(session: &mut Imap, uids: &[u32]) -> Result<Vec<Fetch>
     Ok(fetched)
 }
 
+/// Which of `uids` (ascending) are still in the folder, ascending: after a FETCH that left some
+/// out, those the server could not give (a damaged mail: Dovecot's `NO [SERVERBUG]`, Gmail's
+/// "Some messages could not be FETCHed") rather than ones expunged meanwhile.
+pub(crate) async fn still_there(session: &mut Imap, uids: &[u32]) -> Result<Vec<u32>, Failure> {
+    let mut there: Vec<u32> = session
+        .uid_search(format!("UID {}", uid_set(uids)))
+        .await
+        .map_err(lost)?
+        .into_iter()
+        .filter(|uid| uids.contains(uid))
+        .collect();
+    answered_whole(session).await.map_err(lost)?;
+    there.sort_unstable();
+    Ok(there)
+}
+
+/// Fails if the answers just read ended at the end of the connection rather than at their
+/// command's tagged reply. async-imap ends a FETCH's or a SEARCH's answers (and a NOOP's,
+/// through `noop`) at either alike, so a server that closed the connection mid-answer
+/// (Dovecot's `BYE` after a mail it cannot read) looks like one that found fewer mails. A NOOP
+/// read to its tagged `OK` tells them apart (its unsolicited answers, such as EXISTS, are kept
+/// for [`announced`]).
+pub(crate) async fn answered_whole(session: &mut Imap) -> Result<(), async_imap::error::Error> {
+    session.run_command_and_check_ok("NOOP").await
+}
+
 /// Whether the server announced new mail (EXISTS, RECENT) since the last look; empties the
 /// queue of unsolicited responses.
 pub(crate) fn announced(session: &mut Imap) -> bool {
@@ -246,6 +272,61 @@ pub(crate) fn quoted(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Stream;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// A session with a scripted server: after the login, each command line gets what
+    /// `answer` gives for it (`{tag}` replaced by the command's tag), and the connection is
+    /// closed after an answer without the tag or on `None`.
+    async fn scripted(answer: fn(&str) -> Option<&'static str>) -> Imap {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let (read, mut write) = socket.into_split();
+            write.write_all(b"* OK ready\r\n").await.unwrap();
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let (tag, command) = line.split_once(' ').unwrap();
+                let reply = if command.starts_with("LOGIN") {
+                    Some("{tag} OK logged in\r\n")
+                } else {
+                    answer(command)
+                };
+                let Some(reply) = reply else { return };
+                write
+                    .write_all(reply.replace("{tag}", tag).as_bytes())
+                    .await
+                    .unwrap();
+                if !reply.contains("{tag}") {
+                    return;
+                }
+            }
+        });
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let client = async_imap::Client::new(Stream::Plain(tcp));
+        client.login("u", "p").await.map_err(|(e, _)| e).unwrap()
+    }
+
+    /// A SEARCH cut off by the end of the connection is a lost connection, not "none of
+    /// these mails is there": read as that, the mails asked about were skipped for good.
+    #[tokio::test]
+    async fn a_search_cut_off_by_the_connection_s_end_is_an_error() {
+        let mut session =
+            scripted(|command| command.starts_with("UID SEARCH").then_some("* SEARCH\r\n")).await;
+        let there = still_there(&mut session, &[2, 3]).await;
+        assert!(there.is_err(), "{there:?}");
+
+        let mut session = scripted(|command| match command {
+            c if c.starts_with("UID SEARCH") => Some("* SEARCH 3 9\r\n{tag} OK done\r\n"),
+            "NOOP" => Some("{tag} OK done\r\n"),
+            _ => None,
+        })
+        .await;
+        assert_eq!(still_there(&mut session, &[2, 3]).await.unwrap(), [3]);
+    }
 
     #[test]
     fn uid_sets_compress_runs() {

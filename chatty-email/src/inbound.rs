@@ -269,9 +269,12 @@ async fn fetch_chunk(
     validity: u32,
     caps: &Caps,
 ) -> Result<Option<u32>, Failure> {
+    let Some(fetched) = fetch_givable(config, context, session, uids, validity).await? else {
+        return Ok(None);
+    };
     let mut highest = 0;
     let mut copies = Vec::new();
-    for fetch in imap::fetch(session, uids).await? {
+    for fetch in fetched {
         let Some(uid) = fetch.uid else {
             continue;
         };
@@ -288,16 +291,20 @@ async fn fetch_chunk(
         highest = highest.max(uid);
     }
     if highest == 0 {
-        // Nothing came back (expunged meanwhile): the UIDs asked for are done.
+        // Nothing came back (expunged meanwhile, or reported above as not given): the UIDs
+        // asked for are done.
         return Ok(uids.last().copied());
     }
     // Copies stay where they are, seen, until they are swept (see `copies`), whatever
     // `handled` says: they are asked about after a restart.
-    let done: Vec<u32> = uids
-        .iter()
-        .copied()
-        .filter(|u| *u <= highest && !copies.contains(u))
-        .collect();
+    let done: Vec<u32> = {
+        let refused = lock(&context.shared.unfetchable);
+        let handed = |u: &u32| !copies.contains(u) && !refused.contains(&(validity, *u));
+        uids.iter()
+            .copied()
+            .filter(|u| *u <= highest && handed(u))
+            .collect()
+    };
     if !done.is_empty() {
         imap::mark_handled(config, session, &imap::uid_set(&done), caps).await?;
     }
@@ -305,6 +312,84 @@ async fn fetch_chunk(
         imap::flag_seen(session, &imap::uid_set(&copies)).await?;
     }
     Ok(Some(highest))
+}
+
+/// Fetches the mails `uids` but those the server would not give: each of these is reported
+/// with a system error, once, and left in the folder as it is. `None` once the bot has stopped
+/// listening.
+///
+/// async-imap ends a FETCH's answers at its tagged reply without reading its status, so a
+/// server that could not give some mails (`NO`) looks like one that gave them all; Dovecot
+/// answers a mail it cannot read with its UID and no body, then closes the connection (`BYE`).
+/// So a mail missing from the answers but still in the folder, or answered without a body, is
+/// one the server would not give. The chunk is then asked for again without it (after a
+/// reconnection if the server closed the connection), so nothing of it is handed over twice.
+async fn fetch_givable(
+    config: &ImapConfig,
+    context: &Context<'_>,
+    session: &mut Imap,
+    uids: &[u32],
+    validity: u32,
+) -> Result<Option<Vec<async_imap::types::Fetch>>, Failure> {
+    loop {
+        let asked: Vec<u32> = {
+            let known = lock(&context.shared.unfetchable);
+            let asked = uids.iter().copied();
+            asked.filter(|u| !known.contains(&(validity, *u))).collect()
+        };
+        if asked.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let fetched = imap::fetch(session, &asked).await?;
+        let bodiless: Vec<u32> = fetched
+            .iter()
+            .filter(|f| f.body().is_none())
+            .filter_map(|f| f.uid)
+            .collect();
+        // Reported before anything else is asked: the connection may be closing.
+        if !refuse(config, context, &bodiless, validity).await {
+            return Ok(None);
+        }
+        let returned: Vec<u32> = fetched.iter().filter_map(|f| f.uid).collect();
+        let missing = unreturned(&asked, &returned);
+        let there = if missing.is_empty() {
+            Vec::new()
+        } else {
+            imap::still_there(session, &missing).await?
+        };
+        if !refuse(config, context, &there, validity).await {
+            return Ok(None);
+        }
+        if bodiless.is_empty() && there.is_empty() {
+            return Ok(Some(fetched));
+        }
+    }
+}
+
+/// Remembers the mails `uids` as ones the server would not give, and reports each with a
+/// system error; `false` once the bot has stopped listening.
+async fn refuse(config: &ImapConfig, context: &Context<'_>, uids: &[u32], validity: u32) -> bool {
+    lock(&context.shared.unfetchable).extend(uids.iter().map(|u| (validity, *u)));
+    for uid in uids {
+        let message = format!(
+            "mail UID {uid} (UIDVALIDITY {validity}) in {:?} is in the folder but the server did \
+             not give it (a damaged mail?): it is left there, not marked handled",
+            config.folder
+        );
+        if !context.system_error(message).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// The UIDs of `asked` (ascending) that are not in `returned`.
+fn unreturned(asked: &[u32], returned: &[u32]) -> Vec<u32> {
+    asked
+        .iter()
+        .copied()
+        .filter(|uid| !returned.contains(uid))
+        .collect()
 }
 
 /// Polls the maildrop: one connection per poll (a POP3 server locks the maildrop while a
@@ -357,6 +442,7 @@ async fn poll(
             s.pop3_copies.retain(|u| present.contains(u.as_str()));
         });
     }
+    lock(&context.shared.pop3_refused).retain(|u| present.contains(u.as_str()));
     // Copies read past long enough ago (see `copies`): deleted at QUIT.
     let due = lock(&context.shared.sweep).pop3_due(&store.get().pop3_copies);
     if let Some(due) = due {
@@ -367,14 +453,30 @@ async fn poll(
         }
     }
     for (number, uid) in &listing {
-        if store.get().pop3_seen.contains(uid) {
+        if store.get().pop3_seen.contains(uid) || lock(&context.shared.pop3_refused).contains(uid) {
             continue;
         }
         if context.link.is_stopping() {
             break;
         }
-        let raw = client.retr(*number).await?;
         let place = format!("POP3 message {number} (UIDL {uid})");
+        let raw = match client.retr(*number).await {
+            Ok(raw) => raw,
+            // The server will not give this one (Dovecot: "-ERR Message 2 expunged." for a
+            // file it cannot read): reported once, left in the maildrop, the rest read on.
+            Err(Pop3Error::Negative(why)) => {
+                lock(&context.shared.pop3_refused).insert(uid.clone());
+                let message = format!(
+                    "{place} is in the maildrop but the server did not give it (-ERR {why}): \
+                     it is left there"
+                );
+                if !context.system_error(message).await {
+                    return Ok(false);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let delivery = context.deliver(&raw, &place).await;
         if delivery == Delivery::Stopped {
             return Ok(false);

@@ -9,7 +9,7 @@ use futures::TryStreamExt as _;
 use crate::config::{ImapConfig, InboundConfig, PLATFORM, is_mail_address};
 use crate::connect;
 use crate::ids::wire_id;
-use crate::imap::{Imap, quoted, uid_set};
+use crate::imap::{self, Imap, quoted, uid_set};
 use crate::mapper::Inbound;
 use crate::state::Shared;
 
@@ -134,6 +134,8 @@ async fn history_on(
             .try_collect()
             .await
             .map_err(failed)?;
+        // A page cut off by the connection's end is an error, not a shorter page.
+        imap::answered_whole(session).await.map_err(failed)?;
         fetched.sort_by_key(|f| std::cmp::Reverse(f.uid.unwrap_or(0)));
         for fetch in &fetched {
             let raw = fetch.body().unwrap_or_default();

@@ -34,6 +34,11 @@ pub(crate) struct Shared {
     pub(crate) created: Instant,
     /// When the copies read past are deleted.
     pub(crate) sweep: Mutex<Sweep>,
+    /// The mails the IMAP server would not give (UIDVALIDITY, UID), each reported once: left
+    /// out of every later FETCH, so that the mail around them comes through.
+    pub(crate) unfetchable: Mutex<std::collections::BTreeSet<(u32, u32)>>,
+    /// The same for POP3: the UIDLs of the messages the server answered `RETR` with `-ERR`.
+    pub(crate) pop3_refused: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {
@@ -66,6 +71,8 @@ impl Shared {
             store: tokio::sync::Mutex::new(store),
             created: Instant::now(),
             sweep,
+            unfetchable: Mutex::default(),
+            pop3_refused: Mutex::default(),
         })
     }
 }
