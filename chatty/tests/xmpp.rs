@@ -1,7 +1,7 @@
 //! The runner against the test Prosody: the `chatty` binary running an echo bot and ending in
 //! order on SIGTERM with nothing the logger recorded lost, a Python process bot answering over
-//! XMPP (its account given by `CHATTY_…` variables over the example config), and a proxy to a
-//! remote echo bot over XMPP.
+//! XMPP (its account given by `CHATTY_…` variables over the example config), a proxy to a
+//! remote echo bot over XMPP, and a stanza tokio-xmpp drops showing in the runner's log.
 
 mod common;
 
@@ -272,4 +272,64 @@ proxy = {{ remote = "{echo_address}" }}
     }
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
+}
+
+/// A stanza that xmpp-parsers refuses (a presence priority of 200) is dropped by tokio-xmpp
+/// with a warning through the `log` crate, not `tracing`: the runner's log shows it (before,
+/// the drop left no trace), and the bot answers on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stanza_the_xmpp_library_refuses_is_in_the_runner_s_log() {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+    use tokio_xmpp::jid::Jid;
+    use tokio_xmpp::minidom::Element;
+    use tokio_xmpp::parsers::presence::Presence;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (session, bot) = xmpp_session_toml("chat");
+    let path = dir.path().join("echo.toml");
+    let bots = "[bots.echo]\nsessions = [\"chat\"]\necho = {}\n";
+    std::fs::write(&path, format!("{session}\n{bots}")).unwrap();
+    let mut chatty = Command::new(env!("CARGO_BIN_EXE_chatty"))
+        .arg("run")
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(chatty.stderr.take().unwrap()).lines();
+    let (alice, handle, _) = common::xmpp_person().await;
+    assert_eq!(
+        ask_until_answered(&alice, &handle, &bot, "warm-up").await,
+        "warm-up"
+    );
+
+    let (jid, password) = xmpp_account();
+    let mut bob = chatty_test::xmpp::PlainClient::connect(&jid, &password).await;
+    // A priority is a number from -128 to 127 (RFC 6121); the server routes a directed
+    // presence as it is.
+    let mut presence = Presence::available().with_to(Jid::new(bot.id()).unwrap());
+    presence.payloads.push(
+        Element::builder("priority", "jabber:client")
+            .append("200")
+            .build(),
+    );
+    bob.send(presence).await;
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if line.contains("invalid stanza") {
+                return line;
+            }
+        }
+        panic!("the runner's log ended");
+    })
+    .await
+    .expect("the dropped stanza in the runner's log");
+    assert!(found.contains("WARN"), "{found}");
+    assert_eq!(
+        ask_until_answered(&alice, &handle, &bot, "after").await,
+        "after"
+    );
+    bob.close().await;
+    chatty.start_kill().unwrap();
 }
