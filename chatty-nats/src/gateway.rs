@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use chatty_core::{
     Answer, Bot, BotError, FailureKind, Handle, Inbound, Query, QueryError, SendFailure, Signal,
+    SignalKind,
 };
 use futures::StreamExt;
 
@@ -145,7 +146,11 @@ impl Bot for NatsGateway {
         let _answering = Owned::spawn(answer_queries(hub.clone(), queries, handle.clone()));
         while let Some(signal) = inbound.next().await {
             tracing::debug!(hub = %hub.name, kind = ?signal.body.kind(), "gateway got a signal");
-            if signal.body.kind().is_internal() {
+            // A session's own events (started, connection errors, ending) are this process's;
+            // a system error (a malformed item a session read) is for the bot, as it would be
+            // without the hub.
+            let kind = signal.body.kind();
+            if kind.is_internal() && kind != SignalKind::SystemError {
                 continue;
             }
             let session = origin_session(&signal);

@@ -548,6 +548,39 @@ async fn a_status_change_does_not_stop_its_conversation() {
     worker.abort();
 }
 
+/// A system error a session reports (a malformed item it read) reaches the workers' bot, as
+/// it reaches a bot on the session itself; the gateway dropped it before. The session's own
+/// lifecycle signals stay with the gateway.
+#[tokio::test]
+async fn a_sessions_system_error_reaches_a_workers_bot() {
+    let config = hub();
+    let mut error = Signal::new(chatty_core::SystemError::new("test", "a malformed item"));
+    error.meta.origin = "test:bot".parse().ok();
+    let mut given = vec![error];
+    given.extend(messages(1));
+    let (answers, gateway) = serving(&config, TestPlatform::new("test").giving(given));
+    let bot = from_fn(|signal: Signal, handle| async move {
+        let alice: chatty_core::Address = "test:alice".parse().unwrap();
+        match &signal.body {
+            Body::SystemError(e) => handle.say(&alice, format!("seen {}", e.message)).await?,
+            Body::Message(m) => {
+                handle
+                    .send(signal.reply(Message::text(format!("re {}", m.text))))
+                    .await?
+            }
+            _ => return Ok(()),
+        };
+        Ok(())
+    });
+    let worker = worker(&config, bot);
+    assert!(answered(&answers, 2).await, "{:?}", answers.texts());
+    let mut texts = answers.texts();
+    texts.sort();
+    assert_eq!(texts, ["re m0", "seen a malformed item"]);
+    gateway.abort();
+    worker.abort();
+}
+
 /// The next gateway asks its session about each answer the one before had taken and not
 /// acknowledged: one the platform shows is not sent again; one it cannot tell about is.
 #[tokio::test]
