@@ -33,7 +33,10 @@ pub(crate) fn timeline_event(
     room: &str,
     raw: &Raw<AnySyncTimelineEvent>,
 ) -> Option<Signal> {
-    let event = raw.deserialize().ok()?;
+    let event = match raw.deserialize() {
+        Ok(event) => event,
+        Err(error) => return malformed(shared, room, raw, &error),
+    };
     match event {
         AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
             SyncMessageLikeEvent::Original(message),
@@ -109,6 +112,45 @@ pub(crate) fn timeline_event(
         }
         _ => None,
     }
+}
+
+/// The event types [`timeline_event`] maps: one of these that ruma refuses is reported.
+const MAPPED: [&str; 5] = [
+    "m.room.message",
+    "m.reaction",
+    "m.room.redaction",
+    "m.room.member",
+    "m.room.encrypted",
+];
+
+/// How much of a value from the event a report quotes.
+const QUOTED: usize = 200;
+
+/// A timeline event of a type the session maps that ruma refuses (a file whose `info.size` is
+/// a string, a reaction without its key: bridges and other clients send such events): a
+/// system error naming it, not nothing. Events of other types, and the bot's own, are left
+/// out as before.
+fn malformed(
+    shared: &Shared,
+    room: &str,
+    raw: &Raw<AnySyncTimelineEvent>,
+    error: &serde_json::Error,
+) -> Option<Signal> {
+    let field = |name: &str| {
+        let value: Option<String> = raw.get_field(name).ok().flatten();
+        value.map(|v| v.chars().take(QUOTED).collect::<String>())
+    };
+    let kind = field("type")?;
+    let sender = field("sender").unwrap_or_default();
+    if !MAPPED.contains(&kind.as_str()) || shared.live().user_id.as_deref() == Some(&sender) {
+        return None;
+    }
+    let id = field("event_id").unwrap_or_default();
+    let why: String = error.to_string().chars().take(QUOTED).collect();
+    let text = format!("a malformed {kind} event ({id}) from {sender} in {room}: {why}");
+    let mut signal = Signal::internal(shared.own(), SystemError::new(COMPONENT, text));
+    signal.meta.visible_to = shared.room(room).into_iter().collect();
+    Some(signal)
 }
 
 /// The id a message names under [`CORRECTS`](crate::CORRECTS), if it does.

@@ -431,3 +431,55 @@ fn the_access_token_is_not_in_debug_output() {
     shared.live().token = Some("syt_secret_token".into());
     assert!(!format!("{shared:?}").contains("syt_secret_token"));
 }
+
+/// A message or reaction that ruma refuses is a system error naming it (the sync position
+/// moves past it); an event of a type the session does not map, and the bot's own, are not.
+#[test]
+fn a_malformed_message_or_reaction_is_a_system_error_naming_it() {
+    let shared = shared();
+    let file = message(
+        "$file",
+        "@alice:localhost",
+        json!({"msgtype": "m.file", "body": "a.pdf", "url": "mxc://localhost/a",
+               "info": {"size": "12"}}),
+    );
+    let reaction = event(json!({
+        "type": "m.reaction", "event_id": "$react", "sender": "@alice:localhost",
+        "origin_server_ts": 1_765_000_000_000_u64,
+        "content": {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$abc"}},
+    }));
+    for (raw, id, kind) in [
+        (file, "$file", "m.room.message"),
+        (reaction, "$react", "m.reaction"),
+    ] {
+        let signal = timeline_event(&shared, ROOM, &raw).expect("a system error");
+        let Body::SystemError(e) = &signal.body else {
+            panic!("not a system error: {signal:?}");
+        };
+        assert!(e.message.contains(id), "{}", e.message);
+        assert!(e.message.contains(kind), "{}", e.message);
+        assert!(e.message.contains("@alice:localhost"), "{}", e.message);
+        assert_eq!(
+            signal.meta.visible_to[0].to_string(),
+            format!("matrix:{ROOM};kind=channel")
+        );
+    }
+    let own = message(
+        "$own",
+        "@bot:localhost",
+        json!({"msgtype": "m.file", "body": 7}),
+    );
+    assert!(timeline_event(&shared, ROOM, &own).is_none());
+    let other = event(json!({
+        "type": "m.room.topic", "event_id": "$t", "sender": "@alice:localhost",
+        "state_key": "", "origin_server_ts": 1, "content": {"topic": 7},
+    }));
+    assert!(timeline_event(&shared, ROOM, &other).is_none());
+    let long = "x".repeat(100_000);
+    let huge = message(&long, &long, json!({"msgtype": 7}));
+    let signal = timeline_event(&shared, ROOM, &huge).expect("a system error");
+    let Body::SystemError(e) = &signal.body else {
+        panic!("{signal:?}")
+    };
+    assert!(e.message.len() < 1_000, "{}", e.message.len());
+}
