@@ -318,8 +318,20 @@ async fn read(
         tracing::debug!(hub = %hub.name, partition, delivered, "a signal from the inbound stream");
         let redelivered = delivered > 1;
         if delivered > i64::from(hub.max_tries) {
-            if set_aside(&hub, &message, delivered).await.is_err() {
-                return Ok(());
+            // JetStream gives it no more (its last try was this one): it is kept in the
+            // dead-letter stream before anything else of the partition, however long that
+            // takes. Ending here instead lost it, and left the partition unread while its
+            // lease was renewed.
+            let mut wait = Duration::from_millis(100);
+            while let Err(e) = set_aside(&hub, &message, delivered).await {
+                tracing::warn!(hub = %hub.name, partition, "a signal could not be set aside, again in {wait:?}: {e}");
+                tokio::select! {
+                    () = link.stopping() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(SET_ASIDE_MAX_WAIT);
+                // Made again if it was removed.
+                let _ = hub.dead_stream().await;
             }
             let _ = message.ack_with(AckKind::Term).await;
             let id = Envelope::decode(&message.payload)
@@ -403,6 +415,9 @@ async fn set_aside_from_journal(hub: &Hub, held: &Held) {
         }
     }
 }
+
+/// The longest wait between two tries to keep a signal in the dead-letter stream.
+const SET_ASIDE_MAX_WAIT: Duration = Duration::from_secs(5);
 
 async fn set_aside(
     hub: &Hub,

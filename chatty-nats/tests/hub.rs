@@ -523,6 +523,45 @@ async fn a_signal_that_stops_its_worker_each_time_is_set_aside_though_its_journa
     gateway.abort();
 }
 
+/// A signal that could not be set aside (its dead-letter stream was removed under the worker)
+/// is tried again until it is kept, and the partition reads on. Before, its reader ended
+/// without a word while the worker renewed the partition's lease: the signal was lost (its
+/// last try taken) and the partition's later signals waited for a restart.
+#[tokio::test]
+async fn a_set_aside_that_failed_is_tried_again_and_the_partition_reads_on() {
+    let (config, answers, gateway) = poisoned_hub();
+    let errors = Errors::default();
+    for _ in 0..3 {
+        let run = run_worker(&config, MemoryJournal::new(), failing_on_poison(&errors));
+        until_stopped_or_answered(run, &answers, 2).await;
+    }
+    assert_eq!(answers.texts(), ["re m0"]);
+    let jetstream = async_nats::jetstream::new(async_nats::connect(nats_url()).await.unwrap());
+    let dead = format!("CHATTY_{}_DEAD", config.hub);
+    jetstream.delete_stream(&dead).await.unwrap();
+    let fourth = tokio::spawn(run_worker(
+        &config,
+        MemoryJournal::new(),
+        failing_on_poison(&errors),
+    ));
+    // The fourth worker has connected (it made the dead-letter stream again): the stream goes
+    // before the poison comes back to it (after the 1 s ack wait).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while jetstream.get_stream(&dead).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker connects"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    jetstream.delete_stream(&dead).await.unwrap();
+    assert!(answered(&answers, 2).await, "{:?}", answers.texts());
+    assert_eq!(answers.texts(), ["re m0", "re m2"]);
+    assert_eq!(set_aside(&config).await, 1);
+    fourth.abort();
+    gateway.abort();
+}
+
 /// A status change (typing, presence) is not kept in a journal: the worker acknowledges it once
 /// handed on, and the conversation's next message comes.
 #[tokio::test]
