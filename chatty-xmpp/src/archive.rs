@@ -14,7 +14,7 @@ use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::mam::{Fin, Query, QueryId, Result_};
 use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::ns;
-use tokio_xmpp::parsers::rsm::SetQuery;
+use tokio_xmpp::parsers::rsm::{SetQuery, SetResult};
 
 /// One archived message.
 #[derive(Debug, Clone)]
@@ -256,7 +256,7 @@ impl Queries {
             .find(|(_, p)| p.iq_id == id)
             .map(|(q, _)| q.clone());
         let pending = self.0.remove(&query?)?;
-        let answer = fin(iq).map(|fin| (pending.found, fin));
+        let answer = answer(iq, pending.found);
         match pending.waiter {
             Waiter::Reply(reply) => {
                 let _ = reply.send(answer);
@@ -367,6 +367,41 @@ pub(crate) fn fin(iq: Iq) -> Result<Fin, String> {
     }
 }
 
+/// The answer `iq` to a query whose results were `found`. A result whose `<fin/>` does not
+/// parse, after results, gives those results as a page that is not complete and ends at the
+/// last of them, so that a catch-up goes on after them; before, the page's results were
+/// dropped with the error, and the catch-up jumped to the newest message.
+fn answer(iq: Iq, found: Vec<ArchivedMessage>) -> ArchiveAnswer {
+    let answered = matches!(
+        iq,
+        Iq::Result {
+            payload: Some(_),
+            ..
+        }
+    );
+    match fin(iq) {
+        Ok(fin) => Ok((found, fin)),
+        Err(e) if answered && !found.is_empty() => {
+            tracing::warn!(
+                "{e}: its {} results are kept, the next page is after them",
+                found.len()
+            );
+            let last = found.last().map(|item| item.archive_id.clone());
+            let set = SetResult {
+                first: None,
+                last,
+                count: None,
+            };
+            let fin = Fin {
+                complete: false,
+                set,
+            };
+            Ok((found, fin))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The archive id an archive gave an inbound message (`<stanza-id by='own@domain' id=…/>`, or
 /// `by` a room's JID): `by` the archive's JID.
 pub(crate) fn stanza_id(message: &Message, by: &str) -> Option<String> {
@@ -458,6 +493,45 @@ mod tests {
             queries.finish(fin_of(&asked, true, "A1")).is_none(),
             "ended already"
         );
+    }
+
+    /// A `<fin/>` that does not parse ends a page with results all the same: the results are
+    /// kept, and the page is not complete and ends at the last of them.
+    #[test]
+    fn a_malformed_end_of_a_page_keeps_the_page_s_results() {
+        let mut queries = Queries::default();
+        let (id, asked) = catch_up(None, Some("A0".into()));
+        queries.insert(id.clone(), &asked, Waiter::CatchUp);
+        assert!(queries.collect(&result(&id, "A1")));
+        assert!(queries.collect(&result(&id, "A2")));
+        let xml = format!(
+            "<iq xmlns='jabber:client' type='result' id='{}'>\
+             <fin xmlns='urn:xmpp:mam:2' complete='perhaps'/></iq>",
+            crate::iq::iq_id(&asked)
+        );
+        let malformed = Iq::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        let Some(CatchUpPage::Account(page)) = queries.finish(malformed) else {
+            panic!("a page of the account's catch-up");
+        };
+        let (found, fin) = page.expect("the results kept");
+        let ids: Vec<&str> = found.iter().map(|f| f.archive_id.as_str()).collect();
+        assert_eq!(ids, ["A1", "A2"]);
+        assert!(!fin.complete);
+        assert_eq!(fin.set.last.as_deref(), Some("A2"));
+
+        // Without results, it is the error it was.
+        let (id, asked) = catch_up(None, Some("A2".into()));
+        queries.insert(id, &asked, Waiter::CatchUp);
+        let empty = format!(
+            "<iq xmlns='jabber:client' type='result' id='{}'>\
+             <fin xmlns='urn:xmpp:mam:2' complete='perhaps'/></iq>",
+            crate::iq::iq_id(&asked)
+        );
+        let empty = Iq::try_from(empty.parse::<Element>().unwrap()).unwrap();
+        let Some(CatchUpPage::Account(page)) = queries.finish(empty) else {
+            panic!("a page of the account's catch-up");
+        };
+        assert!(page.is_err());
     }
 
     /// A live chat message `n`, with the account's archive id `A<n>` when `archived`.
