@@ -504,16 +504,7 @@ mod tests {
         queries.insert(id.clone(), &asked, Waiter::CatchUp);
         assert!(queries.collect(&result(&id, "A1")));
         assert!(queries.collect(&result(&id, "A2")));
-        let xml = format!(
-            "<iq xmlns='jabber:client' type='result' id='{}'>\
-             <fin xmlns='urn:xmpp:mam:2' complete='perhaps'/></iq>",
-            crate::iq::iq_id(&asked)
-        );
-        let malformed = Iq::try_from(xml.parse::<Element>().unwrap()).unwrap();
-        let Some(CatchUpPage::Account(page)) = queries.finish(malformed) else {
-            panic!("a page of the account's catch-up");
-        };
-        let (found, fin) = page.expect("the results kept");
+        let (found, fin) = finish_malformed(&mut queries, &asked).expect("the results kept");
         let ids: Vec<&str> = found.iter().map(|f| f.archive_id.as_str()).collect();
         assert_eq!(ids, ["A1", "A2"]);
         assert!(!fin.complete);
@@ -522,16 +513,22 @@ mod tests {
         // Without results, it is the error it was.
         let (id, asked) = catch_up(None, Some("A2".into()));
         queries.insert(id, &asked, Waiter::CatchUp);
-        let empty = format!(
+        assert!(finish_malformed(&mut queries, &asked).is_err());
+    }
+
+    /// The account catch-up's page ended by a `<fin/>` that does not parse, for the query sent
+    /// as `asked`.
+    fn finish_malformed(queries: &mut Queries, asked: &Iq) -> ArchiveAnswer {
+        let xml = format!(
             "<iq xmlns='jabber:client' type='result' id='{}'>\
              <fin xmlns='urn:xmpp:mam:2' complete='perhaps'/></iq>",
-            crate::iq::iq_id(&asked)
+            crate::iq::iq_id(asked)
         );
-        let empty = Iq::try_from(empty.parse::<Element>().unwrap()).unwrap();
-        let Some(CatchUpPage::Account(page)) = queries.finish(empty) else {
+        let malformed = Iq::try_from(xml.parse::<Element>().unwrap()).unwrap();
+        let Some(CatchUpPage::Account(page)) = queries.finish(malformed) else {
             panic!("a page of the account's catch-up");
         };
-        assert!(page.is_err());
+        page
     }
 
     /// A live chat message `n`, with the account's archive id `A<n>` when `archived`.
