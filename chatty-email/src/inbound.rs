@@ -275,10 +275,10 @@ async fn fetch_chunk(
     let mut highest = 0;
     let mut copies = Vec::new();
     for fetch in fetched {
-        let Some(uid) = fetch.uid else {
+        // A mail without a body was refused above (`fetch_givable` gives none).
+        let (Some(uid), Some(raw)) = (fetch.uid, fetch.body()) else {
             continue;
         };
-        let raw = fetch.body().unwrap_or_default();
         let place = format!(
             "mail UID {uid} (UIDVALIDITY {validity}) in {:?}",
             config.folder
